@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: venv, dependencies, a PostgreSQL server, pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+if url=$(bash scripts/postgres.sh); then
+  export OLIGOTRIAL_TEST_POSTGRES_URL="$url"
+  echo "PostgreSQL for integration tests: $url"
+else
+  echo "no PostgreSQL could be reached or started" >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,38 @@
+"""oligotrial: run metastasis-directed radiotherapy trials.
+
+The public surface is listed in ``__all__`` (sorted); ``tests/unit/test_public_api.py`` keeps it
+in sync with what the package exports.
+"""
+
+from oligotrial.errors import (
+    AssessmentError,
+    AuditError,
+    BlindingError,
+    DesignError,
+    DoseError,
+    EligibilityError,
+    OligotrialError,
+    ProtocolError,
+    RandomizationError,
+    RecordError,
+    StorageError,
+    WorkflowError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssessmentError",
+    "AuditError",
+    "BlindingError",
+    "DesignError",
+    "DoseError",
+    "EligibilityError",
+    "OligotrialError",
+    "ProtocolError",
+    "RandomizationError",
+    "RecordError",
+    "StorageError",
+    "WorkflowError",
+    "__version__",
+]

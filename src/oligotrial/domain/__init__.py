@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no framework. Patient record, lesions, rules, scores, dose."""
