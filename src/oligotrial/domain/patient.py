@@ -230,6 +230,11 @@ class Finding(_Model):
     node_region: str | None = None
     volume_cc: float | None = Field(default=None, ge=0)
     hemorrhage: bool | None = None
+    # extensions (RECIST 1.1 section 4.3.x, split/coalesced lesions; used by domain.recist):
+    # a target lesion that fragmented lists each fragment's size (their sum is its size);
+    # a lesion that coalesced into another names it (it counts 0, the other carries the LD)
+    fragments_mm: list[float] | None = None
+    merged_into: str | None = None
 
     @property
     def size_mm(self) -> float | None:

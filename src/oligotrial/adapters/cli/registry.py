@@ -13,6 +13,12 @@ import typer
 
 MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
+    ("oligotrial.adapters.cli.audit", "group"),
+    ("oligotrial.adapters.cli.db", "group"),
+    ("oligotrial.adapters.cli.randomization", "group"),
+    ("oligotrial.adapters.cli.rt", "group"),
+    ("oligotrial.adapters.cli.serve", "commands"),
+    ("oligotrial.adapters.cli.users", "group"),
 ]
 
 _done: set[int] = set()

@@ -1,0 +1,49 @@
+"""``oligotrial randomization``: generate and verify a trial's concealed list."""
+
+from __future__ import annotations
+
+import typer
+
+from oligotrial.errors import OligotrialError
+
+NAME = "randomization"
+HELP = "Concealed randomization lists: generate (commit) and verify."
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("generate")
+def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short name"),
+             method: str = typer.Option("permuted_blocks", help="permuted_blocks or minimization"),
+             size: int = typer.Option(None, help="slots per stratum (default: planned enrolment)"),
+             seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted")) -> None:
+    """Generate the list for every stratum, encrypt it, store it and print its SHA-256
+    commitment (publish it: the trial is live from now on)."""
+    from oligotrial.adapters.cli._common import container_or_exit, fail
+    from oligotrial.service import randomization
+
+    c = container_or_exit()
+    try:
+        out = randomization.generate_list(c.ctx, trial, method=method, size_per_stratum=size, seed=seed)
+    except OligotrialError as exc:
+        raise fail(exc, 1) from None
+    finally:
+        c.dispose()
+    typer.echo(f"{out['trial']}: {out['method']}, {out['slots']} slots in {out['strata']} strata; "
+               f"commitment sha256:{out['commitment']}")
+
+
+@app.command("verify")
+def verify(trial: str = typer.Option(..., "--trial")) -> None:
+    """Decrypt the stored list and check it against its commitment."""
+    from oligotrial.adapters.cli._common import container_or_exit, fail
+    from oligotrial.service import randomization
+
+    c = container_or_exit()
+    try:
+        ok = randomization.verify_commitment(c.ctx, trial)
+    except OligotrialError as exc:
+        raise fail(exc, 1) from None
+    finally:
+        c.dispose()
+    typer.echo("commitment matches" if ok else "commitment MISMATCH: the stored list was changed")
+    raise typer.Exit(0 if ok else 1)

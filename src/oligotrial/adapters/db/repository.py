@@ -1,0 +1,262 @@
+"""The SQL repository and unit of work (SQLAlchemy Core), one transaction per unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from oligotrial.adapters.db import tables as t
+from oligotrial.domain.workflow import Participant
+from oligotrial.errors import OligotrialError, StorageError
+from oligotrial.service.ports import Allocation, EncSlot, RandomizationList, User
+
+_P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
+             "radiotherapy", "randomized_on", "created_at", "version")
+
+
+def _participant(row: Any) -> Participant:
+    m = row._mapping
+    return Participant(**{k: m[k] for k in _P_FIELDS})
+
+
+class SqlRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # users -------------------------------------------------------------------------------
+    def add_user(self, user: User) -> User:
+        from oligotrial.service.ports import utc_now
+        res = self.conn.execute(insert(t.users).values(
+            username=user.username, password_hash=user.password_hash, active=user.active,
+            created_at=utc_now().isoformat()).returning(t.users.c.id))
+        user.id = res.scalar_one()
+        return user
+
+    def _user(self, row: Any) -> User | None:
+        if row is None:
+            return None
+        roles = {r.trial: r.role for r in self.conn.execute(
+            select(t.user_roles).where(t.user_roles.c.user_id == row.id))}
+        return User(row.id, row.username, row.password_hash, row.active, roles)
+
+    def get_user_by_name(self, username: str) -> User | None:
+        return self._user(self.conn.execute(select(t.users).where(t.users.c.username == username)).first())
+
+    def get_user(self, user_id: int) -> User | None:
+        return self._user(self.conn.execute(select(t.users).where(t.users.c.id == user_id)).first())
+
+    def grant(self, user_id: int, trial: str, role: str) -> None:
+        key = and_(t.user_roles.c.user_id == user_id, t.user_roles.c.trial == trial)
+        if self.conn.execute(select(t.user_roles).where(key)).first():
+            self.conn.execute(update(t.user_roles).where(key).values(role=role))
+        else:
+            self.conn.execute(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role))
+
+    # participants ------------------------------------------------------------------------
+    def add_participant(self, p: Participant) -> None:
+        self.conn.execute(insert(t.participants).values(**{k: getattr(p, k) for k in _P_FIELDS}))
+
+    def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None:
+        q = select(t.participants).where(t.participants.c.trial == trial, t.participants.c.id == pid)
+        if for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return None if row is None else _participant(row)
+
+    def find_participant(self, trial: str, external_id: str) -> Participant | None:
+        row = self.conn.execute(select(t.participants).where(
+            t.participants.c.trial == trial, t.participants.c.external_id == external_id)).first()
+        return None if row is None else _participant(row)
+
+    def save_participant(self, p: Participant) -> None:
+        self.conn.execute(update(t.participants).where(t.participants.c.id == p.id).values(
+            **{k: getattr(p, k) for k in _P_FIELDS if k not in ("id", "trial", "created_at")}))
+
+    def list_participants(self, trial: str) -> list[Participant]:
+        rows = self.conn.execute(select(t.participants).where(t.participants.c.trial == trial)
+                                 .order_by(t.participants.c.created_at, t.participants.c.id))
+        return [_participant(r) for r in rows]
+
+    # randomization -----------------------------------------------------------------------
+    def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList:
+        rl.id = self.conn.execute(insert(t.randomization_lists).values(
+            trial=rl.trial, method=rl.method, seed_ct=rl.seed_ct, params=rl.params, commitment=rl.commitment,
+            size_per_stratum=rl.size_per_stratum, created_at=rl.created_at, created_by=rl.created_by,
+        ).returning(t.randomization_lists.c.id)).scalar_one()
+        strata = sorted({s.stratum for s in slots})
+        self.conn.execute(insert(t.randomization_strata), [
+            {"list_id": rl.id, "stratum": s, "next_seq": 1} for s in strata])
+        self.conn.execute(insert(t.randomization_slots), [
+            {"list_id": rl.id, "stratum": s.stratum, "seq": s.seq, "block": s.block, "block_size": s.block_size,
+             "payload_ct": s.payload_ct} for s in slots])
+        return rl
+
+    def get_list(self, trial: str, *, for_update: bool = False) -> RandomizationList | None:
+        q = select(t.randomization_lists).where(t.randomization_lists.c.trial == trial)
+        if for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return RandomizationList(m["id"], m["trial"], m["method"], m["seed_ct"], m["params"], m["commitment"],
+                                 m["created_at"], m["created_by"], m["size_per_stratum"])
+
+    def lock_stratum(self, list_id: int, stratum: str) -> int | None:
+        row = self.conn.execute(select(t.randomization_strata.c.next_seq).where(
+            t.randomization_strata.c.list_id == list_id, t.randomization_strata.c.stratum == stratum
+        ).with_for_update()).first()
+        return None if row is None else row.next_seq
+
+    def get_slot(self, list_id: int, stratum: str, seq: int) -> EncSlot | None:
+        row = self.conn.execute(select(t.randomization_slots).where(
+            t.randomization_slots.c.list_id == list_id, t.randomization_slots.c.stratum == stratum,
+            t.randomization_slots.c.seq == seq)).first()
+        return None if row is None else _slot(row)
+
+    def take_slot(self, list_id: int, stratum: str, seq: int, participant_id: str, at: str) -> None:
+        s = t.randomization_slots
+        n = self.conn.execute(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
+                                              s.c.participant_id.is_(None))
+                              .values(participant_id=participant_id, allocated_at=at)).rowcount
+        c = t.randomization_strata
+        m = self.conn.execute(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum, c.c.next_seq == seq)
+                              .values(next_seq=seq + 1)).rowcount
+        if n != 1 or m != 1:
+            raise StorageError(f"randomization slot {stratum}#{seq}: already taken; the allocation was not "
+                               "made", code="slot_conflict")
+
+    def slots(self, list_id: int) -> list[EncSlot]:
+        s = t.randomization_slots
+        return [_slot(r) for r in self.conn.execute(select(s).where(s.c.list_id == list_id)
+                                                    .order_by(s.c.stratum, s.c.seq))]
+
+    def add_allocation(self, a: Allocation) -> None:
+        self.conn.execute(insert(t.allocations).values(**a.__dict__))
+
+    def get_allocation(self, participant_id: str) -> Allocation | None:
+        row = self.conn.execute(select(t.allocations).where(t.allocations.c.participant_id == participant_id)).first()
+        return None if row is None else Allocation(**dict(row._mapping))
+
+    def allocations(self, trial: str) -> list[Allocation]:
+        return [Allocation(**dict(r._mapping)) for r in self.conn.execute(
+            select(t.allocations).where(t.allocations.c.trial == trial).order_by(t.allocations.c.allocated_at))]
+
+    # follow-up ---------------------------------------------------------------------------
+    def add_visits(self, participant_id: str, visits: list[dict[str, Any]]) -> None:
+        if visits:
+            self.conn.execute(insert(t.visits), [{**v, "participant_id": participant_id} for v in visits])
+
+    def visits(self, participant_id: str) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in self.conn.execute(
+            select(t.visits).where(t.visits.c.participant_id == participant_id).order_by(t.visits.c.target,
+                                                                                         t.visits.c.id))]
+
+    def save_visit(self, visit: dict[str, Any]) -> None:
+        self.conn.execute(update(t.visits).where(t.visits.c.id == visit["id"]).values(
+            actual=visit["actual"], status=visit["status"], note=visit["note"]))
+
+    def add_entry(self, participant_id: str, kind: str, data: dict[str, Any], at: str, by: str) -> int:
+        return self.conn.execute(insert(t.entries).values(participant_id=participant_id, kind=kind, data=data,
+                                                          at=at, by=by).returning(t.entries.c.id)).scalar_one()
+
+    def entries(self, participant_id: str) -> list[dict[str, Any]]:
+        return [{"id": r.id, "kind": r.kind, "at": r.at, "by": r.by, **r.data} for r in self.conn.execute(
+            select(t.entries).where(t.entries.c.participant_id == participant_id).order_by(t.entries.c.id))]
+
+    def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None:
+        self.conn.execute(insert(t.notifications).values(trial=trial, kind=kind, participant_id=participant_id,
+                                                         message=message, at=at))
+
+    def notifications(self, trial: str) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in self.conn.execute(
+            select(t.notifications).where(t.notifications.c.trial == trial).order_by(t.notifications.c.id))]
+
+    # audit -------------------------------------------------------------------------------
+    def lock_audit_head(self) -> tuple[int, str]:
+        row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update()).first()
+        if row is None:
+            raise StorageError("audit_head: missing; run `oligotrial db upgrade`", code="not_migrated")
+        return row.last_seq, row.last_hash
+
+    def insert_audit(self, entry: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.audit_log).values(**entry))
+
+    def set_audit_head(self, seq: int, hash_: str) -> None:
+        self.conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
+
+    def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]:
+        q = select(t.audit_log).order_by(t.audit_log.c.seq)
+        if trial is not None:
+            q = q.where(t.audit_log.c.trial == trial)
+        return [dict(r._mapping) for r in self.conn.execute(q)]
+
+    def audit_head(self) -> tuple[int, str] | None:
+        row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1)).first()
+        return None if row is None else (row.last_seq, row.last_hash)
+
+    def count(self, table: str) -> int:
+        return self.conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one()
+
+
+def _slot(row: Any) -> EncSlot:
+    m = row._mapping
+    return EncSlot(m["stratum"], m["seq"], m["block"], m["block_size"], m["payload_ct"], m["participant_id"],
+                   m["allocated_at"])
+
+
+class SqlUnitOfWork:
+    """A transaction on one connection; anything not committed is rolled back on exit.
+    Database exceptions are wrapped in :class:`~oligotrial.errors.StorageError`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> SqlUnitOfWork:
+        try:
+            self.conn = self.engine.connect()
+            self.tx = self.conn.begin()
+        except SQLAlchemyError as exc:
+            raise _wrap(exc) from None
+        self.repo = SqlRepository(self.conn)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.tx.is_active:
+                self.tx.rollback()
+        except SQLAlchemyError:
+            pass
+        finally:
+            self.conn.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise _wrap(exc) from None
+
+    def commit(self) -> None:
+        try:
+            self.tx.commit()
+        except SQLAlchemyError as exc:
+            raise _wrap(exc) from None
+
+    def rollback(self) -> None:
+        self.tx.rollback()
+
+
+def _wrap(exc: SQLAlchemyError) -> OligotrialError:
+    if isinstance(exc, IntegrityError):
+        return StorageError("the database refused the write (a uniqueness or reference rule); nothing was saved",
+                            code="conflict")
+    if isinstance(exc, OperationalError):
+        return StorageError("the database is unavailable or busy; nothing was saved", code="unavailable")
+    return StorageError(f"the database refused the request ({type(exc).__name__}); nothing was saved")
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

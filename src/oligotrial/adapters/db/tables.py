@@ -1,0 +1,151 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``migrations/versions`` create it;
+``tests/integration`` checks the two never drift apart. Times are ISO 8601 UTC strings."""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+user_roles = Table(
+    "user_roles", metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("trial", String(32), primary_key=True),
+    Column("role", String(32), nullable=False),
+)
+
+participants = Table(
+    "participants", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("trial", String(32), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("record", JSON, nullable=False),
+    Column("screening", JSON),
+    Column("consent", JSON),
+    Column("enrolment", JSON),
+    Column("radiotherapy", JSON),
+    Column("randomized_on", String(10)),
+    Column("created_at", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("trial", "external_id", name="uq_participants_trial_external"),
+)
+
+randomization_lists = Table(
+    "randomization_lists", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trial", String(32), nullable=False, unique=True),
+    Column("method", String(32), nullable=False),
+    Column("seed_ct", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("size_per_stratum", Integer, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+randomization_strata = Table(
+    "randomization_strata", metadata,
+    Column("list_id", Integer, ForeignKey("randomization_lists.id"), primary_key=True),
+    Column("stratum", String(255), primary_key=True),
+    Column("next_seq", Integer, nullable=False),
+)
+
+randomization_slots = Table(
+    "randomization_slots", metadata,
+    Column("list_id", Integer, ForeignKey("randomization_lists.id"), primary_key=True),
+    Column("stratum", String(255), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("block", Integer, nullable=False),
+    Column("block_size", Integer, nullable=False),
+    Column("payload_ct", Text, nullable=False),
+    Column("participant_id", String(32), ForeignKey("participants.id"), unique=True),
+    Column("allocated_at", String(40)),
+)
+
+allocations = Table(
+    "allocations", metadata,
+    Column("participant_id", String(32), ForeignKey("participants.id"), primary_key=True),
+    Column("trial", String(32), nullable=False),
+    Column("list_id", Integer, ForeignKey("randomization_lists.id"), nullable=False),
+    Column("stratum", String(255), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("strata", JSON, nullable=False),
+    Column("arm_ct", Text, nullable=False),
+    Column("allocated_at", String(40), nullable=False),
+    Column("allocated_by", String(64), nullable=False),
+    UniqueConstraint("list_id", "stratum", "seq", name="uq_allocations_slot"),
+)
+
+visits = Table(
+    "visits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("anchor", String(32), nullable=False),
+    Column("target", String(10), nullable=False),
+    Column("earliest", String(10), nullable=False),
+    Column("latest", String(10), nullable=False),
+    Column("forms", JSON, nullable=False),
+    Column("actual", String(10)),
+    Column("status", String(32), nullable=False),
+    Column("note", Text),
+    UniqueConstraint("participant_id", "code", name="uq_visits_participant_code"),
+)
+
+entries = Table(
+    "clinical_entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("by", String(64), nullable=False),
+    Index("ix_clinical_entries_participant", "participant_id"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trial", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("participant_id", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(32)),
+    Column("trial", String(32)),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(128), nullable=False),
+    Column("old", JSON),
+    Column("new", JSON),
+    Column("reason", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_trial", "trial"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)

@@ -1,0 +1,51 @@
+"""The composition root: the one place concrete adapters are chosen and wired.
+
+``bootstrap(settings)`` builds the engine, unit of work, cipher, password hasher and screener
+and returns a :class:`Container`. Tests pass their own ``screener``, ``hasher`` or ``clock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from oligotrial.config import Settings
+from oligotrial.service.context import ServiceContext
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    ctx: ServiceContext
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _real_screener(patient: Any, protocol: Any, *, assume_attested: bool = False) -> Any:
+    from oligotrial.service.screening import screen_patient
+
+    return screen_patient(patient, protocol, assume_attested=assume_attested)
+
+
+def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None, screener: Any = None,
+              hasher: Any = None, clock: Any = None) -> Container:
+    from oligotrial.adapters.db.crypto import AesGcmCipher, Argon2Hasher
+    from oligotrial.adapters.db.engine import make_engine
+    from oligotrial.adapters.db.migrate import upgrade
+    from oligotrial.adapters.db.repository import SqlUnitOfWorkFactory
+    from oligotrial.protocols import list_protocols, load_protocol
+    from oligotrial.service.ports import utc_now
+
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=settings.db_pool_size)
+    if migrate if migrate is not None else settings.auto_migrate:
+        upgrade(engine)
+    ctx = ServiceContext(
+        uow=SqlUnitOfWorkFactory(engine), cipher=AesGcmCipher(settings.allocation_key_bytes),
+        hasher=hasher or Argon2Hasher(), screener=screener or _real_screener,
+        load_protocol=load_protocol, list_protocols=list_protocols, clock=clock or utc_now)
+    return Container(settings, engine, ctx)

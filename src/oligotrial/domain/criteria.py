@@ -1,0 +1,1079 @@
+"""The leaves of eligibility rules: each reads the patient record and returns an Outcome.
+
+Every leaf returns ``unknown`` with what would decide it when the record is silent (an absent
+field means "not known"); an empty list states there are none. Time windows are relative to the
+screening date (the record's ``as_of``) and name either ``days`` or a protocol ``window``.
+Thresholds carry their registry's own operator (``>=``, ``>``, ``<=``, ``<``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from oligotrial.domain import scores
+from oligotrial.domain.eligibility import (
+    Context,
+    Node,
+    Outcome,
+    leaf,
+    met,
+    not_applicable,
+    not_met,
+    unknown,
+)
+from oligotrial.domain.progression import DiseaseState, evaluate_disease_state, reference_line
+from oligotrial.errors import ProtocolError
+
+_OPS = {
+    ">=": lambda a, b: a >= b - 1e-9,
+    ">": lambda a, b: a > b + 1e-9,
+    "<=": lambda a, b: a <= b + 1e-9,
+    "<": lambda a, b: a < b - 1e-9,
+}
+
+
+def _op(name: str):
+    if name not in _OPS:
+        raise ProtocolError(f"operator {name!r}: expected one of >=, >, <=, <")
+    return _OPS[name]
+
+
+def _check_keys(params: dict, allowed: set[str], required: set[str] = frozenset()) -> None:
+    if not isinstance(params, dict):
+        raise ValueError(f"expected a mapping, got {params!r}")
+    extra = set(params) - allowed
+    if extra:
+        raise ValueError(f"unknown parameter(s) {sorted(extra)}; expected {sorted(allowed)}")
+    lacking = set(required) - set(params)
+    if lacking:
+        raise ValueError(f"missing parameter(s) {sorted(lacking)}")
+
+
+def _window_days(ctx: Context, params: dict) -> int | None:
+    if "days" in params:
+        return int(params["days"])
+    if "window" in params:
+        w = ctx.protocol.windows[params["window"]]
+        return w.days if w.days is not None else w.max_days
+    return None
+
+
+def _fmt(d: dt.date) -> str:
+    return d.isoformat()
+
+
+def _disease_state(ctx: Context) -> DiseaseState:
+    return ctx.memo("disease_state", lambda: evaluate_disease_state(ctx.patient, ctx.protocol.disease_state))
+
+
+# ---- attestations --------------------------------------------------------------------------
+
+@leaf("attested")
+def _attested(arg: Any) -> Node:
+    key = arg if isinstance(arg, str) else arg["key"]
+
+    def node(ctx: Context) -> Outcome:
+        spec = ctx.protocol.attestation_key(key)
+        if ctx.assume_attested:
+            return Outcome(met("").verdict if spec.favourable else not_met("").verdict,
+                           f"assumed attested ({key} = {str(spec.favourable).lower()})",
+                           (), (), (key,))
+        a = ctx.patient.attestation(key)
+        if a is None:
+            return unknown(f"needs {spec.by}'s attestation: {spec.question}", [f"attestation {key}"])
+        src = f"attestation {key} by {a.by} on {_fmt(a.date)}"
+        return (met if a.value else not_met)(f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [src])
+
+    return node
+
+
+# ---- demographics and diagnosis ------------------------------------------------------------
+
+@leaf("age")
+def _age(params: dict) -> Node:
+    _check_keys(params, {"min", "max"})
+    lo, hi = params.get("min"), params.get("max")
+
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        if p.birth_date is not None:
+            age = scores.age_on(p.birth_date, ctx.as_of)
+            src = f"birth_date {_fmt(p.birth_date)}"
+        elif p.age_years is not None:
+            age, src = p.age_years, "age_years"
+        else:
+            return unknown("age not recorded", ["birth_date or age_years"])
+        rng = f"{'' if lo is None else f'>= {lo}'}{' and ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
+        ok = (lo is None or age >= lo) and (hi is None or age <= hi)
+        return (met if ok else not_met)(f"age {age} on {_fmt(ctx.as_of)} (required {rng})", [src])
+
+    return node
+
+
+@leaf("diagnosis")
+def _diagnosis(params: dict) -> Node:
+    _check_keys(params, {"in", "confirmation_in", "histology_any"}, {"in"})
+    allowed = set(params["in"])
+    conf = set(params.get("confirmation_in") or ())
+    hist = [h.lower() for h in params.get("histology_any") or ()]
+
+    def node(ctx: Context) -> Outcome:
+        c = ctx.patient.cancer
+        if c is None:
+            return unknown("cancer diagnosis not recorded", ["cancer.diagnosis"])
+        if c.diagnosis not in allowed:
+            return not_met(f"diagnosis {c.diagnosis}, required {', '.join(sorted(allowed))}", ["cancer.diagnosis"])
+        parts = [f"diagnosis {c.diagnosis}"]
+        if conf:
+            if c.confirmation is None:
+                return unknown(f"diagnosis {c.diagnosis}; how it was confirmed is not recorded",
+                               ["cancer.confirmation"], ["cancer.diagnosis"])
+            if c.confirmation not in conf:
+                return not_met(f"{c.diagnosis} confirmed by {c.confirmation}, required {' or '.join(sorted(conf))}",
+                               ["cancer.confirmation"])
+            parts.append(f"confirmed by {c.confirmation}")
+        if hist:
+            if c.histology is None:
+                return unknown(f"diagnosis {c.diagnosis}; histology not recorded", ["cancer.histology"])
+            if not any(h in c.histology.lower() for h in hist):
+                return not_met(f"histology {c.histology!r} is not one of {', '.join(hist)}", ["cancer.histology"])
+            parts.append(f"histology {c.histology}")
+        return met(", ".join(parts), ["cancer"])
+
+    return node
+
+
+@leaf("stage")
+def _stage(params: dict) -> Node:
+    _check_keys(params, {"in"}, {"in"})
+    allowed = {s.upper() for s in params["in"]}
+
+    def node(ctx: Context) -> Outcome:
+        c = ctx.patient.cancer
+        if c is None or c.stage is None:
+            return unknown("stage not recorded", ["cancer.stage"])
+        ok = c.stage.upper() in allowed
+        return (met if ok else not_met)(f"stage {c.stage} (required {', '.join(sorted(allowed))})", ["cancer.stage"])
+
+    return node
+
+
+@leaf("performance")
+def _performance(params: dict) -> Node:
+    _check_keys(params, {"scale", "min", "max", "days", "window"}, {"scale"})
+    scale, lo, hi = params["scale"], params.get("min"), params.get("max")
+    if scale not in ("ECOG", "KPS"):
+        raise ValueError(f"scale {scale!r}: expected ECOG or KPS")
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        recs = [r for r in ctx.patient.performance or () if r.date <= ctx.as_of
+                and (days is None or (ctx.as_of - r.date).days <= days)]
+        if not recs:
+            return unknown(f"no {scale} score{'' if days is None else f' within {days} days'}",
+                           [f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}"])
+        r = max(recs, key=lambda r: (r.date, r.scale == scale))
+        possible = scores.possible_scores(r.scale, r.score, scale)
+        verdicts = {(lo is None or v >= lo) and (hi is None or v <= hi) for v in possible}
+        need = f"{scale} {'' if lo is None else f'>= {lo}'}{' ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
+        src = f"{r.scale} {r.score} on {_fmt(r.date)}"
+        if len(verdicts) > 1:
+            return unknown(f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
+                           [f"a {scale} score"], [src])
+        conv = "" if r.scale == scale else f" (= {scale} {'/'.join(map(str, sorted(possible)))}, Oken 1982)"
+        return (met if verdicts.pop() else not_met)(f"{src}{conv}; required {need}", [src])
+
+    return node
+
+
+# ---- labs ----------------------------------------------------------------------------------
+
+def _latest_lab(ctx: Context, test: str, days: int | None):
+    def make():
+        labs = sorted((lab for lab in ctx.patient.labs or () if lab.test == test and lab.date <= ctx.as_of),
+                      key=lambda lab: lab.date)
+        return labs
+
+    labs = ctx.memo(f"labs:{test}", make)
+    if days is not None:
+        labs = [lab for lab in labs if (ctx.as_of - lab.date).days <= days]
+    return labs[-1] if labs else None
+
+
+@leaf("lab")
+def _lab(params: dict) -> Node:
+    _check_keys(params, {"test", "op", "value", "x_uln", "x_lln", "days", "window", "unit", "label"},
+                {"test", "op"})
+    test, opname = params["test"], params["op"]
+    cmp_ = _op(opname)
+    value, x_uln, x_lln = params.get("value"), params.get("x_uln"), params.get("x_lln")
+    if sum(v is not None for v in (value, x_uln, x_lln)) != 1:
+        raise ValueError("give exactly one of value, x_uln, x_lln")
+    from oligotrial.domain.units import LAB_UNITS, canonical_unit, conversion_factor
+
+    if test not in LAB_UNITS:
+        raise ValueError(f"test {test!r} is not a known lab test")
+    if value is not None and params.get("unit"):
+        value = value * conversion_factor(test, params["unit"])
+    unit = canonical_unit(test)
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        lab = _latest_lab(ctx, test, days)
+        win = "" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"
+        if lab is None:
+            return unknown(f"no {test}{win}", [f"{test} result{win}"])
+        src = f"{test} {lab.value:g} {unit} on {_fmt(lab.date)}"
+        if value is not None:
+            ok = cmp_(lab.value, value)
+            return (met if ok else not_met)(f"{src} (required {opname} {value:g} {unit})", [src])
+        bound, mult, name = (lab.uln, x_uln, "ULN") if x_uln is not None else (lab.lln, x_lln, "LLN")
+        if bound is None:
+            return unknown(f"{src}: the reporting lab's {name} is not recorded",
+                           [f"{name.lower()} of the {test} result on {_fmt(lab.date)}"], [src])
+        limit = bound * mult
+        ok = cmp_(lab.value, limit)
+        return (met if ok else not_met)(
+            f"{src} = {lab.value / bound:.2f} x {name} (required {opname} {mult:g} x {name} = {limit:g})", [src])
+
+    return node
+
+
+@leaf("lab_within_normal_range")
+def _lab_normal(params: dict) -> Node:
+    _check_keys(params, {"tests", "tolerance_pct", "days", "window"}, {"tests"})
+    tests, tol = list(params["tests"]), float(params.get("tolerance_pct", 0))
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        reasons, inputs, missing, bad = [], [], [], []
+        for test in tests:
+            lab = _latest_lab(ctx, test, days)
+            if lab is None:
+                missing.append(f"{test} result" + ("" if days is None else f" within {days} days"))
+                continue
+            if lab.uln is None or lab.lln is None:
+                missing.append(f"reference range (lln and uln) of {test} on {_fmt(lab.date)}")
+                continue
+            lo, hi = lab.lln * (1 - tol / 100), lab.uln * (1 + tol / 100)
+            src = f"{test} {lab.value:g} on {_fmt(lab.date)} (range {lab.lln:g}-{lab.uln:g}, +/-{tol:g}%: {lo:g}-{hi:g})"
+            inputs.append(src)
+            (reasons if lo - 1e-9 <= lab.value <= hi + 1e-9 else bad).append(src)
+        if bad:
+            return not_met("outside range: " + "; ".join(bad), inputs)
+        if missing:
+            return unknown("cannot check " + ", ".join(missing), missing, inputs)
+        return met("within range: " + "; ".join(reasons), inputs)
+
+    return node
+
+
+def _latest_vitals(ctx: Context, attr: str):
+    vs = sorted((v for v in ctx.patient.vitals or () if v.date <= ctx.as_of and getattr(v, attr) is not None),
+                key=lambda v: v.date)
+    return vs[-1] if vs else None
+
+
+@leaf("creatinine_clearance")
+def _crcl(params: dict) -> Node:
+    _check_keys(params, {"op", "value", "days", "window", "method"}, {"op", "value"})
+    opname, value = params["op"], float(params["value"])
+    cmp_ = _op(opname)
+    method = params.get("method", "cockcroft_gault_or_measured")
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        need = f"{opname} {value:g} mL/min"
+        if method != "cockcroft_gault":
+            measured = _latest_lab(ctx, "creatinine_clearance", days)
+            if measured is not None:
+                src = f"creatinine_clearance {measured.value:g} mL/min (measured) on {_fmt(measured.date)}"
+                return (met if cmp_(measured.value, value) else not_met)(f"{src} (required {need})", [src])
+        p = ctx.patient
+        cr = _latest_lab(ctx, "creatinine", days)
+        wt = _latest_vitals(ctx, "weight_kg")
+        if p.birth_date is not None:
+            age = scores.age_on(p.birth_date, ctx.as_of)
+        else:
+            age = p.age_years
+        missing = []
+        if cr is None:
+            missing.append("creatinine" + ("" if days is None else f" within {days} days"))
+        if wt is None:
+            missing.append("weight (vitals.weight_kg)")
+        if age is None:
+            missing.append("birth_date or age_years")
+        sexes = [p.sex] if p.sex in ("female", "male") else ["female", "male"]
+        if missing:
+            return unknown("Cockcroft-Gault creatinine clearance needs " + ", ".join(missing), missing)
+        vals = {s: scores.cockcroft_gault_ml_min(age_years=age, weight_kg=wt.weight_kg,
+                                                  creatinine_umol_l=cr.value, sex=s) for s in sexes}
+        verdicts = {cmp_(v, value) for v in vals.values()}
+        inputs = [f"creatinine {cr.value:g} umol/L on {_fmt(cr.date)}", f"weight {wt.weight_kg:g} kg on {_fmt(wt.date)}",
+                  f"age {age}"]
+        shown = ", ".join(f"{v:.1f} mL/min ({s})" for s, v in vals.items())
+        if len(verdicts) > 1:
+            return unknown(f"Cockcroft-Gault {shown}: depends on sex", ["sex (female or male)"], inputs)
+        return (met if verdicts.pop() else not_met)(
+            f"Cockcroft-Gault creatinine clearance {shown} (required {need})", inputs)
+
+    return node
+
+
+@leaf("child_pugh")
+def _child_pugh(params: dict) -> Node:
+    _check_keys(params, {"op", "value", "days", "window"}, {"op", "value"})
+    opname, value = params["op"], int(params["value"])
+    cmp_ = _op(opname)
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        cf = ctx.patient.clinical_findings
+        if cf is not None and cf.child_pugh is not None:
+            ok = cmp_(cf.child_pugh, value)
+            return (met if ok else not_met)(f"Child-Pugh {cf.child_pugh} (recorded score; required {opname} {value})",
+                                            ["clinical_findings.child_pugh"])
+        bil = _latest_lab(ctx, "total_bilirubin", days)
+        alb = _latest_lab(ctx, "albumin", days)
+        inr = _latest_lab(ctx, "inr", days)
+        cp = scores.child_pugh(
+            bilirubin_umol_l=bil.value if bil else None, albumin_g_l=alb.value if alb else None,
+            inr=inr.value if inr else None,
+            ascites=cf.ascites if cf else None, encephalopathy=cf.encephalopathy if cf else None)
+        verdicts = {cmp_(s, value) for s in cp.possible}
+        inputs = [f"{k} {v} point(s)" for k, v in cp.points.items() if v is not None]
+        if len(verdicts) > 1:
+            return unknown(f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: "
+                           f"missing {', '.join(cp.missing)}", [f"{m} (Child-Pugh part)" for m in cp.missing], inputs)
+        shown = (f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})" if cp.known else
+                 f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}")
+        return (met if verdicts.pop() else not_met)(f"{shown}; required {opname} {value}", inputs)
+
+    return node
+
+
+# ---- conditions, biomarkers, reproduction ---------------------------------------------------
+
+@leaf("condition")
+def _condition(params: dict) -> Node:
+    _check_keys(params, {"any_of", "within_days", "history"}, {"any_of"})
+    names = list(params["any_of"])
+    within = params.get("within_days")
+    history = bool(params.get("history", False))
+
+    def node(ctx: Context) -> Outcome:
+        conds = ctx.patient.conditions
+        if conds is None:
+            return unknown(f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
+        hits = [c for c in conds if c.name in names]
+        active = [c for c in hits if c.active is True or history or (within is not None and c.since is not None and
+                                                                      (ctx.as_of - c.since).days <= within)]
+        if active:
+            c = active[0]
+            state = "active" if c.active else ("history" if history else f"since {_fmt(c.since)}")
+            return met(f"{c.name} ({state}){'' if not c.detail else f': {c.detail}'}", [f"condition {c.name}"])
+        undecided = [c for c in hits if c.active is None and not (within is not None and c.since is not None)]
+        if undecided:
+            return unknown(f"{undecided[0].name} recorded without saying whether it is active",
+                           [f"conditions.{undecided[0].name}.active"])
+        return not_met(f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
+
+    return node
+
+
+@leaf("biomarker")
+def _biomarker(params: dict) -> Node:
+    _check_keys(params, {"any_positive", "all_negative"})
+    if len(params) != 1:
+        raise ValueError("give one of any_positive, all_negative")
+    (mode, names), = params.items()
+
+    def node(ctx: Context) -> Outcome:
+        bms = ctx.patient.biomarkers
+        if bms is None:
+            return unknown("biomarkers not recorded", [f"biomarker results for {', '.join(names)}"])
+        status = {b.name.upper(): b.status for b in bms}
+        pos = [n for n in names if status.get(n.upper()) == "positive"]
+        untested = [n for n in names if status.get(n.upper()) in (None, "unknown")]
+        if mode == "any_positive":
+            if pos:
+                return met(f"{', '.join(pos)} positive", ["biomarkers"])
+            if untested:
+                return unknown(f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
+            return not_met(f"{', '.join(names)} all negative", ["biomarkers"])
+        if pos:
+            return not_met(f"{', '.join(pos)} positive", ["biomarkers"])
+        if untested:
+            return unknown(f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
+        return met(f"{', '.join(names)} negative", ["biomarkers"])
+
+    return node
+
+
+def _female_relevant(ctx: Context) -> Outcome | None:
+    p = ctx.patient
+    if p.sex == "male":
+        return not_applicable("not applicable: male", ["sex"])
+    rep = p.reproductive
+    if rep is not None and rep.childbearing_potential is False:
+        return not_applicable("not applicable: no childbearing potential", ["reproductive.childbearing_potential"])
+    return None
+
+
+@leaf("pregnancy_test")
+def _pregnancy_test(params: dict) -> Node:
+    _check_keys(params, {"days", "window"})
+
+    def node(ctx: Context) -> Outcome:
+        na = _female_relevant(ctx)
+        if na is not None:
+            return na
+        p = ctx.patient
+        rep = p.reproductive
+        days = _window_days(ctx, params)
+        t = rep.pregnancy_test if rep else None
+        if t is None or (days is not None and not 0 <= (ctx.as_of - t.date).days <= days):
+            missing = [f"negative pregnancy test within {days} days" if days else "pregnancy test"]
+            if rep is None or rep.childbearing_potential is None:
+                missing.insert(0, "reproductive.childbearing_potential")
+            return unknown("no pregnancy test" + ("" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"),
+                           missing)
+        src = f"pregnancy test {t.result} on {_fmt(t.date)}"
+        return (met if t.result == "negative" else not_met)(src, [src])
+
+    return node
+
+
+@leaf("pregnant_or_lactating")
+def _pregnant(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.sex == "male":
+            return not_applicable("not applicable: male", ["sex"])
+        rep = ctx.patient.reproductive
+        if rep is not None and (rep.pregnant or rep.lactating):
+            return met("pregnant" if rep.pregnant else "lactating", ["reproductive"])
+        if rep is not None and rep.pregnant is False and rep.lactating is False:
+            return not_met("neither pregnant nor lactating", ["reproductive"])
+        if rep is not None and rep.childbearing_potential is False and rep.lactating is False:
+            return not_met("no childbearing potential, not lactating", ["reproductive"])
+        t = rep.pregnancy_test if rep else None
+        if rep is not None and rep.lactating is False and t is not None and t.result == "negative" \
+                and 0 <= (ctx.as_of - t.date).days <= 14:
+            return not_met(f"negative pregnancy test on {_fmt(t.date)}, not lactating", ["reproductive"])
+        return unknown("pregnancy and lactation status not recorded", ["reproductive.pregnant", "reproductive.lactating"])
+
+    return node
+
+
+# ---- therapy history ------------------------------------------------------------------------
+
+def _line(ctx: Context, which: Any):
+    lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
+    if which == "current":
+        return reference_line(ctx.patient, ctx.as_of)
+    return next((t for t in lines if t.line == which), None)
+
+
+@leaf("therapy_history_known")
+def _therapy_known(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        return met("systemic therapy history recorded", ["systemic_therapy"])
+
+    return node
+
+
+@leaf("line_classes")
+def _line_classes(params: dict) -> Node:
+    _check_keys(params, {"line", "all_of", "any_of", "none_of", "agents_any_of"}, {"line"})
+    which = params["line"]
+
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        t = _line(ctx, which)
+        if t is None:
+            return not_met(f"no {'current' if which == 'current' else f'line {which}'} systemic therapy recorded",
+                           ["systemic_therapy"])
+        have = set(t.classes) | set(t.agents)
+        desc = f"line {t.line} ({'+'.join(t.agents)}; {', '.join(t.classes) or 'no classes'})"
+        src = [f"systemic_therapy line {t.line}"]
+        if params.get("all_of") and not set(params["all_of"]) <= have:
+            return not_met(f"{desc} lacks {', '.join(sorted(set(params['all_of']) - have))}", src)
+        if params.get("any_of") and not set(params["any_of"]) & have:
+            return not_met(f"{desc} has none of {', '.join(params['any_of'])}", src)
+        if params.get("agents_any_of") and not {a.lower() for a in params["agents_any_of"]} & set(t.agents):
+            return not_met(f"{desc} has none of the agents {', '.join(params['agents_any_of'])}", src)
+        if params.get("none_of") and set(params["none_of"]) & have:
+            return not_met(f"{desc} includes {', '.join(sorted(set(params['none_of']) & have))}", src)
+        return met(desc, src)
+
+    return node
+
+
+@leaf("prior_line_with")
+def _prior_line_with(params: dict) -> Node:
+    _check_keys(params, {"any_of", "before_line"}, {"any_of"})
+    wanted = set(params["any_of"])
+
+    def node(ctx: Context) -> Outcome:
+        lines = ctx.patient.systemic_therapy
+        if lines is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        ref = _line(ctx, params.get("before_line", "current"))
+        cutoff = ref.start if ref is not None else ctx.as_of
+        prior = [t for t in lines if t.start < cutoff and (wanted & (set(t.classes) | set(t.agents)))]
+        if prior:
+            return met(f"prior line {prior[0].line} with {', '.join(sorted(wanted & (set(prior[0].classes) | set(prior[0].agents))))}",
+                       [f"systemic_therapy line {prior[0].line}"])
+        return not_met(f"no line with {', '.join(sorted(wanted))} before {_fmt(cutoff)}", ["systemic_therapy"])
+
+    return node
+
+
+@leaf("line_cycles")
+def _line_cycles(params: dict) -> Node:
+    _check_keys(params, {"line", "min", "max"}, {"line"})
+
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        t = _line(ctx, params["line"])
+        if t is None:
+            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        if t.cycles is None:
+            return unknown(f"cycles of line {t.line} not recorded", [f"systemic_therapy line {t.line} cycles"])
+        lo, hi = params.get("min"), params.get("max")
+        ok = (lo is None or t.cycles >= lo) and (hi is None or t.cycles <= hi)
+        return (met if ok else not_met)(f"line {t.line}: {t.cycles} cycles (required {lo}-{hi})",
+                                        [f"systemic_therapy line {t.line}"])
+
+    return node
+
+
+@leaf("line_benefit")
+def _line_benefit(params: dict) -> Node:
+    """Clinical benefit (best response CR/PR/SD) lasting at least N days from the line's start
+    to its documented progression (or, if none is documented, to the judged scan)."""
+    _check_keys(params, {"line", "min_days", "window", "responses"}, {"line"})
+    responses = set(params.get("responses", ["CR", "PR", "SD"]))
+
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        t = _line(ctx, params["line"])
+        if t is None:
+            return not_met(f"no {'current' if params['line'] == 'current' else 'line ' + str(params['line'])} systemic therapy",
+                           ["systemic_therapy"])
+        need = params.get("min_days")
+        if need is None:
+            need = ctx.protocol.windows[params["window"]].days
+        src = [f"systemic_therapy line {t.line}"]
+        if t.best_response is None:
+            return unknown(f"best response to line {t.line} not recorded", [f"systemic_therapy line {t.line} best_response"])
+        if t.best_response not in responses:
+            return not_met(f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})", src)
+        end = t.progression_date
+        basis = "progression"
+        if end is None:
+            scans = [a.date for a in ctx.patient.assessments or () if a.date <= ctx.as_of]
+            if not scans:
+                return unknown(f"date of progression on line {t.line} not recorded",
+                               [f"systemic_therapy line {t.line} progression_date"])
+            end, basis = max(scans), "latest scan"
+        days = (end - t.start).days
+        ok = days >= need
+        return (met if ok else not_met)(
+            f"line {t.line} ({'+'.join(t.agents)}): {t.best_response}, {days} days from start {_fmt(t.start)} to "
+            f"{basis} {_fmt(end)} (required >= {need} days)", src)
+
+    return node
+
+
+@leaf("on_systemic_therapy")
+def _on_therapy(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        lines = ctx.patient.systemic_therapy
+        if lines is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        ongoing = [t for t in lines if t.start <= ctx.as_of and (t.end is None or t.end >= ctx.as_of)]
+        if ongoing:
+            t = ongoing[-1]
+            return met(f"on line {t.line} ({'+'.join(t.agents)}) since {_fmt(t.start)}", [f"systemic_therapy line {t.line}"])
+        return not_met("not on systemic therapy at screening", ["systemic_therapy"])
+
+    return node
+
+
+@leaf("progression_within_days_of_line")
+def _early_progression(params: dict) -> Node:
+    _check_keys(params, {"line", "days", "window"}, {"line"})
+
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        t = _line(ctx, params["line"])
+        if t is None:
+            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        limit = _window_days(ctx, params)
+        if t.progression_date is None:
+            return unknown(f"date of progression on line {t.line} not recorded",
+                           [f"systemic_therapy line {t.line} progression_date"])
+        days = (t.progression_date - t.start).days
+        ok = days < limit
+        return (met if ok else not_met)(f"progression on line {t.line} {days} days after its start (within {limit} days: "
+                                        f"{'yes' if ok else 'no'})", [f"systemic_therapy line {t.line}"])
+
+    return node
+
+
+@leaf("line_toxicity_grade")
+def _line_tox(params: dict) -> Node:
+    _check_keys(params, {"line", "min_grade"}, {"line", "min_grade"})
+
+    def node(ctx: Context) -> Outcome:
+        if ctx.patient.systemic_therapy is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        t = _line(ctx, params["line"])
+        if t is None:
+            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        grades = [x.grade for x in ctx.patient.toxicities or () if x.date >= t.start and (t.end is None or x.date <= t.end)]
+        if t.max_toxicity_grade is not None:
+            grades.append(t.max_toxicity_grade)
+        if not grades and ctx.patient.toxicities is None:
+            return unknown(f"adverse events on line {t.line} not recorded",
+                           [f"systemic_therapy line {t.line} max_toxicity_grade or toxicities"])
+        worst = max(grades, default=0)
+        ok = worst >= params["min_grade"]
+        return (met if ok else not_met)(f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"])
+
+    return node
+
+
+@leaf("toxicity_recovered")
+def _tox_recovered(params: dict) -> Node:
+    _check_keys(params, {"max_grade", "except_terms", "except"})
+    max_grade = params.get("max_grade", 1)
+    exempt = {t.lower() for t in params.get("except_terms", [])}
+    exempt_rules = params.get("except", [])  # [{term, max_grade}]
+
+    def node(ctx: Context) -> Outcome:
+        tox = ctx.patient.toxicities
+        if tox is None:
+            return unknown("toxicities of prior therapy not recorded", ["toxicities (CTCAE v5.0 term and current grade)"])
+        bad, undecided = [], []
+        for x in tox:
+            term = x.term.lower()
+            if term in exempt:
+                continue
+            allowed = next((r["max_grade"] for r in exempt_rules if r["term"].lower() == term), max_grade)
+            current = 0 if x.resolved_on is not None and x.resolved_on <= ctx.as_of else x.current_grade
+            if current is None:
+                undecided.append(x.term)
+            elif current > allowed:
+                bad.append(f"{x.term} grade {current} (allowed <= {allowed})")
+        if bad:
+            return not_met("not recovered: " + ", ".join(bad), ["toxicities"])
+        if undecided:
+            return unknown("current grade not recorded for " + ", ".join(undecided),
+                           [f"current grade of {t}" for t in undecided])
+        return met(f"all prior toxicities recovered to grade <= {max_grade} (or exempt)", ["toxicities"])
+
+    return node
+
+
+@leaf("immunotherapy_resistance")
+def _io_resistance(params: dict) -> Node:
+    """Resistance to immunotherapy as NCT05906329 describes it: primary (no response after more
+    than ``primary_min_days`` of exposure, with imaging progression) or acquired (progression
+    after more than ``acquired_min_days`` of exposure)."""
+    _check_keys(params, {"primary_min_days", "acquired_min_days"}, {"primary_min_days", "acquired_min_days"})
+    p_days, a_days = int(params["primary_min_days"]), int(params["acquired_min_days"])
+
+    def node(ctx: Context) -> Outcome:
+        lines = ctx.patient.systemic_therapy
+        if lines is None:
+            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
+        io = [t for t in lines if "immunotherapy" in t.classes and t.start <= ctx.as_of]
+        if not io:
+            return not_met("no immunotherapy line recorded", ["systemic_therapy"])
+        undecided = []
+        for t in io:
+            prog = t.progression_date
+            if prog is None:
+                undecided.append(t)
+                continue
+            exposure = (prog - t.start).days
+            src = [f"systemic_therapy line {t.line}"]
+            if exposure > a_days:
+                return met(f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
+                           f"(> {a_days})", src)
+            if exposure > p_days and t.best_response in ("SD", "PD"):
+                return met(f"primary resistance: no response ({t.best_response}) and progression after {exposure} days "
+                           f"of immunotherapy (> {p_days})", src)
+            if exposure > p_days and t.best_response is None:
+                undecided.append(t)
+        if undecided:
+            t = undecided[0]
+            return unknown(f"line {t.line}: progression date or best response on immunotherapy not recorded",
+                           [f"systemic_therapy line {t.line} progression_date and best_response"])
+        return not_met("progression on immunotherapy does not meet the resistance definition", ["systemic_therapy"])
+
+    return node
+
+
+@leaf("other_anticancer_therapy_within")
+def _other_therapy(params: dict) -> Node:
+    _check_keys(params, {"days", "window", "exclude_line", "include_local"})
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        lines, rts = ctx.patient.systemic_therapy, ctx.patient.radiotherapy
+        start = ctx.as_of - dt.timedelta(days=days)
+        excl = params.get("exclude_line")
+        missing = []
+        if lines is None:
+            missing.append("systemic_therapy")
+        if params.get("include_local", True) and rts is None:
+            missing.append("radiotherapy (local treatment history)")
+        hits = []
+        for t in lines or ():
+            if excl is not None and (t.line == excl or (excl == "current" and t is reference_line(ctx.patient, ctx.as_of))):
+                continue
+            if t.start <= ctx.as_of and (t.end is None or t.end >= start):
+                hits.append(f"line {t.line} ({'+'.join(t.agents)})")
+        if params.get("include_local", True):
+            for c in rts or ():
+                end = c.end or c.start
+                if c.start <= ctx.as_of and end >= start:
+                    hits.append(f"radiotherapy {_fmt(c.start)}")
+        if hits:
+            return met(f"within {days} days: " + ", ".join(hits), ["systemic_therapy", "radiotherapy"])
+        if missing:
+            return unknown("treatment history not recorded", missing)
+        return not_met(f"no other anticancer therapy within {days} days", ["systemic_therapy", "radiotherapy"])
+
+    return node
+
+
+@leaf("radiotherapy_history")
+def _rt_history(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        rts = ctx.patient.radiotherapy
+        if rts is None:
+            return unknown("radiotherapy history not recorded", ["radiotherapy (an empty list if none)"])
+        prior = [c for c in rts if c.start <= ctx.as_of]
+        if prior:
+            c = prior[0]
+            return met(f"prior radiotherapy from {_fmt(c.start)}"
+                       f"{'' if c.dose_gy is None else f' ({c.dose_gy:g} Gy/{c.fractions})'}", ["radiotherapy"])
+        return not_met("no prior radiotherapy", ["radiotherapy"])
+
+    return node
+
+
+@leaf("prior_rt_to_counted_lesions")
+def _rt_overlap(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        rts = ctx.patient.radiotherapy
+        if rts is None:
+            return unknown("radiotherapy history not recorded", ["radiotherapy (an empty list if none)"])
+        ds = _disease_state(ctx)
+        counted = set(ds.counted)
+        hit = sorted({lid for c in rts if c.start <= ctx.as_of for lid in (c.lesions or ()) if lid in counted})
+        region_only = [c for c in rts if c.start <= ctx.as_of and not c.lesions and c.region]
+        if hit:
+            return met(f"prior radiotherapy to {', '.join(hit)}", ["radiotherapy"])
+        if region_only and counted:
+            return unknown(f"prior radiotherapy to region {region_only[0].region!r}: overlap with "
+                           f"{', '.join(sorted(counted))} needs review", ["lesions treated by each prior course"])
+        return not_met("no prior radiotherapy to the counted lesions", ["radiotherapy"])
+
+    return node
+
+
+@leaf("study_participation_within")
+def _studies(params: dict) -> Node:
+    _check_keys(params, {"days", "window", "interventional_only"})
+
+    def node(ctx: Context) -> Outcome:
+        studies = ctx.patient.studies
+        days = _window_days(ctx, params)
+        if studies is None:
+            return unknown("participation in other studies not recorded", ["studies (an empty list if none)"])
+        start = ctx.as_of - dt.timedelta(days=days)
+        hits = [s for s in studies if (not params.get("interventional_only", True) or s.interventional)
+                and s.start <= ctx.as_of and (s.end is None or s.end >= start)]
+        if hits:
+            return met(f"in study {hits[0].name} within {days} days", ["studies"])
+        return not_met(f"no interventional study within {days} days", ["studies"])
+
+    return node
+
+
+@leaf("transfusion_within")
+def _transfusion(params: dict) -> Node:
+    _check_keys(params, {"days", "window"})
+
+    def node(ctx: Context) -> Outcome:
+        tr = ctx.patient.transfusions
+        days = _window_days(ctx, params)
+        if tr is None:
+            return unknown("transfusions not recorded", [f"transfusions within {days} days (an empty list if none)"])
+        hits = [t for t in tr if 0 <= (ctx.as_of - t.date).days <= days]
+        if hits:
+            return met(f"transfusion on {_fmt(hits[0].date)}", ["transfusions"])
+        return not_met(f"no transfusion within {days} days", ["transfusions"])
+
+    return node
+
+
+@leaf("assessment_within")
+def _assessment_within(params: dict) -> Node:
+    _check_keys(params, {"days", "window", "modalities"})
+    mods = set(params.get("modalities") or ())
+
+    def node(ctx: Context) -> Outcome:
+        days = _window_days(ctx, params)
+        scans = [a for a in ctx.patient.assessments or () if a.date <= ctx.as_of and (not mods or a.modality in mods)]
+        if not scans:
+            return unknown("no imaging assessment recorded", [f"imaging within {days} days"])
+        last = max(scans, key=lambda a: a.date)
+        age = (ctx.as_of - last.date).days
+        ok = age <= days
+        return (met if ok else not_met)(f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
+                                        f"(required within {days})", [f"assessment {_fmt(last.date)}"])
+
+    return node
+
+
+# ---- disease state --------------------------------------------------------------------------
+
+def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[bool | None, str]:
+    mn, mx = rng.get("min"), rng.get("max")
+    txt = f"{name} {lo if lo == hi else f'{lo}-{hi}'}"
+    req = f"{'' if mn is None else f'>= {mn}'}{' and ' if mn is not None and mx is not None else ''}{'' if mx is None else f'<= {mx}'}"
+    if lo is None:
+        return None, f"{name} unknown"
+    ok_lo = (mn is None or lo >= mn) and (mx is None or lo <= mx)
+    ok_hi = (mn is None or hi >= mn) and (mx is None or hi <= mx)
+    if ok_lo and ok_hi:
+        return True, f"{txt} (required {req})"
+    if not ok_lo and not ok_hi:
+        return False, f"{txt} (required {req})"
+    return None, f"{txt}: cannot decide {req}"
+
+
+@leaf("disease_state")
+def _disease(params: dict) -> Node:
+    _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
+                         "largest_mm", "measurable_counted"})
+
+    def node(ctx: Context) -> Outcome:
+        ds = _disease_state(ctx)
+        if ds.judged_scan is None:
+            return unknown("no imaging assessment on or before the screening date", list(ds.missing))
+        inputs = list(ds.inputs)
+        checks: list[tuple[bool | None, str]] = []
+        n_c, n_u = len(ds.counted), len(ds.uncertain)
+        detail = ", ".join(f"{s.lesion}: {s.reason}" for s in ds.lesions if s.lesion in ds.counted)
+        if "counted" in params:
+            ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
+            checks.append((ok, f"{why}{f' [{detail}]' if detail else ''}"))
+        if "sites" in params:
+            checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
+        if "organs" in params:
+            checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
+        if "intracranial_sites" in params:
+            extra = f" ({', '.join(ds.intracranial_uncounted)} treated before enrolment, not counted)" if ds.intracranial_uncounted else ""
+            ok, why = _range_check("intracranial sites", ds.intracranial_sites, ds.intracranial_sites, params["intracranial_sites"])
+            checks.append((ok, why + extra))
+        if "progression_detected" in params:
+            want = params["progression_detected"]
+            pd_ = ds.progression_detected
+            if pd_ is None:
+                checks.append((None, "progression status uncertain"))
+            else:
+                checks.append((pd_ == want, "progression detected" if pd_ else "no progression"))
+        if "largest_mm" in params:
+            r = params["largest_mm"]
+            sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
+            if any(s is None for s in sizes):
+                checks.append((None, "size of a counted lesion not recorded"))
+            elif sizes:
+                big = max(sizes)
+                ok = _op(r.get("op", "<="))(big, r["max"])
+                checks.append((ok, f"largest counted lesion {big:g} mm (required {r.get('op', '<=')} {r['max']:g} mm)"))
+            else:
+                checks.append((True, "no counted lesion to size"))
+        if "measurable_counted" in params:
+            lesion_map = ctx.patient.lesion_map()
+            n_meas = 0
+            for s in ds.lesions:
+                if s.lesion not in ds.counted or s.size_mm is None:
+                    continue
+                les = lesion_map.get(s.lesion)
+                is_node = s.kind == "lymph_node" or s.organ == "lymph_node"
+                if s.organ == "bone" and (les is None or les.soft_tissue_component is not True):
+                    continue
+                if (is_node and s.size_mm >= 15) or (not is_node and s.size_mm >= 10):
+                    n_meas += 1
+            ok = n_meas >= params["measurable_counted"].get("min", 1)
+            checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
+                               "bone only with a soft-tissue component)"))
+        reason = "; ".join(w for _, w in checks)
+        if any(c is False for c, _ in checks):
+            return not_met(reason, inputs)
+        if any(c is None for c, _ in checks):
+            return unknown(reason, list(ds.missing) or ["lesion evaluation at the judged scan"], inputs)
+        return met(reason, inputs)
+
+    return node
+
+
+@leaf("lesions_in_organs")
+def _lesions_in_organs(params: dict) -> Node:
+    """Any counted (progressing or residual) lesion in the given organs."""
+    _check_keys(params, {"organs", "among"}, {"organs"})
+    organs = set(params["organs"])
+
+    def node(ctx: Context) -> Outcome:
+        ds = _disease_state(ctx)
+        pool = ds.lesions if params.get("among") == "all" else [s for s in ds.lesions if s.lesion in ds.counted]
+        hits = [s.lesion for s in pool if s.organ in organs and s.status not in ("absent",)]
+        if hits:
+            return met(f"{', '.join(hits)} in {', '.join(sorted(organs))}", list(ds.inputs))
+        unk = [s.lesion for s in pool if s.organ is None]
+        if unk:
+            return unknown(f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
+        return not_met(f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
+
+    return node
+
+
+@leaf("brain_metastases")
+def _brain(params: dict) -> Node:
+    """Brain metastases at the latest assessment (``untreated_only``: not in a prior RT course)."""
+    _check_keys(params, {"untreated_only", "max_diameter_mm", "diameter_op", "total_volume_cc", "volume_op"})
+
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        lesions = [lesion for lesion in p.lesions or () if lesion.organ in ("brain",)]
+        new_brain = {f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"}
+        ids = {lesion.id for lesion in lesions} | new_brain
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
+        if params.get("untreated_only"):
+            treated = {lid for c in p.radiotherapy or () if c.start <= ctx.as_of for lid in (c.lesions or ())}
+            if p.radiotherapy is None and ids:
+                return unknown("whether brain metastases were treated is not recorded", ["radiotherapy"])
+            ids = ids - treated
+        if "max_diameter_mm" in params or "total_volume_cc" in params:
+            latest: dict[str, Any] = {}
+            for a in p.assessments_sorted():
+                for f in a.findings:
+                    if f.lesion in ids:
+                        latest[f.lesion] = f
+            reasons, decided = [], False
+            missing = []
+            if "max_diameter_mm" in params:
+                cmp_ = _op(params.get("diameter_op", ">"))
+                for lid in sorted(ids):
+                    f = latest.get(lid)
+                    if f is None or f.size_mm is None:
+                        missing.append(f"size of brain metastasis {lid}")
+                    elif cmp_(f.size_mm, params["max_diameter_mm"]):
+                        reasons.append(f"{lid} {f.size_mm:g} mm {params.get('diameter_op', '>')} {params['max_diameter_mm']:g} mm")
+                        decided = True
+            if "total_volume_cc" in params:
+                vols = [latest[lid].volume_cc if lid in latest else None for lid in ids]
+                if any(v is None for v in vols) and ids:
+                    missing.append("volume_cc of each brain metastasis")
+                else:
+                    total = sum(v for v in vols if v is not None)
+                    if _op(params.get("volume_op", ">"))(total, params["total_volume_cc"]):
+                        reasons.append(f"total brain-metastasis volume {total:g} cc > {params['total_volume_cc']:g} cc")
+                        decided = True
+            if decided:
+                return met("; ".join(reasons), ["lesions", "assessments"])
+            if missing:
+                return unknown("brain metastasis size not recorded", missing)
+            return not_met(f"{len(ids)} brain metastasis(es), none over the size or volume limits", ["lesions", "assessments"])
+        if ids:
+            return met(f"brain metastases: {', '.join(sorted(ids))}", ["lesions"])
+        return not_met("no brain metastases recorded", ["lesions"])
+
+    return node
+
+
+@leaf("organ_involved")
+def _organ_involved(params: dict) -> Node:
+    _check_keys(params, {"organs", "kinds"}, {"organs"})
+    organs, kinds = set(params["organs"]), set(params.get("kinds") or ("metastasis", "primary", "lymph_node"))
+
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions"])
+        hits = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
+        hits += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
+        if hits:
+            return met(f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
+        return not_met(f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
+
+    return node
+
+
+@leaf("clinical_score")
+def _clinical_score(params: dict) -> Node:
+    _check_keys(params, {"name", "op", "value", "in"}, {"name"})
+    name = params["name"]
+    if name not in ("sins", "oral_intake", "ascites", "encephalopathy"):
+        raise ValueError(f"clinical score {name!r}: expected sins, oral_intake, ascites or encephalopathy")
+
+    def node(ctx: Context) -> Outcome:
+        cf = ctx.patient.clinical_findings
+        v = getattr(cf, name) if cf is not None else None
+        if v is None:
+            return unknown(f"{name} not recorded", [f"clinical_findings.{name}"])
+        if "in" in params:
+            ok = v in params["in"]
+            return (met if ok else not_met)(f"{name} {v} (required one of {', '.join(params['in'])})", [f"clinical_findings.{name}"])
+        ok = _op(params["op"])(v, params["value"])
+        return (met if ok else not_met)(f"{name} {v} ({params['op']} {params['value']}: {'yes' if ok else 'no'})",
+                                        [f"clinical_findings.{name}"])
+
+    return node
+
+
+
+@leaf("has_metastases")
+def _has_mets(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
+        mets = [lesion.id for lesion in p.lesions if lesion.kind == "metastasis"]
+        mets += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.state != "absent"]
+        nodes = [lesion.id for lesion in p.lesions if lesion.kind == "lymph_node"]
+        if mets:
+            return met(f"metastatic disease on imaging: {', '.join(sorted(set(mets)))}", ["lesions"])
+        if nodes and p.cancer is not None and p.cancer.stage and p.cancer.stage.upper().startswith("IV"):
+            return met(f"stage {p.cancer.stage} with nodal disease", ["lesions", "cancer.stage"])
+        return not_met("no metastasis recorded", ["lesions"])
+
+    return node
+
+
+@leaf("informational")
+def _informational(text: Any) -> Node:
+    """A registry bullet that states a preference or a heading, not a requirement."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("informational: expected a sentence saying why this bullet decides nothing")
+
+    def node(ctx: Context) -> Outcome:
+        return not_applicable(text)
+
+    return node

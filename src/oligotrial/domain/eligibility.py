@@ -1,0 +1,240 @@
+"""Tri-state eligibility: criteria evaluate to met / not_met / unknown / not_applicable.
+
+A criterion's rule is a tree of ``all``, ``any``, ``not``, ``at_least``/``at_most`` and
+``applies_if`` nodes over leaves (``oligotrial.domain.criteria``). Trees are compiled once per
+protocol (unknown leaves or parameters are a :class:`ProtocolError` at load time) and evaluated
+as written, without DNF expansion, with strong Kleene logic; every criterion is evaluated and
+reported, even after the trial verdict is known.
+
+Missing data is ``unknown`` and says what would decide it; it never turns silently into false.
+
+References
+----------
+Kleene SC. Introduction to Metamathematics. 1952 (strong three-valued logic).
+``not_applicable`` children are neutral in ``all``/``any`` (e.g. a pregnancy test for a man).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from oligotrial.errors import ProtocolError
+
+
+class Verdict(str, Enum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+MET, NOT_MET, UNKNOWN, NA = Verdict.MET, Verdict.NOT_MET, Verdict.UNKNOWN, Verdict.NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    reason: str
+    inputs: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    assumed: tuple[str, ...] = ()
+
+
+def met(reason: str, inputs=(), assumed=()) -> Outcome:
+    return Outcome(MET, reason, tuple(inputs), (), tuple(assumed))
+
+
+def not_met(reason: str, inputs=()) -> Outcome:
+    return Outcome(NOT_MET, reason, tuple(inputs))
+
+
+def unknown(reason: str, missing, inputs=()) -> Outcome:
+    return Outcome(UNKNOWN, reason, tuple(inputs), tuple(missing))
+
+
+def not_applicable(reason: str, inputs=()) -> Outcome:
+    return Outcome(NA, reason, tuple(inputs))
+
+
+Node = Callable[["Context"], Outcome]
+
+
+@dataclass
+class Context:
+    """Everything a rule may look at; facts derived from the record are computed once."""
+
+    patient: Any
+    as_of: dt.date
+    protocol: Any
+    assume_attested: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        try:
+            return self.cache[key]
+        except KeyError:
+            value = self.cache[key] = make()
+            return value
+
+
+def _merge(outcomes: list[Outcome], verdict: Verdict, reason: str) -> Outcome:
+    inputs: list[str] = []
+    missing: list[str] = []
+    assumed: list[str] = []
+    for o in outcomes:
+        inputs.extend(i for i in o.inputs if i not in inputs)
+        missing.extend(m for m in o.missing if m not in missing)
+        assumed.extend(a for a in o.assumed if a not in assumed)
+    return Outcome(verdict, reason, tuple(inputs), tuple(missing) if verdict is UNKNOWN else (), tuple(assumed))
+
+
+def _join(outcomes: list[Outcome]) -> str:
+    return "; ".join(o.reason for o in outcomes if o.reason)
+
+
+def all_of(children: list[Node]) -> Node:
+    """Strong Kleene conjunction; not_applicable children are neutral."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        bad = [o for o in outs if o.verdict is NOT_MET]
+        if bad:
+            return _merge(bad, NOT_MET, _join(bad))
+        unk = [o for o in outs if o.verdict is UNKNOWN]
+        if unk:
+            return _merge(outs, UNKNOWN, _join(unk))
+        ok = [o for o in outs if o.verdict is MET]
+        if not ok:
+            return _merge(outs, NA, _join(outs))
+        return _merge(outs, MET, _join(ok))
+
+    return node
+
+
+def any_of(children: list[Node]) -> Node:
+    """Strong Kleene disjunction; not_applicable children are neutral."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        ok = [o for o in outs if o.verdict is MET]
+        if ok:
+            return _merge(ok, MET, _join(ok))
+        unk = [o for o in outs if o.verdict is UNKNOWN]
+        if unk:
+            return _merge(outs, UNKNOWN, _join(unk))
+        bad = [o for o in outs if o.verdict is NOT_MET]
+        if not bad:
+            return _merge(outs, NA, _join(outs))
+        return _merge(bad, NOT_MET, _join(bad))
+
+    return node
+
+
+def negate(child: Node) -> Node:
+    def node(ctx: Context) -> Outcome:
+        o = child(ctx)
+        flipped = {MET: NOT_MET, NOT_MET: MET}.get(o.verdict, o.verdict)
+        return Outcome(flipped, o.reason, o.inputs, o.missing, o.assumed)
+
+    return node
+
+
+def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
+    """``at_least`` / ``at_most`` n children met, deciding only when the unknowns cannot matter."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        k_met = sum(o.verdict is MET for o in outs)
+        k_unk = sum(o.verdict is UNKNOWN for o in outs)
+        lo, hi = k_met, k_met + k_unk
+        word = "at least" if at_least else "at most"
+        why = f"{k_met} of {len(outs)} met ({k_unk} unknown), {word} {n} required"
+        if at_least:
+            verdict = MET if lo >= n else (NOT_MET if hi < n else UNKNOWN)
+        else:
+            verdict = MET if hi <= n else (NOT_MET if lo > n else UNKNOWN)
+        return _merge(outs, verdict, why)
+
+    return node
+
+
+def applies_if(condition: Node, then: Node) -> Node:
+    """``then`` where ``condition`` holds; not_applicable where it does not (material implication
+    when the condition is unknown: met only if ``then`` is met regardless)."""
+
+    def node(ctx: Context) -> Outcome:
+        c = condition(ctx)
+        if c.verdict is NOT_MET:
+            return Outcome(NA, f"does not apply: {c.reason}", c.inputs)
+        t = then(ctx)
+        if c.verdict in (MET, NA):
+            return t
+        if t.verdict in (MET, NA):
+            return _merge([c, t], t.verdict, t.reason)
+        return _merge([c, t], UNKNOWN, f"{c.reason}; {t.reason}")
+
+    return node
+
+
+# ---- compilation -------------------------------------------------------------------------
+
+LeafFactory = Callable[[Any], Node]
+_LEAVES: dict[str, LeafFactory] = {}
+
+
+def leaf(name: str) -> Callable[[LeafFactory], LeafFactory]:
+    """Register a leaf factory: it receives the YAML parameters and returns a Node."""
+
+    def deco(fn: LeafFactory) -> LeafFactory:
+        _LEAVES[name] = fn
+        return fn
+
+    return deco
+
+
+def leaf_names() -> list[str]:
+    from oligotrial.domain import criteria  # noqa: F401  (registers the leaves)
+
+    return sorted(_LEAVES)
+
+
+def compile_rule(expr: Any, where: str = "rule") -> Node:
+    """Compile a rule expression (decoded YAML) into a Node, checking every leaf."""
+    from oligotrial.domain import criteria  # noqa: F401  (registers the leaves)
+
+    if not isinstance(expr, dict) or len(expr) != 1:
+        raise ProtocolError(f"{where}: expected a mapping with exactly one operator, got {expr!r}")
+    (op, arg), = expr.items()
+    if op in ("all", "any"):
+        if not isinstance(arg, list) or not arg:
+            raise ProtocolError(f"{where}.{op}: expected a non-empty list")
+        children = [compile_rule(e, f"{where}.{op}[{i}]") for i, e in enumerate(arg)]
+        return all_of(children) if op == "all" else any_of(children)
+    if op == "not":
+        return negate(compile_rule(arg, f"{where}.not"))
+    if op in ("at_least", "at_most"):
+        if not isinstance(arg, dict) or set(arg) != {"n", "of"}:
+            raise ProtocolError(f"{where}.{op}: expected {{n: int, of: [rules]}}")
+        children = [compile_rule(e, f"{where}.{op}.of[{i}]") for i, e in enumerate(arg["of"])]
+        return count_of(children, int(arg["n"]), at_least=op == "at_least")
+    if op == "applies_if":
+        if not isinstance(arg, dict) or set(arg) != {"if", "then"}:
+            raise ProtocolError(f"{where}.applies_if: expected {{if: rule, then: rule}}")
+        return applies_if(compile_rule(arg["if"], f"{where}.if"), compile_rule(arg["then"], f"{where}.then"))
+    factory = _LEAVES.get(op)
+    if factory is None:
+        raise ProtocolError(f"{where}: unknown rule {op!r}; expected one of all, any, not, at_least, at_most, "
+                            f"applies_if, {', '.join(sorted(_LEAVES))}")
+    try:
+        return factory(arg)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ProtocolError(f"{where}.{op}: invalid parameters {arg!r} ({exc})") from None

@@ -1,0 +1,465 @@
+"""Per-lesion progression (or residual disease) under each trial's own definition, and counting.
+
+Each protocol's ``disease_state`` block (data, with source text) lists per-lesion rules and how
+the trial counts sites and organs. This module evaluates them on a patient record:
+
+* the *judged scan* is the latest assessment on or before the record's ``as_of``;
+* the *reference line* is the systemic therapy line under way at the judged scan (else the
+  most recent line started before it); the *baseline* is the latest assessment on or before
+  that line's start (else the first assessment, with a note);
+* a lesion's *nadir* is its smallest size from the baseline up to, not including, the judged
+  scan ("the smallest diameter seen prior to starting or during systemic therapy", STOP-2).
+
+Thresholds keep each registry's own inequality: rules carry ``pct_op``/``abs_op`` of ``>=`` or
+``>``. Comparisons are made in integer hundredths of a millimetre / per-mille so that exactly
++20.0 % and +5.0 mm hold in floating point.
+
+A lesion the judged scan did not evaluate is *uncertain*, never silently "not progressing";
+counts are then reported as a range.
+
+References
+----------
+Eisenhauer EA et al. New response evaluation criteria in solid tumours: revised RECIST
+guideline (version 1.1). Eur J Cancer 2009;45:228-47 (sections 4.3.1, 4.3.2: +20 % and +5 mm
+over the nadir; nodes by short axis; new lesions; FDG-PET, section 4.3.2 and appendix).
+Trial-specific rules quote their registry text in the protocol file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from oligotrial.domain.patient import Assessment, Finding, Patient
+
+Date = dt.date
+
+
+def _cmp(a: float, op: str, b: float) -> bool:
+    """Compare in integer hundredths so that boundary values are exact."""
+    ia, ib = round(a * 100), round(b * 100)
+    if op == ">=":
+        return ia >= ib
+    if op == ">":
+        return ia > ib
+    if op == "<=":
+        return ia <= ib
+    if op == "<":
+        return ia < ib
+    raise ValueError(f"operator {op!r}: expected >=, >, <= or <")
+
+
+def _pct_increase_meets(size: float, ref: float, pct: float, op: str) -> bool:
+    """``size`` vs ``ref`` increased by ``pct`` % (``op``); compared as size*100 vs ref*(100+pct)."""
+    return _cmp(size * 100.0, op, ref * (100.0 + pct))
+
+
+@dataclass(frozen=True)
+class LesionObservation:
+    date: Date
+    modality: str
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class LesionStatus:
+    lesion: str
+    organ: str | None
+    kind: str | None
+    node_region: str | None
+    intracranial: bool
+    status: str  # "progressing" | "not_progressing" | "uncertain" | "residual" | "absent" | "present"
+    rule: str | None
+    reason: str
+    size_mm: float | None
+
+
+@dataclass(frozen=True)
+class DiseaseState:
+    definition: str
+    mode: str
+    judged_scan: Date | None
+    baseline: Date | None
+    lesions: tuple[LesionStatus, ...]
+    counted: tuple[str, ...]
+    uncertain: tuple[str, ...]
+    sites: int | None
+    sites_max: int | None
+    organs: int | None
+    organs_max: int | None
+    intracranial_sites: int
+    intracranial_uncounted: tuple[str, ...]
+    largest_counted_mm: float | None
+    progression_detected: bool | None
+    inputs: tuple[str, ...]
+    missing: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        key = "residual_lesions" if self.mode == "residual" else (
+            "lesions_present" if self.mode == "burden" else "progressing_lesions")
+        out: dict[str, Any] = {
+            "definition": self.definition,
+            "progressing_lesions": list(self.counted) if self.mode == "progression" else [],
+            "sites": self.sites,
+            "organs": self.organs,
+            "intracranial_sites": self.intracranial_sites,
+            "largest_progressing_mm": self.largest_counted_mm,
+        }
+        if key != "progressing_lesions":
+            out[key] = list(self.counted)
+        out.update({
+            "judged_scan": self.judged_scan.isoformat() if self.judged_scan else None,
+            "baseline": self.baseline.isoformat() if self.baseline else None,
+            "uncertain_lesions": list(self.uncertain),
+            "sites_max": self.sites_max,
+            "organs_max": self.organs_max,
+            "intracranial_not_counted": list(self.intracranial_uncounted),
+            "lesions": [
+                {"lesion": s.lesion, "status": s.status, "rule": s.rule, "reason": s.reason}
+                for s in self.lesions
+            ],
+            "notes": list(self.notes),
+        })
+        return out
+
+
+def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]]:
+    hist: dict[str, list[LesionObservation]] = {}
+    for a in patient.assessments_sorted():
+        if a.date > until:
+            break
+        for f in a.findings:
+            hist.setdefault(f.lesion, []).append(LesionObservation(a.date, a.modality, f))
+    return hist
+
+
+def reference_line(patient: Patient, at: Date):
+    """The systemic therapy line under way at ``at``, else the latest line started before it."""
+    lines = sorted((t for t in patient.systemic_therapy or () if t.start <= at), key=lambda t: t.start)
+    if not lines:
+        return None
+    ongoing = [t for t in lines if t.end is None or t.end >= at]
+    return ongoing[-1] if ongoing else lines[-1]
+
+
+def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment | None, Date | None]:
+    as_of = patient.as_of or dt.date.today()
+    scans = [a for a in patient.assessments_sorted() if a.date <= as_of]
+    if not scans:
+        return None, None
+    judged = scans[-1]
+    line = reference_line(patient, judged.date)
+    baseline: Date | None = None
+    if line is not None:
+        before = [a for a in scans if a.date <= line.start]
+        if before:
+            baseline = before[-1].date
+        else:
+            notes.append(f"no scan on or before the start of line {line.line} ({line.start.isoformat()}); "
+                         "the first assessment is taken as baseline")
+    if baseline is None:
+        baseline = scans[0].date
+    return judged, baseline
+
+
+def _size(f: Finding) -> float | None:
+    return f.size_mm
+
+
+class _LesionContext:
+    """What the rules need about one lesion."""
+
+    def __init__(self, lid: str, obs: list[LesionObservation], judged: Assessment, baseline: Date,
+                 organ: str | None, kind: str | None, is_node: bool) -> None:
+        self.lid = lid
+        self.obs = obs
+        self.judged = judged
+        self.baseline = baseline
+        self.organ = organ
+        self.kind = kind
+        self.is_node = is_node
+        self.current = next((o for o in obs if o.date == judged.date), None)
+        self.prior = [o for o in obs if baseline <= o.date < judged.date]
+        self.baseline_obs = next((o for o in reversed(obs) if o.date <= baseline), None)
+        self.is_new = any(o.finding.new for o in obs)
+
+
+def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    cur = ctx.current
+    size = _size(cur.finding) if cur else None
+    if size is None:
+        return None, "not measured at the judged scan"
+    if ctx.is_new:
+        return False, "new lesion (judged by the new-lesion rule)"
+    ref_kind = rule.get("reference", "nadir")
+    if ref_kind == "baseline":
+        ref_obs = [ctx.baseline_obs] if ctx.baseline_obs else []
+    else:
+        ref_obs = ([ctx.baseline_obs] if ctx.baseline_obs else []) + [o for o in ctx.prior if o is not ctx.baseline_obs]
+    sizes = [(s, o.date) for o in ref_obs if o is not None and (s := _size(o.finding)) is not None]
+    if not sizes:
+        return None, f"no measured {ref_kind} to compare with"
+    ref, ref_date = min(sizes, key=lambda t: t[0]) if ref_kind == "nadir" else sizes[0]
+    pct, pct_op = rule.get("pct"), rule.get("pct_op", ">=")
+    abs_mm, abs_op = rule.get("abs_mm"), rule.get("abs_op", ">=")
+    diff = size - ref
+    pct_ok = True if pct is None else (ref > 0 and _pct_increase_meets(size, ref, pct, pct_op)) or (ref == 0 and size > 0)
+    abs_ok = True if abs_mm is None else _cmp(diff, abs_op, abs_mm)
+    pct_txt = f"{(diff / ref * 100):+.1f}%" if ref > 0 else "from 0"
+    why = f"{size:g} mm vs {ref_kind} {ref:g} mm on {ref_date.isoformat()} ({pct_txt}, {diff:+g} mm)"
+    return (pct_ok and abs_ok), why
+
+
+def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := _size(o.finding)) is not None]
+    if ctx.is_new or ctx.current is None or len(measured) < 2 or measured[-1][0].date != ctx.judged.date:
+        return (None if ctx.current is None else False), "fewer than two consecutive measured studies"
+    if ctx.baseline_obs is None or _size(ctx.baseline_obs.finding) is None:
+        return None, "no measured baseline"
+    ref = _size(ctx.baseline_obs.finding)
+    (prev, s_prev), (last, s_last) = measured[-2], measured[-1]
+    if prev.date <= ctx.baseline:
+        return False, "only one study after baseline"
+    gap = (last.date - prev.date).days
+    lo, hi = rule.get("interval_min_days"), rule.get("interval_max_days")
+    if (lo is not None and gap < lo) or (hi is not None and gap > hi):
+        return False, f"the two studies are {gap} days apart (window {lo}-{hi} days)"
+    ok = True
+    if rule.get("require_growth_between", False):
+        ok = ok and s_prev > ref and s_last > s_prev
+    pct, pct_op = rule.get("pct"), rule.get("pct_op", ">")
+    if pct is not None:
+        ok = ok and _pct_increase_meets(s_prev, ref, pct, pct_op) and _pct_increase_meets(s_last, ref, pct, pct_op)
+    abs_mm, abs_op = rule.get("abs_mm"), rule.get("abs_op", ">=")
+    if abs_mm is not None:
+        ok = ok and _cmp(s_last - ref, abs_op, abs_mm)
+    why = (f"{ref:g} mm at baseline {ctx.baseline.isoformat()} -> {s_prev:g} mm ({prev.date.isoformat()}) "
+           f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
+    return ok, why
+
+
+def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    cur = ctx.current
+    if not ctx.is_new or cur is None:
+        return False, "not a new lesion"
+    f = cur.finding
+    if f.equivocal:
+        return None, "new lesion marked equivocal: needs confirmation on a later scan"
+    organs_in, organs_out = rule.get("organs"), rule.get("exclude_organs")
+    if organs_in is not None:
+        if ctx.organ is None:
+            return None, "organ of the new lesion not recorded"
+        if ctx.organ not in organs_in:
+            return False, f"new lesion in {ctx.organ}, rule covers {', '.join(organs_in)}"
+    if organs_out is not None:
+        if ctx.organ is None:
+            return None, "organ of the new lesion not recorded"
+        if ctx.organ in organs_out:
+            return False, f"new lesion in {ctx.organ}, rule excludes it"
+    if rule.get("require_typical_hcc"):
+        if f.typical_hcc is None:
+            return None, "typical HCC imaging features not recorded"
+        if not f.typical_hcc:
+            return False, "new lesion without typical HCC imaging"
+    size = _size(f)
+    min_mm = rule.get("node_min_mm") if ctx.is_node and rule.get("node_min_mm") is not None else rule.get("min_mm")
+    if min_mm is not None:
+        if size is None:
+            return None, "size of the new lesion not recorded"
+        if not _cmp(size, rule.get("min_op", ">="), min_mm):
+            return False, f"new lesion {size:g} mm, below {rule.get('min_op', '>=')} {min_mm:g} mm"
+    return True, f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}"
+
+
+def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    cur = ctx.current
+    if not ctx.is_new or cur is None:
+        return False, "not a new lesion"
+    if cur.modality != "PET-CT":
+        return False, "new lesion not seen on PET/CT"
+    f = cur.finding
+    if f.state == "complete_metabolic_response" or f.suv_max is None:
+        return (None if f.suv_max is None and f.state != "complete_metabolic_response" else False), \
+            "FDG uptake of the new lesion not recorded"
+    return True, f"new FDG-avid lesion on PET/CT (SUVmax {f.suv_max:g})"
+
+
+def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    cur = ctx.current
+    if cur is None or cur.modality != "PET-CT" or cur.finding.suv_max is None or ctx.is_new:
+        return False, "no SUVmax at the judged scan"
+    prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None
+             and o.date <= ctx.baseline]
+    if not prior:
+        prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None]
+    if not prior:
+        return False, "no earlier SUVmax to compare with"
+    ref = prior[-1].finding.suv_max
+    now = cur.finding.suv_max
+    ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and \
+        _cmp(now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8))
+    return ok, f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
+
+
+def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+    cur = ctx.current
+    if cur is not None and cur.finding.state == "unequivocal_progression":
+        return True, "unequivocal progression (reader's judgement)"
+    return False, "no unequivocal progression recorded"
+
+
+_RULES = {
+    "size_increase": _rule_size_increase,
+    "consecutive_increase": _rule_consecutive_increase,
+    "new_lesion": _rule_new_lesion,
+    "pet_new_avid": _rule_pet_new_avid,
+    "suv_increase": _rule_suv_increase,
+    "unequivocal": _rule_unequivocal,
+}
+RULE_TYPES = frozenset(_RULES)
+
+
+def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]]) -> tuple[str, str | None, str]:
+    unknown_reasons = []
+    for rule in rules:
+        verdict, why = _RULES[rule["type"]](ctx, rule)
+        if verdict is True:
+            return "progressing", rule.get("name", rule["type"]), why
+        if verdict is None:
+            unknown_reasons.append(f"{rule.get('name', rule['type'])}: {why}")
+    if ctx.current is None or ctx.current.finding.state == "not_evaluated":
+        return "uncertain", None, f"not evaluated at {ctx.judged.date.isoformat()}"
+    if unknown_reasons:
+        return "uncertain", None, "; ".join(unknown_reasons)
+    return "not_progressing", None, "no progression rule met"
+
+
+def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
+    return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
+
+
+def evaluate_disease_state(patient: Patient, spec) -> DiseaseState:
+    """Evaluate a protocol's ``disease_state`` spec on a patient record."""
+    notes: list[str] = []
+    judged, baseline = _judged_and_baseline(patient, notes)
+    counting = spec.counting
+    if judged is None:
+        return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
+                            None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
+                            tuple(notes))
+    lesion_map = patient.lesion_map()
+    hist = _history(patient, judged.date)
+    statuses: list[LesionStatus] = []
+    progression_any: bool | None = False
+    for lid, obs in hist.items():
+        lesion = lesion_map.get(lid)
+        first = obs[0].finding
+        organ = lesion.organ if lesion else first.organ
+        kind = lesion.kind if lesion else ("lymph_node" if first.organ == "lymph_node" else None)
+        region = lesion.node_region if lesion else first.node_region
+        is_node = (lesion.is_node if lesion else first.organ == "lymph_node")
+        intracranial = organ in ("brain", "meninges")
+        ctx = _LesionContext(lid, obs, judged, baseline, organ, kind, is_node)
+        if spec.mode == "progression" or spec.mode == "residual":
+            status, rule_name, why = _progression_status(ctx, spec.rules)
+            if spec.mode == "residual":
+                if status == "progressing":
+                    progression_any = True
+                elif status == "uncertain" and progression_any is False:
+                    progression_any = None
+                cur = ctx.current
+                if cur is None or cur.finding.state == "not_evaluated":
+                    status, why = "uncertain", f"not evaluated at {judged.date.isoformat()}"
+                elif cur.finding.state in ("absent", "complete_metabolic_response") or _size(cur.finding) == 0:
+                    status, why = "absent", "complete metabolic response or absent"
+                elif cur.modality != "PET-CT" and counting.get("require_pet", True):
+                    status, why = "uncertain", "residual status needs a PET/CT"
+                else:
+                    status, why = "residual", ("not in complete metabolic response"
+                                               + (f" (SUVmax {cur.finding.suv_max:g})" if cur.finding.suv_max is not None else ""))
+                rule_name = None
+        else:  # burden: every lesion present at the judged scan
+            cur = ctx.current
+            if cur is None or cur.finding.state == "not_evaluated":
+                status, rule_name, why = "uncertain", None, f"not evaluated at {judged.date.isoformat()}"
+            elif cur.finding.state == "absent" or _size(cur.finding) == 0:
+                status, rule_name, why = "absent", None, "absent"
+            else:
+                status, rule_name, why = "present", None, "present"
+        size = _size(ctx.current.finding) if ctx.current else None
+        statuses.append(LesionStatus(lid, organ, kind, region, intracranial, status, rule_name, why, size))
+
+    count_status = {"progression": "progressing", "residual": "residual", "burden": "present"}[spec.mode]
+    as_of = patient.as_of or judged.date
+    exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
+    counted, uncertain, ic_uncounted = [], [], []
+    for s in statuses:
+        if s.status not in (count_status, "uncertain"):
+            continue
+        if s.intracranial and exclude_treated_ic and _treated_before(patient, s.lesion, as_of):
+            ic_uncounted.append(s.lesion)
+            continue
+        (counted if s.status == count_status else uncertain).append(s)
+
+    def site_key(s: LesionStatus) -> str | None:
+        if counting.get("nodes_by_region") and (s.kind == "lymph_node" or s.organ == "lymph_node"):
+            return f"region:{s.node_region}" if s.node_region else None
+        return f"lesion:{s.lesion}"
+
+    def organ_key(s: LesionStatus) -> str | None:
+        if s.kind == "lymph_node" or s.organ == "lymph_node":
+            if counting.get("node_region_is_organ"):
+                return f"nodes:{s.node_region}" if s.node_region else None
+            return "lymph_node"
+        return s.organ
+
+    def count(items: list[LesionStatus], key) -> tuple[int, int]:
+        keys = {key(s) for s in items}
+        unknown = sum(1 for s in items if key(s) is None)
+        known = len(keys - {None})
+        lo = known + (1 if unknown and not known else 0)
+        return lo, known + unknown
+
+    include_primary = counting.get("count_primary", True)
+    c_items = [s for s in counted if include_primary or s.kind != "primary"]
+    u_items = [s for s in uncertain if include_primary or s.kind != "primary"]
+    extracranial = [s for s in c_items if not s.intracranial]
+    site_items = extracranial if counting.get("sites_extracranial_only") else c_items
+    sites_lo, sites_hi = count(site_items, site_key)
+    _, sites_hi_all = count(site_items + [s for s in u_items if not (counting.get("sites_extracranial_only") and s.intracranial)], site_key)
+    organ_kinds = counting.get("organ_kinds")
+    organ_items = [s for s in c_items if organ_kinds is None or s.kind in organ_kinds or s.kind is None]
+    organs_lo, organs_hi = count(organ_items, organ_key)
+    _, organs_hi_all = count(organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds], organ_key)
+    missing = []
+    if any(site_key(s) is None for s in site_items):
+        notes.append("a progressing lymph node has no node_region: counted as its own site (upper bound)")
+        missing.append("node_region of each involved lymph node")
+    if uncertain:
+        missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
+    sizes = [s.size_mm for s in c_items if s.size_mm is not None]
+    inputs = [f"assessment {judged.date.isoformat()} ({judged.modality})"]
+    if baseline and baseline != judged.date:
+        inputs.append(f"baseline assessment {baseline.isoformat()}")
+    return DiseaseState(
+        definition=spec.definition,
+        mode=spec.mode,
+        judged_scan=judged.date,
+        baseline=baseline,
+        lesions=tuple(statuses),
+        counted=tuple(s.lesion for s in counted),
+        uncertain=tuple(s.lesion for s in uncertain),
+        sites=sites_lo,
+        sites_max=max(sites_hi, sites_hi_all),
+        organs=organs_lo,
+        organs_max=max(organs_hi, organs_hi_all),
+        intracranial_sites=sum(1 for s in c_items if s.intracranial),
+        intracranial_uncounted=tuple(ic_uncounted),
+        largest_counted_mm=max(sizes) if sizes else None,
+        progression_detected=progression_any if spec.mode == "residual" else bool(counted) or (None if uncertain else False),
+        inputs=tuple(inputs),
+        missing=tuple(missing),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,130 @@
+"""Screening one patient against one protocol: every criterion evaluated and reported.
+
+A trial is ``eligible`` when no inclusion is not_met/unknown and no exclusion is met/unknown;
+``ineligible`` when any inclusion is not_met or any exclusion is met; otherwise
+``needs_review`` (shared/formats/screening-result.md). Exclusion criteria are stated the way
+they read: an exclusion that is ``met`` excludes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from oligotrial.domain.eligibility import MET, NOT_MET, UNKNOWN, Context, Node, compile_rule
+from oligotrial.domain.progression import evaluate_disease_state
+
+SCREENING_FORMAT = "oligotrial.screening/1"
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    id: str
+    kind: str
+    source_text: str
+    verdict: str
+    reason: str
+    inputs: tuple[str, ...]
+    missing: tuple[str, ...]
+    assumed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"id": self.id, "kind": self.kind, "source_text": self.source_text, "verdict": self.verdict,
+               "reason": self.reason, "inputs": list(self.inputs), "missing": list(self.missing)}
+        if self.assumed:
+            out["assumed_attestations"] = list(self.assumed)
+        return out
+
+
+@dataclass(frozen=True)
+class TrialScreening:
+    trial: str
+    short_name: str
+    protocol_version: str
+    verdict: str
+    disease_state: dict[str, Any]
+    criteria: tuple[CriterionResult, ...]
+    assumed_attested: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial,
+            "short_name": self.short_name,
+            "protocol_version": self.protocol_version,
+            "verdict": self.verdict,
+            "assumed_attested": self.assumed_attested,
+            "disease_state": self.disease_state,
+            "criteria": [c.to_dict() for c in self.criteria],
+        }
+
+    @property
+    def failing(self) -> list[CriterionResult]:
+        """Criteria that make the patient ineligible (inclusion not met, exclusion met)."""
+        return [c for c in self.criteria if (c.kind == "inclusion" and c.verdict == "not_met")
+                or (c.kind == "exclusion" and c.verdict == "met")]
+
+    @property
+    def undecided(self) -> list[CriterionResult]:
+        return [c for c in self.criteria if c.verdict == "unknown"]
+
+
+class CompiledProtocol:
+    """A protocol whose criteria are compiled to evaluation trees (done once, then reused)."""
+
+    def __init__(self, protocol) -> None:
+        self.protocol = protocol
+        self.nodes: list[tuple[Any, Node]] = [
+            (c, compile_rule(c.expression, f"{protocol.id} {c.id}")) for c in protocol.criteria
+        ]
+
+
+_compiled: dict[tuple[str, str], CompiledProtocol] = {}
+
+
+def compiled(protocol) -> CompiledProtocol:
+    key = (protocol.id, protocol.version)
+    cp = _compiled.get(key)
+    if cp is None or cp.protocol is not protocol:
+        cp = _compiled[key] = CompiledProtocol(protocol)
+    return cp
+
+
+def trial_verdict(results: list[CriterionResult]) -> str:
+    inc = [r.verdict for r in results if r.kind == "inclusion"]
+    exc = [r.verdict for r in results if r.kind == "exclusion"]
+    if "not_met" in inc or "met" in exc:
+        return "ineligible"
+    if "unknown" in inc or "unknown" in exc:
+        return "needs_review"
+    return "eligible"
+
+
+def screen_patient(patient, protocol, *, assume_attested: bool = False) -> TrialScreening:
+    """Evaluate every criterion of ``protocol`` on ``patient``."""
+    cp = compiled(protocol)
+    ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
+                  assume_attested=assume_attested)
+    results = []
+    for crit, node in cp.nodes:
+        o = node(ctx)
+        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, o.verdict.value, o.reason,
+                                       o.inputs, o.missing if o.verdict is UNKNOWN else (), o.assumed))
+    ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state))
+    return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
+                          ds.to_dict(), tuple(results), assume_attested)
+
+
+def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, Any]:
+    """The ``oligotrial.screening/1`` document for one patient."""
+    return {
+        "format": SCREENING_FORMAT,
+        "patient": patient.id,
+        "as_of": (patient.as_of or dt.date.today()).isoformat(),
+        "assumed_attested": any(s.assumed_attested for s in screenings),
+        "results": [s.to_dict() for s in screenings],
+    }
+
+
+__all__ = ["CompiledProtocol", "CriterionResult", "TrialScreening", "compiled", "screen_patient",
+           "screening_document", "trial_verdict", "MET", "NOT_MET"]

@@ -1,0 +1,94 @@
+"""The ``endpoint_rules`` block of a protocol file: how each endpoint is derived per patient.
+
+A protocol's ``endpoints`` say *what* the trial measures (registry text); ``endpoint_rules`` say
+*how* oligotrial derives each one from a patient record, as data: the derivation kind, which
+events count, what censors, the response criteria, and the registry text each rule comes from.
+:func:`parse_endpoint_rules` validates the raw ``Protocol.endpoint_rules`` mapping once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from oligotrial.errors import ProtocolError
+
+Kind = Literal[
+    "pfs",                  # RECIST progression or death
+    "os",                   # death from any cause
+    "pfs_next_line",        # progression on the next line of systemic therapy, or death (PFS-NEST)
+    "polymetastatic_pfs",   # progression to more than N lesions, or death
+    "ttnt",                 # time to the next line of systemic therapy
+    "local_control",        # per treated lesion: no progression of that lesion
+    "orr",                  # best overall response CR or PR
+    "dcr",                  # best overall response CR, PR or SD (NON-CR/NON-PD)
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MissedVisitRule(_Model):
+    """FDA guidance (2018), Appendix 3: an event after ``min_missed_visits`` or more missed
+    scheduled assessments is censored at the last adequate assessment before it."""
+
+    visit_interval_days: int = Field(gt=0)
+    min_missed_visits: int = Field(default=2, ge=1)
+    source_text: str | None = None
+
+
+class EndpointRule(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Kind
+    name: str
+    criteria: Literal["recist1.1", "irecist"] = "recist1.1"
+    death_is_event: bool = True
+    recorded_progression_is_event: bool = Field(
+        default=True, description="events[] of kind progression count as progression")
+    censor_at_new_anticancer_therapy: bool = True
+    metastasis_directed_therapy_censors: bool = False
+    confirm_response: bool = False
+    polymetastatic_threshold_lesions: int | None = Field(default=None, ge=1)
+    lesion_progression_pct: float | None = Field(default=None, gt=0)
+    lesion_progression_mm: float | None = Field(default=None, ge=0)
+    missed_visit: MissedVisitRule | None = None
+    source_text: str = Field(min_length=3)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> EndpointRule:
+        if self.kind == "polymetastatic_pfs" and self.polymetastatic_threshold_lesions is None:
+            raise ValueError(f"endpoint {self.id}: polymetastatic_pfs needs polymetastatic_threshold_lesions")
+        if self.kind == "local_control" and (self.lesion_progression_pct is None or self.lesion_progression_mm is None):
+            raise ValueError(f"endpoint {self.id}: local_control needs lesion_progression_pct and _mm")
+        return self
+
+
+class EndpointRules(_Model):
+    origin: Literal["randomization", "treatment_start", "enrolment"]
+    origin_source_text: str
+    endpoints: list[EndpointRule] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> EndpointRules:
+        ids = [e.id for e in self.endpoints]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"endpoint rule ids must be unique: {ids}")
+        return self
+
+
+def parse_endpoint_rules(raw: dict[str, Any] | None, *, trial: str = "protocol") -> EndpointRules:
+    """Validate a protocol's raw ``endpoint_rules`` mapping (ProtocolError when absent or bad)."""
+    if raw is None:
+        raise ProtocolError(f"{trial}: no endpoint_rules block: expected endpoint derivation rules "
+                            "in the protocol file", code="endpoint_rules_missing", field="endpoint_rules")
+    try:
+        return EndpointRules.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError(f"{trial}: endpoint_rules.{loc}: {first['msg']}",
+                            field=f"endpoint_rules.{loc}") from None

@@ -1,0 +1,55 @@
+"""The visit schedule of a protocol (its ``schedule:`` block), as a pydantic model.
+
+Each visit is anchored to randomization or to the first radiotherapy fraction, with a target
+day and a window either side, and carries the registry text it comes from. Where the registry
+gives no schedule the block says so (``registry_gives_schedule: false``) and every visit is
+marked ``site_default: true``: a clearly labelled site default, not a protocol requirement.
+Anchors never use the last fraction, whose date differs by arm in blinded trials.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Anchor = Literal["randomization", "radiotherapy_start"]
+Form = Literal["assessment", "adverse_events", "qol", "labs", "imaging"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VisitSpec(_Model):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    anchor: Anchor
+    day: int = Field(ge=0, le=3650, description="target day after the anchor")
+    window_before_days: int = Field(ge=0, le=365)
+    window_after_days: int = Field(ge=0, le=365)
+    forms: list[Form] = []
+    site_default: bool = False
+    source_text: str = Field(min_length=3)
+
+
+class Schedule(_Model):
+    registry_gives_schedule: bool
+    source_text: str = Field(min_length=3)
+    note: str | None = None
+    visits: list[VisitSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Schedule:
+        codes = [v.code for v in self.visits]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"visit codes must be unique: {codes}")
+        if not self.registry_gives_schedule and not all(v.site_default for v in self.visits):
+            bad = [v.code for v in self.visits if not v.site_default]
+            raise ValueError(f"registry gives no schedule, so every visit must be site_default: {bad}")
+        return self
+
+
+def parse_schedule(raw: dict | None) -> Schedule | None:
+    """The schedule of a protocol's raw ``schedule`` block (``None`` when absent)."""
+    return None if raw is None else Schedule.model_validate(raw)

@@ -1,0 +1,233 @@
+"""The protocol schema: a trial registration encoded as data.
+
+A protocol file (YAML, one per trial, in ``protocols/library/``) holds the trial's identity,
+design, arms, allocation, stratification, masking, endpoints, day windows and every
+inclusion/exclusion criterion with its verbatim registry text and either a computable rule or
+the attestation key a clinician must answer. Every protocol-derived number (threshold, window,
+dose range) lives here with its source text, not in code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from oligotrial.protocols.rt_schema import RadiotherapySpec
+
+ROLES = (
+    "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
+    "data_manager", "dsmb", "admin",
+)
+Role = Literal[
+    "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
+    "data_manager", "dsmb", "admin",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Registry(_Model):
+    source: str
+    last_updated: str | None = None
+    seed_file: str
+    other_ids: list[str] = []
+
+
+class Design(_Model):
+    allocation: Literal["randomized", "non_randomized", "single_group"]
+    model: Literal["parallel", "single_group"]
+    purpose: str
+    source_text: str
+
+
+class SystemicSpec(_Model):
+    """Systemic therapy an arm gives (rules as text plus the agents/classes named)."""
+
+    description: str
+    agents: list[str] = []
+    classes: list[str] = []
+    source_text: str
+
+
+class Arm(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    type: Literal["experimental", "active_comparator", "single_arm", "no_intervention"]
+    description: str
+    radiotherapy: RadiotherapySpec | None = None
+    systemic: SystemicSpec | None = None
+    source_text: str
+
+
+class StratificationFactor(_Model):
+    id: str
+    label: str
+    levels: list[str] = Field(min_length=2)
+    source_text: str
+
+
+class Stratification(_Model):
+    factors: list[StratificationFactor] = []
+    registry_names_none: bool
+    note: str
+    source_text: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stratification:
+        if self.registry_names_none and self.factors:
+            raise ValueError("registry_names_none is true but factors are listed")
+        return self
+
+
+class Masking(_Model):
+    level: Literal["none", "single", "double", "triple", "quadruple"]
+    masked_parties: list[str] = []
+    blinded_roles: list[Role] = []
+    source_text: str
+
+
+class Endpoint(_Model):
+    id: str
+    name: str
+    kind: Literal["time_to_event", "proportion", "continuous", "count", "descriptive"]
+    time_frame: str | None = None
+    source_text: str
+
+
+class Endpoints(_Model):
+    primary: list[Endpoint] = Field(min_length=1)
+    secondary: list[Endpoint] = []
+
+
+class Window(_Model):
+    """A registry period made explicit in days (e.g. "3 months" -> 90 days)."""
+
+    days: int | None = None
+    min_days: int | None = None
+    max_days: int | None = None
+    source_text: str
+    note: str | None = None
+
+
+class AttestationKey(_Model):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    question: str
+    by: str = "investigator"
+    favourable: bool = Field(
+        description="the answer that keeps the patient eligible (used by --assume-attested)")
+
+
+class Criterion(_Model):
+    id: str = Field(pattern=r"^[A-Z0-9]+-(IN|EX)-\d{2}[a-z]?$")
+    kind: Literal["inclusion", "exclusion"]
+    source_text: str = Field(min_length=3)
+    rule: dict[str, Any] | None = None
+    attestation: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Criterion:
+        if self.rule is None and self.attestation is None:
+            raise ValueError(f"criterion {self.id}: needs a rule or an attestation key")
+        if self.rule is not None and self.attestation is not None:
+            raise ValueError(f"criterion {self.id}: give a rule or an attestation, not both "
+                             "(use {attested: key} inside the rule to combine them)")
+        return self
+
+    @property
+    def expression(self) -> dict[str, Any]:
+        return self.rule if self.rule is not None else {"attested": self.attestation}
+
+
+class DiseaseStateSpec(_Model):
+    """How a trial decides which lesions progress (or remain) and how it counts them.
+
+    ``rules`` are per-lesion rules evaluated in order; ``counting`` says what a site and an
+    organ are for this trial. See :mod:`oligotrial.domain.progression`.
+    """
+
+    definition: str
+    mode: Literal["progression", "residual", "burden"]
+    reference: Literal["baseline", "nadir"] = "nadir"
+    rules: list[dict[str, Any]] = []
+    counting: dict[str, Any] = {}
+    source_text: str
+
+
+class Protocol(_Model):
+    id: str = Field(pattern=r"^NCT\d{8}$")
+    short_name: str
+    title: str
+    version: str
+    registry: Registry
+    phase: str
+    design: Design
+    conditions: list[str]
+    planned_enrolment: int | None = Field(default=None, gt=0)
+    planned_enrolment_note: str | None = None
+    age_range_years: dict[str, int | None]
+    arms: list[Arm] = Field(min_length=1)
+    allocation_ratio: dict[str, int]
+    allocation_ratio_registered: bool = True
+    allocation_ratio_note: str | None = None
+    stratification: Stratification
+    masking: Masking
+    endpoints: Endpoints
+    windows: dict[str, Window] = {}
+    disease_state: DiseaseStateSpec
+    attestation_keys: list[AttestationKey] = []
+    criteria: list[Criterion] = Field(min_length=1)
+    # owned by later work: endpoint derivation rules, visit schedule; validated by their modules
+    endpoint_rules: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> Protocol:
+        arm_ids = [a.id for a in self.arms]
+        if len(set(arm_ids)) != len(arm_ids):
+            raise ValueError(f"arm ids must be unique: {arm_ids}")
+        if set(self.allocation_ratio) != set(arm_ids):
+            raise ValueError(
+                f"allocation_ratio names {sorted(self.allocation_ratio)}; expected the arms {sorted(arm_ids)}")
+        ids = [c.id for c in self.criteria]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"criterion ids must be unique: {sorted(dupes)}")
+        keys = {k.key for k in self.attestation_keys}
+        for c in self.criteria:
+            for key in _attestation_keys_in(c.expression):
+                if key not in keys:
+                    raise ValueError(f"criterion {c.id}: attestation key {key!r} is not declared in attestation_keys")
+        return self
+
+    def arm(self, arm_id: str) -> Arm:
+        for a in self.arms:
+            if a.id == arm_id:
+                return a
+        raise KeyError(arm_id)
+
+    def window_days(self, name: str) -> Window:
+        return self.windows[name]
+
+    def attestation_key(self, key: str) -> AttestationKey:
+        for k in self.attestation_keys:
+            if k.key == key:
+                return k
+        raise KeyError(key)
+
+
+def _attestation_keys_in(expr: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(expr, dict):
+        for k, v in expr.items():
+            if k == "attested":
+                out.append(v if isinstance(v, str) else v.get("key"))
+            else:
+                out.extend(_attestation_keys_in(v))
+    elif isinstance(expr, list):
+        for v in expr:
+            out.extend(_attestation_keys_in(v))
+    return out

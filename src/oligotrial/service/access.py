@@ -1,0 +1,46 @@
+"""Who may do what, per trial: the role check every service call makes first."""
+
+from __future__ import annotations
+
+from oligotrial.errors import BlindingError
+from oligotrial.service.ports import Actor
+
+_CLIN = frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "register": frozenset({"coordinator", "enrolling_oncologist", "data_manager"}),
+    "screen": frozenset({"coordinator", "enrolling_oncologist", "data_manager"}),
+    "consent": frozenset({"coordinator", "enrolling_oncologist"}),
+    "enrol": frozenset({"coordinator", "enrolling_oncologist"}),
+    "randomize": frozenset({"coordinator", "enrolling_oncologist"}),
+    "radiotherapy": frozenset({"coordinator", "treating_oncologist"}),
+    "follow_up": _CLIN,
+    "correct_record": frozenset({"coordinator", "data_manager", "enrolling_oncologist"}),
+    "view": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
+                       "statistician", "dsmb"}),
+    "summary": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
+                          "statistician", "dsmb", "admin"}),
+    "unblind": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist"}),
+    "audit_view": frozenset({"coordinator", "data_manager", "dsmb", "statistician", "admin"}),
+    "audit_verify": frozenset({"coordinator", "data_manager", "admin"}),
+    "notifications": frozenset({"coordinator"}),
+}
+
+
+def authorize(actor: Actor, trial: str, action: str) -> str:
+    """The actor's role in ``trial`` when it permits ``action``; otherwise a
+    :class:`BlindingError` (code ``forbidden``) that names the action, never any data."""
+    role = actor.role_in(trial)
+    if role is None or role not in PERMISSIONS[action]:
+        raise BlindingError(f"{action}: role {role or 'none'!r} in trial {trial} may not do this; "
+                            f"expected one of {sorted(PERMISSIONS[action])}", code="forbidden", field="role")
+    return role
+
+
+def authorize_any(actor: Actor, action: str) -> str:
+    """For actions not tied to one trial (audit verify): any trial role that permits it."""
+    for role in actor.roles.values():
+        if role in PERMISSIONS[action]:
+            return role
+    raise BlindingError(f"{action}: none of your roles may do this; expected one of "
+                        f"{sorted(PERMISSIONS[action])}", code="forbidden", field="role")

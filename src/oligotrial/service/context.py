@@ -1,0 +1,23 @@
+"""The dependencies a use case needs, gathered once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from oligotrial.service.ports import AllocationCipher, Clock, PasswordHasher, Screener, UnitOfWorkFactory, utc_now
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    uow: UnitOfWorkFactory
+    cipher: AllocationCipher
+    hasher: PasswordHasher
+    screener: Screener
+    load_protocol: Callable[[str], Any]
+    list_protocols: Callable[[], list[Any]]
+    clock: Clock = utc_now
+
+    def now_iso(self) -> str:
+        return self.clock().isoformat(timespec="microseconds")

@@ -1,0 +1,342 @@
+"""The enrolment workflow: register -> screen -> consent -> enrol -> (randomize) -> radiotherapy
+-> visits, assessments, adverse events, quality of life, events; corrections with a reason.
+
+Each use case checks the role, loads the participant under a row lock, checks the step is
+legal, writes, appends the audit entry and commits, all in one unit of work. Bad input raises
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from oligotrial.domain import workflow
+from oligotrial.domain.blinding import is_blinded, radiotherapy_view
+from oligotrial.domain.ctcae import check_adverse_event
+from oligotrial.domain.patient import parse_patient
+from oligotrial.domain.workflow import Participant
+from oligotrial.errors import RecordError, WorkflowError
+from oligotrial.protocols.schedule_schema import parse_schedule
+from oligotrial.service import audit
+from oligotrial.service.access import authorize
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor, UnitOfWork
+
+QOL_INSTRUMENTS = ("EQ-5D-5L", "EORTC QLQ-C30", "EORTC QLQ-BM22", "FACT-L", "BPI")
+
+
+def _bad(field: str, value: Any, expected: str) -> RecordError:
+    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
+                       errors=[{"path": field, "value": value, "expected": expected}])
+
+
+def _date(data: dict, field: str, required: bool = True) -> str | None:
+    v = data.get(field)
+    if v is None:
+        if required:
+            raise _bad(field, v, "an ISO 8601 date (YYYY-MM-DD)")
+        return None
+    try:
+        return dt.date.fromisoformat(str(v)).isoformat()
+    except ValueError:
+        raise _bad(field, v, "an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+def _text(data: dict, field: str, min_len: int = 1, max_len: int = 5000) -> str:
+    v = data.get(field)
+    if not isinstance(v, str) or not (min_len <= len(v.strip()) <= max_len):
+        raise _bad(field, v, f"text of {min_len}-{max_len} characters")
+    return v.strip()
+
+
+def _load(uow: UnitOfWork, trial: str, pid: str) -> Participant:
+    p = uow.repo.get_participant(trial, pid, for_update=True)
+    if p is None:
+        raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
+    return p
+
+
+def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any) -> dict[str, Any]:
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "register")
+    if not isinstance(record, dict):
+        raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
+    patient = parse_patient(record)
+    now = ctx.now_iso()
+    p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now)
+    with ctx.uow() as uow:
+        if uow.repo.find_participant(protocol.id, patient.id) is not None:
+            raise WorkflowError(f"id {patient.id!r}: already registered in trial {protocol.id}",
+                                code="duplicate", field="id")
+        uow.repo.add_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.register",
+                     entity_type="participant", entity_id=p.id, new={"record": p.record, "state": p.state})
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False) -> dict:
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "screen")
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.check_step(p, "screen")
+        outcome = ctx.screener(parse_patient(p.record), protocol, assume_attested=assume_attested)
+        old = p.screening
+        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version,
+                       "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
+        workflow.advance(p, "screen")
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screen", entity_type="participant",
+                     entity_id=p.id, old=None, new={"verdict": outcome.verdict,
+                                                    "protocol_version": protocol.version,
+                                                    "previous_verdict": (old or {}).get("verdict")})
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "consent")
+    c = {"date": _date(data, "date"), "form_version": _text(data, "form_version", 1, 64),
+         "obtained_by": actor.username}
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.advance(p, "consent")
+        p.consent = c
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.consent",
+                     entity_type="participant", entity_id=p.id, new=c)
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | None = None) -> dict:
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "enrol")
+    data = data or {}
+    override = data.get("override")
+    if override is not None and not isinstance(override, dict):
+        raise _bad("override", override, "an object with a reason")
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.check_step(p, "enrol")
+        decision = workflow.enrolment_decision((p.screening or {}).get("verdict"), override)
+        if decision["override"]:
+            decision["override"]["by"] = actor.username
+        p.enrolment = {**decision, "protocol_version": (p.screening or {}).get("protocol_version"),
+                       "at": ctx.now_iso()}
+        workflow.advance(p, "enrol")
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.enrol", entity_type="participant",
+                     entity_id=p.id, new=p.enrolment,
+                     reason=(decision["override"] or {}).get("reason"))
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def _schedule_anchors(p: Participant) -> dict[str, dt.date | None]:
+    rt_start = (p.radiotherapy or {}).get("start")
+    return {"randomization": dt.date.fromisoformat(p.randomized_on) if p.randomized_on else None,
+            "radiotherapy_start": dt.date.fromisoformat(rt_start) if rt_start else None}
+
+
+def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Record the radiotherapy delivered; then plan the follow-up visits from the schedule."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "radiotherapy")
+    start, end = _date(data, "start"), _date(data, "end")
+    if end < start:
+        raise _bad("end", end, f"a date on or after start {start}")
+    dose, fx = data.get("dose_gy"), data.get("fractions")
+    if not isinstance(dose, int | float) or isinstance(dose, bool) or not 0 < dose <= 100:
+        raise _bad("dose_gy", dose, "a total dose in Gy, 0 < dose_gy <= 100")
+    if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= 40:
+        raise _bad("fractions", fx, "an integer number of fractions 1..40")
+    lesions = data.get("lesions", [])
+    if not isinstance(lesions, list) or not all(isinstance(x, str) for x in lesions):
+        raise _bad("lesions", lesions, "a list of lesion ids")
+    tech = data.get("technique")
+    if tech is not None and tech not in ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional"):
+        raise _bad("technique", tech, "one of SBRT, SABR, SRS, IMRT, VMAT, 3DCRT, conventional")
+    rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech,
+          "lesions": lesions}
+    schedule = parse_schedule(protocol.schedule)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.advance(p, "radiotherapy")
+        p.radiotherapy = rt
+        uow.repo.save_participant(p)
+        planned = []
+        if schedule is not None:
+            planned = workflow.plan_visits(list(schedule.visits), _schedule_anchors(p))
+            uow.repo.add_visits(p.id, [
+                {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
+                 "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
+                 "actual": None, "status": "planned", "note": None} for v in planned])
+        audit.record(uow, ctx, actor, trial=protocol.id, action="radiotherapy.record",
+                     entity_type="participant", entity_id=p.id, new=rt)
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: str, data: dict) -> dict:
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "follow_up")
+    on = _date(data, "date")
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.check_step(p, "visit")
+        visit = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
+        if visit is None:
+            raise WorkflowError(f"visit {code!r}: not planned for participant {pid}", code="not_found", field="visit")
+        if visit["actual"] is not None:
+            raise WorkflowError(f"visit {code!r}: already recorded on {visit['actual']}", code="already_recorded",
+                                field="visit")
+        ok = workflow.in_window(dt.date.fromisoformat(visit["earliest"]), dt.date.fromisoformat(visit["latest"]),
+                                dt.date.fromisoformat(on))
+        note = data.get("out_of_window_reason")
+        if not ok and not (isinstance(note, str) and note.strip()):
+            raise _bad("out_of_window_reason", note,
+                       f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}")
+        visit.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
+        uow.repo.save_visit(visit)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="visit.record", entity_type="visit",
+                     entity_id=f"{p.id}/{code}", new={"actual": on, "status": visit["status"], "note": visit["note"]})
+        uow.commit()
+    return {k: v for k, v in visit.items() if k not in ("id", "participant_id")}
+
+
+def add_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: dict) -> dict:
+    """Assessments, adverse events (CTCAE v5 term and grade), QoL forms and events."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "follow_up")
+    if not isinstance(data, dict):
+        raise _bad("body", type(data).__name__, "an object")
+    on = _date(data, "date")
+    if kind == "adverse_event":
+        clean = {"date": on, **check_adverse_event(data.get("term") if isinstance(data.get("term"), str) else "",
+                                                   data.get("grade"), data.get("specify")),
+                 "serious": bool(data.get("serious", False))}
+    elif kind == "qol":
+        if data.get("instrument") not in QOL_INSTRUMENTS:
+            raise _bad("instrument", data.get("instrument"), f"one of {list(QOL_INSTRUMENTS)}")
+        resp = data.get("responses")
+        if not isinstance(resp, dict) or not resp or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in resp.values()):
+            raise _bad("responses", resp, "an object of item -> numeric answer")
+        clean = {"date": on, "instrument": data["instrument"], "responses": resp}
+    elif kind == "assessment":
+        findings = data.get("findings", [])
+        if not isinstance(findings, list):
+            raise _bad("findings", findings, "a list of lesion findings")
+        clean = {"date": on, "modality": data.get("modality"), "findings": findings,
+                 "overall_response": data.get("overall_response")}
+    elif kind == "event":
+        etype = data.get("type")
+        if etype not in ("progression", "next_line", "death", "withdrawal"):
+            raise _bad("type", etype, "one of progression, next_line, death, withdrawal")
+        clean = {"date": on, "type": etype, "details": data.get("details")}
+    else:  # pragma: no cover - routes only pass the kinds above
+        raise ValueError(kind)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.check_step(p, "event" if kind == "event" else kind)
+        entry_id = uow.repo.add_entry(p.id, kind, clean, ctx.now_iso(), actor.username)
+        if kind == "event" and clean["type"] in workflow.EVENT_STATE:
+            p.state = workflow.EVENT_STATE[clean["type"]]
+            uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{kind}.record", entity_type=kind,
+                     entity_id=f"{p.id}/{entry_id}", new=clean)
+        uow.commit()
+    return {"id": entry_id, "kind": kind, **clean}
+
+
+def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Replace the patient record of a participant; needs a reason, audited with old and new."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "correct_record")
+    reason = _text(data, "reason", 3)
+    record = data.get("record")
+    if not isinstance(record, dict):
+        raise _bad("record", record, "a patient record object")
+    patient = parse_patient(record)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        workflow.check_step(p, "correct_record")
+        if patient.id != p.external_id:
+            raise _bad("record.id", patient.id, f"the participant's record id {p.external_id!r}")
+        old = p.record
+        p.record = dict(record)
+        p.version += 1
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.correct", entity_type="participant",
+                     entity_id=p.id, old={"record": old}, new={"record": p.record}, reason=reason)
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participant,
+                     visits: list[dict], entries: list[dict], allocation: dict | None = None) -> dict:
+    """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind."""
+    blinded = is_blinded(protocol.masking.blinded_roles, role)
+    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "state": p.state,
+            "record": p.record, "screening": p.screening, "consent": p.consent, "enrolment": p.enrolment,
+            "randomized_on": p.randomized_on, "radiotherapy": radiotherapy_view(p.radiotherapy, blinded),
+            "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
+                                          "actual", "status", "note")} for v in visits],
+            "entries": entries, "created_at": p.created_at, "version": p.version}
+    if allocation is not None:
+        view["allocation"] = allocation
+    return view
+
+
+def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict:
+    from oligotrial.service.randomization import allocation_view
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "view")
+    with ctx.uow() as uow:
+        p = uow.repo.get_participant(protocol.id, pid)
+        if p is None:
+            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
+                                field="participant")
+        visits, entries = uow.repo.visits(p.id), uow.repo.entries(p.id)
+        a = uow.repo.get_allocation(p.id)
+        alloc = None
+        if a is not None:
+            arm = ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{p.id}")
+            alloc = allocation_view(protocol, role, a.stratum, a.seq, a.strata, a.allocated_at, arm)
+    return participant_view(ctx, protocol, role, p, visits, entries, alloc)
+
+
+def list_participants(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "view")
+    with ctx.uow() as uow:
+        rows = uow.repo.list_participants(protocol.id)
+    return [{"id": p.id, "external_id": p.external_id, "state": p.state, "created_at": p.created_at}
+            for p in rows]
+
+
+def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
+    """Accrual: totals by state; counts by arm only for roles that are not blinded."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "summary")
+    with ctx.uow() as uow:
+        rows = uow.repo.list_participants(protocol.id)
+        rl = uow.repo.get_list(protocol.id)
+        allocs = uow.repo.allocations(protocol.id)
+        arms = [ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}") for a in allocs] \
+            if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role) else None
+    by_state: dict[str, int] = {}
+    for p in rows:
+        by_state[p.state] = by_state.get(p.state, 0) + 1
+    out = {"trial": protocol.id, "short_name": protocol.short_name, "protocol_version": protocol.version,
+           "participants": len(rows), "by_state": by_state, "randomized": len(allocs),
+           "list": None if rl is None else {"method": rl.method, "commitment": rl.commitment,
+                                            "created_at": rl.created_at}}
+    if arms is not None:
+        out["by_arm"] = {a.id: arms.count(a.id) for a in protocol.arms}
+    return out

@@ -1,0 +1,154 @@
+"""Ports the service layer talks through: storage (Repository, UnitOfWork), the allocation
+cipher, password hashing, screening and the clock. Adapters implement them; tests use fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from oligotrial.domain.workflow import Participant
+
+
+@dataclass
+class User:
+    id: int | None
+    username: str
+    password_hash: str
+    active: bool = True
+    roles: dict[str, str] = field(default_factory=dict)  # trial id (or "*") -> role
+
+
+@dataclass
+class RandomizationList:
+    id: int | None
+    trial: str
+    method: str
+    seed_ct: str            # the seed, encrypted (it would regenerate the list)
+    params: dict[str, Any]
+    commitment: str
+    created_at: str
+    created_by: str
+    size_per_stratum: int
+
+
+@dataclass
+class EncSlot:
+    stratum: str
+    seq: int
+    block: int
+    block_size: int
+    payload_ct: str         # encrypted arm id / minimization draws
+    participant_id: str | None = None
+    allocated_at: str | None = None
+
+
+@dataclass
+class Allocation:
+    participant_id: str
+    trial: str
+    list_id: int
+    stratum: str
+    seq: int
+    strata: dict[str, str]  # frozen with the allocation
+    arm_ct: str             # encrypted arm id
+    allocated_at: str
+    allocated_by: str
+
+
+class Repository(Protocol):
+    # users
+    def add_user(self, user: User) -> User: ...
+    def get_user_by_name(self, username: str) -> User | None: ...
+    def get_user(self, user_id: int) -> User | None: ...
+    def grant(self, user_id: int, trial: str, role: str) -> None: ...
+    # participants
+    def add_participant(self, p: Participant) -> None: ...
+    def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None: ...
+    def find_participant(self, trial: str, external_id: str) -> Participant | None: ...
+    def save_participant(self, p: Participant) -> None: ...
+    def list_participants(self, trial: str) -> list[Participant]: ...
+    # randomization
+    def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList: ...
+    def get_list(self, trial: str, *, for_update: bool = False) -> RandomizationList | None: ...
+    def lock_stratum(self, list_id: int, stratum: str) -> int | None: ...
+    def get_slot(self, list_id: int, stratum: str, seq: int) -> EncSlot | None: ...
+    def take_slot(self, list_id: int, stratum: str, seq: int, participant_id: str, at: str) -> None: ...
+    def slots(self, list_id: int) -> list[EncSlot]: ...
+    def add_allocation(self, a: Allocation) -> None: ...
+    def get_allocation(self, participant_id: str) -> Allocation | None: ...
+    def allocations(self, trial: str) -> list[Allocation]: ...
+    # follow-up
+    def add_visits(self, participant_id: str, visits: list[dict[str, Any]]) -> None: ...
+    def visits(self, participant_id: str) -> list[dict[str, Any]]: ...
+    def save_visit(self, visit: dict[str, Any]) -> None: ...
+    def add_entry(self, participant_id: str, kind: str, data: dict[str, Any], at: str, by: str) -> int: ...
+    def entries(self, participant_id: str) -> list[dict[str, Any]]: ...
+    def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None: ...
+    def notifications(self, trial: str) -> list[dict[str, Any]]: ...
+    # audit (the service computes the chain; the adapter serialises appends)
+    def lock_audit_head(self) -> tuple[int, str]: ...
+    def insert_audit(self, entry: dict[str, Any]) -> None: ...
+    def set_audit_head(self, seq: int, hash_: str) -> None: ...
+    def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]: ...
+    def audit_head(self) -> tuple[int, str] | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
+
+    repo: Repository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class AllocationCipher(Protocol):
+    def encrypt(self, plaintext: str, context: str) -> str: ...
+    def decrypt(self, token: str, context: str) -> str: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class ScreeningOutcome(Protocol):
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Screener(Protocol):
+    """``screen_patient(patient, protocol, *, assume_attested=False)``."""
+
+    def __call__(self, patient: Any, protocol: Any, *, assume_attested: bool = False) -> ScreeningOutcome: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> dt.datetime: ...
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the user, and their role in each trial (``"*"`` for every trial)."""
+
+    username: str
+    roles: dict[str, str]
+    user_id: int | None = None
+
+    def role_in(self, trial: str) -> str | None:
+        return self.roles.get(trial) or self.roles.get("*")
+
+
+SYSTEM = Actor("system", {"*": "admin"})

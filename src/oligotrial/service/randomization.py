@@ -1,0 +1,177 @@
+"""Randomization use cases: generate a trial's concealed list, allocate one participant.
+
+The list is generated in advance for every stratum from a recorded seed, encrypted slot by slot
+and committed (SHA-256 over the whole plaintext list) when it is stored, which is when the
+trial goes live. An allocation locks its stratum's cursor (``SELECT ... FOR UPDATE`` on
+PostgreSQL, the database write lock on SQLite), takes the next slot, freezes the strata used
+and appends the audit entry, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from oligotrial.domain import randomization as algo
+from oligotrial.domain import workflow
+from oligotrial.domain.blinding import is_blinded
+from oligotrial.errors import RandomizationError, WorkflowError
+from oligotrial.service import audit
+from oligotrial.service.access import authorize
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList
+
+
+def _factors(protocol: Any) -> list[tuple[str, list[str]]]:
+    return [(f.id, list(f.levels)) for f in protocol.stratification.factors]
+
+
+def slot_context(trial: str, stratum: str, seq: int) -> str:
+    return f"slot|{trial}|{stratum}|{seq}"
+
+
+def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_blocks",
+                  size_per_stratum: int | None = None, seed: int | None = None,
+                  block_multiples: tuple[int, ...] = (1, 2, 3), p_best: float = 0.8,
+                  actor: Actor = SYSTEM) -> dict[str, Any]:
+    """Generate, encrypt, commit and store the trial's list; refuse a second live list."""
+    protocol = ctx.load_protocol(trial)
+    if protocol.design.allocation != "randomized" or len(protocol.arms) < 2:
+        raise RandomizationError(f"trial {protocol.id}: not randomized ({protocol.design.allocation}); "
+                                 "expected a randomized design with two or more arms", field="trial")
+    if method not in algo.METHODS:
+        raise RandomizationError(f"method {method!r}: expected one of {list(algo.METHODS)}", field="method")
+    seed = secrets.randbits(63) if seed is None else int(seed)
+    rng = np.random.default_rng(seed)
+    ratio = dict(protocol.allocation_ratio)
+    n = int(size_per_stratum or protocol.planned_enrolment)
+    factors = _factors(protocol)
+    if method == "permuted_blocks":
+        slots = [s for key in algo.all_strata(factors)
+                 for s in algo.permuted_blocks(key, ratio, n, rng, block_multiples)]
+        params = {"ratio": ratio, "block_multiples": list(block_multiples), "size_per_stratum": n,
+                  "strata": algo.all_strata(factors)}
+    else:
+        slots = algo.minimization_draws(n, rng)
+        params = {"ratio": ratio, "p_best": p_best, "size": n, "factors": [f for f, _ in factors]}
+    digest = algo.commitment(protocol.id, method, seed, params, slots)
+    enc = [EncSlot(s.stratum, s.seq, s.block, s.block_size,
+                   ctx.cipher.encrypt(s.payload, slot_context(protocol.id, s.stratum, s.seq))) for s in slots]
+    now = ctx.now_iso()
+    with ctx.uow() as uow:
+        if uow.repo.get_list(protocol.id) is not None:
+            raise RandomizationError(f"trial {protocol.id}: a live randomization list already exists; "
+                                     "lists are never replaced", code="list_exists", field="trial")
+        rl = uow.repo.add_list(RandomizationList(
+            None, protocol.id, method, ctx.cipher.encrypt(str(seed), f"seed|{protocol.id}"), params,
+            digest, now, actor.username, n), enc)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="randomization.generate",
+                     entity_type="randomization_list", entity_id=str(rl.id),
+                     new={"method": method, "commitment": digest, "slots": len(slots),
+                          "strata": len({s.stratum for s in slots})})
+        uow.commit()
+    return {"trial": protocol.id, "method": method, "commitment": digest, "slots": len(slots),
+            "strata": len({s.stratum for s in slots})}
+
+
+def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
+    """Decrypt the stored list and recompute its commitment (operator use: needs the key)."""
+    protocol = ctx.load_protocol(trial)
+    with ctx.uow() as uow:
+        rl = uow.repo.get_list(protocol.id)
+        if rl is None:
+            raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
+        slots = uow.repo.slots(rl.id)
+    seed = int(ctx.cipher.decrypt(rl.seed_ct, f"seed|{protocol.id}"))
+    plain = [algo.Slot(s.stratum, s.seq, s.block, s.block_size,
+                       ctx.cipher.decrypt(s.payload_ct, slot_context(protocol.id, s.stratum, s.seq)))
+             for s in slots]
+    return algo.commitment(protocol.id, rl.method, seed, rl.params, plain) == rl.commitment
+
+
+def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str,
+              strata: dict[str, str]) -> dict[str, Any]:
+    """Allocate an enrolled participant; returns the view the actor's role may see."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "randomize")
+    key = algo.stratum_key(_factors(protocol), strata or {})
+    now = ctx.now_iso()
+    with ctx.uow() as uow:
+        p = uow.repo.get_participant(protocol.id, participant_id, for_update=True)
+        if p is None:
+            raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
+                                code="not_found", field="participant")
+        workflow.check_step(p, "randomize")
+        rl = uow.repo.get_list(protocol.id)
+        if rl is None:
+            raise RandomizationError(f"trial {protocol.id}: no randomization list; generate one first "
+                                     "(oligotrial randomization generate)", code="no_list", field="trial")
+        if rl.method == "minimization":
+            arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata or {})
+        else:
+            stratum = key
+            seq = uow.repo.lock_stratum(rl.id, stratum)
+            if seq is None:
+                raise RandomizationError(f"strata: stratum {stratum!r} has no list", field="strata")
+            slot = uow.repo.get_slot(rl.id, stratum, seq)
+            if slot is None:
+                raise RandomizationError(f"stratum {stratum!r}: list exhausted after {seq - 1} allocations; "
+                                         "extend the list", code="list_exhausted", field="strata")
+            arm = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, stratum, seq))
+        uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
+        uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, dict(strata or {}),
+                                           ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now,
+                                           actor.username))
+        old_state = p.state
+        workflow.advance(p, "randomize")
+        p.randomized_on = now[:10]
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.randomize",
+                     entity_type="participant", entity_id=p.id,
+                     new={"state": p.state, "from_state": old_state, "stratum": stratum,
+                          "randomization_number": f"{stratum}#{seq}", "strata": dict(strata or {})})
+        uow.commit()
+    return allocation_view(protocol, role, stratum, seq, strata or {}, now, arm)
+
+
+def _minimize(ctx, uow, protocol, rl, strata):
+    """Minimization reads every earlier allocation, so it serialises on the one cursor row."""
+    key = algo.stratum_key(_factors(protocol), strata)  # validates factors and levels
+    del key
+    seq = uow.repo.lock_stratum(rl.id, algo.ALL_STRATUM)
+    slot = uow.repo.get_slot(rl.id, algo.ALL_STRATUM, seq) if seq is not None else None
+    if slot is None:
+        raise RandomizationError("minimization list exhausted; extend the list", code="list_exhausted",
+                                 field="trial")
+    draws = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, algo.ALL_STRATUM, seq))
+    counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for a in uow.repo.allocations(protocol.id):
+        arm = ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}")
+        for f, level in a.strata.items():
+            counts[f][level][arm] += 1
+    arm = algo.minimization_assign(counts, strata, dict(protocol.allocation_ratio), draws,
+                                   rl.params.get("p_best", 0.8))
+    return arm, seq, algo.ALL_STRATUM
+
+
+def allocation_view(protocol: Any, role: str, stratum: str, seq: int, strata: dict, at: str,
+                    arm: str | None) -> dict[str, Any]:
+    view = {"randomized": True, "randomization_number": f"{stratum}#{seq}", "strata": strata,
+            "allocated_at": at}
+    if arm is not None and not is_blinded(protocol.masking.blinded_roles, role) and role != "admin":
+        a = protocol.arm(arm)
+        view.update({"arm": a.id, "arm_label": a.label})
+    return view
+
+
+def arm_of(ctx: ServiceContext, trial: str, participant_id: str, uow=None) -> str | None:
+    def _get(u):
+        a = u.repo.get_allocation(participant_id)
+        return None if a is None else ctx.cipher.decrypt(a.arm_ct, f"alloc|{trial}|{participant_id}")
+    if uow is not None:
+        return _get(uow)
+    with ctx.uow() as u:
+        return _get(u)

@@ -1,0 +1,54 @@
+"""Emergency unblinding (break the glass): one participant, a reason, re-authentication;
+recorded in the audit trail, raised as a participant event and a notification to the
+coordinating centre. The arm is returned to the requester only, never stored in the trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
+from oligotrial.service import audit
+from oligotrial.service.access import authorize
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor
+
+
+def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, reason: str,
+                      password: str) -> dict[str, Any]:
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "unblind")
+    if not isinstance(reason, str) or len(reason.strip()) < 10:
+        raise BlindingError("reason: emergency unblinding needs a reason of at least 10 characters",
+                            code="reason_required", field="reason")
+    with ctx.uow() as uow:
+        user = uow.repo.get_user_by_name(actor.username)
+        if user is None or not ctx.hasher.verify(user.password_hash, password or ""):
+            raise BlindingError("password: re-authentication failed", code="reauthentication_failed",
+                                field="password")
+        p = uow.repo.get_participant(protocol.id, pid, for_update=True)
+        if p is None:
+            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
+                                field="participant")
+        a = uow.repo.get_allocation(p.id)
+        if a is None:
+            raise RandomizationError(f"participant {pid}: not randomized; nothing to unblind",
+                                     code="not_randomized", field="participant")
+        arm = protocol.arm(ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{p.id}"))
+        now = ctx.now_iso()
+        event = {"date": now[:10], "type": "emergency_unblinding", "details": {"by": actor.username,
+                                                                            "reason": reason.strip()}}
+        entry_id = uow.repo.add_entry(p.id, "event", event, now, actor.username)
+        uow.repo.add_notification(protocol.id, "emergency_unblinding", p.id,
+                                  f"{actor.username} unblinded participant {p.id}: {reason.strip()}", now)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.unblind", entity_type="participant",
+                     entity_id=p.id, new={"event": entry_id, "reauthenticated": True}, reason=reason.strip())
+        uow.commit()
+    return {"participant": p.id, "arm": arm.id, "arm_label": arm.label, "unblinded_at": now,
+            "event": entry_id}
+
+
+def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "notifications")
+    with ctx.uow() as uow:
+        return uow.repo.notifications(protocol.id)

@@ -1,0 +1,214 @@
+"""In-memory fakes of the service ports (repository, unit of work, cipher, hasher, screener)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from oligotrial.domain.audit import GENESIS
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import User
+
+
+class FakeRepository:
+    def __init__(self) -> None:
+        self.users: dict[int, User] = {}
+        self.participants: dict[str, Any] = {}
+        self.lists: dict[str, Any] = {}
+        self.strata: dict[tuple[int, str], int] = {}
+        self.slot_rows: dict[tuple[int, str, int], Any] = {}
+        self.allocs: dict[str, Any] = {}
+        self.visit_rows: list[dict] = []
+        self.entry_rows: list[dict] = []
+        self.notes: list[dict] = []
+        self.audit: list[dict] = []
+        self.head = (0, GENESIS)
+
+    def add_user(self, user):
+        user.id = len(self.users) + 1
+        self.users[user.id] = user
+        return user
+
+    def get_user_by_name(self, username):
+        return next((u for u in self.users.values() if u.username == username), None)
+
+    def get_user(self, user_id):
+        return self.users.get(user_id)
+
+    def grant(self, user_id, trial, role):
+        self.users[user_id].roles[trial] = role
+
+    def add_participant(self, p):
+        self.participants[p.id] = copy.deepcopy(p)
+
+    def get_participant(self, trial, pid, *, for_update=False):
+        p = self.participants.get(pid)
+        return copy.deepcopy(p) if p is not None and p.trial == trial else None
+
+    def find_participant(self, trial, external_id):
+        return next((p for p in self.participants.values() if p.trial == trial and p.external_id == external_id), None)
+
+    def save_participant(self, p):
+        self.participants[p.id] = copy.deepcopy(p)
+
+    def list_participants(self, trial):
+        return [p for p in self.participants.values() if p.trial == trial]
+
+    def add_list(self, rl, slots):
+        rl.id = len(self.lists) + 1
+        self.lists[rl.trial] = rl
+        for s in slots:
+            self.strata[(rl.id, s.stratum)] = 1
+            self.slot_rows[(rl.id, s.stratum, s.seq)] = s
+        return rl
+
+    def get_list(self, trial, *, for_update=False):
+        return self.lists.get(trial)
+
+    def lock_stratum(self, list_id, stratum):
+        return self.strata.get((list_id, stratum))
+
+    def get_slot(self, list_id, stratum, seq):
+        return self.slot_rows.get((list_id, stratum, seq))
+
+    def take_slot(self, list_id, stratum, seq, participant_id, at):
+        s = self.slot_rows[(list_id, stratum, seq)]
+        assert s.participant_id is None
+        s.participant_id, s.allocated_at = participant_id, at
+        self.strata[(list_id, stratum)] = seq + 1
+
+    def slots(self, list_id):
+        return [s for (lid, _, _), s in sorted(self.slot_rows.items()) if lid == list_id]
+
+    def add_allocation(self, a):
+        assert a.participant_id not in self.allocs
+        self.allocs[a.participant_id] = a
+
+    def get_allocation(self, participant_id):
+        return self.allocs.get(participant_id)
+
+    def allocations(self, trial):
+        return [a for a in self.allocs.values() if a.trial == trial]
+
+    def add_visits(self, participant_id, visits):
+        for v in visits:
+            self.visit_rows.append({**v, "id": len(self.visit_rows) + 1, "participant_id": participant_id})
+
+    def visits(self, participant_id):
+        return [dict(v) for v in self.visit_rows if v["participant_id"] == participant_id]
+
+    def save_visit(self, visit):
+        for v in self.visit_rows:
+            if v["id"] == visit["id"]:
+                v.update(visit)
+
+    def add_entry(self, participant_id, kind, data, at, by):
+        self.entry_rows.append({"id": len(self.entry_rows) + 1, "participant_id": participant_id, "kind": kind,
+                                "data": data, "at": at, "by": by})
+        return len(self.entry_rows)
+
+    def entries(self, participant_id):
+        return [{"id": e["id"], "kind": e["kind"], "at": e["at"], "by": e["by"], **e["data"]}
+                for e in self.entry_rows if e["participant_id"] == participant_id]
+
+    def add_notification(self, trial, kind, participant_id, message, at):
+        self.notes.append({"trial": trial, "kind": kind, "participant_id": participant_id, "message": message, "at": at})
+
+    def notifications(self, trial):
+        return [n for n in self.notes if n["trial"] == trial]
+
+    def lock_audit_head(self):
+        return self.head
+
+    def insert_audit(self, entry):
+        self.audit.append(copy.deepcopy(entry))
+
+    def set_audit_head(self, seq, hash_):
+        self.head = (seq, hash_)
+
+    def audit_entries(self, trial=None):
+        return [copy.deepcopy(e) for e in self.audit if trial is None or e["trial"] == trial]
+
+    def audit_head(self):
+        return self.head
+
+
+class FakeUnitOfWork:
+    """Commits by swapping in a working copy; leaving without commit discards it."""
+
+    def __init__(self, store: dict) -> None:
+        self.store = store
+        self.committed = False
+
+    def __enter__(self):
+        self.repo = copy.deepcopy(self.store["repo"])
+        self.committed = False
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def commit(self):
+        self.store["repo"] = self.repo
+        self.store["commits"] += 1
+        self.committed = True
+
+    def rollback(self):
+        pass
+
+
+class FakeCipher:
+    def encrypt(self, plaintext, context):
+        return f"enc[{context}]:{plaintext[::-1]}"
+
+    def decrypt(self, token, context):
+        prefix = f"enc[{context}]:"
+        assert token.startswith(prefix), "ciphertext used in the wrong context"
+        return token[len(prefix):][::-1]
+
+
+class FakeHasher:
+    def hash(self, password):
+        return "h:" + password
+
+    def verify(self, password_hash, password):
+        return password_hash == "h:" + password
+
+
+@dataclass
+class FakeOutcome:
+    verdict: str
+
+    def to_dict(self):
+        return {"verdict": self.verdict, "criteria": []}
+
+
+class FakeScreener:
+    def __init__(self, verdict="eligible"):
+        self.verdict = verdict
+        self.calls = []
+
+    def __call__(self, patient, protocol, *, assume_attested=False):
+        self.calls.append((patient.id, protocol.id, assume_attested))
+        return FakeOutcome(self.verdict)
+
+
+def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
+    from oligotrial.protocols import list_protocols, load_protocol
+
+    store = {"repo": FakeRepository(), "commits": 0}
+    clock_t = [dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)]
+
+    def clock():
+        clock_t[0] += dt.timedelta(seconds=1)
+        return clock_t[0]
+
+    screener = FakeScreener(verdict)
+    load = (lambda t: protocols[t]) if protocols else load_protocol
+    ctx = ServiceContext(uow=lambda: FakeUnitOfWork(store), cipher=FakeCipher(), hasher=FakeHasher(),
+                         screener=screener, load_protocol=load,
+                         list_protocols=(lambda: list(protocols.values())) if protocols else list_protocols,
+                         clock=clock)
+    return ctx, store, screener
