@@ -23,8 +23,7 @@ ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})
 EMERGENCY_UNBLINDERS = frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist"})
 
 #: Keys that carry arm information; a blinded view contains none of them.
-ARM_KEYS = frozenset({"arm", "arm_id", "arm_label", "arm_type", "arms", "allocation_ratio",
-                      "by_arm", "dose_gy", "fractions", "technique", "radiotherapy_detail"})
+ARM_KEYS = frozenset({"arm", "arm_id", "arm_label", "arm_type", "arms", "allocation_ratio", "by_arm"})
 
 
 def is_blinded(blinded_roles: Iterable[str], role: str) -> bool:
@@ -47,7 +46,8 @@ def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool) -> dict[str, 
 def find_arm_information(obj: Any, arm_ids: Iterable[str], arm_labels: Iterable[str],
                          path: str = "$") -> list[str]:
     """Every place in a JSON-like ``obj`` that carries arm information: an arm key, a string
-    equal to an arm id, or a string containing an arm label. Returns JSON paths."""
+    equal to an arm id (so a delivered technique "SABR" in a trial with an arm ``sabr`` is
+    caught), or a string containing an arm label. Returns JSON paths."""
     ids = {a.lower() for a in arm_ids}
     labels = [lab.lower() for lab in arm_labels if len(lab) >= 4]
     found: list[str] = []

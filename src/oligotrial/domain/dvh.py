@@ -157,11 +157,12 @@ def nominal_slice_thickness_mm(z_values: list[float]) -> float | None:
 
 @dataclass(frozen=True)
 class DVHOptions:
-    """Sampling options: ``inplane_fraction`` of the dose pixel per sample (default 1/4), a
-    ceiling on the in-plane pitch, and a budget on the number of samples per structure."""
+    """Sampling options: the sample pitch is ``inplane_fraction`` of the dose pixel but at most
+    ``max_pitch_mm`` (0.25 mm by default, so a 0.035 cc hot spot holds thousands of samples),
+    coarsened only when a structure would need more than ``max_samples`` samples."""
 
     inplane_fraction: float = 0.25
-    max_pitch_mm: float = 1.0
+    max_pitch_mm: float = 0.25
     max_samples: int = 2_000_000
 
 
@@ -174,7 +175,13 @@ class DVH:
     volumes_cc: np.ndarray
     sample_pitch_mm: float = float("nan")
     slice_thickness_mm: float = float("nan")
+    #: extreme doses on the structure's boundary (contour vertices on the slab faces), which
+    #: bracket the samples: for a dose linear within a voxel the extremes lie on vertices
+    boundary_max_gy: float | None = None
+    boundary_min_gy: float | None = None
     _mid_cc: np.ndarray = field(init=False, repr=False)
+    _curve_v: np.ndarray = field(init=False, repr=False)
+    _curve_d: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         d = np.asarray(self.doses_gy, dtype=float)
@@ -190,7 +197,13 @@ class DVH:
         doses, vols = uniq[order], weights[order]
         object.__setattr__(self, "doses_gy", doses)
         object.__setattr__(self, "volumes_cc", vols)
-        object.__setattr__(self, "_mid_cc", np.cumsum(vols) - 0.5 * vols)
+        mid = np.cumsum(vols) - 0.5 * vols
+        object.__setattr__(self, "_mid_cc", mid)
+        # the curve runs from (0 cc, Dmax) through each sample's mid-volume to (V, Dmin)
+        curve_v = np.concatenate([[0.0], mid, [vols.sum()]])
+        curve_d = np.concatenate([[self.dmax_gy], doses, [self.dmin_gy]])
+        object.__setattr__(self, "_curve_v", curve_v)
+        object.__setattr__(self, "_curve_d", curve_d)
 
     # ---- summary statistics ----
     @property
@@ -199,11 +212,13 @@ class DVH:
 
     @property
     def dmax_gy(self) -> float:
-        return float(self.doses_gy[0])
+        top = float(self.doses_gy[0])
+        return top if self.boundary_max_gy is None else max(top, float(self.boundary_max_gy))
 
     @property
     def dmin_gy(self) -> float:
-        return float(self.doses_gy[-1])
+        low = float(self.doses_gy[-1])
+        return low if self.boundary_min_gy is None else min(low, float(self.boundary_min_gy))
 
     @property
     def dmean_gy(self) -> float:
@@ -216,7 +231,7 @@ class DVH:
             raise DoseError(
                 f"D{volume_cc:g}cc of {self.name!r}: expected a volume between 0 and the structure "
                 f"volume {self.volume_cc:.4g} cc", field="metric")
-        return float(np.interp(volume_cc, self._mid_cc, self.doses_gy))
+        return float(np.interp(volume_cc, self._curve_v, self._curve_d))
 
     def dose_at_volume_pct(self, percent: float) -> float:
         if not 0 <= percent <= 100:
@@ -227,11 +242,13 @@ class DVH:
         """V_{x Gy}: the volume (cc) receiving at least ``dose_gy``."""
         if dose_gy <= self.dmin_gy:
             return self.volume_cc
-        if dose_gy > self.dmax_gy:
+        if dose_gy >= self.dmax_gy:
             return 0.0
-        # doses are strictly decreasing: interpolate mid-volume over reversed (increasing) dose
-        v = float(np.interp(dose_gy, self.doses_gy[::-1], self._mid_cc[::-1]))
-        return min(max(v, 0.0), self.volume_cc)
+        # the curve's doses are non-increasing: interpolate volume over reversed dose
+        d, v = self._curve_d[::-1], self._curve_v[::-1]
+        keep = np.concatenate([[True], np.diff(d) > 0])  # drop repeated end points
+        vol = float(np.interp(dose_gy, d[keep], v[keep]))
+        return min(max(vol, 0.0), self.volume_cc)
 
     def volume_at_dose_pct(self, dose_gy: float) -> float:
         return 100.0 * self.volume_at_dose_cc(dose_gy) / self.volume_cc
@@ -285,9 +302,13 @@ def compute_dvh(structure: Structure, grid: DoseGrid, *, slice_thickness_mm: flo
 
     doses: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    faces: list[np.ndarray] = []
     for z, polys, t, area in zip(zs, (planes[z] for z in zs), thick, areas):
         if area <= 0:
             continue
+        verts = np.vstack(polys)
+        for face_z in (z - 0.5 * t, z + 0.5 * t):
+            faces.append(np.column_stack([np.full(len(verts), face_z), verts[:, 1], verts[:, 0]]))
         xy = _sample_plane(polys, pitch)
         if xy.shape[0] == 0:  # a contour smaller than one sample: use its vertex mean
             xy = np.mean(np.vstack(polys), axis=0, keepdims=True)
@@ -301,8 +322,10 @@ def compute_dvh(structure: Structure, grid: DoseGrid, *, slice_thickness_mm: flo
         d = grid.interpolate(pts, structure=structure.name)
         doses.append(d)
         weights.append(np.full(d.size, area * t / d.size / MM3_PER_CC))
+    boundary = grid.interpolate(np.vstack(faces), structure=structure.name)
     return DVH(structure.name, np.concatenate(doses), np.concatenate(weights),
-               sample_pitch_mm=pitch, slice_thickness_mm=nominal)
+               sample_pitch_mm=pitch, slice_thickness_mm=nominal,
+               boundary_max_gy=float(boundary.max()), boundary_min_gy=float(boundary.min()))
 
 
 def _sample_plane(polygons: list[np.ndarray], pitch: float) -> np.ndarray:

@@ -189,7 +189,12 @@ class _LesionContext:
 def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
     cur = ctx.current
     size = _size(cur.finding) if cur else None
+    if cur is not None and cur.finding.state == "complete_metabolic_response" and size is None:
+        return False, "complete metabolic response"
     if size is None:
+        if cur is not None and cur.finding.state in ("present", "unequivocal_progression", "complete_metabolic_response") \
+                and all(_size(o.finding) is None for o in ctx.obs):
+            return False, "never measured (non-target): judged by unequivocal progression only (RECIST 1.1 4.3.2)"
         return None, "not measured at the judged scan"
     if ctx.is_new:
         return False, "new lesion (judged by the new-lesion rule)"
@@ -214,6 +219,8 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
 
 def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
     measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := _size(o.finding)) is not None]
+    if not measured and ctx.current is not None and ctx.current.finding.state != "not_evaluated":
+        return False, "never measured (non-target)"
     if ctx.is_new or ctx.current is None or len(measured) < 2 or measured[-1][0].date != ctx.judged.date:
         return (None if ctx.current is None else False), "fewer than two consecutive measured studies"
     if ctx.baseline_obs is None or _size(ctx.baseline_obs.finding) is None:

@@ -217,11 +217,68 @@ class SimulationResult:
         }
 
 
+@numba.njit(cache=True, inline="always")
+def _inv_cumhaz(x, kind, par, starts, hazards, cum, nseg):
+    """Inverse cumulative hazard: 0 exponential (rate), 1 Weibull (scale, 1/shape), 2 piecewise."""
+    if kind == 0:
+        return x / par[0]
+    if kind == 1:
+        return par[0] * x ** par[1]
+    j = nseg - 1
+    while j > 0 and cum[j] > x:
+        j -= 1
+    return starts[j] + (x - cum[j]) / hazards[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _logrank_one_stratum(obs, ev, arm, m):
+    """Unstratified two-group log-rank over the ``m`` finite entries of ``obs`` (ties exact)."""
+    order = np.argsort(obs)
+    n_risk = float(m)
+    n1_risk = 0.0
+    for k in range(m):
+        n1_risk += arm[order[k]]
+    u = 0.0
+    v = 0.0
+    n_events = 0
+    k = 0
+    while k < m:
+        t = obs[order[k]]
+        d = 0.0
+        d1 = 0.0
+        r1 = 0.0
+        j = k
+        while j < m and obs[order[j]] == t:
+            i = order[j]
+            a = arm[i]
+            r1 += a
+            if ev[i]:
+                d += 1.0
+                d1 += a
+            j += 1
+        if d > 0.0:
+            p1 = n1_risk / n_risk
+            u += d1 - d * p1
+            n_events += int(d)
+            if n_risk > 1.0:
+                v += d * p1 * (1.0 - p1) * (n_risk - d) / (n_risk - 1.0)
+        n_risk -= j - k
+        n1_risk -= r1
+        k = j
+    return u, v, n_events
+
+
 @numba.njit(cache=True, parallel=True)
-def _simulate_kernel(entry, event_time, dropout_time, arm, stratum, n_strata, events_target,
-                     analysis_time):
-    n_trials, n = entry.shape
-    shared_strata = stratum.shape[0] == 1
+def _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult, accrual, arm, kinds, pars,
+                     starts, hazards, cums, nsegs, n_strata, events_target, analysis_time):
+    """Per trial: event/dropout times, analysis time, observed data and the log-rank ``z``.
+
+    ``e_drop`` has shape ``(1, 1)`` when there is no dropout; ``stratum`` has one row when
+    every subject is in stratum 0; ``n_strata`` is the number of strata the test uses.
+    """
+    n_trials, n = u_entry.shape
+    has_drop = e_drop.shape[1] == n
+    has_strata = stratum.shape[0] == n_trials
     z = np.empty(n_trials)
     t_out = np.empty(n_trials)
     ev_out = np.empty(n_trials, dtype=np.int64)
@@ -229,15 +286,25 @@ def _simulate_kernel(entry, event_time, dropout_time, arm, stratum, n_strata, ev
     enr_out = np.empty(n_trials, dtype=np.int64)
     reached = np.empty(n_trials, dtype=np.bool_)
     for b in numba.prange(n_trials):
+        entry = np.empty(n)
+        et = np.empty(n)
+        dt = np.empty(n)
         cal = np.empty(n)
         n_possible = 0
         last = 0.0
         last_entry = 0.0
         for i in range(n):
-            if entry[b, i] > last_entry:
-                last_entry = entry[b, i]
-            if event_time[b, i] <= dropout_time[b, i]:
-                cal[i] = entry[b, i] + event_time[b, i]
+            a = arm[i]
+            x = e_event[b, i]
+            if has_strata:
+                x = x / mult[stratum[b, i]]
+            et[i] = _inv_cumhaz(x, kinds[a], pars[a], starts[a], hazards[a], cums[a], nsegs[a])
+            dt[i] = e_drop[b, i] / eta[a] if has_drop and eta[a] > 0.0 else np.inf
+            entry[i] = accrual * u_entry[b, i]
+            if entry[i] > last_entry:
+                last_entry = entry[i]
+            if et[i] <= dt[i]:
+                cal[i] = entry[i] + et[i]
                 n_possible += 1
                 if cal[i] > last:
                     last = cal[i]
@@ -253,31 +320,57 @@ def _simulate_kernel(entry, event_time, dropout_time, arm, stratum, n_strata, ev
         else:
             ta = analysis_time
             reached[b] = True
-        obs = np.empty(n)
+        obs = cal  # reuse the buffer
         ev = np.empty(n, dtype=np.bool_)
         inc = np.empty(n, dtype=np.bool_)
         n_enr = 0
         n1 = 0
         for i in range(n):
-            x = ta - entry[b, i]
+            x = ta - entry[i]
             inc[i] = x >= 0.0
-            t_i = event_time[b, i]
-            d_i = dropout_time[b, i]
-            o = min(t_i, d_i, x)
-            obs[i] = o
-            ev[i] = inc[i] and t_i <= d_i and t_i <= x
+            ev[i] = inc[i] and et[i] <= dt[i] and et[i] <= x
             if inc[i]:
+                obs[i] = min(et[i], dt[i], x)
                 n_enr += 1
+            else:
+                obs[i] = np.inf
             if ev[i] and arm[i] == 1:
                 n1 += 1
-        srow = stratum[0] if shared_strata else stratum[b]
-        u, v, _, _, n_ev = _logrank_two_group(obs, ev, arm, srow, n_strata, inc)
+        if n_strata == 1:
+            u, v, n_ev = _logrank_one_stratum(obs, ev, arm, n_enr)
+        else:
+            u, v, _, _, n_ev = _logrank_two_group(obs, ev, arm, stratum[b], n_strata, inc)
         z[b] = u / math.sqrt(v) if v > 0.0 else 0.0
         t_out[b] = ta
         ev_out[b] = n_ev
         ev1_out[b] = n1
         enr_out[b] = n_enr
     return z, t_out, ev_out, ev1_out, enr_out, reached
+
+
+def _kernel_params(scn: "TrialScenario"):
+    """Encode the two arms' distributions for the kernel (index 0 control, 1 experimental)."""
+    dists = (scn.control, scn.experimental)
+    k_max = max(len(d.starts_months) if isinstance(d, PiecewiseExponential) else 1
+                for d in dists)
+    kinds = np.zeros(2, dtype=np.int64)
+    pars = np.zeros((2, 2))
+    starts = np.zeros((2, k_max))
+    hazards = np.ones((2, k_max))
+    cums = np.zeros((2, k_max))
+    nsegs = np.ones(2, dtype=np.int64)
+    for a, d in enumerate(dists):
+        if isinstance(d, Exponential):
+            kinds[a], pars[a, 0] = 0, d.hazard_per_month
+        elif isinstance(d, Weibull):
+            kinds[a], pars[a] = 1, (d.scale_months, 1.0 / d.shape)
+        else:
+            k = len(d.starts_months)
+            kinds[a], nsegs[a] = 2, k
+            starts[a, :k] = d.starts_months
+            hazards[a, :k] = [h if h > 0 else 1.0 for h in d.hazards_per_month]
+            cums[a, :k] = d._cum
+    return kinds, pars, starts, hazards, cums, nsegs
 
 
 def gpu_available() -> bool:
@@ -302,30 +395,43 @@ def _resolve_backend(backend: Backend) -> str:
     return backend
 
 
-def _draw(scn: TrialScenario, n_trials: int, rng, xp):
-    """Entry, event and dropout times and strata for a chunk of trials (arrays of xp)."""
-    n, n_e = scn.n_subjects, scn.n_experimental
-    entry = scn.accrual_months * rng.random((n_trials, n))
-    e = rng.standard_exponential((n_trials, n))
-    n_strata = len(scn.strata_proportions)
-    if n_strata > 1:
+def _draw_raw(scn: TrialScenario, n_trials: int, rng, xp):
+    """The chunk's random numbers, always drawn in the same order (every backend)."""
+    n = scn.n_subjects
+    u_entry = rng.random((n_trials, n))
+    e_event = rng.standard_exponential((n_trials, n))
+    if len(scn.strata_proportions) > 1:
         cum = xp.asarray(np.cumsum(scn.strata_proportions)[:-1])
         stratum = xp.searchsorted(cum, rng.random((n_trials, n)), side="right").astype(xp.int64)
-        mult = xp.asarray(np.asarray(scn.strata_hazard_multipliers))[stratum]
-        e = e / mult
     else:
         stratum = xp.zeros((1, n), dtype=xp.int64)
+    eta_e, eta_c = scn.dropout_hazards()
+    if eta_e > 0 or eta_c > 0:
+        e_drop = rng.standard_exponential((n_trials, n))
+    else:
+        e_drop = xp.zeros((1, 1))
+    return u_entry, e_event, stratum, e_drop
+
+
+def _transform(scn: TrialScenario, raw, xp):
+    """Entry, event and dropout times from the raw draws, as whole-array operations."""
+    u_entry, e_event, stratum, e_drop = raw
+    n_trials, n = u_entry.shape
+    n_e = scn.n_experimental
+    entry = scn.accrual_months * u_entry
+    e = e_event
+    if stratum.shape[0] == n_trials:
+        e = e / xp.asarray(np.asarray(scn.strata_hazard_multipliers))[stratum]
     event_time = xp.empty((n_trials, n))
     event_time[:, :n_e] = scn.experimental.inverse_cumulative_hazard(e[:, :n_e], xp)
     event_time[:, n_e:] = scn.control.inverse_cumulative_hazard(e[:, n_e:], xp)
     eta_e, eta_c = scn.dropout_hazards()
-    if eta_e > 0 or eta_c > 0:
-        e2 = rng.standard_exponential((n_trials, n))
-        dropout = xp.empty((n_trials, n))
-        dropout[:, :n_e] = e2[:, :n_e] / eta_e if eta_e > 0 else xp.inf
-        dropout[:, n_e:] = e2[:, n_e:] / eta_c if eta_c > 0 else xp.inf
-    else:
-        dropout = xp.full((n_trials, n), xp.inf)
+    dropout = xp.full((n_trials, n), xp.inf)
+    if e_drop.shape[1] == n:
+        if eta_e > 0:
+            dropout[:, :n_e] = e_drop[:, :n_e] / eta_e
+        if eta_c > 0:
+            dropout[:, n_e:] = e_drop[:, n_e:] / eta_c
     return entry, event_time, dropout, stratum
 
 
@@ -398,15 +504,23 @@ def simulate_trials(scenario: TrialScenario, n_trials: int, *,
     parts: list[tuple] = []
     sizes = [min(chunk_trials, n_trials - s) for s in range(0, n_trials, chunk_trials)]
 
+    kernel_args = _kernel_params(scn)
+    eta_e, eta_c = scn.dropout_hazards()
+    eta = np.array([eta_c, eta_e])            # indexed by arm: 0 control, 1 experimental
+    mult = np.asarray(scn.strata_hazard_multipliers, dtype=np.float64)
+
     def run_chunk(size: int) -> None:
-        entry, event_time, dropout, stratum = _draw(scn, size, draw_rng, xp)
-        if analysis_n_strata == 1:
-            stratum = xp.zeros((1, scn.n_subjects), dtype=xp.int64)
+        raw = _draw_raw(scn, size, draw_rng, xp)
         if chosen == "numba":
-            out = _simulate_kernel(entry, event_time, dropout, arm, stratum, analysis_n_strata,
+            u_entry, e_event, stratum, e_drop = raw
+            out = _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult,
+                                   scn.accrual_months, arm, *kernel_args, analysis_n_strata,
                                    int(scn.events_target or 0),
                                    float(scn.analysis_time_months or 0.0))
         else:
+            entry, event_time, dropout, stratum = _transform(scn, raw, xp)
+            if analysis_n_strata == 1:
+                stratum = xp.zeros((1, scn.n_subjects), dtype=xp.int64)
             out = _chunk_xp(scn, entry, event_time, dropout, stratum, arm, xp)
             if chosen == "cupy":
                 out = tuple(xp.asnumpy(o) for o in out)

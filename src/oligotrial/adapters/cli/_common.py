@@ -1,28 +1,29 @@
-"""Shared by the operations CLI modules: build the container, map errors to exit codes."""
+"""Helpers shared by CLI modules: JSON output, error exits."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any, NoReturn
+
 import typer
-from pydantic import ValidationError
+from rich.console import Console
 
 from oligotrial.errors import OligotrialError
 
-
-def container_or_exit(migrate: bool | None = None):
-    from oligotrial.bootstrap import bootstrap
-    from oligotrial.config import Settings
-
-    try:
-        return bootstrap(Settings(), migrate=migrate)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        typer.echo(f"error: settings: {'.'.join(str(x) for x in first['loc']) or 'settings'}: {first['msg']}", err=True)
-        raise typer.Exit(2) from None
-    except OligotrialError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+console = Console()
+err_console = Console(stderr=True)
 
 
-def fail(exc: OligotrialError, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {exc.message}", err=True)
-    return typer.Exit(code)
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:
+    message = exc.message if isinstance(exc, OligotrialError) else str(exc)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if isinstance(exc, OligotrialError) and getattr(exc, "errors", None):
+        for e in exc.errors:
+            err_console.print(f"  - {e['path'] or 'record'} = {e['value']!r}: expected {e['expected']}",
+                              highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(code)

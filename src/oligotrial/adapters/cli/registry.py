@@ -13,6 +13,10 @@ import typer
 
 MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
+    ("oligotrial.adapters.cli.assess", "commands"),
+    ("oligotrial.adapters.cli.protocols", "group"),
+    ("oligotrial.adapters.cli.schema", "group"),
+    ("oligotrial.adapters.cli.screen", "commands"),
     ("oligotrial.adapters.cli.audit", "group"),
     ("oligotrial.adapters.cli.db", "group"),
     ("oligotrial.adapters.cli.randomization", "group"),

@@ -1,0 +1,266 @@
+"""Use cases behind ``oligotrial assess``, ``classify`` and ``endpoints``.
+
+Each takes a parsed :class:`~oligotrial.domain.patient.Patient` (and a protocol), calls the
+domain, and returns plain data in the documented formats (shared/formats/assessment-result.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Literal
+
+from oligotrial.domain import endpoints as ep
+from oligotrial.domain import irecist, oligostate
+from oligotrial.domain import recist as r11
+from oligotrial.domain.patient import Patient
+from oligotrial.errors import AssessmentError
+from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
+from oligotrial.protocols.schema import Protocol
+
+Criteria = Literal["recist1.1", "irecist"]
+
+
+def _num(x: Decimal | None) -> float | None:
+    return None if x is None else float(x)
+
+
+@dataclass
+class Assessed:
+    """The assessment as data (``document``) plus the domain result (for plots)."""
+
+    document: dict[str, Any]
+    result: r11.RecistResult | irecist.IrecistResult
+
+
+def assess_patient(patient: Patient, *, criteria: Criteria = "recist1.1", baseline: dt.date | None = None,
+                   start: dt.date | None = None, confirm: bool = False,
+                   recist_options: r11.RecistOptions | None = None,
+                   irecist_options: irecist.IrecistOptions | None = None) -> Assessed:
+    """Responses at every time point and the best overall response (``oligotrial.assessment/1``)."""
+    ropts = recist_options or r11.RecistOptions()
+    if criteria == "recist1.1":
+        res: Any = r11.assess(patient, baseline=baseline, options=ropts)
+        bor = r11.best_overall_response(res.responses(), start=start or res.baseline, confirm=confirm, options=ropts)
+        first = r11.first_progression(res)
+        tps = [{"date": tp.date.isoformat(), "target_sum_mm": _num(tp.target_sum_mm),
+                "change_from_baseline_pct": tp.change_from_baseline_pct,
+                "change_from_nadir_mm": _num(tp.change_from_nadir_mm), "target": tp.target,
+                "non_target": tp.non_target, "new_lesions": tp.new_lesions, "overall": tp.overall,
+                "reasons": tp.reasons} for tp in res.timepoints]
+        name = "RECIST 1.1"
+    elif criteria == "irecist":
+        iopts = irecist_options or irecist.IrecistOptions(recist=ropts)
+        res = irecist.assess(patient, baseline=baseline, options=iopts)
+        bor = irecist.best_overall_response(res.responses(), start=start or res.baseline, confirm=confirm,
+                                            options=iopts)
+        first = res.first_progression
+        tps = [{"date": tp.date.isoformat(), "target_sum_mm": _num(tp.target_sum_mm),
+                "change_from_baseline_pct": tp.change_from_baseline_pct,
+                "change_from_nadir_mm": _num(tp.change_from_nadir_mm),
+                "target": _i(tp.target), "non_target": _i(tp.non_target), "new_lesions": tp.new_lesions,
+                "overall": tp.overall, "nlt_sum_mm": _num(tp.nlt_sum_mm),
+                "ignored_for_confirmation": tp.ignored_for_confirmation, "reasons": tp.reasons}
+               for tp in res.timepoints]
+        name = "iRECIST"
+    else:
+        raise AssessmentError(f"criteria {criteria!r}: expected recist1.1 or irecist", field="criteria")
+    doc = {
+        "format": "oligotrial.assessment/1", "patient": patient.id, "criteria": name,
+        "baseline": res.baseline.isoformat(), "targets": list(res.targets), "non_targets": list(res.non_targets),
+        "timepoints": tps, "best_overall_response": bor.response,
+        "first_progression": first.isoformat() if first else None, "notes": list(res.notes),
+        # extensions
+        "baseline_sum_mm": _num(res.baseline_sum_mm),
+        "best_overall_response_date": bor.date.isoformat() if bor.date else None,
+        "confirmed": confirm, "start": (start or res.baseline).isoformat(),
+    }
+    if criteria == "irecist":
+        doc["new_lesion_targets"] = list(res.nlt)
+        doc["new_lesion_non_targets"] = list(res.nlnt)
+    return Assessed(doc, res)
+
+
+_I = {"CR": "iCR", "PR": "iPR", "SD": "iSD", "PD": "iUPD", "NON-CR/NON-PD": "NON-iCR/NON-iUPD", "NE": "NE"}
+
+
+def _i(resp: str | None) -> str | None:
+    return None if resp is None else _I.get(resp, resp)
+
+
+def classify_patient(patient: Patient) -> dict[str, Any]:
+    """ESTRO-EORTC state; "progressing" is the latest RECIST 1.1 time point being PD (unknown
+    when the record cannot be assessed)."""
+    progressing: bool | None = None
+    note = None
+    try:
+        res = r11.assess(patient)
+        if res.timepoints:
+            progressing = res.timepoints[-1].overall == "PD"
+        else:
+            note = "only a baseline assessment: progression status unknown"
+    except AssessmentError as exc:
+        note = f"progression status unknown: {exc.message}"
+    state = oligostate.classify(oligostate.inputs_from_patient(patient, progressing=progressing))
+    out = {"format": "oligotrial.oligostate/1", "patient": patient.id, **state.to_dict()}
+    out["notes"] = [note] if note else []
+    return out
+
+
+def _origin(patient: Patient, start: dt.date | None) -> tuple[dt.date, str]:
+    if start is not None:
+        return start, "origin given (--start)"
+    points = r11.timeline(patient)
+    base = points[0].date if points else None
+    courses = sorted(rt.start for rt in patient.radiotherapy or () if base is None or rt.start >= base)
+    if courses:
+        return courses[0], f"origin: first radiotherapy course on/after the baseline ({courses[0]}); give --start for the randomization date"
+    raise AssessmentError(f"patient {patient.id}: no origin for endpoints: expected --start (randomization or "
+                          "treatment start) or a radiotherapy course in the record", field="start")
+
+
+def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None) -> dict[str, Any]:
+    """Every endpoint in the protocol's ``endpoint_rules`` for one patient."""
+    rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
+    origin, origin_note = _origin(patient, start)
+    notes = [origin_note]
+    results: list[dict[str, Any]] = []
+    cache: dict[str, Any] = {}
+
+    def responses(criteria: str) -> list[tuple[dt.date, str]]:
+        if criteria not in cache:
+            try:
+                if criteria == "irecist":
+                    cache[criteria] = irecist.assess(patient).responses()
+                else:
+                    cache[criteria] = r11.assess(patient).responses()
+            except AssessmentError as exc:
+                notes.append(f"no {criteria} responses: {exc.message}")
+                cache[criteria] = []
+        return cache[criteria]
+
+    nact_all = ep.next_line_starts(patient, origin)
+    for rule in rules.endpoints:
+        results.append(_one(patient, rule, origin, responses, nact_all, notes))
+    return {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
+            "origin": origin.isoformat(), "origin_kind": rules.origin, "endpoints": results, "notes": notes}
+
+
+def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, nact_all, notes) -> dict[str, Any]:
+    resp = responses(rule.criteria)
+    deaths = ep.deaths(patient) if rule.death_is_event else []
+    nact = None
+    if rule.censor_at_new_anticancer_therapy and nact_all:
+        nact = nact_all[0]
+    if rule.metastasis_directed_therapy_censors:
+        mdt = ep.mdt_dates(patient, origin)
+        if mdt and (nact is None or mdt[0].date < nact.date):
+            nact = mdt[0]
+    missed = (ep.MissedVisit(rule.missed_visit.visit_interval_days, rule.missed_visit.min_missed_visits)
+              if rule.missed_visit else None)
+    base = {"endpoint": rule.id, "name": rule.name, "source_text": rule.source_text}
+    if rule.kind in ("orr", "dcr"):
+        opts = r11.RecistOptions()
+        if rule.criteria == "irecist":
+            bor = irecist.best_overall_response(resp, start=origin, confirm=rule.confirm_response)
+            good = ("iCR", "iPR") if rule.kind == "orr" else ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
+        else:
+            bor = r11.best_overall_response(resp, start=origin, confirm=rule.confirm_response,
+                                            until=nact.date if nact else None, options=opts)
+            good = ("CR", "PR") if rule.kind == "orr" else ("CR", "PR", "SD", "NON-CR/NON-PD")
+        value = None if bor.response is None else bor.response in good
+        reason = ("no post-origin assessment: unknown" if bor.response is None
+                  else f"best overall response {bor.response}" + (" (confirmed)" if bor.confirmed else ""))
+        return {**base, **ep.ResponseEndpoint(rule.id, value, bor.response, reason).to_dict()}
+    if rule.kind == "os":
+        tte = ep.time_to_event(rule.id, origin, events=ep.deaths(patient), assessments=resp,
+                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+        return {**base, **tte.to_dict()}
+    if rule.kind == "ttnt":
+        events = list(nact_all[:1]) + deaths
+        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp,
+                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+        return {**base, **tte.to_dict()}
+    if rule.kind == "pfs":
+        events = deaths + ([c for c in [ep.first_pd(resp, origin)] if c])
+        if rule.recorded_progression_is_event:
+            events += ep.recorded_progressions(patient)
+        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact,
+                               missed_visit=missed)
+        return {**base, **tte.to_dict()}
+    if rule.kind == "pfs_next_line":
+        return {**base, **_pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes).to_dict()}
+    if rule.kind == "polymetastatic_pfs":
+        events = list(deaths)
+        poly = _polymetastatic(patient, origin, rule.polymetastatic_threshold_lesions or 5)
+        if poly:
+            events.append(poly)
+        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact, missed_visit=missed)
+        return {**base, **tte.to_dict()}
+    if rule.kind == "local_control":
+        per = []
+        for rt in patient.radiotherapy or ():
+            if rt.start < origin:
+                continue
+            for lid in rt.lesions or ():
+                per.append(ep.local_control(rule.id, patient, lid, rt.start,
+                                            progression_pct=rule.lesion_progression_pct or 20,
+                                            progression_mm=rule.lesion_progression_mm or 5).to_dict())
+        return {**base, "kind": "per_lesion", "lesions": per,
+                "reason": "no lesion treated on or after the origin" if not per else f"{len(per)} treated lesion(s)"}
+    raise AssessmentError(f"endpoint kind {rule.kind!r}: not derivable", field="kind")  # pragma: no cover
+
+
+def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes) -> ep.TimeToEvent:
+    """PFS-NEST: from the origin to progression on the next line of systemic therapy, or death.
+    Progression before the next line (oligoprogression treated by MDT on the same therapy) is
+    not an event; progression is RECIST 1.1 PD against the last assessment on or before the
+    next-line start (re-baselined), a recorded progression after it, or that line's
+    ``progression_date``. A further line after the next one censors."""
+    if not nact_all:
+        tte = ep.time_to_event(rule.id, origin, events=deaths, assessments=resp, missed_visit=missed)
+        return tte if tte.event else replace(tte, reason="no next line of systemic therapy started; " + tte.reason)
+    nxt = nact_all[0]
+    events = list(deaths)
+    points = [p for p in r11.timeline(patient) if p.date <= nxt.date]
+    after_resp: list[tuple[dt.date, str]] = []
+    if points:
+        try:
+            after_resp = r11.assess(patient, baseline=points[-1].date).responses()
+        except AssessmentError as exc:
+            notes.append(f"PFS-NEST: cannot re-baseline at {points[-1].date}: {exc.message}")
+    pd = ep.first_pd(after_resp, nxt.date)
+    if pd:
+        events.append(ep.Candidate(pd.date, f"progression on the next line (RECIST 1.1 vs {points[-1].date})"))
+    if rule.recorded_progression_is_event:
+        events += [c for c in ep.recorded_progressions(patient) if c.date > nxt.date]
+    for t in patient.systemic_therapy or ():
+        if t.start == nxt.date and t.progression_date:
+            events.append(ep.Candidate(t.progression_date, f"progression on line {t.line} (systemic_therapy[])"))
+    further = [c for c in nact_all if c.date > nxt.date]
+    assessments = resp + [r for r in after_resp if r[0] > nxt.date]
+    return ep.time_to_event(rule.id, origin, events=events, assessments=assessments,
+                            new_therapy=further[0] if (further and rule.censor_at_new_anticancer_therapy) else None,
+                            missed_visit=missed)
+
+
+def _polymetastatic(patient: Patient, origin: dt.date, threshold: int) -> ep.Candidate | None:
+    """First assessment after the origin at which more than ``threshold`` lesions are present
+    (baseline lesions not gone plus counted new lesions)."""
+    try:
+        res = r11.assess(patient)
+    except AssessmentError:
+        return None
+    points = {p.date: p for p in r11.timeline(patient)}
+    base_ids = [*res.targets, *res.non_targets]
+    for tp in res.timepoints:
+        if tp.date < origin:
+            continue
+        p = points[tp.date]
+        present = [lid for lid in base_ids
+                   if r11.gone(r11.lesion_of(patient, lid), p.findings.get(lid), target=True) is False]
+        count = len(present) + len(tp.new_lesion_ids)
+        if count > threshold:
+            return ep.Candidate(tp.date, f"polymetastatic progression: {count} lesions > {threshold}")
+    return None

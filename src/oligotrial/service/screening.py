@@ -1,0 +1,28 @@
+"""Use case: screen patient records against protocols.
+
+``screen_patient`` (re-exported from the domain) screens one parsed patient against one
+protocol; ``screen_record`` validates a raw record and screens it against several protocols,
+returning the ``oligotrial.screening/1`` document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oligotrial.domain.patient import parse_patient
+from oligotrial.domain.screening import TrialScreening, screen_patient, screening_document
+
+__all__ = ["TrialScreening", "screen_patient", "screen_record"]
+
+
+def screen_record(data: Mapping[str, Any], protocols: Sequence, *, assume_attested: bool = False,
+                  today: dt.date | None = None) -> dict[str, Any]:
+    """Validate ``data`` as a patient record and screen it against every protocol given.
+
+    Raises :class:`~oligotrial.errors.RecordError` (nothing screened) for a malformed record.
+    """
+    patient = parse_patient(data, today=today)
+    results = [screen_patient(patient, p, assume_attested=assume_attested) for p in protocols]
+    return screening_document(patient, results)
