@@ -84,13 +84,16 @@ class Context:
             return value
 
 
-def _merge(outcomes: list[Outcome], verdict: Verdict, reason: str) -> Outcome:
+def _merge(outcomes: list[Outcome], verdict: Verdict, reason: str, evaluated: list[Outcome] | None = None) -> Outcome:
+    """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
+    every ``evaluated`` child, so a result always says which attestations were assumed."""
     inputs: list[str] = []
     missing: list[str] = []
     assumed: list[str] = []
     for o in outcomes:
         inputs.extend(i for i in o.inputs if i not in inputs)
         missing.extend(m for m in o.missing if m not in missing)
+    for o in evaluated if evaluated is not None else outcomes:
         assumed.extend(a for a in o.assumed if a not in assumed)
     return Outcome(verdict, reason, tuple(inputs), tuple(missing) if verdict is UNKNOWN else (), tuple(assumed))
 
@@ -106,7 +109,7 @@ def all_of(children: list[Node]) -> Node:
         outs = [c(ctx) for c in children]
         bad = [o for o in outs if o.verdict is NOT_MET]
         if bad:
-            return _merge(bad, NOT_MET, _join(bad))
+            return _merge(bad, NOT_MET, _join(bad), outs)
         unk = [o for o in outs if o.verdict is UNKNOWN]
         if unk:
             return _merge(outs, UNKNOWN, _join(unk))
@@ -125,14 +128,14 @@ def any_of(children: list[Node]) -> Node:
         outs = [c(ctx) for c in children]
         ok = [o for o in outs if o.verdict is MET]
         if ok:
-            return _merge(ok, MET, _join(ok))
+            return _merge(ok, MET, _join(ok), outs)
         unk = [o for o in outs if o.verdict is UNKNOWN]
         if unk:
             return _merge(outs, UNKNOWN, _join(unk))
         bad = [o for o in outs if o.verdict is NOT_MET]
         if not bad:
             return _merge(outs, NA, _join(outs))
-        return _merge(bad, NOT_MET, _join(bad))
+        return _merge(bad, NOT_MET, _join(bad), outs)
 
     return node
 

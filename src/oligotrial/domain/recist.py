@@ -204,6 +204,12 @@ def lesion_of(patient: Patient, lesion_id: str, finding: Finding | None = None) 
     lesion = patient.lesion_map().get(lesion_id)
     if lesion is not None:
         return lesion
+    if finding is None or finding.organ is None:  # the finding that introduced the new lesion
+        for a in patient.assessments or ():
+            for f in a.findings:
+                if f.lesion == lesion_id and f.organ is not None:
+                    finding = f
+                    break
     organ = (finding.organ if finding is not None and finding.organ else "other")
     kind = "lymph_node" if organ == "lymph_node" else "metastasis"
     return Lesion(id=lesion_id, kind=kind, organ=organ, node_region=finding.node_region if finding else None)

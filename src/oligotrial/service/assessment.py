@@ -183,7 +183,12 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, nact_
                                last_contact=ep.last_contact(patient), censor_at_last_contact=True)
         return {**base, **tte.to_dict()}
     if rule.kind == "pfs":
-        events = deaths + ([c for c in [ep.first_pd(resp, origin)] if c])
+        if rule.criteria == "irecist":
+            d = irecist.ipfs_date([r for r in resp if r[0] >= origin])
+            pd = ep.Candidate(d, "iRECIST progression: first iUPD of the block confirmed as iCPD") if d else None
+        else:
+            pd = ep.first_pd(resp, origin)
+        events = deaths + ([pd] if pd else [])
         if rule.recorded_progression_is_event:
             events += ep.recorded_progressions(patient)
         tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact,

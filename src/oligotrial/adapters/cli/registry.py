@@ -14,6 +14,7 @@ import typer
 MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
     ("oligotrial.adapters.cli.assess", "commands"),
+    ("oligotrial.adapters.cli.design", "group"),
     ("oligotrial.adapters.cli.protocols", "group"),
     ("oligotrial.adapters.cli.schema", "group"),
     ("oligotrial.adapters.cli.screen", "commands"),

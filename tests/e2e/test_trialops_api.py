@@ -1,0 +1,121 @@
+"""The REST API on SQLite and PostgreSQL: auth, roles, workflow, bad input, audit routes."""
+
+from __future__ import annotations
+
+from trialops_e2e import PASSWORD, RECORD, TRIAL
+
+BASE = f"/api/v1/trials/{TRIAL}/participants"
+
+
+def test_openapi_is_served_and_lists_the_contract_routes(api):
+    paths = api.client.get("/openapi.json").json()["paths"]
+    for p in ("/api/v1/trials", "/api/v1/trials/{trial}/participants", "/api/v1/trials/{trial}/participants/{pid}",
+              "/api/v1/trials/{trial}/participants/{pid}/randomize", "/api/v1/trials/{trial}/participants/{pid}/unblind",
+              "/api/v1/audit/verify", "/api/v1/auth/token"):
+        assert p in paths
+
+
+def test_every_route_needs_a_token(api):
+    for route in api.client.app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/v1") or path in ("/api/v1/auth/token", "/api/v1/health"):
+            continue
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            url = path.replace("{trial}", TRIAL).replace("{pid}", "x").replace("{code}", "v")
+            r = api.client.request(method, url, json={})
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert r.json()["field"] == "Authorization"
+    r = api.client.get("/api/v1/trials", headers={"Authorization": "Bearer v1.forged.sig"})
+    assert r.status_code == 401
+
+
+def test_wrong_password_gets_no_token(api):
+    r = api.client.post("/api/v1/auth/token", data={"username": "coordinator", "password": "nope"})
+    assert r.status_code == 401 and "access_token" not in r.text
+
+
+def test_workflow_over_http(api):
+    pid = api.enrolled(1)
+    r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
+    assert r.status_code == 200 and r.json()["arm"] in ("palliative", "sabr")
+    r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
+    assert r.status_code == 409 and r.json()["field"] == "state"
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                 json={"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1})
+    assert r.status_code == 200, r.text
+    r = api.call("GET", f"{BASE}/{pid}", "coordinator")
+    visits = r.json()["visits"]
+    assert len(visits) == 7
+    code = visits[0]["code"]
+    assert api.call("POST", f"{BASE}/{pid}/visits/{code}", "data_manager",
+                    json={"date": visits[0]["target"]}).status_code == 200
+    assert api.call("POST", f"{BASE}/{pid}/adverse-events", "data_manager",
+                    json={"date": "2026-03-20", "term": "Pneumonitis", "grade": 2}).status_code == 201
+    assert api.call("POST", f"{BASE}/{pid}/qol", "data_manager",
+                    json={"date": "2026-03-20", "instrument": "EQ-5D-5L", "responses": {"mobility": 2}}).status_code == 201
+    assert api.call("POST", f"{BASE}/{pid}/assessments", "data_manager",
+                    json={"date": "2026-06-01", "modality": "CT"}).status_code == 201
+    assert api.call("POST", f"{BASE}/{pid}/events", "data_manager",
+                    json={"date": "2026-07-01", "type": "progression"}).status_code == 201
+    r = api.call("PUT", f"{BASE}/{pid}/record", "data_manager",
+                 json={"record": {**RECORD, "id": "P-0001", "sex": "male"}, "reason": "source data verification"})
+    assert r.status_code == 200 and r.json()["version"] == 2
+    rep = api.call("GET", "/api/v1/audit/verify", "admin").json()
+    assert rep["ok"] and rep["checked"] > 10
+    trail = api.call("GET", f"/api/v1/trials/{TRIAL}/audit", "coordinator").json()
+    assert any(e["action"] == "participant.correct" and e["reason"] == "source data verification" for e in trail)
+
+
+def test_randomizing_someone_not_enrolled_is_refused(api):
+    r = api.call("POST", BASE, "coordinator", json={**RECORD, "id": "P-9"})
+    pid = r.json()["id"]
+    r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
+    assert r.status_code == 409 and "registered" in r.json()["message"]
+
+
+def test_bad_input_gets_4xx_with_the_field_named_and_stores_nothing(api):
+    cases = [
+        ("POST", BASE, {**RECORD, "birth_date": "1961-13-45"}, "birth_date"),
+        ("POST", BASE, {**RECORD, "surprise": 1}, "surprise"),
+        ("POST", BASE, [1, 2], "body"),
+    ]
+    for method, url, body, field in cases:
+        r = api.call(method, url, "coordinator", json=body)
+        assert 400 <= r.status_code < 500 and field in r.text, (field, r.status_code, r.text)
+    pid = api.enrolled(2)
+    for url, body, field in [
+        (f"{BASE}/{pid}/randomize", {"strata": {"site": "x"}}, "strata"),
+        (f"{BASE}/{pid}/randomize", {"stratum": 1}, "stratum"),
+        (f"{BASE}/{pid}/unblind", {"reason": "x"}, "password"),
+        (f"{BASE}/{pid}/consent", {"date": "yesterday", "form_version": "v"}, "date"),
+        (f"{BASE}/{pid}/adverse-events", {"date": "2026-01-01", "term": "Fatigue", "grade": 7}, "grade"),
+        (f"{BASE}/{pid}/adverse-events", {"date": "2026-01-01", "term": "Boredom", "grade": 1}, "term"),
+    ]:
+        r = api.call("POST", url, "coordinator", json=body)
+        assert 400 <= r.status_code < 500 and field in r.json().get("field", "") + r.text, (url, r.text)
+    assert api.call("GET", f"/api/v1/trials/{TRIAL}", "coordinator").json()["randomized"] == 0
+    assert api.call("GET", "/api/v1/trials/NOPE/participants", "coordinator").status_code in (403, 404)
+
+
+def test_roles_are_enforced(api):
+    pid = api.enrolled(3)
+    assert api.call("POST", BASE, "statistician", json={**RECORD, "id": "P-77"}).status_code == 403
+    assert api.call("POST", f"{BASE}/{pid}/randomize", "statistician", json={}).status_code == 403
+    assert api.call("GET", "/api/v1/audit/verify", "statistician").status_code == 403
+    assert api.call("GET", f"/api/v1/trials/{TRIAL}/notifications", "dsmb").status_code == 403
+    assert api.call("GET", "/api/v1/trials", "admin").status_code == 200
+
+
+def test_emergency_unblinding_over_http(api):
+    pid = api.enrolled(4)
+    assert api.call("POST", f"{BASE}/{pid}/randomize", "enrolling_oncologist", json={}).status_code == 200
+    bad = api.call("POST", f"{BASE}/{pid}/unblind", "enrolling_oncologist",
+                   json={"reason": "anaphylaxis during infusion", "password": "wrong"})
+    assert bad.status_code == 403 and "arm" not in bad.json()
+    ok = api.call("POST", f"{BASE}/{pid}/unblind", "enrolling_oncologist",
+                  json={"reason": "anaphylaxis during infusion", "password": PASSWORD})
+    assert ok.status_code == 200 and ok.json()["arm"] in ("palliative", "sabr")
+    notes = api.call("GET", f"/api/v1/trials/{TRIAL}/notifications", "coordinator").json()
+    assert notes and notes[0]["kind"] == "emergency_unblinding"
+    view = api.call("GET", f"{BASE}/{pid}", "coordinator").json()
+    assert any(e.get("type") == "emergency_unblinding" for e in view["entries"])

@@ -1,0 +1,42 @@
+"""Shared by the e2e tests: constants and the logged-in API client helper."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
+TRIAL = "NCT06918951"
+PASSWORD = "role-password-1"
+PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class Api:
+    def __init__(self, client, container) -> None:
+        self.client = client
+        self.container = container
+        self._tokens: dict[str, str] = {}
+
+    def headers(self, username: str) -> dict[str, str]:
+        if username not in self._tokens:
+            r = self.client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            self._tokens[username] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+    def call(self, method: str, path: str, user: str, **kw):
+        return self.client.request(method, path, headers=self.headers(user), **kw)
+
+    def enrolled(self, n: int, user: str = "coordinator") -> str:
+        base = f"/api/v1/trials/{TRIAL}/participants"
+        r = self.call("POST", base, user, json={**RECORD, "id": f"P-{n:04d}"})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        assert self.call("POST", f"{base}/{pid}/screen", user, json={}).status_code == 200
+        assert self.call("POST", f"{base}/{pid}/consent", user,
+                         json={"date": "2026-03-01", "form_version": "v2"}).status_code == 200
+        assert self.call("POST", f"{base}/{pid}/enrol", user, json={}).status_code == 200
+        return pid
+
+

@@ -1,0 +1,102 @@
+"""Simultaneous randomizations: no slot shared or skipped, every stratum balanced by its blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from trialops_db import fake_screener
+
+from oligotrial.adapters.db.crypto import Argon2Hasher
+from oligotrial.bootstrap import bootstrap
+from oligotrial.protocols import load_protocol
+from oligotrial.protocols.schema import Stratification, StratificationFactor
+from oligotrial.service import audit, enrolment, randomization
+from oligotrial.service.ports import Actor
+
+RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
+STOP2 = load_protocol("STOP-2")
+COORD = Actor("coord", {STOP2.id: "coordinator"})
+PROTO = STOP2.model_copy(update={
+    "allocation_ratio": {"palliative": 2, "sabr": 1},
+    "stratification": Stratification(
+        factors=[StratificationFactor(id="site", label="Site", levels=["a", "b"], source_text="test"),
+                 StratificationFactor(id="ecog", label="ECOG", levels=["0", "1"], source_text="test")],
+        registry_names_none=False, note="test design")})
+
+
+def _ctx(settings):
+    c = bootstrap(settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True))
+    return c, dataclasses.replace(c.ctx, load_protocol=lambda t: PROTO)
+
+
+def _run(settings, n: int, workers: int):
+    c, ctx = _ctx(settings)
+    try:
+        randomization.generate_list(ctx, STOP2.id, seed=2026, size_per_stratum=n)
+        pids = []
+        for i in range(n):
+            p = enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "id": f"P-{i:04d}"})["id"]
+            enrolment.screen(ctx, COORD, STOP2.id, p)
+            enrolment.consent(ctx, COORD, STOP2.id, p, {"date": "2026-03-01", "form_version": "v1"})
+            enrolment.enrol(ctx, COORD, STOP2.id, p)
+            pids.append((p, {"site": "ab"[i % 2], "ecog": "01"[(i // 2) % 2]}))
+        barrier = threading.Barrier(min(workers, n))
+
+        def go(item):
+            pid, strata = item
+            try:
+                barrier.wait(timeout=30)
+            except threading.BrokenBarrierError:
+                pass
+            return pid, randomization.randomize(ctx, COORD, STOP2.id, pid, strata)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = dict(pool.map(go, pids))
+        assert len(results) == n
+        with ctx.uow() as uow:
+            rl = uow.repo.get_list(STOP2.id)
+            slots = uow.repo.slots(rl.id)
+            allocs = {a.participant_id: a for a in uow.repo.allocations(STOP2.id)}
+        assert len(allocs) == n
+        by_stratum = defaultdict(list)
+        for s in slots:
+            if s.participant_id is not None:
+                by_stratum[s.stratum].append(s)
+        for stratum, taken in by_stratum.items():
+            seqs = sorted(s.seq for s in taken)
+            assert seqs == list(range(1, len(seqs) + 1)), f"{stratum}: slot skipped or shared {seqs}"
+            # each participant got the arm of their own slot
+            for s in taken:
+                arm = ctx.cipher.decrypt(s.payload_ct, randomization.slot_context(STOP2.id, stratum, s.seq))
+                assert results[s.participant_id]["arm"] == arm
+                assert allocs[s.participant_id].seq == s.seq and allocs[s.participant_id].stratum == stratum
+            # every completed block holds the ratio exactly; the open block is a prefix of one
+            blocks = defaultdict(list)
+            for s in taken:
+                blocks[s.block].append(results[s.participant_id]["arm"])
+            sizes = {s.block: s.block_size for s in slots if s.stratum == stratum}
+            for b, arms in blocks.items():
+                if len(arms) == sizes[b]:
+                    m = sizes[b] // 3
+                    assert Counter(arms) == {"palliative": 2 * m, "sabr": m}, (stratum, b, arms)
+                else:
+                    assert b == max(blocks), f"{stratum}: an earlier block {b} left incomplete"
+        assert len({s.participant_id for s in slots if s.participant_id}) == n
+        assert audit.verify(ctx).ok
+    finally:
+        c.dispose()
+
+
+def test_200_simultaneous_randomizations_on_postgres(pg_settings):
+    _run(pg_settings, 200, 200)
+
+
+def test_simultaneous_randomizations_on_sqlite(tmp_path):
+    from oligotrial.config import Settings
+
+    _run(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"), 60, 30)

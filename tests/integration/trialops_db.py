@@ -1,0 +1,63 @@
+"""Database helpers shared by the integration and e2e fixtures: a fresh database per test on SQLite (temp file) and on PostgreSQL
+(its own schema, dropped afterwards). PostgreSQL comes from OLIGOTRIAL_TEST_POSTGRES_URL; when
+it is unreachable the PostgreSQL cases fail under CI=true and skip (with the reason) otherwise."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_problem() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+            return None
+    except Exception as exc:  # any connection failure
+        return f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}: {exc}"
+
+
+_PG_PROBLEM = _pg_problem()
+
+
+def require_postgres() -> None:
+    if _PG_PROBLEM is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {_PG_PROBLEM}")
+    pytest.skip(_PG_PROBLEM)
+
+
+class PgSchema:
+    def __init__(self) -> None:
+        import psycopg
+
+        self.name = f"ot_{uuid.uuid4().hex[:12]}"
+        self._psycopg = psycopg
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'CREATE SCHEMA "{self.name}"')
+
+    def drop(self) -> None:
+        with self._psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+class FakeOutcome:
+    def __init__(self, verdict: str) -> None:
+        self.verdict = verdict
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "criteria": []}
+
+
+def fake_screener(verdict: str = "eligible"):
+    def screen(patient, protocol, *, assume_attested=False):
+        return FakeOutcome(verdict)
+    return screen
+
+

@@ -1,0 +1,90 @@
+"""The CLI through typer's runner: screen, protocols, schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from oligotrial.adapters.cli.main import app
+from oligotrial.adapters.io.records import example_paths
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_help_lists_the_commands():
+    r = run("--help")
+    assert r.exit_code == 0
+    for cmd in ("screen", "protocols", "schema"):
+        assert cmd in r.output
+
+
+def test_screen_json_follows_the_format():
+    ex = next(p for p in example_paths() if p.name == "stop2_eligible.json")
+    r = run("screen", str(ex), "--trial", "STOP-2", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["format"] == "oligotrial.screening/1" and doc["patient"] == "EX-STOP2-ELIG"
+    res = doc["results"][0]
+    assert res["trial"] == "NCT06918951" and res["verdict"] == "eligible"
+    assert {"definition", "progressing_lesions", "sites", "organs", "intracranial_sites",
+            "largest_progressing_mm"} <= set(res["disease_state"])
+    for c in res["criteria"]:
+        assert {"id", "kind", "source_text", "verdict", "reason", "missing"} <= set(c)
+
+
+def test_screen_table_gives_reasons(tmp_path):
+    ex = next(p for p in example_paths() if p.name == "hcc_ineligible.json")
+    r = run("screen", str(ex), "--trial", "HCC-OPD")
+    assert r.exit_code == 0
+    assert "ineligible" in r.output and "HCC-IN-05" in r.output
+
+
+def test_directory_with_a_malformed_file_screens_the_others_and_exits_1(tmp_path: Path):
+    for p in example_paths()[:3]:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "zz_bad.json").write_text('{"format": "oligotrial.patient/1", "id": "X", "ecog": 1}')
+    (tmp_path / "zz_notjson.json").write_text("{not json")
+    r = run("screen", str(tmp_path), "--json")
+    assert r.exit_code == 1
+    docs = json.loads(r.stdout)
+    assert len(docs) == 5
+    errors = [d for d in docs if "error" in d]
+    assert len(errors) == 2 and all(d["file"].endswith(("zz_bad.json", "zz_notjson.json")) for d in errors)
+    assert errors[0]["error"]["errors"][0]["path"] == "ecog"
+    assert sum(1 for d in docs if "results" in d) == 3
+
+
+def test_assume_attested_is_labelled():
+    ex = next(p for p in example_paths() if p.name == "edge_incomplete_record.json")
+    r = run("screen", str(ex), "--trial", "OPPRESS", "--json", "--assume-attested")
+    doc = json.loads(r.output)
+    assert doc["assumed_attested"] is True and doc["results"][0]["assumed_attested"] is True
+
+
+def test_unknown_trial_is_a_usage_error():
+    ex = example_paths()[0]
+    r = run("screen", str(ex), "--trial", "NOPE")
+    assert r.exit_code == 2 and "NOPE" in r.output
+
+
+def test_protocols_list_and_show_json():
+    r = run("protocols", "list", "--json")
+    assert r.exit_code == 0
+    ids = [p["id"] for p in json.loads(r.output)]
+    assert ids == sorted(["NCT06523673", "NCT07014202", "NCT05906329", "NCT06592612", "NCT06918951"])
+    r = run("protocols", "show", "STOP-2", "--json")
+    doc = json.loads(r.output)
+    assert [a["id"] for a in doc["arms"]] == ["palliative", "sabr"] and all(a["label"] for a in doc["arms"])
+    assert run("protocols", "show", "NCT06592612").exit_code == 0
+
+
+def test_schema_patient_prints_json_schema():
+    r = run("schema", "patient")
+    assert r.exit_code == 0 and json.loads(r.output)["title"] == "oligotrial.patient/1"
