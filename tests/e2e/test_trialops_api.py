@@ -16,11 +16,10 @@ def test_openapi_is_served_and_lists_the_contract_routes(api):
 
 
 def test_every_route_needs_a_token(api):
-    for route in api.client.app.routes:
-        path = getattr(route, "path", "")
+    for path, ops in api.client.app.openapi()["paths"].items():
         if not path.startswith("/api/v1") or path in ("/api/v1/auth/token", "/api/v1/health"):
             continue
-        for method in route.methods - {"HEAD", "OPTIONS"}:
+        for method in (m.upper() for m in ops):
             url = path.replace("{trial}", TRIAL).replace("{pid}", "x").replace("{code}", "v")
             r = api.client.request(method, url, json={})
             assert r.status_code == 401, (method, path, r.status_code)

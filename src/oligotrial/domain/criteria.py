@@ -64,7 +64,7 @@ def _fmt(d: dt.date) -> str:
 
 
 def _disease_state(ctx: Context) -> DiseaseState:
-    return ctx.memo("disease_state", lambda: evaluate_disease_state(ctx.patient, ctx.protocol.disease_state))
+    return ctx.memo("disease_state", lambda: evaluate_disease_state(ctx.patient, ctx.protocol.disease_state, ctx.shared))
 
 
 # ---- attestations --------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def _latest_lab(ctx: Context, test: str, days: int | None):
                       key=lambda lab: lab.date)
         return labs
 
-    labs = ctx.memo(f"labs:{test}", make)
+    labs = ctx.patient_memo(f"labs:{test}", make)
     if days is not None:
         labs = [lab for lab in labs if (ctx.as_of - lab.date).days <= days]
     return labs[-1] if labs else None

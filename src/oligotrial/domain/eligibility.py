@@ -38,7 +38,7 @@ class Verdict(str, Enum):
 MET, NOT_MET, UNKNOWN, NA = Verdict.MET, Verdict.NOT_MET, Verdict.UNKNOWN, Verdict.NOT_APPLICABLE
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     verdict: Verdict
     reason: str
@@ -75,27 +75,32 @@ class Context:
     protocol: Any
     assume_attested: bool = False
     cache: dict[str, Any] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """Per-(patient, protocol) memo."""
         try:
             return self.cache[key]
         except KeyError:
             value = self.cache[key] = make()
             return value
 
+    def patient_memo(self, key: str, make: Callable[[], Any]) -> Any:
+        """Per-patient memo, shared by every protocol the patient is screened against."""
+        try:
+            return self.shared[key]
+        except KeyError:
+            value = self.shared[key] = make()
+            return value
+
 
 def _merge(outcomes: list[Outcome], verdict: Verdict, reason: str, evaluated: list[Outcome] | None = None) -> Outcome:
     """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
     every ``evaluated`` child, so a result always says which attestations were assumed."""
-    inputs: list[str] = []
-    missing: list[str] = []
-    assumed: list[str] = []
-    for o in outcomes:
-        inputs.extend(i for i in o.inputs if i not in inputs)
-        missing.extend(m for m in o.missing if m not in missing)
-    for o in evaluated if evaluated is not None else outcomes:
-        assumed.extend(a for a in o.assumed if a not in assumed)
-    return Outcome(verdict, reason, tuple(inputs), tuple(missing) if verdict is UNKNOWN else (), tuple(assumed))
+    inputs = tuple(dict.fromkeys(i for o in outcomes for i in o.inputs))
+    missing = tuple(dict.fromkeys(m for o in outcomes for m in o.missing)) if verdict is UNKNOWN else ()
+    assumed = tuple(dict.fromkeys(a for o in (evaluated if evaluated is not None else outcomes) for a in o.assumed))
+    return Outcome(verdict, reason, inputs, missing, assumed)
 
 
 def _join(outcomes: list[Outcome]) -> str:

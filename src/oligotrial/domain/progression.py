@@ -55,14 +55,14 @@ def _pct_increase_meets(size: float, ref: float, pct: float, op: str) -> bool:
     return _cmp(size * 100.0, op, ref * (100.0 + pct))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LesionObservation:
     date: Date
     modality: str
     finding: Finding
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LesionStatus:
     lesion: str
     organ: str | None
@@ -347,17 +347,33 @@ def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
     return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
 
 
-def evaluate_disease_state(patient: Patient, spec) -> DiseaseState:
-    """Evaluate a protocol's ``disease_state`` spec on a patient record."""
+def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -> DiseaseState:
+    """Evaluate a protocol's ``disease_state`` spec on a patient record.
+
+    ``shared`` is an optional per-patient cache (the lesion history does not depend on the
+    protocol), so screening one patient against several protocols builds it once.
+    """
     notes: list[str] = []
-    judged, baseline = _judged_and_baseline(patient, notes)
+    if shared is not None and "ds:scan" in shared:
+        judged, baseline, base_notes = shared["ds:scan"]
+        notes.extend(base_notes)
+    else:
+        judged, baseline = _judged_and_baseline(patient, notes)
+        if shared is not None:
+            shared["ds:scan"] = (judged, baseline, tuple(notes))
     counting = spec.counting
     if judged is None:
         return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
                             None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
                             tuple(notes))
-    lesion_map = patient.lesion_map()
-    hist = _history(patient, judged.date)
+    if shared is not None:
+        if "ds:hist" not in shared:
+            shared["ds:lesions"] = patient.lesion_map()
+            shared["ds:hist"] = _history(patient, judged.date)
+        lesion_map, hist = shared["ds:lesions"], shared["ds:hist"]
+    else:
+        lesion_map = patient.lesion_map()
+        hist = _history(patient, judged.date)
     statuses: list[LesionStatus] = []
     progression_any: bool | None = False
     for lid, obs in hist.items():

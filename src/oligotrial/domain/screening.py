@@ -43,9 +43,13 @@ class TrialScreening:
     short_name: str
     protocol_version: str
     verdict: str
-    disease_state: dict[str, Any]
+    state: Any  # the DiseaseState; its dict form is built only when asked for
     criteria: tuple[CriterionResult, ...]
     assumed_attested: bool
+
+    @property
+    def disease_state(self) -> dict[str, Any]:
+        return self.state.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,19 +104,30 @@ def trial_verdict(results: list[CriterionResult]) -> str:
     return "eligible"
 
 
-def screen_patient(patient, protocol, *, assume_attested: bool = False) -> TrialScreening:
-    """Evaluate every criterion of ``protocol`` on ``patient``."""
+def screen_patient(patient, protocol, *, assume_attested: bool = False,
+                   shared: dict | None = None) -> TrialScreening:
+    """Evaluate every criterion of ``protocol`` on ``patient``.
+
+    ``shared`` is a per-patient cache to pass to each call when screening one patient against
+    several protocols (facts such as the latest lab per test are derived once).
+    """
     cp = compiled(protocol)
     ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
-                  assume_attested=assume_attested)
+                  assume_attested=assume_attested, shared={} if shared is None else shared)
     results = []
     for crit, node in cp.nodes:
         o = node(ctx)
         results.append(CriterionResult(crit.id, crit.kind, crit.source_text, o.verdict.value, o.reason,
                                        o.inputs, o.missing if o.verdict is UNKNOWN else (), o.assumed))
-    ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state))
+    ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state, ctx.shared))
     return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
-                          ds.to_dict(), tuple(results), assume_attested)
+                          ds, tuple(results), assume_attested)
+
+
+def screen_against(patient, protocols, *, assume_attested: bool = False) -> list[TrialScreening]:
+    """Screen one patient against several protocols, sharing per-patient facts."""
+    shared: dict = {}
+    return [screen_patient(patient, p, assume_attested=assume_attested, shared=shared) for p in protocols]
 
 
 def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oligotrial.domain.patient import parse_patient
-from oligotrial.domain.screening import TrialScreening, screen_patient, screening_document
+from oligotrial.domain.screening import TrialScreening, screen_against, screen_patient, screening_document
 
 __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 
@@ -24,5 +24,5 @@ def screen_record(data: Mapping[str, Any], protocols: Sequence, *, assume_attest
     Raises :class:`~oligotrial.errors.RecordError` (nothing screened) for a malformed record.
     """
     patient = parse_patient(data, today=today)
-    results = [screen_patient(patient, p, assume_attested=assume_attested) for p in protocols]
+    results = screen_against(patient, protocols, assume_attested=assume_attested)
     return screening_document(patient, results)

@@ -379,9 +379,11 @@ def _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult, accrual, arm,
         for i in range(n):
             x = ta - entry[i]
             inc[i] = x >= 0.0
-            ev[i] = inc[i] and et[i] <= dt[i] and et[i] <= x
+            # compare calendar times (the exact values that defined ta), not et with ta - entry,
+            # so the subject whose event defines the analysis time is counted despite rounding
+            ev[i] = inc[i] and cal[i] <= ta
             if inc[i]:
-                obs[i] = min(et[i], dt[i], x)
+                obs[i] = et[i] if ev[i] else min(dt[i], x)
                 n_enr += 1
             else:
                 obs[i] = np.inf
@@ -504,8 +506,8 @@ def _chunk_xp(scn: TrialScenario, entry, event_time, dropout, stratum, arm, xp):
         reached = xp.ones(n_trials, dtype=bool)
     x = ta[:, None] - entry
     inc = x >= 0
-    obs = xp.minimum(xp.minimum(event_time, dropout), x)
-    ev = inc & (event_time <= dropout) & (event_time <= x)
+    ev = inc & (cal <= ta[:, None])
+    obs = xp.where(ev, event_time, xp.minimum(dropout, x))
     obs = xp.where(inc, obs, xp.inf)
     n_strata = len(scn.strata_proportions)
     strata = stratum if stratum.shape[0] == n_trials else xp.broadcast_to(stratum, (n_trials, n))

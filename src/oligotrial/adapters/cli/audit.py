@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("verify")
 def verify(as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Recompute the chain; exit 1 and list any altered, removed or inserted entry."""
-    from oligotrial.adapters.cli._common import container_or_exit
+    from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import audit
 
     c = container_or_exit()

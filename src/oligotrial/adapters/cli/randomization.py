@@ -18,14 +18,15 @@ def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short nam
              seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted")) -> None:
     """Generate the list for every stratum, encrypt it, store it and print its SHA-256
     commitment (publish it: the trial is live from now on)."""
-    from oligotrial.adapters.cli._common import container_or_exit, fail
+    from oligotrial.adapters.cli._common import fail
+    from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import randomization
 
     c = container_or_exit()
     try:
         out = randomization.generate_list(c.ctx, trial, method=method, size_per_stratum=size, seed=seed)
     except OligotrialError as exc:
-        raise fail(exc, 1) from None
+        fail(exc, 1)
     finally:
         c.dispose()
     typer.echo(f"{out['trial']}: {out['method']}, {out['slots']} slots in {out['strata']} strata; "
@@ -35,14 +36,15 @@ def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short nam
 @app.command("verify")
 def verify(trial: str = typer.Option(..., "--trial")) -> None:
     """Decrypt the stored list and check it against its commitment."""
-    from oligotrial.adapters.cli._common import container_or_exit, fail
+    from oligotrial.adapters.cli._common import fail
+    from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import randomization
 
     c = container_or_exit()
     try:
         ok = randomization.verify_commitment(c.ctx, trial)
     except OligotrialError as exc:
-        raise fail(exc, 1) from None
+        fail(exc, 1)
     finally:
         c.dispose()
     typer.echo("commitment matches" if ok else "commitment MISMATCH: the stored list was changed")

@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
         """Serve the REST API (OpenAPI at /openapi.json)."""
         import uvicorn
 
-        from oligotrial.adapters.cli._common import container_or_exit
+        from oligotrial.adapters.cli.db import container_or_exit
         from oligotrial.adapters.web.app import create_app
 
         container = container_or_exit()

@@ -21,7 +21,8 @@ def add(username: str = typer.Option(..., "--username", help="login name"),
         password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")) -> None:
     """Add a user (or grant an existing one a role in another trial). The password is read
     from a prompt, or from stdin with --password-stdin (or when stdin is not a terminal)."""
-    from oligotrial.adapters.cli._common import container_or_exit, fail
+    from oligotrial.adapters.cli._common import fail
+    from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import users
 
     if password_stdin or not sys.stdin.isatty():
@@ -32,7 +33,7 @@ def add(username: str = typer.Option(..., "--username", help="login name"),
     try:
         user = users.add_user(c.ctx, username, password, role, trial)
     except OligotrialError as exc:
-        raise fail(exc) from None
+        fail(exc)
     finally:
         c.dispose()
     typer.echo(f"user {user.username}: role {role} in {trial if trial == '*' else c.ctx.load_protocol(trial).id}")

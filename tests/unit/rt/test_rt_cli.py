@@ -1,0 +1,117 @@
+"""`oligotrial rt` through a CLI runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from oligotrial.adapters.cli import rt
+from rt_phantoms import Phantom, write_phantom_study
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("dose, fx, ab, bed, eqd2", [(8, 1, 10, 14.4, 12.0), (54, 3, 10, 151.2, 126.0),
+                                                     (30, 10, 2, 75.0, 37.5)])
+def test_rt_cli_bed_json(dose, fx, ab, bed, eqd2):
+    result = runner.invoke(rt.app, ["bed", "--dose-gy", str(dose), "--fractions", str(fx),
+                                    "--alpha-beta", str(ab), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"bed_gy": bed, "eqd2_gy": eqd2}
+
+
+def test_rt_cli_bed_text_and_models():
+    result = runner.invoke(rt.app, ["bed", "--dose-gy", "54", "--fractions", "3", "--alpha-beta", "10"])
+    assert result.exit_code == 0 and "BED 151.2000 Gy" in result.stdout
+    lql = runner.invoke(rt.app, ["bed", "--dose-gy", "54", "--fractions", "3", "--alpha-beta", "10",
+                                 "--model", "lql", "--transition-dose-gy", "6", "--json"])
+    assert json.loads(lql.stdout)["bed_gy"] == 108.0
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--dose-gy", "30", "--fractions", "0", "--alpha-beta", "10"], "fractions 0"),
+    (["--dose-gy", "-1", "--fractions", "3", "--alpha-beta", "10"], "dose_gy -1"),
+    (["--dose-gy", "30", "--fractions", "3", "--alpha-beta", "0"], "alpha_beta_gy 0"),
+])
+def test_rt_cli_bed_bad_input_exits_2(args, text):
+    result = runner.invoke(rt.app, ["bed", *args])
+    assert result.exit_code == 2
+    assert text in result.output and "expected" in result.output
+
+
+def _rx(tmp_path, lesions, **extra):
+    p = tmp_path / "rx.json"
+    p.write_text(json.dumps({"lesions": lesions, **extra}))
+    return p
+
+
+def test_rt_cli_check_prescription_pass_and_fail(tmp_path):
+    ok = _rx(tmp_path, [{"id": "L1", "dose_gy": 35, "fractions": 5, "technique": "SBRT", "site": "bone"}])
+    result = runner.invoke(rt.app, ["check", str(ok), "--trial", "NCT06523673", "--arm", "sbrt", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "pass" and out["lesions"][0]["regimen"] == "30-50 Gy/5 fractions"
+    assert "sabr_comet:bone" in out["lesions"][0]["reference_matches"]
+    bad = _rx(tmp_path, [{"id": "L1", "dose_gy": 8, "fractions": 1, "technique": "SABR"}])
+    result = runner.invoke(rt.app, ["check", str(bad), "--trial", "STOP-2", "--arm", "sabr"])
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout and "below the allowed 16-60 Gy" in result.stdout
+
+
+def test_rt_cli_check_bad_inputs_exit_2(tmp_path):
+    zero = _rx(tmp_path, [{"id": "L1", "dose_gy": 30, "fractions": 0}])
+    result = runner.invoke(rt.app, ["check", str(zero), "--trial", "NCT06523673", "--arm", "sbrt"])
+    assert result.exit_code == 2 and "lesions[0].fractions" in result.output
+    ok = _rx(tmp_path, [{"id": "L1", "dose_gy": 30, "fractions": 3}])
+    result = runner.invoke(rt.app, ["check", str(ok), "--trial", "NCT06523673", "--arm", "nope"])
+    assert result.exit_code == 2 and "arm 'nope'" in result.output
+
+
+def _folder(tmp_path, fractions=3, prescription=30.0):
+    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
+    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
+    write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV": ptv.contours(1.0)},
+                        cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=fractions,
+                        prescription_gy=prescription)
+    return tmp_path / "plan"
+
+
+def test_rt_cli_dvh_json_and_plot(tmp_path):
+    folder = _folder(tmp_path)
+    png = tmp_path / "dvh.png"
+    result = runner.invoke(rt.app, ["dvh", str(folder), "--json", "--plot", str(png)])
+    out = json.loads(result.stdout)
+    names = [s["structure"] for s in out["structures"]]
+    assert names == ["SpinalCord", "PTV"]
+    cord = out["structures"][0]
+    assert cord["dmax_gy"] == pytest.approx(12.5, abs=0.01)  # 10 + 0.5 * 5 mm
+    statuses = {(r["set"], r["metric"]): r["status"] for r in out["oar"]["results"]}
+    assert statuses[("tg101", "Dmax")] == "pass"  # 12.5 <= 21.9 (3 fx)
+    assert set(statuses.values()) == {"pass"}
+    assert out["oar"]["unmatched_structures"] == ["PTV"]
+    assert result.exit_code == 0
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rt_cli_dvh_mandatory_fail_exits_1(tmp_path):
+    folder = _folder(tmp_path, fractions=1, prescription=20.0)  # 1 fx: cord D1.2cc > 7 Gy
+    result = runner.invoke(rt.app, ["dvh", str(folder)])
+    assert result.exit_code == 1 and "mandatory_fail" in result.stdout
+
+
+def test_rt_cli_check_dicom_folder(tmp_path):
+    folder = _folder(tmp_path)
+    result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt",
+                                    "--technique", "SBRT", "--json"])
+    out = json.loads(result.stdout)
+    assert out["lesions"][0]["dose_gy"] == 30.0 and out["lesions"][0]["fractions"] == 3
+    assert out["oar"]["worst"] == "pass"
+    assert out["status"] == "pass" and result.exit_code == 0
+
+
+def test_rt_cli_dvh_not_rt_folder_exits_2(tmp_path):
+    (tmp_path / "x.txt").write_text("hello")
+    result = runner.invoke(rt.app, ["dvh", str(tmp_path)])
+    assert result.exit_code == 2 and "not a readable DICOM file" in result.output
