@@ -110,6 +110,15 @@ def screen(
                     err_console.print(f"  - {e['path']} = {e['value']!r}: expected {e['expected']}", highlight=False, markup=False, soft_wrap=True)
             else:
                 _print_table(doc)
+        screened = [d for d in docs if "results" in d]
+        if len(screened) > 1:
+            summary = Table(title="Summary: verdict per patient and trial", show_lines=False)
+            summary.add_column("Patient", no_wrap=True, min_width=17)
+            for r in screened[0]["results"]:
+                summary.add_column(r["short_name"], no_wrap=True)
+            for d in screened:
+                summary.add_row(d["patient"], *(f"[{_STYLE[r['verdict']]}]{r['verdict']}[/]" for r in d["results"]))
+            console.print(summary)
         ok = len(docs) - failures
         console.print(f"{ok} record(s) screened against {len(protocols)} trial(s); {failures} could not be screened.")
     if failures:
