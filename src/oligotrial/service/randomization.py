@@ -111,17 +111,16 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
                                      "(oligotrial randomization generate)", code="no_list", field="trial")
         if rl.method == "minimization":
             arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata or {})
+            uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
         else:
             stratum = key
-            seq = uow.repo.lock_stratum(rl.id, stratum)
-            if seq is None:
-                raise RandomizationError(f"strata: stratum {stratum!r} has no list", field="strata")
-            slot = uow.repo.get_slot(rl.id, stratum, seq)
-            if slot is None:
-                raise RandomizationError(f"stratum {stratum!r}: list exhausted after {seq - 1} allocations; "
-                                         "extend the list", code="list_exhausted", field="strata")
-            arm = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, stratum, seq))
-        uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
+            # one locked step: advance the stratum cursor and take its slot (held until commit)
+            claimed = uow.repo.claim_slot(rl.id, stratum, p.id, now)
+            if claimed is None:
+                raise RandomizationError(f"stratum {stratum!r}: list exhausted; extend the list",
+                                         code="list_exhausted", field="strata")
+            seq, payload_ct = claimed
+            arm = ctx.cipher.decrypt(payload_ct, slot_context(protocol.id, stratum, seq))
         uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, dict(strata or {}),
                                            ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now,
                                            actor.username))

@@ -136,8 +136,9 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
     ``r1 < n1`` and ``r1 <= r < n`` the exact type I error and power are computed; among the
     designs with ``alpha_actual <= alpha`` and ``power_actual >= power`` the *minimax* design
     has the smallest ``n`` (ties broken by the smallest ``EN0``) and the *optimal* design the
-    smallest ``EN0``. ``n_max`` defaults to the larger of 100 and 1.5 times the exact
-    single-stage ``n``.
+    smallest ``EN0``. ``n_max`` defaults to twice the exact single-stage ``n`` (at least that
+    ``n`` + 20): the optimal design's ``n`` in Simon's tables stays well below that. Since
+    ``EN0 >= n1``, stage-1 sizes at or above the best ``EN0`` found so far are skipped.
 
     References
     ----------
@@ -148,7 +149,7 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
         raise DesignError(f"kind {kind!r}: expected 'optimal' or 'minimax'", field="kind")
     single = single_stage_binomial(p0, p1, alpha, power)
     if n_max is None:
-        n_max = max(100, int(math.ceil(1.5 * single.n)))
+        n_max = max(2 * single.n, single.n + 20)
     # A two-stage design never needs fewer patients than the normal-approximation bound minus a
     # margin; starting a little below the exact single-stage n is safe (minimax n may be smaller).
     n_min = max(2, int(math.floor(0.6 * single.n)))
@@ -157,6 +158,8 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
     for n in range(n_min, n_max + 1):
         best_n = None
         for n1 in range(1, n):
+            if kind == "optimal" and best is not None and n1 >= best[0]:
+                break
             rej0 = tab0.reject_matrix(n1, n)
             rej1 = tab1.reject_matrix(n1, n)
             r1_idx, r_idx = np.nonzero((rej0 <= alpha) & (rej1 >= power))

@@ -89,12 +89,7 @@ class Phantom:
 
     @property
     def dose_range(self) -> tuple[float, float]:
-        reach = max(self.radius_mm, abs(self.z_extent[0])) if self.axis == "z" else self.radius_mm
-        if self.axis == "z":
-            lo, hi = self.z_extent
-        else:
-            lo, hi = -self.radius_mm, self.radius_mm
-        del reach
+        lo, hi = self.z_extent if self.axis == "z" else (-self.radius_mm, self.radius_mm)
         return self.d0_gy + self.gradient_gy_per_mm * lo, self.d0_gy + self.gradient_gy_per_mm * hi
 
     def mean_dose_gy(self) -> float:

@@ -79,6 +79,14 @@ class FakeRepository:
         s.participant_id, s.allocated_at = participant_id, at
         self.strata[(list_id, stratum)] = seq + 1
 
+    def claim_slot(self, list_id, stratum, participant_id, at):
+        seq = self.strata.get((list_id, stratum))
+        slot = self.slot_rows.get((list_id, stratum, seq)) if seq is not None else None
+        if slot is None:
+            return None
+        self.take_slot(list_id, stratum, seq, participant_id, at)
+        return seq, slot.payload_ct
+
     def slots(self, list_id):
         return [s for (lid, _, _), s in sorted(self.slot_rows.items()) if lid == list_id]
 

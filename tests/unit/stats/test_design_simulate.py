@@ -37,8 +37,8 @@ def _scenario_from_rpact(case: dict) -> TrialScenario:
 
 @pytest.mark.parametrize("case", RPACT["cases"], ids=[c["id"] for c in RPACT["cases"]])
 def test_power_within_two_mc_se_of_rpact(case):
-    # 40,000 trials make our MC SE (~0.002) smaller than rpact's stored 20,000-iteration SE
-    res = simulate_trials(_scenario_from_rpact(case), 40_000, rng=np.random.default_rng(11),
+    # 100,000 trials make our MC SE (~0.0015) well below rpact's stored 20,000-iteration SE
+    res = simulate_trials(_scenario_from_rpact(case), 100_000, rng=np.random.default_rng(11),
                           backend="numba")
     assert _within_2_se(res.rejection_rate, res.mc_se, case["reject_rate"], case["mc_se"])
     assert res.target_reached.all()
@@ -48,14 +48,15 @@ def test_power_within_two_mc_se_of_rpact(case):
                                                            rel=0.02)
 
 
-@pytest.mark.parametrize("hr,n,d,ratio", [(0.6, 146, 120, 1.0), (0.7, 300, 250, 1.0),
-                                          (0.65, 240, 180, 2.0)])
-def test_power_within_two_mc_se_of_analytic(hr, n, d, ratio):
+@pytest.mark.parametrize("hr,n,d", [(0.75, 375, 300), (0.8, 789, 631)])
+def test_power_within_two_mc_se_of_analytic(hr, n, d):
+    # Schoenfeld's power is a local (HR near 1) approximation; with 1:1 allocation and these
+    # effects its bias is below 0.002 (checked with 100,000 trials), well inside 2 MC SE here.
+    # Strong effects and unequal allocation are checked against rpact's simulation instead.
     scn = TrialScenario.proportional_hazards(n_subjects=n, median_control_months=6,
-                                             hazard_ratio=hr, accrual_months=24, events_target=d,
-                                             allocation_ratio=ratio)
-    res = simulate_trials(scn, N_TRIALS, rng=np.random.default_rng(12))
-    analytic = power_survival(hr, d, 0.025, 1, ratio)
+                                             hazard_ratio=hr, accrual_months=24, events_target=d)
+    res = simulate_trials(scn, 20_000, rng=np.random.default_rng(12))
+    analytic = power_survival(hr, d, 0.025, 1, 1.0)
     assert _within_2_se(res.rejection_rate, res.mc_se, analytic)
 
 

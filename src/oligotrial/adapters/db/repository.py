@@ -129,6 +129,21 @@ class SqlRepository:
             raise StorageError(f"randomization slot {stratum}#{seq}: already taken; the allocation was not "
                                "made", code="slot_conflict")
 
+    def claim_slot(self, list_id: int, stratum: str, participant_id: str, at: str) -> tuple[int, str] | None:
+        # UPDATE ... RETURNING takes the cursor's row lock (held to commit) in one round trip
+        c = t.randomization_strata
+        row = self.conn.execute(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum)
+                                .values(next_seq=c.c.next_seq + 1).returning(c.c.next_seq)).first()
+        if row is None:
+            return None
+        seq = row.next_seq - 1
+        s = t.randomization_slots
+        got = self.conn.execute(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
+                                                s.c.participant_id.is_(None))
+                                .values(participant_id=participant_id, allocated_at=at)
+                                .returning(s.c.payload_ct)).first()
+        return None if got is None else (seq, got.payload_ct)
+
     def slots(self, list_id: int) -> list[EncSlot]:
         s = t.randomization_slots
         return [_slot(r) for r in self.conn.execute(select(s).where(s.c.list_id == list_id)
