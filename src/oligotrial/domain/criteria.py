@@ -475,6 +475,18 @@ def _line(ctx: Context, which: Any):
     return next((t for t in lines if t.line == which), None)
 
 
+def _line_or_outcome(ctx: Context, which: Any):
+    """The therapy line ``which`` ("current" or a number), or the Outcome that decides the leaf
+    without one: unknown when the history is not recorded, not met when the line is absent."""
+    if ctx.patient.systemic_therapy is None:
+        return None, unknown("systemic therapy history not recorded", ["systemic_therapy"])
+    t = _line(ctx, which)
+    if t is None:
+        name = "current" if which == "current" else f"line {which}"
+        return None, not_met(f"no {name} systemic therapy recorded", ["systemic_therapy"])
+    return t, None
+
+
 @leaf("therapy_history_known")
 def _therapy_known(params: Any) -> Node:
     def node(ctx: Context) -> Outcome:
@@ -491,12 +503,9 @@ def _line_classes(params: dict) -> Node:
     which = params["line"]
 
     def node(ctx: Context) -> Outcome:
-        if ctx.patient.systemic_therapy is None:
-            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
-        t = _line(ctx, which)
-        if t is None:
-            return not_met(f"no {'current' if which == 'current' else f'line {which}'} systemic therapy recorded",
-                           ["systemic_therapy"])
+        t, decided = _line_or_outcome(ctx, which)
+        if decided is not None:
+            return decided
         have = set(t.classes) | set(t.agents)
         desc = f"line {t.line} ({'+'.join(t.agents)}; {', '.join(t.classes) or 'no classes'})"
         src = [f"systemic_therapy line {t.line}"]
@@ -538,11 +547,9 @@ def _line_cycles(params: dict) -> Node:
     _check_keys(params, {"line", "min", "max"}, {"line"})
 
     def node(ctx: Context) -> Outcome:
-        if ctx.patient.systemic_therapy is None:
-            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
-        t = _line(ctx, params["line"])
-        if t is None:
-            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        t, decided = _line_or_outcome(ctx, params["line"])
+        if decided is not None:
+            return decided
         if t.cycles is None:
             return unknown(f"cycles of line {t.line} not recorded", [f"systemic_therapy line {t.line} cycles"])
         lo, hi = params.get("min"), params.get("max")
@@ -561,12 +568,9 @@ def _line_benefit(params: dict) -> Node:
     responses = set(params.get("responses", ["CR", "PR", "SD"]))
 
     def node(ctx: Context) -> Outcome:
-        if ctx.patient.systemic_therapy is None:
-            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
-        t = _line(ctx, params["line"])
-        if t is None:
-            return not_met(f"no {'current' if params['line'] == 'current' else 'line ' + str(params['line'])} systemic therapy",
-                           ["systemic_therapy"])
+        t, decided = _line_or_outcome(ctx, params["line"])
+        if decided is not None:
+            return decided
         need = params.get("min_days")
         if need is None:
             need = ctx.protocol.windows[params["window"]].days
@@ -612,11 +616,9 @@ def _early_progression(params: dict) -> Node:
     _check_keys(params, {"line", "days", "window"}, {"line"})
 
     def node(ctx: Context) -> Outcome:
-        if ctx.patient.systemic_therapy is None:
-            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
-        t = _line(ctx, params["line"])
-        if t is None:
-            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        t, decided = _line_or_outcome(ctx, params["line"])
+        if decided is not None:
+            return decided
         limit = _window_days(ctx, params)
         if t.progression_date is None:
             return unknown(f"date of progression on line {t.line} not recorded",
@@ -634,11 +636,9 @@ def _line_tox(params: dict) -> Node:
     _check_keys(params, {"line", "min_grade"}, {"line", "min_grade"})
 
     def node(ctx: Context) -> Outcome:
-        if ctx.patient.systemic_therapy is None:
-            return unknown("systemic therapy history not recorded", ["systemic_therapy"])
-        t = _line(ctx, params["line"])
-        if t is None:
-            return not_met(f"no line {params['line']} recorded", ["systemic_therapy"])
+        t, decided = _line_or_outcome(ctx, params["line"])
+        if decided is not None:
+            return decided
         grades = [x.grade for x in ctx.patient.toxicities or () if x.date >= t.start and (t.end is None or x.date <= t.end)]
         if t.max_toxicity_grade is not None:
             grades.append(t.max_toxicity_grade)
