@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from oligotrial.domain.validation import finite_number
 from oligotrial.errors import DoseError
 
 LN2 = math.log(2.0)
@@ -41,13 +42,7 @@ HIGH_DOSE_PER_FRACTION_GY = 8.0
 
 # ---- validation --------------------------------------------------------------------------------
 def _finite(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DoseError(f"{name} {value!r}: expected a number", field=name) from None
-    if not math.isfinite(v):
-        raise DoseError(f"{name} {value!r}: expected a finite number", field=name)
-    return v
+    return finite_number(name, value, DoseError)
 
 
 def check_dose_gy(value: float, name: str = "dose_gy", *, allow_zero: bool = True) -> float:

@@ -42,6 +42,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, stats
 
+from oligotrial.domain.validation import finite_number
 from oligotrial.errors import DesignError
 
 __all__ = [
@@ -59,13 +60,7 @@ _METHODS = ("schoenfeld", "freedman")
 
 
 def _check_finite(field: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise DesignError(f"{field} {value!r}: expected a number", field=field) from None
-    if not math.isfinite(value):
-        raise DesignError(f"{field} {value}: expected a finite number", field=field)
-    return value
+    return finite_number(field, value, DesignError)
 
 
 def _check_open_unit(field: str, value: float) -> float:
