@@ -69,6 +69,19 @@ def _disease_state(ctx: Context) -> DiseaseState:
 
 # ---- attestations --------------------------------------------------------------------------
 
+def _attestations(ctx: Context) -> dict[str, Any]:
+    """The latest attestation per key (per patient)."""
+    def make() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for a in ctx.patient.attestations or ():
+            prev = out.get(a.key)
+            if prev is None or a.date > prev.date:
+                out[a.key] = a
+        return out
+
+    return ctx.patient_memo("attestations", make)
+
+
 @leaf("attested")
 def _attested(arg: Any) -> Node:
     key = arg if isinstance(arg, str) else arg["key"]
@@ -79,11 +92,11 @@ def _attested(arg: Any) -> Node:
             return Outcome(met("").verdict if spec.favourable else not_met("").verdict,
                            f"assumed attested ({key} = {str(spec.favourable).lower()})",
                            (), (), (key,))
-        a = ctx.patient.attestation(key)
+        a = _attestations(ctx).get(key)
         if a is None:
-            return unknown(f"needs {spec.by}'s attestation: {spec.question}", [f"attestation {key}"])
+            return unknown(lambda: f"needs {spec.by}'s attestation: {spec.question}", [f"attestation {key}"])
         src = f"attestation {key} by {a.by} on {_fmt(a.date)}"
-        return (met if a.value else not_met)(f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [src])
+        return (met if a.value else not_met)(lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [src])
 
     return node
 
@@ -106,7 +119,7 @@ def _age(params: dict) -> Node:
             return unknown("age not recorded", ["birth_date or age_years"])
         rng = f"{'' if lo is None else f'>= {lo}'}{' and ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
         ok = (lo is None or age >= lo) and (hi is None or age <= hi)
-        return (met if ok else not_met)(f"age {age} on {_fmt(ctx.as_of)} (required {rng})", [src])
+        return (met if ok else not_met)(lambda: f"age {age} on {_fmt(ctx.as_of)} (required {rng})", [src])
 
     return node
 
@@ -123,21 +136,21 @@ def _diagnosis(params: dict) -> Node:
         if c is None:
             return unknown("cancer diagnosis not recorded", ["cancer.diagnosis"])
         if c.diagnosis not in allowed:
-            return not_met(f"diagnosis {c.diagnosis}, required {', '.join(sorted(allowed))}", ["cancer.diagnosis"])
+            return not_met(lambda: f"diagnosis {c.diagnosis}, required {', '.join(sorted(allowed))}", ["cancer.diagnosis"])
         parts = [f"diagnosis {c.diagnosis}"]
         if conf:
             if c.confirmation is None:
-                return unknown(f"diagnosis {c.diagnosis}; how it was confirmed is not recorded",
+                return unknown(lambda: f"diagnosis {c.diagnosis}; how it was confirmed is not recorded",
                                ["cancer.confirmation"], ["cancer.diagnosis"])
             if c.confirmation not in conf:
-                return not_met(f"{c.diagnosis} confirmed by {c.confirmation}, required {' or '.join(sorted(conf))}",
+                return not_met(lambda: f"{c.diagnosis} confirmed by {c.confirmation}, required {' or '.join(sorted(conf))}",
                                ["cancer.confirmation"])
             parts.append(f"confirmed by {c.confirmation}")
         if hist:
             if c.histology is None:
-                return unknown(f"diagnosis {c.diagnosis}; histology not recorded", ["cancer.histology"])
+                return unknown(lambda: f"diagnosis {c.diagnosis}; histology not recorded", ["cancer.histology"])
             if not any(h in c.histology.lower() for h in hist):
-                return not_met(f"histology {c.histology!r} is not one of {', '.join(hist)}", ["cancer.histology"])
+                return not_met(lambda: f"histology {c.histology!r} is not one of {', '.join(hist)}", ["cancer.histology"])
             parts.append(f"histology {c.histology}")
         return met(", ".join(parts), ["cancer"])
 
@@ -154,7 +167,7 @@ def _stage(params: dict) -> Node:
         if c is None or c.stage is None:
             return unknown("stage not recorded", ["cancer.stage"])
         ok = c.stage.upper() in allowed
-        return (met if ok else not_met)(f"stage {c.stage} (required {', '.join(sorted(allowed))})", ["cancer.stage"])
+        return (met if ok else not_met)(lambda: f"stage {c.stage} (required {', '.join(sorted(allowed))})", ["cancer.stage"])
 
     return node
 
@@ -171,7 +184,7 @@ def _performance(params: dict) -> Node:
         recs = [r for r in ctx.patient.performance or () if r.date <= ctx.as_of
                 and (days is None or (ctx.as_of - r.date).days <= days)]
         if not recs:
-            return unknown(f"no {scale} score{'' if days is None else f' within {days} days'}",
+            return unknown(lambda: f"no {scale} score{'' if days is None else f' within {days} days'}",
                            [f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}"])
         r = max(recs, key=lambda r: (r.date, r.scale == scale))
         possible = scores.possible_scores(r.scale, r.score, scale)
@@ -179,7 +192,7 @@ def _performance(params: dict) -> Node:
         need = f"{scale} {'' if lo is None else f'>= {lo}'}{' ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
         src = f"{r.scale} {r.score} on {_fmt(r.date)}"
         if len(verdicts) > 1:
-            return unknown(f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
+            return unknown(lambda: f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
                            [f"a {scale} score"], [src])
         conv = "" if r.scale == scale else f" (= {scale} {'/'.join(map(str, sorted(possible)))}, Oken 1982)"
         return (met if verdicts.pop() else not_met)(f"{src}{conv}; required {need}", [src])
@@ -190,15 +203,32 @@ def _performance(params: dict) -> Node:
 # ---- labs ----------------------------------------------------------------------------------
 
 def _latest_lab(ctx: Context, test: str, days: int | None):
-    def make():
-        labs = sorted((lab for lab in ctx.patient.labs or () if lab.test == test and lab.date <= ctx.as_of),
-                      key=lambda lab: lab.date)
-        return labs
+    """The latest ``test`` result on or before the screening date (within ``days`` if given);
+    per patient, so every protocol asking the same question shares the answer."""
+    shared = ctx.shared
+    key = ("lab", test, days)
+    try:
+        return shared[key]
+    except KeyError:
+        pass
+    as_of = ctx.as_of
+    best = None
+    for lab in ctx.patient.labs or ():
+        if lab.test == test and lab.date <= as_of and (days is None or (as_of - lab.date).days <= days) \
+                and (best is None or lab.date >= best.date):
+            best = lab
+    shared[key] = best
+    return best
 
-    labs = ctx.patient_memo(f"labs:{test}", make)
-    if days is not None:
-        labs = [lab for lab in labs if (ctx.as_of - lab.date).days <= days]
-    return labs[-1] if labs else None
+
+def _lab_text(ctx: Context, lab, unit: str) -> str:
+    """``creatinine 80 umol/L on 2026-01-05``, built once per result and patient."""
+    key = ("lab_text", id(lab))
+    try:
+        return ctx.shared[key]
+    except KeyError:
+        text = ctx.shared[key] = f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
+        return text
 
 
 @leaf("lab")
@@ -221,16 +251,16 @@ def _lab(params: dict) -> Node:
     def node(ctx: Context) -> Outcome:
         days = _window_days(ctx, params)
         lab = _latest_lab(ctx, test, days)
-        win = "" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"
         if lab is None:
-            return unknown(f"no {test}{win}", [f"{test} result{win}"])
-        src = f"{test} {lab.value:g} {unit} on {_fmt(lab.date)}"
+            win = "" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"
+            return unknown(lambda: f"no {test}{win}", [f"{test} result{win}"])
+        src = _lab_text(ctx, lab, unit)
         if value is not None:
             ok = cmp_(lab.value, value)
-            return (met if ok else not_met)(f"{src} (required {opname} {value:g} {unit})", [src])
+            return (met if ok else not_met)(lambda: f"{src} (required {opname} {value:g} {unit})", [src])
         bound, mult, name = (lab.uln, x_uln, "ULN") if x_uln is not None else (lab.lln, x_lln, "LLN")
         if bound is None:
-            return unknown(f"{src}: the reporting lab's {name} is not recorded",
+            return unknown(lambda: f"{src}: the reporting lab's {name} is not recorded",
                            [f"{name.lower()} of the {test} result on {_fmt(lab.date)}"], [src])
         limit = bound * mult
         ok = cmp_(lab.value, limit)
@@ -261,10 +291,10 @@ def _lab_normal(params: dict) -> Node:
             inputs.append(src)
             (reasons if lo - 1e-9 <= lab.value <= hi + 1e-9 else bad).append(src)
         if bad:
-            return not_met("outside range: " + "; ".join(bad), inputs)
+            return not_met(lambda: "outside range: " + "; ".join(bad), inputs)
         if missing:
-            return unknown("cannot check " + ", ".join(missing), missing, inputs)
-        return met("within range: " + "; ".join(reasons), inputs)
+            return unknown(lambda: "cannot check " + ", ".join(missing), missing, inputs)
+        return met(lambda: "within range: " + "; ".join(reasons), inputs)
 
     return node
 
@@ -306,7 +336,7 @@ def _crcl(params: dict) -> Node:
             missing.append("birth_date or age_years")
         sexes = [p.sex] if p.sex in ("female", "male") else ["female", "male"]
         if missing:
-            return unknown("Cockcroft-Gault creatinine clearance needs " + ", ".join(missing), missing)
+            return unknown(lambda: "Cockcroft-Gault creatinine clearance needs " + ", ".join(missing), missing)
         vals = {s: scores.cockcroft_gault_ml_min(age_years=age, weight_kg=wt.weight_kg,
                                                   creatinine_umol_l=cr.value, sex=s) for s in sexes}
         verdicts = {cmp_(v, value) for v in vals.values()}
@@ -314,7 +344,7 @@ def _crcl(params: dict) -> Node:
                   f"age {age}"]
         shown = ", ".join(f"{v:.1f} mL/min ({s})" for s, v in vals.items())
         if len(verdicts) > 1:
-            return unknown(f"Cockcroft-Gault {shown}: depends on sex", ["sex (female or male)"], inputs)
+            return unknown(lambda: f"Cockcroft-Gault {shown}: depends on sex", ["sex (female or male)"], inputs)
         return (met if verdicts.pop() else not_met)(
             f"Cockcroft-Gault creatinine clearance {shown} (required {need})", inputs)
 
@@ -332,7 +362,7 @@ def _child_pugh(params: dict) -> Node:
         cf = ctx.patient.clinical_findings
         if cf is not None and cf.child_pugh is not None:
             ok = cmp_(cf.child_pugh, value)
-            return (met if ok else not_met)(f"Child-Pugh {cf.child_pugh} (recorded score; required {opname} {value})",
+            return (met if ok else not_met)(lambda: f"Child-Pugh {cf.child_pugh} (recorded score; required {opname} {value})",
                                             ["clinical_findings.child_pugh"])
         bil = _latest_lab(ctx, "total_bilirubin", days)
         alb = _latest_lab(ctx, "albumin", days)
@@ -344,7 +374,7 @@ def _child_pugh(params: dict) -> Node:
         verdicts = {cmp_(s, value) for s in cp.possible}
         inputs = [f"{k} {v} point(s)" for k, v in cp.points.items() if v is not None]
         if len(verdicts) > 1:
-            return unknown(f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: "
+            return unknown(lambda: f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: "
                            f"missing {', '.join(cp.missing)}", [f"{m} (Child-Pugh part)" for m in cp.missing], inputs)
         shown = (f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})" if cp.known else
                  f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}")
@@ -365,19 +395,19 @@ def _condition(params: dict) -> Node:
     def node(ctx: Context) -> Outcome:
         conds = ctx.patient.conditions
         if conds is None:
-            return unknown(f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
+            return unknown(lambda: f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
         hits = [c for c in conds if c.name in names]
         active = [c for c in hits if c.active is True or history or (within is not None and c.since is not None and
                                                                       (ctx.as_of - c.since).days <= within)]
         if active:
             c = active[0]
             state = "active" if c.active else ("history" if history else f"since {_fmt(c.since)}")
-            return met(f"{c.name} ({state}){'' if not c.detail else f': {c.detail}'}", [f"condition {c.name}"])
+            return met(lambda: f"{c.name} ({state}){'' if not c.detail else f': {c.detail}'}", [f"condition {c.name}"])
         undecided = [c for c in hits if c.active is None and not (within is not None and c.since is not None)]
         if undecided:
-            return unknown(f"{undecided[0].name} recorded without saying whether it is active",
+            return unknown(lambda: f"{undecided[0].name} recorded without saying whether it is active",
                            [f"conditions.{undecided[0].name}.active"])
-        return not_met(f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
+        return not_met(lambda: f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
 
     return node
 
@@ -398,15 +428,15 @@ def _biomarker(params: dict) -> Node:
         untested = [n for n in names if status.get(n.upper()) in (None, "unknown")]
         if mode == "any_positive":
             if pos:
-                return met(f"{', '.join(pos)} positive", ["biomarkers"])
+                return met(lambda: f"{', '.join(pos)} positive", ["biomarkers"])
             if untested:
-                return unknown(f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
-            return not_met(f"{', '.join(names)} all negative", ["biomarkers"])
+                return unknown(lambda: f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
+            return not_met(lambda: f"{', '.join(names)} all negative", ["biomarkers"])
         if pos:
-            return not_met(f"{', '.join(pos)} positive", ["biomarkers"])
+            return not_met(lambda: f"{', '.join(pos)} positive", ["biomarkers"])
         if untested:
-            return unknown(f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
-        return met(f"{', '.join(names)} negative", ["biomarkers"])
+            return unknown(lambda: f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
+        return met(lambda: f"{', '.join(names)} negative", ["biomarkers"])
 
     return node
 
@@ -437,7 +467,7 @@ def _pregnancy_test(params: dict) -> Node:
             missing = [f"negative pregnancy test within {days} days" if days else "pregnancy test"]
             if rep is None or rep.childbearing_potential is None:
                 missing.insert(0, "reproductive.childbearing_potential")
-            return unknown("no pregnancy test" + ("" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"),
+            return unknown(lambda: "no pregnancy test" + ("" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"),
                            missing)
         src = f"pregnancy test {t.result} on {_fmt(t.date)}"
         return (met if t.result == "negative" else not_met)(src, [src])
@@ -460,7 +490,7 @@ def _pregnant(params: Any) -> Node:
         t = rep.pregnancy_test if rep else None
         if rep is not None and rep.lactating is False and t is not None and t.result == "negative" \
                 and 0 <= (ctx.as_of - t.date).days <= 14:
-            return not_met(f"negative pregnancy test on {_fmt(t.date)}, not lactating", ["reproductive"])
+            return not_met(lambda: f"negative pregnancy test on {_fmt(t.date)}, not lactating", ["reproductive"])
         return unknown("pregnancy and lactation status not recorded", ["reproductive.pregnant", "reproductive.lactating"])
 
     return node
@@ -483,7 +513,7 @@ def _line_or_outcome(ctx: Context, which: Any):
     t = _line(ctx, which)
     if t is None:
         name = "current" if which == "current" else f"line {which}"
-        return None, not_met(f"no {name} systemic therapy recorded", ["systemic_therapy"])
+        return None, not_met(lambda: f"no {name} systemic therapy recorded", ["systemic_therapy"])
     return t, None
 
 
@@ -510,13 +540,13 @@ def _line_classes(params: dict) -> Node:
         desc = f"line {t.line} ({'+'.join(t.agents)}; {', '.join(t.classes) or 'no classes'})"
         src = [f"systemic_therapy line {t.line}"]
         if params.get("all_of") and not set(params["all_of"]) <= have:
-            return not_met(f"{desc} lacks {', '.join(sorted(set(params['all_of']) - have))}", src)
+            return not_met(lambda: f"{desc} lacks {', '.join(sorted(set(params['all_of']) - have))}", src)
         if params.get("any_of") and not set(params["any_of"]) & have:
-            return not_met(f"{desc} has none of {', '.join(params['any_of'])}", src)
+            return not_met(lambda: f"{desc} has none of {', '.join(params['any_of'])}", src)
         if params.get("agents_any_of") and not {a.lower() for a in params["agents_any_of"]} & set(t.agents):
-            return not_met(f"{desc} has none of the agents {', '.join(params['agents_any_of'])}", src)
+            return not_met(lambda: f"{desc} has none of the agents {', '.join(params['agents_any_of'])}", src)
         if params.get("none_of") and set(params["none_of"]) & have:
-            return not_met(f"{desc} includes {', '.join(sorted(set(params['none_of']) & have))}", src)
+            return not_met(lambda: f"{desc} includes {', '.join(sorted(set(params['none_of']) & have))}", src)
         return met(desc, src)
 
     return node
@@ -535,9 +565,9 @@ def _prior_line_with(params: dict) -> Node:
         cutoff = ref.start if ref is not None else ctx.as_of
         prior = [t for t in lines if t.start < cutoff and (wanted & (set(t.classes) | set(t.agents)))]
         if prior:
-            return met(f"prior line {prior[0].line} with {', '.join(sorted(wanted & (set(prior[0].classes) | set(prior[0].agents))))}",
+            return met(lambda: f"prior line {prior[0].line} with {', '.join(sorted(wanted & (set(prior[0].classes) | set(prior[0].agents))))}",
                        [f"systemic_therapy line {prior[0].line}"])
-        return not_met(f"no line with {', '.join(sorted(wanted))} before {_fmt(cutoff)}", ["systemic_therapy"])
+        return not_met(lambda: f"no line with {', '.join(sorted(wanted))} before {_fmt(cutoff)}", ["systemic_therapy"])
 
     return node
 
@@ -551,10 +581,10 @@ def _line_cycles(params: dict) -> Node:
         if decided is not None:
             return decided
         if t.cycles is None:
-            return unknown(f"cycles of line {t.line} not recorded", [f"systemic_therapy line {t.line} cycles"])
+            return unknown(lambda: f"cycles of line {t.line} not recorded", [f"systemic_therapy line {t.line} cycles"])
         lo, hi = params.get("min"), params.get("max")
         ok = (lo is None or t.cycles >= lo) and (hi is None or t.cycles <= hi)
-        return (met if ok else not_met)(f"line {t.line}: {t.cycles} cycles (required {lo}-{hi})",
+        return (met if ok else not_met)(lambda: f"line {t.line}: {t.cycles} cycles (required {lo}-{hi})",
                                         [f"systemic_therapy line {t.line}"])
 
     return node
@@ -576,15 +606,15 @@ def _line_benefit(params: dict) -> Node:
             need = ctx.protocol.windows[params["window"]].days
         src = [f"systemic_therapy line {t.line}"]
         if t.best_response is None:
-            return unknown(f"best response to line {t.line} not recorded", [f"systemic_therapy line {t.line} best_response"])
+            return unknown(lambda: f"best response to line {t.line} not recorded", [f"systemic_therapy line {t.line} best_response"])
         if t.best_response not in responses:
-            return not_met(f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})", src)
+            return not_met(lambda: f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})", src)
         end = t.progression_date
         basis = "progression"
         if end is None:
             scans = [a.date for a in ctx.patient.assessments or () if a.date <= ctx.as_of]
             if not scans:
-                return unknown(f"date of progression on line {t.line} not recorded",
+                return unknown(lambda: f"date of progression on line {t.line} not recorded",
                                [f"systemic_therapy line {t.line} progression_date"])
             end, basis = max(scans), "latest scan"
         days = (end - t.start).days
@@ -605,7 +635,7 @@ def _on_therapy(params: Any) -> Node:
         ongoing = [t for t in lines if t.start <= ctx.as_of and (t.end is None or t.end >= ctx.as_of)]
         if ongoing:
             t = ongoing[-1]
-            return met(f"on line {t.line} ({'+'.join(t.agents)}) since {_fmt(t.start)}", [f"systemic_therapy line {t.line}"])
+            return met(lambda: f"on line {t.line} ({'+'.join(t.agents)}) since {_fmt(t.start)}", [f"systemic_therapy line {t.line}"])
         return not_met("not on systemic therapy at screening", ["systemic_therapy"])
 
     return node
@@ -621,11 +651,11 @@ def _early_progression(params: dict) -> Node:
             return decided
         limit = _window_days(ctx, params)
         if t.progression_date is None:
-            return unknown(f"date of progression on line {t.line} not recorded",
+            return unknown(lambda: f"date of progression on line {t.line} not recorded",
                            [f"systemic_therapy line {t.line} progression_date"])
         days = (t.progression_date - t.start).days
         ok = days < limit
-        return (met if ok else not_met)(f"progression on line {t.line} {days} days after its start (within {limit} days: "
+        return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (within {limit} days: "
                                         f"{'yes' if ok else 'no'})", [f"systemic_therapy line {t.line}"])
 
     return node
@@ -643,11 +673,11 @@ def _line_tox(params: dict) -> Node:
         if t.max_toxicity_grade is not None:
             grades.append(t.max_toxicity_grade)
         if not grades and ctx.patient.toxicities is None:
-            return unknown(f"adverse events on line {t.line} not recorded",
+            return unknown(lambda: f"adverse events on line {t.line} not recorded",
                            [f"systemic_therapy line {t.line} max_toxicity_grade or toxicities"])
         worst = max(grades, default=0)
         ok = worst >= params["min_grade"]
-        return (met if ok else not_met)(f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"])
+        return (met if ok else not_met)(lambda: f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"])
 
     return node
 
@@ -675,11 +705,11 @@ def _tox_recovered(params: dict) -> Node:
             elif current > allowed:
                 bad.append(f"{x.term} grade {current} (allowed <= {allowed})")
         if bad:
-            return not_met("not recovered: " + ", ".join(bad), ["toxicities"])
+            return not_met(lambda: "not recovered: " + ", ".join(bad), ["toxicities"])
         if undecided:
-            return unknown("current grade not recorded for " + ", ".join(undecided),
+            return unknown(lambda: "current grade not recorded for " + ", ".join(undecided),
                            [f"current grade of {t}" for t in undecided])
-        return met(f"all prior toxicities recovered to grade <= {max_grade} (or exempt)", ["toxicities"])
+        return met(lambda: f"all prior toxicities recovered to grade <= {max_grade} (or exempt)", ["toxicities"])
 
     return node
 
@@ -708,16 +738,16 @@ def _io_resistance(params: dict) -> Node:
             exposure = (prog - t.start).days
             src = [f"systemic_therapy line {t.line}"]
             if exposure > a_days:
-                return met(f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
+                return met(lambda: f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
                            f"(> {a_days})", src)
             if exposure > p_days and t.best_response in ("SD", "PD"):
-                return met(f"primary resistance: no response ({t.best_response}) and progression after {exposure} days "
+                return met(lambda: f"primary resistance: no response ({t.best_response}) and progression after {exposure} days "
                            f"of immunotherapy (> {p_days})", src)
             if exposure > p_days and t.best_response is None:
                 undecided.append(t)
         if undecided:
             t = undecided[0]
-            return unknown(f"line {t.line}: progression date or best response on immunotherapy not recorded",
+            return unknown(lambda: f"line {t.line}: progression date or best response on immunotherapy not recorded",
                            [f"systemic_therapy line {t.line} progression_date and best_response"])
         return not_met("progression on immunotherapy does not meet the resistance definition", ["systemic_therapy"])
 
@@ -750,10 +780,10 @@ def _other_therapy(params: dict) -> Node:
                 if c.start <= ctx.as_of and end >= start:
                     hits.append(f"radiotherapy {_fmt(c.start)}")
         if hits:
-            return met(f"within {days} days: " + ", ".join(hits), ["systemic_therapy", "radiotherapy"])
+            return met(lambda: f"within {days} days: " + ", ".join(hits), ["systemic_therapy", "radiotherapy"])
         if missing:
             return unknown("treatment history not recorded", missing)
-        return not_met(f"no other anticancer therapy within {days} days", ["systemic_therapy", "radiotherapy"])
+        return not_met(lambda: f"no other anticancer therapy within {days} days", ["systemic_therapy", "radiotherapy"])
 
     return node
 
@@ -767,7 +797,7 @@ def _rt_history(params: Any) -> Node:
         prior = [c for c in rts if c.start <= ctx.as_of]
         if prior:
             c = prior[0]
-            return met(f"prior radiotherapy from {_fmt(c.start)}"
+            return met(lambda: f"prior radiotherapy from {_fmt(c.start)}"
                        f"{'' if c.dose_gy is None else f' ({c.dose_gy:g} Gy/{c.fractions})'}", ["radiotherapy"])
         return not_met("no prior radiotherapy", ["radiotherapy"])
 
@@ -785,9 +815,9 @@ def _rt_overlap(params: Any) -> Node:
         hit = sorted({lid for c in rts if c.start <= ctx.as_of for lid in (c.lesions or ()) if lid in counted})
         region_only = [c for c in rts if c.start <= ctx.as_of and not c.lesions and c.region]
         if hit:
-            return met(f"prior radiotherapy to {', '.join(hit)}", ["radiotherapy"])
+            return met(lambda: f"prior radiotherapy to {', '.join(hit)}", ["radiotherapy"])
         if region_only and counted:
-            return unknown(f"prior radiotherapy to region {region_only[0].region!r}: overlap with "
+            return unknown(lambda: f"prior radiotherapy to region {region_only[0].region!r}: overlap with "
                            f"{', '.join(sorted(counted))} needs review", ["lesions treated by each prior course"])
         return not_met("no prior radiotherapy to the counted lesions", ["radiotherapy"])
 
@@ -807,8 +837,8 @@ def _studies(params: dict) -> Node:
         hits = [s for s in studies if (not params.get("interventional_only", True) or s.interventional)
                 and s.start <= ctx.as_of and (s.end is None or s.end >= start)]
         if hits:
-            return met(f"in study {hits[0].name} within {days} days", ["studies"])
-        return not_met(f"no interventional study within {days} days", ["studies"])
+            return met(lambda: f"in study {hits[0].name} within {days} days", ["studies"])
+        return not_met(lambda: f"no interventional study within {days} days", ["studies"])
 
     return node
 
@@ -824,8 +854,8 @@ def _transfusion(params: dict) -> Node:
             return unknown("transfusions not recorded", [f"transfusions within {days} days (an empty list if none)"])
         hits = [t for t in tr if 0 <= (ctx.as_of - t.date).days <= days]
         if hits:
-            return met(f"transfusion on {_fmt(hits[0].date)}", ["transfusions"])
-        return not_met(f"no transfusion within {days} days", ["transfusions"])
+            return met(lambda: f"transfusion on {_fmt(hits[0].date)}", ["transfusions"])
+        return not_met(lambda: f"no transfusion within {days} days", ["transfusions"])
 
     return node
 
@@ -843,7 +873,7 @@ def _assessment_within(params: dict) -> Node:
         last = max(scans, key=lambda a: a.date)
         age = (ctx.as_of - last.date).days
         ok = age <= days
-        return (met if ok else not_met)(f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
+        return (met if ok else not_met)(lambda: f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
                                         f"(required within {days})", [f"assessment {_fmt(last.date)}"])
 
     return node
@@ -875,13 +905,17 @@ def _disease(params: dict) -> Node:
         ds = _disease_state(ctx)
         if ds.judged_scan is None:
             return unknown("no imaging assessment on or before the screening date", list(ds.missing))
-        inputs = list(ds.inputs)
-        checks: list[tuple[bool | None, str]] = []
+        inputs = ds.inputs
+        checks: list[tuple[bool | None, Any]] = []
         n_c, n_u = len(ds.counted), len(ds.uncertain)
-        detail = ", ".join(f"{s.lesion}: {s.reason}" for s in ds.lesions if s.lesion in ds.counted)
         if "counted" in params:
             ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
-            checks.append((ok, f"{why}{f' [{detail}]' if detail else ''}"))
+
+            def counted_why(why=why) -> str:
+                detail = ", ".join(f"{s.lesion}: {s.reason}" for s in ds.lesions if s.lesion in ds.counted)
+                return f"{why}{f' [{detail}]' if detail else ''}"
+
+            checks.append((ok, counted_why))
         if "sites" in params:
             checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
         if "organs" in params:
@@ -923,7 +957,9 @@ def _disease(params: dict) -> Node:
             ok = n_meas >= params["measurable_counted"].get("min", 1)
             checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
                                "bone only with a soft-tissue component)"))
-        reason = "; ".join(w for _, w in checks)
+        def reason() -> str:
+            return "; ".join(w if w.__class__ is str else w() for _, w in checks)
+
         if any(c is False for c, _ in checks):
             return not_met(reason, inputs)
         if any(c is None for c, _ in checks):
@@ -944,11 +980,11 @@ def _lesions_in_organs(params: dict) -> Node:
         pool = ds.lesions if params.get("among") == "all" else [s for s in ds.lesions if s.lesion in ds.counted]
         hits = [s.lesion for s in pool if s.organ in organs and s.status not in ("absent",)]
         if hits:
-            return met(f"{', '.join(hits)} in {', '.join(sorted(organs))}", list(ds.inputs))
+            return met(lambda: f"{', '.join(hits)} in {', '.join(sorted(organs))}", list(ds.inputs))
         unk = [s.lesion for s in pool if s.organ is None]
         if unk:
-            return unknown(f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
-        return not_met(f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
+            return unknown(lambda: f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
+        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
 
     return node
 
@@ -1000,9 +1036,9 @@ def _brain(params: dict) -> Node:
                 return met("; ".join(reasons), ["lesions", "assessments"])
             if missing:
                 return unknown("brain metastasis size not recorded", missing)
-            return not_met(f"{len(ids)} brain metastasis(es), none over the size or volume limits", ["lesions", "assessments"])
+            return not_met(lambda: f"{len(ids)} brain metastasis(es), none over the size or volume limits", ["lesions", "assessments"])
         if ids:
-            return met(f"brain metastases: {', '.join(sorted(ids))}", ["lesions"])
+            return met(lambda: f"brain metastases: {', '.join(sorted(ids))}", ["lesions"])
         return not_met("no brain metastases recorded", ["lesions"])
 
     return node
@@ -1020,8 +1056,8 @@ def _organ_involved(params: dict) -> Node:
         hits = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
         hits += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
         if hits:
-            return met(f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
-        return not_met(f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
+            return met(lambda: f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
+        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
 
     return node
 
@@ -1037,12 +1073,12 @@ def _clinical_score(params: dict) -> Node:
         cf = ctx.patient.clinical_findings
         v = getattr(cf, name) if cf is not None else None
         if v is None:
-            return unknown(f"{name} not recorded", [f"clinical_findings.{name}"])
+            return unknown(lambda: f"{name} not recorded", [f"clinical_findings.{name}"])
         if "in" in params:
             ok = v in params["in"]
-            return (met if ok else not_met)(f"{name} {v} (required one of {', '.join(params['in'])})", [f"clinical_findings.{name}"])
+            return (met if ok else not_met)(lambda: f"{name} {v} (required one of {', '.join(params['in'])})", [f"clinical_findings.{name}"])
         ok = _op(params["op"])(v, params["value"])
-        return (met if ok else not_met)(f"{name} {v} ({params['op']} {params['value']}: {'yes' if ok else 'no'})",
+        return (met if ok else not_met)(lambda: f"{name} {v} ({params['op']} {params['value']}: {'yes' if ok else 'no'})",
                                         [f"clinical_findings.{name}"])
 
     return node
@@ -1059,9 +1095,9 @@ def _has_mets(params: Any) -> Node:
         mets += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.state != "absent"]
         nodes = [lesion.id for lesion in p.lesions if lesion.kind == "lymph_node"]
         if mets:
-            return met(f"metastatic disease on imaging: {', '.join(sorted(set(mets)))}", ["lesions"])
+            return met(lambda: f"metastatic disease on imaging: {', '.join(sorted(set(mets)))}", ["lesions"])
         if nodes and p.cancer is not None and p.cancer.stage and p.cancer.stage.upper().startswith("IV"):
-            return met(f"stage {p.cancer.stage} with nodal disease", ["lesions", "cancer.stage"])
+            return met(lambda: f"stage {p.cancer.stage} with nodal disease", ["lesions", "cancer.stage"])
         return not_met("no metastasis recorded", ["lesions"])
 
     return node

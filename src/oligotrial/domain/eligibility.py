@@ -38,28 +38,60 @@ class Verdict(str, Enum):
 MET, NOT_MET, UNKNOWN, NA = Verdict.MET, Verdict.NOT_MET, Verdict.UNKNOWN, Verdict.NOT_APPLICABLE
 
 
-@dataclass(slots=True)
+Reason = str | Callable[[], str]
+
+
 class Outcome:
-    verdict: Verdict
-    reason: str
-    inputs: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-    assumed: tuple[str, ...] = ()
+    """A verdict with why it was reached, what it read and what would decide it.
+
+    ``reason`` may be given as a string or as a zero-argument callable that builds it: the
+    explanation is then formatted only when somebody reads it (a screen of a whole registry
+    reads the verdicts; one coordinator reads the reasons). It is built at most once.
+    """
+
+    __slots__ = ("verdict", "_reason", "inputs", "missing", "assumed")
+
+    def __init__(self, verdict: Verdict, reason: Reason, inputs: tuple[str, ...] = (),
+                 missing: tuple[str, ...] = (), assumed: tuple[str, ...] = ()) -> None:
+        self.verdict = verdict
+        self._reason = reason
+        self.inputs = inputs
+        self.missing = missing
+        self.assumed = assumed
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if r.__class__ is not str:
+            r = self._reason = r()
+        return r
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.verdict, self.reason, self.inputs, self.missing, self.assumed) == \
+            (other.verdict, other.reason, other.inputs, other.missing, other.assumed)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Outcome(verdict={self.verdict!r}, reason={self.reason!r}, inputs={self.inputs!r}, "
+                f"missing={self.missing!r}, assumed={self.assumed!r})")
 
 
-def met(reason: str, inputs=(), assumed=()) -> Outcome:
+def met(reason: Reason, inputs=(), assumed=()) -> Outcome:
     return Outcome(MET, reason, tuple(inputs), (), tuple(assumed))
 
 
-def not_met(reason: str, inputs=()) -> Outcome:
+def not_met(reason: Reason, inputs=()) -> Outcome:
     return Outcome(NOT_MET, reason, tuple(inputs))
 
 
-def unknown(reason: str, missing, inputs=()) -> Outcome:
+def unknown(reason: Reason, missing, inputs=()) -> Outcome:
     return Outcome(UNKNOWN, reason, tuple(inputs), tuple(missing))
 
 
-def not_applicable(reason: str, inputs=()) -> Outcome:
+def not_applicable(reason: Reason, inputs=()) -> Outcome:
     return Outcome(NA, reason, tuple(inputs))
 
 
@@ -94,17 +126,29 @@ class Context:
             return value
 
 
-def _merge(outcomes: list[Outcome], verdict: Verdict, reason: str, evaluated: list[Outcome] | None = None) -> Outcome:
+def _uniq(parts) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parts))
+
+
+def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated: list[Outcome] | None = None) -> Outcome:
     """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
     every ``evaluated`` child, so a result always says which attestations were assumed."""
-    inputs = tuple(dict.fromkeys(i for o in outcomes for i in o.inputs))
-    missing = tuple(dict.fromkeys(m for o in outcomes for m in o.missing)) if verdict is UNKNOWN else ()
-    assumed = tuple(dict.fromkeys(a for o in (evaluated if evaluated is not None else outcomes) for a in o.assumed))
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
+    else:
+        inputs = _uniq(i for o in outcomes for i in o.inputs)
+        missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
+    src = evaluated if evaluated is not None else outcomes
+    assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
     return Outcome(verdict, reason, inputs, missing, assumed)
 
 
-def _join(outcomes: list[Outcome]) -> str:
-    return "; ".join(o.reason for o in outcomes if o.reason)
+def _join(outcomes: list[Outcome]) -> Reason:
+    """The children's reasons joined, built when read."""
+    if len(outcomes) == 1:
+        return outcomes[0]._reason
+    return lambda: "; ".join(r for o in outcomes if (r := o.reason))
 
 
 def all_of(children: list[Node]) -> Node:
@@ -149,7 +193,7 @@ def negate(child: Node) -> Node:
     def node(ctx: Context) -> Outcome:
         o = child(ctx)
         flipped = {MET: NOT_MET, NOT_MET: MET}.get(o.verdict, o.verdict)
-        return Outcome(flipped, o.reason, o.inputs, o.missing, o.assumed)
+        return Outcome(flipped, o._reason, o.inputs, o.missing, o.assumed)
 
     return node
 
@@ -163,7 +207,10 @@ def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
         k_unk = sum(o.verdict is UNKNOWN for o in outs)
         lo, hi = k_met, k_met + k_unk
         word = "at least" if at_least else "at most"
-        why = f"{k_met} of {len(outs)} met ({k_unk} unknown), {word} {n} required"
+        n_outs = len(outs)
+
+        def why() -> str:
+            return f"{k_met} of {n_outs} met ({k_unk} unknown), {word} {n} required"
         if at_least:
             verdict = MET if lo >= n else (NOT_MET if hi < n else UNKNOWN)
         else:
@@ -180,13 +227,13 @@ def applies_if(condition: Node, then: Node) -> Node:
     def node(ctx: Context) -> Outcome:
         c = condition(ctx)
         if c.verdict is NOT_MET:
-            return Outcome(NA, f"does not apply: {c.reason}", c.inputs)
+            return Outcome(NA, lambda: f"does not apply: {c.reason}", c.inputs)
         t = then(ctx)
         if c.verdict in (MET, NA):
             return t
         if t.verdict in (MET, NA):
-            return _merge([c, t], t.verdict, t.reason)
-        return _merge([c, t], UNKNOWN, f"{c.reason}; {t.reason}")
+            return _merge([c, t], t.verdict, t._reason)
+        return _merge([c, t], UNKNOWN, lambda: f"{c.reason}; {t.reason}")
 
     return node
 

@@ -62,17 +62,38 @@ class LesionObservation:
     finding: Finding
 
 
-@dataclass(slots=True)
+def _text(why) -> str:
+    """A reason given as a string or as a zero-argument callable that builds it when read."""
+    return why if why.__class__ is str else why()
+
+
 class LesionStatus:
-    lesion: str
-    organ: str | None
-    kind: str | None
-    node_region: str | None
-    intracranial: bool
-    status: str  # "progressing" | "not_progressing" | "uncertain" | "residual" | "absent" | "present"
-    rule: str | None
-    reason: str
-    size_mm: float | None
+    """One lesion's state at the judged scan; ``reason`` is formatted when read."""
+
+    __slots__ = ("lesion", "organ", "kind", "node_region", "intracranial", "status", "rule", "_reason", "size_mm")
+
+    def __init__(self, lesion: str, organ: str | None, kind: str | None, node_region: str | None,
+                 intracranial: bool, status: str, rule: str | None, reason, size_mm: float | None) -> None:
+        self.lesion = lesion
+        self.organ = organ
+        self.kind = kind
+        self.node_region = node_region
+        self.intracranial = intracranial
+        # "progressing" | "not_progressing" | "uncertain" | "residual" | "absent" | "present"
+        self.status = status
+        self.rule = rule
+        self._reason = reason
+        self.size_mm = size_mm
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if r.__class__ is not str:
+            r = self._reason = r()
+        return r
+
+    def __repr__(self) -> str:
+        return f"LesionStatus({self.lesion!r}, status={self.status!r}, rule={self.rule!r}, reason={self.reason!r})"
 
 
 @dataclass(frozen=True)
@@ -212,8 +233,11 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     diff = size - ref
     pct_ok = True if pct is None else (ref > 0 and _pct_increase_meets(size, ref, pct, pct_op)) or (ref == 0 and size > 0)
     abs_ok = True if abs_mm is None else _cmp(diff, abs_op, abs_mm)
-    pct_txt = f"{(diff / ref * 100):+.1f}%" if ref > 0 else "from 0"
-    why = f"{size:g} mm vs {ref_kind} {ref:g} mm on {ref_date.isoformat()} ({pct_txt}, {diff:+g} mm)"
+
+    def why() -> str:
+        pct_txt = f"{(diff / ref * 100):+.1f}%" if ref > 0 else "from 0"
+        return f"{size:g} mm vs {ref_kind} {ref:g} mm on {ref_date.isoformat()} ({pct_txt}, {diff:+g} mm)"
+
     return (pct_ok and abs_ok), why
 
 
@@ -232,7 +256,7 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
     gap = (last.date - prev.date).days
     lo, hi = rule.get("interval_min_days"), rule.get("interval_max_days")
     if (lo is not None and gap < lo) or (hi is not None and gap > hi):
-        return False, f"the two studies are {gap} days apart (window {lo}-{hi} days)"
+        return False, lambda: f"the two studies are {gap} days apart (window {lo}-{hi} days)"
     ok = True
     if rule.get("require_growth_between", False):
         ok = ok and s_prev > ref and s_last > s_prev
@@ -242,8 +266,11 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
     abs_mm, abs_op = rule.get("abs_mm"), rule.get("abs_op", ">=")
     if abs_mm is not None:
         ok = ok and _cmp(s_last - ref, abs_op, abs_mm)
-    why = (f"{ref:g} mm at baseline {ctx.baseline.isoformat()} -> {s_prev:g} mm ({prev.date.isoformat()}) "
-           f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
+
+    def why() -> str:
+        return (f"{ref:g} mm at baseline {ctx.baseline.isoformat()} -> {s_prev:g} mm ({prev.date.isoformat()}) "
+                f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
+
     return ok, why
 
 
@@ -307,7 +334,7 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     now = cur.finding.suv_max
     ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and \
         _cmp(now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8))
-    return ok, f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
+    return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
 
 
 def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
@@ -328,19 +355,66 @@ _RULES = {
 RULE_TYPES = frozenset(_RULES)
 
 
-def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]]) -> tuple[str, str | None, str]:
-    unknown_reasons = []
-    for rule in rules:
-        verdict, why = _RULES[rule["type"]](ctx, rule)
+def _rule_key(rule: dict[str, Any]) -> tuple:
+    """What a rule's verdict depends on (its type and parameters, not its name or source text)."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in rule.items()
+                        if k not in ("name", "source_text")))
+
+
+_PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], tuple, str]]]] = {}
+
+
+def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple, str]]:
+    """Each rule with its cache key and display name, computed once per protocol's rule list."""
+    hit = _PLANS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        hit = _PLANS[id(rules)] = (rules, [(r, _rule_key(r), r.get("name", r["type"])) for r in rules])
+    return hit[1]
+
+
+def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]],
+                        cache: dict | None = None) -> tuple[str, str | None, Any]:
+    """The first rule that is met, else uncertain (a rule could not be decided) or not progressing.
+
+    ``cache`` holds this patient's per-lesion rule results, so trials that share a rule (RECIST
+    1.1 growth, say) evaluate it once per lesion.
+    """
+    undecided = []
+    for rule, key, name in _plan(rules):
+        if cache is None:
+            verdict, why = _RULES[rule["type"]](ctx, rule)
+        else:
+            ck = (ctx.lid, key)
+            try:
+                verdict, why = cache[ck]
+            except KeyError:
+                verdict, why = cache[ck] = _RULES[rule["type"]](ctx, rule)
         if verdict is True:
-            return "progressing", rule.get("name", rule["type"]), why
+            return "progressing", name, why
         if verdict is None:
-            unknown_reasons.append(f"{rule.get('name', rule['type'])}: {why}")
+            undecided.append((name, why))
     if ctx.current is None or ctx.current.finding.state == "not_evaluated":
-        return "uncertain", None, f"not evaluated at {ctx.judged.date.isoformat()}"
-    if unknown_reasons:
-        return "uncertain", None, "; ".join(unknown_reasons)
+        judged = ctx.judged.date
+        return "uncertain", None, lambda: f"not evaluated at {judged.isoformat()}"
+    if undecided:
+        return "uncertain", None, lambda: "; ".join(f"{n}: {_text(w)}" for n, w in undecided)
     return "not_progressing", None, "no progression rule met"
+
+
+def _lesion_contexts(patient: Patient, judged: Assessment, baseline: Date) -> list[tuple]:
+    """Per lesion seen up to the judged scan: its context and where it is (protocol-independent)."""
+    lesion_map = patient.lesion_map()
+    out = []
+    for lid, obs in _history(patient, judged.date).items():
+        lesion = lesion_map.get(lid)
+        first = obs[0].finding
+        organ = lesion.organ if lesion else first.organ
+        kind = lesion.kind if lesion else ("lymph_node" if first.organ == "lymph_node" else None)
+        region = lesion.node_region if lesion else first.node_region
+        is_node = (lesion.is_node if lesion else first.organ == "lymph_node")
+        ctx = _LesionContext(lid, obs, judged, baseline, organ, kind, is_node)
+        out.append((ctx, organ, kind, region, organ in ("brain", "meninges")))
+    return out
 
 
 def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
@@ -366,52 +440,45 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
                             None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
                             tuple(notes))
-    if shared is not None:
-        if "ds:hist" not in shared:
-            shared["ds:lesions"] = patient.lesion_map()
-            shared["ds:hist"] = _history(patient, judged.date)
-        lesion_map, hist = shared["ds:lesions"], shared["ds:hist"]
-    else:
-        lesion_map = patient.lesion_map()
-        hist = _history(patient, judged.date)
+    lesions = shared.get("ds:lesion_ctx") if shared is not None else None
+    if lesions is None:
+        lesions = _lesion_contexts(patient, judged, baseline)
+        if shared is not None:
+            shared["ds:lesion_ctx"] = lesions
+    rule_cache = shared.setdefault("ds:rule_results", {}) if shared is not None else None
     statuses: list[LesionStatus] = []
     progression_any: bool | None = False
-    for lid, obs in hist.items():
-        lesion = lesion_map.get(lid)
-        first = obs[0].finding
-        organ = lesion.organ if lesion else first.organ
-        kind = lesion.kind if lesion else ("lymph_node" if first.organ == "lymph_node" else None)
-        region = lesion.node_region if lesion else first.node_region
-        is_node = (lesion.is_node if lesion else first.organ == "lymph_node")
-        intracranial = organ in ("brain", "meninges")
-        ctx = _LesionContext(lid, obs, judged, baseline, organ, kind, is_node)
-        if spec.mode == "progression" or spec.mode == "residual":
-            status, rule_name, why = _progression_status(ctx, spec.rules)
-            if spec.mode == "residual":
+    mode = spec.mode
+    judged_date = judged.date
+    for ctx, organ, kind, region, intracranial in lesions:
+        lid = ctx.lid
+        cur = ctx.current
+        if mode == "progression" or mode == "residual":
+            status, rule_name, why = _progression_status(ctx, spec.rules, rule_cache)
+            if mode == "residual":
                 if status == "progressing":
                     progression_any = True
                 elif status == "uncertain" and progression_any is False:
                     progression_any = None
-                cur = ctx.current
                 if cur is None or cur.finding.state == "not_evaluated":
-                    status, why = "uncertain", f"not evaluated at {judged.date.isoformat()}"
+                    status, why = "uncertain", lambda: f"not evaluated at {judged_date.isoformat()}"
                 elif cur.finding.state in ("absent", "complete_metabolic_response") or _size(cur.finding) == 0:
                     status, why = "absent", "complete metabolic response or absent"
                 elif cur.modality != "PET-CT" and counting.get("require_pet", True):
                     status, why = "uncertain", "residual status needs a PET/CT"
                 else:
+                    suv = cur.finding.suv_max
                     status, why = "residual", ("not in complete metabolic response"
-                                               + (f" (SUVmax {cur.finding.suv_max:g})" if cur.finding.suv_max is not None else ""))
+                                               + (f" (SUVmax {suv:g})" if suv is not None else ""))
                 rule_name = None
         else:  # burden: every lesion present at the judged scan
-            cur = ctx.current
             if cur is None or cur.finding.state == "not_evaluated":
-                status, rule_name, why = "uncertain", None, f"not evaluated at {judged.date.isoformat()}"
+                status, rule_name, why = "uncertain", None, lambda: f"not evaluated at {judged_date.isoformat()}"
             elif cur.finding.state == "absent" or _size(cur.finding) == 0:
                 status, rule_name, why = "absent", None, "absent"
             else:
                 status, rule_name, why = "present", None, "present"
-        size = _size(ctx.current.finding) if ctx.current else None
+        size = _size(cur.finding) if cur else None
         statuses.append(LesionStatus(lid, organ, kind, region, intracranial, status, rule_name, why, size))
 
     count_status = {"progression": "progressing", "residual": "residual", "burden": "present"}[spec.mode]

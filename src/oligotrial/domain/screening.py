@@ -12,22 +12,38 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.eligibility import MET, NOT_MET, UNKNOWN, Context, Node, compile_rule
+from oligotrial.domain.eligibility import MET, NOT_MET, UNKNOWN, Context, Node, Outcome, Verdict, compile_rule
 from oligotrial.domain.progression import evaluate_disease_state
 
 SCREENING_FORMAT = "oligotrial.screening/1"
+_VALUE = {v: v.value for v in Verdict}
 
 
-@dataclass(frozen=True)
 class CriterionResult:
-    id: str
-    kind: str
-    source_text: str
-    verdict: str
-    reason: str
-    inputs: tuple[str, ...]
-    missing: tuple[str, ...]
-    assumed: tuple[str, ...] = ()
+    """One criterion's verdict, its registry text, and why (``reason`` is built when read)."""
+
+    __slots__ = ("id", "kind", "source_text", "verdict", "_reason", "inputs", "missing", "assumed")
+
+    def __init__(self, id: str, kind: str, source_text: str, verdict: str, reason,
+                 inputs: tuple[str, ...], missing: tuple[str, ...], assumed: tuple[str, ...] = ()) -> None:
+        self.id = id
+        self.kind = kind
+        self.source_text = source_text
+        self.verdict = verdict
+        self._reason = reason
+        self.inputs = inputs
+        self.missing = missing
+        self.assumed = assumed
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if r.__class__ is not str:
+            r = self._reason = r.reason if isinstance(r, Outcome) else r()
+        return r
+
+    def __repr__(self) -> str:
+        return f"CriterionResult(id={self.id!r}, kind={self.kind!r}, verdict={self.verdict!r}, reason={self.reason!r})"
 
     def to_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "kind": self.kind, "source_text": self.source_text, "verdict": self.verdict,
@@ -117,8 +133,9 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     results = []
     for crit, node in cp.nodes:
         o = node(ctx)
-        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, o.verdict.value, o.reason,
-                                       o.inputs, o.missing if o.verdict is UNKNOWN else (), o.assumed))
+        v = o.verdict
+        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, _VALUE[v], o,
+                                       o.inputs, o.missing if v is UNKNOWN else (), o.assumed))
     ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state, ctx.shared))
     return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
                           ds, tuple(results), assume_attested)
