@@ -82,6 +82,15 @@ def _attestations(ctx: Context) -> dict[str, Any]:
     return ctx.patient_memo("attestations", make)
 
 
+def _attestation_text(ctx: Context, a) -> str:
+    key = ("attestation_text", id(a))
+    try:
+        return ctx.shared[key]
+    except KeyError:
+        text = ctx.shared[key] = f"attestation {a.key} by {a.by} on {_fmt(a.date)}"
+        return text
+
+
 @leaf("attested")
 def _attested(arg: Any) -> Node:
     key = arg if isinstance(arg, str) else arg["key"]
@@ -95,7 +104,7 @@ def _attested(arg: Any) -> Node:
         a = _attestations(ctx).get(key)
         if a is None:
             return unknown(lambda: f"needs {spec.by}'s attestation: {spec.question}", [f"attestation {key}"])
-        src = f"attestation {key} by {a.by} on {_fmt(a.date)}"
+        src = _attestation_text(ctx, a)
         return (met if a.value else not_met)(lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [src])
 
     return node

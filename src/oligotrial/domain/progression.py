@@ -96,7 +96,7 @@ class LesionStatus:
         return f"LesionStatus({self.lesion!r}, status={self.status!r}, rule={self.rule!r}, reason={self.reason!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DiseaseState:
     definition: str
     mode: str
@@ -506,9 +506,15 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         return s.organ
 
     def count(items: list[LesionStatus], key) -> tuple[int, int]:
-        keys = {key(s) for s in items}
-        unknown = sum(1 for s in items if key(s) is None)
-        known = len(keys - {None})
+        keys = set()
+        unknown = 0
+        for s in items:
+            k = key(s)
+            if k is None:
+                unknown += 1
+            else:
+                keys.add(k)
+        known = len(keys)
         lo = known + (1 if unknown and not known else 0)
         return lo, known + unknown
 
@@ -530,9 +536,14 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
     if uncertain:
         missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
     sizes = [s.size_mm for s in c_items if s.size_mm is not None]
-    inputs = [f"assessment {judged.date.isoformat()} ({judged.modality})"]
-    if baseline and baseline != judged.date:
-        inputs.append(f"baseline assessment {baseline.isoformat()}")
+    inputs = shared.get("ds:inputs") if shared is not None else None
+    if inputs is None:
+        inputs = [f"assessment {judged.date.isoformat()} ({judged.modality})"]
+        if baseline and baseline != judged.date:
+            inputs.append(f"baseline assessment {baseline.isoformat()}")
+        inputs = tuple(inputs)
+        if shared is not None:
+            shared["ds:inputs"] = inputs
     return DiseaseState(
         definition=spec.definition,
         mode=spec.mode,
@@ -549,7 +560,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         intracranial_uncounted=tuple(ic_uncounted),
         largest_counted_mm=max(sizes) if sizes else None,
         progression_detected=progression_any if spec.mode == "residual" else bool(counted) or (None if uncertain else False),
-        inputs=tuple(inputs),
+        inputs=inputs,
         missing=tuple(missing),
         notes=tuple(notes),
     )
