@@ -14,6 +14,7 @@ from oligotrial.adapters.cli._common import console, err_console, fail, print_js
 from oligotrial.adapters.io.records import example_paths, expand_paths, read_record
 from oligotrial.errors import OligotrialError, ProtocolError
 from oligotrial.protocols import list_protocols, load_protocol
+from oligotrial.service.batch import batch_gc
 from oligotrial.service.screening import screen_record
 
 _STYLE = {"eligible": "bold green", "ineligible": "bold red", "needs_review": "bold yellow"}
@@ -87,8 +88,8 @@ def screen(
         fail("no patient records given: name files or directories, or use --examples")
     docs, failures = [], 0
     show_progress = len(files) > 1
-    with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=not show_progress) as progress:
+    with batch_gc(), Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                              console=err_console, transient=True, disable=not show_progress) as progress:
         task = progress.add_task("screen", total=len(files))
         for f in files:
             try:
