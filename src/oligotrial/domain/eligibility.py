@@ -98,7 +98,7 @@ def not_applicable(reason: Reason, inputs=()) -> Outcome:
 Node = Callable[["Context"], Outcome]
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """Everything a rule may look at; facts derived from the record are computed once."""
 
@@ -156,13 +156,19 @@ def all_of(children: list[Node]) -> Node:
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        bad = [o for o in outs if o.verdict is NOT_MET]
+        bad, unk, ok = [], [], []
+        for o in outs:
+            v = o.verdict
+            if v is MET:
+                ok.append(o)
+            elif v is NOT_MET:
+                bad.append(o)
+            elif v is UNKNOWN:
+                unk.append(o)
         if bad:
             return _merge(bad, NOT_MET, _join(bad), outs)
-        unk = [o for o in outs if o.verdict is UNKNOWN]
         if unk:
             return _merge(outs, UNKNOWN, _join(unk))
-        ok = [o for o in outs if o.verdict is MET]
         if not ok:
             return _merge(outs, NA, _join(outs))
         return _merge(outs, MET, _join(ok))

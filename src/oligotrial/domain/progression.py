@@ -60,6 +60,7 @@ class LesionObservation:
     date: Date
     modality: str
     finding: Finding
+    size: float | None  # the finding's size in mm (short axis for nodes), read once
 
 
 def _text(why) -> str:
@@ -152,7 +153,7 @@ def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]
         if a.date > until:
             break
         for f in a.findings:
-            hist.setdefault(f.lesion, []).append(LesionObservation(a.date, a.modality, f))
+            hist.setdefault(f.lesion, []).append(LesionObservation(a.date, a.modality, f, f.size_mm))
     return hist
 
 
@@ -209,12 +210,12 @@ class _LesionContext:
 
 def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
     cur = ctx.current
-    size = _size(cur.finding) if cur else None
+    size = cur.size if cur else None
     if cur is not None and cur.finding.state == "complete_metabolic_response" and size is None:
         return False, "complete metabolic response"
     if size is None:
         if cur is not None and cur.finding.state in ("present", "unequivocal_progression", "complete_metabolic_response") \
-                and all(_size(o.finding) is None for o in ctx.obs):
+                and all(o.size is None for o in ctx.obs):
             return False, "never measured (non-target): judged by unequivocal progression only (RECIST 1.1 4.3.2)"
         return None, "not measured at the judged scan"
     if ctx.is_new:
@@ -224,7 +225,7 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
         ref_obs = [ctx.baseline_obs] if ctx.baseline_obs else []
     else:
         ref_obs = ([ctx.baseline_obs] if ctx.baseline_obs else []) + [o for o in ctx.prior if o is not ctx.baseline_obs]
-    sizes = [(s, o.date) for o in ref_obs if o is not None and (s := _size(o.finding)) is not None]
+    sizes = [(s, o.date) for o in ref_obs if o is not None and (s := o.size) is not None]
     if not sizes:
         return None, f"no measured {ref_kind} to compare with"
     ref, ref_date = min(sizes, key=lambda t: t[0]) if ref_kind == "nadir" else sizes[0]
@@ -242,14 +243,14 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
 
 
 def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
-    measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := _size(o.finding)) is not None]
+    measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := o.size) is not None]
     if not measured and ctx.current is not None and ctx.current.finding.state != "not_evaluated":
         return False, "never measured (non-target)"
     if ctx.is_new or ctx.current is None or len(measured) < 2 or measured[-1][0].date != ctx.judged.date:
         return (None if ctx.current is None else False), "fewer than two consecutive measured studies"
-    if ctx.baseline_obs is None or _size(ctx.baseline_obs.finding) is None:
+    if ctx.baseline_obs is None or ctx.baseline_obs.size is None:
         return None, "no measured baseline"
-    ref = _size(ctx.baseline_obs.finding)
+    ref = ctx.baseline_obs.size
     (prev, s_prev), (last, s_last) = measured[-2], measured[-1]
     if prev.date <= ctx.baseline:
         return False, "only one study after baseline"
@@ -364,11 +365,15 @@ def _rule_key(rule: dict[str, Any]) -> tuple:
 _PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], tuple, str]]]] = {}
 
 
-def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple, str]]:
+class _Plan(list):
+    """A rule list with each rule's cache key and display name."""
+
+
+def _plan(rules: list[dict[str, Any]]) -> _Plan:
     """Each rule with its cache key and display name, computed once per protocol's rule list."""
     hit = _PLANS.get(id(rules))
     if hit is None or hit[0] is not rules:
-        hit = _PLANS[id(rules)] = (rules, [(r, _rule_key(r), r.get("name", r["type"])) for r in rules])
+        hit = _PLANS[id(rules)] = (rules, _Plan((r, _rule_key(r), r.get("name", r["type"])) for r in rules))
     return hit[1]
 
 
@@ -380,7 +385,7 @@ def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]],
     1.1 growth, say) evaluate it once per lesion.
     """
     undecided = []
-    for rule, key, name in _plan(rules):
+    for rule, key, name in (rules if rules.__class__ is _Plan else _plan(rules)):
         if cache is None:
             verdict, why = _RULES[rule["type"]](ctx, rule)
         else:
@@ -449,12 +454,13 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
     statuses: list[LesionStatus] = []
     progression_any: bool | None = False
     mode = spec.mode
+    plan = _plan(spec.rules)
     judged_date = judged.date
     for ctx, organ, kind, region, intracranial in lesions:
         lid = ctx.lid
         cur = ctx.current
         if mode == "progression" or mode == "residual":
-            status, rule_name, why = _progression_status(ctx, spec.rules, rule_cache)
+            status, rule_name, why = _progression_status(ctx, plan, rule_cache)
             if mode == "residual":
                 if status == "progressing":
                     progression_any = True
@@ -462,7 +468,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
                     progression_any = None
                 if cur is None or cur.finding.state == "not_evaluated":
                     status, why = "uncertain", lambda: f"not evaluated at {judged_date.isoformat()}"
-                elif cur.finding.state in ("absent", "complete_metabolic_response") or _size(cur.finding) == 0:
+                elif cur.finding.state in ("absent", "complete_metabolic_response") or cur.size == 0:
                     status, why = "absent", "complete metabolic response or absent"
                 elif cur.modality != "PET-CT" and counting.get("require_pet", True):
                     status, why = "uncertain", "residual status needs a PET/CT"
@@ -474,11 +480,11 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         else:  # burden: every lesion present at the judged scan
             if cur is None or cur.finding.state == "not_evaluated":
                 status, rule_name, why = "uncertain", None, lambda: f"not evaluated at {judged_date.isoformat()}"
-            elif cur.finding.state == "absent" or _size(cur.finding) == 0:
+            elif cur.finding.state == "absent" or cur.size == 0:
                 status, rule_name, why = "absent", None, "absent"
             else:
                 status, rule_name, why = "present", None, "present"
-        size = _size(cur.finding) if cur else None
+        size = cur.size if cur else None
         statuses.append(LesionStatus(lid, organ, kind, region, intracranial, status, rule_name, why, size))
 
     count_status = {"progression": "progressing", "residual": "residual", "burden": "present"}[spec.mode]
