@@ -508,10 +508,18 @@ def _pregnant(params: Any) -> Node:
 # ---- therapy history ------------------------------------------------------------------------
 
 def _line(ctx: Context, which: Any):
-    lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
+    """Therapy line ``which`` ("current" or its number), found once per patient."""
+    key = ("line", which)
+    shared = ctx.shared
+    if key in shared:
+        return shared[key]
     if which == "current":
-        return reference_line(ctx.patient, ctx.as_of)
-    return next((t for t in lines if t.line == which), None)
+        found = reference_line(ctx.patient, ctx.as_of)
+    else:
+        lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
+        found = next((t for t in lines if t.line == which), None)
+    shared[key] = found
+    return found
 
 
 def _line_or_outcome(ctx: Context, which: Any):
@@ -1057,13 +1065,17 @@ def _brain(params: dict) -> Node:
 def _organ_involved(params: dict) -> Node:
     _check_keys(params, {"organs", "kinds"}, {"organs"})
     organs, kinds = set(params["organs"]), set(params.get("kinds") or ("metastasis", "primary", "lymph_node"))
+    memo_key = ("organ_involved", frozenset(organs), frozenset(kinds))
 
     def node(ctx: Context) -> Outcome:
         p = ctx.patient
         if p.lesions is None:
             return unknown("lesions not recorded", ["lesions"])
-        hits = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
-        hits += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
+        def make() -> list[str]:
+            found = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
+            return found + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
+
+        hits = ctx.patient_memo(memo_key, make)
         if hits:
             return met(lambda: f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
         return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
