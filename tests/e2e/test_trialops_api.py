@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trialops_e2e import PASSWORD, RECORD, TRIAL
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 
 BASE = f"/api/v1/trials/{TRIAL}/participants"
 
@@ -37,11 +37,13 @@ def test_workflow_over_http(api):
     pid = api.enrolled(1)
     r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
     assert r.status_code == 200 and r.json()["arm"] in ("palliative", "sabr")
+    arm = r.json()["arm"]
     r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
     assert r.status_code == 409 and r.json()["field"] == "state"
     r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
-                 json={"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1})
+                 json={"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
     assert r.status_code == 200, r.text
+    assert r.json()["radiotherapy"]["check"]["status"] == "pass"
     r = api.call("GET", f"{BASE}/{pid}", "coordinator")
     visits = r.json()["visits"]
     assert len(visits) == 7
@@ -118,3 +120,19 @@ def test_emergency_unblinding_over_http(api):
     assert notes and notes[0]["kind"] == "emergency_unblinding"
     view = api.call("GET", f"{BASE}/{pid}", "coordinator").json()
     assert any(e.get("type") == "emergency_unblinding" for e in view["entries"])
+
+
+def test_radiotherapy_outside_the_allocated_arm_is_422_unless_a_deviation_is_documented(api):
+    pid = api.enrolled(5)
+    arm = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).json()["arm"]
+    other = RT_FOR_ARM["sabr" if arm == "palliative" else "palliative"]
+    body = {"start": "2026-03-10", "end": "2026-03-14", **other}
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist", json=body)
+    assert r.status_code == 422, r.text
+    err = r.json()
+    assert err["code"] == "rt_outside_arm" and err["field"] == "dose_gy" and f"arm '{arm}'" in err["message"]
+    assert api.call("GET", f"{BASE}/{pid}", "coordinator").json()["state"] == "randomized"
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                 json={**body, "override": {"reason": "PI approved the other schedule for this patient"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["radiotherapy"]["check"]["deviation"] is True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from trialops_e2e import RECORD, TRIAL
+from trialops_e2e import RECORD, RT_FOR_ARM, TRIAL
 
 from oligotrial.domain.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
@@ -44,16 +44,15 @@ def _bodies(path: str, method: str, pid_code: str) -> list:
 def test_blinded_role_walks_every_route_and_sees_no_arm(api, role):
     assert role in ("enrolling_oncologist", "statistician")
     # participants in every state, randomized ones treated with arm-revealing radiotherapy
+    # (each gets the course that fits their arm: 37.5 Gy/5 SABR or 8 Gy/1, checked on recording)
     treated = []
     for n in range(4):
         pid = api.enrolled(n + 1)
-        assert api.call("POST", f"/api/v1/trials/{TRIAL}/participants/{pid}/randomize", "coordinator",
-                        json={}).status_code == 200
+        r = api.call("POST", f"/api/v1/trials/{TRIAL}/participants/{pid}/randomize", "coordinator", json={})
+        assert r.status_code == 200
+        end = "2026-03-14" if r.json()["arm"] == "sabr" else "2026-03-10"
         assert api.call("POST", f"/api/v1/trials/{TRIAL}/participants/{pid}/radiotherapy", "treating_oncologist",
-                        json={"start": "2026-03-10", "end": "2026-03-14", "dose_gy": 37.5, "fractions": 5,
-                              "technique": "SABR"} if n % 2 else
-                        {"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1,
-                         "technique": "conventional"}).status_code == 200
+                        json={"start": "2026-03-10", "end": end, **RT_FOR_ARM[r.json()["arm"]]}).status_code == 200
         treated.append(pid)
     waiting = api.enrolled(20)
     targets = [*treated, waiting, "no-such-participant"]

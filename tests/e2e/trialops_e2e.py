@@ -9,6 +9,9 @@ from pathlib import Path
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 TRIAL = "NCT06918951"
 PASSWORD = "role-password-1"
+#: a course that fits each STOP-2 arm's registered regimen (8 Gy/1; SABR 16-60 Gy in 1-8 fractions)
+RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+              "sabr": {"dose_gy": 37.5, "fractions": 5, "technique": "SABR"}}
 PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -100,3 +100,44 @@ def test_simultaneous_randomizations_on_sqlite(tmp_path):
     from oligotrial.config import Settings
 
     _run(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"), 60, 30)
+
+
+def test_concurrent_appends_from_every_use_case_keep_one_unforked_chain_on_postgres(pg_settings):
+    """Randomizations in four strata, registrations and screenings at once: each appends to the
+    one audit chain in its commit round trip; no entry is lost, doubled or linked to the wrong
+    predecessor, and the head matches the last entry."""
+    c, ctx = _ctx(pg_settings)
+    try:
+        randomization.generate_list(ctx, STOP2.id, seed=7, size_per_stratum=20)
+        ready = []
+        for i in range(24):
+            p = enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "id": f"R-{i:04d}"})["id"]
+            enrolment.screen(ctx, COORD, STOP2.id, p)
+            enrolment.consent(ctx, COORD, STOP2.id, p, {"date": "2026-03-01", "form_version": "v1"})
+            enrolment.enrol(ctx, COORD, STOP2.id, p)
+            ready.append((p, {"site": "ab"[i % 2], "ecog": "01"[(i // 2) % 2]}))
+        fresh = [enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "id": f"S-{i:04d}"})["id"] for i in range(12)]
+        before = audit.verify(ctx).checked
+        jobs = ([lambda p=p, s=s: randomization.randomize(ctx, COORD, STOP2.id, p, s) for p, s in ready]
+                + [lambda i=i: enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "id": f"N-{i:04d}"})
+                   for i in range(24)]
+                + [lambda p=p: enrolment.screen(ctx, COORD, STOP2.id, p) for p in fresh])
+        barrier = threading.Barrier(len(jobs))
+
+        def go(job):
+            try:
+                barrier.wait(timeout=30)
+            except threading.BrokenBarrierError:
+                pass
+            return job()
+
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            list(pool.map(go, jobs))
+        with ctx.uow() as uow:
+            entries, head = uow.repo.audit_entries(), uow.repo.audit_head()
+        assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+        assert len(entries) == before + len(jobs) and head == (entries[-1]["seq"], entries[-1]["hash"])
+        rep = audit.verify(ctx)
+        assert rep.ok, rep.to_dict()
+    finally:
+        c.dispose()

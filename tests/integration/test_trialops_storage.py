@@ -17,6 +17,9 @@ from oligotrial.service.ports import Actor
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 TRIAL = "NCT06918951"
 COORD = Actor("coord", {TRIAL: "coordinator"})
+#: a course that fits each STOP-2 arm's registered regimen
+RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+              "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
 
 
 def _enrolled(ctx, n):
@@ -42,7 +45,7 @@ def test_full_workflow_persists_and_the_chain_verifies(container):
     pid = _enrolled(ctx, 1)
     alloc = randomization.randomize(ctx, COORD, TRIAL, pid, {})
     enrolment.record_radiotherapy(ctx, Actor("t", {TRIAL: "treating_oncologist"}), TRIAL, pid,
-                                  {"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1})
+                                  {"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[alloc["arm"]]})
     enrolment.add_entry(ctx, COORD, TRIAL, pid, "adverse_event", {"date": "2026-03-20", "term": "Nausea", "grade": 1})
     view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
     assert view["state"] == "treated" and view["allocation"]["arm"] == alloc["arm"]
@@ -136,3 +139,20 @@ def test_unreachable_database_is_a_storage_error(tmp_path):
     with pytest.raises(StorageError) as e, SqlUnitOfWork(eng):
         pass
     assert e.value.code == "unavailable"
+
+
+def test_a_value_postgres_cannot_store_is_refused_as_bad_input_not_an_outage(pg_settings):
+    # the services check lengths and the web layer NUL characters first; this is the safety net
+    # (SQLite stores text of any length, so only PostgreSQL gets here)
+    from oligotrial.adapters.web.app import status_for
+    from oligotrial.bootstrap import bootstrap
+    from oligotrial.domain.workflow import Participant
+
+    c = bootstrap(pg_settings)
+    try:
+        too_long = Participant("p-long", TRIAL, "X" * 300, dict(RECORD), created_at="2026-03-02T00:00:00+00:00")
+        with pytest.raises(StorageError) as e, c.ctx.uow() as uow:
+            uow.repo.add_participant(too_long)
+        assert e.value.code == "value_rejected" and status_for(e.value) == 422
+    finally:
+        c.dispose()

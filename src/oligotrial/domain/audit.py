@@ -28,6 +28,30 @@ def entry_hash(prev_hash: str, payload: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(payload)).encode()).hexdigest()
 
 
+#: the end of every canonical text: ``seq`` is the last key before ``trial`` (keys are sorted),
+#: and ``trial``'s value is a JSON string or null, which cannot contain this text unescaped
+_SEQ_MARK = '"seq":0,"trial":'
+
+
+def canonical_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """The canonical text split around the sequence number: for every integer ``n``,
+    ``canonical({**payload, "seq": n}) == before + str(n) + after``.
+
+    This lets the storage adapter compute an entry's hash while it appends the entry, in
+    one statement under the chain-head lock (SQL: ``sha256(prev_hash || before || seq || after)``),
+    with everything else serialised before the lock is taken. The hash is unchanged:
+    :func:`link_hash` equals :func:`entry_hash`.
+    """
+    text = canonical({**payload, "seq": 0})
+    i = text.rindex(_SEQ_MARK) + len('"seq":')
+    return text[:i], text[i + 1:]
+
+
+def link_hash(prev_hash: str, seq: int, before: str, after: str) -> str:
+    """:func:`entry_hash` from :func:`canonical_parts` and the sequence number."""
+    return hashlib.sha256(f"{prev_hash}{before}{int(seq)}{after}".encode()).hexdigest()
+
+
 @dataclass
 class ChainReport:
     """What :func:`verify_chain` found: ``ok`` only when nothing was altered, removed or inserted."""

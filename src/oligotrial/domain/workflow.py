@@ -60,17 +60,29 @@ class Participant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_step(p: Participant, step: str) -> None:
-    """Refuse ``step`` unless the participant's state allows it."""
+#: a single-group trial (no randomization) treats an enrolled participant directly
+SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {"radiotherapy": frozenset({"enrolled"})}
+
+
+def allowed_from(step: str, *, single_group: bool = False) -> frozenset[str]:
+    """The states ``step`` may be taken from (a single-group trial has no randomize step)."""
     allowed = ALLOWED_FROM[step]
+    if single_group:
+        allowed = allowed | SINGLE_GROUP_EXTRA.get(step, frozenset())
+    return allowed
+
+
+def check_step(p: Participant, step: str, *, single_group: bool = False) -> None:
+    """Refuse ``step`` unless the participant's state allows it."""
+    allowed = allowed_from(step, single_group=single_group)
     if p.state not in allowed:
         raise WorkflowError(
             f"participant {p.id}: cannot {step.replace('_', ' ')} in state {p.state!r}; "
             f"expected one of {sorted(allowed)}", code="illegal_step", field="state")
 
 
-def advance(p: Participant, step: str) -> None:
-    check_step(p, step)
+def advance(p: Participant, step: str, *, single_group: bool = False) -> None:
+    check_step(p, step, single_group=single_group)
     if step in STATE_AFTER:
         p.state = STATE_AFTER[step]
 
@@ -90,6 +102,22 @@ def enrolment_decision(verdict: str | None, override: Mapping[str, Any] | None) 
             "override with a reason of at least 10 characters", code="override_required",
             field="override.reason")
     return {"verdict": verdict, "override": {"reason": str(reason).strip()}}
+
+
+def radiotherapy_decision(status: str, override: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Whether delivered radiotherapy may be recorded, given its check against the allocated
+    arm (``pass``, ``not_evaluable`` or ``fail``): ``pass`` and ``not_evaluable`` (recorded, the
+    reasons kept for review) need nothing; ``fail`` needs a documented override (a reason of at
+    least 10 characters) and is then a protocol deviation. None: refused (the caller raises an
+    error naming what failed)."""
+    if status not in ("pass", "not_evaluable", "fail"):
+        raise ValueError(f"check status {status!r}: expected pass, not_evaluable or fail")
+    if status != "fail":
+        return {"deviation": False, "override": None}
+    reason = (override or {}).get("reason")
+    if not reason or len(str(reason).strip()) < 10:
+        return None
+    return {"deviation": True, "override": {"reason": str(reason).strip()}}
 
 
 @dataclass(frozen=True)

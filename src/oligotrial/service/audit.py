@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oligotrial.domain.audit import ChainReport, entry_hash, verify_chain
+from oligotrial.domain.audit import ChainReport, canonical_parts, verify_chain
 from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any
 from oligotrial.service.context import ServiceContext
@@ -15,21 +15,26 @@ def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | N
            entity_type: str, entity_id: str, old: Any = None, new: Any = None,
            reason: str | None = None) -> dict[str, Any]:
     """Append one entry to the chain. Call last in a transaction: it locks the chain head until
-    commit, so appends are serialised and the chain never forks."""
+    commit, so appends are serialised and the chain never forks. The entry is checked and
+    serialised here, before any lock; the storage adapter links and stores it in one step
+    (on PostgreSQL in the commit's round trip), so the global head lock is held that long only.
+    Returns the entry's payload (its ``seq`` and hash are assigned by the adapter).
+
+    ``at`` is when the action was taken (read before the head lock); ``seq`` is the order in
+    which entries joined the chain, so two concurrent entries may have ``at`` a few
+    microseconds out of ``seq`` order."""
     if old is not None and not (reason and reason.strip()):
         raise AuditError(f"reason: changing saved {entity_type} {entity_id} needs a reason for the change",
                          code="reason_required", field="reason")
     if isinstance(new, dict) and {"arm", "arm_id", "arm_label"} & set(new):
         raise AuditError(f"audit entry for {entity_type}: arm information must never enter the trail",
                          code="arm_in_audit")
-    last_seq, last_hash = uow.repo.lock_audit_head()
-    entry = {"seq": last_seq + 1, "at": ctx.now_iso(), "actor": actor.username,
+    entry = {"at": ctx.now_iso(), "actor": actor.username,
              "role": actor.role_in(trial) if trial else actor.role_in("*"), "trial": trial,
              "action": action, "entity_type": entity_type, "entity_id": entity_id,
-             "old": old, "new": new, "reason": reason, "prev_hash": last_hash}
-    entry["hash"] = entry_hash(last_hash, entry)
-    uow.repo.insert_audit(entry)
-    uow.repo.set_audit_head(entry["seq"], entry["hash"])
+             "old": old, "new": new, "reason": reason}
+    before, after = canonical_parts(entry)
+    uow.repo.append_audit(entry, before, after)
     return entry
 
 

@@ -25,6 +25,8 @@ from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
 QOL_INSTRUMENTS = ("EQ-5D-5L", "EORTC QLQ-C30", "EORTC QLQ-BM22", "FACT-L", "BPI")
+#: the longest record id a participant may carry (the storage column's width)
+MAX_EXTERNAL_ID = 128
 
 
 def _bad(field: str, value: Any, expected: str) -> RecordError:
@@ -64,6 +66,9 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any) -> dict
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
     patient = parse_patient(record)
+    if len(patient.id) > MAX_EXTERNAL_ID:
+        raise _bad("id", f"{patient.id[:20]}... ({len(patient.id)} characters)",
+                   f"a record id of at most {MAX_EXTERNAL_ID} characters")
     now = ctx.now_iso()
     p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now)
     with ctx.uow() as uow:
@@ -137,14 +142,29 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def _schedule_anchors(p: Participant) -> dict[str, dt.date | None]:
+def single_group(protocol) -> bool:
+    """A trial with one arm and no randomization (NCT05906329): an enrolled participant is
+    treated directly, with that arm."""
+    return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
+
+
+def _schedule_anchors(p: Participant, *, single: bool = False) -> dict[str, dt.date | None]:
+    """Visit anchors. In a single-group trial day 0 is enrolment, which stands in for the
+    ``randomization`` anchor (there is none)."""
     rt_start = (p.radiotherapy or {}).get("start")
-    return {"randomization": dt.date.fromisoformat(p.randomized_on) if p.randomized_on else None,
+    day0 = p.randomized_on
+    if day0 is None and single and p.enrolment and p.enrolment.get("at"):
+        day0 = p.enrolment["at"][:10]
+    return {"randomization": dt.date.fromisoformat(day0[:10]) if day0 else None,
             "radiotherapy_start": dt.date.fromisoformat(rt_start) if rt_start else None}
 
 
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
-    """Record the radiotherapy delivered; then plan the follow-up visits from the schedule."""
+    """Record the radiotherapy delivered, checked against the participant's allocated arm (see
+    :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule."""
+    from oligotrial.service import radiotherapy
+    from oligotrial.service.randomization import arm_of
+
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "radiotherapy")
     start, end = _date(data, "start"), _date(data, "end")
@@ -156,28 +176,60 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
     if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= 40:
         raise _bad("fractions", fx, "an integer number of fractions 1..40")
     lesions = data.get("lesions", [])
-    if not isinstance(lesions, list) or not all(isinstance(x, str) for x in lesions):
-        raise _bad("lesions", lesions, "a list of lesion ids")
+    if not isinstance(lesions, list) or not all(isinstance(x, str) and x.strip() for x in lesions) \
+            or len(set(lesions)) != len(lesions):
+        raise _bad("lesions", lesions, "a list of distinct lesion ids")
     tech = data.get("technique")
     if tech is not None and tech not in ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional"):
         raise _bad("technique", tech, "one of SBRT, SABR, SRS, IMRT, VMAT, 3DCRT, conventional")
+    fpw = data.get("fractions_per_week")
+    if fpw is not None and (not isinstance(fpw, int | float) or isinstance(fpw, bool) or not 0 < fpw <= 14):
+        raise _bad("fractions_per_week", fpw, "a number of fractions per week, 0 < fractions_per_week <= 14")
+    override = data.get("override")
+    if override is not None and not isinstance(override, dict):
+        raise _bad("override", override, "an object with a reason")
     rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech,
           "lesions": lesions}
+    if fpw is not None:
+        rt["fractions_per_week"] = float(fpw)
     schedule = parse_schedule(protocol.schedule)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid)
-        workflow.advance(p, "radiotherapy")
-        p.radiotherapy = rt
+        single = single_group(protocol)
+        workflow.check_step(p, "radiotherapy", single_group=single)
+        arm = protocol.arms[0].id if single else arm_of(ctx, protocol.id, p.id, uow)
+        if arm is None:
+            raise WorkflowError(f"participant {pid}: no allocated arm to check the radiotherapy against",
+                                code="no_allocation", field="participant")
+        report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record))
+        decision = workflow.radiotherapy_decision(report.status, override)
+        if decision is None:
+            raise radiotherapy.refusal(report, rt, blinded=is_blinded(protocol.masking.blinded_roles, role))
+        if decision["override"]:
+            decision["override"]["by"] = actor.username
+        now = ctx.now_iso()
+        workflow.advance(p, "radiotherapy", single_group=single)
+        p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
         uow.repo.save_participant(p)
         planned = []
         if schedule is not None:
-            planned = workflow.plan_visits(list(schedule.visits), _schedule_anchors(p))
+            planned = workflow.plan_visits(list(schedule.visits), _schedule_anchors(p, single=single))
             uow.repo.add_visits(p.id, [
                 {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
                  "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
                  "actual": None, "status": "planned", "note": None} for v in planned])
+        codes = sorted({x["code"] for x in radiotherapy.problems(report)})
+        if decision["deviation"]:
+            uow.repo.add_notification(
+                protocol.id, "radiotherapy_deviation", p.id,
+                f"participant {p.id}: radiotherapy {rt['dose_gy']:g} Gy / {fx} fractions recorded outside the "
+                f"allocated arm's regimen ({', '.join(codes)}); override by {actor.username}: "
+                f"{decision['override']['reason']}", now)
         audit.record(uow, ctx, actor, trial=protocol.id, action="radiotherapy.record",
-                     entity_type="participant", entity_id=p.id, new=rt)
+                     entity_type="participant", entity_id=p.id,
+                     new={**rt, "check": {"status": report.status, "codes": codes,
+                                          "deviation": decision["deviation"]}},
+                     reason=(decision["override"] or {}).get("reason"))
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 

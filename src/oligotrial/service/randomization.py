@@ -2,9 +2,9 @@
 
 The list is generated in advance for every stratum from a recorded seed, encrypted slot by slot
 and committed (SHA-256 over the whole plaintext list) when it is stored, which is when the
-trial goes live. An allocation locks its stratum's cursor (``SELECT ... FOR UPDATE`` on
-PostgreSQL, the database write lock on SQLite), takes the next slot, freezes the strata used
-and appends the audit entry, all in one transaction.
+trial goes live. An allocation locks its stratum's cursor (a row lock on PostgreSQL,
+the database write lock on SQLite), takes the next slot, freezes the strata used and appends
+the audit entry, all in one transaction.
 """
 
 from __future__ import annotations
@@ -94,46 +94,52 @@ def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
 
 def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str,
               strata: dict[str, str]) -> dict[str, Any]:
-    """Allocate an enrolled participant; returns the view the actor's role may see."""
+    """Allocate an enrolled participant; returns the view the actor's role may see.
+
+    Two locks serialise allocations: the stratum's cursor and the audit-chain head. Both are
+    taken as late as possible and held only to commit: the participant is loaded, checked and
+    saved first; then one statement claims the slot, the arm is decrypted and re-encrypted for
+    the allocation (microseconds), and the allocation and the chain entry are written.
+    """
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "randomize")
-    key = algo.stratum_key(_factors(protocol), strata or {})
+    strata = dict(strata or {})
+    key = algo.stratum_key(_factors(protocol), strata)
     now = ctx.now_iso()
     with ctx.uow() as uow:
         p = uow.repo.get_participant(protocol.id, participant_id, for_update=True)
         if p is None:
             raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
                                 code="not_found", field="participant")
-        workflow.check_step(p, "randomize")
+        old_state = p.state
+        workflow.advance(p, "randomize")
+        p.randomized_on = now[:10]
         rl = uow.repo.get_list(protocol.id)
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list; generate one first "
                                      "(oligotrial randomization generate)", code="no_list", field="trial")
+        uow.repo.save_participant(p, ("state", "randomized_on"))  # before any shared lock
         if rl.method == "minimization":
-            arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata or {})
+            arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
             uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
         else:
             stratum = key
-            # one locked step: advance the stratum cursor and take its slot (held until commit)
+            # the stratum cursor's lock is taken here and held until commit
             claimed = uow.repo.claim_slot(rl.id, stratum, p.id, now)
             if claimed is None:
                 raise RandomizationError(f"stratum {stratum!r}: list exhausted; extend the list",
                                          code="list_exhausted", field="strata")
             seq, payload_ct = claimed
             arm = ctx.cipher.decrypt(payload_ct, slot_context(protocol.id, stratum, seq))
-        uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, dict(strata or {}),
+        uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, strata,
                                            ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now,
                                            actor.username))
-        old_state = p.state
-        workflow.advance(p, "randomize")
-        p.randomized_on = now[:10]
-        uow.repo.save_participant(p)
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.randomize",
                      entity_type="participant", entity_id=p.id,
                      new={"state": p.state, "from_state": old_state, "stratum": stratum,
-                          "randomization_number": f"{stratum}#{seq}", "strata": dict(strata or {})})
+                          "randomization_number": f"{stratum}#{seq}", "strata": strata})
         uow.commit()
-    return allocation_view(protocol, role, stratum, seq, strata or {}, now, arm)
+    return allocation_view(protocol, role, stratum, seq, strata, now, arm)
 
 
 def _minimize(ctx, uow, protocol, rl, strata):

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.audit import GENESIS
+from oligotrial.domain.audit import GENESIS, link_hash
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User
 
@@ -50,8 +50,13 @@ class FakeRepository:
     def find_participant(self, trial, external_id):
         return next((p for p in self.participants.values() if p.trial == trial and p.external_id == external_id), None)
 
-    def save_participant(self, p):
-        self.participants[p.id] = copy.deepcopy(p)
+    def save_participant(self, p, fields=None):
+        if fields is None:
+            self.participants[p.id] = copy.deepcopy(p)
+            return
+        stored = self.participants[p.id]  # like the database: only the named fields change
+        for k in fields:
+            setattr(stored, k, copy.deepcopy(getattr(p, k)))
 
     def list_participants(self, trial):
         return [p for p in self.participants.values() if p.trial == trial]
@@ -127,13 +132,10 @@ class FakeRepository:
     def notifications(self, trial):
         return [n for n in self.notes if n["trial"] == trial]
 
-    def lock_audit_head(self):
-        return self.head
-
-    def insert_audit(self, entry):
-        self.audit.append(copy.deepcopy(entry))
-
-    def set_audit_head(self, seq, hash_):
+    def append_audit(self, entry, before, after):
+        seq, prev = self.head[0] + 1, self.head[1]
+        hash_ = link_hash(prev, seq, before, after)
+        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_})
         self.head = (seq, hash_)
 
     def audit_entries(self, trial=None):

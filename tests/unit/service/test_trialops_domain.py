@@ -8,6 +8,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oligotrial.domain import audit as chain
 from oligotrial.domain import randomization as algo
@@ -124,6 +126,41 @@ def test_altered_removed_and_inserted_entries_are_reported():
     extra = dict(rows[-1], seq=7, prev_hash=rows[-1]["hash"])
     extra["hash"] = chain.entry_hash(extra["prev_hash"], extra)
     assert chain.verify_chain(rows + [extra], head).inserted == [7]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["seq", "trial", "x", '"seq":0,"trial":', "é"]), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.fixed_dictionaries({
+    "at": st.text(max_size=8), "actor": st.text(max_size=8), "role": st.none() | st.text(max_size=8),
+    "trial": st.none() | st.text(max_size=12), "action": st.text(max_size=8),
+    "entity_type": st.text(max_size=8), "entity_id": st.text(max_size=8),
+    "old": _json_values, "new": _json_values, "reason": st.none() | st.text(max_size=12)}),
+    seq=st.integers(1, 10**9), prev=st.sampled_from([chain.GENESIS, "ab" * 32]))
+def test_the_chain_link_computed_from_parts_is_the_entry_hash(payload, seq, prev):
+    # the storage adapter hashes prev_hash || before || seq || after while appending (SQL on
+    # PostgreSQL); that must be exactly entry_hash, whatever the payload holds
+    before, after = chain.canonical_parts(payload)
+    assert before + str(seq) + after == chain.canonical({**payload, "seq": seq})
+    assert chain.link_hash(prev, seq, before, after) == chain.entry_hash(prev, {**payload, "seq": seq})
+    assert after.isascii() and before.isascii()
+
+
+def test_radiotherapy_decision_needs_a_documented_override_only_when_the_check_fails():
+    assert workflow.radiotherapy_decision("pass", None) == {"deviation": False, "override": None}
+    assert workflow.radiotherapy_decision("not_evaluable", None) == {"deviation": False, "override": None}
+    assert workflow.radiotherapy_decision("pass", {"reason": "not needed here"})["override"] is None
+    assert workflow.radiotherapy_decision("fail", None) is None
+    assert workflow.radiotherapy_decision("fail", {"reason": "too short"}) is None
+    assert workflow.radiotherapy_decision("fail", {"reason": "  PI approved 10 Gy/1 for cord  "}) == {
+        "deviation": True, "override": {"reason": "PI approved 10 Gy/1 for cord"}}
+    with pytest.raises(ValueError):
+        workflow.radiotherapy_decision("ok", None)
 
 
 def test_blinded_roles_follow_the_protocol_masking():

@@ -23,6 +23,9 @@ ENROLLER = Actor("enroller", {STOP2.id: "enrolling_oncologist"})
 TREATER = Actor("treater", {STOP2.id: "treating_oncologist"})
 STAT = Actor("stat", {STOP2.id: "statistician"})
 DSMB = Actor("dsmb", {STOP2.id: "dsmb"})
+#: a course that fits each STOP-2 arm's registered regimen
+RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+              "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
 
 
 def stratified(ratio=None):
@@ -59,7 +62,7 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     out = randomization.randomize(ctx, COORD, STOP2.id, pid, {})
     assert out["arm"] in {"palliative", "sabr"}
     enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-10",
-                                                                "dose_gy": 8, "fractions": 1})
+                                                                **RT_FOR_ARM[out["arm"]]})
     visits = store["repo"].visits(pid)
     assert {v["code"] for v in visits} >= {"rt_toxicity_4w", "followup_m3"}
     tox = next(v for v in visits if v["code"] == "rt_toxicity_4w")
@@ -164,8 +167,9 @@ def test_blinded_roles_never_see_the_arm_and_unblinded_do():
     arm_ids = [a.id for a in STOP2.arms]
     labels = [a.label for a in STOP2.arms]
     assert find_arm_information(r, arm_ids, labels) == []
+    arm = randomization.arm_of(ctx, STOP2.id, pid)
     enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-14",
-                                                                "dose_gy": 35, "fractions": 5, "technique": "SABR"})
+                                                                **RT_FOR_ARM[arm], "dose_gy": 35 if arm == "sabr" else 8})
     for actor in (ENROLLER, STAT):
         for view in (enrolment.get_participant(ctx, actor, STOP2.id, pid), enrolment.summary(ctx, actor, STOP2.id)):
             assert find_arm_information(view, arm_ids, labels) == [], actor

@@ -15,7 +15,17 @@ from oligotrial.errors import BlindingError
 
 class AesGcmCipher:
     """Each value gets a fresh 96-bit nonce; ``context`` is bound as associated data, so a
-    ciphertext moved to another slot or participant no longer decrypts."""
+    ciphertext moved to another slot or participant no longer decrypts.
+
+    Plaintexts are padded to a multiple of ``BLOCK`` bytes before encryption (ISO/IEC 7816-4
+    padding: 0x80 then zeros), so every allocation's ciphertext has the same length whatever
+    the arm: without it, "palliative" and "sabr" encrypt to different lengths and anyone who can
+    read the table could tell the arms apart without the key. Padded tokens carry the prefix
+    ``p1.``; tokens written before padding existed still decrypt.
+    """
+
+    BLOCK = 64
+    PREFIX = "p1."
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
@@ -23,14 +33,24 @@ class AesGcmCipher:
         self._aes = AESGCM(key)
 
     def encrypt(self, plaintext: str, context: str) -> str:
+        data = plaintext.encode() + b"\x80"
+        data += b"\x00" * (-len(data) % self.BLOCK)
         nonce = os.urandom(12)
-        ct = self._aes.encrypt(nonce, plaintext.encode(), context.encode())
-        return base64.urlsafe_b64encode(nonce + ct).decode()
+        ct = self._aes.encrypt(nonce, data, context.encode())
+        return self.PREFIX + base64.urlsafe_b64encode(nonce + ct).decode()
 
     def decrypt(self, token: str, context: str) -> str:
+        padded = token.startswith(self.PREFIX)
+        body = token[len(self.PREFIX):] if padded else token
         try:
-            raw = base64.urlsafe_b64decode(token.encode())
-            return self._aes.decrypt(raw[:12], raw[12:], context.encode()).decode()
+            raw = base64.urlsafe_b64decode(body.encode())
+            data = self._aes.decrypt(raw[:12], raw[12:], context.encode())
+            if padded:
+                data = data.rstrip(b"\x00")
+                if not data.endswith(b"\x80"):
+                    raise ValueError("bad padding")
+                data = data[:-1]
+            return data.decode()
         except (InvalidTag, ValueError):
             raise BlindingError("allocation: cannot be decrypted with the configured key (wrong key or "
                                 "tampered value)", code="decrypt_failed") from None

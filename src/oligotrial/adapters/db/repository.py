@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+import psycopg
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
+from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
+from oligotrial.domain.audit import link_hash
 from oligotrial.domain.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
 from oligotrial.service.ports import Allocation, EncSlot, RandomizationList, User
 
 _P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
              "radiotherapy", "randomized_on", "created_at", "version")
+_P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at"))
+
+# Statements on the hot paths, built once: building a Core statement with literal values costs
+# more client CPU than executing it (its cache key is recomputed from every value each time).
+_GET_PARTICIPANT = select(t.participants).where(t.participants.c.trial == bindparam("trial"),
+                                                t.participants.c.id == bindparam("pid"))
+_GET_PARTICIPANT_FOR_UPDATE = _GET_PARTICIPANT.with_for_update()
+_SAVE_PARTICIPANT = update(t.participants).where(t.participants.c.id == bindparam("_id"))
+_GET_LIST = select(t.randomization_lists).where(t.randomization_lists.c.trial == bindparam("trial"))
+_GET_LIST_FOR_UPDATE = _GET_LIST.with_for_update()
+_ADD_ALLOCATION = insert(t.allocations)
 
 
 def _participant(row: Any) -> Participant:
@@ -23,13 +37,53 @@ def _participant(row: Any) -> Participant:
 
 
 class SqlRepository:
+    """On PostgreSQL the writes whose result nothing reads before commit (an allocation row, the
+    audit append) are held back and sent with COMMIT, in one round trip (pipeline mode), so the
+    audit-chain head is locked for that round trip only. Any other statement sends them first,
+    so reads always see them; a unit of work left without commit never sends them."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+        self._deferred: list[tuple[str, dict[str, Any]]] = []  # (driver SQL, parameters)
+
+    def _exec(self, statement: Any, params: Any = None) -> Any:
+        if self._deferred:
+            self.flush()
+        return self.conn.execute(statement) if params is None else self.conn.execute(statement, params)
+
+    def flush(self) -> None:
+        """Send the held-back writes now, in order."""
+        deferred, self._deferred = self._deferred, []
+        for sql, params in deferred:
+            self.conn.exec_driver_sql(sql, params)
+
+    def commit_deferred(self) -> bool:
+        """Send the held-back writes and COMMIT in one round trip; False when there were none
+        (the caller commits as usual). After this the driver has no transaction open, so the
+        caller's own commit sends nothing."""
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return False
+        driver = self.conn.connection.driver_connection
+        try:
+            if psycopg.Pipeline.is_supported():
+                with driver.pipeline():
+                    for sql, params in deferred:
+                        driver.execute(sql, params)
+                    driver.commit()
+            else:  # libpq < 14: one round trip per statement
+                for sql, params in deferred:
+                    driver.execute(sql, params)
+                driver.commit()
+        except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
+            raise _wrap(exc) from None
+        return True
 
     # users -------------------------------------------------------------------------------
     def add_user(self, user: User) -> User:
         from oligotrial.service.ports import utc_now
-        res = self.conn.execute(insert(t.users).values(
+        res = self._exec(insert(t.users).values(
             username=user.username, password_hash=user.password_hash, active=user.active,
             created_at=utc_now().isoformat()).returning(t.users.c.id))
         user.id = res.scalar_one()
@@ -38,67 +92,65 @@ class SqlRepository:
     def _user(self, row: Any) -> User | None:
         if row is None:
             return None
-        roles = {r.trial: r.role for r in self.conn.execute(
+        roles = {r.trial: r.role for r in self._exec(
             select(t.user_roles).where(t.user_roles.c.user_id == row.id))}
         return User(row.id, row.username, row.password_hash, row.active, roles)
 
     def get_user_by_name(self, username: str) -> User | None:
-        return self._user(self.conn.execute(select(t.users).where(t.users.c.username == username)).first())
+        return self._user(self._exec(select(t.users).where(t.users.c.username == username)).first())
 
     def get_user(self, user_id: int) -> User | None:
-        return self._user(self.conn.execute(select(t.users).where(t.users.c.id == user_id)).first())
+        return self._user(self._exec(select(t.users).where(t.users.c.id == user_id)).first())
 
     def grant(self, user_id: int, trial: str, role: str) -> None:
         key = and_(t.user_roles.c.user_id == user_id, t.user_roles.c.trial == trial)
-        if self.conn.execute(select(t.user_roles).where(key)).first():
-            self.conn.execute(update(t.user_roles).where(key).values(role=role))
+        if self._exec(select(t.user_roles).where(key)).first():
+            self._exec(update(t.user_roles).where(key).values(role=role))
         else:
-            self.conn.execute(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role))
+            self._exec(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role))
 
     # participants ------------------------------------------------------------------------
     def add_participant(self, p: Participant) -> None:
-        self.conn.execute(insert(t.participants).values(**{k: getattr(p, k) for k in _P_FIELDS}))
+        self._exec(insert(t.participants).values(**{k: getattr(p, k) for k in _P_FIELDS}))
 
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None:
-        q = select(t.participants).where(t.participants.c.trial == trial, t.participants.c.id == pid)
-        if for_update:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        row = self._exec(_GET_PARTICIPANT_FOR_UPDATE if for_update else _GET_PARTICIPANT,
+                         {"trial": trial, "pid": pid}).first()
         return None if row is None else _participant(row)
 
     def find_participant(self, trial: str, external_id: str) -> Participant | None:
-        row = self.conn.execute(select(t.participants).where(
+        row = self._exec(select(t.participants).where(
             t.participants.c.trial == trial, t.participants.c.external_id == external_id)).first()
         return None if row is None else _participant(row)
 
-    def save_participant(self, p: Participant) -> None:
-        self.conn.execute(update(t.participants).where(t.participants.c.id == p.id).values(
-            **{k: getattr(p, k) for k in _P_FIELDS if k not in ("id", "trial", "created_at")}))
+    def save_participant(self, p: Participant, fields: tuple[str, ...] | None = None) -> None:
+        names = _P_MUTABLE if fields is None else fields
+        unknown = set(names) - set(_P_MUTABLE)
+        if unknown:
+            raise ValueError(f"save_participant fields {sorted(unknown)}: expected some of {list(_P_MUTABLE)}")
+        self._exec(_SAVE_PARTICIPANT, {"_id": p.id, **{k: getattr(p, k) for k in names}})
 
     def list_participants(self, trial: str) -> list[Participant]:
-        rows = self.conn.execute(select(t.participants).where(t.participants.c.trial == trial)
-                                 .order_by(t.participants.c.created_at, t.participants.c.id))
+        rows = self._exec(select(t.participants).where(t.participants.c.trial == trial)
+                          .order_by(t.participants.c.created_at, t.participants.c.id))
         return [_participant(r) for r in rows]
 
     # randomization -----------------------------------------------------------------------
     def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList:
-        rl.id = self.conn.execute(insert(t.randomization_lists).values(
+        rl.id = self._exec(insert(t.randomization_lists).values(
             trial=rl.trial, method=rl.method, seed_ct=rl.seed_ct, params=rl.params, commitment=rl.commitment,
             size_per_stratum=rl.size_per_stratum, created_at=rl.created_at, created_by=rl.created_by,
         ).returning(t.randomization_lists.c.id)).scalar_one()
         strata = sorted({s.stratum for s in slots})
-        self.conn.execute(insert(t.randomization_strata), [
+        self._exec(insert(t.randomization_strata), [
             {"list_id": rl.id, "stratum": s, "next_seq": 1} for s in strata])
-        self.conn.execute(insert(t.randomization_slots), [
+        self._exec(insert(t.randomization_slots), [
             {"list_id": rl.id, "stratum": s.stratum, "seq": s.seq, "block": s.block, "block_size": s.block_size,
              "payload_ct": s.payload_ct} for s in slots])
         return rl
 
     def get_list(self, trial: str, *, for_update: bool = False) -> RandomizationList | None:
-        q = select(t.randomization_lists).where(t.randomization_lists.c.trial == trial)
-        if for_update:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        row = self._exec(_GET_LIST_FOR_UPDATE if for_update else _GET_LIST, {"trial": trial}).first()
         if row is None:
             return None
         m = row._mapping
@@ -106,115 +158,125 @@ class SqlRepository:
                                  m["created_at"], m["created_by"], m["size_per_stratum"])
 
     def lock_stratum(self, list_id: int, stratum: str) -> int | None:
-        row = self.conn.execute(select(t.randomization_strata.c.next_seq).where(
+        row = self._exec(select(t.randomization_strata.c.next_seq).where(
             t.randomization_strata.c.list_id == list_id, t.randomization_strata.c.stratum == stratum
         ).with_for_update()).first()
         return None if row is None else row.next_seq
 
     def get_slot(self, list_id: int, stratum: str, seq: int) -> EncSlot | None:
-        row = self.conn.execute(select(t.randomization_slots).where(
+        row = self._exec(select(t.randomization_slots).where(
             t.randomization_slots.c.list_id == list_id, t.randomization_slots.c.stratum == stratum,
             t.randomization_slots.c.seq == seq)).first()
         return None if row is None else _slot(row)
 
     def take_slot(self, list_id: int, stratum: str, seq: int, participant_id: str, at: str) -> None:
         s = t.randomization_slots
-        n = self.conn.execute(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
-                                              s.c.participant_id.is_(None))
-                              .values(participant_id=participant_id, allocated_at=at)).rowcount
+        n = self._exec(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
+                                       s.c.participant_id.is_(None))
+                       .values(participant_id=participant_id, allocated_at=at)).rowcount
         c = t.randomization_strata
-        m = self.conn.execute(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum, c.c.next_seq == seq)
-                              .values(next_seq=seq + 1)).rowcount
+        m = self._exec(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum, c.c.next_seq == seq)
+                       .values(next_seq=seq + 1)).rowcount
         if n != 1 or m != 1:
             raise StorageError(f"randomization slot {stratum}#{seq}: already taken; the allocation was not "
                                "made", code="slot_conflict")
 
     def claim_slot(self, list_id: int, stratum: str, participant_id: str, at: str) -> tuple[int, str] | None:
+        if self._pg:  # one statement: see pg_hotpath
+            got = self._exec(pg.CLAIM_SLOT, {"list_id": list_id, "stratum": stratum,
+                                             "participant_id": participant_id, "at": at}).first()
+            return None if got is None else (got.seq, got.payload_ct)
         # UPDATE ... RETURNING takes the cursor's row lock (held to commit) in one round trip
         c = t.randomization_strata
-        row = self.conn.execute(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum)
-                                .values(next_seq=c.c.next_seq + 1).returning(c.c.next_seq)).first()
+        row = self._exec(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum)
+                         .values(next_seq=c.c.next_seq + 1).returning(c.c.next_seq)).first()
         if row is None:
             return None
         seq = row.next_seq - 1
         s = t.randomization_slots
-        got = self.conn.execute(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
-                                                s.c.participant_id.is_(None))
-                                .values(participant_id=participant_id, allocated_at=at)
-                                .returning(s.c.payload_ct)).first()
+        got = self._exec(update(s).where(s.c.list_id == list_id, s.c.stratum == stratum, s.c.seq == seq,
+                                         s.c.participant_id.is_(None))
+                         .values(participant_id=participant_id, allocated_at=at)
+                         .returning(s.c.payload_ct)).first()
         return None if got is None else (seq, got.payload_ct)
 
     def slots(self, list_id: int) -> list[EncSlot]:
         s = t.randomization_slots
-        return [_slot(r) for r in self.conn.execute(select(s).where(s.c.list_id == list_id)
-                                                    .order_by(s.c.stratum, s.c.seq))]
+        return [_slot(r) for r in self._exec(select(s).where(s.c.list_id == list_id)
+                                             .order_by(s.c.stratum, s.c.seq))]
 
     def add_allocation(self, a: Allocation) -> None:
-        self.conn.execute(insert(t.allocations).values(**a.__dict__))
+        if self._pg:  # nothing reads it before commit: sent with COMMIT
+            self._deferred.append((pg.ADD_ALLOCATION, pg.allocation_params(dict(a.__dict__))))
+        else:
+            self._exec(_ADD_ALLOCATION, dict(a.__dict__))
 
     def get_allocation(self, participant_id: str) -> Allocation | None:
-        row = self.conn.execute(select(t.allocations).where(t.allocations.c.participant_id == participant_id)).first()
+        row = self._exec(select(t.allocations).where(t.allocations.c.participant_id == participant_id)).first()
         return None if row is None else Allocation(**dict(row._mapping))
 
     def allocations(self, trial: str) -> list[Allocation]:
-        return [Allocation(**dict(r._mapping)) for r in self.conn.execute(
+        return [Allocation(**dict(r._mapping)) for r in self._exec(
             select(t.allocations).where(t.allocations.c.trial == trial).order_by(t.allocations.c.allocated_at))]
 
     # follow-up ---------------------------------------------------------------------------
     def add_visits(self, participant_id: str, visits: list[dict[str, Any]]) -> None:
         if visits:
-            self.conn.execute(insert(t.visits), [{**v, "participant_id": participant_id} for v in visits])
+            self._exec(insert(t.visits), [{**v, "participant_id": participant_id} for v in visits])
 
     def visits(self, participant_id: str) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in self.conn.execute(
+        return [dict(r._mapping) for r in self._exec(
             select(t.visits).where(t.visits.c.participant_id == participant_id).order_by(t.visits.c.target,
                                                                                          t.visits.c.id))]
 
     def save_visit(self, visit: dict[str, Any]) -> None:
-        self.conn.execute(update(t.visits).where(t.visits.c.id == visit["id"]).values(
+        self._exec(update(t.visits).where(t.visits.c.id == visit["id"]).values(
             actual=visit["actual"], status=visit["status"], note=visit["note"]))
 
     def add_entry(self, participant_id: str, kind: str, data: dict[str, Any], at: str, by: str) -> int:
-        return self.conn.execute(insert(t.entries).values(participant_id=participant_id, kind=kind, data=data,
-                                                          at=at, by=by).returning(t.entries.c.id)).scalar_one()
+        return self._exec(insert(t.entries).values(participant_id=participant_id, kind=kind, data=data,
+                                                   at=at, by=by).returning(t.entries.c.id)).scalar_one()
 
     def entries(self, participant_id: str) -> list[dict[str, Any]]:
-        return [{"id": r.id, "kind": r.kind, "at": r.at, "by": r.by, **r.data} for r in self.conn.execute(
+        return [{"id": r.id, "kind": r.kind, "at": r.at, "by": r.by, **r.data} for r in self._exec(
             select(t.entries).where(t.entries.c.participant_id == participant_id).order_by(t.entries.c.id))]
 
     def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None:
-        self.conn.execute(insert(t.notifications).values(trial=trial, kind=kind, participant_id=participant_id,
-                                                         message=message, at=at))
+        self._exec(insert(t.notifications).values(trial=trial, kind=kind, participant_id=participant_id,
+                                                  message=message, at=at))
 
     def notifications(self, trial: str) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in self.conn.execute(
+        return [dict(r._mapping) for r in self._exec(
             select(t.notifications).where(t.notifications.c.trial == trial).order_by(t.notifications.c.id))]
 
     # audit -------------------------------------------------------------------------------
-    def lock_audit_head(self) -> tuple[int, str]:
-        row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update()).first()
-        if row is None:
+    def append_audit(self, entry: dict[str, Any], before: str, after: str) -> None:
+        if self._pg:  # one statement, sent with COMMIT: see pg_hotpath
+            self._deferred.append((pg.APPEND_AUDIT, pg.append_audit_params(entry, before, after)))
+            return
+        # SQLite: BEGIN IMMEDIATE already holds the database write lock, so three statements
+        # are as serialised as one
+        head = self._exec(select(t.audit_head).where(t.audit_head.c.id == 1)).first()
+        if head is None:
             raise StorageError("audit_head: missing; run `oligotrial db upgrade`", code="not_migrated")
-        return row.last_seq, row.last_hash
-
-    def insert_audit(self, entry: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.audit_log).values(**entry))
-
-    def set_audit_head(self, seq: int, hash_: str) -> None:
-        self.conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
+        seq, prev = head.last_seq + 1, head.last_hash
+        hash_ = link_hash(prev, seq, before, after)
+        self._exec(insert(t.audit_log).values(**{k: entry.get(k) for k in pg.AUDIT_FIELDS}, seq=seq,
+                                              prev_hash=prev, hash=hash_))
+        self._exec(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
 
     def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]:
         q = select(t.audit_log).order_by(t.audit_log.c.seq)
         if trial is not None:
             q = q.where(t.audit_log.c.trial == trial)
-        return [dict(r._mapping) for r in self.conn.execute(q)]
+        return [dict(r._mapping) for r in self._exec(q)]
 
     def audit_head(self) -> tuple[int, str] | None:
-        row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1)).first()
+        row = self._exec(select(t.audit_head).where(t.audit_head.c.id == 1)).first()
         return None if row is None else (row.last_seq, row.last_hash)
 
     def count(self, table: str) -> int:
-        return self.conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one()
+        return self._exec(select(func.count()).select_from(t.metadata.tables[table])).scalar_one()
 
 
 def _slot(row: Any) -> EncSlot:
@@ -252,6 +314,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         try:
+            self.repo.commit_deferred()
             self.tx.commit()
         except SQLAlchemyError as exc:
             raise _wrap(exc) from None
@@ -260,11 +323,16 @@ class SqlUnitOfWork:
         self.tx.rollback()
 
 
-def _wrap(exc: SQLAlchemyError) -> OligotrialError:
-    if isinstance(exc, IntegrityError):
+def _wrap(exc: SQLAlchemyError | psycopg.Error) -> OligotrialError:
+    if isinstance(exc, DataError | psycopg.DataError):
+        # inputs are checked before they get here; this is the safety net (PostgreSQL refuses
+        # text longer than its column or holding U+0000, where SQLite stores it)
+        return StorageError("the database refused a value (too long for its field, or a character it cannot "
+                            "store); nothing was saved", code="value_rejected")
+    if isinstance(exc, IntegrityError | psycopg.IntegrityError):
         return StorageError("the database refused the write (a uniqueness or reference rule); nothing was saved",
                             code="conflict")
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | psycopg.OperationalError):
         return StorageError("the database is unavailable or busy; nothing was saved", code="unavailable")
     return StorageError(f"the database refused the request ({type(exc).__name__}); nothing was saved")
 

@@ -19,7 +19,8 @@ from oligotrial.errors import (AuditError, BlindingError, OligotrialError, Proto
 log = logging.getLogger("oligotrial.web")
 
 _BY_CODE = {"not_found": 404, "protocol_not_found": 404, "forbidden": 403, "authentication_failed": 401,
-            "reauthentication_failed": 403, "unavailable": 503, "conflict": 409, "slot_conflict": 409}
+            "reauthentication_failed": 403, "unavailable": 503, "conflict": 409, "slot_conflict": 409,
+            "value_rejected": 422}
 
 
 def status_for(exc: OligotrialError) -> int:

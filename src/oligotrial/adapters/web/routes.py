@@ -10,11 +10,12 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
+from oligotrial.adapters.web.inputs import reject_nul_characters
 from oligotrial.adapters.web.security import CurrentActor, Ctx, issue_token
 from oligotrial.domain.blinding import is_blinded
 from oligotrial.service import audit, enrolment, randomization, unblinding, users
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters)])
 
 Trial = Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name")]
 Pid = Annotated[str, Path(min_length=1, max_length=64, description="participant id")]
@@ -62,6 +63,9 @@ class RadiotherapyBody(_Body):
     fractions: int
     technique: str | None = None
     lesions: list[str] = []
+    fractions_per_week: float | None = None
+    override: Override | None = Field(None, description="a documented reason to record a course that does not "
+                                                        "fit the allocated arm (a protocol deviation)")
 
 
 class VisitBody(_Body):
@@ -184,7 +188,7 @@ def unblind(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Unblind
 
 @router.post("/trials/{trial}/participants/{pid}/radiotherapy", tags=["workflow"])
 def radiotherapy(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: RadiotherapyBody) -> dict:
-    return enrolment.record_radiotherapy(ctx, actor, trial, pid, body.model_dump())
+    return enrolment.record_radiotherapy(ctx, actor, trial, pid, body.model_dump(exclude_none=True))
 
 
 @router.post("/trials/{trial}/participants/{pid}/visits/{code}", tags=["follow-up"])
