@@ -83,12 +83,7 @@ def _attestations(ctx: Context) -> dict[str, Any]:
 
 
 def _attestation_text(ctx: Context, a) -> str:
-    key = ("attestation_text", id(a))
-    try:
-        return ctx.shared[key]
-    except KeyError:
-        text = ctx.shared[key] = f"attestation {a.key} by {a.by} on {_fmt(a.date)}"
-        return text
+    return ctx.patient_memo(("attestation_text", id(a)), lambda: f"attestation {a.key} by {a.by} on {_fmt(a.date)}")
 
 
 @leaf("attested")
@@ -214,30 +209,21 @@ def _performance(params: dict) -> Node:
 def _latest_lab(ctx: Context, test: str, days: int | None):
     """The latest ``test`` result on or before the screening date (within ``days`` if given);
     per patient, so every protocol asking the same question shares the answer."""
-    shared = ctx.shared
-    key = ("lab", test, days)
-    try:
-        return shared[key]
-    except KeyError:
-        pass
-    as_of = ctx.as_of
-    best = None
-    for lab in ctx.patient.labs or ():
-        if lab.test == test and lab.date <= as_of and (days is None or (as_of - lab.date).days <= days) \
-                and (best is None or lab.date >= best.date):
-            best = lab
-    shared[key] = best
-    return best
+    def make():
+        as_of = ctx.as_of
+        best = None
+        for lab in ctx.patient.labs or ():
+            if lab.test == test and lab.date <= as_of and (days is None or (as_of - lab.date).days <= days) \
+                    and (best is None or lab.date >= best.date):
+                best = lab
+        return best
+
+    return ctx.patient_memo(("lab", test, days), make)
 
 
 def _lab_text(ctx: Context, lab, unit: str) -> str:
     """``creatinine 80 umol/L on 2026-01-05``, built once per result and patient."""
-    key = ("lab_text", id(lab))
-    try:
-        return ctx.shared[key]
-    except KeyError:
-        text = ctx.shared[key] = f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
-        return text
+    return ctx.patient_memo(("lab_text", id(lab)), lambda: f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}")
 
 
 @leaf("lab")
@@ -509,17 +495,13 @@ def _pregnant(params: Any) -> Node:
 
 def _line(ctx: Context, which: Any):
     """Therapy line ``which`` ("current" or its number), found once per patient."""
-    key = ("line", which)
-    shared = ctx.shared
-    if key in shared:
-        return shared[key]
-    if which == "current":
-        found = reference_line(ctx.patient, ctx.as_of)
-    else:
+    def make():
+        if which == "current":
+            return reference_line(ctx.patient, ctx.as_of)
         lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
-        found = next((t for t in lines if t.line == which), None)
-    shared[key] = found
-    return found
+        return next((t for t in lines if t.line == which), None)
+
+    return ctx.patient_memo(("line", which), make)
 
 
 def _line_or_outcome(ctx: Context, which: Any):

@@ -17,11 +17,12 @@ Kleene SC. Introduction to Metamathematics. 1952 (strong three-valued logic).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from oligotrial.domain.reasons import Explained, Reason
 from oligotrial.errors import ProtocolError
 
 
@@ -38,10 +39,7 @@ class Verdict(str, Enum):
 MET, NOT_MET, UNKNOWN, NA = Verdict.MET, Verdict.NOT_MET, Verdict.UNKNOWN, Verdict.NOT_APPLICABLE
 
 
-Reason = str | Callable[[], str]
-
-
-class Outcome:
+class Outcome(Explained):
     """A verdict with why it was reached, what it read and what would decide it.
 
     ``reason`` may be given as a string or as a zero-argument callable that builds it: the
@@ -49,7 +47,7 @@ class Outcome:
     reads the verdicts; one coordinator reads the reasons). It is built at most once.
     """
 
-    __slots__ = ("verdict", "_reason", "inputs", "missing", "assumed")
+    __slots__ = ("verdict", "inputs", "missing", "assumed")
 
     def __init__(self, verdict: Verdict, reason: Reason, inputs: tuple[str, ...] = (),
                  missing: tuple[str, ...] = (), assumed: tuple[str, ...] = ()) -> None:
@@ -58,13 +56,6 @@ class Outcome:
         self.inputs = inputs
         self.missing = missing
         self.assumed = assumed
-
-    @property
-    def reason(self) -> str:
-        r = self._reason
-        if r.__class__ is not str:
-            r = self._reason = r()
-        return r
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -117,7 +108,7 @@ class Context:
             value = self.cache[key] = make()
             return value
 
-    def patient_memo(self, key: str, make: Callable[[], Any]) -> Any:
+    def patient_memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
         """Per-patient memo, shared by every protocol the patient is screened against."""
         try:
             return self.shared[key]

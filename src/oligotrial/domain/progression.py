@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oligotrial.domain.patient import Assessment, Finding, Patient
+from oligotrial.domain.reasons import Explained, reason_text
 
 Date = dt.date
 
@@ -63,15 +64,10 @@ class LesionObservation:
     size: float | None  # the finding's size in mm (short axis for nodes), read once
 
 
-def _text(why) -> str:
-    """A reason given as a string or as a zero-argument callable that builds it when read."""
-    return why if why.__class__ is str else why()
-
-
-class LesionStatus:
+class LesionStatus(Explained):
     """One lesion's state at the judged scan; ``reason`` is formatted when read."""
 
-    __slots__ = ("lesion", "organ", "kind", "node_region", "intracranial", "status", "rule", "_reason", "size_mm")
+    __slots__ = ("lesion", "organ", "kind", "node_region", "intracranial", "status", "rule", "size_mm")
 
     def __init__(self, lesion: str, organ: str | None, kind: str | None, node_region: str | None,
                  intracranial: bool, status: str, rule: str | None, reason, size_mm: float | None) -> None:
@@ -85,13 +81,6 @@ class LesionStatus:
         self.rule = rule
         self._reason = reason
         self.size_mm = size_mm
-
-    @property
-    def reason(self) -> str:
-        r = self._reason
-        if r.__class__ is not str:
-            r = self._reason = r()
-        return r
 
     def __repr__(self) -> str:
         return f"LesionStatus({self.lesion!r}, status={self.status!r}, rule={self.rule!r}, reason={self.reason!r})"
@@ -365,27 +354,24 @@ def _rule_key(rule: dict[str, Any]) -> tuple:
 _PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], tuple, str]]]] = {}
 
 
-class _Plan(list):
-    """A rule list with each rule's cache key and display name."""
-
-
-def _plan(rules: list[dict[str, Any]]) -> _Plan:
+def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple, str]]:
     """Each rule with its cache key and display name, computed once per protocol's rule list."""
     hit = _PLANS.get(id(rules))
     if hit is None or hit[0] is not rules:
-        hit = _PLANS[id(rules)] = (rules, _Plan((r, _rule_key(r), r.get("name", r["type"])) for r in rules))
+        hit = _PLANS[id(rules)] = (rules, [(r, _rule_key(r), r.get("name", r["type"])) for r in rules])
     return hit[1]
 
 
-def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]],
+def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], tuple, str]],
                         cache: dict | None = None) -> tuple[str, str | None, Any]:
-    """The first rule that is met, else uncertain (a rule could not be decided) or not progressing.
+    """The first rule of ``plan`` (from :func:`_plan`) that is met, else uncertain (a rule could
+    not be decided) or not progressing.
 
     ``cache`` holds this patient's per-lesion rule results, so trials that share a rule (RECIST
     1.1 growth, say) evaluate it once per lesion.
     """
     undecided = []
-    for rule, key, name in (rules if rules.__class__ is _Plan else _plan(rules)):
+    for rule, key, name in plan:
         if cache is None:
             verdict, why = _RULES[rule["type"]](ctx, rule)
         else:
@@ -402,7 +388,7 @@ def _progression_status(ctx: _LesionContext, rules: list[dict[str, Any]],
         judged = ctx.judged.date
         return "uncertain", None, lambda: f"not evaluated at {judged.isoformat()}"
     if undecided:
-        return "uncertain", None, lambda: "; ".join(f"{n}: {_text(w)}" for n, w in undecided)
+        return "uncertain", None, lambda: "; ".join(f"{n}: {reason_text(w)}" for n, w in undecided)
     return "not_progressing", None, "no progression rule met"
 
 

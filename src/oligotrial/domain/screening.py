@@ -12,17 +12,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.eligibility import MET, NOT_MET, UNKNOWN, Context, Node, Outcome, Verdict, compile_rule
+from oligotrial.domain.eligibility import MET, NOT_MET, UNKNOWN, Context, Node, Verdict, compile_rule
 from oligotrial.domain.progression import evaluate_disease_state
+from oligotrial.domain.reasons import Explained
 
 SCREENING_FORMAT = "oligotrial.screening/1"
 _VALUE = {v: v.value for v in Verdict}
 
 
-class CriterionResult:
+class CriterionResult(Explained):
     """One criterion's verdict, its registry text, and why (``reason`` is built when read)."""
 
-    __slots__ = ("id", "kind", "source_text", "verdict", "_reason", "inputs", "missing", "assumed")
+    __slots__ = ("id", "kind", "source_text", "verdict", "inputs", "missing", "assumed")
 
     def __init__(self, id: str, kind: str, source_text: str, verdict: str, reason,
                  inputs: tuple[str, ...], missing: tuple[str, ...], assumed: tuple[str, ...] = ()) -> None:
@@ -34,13 +35,6 @@ class CriterionResult:
         self.inputs = inputs
         self.missing = missing
         self.assumed = assumed
-
-    @property
-    def reason(self) -> str:
-        r = self._reason
-        if r.__class__ is not str:
-            r = self._reason = r.reason if isinstance(r, Outcome) else r()
-        return r
 
     def __repr__(self) -> str:
         return f"CriterionResult(id={self.id!r}, kind={self.kind!r}, verdict={self.verdict!r}, reason={self.reason!r})"
@@ -134,7 +128,7 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     for crit, node in cp.nodes:
         o = node(ctx)
         v = o.verdict
-        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, _VALUE[v], o,
+        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, _VALUE[v], o._reason,
                                        o.inputs, o.missing if v is UNKNOWN else (), o.assumed))
     ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state, ctx.shared))
     return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),

@@ -26,8 +26,10 @@ stored only in the encrypted allocation); blinded views never show it
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from oligotrial.domain.recist import lesion_of, measurable
 from oligotrial.domain.rt_check import RTCheckReport, check_prescription, parse_prescription
 from oligotrial.errors import DoseError
 
@@ -52,10 +54,6 @@ def observation_lesions(patient: Any, treated: list[str], as_of: Any = None) -> 
     measurable by RECIST 1.1 at its latest measurement on or before ``as_of`` (longest diameter
     >= 10 mm; nodes short axis >= 15 mm; bone only with a soft-tissue component; Eisenhauer 2009
     s.3.1). NCT05906329 needs at least one measurable untreated observation lesion."""
-    from oligotrial.domain.recist import lesion_of, measurable
-
-    import datetime as dt
-
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
     latest: dict[str, Any] = {}
