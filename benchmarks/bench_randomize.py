@@ -3,8 +3,10 @@
 What is measured: ``--clients`` (default 32) concurrent clients, each a separate OS process
 with its own database connection (as pgbench's clients are separate connections driven by
 their own threads), call the randomize use case in a closed loop — the real service path:
-role check, row lock on the participant, the stratum cursor claimed and its slot taken,
-slot decryption, allocation encryption, the audit-chain append, commit. All clients draw from
+role check and the audit entry built; then one statement, sent with BEGIN and COMMIT, that
+row-locks the participant and checks its state, advances the stratum cursor and takes its
+slot, and writes the participant's state, the allocation and the audit-chain entry; then the
+slot's arm decrypted for the response. All clients draw from
 one stratum of one trial (NCT06918951 is not stratified), the worst case: every allocation
 serialises on the same cursor and on the global audit-chain head. Latency is per call,
 measured in the client; throughput is allocations committed per wall-clock second.

@@ -41,7 +41,8 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None, 
     from oligotrial.service.ports import utc_now
 
     settings = settings or Settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=settings.db_pool_size,
+                         ping_after_idle_s=settings.db_ping_after_idle_s)
     if migrate if migrate is not None else settings.auto_migrate:
         upgrade(engine)
     ctx = ServiceContext(

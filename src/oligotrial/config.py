@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema to use (search_path); None uses the server default.")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connection pool size (PostgreSQL).")
+    db_ping_after_idle_s: float = Field(
+        5.0, ge=0, le=3600, description="A pooled PostgreSQL connection idle longer than this is pinged "
+        "before use and replaced if dead (0: ping on every checkout).")
     auto_migrate: bool = Field(True, description="Run database migrations to head when the server starts.")
     secret_key: str = Field(DEV_SECRET_KEY, min_length=16, description="HMAC key signing bearer tokens.")
     allocation_key: str = Field(

@@ -136,3 +136,217 @@ def test_claims_and_appends_queue_on_advisory_locks(pg_settings):
             assert driver.execute(held, (pg_hotpath.LOCK_NS_AUDIT,)).fetchone()[0] == 1
     finally:
         c.dispose()
+
+
+def test_the_randomize_read_is_the_participant_and_the_list_as_read_separately(container):
+    ctx = container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+    pid = _enrolled(ctx)
+    with ctx.uow() as uow:
+        p, rl = uow.repo.lock_for_randomization(TRIAL, pid)
+        assert p == uow.repo.get_participant(TRIAL, pid) and rl == uow.repo.get_list(TRIAL)
+        assert uow.repo.lock_for_randomization(TRIAL, "no-such-participant") == (None, None)
+        assert uow.repo.lock_for_randomization("NCT06523673", pid) == (None, None)  # another trial's
+
+
+def test_a_trial_without_a_list_reads_the_participant_and_no_list(container):
+    ctx = container.ctx
+    pid = _enrolled(ctx)
+    with ctx.uow() as uow:
+        p, rl = uow.repo.lock_for_randomization(TRIAL, pid)
+    assert p is not None and p.state == "enrolled" and rl is None
+
+
+def _request(uow, ctx, pid, marker="c0ffee00c0ffee00c0ffee00c0ffee00"):
+    from oligotrial.service.ports import SlotRequest
+
+    rl = uow.repo.live_list(TRIAL)
+    entry = audit.build_entry(ctx, COORD, trial=TRIAL, action="participant.randomize", entity_type="participant",
+                              entity_id=pid, new={"from_state": "enrolled", "randomization_number": f"all#{marker}"})
+    return SlotRequest(rl.id, TRIAL, "all", pid, "enrolled", {"state": "randomized", "randomized_on": "2026-03-02"},
+                       {}, "2026-03-02T00:00:00+00:00", "coord", entry, marker)
+
+
+def test_one_allocation_writes_slot_participant_allocation_and_entry_together(container):
+    ctx = container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=2, block_multiples=(1,))
+    pids = [_enrolled(ctx, n) for n in (1, 2, 3)]
+    checked = audit.verify(ctx).checked
+    for n, pid in enumerate(pids[:2], start=1):
+        with ctx.uow() as uow:
+            got = uow.repo.allocate_and_commit(_request(uow, ctx, pid))
+            uow.commit()
+        assert (got.state, got.seq) == ("enrolled", n)
+        with ctx.uow() as uow:
+            a = uow.repo.get_allocation(pid)
+            slot = next(s for s in uow.repo.slots(a.list_id) if s.seq == got.seq)
+            p = uow.repo.get_participant(TRIAL, pid)
+            entry = uow.repo.audit_entries(TRIAL)[-1]
+        assert slot.participant_id == pid and a.arm_ct == slot.payload_ct == got.payload_ct
+        arm = ctx.cipher.decrypt(slot.payload_ct, randomization.slot_context(TRIAL, "all", got.seq))
+        assert randomization.allocation_arm(ctx, a) == arm and arm in {x.id for x in ctx.load_protocol(TRIAL).arms}
+        assert (p.state, p.randomized_on) == ("randomized", "2026-03-02")
+        assert entry["new"] == {"from_state": "enrolled", "randomization_number": f"all#{got.seq}"}
+    rep = audit.verify(ctx)
+    assert rep.ok and rep.checked == checked + 2
+
+    def untouched(pid, state):
+        with ctx.uow() as uow:
+            assert uow.repo.audit_head() == head and uow.repo.get_allocation(pid) is None
+            assert uow.repo.get_participant(TRIAL, pid).state == state
+            assert sum(s.participant_id is not None for s in uow.repo.slots(1)) == 2
+
+    with ctx.uow() as uow:
+        head = uow.repo.audit_head()
+    # a participant already randomized, or unknown: nothing written, the state reported
+    with ctx.uow() as uow:
+        assert uow.repo.allocate_and_commit(_request(uow, ctx, pids[0])).seq is None
+        uow.commit()
+    with ctx.uow() as uow:
+        assert uow.repo.allocate_and_commit(_request(uow, ctx, "nobody")).state is None
+        uow.commit()
+    with ctx.uow() as uow:  # a participant of another trial is not found in this one
+        req = _request(uow, ctx, pids[2])
+        req.trial = "NCT06523673"
+        assert uow.repo.allocate_and_commit(req).state is None
+        uow.commit()
+    # the list (2 slots) is exhausted: nothing at all is written
+    with ctx.uow() as uow:
+        got = uow.repo.allocate_and_commit(_request(uow, ctx, pids[2]))
+        uow.commit()
+    assert (got.state, got.seq, got.payload_ct) == ("enrolled", None, None)
+    untouched(pids[2], "enrolled")
+    with ctx.uow() as uow:
+        assert uow.repo.get_participant(TRIAL, pids[0]).state == "randomized"
+    assert audit.verify(ctx).ok
+
+
+def test_a_randomization_is_one_round_trip_on_postgresql(pg_settings, monkeypatch):
+    """Once the trial's list has been read: BEGIN, the one allocation statement and COMMIT go
+    together; no ping, no separate BEGIN, no read before it."""
+    c = _pg(pg_settings)
+    try:
+        ctx = c.ctx
+        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+        first, pid = _enrolled(ctx, 1), _enrolled(ctx, 2)
+        randomization.randomize(ctx, COORD, TRIAL, first, {})  # reads (and keeps) the live list
+        syncs, sent = [], []
+        real, real_exec = psycopg.Connection.pipeline, psycopg.Cursor.execute
+
+        def counting(self):
+            syncs.append(1)
+            return real(self)
+
+        def executing(self, query, *a, **k):
+            sent.append(query if isinstance(query, str) else str(query))
+            return real_exec(self, query, *a, **k)
+
+        monkeypatch.setattr(psycopg.Connection, "pipeline", counting)
+        monkeypatch.setattr(psycopg.Cursor, "execute", executing)
+        out = randomization.randomize(ctx, COORD, TRIAL, pid, {})
+        monkeypatch.undo()
+        assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["WITH"], sent
+        assert out["randomization_number"] == "all#2"
+        with psycopg.connect(PG_URL, options=f"-csearch_path={pg_settings.database_schema}") as other:
+            assert other.execute("SELECT count(*) FROM allocations").fetchone()[0] == 2  # committed
+        assert audit.verify(ctx).ok
+    finally:
+        c.dispose()
+
+
+def test_a_list_is_kept_only_once_committed(container):
+    from oligotrial.service.ports import EncSlot, RandomizationList
+
+    ctx = container.ctx
+    with ctx.uow() as uow:  # written and read back in a unit of work that is then dropped
+        uow.repo.add_list(RandomizationList(None, TRIAL, "permuted_blocks", "ct", {}, "0" * 64, "now", "x", 2),
+                         [EncSlot("all", 1, 1, 2, "ct")])
+        assert uow.repo.live_list(TRIAL) is not None
+    with ctx.uow() as uow:
+        assert uow.repo.live_list(TRIAL) is None
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=2)
+    with ctx.uow() as uow:
+        assert uow.repo.live_list(TRIAL) == uow.repo.get_list(TRIAL)
+
+
+def _backend(uow):
+    return uow.conn.connection.driver_connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+@pytest.fixture
+def dropped(pg_settings):
+    """A one-connection pool whose idle connection the server has just dropped:
+    ``dropped(ping_after_idle_s) -> (container, the dropped backend's pid)``."""
+    from oligotrial.bootstrap import bootstrap
+
+    made = []
+
+    def make(idle_s: float):
+        c = bootstrap(pg_settings.model_copy(update={"db_pool_size": 1, "db_ping_after_idle_s": idle_s}),
+                      screener=fake_screener())
+        made.append(c)
+        with c.ctx.uow() as uow:
+            backend = _backend(uow)
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        return c, backend
+
+    yield make
+    for c in made:
+        c.dispose()
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_use(dropped):
+    c, backend = dropped(0.0)
+    pid = enrolment.register(c.ctx, COORD, TRIAL, {**RECORD, "id": "P-idle"})["id"]  # no error: reconnected
+    with c.ctx.uow() as uow:
+        assert _backend(uow) != backend and uow.repo.get_participant(TRIAL, pid) is not None
+
+
+def test_a_connection_dropped_moments_ago_fails_one_unit_of_work_cleanly(dropped):
+    """Within the idle window there is no ping: the request fails as 'unavailable', saves
+    nothing, and the next one gets a new connection."""
+    c, backend = dropped(3600.0)
+    with pytest.raises(StorageError) as e:
+        enrolment.register(c.ctx, COORD, TRIAL, {**RECORD, "id": "P-gone"})
+    assert e.value.code == "unavailable"
+    pid = enrolment.register(c.ctx, COORD, TRIAL, {**RECORD, "id": "P-gone"})["id"]  # nothing was half-saved
+    with c.ctx.uow() as uow:
+        assert _backend(uow) != backend and uow.repo.get_participant(TRIAL, pid) is not None
+
+
+def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum(pg_settings):
+    """Inside the critical section the slot is an index lookup on (list, stratum, seq) and the
+    participant one on its id, even on a new list with no statistics yet (a join to the
+    cursor's CTE, or an indexable ``participant_id IS NULL``, made the planner read every slot
+    of the stratum)."""
+    from oligotrial.domain.audit import canonical_template, split_at_marker
+
+    c = _pg(pg_settings)
+    try:
+        ctx = c.ctx
+        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=500)
+        pid = _enrolled(ctx)
+        with ctx.uow() as uow:
+            req = _request(uow, ctx, pid)
+            params = pg_hotpath.allocate_params(req, canonical_template(req.entry, req.marker),
+                                                split_at_marker(pg_hotpath._json(req.entry["new"]), req.marker))
+            driver = uow.conn.connection.driver_connection
+            plan = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.allocate_sql(tuple(req.changes)),
+                                  params).fetchone()[0]
+            claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
+                                   {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
+                                    "at": req.at}).fetchone()[0]
+
+        def scans(node, relation):
+            if node.get("Relation Name") == relation and "Scan" in node["Node Type"]:
+                yield node
+            for child in node.get("Plans", ()):
+                yield from scans(child, relation)
+
+        for p, relation, key in ((plan, "randomization_slots", "seq = "), (claim, "randomization_slots", "seq = "),
+                                 (plan, "participants", "(id)::text = ")):
+            found = list(scans(p[0]["Plan"], relation))
+            assert found and all(key in n.get("Index Cond", "") for n in found), [n.get("Index Cond") for n in found]
+    finally:
+        c.dispose()

@@ -47,6 +47,40 @@ def canonical_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
     return text[:i], text[i + 1:]
 
 
+def fill_marker(value: Any, marker: str, number: int) -> Any:
+    """``value`` (JSON-like) with every occurrence of ``marker`` in its strings replaced by
+    ``number``: the entry as it reads once the number the marker stands for is known."""
+    if isinstance(value, str):
+        return value.replace(marker, str(int(number)))
+    if isinstance(value, dict):
+        return {k: fill_marker(v, marker, number) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [fill_marker(v, marker, number) for v in value]
+    return value
+
+
+def split_at_marker(text: str, marker: str, what: str = "text") -> tuple[str, str]:
+    """``text`` split around the one occurrence of ``marker``."""
+    parts = text.split(marker)
+    if len(parts) != 2:
+        raise ValueError(f"{what}: expected the marker exactly once, found it {len(parts) - 1} times")
+    return parts[0], parts[1]
+
+
+def canonical_template(payload: Mapping[str, Any], marker: str) -> tuple[str, str, str]:
+    """For an entry that names a number known only when it is stored (a randomization slot,
+    written as ``marker`` in one of its strings): ``(head, mid, after)`` such that for every
+    slot number ``k`` and sequence number ``n``,
+    ``canonical({**fill_marker(payload, marker, k), "seq": n}) == head + str(k) + mid + str(n) + after``.
+
+    The storage adapter can then claim the slot, link and store the entry in one statement.
+    ``marker`` must be text that JSON writes unescaped (letters and digits) and occur once.
+    """
+    before, after = canonical_parts(payload)
+    head, mid = split_at_marker(before, marker, "audit entry (before the sequence number)")
+    return head, mid, after
+
+
 def link_hash(prev_hash: str, seq: int, before: str, after: str) -> str:
     """:func:`entry_hash` from :func:`canonical_parts` and the sequence number."""
     return hashlib.sha256(f"{prev_hash}{before}{int(seq)}{after}".encode()).hexdigest()

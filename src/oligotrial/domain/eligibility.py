@@ -98,7 +98,7 @@ class Context:
     protocol: Any
     assume_attested: bool = False
     cache: dict[str, Any] = field(default_factory=dict)
-    shared: dict[str, Any] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     def memo(self, key: str, make: Callable[[], Any]) -> Any:
         """Per-(patient, protocol) memo."""

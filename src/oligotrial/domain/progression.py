@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oligotrial.domain.patient import Assessment, Finding, Patient
-from oligotrial.domain.reasons import Explained, reason_text
+from oligotrial.domain.reasons import Explained, Reason, reason_text
 
 Date = dt.date
 
@@ -197,7 +197,7 @@ class _LesionContext:
         self.is_new = any(o.finding.new for o in obs)
 
 
-def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     size = cur.size if cur else None
     if cur is not None and cur.finding.state == "complete_metabolic_response" and size is None:
@@ -231,7 +231,7 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     return (pct_ok and abs_ok), why
 
 
-def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := o.size) is not None]
     if not measured and ctx.current is not None and ctx.current.finding.state != "not_evaluated":
         return False, "never measured (non-target)"
@@ -264,7 +264,7 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
     return ok, why
 
 
-def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if not ctx.is_new or cur is None:
         return False, "not a new lesion"
@@ -297,7 +297,7 @@ def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | 
     return True, f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}"
 
 
-def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if not ctx.is_new or cur is None:
         return False, "not a new lesion"
@@ -310,7 +310,7 @@ def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     return True, f"new FDG-avid lesion on PET/CT (SUVmax {f.suv_max:g})"
 
 
-def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if cur is None or cur.modality != "PET-CT" or cur.finding.suv_max is None or ctx.is_new:
         return False, "no SUVmax at the judged scan"
@@ -320,14 +320,14 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
         prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None]
     if not prior:
         return False, "no earlier SUVmax to compare with"
-    ref = prior[-1].finding.suv_max
-    now = cur.finding.suv_max
+    ref: float = prior[-1].finding.suv_max  # type: ignore[assignment]  # filtered to not None above
+    now: float = cur.finding.suv_max  # type: ignore[assignment]
     ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and \
         _cmp(now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8))
     return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
 
 
-def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, str]:
+def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if cur is not None and cur.finding.state == "unequivocal_progression":
         return True, "unequivocal progression (reader's judgement)"
@@ -476,7 +476,9 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
     count_status = {"progression": "progressing", "residual": "residual", "burden": "present"}[spec.mode]
     as_of = patient.as_of or judged.date
     exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
-    counted, uncertain, ic_uncounted = [], [], []
+    counted: list[LesionStatus] = []
+    uncertain: list[LesionStatus] = []
+    ic_uncounted: list[str] = []
     for s in statuses:
         if s.status not in (count_status, "uncertain"):
             continue

@@ -15,20 +15,22 @@ Reason = str | Callable[[], str]
 
 def reason_text(why: Reason) -> str:
     """The text of a reason given as a string or as a callable."""
-    return why if why.__class__ is str else why()
+    return why if isinstance(why, str) else why()
 
 
 class Explained:
     """Base for results that carry a lazily formatted ``reason`` (built at most once)."""
 
     __slots__ = ("_reason",)
+    _reason: Reason
 
     @property
     def reason(self) -> str:
         r = self._reason
-        if r.__class__ is not str:
-            r = self._reason = r()
-        return r
+        if isinstance(r, str):
+            return r
+        text = self._reason = r()
+        return text
 
 
 __all__ = ["Explained", "Reason", "reason_text"]

@@ -74,10 +74,15 @@ def allowed_from(step: str, *, single_group: bool = False) -> frozenset[str]:
 
 def check_step(p: Participant, step: str, *, single_group: bool = False) -> None:
     """Refuse ``step`` unless the participant's state allows it."""
+    check_state(p.id, p.state, step, single_group=single_group)
+
+
+def check_state(pid: str, state: str, step: str, *, single_group: bool = False) -> None:
+    """Refuse ``step`` for participant ``pid`` in ``state`` unless the state allows it."""
     allowed = allowed_from(step, single_group=single_group)
-    if p.state not in allowed:
+    if state not in allowed:
         raise WorkflowError(
-            f"participant {p.id}: cannot {step.replace('_', ' ')} in state {p.state!r}; "
+            f"participant {pid}: cannot {step.replace('_', ' ')} in state {state!r}; "
             f"expected one of {sorted(allowed)}", code="illegal_step", field="state")
 
 

@@ -23,6 +23,17 @@ def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | N
     ``at`` is when the action was taken (read before the head lock); ``seq`` is the order in
     which entries joined the chain, so two concurrent entries may have ``at`` a few
     microseconds out of ``seq`` order."""
+    entry = build_entry(ctx, actor, trial=trial, action=action, entity_type=entity_type, entity_id=entity_id,
+                        old=old, new=new, reason=reason)
+    before, after = canonical_parts(entry)
+    uow.repo.append_audit(entry, before, after)
+    return entry
+
+
+def build_entry(ctx: ServiceContext, actor: Actor, *, trial: str | None, action: str, entity_type: str,
+                entity_id: str, old: Any = None, new: Any = None, reason: str | None = None) -> dict[str, Any]:
+    """An audit entry, checked (a change needs a reason; no arm ever enters the trail), not yet
+    appended: :func:`record` appends it, or a storage adapter does so with the write it records."""
     if old is not None and not (reason and reason.strip()):
         raise AuditError(f"reason: changing saved {entity_type} {entity_id} needs a reason for the change",
                          code="reason_required", field="reason")
@@ -33,8 +44,6 @@ def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | N
              "role": actor.role_in(trial) if trial else actor.role_in("*"), "trial": trial,
              "action": action, "entity_type": entity_type, "entity_id": entity_id,
              "old": old, "new": new, "reason": reason}
-    before, after = canonical_parts(entry)
-    uow.repo.append_audit(entry, before, after)
     return entry
 
 

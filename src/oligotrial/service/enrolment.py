@@ -346,7 +346,7 @@ def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participa
 
 
 def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict:
-    from oligotrial.service.randomization import allocation_view
+    from oligotrial.service.randomization import allocation_arm, allocation_view
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
@@ -358,7 +358,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         a = uow.repo.get_allocation(p.id)
         alloc = None
         if a is not None:
-            arm = ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{p.id}")
+            arm = allocation_arm(ctx, a)
             alloc = allocation_view(protocol, role, a.stratum, a.seq, a.strata, a.allocated_at, arm)
     return participant_view(ctx, protocol, role, p, visits, entries, alloc)
 
@@ -376,11 +376,12 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
     """Accrual: totals by state; counts by arm only for roles that are not blinded."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "summary")
+    from oligotrial.service.randomization import allocation_arm
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
         rl = uow.repo.get_list(protocol.id)
         allocs = uow.repo.allocations(protocol.id)
-        arms = [ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}") for a in allocs] \
+        arms = [allocation_arm(ctx, a) for a in allocs] \
             if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role) else None
     by_state: dict[str, int] = {}
     for p in rows:

@@ -56,6 +56,33 @@ class Allocation:
     allocated_by: str
 
 
+@dataclass
+class SlotRequest:
+    """Everything a randomization from a pre-generated list reads and writes, less the slot
+    number (known only when the slot is claimed; ``marker`` stands for it in the audit entry)."""
+    list_id: int
+    trial: str
+    stratum: str
+    participant_id: str
+    from_state: str               # the state the participant must be in (checked under its lock)
+    changes: dict[str, Any]       # the participant's new field values (state, randomized_on)
+    strata: dict[str, str]
+    at: str
+    by: str
+    entry: dict[str, Any]         # the audit entry (service.audit.build_entry)
+    marker: str
+
+
+@dataclass(frozen=True)
+class SlotOutcome:
+    """What :meth:`Repository.allocate_and_commit` found: ``state`` None when the trial has no
+    such participant; ``seq`` None when nothing was written (the participant was not in
+    ``from_state``, or the stratum's list is exhausted)."""
+    state: str | None
+    seq: int | None = None
+    payload_ct: str | None = None
+
+
 class Repository(Protocol):
     # users
     def add_user(self, user: User) -> User: ...
@@ -70,6 +97,9 @@ class Repository(Protocol):
         """Write the participant back; ``fields`` names the only attributes that changed
         (None: all), so large unchanged values (the record) are not rewritten."""
         ...
+    def lock_for_randomization(self, trial: str, pid: str) -> tuple[Participant | None, RandomizationList | None]:
+        """The participant, locked until commit, and the trial's live list (None where absent)."""
+        ...
     def list_participants(self, trial: str) -> list[Participant]: ...
     # randomization
     def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList: ...
@@ -82,6 +112,17 @@ class Repository(Protocol):
         ...
     def slots(self, list_id: int) -> list[EncSlot]: ...
     def add_allocation(self, a: Allocation) -> None: ...
+    def live_list(self, trial: str) -> RandomizationList | None:
+        """The trial's list, as :meth:`get_list`; a list once stored is never replaced, so an
+        adapter may keep it after the first read."""
+        ...
+    def allocate_and_commit(self, req: SlotRequest) -> SlotOutcome:
+        """Lock the participant; if it is in ``req.from_state``, claim the stratum's next slot
+        and write the participant's changes, the allocation (its arm ciphertext is the slot's
+        own) and the audit entry (``req.marker`` replaced by the slot number). PostgreSQL does
+        all of it in one statement sent with BEGIN and COMMIT (one round trip); elsewhere the
+        unit of work's commit commits it. Nothing is written unless a slot was taken."""
+        ...
     def get_allocation(self, participant_id: str) -> Allocation | None: ...
     def allocations(self, trial: str) -> list[Allocation]: ...
     # follow-up

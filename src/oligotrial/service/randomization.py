@@ -18,11 +18,11 @@ import numpy as np
 from oligotrial.domain import randomization as algo
 from oligotrial.domain import workflow
 from oligotrial.domain.blinding import is_blinded
-from oligotrial.errors import RandomizationError, WorkflowError
+from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList
+from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList, SlotRequest
 
 
 def _factors(protocol: Any) -> list[tuple[str, list[str]]]:
@@ -96,10 +96,13 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
               strata: dict[str, str]) -> dict[str, Any]:
     """Allocate an enrolled participant; returns the view the actor's role may see.
 
-    Two locks serialise allocations: the stratum's cursor and the audit-chain head. Both are
-    taken as late as possible and held only to commit: the participant is loaded, checked and
-    saved first; then one statement claims the slot, the arm is decrypted and re-encrypted for
-    the allocation (microseconds), and the allocation and the chain entry are written.
+    Two locks serialise allocations: the stratum's cursor and the audit-chain head. From a
+    pre-generated list the whole allocation is one storage call (on PostgreSQL one statement,
+    sent with BEGIN and COMMIT: one round trip, and no lock is held while the client works):
+    the participant is locked and its state checked, the slot claimed, and the participant's
+    new state, the allocation and the audit entry written. The workflow rule (the one state
+    randomize is taken from) is passed as data; a refusal writes nothing and is reported as
+    the step-by-step path reports it. Minimization goes step by step.
     """
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "randomize")
@@ -107,39 +110,69 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
     key = algo.stratum_key(_factors(protocol), strata)
     now = ctx.now_iso()
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(protocol.id, participant_id, for_update=True)
+        rl = uow.repo.live_list(protocol.id)
+        if rl is not None and rl.method != "minimization":
+            (from_state,) = workflow.allowed_from("randomize")  # the one state it is taken from
+            to_state = workflow.STATE_AFTER["randomize"]
+            marker = secrets.token_hex(16)  # stands for the slot number until the slot is claimed
+            entry = audit.build_entry(ctx, actor, trial=protocol.id, action="participant.randomize",
+                                      entity_type="participant", entity_id=participant_id,
+                                      new=_randomize_audit(to_state, from_state, key, marker, strata))
+            # the participant's, the stratum cursor's and the chain head's locks are taken here and
+            # held until commit (PostgreSQL: one statement, sent with BEGIN and COMMIT)
+            got = uow.repo.allocate_and_commit(SlotRequest(
+                rl.id, protocol.id, key, participant_id, from_state,
+                {"state": to_state, "randomized_on": now[:10]}, strata, now, actor.username, entry, marker))
+            if got.state is None:
+                raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
+                                    code="not_found", field="participant")
+            workflow.check_state(participant_id, got.state, "randomize")
+            if got.seq is None:
+                raise RandomizationError(f"stratum {key!r}: list exhausted; extend the list",
+                                         code="list_exhausted", field="strata")
+            uow.commit()
+            arm = ctx.cipher.decrypt(got.payload_ct, slot_context(protocol.id, key, got.seq))
+            return allocation_view(protocol, role, key, got.seq, strata, now, arm)
+        # minimization (it reads every earlier allocation), or no list yet: step by step
+        p, rl = uow.repo.lock_for_randomization(protocol.id, participant_id)
         if p is None:
             raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
                                 code="not_found", field="participant")
         old_state = p.state
         workflow.advance(p, "randomize")
         p.randomized_on = now[:10]
-        rl = uow.repo.get_list(protocol.id)
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list; generate one first "
                                      "(oligotrial randomization generate)", code="no_list", field="trial")
-        uow.repo.save_participant(p, ("state", "randomized_on"))  # before any shared lock
-        if rl.method == "minimization":
-            arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
-            uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
-        else:
-            stratum = key
-            # the stratum cursor's lock is taken here and held until commit
-            claimed = uow.repo.claim_slot(rl.id, stratum, p.id, now)
-            if claimed is None:
-                raise RandomizationError(f"stratum {stratum!r}: list exhausted; extend the list",
-                                         code="list_exhausted", field="strata")
-            seq, payload_ct = claimed
-            arm = ctx.cipher.decrypt(payload_ct, slot_context(protocol.id, stratum, seq))
+        if rl.method != "minimization":  # generated since live_list looked: nothing written yet
+            uow.rollback()
+            return randomize(ctx, actor, trial, participant_id, strata)
+        uow.repo.save_participant(p, ("state", "randomized_on"))
+        arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
+        uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
         uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, strata,
                                            ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now,
                                            actor.username))
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.randomize",
                      entity_type="participant", entity_id=p.id,
-                     new={"state": p.state, "from_state": old_state, "stratum": stratum,
-                          "randomization_number": f"{stratum}#{seq}", "strata": strata})
+                     new=_randomize_audit(p.state, old_state, stratum, str(seq), strata))
         uow.commit()
     return allocation_view(protocol, role, stratum, seq, strata, now, arm)
+
+
+def _randomize_audit(state: str, from_state: str, stratum: str, seq: str, strata: dict) -> dict[str, Any]:
+    return {"state": state, "from_state": from_state, "stratum": stratum,
+            "randomization_number": f"{stratum}#{seq}", "strata": strata}
+
+
+def allocation_arm(ctx: ServiceContext, a: Allocation) -> str:
+    """The arm of a stored allocation. From a pre-generated list the allocation holds its slot's
+    ciphertext (bound to the slot); a minimization allocation its own (bound to the participant).
+    AES-GCM authenticates the binding, so exactly one of the two opens it."""
+    try:
+        return ctx.cipher.decrypt(a.arm_ct, slot_context(a.trial, a.stratum, a.seq))
+    except BlindingError:  # not this binding: the other one
+        return ctx.cipher.decrypt(a.arm_ct, f"alloc|{a.trial}|{a.participant_id}")
 
 
 def _minimize(ctx, uow, protocol, rl, strata):
@@ -154,7 +187,7 @@ def _minimize(ctx, uow, protocol, rl, strata):
     draws = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, algo.ALL_STRATUM, seq))
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for a in uow.repo.allocations(protocol.id):
-        arm = ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}")
+        arm = allocation_arm(ctx, a)
         for f, level in a.strata.items():
             counts[f][level][arm] += 1
     arm = algo.minimization_assign(counts, strata, dict(protocol.allocation_ratio), draws,
@@ -175,7 +208,7 @@ def allocation_view(protocol: Any, role: str, stratum: str, seq: int, strata: di
 def arm_of(ctx: ServiceContext, trial: str, participant_id: str, uow=None) -> str | None:
     def _get(u):
         a = u.repo.get_allocation(participant_id)
-        return None if a is None else ctx.cipher.decrypt(a.arm_ct, f"alloc|{trial}|{participant_id}")
+        return None if a is None else allocation_arm(ctx, a)
     if uow is not None:
         return _get(uow)
     with ctx.uow() as u:

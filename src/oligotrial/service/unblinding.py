@@ -11,6 +11,7 @@ from oligotrial.service import audit
 from oligotrial.service.access import authorize
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
+from oligotrial.service.randomization import allocation_arm
 
 
 def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, reason: str,
@@ -33,7 +34,7 @@ def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *
         if a is None:
             raise RandomizationError(f"participant {pid}: not randomized; nothing to unblind",
                                      code="not_randomized", field="participant")
-        arm = protocol.arm(ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{p.id}"))
+        arm = protocol.arm(allocation_arm(ctx, a))
         now = ctx.now_iso()
         event = {"date": now[:10], "type": "emergency_unblinding", "details": {"by": actor.username,
                                                                             "reason": reason.strip()}}

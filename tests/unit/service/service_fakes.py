@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.audit import GENESIS, link_hash
+from oligotrial.domain.audit import GENESIS, canonical_parts, canonical_template, fill_marker, link_hash
+from oligotrial.errors import BlindingError
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User
 
@@ -49,6 +50,10 @@ class FakeRepository:
 
     def find_participant(self, trial, external_id):
         return next((p for p in self.participants.values() if p.trial == trial and p.external_id == external_id), None)
+
+    def lock_for_randomization(self, trial, pid):
+        p = self.get_participant(trial, pid, for_update=True)
+        return p, (None if p is None else self.get_list(trial))
 
     def save_participant(self, p, fields=None):
         if fields is None:
@@ -94,6 +99,28 @@ class FakeRepository:
 
     def slots(self, list_id):
         return [s for (lid, _, _), s in sorted(self.slot_rows.items()) if lid == list_id]
+
+    def live_list(self, trial):
+        return self.get_list(trial)
+
+    def allocate_and_commit(self, req):
+        from oligotrial.service.ports import Allocation, SlotOutcome
+
+        canonical_template(req.entry, req.marker)  # the marker is checked, as by the SQL adapter
+        p = self.participants.get(req.participant_id)
+        if p is None or p.trial != req.trial or p.state != req.from_state:
+            return SlotOutcome(None if p is None or p.trial != req.trial else p.state)
+        claimed = self.claim_slot(req.list_id, req.stratum, p.id, req.at)
+        if claimed is None:
+            return SlotOutcome(p.state)
+        seq, payload_ct = claimed
+        for k, v in req.changes.items():
+            setattr(p, k, v)
+        self.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
+                                       req.at, req.by))
+        entry = fill_marker(req.entry, req.marker, seq)
+        self.append_audit(entry, *canonical_parts(entry))
+        return SlotOutcome(req.from_state, seq, payload_ct)
 
     def add_allocation(self, a):
         assert a.participant_id not in self.allocs
@@ -175,7 +202,9 @@ class FakeCipher:
 
     def decrypt(self, token, context):
         prefix = f"enc[{context}]:"
-        assert token.startswith(prefix), "ciphertext used in the wrong context"
+        if not token.startswith(prefix):  # as AES-GCM: the context is authenticated
+            raise BlindingError("allocation: cannot be decrypted (ciphertext used in the wrong context)",
+                                code="undecryptable")
         return token[len(prefix):][::-1]
 
 

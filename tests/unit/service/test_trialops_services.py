@@ -135,16 +135,43 @@ def test_stratified_blocks_any_ratio_and_frozen_strata():
 
 
 def test_list_is_never_replaced_and_exhaustion_is_reported():
-    ctx, _, _ = make_ctx()
+    ctx, store, _ = make_ctx()
     randomization.generate_list(ctx, STOP2.id, seed=1, size_per_stratum=2, block_multiples=(1,))
     with pytest.raises(RandomizationError) as e:
         randomization.generate_list(ctx, STOP2.id, seed=2)
     assert e.value.code == "list_exists"
     for n in range(2):
         randomization.randomize(ctx, COORD, STOP2.id, enrolled(ctx, n), {})
+    late = enrolled(ctx, 5)
+    entries = len(store["repo"].audit)
     with pytest.raises(RandomizationError) as e:
-        randomization.randomize(ctx, COORD, STOP2.id, enrolled(ctx, 5), {})
+        randomization.randomize(ctx, COORD, STOP2.id, late, {})
     assert e.value.code == "list_exhausted"
+    # nothing written: still enrolled, no allocation, no audit entry
+    assert store["repo"].participants[late].state == "enrolled" and late not in store["repo"].allocs
+    assert len(store["repo"].audit) == entries
+
+
+def test_the_arm_of_either_kind_of_allocation_opens_with_its_own_binding():
+    """A list allocation holds its slot's ciphertext (bound to the slot); a minimization
+    allocation its own (bound to the participant); each opens with exactly its binding."""
+    ctx, store, _ = make_ctx()
+    randomization.generate_list(ctx, STOP2.id, seed=1, size_per_stratum=4)
+    pid = enrolled(ctx, 1)
+    arm = randomization.randomize(ctx, COORD, STOP2.id, pid, {})["arm"]
+    a = store["repo"].allocs[pid]
+    assert a.arm_ct == store["repo"].slot_rows[(a.list_id, a.stratum, a.seq)].payload_ct
+    assert randomization.arm_of(ctx, STOP2.id, pid) == arm
+    proto = stratified()
+    ctx2, store2, _ = make_ctx(protocols={STOP2.id: proto})
+    randomization.generate_list(ctx2, STOP2.id, method="minimization", seed=3, size_per_stratum=10)
+    pid2 = enrolled(ctx2, 2)
+    arm2 = randomization.randomize(ctx2, COORD, STOP2.id, pid2, {"site": "a", "ecog": "0"})["arm"]
+    assert randomization.arm_of(ctx2, STOP2.id, pid2) == arm2
+    a2 = store2["repo"].allocs[pid2]
+    a2.arm_ct = ctx2.cipher.encrypt(arm2, f"alloc|{STOP2.id}|P-other")  # bound to someone else: opens with neither
+    with pytest.raises(BlindingError):
+        randomization.arm_of(ctx2, STOP2.id, pid2)
 
 
 def test_minimization_service_allocates_from_the_committed_draws():

@@ -4,10 +4,18 @@ Every allocation in a stratum updates that stratum's cursor row, and every audit
 one chain-head row, so these rows are locked by one transaction at a time. What makes that
 cheap is how long each lock is held, and how the waiters are woken:
 
-* The slot claim is one statement (cursor advanced, slot taken, its ciphertext returned); the
-  audit append is one statement (head locked, entry linked and stored, head moved), sent with
-  the allocation row in the same round trip as COMMIT (see ``SqlRepository.commit``). The
-  stratum cursor is held for two round trips, the chain head for one.
+* A randomization from a pre-generated list is one statement (:data:`ALLOCATE`: participant
+  locked and checked, cursor advanced, slot taken, participant, allocation and audit entry
+  written), sent with BEGIN and COMMIT in one round trip. No lock is held while the client
+  works: the stratum's cursor and the chain head are held for that statement and the commit.
+  Other audited actions append with one statement (:data:`APPEND_AUDIT`) sent with COMMIT
+  (``SqlRepository.commit``), so the chain head is held for one round trip.
+* The slot is found by its whole primary key (``seq = (SELECT ...)``, an InitPlan parameter and
+  so an index condition). Joined to the cursor's CTE instead, the planner filtered every slot of
+  the stratum; and while a new list has no statistics it preferred the unique index on
+  ``participant_id`` for ``participant_id IS NULL`` (every untaken slot). The "untaken" guard is
+  therefore written so that no index can serve it. Either way the critical section read the
+  whole stratum.
 * Row-lock waiters all wait on the holder's transaction id and are all woken when it commits:
   with tens of waiters each hand-over is a stampede of backends re-checking the row
   (``LWLock:LockManager`` and ``Lock:transactionid`` waits, the lock holder starved of CPU).
@@ -16,8 +24,8 @@ cheap is how long each lock is held, and how the waiters are woken:
   correctness; the advisory lock only orders the queue (a hash collision between two strata
   only makes them share a queue).
 
-Statements here are in the driver's (psycopg) parameter syntax, except the claim, which returns
-rows through SQLAlchemy.
+Statements here are in the driver's (psycopg) parameter syntax and are sent by the driver
+itself (no SQLAlchemy statement compilation or result processing on the hot path).
 """
 
 from __future__ import annotations
@@ -25,30 +33,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import text
-
 from oligotrial.adapters.db import tables as t
 
 LOCK_NS_STRATUM = 7462302
 LOCK_NS_AUDIT = 7462303
 
 #: Queue for the stratum, advance its cursor (the row lock is held to commit) and take the slot
-#: the cursor pointed at; no row when the list is exhausted.
-CLAIM_SLOT = text(f"""
+#: the cursor pointed at; no row when the list is exhausted (the step-by-step path).
+CLAIM_SLOT = f"""
 WITH q AS MATERIALIZED (
-    SELECT pg_advisory_xact_lock({LOCK_NS_STRATUM}, hashtext(CAST(:list_id AS text) || '|' || :stratum))
+    SELECT pg_advisory_xact_lock({LOCK_NS_STRATUM}, hashtext(CAST(%(list_id)s AS text) || '|' || %(stratum)s))
 ), cur AS (
     UPDATE randomization_strata c SET next_seq = c.next_seq + 1
       FROM q
-     WHERE c.list_id = :list_id AND c.stratum = :stratum
+     WHERE c.list_id = %(list_id)s AND c.stratum = %(stratum)s
  RETURNING c.next_seq - 1 AS seq
 )
 UPDATE randomization_slots s
-   SET participant_id = :participant_id, allocated_at = :at
-  FROM cur
- WHERE s.list_id = :list_id AND s.stratum = :stratum AND s.seq = cur.seq AND s.participant_id IS NULL
+   SET participant_id = %(participant_id)s, allocated_at = %(at)s
+ WHERE s.list_id = %(list_id)s AND s.stratum = %(stratum)s AND s.seq = (SELECT seq FROM cur)
+   AND coalesce(s.participant_id, '') = ''  -- untaken; deliberately not indexable (see above)
 RETURNING s.seq, s.payload_ct
-""")
+"""
 
 #: The chain append. ``prev`` waits for and locks the head row (READ COMMITTED: once the
 #: previous holder commits, FOR UPDATE returns the newest version); the new hash is
@@ -95,3 +101,127 @@ def append_audit_params(entry: dict[str, Any], before: str, after: str) -> dict[
 
 def allocation_params(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "strata": _json(row["strata"])}
+
+
+_P_COLS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
+           "radiotherapy", "randomized_on", "created_at", "version")
+_L_COLS = ("id", "trial", "method", "seed_ct", "params", "commitment", "created_at", "created_by",
+           "size_per_stratum")
+_JSON_COLS = frozenset({"record", "screening", "consent", "enrolment", "radiotherapy", "params", "strata"})
+
+#: The participant, row-locked to commit, with its trial's live list (None columns if there is
+#: none) in one statement; sent in the same round trip as BEGIN. Participants are found by
+#: primary key alone here and in :data:`ALLOCATE` (ids are unique across trials; the trial is
+#: checked after): with ``trial = ...`` beside it, a planner without statistics read every
+#: participant of the trial through the (trial, external_id) index.
+LOCK_FOR_RANDOMIZATION = (
+    "SELECT " + ", ".join(f"p.{c}" for c in _P_COLS) + ", " + ", ".join(f"l.{c} AS l_{c}" for c in _L_COLS)
+    + " FROM participants p LEFT JOIN randomization_lists l ON l.trial = p.trial"
+    + " WHERE p.id = %(pid)s FOR UPDATE OF p")  # by primary key only: the caller checks the trial
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column as the driver returned it (decoded, or text where a loader is not set)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def split_randomization_row(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(participant columns, list columns or None) from a :data:`LOCK_FOR_RANDOMIZATION` row."""
+    p = {c: (json_value(row[c]) if c in _JSON_COLS else row[c]) for c in _P_COLS}
+    if row["l_id"] is None:
+        return p, None
+    return p, {c: (json_value(row[f"l_{c}"]) if c in _JSON_COLS else row[f"l_{c}"]) for c in _L_COLS}
+
+
+#: A whole randomization from a pre-generated list in one statement, sent with BEGIN and COMMIT
+#: (one round trip): lock the participant and check its state; queue for the stratum, advance
+#: its cursor, take the slot; write the participant's new state, the allocation (the slot's
+#: ciphertext is the allocation's) and the audit entry with the slot number in it, linked to the
+#: chain head. Every write reads the claimed slot, so a participant in the wrong state or an
+#: exhausted list writes nothing; the row returned (participant's state, slot) says which.
+#: Nothing waits on the client while a lock is held: the stratum's and the chain head's are held
+#: for this statement and the commit only. (READ COMMITTED: the participant, the cursor and the
+#: chain head are read at their newest committed version once their locks are granted.)
+ALLOCATE = f"""
+WITH pl AS MATERIALIZED (
+    SELECT p.id, p.trial, p.state FROM participants p
+     WHERE p.id = %(participant_id)s
+       FOR UPDATE
+), ok AS MATERIALIZED (
+    SELECT pl.id FROM pl WHERE pl.trial = %(trial)s AND pl.state = %(from_state)s
+), q AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock({LOCK_NS_STRATUM}, hashtext(CAST(%(list_id)s AS text) || '|' || %(stratum)s))
+      FROM ok
+), cur AS (
+    UPDATE randomization_strata c SET next_seq = c.next_seq + 1
+      FROM q
+     WHERE c.list_id = %(list_id)s AND c.stratum = %(stratum)s
+ RETURNING c.next_seq - 1 AS seq
+), slot AS (
+    UPDATE randomization_slots s
+       SET participant_id = %(participant_id)s, allocated_at = %(at)s
+     WHERE s.list_id = %(list_id)s AND s.stratum = %(stratum)s AND s.seq = (SELECT seq FROM cur)
+       AND coalesce(s.participant_id, '') = ''  -- untaken; deliberately not indexable (CLAIM_SLOT)
+ RETURNING s.seq, s.payload_ct
+), part AS (
+    UPDATE participants p SET {{participant_sets}}
+      FROM slot
+     WHERE p.id = %(participant_id)s
+), alloc AS (
+    INSERT INTO allocations (participant_id, trial, list_id, stratum, seq, strata, arm_ct, allocated_at,
+                             allocated_by)
+    SELECT %(participant_id)s, %(trial)s, %(list_id)s, %(stratum)s, slot.seq, CAST(%(strata)s AS json),
+           slot.payload_ct, %(at)s, %(allocated_by)s
+      FROM slot
+), qa AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock({LOCK_NS_AUDIT}, 1) FROM slot
+), prev AS MATERIALIZED (
+    SELECT a.last_seq, a.last_hash FROM audit_head a, qa WHERE a.id = 1 FOR UPDATE OF a
+), head AS (
+    UPDATE audit_head h
+       SET last_seq = prev.last_seq + 1,
+           last_hash = encode(sha256(convert_to(
+               prev.last_hash || %(c_head)s || slot.seq::text || %(c_mid)s || (prev.last_seq + 1)::text
+               || %(c_after)s, 'UTF8')), 'hex')
+      FROM prev, slot
+     WHERE h.id = 1
+ RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash, slot.seq AS slot_seq
+), entry AS (
+    INSERT INTO audit_log (seq, at, actor, role, trial, action, entity_type, entity_id, old, new, reason,
+                           prev_hash, hash)
+    SELECT head.last_seq, %(e_at)s, %(e_actor)s, %(e_role)s, %(e_trial)s, %(e_action)s, %(e_entity_type)s,
+           %(e_entity_id)s, CAST(%(e_old)s AS json),
+           CAST(%(e_new_head)s || head.slot_seq::text || %(e_new_tail)s AS json), %(e_reason)s,
+           head.prev_hash, head.last_hash
+      FROM head
+)
+SELECT pl.state, slot.seq, slot.payload_ct FROM pl LEFT JOIN slot ON true WHERE pl.trial = %(trial)s
+"""
+
+_ALLOCATE_SQL: dict[tuple[str, ...], str] = {}
+
+
+def allocate_sql(fields: tuple[str, ...]) -> str:
+    """:data:`ALLOCATE` writing the participant's named (non-JSON) fields."""
+    sql = _ALLOCATE_SQL.get(fields)
+    if sql is None:
+        bad = [f for f in fields if f in _JSON_COLS or f not in _P_COLS or f in ("id", "trial")]
+        if bad or not fields:
+            raise ValueError(f"allocate fields {bad or fields!r}: expected some of state, randomized_on, version")
+        sets = ", ".join(f"{f} = %(p_{f})s" for f in fields)
+        sql = _ALLOCATE_SQL[fields] = ALLOCATE.replace("{participant_sets}", sets)
+    return sql
+
+
+def allocate_params(req: Any, template: tuple[str, str, str], new_parts: tuple[str, str]) -> dict[str, Any]:
+    e = req.entry
+    params = {"list_id": req.list_id, "stratum": req.stratum, "participant_id": req.participant_id,
+              "from_state": req.from_state, "at": req.at, "trial": req.trial, "strata": _json(req.strata),
+              "allocated_by": req.by,
+              "c_head": template[0], "c_mid": template[1], "c_after": template[2],
+              "e_new_head": new_parts[0], "e_new_tail": new_parts[1], "e_old": _json(e.get("old"))}
+    for k in ("at", "actor", "role", "trial", "action", "entity_type", "entity_id", "reason"):
+        params[f"e_{k}"] = e.get(k)
+    for f, value in req.changes.items():
+        params[f"p_{f}"] = value
+    return params

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row, tuple_row
 from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
-from oligotrial.domain.audit import link_hash
+from oligotrial.domain.audit import canonical_parts, canonical_template, fill_marker, link_hash, split_at_marker
 from oligotrial.domain.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
-from oligotrial.service.ports import Allocation, EncSlot, RandomizationList, User
+from oligotrial.service.ports import Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User
 
 _P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
              "radiotherapy", "randomized_on", "created_at", "version")
@@ -42,9 +43,11 @@ class SqlRepository:
     audit-chain head is locked for that round trip only. Any other statement sends them first,
     so reads always see them; a unit of work left without commit never sends them."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lists: dict[str, RandomizationList] | None = None) -> None:
         self.conn = conn
         self._pg = conn.dialect.name == "postgresql"
+        self._lists = {} if lists is None else lists  # live lists, shared by a factory's units of work
+        self._wrote_list = False
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # (driver SQL, parameters)
 
     def _exec(self, statement: Any, params: Any = None) -> Any:
@@ -130,6 +133,38 @@ class SqlRepository:
             raise ValueError(f"save_participant fields {sorted(unknown)}: expected some of {list(_P_MUTABLE)}")
         self._exec(_SAVE_PARTICIPANT, {"_id": p.id, **{k: getattr(p, k) for k in names}})
 
+    def _driver_one(self, sql: str, params: dict[str, Any], *, as_dict: bool = False) -> Any:
+        """One row (or None) of a statement sent by the driver itself (PostgreSQL hot paths),
+        after the held-back writes, all in one round trip (pipeline mode; with BEGIN when the
+        transaction has not started). Rows as dicts when ``as_dict``."""
+        deferred, self._deferred = self._deferred, []
+        driver = self.conn.connection.driver_connection
+        try:
+            with driver.pipeline(), driver.cursor(row_factory=dict_row if as_dict else tuple_row) as cur:
+                for d_sql, d_params in deferred:
+                    cur.execute(d_sql, d_params)
+                cur.execute(sql, params)
+                return cur.fetchone()
+        except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
+            raise _wrap(exc) from None
+
+    def lock_for_randomization(self, trial: str, pid: str) -> tuple[Participant | None, RandomizationList | None]:
+        """The participant, row-locked until commit, and the trial's live list.
+
+        On PostgreSQL this is one statement, sent with BEGIN in one round trip (pipeline mode).
+        The list is read only when the participant exists."""
+        if not self._pg:
+            p = self.get_participant(trial, pid, for_update=True)
+            return p, (None if p is None else self.get_list(trial))
+        row = self._driver_one(pg.LOCK_FOR_RANDOMIZATION, {"pid": pid}, as_dict=True)
+        if row is None or row["trial"] != trial:  # another trial's participant (it stays locked to commit)
+            return None, None
+        pcols, lcols = pg.split_randomization_row(row)
+        rl = None if lcols is None else RandomizationList(
+            lcols["id"], lcols["trial"], lcols["method"], lcols["seed_ct"], lcols["params"], lcols["commitment"],
+            lcols["created_at"], lcols["created_by"], lcols["size_per_stratum"])
+        return Participant(**pcols), rl
+
     def list_participants(self, trial: str) -> list[Participant]:
         rows = self._exec(select(t.participants).where(t.participants.c.trial == trial)
                           .order_by(t.participants.c.created_at, t.participants.c.id))
@@ -137,6 +172,7 @@ class SqlRepository:
 
     # randomization -----------------------------------------------------------------------
     def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList:
+        self._wrote_list = True  # not committed yet: not to be cached by this unit of work
         rl.id = self._exec(insert(t.randomization_lists).values(
             trial=rl.trial, method=rl.method, seed_ct=rl.seed_ct, params=rl.params, commitment=rl.commitment,
             size_per_stratum=rl.size_per_stratum, created_at=rl.created_at, created_by=rl.created_by,
@@ -183,9 +219,9 @@ class SqlRepository:
 
     def claim_slot(self, list_id: int, stratum: str, participant_id: str, at: str) -> tuple[int, str] | None:
         if self._pg:  # one statement: see pg_hotpath
-            got = self._exec(pg.CLAIM_SLOT, {"list_id": list_id, "stratum": stratum,
-                                             "participant_id": participant_id, "at": at}).first()
-            return None if got is None else (got.seq, got.payload_ct)
+            got = self._driver_one(pg.CLAIM_SLOT, {"list_id": list_id, "stratum": stratum,
+                                                   "participant_id": participant_id, "at": at})
+            return None if got is None else (got[0], got[1])
         # UPDATE ... RETURNING takes the cursor's row lock (held to commit) in one round trip
         c = t.randomization_strata
         row = self._exec(update(c).where(c.c.list_id == list_id, c.c.stratum == stratum)
@@ -204,6 +240,49 @@ class SqlRepository:
         s = t.randomization_slots
         return [_slot(r) for r in self._exec(select(s).where(s.c.list_id == list_id)
                                              .order_by(s.c.stratum, s.c.seq))]
+
+    def live_list(self, trial: str) -> RandomizationList | None:
+        cached = self._lists.get(trial)
+        if cached is not None:
+            return cached
+        rl = self.get_list(trial)
+        if rl is not None and not self._wrote_list:  # committed: lists are never replaced
+            self._lists[trial] = rl
+        return rl
+
+    def allocate_and_commit(self, req: SlotRequest) -> SlotOutcome:
+        head, mid, after = canonical_template(req.entry, req.marker)  # checks the marker first
+        if self._pg:  # one statement with BEGIN and COMMIT: see pg_hotpath.ALLOCATE
+            new_parts = split_at_marker(pg._json(req.entry.get("new")), req.marker, "audit entry new")
+            sql = pg.allocate_sql(tuple(req.changes))
+            params = pg.allocate_params(req, (head, mid, after), new_parts)
+            deferred, self._deferred = self._deferred, []
+            driver = self.conn.connection.driver_connection
+            try:
+                with driver.pipeline(), driver.cursor() as cur:
+                    for d_sql, d_params in deferred:
+                        cur.execute(d_sql, d_params)
+                    cur.execute(sql, params)
+                    row = cur.fetchone()
+                    driver.commit()
+            except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
+                raise _wrap(exc) from None
+            return SlotOutcome(None) if row is None else SlotOutcome(row[0], row[1], row[2])
+        p = self.get_participant(req.trial, req.participant_id, for_update=True)
+        if p is None or p.state != req.from_state:
+            return SlotOutcome(None if p is None else p.state)
+        claimed = self.claim_slot(req.list_id, req.stratum, p.id, req.at)
+        if claimed is None:
+            return SlotOutcome(p.state)  # nothing written; the caller's unit of work rolls back
+        seq, payload_ct = claimed
+        for k, v in req.changes.items():
+            setattr(p, k, v)
+        self.save_participant(p, tuple(req.changes))
+        self.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
+                                       req.at, req.by))
+        entry = fill_marker(req.entry, req.marker, seq)
+        self.append_audit(entry, *canonical_parts(entry))
+        return SlotOutcome(req.from_state, seq, payload_ct)  # committed by the unit of work
 
     def add_allocation(self, a: Allocation) -> None:
         if self._pg:  # nothing reads it before commit: sent with COMMIT
@@ -289,8 +368,9 @@ class SqlUnitOfWork:
     """A transaction on one connection; anything not committed is rolled back on exit.
     Database exceptions are wrapped in :class:`~oligotrial.errors.StorageError`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lists: dict[str, RandomizationList] | None = None) -> None:
         self.engine = engine
+        self.lists = lists
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
@@ -298,7 +378,7 @@ class SqlUnitOfWork:
             self.tx = self.conn.begin()
         except SQLAlchemyError as exc:
             raise _wrap(exc) from None
-        self.repo = SqlRepository(self.conn)
+        self.repo = SqlRepository(self.conn, self.lists)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -340,6 +420,7 @@ def _wrap(exc: SQLAlchemyError | psycopg.Error) -> OligotrialError:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.lists: dict[str, RandomizationList] = {}  # live randomization lists, once read
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.lists)
