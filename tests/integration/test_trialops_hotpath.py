@@ -147,6 +147,8 @@ def test_the_randomize_read_is_the_participant_and_the_list_as_read_separately(c
         assert p == uow.repo.get_participant(TRIAL, pid) and rl == uow.repo.get_list(TRIAL)
         assert uow.repo.lock_for_randomization(TRIAL, "no-such-participant") == (None, None)
         assert uow.repo.lock_for_randomization("NCT06523673", pid) == (None, None)  # another trial's
+        assert uow.repo.get_participant("NCT06523673", pid) is None
+        assert uow.repo.get_participant("NCT06523673", pid, for_update=True) is None
 
 
 def test_a_trial_without_a_list_reads_the_participant_and_no_list(container):
@@ -337,6 +339,11 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
             claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
                                    {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
                                     "at": req.at}).fetchone()[0]
+            from oligotrial.adapters.db import repository
+
+            read = str(repository._GET_PARTICIPANT_FOR_UPDATE.params(pid=pid).compile(
+                dialect=uow.conn.dialect, compile_kwargs={"literal_binds": True}))
+            general = driver.execute("EXPLAIN (FORMAT JSON) " + read).fetchone()[0]
 
         def scans(node, relation):
             if node.get("Relation Name") == relation and "Scan" in node["Node Type"]:
@@ -345,7 +352,8 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
                 yield from scans(child, relation)
 
         for p, relation, key in ((plan, "randomization_slots", "seq = "), (claim, "randomization_slots", "seq = "),
-                                 (plan, "participants", "(id)::text = ")):
+                                 (plan, "participants", "(id)::text = "),
+                                 (general, "participants", "(id)::text = ")):
             found = list(scans(p[0]["Plan"], relation))
             assert found and all(key in n.get("Index Cond", "") for n in found), [n.get("Index Cond") for n in found]
     finally:

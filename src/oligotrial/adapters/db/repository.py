@@ -23,8 +23,10 @@ _P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at"
 
 # Statements on the hot paths, built once: building a Core statement with literal values costs
 # more client CPU than executing it (its cache key is recomputed from every value each time).
-_GET_PARTICIPANT = select(t.participants).where(t.participants.c.trial == bindparam("trial"),
-                                                t.participants.c.id == bindparam("pid"))
+# by primary key alone (ids are unique across trials; the trial is checked on the row): with
+# ``trial = ...`` beside it, a planner without statistics on a freshly loaded table read every
+# participant of the trial through the (trial, external_id) index
+_GET_PARTICIPANT = select(t.participants).where(t.participants.c.id == bindparam("pid"))
 _GET_PARTICIPANT_FOR_UPDATE = _GET_PARTICIPANT.with_for_update()
 _SAVE_PARTICIPANT = update(t.participants).where(t.participants.c.id == bindparam("_id"))
 _GET_LIST = select(t.randomization_lists).where(t.randomization_lists.c.trial == bindparam("trial"))
@@ -117,9 +119,8 @@ class SqlRepository:
         self._exec(insert(t.participants).values(**{k: getattr(p, k) for k in _P_FIELDS}))
 
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None:
-        row = self._exec(_GET_PARTICIPANT_FOR_UPDATE if for_update else _GET_PARTICIPANT,
-                         {"trial": trial, "pid": pid}).first()
-        return None if row is None else _participant(row)
+        row = self._exec(_GET_PARTICIPANT_FOR_UPDATE if for_update else _GET_PARTICIPANT, {"pid": pid}).first()
+        return None if row is None or row.trial != trial else _participant(row)
 
     def find_participant(self, trial: str, external_id: str) -> Participant | None:
         row = self._exec(select(t.participants).where(
