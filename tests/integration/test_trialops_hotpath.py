@@ -22,10 +22,14 @@ TRIAL = "NCT06918951"
 COORD = Actor("coord", {TRIAL: "coordinator"})
 
 
-def _pg(settings):
+@pytest.fixture
+def pg_container(pg_settings):
+    """A container on PostgreSQL only (the tests that look at its statements and locks)."""
     from oligotrial.bootstrap import bootstrap
 
-    return bootstrap(settings, screener=fake_screener())
+    c = bootstrap(pg_settings, screener=fake_screener())
+    yield c
+    c.dispose()
 
 
 def _enrolled(ctx, n=1):
@@ -98,44 +102,36 @@ def test_a_failure_in_the_commit_round_trip_saves_nothing(container):
     assert audit.verify(ctx).ok
 
 
-def test_the_audit_append_travels_with_commit_and_takes_the_head_only_then(pg_settings):
-    c = _pg(pg_settings)
-    try:
-        ctx = c.ctx
-        checked = audit.verify(ctx).checked
-        with ctx.uow() as uow:
-            audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id="1")
-            with psycopg.connect(PG_URL, autocommit=True,
-                                 options=f"-csearch_path={pg_settings.database_schema}") as other:
-                # not yet sent: the chain head is free and the entry not there
-                other.execute("SELECT last_seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")
-                assert other.execute("SELECT count(*) FROM audit_log").fetchone()[0] == checked
-            uow.commit()
-        rep = audit.verify(ctx)
-        assert rep.ok and rep.checked == checked + 1
-    finally:
-        c.dispose()
+def test_the_audit_append_travels_with_commit_and_takes_the_head_only_then(pg_container, pg_settings):
+    ctx = pg_container.ctx
+    checked = audit.verify(ctx).checked
+    with ctx.uow() as uow:
+        audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id="1")
+        with psycopg.connect(PG_URL, autocommit=True,
+                             options=f"-csearch_path={pg_settings.database_schema}") as other:
+            # not yet sent: the chain head is free and the entry not there
+            other.execute("SELECT last_seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")
+            assert other.execute("SELECT count(*) FROM audit_log").fetchone()[0] == checked
+        uow.commit()
+    rep = audit.verify(ctx)
+    assert rep.ok and rep.checked == checked + 1
 
 
-def test_claims_and_appends_queue_on_advisory_locks(pg_settings):
+def test_claims_and_appends_queue_on_advisory_locks(pg_container):
     held = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
             "AND pid = pg_backend_pid() AND granted")
-    c = _pg(pg_settings)
-    try:
-        ctx = c.ctx
-        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
-        pid = _enrolled(ctx)
-        with ctx.uow() as uow:
-            rl = uow.repo.get_list(TRIAL)
-            driver = uow.conn.connection.driver_connection
-            assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 0
-            uow.repo.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")
-            assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 1
-            audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
-            uow.repo.flush()
-            assert driver.execute(held, (pg_hotpath.LOCK_NS_AUDIT,)).fetchone()[0] == 1
-    finally:
-        c.dispose()
+    ctx = pg_container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+    pid = _enrolled(ctx)
+    with ctx.uow() as uow:
+        rl = uow.repo.get_list(TRIAL)
+        driver = uow.conn.connection.driver_connection
+        assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 0
+        uow.repo.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")
+        assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 1
+        audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
+        uow.repo.flush()
+        assert driver.execute(held, (pg_hotpath.LOCK_NS_AUDIT,)).fetchone()[0] == 1
 
 
 def test_the_randomize_read_is_the_participant_and_the_list_as_read_separately(container):
@@ -223,37 +219,33 @@ def test_one_allocation_writes_slot_participant_allocation_and_entry_together(co
     assert audit.verify(ctx).ok
 
 
-def test_a_randomization_is_one_round_trip_on_postgresql(pg_settings, monkeypatch):
+def test_a_randomization_is_one_round_trip_on_postgresql(pg_container, pg_settings, monkeypatch):
     """Once the trial's list has been read: BEGIN, the one allocation statement and COMMIT go
     together; no ping, no separate BEGIN, no read before it."""
-    c = _pg(pg_settings)
-    try:
-        ctx = c.ctx
-        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
-        first, pid = _enrolled(ctx, 1), _enrolled(ctx, 2)
-        randomization.randomize(ctx, COORD, TRIAL, first, {})  # reads (and keeps) the live list
-        syncs, sent = [], []
-        real, real_exec = psycopg.Connection.pipeline, psycopg.Cursor.execute
+    ctx = pg_container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+    first, pid = _enrolled(ctx, 1), _enrolled(ctx, 2)
+    randomization.randomize(ctx, COORD, TRIAL, first, {})  # reads (and keeps) the live list
+    syncs, sent = [], []
+    real, real_exec = psycopg.Connection.pipeline, psycopg.Cursor.execute
 
-        def counting(self):
-            syncs.append(1)
-            return real(self)
+    def counting(self):
+        syncs.append(1)
+        return real(self)
 
-        def executing(self, query, *a, **k):
-            sent.append(query if isinstance(query, str) else str(query))
-            return real_exec(self, query, *a, **k)
+    def executing(self, query, *a, **k):
+        sent.append(query if isinstance(query, str) else str(query))
+        return real_exec(self, query, *a, **k)
 
-        monkeypatch.setattr(psycopg.Connection, "pipeline", counting)
-        monkeypatch.setattr(psycopg.Cursor, "execute", executing)
-        out = randomization.randomize(ctx, COORD, TRIAL, pid, {})
-        monkeypatch.undo()
-        assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["WITH"], sent
-        assert out["randomization_number"] == "all#2"
-        with psycopg.connect(PG_URL, options=f"-csearch_path={pg_settings.database_schema}") as other:
-            assert other.execute("SELECT count(*) FROM allocations").fetchone()[0] == 2  # committed
-        assert audit.verify(ctx).ok
-    finally:
-        c.dispose()
+    monkeypatch.setattr(psycopg.Connection, "pipeline", counting)
+    monkeypatch.setattr(psycopg.Cursor, "execute", executing)
+    out = randomization.randomize(ctx, COORD, TRIAL, pid, {})
+    monkeypatch.undo()
+    assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["WITH"], sent
+    assert out["randomization_number"] == "all#2"
+    with psycopg.connect(PG_URL, options=f"-csearch_path={pg_settings.database_schema}") as other:
+        assert other.execute("SELECT count(*) FROM allocations").fetchone()[0] == 2  # committed
+    assert audit.verify(ctx).ok
 
 
 def test_a_list_is_kept_only_once_committed(container):
@@ -317,44 +309,40 @@ def test_a_connection_dropped_moments_ago_fails_one_unit_of_work_cleanly(dropped
         assert _backend(uow) != backend and uow.repo.get_participant(TRIAL, pid) is not None
 
 
-def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum(pg_settings):
+def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum(pg_container):
     """Inside the critical section the slot is an index lookup on (list, stratum, seq) and the
     participant one on its id, even on a new list with no statistics yet (a join to the
     cursor's CTE, or an indexable ``participant_id IS NULL``, made the planner read every slot
     of the stratum)."""
     from oligotrial.domain.audit import canonical_template, split_at_marker
 
-    c = _pg(pg_settings)
-    try:
-        ctx = c.ctx
-        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=500)
-        pid = _enrolled(ctx)
-        with ctx.uow() as uow:
-            req = _request(uow, ctx, pid)
-            params = pg_hotpath.allocate_params(req, canonical_template(req.entry, req.marker),
-                                                split_at_marker(pg_hotpath._json(req.entry["new"]), req.marker))
-            driver = uow.conn.connection.driver_connection
-            plan = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.allocate_sql(tuple(req.changes)),
-                                  params).fetchone()[0]
-            claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
-                                   {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
-                                    "at": req.at}).fetchone()[0]
-            from oligotrial.adapters.db import repository
+    ctx = pg_container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=500)
+    pid = _enrolled(ctx)
+    with ctx.uow() as uow:
+        req = _request(uow, ctx, pid)
+        params = pg_hotpath.allocate_params(req, canonical_template(req.entry, req.marker),
+                                            split_at_marker(pg_hotpath._json(req.entry["new"]), req.marker))
+        driver = uow.conn.connection.driver_connection
+        plan = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.allocate_sql(tuple(req.changes)),
+                              params).fetchone()[0]
+        claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
+                               {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
+                                "at": req.at}).fetchone()[0]
+        from oligotrial.adapters.db import repository
 
-            read = str(repository._GET_PARTICIPANT_FOR_UPDATE.params(pid=pid).compile(
-                dialect=uow.conn.dialect, compile_kwargs={"literal_binds": True}))
-            general = driver.execute("EXPLAIN (FORMAT JSON) " + read).fetchone()[0]
+        read = str(repository._GET_PARTICIPANT_FOR_UPDATE.params(pid=pid).compile(
+            dialect=uow.conn.dialect, compile_kwargs={"literal_binds": True}))
+        general = driver.execute("EXPLAIN (FORMAT JSON) " + read).fetchone()[0]
 
-        def scans(node, relation):
-            if node.get("Relation Name") == relation and "Scan" in node["Node Type"]:
-                yield node
-            for child in node.get("Plans", ()):
-                yield from scans(child, relation)
+    def scans(node, relation):
+        if node.get("Relation Name") == relation and "Scan" in node["Node Type"]:
+            yield node
+        for child in node.get("Plans", ()):
+            yield from scans(child, relation)
 
-        for p, relation, key in ((plan, "randomization_slots", "seq = "), (claim, "randomization_slots", "seq = "),
-                                 (plan, "participants", "(id)::text = "),
-                                 (general, "participants", "(id)::text = ")):
-            found = list(scans(p[0]["Plan"], relation))
-            assert found and all(key in n.get("Index Cond", "") for n in found), [n.get("Index Cond") for n in found]
-    finally:
-        c.dispose()
+    for p, relation, key in ((plan, "randomization_slots", "seq = "), (claim, "randomization_slots", "seq = "),
+                             (plan, "participants", "(id)::text = "),
+                             (general, "participants", "(id)::text = ")):
+        found = list(scans(p[0]["Plan"], relation))
+        assert found and all(key in n.get("Index Cond", "") for n in found), [n.get("Index Cond") for n in found]

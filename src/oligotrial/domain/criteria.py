@@ -374,7 +374,7 @@ def _child_pugh(params: dict) -> Node:
         if len(verdicts) > 1:
             return unknown(lambda: f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: "
                            f"missing {', '.join(cp.missing)}", [f"{m} (Child-Pugh part)" for m in cp.missing], inputs)
-        shown = (f"Child-Pugh {cp.score} (class {cp.class_of(cp.score or 0)})" if cp.known else
+        shown = (f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})" if cp.known else
                  f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}")
         return (met if verdicts.pop() else not_met)(f"{shown}; required {opname} {value}", inputs)
 
@@ -763,7 +763,7 @@ def _other_therapy(params: dict) -> Node:
     def node(ctx: Context) -> Outcome:
         days = _window_days(ctx, params)
         lines, rts = ctx.patient.systemic_therapy, ctx.patient.radiotherapy
-        start = ctx.as_of - dt.timedelta(days=days)  # type: ignore[arg-type]  # window required by this leaf
+        start = ctx.as_of - dt.timedelta(days=days)
         excl = params.get("exclude_line")
         missing = []
         if lines is None:
@@ -835,7 +835,7 @@ def _studies(params: dict) -> Node:
         days = _window_days(ctx, params)
         if studies is None:
             return unknown("participation in other studies not recorded", ["studies (an empty list if none)"])
-        start = ctx.as_of - dt.timedelta(days=days)  # type: ignore[arg-type]  # window required by this leaf
+        start = ctx.as_of - dt.timedelta(days=days)
         hits = [s for s in studies if (not params.get("interventional_only", True) or s.interventional)
                 and s.start <= ctx.as_of and (s.end is None or s.end >= start)]
         if hits:
@@ -939,7 +939,7 @@ def _disease(params: dict) -> Node:
             if any(s is None for s in sizes):
                 checks.append((None, "size of a counted lesion not recorded"))
             elif sizes:
-                big = max(s for s in sizes if s is not None)
+                big = max(sizes)
                 ok = _op(r.get("op", "<="))(big, r["max"])
                 checks.append((ok, f"largest counted lesion {big:g} mm (required {r.get('op', '<=')} {r['max']:g} mm)"))
             else:

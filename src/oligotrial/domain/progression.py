@@ -320,8 +320,8 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
         prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None]
     if not prior:
         return False, "no earlier SUVmax to compare with"
-    ref: float = prior[-1].finding.suv_max  # type: ignore[assignment]  # filtered to not None above
-    now: float = cur.finding.suv_max  # type: ignore[assignment]
+    ref = prior[-1].finding.suv_max
+    now = cur.finding.suv_max
     ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and \
         _cmp(now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8))
     return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"

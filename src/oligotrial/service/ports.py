@@ -83,6 +83,30 @@ class SlotOutcome:
     payload_ct: str | None = None
 
 
+def allocate_step_by_step(repo: Any, req: SlotRequest) -> SlotOutcome:
+    """:meth:`Repository.allocate_and_commit` in terms of the other repository methods, one
+    step at a time (for stores whose transaction already serialises writers, e.g. SQLite's
+    write lock); the caller's unit of work commits. Nothing is written unless a slot is taken."""
+    from oligotrial.domain.audit import canonical_parts, canonical_template, fill_marker
+
+    canonical_template(req.entry, req.marker)  # the marker is checked as the one-statement path does
+    p = repo.get_participant(req.trial, req.participant_id, for_update=True)
+    if p is None or p.state != req.from_state:
+        return SlotOutcome(None if p is None else p.state)
+    claimed = repo.claim_slot(req.list_id, req.stratum, p.id, req.at)
+    if claimed is None:
+        return SlotOutcome(p.state)
+    seq, payload_ct = claimed
+    for k, v in req.changes.items():
+        setattr(p, k, v)
+    repo.save_participant(p, tuple(req.changes))
+    repo.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
+                                   req.at, req.by))
+    entry = fill_marker(req.entry, req.marker, seq)
+    repo.append_audit(entry, *canonical_parts(entry))
+    return SlotOutcome(req.from_state, seq, payload_ct)
+
+
 class Repository(Protocol):
     # users
     def add_user(self, user: User) -> User: ...

@@ -7,10 +7,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.audit import GENESIS, canonical_parts, canonical_template, fill_marker, link_hash
+from oligotrial.domain.audit import GENESIS, link_hash
 from oligotrial.errors import BlindingError
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import User
+from oligotrial.service.ports import User, allocate_step_by_step
 
 
 class FakeRepository:
@@ -104,23 +104,7 @@ class FakeRepository:
         return self.get_list(trial)
 
     def allocate_and_commit(self, req):
-        from oligotrial.service.ports import Allocation, SlotOutcome
-
-        canonical_template(req.entry, req.marker)  # the marker is checked, as by the SQL adapter
-        p = self.participants.get(req.participant_id)
-        if p is None or p.trial != req.trial or p.state != req.from_state:
-            return SlotOutcome(None if p is None or p.trial != req.trial else p.state)
-        claimed = self.claim_slot(req.list_id, req.stratum, p.id, req.at)
-        if claimed is None:
-            return SlotOutcome(p.state)
-        seq, payload_ct = claimed
-        for k, v in req.changes.items():
-            setattr(p, k, v)
-        self.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
-                                       req.at, req.by))
-        entry = fill_marker(req.entry, req.marker, seq)
-        self.append_audit(entry, *canonical_parts(entry))
-        return SlotOutcome(req.from_state, seq, payload_ct)
+        return allocate_step_by_step(self, req)
 
     def add_allocation(self, a):
         assert a.participant_id not in self.allocs

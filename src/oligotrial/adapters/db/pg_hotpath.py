@@ -33,6 +33,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import JSON
+
 from oligotrial.adapters.db import tables as t
 
 LOCK_NS_STRATUM = 7462302
@@ -103,11 +105,10 @@ def allocation_params(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "strata": _json(row["strata"])}
 
 
-_P_COLS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
-           "radiotherapy", "randomized_on", "created_at", "version")
-_L_COLS = ("id", "trial", "method", "seed_ct", "params", "commitment", "created_at", "created_by",
-           "size_per_stratum")
-_JSON_COLS = frozenset({"record", "screening", "consent", "enrolment", "radiotherapy", "params", "strata"})
+_P_COLS = tuple(c.name for c in t.participants.columns)
+_L_COLS = tuple(c.name for c in t.randomization_lists.columns)
+_JSON_COLS = frozenset(c.name for table in (t.participants, t.randomization_lists, t.allocations)
+                       for c in table.columns if isinstance(c.type, JSON))
 
 #: The participant, row-locked to commit, with its trial's live list (None columns if there is
 #: none) in one statement; sent in the same round trip as BEGIN. Participants are found by

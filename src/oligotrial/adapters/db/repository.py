@@ -12,10 +12,11 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 
 from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
-from oligotrial.domain.audit import canonical_parts, canonical_template, fill_marker, link_hash, split_at_marker
+from oligotrial.domain.audit import canonical_template, link_hash, split_at_marker
 from oligotrial.domain.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
-from oligotrial.service.ports import Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User
+from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User,
+                                      allocate_step_by_step)
 
 _P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
              "radiotherapy", "randomized_on", "created_at", "version")
@@ -37,6 +38,11 @@ _ADD_ALLOCATION = insert(t.allocations)
 def _participant(row: Any) -> Participant:
     m = row._mapping
     return Participant(**{k: m[k] for k in _P_FIELDS})
+
+
+def _list(m: Any) -> RandomizationList:
+    return RandomizationList(m["id"], m["trial"], m["method"], m["seed_ct"], m["params"], m["commitment"],
+                             m["created_at"], m["created_by"], m["size_per_stratum"])
 
 
 class SqlRepository:
@@ -134,10 +140,12 @@ class SqlRepository:
             raise ValueError(f"save_participant fields {sorted(unknown)}: expected some of {list(_P_MUTABLE)}")
         self._exec(_SAVE_PARTICIPANT, {"_id": p.id, **{k: getattr(p, k) for k in names}})
 
-    def _driver_one(self, sql: str, params: dict[str, Any], *, as_dict: bool = False) -> Any:
+    def _driver_one(self, sql: str, params: dict[str, Any], *, as_dict: bool = False,
+                    commit: bool = False) -> Any:
         """One row (or None) of a statement sent by the driver itself (PostgreSQL hot paths),
         after the held-back writes, all in one round trip (pipeline mode; with BEGIN when the
-        transaction has not started). Rows as dicts when ``as_dict``."""
+        transaction has not started, and with COMMIT when ``commit``). Rows as dicts when
+        ``as_dict``."""
         deferred, self._deferred = self._deferred, []
         driver = self.conn.connection.driver_connection
         try:
@@ -145,7 +153,10 @@ class SqlRepository:
                 for d_sql, d_params in deferred:
                     cur.execute(d_sql, d_params)
                 cur.execute(sql, params)
-                return cur.fetchone()
+                row = cur.fetchone()
+                if commit:
+                    driver.commit()
+                return row
         except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
             raise _wrap(exc) from None
 
@@ -161,10 +172,7 @@ class SqlRepository:
         if row is None or row["trial"] != trial:  # another trial's participant (it stays locked to commit)
             return None, None
         pcols, lcols = pg.split_randomization_row(row)
-        rl = None if lcols is None else RandomizationList(
-            lcols["id"], lcols["trial"], lcols["method"], lcols["seed_ct"], lcols["params"], lcols["commitment"],
-            lcols["created_at"], lcols["created_by"], lcols["size_per_stratum"])
-        return Participant(**pcols), rl
+        return Participant(**pcols), (None if lcols is None else _list(lcols))
 
     def list_participants(self, trial: str) -> list[Participant]:
         rows = self._exec(select(t.participants).where(t.participants.c.trial == trial)
@@ -188,11 +196,7 @@ class SqlRepository:
 
     def get_list(self, trial: str, *, for_update: bool = False) -> RandomizationList | None:
         row = self._exec(_GET_LIST_FOR_UPDATE if for_update else _GET_LIST, {"trial": trial}).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return RandomizationList(m["id"], m["trial"], m["method"], m["seed_ct"], m["params"], m["commitment"],
-                                 m["created_at"], m["created_by"], m["size_per_stratum"])
+        return None if row is None else _list(row._mapping)
 
     def lock_stratum(self, list_id: int, stratum: str) -> int | None:
         row = self._exec(select(t.randomization_strata.c.next_seq).where(
@@ -252,38 +256,14 @@ class SqlRepository:
         return rl
 
     def allocate_and_commit(self, req: SlotRequest) -> SlotOutcome:
-        head, mid, after = canonical_template(req.entry, req.marker)  # checks the marker first
-        if self._pg:  # one statement with BEGIN and COMMIT: see pg_hotpath.ALLOCATE
-            new_parts = split_at_marker(pg._json(req.entry.get("new")), req.marker, "audit entry new")
-            sql = pg.allocate_sql(tuple(req.changes))
-            params = pg.allocate_params(req, (head, mid, after), new_parts)
-            deferred, self._deferred = self._deferred, []
-            driver = self.conn.connection.driver_connection
-            try:
-                with driver.pipeline(), driver.cursor() as cur:
-                    for d_sql, d_params in deferred:
-                        cur.execute(d_sql, d_params)
-                    cur.execute(sql, params)
-                    row = cur.fetchone()
-                    driver.commit()
-            except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
-                raise _wrap(exc) from None
-            return SlotOutcome(None) if row is None else SlotOutcome(row[0], row[1], row[2])
-        p = self.get_participant(req.trial, req.participant_id, for_update=True)
-        if p is None or p.state != req.from_state:
-            return SlotOutcome(None if p is None else p.state)
-        claimed = self.claim_slot(req.list_id, req.stratum, p.id, req.at)
-        if claimed is None:
-            return SlotOutcome(p.state)  # nothing written; the caller's unit of work rolls back
-        seq, payload_ct = claimed
-        for k, v in req.changes.items():
-            setattr(p, k, v)
-        self.save_participant(p, tuple(req.changes))
-        self.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
-                                       req.at, req.by))
-        entry = fill_marker(req.entry, req.marker, seq)
-        self.append_audit(entry, *canonical_parts(entry))
-        return SlotOutcome(req.from_state, seq, payload_ct)  # committed by the unit of work
+        if not self._pg:  # BEGIN IMMEDIATE already holds SQLite's write lock
+            return allocate_step_by_step(self, req)
+        # one statement with BEGIN and COMMIT: see pg_hotpath.ALLOCATE
+        template = canonical_template(req.entry, req.marker)
+        new_parts = split_at_marker(pg._json(req.entry.get("new")), req.marker, "audit entry new")
+        row = self._driver_one(pg.allocate_sql(tuple(req.changes)), pg.allocate_params(req, template, new_parts),
+                               commit=True)
+        return SlotOutcome(None) if row is None else SlotOutcome(row[0], row[1], row[2])
 
     def add_allocation(self, a: Allocation) -> None:
         if self._pg:  # nothing reads it before commit: sent with COMMIT
