@@ -13,6 +13,9 @@ from typing import Any
 
 from oligotrial.domain import scores
 from oligotrial.domain.eligibility import (
+    MET,
+    NOT_MET,
+    UNKNOWN,
     Context,
     Node,
     Outcome,
@@ -23,6 +26,7 @@ from oligotrial.domain.eligibility import (
     unknown,
 )
 from oligotrial.domain.progression import DiseaseState, evaluate_disease_state, reference_line
+from oligotrial.domain.reasons import Reason, reason_text
 from oligotrial.errors import ProtocolError
 
 _OPS = {
@@ -59,6 +63,28 @@ def _window_days(ctx: Context, params: dict) -> int | None:
     return None
 
 
+def _window_resolver(params: dict):
+    """``_window_days`` with the parameter lookups done once: a fixed ``days`` is returned as is,
+    a named ``window`` is resolved once per protocol."""
+    if "days" in params:
+        fixed = int(params["days"])
+        return lambda ctx: fixed
+    if "window" not in params:
+        return lambda ctx: None
+    name = params["window"]
+    per_protocol: dict[int, tuple[Any, int | None]] = {}
+
+    def resolve(ctx: Context) -> int | None:
+        proto = ctx.protocol
+        hit = per_protocol.get(id(proto))
+        if hit is None or hit[0] is not proto:
+            w = proto.windows[name]
+            hit = per_protocol[id(proto)] = (proto, w.days if w.days is not None else w.max_days)
+        return hit[1]
+
+    return resolve
+
+
 def _fmt(d: dt.date) -> str:
     return d.isoformat()
 
@@ -89,41 +115,63 @@ def _attestation_text(ctx: Context, a) -> str:
 @leaf("attested")
 def _attested(arg: Any) -> Node:
     key = arg if isinstance(arg, str) else arg["key"]
+    # per protocol: (protocol, spec, the outcome without an attestation, the assumed outcome);
+    # outcomes are immutable, so the two constant ones are built once and shared
+    per_protocol: dict[int, tuple[Any, Any, Outcome, Outcome]] = {}
+    missing = (f"attestation {key}",)
 
     def node(ctx: Context) -> Outcome:
-        spec = ctx.protocol.attestation_key(key)
+        proto = ctx.protocol
+        hit = per_protocol.get(id(proto))
+        if hit is None or hit[0] is not proto:
+            spec = proto.attestation_key(key)
+            hit = per_protocol[id(proto)] = (
+                proto, spec,
+                Outcome(UNKNOWN, f"needs {spec.by}'s attestation: {spec.question}", (), missing),
+                Outcome(MET if spec.favourable else NOT_MET,
+                        f"assumed attested ({key} = {str(spec.favourable).lower()})", (), (), (key,)))
         if ctx.assume_attested:
-            return Outcome(met("").verdict if spec.favourable else not_met("").verdict,
-                           f"assumed attested ({key} = {str(spec.favourable).lower()})",
-                           (), (), (key,))
+            return hit[3]
         a = _attestations(ctx).get(key)
         if a is None:
-            return unknown(lambda: f"needs {spec.by}'s attestation: {spec.question}", [f"attestation {key}"])
+            return hit[2]
         src = _attestation_text(ctx, a)
-        return (met if a.value else not_met)(lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [src])
+        return Outcome(MET if a.value else NOT_MET,
+                       lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", (src,))
 
     return node
 
 
 # ---- demographics and diagnosis ------------------------------------------------------------
 
-@leaf("age")
-def _age(params: dict) -> Node:
-    _check_keys(params, {"min", "max"})
-    lo, hi = params.get("min"), params.get("max")
-
-    def node(ctx: Context) -> Outcome:
+def _age(ctx: Context) -> tuple[int | None, str]:
+    """Age on the screening date and where it comes from (per patient)."""
+    hit = ctx.shared.get("age")
+    if hit is None:
         p = ctx.patient
         if p.birth_date is not None:
-            age = scores.age_on(p.birth_date, ctx.as_of)
-            src = f"birth_date {_fmt(p.birth_date)}"
+            hit = (scores.age_on(p.birth_date, ctx.as_of), f"birth_date {_fmt(p.birth_date)}")
         elif p.age_years is not None:
-            age, src = p.age_years, "age_years"
+            hit = (p.age_years, "age_years")
         else:
-            return unknown("age not recorded", ["birth_date or age_years"])
-        rng = f"{'' if lo is None else f'>= {lo}'}{' and ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
+            hit = (None, "")
+        ctx.shared["age"] = hit
+    return hit
+
+
+@leaf("age")
+def _age_leaf(params: dict) -> Node:
+    _check_keys(params, {"min", "max"})
+    lo, hi = params.get("min"), params.get("max")
+    rng = f"{'' if lo is None else f'>= {lo}'}{' and ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
+    missing = unknown("age not recorded", ["birth_date or age_years"])
+
+    def node(ctx: Context) -> Outcome:
+        age, src = _age(ctx)
+        if age is None:
+            return missing
         ok = (lo is None or age >= lo) and (hi is None or age <= hi)
-        return (met if ok else not_met)(lambda: f"age {age} on {_fmt(ctx.as_of)} (required {rng})", [src])
+        return Outcome(MET if ok else NOT_MET, lambda: f"age {age} on {_fmt(ctx.as_of)} (required {rng})", (src,))
 
     return node
 
@@ -176,54 +224,96 @@ def _stage(params: dict) -> Node:
     return node
 
 
+def _performance_records(ctx: Context) -> list:
+    """Per patient: performance scores on or before the screening date, oldest first (of the
+    same date, in record order)."""
+    recs = ctx.shared.get("performance")
+    if recs is None:
+        as_of = ctx.as_of
+        recs = ctx.shared["performance"] = sorted((r for r in ctx.patient.performance or () if r.date <= as_of),
+                                                  key=lambda r: r.date)
+    return recs
+
+
 @leaf("performance")
 def _performance(params: dict) -> Node:
     _check_keys(params, {"scale", "min", "max", "days", "window"}, {"scale"})
     scale, lo, hi = params["scale"], params.get("min"), params.get("max")
     if scale not in ("ECOG", "KPS"):
         raise ValueError(f"scale {scale!r}: expected ECOG or KPS")
+    window = _window_resolver(params)
+    need = f"{scale} {'' if lo is None else f'>= {lo}'}{' ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
 
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
-        recs = [r for r in ctx.patient.performance or () if r.date <= ctx.as_of
-                and (days is None or (ctx.as_of - r.date).days <= days)]
+        days = window(ctx)
+        recs = _performance_records(ctx)
+        if days is not None:
+            as_of = ctx.as_of
+            recs = [r for r in recs if (as_of - r.date).days <= days]
         if not recs:
-            return unknown(lambda: f"no {scale} score{'' if days is None else f' within {days} days'}",
-                           [f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}"])
-        r = max(recs, key=lambda r: (r.date, r.scale == scale))
+            return Outcome(UNKNOWN, lambda: f"no {scale} score{'' if days is None else f' within {days} days'}", (),
+                           (f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}",))
+        # the latest date; on that date a score on the asked scale, else the first recorded
+        last = recs[-1].date
+        r = None
+        for x in recs:
+            if x.date == last and (r is None or (x.scale == scale and r.scale != scale)):
+                r = x
         possible = scores.possible_scores(r.scale, r.score, scale)
         verdicts = {(lo is None or v >= lo) and (hi is None or v <= hi) for v in possible}
-        need = f"{scale} {'' if lo is None else f'>= {lo}'}{' ' if lo is not None and hi is not None else ''}{'' if hi is None else f'<= {hi}'}"
         src = f"{r.scale} {r.score} on {_fmt(r.date)}"
         if len(verdicts) > 1:
-            return unknown(lambda: f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
-                           [f"a {scale} score"], [src])
-        conv = "" if r.scale == scale else f" (= {scale} {'/'.join(map(str, sorted(possible)))}, Oken 1982)"
-        return (met if verdicts.pop() else not_met)(f"{src}{conv}; required {need}", [src])
+            return Outcome(UNKNOWN, lambda: f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
+                           (src,), (f"a {scale} score",))
+
+        def why() -> str:
+            conv = "" if r.scale == scale else f" (= {scale} {'/'.join(map(str, sorted(possible)))}, Oken 1982)"
+            return f"{src}{conv}; required {need}"
+
+        return Outcome(MET if verdicts.pop() else NOT_MET, why, (src,))
 
     return node
 
 
 # ---- labs ----------------------------------------------------------------------------------
 
-def _latest_lab(ctx: Context, test: str, days: int | None):
-    """The latest ``test`` result on or before the screening date (within ``days`` if given);
-    per patient, so every protocol asking the same question shares the answer."""
-    def make():
+def _latest_labs(ctx: Context) -> dict[str, Any]:
+    """Per patient: the latest result of each test on or before the screening date (of results
+    on the same date, the last one recorded), found in one pass over the labs."""
+    shared = ctx.shared
+    latest = shared.get("labs:latest")
+    if latest is None:
+        latest = shared["labs:latest"] = {}
         as_of = ctx.as_of
-        best = None
         for lab in ctx.patient.labs or ():
-            if lab.test == test and lab.date <= as_of and (days is None or (as_of - lab.date).days <= days) \
-                    and (best is None or lab.date >= best.date):
-                best = lab
-        return best
+            d = lab.date
+            if d <= as_of:
+                prev = latest.get(lab.test)
+                if prev is None or d >= prev.date:
+                    latest[lab.test] = lab
+    return latest
 
-    return ctx.patient_memo(("lab", test, days), make)
+
+def _latest_lab(ctx: Context, test: str, days: int | None):
+    """The latest ``test`` result on or before the screening date (within ``days`` if given).
+
+    The latest result on or before the date decides: if it is outside the window, every
+    earlier one is too."""
+    lab = _latest_labs(ctx).get(test)
+    if lab is None or days is None or (ctx.as_of - lab.date).days <= days:
+        return lab
+    return None
 
 
 def _lab_text(ctx: Context, lab, unit: str) -> str:
     """``creatinine 80 umol/L on 2026-01-05``, built once per result and patient."""
-    return ctx.patient_memo(("lab_text", id(lab)), lambda: f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}")
+    texts = ctx.shared.get("labs:text")
+    if texts is None:
+        texts = ctx.shared["labs:text"] = {}
+    text = texts.get(id(lab))
+    if text is None:
+        text = texts[id(lab)] = f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
+    return text
 
 
 @leaf("lab")
@@ -243,24 +333,26 @@ def _lab(params: dict) -> Node:
         value = value * conversion_factor(test, params["unit"])
     unit = canonical_unit(test)
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         lab = _latest_lab(ctx, test, days)
         if lab is None:
             win = "" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"
-            return unknown(lambda: f"no {test}{win}", [f"{test} result{win}"])
+            return Outcome(UNKNOWN, lambda: f"no {test}{win}", (), (f"{test} result{win}",))
         src = _lab_text(ctx, lab, unit)
         if value is not None:
-            ok = cmp_(lab.value, value)
-            return (met if ok else not_met)(lambda: f"{src} (required {opname} {value:g} {unit})", [src])
+            return Outcome(MET if cmp_(lab.value, value) else NOT_MET,
+                           lambda: f"{src} (required {opname} {value:g} {unit})", (src,))
         bound, mult, name = (lab.uln, x_uln, "ULN") if x_uln is not None else (lab.lln, x_lln, "LLN")
         if bound is None:
-            return unknown(lambda: f"{src}: the reporting lab's {name} is not recorded",
-                           [f"{name.lower()} of the {test} result on {_fmt(lab.date)}"], [src])
+            return Outcome(UNKNOWN, lambda: f"{src}: the reporting lab's {name} is not recorded", (src,),
+                           (f"{name.lower()} of the {test} result on {_fmt(lab.date)}",))
         limit = bound * mult
-        ok = cmp_(lab.value, limit)
-        return (met if ok else not_met)(
-            f"{src} = {lab.value / bound:.2f} x {name} (required {opname} {mult:g} x {name} = {limit:g})", [src])
+        return Outcome(MET if cmp_(lab.value, limit) else NOT_MET,
+                       lambda: f"{src} = {lab.value / bound:.2f} x {name} (required {opname} {mult:g} x {name} = {limit:g})",
+                       (src,))
 
     return node
 
@@ -298,9 +390,15 @@ def _lab_normal(params: dict) -> Node:
 
 
 def _latest_vitals(ctx: Context, attr: str):
-    vs = sorted((v for v in ctx.patient.vitals or () if v.date <= ctx.as_of and getattr(v, attr) is not None),
-                key=lambda v: v.date)
-    return vs[-1] if vs else None
+    """The latest vitals record with ``attr`` on or before the screening date (per patient)."""
+    key = ("vitals", attr)
+    try:
+        return ctx.shared[key]
+    except KeyError:
+        vs = sorted((v for v in ctx.patient.vitals or () if v.date <= ctx.as_of and getattr(v, attr) is not None),
+                    key=lambda v: v.date)
+        found = ctx.shared[key] = vs[-1] if vs else None
+        return found
 
 
 @leaf("creatinine_clearance")
@@ -387,14 +485,19 @@ def _child_pugh(params: dict) -> Node:
 def _condition(params: dict) -> Node:
     _check_keys(params, {"any_of", "within_days", "history"}, {"any_of"})
     names = list(params["any_of"])
+    wanted = frozenset(names)
     within = params.get("within_days")
     history = bool(params.get("history", False))
+    not_recorded = unknown(f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
+    none_found = not_met(f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
 
     def node(ctx: Context) -> Outcome:
         conds = ctx.patient.conditions
         if conds is None:
-            return unknown(lambda: f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
-        hits = [c for c in conds if c.name in names]
+            return not_recorded
+        hits = [c for c in conds if c.name in wanted]
+        if not hits:
+            return none_found
         active = [c for c in hits if c.active is True or history or (within is not None and c.since is not None and
                                                                       (ctx.as_of - c.since).days <= within)]
         if active:
@@ -405,7 +508,7 @@ def _condition(params: dict) -> Node:
         if undecided:
             return unknown(lambda: f"{undecided[0].name} recorded without saying whether it is active",
                            [f"conditions.{undecided[0].name}.active"])
-        return not_met(lambda: f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
+        return none_found
 
     return node
 
@@ -533,23 +636,30 @@ def _therapy_known(params: Any) -> Node:
 def _line_classes(params: dict) -> Node:
     _check_keys(params, {"line", "all_of", "any_of", "none_of", "agents_any_of"}, {"line"})
     which = params["line"]
+    all_of = set(params["all_of"]) if params.get("all_of") else None
+    any_of = set(params["any_of"]) if params.get("any_of") else None
+    agents_any_of = {a.lower() for a in params["agents_any_of"]} if params.get("agents_any_of") else None
+    none_of = set(params["none_of"]) if params.get("none_of") else None
 
     def node(ctx: Context) -> Outcome:
         t, decided = _line_or_outcome(ctx, which)
         if decided is not None:
             return decided
         have = set(t.classes) | set(t.agents)
-        desc = f"line {t.line} ({'+'.join(t.agents)}; {', '.join(t.classes) or 'no classes'})"
-        src = [f"systemic_therapy line {t.line}"]
-        if params.get("all_of") and not set(params["all_of"]) <= have:
-            return not_met(lambda: f"{desc} lacks {', '.join(sorted(set(params['all_of']) - have))}", src)
-        if params.get("any_of") and not set(params["any_of"]) & have:
-            return not_met(lambda: f"{desc} has none of {', '.join(params['any_of'])}", src)
-        if params.get("agents_any_of") and not {a.lower() for a in params["agents_any_of"]} & set(t.agents):
-            return not_met(lambda: f"{desc} has none of the agents {', '.join(params['agents_any_of'])}", src)
-        if params.get("none_of") and set(params["none_of"]) & have:
-            return not_met(lambda: f"{desc} includes {', '.join(sorted(set(params['none_of']) & have))}", src)
-        return met(desc, src)
+
+        def desc() -> str:
+            return f"line {t.line} ({'+'.join(t.agents)}; {', '.join(t.classes) or 'no classes'})"
+
+        src = (f"systemic_therapy line {t.line}",)
+        if all_of is not None and not all_of <= have:
+            return Outcome(NOT_MET, lambda: f"{desc()} lacks {', '.join(sorted(all_of - have))}", src)
+        if any_of is not None and not any_of & have:
+            return Outcome(NOT_MET, lambda: f"{desc()} has none of {', '.join(params['any_of'])}", src)
+        if agents_any_of is not None and not agents_any_of & set(t.agents):
+            return Outcome(NOT_MET, lambda: f"{desc()} has none of the agents {', '.join(params['agents_any_of'])}", src)
+        if none_of is not None and none_of & have:
+            return Outcome(NOT_MET, lambda: f"{desc()} includes {', '.join(sorted(none_of & have))}", src)
+        return Outcome(MET, desc, src)
 
     return node
 
@@ -883,19 +993,30 @@ def _assessment_within(params: dict) -> Node:
 
 # ---- disease state --------------------------------------------------------------------------
 
-def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[bool | None, str]:
+def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[bool | None, Reason]:
+    """Whether a count known to lie in ``lo``..``hi`` is within ``rng`` (None: it depends on
+    what is unknown); the reason is formatted when read."""
     mn, mx = rng.get("min"), rng.get("max")
-    txt = f"{name} {lo if lo == hi else f'{lo}-{hi}'}"
-    req = f"{'' if mn is None else f'>= {mn}'}{' and ' if mn is not None and mx is not None else ''}{'' if mx is None else f'<= {mx}'}"
     if lo is None:
         return None, f"{name} unknown"
+
+    def txt_req() -> tuple[str, str]:
+        txt = f"{name} {lo if lo == hi else f'{lo}-{hi}'}"
+        req = f"{'' if mn is None else f'>= {mn}'}{' and ' if mn is not None and mx is not None else ''}{'' if mx is None else f'<= {mx}'}"
+        return txt, req
+
     ok_lo = (mn is None or lo >= mn) and (mx is None or lo <= mx)
     ok_hi = (mn is None or hi >= mn) and (mx is None or hi <= mx)
-    if ok_lo and ok_hi:
-        return True, f"{txt} (required {req})"
-    if not ok_lo and not ok_hi:
-        return False, f"{txt} (required {req})"
-    return None, f"{txt}: cannot decide {req}"
+    if ok_lo == ok_hi:
+        def decided() -> str:
+            txt, req = txt_req()
+            return f"{txt} (required {req})"
+        return ok_lo, decided
+
+    def undecided() -> str:
+        txt, req = txt_req()
+        return f"{txt}: cannot decide {req}"
+    return None, undecided
 
 
 @leaf("disease_state")
@@ -915,7 +1036,7 @@ def _disease(params: dict) -> Node:
 
             def counted_why(why=why) -> str:
                 detail = ", ".join(f"{s.lesion}: {s.reason}" for s in ds.lesions if s.lesion in ds.counted)
-                return f"{why}{f' [{detail}]' if detail else ''}"
+                return f"{reason_text(why)}{f' [{detail}]' if detail else ''}"
 
             checks.append((ok, counted_why))
         if "sites" in params:
@@ -925,7 +1046,7 @@ def _disease(params: dict) -> Node:
         if "intracranial_sites" in params:
             extra = f" ({', '.join(ds.intracranial_uncounted)} treated before enrolment, not counted)" if ds.intracranial_uncounted else ""
             ok, why = _range_check("intracranial sites", ds.intracranial_sites, ds.intracranial_sites, params["intracranial_sites"])
-            checks.append((ok, why + extra))
+            checks.append((ok, lambda why=why, extra=extra: reason_text(why) + extra))
         if "progression_detected" in params:
             want = params["progression_detected"]
             pd_ = ds.progression_detected
@@ -998,9 +1119,12 @@ def _brain(params: dict) -> Node:
 
     def node(ctx: Context) -> Outcome:
         p = ctx.patient
-        lesions = [lesion for lesion in p.lesions or () if lesion.organ in ("brain",)]
-        new_brain = {f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"}
-        ids = {lesion.id for lesion in lesions} | new_brain
+        brain_ids = ctx.shared.get("brain_ids")
+        if brain_ids is None:  # per patient: brain lesions of the record and new ones on imaging
+            brain_ids = ctx.shared["brain_ids"] = frozenset(
+                [lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
+                + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
+        ids = set(brain_ids)
         if p.lesions is None:
             return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
         if params.get("untreated_only"):

@@ -128,10 +128,24 @@ def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated:
         o = outcomes[0]
         inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
     else:
-        inputs = _uniq(i for o in outcomes for i in o.inputs)
-        missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
-    src = evaluated if evaluated is not None else outcomes
-    assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
+        seen: dict[str, None] = {}
+        for o in outcomes:
+            for i in o.inputs:
+                seen[i] = None
+        inputs = tuple(seen)
+        if verdict is UNKNOWN:
+            seen = {}
+            for o in outcomes:
+                for m in o.missing:
+                    seen[m] = None
+            missing = tuple(seen)
+        else:
+            missing = ()
+    assumed: tuple[str, ...] = ()
+    for o in (evaluated if evaluated is not None else outcomes):
+        if o.assumed:
+            assumed = _uniq(a for o in (evaluated if evaluated is not None else outcomes) for a in o.assumed)
+            break
     return Outcome(verdict, reason, inputs, missing, assumed)
 
 
@@ -147,20 +161,31 @@ def all_of(children: list[Node]) -> Node:
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        bad, unk, ok = [], [], []
+        bad: list[Outcome] | None = None
+        unk: list[Outcome] | None = None
+        ok: list[Outcome] | None = None
         for o in outs:
             v = o.verdict
             if v is MET:
-                ok.append(o)
+                if ok is None:
+                    ok = [o]
+                else:
+                    ok.append(o)
             elif v is NOT_MET:
-                bad.append(o)
+                if bad is None:
+                    bad = [o]
+                else:
+                    bad.append(o)
             elif v is UNKNOWN:
-                unk.append(o)
-        if bad:
+                if unk is None:
+                    unk = [o]
+                else:
+                    unk.append(o)
+        if bad is not None:
             return _merge(bad, NOT_MET, _join(bad), outs)
-        if unk:
+        if unk is not None:
             return _merge(outs, UNKNOWN, _join(unk))
-        if not ok:
+        if ok is None:
             return _merge(outs, NA, _join(outs))
         return _merge(outs, MET, _join(ok))
 

@@ -180,7 +180,11 @@ def _size(f: Finding) -> float | None:
 
 
 class _LesionContext:
-    """What the rules need about one lesion."""
+    """What the rules need about one lesion (protocol-independent, so shared by every protocol
+    a patient is screened against; ``results`` keeps each rule's verdict by rule key)."""
+
+    __slots__ = ("lid", "obs", "judged", "baseline", "organ", "kind", "is_node", "current", "prior",
+                 "baseline_obs", "is_new", "results")
 
     def __init__(self, lid: str, obs: list[LesionObservation], judged: Assessment, baseline: Date,
                  organ: str | None, kind: str | None, is_node: bool) -> None:
@@ -195,6 +199,7 @@ class _LesionContext:
         self.prior = [o for o in obs if baseline <= o.date < judged.date]
         self.baseline_obs = next((o for o in reversed(obs) if o.date <= baseline), None)
         self.is_new = any(o.finding.new for o in obs)
+        self.results: dict[int, tuple[bool | None, Reason]] = {}  # rule id (see _plan) -> (verdict, why)
 
 
 def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -351,40 +356,43 @@ def _rule_key(rule: dict[str, Any]) -> tuple:
                         if k not in ("name", "source_text")))
 
 
-_PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], tuple, str]]]] = {}
+_PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], int, str]]]] = {}
+_RULE_IDS: dict[tuple, int] = {}  # rule key -> a small number (hashed once, not on every lookup)
 
 
-def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple, str]]:
-    """Each rule with its cache key and display name, computed once per protocol's rule list."""
+def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
+    """Each rule with its cache key (one number per distinct :func:`_rule_key`) and display
+    name, computed once per protocol's rule list."""
     hit = _PLANS.get(id(rules))
     if hit is None or hit[0] is not rules:
-        hit = _PLANS[id(rules)] = (rules, [(r, _rule_key(r), r.get("name", r["type"])) for r in rules])
+        hit = _PLANS[id(rules)] = (rules, [(r, _RULE_IDS.setdefault(_rule_key(r), len(_RULE_IDS)),
+                                            r.get("name", r["type"])) for r in rules])
     return hit[1]
 
 
-def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], tuple, str]],
-                        cache: dict | None = None) -> tuple[str, str | None, Any]:
+def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], int, str]]
+                        ) -> tuple[str, str | None, Any]:
     """The first rule of ``plan`` (from :func:`_plan`) that is met, else uncertain (a rule could
     not be decided) or not progressing.
 
-    ``cache`` holds this patient's per-lesion rule results, so trials that share a rule (RECIST
-    1.1 growth, say) evaluate it once per lesion.
+    Each rule's result is kept on the lesion context, so trials that share a rule (RECIST 1.1
+    growth, say) evaluate it once per lesion.
     """
-    undecided = []
+    undecided = None
+    results = ctx.results
     for rule, key, name in plan:
-        if cache is None:
-            verdict, why = _RULES[rule["type"]](ctx, rule)
-        else:
-            ck = (ctx.lid, key)
-            try:
-                verdict, why = cache[ck]
-            except KeyError:
-                verdict, why = cache[ck] = _RULES[rule["type"]](ctx, rule)
+        hit = results.get(key)
+        if hit is None:
+            hit = results[key] = _RULES[rule["type"]](ctx, rule)
+        verdict = hit[0]
         if verdict is True:
-            return "progressing", name, why
+            return "progressing", name, hit[1]
         if verdict is None:
-            undecided.append((name, why))
-    if ctx.current is None or ctx.current.finding.state == "not_evaluated":
+            if undecided is None:
+                undecided = []
+            undecided.append((name, hit[1]))
+    cur = ctx.current
+    if cur is None or cur.finding.state == "not_evaluated":
         judged = ctx.judged.date
         return "uncertain", None, lambda: f"not evaluated at {judged.isoformat()}"
     if undecided:
@@ -412,6 +420,65 @@ def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
     return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
 
 
+class _Counting:
+    """A protocol's ``counting`` block read once (not once per lesion and patient)."""
+
+    __slots__ = ("nodes_by_region", "node_region_is_organ", "count_primary", "extracranial_only",
+                 "organ_kinds", "require_pet", "exclude_treated_ic")
+
+    def __init__(self, counting: dict[str, Any]) -> None:
+        self.nodes_by_region = bool(counting.get("nodes_by_region"))
+        self.node_region_is_organ = bool(counting.get("node_region_is_organ"))
+        self.count_primary = counting.get("count_primary", True)
+        self.extracranial_only = bool(counting.get("sites_extracranial_only"))
+        self.organ_kinds = counting.get("organ_kinds")
+        self.require_pet = counting.get("require_pet", True)
+        self.exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
+
+    def site_key(self, s: LesionStatus) -> str | None:
+        if self.nodes_by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
+            return f"region:{s.node_region}" if s.node_region else None
+        return f"lesion:{s.lesion}"
+
+    def organ_key(self, s: LesionStatus) -> str | None:
+        if s.kind == "lymph_node" or s.organ == "lymph_node":
+            if self.node_region_is_organ:
+                return f"nodes:{s.node_region}" if s.node_region else None
+            return "lymph_node"
+        return s.organ
+
+
+_COUNTINGS: dict[int, tuple[dict[str, Any], _Counting]] = {}
+
+
+def _counting(counting: dict[str, Any]) -> _Counting:
+    hit = _COUNTINGS.get(id(counting))
+    if hit is None or hit[0] is not counting:
+        hit = _COUNTINGS[id(counting)] = (counting, _Counting(counting))
+    return hit[1]
+
+
+def _count(items: list[LesionStatus], key) -> tuple[int, int]:
+    """Distinct sites (or organs) among ``items``: (at least, at most); an item whose key is
+    unknown (None) may be a new site or one already counted."""
+    if not items:
+        return 0, 0
+    keys = set()
+    unknown = 0
+    for s in items:
+        k = key(s)
+        if k is None:
+            unknown += 1
+        else:
+            keys.add(k)
+    known = len(keys)
+    lo = known + (1 if unknown and not known else 0)
+    return lo, known + unknown
+
+
+_COUNT_STATUS = {"progression": "progressing", "residual": "residual", "burden": "present"}
+
+
 def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -> DiseaseState:
     """Evaluate a protocol's ``disease_state`` spec on a patient record.
 
@@ -426,17 +493,16 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         judged, baseline = _judged_and_baseline(patient, notes)
         if shared is not None:
             shared["ds:scan"] = (judged, baseline, tuple(notes))
-    counting = spec.counting
     if judged is None:
         return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
                             None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
                             tuple(notes))
+    counting = _counting(spec.counting)
     lesions = shared.get("ds:lesion_ctx") if shared is not None else None
     if lesions is None:
         lesions = _lesion_contexts(patient, judged, baseline)
         if shared is not None:
             shared["ds:lesion_ctx"] = lesions
-    rule_cache = shared.setdefault("ds:rule_results", {}) if shared is not None else None
     statuses: list[LesionStatus] = []
     progression_any: bool | None = False
     mode = spec.mode
@@ -446,7 +512,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         lid = ctx.lid
         cur = ctx.current
         if mode == "progression" or mode == "residual":
-            status, rule_name, why = _progression_status(ctx, plan, rule_cache)
+            status, rule_name, why = _progression_status(ctx, plan)
             if mode == "residual":
                 if status == "progressing":
                     progression_any = True
@@ -456,7 +522,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
                     status, why = "uncertain", lambda: f"not evaluated at {judged_date.isoformat()}"
                 elif cur.finding.state in ("absent", "complete_metabolic_response") or cur.size == 0:
                     status, why = "absent", "complete metabolic response or absent"
-                elif cur.modality != "PET-CT" and counting.get("require_pet", True):
+                elif cur.modality != "PET-CT" and counting.require_pet:
                     status, why = "uncertain", "residual status needs a PET/CT"
                 else:
                     suv = cur.finding.suv_max
@@ -473,63 +539,45 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         size = cur.size if cur else None
         statuses.append(LesionStatus(lid, organ, kind, region, intracranial, status, rule_name, why, size))
 
-    count_status = {"progression": "progressing", "residual": "residual", "burden": "present"}[spec.mode]
+    count_status = _COUNT_STATUS[mode]
     as_of = patient.as_of or judged.date
-    exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
     counted: list[LesionStatus] = []
     uncertain: list[LesionStatus] = []
     ic_uncounted: list[str] = []
     for s in statuses:
-        if s.status not in (count_status, "uncertain"):
+        st = s.status
+        if st != count_status and st != "uncertain":
             continue
-        if s.intracranial and exclude_treated_ic and _treated_before(patient, s.lesion, as_of):
+        if s.intracranial and counting.exclude_treated_ic and _treated_before(patient, s.lesion, as_of):
             ic_uncounted.append(s.lesion)
             continue
-        (counted if s.status == count_status else uncertain).append(s)
+        (counted if st == count_status else uncertain).append(s)
 
-    def site_key(s: LesionStatus) -> str | None:
-        if counting.get("nodes_by_region") and (s.kind == "lymph_node" or s.organ == "lymph_node"):
-            return f"region:{s.node_region}" if s.node_region else None
-        return f"lesion:{s.lesion}"
-
-    def organ_key(s: LesionStatus) -> str | None:
-        if s.kind == "lymph_node" or s.organ == "lymph_node":
-            if counting.get("node_region_is_organ"):
-                return f"nodes:{s.node_region}" if s.node_region else None
-            return "lymph_node"
-        return s.organ
-
-    def count(items: list[LesionStatus], key) -> tuple[int, int]:
-        keys = set()
-        unknown = 0
-        for s in items:
-            k = key(s)
-            if k is None:
-                unknown += 1
-            else:
-                keys.add(k)
-        known = len(keys)
-        lo = known + (1 if unknown and not known else 0)
-        return lo, known + unknown
-
-    include_primary = counting.get("count_primary", True)
-    c_items = [s for s in counted if include_primary or s.kind != "primary"]
-    u_items = [s for s in uncertain if include_primary or s.kind != "primary"]
-    extracranial = [s for s in c_items if not s.intracranial]
-    site_items = extracranial if counting.get("sites_extracranial_only") else c_items
-    sites_lo, sites_hi = count(site_items, site_key)
-    _, sites_hi_all = count(site_items + [s for s in u_items if not (counting.get("sites_extracranial_only") and s.intracranial)], site_key)
-    organ_kinds = counting.get("organ_kinds")
-    organ_items = [s for s in c_items if organ_kinds is None or s.kind in organ_kinds or s.kind is None]
-    organs_lo, organs_hi = count(organ_items, organ_key)
-    _, organs_hi_all = count(organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds], organ_key)
     missing = []
-    if any(site_key(s) is None for s in site_items):
-        notes.append("a progressing lymph node has no node_region: counted as its own site (upper bound)")
-        missing.append("node_region of each involved lymph node")
-    if uncertain:
-        missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
-    sizes = [s.size_mm for s in c_items if s.size_mm is not None]
+    if counted or uncertain:
+        site_key, organ_key = counting.site_key, counting.organ_key
+        include_primary = counting.count_primary
+        c_items = [s for s in counted if include_primary or s.kind != "primary"]
+        u_items = [s for s in uncertain if include_primary or s.kind != "primary"]
+        ec_only = counting.extracranial_only
+        site_items = [s for s in c_items if not s.intracranial] if ec_only else c_items
+        sites_lo, sites_hi = _count(site_items, site_key)
+        _, sites_hi_all = _count(site_items + [s for s in u_items if not (ec_only and s.intracranial)], site_key)
+        organ_kinds = counting.organ_kinds
+        organ_items = [s for s in c_items if organ_kinds is None or s.kind in organ_kinds or s.kind is None]
+        organs_lo, organs_hi = _count(organ_items, organ_key)
+        _, organs_hi_all = _count(organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds],
+                                  organ_key)
+        if any(site_key(s) is None for s in site_items):
+            notes.append("a progressing lymph node has no node_region: counted as its own site (upper bound)")
+            missing.append("node_region of each involved lymph node")
+        if uncertain:
+            missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
+        sizes = [s.size_mm for s in c_items if s.size_mm is not None]
+        intracranial_sites = sum(1 for s in c_items if s.intracranial)
+    else:  # nothing counted or uncertain: every count is zero
+        sites_lo = sites_hi = sites_hi_all = organs_lo = organs_hi = organs_hi_all = intracranial_sites = 0
+        sizes = []
     inputs = shared.get("ds:inputs") if shared is not None else None
     if inputs is None:
         inputs = [f"assessment {judged.date.isoformat()} ({judged.modality})"]
@@ -550,7 +598,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         sites_max=max(sites_hi, sites_hi_all),
         organs=organs_lo,
         organs_max=max(organs_hi, organs_hi_all),
-        intracranial_sites=sum(1 for s in c_items if s.intracranial),
+        intracranial_sites=intracranial_sites,
         intracranial_uncounted=tuple(ic_uncounted),
         largest_counted_mm=max(sizes) if sizes else None,
         progression_detected=progression_any if spec.mode == "residual" else bool(counted) or (None if uncertain else False),

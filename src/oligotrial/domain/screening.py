@@ -91,6 +91,8 @@ class CompiledProtocol:
         self.nodes: list[tuple[Any, Node]] = [
             (c, compile_rule(c.expression, f"{protocol.id} {c.id}")) for c in protocol.criteria
         ]
+        # what each result repeats from its criterion, read once: (id, kind, source_text, node)
+        self.steps: list[tuple[str, str, str, Node]] = [(c.id, c.kind, c.source_text, n) for c, n in self.nodes]
 
 
 _compiled: dict[tuple[str, str], CompiledProtocol] = {}
@@ -125,13 +127,21 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
                   assume_attested=assume_attested, shared={} if shared is None else shared)
     results = []
-    for crit, node in cp.nodes:
+    append = results.append
+    excluded = undecided = False
+    for cid, kind, text, node in cp.steps:
         o = node(ctx)
         v = o.verdict
-        results.append(CriterionResult(crit.id, crit.kind, crit.source_text, _VALUE[v], o._reason,
-                                       o.inputs, o.missing if v is UNKNOWN else (), o.assumed))
+        if v is UNKNOWN:
+            undecided = True
+            append(CriterionResult(cid, kind, text, "unknown", o._reason, o.inputs, o.missing, o.assumed))
+            continue
+        if (v is NOT_MET) if kind == "inclusion" else (v is MET):
+            excluded = True
+        append(CriterionResult(cid, kind, text, _VALUE[v], o._reason, o.inputs, (), o.assumed))
+    verdict = "ineligible" if excluded else ("needs_review" if undecided else "eligible")
     ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state, ctx.shared))
-    return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
+    return TrialScreening(protocol.id, protocol.short_name, protocol.version, verdict,
                           ds, tuple(results), assume_attested)
 
 

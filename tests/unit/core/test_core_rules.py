@@ -85,6 +85,32 @@ def test_performance_across_scales(scale, score, rule, expected):
     assert verdict({"performance": rule}, rec) == expected
 
 
+@pytest.mark.parametrize("values,expected", [((1.0, 2.0), "met"), ((2.0, 1.0), "not_met")])
+def test_latest_lab_of_a_date_is_the_last_recorded_and_later_results_are_ignored(values, expected):
+    # two results on the screening date's eve: the one recorded last decides; a result dated
+    # after the screening date (2026-03-02) is not read, however good it is
+    rec = base(labs=[{"date": "2026-03-01", "test": "neutrophils", "value": v, "unit": "10^9/L"} for v in values]
+               + [{"date": "2026-03-05", "test": "neutrophils", "value": 9.0, "unit": "10^9/L"}])
+    assert verdict({"lab": {"test": "neutrophils", "op": ">=", "value": 1.5, "days": 15}}, rec) == expected
+
+
+def test_lab_window_is_judged_on_the_latest_result_before_the_screening_date():
+    # the latest result (day 16, outside a 15-day window) hides nothing: an older one is older still
+    rec = base(labs=[{"date": "2026-01-10", "test": "neutrophils", "value": 2.0, "unit": "10^9/L"},
+                     {"date": "2026-02-14", "test": "neutrophils", "value": 2.0, "unit": "10^9/L"}])
+    assert verdict({"lab": {"test": "neutrophils", "op": ">=", "value": 1.5, "days": 15}}, rec) == "unknown"
+    assert verdict({"lab": {"test": "neutrophils", "op": ">=", "value": 1.5, "days": 16}}, rec) == "met"
+
+
+@pytest.mark.parametrize("rule,expected", [({"scale": "KPS", "min": 80}, "met"), ({"scale": "ECOG", "max": 1}, "not_met")])
+def test_performance_on_the_same_date_reads_the_score_on_the_asked_scale(rule, expected):
+    # ECOG 2 and KPS 90 recorded the same day (they disagree): each rule reads its own scale
+    rec = base(performance=[{"date": "2026-03-01", "scale": "ECOG", "score": 2},
+                            {"date": "2026-03-01", "scale": "KPS", "score": 90},
+                            {"date": "2026-01-01", "scale": "KPS", "score": 50}])
+    assert verdict({"performance": rule}, rec) == expected
+
+
 def test_creatinine_clearance_unknown_sex_decided_when_both_agree():
     rec = base(sex="unknown", vitals=[{"date": "2026-03-01", "weight_kg": 72}],
                labs=[{"date": "2026-03-01", "test": "creatinine", "value": 88.42, "unit": "umol/L"}])
