@@ -90,22 +90,24 @@ def _fmt(d: dt.date) -> str:
 
 
 def _disease_state(ctx: Context) -> DiseaseState:
-    return ctx.memo("disease_state", lambda: evaluate_disease_state(ctx.patient, ctx.protocol.disease_state, ctx.shared))
+    ds = ctx.cache.get("disease_state")
+    if ds is None:
+        ds = ctx.cache["disease_state"] = evaluate_disease_state(ctx.patient, ctx.protocol.disease_state, ctx.shared)
+    return ds
 
 
 # ---- attestations --------------------------------------------------------------------------
 
 def _attestations(ctx: Context) -> dict[str, Any]:
     """The latest attestation per key (per patient)."""
-    def make() -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    out = ctx.shared.get("attestations")
+    if out is None:
+        out = ctx.shared["attestations"] = {}
         for a in ctx.patient.attestations or ():
             prev = out.get(a.key)
             if prev is None or a.date > prev.date:
                 out[a.key] = a
-        return out
-
-    return ctx.patient_memo("attestations", make)
+    return out
 
 
 def _attestation_text(ctx: Context, a) -> str:
@@ -1066,7 +1068,9 @@ def _disease(params: dict) -> Node:
             else:
                 checks.append((True, "no counted lesion to size"))
         if "measurable_counted" in params:
-            lesion_map = ctx.patient.lesion_map()
+            lesion_map = ctx.shared.get("lesion_map")
+            if lesion_map is None:
+                lesion_map = ctx.shared["lesion_map"] = ctx.patient.lesion_map()
             n_meas = 0
             for s in ds.lesions:
                 if s.lesion not in ds.counted or s.size_mm is None:
