@@ -54,18 +54,10 @@ def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[
         raise ValueError(f"missing parameter(s) {sorted(lacking)}")
 
 
-def _window_days(ctx: Context, params: dict) -> int | None:
-    if "days" in params:
-        return int(params["days"])
-    if "window" in params:
-        w = ctx.protocol.windows[params["window"]]
-        return w.days if w.days is not None else w.max_days
-    return None
-
-
 def _window_resolver(params: dict):
-    """``_window_days`` with the parameter lookups done once: a fixed ``days`` is returned as is,
-    a named ``window`` is resolved once per protocol."""
+    """A leaf's time window in days from its parameters: a fixed ``days``, or a named protocol
+    ``window`` (its ``days``, else its ``max_days``) resolved once per protocol; None when the
+    leaf has no window. The parameter lookups are done once, not on every evaluation."""
     if "days" in params:
         fixed = int(params["days"])
         return lambda ctx: fixed
@@ -364,8 +356,10 @@ def _lab_normal(params: dict) -> Node:
     _check_keys(params, {"tests", "tolerance_pct", "days", "window"}, {"tests"})
     tests, tol = list(params["tests"]), float(params.get("tolerance_pct", 0))
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         reasons: list[str] = []
         inputs: list[str] = []
         missing: list[str] = []
@@ -410,8 +404,10 @@ def _crcl(params: dict) -> Node:
     cmp_ = _op(opname)
     method = params.get("method", "cockcroft_gault_or_measured")
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         need = f"{opname} {value:g} mL/min"
         if method != "cockcroft_gault":
             measured = _latest_lab(ctx, "creatinine_clearance", days)
@@ -455,8 +451,10 @@ def _child_pugh(params: dict) -> Node:
     opname, value = params["op"], int(params["value"])
     cmp_ = _op(opname)
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         cf = ctx.patient.clinical_findings
         if cf is not None and cf.child_pugh is not None:
             ok = cmp_(cf.child_pugh, value)
@@ -558,13 +556,15 @@ def _female_relevant(ctx: Context) -> Outcome | None:
 def _pregnancy_test(params: dict) -> Node:
     _check_keys(params, {"days", "window"})
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
         na = _female_relevant(ctx)
         if na is not None:
             return na
         p = ctx.patient
         rep = p.reproductive
-        days = _window_days(ctx, params)
+        days = window(ctx)
         t = rep.pregnancy_test if rep else None
         if t is None or (days is not None and not 0 <= (ctx.as_of - t.date).days <= days):
             missing = [f"negative pregnancy test within {days} days" if days else "pregnancy test"]
@@ -759,11 +759,13 @@ def _on_therapy(params: Any) -> Node:
 def _early_progression(params: dict) -> Node:
     _check_keys(params, {"line", "days", "window"}, {"line"})
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
         t, decided = _line_or_outcome(ctx, params["line"])
         if decided is not None:
             return decided
-        limit = _window_days(ctx, params)
+        limit = window(ctx)
         if t.progression_date is None:
             return unknown(lambda: f"date of progression on line {t.line} not recorded",
                            [f"systemic_therapy line {t.line} progression_date"])
@@ -872,8 +874,10 @@ def _io_resistance(params: dict) -> Node:
 def _other_therapy(params: dict) -> Node:
     _check_keys(params, {"days", "window", "exclude_line", "include_local"})
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         lines, rts = ctx.patient.systemic_therapy, ctx.patient.radiotherapy
         start = ctx.as_of - dt.timedelta(days=days)
         excl = params.get("exclude_line")
@@ -942,9 +946,11 @@ def _rt_overlap(params: Any) -> Node:
 def _studies(params: dict) -> Node:
     _check_keys(params, {"days", "window", "interventional_only"})
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
         studies = ctx.patient.studies
-        days = _window_days(ctx, params)
+        days = window(ctx)
         if studies is None:
             return unknown("participation in other studies not recorded", ["studies (an empty list if none)"])
         start = ctx.as_of - dt.timedelta(days=days)
@@ -961,9 +967,11 @@ def _studies(params: dict) -> Node:
 def _transfusion(params: dict) -> Node:
     _check_keys(params, {"days", "window"})
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
         tr = ctx.patient.transfusions
-        days = _window_days(ctx, params)
+        days = window(ctx)
         if tr is None:
             return unknown("transfusions not recorded", [f"transfusions within {days} days (an empty list if none)"])
         hits = [t for t in tr if 0 <= (ctx.as_of - t.date).days <= days]
@@ -979,8 +987,10 @@ def _assessment_within(params: dict) -> Node:
     _check_keys(params, {"days", "window", "modalities"})
     mods = set(params.get("modalities") or ())
 
+    window = _window_resolver(params)
+
     def node(ctx: Context) -> Outcome:
-        days = _window_days(ctx, params)
+        days = window(ctx)
         scans = [a for a in ctx.patient.assessments or () if a.date <= ctx.as_of and (not mods or a.modality in mods)]
         if not scans:
             return unknown("no imaging assessment recorded", [f"imaging within {days} days"])
