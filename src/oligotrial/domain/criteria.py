@@ -82,24 +82,23 @@ def _fmt(d: dt.date) -> str:
 
 
 def _disease_state(ctx: Context) -> DiseaseState:
-    ds = ctx.cache.get("disease_state")
-    if ds is None:
-        ds = ctx.cache["disease_state"] = evaluate_disease_state(ctx.patient, ctx.protocol.disease_state, ctx.shared)
-    return ds
+    return ctx.memo("disease_state", evaluate_disease_state, ctx.patient, ctx.protocol.disease_state, ctx.shared)
 
 
 # ---- attestations --------------------------------------------------------------------------
 
+def _latest_attestations(patient) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a in patient.attestations or ():
+        prev = out.get(a.key)
+        if prev is None or a.date > prev.date:
+            out[a.key] = a
+    return out
+
+
 def _attestations(ctx: Context) -> dict[str, Any]:
     """The latest attestation per key (per patient)."""
-    out = ctx.shared.get("attestations")
-    if out is None:
-        out = ctx.shared["attestations"] = {}
-        for a in ctx.patient.attestations or ():
-            prev = out.get(a.key)
-            if prev is None or a.date > prev.date:
-                out[a.key] = a
-    return out
+    return ctx.patient_memo("attestations", _latest_attestations, ctx.patient)
 
 
 def _attestation_text(ctx: Context, a) -> str:
@@ -138,19 +137,17 @@ def _attested(arg: Any) -> Node:
 
 # ---- demographics and diagnosis ------------------------------------------------------------
 
+def _age_and_source(p, as_of: dt.date) -> tuple[int | None, str]:
+    if p.birth_date is not None:
+        return scores.age_on(p.birth_date, as_of), f"birth_date {_fmt(p.birth_date)}"
+    if p.age_years is not None:
+        return p.age_years, "age_years"
+    return None, ""
+
+
 def _age(ctx: Context) -> tuple[int | None, str]:
     """Age on the screening date and where it comes from (per patient)."""
-    hit = ctx.shared.get("age")
-    if hit is None:
-        p = ctx.patient
-        if p.birth_date is not None:
-            hit = (scores.age_on(p.birth_date, ctx.as_of), f"birth_date {_fmt(p.birth_date)}")
-        elif p.age_years is not None:
-            hit = (p.age_years, "age_years")
-        else:
-            hit = (None, "")
-        ctx.shared["age"] = hit
-    return hit
+    return ctx.patient_memo("age", _age_and_source, ctx.patient, ctx.as_of)
 
 
 @leaf("age")
@@ -218,15 +215,14 @@ def _stage(params: dict) -> Node:
     return node
 
 
+def _scores_until(p, as_of: dt.date) -> list:
+    return sorted((r for r in p.performance or () if r.date <= as_of), key=lambda r: r.date)
+
+
 def _performance_records(ctx: Context) -> list:
     """Per patient: performance scores on or before the screening date, oldest first (of the
     same date, in record order)."""
-    recs = ctx.shared.get("performance")
-    if recs is None:
-        as_of = ctx.as_of
-        recs = ctx.shared["performance"] = sorted((r for r in ctx.patient.performance or () if r.date <= as_of),
-                                                  key=lambda r: r.date)
-    return recs
+    return ctx.patient_memo("performance", _scores_until, ctx.patient, ctx.as_of)
 
 
 @leaf("performance")
@@ -271,21 +267,21 @@ def _performance(params: dict) -> Node:
 
 # ---- labs ----------------------------------------------------------------------------------
 
+def _labs_until(p, as_of: dt.date) -> dict[str, Any]:
+    latest: dict[str, Any] = {}
+    for lab in p.labs or ():
+        d = lab.date
+        if d <= as_of:
+            prev = latest.get(lab.test)
+            if prev is None or d >= prev.date:
+                latest[lab.test] = lab
+    return latest
+
+
 def _latest_labs(ctx: Context) -> dict[str, Any]:
     """Per patient: the latest result of each test on or before the screening date (of results
     on the same date, the last one recorded), found in one pass over the labs."""
-    shared = ctx.shared
-    latest = shared.get("labs:latest")
-    if latest is None:
-        latest = shared["labs:latest"] = {}
-        as_of = ctx.as_of
-        for lab in ctx.patient.labs or ():
-            d = lab.date
-            if d <= as_of:
-                prev = latest.get(lab.test)
-                if prev is None or d >= prev.date:
-                    latest[lab.test] = lab
-    return latest
+    return ctx.patient_memo("labs:latest", _labs_until, ctx.patient, ctx.as_of)
 
 
 def _latest_lab(ctx: Context, test: str, days: int | None):
@@ -299,15 +295,13 @@ def _latest_lab(ctx: Context, test: str, days: int | None):
     return None
 
 
+def _lab_line(lab, unit: str) -> str:
+    return f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
+
+
 def _lab_text(ctx: Context, lab, unit: str) -> str:
     """``creatinine 80 umol/L on 2026-01-05``, built once per result and patient."""
-    texts = ctx.shared.get("labs:text")
-    if texts is None:
-        texts = ctx.shared["labs:text"] = {}
-    text = texts.get(id(lab))
-    if text is None:
-        text = texts[id(lab)] = f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
-    return text
+    return ctx.patient_memo(("lab_text", id(lab)), _lab_line, lab, unit)
 
 
 @leaf("lab")
@@ -326,7 +320,6 @@ def _lab(params: dict) -> Node:
     if value is not None and params.get("unit"):
         value = value * conversion_factor(test, params["unit"])
     unit = canonical_unit(test)
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -355,7 +348,6 @@ def _lab(params: dict) -> Node:
 def _lab_normal(params: dict) -> Node:
     _check_keys(params, {"tests", "tolerance_pct", "days", "window"}, {"tests"})
     tests, tol = list(params["tests"]), float(params.get("tolerance_pct", 0))
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -385,16 +377,14 @@ def _lab_normal(params: dict) -> Node:
     return node
 
 
+def _vitals_until(p, as_of: dt.date, attr: str):
+    vs = sorted((v for v in p.vitals or () if v.date <= as_of and getattr(v, attr) is not None), key=lambda v: v.date)
+    return vs[-1] if vs else None
+
+
 def _latest_vitals(ctx: Context, attr: str):
     """The latest vitals record with ``attr`` on or before the screening date (per patient)."""
-    key = ("vitals", attr)
-    try:
-        return ctx.shared[key]
-    except KeyError:
-        vs = sorted((v for v in ctx.patient.vitals or () if v.date <= ctx.as_of and getattr(v, attr) is not None),
-                    key=lambda v: v.date)
-        found = ctx.shared[key] = vs[-1] if vs else None
-        return found
+    return ctx.patient_memo(("vitals", attr), _vitals_until, ctx.patient, ctx.as_of, attr)
 
 
 @leaf("creatinine_clearance")
@@ -403,7 +393,6 @@ def _crcl(params: dict) -> Node:
     opname, value = params["op"], float(params["value"])
     cmp_ = _op(opname)
     method = params.get("method", "cockcroft_gault_or_measured")
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -450,7 +439,6 @@ def _child_pugh(params: dict) -> Node:
     _check_keys(params, {"op", "value", "days", "window"}, {"op", "value"})
     opname, value = params["op"], int(params["value"])
     cmp_ = _op(opname)
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -555,7 +543,6 @@ def _female_relevant(ctx: Context) -> Outcome | None:
 @leaf("pregnancy_test")
 def _pregnancy_test(params: dict) -> Node:
     _check_keys(params, {"days", "window"})
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -758,7 +745,6 @@ def _on_therapy(params: Any) -> Node:
 @leaf("progression_within_days_of_line")
 def _early_progression(params: dict) -> Node:
     _check_keys(params, {"line", "days", "window"}, {"line"})
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -873,7 +859,6 @@ def _io_resistance(params: dict) -> Node:
 @leaf("other_anticancer_therapy_within")
 def _other_therapy(params: dict) -> Node:
     _check_keys(params, {"days", "window", "exclude_line", "include_local"})
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -945,7 +930,6 @@ def _rt_overlap(params: Any) -> Node:
 @leaf("study_participation_within")
 def _studies(params: dict) -> Node:
     _check_keys(params, {"days", "window", "interventional_only"})
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -966,7 +950,6 @@ def _studies(params: dict) -> Node:
 @leaf("transfusion_within")
 def _transfusion(params: dict) -> Node:
     _check_keys(params, {"days", "window"})
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -986,7 +969,6 @@ def _transfusion(params: dict) -> Node:
 def _assessment_within(params: dict) -> Node:
     _check_keys(params, {"days", "window", "modalities"})
     mods = set(params.get("modalities") or ())
-
     window = _window_resolver(params)
 
     def node(ctx: Context) -> Outcome:
@@ -1078,9 +1060,7 @@ def _disease(params: dict) -> Node:
             else:
                 checks.append((True, "no counted lesion to size"))
         if "measurable_counted" in params:
-            lesion_map = ctx.shared.get("lesion_map")
-            if lesion_map is None:
-                lesion_map = ctx.shared["lesion_map"] = ctx.patient.lesion_map()
+            lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
             n_meas = 0
             for s in ds.lesions:
                 if s.lesion not in ds.counted or s.size_mm is None:
@@ -1126,6 +1106,12 @@ def _lesions_in_organs(params: dict) -> Node:
     return node
 
 
+def _brain_ids(p) -> frozenset[str]:
+    """Brain lesions of the record and new ones on imaging."""
+    return frozenset([lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
+                     + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
+
+
 @leaf("brain_metastases")
 def _brain(params: dict) -> Node:
     """Brain metastases at the latest assessment (``untreated_only``: not in a prior RT course)."""
@@ -1133,12 +1119,7 @@ def _brain(params: dict) -> Node:
 
     def node(ctx: Context) -> Outcome:
         p = ctx.patient
-        brain_ids = ctx.shared.get("brain_ids")
-        if brain_ids is None:  # per patient: brain lesions of the record and new ones on imaging
-            brain_ids = ctx.shared["brain_ids"] = frozenset(
-                [lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
-                + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
-        ids = set(brain_ids)
+        ids = set(ctx.patient_memo("brain_ids", _brain_ids, p))
         if p.lesions is None:
             return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
         if params.get("untreated_only"):

@@ -100,20 +100,22 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     shared: dict[Any, Any] = field(default_factory=dict)
 
-    def memo(self, key: str, make: Callable[[], Any]) -> Any:
-        """Per-(patient, protocol) memo."""
+    def memo(self, key: str, make: Callable[..., Any], *args: Any) -> Any:
+        """Per-(patient, protocol) memo: ``make(*args)`` the first time ``key`` is asked for."""
         try:
             return self.cache[key]
         except KeyError:
-            value = self.cache[key] = make()
+            value = self.cache[key] = make(*args)
             return value
 
-    def patient_memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """Per-patient memo, shared by every protocol the patient is screened against."""
+    def patient_memo(self, key: Hashable, make: Callable[..., Any], *args: Any) -> Any:
+        """Per-patient memo, shared by every protocol the patient is screened against:
+        ``make(*args)`` the first time ``key`` is asked for (pass a function and its arguments,
+        so that no closure is built on every call)."""
         try:
             return self.shared[key]
         except KeyError:
-            value = self.shared[key] = make()
+            value = self.shared[key] = make(*args)
             return value
 
 
@@ -128,24 +130,10 @@ def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated:
         o = outcomes[0]
         inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
     else:
-        seen: dict[str, None] = {}
-        for o in outcomes:
-            for i in o.inputs:
-                seen[i] = None
-        inputs = tuple(seen)
-        if verdict is UNKNOWN:
-            seen = {}
-            for o in outcomes:
-                for m in o.missing:
-                    seen[m] = None
-            missing = tuple(seen)
-        else:
-            missing = ()
-    assumed: tuple[str, ...] = ()
-    for o in (evaluated if evaluated is not None else outcomes):
-        if o.assumed:
-            assumed = _uniq(a for o in (evaluated if evaluated is not None else outcomes) for a in o.assumed)
-            break
+        inputs = _uniq(i for o in outcomes for i in o.inputs)
+        missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
+    src = evaluated if evaluated is not None else outcomes
+    assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
     return Outcome(verdict, reason, inputs, missing, assumed)
 
 
@@ -161,31 +149,20 @@ def all_of(children: list[Node]) -> Node:
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        bad: list[Outcome] | None = None
-        unk: list[Outcome] | None = None
-        ok: list[Outcome] | None = None
+        bad, unk, ok = [], [], []
         for o in outs:
             v = o.verdict
             if v is MET:
-                if ok is None:
-                    ok = [o]
-                else:
-                    ok.append(o)
+                ok.append(o)
             elif v is NOT_MET:
-                if bad is None:
-                    bad = [o]
-                else:
-                    bad.append(o)
+                bad.append(o)
             elif v is UNKNOWN:
-                if unk is None:
-                    unk = [o]
-                else:
-                    unk.append(o)
-        if bad is not None:
+                unk.append(o)
+        if bad:
             return _merge(bad, NOT_MET, _join(bad), outs)
-        if unk is not None:
+        if unk:
             return _merge(outs, UNKNOWN, _join(unk))
-        if ok is None:
+        if not ok:
             return _merge(outs, NA, _join(outs))
         return _merge(outs, MET, _join(ok))
 

@@ -378,7 +378,7 @@ def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], in
     Each rule's result is kept on the lesion context, so trials that share a rule (RECIST 1.1
     growth, say) evaluate it once per lesion.
     """
-    undecided = None
+    undecided = []
     results = ctx.results
     for rule, key, name in plan:
         hit = results.get(key)
@@ -388,8 +388,6 @@ def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], in
         if verdict is True:
             return "progressing", name, hit[1]
         if verdict is None:
-            if undecided is None:
-                undecided = []
             undecided.append((name, hit[1]))
     cur = ctx.current
     if cur is None or cur.finding.state == "not_evaluated":

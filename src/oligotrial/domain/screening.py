@@ -75,8 +75,7 @@ class TrialScreening:
     @property
     def failing(self) -> list[CriterionResult]:
         """Criteria that make the patient ineligible (inclusion not met, exclusion met)."""
-        return [c for c in self.criteria if (c.kind == "inclusion" and c.verdict == "not_met")
-                or (c.kind == "exclusion" and c.verdict == "met")]
+        return [c for c in self.criteria if excludes(c)]
 
     @property
     def undecided(self) -> list[CriterionResult]:
@@ -106,14 +105,21 @@ def compiled(protocol) -> CompiledProtocol:
     return cp
 
 
+def excludes(c: CriterionResult) -> bool:
+    """An inclusion not met or an exclusion met: the patient cannot enter the trial."""
+    return c.verdict == ("not_met" if c.kind == "inclusion" else "met")
+
+
 def trial_verdict(results: list[CriterionResult]) -> str:
-    inc = [r.verdict for r in results if r.kind == "inclusion"]
-    exc = [r.verdict for r in results if r.kind == "exclusion"]
-    if "not_met" in inc or "met" in exc:
-        return "ineligible"
-    if "unknown" in inc or "unknown" in exc:
-        return "needs_review"
-    return "eligible"
+    """``ineligible`` if any criterion excludes, else ``needs_review`` if any is unknown, else
+    ``eligible``."""
+    undecided = False
+    for r in results:
+        if excludes(r):
+            return "ineligible"
+        if r.verdict == "unknown":
+            undecided = True
+    return "needs_review" if undecided else "eligible"
 
 
 def screen_patient(patient, protocol, *, assume_attested: bool = False,
@@ -127,21 +133,13 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
                   assume_attested=assume_attested, shared={} if shared is None else shared)
     results = []
-    append = results.append
-    excluded = undecided = False
     for cid, kind, text, node in cp.steps:
         o = node(ctx)
         v = o.verdict
-        if v is UNKNOWN:
-            undecided = True
-            append(CriterionResult(cid, kind, text, "unknown", o._reason, o.inputs, o.missing, o.assumed))
-            continue
-        if (v is NOT_MET) if kind == "inclusion" else (v is MET):
-            excluded = True
-        append(CriterionResult(cid, kind, text, _VALUE[v], o._reason, o.inputs, (), o.assumed))
-    verdict = "ineligible" if excluded else ("needs_review" if undecided else "eligible")
-    ds = ctx.memo("disease_state", lambda: evaluate_disease_state(patient, protocol.disease_state, ctx.shared))
-    return TrialScreening(protocol.id, protocol.short_name, protocol.version, verdict,
+        results.append(CriterionResult(cid, kind, text, _VALUE[v], o._reason, o.inputs,
+                                       o.missing if v is UNKNOWN else (), o.assumed))
+    ds = ctx.memo("disease_state", evaluate_disease_state, patient, protocol.disease_state, ctx.shared)
+    return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
                           ds, tuple(results), assume_attested)
 
 
@@ -163,4 +161,4 @@ def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, A
 
 
 __all__ = ["CompiledProtocol", "CriterionResult", "TrialScreening", "compiled", "screen_patient",
-           "screening_document", "trial_verdict", "MET", "NOT_MET"]
+           "screening_document", "trial_verdict", "excludes", "MET", "NOT_MET"]
