@@ -156,3 +156,34 @@ def test_a_value_postgres_cannot_store_is_refused_as_bad_input_not_an_outage(pg_
         assert e.value.code == "value_rejected" and status_for(e.value) == 422
     finally:
         c.dispose()
+
+
+def test_a_wrong_key_allocates_nothing(container):
+    """With a key that does not open the trial's list, randomize fails before anything is
+    written: no slot taken, no allocation, no audit entry, the participant still enrolled."""
+    import dataclasses
+
+    from oligotrial.adapters.db.crypto import AesGcmCipher
+    from oligotrial.errors import BlindingError
+
+    ctx = container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=4, size_per_stratum=10)
+    pid = _enrolled(ctx, 1)
+    entries = len(_audit_rows(container))
+    wrong = dataclasses.replace(ctx, cipher=AesGcmCipher(bytes(32)))
+    with pytest.raises(BlindingError) as exc:
+        randomization.randomize(wrong, COORD, TRIAL, pid, {})
+    assert exc.value.code == "decrypt_failed" and "nothing was allocated" in str(exc.value)
+    assert enrolment.get_participant(ctx, COORD, TRIAL, pid)["state"] == "enrolled"
+    with container.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM allocations")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM randomization_slots WHERE participant_id IS NOT NULL")).scalar() == 0
+    assert len(_audit_rows(container)) == entries
+    alloc = randomization.randomize(ctx, COORD, TRIAL, pid, {})  # the right key: the first slot
+    assert alloc["randomization_number"].endswith("#1")
+    assert audit.verify(ctx).ok
+
+
+def _audit_rows(container):
+    with container.engine.connect() as conn:
+        return conn.execute(text("SELECT seq FROM audit_log")).fetchall()

@@ -111,6 +111,8 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
     now = ctx.now_iso()
     with ctx.uow() as uow:
         rl = uow.repo.live_list(protocol.id)
+        if rl is not None:
+            _check_key(ctx, protocol.id, rl)
         if rl is not None and rl.method != "minimization":
             (from_state,) = workflow.allowed_from("randomize")  # the one state it is taken from
             to_state = workflow.STATE_AFTER["randomize"]
@@ -158,6 +160,18 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
                      new=_randomize_audit(p.state, old_state, stratum, str(seq), strata))
         uow.commit()
     return allocation_view(protocol, role, stratum, seq, strata, now, arm)
+
+
+def _check_key(ctx: ServiceContext, trial: str, rl: RandomizationList) -> None:
+    """Refuse to allocate when the configured key does not open the trial's list (checked on the
+    list's seed, before anything is claimed): otherwise the one-statement path would commit an
+    allocation whose arm it then cannot read."""
+    try:
+        ctx.cipher.decrypt(rl.seed_ct, f"seed|{trial}")
+    except BlindingError as exc:
+        raise BlindingError(f"trial {trial}: the configured allocation key does not open this trial's "
+                            "randomization list (check OLIGOTRIAL_ALLOCATION_KEY); nothing was allocated",
+                            code=exc.code) from None
 
 
 def _randomize_audit(state: str, from_state: str, stratum: str, seq: str, strata: dict) -> dict[str, Any]:
