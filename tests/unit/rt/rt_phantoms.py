@@ -139,9 +139,12 @@ def write_phantom_study(folder: Path, structures: dict[str, list[tuple[float, np
                         fractions: int | None = 5, prescription_gy: float | None = 35.0,
                         dose_units: str = "GY", summation: str = "PLAN", plan_label: str = "PHANTOM",
                         grid_offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                        dose_scale: float = 1e-4) -> Path:
+                        dose_scale: float = 1e-4,
+                        targets: list[tuple[str | None, float | None]] | None = None) -> Path:
     """Write RTSTRUCT, RTDOSE and (if ``fractions``) RTPLAN files for the given contours and a dose
-    function ``dose_fn(x, y, z)`` sampled on a grid of ``grid_mm`` covering +/- ``extent_mm``."""
+    function ``dose_fn(x, y, z)`` sampled on a grid of ``grid_mm`` covering +/- ``extent_mm``.
+    ``targets`` lists the plan's TARGET dose references as (structure name or None, dose); by
+    default one unnamed target at ``prescription_gy``."""
     folder.mkdir(parents=True, exist_ok=True)
     frame_uid, study_uid = generate_uid(), generate_uid()
 
@@ -196,11 +199,21 @@ def write_phantom_study(folder: Path, structures: dict[str, list[tuple[float, np
         fg = Dataset()
         fg.FractionGroupNumber, fg.NumberOfFractionsPlanned = 1, fractions
         rp.FractionGroupSequence = [fg]
-        if prescription_gy is not None:
+        if targets is None:
+            targets = [] if prescription_gy is None else [(None, prescription_gy)]
+        numbers = {name: k for k, name in enumerate(structures, start=1)}
+        refs = []
+        for k, (name, dose) in enumerate(targets, start=1):
             ref = Dataset()
-            ref.DoseReferenceNumber, ref.DoseReferenceStructureType = 1, "VOLUME"
-            ref.DoseReferenceType, ref.TargetPrescriptionDose = "TARGET", prescription_gy
-            rp.DoseReferenceSequence = [ref]
+            ref.DoseReferenceNumber, ref.DoseReferenceStructureType = k, "VOLUME"
+            ref.DoseReferenceType = "TARGET"
+            if dose is not None:
+                ref.TargetPrescriptionDose = dose
+            if name is not None:
+                ref.ReferencedROINumber = numbers[name]
+            refs.append(ref)
+        if refs:
+            rp.DoseReferenceSequence = refs
         pydicom.dcmwrite(folder / "RP.phantom.dcm", rp, enforce_file_format=True)
     return folder
 

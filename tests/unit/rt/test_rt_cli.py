@@ -115,3 +115,30 @@ def test_rt_cli_dvh_not_rt_folder_exits_2(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
     result = runner.invoke(rt.app, ["dvh", str(tmp_path)])
     assert result.exit_code == 2 and "not a readable DICOM file" in result.output
+
+
+def test_rt_cli_check_dicom_checks_each_target_as_its_own_lesion(tmp_path):
+    """A plan treating two lesions (two TARGET dose references, each naming its structure) is
+    checked lesion by lesion: the 30 Gy/3 target fits the SBRT arm, the 24 Gy/3 one does not."""
+    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
+    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
+    folder = write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV_lung": ptv.contours(1.0),
+                                                     "PTV_adrenal": ptv.contours(1.0)},
+                                 cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
+                                 targets=[("PTV_lung", 30.0), ("PTV_adrenal", 24.0)])
+    result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt",
+                                    "--technique", "SBRT", "--json"])
+    out = json.loads(result.stdout)
+    assert [(x["lesion"], x["dose_gy"], x["fractions"]) for x in out["lesions"]] == \
+        [("PTV_lung", 30.0, 3), ("PTV_adrenal", 24.0, 3)]
+    assert [x["status"] for x in out["lesions"]] == ["pass", "fail"]
+    assert out["status"] == "fail" and result.exit_code == 1
+
+
+def test_rt_cli_check_dicom_target_without_dose_is_named(tmp_path):
+    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
+    folder = write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV": cord.contours(1.0)},
+                                 cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
+                                 targets=[("PTV", 30.0), (None, None)])
+    result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt"])
+    assert result.exit_code == 2 and "'target 2': no TargetPrescriptionDose" in result.output

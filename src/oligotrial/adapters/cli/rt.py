@@ -89,14 +89,26 @@ def _find_arm(trial: str, arm: str):
 
 
 def _study_prescription(study, technique: str | None, site: str | None) -> dict:
+    """One lesion per TARGET dose reference of the RT Plan, named by its structure (the ROI it
+    references), else its description; a plan with one target keeps the plan's label."""
     from oligotrial.errors import DoseError
 
     plan = study.plan
     if plan is None or plan.fractions is None or plan.prescription_gy is None:
         raise DoseError("RT Plan prescription: expected an RT Plan with NumberOfFractionsPlanned and "
                         "a TargetPrescriptionDose to check the regimen", field="RTPLAN")
-    return {"lesions": [{"id": plan.label or "plan", "dose_gy": plan.prescription_gy,
-                         "fractions": plan.fractions, "technique": technique, "site": site}]}
+    roi_names = {s.number: s.name for s in study.structures if s.number is not None}
+    lesions = []
+    for k, t in enumerate(plan.targets, start=1):
+        name = roi_names.get(t["roi_number"]) or t["description"]
+        if name is None:
+            name = (plan.label or "plan") if len(plan.targets) == 1 else f"target {k}"
+        if t["prescription_gy"] is None:
+            raise DoseError(f"RT Plan target {name!r}: no TargetPrescriptionDose; expected one per target to "
+                            "check each lesion's regimen", field="TargetPrescriptionDose")
+        lesions.append({"id": name, "dose_gy": t["prescription_gy"], "fractions": plan.fractions,
+                        "technique": technique, "site": site})
+    return {"lesions": lesions}
 
 
 @app.command("check")
@@ -109,7 +121,10 @@ def check_command(
     site: Annotated[Optional[str], typer.Option("--site", help="Lesion site for a DICOM plan.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check PLAN against the arm's allowed regimens (and, for DICOM, the OAR constraints)."""
+    """Check PLAN against the arm's allowed regimens (and, for DICOM, the OAR constraints).
+
+    A DICOM plan is checked lesion by lesion: one lesion per TARGET dose reference, named by
+    the structure it references."""
     from oligotrial.adapters.io import rt_data
     from oligotrial.domain.rt_check import check_prescription, parse_prescription
     from oligotrial.errors import DoseError
