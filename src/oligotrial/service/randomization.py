@@ -33,6 +33,10 @@ def slot_context(trial: str, stratum: str, seq: int) -> str:
     return f"slot|{trial}|{stratum}|{seq}"
 
 
+def seed_context(trial: str) -> str:
+    return f"seed|{trial}"
+
+
 def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_blocks",
                   size_per_stratum: int | None = None, seed: int | None = None,
                   block_multiples: tuple[int, ...] = (1, 2, 3), p_best: float = 0.8,
@@ -66,7 +70,7 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
             raise RandomizationError(f"trial {protocol.id}: a live randomization list already exists; "
                                      "lists are never replaced", code="list_exists", field="trial")
         rl = uow.repo.add_list(RandomizationList(
-            None, protocol.id, method, ctx.cipher.encrypt(str(seed), f"seed|{protocol.id}"), params,
+            None, protocol.id, method, ctx.cipher.encrypt(str(seed), seed_context(protocol.id)), params,
             digest, now, actor.username, n), enc)
         audit.record(uow, ctx, actor, trial=protocol.id, action="randomization.generate",
                      entity_type="randomization_list", entity_id=str(rl.id),
@@ -85,7 +89,7 @@ def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
         slots = uow.repo.slots(rl.id)
-    seed = int(ctx.cipher.decrypt(rl.seed_ct, f"seed|{protocol.id}"))
+    seed = int(ctx.cipher.decrypt(rl.seed_ct, seed_context(protocol.id)))
     plain = [algo.Slot(s.stratum, s.seq, s.block, s.block_size,
                        ctx.cipher.decrypt(s.payload_ct, slot_context(protocol.id, s.stratum, s.seq)))
              for s in slots]
@@ -167,7 +171,7 @@ def _check_key(ctx: ServiceContext, trial: str, rl: RandomizationList) -> None:
     list's seed, before anything is claimed): otherwise the one-statement path would commit an
     allocation whose arm it then cannot read."""
     try:
-        ctx.cipher.decrypt(rl.seed_ct, f"seed|{trial}")
+        ctx.cipher.decrypt(rl.seed_ct, seed_context(trial))
     except BlindingError as exc:
         raise BlindingError(f"trial {trial}: the configured allocation key does not open this trial's "
                             "randomization list (check OLIGOTRIAL_ALLOCATION_KEY); nothing was allocated",
