@@ -140,11 +140,16 @@ def write_phantom_study(folder: Path, structures: dict[str, list[tuple[float, np
                         dose_units: str = "GY", summation: str = "PLAN", plan_label: str = "PHANTOM",
                         grid_offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0),
                         dose_scale: float = 1e-4,
-                        targets: list[tuple[str | None, float | None]] | None = None) -> Path:
+                        targets: list[tuple[str | None, float | None]] | None = None,
+                        fraction_groups: list[tuple[int, list[int]]] | None = None,
+                        dose_fraction_group: int | None = None) -> Path:
     """Write RTSTRUCT, RTDOSE and (if ``fractions``) RTPLAN files for the given contours and a dose
     function ``dose_fn(x, y, z)`` sampled on a grid of ``grid_mm`` covering +/- ``extent_mm``.
     ``targets`` lists the plan's TARGET dose references as (structure name or None, dose); by
-    default one unnamed target at ``prescription_gy``."""
+    default one unnamed target at ``prescription_gy``. ``fraction_groups`` lists the plan's fraction
+    groups as (fractions, dose reference numbers it delivers; targets are numbered from 1); by
+    default one group of ``fractions`` naming no dose reference. ``dose_fraction_group`` makes the
+    RT Dose reference that fraction group (Referenced RT Plan Sequence)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame_uid, study_uid = generate_uid(), generate_uid()
 
@@ -190,15 +195,31 @@ def write_phantom_study(folder: Path, structures: dict[str, list[tuple[float, np
     rd.BitsAllocated, rd.BitsStored, rd.HighBit, rd.PixelRepresentation = 32, 32, 31, 0
     rd.DoseGridScaling = dose_scale
     rd.PixelData = np.round(dose / dose_scale).astype("<u4").tobytes()
+    if dose_fraction_group is not None:
+        ref_fg = Dataset()
+        ref_fg.ReferencedFractionGroupNumber = dose_fraction_group
+        ref_plan = Dataset()
+        ref_plan.ReferencedSOPClassUID = RT_PLAN_SOP
+        ref_plan.ReferencedSOPInstanceUID = generate_uid()
+        ref_plan.ReferencedFractionGroupSequence = [ref_fg]
+        rd.ReferencedRTPlanSequence = [ref_plan]
     pydicom.dcmwrite(folder / "RD.phantom.dcm", rd, enforce_file_format=True)
 
     if fractions is not None:
         rp = _base("RTPLAN", RT_PLAN_SOP, frame_uid, study_uid)
         rp.RTPlanLabel = plan_label
         rp.RTPlanGeometry = "PATIENT"
-        fg = Dataset()
-        fg.FractionGroupNumber, fg.NumberOfFractionsPlanned = 1, fractions
-        rp.FractionGroupSequence = [fg]
+        rp.FractionGroupSequence = []
+        for number, (n_fx, dose_refs) in enumerate(fraction_groups or [(fractions, [])], start=1):
+            fg = Dataset()
+            fg.FractionGroupNumber, fg.NumberOfFractionsPlanned = number, n_fx
+            if dose_refs:
+                fg.ReferencedDoseReferenceSequence = []
+                for k in dose_refs:
+                    r = Dataset()
+                    r.ReferencedDoseReferenceNumber = k
+                    fg.ReferencedDoseReferenceSequence.append(r)
+            rp.FractionGroupSequence.append(fg)
         if targets is None:
             targets = [] if prescription_gy is None else [(None, prescription_gy)]
         numbers = {name: k for k, name in enumerate(structures, start=1)}

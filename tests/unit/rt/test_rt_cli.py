@@ -142,3 +142,58 @@ def test_rt_cli_check_dicom_target_without_dose_is_named(tmp_path):
                                  targets=[("PTV", 30.0), (None, None)])
     result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt"])
     assert result.exit_code == 2 and "'target 2': no TargetPrescriptionDose" in result.output
+
+
+def _two_lesion_plan(tmp_path, fraction_groups, **kw):
+    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
+    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
+    return write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV_lung": ptv.contours(1.0),
+                                                   "PTV_adrenal": ptv.contours(1.0)},
+                               cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
+                               targets=[("PTV_lung", 30.0), ("PTV_adrenal", 24.0)],
+                               fraction_groups=fraction_groups, **kw)
+
+
+def test_rt_cli_check_dicom_each_target_takes_its_fraction_groups_fractions(tmp_path):
+    """Two fraction groups (PS3.3 RT Fraction Scheme): group 1 delivers dose reference 1 in 3
+    fractions, group 2 dose reference 2 in 8. Each lesion is checked on its own group's schedule
+    (24 Gy/8 is not an SBRT schedule of the arm either way, but it is judged as 8 fractions, not
+    as the first group's 3); the plan's total is 11 fractions."""
+    folder = _two_lesion_plan(tmp_path, [(3, [1]), (8, [2])])
+    result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt",
+                                    "--technique", "SBRT", "--json"])
+    out = json.loads(result.stdout)
+    assert [(x["lesion"], x["dose_gy"], x["fractions"]) for x in out["lesions"]] == \
+        [("PTV_lung", 30.0, 3), ("PTV_adrenal", 24.0, 8)]
+    from oligotrial.adapters.io.dicom_rt import read_rt_folder
+
+    plan = read_rt_folder(folder).plan
+    assert plan.fractions == 11 and [g["fractions"] for g in plan.fraction_groups] == [3, 8]
+
+
+@pytest.mark.parametrize("groups, text", [
+    ([(3, [1]), (8, [])], "'PTV_adrenal': the plan has 2 fraction groups and none names dose reference 2"),
+    ([(3, [1, 2]), (8, [2])], "'PTV_adrenal': fraction groups 1, 2 all deliver it"),
+])
+def test_rt_cli_check_dicom_target_without_one_fraction_group_is_an_error(tmp_path, groups, text):
+    """A target that no fraction group, or several, deliver has no single schedule: an error
+    naming it (exit 2), never the first group's fractions."""
+    folder = _two_lesion_plan(tmp_path, groups)
+    result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt"])
+    assert result.exit_code == 2 and text in result.output
+
+
+def test_fraction_dose_of_a_multi_group_plan_is_scaled_by_its_own_group(tmp_path):
+    """A FRACTION-summed RT Dose is one fraction of the group it references (Referenced Fraction
+    Group Sequence): x8 for group 2, not x3 (group 1) nor x11 (the plan); without a reference
+    in a two-group plan the dose cannot be scaled and reading it is an error naming the field."""
+    from oligotrial.adapters.io.dicom_rt import read_rt_folder
+    from oligotrial.errors import DoseError
+
+    one = read_rt_folder(_two_lesion_plan(tmp_path / "a", [(3, [1]), (8, [2])], summation="FRACTION",
+                                          dose_fraction_group=2))
+    plan_sum = read_rt_folder(_two_lesion_plan(tmp_path / "b", [(3, [1]), (8, [2])]))
+    assert one.dose.dose_gy.max() == pytest.approx(8 * plan_sum.dose.dose_gy.max(), rel=1e-6)
+    with pytest.raises(DoseError, match="expected one ReferencedFractionGroupNumber among \\[1, 2\\]") as exc:
+        read_rt_folder(_two_lesion_plan(tmp_path / "c", [(3, [1]), (8, [2])], summation="FRACTION"))
+    assert exc.value.field == "ReferencedFractionGroupNumber"

@@ -90,11 +90,13 @@ def _find_arm(trial: str, arm: str):
 
 def _study_prescription(study, technique: str | None, site: str | None) -> dict:
     """One lesion per TARGET dose reference of the RT Plan, named by its structure (the ROI it
-    references), else its description; a plan with one target keeps the plan's label."""
+    references), else its description; a plan with one target keeps the plan's label. Each
+    lesion's fractions are those of the fraction group that delivers it (a sequential boost is
+    its own schedule); a target no single group delivers is an error naming it."""
     from oligotrial.errors import DoseError
 
     plan = study.plan
-    if plan is None or plan.fractions is None or plan.prescription_gy is None:
+    if plan is None or not plan.fraction_groups or plan.prescription_gy is None:
         raise DoseError("RT Plan prescription: expected an RT Plan with NumberOfFractionsPlanned and "
                         "a TargetPrescriptionDose to check the regimen", field="RTPLAN")
     roi_names = {s.number: s.name for s in study.structures if s.number is not None}
@@ -106,7 +108,10 @@ def _study_prescription(study, technique: str | None, site: str | None) -> dict:
         if t["prescription_gy"] is None:
             raise DoseError(f"RT Plan target {name!r}: no TargetPrescriptionDose; expected one per target to "
                             "check each lesion's regimen", field="TargetPrescriptionDose")
-        lesions.append({"id": name, "dose_gy": t["prescription_gy"], "fractions": plan.fractions,
+        if t["fractions"] is None:
+            raise DoseError(f"RT Plan target {name!r}: {t['fractions_problem']}",
+                            field="ReferencedDoseReferenceSequence")
+        lesions.append({"id": name, "dose_gy": t["prescription_gy"], "fractions": t["fractions"],
                         "technique": technique, "site": site})
     return {"lesions": lesions}
 

@@ -33,6 +33,7 @@ class PlanInfo:
     targets: list[dict] = field(default_factory=list)
     frame_of_reference_uid: str | None = None
     source: str = ""
+    fraction_groups: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,68 @@ def read_rt_file(path: str | Path) -> pydicom.Dataset:
     return ds
 
 
+def _int_or_none(value) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
 def parse_plan(ds: pydicom.Dataset, source: str = "") -> PlanInfo:
-    fractions = None
-    groups = getattr(ds, "FractionGroupSequence", None) or []
-    if groups:
-        n = getattr(groups[0], "NumberOfFractionsPlanned", None)
-        fractions = int(n) if n not in (None, "") else None
+    """The plan's fraction groups and TARGET dose references.
+
+    Each target's number of fractions comes from the fraction group that delivers it
+    (PS3.3 C.8.8.13 RT Fraction Scheme: a Fraction Group's Referenced Dose Reference Sequence
+    (300C,0050) names the Dose Reference Numbers (300A,0012) it treats). With one fraction group
+    every target is delivered by it. With several (a sequential boost), a target that no group
+    names, or that several groups name, has no single schedule: its ``fractions`` is None and
+    ``fractions_problem`` says why (TargetPrescriptionDose is the target's total, so its dose per
+    fraction cannot be split between groups). The plan's ``fractions`` is the number the whole
+    plan delivers (the sum over its groups)."""
+    groups = []
+    for k, g in enumerate(getattr(ds, "FractionGroupSequence", None) or [], start=1):
+        refs = {int(r.ReferencedDoseReferenceNumber)
+                for r in getattr(g, "ReferencedDoseReferenceSequence", None) or []
+                if "ReferencedDoseReferenceNumber" in r}
+        groups.append({"number": _int_or_none(getattr(g, "FractionGroupNumber", None)) or k,
+                       "fractions": _int_or_none(getattr(g, "NumberOfFractionsPlanned", None)),
+                       "dose_references": sorted(refs)})
+    counts = [g["fractions"] for g in groups]
+    fractions = sum(counts) if counts and None not in counts else None
     targets = []
     for ref in getattr(ds, "DoseReferenceSequence", None) or []:
         if str(getattr(ref, "DoseReferenceType", "")) != "TARGET":
             continue
         dose = getattr(ref, "TargetPrescriptionDose", None)
-        targets.append({
+        number = _int_or_none(getattr(ref, "DoseReferenceNumber", None))
+        target = {
+            "dose_reference_number": number,
             "roi_number": int(ref.ReferencedROINumber) if "ReferencedROINumber" in ref else None,
             "description": str(getattr(ref, "DoseReferenceDescription", "") or "") or None,
             "prescription_gy": float(dose) if dose not in (None, "") else None,
-        })
+            "fraction_group": None,
+            "fractions": None,
+            "fractions_problem": None,
+        }
+        if len(groups) == 1:
+            delivering = groups
+        else:
+            delivering = [g for g in groups if number is not None and number in g["dose_references"]]
+        if len(delivering) == 1:
+            target["fraction_group"] = delivering[0]["number"]
+            target["fractions"] = delivering[0]["fractions"]
+            if target["fractions"] is None:
+                target["fractions_problem"] = (f"fraction group {delivering[0]['number']} has no "
+                                               "NumberOfFractionsPlanned")
+        elif not groups:
+            target["fractions_problem"] = "the plan has no FractionGroupSequence"
+        elif not delivering:
+            target["fractions_problem"] = (
+                f"the plan has {len(groups)} fraction groups and none names dose reference {number} in "
+                "its ReferencedDoseReferenceSequence, so the target's number of fractions is unknown")
+        else:
+            target["fractions_problem"] = (
+                f"fraction groups {', '.join(str(g['number']) for g in delivering)} all deliver it, and "
+                "TargetPrescriptionDose is the total, so its dose per fraction in each group is unknown; "
+                "check each group's prescription separately")
+        targets.append(target)
     doses = [t["prescription_gy"] for t in targets if t["prescription_gy"] is not None]
     return PlanInfo(
         label=str(getattr(ds, "RTPlanLabel", "") or "") or None,
@@ -94,6 +141,7 @@ def parse_plan(ds: pydicom.Dataset, source: str = "") -> PlanInfo:
         targets=targets,
         frame_of_reference_uid=str(getattr(ds, "FrameOfReferenceUID", "") or "") or None,
         source=source,
+        fraction_groups=groups,
     )
 
 
@@ -162,6 +210,28 @@ def parse_structures(ds: pydicom.Dataset, source: str = "") -> list[Structure]:
     return out
 
 
+def _dose_fractions(plan: PlanInfo | None, dose_ds: pydicom.Dataset, source: str) -> int | None:
+    """The number of fractions a FRACTION-summed RT Dose is multiplied by: its fraction group's
+    (RT Dose's Referenced RT Plan Sequence > Referenced Fraction Group Sequence, PS3.3 C.8.8.3),
+    else the plan's only group. A plan of several groups whose dose names none is an error."""
+    if plan is None:
+        return None
+    groups = plan.fraction_groups
+    if str(getattr(dose_ds, "DoseSummationType", "")) != "FRACTION" or len(groups) <= 1:
+        return plan.fractions
+    named = [int(fg.ReferencedFractionGroupNumber)
+             for rp in getattr(dose_ds, "ReferencedRTPlanSequence", None) or []
+             for fg in getattr(rp, "ReferencedFractionGroupSequence", None) or []
+             if "ReferencedFractionGroupNumber" in fg]
+    match = [g for g in groups if g["number"] in named]
+    if len(match) != 1:
+        raise DoseError(f"{source} DoseSummationType FRACTION: the plan has {len(groups)} fraction groups "
+                        f"and the dose names {named or 'none'}; expected one ReferencedFractionGroupNumber "
+                        f"among {[g['number'] for g in groups]} to scale the dose",
+                        field="ReferencedFractionGroupNumber")
+    return match[0]["fractions"]
+
+
 def read_rt_folder(folder: str | Path) -> RTStudy:
     """Read every DICOM file in ``folder``: one RT Dose and one RT Structure Set are required,
     an RT Plan is optional (fractions and prescription come from it). Other modalities (CT) are
@@ -186,7 +256,7 @@ def read_rt_folder(folder: str | Path) -> RTStudy:
     plan = parse_plan(plans[0][1], plans[0][0].name) if plans else None
     dose_path, dose_ds = doses[0]
     struct_path, struct_ds = structs[0]
-    grid, summation = parse_dose(dose_ds, fractions=plan.fractions if plan else None,
+    grid, summation = parse_dose(dose_ds, fractions=_dose_fractions(plan, dose_ds, dose_path.name),
                                  source=dose_path.name)
     for_dose = str(getattr(dose_ds, "FrameOfReferenceUID", "") or "")
     for_struct = {str(getattr(r, "ReferencedFrameOfReferenceUID", "") or "")
