@@ -63,6 +63,26 @@ def test_rt_pydicom_rtplan_is_read():
     plan = parse_plan(pydicom.dcmread(get_testdata_file("rtplan.dcm")))
     assert plan.fractions == 30
     assert plan.prescription_gy == pytest.approx(30.83, abs=0.01)
+    # its one fraction group names no dose reference: it still delivers the plan's only target
+    assert [(t["dose_reference_number"], t["fraction_group"], t["fractions"]) for t in plan.targets] == [(2, 1, 30)]
+
+
+def test_rt_target_without_a_dose_reference_number_in_a_multi_group_plan():
+    """With two fraction groups, a TARGET without DoseReferenceNumber cannot be named by either:
+    its fractions stay unknown and the reason says so (pydicom's sample plan, one group added)."""
+    from pydicom.dataset import Dataset
+
+    from oligotrial.adapters.io.dicom_rt import parse_plan
+
+    ds = pydicom.dcmread(get_testdata_file("rtplan.dcm"))
+    boost = Dataset()
+    boost.FractionGroupNumber, boost.NumberOfFractionsPlanned = 2, 5
+    ds.FractionGroupSequence.append(boost)
+    del ds.DoseReferenceSequence[1].DoseReferenceNumber
+    (target,) = parse_plan(ds).targets
+    assert target["fractions"] is None
+    assert target["fractions_problem"] == ("the plan has 2 fraction groups and the target has no "
+                                           "DoseReferenceNumber for one of them to name")
 
 
 def test_rt_not_rt_file_and_not_dicom(tmp_path):

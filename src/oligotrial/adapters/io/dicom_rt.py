@@ -122,6 +122,9 @@ def parse_plan(ds: pydicom.Dataset, source: str = "") -> PlanInfo:
                                                "NumberOfFractionsPlanned")
         elif not groups:
             target["fractions_problem"] = "the plan has no FractionGroupSequence"
+        elif number is None:
+            target["fractions_problem"] = (f"the plan has {len(groups)} fraction groups and the target has no "
+                                           "DoseReferenceNumber for one of them to name")
         elif not delivering:
             target["fractions_problem"] = (
                 f"the plan has {len(groups)} fraction groups and none names dose reference {number} in "
