@@ -110,3 +110,24 @@ def test_rt_plan_check_uses_the_plan_fraction_number():
 def test_rt_bad_metric_is_a_dose_error():
     with pytest.raises(DoseError, match="expected Dmax"):
         parse_metric("D-cc")
+
+
+def test_rt_hytec_rows_match_the_primary_abstract():
+    """The five HyTEC cord rows are marked verified: each equals the value the paper's abstract
+    states (tests/data/hytec_spinal_cord_abstract.md, read from its quoted sentence), and no row
+    of another set is marked verified without such a record."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "data" / "hytec_spinal_cord_abstract.md").read_text(encoding="utf-8")
+    quote = " ".join(line[2:] for line in text.splitlines() if line.startswith("> "))
+    stated = {int(n): (float(lo), float(hi or lo))
+              for lo, hi, n in re.findall(r"(\d+\.\d)(?: to\s+(\d+\.\d))? Gy in (\d) fractions?", quote)}
+    assert stated == {1: (12.4, 14.0), 2: (17.0, 17.0), 3: (20.3, 20.3), 4: (23.0, 23.0), 5: (25.3, 25.3)}
+    rows = {c.fractions: c for c in load_oar_constraints().constraints if c.set_id == "hytec_cord"}
+    assert set(rows) == set(stated)
+    for fx, (lo, hi) in stated.items():
+        c = rows[fx]
+        assert c.verified and c.organ == "spinal_cord" and c.metric == "Dmax"
+        assert (c.optimal, c.mandatory) == ((lo, hi) if lo != hi else (None, hi))
+    assert not [c.id for c in load_oar_constraints().constraints if c.verified and c.set_id != "hytec_cord"]
