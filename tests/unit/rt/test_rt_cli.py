@@ -117,15 +117,22 @@ def test_rt_cli_dvh_not_rt_folder_exits_2(tmp_path):
     assert result.exit_code == 2 and "not a readable DICOM file" in result.output
 
 
+def _two_lesion_plan(tmp_path, fraction_groups=None, **kw):
+    """A cord and two PTVs (PTV_lung 30 Gy, PTV_adrenal 24 Gy); one 3-fraction group unless
+    ``fraction_groups`` says otherwise."""
+    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
+    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
+    return write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV_lung": ptv.contours(1.0),
+                                                   "PTV_adrenal": ptv.contours(1.0)},
+                               cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
+                               targets=[("PTV_lung", 30.0), ("PTV_adrenal", 24.0)],
+                               fraction_groups=fraction_groups, **kw)
+
+
 def test_rt_cli_check_dicom_checks_each_target_as_its_own_lesion(tmp_path):
     """A plan treating two lesions (two TARGET dose references, each naming its structure) is
     checked lesion by lesion: the 30 Gy/3 target fits the SBRT arm, the 24 Gy/3 one does not."""
-    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
-    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
-    folder = write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV_lung": ptv.contours(1.0),
-                                                     "PTV_adrenal": ptv.contours(1.0)},
-                                 cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
-                                 targets=[("PTV_lung", 30.0), ("PTV_adrenal", 24.0)])
+    folder = _two_lesion_plan(tmp_path)
     result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt",
                                     "--technique", "SBRT", "--json"])
     out = json.loads(result.stdout)
@@ -142,16 +149,6 @@ def test_rt_cli_check_dicom_target_without_dose_is_named(tmp_path):
                                  targets=[("PTV", 30.0), (None, None)])
     result = runner.invoke(rt.app, ["check", str(folder), "--trial", "NCT06523673", "--arm", "sbrt"])
     assert result.exit_code == 2 and "'target 2': no TargetPrescriptionDose" in result.output
-
-
-def _two_lesion_plan(tmp_path, fraction_groups, **kw):
-    cord = Phantom("cylinder", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=5.0, height_mm=20.0)
-    ptv = Phantom("sphere", "x", d0_gy=10.0, gradient_gy_per_mm=0.5, radius_mm=6.0)
-    return write_phantom_study(tmp_path / "plan", {"SpinalCord": cord.contours(1.0), "PTV_lung": ptv.contours(1.0),
-                                                   "PTV_adrenal": ptv.contours(1.0)},
-                               cord.dose_at, grid_mm=2.0, extent_mm=(14, 14, 14), fractions=3,
-                               targets=[("PTV_lung", 30.0), ("PTV_adrenal", 24.0)],
-                               fraction_groups=fraction_groups, **kw)
 
 
 def test_rt_cli_check_dicom_each_target_takes_its_fraction_groups_fractions(tmp_path):

@@ -124,10 +124,11 @@ def test_rt_hytec_rows_match_the_primary_abstract():
     stated = {int(n): (float(lo), float(hi or lo))
               for lo, hi, n in re.findall(r"(\d+\.\d)(?: to\s+(\d+\.\d))? Gy in (\d) fractions?", quote)}
     assert stated == {1: (12.4, 14.0), 2: (17.0, 17.0), 3: (20.3, 20.3), 4: (23.0, 23.0), 5: (25.3, 25.3)}
-    rows = {c.fractions: c for c in load_oar_constraints().constraints if c.set_id == "hytec_cord"}
+    constraints = load_oar_constraints().constraints
+    rows = {c.fractions: c for c in constraints if c.set_id == "hytec_cord"}
     assert set(rows) == set(stated)
     for fx, (lo, hi) in stated.items():
         c = rows[fx]
         assert c.verified and c.organ == "spinal_cord" and c.metric == "Dmax"
         assert (c.optimal, c.mandatory) == ((lo, hi) if lo != hi else (None, hi))
-    assert not [c.id for c in load_oar_constraints().constraints if c.verified and c.set_id != "hytec_cord"]
+    assert not [c.id for c in constraints if c.verified and c.set_id != "hytec_cord"]
