@@ -61,6 +61,77 @@ def test_directory_with_a_malformed_file_screens_the_others_and_exits_1(tmp_path
     assert sum(1 for d in docs if "results" in d) == 3
 
 
+def test_workers_screen_in_other_processes_with_the_same_documents_in_the_same_order(tmp_path: Path, monkeypatch):
+    from oligotrial.adapters.cli import screen as screen_cli
+
+    for p in example_paths():
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "m_bad.json").write_text('{"format": "oligotrial.patient/1", "id": "X", "ecog": 1}')
+    (tmp_path / "m_notjson.json").write_text("{not json")
+    pools = []
+
+    class CountingPool(screen_cli.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(args[0] if args else kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(screen_cli, "ProcessPoolExecutor", CountingPool)
+    one = run("screen", str(tmp_path), "--json", "--as-of", "2026-06-01")
+    assert pools == []
+    two = run("screen", str(tmp_path), "--json", "--as-of", "2026-06-01", "--workers", "2")
+    assert pools == [2]
+    assert one.exit_code == two.exit_code == 1  # the malformed files are still reported
+    docs = json.loads(two.stdout)
+    assert docs == json.loads(one.stdout)
+    assert [Path(d["file"]).name for d in docs] == sorted(q.name for q in tmp_path.iterdir())
+    assert sum("error" in d for d in docs) == 2 and sum("results" in d for d in docs) == len(example_paths())
+
+
+def test_workers_with_one_trial_load_that_trial_in_each_worker(tmp_path: Path):
+    for p in example_paths()[:4]:
+        shutil.copy(p, tmp_path / p.name)
+    r = run("screen", str(tmp_path), "--json", "--trial", "STOP-2", "-j", "2")
+    assert r.exit_code == 0, r.output
+    assert {res["short_name"] for d in json.loads(r.stdout) for res in d["results"]} == {"STOP-2"}
+
+
+def test_cli_json_text_is_the_standard_librarys_text_for_screening_documents():
+    import datetime as dt
+
+    from oligotrial.adapters.cli._common import json_text
+    from oligotrial.adapters.cli.screen import _screen_file
+    from oligotrial.protocols import list_protocols
+
+    from oligotrial.adapters.cli.screen import _json_list
+
+    protocols = list_protocols()
+    for assume in (False, True):
+        docs = [_screen_file(p, protocols, assume, dt.date(2026, 6, 1)) for p in example_paths()]
+        want = json.dumps(docs, indent=2, ensure_ascii=False, default=str) + "\n"
+        assert json_text(docs) == want
+        # the list assembled from each document's own text (what worker processes hand back)
+        assert _json_list([json_text(d)[:-1] for d in docs]) == want
+        assert _json_list([json_text(docs[0])[:-1]]) == json.dumps(docs[0], indent=2, ensure_ascii=False) + "\n"
+
+
+def test_cli_json_text_writes_only_json():
+    import datetime as dt
+
+    import numpy as np
+
+    from oligotrial.adapters.cli._common import json_text
+
+    got = json.loads(json_text({"nan": float("nan"), "inf": float("-inf"), "n": np.int64(5), "x": np.float64(1.5),
+                                1: dt.date(2026, 1, 2), "t": ("é", None)}))
+    assert got == {"nan": None, "inf": None, "n": 5, "x": 1.5, "1": "2026-01-02", "t": ["é", None]}
+    assert json.loads(json_text({"big": 2**70})) == {"big": 2**70}  # beyond orjson: the standard library
+
+
+def test_negative_workers_is_a_usage_error_naming_the_option():
+    r = run("screen", "--examples", "--workers", "-1")
+    assert r.exit_code == 2 and "--workers -1" in r.output
+
+
 def test_assume_attested_is_labelled():
     ex = next(p for p in example_paths() if p.name == "edge_incomplete_record.json")
     r = run("screen", str(ex), "--trial", "OPPRESS", "--json", "--assume-attested")

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, NoReturn
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -15,8 +16,27 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+_ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+
+
+def json_text(data: Any) -> str:
+    """``data`` as JSON indented by 2, UTF-8 characters as they are, other types by ``str``.
+
+    Written by orjson: the standard library's encoder falls back to pure Python whenever
+    ``indent`` is set, and that was most of the time of ``oligotrial screen --json`` on a
+    directory. For the types our documents hold the text is the same as
+    ``json.dumps(data, indent=2, ensure_ascii=False, default=str)`` plus a newline; it differs
+    only where the standard library wrote something that is not a JSON number: a value that is
+    not finite is ``null`` (RFC 8259 has no ``NaN``), a numpy integer a number, not a string.
+    What orjson cannot write (an integer over 64 bits) goes through the standard library."""
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(data))
 
 
 def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:

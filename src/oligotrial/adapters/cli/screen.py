@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oligotrial.adapters.cli._common import console, err_console, fail, print_json
+from oligotrial.adapters.cli._common import console, err_console, fail, json_text
 from oligotrial.adapters.io.records import example_paths, expand_paths, read_record
 from oligotrial.errors import OligotrialError, ProtocolError
 from oligotrial.protocols import list_protocols, load_protocol
@@ -61,6 +65,53 @@ def _print_table(doc: dict) -> None:
     console.print(table)
 
 
+def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None) -> dict[str, Any]:
+    """One file's screening document, or its error document (``oligotrial.screening-error/1``)."""
+    try:
+        doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today)
+        doc["file"] = str(f)
+        return doc
+    except OligotrialError as exc:
+        return {"format": "oligotrial.screening-error/1", "file": str(f), "error": exc.to_dict()}
+
+
+def _screened(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
+              as_json: bool) -> tuple[bool, dict[str, Any] | str]:
+    """(whether the file failed, its document): as JSON text already when ``--json``, so that
+    a worker process hands back a string, not a document to pickle and rebuild."""
+    doc = _screen_file(f, protocols, assume_attested, today)
+    return "error" in doc, (json_text(doc)[:-1] if as_json else doc)
+
+
+def _json_list(texts: list[str]) -> str:
+    """The indented JSON of a list, from the indented JSON of its items (a JSON text holds no
+    raw newline inside a string, so indenting every line by two is exact)."""
+    if len(texts) == 1:
+        return texts[0] + "\n"
+    return "[\n" + ",\n".join("  " + t.replace("\n", "\n  ") for t in texts) + "\n]\n"
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool) -> None:
+    """A worker process loads the protocols once (the same ids the parent resolved)."""
+    _WORKER["protocols"] = [load_protocol(t) for t in trial_ids] if trial_ids else list_protocols()
+    _WORKER["options"] = (assume_attested, today, as_json)
+
+
+def _worker_chunk(files: list[str]) -> list[tuple[bool, dict[str, Any] | str]]:
+    with batch_gc():
+        return [_screened(Path(f), _WORKER["protocols"], *_WORKER["options"]) for f in files]
+
+
+def _chunks(files: list[Path], workers: int) -> list[list[str]]:
+    """Contiguous chunks, in order: about four per worker so that the bar moves and the last
+    worker is not left alone with a long tail, at most 256 files each."""
+    size = max(1, min(256, -(-len(files) // (workers * 4))))
+    return [[str(f) for f in files[i:i + size]] for i in range(0, len(files), size)]
+
+
 def screen(
     paths: Annotated[list[Path] | None, typer.Argument(help="Patient record files (JSON/YAML) or directories of them.",
                                                         show_default=False)] = None,
@@ -69,6 +120,8 @@ def screen(
     assume_attested: Annotated[bool, typer.Option("--assume-attested", help="Count every clinician attestation as given in the trial's favour (the 'eligible pending sign-off' list).")] = False,
     examples: Annotated[bool, typer.Option("--examples", help="Screen the example patients shipped with oligotrial.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Screening date for records without as_of (default: today).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes for many files (0: one per CPU core). "
+                                         "The output and its order are the same for any number.")] = 1,
 ) -> None:
     """Screen patient records against the trials: a verdict per trial and per criterion.
 
@@ -83,26 +136,35 @@ def screen(
         today = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         fail(f"--as-of {as_of!r}: expected a date YYYY-MM-DD")
+    if workers < 0:
+        fail(f"--workers {workers}: expected 0 (one per CPU core) or a positive number of processes")
+    workers = workers or os.cpu_count() or 1
     files = list(expand_paths(list(paths or []))) + (example_paths() if examples else [])
     if not files:
         fail("no patient records given: name files or directories, or use --examples")
-    docs, failures = [], 0
+    screened: list[tuple[bool, Any]] = []
     show_progress = len(files) > 1
-    with batch_gc(), Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                              console=err_console, transient=True, disable=not show_progress) as progress:
+    with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=not show_progress) as progress:
         task = progress.add_task("screen", total=len(files))
-        for f in files:
-            try:
-                doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today)
-                doc["file"] = str(f)
-                docs.append(doc)
-            except OligotrialError as exc:
-                failures += 1
-                docs.append({"format": "oligotrial.screening-error/1", "file": str(f), "error": exc.to_dict()})
-            progress.advance(task)
+        if workers > 1 and len(files) > 1:
+            ids = [p.id for p in protocols] if trial else None
+            with ProcessPoolExecutor(min(workers, len(files)), mp_context=get_context("spawn"),
+                                     initializer=_worker_init,
+                                     initargs=(ids, assume_attested, today, as_json)) as pool:
+                for part in pool.map(_worker_chunk, _chunks(files, workers)):  # in submission order
+                    screened.extend(part)
+                    progress.advance(task, len(part))
+        else:
+            with batch_gc():
+                for f in files:
+                    screened.append(_screened(f, protocols, assume_attested, today, as_json))
+                    progress.advance(task)
+    failures = sum(failed for failed, _ in screened)
     if as_json:
-        print_json(docs[0] if len(docs) == 1 else docs)
+        sys.stdout.write(_json_list([text for _, text in screened]))
     else:
+        docs = [doc for _, doc in screened]
         for doc in docs:
             if "error" in doc:
                 err = doc["error"]
@@ -111,13 +173,13 @@ def screen(
                     err_console.print(f"  - {e['path']} = {e['value']!r}: expected {e['expected']}", highlight=False, markup=False, soft_wrap=True)
             else:
                 _print_table(doc)
-        screened = [d for d in docs if "results" in d]
-        if len(screened) > 1:
+        screened_docs = [d for d in docs if "results" in d]
+        if len(screened_docs) > 1:
             summary = Table(title="Summary: verdict per patient and trial", show_lines=False)
             summary.add_column("Patient", no_wrap=True, min_width=17)
-            for r in screened[0]["results"]:
+            for r in screened_docs[0]["results"]:
                 summary.add_column(r["short_name"], no_wrap=True)
-            for d in screened:
+            for d in screened_docs:
                 summary.add_row(d["patient"], *(f"[{_STYLE[r['verdict']]}]{r['verdict']}[/]" for r in d["results"]))
             console.print(summary)
         ok = len(docs) - failures
