@@ -91,12 +91,17 @@ def _json_list(texts: list[str]) -> str:
     return "[\n" + ",\n".join("  " + t.replace("\n", "\n  ") for t in texts) + "\n]\n"
 
 
+def _protocols(trials: list[str] | None) -> list:
+    """The protocols named (NCT id or short name), or all of them."""
+    return [load_protocol(t) for t in trials] if trials else list_protocols()
+
+
 _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool) -> None:
     """A worker process loads the protocols once (the same ids the parent resolved)."""
-    _WORKER["protocols"] = [load_protocol(t) for t in trial_ids] if trial_ids else list_protocols()
+    _WORKER["protocols"] = _protocols(trial_ids)
     _WORKER["options"] = (assume_attested, today, as_json)
 
 
@@ -129,7 +134,7 @@ def screen(
     reported and the others are still screened), 2 for bad usage.
     """
     try:
-        protocols = [load_protocol(t) for t in trial] if trial else list_protocols()
+        protocols = _protocols(trial)
     except ProtocolError as exc:
         fail(exc)
     try:
