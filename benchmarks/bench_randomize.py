@@ -161,7 +161,7 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
     import psycopg
 
     from oligotrial.bootstrap import bootstrap
-    from oligotrial.domain.workflow import Participant
+    from oligotrial.domain.trial.workflow import Participant
     from oligotrial.service import randomization
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"

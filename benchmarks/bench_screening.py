@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 def _facts(patient) -> None:
     """Read the per-patient facts every engine needs (the same helpers the engine uses)."""
-    from oligotrial.domain import criteria, progression
+    from oligotrial.domain.eligibility import criteria
+    from oligotrial.domain.response import progression
 
     as_of = patient.as_of
     criteria._latest_attestations(patient)
@@ -50,8 +51,8 @@ def _ceiling_loop(texts, protocols, screened) -> tuple[float, dict[str, int]]:
     """Parse, read the facts, and materialise the results from ``screened`` (verdicts and reasons
     computed before the clock starts): the cost floor of any engine with this parser and result
     model."""
-    from oligotrial.domain.patient import parse_patient
-    from oligotrial.domain.screening import CriterionResult, TrialScreening, trial_verdict
+    from oligotrial.domain.record.patient import parse_patient
+    from oligotrial.domain.eligibility.screening import CriterionResult, TrialScreening, trial_verdict
     from oligotrial.errors import RecordError
 
     verdicts: dict[str, int] = {}
@@ -73,8 +74,8 @@ def _ceiling_loop(texts, protocols, screened) -> tuple[float, dict[str, int]]:
 
 
 def _precomputed(texts, protocols) -> list:
-    from oligotrial.domain.patient import parse_patient
-    from oligotrial.domain.screening import screen_against
+    from oligotrial.domain.record.patient import parse_patient
+    from oligotrial.domain.eligibility.screening import screen_against
     from oligotrial.errors import RecordError
 
     out = []
@@ -93,8 +94,8 @@ def _work(args: tuple[int, int, int, bool]) -> tuple[float, float, int, dict, tu
     seed, start, stop, ceiling = args
     from synthetic_registry import make_record
 
-    from oligotrial.domain.patient import parse_patient
-    from oligotrial.domain.screening import screen_against
+    from oligotrial.domain.record.patient import parse_patient
+    from oligotrial.domain.eligibility.screening import screen_against
     from oligotrial.errors import RecordError
     from oligotrial.protocols import list_protocols
     from oligotrial.service.batch import batch_gc

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from trialops_db import PgSchema, fake_screener, require_postgres  # noqa: E402  (shared DB helpers)
 
-from oligotrial.domain.blinding import ROLES  # noqa: E402
+from oligotrial.domain.trial.blinding import ROLES  # noqa: E402
 
 from trialops_e2e import PASSWORD, PG_URL, TRIAL, Api  # noqa: E402
 

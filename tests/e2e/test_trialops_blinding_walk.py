@@ -9,7 +9,7 @@ import re
 import pytest
 from trialops_e2e import RECORD, RT_FOR_ARM, TRIAL
 
-from oligotrial.domain.blinding import find_arm_information
+from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
 
 STOP2 = load_protocol("STOP-2")

@@ -314,7 +314,7 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
     participant one on its id, even on a new list with no statistics yet (a join to the
     cursor's CTE, or an indexable ``participant_id IS NULL``, made the planner read every slot
     of the stratum)."""
-    from oligotrial.domain.audit import canonical_template, split_at_marker
+    from oligotrial.domain.trial.audit import canonical_template, split_at_marker
 
     ctx = pg_container.ctx
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=500)

@@ -146,7 +146,7 @@ def test_a_value_postgres_cannot_store_is_refused_as_bad_input_not_an_outage(pg_
     # (SQLite stores text of any length, so only PostgreSQL gets here)
     from oligotrial.adapters.web.app import status_for
     from oligotrial.bootstrap import bootstrap
-    from oligotrial.domain.workflow import Participant
+    from oligotrial.domain.trial.workflow import Participant
 
     c = bootstrap(pg_settings)
     try:

@@ -146,7 +146,7 @@ class DiseaseStateSpec(_Model):
     """How a trial decides which lesions progress (or remain) and how it counts them.
 
     ``rules`` are per-lesion rules evaluated in order; ``counting`` says what a site and an
-    organ are for this trial. See :mod:`oligotrial.domain.progression`.
+    organ are for this trial. See :mod:`oligotrial.domain.response.progression`.
     """
 
     definition: str

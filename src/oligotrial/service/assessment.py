@@ -1,6 +1,6 @@
 """Use cases behind ``oligotrial assess``, ``classify`` and ``endpoints``.
 
-Each takes a parsed :class:`~oligotrial.domain.patient.Patient` (and a protocol), calls the
+Each takes a parsed :class:`~oligotrial.domain.record.patient.Patient` (and a protocol), calls the
 domain, and returns plain data in the documented formats (shared/formats/assessment-result.md).
 """
 
@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
-from oligotrial.domain import endpoints as ep
-from oligotrial.domain import irecist, oligostate
-from oligotrial.domain import recist as r11
-from oligotrial.domain.patient import Patient
+from oligotrial.domain.response import endpoints as ep
+from oligotrial.domain.response import irecist
+from oligotrial.domain.response import oligostate
+from oligotrial.domain.response import recist as r11
+from oligotrial.domain.record.patient import Patient
 from oligotrial.errors import AssessmentError
 from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
 from oligotrial.protocols.schema import Protocol

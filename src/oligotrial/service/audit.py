@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oligotrial.domain.audit import ChainReport, canonical_parts, verify_chain
+from oligotrial.domain.trial.audit import ChainReport, canonical_parts, verify_chain
 from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any
 from oligotrial.service.context import ServiceContext
@@ -59,7 +59,7 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]
     """A trial's audit entries as the actor may see them. Entries never hold an arm (the
     allocation stays encrypted elsewhere); for a blinded role radiotherapy details are
     withheld, because dose and fractionation reveal the arm."""
-    from oligotrial.domain.blinding import is_blinded
+    from oligotrial.domain.trial.blinding import is_blinded
 
     role = authorize(actor, trial, "audit_view")
     protocol = ctx.load_protocol(trial)

@@ -12,11 +12,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from oligotrial.domain import workflow
-from oligotrial.domain.blinding import is_blinded, radiotherapy_view
-from oligotrial.domain.ctcae import check_adverse_event
-from oligotrial.domain.patient import parse_patient
-from oligotrial.domain.workflow import Participant
+from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
+from oligotrial.domain.record.ctcae import check_adverse_event
+from oligotrial.domain.record.patient import parse_patient
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit

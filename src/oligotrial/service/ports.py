@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from oligotrial.domain.workflow import Participant
+from oligotrial.domain.trial.workflow import Participant
 
 
 @dataclass
@@ -87,7 +87,7 @@ def allocate_step_by_step(repo: Any, req: SlotRequest) -> SlotOutcome:
     """:meth:`Repository.allocate_and_commit` in terms of the other repository methods, one
     step at a time (for stores whose transaction already serialises writers, e.g. SQLite's
     write lock); the caller's unit of work commits. Nothing is written unless a slot is taken."""
-    from oligotrial.domain.audit import canonical_parts, canonical_template, fill_marker
+    from oligotrial.domain.trial.audit import canonical_parts, canonical_template, fill_marker
 
     canonical_template(req.entry, req.marker)  # the marker is checked as the one-statement path does
     p = repo.get_participant(req.trial, req.participant_id, for_update=True)
@@ -163,7 +163,7 @@ class Repository(Protocol):
         unit of work: take the chain head (locked until commit), store the entry as
         ``seq = head + 1`` with ``prev_hash`` = the head's hash and
         ``hash = link_hash(prev_hash, seq, before, after)`` (see
-        :func:`oligotrial.domain.audit.canonical_parts`), move the head. The adapter may send
+        :func:`oligotrial.domain.trial.audit.canonical_parts`), move the head. The adapter may send
         it with the commit, so the head is locked as briefly as possible."""
         ...
     def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]: ...

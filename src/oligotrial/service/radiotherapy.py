@@ -2,12 +2,12 @@
 
 The course as recorded (total dose, fractions, technique, treated lesions) becomes an
 ``oligotrial.rt_prescription/1`` (one entry per lesion, or one for the course when no lesion
-is named) and goes through issue 4's checker (:func:`oligotrial.domain.rt_check.check_prescription`)
+is named) and goes through issue 4's checker (:func:`oligotrial.domain.radiotherapy.prescription.check_prescription`)
 against the arm's registered regimens: dose, fractions, dose per fraction, fractions per week,
 technique, lesion count, and BED/EQD2 (alpha/beta 10 Gy) for the record. OAR constraints need
 a plan's dose grid and are checked with ``oligotrial rt check`` on the DICOM plan, not here.
 
-What is decided (:func:`oligotrial.domain.workflow.radiotherapy_decision`):
+What is decided (:func:`oligotrial.domain.trial.workflow.radiotherapy_decision`):
 
 * ``pass``: recorded;
 * ``not_evaluable`` (the arm asks for something the record does not give, e.g. a technique):
@@ -21,7 +21,7 @@ Only unblinded roles may record radiotherapy (``access.PERMISSIONS``), but the r
 still built for the caller's blinding: a blinded caller learns that the course does not fit the
 allocation, never the arm or its ranges. The stored result never names the arm (the arm is
 stored only in the encrypted allocation); blinded views never show it
-(:func:`oligotrial.domain.blinding.radiotherapy_view`).
+(:func:`oligotrial.domain.trial.blinding.radiotherapy_view`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from oligotrial.domain.recist import lesion_of, measurable
-from oligotrial.domain.rt_check import RTCheckReport, check_prescription, parse_prescription
+from oligotrial.domain.response.recist import lesion_of, measurable
+from oligotrial.domain.radiotherapy.prescription import RTCheckReport, check_prescription, parse_prescription
 from oligotrial.errors import DoseError
 
 #: which recorded field each failing reason is about

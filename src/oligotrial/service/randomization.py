@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from oligotrial.domain import randomization as algo
-from oligotrial.domain import workflow
-from oligotrial.domain.blinding import is_blinded
+from oligotrial.domain.trial import randomization as algo
+from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize

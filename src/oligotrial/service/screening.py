@@ -11,8 +11,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from oligotrial.domain.patient import parse_patient
-from oligotrial.domain.screening import TrialScreening, screen_against, screen_patient, screening_document
+from oligotrial.domain.record.patient import parse_patient
+from oligotrial.domain.eligibility.screening import TrialScreening, screen_against, screen_patient, screening_document
 
 __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 

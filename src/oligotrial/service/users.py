@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oligotrial.domain.blinding import ROLES
+from oligotrial.domain.trial.blinding import ROLES
 from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.service import audit
 from oligotrial.service.context import ServiceContext

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from oligotrial.domain.patient import parse_patient
+from oligotrial.domain.record.patient import parse_patient
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from resp_helpers import as_date, irecist_patient, load_vectors, patient_from_vector
 
-from oligotrial.domain import irecist, recist
+from oligotrial.domain.response import irecist
+from oligotrial.domain.response import recist
 
 V = load_vectors()
 

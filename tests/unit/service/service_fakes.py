@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.audit import GENESIS, link_hash
+from oligotrial.domain.trial.audit import GENESIS, link_hash
 from oligotrial.errors import BlindingError
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User, allocate_step_by_step

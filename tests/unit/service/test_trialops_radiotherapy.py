@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from service_fakes import make_ctx
 
-from oligotrial.domain.blinding import find_arm_information
+from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.errors import DoseError, RecordError
 from oligotrial.protocols import load_protocol
 from oligotrial.service import access, audit, enrolment, randomization
@@ -217,7 +217,7 @@ def test_a_randomized_trial_still_needs_randomization_before_radiotherapy():
 
 
 def test_observation_lesions_are_the_records_untreated_lesions_with_recist_measurability():
-    from oligotrial.domain.patient import parse_patient
+    from oligotrial.domain.record.patient import parse_patient
     from oligotrial.service import radiotherapy
 
     patient = parse_patient(RECORD)

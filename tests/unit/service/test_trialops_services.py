@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from service_fakes import make_ctx
 
-from oligotrial.domain.blinding import find_arm_information
+from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.errors import AuditError, BlindingError, RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import load_protocol
 from oligotrial.protocols.schema import Stratification, StratificationFactor

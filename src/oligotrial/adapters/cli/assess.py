@@ -27,7 +27,7 @@ def _fail(message: str) -> None:
 
 
 def _load(path: Path):
-    from oligotrial.domain.patient import parse_patient
+    from oligotrial.domain.record.patient import parse_patient
 
     try:
         text = path.read_text(encoding="utf-8")

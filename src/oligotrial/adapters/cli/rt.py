@@ -41,7 +41,7 @@ def bed_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the BED and EQD2 of DOSE-GY in FRACTIONS at ALPHA-BETA (Fowler 1989)."""
-    from oligotrial.domain import dose as lq
+    from oligotrial.domain.radiotherapy import dose as lq
     from oligotrial.errors import DoseError
 
     try:
@@ -131,7 +131,7 @@ def check_command(
     A DICOM plan is checked lesion by lesion: one lesion per TARGET dose reference, named by
     the structure it references."""
     from oligotrial.adapters.io import rt_data
-    from oligotrial.domain.rt_check import check_prescription, parse_prescription
+    from oligotrial.domain.radiotherapy.prescription import check_prescription, parse_prescription
     from oligotrial.errors import DoseError
 
     try:
@@ -139,8 +139,8 @@ def check_command(
         oar_report = None
         if plan.is_dir():
             from oligotrial.adapters.io.dicom_rt import read_rt_folder
-            from oligotrial.domain.dvh import compute_dvh
-            from oligotrial.domain.oar import check_plan_oars
+            from oligotrial.domain.radiotherapy.dvh import compute_dvh
+            from oligotrial.domain.radiotherapy.oar import check_plan_oars
 
             study = read_rt_folder(plan)
             data = _study_prescription(study, technique, site)
@@ -197,8 +197,8 @@ def dvh_command(
     """Compute each structure's DVH and check the OAR constraints for the plan's fractions."""
     from oligotrial.adapters.io import rt_data
     from oligotrial.adapters.io.dicom_rt import read_rt_folder
-    from oligotrial.domain.dvh import compute_dvh
-    from oligotrial.domain.oar import check_plan_oars
+    from oligotrial.domain.radiotherapy.dvh import compute_dvh
+    from oligotrial.domain.radiotherapy.oar import check_plan_oars
 
     try:
         study = read_rt_folder(folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from oligotrial.adapters.cli._common import print_json
-from oligotrial.domain.patient import patient_json_schema
+from oligotrial.domain.record.patient import patient_json_schema
 from oligotrial.protocols.schema import Protocol
 
 NAME = "schema"

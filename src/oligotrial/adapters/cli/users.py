@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from oligotrial.domain.blinding import ROLES
+from oligotrial.domain.trial.blinding import ROLES
 from oligotrial.errors import OligotrialError
 
 NAME = "users"

@@ -61,7 +61,7 @@ RETURNING s.seq, s.payload_ct
 #: The chain append. ``prev`` waits for and locks the head row (READ COMMITTED: once the
 #: previous holder commits, FOR UPDATE returns the newest version); the new hash is
 #: ``sha256(prev_hash || before || seq || after)``, exactly
-#: :func:`oligotrial.domain.audit.link_hash` (the canonical text is ASCII JSON).
+#: :func:`oligotrial.domain.trial.audit.link_hash` (the canonical text is ASCII JSON).
 APPEND_AUDIT = f"""
 WITH q AS MATERIALIZED (
     SELECT pg_advisory_xact_lock({LOCK_NS_AUDIT}, 1)

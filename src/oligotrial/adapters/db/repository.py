@@ -12,8 +12,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 
 from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
-from oligotrial.domain.audit import canonical_template, link_hash, split_at_marker
-from oligotrial.domain.workflow import Participant
+from oligotrial.domain.trial.audit import canonical_template, link_hash, split_at_marker
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
 from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User,
                                       allocate_step_by_step)

@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from oligotrial.domain.dvh import DoseGrid, Structure
+from oligotrial.domain.radiotherapy.dvh import DoseGrid, Structure
 from oligotrial.errors import DoseError
 
 RT_MODALITIES = {"RTPLAN", "RTDOSE", "RTSTRUCT"}

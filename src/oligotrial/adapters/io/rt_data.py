@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from oligotrial.domain.dose import AlphaBetaEntry, AlphaBetaTable
-from oligotrial.domain.oar import Constraint, ConstraintSet, normalise_structure_name
-from oligotrial.domain.reirradiation import HytecCordRules
+from oligotrial.domain.radiotherapy.dose import AlphaBetaEntry, AlphaBetaTable
+from oligotrial.domain.radiotherapy.oar import Constraint, ConstraintSet, normalise_structure_name
+from oligotrial.domain.radiotherapy.reirradiation import HytecCordRules
 from oligotrial.errors import DoseError
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oligotrial.adapters.web.inputs import reject_nul_characters
 from oligotrial.adapters.web.security import CurrentActor, Ctx, issue_token
-from oligotrial.domain.blinding import is_blinded
+from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.service import audit, enrolment, randomization, unblinding, users
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters)])

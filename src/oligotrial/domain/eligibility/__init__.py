@@ -1,0 +1,1 @@
+"""Eligibility: strong Kleene logic over criterion leaves, and screening a record against a protocol."""

@@ -1,0 +1,294 @@
+"""Tri-state eligibility: criteria evaluate to met / not_met / unknown / not_applicable.
+
+A criterion's rule is a tree of ``all``, ``any``, ``not``, ``at_least``/``at_most`` and
+``applies_if`` nodes over leaves (``oligotrial.domain.eligibility.criteria``). Trees are compiled once per
+protocol (unknown leaves or parameters are a :class:`ProtocolError` at load time) and evaluated
+as written, without DNF expansion, with strong Kleene logic; every criterion is evaluated and
+reported, even after the trial verdict is known.
+
+Missing data is ``unknown`` and says what would decide it; it never turns silently into false.
+
+References
+----------
+Kleene SC. Introduction to Metamathematics. 1952 (strong three-valued logic).
+``not_applicable`` children are neutral in ``all``/``any`` (e.g. a pregnancy test for a man).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from oligotrial.domain.kernel.reasons import Explained, Reason
+from oligotrial.errors import ProtocolError
+
+
+class Verdict(str, Enum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+MET, NOT_MET, UNKNOWN, NA = Verdict.MET, Verdict.NOT_MET, Verdict.UNKNOWN, Verdict.NOT_APPLICABLE
+
+
+class Outcome(Explained):
+    """A verdict with why it was reached, what it read and what would decide it.
+
+    ``reason`` may be given as a string or as a zero-argument callable that builds it: the
+    explanation is then formatted only when somebody reads it (a screen of a whole registry
+    reads the verdicts; one coordinator reads the reasons). It is built at most once.
+    """
+
+    __slots__ = ("verdict", "inputs", "missing", "assumed")
+
+    def __init__(self, verdict: Verdict, reason: Reason, inputs: tuple[str, ...] = (),
+                 missing: tuple[str, ...] = (), assumed: tuple[str, ...] = ()) -> None:
+        self.verdict = verdict
+        self._reason = reason
+        self.inputs = inputs
+        self.missing = missing
+        self.assumed = assumed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.verdict, self.reason, self.inputs, self.missing, self.assumed) == \
+            (other.verdict, other.reason, other.inputs, other.missing, other.assumed)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Outcome(verdict={self.verdict!r}, reason={self.reason!r}, inputs={self.inputs!r}, "
+                f"missing={self.missing!r}, assumed={self.assumed!r})")
+
+
+def met(reason: Reason, inputs=(), assumed=()) -> Outcome:
+    return Outcome(MET, reason, tuple(inputs), (), tuple(assumed))
+
+
+def not_met(reason: Reason, inputs=()) -> Outcome:
+    return Outcome(NOT_MET, reason, tuple(inputs))
+
+
+def unknown(reason: Reason, missing, inputs=()) -> Outcome:
+    return Outcome(UNKNOWN, reason, tuple(inputs), tuple(missing))
+
+
+def not_applicable(reason: Reason, inputs=()) -> Outcome:
+    return Outcome(NA, reason, tuple(inputs))
+
+
+Node = Callable[["Context"], Outcome]
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything a rule may look at; facts derived from the record are computed once."""
+
+    patient: Any
+    as_of: dt.date
+    protocol: Any
+    assume_attested: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)
+
+    def memo(self, key: str, make: Callable[..., Any], *args: Any) -> Any:
+        """Per-(patient, protocol) memo: ``make(*args)`` the first time ``key`` is asked for."""
+        try:
+            return self.cache[key]
+        except KeyError:
+            value = self.cache[key] = make(*args)
+            return value
+
+    def patient_memo(self, key: Hashable, make: Callable[..., Any], *args: Any) -> Any:
+        """Per-patient memo, shared by every protocol the patient is screened against:
+        ``make(*args)`` the first time ``key`` is asked for (pass a function and its arguments,
+        so that no closure is built on every call)."""
+        try:
+            return self.shared[key]
+        except KeyError:
+            value = self.shared[key] = make(*args)
+            return value
+
+
+def _uniq(parts) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parts))
+
+
+def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated: list[Outcome] | None = None) -> Outcome:
+    """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
+    every ``evaluated`` child, so a result always says which attestations were assumed."""
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
+    else:
+        inputs = _uniq(i for o in outcomes for i in o.inputs)
+        missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
+    src = evaluated if evaluated is not None else outcomes
+    assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
+    return Outcome(verdict, reason, inputs, missing, assumed)
+
+
+def _join(outcomes: list[Outcome]) -> Reason:
+    """The children's reasons joined, built when read."""
+    if len(outcomes) == 1:
+        return outcomes[0]._reason
+    return lambda: "; ".join(r for o in outcomes if (r := o.reason))
+
+
+def all_of(children: list[Node]) -> Node:
+    """Strong Kleene conjunction; not_applicable children are neutral."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        bad, unk, ok = [], [], []
+        for o in outs:
+            v = o.verdict
+            if v is MET:
+                ok.append(o)
+            elif v is NOT_MET:
+                bad.append(o)
+            elif v is UNKNOWN:
+                unk.append(o)
+        if bad:
+            return _merge(bad, NOT_MET, _join(bad), outs)
+        if unk:
+            return _merge(outs, UNKNOWN, _join(unk))
+        if not ok:
+            return _merge(outs, NA, _join(outs))
+        return _merge(outs, MET, _join(ok))
+
+    return node
+
+
+def any_of(children: list[Node]) -> Node:
+    """Strong Kleene disjunction; not_applicable children are neutral."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        ok = [o for o in outs if o.verdict is MET]
+        if ok:
+            return _merge(ok, MET, _join(ok), outs)
+        unk = [o for o in outs if o.verdict is UNKNOWN]
+        if unk:
+            return _merge(outs, UNKNOWN, _join(unk))
+        bad = [o for o in outs if o.verdict is NOT_MET]
+        if not bad:
+            return _merge(outs, NA, _join(outs))
+        return _merge(bad, NOT_MET, _join(bad), outs)
+
+    return node
+
+
+def negate(child: Node) -> Node:
+    def node(ctx: Context) -> Outcome:
+        o = child(ctx)
+        flipped = {MET: NOT_MET, NOT_MET: MET}.get(o.verdict, o.verdict)
+        return Outcome(flipped, o._reason, o.inputs, o.missing, o.assumed)
+
+    return node
+
+
+def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
+    """``at_least`` / ``at_most`` n children met, deciding only when the unknowns cannot matter."""
+
+    def node(ctx: Context) -> Outcome:
+        outs = [c(ctx) for c in children]
+        k_met = sum(o.verdict is MET for o in outs)
+        k_unk = sum(o.verdict is UNKNOWN for o in outs)
+        lo, hi = k_met, k_met + k_unk
+        word = "at least" if at_least else "at most"
+        n_outs = len(outs)
+
+        def why() -> str:
+            return f"{k_met} of {n_outs} met ({k_unk} unknown), {word} {n} required"
+        if at_least:
+            verdict = MET if lo >= n else (NOT_MET if hi < n else UNKNOWN)
+        else:
+            verdict = MET if hi <= n else (NOT_MET if lo > n else UNKNOWN)
+        return _merge(outs, verdict, why)
+
+    return node
+
+
+def applies_if(condition: Node, then: Node) -> Node:
+    """``then`` where ``condition`` holds; not_applicable where it does not (material implication
+    when the condition is unknown: met only if ``then`` is met regardless)."""
+
+    def node(ctx: Context) -> Outcome:
+        c = condition(ctx)
+        if c.verdict is NOT_MET:
+            return Outcome(NA, lambda: f"does not apply: {c.reason}", c.inputs)
+        t = then(ctx)
+        if c.verdict in (MET, NA):
+            return t
+        if t.verdict in (MET, NA):
+            return _merge([c, t], t.verdict, t._reason)
+        return _merge([c, t], UNKNOWN, lambda: f"{c.reason}; {t.reason}")
+
+    return node
+
+
+# ---- compilation -------------------------------------------------------------------------
+
+LeafFactory = Callable[[Any], Node]
+_LEAVES: dict[str, LeafFactory] = {}
+
+
+def leaf(name: str) -> Callable[[LeafFactory], LeafFactory]:
+    """Register a leaf factory: it receives the YAML parameters and returns a Node."""
+
+    def deco(fn: LeafFactory) -> LeafFactory:
+        _LEAVES[name] = fn
+        return fn
+
+    return deco
+
+
+def leaf_names() -> list[str]:
+    from oligotrial.domain.eligibility import criteria  # noqa: F401  (registers the leaves)
+
+    return sorted(_LEAVES)
+
+
+def compile_rule(expr: Any, where: str = "rule") -> Node:
+    """Compile a rule expression (decoded YAML) into a Node, checking every leaf."""
+    from oligotrial.domain.eligibility import criteria  # noqa: F401  (registers the leaves)
+
+    if not isinstance(expr, dict) or len(expr) != 1:
+        raise ProtocolError(f"{where}: expected a mapping with exactly one operator, got {expr!r}")
+    (op, arg), = expr.items()
+    if op in ("all", "any"):
+        if not isinstance(arg, list) or not arg:
+            raise ProtocolError(f"{where}.{op}: expected a non-empty list")
+        children = [compile_rule(e, f"{where}.{op}[{i}]") for i, e in enumerate(arg)]
+        return all_of(children) if op == "all" else any_of(children)
+    if op == "not":
+        return negate(compile_rule(arg, f"{where}.not"))
+    if op in ("at_least", "at_most"):
+        if not isinstance(arg, dict) or set(arg) != {"n", "of"}:
+            raise ProtocolError(f"{where}.{op}: expected {{n: int, of: [rules]}}")
+        children = [compile_rule(e, f"{where}.{op}.of[{i}]") for i, e in enumerate(arg["of"])]
+        return count_of(children, int(arg["n"]), at_least=op == "at_least")
+    if op == "applies_if":
+        if not isinstance(arg, dict) or set(arg) != {"if", "then"}:
+            raise ProtocolError(f"{where}.applies_if: expected {{if: rule, then: rule}}")
+        return applies_if(compile_rule(arg["if"], f"{where}.if"), compile_rule(arg["then"], f"{where}.then"))
+    factory = _LEAVES.get(op)
+    if factory is None:
+        raise ProtocolError(f"{where}: unknown rule {op!r}; expected one of all, any, not, at_least, at_most, "
+                            f"applies_if, {', '.join(sorted(_LEAVES))}")
+    try:
+        return factory(arg)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ProtocolError(f"{where}.{op}: invalid parameters {arg!r} ({exc})") from None

@@ -1,0 +1,164 @@
+"""Screening one patient against one protocol: every criterion evaluated and reported.
+
+A trial is ``eligible`` when no inclusion is not_met/unknown and no exclusion is met/unknown;
+``ineligible`` when any inclusion is not_met or any exclusion is met; otherwise
+``needs_review`` (shared/formats/screening-result.md). Exclusion criteria are stated the way
+they read: an exclusion that is ``met`` excludes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from oligotrial.domain.eligibility.kleene import MET, NOT_MET, UNKNOWN, Context, Node, Verdict, compile_rule
+from oligotrial.domain.response.progression import evaluate_disease_state
+from oligotrial.domain.kernel.reasons import Explained
+
+SCREENING_FORMAT = "oligotrial.screening/1"
+_VALUE = {v: v.value for v in Verdict}
+
+
+class CriterionResult(Explained):
+    """One criterion's verdict, its registry text, and why (``reason`` is built when read)."""
+
+    __slots__ = ("id", "kind", "source_text", "verdict", "inputs", "missing", "assumed")
+
+    def __init__(self, id: str, kind: str, source_text: str, verdict: str, reason,
+                 inputs: tuple[str, ...], missing: tuple[str, ...], assumed: tuple[str, ...] = ()) -> None:
+        self.id = id
+        self.kind = kind
+        self.source_text = source_text
+        self.verdict = verdict
+        self._reason = reason
+        self.inputs = inputs
+        self.missing = missing
+        self.assumed = assumed
+
+    def __repr__(self) -> str:
+        return f"CriterionResult(id={self.id!r}, kind={self.kind!r}, verdict={self.verdict!r}, reason={self.reason!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"id": self.id, "kind": self.kind, "source_text": self.source_text, "verdict": self.verdict,
+               "reason": self.reason, "inputs": list(self.inputs), "missing": list(self.missing)}
+        if self.assumed:
+            out["assumed_attestations"] = list(self.assumed)
+        return out
+
+
+@dataclass(frozen=True)
+class TrialScreening:
+    trial: str
+    short_name: str
+    protocol_version: str
+    verdict: str
+    state: Any  # the DiseaseState; its dict form is built only when asked for
+    criteria: tuple[CriterionResult, ...]
+    assumed_attested: bool
+
+    @property
+    def disease_state(self) -> dict[str, Any]:
+        return self.state.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial,
+            "short_name": self.short_name,
+            "protocol_version": self.protocol_version,
+            "verdict": self.verdict,
+            "assumed_attested": self.assumed_attested,
+            "disease_state": self.disease_state,
+            "criteria": [c.to_dict() for c in self.criteria],
+        }
+
+    @property
+    def failing(self) -> list[CriterionResult]:
+        """Criteria that make the patient ineligible (inclusion not met, exclusion met)."""
+        return [c for c in self.criteria if excludes(c)]
+
+    @property
+    def undecided(self) -> list[CriterionResult]:
+        return [c for c in self.criteria if c.verdict == "unknown"]
+
+
+class CompiledProtocol:
+    """A protocol whose criteria are compiled to evaluation trees (done once, then reused)."""
+
+    def __init__(self, protocol) -> None:
+        self.protocol = protocol
+        self.nodes: list[tuple[Any, Node]] = [
+            (c, compile_rule(c.expression, f"{protocol.id} {c.id}")) for c in protocol.criteria
+        ]
+        # what each result repeats from its criterion, read once: (id, kind, source_text, node)
+        self.steps: list[tuple[str, str, str, Node]] = [(c.id, c.kind, c.source_text, n) for c, n in self.nodes]
+
+
+_compiled: dict[tuple[str, str], CompiledProtocol] = {}
+
+
+def compiled(protocol) -> CompiledProtocol:
+    key = (protocol.id, protocol.version)
+    cp = _compiled.get(key)
+    if cp is None or cp.protocol is not protocol:
+        cp = _compiled[key] = CompiledProtocol(protocol)
+    return cp
+
+
+def excludes(c: CriterionResult) -> bool:
+    """An inclusion not met or an exclusion met: the patient cannot enter the trial."""
+    return c.verdict == ("not_met" if c.kind == "inclusion" else "met")
+
+
+def trial_verdict(results: list[CriterionResult]) -> str:
+    """``ineligible`` if any criterion excludes, else ``needs_review`` if any is unknown, else
+    ``eligible``."""
+    undecided = False
+    for r in results:
+        if excludes(r):
+            return "ineligible"
+        if r.verdict == "unknown":
+            undecided = True
+    return "needs_review" if undecided else "eligible"
+
+
+def screen_patient(patient, protocol, *, assume_attested: bool = False,
+                   shared: dict | None = None) -> TrialScreening:
+    """Evaluate every criterion of ``protocol`` on ``patient``.
+
+    ``shared`` is a per-patient cache to pass to each call when screening one patient against
+    several protocols (facts such as the latest lab per test are derived once).
+    """
+    cp = compiled(protocol)
+    ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
+                  assume_attested=assume_attested, shared={} if shared is None else shared)
+    results = []
+    for cid, kind, text, node in cp.steps:
+        o = node(ctx)
+        v = o.verdict
+        results.append(CriterionResult(cid, kind, text, _VALUE[v], o._reason, o.inputs,
+                                       o.missing if v is UNKNOWN else (), o.assumed))
+    ds = ctx.memo("disease_state", evaluate_disease_state, patient, protocol.disease_state, ctx.shared)
+    return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
+                          ds, tuple(results), assume_attested)
+
+
+def screen_against(patient, protocols, *, assume_attested: bool = False) -> list[TrialScreening]:
+    """Screen one patient against several protocols, sharing per-patient facts."""
+    shared: dict = {}
+    return [screen_patient(patient, p, assume_attested=assume_attested, shared=shared) for p in protocols]
+
+
+def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, Any]:
+    """The ``oligotrial.screening/1`` document for one patient."""
+    return {
+        "format": SCREENING_FORMAT,
+        "patient": patient.id,
+        "as_of": (patient.as_of or dt.date.today()).isoformat(),
+        "assumed_attested": any(s.assumed_attested for s in screenings),
+        "results": [s.to_dict() for s in screenings],
+    }
+
+
+__all__ = ["CompiledProtocol", "CriterionResult", "TrialScreening", "compiled", "screen_patient",
+           "screening_document", "trial_verdict", "excludes", "MET", "NOT_MET"]

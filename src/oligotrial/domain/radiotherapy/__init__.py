@@ -1,0 +1,1 @@
+"""Radiotherapy: LQ dose arithmetic, re-irradiation, organ-at-risk constraints, DVHs, prescription checks."""

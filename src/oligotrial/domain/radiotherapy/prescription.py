@@ -1,0 +1,348 @@
+"""A radiotherapy prescription checked against a trial arm's allowed regimens.
+
+Input is a prescription (lesions with ``dose_gy``, ``fractions``, ``technique``, ``site`` and
+optional ``fractions_per_week`` or ``role``; observation lesions; prior courses) and the arm's
+:class:`~oligotrial.protocols.rt_schema.RadiotherapySpec`. Output is a verdict per lesion with
+its reasons (dose, fractions, dose per fraction, fractions per week, technique), and arm-level
+findings (lesion count over the arm's limit, NCT05906329's one conventional course plus low
+dose to <= 10 others with >= 1 measurable observation lesion left untreated, an arm that gives
+no radiotherapy, STOP-2's re-irradiation documentation). Numbers come from the protocol file,
+never from this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oligotrial.domain.radiotherapy.dose import Fractionation, bed_gy, eqd2_gy
+from oligotrial.domain.radiotherapy.reirradiation import PriorCourse, composite_documentation_gaps
+from oligotrial.errors import DoseError
+
+if TYPE_CHECKING:  # the domain never imports protocols at run time (layering: protocols -> domain)
+    from oligotrial.protocols.rt_schema import RadiotherapySpec, Range, Regimen
+
+Verdict = Literal["pass", "fail", "not_evaluable"]
+
+#: technique synonyms -> canonical family
+TECHNIQUE_FAMILIES: dict[str, str] = {
+    **{k: "sabr" for k in ("sabr", "sbrt", "srs", "srt", "fsrt", "stereotactic", "sabr/sbrt",
+                           "sbrt/sabr", "stereotactic ablative radiotherapy",
+                           "stereotactic body radiotherapy")},
+    **{k: "conventional" for k in ("conventional", "conventional_fractionation", "3dcrt", "3d-crt",
+                                   "imrt", "vmat", "ebrt", "conformal", "palliative", "2d")},
+    **{k: "low_dose" for k in ("ldrt", "low_dose", "low-dose", "low dose", "low_dose_rt")},
+}
+
+
+def technique_family(technique: str) -> str:
+    key = technique.strip().lower()
+    return TECHNIQUE_FAMILIES.get(key, key)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrescribedLesion(_Model):
+    id: str = Field(min_length=1)
+    site: str | None = None
+    dose_gy: float
+    fractions: int
+    technique: str | None = None
+    fractions_per_week: float | None = None
+    role: Literal["any", "conventional", "low_dose", "sabr", "palliative"] | None = None
+
+    @property
+    def dose_per_fraction_gy(self) -> float:
+        return self.dose_gy / self.fractions
+
+
+class ObservationLesion(_Model):
+    id: str = Field(min_length=1)
+    measurable: bool = True
+
+
+class PrescribedPriorCourse(_Model):
+    """A previous course: the dose the overlapping organ/region got, and any recovery credit."""
+
+    region: str | None = None
+    dose_gy: float
+    fractions: int
+    end_date: date | None = None
+    overlaps_new_target: bool | None = None
+    recovery_fraction: float = 0.0
+    recovery_rationale: str | None = None
+    approved_by: str | None = None
+    approved_on: date | None = None
+
+
+class Prescription(_Model):
+    format: Literal["oligotrial.rt_prescription/1"] = "oligotrial.rt_prescription/1"
+    patient_id: str | None = None
+    start_date: date | None = None
+    lesions: list[PrescribedLesion] = Field(min_length=1)
+    observation_lesions: list[ObservationLesion] = []
+    prior_courses: list[PrescribedPriorCourse] = []
+
+
+def parse_prescription(data: Mapping[str, Any]) -> Prescription:
+    """Validate a prescription mapping; every problem becomes a DoseError naming the field."""
+    if not isinstance(data, Mapping):
+        raise DoseError(f"prescription {type(data).__name__}: expected a JSON object", field="prescription")
+    try:
+        rx = Prescription.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise DoseError(f"prescription {where} = {err.get('input')!r}: {err['msg']}",
+                        field=where) from None
+    for i, lesion in enumerate(rx.lesions):
+        _validated(lesion.dose_gy, lesion.fractions, f"lesions[{i}]")
+        if lesion.fractions_per_week is not None and not 0 < lesion.fractions_per_week <= 14:
+            raise DoseError(f"lesions[{i}].fractions_per_week {lesion.fractions_per_week!r}: "
+                            "expected a number of fractions per week > 0 and <= 14",
+                            field=f"lesions[{i}].fractions_per_week")
+    ids = [lesion.id for lesion in rx.lesions]
+    if len(set(ids)) != len(ids):
+        raise DoseError(f"lesions ids {ids}: expected each lesion once", field="lesions")
+    for i, course in enumerate(rx.prior_courses):
+        _validated(course.dose_gy, course.fractions, f"prior_courses[{i}]")
+    return rx
+
+
+def _validated(dose_gy: float, fractions: int, where: str) -> Fractionation:
+    try:
+        course = Fractionation(dose_gy, fractions)
+    except DoseError as exc:
+        raise DoseError(f"{where}.{exc.message}", field=f"{where}.{exc.field}") from None
+    if course.dose_gy == 0:
+        raise DoseError(f"{where}.dose_gy 0: expected a prescribed dose > 0 Gy", field=f"{where}.dose_gy")
+    return course
+
+
+# ---- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    status: Verdict  # "fail" or "not_evaluable"
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "status": self.status, "message": self.message}
+
+
+@dataclass(frozen=True)
+class LesionVerdict:
+    lesion: str
+    status: Verdict
+    regimen: str | None
+    reasons: list[Reason]
+    dose_gy: float
+    fractions: int
+    bed10_gy: float
+    eqd2_10_gy: float
+    reference_matches: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"lesion": self.lesion, "status": self.status, "regimen": self.regimen,
+                "dose_gy": self.dose_gy, "fractions": self.fractions,
+                "bed10_gy": round(self.bed10_gy, 4), "eqd2_10_gy": round(self.eqd2_10_gy, 4),
+                "reasons": [r.to_dict() for r in self.reasons],
+                "reference_matches": self.reference_matches}
+
+
+@dataclass(frozen=True)
+class RTCheckReport:
+    trial: str
+    arm: str
+    status: Verdict
+    lesions: list[LesionVerdict]
+    findings: list[Reason]
+
+    def to_dict(self) -> dict:
+        return {"trial": self.trial, "arm": self.arm, "status": self.status,
+                "lesions": [v.to_dict() for v in self.lesions],
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+def _combine(statuses: list[Verdict]) -> Verdict:
+    if "fail" in statuses:
+        return "fail"
+    if "not_evaluable" in statuses:
+        return "not_evaluable"
+    return "pass"
+
+
+# ---- regimen matching ------------------------------------------------------------------------
+def _range_reason(code: str, what: str, value: float, rng: Range | None, unit: str,
+                  regimen: Regimen) -> Reason | None:
+    if rng is None or rng.contains(value):
+        return None
+    side = "below" if rng.min is not None and value < rng.min else "above"
+    return Reason(code, "fail",
+                  f"{what} {value:g}{unit} is {side} the allowed {rng.describe(unit.strip())} of "
+                  f"regimen {regimen.label!r} (\"{regimen.source_text}\")")
+
+
+def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen) -> list[Reason]:
+    """Everything that keeps ``lesion`` out of ``regimen`` (empty: it fits)."""
+    reasons = [r for r in (
+        _range_reason("dose_out_of_range", "total dose", lesion.dose_gy, regimen.total_dose_gy, " Gy", regimen),
+        _range_reason("fractions_out_of_range", "fractions", lesion.fractions, regimen.fractions, "", regimen),
+        _range_reason("dose_per_fraction_out_of_range", "dose per fraction", round(lesion.dose_per_fraction_gy, 6),
+                      regimen.dose_per_fraction_gy, " Gy", regimen),
+    ) if r is not None]
+    if regimen.fractions_per_week is not None:
+        if lesion.fractions_per_week is None:
+            reasons.append(Reason("fractions_per_week_missing", "not_evaluable",
+                                  f"regimen {regimen.label!r} allows "
+                                  f"{regimen.fractions_per_week.describe()} fractions per week; the "
+                                  "prescription does not give fractions_per_week"))
+        else:
+            r = _range_reason("fractions_per_week_out_of_range", "fractions per week",
+                              lesion.fractions_per_week, regimen.fractions_per_week, "", regimen)
+            if r:
+                reasons.append(r)
+    if regimen.techniques:
+        allowed = {technique_family(t) for t in regimen.techniques}
+        if lesion.technique is None:
+            reasons.append(Reason("technique_missing", "not_evaluable",
+                                  f"regimen {regimen.label!r} requires technique "
+                                  f"{' or '.join(regimen.techniques)}; none given"))
+        elif technique_family(lesion.technique) not in allowed:
+            reasons.append(Reason("wrong_technique", "fail",
+                                  f"technique {lesion.technique!r} is not allowed by regimen "
+                                  f"{regimen.label!r} (allowed: {', '.join(regimen.techniques)})"))
+    return reasons
+
+
+def _candidates(lesion: PrescribedLesion, spec: RadiotherapySpec) -> list[Regimen]:
+    if lesion.role is None or lesion.role == "any":
+        return list(spec.regimens)
+    return [r for r in spec.regimens if r.role in (lesion.role, "any")]
+
+
+def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
+                 reference: Mapping[str, Any] | None = None) -> LesionVerdict:
+    """The lesion's verdict: pass with the first regimen it fits (typical ones first), else the
+    reasons from the closest regimen."""
+    bed10 = bed_gy(lesion.dose_gy, lesion.fractions, 10.0)
+    eqd2_10 = eqd2_gy(lesion.dose_gy, lesion.fractions, 10.0)
+    matches = match_reference_schedules(lesion, reference or {})
+    candidates = _candidates(lesion, spec)
+    if not candidates:
+        roles = sorted({r.role for r in spec.regimens})
+        return LesionVerdict(lesion.id, "fail", None,
+                             [Reason("role_not_in_arm", "fail",
+                                     f"role {lesion.role!r}: this arm's regimens are for {roles}")],
+                             lesion.dose_gy, lesion.fractions, bed10, eqd2_10, matches)
+    scored = []
+    for order, regimen in enumerate(sorted(candidates, key=lambda r: not r.typical)):
+        reasons = regimen_reasons(lesion, regimen)
+        fails = sum(r.status == "fail" for r in reasons)
+        scored.append((fails, len(reasons), order, regimen, reasons))
+    fails, _, _, regimen, reasons = min(scored, key=lambda s: s[:3])
+    status = _combine([r.status for r in reasons])
+    return LesionVerdict(lesion.id, status, regimen.label, reasons, lesion.dose_gy,
+                         lesion.fractions, bed10, eqd2_10, matches)
+
+
+def match_reference_schedules(lesion: PrescribedLesion, reference: Mapping[str, Any]) -> list[str]:
+    """Reference schedule entries (``schedule:entry``) whose dose and fractions this lesion matches.
+
+    ``reference`` is ``data/reference_schedules.yaml``'s ``schedules`` mapping. An entry for site
+    ``any`` matches every lesion; ``other`` matches a site the schedule does not list.
+    """
+    out = []
+    site = (lesion.site or "").strip().lower()
+    for sched_id, sched in reference.items():
+        entries = sched.get("entries", [])
+        listed = {e["site"] for e in entries}
+        for entry in entries:
+            if entry.get("dose_gy") is None:
+                continue
+            where = entry["site"]
+            if not (where == "any" or where == site or (where == "other" and site and site not in listed)):
+                continue
+            if (_fits(lesion.dose_gy, entry["dose_gy"]) and _fits(lesion.fractions, entry["fractions"])
+                    and _fits(round(lesion.dose_per_fraction_gy, 6), entry.get("dose_per_fraction_gy"))):
+                out.append(f"{sched_id}:{entry['id']}")
+    return out
+
+
+def _fits(value: float, spec: Any) -> bool:
+    if spec is None:
+        return True
+    if isinstance(spec, Mapping):
+        lo, hi = spec.get("min"), spec.get("max")
+        return (lo is None or value >= lo - 1e-9) and (hi is None or value <= hi + 1e-9)
+    return abs(value - float(spec)) < 1e-6
+
+
+# ---- the arm -------------------------------------------------------------------------------------
+def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial: str, arm: str,
+                       reference: Mapping[str, Any] | None = None) -> RTCheckReport:
+    """Check every lesion and the arm-level rules; see the module docstring."""
+    findings: list[Reason] = []
+    if spec is None or spec.targets == "none":
+        findings.append(Reason("arm_gives_no_radiotherapy", "fail",
+                               f"{trial} arm {arm!r} gives no radiotherapy, but the prescription "
+                               f"treats {len(rx.lesions)} lesion(s)"))
+        return RTCheckReport(trial, arm, "fail", [], findings)
+
+    verdicts = [check_lesion(lesion, spec, reference) for lesion in rx.lesions]
+
+    if spec.max_lesions is not None and len(rx.lesions) > spec.max_lesions:
+        findings.append(Reason("lesion_count_over_limit", "fail",
+                               f"{len(rx.lesions)} lesions prescribed; {trial} arm {arm!r} treats at "
+                               f"most {spec.max_lesions} (\"{spec.source_text}\")"))
+    for regimen in spec.regimens:
+        if regimen.lesions is None:
+            continue
+        n = sum(1 for v in verdicts if v.regimen == regimen.label)
+        if not regimen.lesions.contains(n):
+            findings.append(Reason("regimen_lesion_count", "fail",
+                                   f"{n} lesion(s) get regimen {regimen.label!r}; the protocol allows "
+                                   f"{regimen.lesions.describe()} (\"{regimen.source_text}\")"))
+    if spec.observation_lesions_min:
+        treated = {lesion.id for lesion in rx.lesions}
+        both = sorted(o.id for o in rx.observation_lesions if o.id in treated)
+        if both:
+            findings.append(Reason("observation_lesion_treated", "fail",
+                                   f"observation lesion(s) {both} are also prescribed radiotherapy; "
+                                   "an observation lesion must be left untreated"))
+        measurable = [o for o in rx.observation_lesions if o.measurable and o.id not in treated]
+        if len(measurable) < spec.observation_lesions_min:
+            findings.append(Reason("observation_lesion_missing", "fail",
+                                   f"{len(measurable)} measurable untreated observation lesion(s); "
+                                   f"{trial} arm {arm!r} needs at least {spec.observation_lesions_min} "
+                                   f"(\"{spec.source_text}\")"))
+    findings.extend(_reirradiation_findings(rx))
+    status = _combine([v.status for v in verdicts] + [f.status for f in findings])
+    return RTCheckReport(trial, arm, status, verdicts, findings)
+
+
+def _reirradiation_findings(rx: Prescription) -> list[Reason]:
+    """STOP-2 exclusion 2: prior RT is allowed if the composite plan meets the constraints by
+    BED; a recovery factor must be documented with the elapsed time and local PI approval."""
+    overlapping = [c for c in rx.prior_courses if c.overlaps_new_target is not False]
+    if not overlapping:
+        return []
+    courses = [PriorCourse(dose_gy=c.dose_gy, fractions=c.fractions, end_date=c.end_date,
+                           recovery_fraction=c.recovery_fraction,
+                           recovery_rationale=c.recovery_rationale, approved_by=c.approved_by,
+                           approved_on=c.approved_on, label=c.region or f"prior_courses[{i}]")
+               for i, c in enumerate(overlapping)]
+    gaps = composite_documentation_gaps(courses)
+    out = [Reason("reirradiation_composite_required", "not_evaluable",
+                  f"{len(overlapping)} prior course(s) may overlap: the composite plan must meet the "
+                  "OAR constraints by BED/EQD2 (check the plan's DICOM with the prior doses)")]
+    if gaps:
+        out.append(Reason("reirradiation_documentation_missing", "fail",
+                          "a tissue recovery factor is used without the required documentation: "
+                          + "; ".join(gaps)))
+    return out

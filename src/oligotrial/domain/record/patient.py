@@ -1,0 +1,534 @@
+"""The patient record, format ``oligotrial.patient/1`` (see shared/formats/patient-record.md).
+
+Pure pydantic models, no I/O. :func:`parse_patient` is the one way in: it validates the shape
+(unknown fields, unknown tests or units are errors), converts lab values to canonical units,
+then checks the record's internal consistency (impossible dates, findings naming unknown
+lesions, nodes measured by longest diameter, ...). It returns a complete record or raises a
+:class:`~oligotrial.errors.RecordError` listing every problem with its field path, the value
+and what was expected; nothing is half-processed.
+
+An absent field means "not known", never "no". An empty list states that there are none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
+from oligotrial.errors import RecordError
+
+FORMAT = "oligotrial.patient/1"
+
+Date = dt.date
+
+ORGANS = (
+    "lung", "liver", "bone", "brain", "adrenal", "lymph_node", "pleura", "peritoneum",
+    "soft_tissue", "kidney", "spleen", "skin", "meninges", "other",
+)
+Organ = Literal[
+    "lung", "liver", "bone", "brain", "adrenal", "lymph_node", "pleura", "peritoneum",
+    "soft_tissue", "kidney", "spleen", "skin", "meninges", "other",
+]
+INTRACRANIAL_ORGANS = frozenset({"brain", "meninges"})
+
+CONDITIONS = frozenset({
+    "interstitial_lung_disease", "autoimmune_disease", "crohns_disease", "ulcerative_colitis",
+    "scleroderma", "ataxia_telangiectasia", "active_infection", "severe_infection", "cirrhosis",
+    "spinal_cord_compression", "malignant_pleural_effusion", "malignant_ascites",
+    "leptomeningeal_disease", "other_malignancy", "organ_transplant", "hepatitis_b",
+    "hepatitis_c", "immune_related_adverse_event", "active_bleeding", "gilbert_syndrome",
+    "long_term_steroids", "severe_allergy", "study_drug_allergy", "uncontrolled_diabetes",
+    "uncontrolled_hypertension", "severe_heart_disease", "severe_lung_disease",
+    "severe_kidney_disease", "severe_liver_disease", "brain_metastasis_hemorrhage",
+    "symptomatic_progressive_site", "other",
+})
+
+DIAGNOSES = (
+    "NSCLC", "SCLC", "HCC", "breast", "prostate", "colorectal", "renal", "melanoma",
+    "other_solid", "lymphoma", "myeloma",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class PregnancyTest(_Model):
+    date: Date
+    result: Literal["negative", "positive"]
+    kind: Literal["serum", "urine"] | None = None
+
+
+class Reproductive(_Model):
+    childbearing_potential: bool | None = None
+    pregnant: bool | None = None
+    lactating: bool | None = None
+    pregnancy_test: PregnancyTest | None = None
+
+
+class Cancer(_Model):
+    diagnosis: Literal[
+        "NSCLC", "SCLC", "HCC", "breast", "prostate", "colorectal", "renal", "melanoma",
+        "other_solid", "lymphoma", "myeloma",
+    ]
+    histology: str | None = None
+    confirmation: Literal["histology", "cytology", "clinical", "imaging"] | None = None
+    stage: str | None = None
+    diagnosed_on: Date | None = None
+    # extensions (optional): metastatic diagnosis date and OMD history for ESTRO-EORTC state
+    metastatic_on: Date | None = None
+    prior_polymetastatic: bool | None = None
+    prior_oligometastatic: bool | None = None
+
+
+class Biomarker(_Model):
+    name: str
+    status: Literal["positive", "negative", "unknown"]
+    detail: str | None = None
+    date: Date | None = None
+
+
+class Performance(_Model):
+    date: Date
+    scale: Literal["ECOG", "KPS"]
+    score: int
+
+    @model_validator(mode="after")
+    def _range(self) -> Performance:
+        if self.scale == "ECOG" and not 0 <= self.score <= 5:
+            raise ValueError(f"ECOG score {self.score}: expected an integer 0-5")
+        if self.scale == "KPS" and (not 0 <= self.score <= 100 or self.score % 10):
+            raise ValueError(f"KPS score {self.score}: expected a multiple of 10 from 0 to 100")
+        return self
+
+
+class Lab(_Model):
+    """A laboratory result, converted to the test's canonical unit at parse time."""
+
+    date: Date
+    test: str
+    value: float
+    unit: str
+    uln: float | None = None
+    lln: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _convert(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        test, unit = data.get("test"), data.get("unit")
+        if test not in LAB_UNITS:
+            raise ValueError(
+                f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
+        units = LAB_UNITS[test]
+        if unit not in units:
+            raise ValueError(
+                f"@unit|{unit!r}|{' or '.join(units)} for {test}")
+        factor = units[unit]
+        if factor == 1.0 and unit == canonical_unit(test):
+            return data
+        out = dict(data)
+        for key in ("value", "uln", "lln"):
+            if isinstance(out.get(key), (int, float)) and not isinstance(out.get(key), bool):
+                out[key] = out[key] * factor
+        out["unit"] = canonical_unit(test)
+        return out
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if v != v or v in (float("inf"), float("-inf")) or v < 0:
+            raise ValueError(f"value {v}: expected a finite, non-negative number")
+        return v
+
+
+class Vitals(_Model):
+    date: Date
+    weight_kg: float | None = Field(default=None, gt=0, lt=500)
+    height_cm: float | None = Field(default=None, gt=0, lt=300)
+
+
+class ClinicalFindings(_Model):
+    ascites: Literal["none", "mild", "moderate_severe"] | None = None
+    encephalopathy: Literal["none", "grade_1_2", "grade_3_4"] | None = None
+    child_pugh: int | None = Field(default=None, ge=5, le=15)
+    # extensions
+    sins: int | None = Field(default=None, ge=0, le=18)
+    oral_intake: Literal["none", "liquid", "soft", "normal"] | None = None
+    date: Date | None = None
+
+
+class SystemicTherapy(_Model):
+    line: int = Field(ge=1)
+    agents: list[str] = Field(min_length=1)
+    classes: list[str] = []
+    start: Date
+    end: Date | None = None
+    cycles: int | None = Field(default=None, ge=0)
+    best_response: Literal["CR", "PR", "SD", "PD", "NE"] | None = None
+    progression_date: Date | None = None
+    stop_reason: str | None = None
+    max_toxicity_grade: int | None = Field(default=None, ge=0, le=5)
+
+    @field_validator("agents", "classes")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [x.lower() for x in v]
+
+
+class RadiotherapyCourse(_Model):
+    start: Date
+    end: Date | None = None
+    lesions: list[str] | None = None
+    region: str | None = None
+    dose_gy: float | None = Field(default=None, gt=0)
+    fractions: int | None = Field(default=None, ge=1)
+    technique: str | None = None
+    intent: Literal["radical", "palliative", "consolidative"] | None = None
+
+
+class Lesion(_Model):
+    id: str = Field(min_length=1)
+    kind: Literal["primary", "metastasis", "lymph_node"]
+    organ: Organ
+    location: str | None = None
+    node_region: str | None = None
+    soft_tissue_component: bool | None = None
+
+    @property
+    def intracranial(self) -> bool:
+        return self.organ in INTRACRANIAL_ORGANS
+
+    @property
+    def is_node(self) -> bool:
+        return self.kind == "lymph_node" or self.organ == "lymph_node"
+
+
+FindingState = Literal[
+    "present", "absent", "too_small", "not_evaluated", "unequivocal_progression",
+    "complete_metabolic_response",
+]
+
+
+class Finding(_Model):
+    lesion: str = Field(min_length=1)
+    diameter_mm: float | None = Field(default=None, ge=0)
+    short_axis_mm: float | None = Field(default=None, ge=0)
+    suv_max: float | None = Field(default=None, ge=0)
+    state: FindingState | None = None
+    new: bool = False
+    equivocal: bool = False
+    typical_hcc: bool | None = None
+    target: bool | None = None
+    # extensions: for a lesion first seen as new and absent from lesions[]
+    organ: Organ | None = None
+    node_region: str | None = None
+    volume_cc: float | None = Field(default=None, ge=0)
+    hemorrhage: bool | None = None
+    # extensions (RECIST 1.1 section 4.3.x, split/coalesced lesions; used by domain.response.recist):
+    # a target lesion that fragmented lists each fragment's size (their sum is its size);
+    # a lesion that coalesced into another names it (it counts 0, the other carries the LD)
+    fragments_mm: list[float] | None = None
+    merged_into: str | None = None
+
+    @property
+    def size_mm(self) -> float | None:
+        """The measured size: short axis for nodes, longest diameter otherwise; 5 mm if too small."""
+        if self.short_axis_mm is not None:
+            return self.short_axis_mm
+        if self.diameter_mm is not None:
+            return self.diameter_mm
+        if self.state == "absent":
+            return 0.0
+        if self.state == "too_small":
+            return 5.0
+        return None
+
+
+class Assessment(_Model):
+    date: Date
+    modality: Literal["CT", "MRI", "PET-CT", "X-ray", "bone-scan"]
+    findings: list[Finding] = []
+
+
+class Condition(_Model):
+    name: str
+    active: bool | None = None
+    since: Date | None = None
+    detail: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in CONDITIONS:
+            raise ValueError(f"condition {v!r}: expected one of {', '.join(sorted(CONDITIONS))}")
+        return v
+
+
+class Attestation(_Model):
+    key: str = Field(min_length=1)
+    value: bool
+    by: str = Field(min_length=1)
+    date: Date
+    note: str | None = None
+
+
+class Event(_Model):
+    kind: Literal[
+        "death", "progression", "next_line_start", "metastasis_directed_therapy",
+        "lost_to_follow_up", "withdrawal",
+    ]
+    date: Date
+    detail: str | None = None
+    lesions: list[str] | None = None
+
+
+class Transfusion(_Model):
+    date: Date
+    product: str | None = None
+
+
+class StudyParticipation(_Model):
+    """Participation in another clinical study (an extension of the format)."""
+
+    name: str
+    interventional: bool
+    start: Date
+    end: Date | None = None
+    investigational_product: bool | None = None
+
+
+class Toxicity(_Model):
+    """An adverse event from prior therapy, CTCAE v5.0 term and grade (extension)."""
+
+    term: str
+    grade: int = Field(ge=1, le=5)
+    date: Date
+    resolved_on: Date | None = None
+    current_grade: int | None = Field(default=None, ge=0, le=5)
+
+
+class Patient(_Model):
+    format: Literal["oligotrial.patient/1"] = FORMAT
+    id: str = Field(min_length=1)
+    as_of: Date | None = None
+    birth_date: Date | None = None
+    age_years: int | None = Field(default=None, ge=0, le=130)
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    reproductive: Reproductive | None = None
+    cancer: Cancer | None = None
+    biomarkers: list[Biomarker] | None = None
+    performance: list[Performance] | None = None
+    labs: list[Lab] | None = None
+    vitals: list[Vitals] | None = None
+    clinical_findings: ClinicalFindings | None = None
+    systemic_therapy: list[SystemicTherapy] | None = None
+    radiotherapy: list[RadiotherapyCourse] | None = None
+    lesions: list[Lesion] | None = None
+    assessments: list[Assessment] | None = None
+    conditions: list[Condition] | None = None
+    attestations: list[Attestation] | None = None
+    events: list[Event] | None = None
+    transfusions: list[Transfusion] | None = None
+    studies: list[StudyParticipation] | None = None
+    toxicities: list[Toxicity] | None = None
+
+    # ---- derived views (cheap, pure) -------------------------------------------------------
+    def lesion_map(self) -> dict[str, Lesion]:
+        return {lesion.id: lesion for lesion in self.lesions or ()}
+
+    def assessments_sorted(self) -> list[Assessment]:
+        return sorted(self.assessments or (), key=lambda a: a.date)
+
+    def attestation(self, key: str) -> Attestation | None:
+        """The latest attestation recorded for ``key``, or None."""
+        found = [a for a in self.attestations or () if a.key == key]
+        return max(found, key=lambda a: a.date) if found else None
+
+    def death_date(self) -> Date | None:
+        deaths = [e.date for e in self.events or () if e.kind == "death"]
+        return min(deaths) if deaths else None
+
+
+Issue = dict[str, Any]
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
+def _pydantic_issues(exc: ValidationError) -> list[Issue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        # drop the model-validator's own marker from locations
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        value = err.get("input")
+        if msg.startswith("@"):
+            field, shown, expected = msg[1:].split("|", 2)
+            loc = (*loc, field)
+            value = value.get(field) if isinstance(value, Mapping) else shown
+            msg = expected
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
+        elif err["type"] == "literal_error":
+            msg = f"expected {err.get('ctx', {}).get('expected', 'one of the listed values')}"
+        issues.append({"path": _loc(loc), "value": value, "expected": msg})
+    return issues
+
+
+def _consistency_issues(p: Patient) -> list[Issue]:
+    """Cross-field checks the shape alone cannot make."""
+    issues: list[Issue] = []
+
+    def add(path: str, value: Any, expected: str) -> None:
+        issues.append({"path": path, "value": value, "expected": expected})
+
+    if p.birth_date is not None and p.age_years is not None:
+        add("age_years", p.age_years, "either birth_date or age_years, not both")
+
+    lesions = p.lesion_map()
+    if len(lesions) != len(p.lesions or ()):
+        seen: set[str] = set()
+        for i, lesion in enumerate(p.lesions or ()):
+            if lesion.id in seen:
+                add(f"lesions[{i}].id", lesion.id, "a unique lesion id")
+            seen.add(lesion.id)
+    for i, lesion in enumerate(p.lesions or ()):
+        if lesion.kind == "lymph_node" and lesion.organ != "lymph_node":
+            add(f"lesions[{i}].organ", lesion.organ, "organ 'lymph_node' for a lesion of kind lymph_node")
+        if lesion.soft_tissue_component is not None and lesion.organ != "bone":
+            add(f"lesions[{i}].soft_tissue_component", lesion.soft_tissue_component,
+                "soft_tissue_component only on a bone lesion")
+
+    birth = p.birth_date
+    diagnosed = p.cancer.diagnosed_on if p.cancer else None
+    death = p.death_date()
+
+    def check_date(path: str, d: Date | None, what: str) -> None:
+        if d is None:
+            return
+        if birth is not None and d < birth:
+            add(path, d.isoformat(), f"a date on or after birth ({birth.isoformat()}): {what} before birth is impossible")
+        if death is not None and d > death and what in ("an imaging assessment", "a lab result", "a performance score"):
+            add(path, d.isoformat(), f"a date on or before death ({death.isoformat()}): {what} after death is impossible")
+
+    check_date("cancer.diagnosed_on", diagnosed, "a diagnosis")
+    for i, a in enumerate(p.assessments or ()):
+        check_date(f"assessments[{i}].date", a.date, "an imaging assessment")
+    for i, lab in enumerate(p.labs or ()):
+        check_date(f"labs[{i}].date", lab.date, "a lab result")
+    for i, perf in enumerate(p.performance or ()):
+        check_date(f"performance[{i}].date", perf.date, "a performance score")
+    for i, t in enumerate(p.systemic_therapy or ()):
+        check_date(f"systemic_therapy[{i}].start", t.start, "a therapy start")
+        if t.end is not None and t.end < t.start:
+            add(f"systemic_therapy[{i}].end", t.end.isoformat(), f"an end on or after the start ({t.start.isoformat()})")
+        if t.progression_date is not None and t.progression_date < t.start:
+            add(f"systemic_therapy[{i}].progression_date", t.progression_date.isoformat(),
+                f"a progression date on or after the line's start ({t.start.isoformat()})")
+    for i, rt in enumerate(p.radiotherapy or ()):
+        check_date(f"radiotherapy[{i}].start", rt.start, "a radiotherapy course")
+        if rt.end is not None and rt.end < rt.start:
+            add(f"radiotherapy[{i}].end", rt.end.isoformat(), f"an end on or after the start ({rt.start.isoformat()})")
+    for i, e in enumerate(p.events or ()):
+        check_date(f"events[{i}].date", e.date, "an event")
+        if e.kind == "death" and diagnosed is not None and e.date < diagnosed:
+            add(f"events[{i}].date", e.date.isoformat(),
+                f"a death on or after the diagnosis ({diagnosed.isoformat()}): a death before diagnosis is impossible")
+
+    # findings: every lesion known, nodes by short axis, new lesions really new
+    seen_ids: set[str] = set()
+    new_ids: set[str] = set()
+    ordered = sorted(enumerate(p.assessments or ()), key=lambda ia: ia[1].date)
+    for i, a in ordered:
+        in_this: set[str] = set()
+        for j, f in enumerate(a.findings):
+            path = f"assessments[{i}].findings[{j}]"
+            if f.lesion in in_this:
+                add(f"{path}.lesion", f.lesion, "at most one finding per lesion in one assessment")
+            in_this.add(f.lesion)
+            lesion = lesions.get(f.lesion)
+            if lesion is None and not f.new and f.lesion not in new_ids:
+                add(f"{path}.lesion", f.lesion,
+                    "a lesion id listed in lesions[] (or a finding marked new: true for a lesion first seen here)")
+            if f.new and f.lesion in seen_ids:
+                add(f"{path}.new", True, f"new: true only where lesion {f.lesion} is first seen; it was seen at an earlier assessment")
+            is_node = (lesion.is_node if lesion is not None else f.organ == "lymph_node")
+            if is_node and f.diameter_mm is not None:
+                add(f"{path}.diameter_mm", f.diameter_mm,
+                    "short_axis_mm for a lymph node (RECIST 1.1 measures nodes by short axis)")
+            if lesion is not None and not is_node and f.short_axis_mm is not None:
+                add(f"{path}.short_axis_mm", f.short_axis_mm,
+                    "diameter_mm (longest diameter) for a non-nodal lesion")
+            if f.diameter_mm is not None and f.short_axis_mm is not None:
+                add(path, {"diameter_mm": f.diameter_mm, "short_axis_mm": f.short_axis_mm},
+                    "one measurement: diameter_mm or short_axis_mm")
+            if f.new:
+                new_ids.add(f.lesion)
+        seen_ids |= in_this
+
+    known = set(lesions) | new_ids
+    for i, rt in enumerate(p.radiotherapy or ()):
+        for k, lid in enumerate(rt.lesions or ()):
+            if lid not in known:
+                add(f"radiotherapy[{i}].lesions[{k}]", lid, "a lesion id from lesions[] or a finding")
+    return issues
+
+
+def parse_patient(data: Mapping[str, Any], *, today: Date | None = None) -> Patient:
+    """Validate a patient record (a decoded JSON/YAML mapping) and return it.
+
+    ``as_of`` defaults to ``today`` (or the current date). Raises :class:`RecordError` listing
+    every problem found, each with ``path``, ``value`` and ``expected``.
+    """
+    if not isinstance(data, Mapping):
+        raise RecordError(f"patient record: expected a JSON object, got {type(data).__name__}",
+                          errors=[{"path": "", "value": None, "expected": "a JSON object"}])
+    fmt = data.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise RecordError(f"format {fmt!r}: expected {FORMAT!r}",
+                          errors=[{"path": "format", "value": fmt, "expected": FORMAT}], field="format")
+    try:
+        patient = Patient.model_validate(data)
+    except ValidationError as exc:
+        issues = _pydantic_issues(exc)
+        raise _record_error(data, issues) from None
+    issues = _consistency_issues(patient)
+    if issues:
+        raise _record_error(data, issues)
+    if patient.as_of is None:
+        patient = patient.model_copy(update={"as_of": today or dt.date.today()})
+    return patient
+
+
+def _record_error(data: Mapping[str, Any], issues: list[Issue]) -> RecordError:
+    pid = data.get("id", "?") if isinstance(data, Mapping) else "?"
+    first = issues[0]
+    more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+    value = first["value"]
+    shown = value if not isinstance(value, (dict, list)) or len(repr(value)) < 80 else "..."
+    msg = f"patient {pid}: {first['path'] or 'record'} = {shown!r}: expected {first['expected']}{more}"
+    return RecordError(msg, errors=issues, field=first["path"])
+
+
+def patient_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``oligotrial.patient/1``."""
+    schema = Patient.model_json_schema()
+    schema["$id"] = "https://oligotrial.org/schema/patient-1.json"
+    schema["title"] = "oligotrial.patient/1"
+    return schema
+

@@ -1,0 +1,1 @@
+"""Trial operations: the enrolment workflow, randomization, blinding roles and the audit chain."""
