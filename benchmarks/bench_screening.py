@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 def _facts(patient) -> None:
     """Read the per-patient facts every engine needs (the same helpers the engine uses)."""
-    from oligotrial.domain.eligibility import criteria
+    from oligotrial.domain.eligibility.criteria import _shared as criteria
     from oligotrial.domain.response import progression
 
     as_of = patient.as_of

@@ -23,7 +23,6 @@ from enum import Enum
 from typing import Any
 
 from oligotrial.domain.kernel.reasons import Explained, Reason
-from oligotrial.errors import ProtocolError
 
 
 class Verdict(str, Enum):
@@ -235,60 +234,3 @@ def applies_if(condition: Node, then: Node) -> Node:
         return _merge([c, t], UNKNOWN, lambda: f"{c.reason}; {t.reason}")
 
     return node
-
-
-# ---- compilation -------------------------------------------------------------------------
-
-LeafFactory = Callable[[Any], Node]
-_LEAVES: dict[str, LeafFactory] = {}
-
-
-def leaf(name: str) -> Callable[[LeafFactory], LeafFactory]:
-    """Register a leaf factory: it receives the YAML parameters and returns a Node."""
-
-    def deco(fn: LeafFactory) -> LeafFactory:
-        _LEAVES[name] = fn
-        return fn
-
-    return deco
-
-
-def leaf_names() -> list[str]:
-    from oligotrial.domain.eligibility import criteria  # noqa: F401  (registers the leaves)
-
-    return sorted(_LEAVES)
-
-
-def compile_rule(expr: Any, where: str = "rule") -> Node:
-    """Compile a rule expression (decoded YAML) into a Node, checking every leaf."""
-    from oligotrial.domain.eligibility import criteria  # noqa: F401  (registers the leaves)
-
-    if not isinstance(expr, dict) or len(expr) != 1:
-        raise ProtocolError(f"{where}: expected a mapping with exactly one operator, got {expr!r}")
-    (op, arg), = expr.items()
-    if op in ("all", "any"):
-        if not isinstance(arg, list) or not arg:
-            raise ProtocolError(f"{where}.{op}: expected a non-empty list")
-        children = [compile_rule(e, f"{where}.{op}[{i}]") for i, e in enumerate(arg)]
-        return all_of(children) if op == "all" else any_of(children)
-    if op == "not":
-        return negate(compile_rule(arg, f"{where}.not"))
-    if op in ("at_least", "at_most"):
-        if not isinstance(arg, dict) or set(arg) != {"n", "of"}:
-            raise ProtocolError(f"{where}.{op}: expected {{n: int, of: [rules]}}")
-        children = [compile_rule(e, f"{where}.{op}.of[{i}]") for i, e in enumerate(arg["of"])]
-        return count_of(children, int(arg["n"]), at_least=op == "at_least")
-    if op == "applies_if":
-        if not isinstance(arg, dict) or set(arg) != {"if", "then"}:
-            raise ProtocolError(f"{where}.applies_if: expected {{if: rule, then: rule}}")
-        return applies_if(compile_rule(arg["if"], f"{where}.if"), compile_rule(arg["then"], f"{where}.then"))
-    factory = _LEAVES.get(op)
-    if factory is None:
-        raise ProtocolError(f"{where}: unknown rule {op!r}; expected one of all, any, not, at_least, at_most, "
-                            f"applies_if, {', '.join(sorted(_LEAVES))}")
-    try:
-        return factory(arg)
-    except ProtocolError:
-        raise
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ProtocolError(f"{where}.{op}: invalid parameters {arg!r} ({exc})") from None

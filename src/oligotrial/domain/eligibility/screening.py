@@ -12,9 +12,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.eligibility.kleene import MET, NOT_MET, UNKNOWN, Context, Node, Verdict, compile_rule
-from oligotrial.domain.response.progression import evaluate_disease_state
+from oligotrial.domain.eligibility.compiler import compile_rule
+from oligotrial.domain.eligibility.kleene import (
+    MET,
+    NOT_MET,
+    UNKNOWN,
+    Context,
+    Node,
+    Verdict,
+)
 from oligotrial.domain.kernel.reasons import Explained
+from oligotrial.domain.response.progression import evaluate_disease_state
 
 SCREENING_FORMAT = "oligotrial.screening/1"
 _VALUE = {v: v.value for v in Verdict}

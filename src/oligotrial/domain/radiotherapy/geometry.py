@@ -19,7 +19,10 @@ from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import pdist
 
 from oligotrial.domain.radiotherapy.dvh import (
-    Structure, nominal_slice_thickness_mm, plane_area_mm2, slice_thicknesses_mm,
+    Structure,
+    nominal_slice_thickness_mm,
+    plane_area_mm2,
+    slice_thicknesses_mm,
 )
 from oligotrial.domain.record.patient import Patient
 from oligotrial.errors import DoseError

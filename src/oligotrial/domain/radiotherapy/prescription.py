@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oligotrial.domain.radiotherapy.dose import Fractionation, bed_gy, eqd2_gy
-from oligotrial.domain.radiotherapy.reirradiation import PriorCourse, composite_documentation_gaps
+from oligotrial.domain.radiotherapy.reirradiation import (
+    PriorCourse,
+    composite_documentation_gaps,
+)
 from oligotrial.errors import DoseError
 
 if TYPE_CHECKING:  # the domain never imports protocols at run time (layering: protocols -> domain)

@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from oligotrial.domain.radiotherapy.dose import check_alpha_beta_gy, check_dose_gy, check_fractions, eqd2_gy
+from oligotrial.domain.radiotherapy.dose import (
+    check_alpha_beta_gy,
+    check_dose_gy,
+    check_fractions,
+    eqd2_gy,
+)
 from oligotrial.errors import DoseError
 
 RuleStatus = Literal["pass", "fail", "not_evaluable"]

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from oligotrial.domain.response import recist as r11
 from oligotrial.domain.record.patient import Patient
+from oligotrial.domain.response import recist as r11
 
 Date = dt.date
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from oligotrial.domain.response import recist as r11
 from oligotrial.domain.record.patient import Finding, Patient
+from oligotrial.domain.response import recist as r11
 from oligotrial.errors import AssessmentError
 
 Date = dt.date

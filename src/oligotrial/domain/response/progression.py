@@ -31,8 +31,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from oligotrial.domain.record.patient import Assessment, Finding, Patient
 from oligotrial.domain.kernel.reasons import Explained, Reason, reason_text
+from oligotrial.domain.record.patient import Assessment, Finding, Patient
 
 Date = dt.date
 

@@ -1,0 +1,272 @@
+"""Leaves on the disease itself: the trial's disease state (progressing, residual or counted
+sites from ``domain.response.counting``), lesions by organ, brain metastases, involved organs,
+metastatic disease, and the date of the latest imaging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oligotrial.domain.eligibility.criteria._shared import (
+    _check_keys,
+    _disease_state,
+    _fmt,
+    _op,
+    _window_resolver,
+)
+from oligotrial.domain.eligibility.kleene import (
+    Context,
+    Node,
+    Outcome,
+    met,
+    not_met,
+    unknown,
+)
+from oligotrial.domain.eligibility.registry import leaf
+from oligotrial.domain.kernel.reasons import Reason, reason_text
+
+
+@leaf("assessment_within")
+def _assessment_within(params: dict) -> Node:
+    _check_keys(params, {"days", "window", "modalities"})
+    mods = set(params.get("modalities") or ())
+    window = _window_resolver(params)
+
+    def node(ctx: Context) -> Outcome:
+        days = window(ctx)
+        scans = [a for a in ctx.patient.assessments or () if a.date <= ctx.as_of and (not mods or a.modality in mods)]
+        if not scans:
+            return unknown("no imaging assessment recorded", [f"imaging within {days} days"])
+        last = max(scans, key=lambda a: a.date)
+        age = (ctx.as_of - last.date).days
+        ok = age <= days
+        return (met if ok else not_met)(lambda: f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
+                                        f"(required within {days})", [f"assessment {_fmt(last.date)}"])
+
+    return node
+
+
+
+def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[bool | None, Reason]:
+    """Whether a count known to lie in ``lo``..``hi`` is within ``rng`` (None: it depends on
+    what is unknown); the reason is formatted when read."""
+    mn, mx = rng.get("min"), rng.get("max")
+    if lo is None:
+        return None, f"{name} unknown"
+
+    def txt_req() -> tuple[str, str]:
+        txt = f"{name} {lo if lo == hi else f'{lo}-{hi}'}"
+        req = f"{'' if mn is None else f'>= {mn}'}{' and ' if mn is not None and mx is not None else ''}{'' if mx is None else f'<= {mx}'}"
+        return txt, req
+
+    ok_lo = (mn is None or lo >= mn) and (mx is None or lo <= mx)
+    ok_hi = (mn is None or hi >= mn) and (mx is None or hi <= mx)
+    if ok_lo == ok_hi:
+        def decided() -> str:
+            txt, req = txt_req()
+            return f"{txt} (required {req})"
+        return ok_lo, decided
+
+    def undecided() -> str:
+        txt, req = txt_req()
+        return f"{txt}: cannot decide {req}"
+    return None, undecided
+
+
+
+@leaf("disease_state")
+def _disease(params: dict) -> Node:
+    _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
+                         "largest_mm", "measurable_counted"})
+
+    def node(ctx: Context) -> Outcome:
+        ds = _disease_state(ctx)
+        if ds.judged_scan is None:
+            return unknown("no imaging assessment on or before the screening date", list(ds.missing))
+        inputs = ds.inputs
+        checks: list[tuple[bool | None, Any]] = []
+        n_c, n_u = len(ds.counted), len(ds.uncertain)
+        if "counted" in params:
+            ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
+
+            def counted_why(why=why) -> str:
+                detail = ", ".join(f"{s.lesion}: {s.reason}" for s in ds.lesions if s.lesion in ds.counted)
+                return f"{reason_text(why)}{f' [{detail}]' if detail else ''}"
+
+            checks.append((ok, counted_why))
+        if "sites" in params:
+            checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
+        if "organs" in params:
+            checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
+        if "intracranial_sites" in params:
+            extra = f" ({', '.join(ds.intracranial_uncounted)} treated before enrolment, not counted)" if ds.intracranial_uncounted else ""
+            ok, why = _range_check("intracranial sites", ds.intracranial_sites, ds.intracranial_sites, params["intracranial_sites"])
+            checks.append((ok, lambda why=why, extra=extra: reason_text(why) + extra))
+        if "progression_detected" in params:
+            want = params["progression_detected"]
+            pd_ = ds.progression_detected
+            if pd_ is None:
+                checks.append((None, "progression status uncertain"))
+            else:
+                checks.append((pd_ == want, "progression detected" if pd_ else "no progression"))
+        if "largest_mm" in params:
+            r = params["largest_mm"]
+            sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
+            if any(s is None for s in sizes):
+                checks.append((None, "size of a counted lesion not recorded"))
+            elif sizes:
+                big = max(sizes)
+                ok = _op(r.get("op", "<="))(big, r["max"])
+                checks.append((ok, f"largest counted lesion {big:g} mm (required {r.get('op', '<=')} {r['max']:g} mm)"))
+            else:
+                checks.append((True, "no counted lesion to size"))
+        if "measurable_counted" in params:
+            lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
+            n_meas = 0
+            for s in ds.lesions:
+                if s.lesion not in ds.counted or s.size_mm is None:
+                    continue
+                les = lesion_map.get(s.lesion)
+                is_node = s.kind == "lymph_node" or s.organ == "lymph_node"
+                if s.organ == "bone" and (les is None or les.soft_tissue_component is not True):
+                    continue
+                if (is_node and s.size_mm >= 15) or (not is_node and s.size_mm >= 10):
+                    n_meas += 1
+            ok = n_meas >= params["measurable_counted"].get("min", 1)
+            checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
+                               "bone only with a soft-tissue component)"))
+        def reason() -> str:
+            return "; ".join(w if w.__class__ is str else w() for _, w in checks)
+
+        if any(c is False for c, _ in checks):
+            return not_met(reason, inputs)
+        if any(c is None for c, _ in checks):
+            return unknown(reason, list(ds.missing) or ["lesion evaluation at the judged scan"], inputs)
+        return met(reason, inputs)
+
+    return node
+
+
+
+@leaf("lesions_in_organs")
+def _lesions_in_organs(params: dict) -> Node:
+    """Any counted (progressing or residual) lesion in the given organs."""
+    _check_keys(params, {"organs", "among"}, {"organs"})
+    organs = set(params["organs"])
+
+    def node(ctx: Context) -> Outcome:
+        ds = _disease_state(ctx)
+        pool = ds.lesions if params.get("among") == "all" else [s for s in ds.lesions if s.lesion in ds.counted]
+        hits = [s.lesion for s in pool if s.organ in organs and s.status not in ("absent",)]
+        if hits:
+            return met(lambda: f"{', '.join(hits)} in {', '.join(sorted(organs))}", list(ds.inputs))
+        unk = [s.lesion for s in pool if s.organ is None]
+        if unk:
+            return unknown(lambda: f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
+        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
+
+    return node
+
+
+
+def _brain_ids(p) -> frozenset[str]:
+    """Brain lesions of the record and new ones on imaging."""
+    return frozenset([lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
+                     + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
+
+
+
+@leaf("brain_metastases")
+def _brain(params: dict) -> Node:
+    """Brain metastases at the latest assessment (``untreated_only``: not in a prior RT course)."""
+    _check_keys(params, {"untreated_only", "max_diameter_mm", "diameter_op", "total_volume_cc", "volume_op"})
+
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        ids = set(ctx.patient_memo("brain_ids", _brain_ids, p))
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
+        if params.get("untreated_only"):
+            treated = {lid for c in p.radiotherapy or () if c.start <= ctx.as_of for lid in (c.lesions or ())}
+            if p.radiotherapy is None and ids:
+                return unknown("whether brain metastases were treated is not recorded", ["radiotherapy"])
+            ids = ids - treated
+        if "max_diameter_mm" in params or "total_volume_cc" in params:
+            latest: dict[str, Any] = {}
+            for a in p.assessments_sorted():
+                for f in a.findings:
+                    if f.lesion in ids:
+                        latest[f.lesion] = f
+            reasons, decided = [], False
+            missing = []
+            if "max_diameter_mm" in params:
+                cmp_ = _op(params.get("diameter_op", ">"))
+                for lid in sorted(ids):
+                    f = latest.get(lid)
+                    if f is None or f.size_mm is None:
+                        missing.append(f"size of brain metastasis {lid}")
+                    elif cmp_(f.size_mm, params["max_diameter_mm"]):
+                        reasons.append(f"{lid} {f.size_mm:g} mm {params.get('diameter_op', '>')} {params['max_diameter_mm']:g} mm")
+                        decided = True
+            if "total_volume_cc" in params:
+                vols = [latest[lid].volume_cc if lid in latest else None for lid in ids]
+                if any(v is None for v in vols) and ids:
+                    missing.append("volume_cc of each brain metastasis")
+                else:
+                    total = sum(v for v in vols if v is not None)
+                    if _op(params.get("volume_op", ">"))(total, params["total_volume_cc"]):
+                        reasons.append(f"total brain-metastasis volume {total:g} cc > {params['total_volume_cc']:g} cc")
+                        decided = True
+            if decided:
+                return met("; ".join(reasons), ["lesions", "assessments"])
+            if missing:
+                return unknown("brain metastasis size not recorded", missing)
+            return not_met(lambda: f"{len(ids)} brain metastasis(es), none over the size or volume limits", ["lesions", "assessments"])
+        if ids:
+            return met(lambda: f"brain metastases: {', '.join(sorted(ids))}", ["lesions"])
+        return not_met("no brain metastases recorded", ["lesions"])
+
+    return node
+
+
+
+@leaf("organ_involved")
+def _organ_involved(params: dict) -> Node:
+    _check_keys(params, {"organs", "kinds"}, {"organs"})
+    organs, kinds = set(params["organs"]), set(params.get("kinds") or ("metastasis", "primary", "lymph_node"))
+    memo_key = ("organ_involved", frozenset(organs), frozenset(kinds))
+
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions"])
+        def make() -> list[str]:
+            found = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
+            return found + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
+
+        hits = ctx.patient_memo(memo_key, make)
+        if hits:
+            return met(lambda: f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
+        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
+
+    return node
+
+
+
+@leaf("has_metastases")
+def _has_mets(params: Any) -> Node:
+    def node(ctx: Context) -> Outcome:
+        p = ctx.patient
+        if p.lesions is None:
+            return unknown("lesions not recorded", ["lesions (complete record of known disease)"])
+        mets = [lesion.id for lesion in p.lesions if lesion.kind == "metastasis"]
+        mets += [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.state != "absent"]
+        nodes = [lesion.id for lesion in p.lesions if lesion.kind == "lymph_node"]
+        if mets:
+            return met(lambda: f"metastatic disease on imaging: {', '.join(sorted(set(mets)))}", ["lesions"])
+        if nodes and p.cancer is not None and p.cancer.stage and p.cancer.stage.upper().startswith("IV"):
+            return met(lambda: f"stage {p.cancer.stage} with nodal disease", ["lesions", "cancer.stage"])
+        return not_met("no metastasis recorded", ["lesions"])
+
+    return node
+
