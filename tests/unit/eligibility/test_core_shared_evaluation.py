@@ -14,6 +14,7 @@ from importlib import resources
 import pytest
 from core_builders import example, lesion_record, parsed
 
+from oligotrial.domain.response import counting as disease_counting
 from oligotrial.domain.response import progression
 from oligotrial.domain.eligibility.kleene import MET, Outcome, all_of, met
 from oligotrial.domain.eligibility.screening import screen_against, screen_patient, screening_document
@@ -82,14 +83,14 @@ def test_a_rule_two_trials_share_is_evaluated_once_per_lesion(monkeypatch):
 
     monkeypatch.setitem(progression._RULES, "size_increase", counting)
     shared: dict = {}
-    a = progression.evaluate_disease_state(patient, oppress, shared)
-    b = progression.evaluate_disease_state(patient, stop2, shared)
+    a = disease_counting.evaluate_disease_state(patient, oppress, shared)
+    b = disease_counting.evaluate_disease_state(patient, stop2, shared)
     assert calls == ["L1"]  # same parameters (+20 %, +5 mm, nadir, >=): evaluated once
     assert a.counted == b.counted == ("L1",)
     assert a.lesions[0].reason == b.lesions[0].reason == "26 mm vs nadir 20 mm on 2025-10-01 (+30.0%, +6 mm)"
     # without the shared cache each trial evaluates it itself
-    progression.evaluate_disease_state(patient, oppress)
-    progression.evaluate_disease_state(patient, stop2)
+    disease_counting.evaluate_disease_state(patient, oppress)
+    disease_counting.evaluate_disease_state(patient, stop2)
     assert calls == ["L1", "L1", "L1"]
 
 

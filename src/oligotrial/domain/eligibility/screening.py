@@ -22,7 +22,7 @@ from oligotrial.domain.eligibility.kleene import (
     Verdict,
 )
 from oligotrial.domain.kernel.reasons import Explained
-from oligotrial.domain.response.progression import evaluate_disease_state
+from oligotrial.domain.response.counting import evaluate_disease_state
 
 SCREENING_FORMAT = "oligotrial.screening/1"
 _VALUE = {v: v.value for v in Verdict}

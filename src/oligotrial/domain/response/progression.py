@@ -1,7 +1,8 @@
-"""Per-lesion progression (or residual disease) under each trial's own definition, and counting.
+"""Per-lesion progression (or residual disease) under each trial's own definition.
 
 Each protocol's ``disease_state`` block (data, with source text) lists per-lesion rules and how
-the trial counts sites and organs. This module evaluates them on a patient record:
+the trial counts sites and organs. This module evaluates the per-lesion rules on a patient
+record (counting is :mod:`oligotrial.domain.response.counting`):
 
 * the *judged scan* is the latest assessment on or before the record's ``as_of``;
 * the *reference line* is the systemic therapy line under way at the judged scan (else the
@@ -28,13 +29,14 @@ Trial-specific rules quote their registry text in the protocol file.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from oligotrial.domain.kernel.reasons import Explained, Reason, reason_text
 from oligotrial.domain.record.patient import Assessment, Finding, Patient
 
 Date = dt.date
+
 
 
 def _cmp(a: float, op: str, b: float) -> bool:
@@ -51,9 +53,11 @@ def _cmp(a: float, op: str, b: float) -> bool:
     raise ValueError(f"operator {op!r}: expected >=, >, <= or <")
 
 
+
 def _pct_increase_meets(size: float, ref: float, pct: float, op: str) -> bool:
     """``size`` vs ``ref`` increased by ``pct`` % (``op``); compared as size*100 vs ref*(100+pct)."""
     return _cmp(size * 100.0, op, ref * (100.0 + pct))
+
 
 
 @dataclass(slots=True)
@@ -62,6 +66,7 @@ class LesionObservation:
     modality: str
     finding: Finding
     size: float | None  # the finding's size in mm (short axis for nodes), read once
+
 
 
 class LesionStatus(Explained):
@@ -86,55 +91,6 @@ class LesionStatus(Explained):
         return f"LesionStatus({self.lesion!r}, status={self.status!r}, rule={self.rule!r}, reason={self.reason!r})"
 
 
-@dataclass(slots=True)
-class DiseaseState:
-    definition: str
-    mode: str
-    judged_scan: Date | None
-    baseline: Date | None
-    lesions: tuple[LesionStatus, ...]
-    counted: tuple[str, ...]
-    uncertain: tuple[str, ...]
-    sites: int | None
-    sites_max: int | None
-    organs: int | None
-    organs_max: int | None
-    intracranial_sites: int
-    intracranial_uncounted: tuple[str, ...]
-    largest_counted_mm: float | None
-    progression_detected: bool | None
-    inputs: tuple[str, ...]
-    missing: tuple[str, ...]
-    notes: tuple[str, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        key = "residual_lesions" if self.mode == "residual" else (
-            "lesions_present" if self.mode == "burden" else "progressing_lesions")
-        out: dict[str, Any] = {
-            "definition": self.definition,
-            "progressing_lesions": list(self.counted) if self.mode == "progression" else [],
-            "sites": self.sites,
-            "organs": self.organs,
-            "intracranial_sites": self.intracranial_sites,
-            "largest_progressing_mm": self.largest_counted_mm,
-        }
-        if key != "progressing_lesions":
-            out[key] = list(self.counted)
-        out.update({
-            "judged_scan": self.judged_scan.isoformat() if self.judged_scan else None,
-            "baseline": self.baseline.isoformat() if self.baseline else None,
-            "uncertain_lesions": list(self.uncertain),
-            "sites_max": self.sites_max,
-            "organs_max": self.organs_max,
-            "intracranial_not_counted": list(self.intracranial_uncounted),
-            "lesions": [
-                {"lesion": s.lesion, "status": s.status, "rule": s.rule, "reason": s.reason}
-                for s in self.lesions
-            ],
-            "notes": list(self.notes),
-        })
-        return out
-
 
 def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]]:
     hist: dict[str, list[LesionObservation]] = {}
@@ -146,6 +102,7 @@ def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]
     return hist
 
 
+
 def reference_line(patient: Patient, at: Date):
     """The systemic therapy line under way at ``at``, else the latest line started before it."""
     lines = sorted((t for t in patient.systemic_therapy or () if t.start <= at), key=lambda t: t.start)
@@ -153,6 +110,7 @@ def reference_line(patient: Patient, at: Date):
         return None
     ongoing = [t for t in lines if t.end is None or t.end >= at]
     return ongoing[-1] if ongoing else lines[-1]
+
 
 
 def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment | None, Date | None]:
@@ -175,8 +133,10 @@ def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment
     return judged, baseline
 
 
+
 def _size(f: Finding) -> float | None:
     return f.size_mm
+
 
 
 class _LesionContext:
@@ -200,6 +160,7 @@ class _LesionContext:
         self.baseline_obs = next((o for o in reversed(obs) if o.date <= baseline), None)
         self.is_new = any(o.finding.new for o in obs)
         self.results: dict[int, tuple[bool | None, Reason]] = {}  # rule id (see _plan) -> (verdict, why)
+
 
 
 def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -236,6 +197,7 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     return (pct_ok and abs_ok), why
 
 
+
 def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := o.size) is not None]
     if not measured and ctx.current is not None and ctx.current.finding.state != "not_evaluated":
@@ -267,6 +229,7 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
                 f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
 
     return ok, why
+
 
 
 def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -302,6 +265,7 @@ def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | 
     return True, f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}"
 
 
+
 def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if not ctx.is_new or cur is None:
@@ -313,6 +277,7 @@ def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
         return (None if f.suv_max is None and f.state != "complete_metabolic_response" else False), \
             "FDG uptake of the new lesion not recorded"
     return True, f"new FDG-avid lesion on PET/CT (SUVmax {f.suv_max:g})"
+
 
 
 def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -332,11 +297,13 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
 
 
+
 def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if cur is not None and cur.finding.state == "unequivocal_progression":
         return True, "unequivocal progression (reader's judgement)"
     return False, "no unequivocal progression recorded"
+
 
 
 _RULES = {
@@ -347,7 +314,9 @@ _RULES = {
     "suv_increase": _rule_suv_increase,
     "unequivocal": _rule_unequivocal,
 }
+
 RULE_TYPES = frozenset(_RULES)
+
 
 
 def _rule_key(rule: dict[str, Any]) -> tuple:
@@ -356,8 +325,11 @@ def _rule_key(rule: dict[str, Any]) -> tuple:
                         if k not in ("name", "source_text")))
 
 
+
 _PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], int, str]]]] = {}
+
 _RULE_IDS: dict[tuple, int] = {}  # rule key -> a small number (hashed once, not on every lookup)
+
 
 
 def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
@@ -368,6 +340,7 @@ def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
         hit = _PLANS[id(rules)] = (rules, [(r, _RULE_IDS.setdefault(_rule_key(r), len(_RULE_IDS)),
                                             r.get("name", r["type"])) for r in rules])
     return hit[1]
+
 
 
 def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], int, str]]
@@ -398,6 +371,7 @@ def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], in
     return "not_progressing", None, "no progression rule met"
 
 
+
 def _lesion_contexts(patient: Patient, judged: Assessment, baseline: Date) -> list[tuple]:
     """Per lesion seen up to the judged scan: its context and where it is (protocol-independent)."""
     lesion_map = patient.lesion_map()
@@ -413,194 +387,3 @@ def _lesion_contexts(patient: Patient, judged: Assessment, baseline: Date) -> li
         out.append((ctx, organ, kind, region, organ in ("brain", "meninges")))
     return out
 
-
-def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
-    return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
-
-
-class _Counting:
-    """A protocol's ``counting`` block read once (not once per lesion and patient)."""
-
-    __slots__ = ("nodes_by_region", "node_region_is_organ", "count_primary", "extracranial_only",
-                 "organ_kinds", "require_pet", "exclude_treated_ic")
-
-    def __init__(self, counting: dict[str, Any]) -> None:
-        self.nodes_by_region = bool(counting.get("nodes_by_region"))
-        self.node_region_is_organ = bool(counting.get("node_region_is_organ"))
-        self.count_primary = counting.get("count_primary", True)
-        self.extracranial_only = bool(counting.get("sites_extracranial_only"))
-        self.organ_kinds = counting.get("organ_kinds")
-        self.require_pet = counting.get("require_pet", True)
-        self.exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
-
-    def site_key(self, s: LesionStatus) -> str | None:
-        if self.nodes_by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
-            return f"region:{s.node_region}" if s.node_region else None
-        return f"lesion:{s.lesion}"
-
-    def organ_key(self, s: LesionStatus) -> str | None:
-        if s.kind == "lymph_node" or s.organ == "lymph_node":
-            if self.node_region_is_organ:
-                return f"nodes:{s.node_region}" if s.node_region else None
-            return "lymph_node"
-        return s.organ
-
-
-_COUNTINGS: dict[int, tuple[dict[str, Any], _Counting]] = {}
-
-
-def _counting(counting: dict[str, Any]) -> _Counting:
-    hit = _COUNTINGS.get(id(counting))
-    if hit is None or hit[0] is not counting:
-        hit = _COUNTINGS[id(counting)] = (counting, _Counting(counting))
-    return hit[1]
-
-
-def _count(items: list[LesionStatus], key) -> tuple[int, int]:
-    """Distinct sites (or organs) among ``items``: (at least, at most); an item whose key is
-    unknown (None) may be a new site or one already counted."""
-    if not items:
-        return 0, 0
-    keys = set()
-    unknown = 0
-    for s in items:
-        k = key(s)
-        if k is None:
-            unknown += 1
-        else:
-            keys.add(k)
-    known = len(keys)
-    lo = known + (1 if unknown and not known else 0)
-    return lo, known + unknown
-
-
-_COUNT_STATUS = {"progression": "progressing", "residual": "residual", "burden": "present"}
-
-
-def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -> DiseaseState:
-    """Evaluate a protocol's ``disease_state`` spec on a patient record.
-
-    ``shared`` is an optional per-patient cache (the lesion history does not depend on the
-    protocol), so screening one patient against several protocols builds it once.
-    """
-    notes: list[str] = []
-    if shared is not None and "ds:scan" in shared:
-        judged, baseline, base_notes = shared["ds:scan"]
-        notes.extend(base_notes)
-    else:
-        judged, baseline = _judged_and_baseline(patient, notes)
-        if shared is not None:
-            shared["ds:scan"] = (judged, baseline, tuple(notes))
-    if judged is None:
-        return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
-                            None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
-                            tuple(notes))
-    counting = _counting(spec.counting)
-    lesions = shared.get("ds:lesion_ctx") if shared is not None else None
-    if lesions is None:
-        lesions = _lesion_contexts(patient, judged, baseline)
-        if shared is not None:
-            shared["ds:lesion_ctx"] = lesions
-    statuses: list[LesionStatus] = []
-    progression_any: bool | None = False
-    mode = spec.mode
-    plan = _plan(spec.rules)
-    judged_date = judged.date
-    for ctx, organ, kind, region, intracranial in lesions:
-        lid = ctx.lid
-        cur = ctx.current
-        if mode == "progression" or mode == "residual":
-            status, rule_name, why = _progression_status(ctx, plan)
-            if mode == "residual":
-                if status == "progressing":
-                    progression_any = True
-                elif status == "uncertain" and progression_any is False:
-                    progression_any = None
-                if cur is None or cur.finding.state == "not_evaluated":
-                    status, why = "uncertain", lambda: f"not evaluated at {judged_date.isoformat()}"
-                elif cur.finding.state in ("absent", "complete_metabolic_response") or cur.size == 0:
-                    status, why = "absent", "complete metabolic response or absent"
-                elif cur.modality != "PET-CT" and counting.require_pet:
-                    status, why = "uncertain", "residual status needs a PET/CT"
-                else:
-                    suv = cur.finding.suv_max
-                    status, why = "residual", ("not in complete metabolic response"
-                                               + (f" (SUVmax {suv:g})" if suv is not None else ""))
-                rule_name = None
-        else:  # burden: every lesion present at the judged scan
-            if cur is None or cur.finding.state == "not_evaluated":
-                status, rule_name, why = "uncertain", None, lambda: f"not evaluated at {judged_date.isoformat()}"
-            elif cur.finding.state == "absent" or cur.size == 0:
-                status, rule_name, why = "absent", None, "absent"
-            else:
-                status, rule_name, why = "present", None, "present"
-        size = cur.size if cur else None
-        statuses.append(LesionStatus(lid, organ, kind, region, intracranial, status, rule_name, why, size))
-
-    count_status = _COUNT_STATUS[mode]
-    as_of = patient.as_of or judged.date
-    counted: list[LesionStatus] = []
-    uncertain: list[LesionStatus] = []
-    ic_uncounted: list[str] = []
-    for s in statuses:
-        st = s.status
-        if st != count_status and st != "uncertain":
-            continue
-        if s.intracranial and counting.exclude_treated_ic and _treated_before(patient, s.lesion, as_of):
-            ic_uncounted.append(s.lesion)
-            continue
-        (counted if st == count_status else uncertain).append(s)
-
-    missing = []
-    if counted or uncertain:
-        site_key, organ_key = counting.site_key, counting.organ_key
-        include_primary = counting.count_primary
-        c_items = [s for s in counted if include_primary or s.kind != "primary"]
-        u_items = [s for s in uncertain if include_primary or s.kind != "primary"]
-        ec_only = counting.extracranial_only
-        site_items = [s for s in c_items if not s.intracranial] if ec_only else c_items
-        sites_lo, sites_hi = _count(site_items, site_key)
-        _, sites_hi_all = _count(site_items + [s for s in u_items if not (ec_only and s.intracranial)], site_key)
-        organ_kinds = counting.organ_kinds
-        organ_items = [s for s in c_items if organ_kinds is None or s.kind in organ_kinds or s.kind is None]
-        organs_lo, organs_hi = _count(organ_items, organ_key)
-        _, organs_hi_all = _count(organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds],
-                                  organ_key)
-        if any(site_key(s) is None for s in site_items):
-            notes.append("a progressing lymph node has no node_region: counted as its own site (upper bound)")
-            missing.append("node_region of each involved lymph node")
-        if uncertain:
-            missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
-        sizes = [s.size_mm for s in c_items if s.size_mm is not None]
-        intracranial_sites = sum(1 for s in c_items if s.intracranial)
-    else:  # nothing counted or uncertain: every count is zero
-        sites_lo = sites_hi = sites_hi_all = organs_lo = organs_hi = organs_hi_all = intracranial_sites = 0
-        sizes = []
-    inputs = shared.get("ds:inputs") if shared is not None else None
-    if inputs is None:
-        inputs = [f"assessment {judged.date.isoformat()} ({judged.modality})"]
-        if baseline and baseline != judged.date:
-            inputs.append(f"baseline assessment {baseline.isoformat()}")
-        inputs = tuple(inputs)
-        if shared is not None:
-            shared["ds:inputs"] = inputs
-    return DiseaseState(
-        definition=spec.definition,
-        mode=spec.mode,
-        judged_scan=judged.date,
-        baseline=baseline,
-        lesions=tuple(statuses),
-        counted=tuple(s.lesion for s in counted),
-        uncertain=tuple(s.lesion for s in uncertain),
-        sites=sites_lo,
-        sites_max=max(sites_hi, sites_hi_all),
-        organs=organs_lo,
-        organs_max=max(organs_hi, organs_hi_all),
-        intracranial_sites=intracranial_sites,
-        intracranial_uncounted=tuple(ic_uncounted),
-        largest_counted_mm=max(sizes) if sizes else None,
-        progression_detected=progression_any if spec.mode == "residual" else bool(counted) or (None if uncertain else False),
-        inputs=inputs,
-        missing=tuple(missing),
-        notes=tuple(notes),
-    )

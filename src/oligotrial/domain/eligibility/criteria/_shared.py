@@ -12,7 +12,7 @@ from oligotrial.domain.eligibility.kleene import (
     Context,
 )
 from oligotrial.domain.record import scores
-from oligotrial.domain.response.progression import DiseaseState, evaluate_disease_state
+from oligotrial.domain.response.counting import DiseaseState, evaluate_disease_state
 from oligotrial.errors import ProtocolError
 
 _OPS = {
