@@ -1,6 +1,6 @@
 """oligotrial: run metastasis-directed radiotherapy trials.
 
-The public surface is listed in ``__all__`` (sorted); ``tests/unit/test_public_api.py`` keeps it
+The public surface is listed in ``__all__`` (sorted); ``tests/unit/architecture`` keeps it
 in sync with what the package exports.
 """
 

@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize, stats
 
-from oligotrial.domain.kernel.validation import finite_number
+from oligotrial.domain.kernel import finite_number
 from oligotrial.errors import DesignError
 
 __all__ = [

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from oligotrial.domain.kernel.reasons import Explained, Reason
+from oligotrial.domain.kernel import Explained, Reason
 
 
 class Verdict(str, Enum):

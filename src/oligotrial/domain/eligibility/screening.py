@@ -21,7 +21,7 @@ from oligotrial.domain.eligibility.kleene import (
     Node,
     Verdict,
 )
-from oligotrial.domain.kernel.reasons import Explained
+from oligotrial.domain.kernel import Explained
 from oligotrial.domain.response.counting import evaluate_disease_state
 
 SCREENING_FORMAT = "oligotrial.screening/1"

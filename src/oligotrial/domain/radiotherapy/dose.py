@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from oligotrial.domain.kernel.validation import finite_number
+from oligotrial.domain.kernel import finite_number
 from oligotrial.errors import DoseError
 
 LN2 = math.log(2.0)

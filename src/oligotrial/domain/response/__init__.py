@@ -1,2 +1,22 @@
-"""Tumour response over time: RECIST 1.1, iRECIST, trial-specific progression and site counting,
-the ESTRO-EORTC oligometastatic state, and endpoints."""
+"""Tumour response over time, and the endpoints derived from it.
+
+Owns: RECIST 1.1 (:mod:`.recist`: measurement and target selection, time-point responses, best
+overall response), iRECIST (:mod:`.irecist`), each trial's own per-lesion progression rules
+(:mod:`.progression`) and site and organ counting (:mod:`.counting`), the ESTRO-EORTC
+oligometastatic state (:mod:`.oligostate`), and time-to-event and response endpoints
+(:mod:`.endpoints`). The numbers (thresholds, windows) come from the protocol file.
+
+Depends on: ``record``, ``kernel``. Used by ``eligibility`` (a trial's disease state).
+"""
+
+from oligotrial.domain.kernel import lazy_exports
+
+#: public name -> the sub-module that defines it (a public sub-module maps to itself)
+_EXPORTS = {
+    "counting": "counting", "endpoints": "endpoints", "irecist": "irecist", "oligostate": "oligostate",
+    "progression": "progression", "recist": "recist",
+    "DiseaseState": "counting", "evaluate_disease_state": "counting",
+    "LesionStatus": "progression", "RULE_TYPES": "progression", "reference_line": "progression",
+    "RecistOptions": "recist", "lesion_of": "recist", "measurable": "recist",
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

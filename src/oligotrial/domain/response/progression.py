@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.kernel.reasons import Explained, Reason, reason_text
+from oligotrial.domain.kernel import Explained, Reason, reason_text
 from oligotrial.domain.record.patient import Assessment, Finding, Patient
 
 Date = dt.date

@@ -1,1 +1,23 @@
-"""Trial operations: the enrolment workflow, randomization, blinding roles and the audit chain."""
+"""Trial operations: what happens to a participant between consent and the data cut.
+
+Owns: the enrolment workflow's states and transitions and the radiotherapy decision
+(:mod:`.workflow`); randomization algorithms with an injected generator, permuted blocks and
+minimisation (:mod:`.randomization`); blinding roles and what each may see (:mod:`.blinding`); the
+audit hash chain (:mod:`.audit`).
+
+Depends on: ``record``, ``kernel``. Nothing else in the domain uses it: the service layer joins
+trial operations to the clinical contexts.
+"""
+
+from oligotrial.domain.kernel import lazy_exports
+
+#: public name -> the sub-module that defines it (a public sub-module maps to itself)
+_EXPORTS = {
+    "audit": "audit", "blinding": "blinding", "randomization": "randomization", "workflow": "workflow",
+    "ChainReport": "audit", "GENESIS": "audit", "canonical_parts": "audit", "canonical_template": "audit",
+    "fill_marker": "audit", "link_hash": "audit", "split_at_marker": "audit", "verify_chain": "audit",
+    "ROLES": "blinding", "find_arm_information": "blinding", "is_blinded": "blinding",
+    "radiotherapy_view": "blinding",
+    "Participant": "workflow",
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,7 +23,7 @@ from oligotrial.domain.eligibility.kleene import (
     unknown,
 )
 from oligotrial.domain.eligibility.registry import leaf
-from oligotrial.domain.kernel.reasons import Reason, reason_text
+from oligotrial.domain.kernel import Reason, reason_text
 
 
 @leaf("assessment_within")
