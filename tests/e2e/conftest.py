@@ -15,10 +15,10 @@ from trialops_db import PgSchema, fake_screener, require_postgres  # noqa: E402 
 
 from oligotrial.domain.trial.blinding import ROLES  # noqa: E402
 
-from trialops_e2e import PASSWORD, PG_URL, TRIAL, Api  # noqa: E402
+from trialops_e2e import PASSWORD, PG_URL, TRIAL, Api, StudyClock  # noqa: E402
 
 
-def _make_api(settings):
+def _make_api(settings, clock=None):
     from fastapi.testclient import TestClient
 
     from oligotrial.adapters.db.crypto import Argon2Hasher
@@ -26,7 +26,7 @@ def _make_api(settings):
     from oligotrial.bootstrap import bootstrap
     from oligotrial.service import randomization, users
 
-    c = bootstrap(settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True))
+    c = bootstrap(settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True), clock=clock)
     for role in ROLES:
         users.add_user(c.ctx, role, PASSWORD, role, "*" if role == "admin" else TRIAL)
     randomization.generate_list(c.ctx, TRIAL, seed=77, size_per_stratum=60)
@@ -44,10 +44,11 @@ def api(request, tmp_path):
         require_postgres()
         schema = PgSchema()
         settings = Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5)
-    c, client = _make_api(settings)
+    clock = StudyClock()
+    c, client = _make_api(settings, clock)
     try:
         with client:
-            yield Api(client, c)
+            yield Api(client, c, clock)
     finally:
         c.dispose()
         if schema is not None:
@@ -58,9 +59,10 @@ def api(request, tmp_path):
 def sqlite_api(tmp_path):
     from oligotrial.config import Settings
 
-    c, client = _make_api(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
+    clock = StudyClock()
+    c, client = _make_api(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"), clock)
     try:
         with client:
-            yield Api(client, c)
+            yield Api(client, c, clock)
     finally:
         c.dispose()

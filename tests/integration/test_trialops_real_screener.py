@@ -34,9 +34,31 @@ def real_container(db_settings):
 
 
 def _screened(ctx, name):
-    pid = enrolment.register(ctx, COORD, TRIAL, _example(name))["id"]
-    enrolment.screen(ctx, COORD, TRIAL, pid)
+    record = _example(name)
+    pid = enrolment.register(ctx, COORD, TRIAL, record)["id"]
+    enrolment.screen(ctx, COORD, TRIAL, pid, on=record["as_of"])  # screened on the day the example describes
     return pid
+
+
+def test_the_server_screens_on_the_screening_date_not_the_records_own_date(real_container):
+    """A record written months ago is judged as of the screening date (today unless given): the
+    STOP-2 example's imaging is within the 12-week window on its own date and far outside it on
+    today's, so today's screening must not pass the imaging criterion."""
+    ctx = real_container.ctx
+    record = _example("stop2_eligible")
+    pid = enrolment.register(ctx, COORD, TRIAL, record)["id"]
+    view = enrolment.screen(ctx, COORD, TRIAL, pid)
+    today = ctx.today().isoformat()
+    assert view["screening"]["as_of"] == today and today > record["as_of"]
+    assert view["screening"]["verdict"] != "eligible"
+    with ctx.uow() as uow:
+        stored = uow.repo.get_participant(TRIAL, pid).screening
+    assert stored["as_of"] == today
+    windowed = [c for c in stored["result"]["criteria"] if c["verdict"] != "met" and "days before screening" in
+                (c.get("reason") or "")]
+    assert windowed, "a criterion with a window counted back from today's date"
+    again = enrolment.screen(ctx, COORD, TRIAL, pid, on=record["as_of"])
+    assert again["screening"]["verdict"] == "eligible" and again["screening"]["as_of"] == record["as_of"]
 
 
 def test_real_engine_verdicts_are_stored_with_the_protocol_version(real_container):

@@ -49,7 +49,7 @@ def test_full_workflow_persists_and_the_chain_verifies(container):
     enrolment.add_entry(ctx, COORD, TRIAL, pid, "adverse_event", {"date": "2026-03-20", "term": "Nausea", "grade": 1})
     view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
     assert view["state"] == "treated" and view["allocation"]["arm"] == alloc["arm"]
-    assert len(view["visits"]) == 7 and view["entries"][0]["term"] == "Nausea"
+    assert len(view["visits"]) == 7 and view["entries"][0]["data"]["term"] == "Nausea"
     assert audit.verify(ctx).ok
     assert randomization.verify_commitment(ctx, TRIAL)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,3 +22,7 @@ class ServiceContext:
 
     def now_iso(self) -> str:
         return self.clock().isoformat(timespec="microseconds")
+
+    def today(self) -> dt.date:
+        """Today's date by the injected clock (UTC)."""
+        return self.clock().date()

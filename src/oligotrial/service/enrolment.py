@@ -14,17 +14,16 @@ from typing import Any
 
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
-from oligotrial.domain.record.ctcae import check_adverse_event
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
-from oligotrial.service import audit
+from oligotrial.service import audit, followup
+from oligotrial.service.followup import single_group
 from oligotrial.service.access import authorize
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
-QOL_INSTRUMENTS = ("EQ-5D-5L", "EORTC QLQ-C30", "EORTC QLQ-BM22", "FACT-L", "BPI")
 #: the longest record id a participant may carry (the storage column's width)
 MAX_EXTERNAL_ID = 128
 
@@ -82,21 +81,31 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any) -> dict
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False) -> dict:
+def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False,
+           on: Any = None) -> dict:
+    """Screen the participant's record as of ``on`` (the screening date: today unless the
+    coordinator gives one), so that every window of the protocol counts back from that date and
+    not from the date the record was written (its ``as_of``)."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "screen")
+    today = ctx.today()
+    as_of = today if on is None else dt.date.fromisoformat(_date({"date": on}, "date"))
+    if as_of > today:
+        raise _bad("date", as_of.isoformat(), f"a screening date not after today ({today.isoformat()})")
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid)
         workflow.check_step(p, "screen")
-        outcome = ctx.screener(parse_patient(p.record), protocol, assume_attested=assume_attested)
+        patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
+        outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
         old = p.screening
-        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version,
+        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
                        "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
         workflow.advance(p, "screen")
         uow.repo.save_participant(p)
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screen", entity_type="participant",
                      entity_id=p.id, old=None, new={"verdict": outcome.verdict,
                                                     "protocol_version": protocol.version,
+                                                    "as_of": as_of.isoformat(),
                                                     "previous_verdict": (old or {}).get("verdict")})
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
@@ -140,12 +149,6 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
                      reason=(decision["override"] or {}).get("reason"))
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
-
-
-def single_group(protocol) -> bool:
-    """A trial with one arm and no randomization (NCT05906329): an enrolled participant is
-    treated directly, with that arm."""
-    return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
 
 
 def _schedule_anchors(p: Participant, *, single: bool = False) -> dict[str, dt.date | None]:
@@ -261,49 +264,9 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
     return {k: v for k, v in visit.items() if k not in ("id", "participant_id")}
 
 
-def add_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: dict) -> dict:
-    """Assessments, adverse events (CTCAE v5 term and grade), QoL forms and events."""
-    protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "follow_up")
-    if not isinstance(data, dict):
-        raise _bad("body", type(data).__name__, "an object")
-    on = _date(data, "date")
-    if kind == "adverse_event":
-        clean = {"date": on, **check_adverse_event(data.get("term") if isinstance(data.get("term"), str) else "",
-                                                   data.get("grade"), data.get("specify")),
-                 "serious": bool(data.get("serious", False))}
-    elif kind == "qol":
-        if data.get("instrument") not in QOL_INSTRUMENTS:
-            raise _bad("instrument", data.get("instrument"), f"one of {list(QOL_INSTRUMENTS)}")
-        resp = data.get("responses")
-        if not isinstance(resp, dict) or not resp or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in resp.values()):
-            raise _bad("responses", resp, "an object of item -> numeric answer")
-        clean = {"date": on, "instrument": data["instrument"], "responses": resp}
-    elif kind == "assessment":
-        findings = data.get("findings", [])
-        if not isinstance(findings, list):
-            raise _bad("findings", findings, "a list of lesion findings")
-        clean = {"date": on, "modality": data.get("modality"), "findings": findings,
-                 "overall_response": data.get("overall_response")}
-    elif kind == "event":
-        etype = data.get("type")
-        if etype not in ("progression", "next_line", "death", "withdrawal"):
-            raise _bad("type", etype, "one of progression, next_line, death, withdrawal")
-        clean = {"date": on, "type": etype, "details": data.get("details")}
-    else:  # pragma: no cover - routes only pass the kinds above
-        raise ValueError(kind)
-    with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
-        workflow.check_step(p, "event" if kind == "event" else kind)
-        entry_id = uow.repo.add_entry(p.id, kind, clean, ctx.now_iso(), actor.username)
-        if kind == "event" and clean["type"] in workflow.EVENT_STATE:
-            p.state = workflow.EVENT_STATE[clean["type"]]
-            uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{kind}.record", entity_type=kind,
-                     entity_id=f"{p.id}/{entry_id}", new=clean)
-        uow.commit()
-    return {"id": entry_id, "kind": kind, **clean}
+def add_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict:
+    """A follow-up entry: see :func:`oligotrial.service.followup.record_entry`."""
+    return followup.record_entry(ctx, actor, trial, pid, kind, data)
 
 
 def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
@@ -354,7 +317,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         if p is None:
             raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
                                 field="participant")
-        visits, entries = uow.repo.visits(p.id), uow.repo.entries(p.id)
+        visits, entries = uow.repo.visits(p.id), [followup.entry_view(e) for e in uow.repo.entries(p.id)]
         a = uow.repo.get_allocation(p.id)
         alloc = None
         if a is not None:

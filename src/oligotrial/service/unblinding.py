@@ -36,9 +36,8 @@ def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *
                                      code="not_randomized", field="participant")
         arm = protocol.arm(allocation_arm(ctx, a))
         now = ctx.now_iso()
-        event = {"date": now[:10], "type": "emergency_unblinding", "details": {"by": actor.username,
-                                                                            "reason": reason.strip()}}
-        entry_id = uow.repo.add_entry(p.id, "event", event, now, actor.username)
+        event = {"date": now[:10], "by": actor.username, "reason": reason.strip()}
+        entry_id = uow.repo.add_entry(p.id, "unblinding", event, now, actor.username)
         uow.repo.add_notification(protocol.id, "emergency_unblinding", p.id,
                                   f"{actor.username} unblinded participant {p.id}: {reason.strip()}", now)
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.unblind", entity_type="participant",

@@ -130,12 +130,25 @@ class FakeRepository:
 
     def add_entry(self, participant_id, kind, data, at, by):
         self.entry_rows.append({"id": len(self.entry_rows) + 1, "participant_id": participant_id, "kind": kind,
-                                "data": data, "at": at, "by": by})
+                                "data": data, "at": at, "by": by, "status": "active", "version": 1,
+                                "updated_at": None, "updated_by": None, "reason": None})
         return len(self.entry_rows)
 
     def entries(self, participant_id):
-        return [{"id": e["id"], "kind": e["kind"], "at": e["at"], "by": e["by"], **e["data"]}
-                for e in self.entry_rows if e["participant_id"] == participant_id]
+        return [copy.deepcopy(e) for e in self.entry_rows if e["participant_id"] == participant_id]
+
+    def get_entry(self, participant_id, entry_id):
+        return next((copy.deepcopy(e) for e in self.entry_rows
+                     if e["id"] == entry_id and e["participant_id"] == participant_id), None)
+
+    def update_entry(self, entry_id, *, data, status, version, at, by, reason):
+        for e in self.entry_rows:
+            if e["id"] == entry_id:
+                e.update(data=data, status=status, version=version, updated_at=at, updated_by=by, reason=reason)
+
+    def iter_participants(self, trial, batch=200):
+        yield from sorted((copy.deepcopy(p) for p in self.participants.values() if p.trial == trial),
+                          key=lambda p: p.id)
 
     def add_notification(self, trial, kind, participant_id, message, at):
         self.notes.append({"trial": trial, "kind": kind, "participant_id": participant_id, "message": message, "at": at})
@@ -221,8 +234,8 @@ class FakeScreener:
 def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
     from oligotrial.protocols import list_protocols, load_protocol
 
-    store = {"repo": FakeRepository(), "commits": 0}
     clock_t = [dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)]
+    store = {"repo": FakeRepository(), "commits": 0, "clock": clock_t}  # store["clock"][0] = ... moves time
 
     def clock():
         clock_t[0] += dt.timedelta(seconds=1)

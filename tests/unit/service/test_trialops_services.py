@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 from collections import Counter
 from pathlib import Path
@@ -71,14 +73,16 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     with pytest.raises(RecordError) as e:
         enrolment.record_visit(ctx, COORD, STOP2.id, pid, "followup_m3", {"date": "2026-12-01"})
     assert e.value.field == "out_of_window_reason"
+    store["clock"][0] = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)  # follow-up is entered as it happens
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "adverse_event", {"date": "2026-04-06", "term": "Fatigue", "grade": 2})
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "qol", {"date": "2026-04-06", "instrument": "EQ-5D-5L",
                                                           "responses": {"mobility": 1}})
-    enrolment.add_entry(ctx, COORD, STOP2.id, pid, "event", {"date": "2026-09-01", "type": "death"})
+    enrolment.add_entry(ctx, COORD, STOP2.id, pid, "event", {"date": "2026-09-01", "kind": "death"})
     assert store["repo"].participants[pid].state == "deceased"
-    with pytest.raises(WorkflowError):
+    with pytest.raises(RecordError) as e:  # a questionnaire after death is impossible
         enrolment.add_entry(ctx, COORD, STOP2.id, pid, "qol", {"date": "2026-10-01", "instrument": "EQ-5D-5L",
                                                               "responses": {"mobility": 1}})
+    assert e.value.field == "date"
     assert audit.verify(ctx).ok
 
 
@@ -234,7 +238,7 @@ def test_emergency_unblinding_needs_reason_and_reauthentication_and_raises_an_ev
                                        password="correct-horse")
     assert out["arm"] in {"palliative", "sabr"}
     assert store["repo"].notes[0]["kind"] == "emergency_unblinding"
-    assert any(e["kind"] == "event" and e["data"]["type"] == "emergency_unblinding" for e in store["repo"].entry_rows)
+    assert any(e["kind"] == "unblinding" and e["data"]["by"] == ENROLLER.username for e in store["repo"].entry_rows)
     last = store["repo"].audit[-1]
     assert last["action"] == "participant.unblind" and last["reason"] and "arm" not in json.dumps(last["new"])
 

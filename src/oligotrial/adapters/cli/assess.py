@@ -83,12 +83,13 @@ def assess(
     if criteria not in ("recist1.1", "irecist"):
         _fail(f"--criteria {criteria!r}: expected recist1.1 or irecist")
     b, s = _date(baseline, "baseline"), _date(start, "start")
-    out = _run(lambda: assess_patient(_load(patient), criteria=criteria, baseline=b, start=s, confirm=confirm))
+    record = _run(lambda: _load(patient))
+    out = _run(lambda: assess_patient(record, criteria=criteria, baseline=b, start=s, confirm=confirm))
     doc = out.document
     if plot is not None:
-        from oligotrial.adapters.io.plots import spider_plot
+        from oligotrial.adapters.io.plots import lesion_series, spider_plot
 
-        spider_plot(doc, plot)
+        spider_plot(doc, plot, series=_run(lambda: lesion_series(record, doc)))
     if as_json:
         _print_json(doc)
         return

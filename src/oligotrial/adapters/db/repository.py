@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -33,6 +34,12 @@ _SAVE_PARTICIPANT = update(t.participants).where(t.participants.c.id == bindpara
 _GET_LIST = select(t.randomization_lists).where(t.randomization_lists.c.trial == bindparam("trial"))
 _GET_LIST_FOR_UPDATE = _GET_LIST.with_for_update()
 _ADD_ALLOCATION = insert(t.allocations)
+
+
+def _entry(r: Any) -> dict[str, Any]:
+    """A follow-up entry as the services see it: its metadata and its data, kept apart."""
+    return {"id": r.id, "kind": r.kind, "at": r.at, "by": r.by, "status": r.status, "version": r.version,
+            "updated_at": r.updated_at, "updated_by": r.updated_by, "reason": r.reason, "data": r.data}
 
 
 def _participant(row: Any) -> Participant:
@@ -298,8 +305,31 @@ class SqlRepository:
                                                    at=at, by=by).returning(t.entries.c.id)).scalar_one()
 
     def entries(self, participant_id: str) -> list[dict[str, Any]]:
-        return [{"id": r.id, "kind": r.kind, "at": r.at, "by": r.by, **r.data} for r in self._exec(
+        return [_entry(r) for r in self._exec(
             select(t.entries).where(t.entries.c.participant_id == participant_id).order_by(t.entries.c.id))]
+
+    def get_entry(self, participant_id: str, entry_id: int) -> dict[str, Any] | None:
+        row = self._exec(select(t.entries).where(t.entries.c.id == entry_id,
+                                                 t.entries.c.participant_id == participant_id)).first()
+        return None if row is None else _entry(row)
+
+    def update_entry(self, entry_id: int, *, data: dict[str, Any], status: str, version: int, at: str, by: str,
+                     reason: str) -> None:
+        self._exec(update(t.entries).where(t.entries.c.id == entry_id).values(
+            data=data, status=status, version=version, updated_at=at, updated_by=by, reason=reason))
+
+    def iter_participants(self, trial: str, batch: int = 200) -> Iterator[Participant]:
+        """Every participant of ``trial`` by id, read ``batch`` rows at a time (keyset paging: an
+        export never holds the whole trial in memory)."""
+        after = ""
+        while True:
+            rows = self._exec(select(t.participants).where(t.participants.c.trial == trial, t.participants.c.id > after)
+                              .order_by(t.participants.c.id).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield _participant(r)
+            after = rows[-1].id
 
     def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None:
         self._exec(insert(t.notifications).values(trial=trial, kind=kind, participant_id=participant_id,

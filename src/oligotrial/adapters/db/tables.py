@@ -112,6 +112,12 @@ entries = Table(
     Column("data", JSON, nullable=False),
     Column("at", String(40), nullable=False),
     Column("by", String(64), nullable=False),
+    # corrections: the current version; the earlier values stay in the audit trail
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", String(40)),
+    Column("updated_by", String(64)),
+    Column("reason", Text),
     Index("ix_clinical_entries_participant", "participant_id"),
 )
 

@@ -10,15 +10,17 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
+from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
 from oligotrial.adapters.web.inputs import reject_nul_characters
 from oligotrial.adapters.web.security import CurrentActor, Ctx, issue_token
 from oligotrial.domain.trial.blinding import is_blinded
-from oligotrial.service import audit, enrolment, randomization, unblinding, users
+from oligotrial.service import audit, enrolment, followup, randomization, unblinding, users
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters)])
 
 Trial = Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name")]
 Pid = Annotated[str, Path(min_length=1, max_length=64, description="participant id")]
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="follow-up entry id")]
 
 
 class _Body(BaseModel):
@@ -32,6 +34,8 @@ class Token(BaseModel):
 
 class ScreenBody(_Body):
     assume_attested: bool = False
+    date: str | None = Field(None, description="screening date (ISO 8601); default today. Every window of the "
+                                               "protocol counts back from it")
 
 
 class ConsentBody(_Body):
@@ -73,36 +77,18 @@ class VisitBody(_Body):
     out_of_window_reason: str | None = None
 
 
+class EntryCorrection(_Body):
+    data: dict[str, Any] = Field(description="the entry's corrected data, in the same shape as when it was recorded")
+    reason: str = Field(min_length=3, max_length=5000, description="why it is changed (kept in the audit trail)")
+
+
+class Retraction(_Body):
+    reason: str = Field(min_length=3, max_length=5000, description="why the entry is withdrawn (kept in the audit trail)")
+
+
 class CorrectionBody(_Body):
     record: dict[str, Any]
     reason: str = Field(min_length=3, max_length=5000)
-
-
-class AdverseEventBody(_Body):
-    date: str
-    term: str = Field(min_length=1, max_length=200)
-    grade: int
-    specify: str | None = None
-    serious: bool = False
-
-
-class QolBody(_Body):
-    date: str
-    instrument: str
-    responses: dict[str, float]
-
-
-class AssessmentBody(_Body):
-    date: str
-    modality: str | None = None
-    findings: list[dict[str, Any]] = []
-    overall_response: str | None = None
-
-
-class EventBody(_Body):
-    date: str
-    type: Literal["progression", "next_line", "death", "withdrawal"]
-    details: str | None = None
 
 
 @router.get("/health", tags=["meta"])
@@ -163,7 +149,8 @@ def correct(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Correct
 
 @router.post("/trials/{trial}/participants/{pid}/screen", tags=["workflow"])
 def screen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ScreenBody | None = None) -> dict:
-    return enrolment.screen(ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested))
+    return enrolment.screen(ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested),
+                            on=body.date if body else None)
 
 
 @router.post("/trials/{trial}/participants/{pid}/consent", tags=["workflow"])
@@ -197,24 +184,34 @@ def visit(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
     return enrolment.record_visit(ctx, actor, trial, pid, code, body.model_dump())
 
 
-@router.post("/trials/{trial}/participants/{pid}/assessments", status_code=201, tags=["follow-up"])
-def assessment(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: AssessmentBody) -> dict:
-    return enrolment.add_entry(ctx, actor, trial, pid, "assessment", body.model_dump())
+def _entry_route(path: str, kind: str, summary: str) -> None:
+    """POST a follow-up entry of ``kind``: the body is the patient record's own entry (its JSON
+    Schema and an example are in the OpenAPI document); the service validates it."""
+    doc = entry_openapi(kind)
+
+    def route(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Annotated[Any, Body()]) -> dict:
+        return followup.record_entry(ctx, actor, trial, pid, kind, body)
+
+    route.__name__ = f"record_{kind}"
+    router.post(f"/trials/{{trial}}/participants/{{pid}}/{path}", status_code=201, tags=["follow-up"],
+                summary=summary, openapi_extra=doc)(route)
 
 
-@router.post("/trials/{trial}/participants/{pid}/adverse-events", status_code=201, tags=["follow-up"])
-def adverse_event(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: AdverseEventBody) -> dict:
-    return enrolment.add_entry(ctx, actor, trial, pid, "adverse_event", body.model_dump())
+for _path, _kind, _summary in ENTRY_ROUTES:
+    _entry_route(_path, _kind, _summary)
 
 
-@router.post("/trials/{trial}/participants/{pid}/qol", status_code=201, tags=["follow-up"])
-def qol(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: QolBody) -> dict:
-    return enrolment.add_entry(ctx, actor, trial, pid, "qol", body.model_dump())
+@router.put("/trials/{trial}/participants/{pid}/entries/{entry_id}", tags=["follow-up"],
+            summary="Correct a follow-up entry, with a reason (the old value stays in the audit trail)")
+def correct_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId,
+                  body: EntryCorrection) -> dict:
+    return followup.correct_entry(ctx, actor, trial, pid, entry_id, body.data, body.reason)
 
 
-@router.post("/trials/{trial}/participants/{pid}/events", status_code=201, tags=["follow-up"])
-def event(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: EventBody) -> dict:
-    return enrolment.add_entry(ctx, actor, trial, pid, "event", body.model_dump())
+@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/retract", tags=["follow-up"],
+             summary="Retract a follow-up entry entered in error, with a reason")
+def retract_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: Retraction) -> dict:
+    return followup.retract_entry(ctx, actor, trial, pid, entry_id, body.reason)
 
 
 @router.get("/trials/{trial}/audit", tags=["audit"])

@@ -1,7 +1,8 @@
 """The patient record (``oligotrial.patient/1``) and what is measured on it.
 
 Owns: the record's pydantic models and their validation, one error naming field, value and
-expectation (:mod:`.patient`); laboratory units and conversions (:mod:`.units`); clinical scores
+expectation (:mod:`.patient`); follow-up entries, adverse events and questionnaires
+(:mod:`.followup`), validated as part of the record and merged into it (:mod:`.entries`); laboratory units and conversions (:mod:`.units`); clinical scores
 computed from their parts, age, Cockcroft-Gault, Child-Pugh, ECOG/Karnofsky (:mod:`.scores`); the
 CTCAE v5.0 term and grade check of an adverse event (:mod:`.ctcae`).
 
@@ -12,7 +13,9 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "ctcae": "ctcae", "patient": "patient", "scores": "scores", "units": "units",
+    "ctcae": "ctcae", "entries": "entries", "followup": "followup", "patient": "patient", "scores": "scores",
+    "units": "units",
+    "AdverseEvent": "followup", "QualityOfLife": "followup", "ENTRY_KINDS": "entries", "parse_entry": "entries",
     "Assessment": "patient", "Finding": "patient", "Lesion": "patient", "Patient": "patient",
     "FORMAT": "patient", "parse_patient": "patient", "patient_json_schema": "patient",
     "LAB_UNITS": "units", "canonical_unit": "units", "conversion_factor": "units",

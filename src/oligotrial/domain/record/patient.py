@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
 from oligotrial.errors import RecordError
 
@@ -261,6 +262,8 @@ class Assessment(_Model):
     date: Date
     modality: Literal["CT", "MRI", "PET-CT", "X-ray", "bone-scan"]
     findings: list[Finding] = []
+    # extension: the reader's stated overall response, kept for comparison; oligotrial derives its own
+    overall_response: Literal["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"] | None = None
 
 
 class Condition(_Model):
@@ -293,6 +296,15 @@ class Event(_Model):
     date: Date
     detail: str | None = None
     lesions: list[str] | None = None
+    # extension, for a withdrawal: from protocol treatment only (follow-up and vital status go on)
+    # or of consent to follow-up (no data collected after it)
+    scope: Literal["treatment", "follow_up"] | None = None
+
+    @model_validator(mode="after")
+    def _scope(self) -> Event:
+        if self.scope is not None and self.kind != "withdrawal":
+            raise ValueError(f"@scope|{self.scope!r}|no scope: only a withdrawal has one (kind is {self.kind})")
+        return self
 
 
 class Transfusion(_Model):
@@ -344,6 +356,8 @@ class Patient(_Model):
     transfusions: list[Transfusion] | None = None
     studies: list[StudyParticipation] | None = None
     toxicities: list[Toxicity] | None = None
+    adverse_events: list[AdverseEvent] | None = None
+    quality_of_life: list[QualityOfLife] | None = None
 
     # ---- derived views (cheap, pure) -------------------------------------------------------
     def lesion_map(self) -> dict[str, Lesion]:
@@ -386,8 +400,9 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
         value = err.get("input")
         if msg.startswith("@"):
             field, shown, expected = msg[1:].split("|", 2)
-            loc = (*loc, field)
-            value = value.get(field) if isinstance(value, Mapping) else shown
+            loc = (*loc, *field.split("."))
+            for part in field.split("."):
+                value = value.get(part, shown) if isinstance(value, Mapping) else shown
             msg = expected
         elif err["type"] == "extra_forbidden":
             msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
@@ -430,7 +445,8 @@ def _consistency_issues(p: Patient) -> list[Issue]:
             return
         if birth is not None and d < birth:
             add(path, d.isoformat(), f"a date on or after birth ({birth.isoformat()}): {what} before birth is impossible")
-        if death is not None and d > death and what in ("an imaging assessment", "a lab result", "a performance score"):
+        if death is not None and d > death and what in ("an imaging assessment", "a lab result", "a performance score",
+                                                        "an adverse event onset", "a questionnaire"):
             add(path, d.isoformat(), f"a date on or before death ({death.isoformat()}): {what} after death is impossible")
 
     check_date("cancer.diagnosed_on", diagnosed, "a diagnosis")
@@ -440,6 +456,10 @@ def _consistency_issues(p: Patient) -> list[Issue]:
         check_date(f"labs[{i}].date", lab.date, "a lab result")
     for i, perf in enumerate(p.performance or ()):
         check_date(f"performance[{i}].date", perf.date, "a performance score")
+    for i, ae in enumerate(p.adverse_events or ()):
+        check_date(f"adverse_events[{i}].date", ae.date, "an adverse event onset")
+    for i, q in enumerate(p.quality_of_life or ()):
+        check_date(f"quality_of_life[{i}].date", q.date, "a questionnaire")
     for i, t in enumerate(p.systemic_therapy or ()):
         check_date(f"systemic_therapy[{i}].start", t.start, "a therapy start")
         if t.end is not None and t.end < t.start:
@@ -493,6 +513,27 @@ def _consistency_issues(p: Patient) -> list[Issue]:
         for k, lid in enumerate(rt.lesions or ()):
             if lid not in known:
                 add(f"radiotherapy[{i}].lesions[{k}]", lid, "a lesion id from lesions[] or a finding")
+    return issues
+
+
+def same_date_conflicts(p: Patient) -> list[Issue]:
+    """Two assessments on one date that measure one lesion differently: which is right cannot
+    be decided, so data entry refuses the second (one time point per date, RECIST 1.1 s.4.2).
+    A record file with such a conflict still parses; the response engines then refuse to assess
+    it (``conflicting_assessments``)."""
+    issues: list[Issue] = []
+    seen: dict[tuple[Date, str], tuple[int, Finding]] = {}
+    for i, a in enumerate(p.assessments or ()):
+        for j, f in enumerate(a.findings):
+            key = (a.date, f.lesion)
+            prior = seen.get(key)
+            if prior is None:
+                seen[key] = (i, f)
+            elif prior[0] != i and prior[1].model_dump(exclude={"target"}) != f.model_dump(exclude={"target"}):
+                issues.append({"path": f"assessments[{i}].findings[{j}]", "value": f.model_dump(exclude_none=True),
+                               "expected": f"one reading of lesion {f.lesion} on {a.date.isoformat()}: "
+                                           f"assessments[{prior[0]}] already records it as "
+                                           f"{prior[1].model_dump(exclude_none=True)} (correct that entry instead)"})
     return issues
 
 

@@ -1,8 +1,16 @@
 """The enrolment workflow as a state machine, and visit planning from a schedule. Pure.
 
-register -> screen -> consent -> enrol -> randomize -> radiotherapy -> follow-up; a withdrawal
-or a death ends follow-up. Each step names the states it may start from; any other start is a
-:class:`~oligotrial.errors.WorkflowError` naming the current state and what was expected.
+register -> screen -> consent -> enrol -> randomize -> radiotherapy -> follow-up. Each step names
+the states it may start from; any other start is a :class:`~oligotrial.errors.WorkflowError`
+naming the current state and what was expected.
+
+After enrolment the state is *derived*, never set: the furthest milestone reached (enrolled,
+randomized, treated) overridden by the participant's follow-up events that are not retracted
+(:func:`derive_state`). Retracting a wrong death therefore restores the previous state.
+Withdrawal from protocol treatment and withdrawal of consent to follow-up are different states:
+after the first, follow-up and vital status go on (ICH E9 s.5.2.1: data after discontinuation
+of treatment are still collected for the intention-to-treat analysis); after the second no
+data is collected except vital status where the consent allows it.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ from typing import Any
 from oligotrial.errors import WorkflowError
 
 STATES = ("registered", "screened", "consented", "enrolled", "randomized", "treated",
-          "withdrawn", "deceased")
+          "withdrawn_from_treatment", "lost_to_follow_up", "withdrawn", "deceased")
 TERMINAL = frozenset({"withdrawn", "deceased"})
+#: states in which follow-up data is still collected
+FOLLOWED = frozenset({"enrolled", "randomized", "treated", "withdrawn_from_treatment", "lost_to_follow_up"})
 
 #: step -> states it may be taken from
 ALLOWED_FROM: dict[str, frozenset[str]] = {
@@ -25,11 +35,12 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "enrol": frozenset({"consented"}),
     "randomize": frozenset({"enrolled"}),
     "radiotherapy": frozenset({"randomized"}),
-    "visit": frozenset({"treated", "randomized"}),
-    "assessment": frozenset({"enrolled", "randomized", "treated"}),
-    "adverse_event": frozenset({"enrolled", "randomized", "treated"}),
-    "qol": frozenset({"enrolled", "randomized", "treated"}),
-    "event": frozenset({"enrolled", "randomized", "treated"}),
+    "visit": frozenset({"treated", "randomized", "withdrawn_from_treatment", "lost_to_follow_up"}),
+    # follow-up entries: also for a deceased participant (data dated before the death, entered
+    # late); after withdrawal of consent only vital status (checked by the service)
+    "entry": FOLLOWED | {"deceased"},
+    "vital_status": FOLLOWED | {"deceased", "withdrawn"},
+    "correct_entry": FOLLOWED | TERMINAL,
     "correct_record": frozenset({"registered", "screened", "consented", "enrolled", "randomized",
                                  "treated"}),
 }
@@ -37,8 +48,8 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 STATE_AFTER = {"screen": "screened", "consent": "consented", "enrol": "enrolled",
                "randomize": "randomized", "radiotherapy": "treated"}
 
-EVENT_TYPES = ("progression", "next_line", "death", "withdrawal", "emergency_unblinding")
-EVENT_STATE = {"death": "deceased", "withdrawal": "withdrawn"}
+#: a follow-up event that changes the state, by precedence (a death outranks everything)
+_EVENT_PRECEDENCE = ("deceased", "withdrawn", "lost_to_follow_up", "withdrawn_from_treatment")
 
 
 @dataclass
@@ -90,6 +101,42 @@ def advance(p: Participant, step: str, *, single_group: bool = False) -> None:
     check_step(p, step, single_group=single_group)
     if step in STATE_AFTER:
         p.state = STATE_AFTER[step]
+
+
+def milestone_state(p: Participant) -> str:
+    """The furthest step of the workflow the participant has reached."""
+    if p.radiotherapy:
+        return "treated"
+    if p.randomized_on:
+        return "randomized"
+    if p.enrolment:
+        return "enrolled"
+    if p.consent:
+        return "consented"
+    if p.screening:
+        return "screened"
+    return "registered"
+
+
+def event_state(kind: str, scope: str | None = None) -> str | None:
+    """The state a follow-up event puts the participant in (None: it changes no state)."""
+    if kind == "death":
+        return "deceased"
+    if kind == "lost_to_follow_up":
+        return "lost_to_follow_up"
+    if kind == "withdrawal":
+        return "withdrawn" if scope == "follow_up" else "withdrawn_from_treatment"
+    return None
+
+
+def derive_state(p: Participant, events: list[Mapping[str, Any]]) -> str:
+    """The participant's state from the milestones reached and the follow-up events that are not
+    retracted (mappings with ``kind`` and, for a withdrawal, ``scope``)."""
+    found = {event_state(e["kind"], e.get("scope")) for e in events} - {None}
+    for state in _EVENT_PRECEDENCE:
+        if state in found:
+            return state
+    return milestone_state(p)
 
 
 def enrolment_decision(verdict: str | None, override: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,248 @@
+"""Follow-up after enrolment: entries validated as the patient record validates them, corrected or
+retracted with a reason, and the participant's state derived from what is stored.
+
+Every entry (tumour assessment, adverse event, quality of life, lab, performance status, new
+anticancer therapy, death, loss to follow-up, withdrawal) goes through one path:
+
+1. its shape, by the record's own model for that list (:func:`oligotrial.domain.record.entries.parse_entry`);
+2. the participant's record with the entry merged in, by :func:`~oligotrial.domain.record.parse_patient`
+   (lesions known to the participant or explicitly new, same-date conflicts, impossible dates);
+3. the participant's milestones: not in the future, not before consent, events not before the
+   origin (randomization; enrolment in a single-arm trial), one death; an assessment dated
+   before the origin is accepted as a baseline and the answer says so.
+
+A refused entry stores nothing; the error names the field, the value and what was expected. A
+correction or retraction needs a reason; the old value stays in the audit trail (ICH E6(R3)
+s.4.2, 21 CFR 11.10(e): who, when, what, why), and the state follows the entries that remain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from oligotrial.domain.record import entries as rec
+from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial.workflow import Participant
+from oligotrial.errors import RecordError, WorkflowError
+from oligotrial.service import audit
+from oligotrial.service.access import authorize
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor, UnitOfWork
+
+#: events that happen to a participant after the origin (randomization or enrolment)
+_AFTER_ORIGIN = frozenset({"death", "progression", "next_line_start", "metastasis_directed_therapy",
+                           "lost_to_follow_up", "withdrawal"})
+
+
+def _bad(field: str, value: Any, expected: str) -> RecordError:
+    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
+                       errors=[{"path": field, "value": value, "expected": expected}])
+
+
+def _load(uow: UnitOfWork, trial: str, pid: str) -> Participant:
+    p = uow.repo.get_participant(trial, pid, for_update=True)
+    if p is None:
+        raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
+    return p
+
+
+def _reason(reason: Any) -> str:
+    if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 5000:
+        raise _bad("reason", reason, "a reason for the change, 3-5000 characters")
+    return reason.strip()
+
+
+# ---- the participant's record and state, derived from what is stored ----------------------------
+
+def single_group(protocol: Any) -> bool:
+    """A trial with one arm and no randomization (NCT05906329): an enrolled participant is
+    treated directly, with that arm, and follow-up counts from enrolment."""
+    return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
+
+
+def active(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record entries in force: not retracted, of a kind the record knows."""
+    return [e for e in entries if e["status"] == "active" and e["kind"] in rec.ENTRY_KINDS]
+
+
+def participant_record(p: Participant, entries: list[dict[str, Any]], *,
+                       with_protocol_radiotherapy: bool = False) -> dict[str, Any]:
+    """The participant's patient record: the record registered at screening, the entries in
+    force appended in the order they were recorded, and (for endpoints) the protocol's own
+    radiotherapy course."""
+    record = rec.merge(p.record, [(e["kind"], e["data"]) for e in active(entries)])
+    rt = p.radiotherapy
+    if with_protocol_radiotherapy and rt:
+        course = {k: rt[k] for k in ("start", "end", "dose_gy", "fractions", "technique", "lesions") if rt.get(k)}
+        record["radiotherapy"] = [*(record.get("radiotherapy") or []), course]
+    return record
+
+
+def state_of(p: Participant, entries: list[dict[str, Any]]) -> str:
+    """The state the milestones and the events in force give (retracting an event undoes it)."""
+    events = [e["data"] for e in active(entries) if e["kind"] == "event"]
+    return workflow.derive_state(p, events)
+
+
+def origin_of(p: Participant, *, single_group: bool) -> tuple[dt.date | None, str]:
+    """Day 0 of follow-up: randomization, or enrolment in a single-arm trial."""
+    if p.randomized_on:
+        return dt.date.fromisoformat(p.randomized_on[:10]), "randomization"
+    if single_group and p.enrolment and p.enrolment.get("at"):
+        return dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"
+    return None, "randomization"
+
+
+def entry_view(e: dict[str, Any]) -> dict[str, Any]:
+    """An entry as users see it: what was recorded, its version, and who changed it, when, why."""
+    out = {"id": e["id"], "kind": e["kind"], "status": e["status"], "version": e["version"],
+           "recorded_at": e["at"], "recorded_by": e["by"], "data": e["data"]}
+    if e.get("updated_at"):
+        out.update(updated_at=e["updated_at"], updated_by=e["updated_by"], reason=e["reason"])
+    return out
+
+
+# ---- checks against the participant's milestones -----------------------------------------------
+
+def _milestones(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, entry: dict[str, Any],
+                others: list[dict[str, Any]], state: str) -> list[str]:
+    """Refuse what the participant's own dates make impossible; the notes to return with an
+    accepted entry."""
+    date_field = "start" if kind == "therapy" else "date"
+    on = rec.entry_date(kind, entry)
+    today = ctx.today()
+    if on > today:
+        raise _bad(date_field, on.isoformat(), f"a date not after today ({today.isoformat()})")
+    origin, origin_kind = origin_of(p, single_group=single_group(protocol))
+    consent = dt.date.fromisoformat(p.consent["date"]) if p.consent and p.consent.get("date") else None
+    notes: list[str] = []
+    if state == "withdrawn" and not (kind == "event" and entry["kind"] == "death"):
+        raise WorkflowError(f"participant {p.id}: consent to follow-up withdrawn; only vital status (a death) "
+                            "may still be recorded", code="illegal_step", field="state")
+    if kind == "event":
+        ev = entry["kind"]
+        if ev in _AFTER_ORIGIN and origin is not None and on < origin:
+            raise _bad("date", on.isoformat(), f"a date on or after {origin_kind} ({origin.isoformat()}): a {ev.replace('_', ' ')} "
+                       f"before it is not a follow-up event (record history in the registered record)")
+        if ev == "withdrawal" and entry.get("scope") is None:
+            raise _bad("scope", None, "treatment (withdrawal from protocol treatment; follow-up goes on) or "
+                                      "follow_up (withdrawal of consent to follow-up)")
+        if ev == "death":
+            prior = [o for o in others if o["kind"] == "event" and o["data"]["kind"] == "death"]
+            if prior:
+                raise _bad("kind", "death", f"one death: entry {prior[0]['id']} already records it on "
+                                            f"{prior[0]['data']['date']} (correct that entry instead)")
+    elif kind in ("adverse_event", "qol", "lab", "performance") and consent is not None and on < consent:
+        raise _bad("date", on.isoformat(), f"a date on or after consent ({consent.isoformat()})")
+    elif kind == "assessment" and origin is not None and on <= origin:
+        notes.append(f"dated on or before {origin_kind} ({origin.isoformat()}): a baseline assessment, the "
+                     "reference for response, not a follow-up time point")
+    return notes
+
+
+def _check(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, data: Any,
+           entries: list[dict[str, Any]], replacing: int | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Validate one entry (new, or replacing entry ``replacing``) in full; the entry as stored
+    and the notes for the caller."""
+    clean = rec.parse_entry(kind, data)
+    others = [e for e in active(entries) if e["id"] != replacing]
+    state = state_of(p, others)
+    notes = _milestones(ctx, protocol, p, kind, clean, others, state)
+    merged = rec.merge(p.record, [(e["kind"], e["data"]) for e in others] + [(kind, clean)])
+    rec.validate_merged(merged, today=ctx.today(), focus=rec.entry_path(merged, kind))
+    return clean, notes
+
+
+def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) -> None:
+    new = state_of(p, entries)
+    if new != p.state:
+        p.state = new
+        uow.repo.save_participant(p, ("state",))
+
+
+# ---- use cases ----------------------------------------------------------------------------------
+
+def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict[str, Any]:
+    """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "follow_up")
+    rec.parse_entry(kind, data)  # the shape first, before any lock
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        entries = uow.repo.entries(p.id)
+        step = "vital_status" if kind == "event" and isinstance(data, dict) and data.get("kind") == "death" else "entry"
+        workflow.check_state(p.id, state_of(p, entries), step)
+        clean, notes = _check(ctx, protocol, p, kind, data, entries)
+        now = ctx.now_iso()
+        entry_id = uow.repo.add_entry(p.id, kind, clean, now, actor.username)
+        _save_state(uow, p, [*entries, {"id": entry_id, "kind": kind, "status": "active", "data": clean}])
+        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{kind}.record", entity_type=kind,
+                     entity_id=f"{p.id}/{entry_id}", new=clean)
+        uow.commit()
+    return {"id": entry_id, "kind": kind, "status": "active", "version": 1, "data": clean, "notes": notes,
+            "participant_state": p.state}
+
+
+def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, data: Any,
+                  reason: Any) -> dict[str, Any]:
+    """Replace an entry's data, with a reason; the old value stays in the audit trail."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "follow_up")
+    why = _reason(reason)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        entries = uow.repo.entries(p.id)
+        e = _entry(entries, p, entry_id)
+        workflow.check_state(p.id, state_of(p, entries), "correct_entry")
+        clean, notes = _check(ctx, protocol, p, e["kind"], data, entries, replacing=entry_id)
+        now = ctx.now_iso()
+        uow.repo.update_entry(entry_id, data=clean, status="active", version=e["version"] + 1, at=now,
+                              by=actor.username, reason=why)
+        rest = [x if x["id"] != entry_id else {**x, "data": clean} for x in entries]
+        _save_state(uow, p, rest)
+        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{e['kind']}.correct", entity_type=e["kind"],
+                     entity_id=f"{p.id}/{entry_id}", old=e["data"], new=clean, reason=why)
+        uow.commit()
+    return {"id": entry_id, "kind": e["kind"], "status": "active", "version": e["version"] + 1, "data": clean,
+            "reason": why, "notes": notes, "participant_state": p.state}
+
+
+def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, reason: Any) -> dict[str, Any]:
+    """Retract an entry entered in error, with a reason. It stays stored (and in the audit trail)
+    but no longer counts; the participant's state is derived again without it."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "follow_up")
+    why = _reason(reason)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid)
+        entries = uow.repo.entries(p.id)
+        e = _entry(entries, p, entry_id)
+        workflow.check_state(p.id, state_of(p, entries), "correct_entry")
+        rest = [x for x in entries if x["id"] != entry_id]
+        merged = rec.merge(p.record, [(x["kind"], x["data"]) for x in active(rest)])
+        try:
+            rec.validate_merged(merged, today=ctx.today())
+        except RecordError as exc:
+            raise RecordError(f"entry {entry_id}: cannot be retracted while other entries depend on it "
+                              f"({exc.message}); correct or retract those first", field="entry",
+                              errors=exc.errors) from None
+        now = ctx.now_iso()
+        uow.repo.update_entry(entry_id, data=e["data"], status="retracted", version=e["version"] + 1, at=now,
+                              by=actor.username, reason=why)
+        _save_state(uow, p, rest)
+        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{e['kind']}.retract", entity_type=e["kind"],
+                     entity_id=f"{p.id}/{entry_id}", old=e["data"], new={"status": "retracted"}, reason=why)
+        uow.commit()
+    return {"id": entry_id, "kind": e["kind"], "status": "retracted", "version": e["version"] + 1, "reason": why,
+            "participant_state": p.state}
+
+
+def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict[str, Any]:
+    e = next((x for x in entries if x["id"] == entry_id), None)
+    if e is None or e["kind"] not in rec.ENTRY_KINDS:
+        raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")
+    if e["status"] != "active":
+        raise WorkflowError(f"entry {entry_id}: already {e['status']}; expected an entry in force",
+                            code="illegal_step", field="entry")
+    return e
