@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit_view": frozenset({"coordinator", "data_manager", "dsmb", "statistician", "admin"}),
     "audit_verify": frozenset({"coordinator", "data_manager", "admin"}),
     "notifications": frozenset({"coordinator"}),
+    # analysis datasets (ADTTE, ADRS): without the arm for a role the protocol blinds
+    "export": frozenset({"coordinator", "data_manager", "statistician", "dsmb"}),
 }
 
 

@@ -121,39 +121,119 @@ def _origin(patient: Patient, start: dt.date | None) -> tuple[dt.date, str]:
                           "treatment start) or a radiotherapy course in the record", field="start")
 
 
-def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None) -> dict[str, Any]:
-    """Every endpoint in the protocol's ``endpoint_rules`` for one patient."""
+def response_baseline(patient: Patient, origin: dt.date) -> dt.date | None:
+    """The reference scan for response: the last assessment on or before the origin, so that the
+    lesions present when the participant entered the trial are never new (RECIST 1.1 s.3.1:
+    baseline as close as possible to the start of treatment). None when no scan precedes it."""
+    before = [p.date for p in r11.timeline(patient) if p.date <= origin]
+    return before[-1] if before else None
+
+
+def _matches(line: Any, spec: Any) -> str | None:
+    """How a systemic therapy line matches an arm's protocol therapy (agents or classes the arm
+    names), or None."""
+    agents = sorted(set(line.agents) & {a.lower() for a in spec.agents})
+    if agents:
+        return f"agent {', '.join(agents)}"
+    classes = sorted(set(line.classes) & {c.lower() for c in spec.classes})
+    if classes:
+        return f"class {', '.join(classes)}"
+    return None
+
+
+def new_anticancer_therapy(patient: Patient, protocol: Protocol, origin: dt.date, arm: str | None,
+                           notes: list[str], *, reveal_arm: bool = True) -> list[ep.Candidate]:
+    """Systemic therapy started after the origin that is *new* anticancer therapy: protocol-directed
+    therapy of the participant's arm (the SOC arms' second-line therapy, the SBRT arm's
+    maintenance, as each arm's ``systemic`` block names it) never is. Without the arm (a record
+    file screened on its own), a line that some arm directs is treated as that arm's protocol
+    therapy, and the note says so. A next line recorded as an event, without agents, cannot be
+    placed and counts as new."""
+    arms = [a for a in protocol.arms if a.systemic is not None]
+    by_start: dict[dt.date, Any] = {}
+    for t in patient.systemic_therapy or ():
+        if t.start > origin:
+            by_start.setdefault(t.start, t)
+    out: list[ep.Candidate] = []
+    for c in ep.next_line_starts(patient, origin):
+        line = by_start.get(c.date)
+        if line is not None and "systemic therapy line" in c.reason:
+            if arm is not None:
+                spec = next((a.systemic for a in arms if a.id == arm), None)
+                how = _matches(line, spec) if spec is not None else None
+                if how:
+                    who = f"arm {arm}" if reveal_arm else "the allocated arm"
+                    notes.append(f"line {line.line} ({', '.join(line.agents)}) from {c.date} is protocol therapy of "
+                                 f"{who} ({how}): it does not censor")
+                    continue
+            else:
+                placed = [(a.id, _matches(line, a.systemic)) for a in arms]
+                placed = [(a, how) for a, how in placed if how]
+                if placed:
+                    notes.append(f"line {line.line} ({', '.join(line.agents)}) from {c.date} is treated as protocol "
+                                 f"therapy of arm {placed[0][0]} ({placed[0][1]}), the arm that directs it: no arm "
+                                 "was given, so the record cannot place it; it does not censor")
+                    continue
+        out.append(c)
+    return out
+
+
+def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None,
+                     arm: str | None = None, origin_kind: str | None = None,
+                     reveal_arm: bool = True) -> dict[str, Any]:
+    """Every endpoint in the protocol's ``endpoint_rules`` for one patient.
+
+    ``start`` is the origin (randomization; enrolment in a single-arm trial); ``arm`` the
+    allocated arm, which decides what is protocol-directed therapy (see
+    :func:`new_anticancer_therapy`). Response is assessed against the last scan on or before the
+    origin (:func:`response_baseline`). The output names ``origin``, ``origin_kind`` and
+    ``response_baseline``; ``reveal_arm=False`` keeps the arm out of it (blinded roles)."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
+    if arm is not None and arm not in {a.id for a in protocol.arms}:
+        raise AssessmentError(f"arm {arm!r}: expected one of {[a.id for a in protocol.arms]} for {protocol.id}",
+                              field="arm")
     origin, origin_note = _origin(patient, start)
     notes = [origin_note]
+    baseline = response_baseline(patient, origin)
+    if baseline is None:
+        notes.append(f"no assessment on or before the origin {origin}: no response baseline, so no response "
+                     "and no RECIST progression can be derived (recorded progression and death still count)")
     results: list[dict[str, Any]] = []
     cache: dict[str, Any] = {}
 
     def responses(criteria: str) -> list[tuple[dt.date, str]]:
         if criteria not in cache:
-            try:
-                if criteria == "irecist":
-                    cache[criteria] = irecist.assess(patient).responses()
-                else:
-                    cache[criteria] = r11.assess(patient).responses()
-            except AssessmentError as exc:
-                notes.append(f"no {criteria} responses: {exc.message}")
-                cache[criteria] = []
+            cache[criteria] = []
+            if baseline is not None:
+                try:
+                    if criteria == "irecist":
+                        cache[criteria] = irecist.assess(patient, baseline=baseline).responses()
+                    else:
+                        cache[criteria] = r11.assess(patient, baseline=baseline).responses()
+                except AssessmentError as exc:
+                    notes.append(f"no {criteria} responses: {exc.message}")
         return cache[criteria]
 
+    nact = new_anticancer_therapy(patient, protocol, origin, arm, notes, reveal_arm=reveal_arm)
     nact_all = ep.next_line_starts(patient, origin)
     for rule in rules.endpoints:
-        results.append(_one(patient, rule, origin, responses, nact_all, notes))
-    return {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
-            "origin": origin.isoformat(), "origin_kind": rules.origin, "endpoints": results, "notes": notes}
+        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline))
+    out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
+           "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
+           "response_baseline": baseline.isoformat() if baseline else None,
+           "endpoints": results, "notes": notes}
+    if arm is not None and reveal_arm:
+        out["arm"] = arm
+    return out
 
 
-def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, nact_all, notes) -> dict[str, Any]:
+def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,
+         baseline: dt.date | None) -> dict[str, Any]:
     resp = responses(rule.criteria)
     deaths = ep.deaths(patient) if rule.death_is_event else []
     nact = None
-    if rule.censor_at_new_anticancer_therapy and nact_all:
-        nact = nact_all[0]
+    if rule.censor_at_new_anticancer_therapy and new_therapy:
+        nact = new_therapy[0]
     if rule.metastasis_directed_therapy_censors:
         mdt = ep.mdt_dates(patient, origin)
         if mdt and (nact is None or mdt[0].date < nact.date):
@@ -199,7 +279,7 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, nact_
         return {**base, **_pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes).to_dict()}
     if rule.kind == "polymetastatic_pfs":
         events = list(deaths)
-        poly = _polymetastatic(patient, origin, rule.polymetastatic_threshold_lesions or 5)
+        poly = _polymetastatic(patient, origin, rule.polymetastatic_threshold_lesions or 5, baseline)
         if poly:
             events.append(poly)
         tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact, missed_visit=missed)
@@ -251,11 +331,13 @@ def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes)
                             missed_visit=missed)
 
 
-def _polymetastatic(patient: Patient, origin: dt.date, threshold: int) -> ep.Candidate | None:
+def _polymetastatic(patient: Patient, origin: dt.date, threshold: int, baseline: dt.date | None) -> ep.Candidate | None:
     """First assessment after the origin at which more than ``threshold`` lesions are present
-    (baseline lesions not gone plus counted new lesions)."""
+    (lesions of the response baseline not gone plus counted new lesions)."""
+    if baseline is None:
+        return None
     try:
-        res = r11.assess(patient)
+        res = r11.assess(patient, baseline=baseline)
     except AssessmentError:
         return None
     points = {p.date: p for p in r11.timeline(patient)}

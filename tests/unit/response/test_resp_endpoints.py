@@ -112,20 +112,34 @@ def test_resp_stop2_death_is_pfs_nest_event():
     assert _find(doc, "os")["event"] is True
 
 
-def test_resp_pfs_new_therapy_censors_but_protocol_mdt_does_not():
-    # OPPRESS: SBRT after the origin is protocol treatment; second-line start censors PFS
+def test_resp_pfs_new_therapy_censors_but_protocol_therapy_and_mdt_do_not():
+    # OPPRESS: SBRT after the origin is protocol treatment; the second-line docetaxel both arms'
+    # systemic blocks direct ("a second-line docetaxel/albumin-bound paclitaxel-based systemic therapy
+    # regimen") is protocol therapy and never censors; a therapy no arm directs (osimertinib, a TKI) does.
+    # Scans: 2026-01-05 baseline 50 mm (L1 30 + L2 20), 03-01 49 mm (nadir), 06-01 60 mm:
+    # +22.4 % and +11 mm over the nadir -> RECIST PD on 2026-06-01, day 142 from 2026-01-10.
     rec = {**BASE, "assessments": [
         {"date": "2026-01-05", "modality": "CT", "findings": _lesion_findings(30)},
         {"date": "2026-03-01", "modality": "CT", "findings": _lesion_findings(29)},
         {"date": "2026-06-01", "modality": "CT", "findings": _lesion_findings(40)}],
         "systemic_therapy": [{"line": 1, "agents": ["pembrolizumab"], "start": "2025-06-01", "end": "2026-04-01"},
-                             {"line": 2, "agents": ["docetaxel"], "start": "2026-04-02"}],
+                             {"line": 2, "agents": ["docetaxel"], "classes": ["chemotherapy"], "start": "2026-04-02"}],
         "radiotherapy": [{"start": "2026-01-20", "lesions": ["L1"]}]}
-    doc = derive_endpoints(parse_patient(rec), load_protocol("NCT06523673"), start=dt.date(2026, 1, 10))
+    oppress = load_protocol("NCT06523673")
+    for arm in ("soc", "sbrt", None):
+        doc = derive_endpoints(parse_patient(rec), oppress, start=dt.date(2026, 1, 10), arm=arm)
+        pfs = _find(doc, "pfs")
+        assert pfs["event"] is True and pfs["date"] == "2026-06-01" and pfs["days"] == 142, (arm, pfs)
+        assert any("protocol therapy" in n and "does not censor" in n for n in doc["notes"]), arm
+    assert any("no arm was given" in n for n in doc["notes"])
+    rec["systemic_therapy"][1] = {"line": 2, "agents": ["osimertinib"], "classes": ["tki"], "start": "2026-04-02"}
+    doc = derive_endpoints(parse_patient(rec), oppress, start=dt.date(2026, 1, 10), arm="soc")
     pfs = _find(doc, "pfs")
-    assert pfs["event"] is False and pfs["date"] == "2026-03-01" and "new anticancer therapy" in pfs["reason"]
+    # censored at the last adequate assessment before the new therapy: 2026-03-01, day 50
+    assert pfs["event"] is False and pfs["date"] == "2026-03-01" and pfs["days"] == 50
+    assert "new anticancer therapy" in pfs["reason"]
     rec["systemic_therapy"] = rec["systemic_therapy"][:1]
-    doc = derive_endpoints(parse_patient(rec), load_protocol("NCT06523673"), start=dt.date(2026, 1, 10))
+    doc = derive_endpoints(parse_patient(rec), oppress, start=dt.date(2026, 1, 10))
     assert _find(doc, "pfs")["event"] is True and _find(doc, "pfs")["date"] == "2026-06-01"
 
 

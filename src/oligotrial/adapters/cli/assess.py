@@ -139,7 +139,9 @@ def classify(
 def endpoints(
     patient: Annotated[Path, typer.Argument(help="patient record")],
     trial: Annotated[str, typer.Option(help="protocol id or short name")],
-    start: Annotated[Optional[str], typer.Option(help="origin (randomization) date")] = None,
+    start: Annotated[Optional[str], typer.Option(help="origin: randomization date (enrolment in a single-arm trial)")] = None,
+    arm: Annotated[Optional[str], typer.Option(help="the allocated arm: decides which therapy is protocol-directed "
+                                                    "(without it, therapy an arm directs is treated as protocol therapy)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every endpoint of a trial derived for one patient, with the reason for each event or censoring."""
@@ -147,11 +149,12 @@ def endpoints(
     from oligotrial.service.assessment import derive_endpoints
 
     s = _date(start, "start")
-    doc = _run(lambda: derive_endpoints(_load(patient), load_protocol(trial), start=s))
+    doc = _run(lambda: derive_endpoints(_load(patient), load_protocol(trial), start=s, arm=arm))
     if as_json:
         _print_json(doc)
         return
-    console.print(f"[bold]{doc['patient']}[/] on {doc['trial']}: origin {doc['origin']} ({doc['origin_kind']})")
+    console.print(f"[bold]{doc['patient']}[/] on {doc['trial']}: origin {doc['origin']} ({doc['origin_kind']}), "
+                  f"response baseline {doc['response_baseline'] or 'none'}")
     table = Table()
     for col in ("endpoint", "result", "date / value", "days", "reason"):
         table.add_column(col)

@@ -15,6 +15,7 @@ MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
     ("oligotrial.adapters.cli.assess", "commands"),
     ("oligotrial.adapters.cli.design", "group"),
+    ("oligotrial.adapters.cli.export", "group"),
     ("oligotrial.adapters.cli.protocols", "group"),
     ("oligotrial.adapters.cli.schema", "group"),
     ("oligotrial.adapters.cli.screen", "commands"),

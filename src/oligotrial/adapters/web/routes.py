@@ -4,9 +4,11 @@ the caller's role in the trial."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +16,7 @@ from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
 from oligotrial.adapters.web.inputs import reject_nul_characters
 from oligotrial.adapters.web.security import CurrentActor, Ctx, issue_token
 from oligotrial.domain.trial.blinding import is_blinded
-from oligotrial.service import audit, enrolment, followup, randomization, unblinding, users
+from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters)])
 
@@ -212,6 +214,23 @@ def correct_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_i
              summary="Retract a follow-up entry entered in error, with a reason")
 def retract_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: Retraction) -> dict:
     return followup.retract_entry(ctx, actor, trial, pid, entry_id, body.reason)
+
+
+@router.get("/trials/{trial}/participants/{pid}/endpoints", tags=["analysis"],
+            summary="The participant's endpoints derived from the stored data, each with its reason")
+def participant_endpoints(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid) -> dict:
+    return endpoints.participant_endpoints(ctx, actor, trial, pid)
+
+
+@router.get("/trials/{trial}/exports/{dataset}.csv", tags=["analysis"], response_class=StreamingResponse,
+            summary="Analysis dataset as CSV (adtte, adrs); without the arm for a blinded role",
+            responses={200: {"content": {"text/csv": {}}}})
+def export_dataset(ctx: Ctx, actor: CurrentActor, trial: Trial,
+                   dataset: Annotated[Literal["adtte", "adrs"], Path(description="adtte or adrs")]) -> StreamingResponse:
+    lines, _with_arm = endpoints.export(ctx, actor, trial, dataset)
+    first = next(lines)  # the role check and the header happen before the response starts
+    return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{dataset}.csv"'})
 
 
 @router.get("/trials/{trial}/audit", tags=["audit"])

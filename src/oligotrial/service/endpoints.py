@@ -1,0 +1,183 @@
+"""Endpoints derived from what is stored, and the analysis datasets built from them.
+
+Each participant's endpoints come from their record as stored (the registered record, the
+follow-up entries in force, the protocol's radiotherapy course), by the protocol's
+``endpoint_rules`` and the same engines as ``oligotrial endpoints PATIENT.json``
+(:func:`oligotrial.service.assessment.derive_endpoints`): origin = randomization (enrolment in a
+single-arm trial), response against the last scan on or before the origin, and the participant's
+own arm deciding which therapy is protocol-directed.
+
+The analysis datasets follow CDISC ADaM conventions (ADTTE as shared/formats/trial-report.md
+specifies; an ADRS-style response dataset). They are generated one participant at a time from a
+paged read, so an export never holds the whole trial in memory. A blinded role's dataset has no
+ARM column and no arm in any value.
+
+References
+----------
+CDISC ADaM Basic Data Structure for Time-to-Event Analyses (ADTTE) v1.0, 2012.
+CDISC ADaM Implementation Guide v1.1 (ADRS, response parameters OVRLRESP and BOR).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from oligotrial.domain.record import parse_patient
+from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.errors import AssessmentError, WorkflowError
+from oligotrial.service import followup
+from oligotrial.service.access import authorize
+from oligotrial.service.assessment import assess_patient, derive_endpoints
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+
+ADTTE_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC")
+ADRS_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "CRIT", "BASEDT", "ADT", "AVALC", "ANL01FL")
+#: endpoint kinds that give one time-to-event row per participant
+TIME_TO_EVENT = frozenset({"pfs", "os", "pfs_next_line", "polymetastatic_pfs", "ttnt"})
+
+
+def paramcd(endpoint_id: str) -> str:
+    """The ADTTE parameter code of an endpoint rule id: upper case without separators."""
+    return "".join(ch for ch in endpoint_id.upper() if ch.isalnum())
+
+
+def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str | None:
+    from oligotrial.service.randomization import allocation_arm
+
+    if followup.single_group(protocol):
+        return protocol.arms[0].id
+    a = uow.repo.get_allocation(pid)
+    return None if a is None else allocation_arm(ctx, a)
+
+
+def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool,
+            arm: str | None = None) -> dict[str, Any] | None:
+    """One participant's endpoints, or None before follow-up has an origin."""
+    origin, origin_kind = followup.origin_of(p, single_group=followup.single_group(protocol))
+    if origin is None:
+        return None
+    arm = arm or _arm(ctx, uow, protocol, p.id)
+    record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
+    patient = parse_patient(record, today=ctx.today())
+    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm)
+    doc["participant"] = p.id
+    return doc
+
+
+def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str, Any]:
+    """Every endpoint of the protocol for one participant, from the stored data, each with its
+    reason; the arm only for roles allowed to see it."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "view")
+    blinded = is_blinded(protocol.masking.blinded_roles, role)
+    with ctx.uow() as uow:
+        p = uow.repo.get_participant(protocol.id, pid)
+        if p is None:
+            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
+                                field="participant")
+        doc = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
+    if doc is None:
+        raise WorkflowError(f"participant {pid}: no origin yet (not randomized or enrolled); endpoints start there",
+                            code="no_origin", field="participant")
+    return doc
+
+
+def _participants(ctx: ServiceContext, protocol: Any) -> Iterator[tuple[UnitOfWork, Any]]:
+    with ctx.uow() as uow:
+        for p in uow.repo.iter_participants(protocol.id):
+            yield uow, p
+
+
+def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True) -> Iterator[dict[str, Any]]:
+    """ADTTE rows: one per participant with an origin and time-to-event endpoint, ordered by
+    USUBJID then PARAMCD; AVAL = ADT - STARTDT in days; CNSR 0 event, 1 censored."""
+    rules = [r for r in parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
+             if r.kind in TIME_TO_EVENT]
+    for uow, p in _participants(ctx, protocol):
+        arm = _arm(ctx, uow, protocol, p.id)
+        doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
+        if doc is None:
+            continue
+        by_id = {e["endpoint"]: e for e in doc["endpoints"]}
+        rows = []
+        for r in rules:
+            e = by_id[r.id]
+            row = {"STUDYID": protocol.id, "USUBJID": p.id, "ARM": arm, "PARAMCD": paramcd(r.id),
+                   "STARTDT": doc["origin"], "ADT": e["date"], "AVAL": e["days"], "CNSR": 0 if e["event"] else 1,
+                   "EVNTDESC": e["reason"]}
+            if not with_arm:
+                del row["ARM"]
+            rows.append(row)
+        yield from sorted(rows, key=lambda x: x["PARAMCD"])
+
+
+def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True) -> Iterator[dict[str, Any]]:
+    """ADRS-style rows: the overall response at each post-baseline time point (OVRLRESP) and the
+    best overall response (BOR), per the protocol's response criteria, against the response
+    baseline (the last scan on or before the origin)."""
+    rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
+    criteria = next((r.criteria for r in rules if r.kind in ("orr", "dcr")), "recist1.1")
+    confirm = next((r.confirm_response for r in rules if r.kind in ("orr", "dcr")), False)
+    for uow, p in _participants(ctx, protocol):
+        arm = _arm(ctx, uow, protocol, p.id)
+        doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
+        if doc is None or doc["response_baseline"] is None:
+            continue
+        record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
+        patient = parse_patient(record, today=ctx.today())
+        try:
+            assessed = assess_patient(patient, criteria=criteria,
+                                      baseline=dt.date.fromisoformat(doc["response_baseline"]),
+                                      start=dt.date.fromisoformat(doc["origin"]), confirm=confirm).document
+        except AssessmentError:
+            continue
+        base = {"STUDYID": protocol.id, "USUBJID": p.id, "ARM": arm, "CRIT": assessed["criteria"],
+                "BASEDT": assessed["baseline"]}
+        for tp in assessed["timepoints"]:
+            yield _row({**base, "PARAMCD": "OVRLRESP", "PARAM": "Overall response at the time point", "ADT": tp["date"],
+                        "AVALC": tp["overall"], "ANL01FL": "Y"}, with_arm)
+        yield _row({**base, "PARAMCD": "BOR", "PARAM": "Best overall response" + (" (confirmed)" if confirm else ""),
+                    "ADT": assessed.get("best_overall_response_date"), "AVALC": assessed["best_overall_response"] or "NE",
+                    "ANL01FL": "Y"}, with_arm)
+
+
+def _row(row: dict[str, Any], with_arm: bool) -> dict[str, Any]:
+    if not with_arm:
+        row.pop("ARM", None)
+    return row
+
+
+def csv_lines(rows: Iterator[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[str]:
+    """CSV text (RFC 4180 quoting, header first), one line at a time."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\r\n", extrasaction="raise")
+    w.writeheader()
+    yield buf.getvalue()
+    for row in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow(row)
+        yield buf.getvalue()
+
+
+def export(ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str) -> tuple[Iterator[str], bool]:
+    """A dataset (``adtte`` or ``adrs``) as CSV lines for ``actor``, and whether it carries the arm.
+    ``actor`` None is the operator at the command line (unblinded, as the format specifies)."""
+    protocol = ctx.load_protocol(trial)
+    with_arm = True
+    if actor is not None:
+        role = authorize(actor, protocol.id, "export")
+        with_arm = not is_blinded(protocol.masking.blinded_roles, role)
+    if dataset == "adtte":
+        cols = ADTTE_COLUMNS if with_arm else tuple(c for c in ADTTE_COLUMNS if c != "ARM")
+        return csv_lines(adtte_rows(ctx, protocol, with_arm=with_arm), cols), with_arm
+    if dataset == "adrs":
+        cols = ADRS_COLUMNS if with_arm else tuple(c for c in ADRS_COLUMNS if c != "ARM")
+        return csv_lines(adrs_rows(ctx, protocol, with_arm=with_arm), cols), with_arm
+    raise WorkflowError(f"dataset {dataset!r}: expected adtte or adrs", code="not_found", field="dataset")
