@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import json
 import os
 from pathlib import Path
+
+from trialops_db import StudyClock  # the study calendar, shared with the integration tests
 
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 TRIAL = "NCT06918951"
@@ -15,24 +15,6 @@ PASSWORD = "role-password-1"
 RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
               "sabr": {"dose_gy": 37.5, "fractions": 5, "technique": "SABR"}}
 PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-class StudyClock:
-    """The server's clock in these tests: the study calendar starts on 5 March 2026 (so the
-    example records' March dates are in the past) and moves only when a test moves it, the way
-    follow-up is entered as it happens."""
-
-    def __init__(self, start: dt.datetime = dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(microseconds=1)
-        return self.now
-
-    def set(self, day: str) -> None:
-        """Move the calendar to ``day`` (ISO date), never backwards."""
-        target = dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.UTC)
-        self.now = max(self.now, target)
 
 
 class Api:

@@ -4,6 +4,7 @@ it is unreachable the PostgreSQL cases fail under CI=true and skip (with the rea
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 
@@ -61,3 +62,19 @@ def fake_screener(verdict: str = "eligible"):
     return screen
 
 
+class StudyClock:
+    """The server's clock in these tests: the study calendar starts on 5 March 2026 (so the
+    example records' March dates are in the past) and moves only when a test moves it, the way
+    follow-up is entered as it happens."""
+
+    def __init__(self, start: dt.datetime = dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(microseconds=1)
+        return self.now
+
+    def set(self, day: str) -> None:
+        """Move the calendar to ``day`` (ISO date), never backwards."""
+        target = dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=dt.UTC)
+        self.now = max(self.now, target)

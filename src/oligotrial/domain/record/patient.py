@@ -108,9 +108,9 @@ class Performance(_Model):
     @model_validator(mode="after")
     def _range(self) -> Performance:
         if self.scale == "ECOG" and not 0 <= self.score <= 5:
-            raise ValueError(f"ECOG score {self.score}: expected an integer 0-5")
+            raise ValueError(f"@score|{self.score}|an ECOG score, an integer 0-5")
         if self.scale == "KPS" and (not 0 <= self.score <= 100 or self.score % 10):
-            raise ValueError(f"KPS score {self.score}: expected a multiple of 10 from 0 to 100")
+            raise ValueError(f"@score|{self.score}|a KPS score, a multiple of 10 from 0 to 100")
         return self
 
 

@@ -227,10 +227,16 @@ def select_targets(patient: Patient, base: TimePoint,
     disease is a non-target (nodes 10 to < 15 mm SA included; nodes < 10 mm are normal).
     """
     notes: list[str] = []
+    rebaselined = any(a.date < base.date for a in patient.assessments or ())
     for lid, f in base.findings.items():
-        if f.new:
+        if f.new and not rebaselined:
             raise AssessmentError(f"baseline {base.date.isoformat()}: lesion {lid} is marked new at the "
                                   "baseline: expected new: true only at follow-up", field="new")
+        if f.new:
+            # new relative to the scans before the baseline; at a later baseline (the last scan
+            # before randomization, say) it is disease present at baseline, never a new lesion
+            notes.append(f"{lid} first seen at the baseline {base.date.isoformat()} (new relative to earlier "
+                         "scans): a baseline lesion")
     flagged = {lid: f for lid, f in base.findings.items() if f.target is not None}
     disease = {lid: f for lid, f in base.findings.items()
                if _baseline_disease(lesion_of(patient, lid, f), f)}
