@@ -44,13 +44,13 @@ def test_workflow_over_http(api):
                  json={"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
     assert r.status_code == 200, r.text
     assert r.json()["radiotherapy"]["check"]["status"] == "pass"
+    api.clock.set("2026-07-15")  # follow-up is entered as it happens
     r = api.call("GET", f"{BASE}/{pid}", "coordinator")
     visits = r.json()["visits"]
     assert len(visits) == 7
     code = visits[0]["code"]
     assert api.call("POST", f"{BASE}/{pid}/visits/{code}", "data_manager",
                     json={"date": visits[0]["target"]}).status_code == 200
-    api.clock.set("2026-07-15")  # follow-up is entered as it happens
     assert api.call("POST", f"{BASE}/{pid}/adverse-events", "data_manager",
                     json={"date": "2026-03-20", "term": "Pneumonitis", "grade": 2}).status_code == 201
     assert api.call("POST", f"{BASE}/{pid}/qol", "data_manager",

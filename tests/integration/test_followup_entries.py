@@ -198,3 +198,38 @@ def test_endpoints_and_adtte_come_from_the_stored_data(study, tmp_path):
     assert dead["OS"]["STARTDT"] == "2026-03-05" and dead["OS"]["ARM"] in ("palliative", "sabr")
     alive = {r["PARAMCD"]: r for r in rows if r["USUBJID"] == pids[0]}
     assert alive["PFS"]["CNSR"] == "1" and alive["PFS"]["AVAL"] == "88"
+
+
+RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+              "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
+
+
+def test_the_visit_schedule_follows_its_anchors_and_lists_what_is_due(study):
+    c, clock = study
+    ctx = c.ctx
+    pid = _randomized(ctx)  # randomized 2026-03-05
+    arm = enrolment.get_participant(ctx, COORD, TRIAL, pid)["allocation"]["arm"]
+    clock.set("2026-03-10")
+    enrolment.record_radiotherapy(ctx, Actor("t", {TRIAL: "treating_oncologist"}), TRIAL, pid,
+                                  {"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
+    clock.set("2026-04-08")
+    # 4 weeks after the first fraction: 2026-04-07, window 03-31..04-14 -> due today
+    due = enrolment.visits_due(ctx, COORD, TRIAL)
+    assert [(v["participant"], v["code"], v["status"]) for v in due] == [(pid, "rt_toxicity_4w", "due")]
+    clock.set("2026-09-01")
+    followup.record_entry(ctx, DM, TRIAL, pid, "event", {"date": "2026-05-01", "kind": "progression"})
+    view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
+    post = next(v for v in view["visits"] if v["code"] == "post_progression_m3")
+    # progression 2026-05-01 + 91 days = 2026-07-31, window closed 2026-08-14: overdue on 2026-09-01
+    assert post["target"] == "2026-07-31" and post["status"] == "overdue"
+    out = enrolment.record_visit(ctx, COORD, TRIAL, pid, "followup_m3", {"missed": True, "reason": "in hospital"})
+    assert out["status"] == "missed" and out["note"] == "in hospital"
+    codes = {v["code"]: v["status"] for v in enrolment.visits_due(ctx, COORD, TRIAL)}
+    assert codes["post_progression_m3"] == "overdue" and "followup_m3" not in codes
+    prog = next(e for e in enrolment.get_participant(ctx, COORD, TRIAL, pid)["entries"]
+                if e["data"].get("kind") == "progression")
+    followup.retract_entry(ctx, DM, TRIAL, pid, prog["id"], "progression not confirmed on review")
+    view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
+    assert "post_progression_m3" not in {v["code"] for v in view["visits"]}
+    assert {"code": "post_progression_m3", "label": "Survival status 3 months after progression",
+            "anchor": "progression"} in view["visits_waiting"]

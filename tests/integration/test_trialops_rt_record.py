@@ -41,7 +41,12 @@ def test_a_course_outside_the_arm_is_refused_or_kept_as_a_documented_deviation(c
         enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, course)
     assert e.value.field == field and f"arm {arm!r}" in e.value.message
     view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
-    assert view["state"] == "randomized" and view["radiotherapy"] is None and view["visits"] == []
+    # nothing written: no course and no visit anchored to it (visits dated from randomization
+    # are derived from the randomization date, not stored)
+    assert view["state"] == "randomized" and view["radiotherapy"] is None
+    assert {v["anchor"] for v in view["visits"]} == {"randomization"}
+    with ctx.uow() as uow:
+        assert uow.repo.visits(pid) == []
     assert audit.verify(ctx).checked == checked_before
 
     reason = "treating team judged the allocated course unsafe; PI approved"

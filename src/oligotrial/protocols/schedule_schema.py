@@ -1,10 +1,12 @@
 """The visit schedule of a protocol (its ``schedule:`` block), as a pydantic model.
 
-Each visit is anchored to randomization or to the first radiotherapy fraction, with a target
-day and a window either side, and carries the registry text it comes from. Where the registry
+Each visit is anchored to randomization (enrolment in a single-arm trial), enrolment, the first
+or last radiotherapy fraction, or the first progression, with a target day and a window either
+side, and carries the registry text it comes from. Where the registry
 gives no schedule the block says so (``registry_gives_schedule: false``) and every visit is
 marked ``site_default: true``: a clearly labelled site default, not a protocol requirement.
-Anchors never use the last fraction, whose date differs by arm in blinded trials.
+A protocol that blinds any role never anchors a visit to the last fraction, whose date differs by
+arm when the arms' fractionations differ (:func:`parse_schedule` refuses it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Anchor = Literal["randomization", "radiotherapy_start"]
+Anchor = Literal["randomization", "enrolment", "radiotherapy_start", "radiotherapy_end", "progression"]
 Form = Literal["assessment", "adverse_events", "qol", "labs", "imaging"]
 
 
@@ -50,6 +52,17 @@ class Schedule(_Model):
         return self
 
 
-def parse_schedule(raw: dict | None) -> Schedule | None:
-    """The schedule of a protocol's raw ``schedule`` block (``None`` when absent)."""
-    return None if raw is None else Schedule.model_validate(raw)
+def parse_schedule(raw: dict | None, *, blinded_roles: list[str] | tuple[str, ...] = ()) -> Schedule | None:
+    """The schedule of a protocol's raw ``schedule`` block (``None`` when absent). With blinded
+    roles, a visit anchored to the last radiotherapy fraction is refused: its date would differ by
+    arm and so reveal it."""
+    if raw is None:
+        return None
+    schedule = Schedule.model_validate(raw)
+    if blinded_roles:
+        bad = [v.code for v in schedule.visits if v.anchor == "radiotherapy_end"]
+        if bad:
+            raise ValueError(f"visits {bad}: anchored to the last radiotherapy fraction in a trial that blinds "
+                             f"{sorted(blinded_roles)}; expected randomization or radiotherapy_start (the last "
+                             "fraction's date differs by arm)")
+    return schedule

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
@@ -151,15 +151,34 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def _schedule_anchors(p: Participant, *, single: bool = False) -> dict[str, dt.date | None]:
-    """Visit anchors. In a single-group trial day 0 is enrolment, which stands in for the
-    ``randomization`` anchor (there is none)."""
-    rt_start = (p.radiotherapy or {}).get("start")
-    day0 = p.randomized_on
-    if day0 is None and single and p.enrolment and p.enrolment.get("at"):
-        day0 = p.enrolment["at"][:10]
-    return {"randomization": dt.date.fromisoformat(day0[:10]) if day0 else None,
-            "radiotherapy_start": dt.date.fromisoformat(rt_start) if rt_start else None}
+def _schedule_anchors(p: Participant, *, single: bool = False,
+                      entries: list[dict] | None = None) -> dict[str, dt.date | None]:
+    """Visit anchors as they stand. In a single-group trial day 0 is enrolment, which stands in
+    for the ``randomization`` anchor (there is none); ``progression`` is the first progression
+    event in force."""
+    rt = p.radiotherapy or {}
+    enrolled = p.enrolment["at"][:10] if p.enrolment and p.enrolment.get("at") else None
+    day0 = p.randomized_on or (enrolled if single else None)
+    progressions = sorted(e["data"]["date"] for e in followup.active(entries or [])
+                          if e["kind"] == "event" and e["data"]["kind"] == "progression")
+
+    def d(x: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(x[:10]) if x else None
+
+    return {"randomization": d(day0), "enrolment": d(enrolled), "radiotherapy_start": d(rt.get("start")),
+            "radiotherapy_end": d(rt.get("end")), "progression": d(progressions[0] if progressions else None)}
+
+
+def visit_schedule(ctx: ServiceContext, protocol: Any, p: Participant, rows: list[dict],
+                   entries: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The participant's visits dated from the anchors as they stand, with their status today,
+    and the visits still waiting for their anchor (see :mod:`oligotrial.domain.trial.schedule`)."""
+    spec = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
+    if spec is None:
+        return [], []
+    anchors = _schedule_anchors(p, single=single_group(protocol), entries=entries)
+    visits, waiting = schedule.derive(spec.visits, anchors, {r["code"]: r for r in rows}, ctx.today())
+    return [v.to_dict() for v in visits], waiting
 
 
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
@@ -195,7 +214,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
           "lesions": lesions}
     if fpw is not None:
         rt["fractions_per_week"] = float(fpw)
-    schedule = parse_schedule(protocol.schedule)
+    plan = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid)
         single = single_group(protocol)
@@ -215,8 +234,8 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
         uow.repo.save_participant(p)
         planned = []
-        if schedule is not None:
-            planned = workflow.plan_visits(list(schedule.visits), _schedule_anchors(p, single=single))
+        if plan is not None:
+            planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
             uow.repo.add_visits(p.id, [
                 {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
                  "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
@@ -238,30 +257,71 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
 
 
 def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: str, data: dict) -> dict:
+    """Record a visit as done on ``date`` (outside its window only with ``out_of_window_reason``),
+    or declare it missed (``missed: true`` with a ``reason``)."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "follow_up")
-    on = _date(data, "date")
+    missed = data.get("missed") is True
+    on = None if missed else _date(data, "date")
+    if missed:
+        reason = _text(data, "reason", 3)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid)
         workflow.check_step(p, "visit")
-        visit = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
+        rows = uow.repo.visits(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.repo.entries(p.id))
+        visit = next((v for v in visits if v["code"] == code), None)
         if visit is None:
-            raise WorkflowError(f"visit {code!r}: not planned for participant {pid}", code="not_found", field="visit")
-        if visit["actual"] is not None:
-            raise WorkflowError(f"visit {code!r}: already recorded on {visit['actual']}", code="already_recorded",
+            pending = next((w for w in waiting if w["code"] == code), None)
+            why = f"waits for its anchor ({pending['anchor']})" if pending else "is not in the protocol's schedule"
+            raise WorkflowError(f"visit {code!r}: not scheduled for participant {pid}: it {why}", code="not_found",
                                 field="visit")
-        ok = workflow.in_window(dt.date.fromisoformat(visit["earliest"]), dt.date.fromisoformat(visit["latest"]),
-                                dt.date.fromisoformat(on))
-        note = data.get("out_of_window_reason")
-        if not ok and not (isinstance(note, str) and note.strip()):
-            raise _bad("out_of_window_reason", note,
-                       f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}")
-        visit.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
-        uow.repo.save_visit(visit)
+        if visit["actual"] is not None or visit["status"] == "missed":
+            raise WorkflowError(f"visit {code!r}: already recorded ({visit['status']}"
+                                f"{' on ' + visit['actual'] if visit['actual'] else ''})", code="already_recorded",
+                                field="visit")
+        if on is not None and dt.date.fromisoformat(on) > ctx.today():
+            raise _bad("date", on, f"a date not after today ({ctx.today().isoformat()})")
+        row = next((r for r in rows if r["code"] == code), None)
+        if row is None:  # scheduled from its anchor, not stored yet
+            uow.repo.add_visits(p.id, [{k: visit[k] for k in ("code", "label", "anchor", "target", "earliest",
+                                                                 "latest", "forms")} | {"actual": None, "status": "planned",
+                                                                                        "note": None}])
+            row = next(r for r in uow.repo.visits(p.id) if r["code"] == code)
+        else:  # the window as it stands now (an anchor may have been corrected since it was stored)
+            row.update({k: visit[k] for k in ("target", "earliest", "latest")})
+        if missed:
+            row.update(actual=None, status="missed", note=reason)
+        else:
+            ok = workflow.in_window(dt.date.fromisoformat(visit["earliest"]), dt.date.fromisoformat(visit["latest"]),
+                                    dt.date.fromisoformat(on))
+            note = data.get("out_of_window_reason")
+            if not ok and not (isinstance(note, str) and note.strip()):
+                raise _bad("out_of_window_reason", note,
+                           f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}")
+            row.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
+        uow.repo.save_visit(row)
         audit.record(uow, ctx, actor, trial=protocol.id, action="visit.record", entity_type="visit",
-                     entity_id=f"{p.id}/{code}", new={"actual": on, "status": visit["status"], "note": visit["note"]})
+                     entity_id=f"{p.id}/{code}", new={"actual": row["actual"], "status": row["status"],
+                                                      "note": row["note"]})
         uow.commit()
-    return {k: v for k, v in visit.items() if k not in ("id", "participant_id")}
+    return {k: v for k, v in row.items() if k not in ("id", "participant_id")}
+
+
+def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
+               statuses: tuple[str, ...] = ("due", "overdue")) -> list[dict]:
+    """Every participant's visits with one of ``statuses`` today, for the coordinator's worklist;
+    read a page of participants at a time."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "view")
+    out = []
+    with ctx.uow() as uow:
+        for p in uow.repo.iter_participants(protocol.id):
+            if p.state in workflow.TERMINAL:
+                continue
+            visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            out += [{"participant": p.id, "external_id": p.external_id, **v} for v in visits if v["status"] in statuses]
+    return sorted(out, key=lambda v: (v["latest"], v["participant"]))
 
 
 def add_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict:
@@ -294,7 +354,8 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
 
 
 def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participant,
-                     visits: list[dict], entries: list[dict], allocation: dict | None = None) -> dict:
+                     visits: list[dict], entries: list[dict], allocation: dict | None = None,
+                     waiting: list[dict] | None = None) -> dict:
     """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind."""
     blinded = is_blinded(protocol.masking.blinded_roles, role)
     view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "state": p.state,
@@ -302,6 +363,7 @@ def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participa
             "randomized_on": p.randomized_on, "radiotherapy": radiotherapy_view(p.radiotherapy, blinded),
             "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
                                           "actual", "status", "note")} for v in visits],
+            "visits_waiting": waiting or [],
             "entries": entries, "created_at": p.created_at, "version": p.version}
     if allocation is not None:
         view["allocation"] = allocation
@@ -317,13 +379,15 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         if p is None:
             raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
                                 field="participant")
-        visits, entries = uow.repo.visits(p.id), [followup.entry_view(e) for e in uow.repo.entries(p.id)]
+        stored = uow.repo.entries(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), stored)
+        entries = [followup.entry_view(e) for e in stored]
         a = uow.repo.get_allocation(p.id)
         alloc = None
         if a is not None:
             arm = allocation_arm(ctx, a)
             alloc = allocation_view(protocol, role, a.stratum, a.seq, a.strata, a.allocated_at, arm)
-    return participant_view(ctx, protocol, role, p, visits, entries, alloc)
+    return participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
 
 
 def list_participants(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:

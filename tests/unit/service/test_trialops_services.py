@@ -69,11 +69,11 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     assert {v["code"] for v in visits} >= {"rt_toxicity_4w", "followup_m3"}
     tox = next(v for v in visits if v["code"] == "rt_toxicity_4w")
     assert tox["target"] == "2026-04-07"
+    store["clock"][0] = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)  # follow-up is entered as it happens
     enrolment.record_visit(ctx, COORD, STOP2.id, pid, "rt_toxicity_4w", {"date": "2026-04-06"})
     with pytest.raises(RecordError) as e:
         enrolment.record_visit(ctx, COORD, STOP2.id, pid, "followup_m3", {"date": "2026-12-01"})
     assert e.value.field == "out_of_window_reason"
-    store["clock"][0] = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)  # follow-up is entered as it happens
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "adverse_event", {"date": "2026-04-06", "term": "Fatigue", "grade": 2})
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "qol", {"date": "2026-04-06", "instrument": "EQ-5D-5L",
                                                           "responses": {"mobility": 1}})

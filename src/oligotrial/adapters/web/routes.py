@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,8 +75,11 @@ class RadiotherapyBody(_Body):
 
 
 class VisitBody(_Body):
-    date: str
-    out_of_window_reason: str | None = None
+    date: str | None = Field(None, description="the day the visit took place (ISO 8601)")
+    out_of_window_reason: str | None = Field(None, max_length=5000, description="required when the date is "
+                                                                                  "outside the visit's window")
+    missed: bool = Field(False, description="declare the visit missed (with a reason) instead of a date")
+    reason: str | None = Field(None, max_length=5000, description="why the visit was missed")
 
 
 class EntryCorrection(_Body):
@@ -183,7 +186,14 @@ def radiotherapy(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Ra
 @router.post("/trials/{trial}/participants/{pid}/visits/{code}", tags=["follow-up"])
 def visit(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
           code: Annotated[str, Path(min_length=1, max_length=64)], body: VisitBody) -> dict:
-    return enrolment.record_visit(ctx, actor, trial, pid, code, body.model_dump())
+    return enrolment.record_visit(ctx, actor, trial, pid, code, body.model_dump(exclude_none=True))
+
+
+@router.get("/trials/{trial}/visits", tags=["follow-up"],
+            summary="Visits due or overdue today across the trial's participants (the coordinator's worklist)")
+def visits_due(ctx: Ctx, actor: CurrentActor, trial: Trial,
+               status: Annotated[list[Literal["upcoming", "due", "overdue"]] | None, Query()] = None) -> list[dict]:
+    return enrolment.visits_due(ctx, actor, trial, tuple(status or ("due", "overdue")))
 
 
 def _entry_route(path: str, kind: str, summary: str) -> None:

@@ -1,7 +1,7 @@
 """Trial operations: what happens to a participant between consent and the data cut.
 
 Owns: the enrolment workflow's states and transitions and the radiotherapy decision
-(:mod:`.workflow`); randomization algorithms with an injected generator, permuted blocks and
+(:mod:`.workflow`); the visit schedule derived from its anchors (:mod:`.schedule`); randomization algorithms with an injected generator, permuted blocks and
 minimisation (:mod:`.randomization`); blinding roles and what each may see (:mod:`.blinding`); the
 audit hash chain (:mod:`.audit`).
 
@@ -13,7 +13,8 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "audit": "audit", "blinding": "blinding", "randomization": "randomization", "workflow": "workflow",
+    "audit": "audit", "blinding": "blinding", "randomization": "randomization", "schedule": "schedule",
+    "workflow": "workflow",
     "ChainReport": "audit", "GENESIS": "audit", "canonical_parts": "audit", "canonical_template": "audit",
     "fill_marker": "audit", "link_hash": "audit", "split_at_marker": "audit", "verify_chain": "audit",
     "ROLES": "blinding", "find_arm_information": "blinding", "is_blinded": "blinding",

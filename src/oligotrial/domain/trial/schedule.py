@@ -1,0 +1,84 @@
+"""A participant's visit schedule, derived: each protocol visit dated from its anchor (randomization
+or enrolment, the first or last radiotherapy fraction, the first progression) with its window,
+and its status as of a date. Pure.
+
+Only what happened is stored (a visit done, with its date, or declared missed with a reason);
+everything else is computed from the anchors as they stand, so a corrected radiotherapy start or
+a retracted progression moves or removes the visits that hang on it. A visit whose anchor has not
+happened yet is listed apart, never guessed.
+
+Status: ``upcoming`` (before its window), ``due`` (in its window), ``overdue`` (its window has
+closed and nothing is recorded), ``done``, ``done_out_of_window`` (a reason recorded), ``missed``
+(declared, with a reason).
+
+Blinding: a visit anchored to the last fraction would fall on a different day in each arm when
+the arms' fractionations differ (STOP-2: 8 Gy in 1 fraction vs SABR in up to 8), so a protocol
+that blinds any role may not use that anchor (:func:`oligotrial.protocols.schedule_schema.parse_schedule`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Date = dt.date
+ANCHORS = ("randomization", "enrolment", "radiotherapy_start", "radiotherapy_end", "progression")
+
+
+@dataclass(frozen=True)
+class ScheduledVisit:
+    code: str
+    label: str
+    anchor: str
+    target: Date
+    earliest: Date
+    latest: Date
+    forms: tuple[str, ...]
+    actual: Date | None
+    status: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "label": self.label, "anchor": self.anchor, "target": self.target.isoformat(),
+                "earliest": self.earliest.isoformat(), "latest": self.latest.isoformat(), "forms": list(self.forms),
+                "actual": self.actual.isoformat() if self.actual else None, "status": self.status, "note": self.note}
+
+
+def status_on(earliest: Date, latest: Date, today: Date) -> str:
+    """The status of a visit nothing is recorded for, as of ``today``."""
+    if today < earliest:
+        return "upcoming"
+    if today <= latest:
+        return "due"
+    return "overdue"
+
+
+def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: Mapping[str, Mapping[str, Any]],
+           today: Date) -> tuple[list[ScheduledVisit], list[dict[str, str]]]:
+    """The scheduled visits (by target date) and the visits still waiting for their anchor.
+
+    ``specs``: the protocol's visits (code, label, anchor, day, window_before_days,
+    window_after_days, forms); ``recorded``: the stored visit rows by code (``actual``,
+    ``status``, ``note`` and the window they were recorded against)."""
+    out: list[ScheduledVisit] = []
+    waiting: list[dict[str, str]] = []
+    for v in specs:
+        row = recorded.get(v.code)
+        if row is not None and row.get("status") in ("done", "done_out_of_window", "missed"):
+            actual = Date.fromisoformat(row["actual"]) if row.get("actual") else None
+            out.append(ScheduledVisit(v.code, v.label, v.anchor, Date.fromisoformat(row["target"]),
+                                      Date.fromisoformat(row["earliest"]), Date.fromisoformat(row["latest"]),
+                                      tuple(v.forms), actual, row["status"], row.get("note")))
+            continue
+        base = anchors.get(v.anchor)
+        if base is None:
+            waiting.append({"code": v.code, "label": v.label, "anchor": v.anchor})
+            continue
+        target = base + dt.timedelta(days=v.day)
+        earliest = target - dt.timedelta(days=v.window_before_days)
+        latest = target + dt.timedelta(days=v.window_after_days)
+        out.append(ScheduledVisit(v.code, v.label, v.anchor, target, earliest, latest, tuple(v.forms), None,
+                                  status_on(earliest, latest, today)))
+    return sorted(out, key=lambda s: (s.target, s.code)), waiting
