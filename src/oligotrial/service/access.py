@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from oligotrial.errors import BlindingError
+from typing import Any
+
+from oligotrial.errors import BlindingError, WorkflowError
 from oligotrial.service.ports import Actor
 
 _CLIN = frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager"})
@@ -37,6 +39,21 @@ def authorize(actor: Actor, trial: str, action: str) -> str:
         raise BlindingError(f"{action}: role {role or 'none'!r} in trial {trial} may not do this; "
                             f"expected one of {sorted(PERMISSIONS[action])}", code="forbidden", field="role")
     return role
+
+
+def site_visible(actor: Actor, trial: str, site: str | None) -> bool:
+    """Whether ``actor`` may see a participant of ``site`` in ``trial``: a role granted for one
+    site covers that site's participants only; any other role covers every site."""
+    scope = actor.site_in(trial)
+    return scope is None or scope == site
+
+
+def check_site(actor: Actor, trial: str, participant: Any) -> None:
+    """Refuse a participant of another site as if it did not exist (a site's staff learn nothing
+    about another site's participants, not even that they exist)."""
+    if participant is not None and not site_visible(actor, trial, participant.site):
+        raise WorkflowError(f"participant {participant.id}: not found in trial {trial}", code="not_found",
+                            field="participant")
 
 
 def authorize_any(actor: Actor, action: str) -> str:

@@ -30,7 +30,7 @@ from oligotrial.domain.record import parse_patient
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup
-from oligotrial.service.access import authorize
+from oligotrial.service.access import authorize, check_site, site_visible
 from oligotrial.service.assessment import assess_patient, derive_endpoints
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
@@ -78,6 +78,7 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
     blinded = is_blinded(protocol.masking.blinded_roles, role)
     with ctx.uow() as uow:
         p = uow.repo.get_participant(protocol.id, pid)
+        check_site(actor, protocol.id, p)
         if p is None:
             raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
                                 field="participant")
@@ -88,18 +89,23 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
     return doc
 
 
-def _participants(ctx: ServiceContext, protocol: Any) -> Iterator[tuple[UnitOfWork, Any]]:
+def _participants(ctx: ServiceContext, protocol: Any, actor: Actor | None = None,
+                  site: str | None = None) -> Iterator[tuple[UnitOfWork, Any]]:
+    """The participants an export covers: those ``actor`` may see (all for the operator), of one
+    ``site`` when given."""
     with ctx.uow() as uow:
         for p in uow.repo.iter_participants(protocol.id):
-            yield uow, p
+            if (site is None or p.site == site) and (actor is None or site_visible(actor, protocol.id, p.site)):
+                yield uow, p
 
 
-def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True) -> Iterator[dict[str, Any]]:
+def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None,
+               site: str | None = None) -> Iterator[dict[str, Any]]:
     """ADTTE rows: one per participant with an origin and time-to-event endpoint, ordered by
     USUBJID then PARAMCD; AVAL = ADT - STARTDT in days; CNSR 0 event, 1 censored."""
     rules = [r for r in parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
              if r.kind in TIME_TO_EVENT]
-    for uow, p in _participants(ctx, protocol):
+    for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
         doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
         if doc is None:
@@ -117,14 +123,15 @@ def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True) -> 
         yield from sorted(rows, key=lambda x: x["PARAMCD"])
 
 
-def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True) -> Iterator[dict[str, Any]]:
+def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None,
+              site: str | None = None) -> Iterator[dict[str, Any]]:
     """ADRS-style rows: the overall response at each post-baseline time point (OVRLRESP) and the
     best overall response (BOR), per the protocol's response criteria, against the response
     baseline (the last scan on or before the origin)."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
     criteria = next((r.criteria for r in rules if r.kind in ("orr", "dcr")), "recist1.1")
     confirm = next((r.confirm_response for r in rules if r.kind in ("orr", "dcr")), False)
-    for uow, p in _participants(ctx, protocol):
+    for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
         doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
         if doc is None or doc["response_baseline"] is None:
@@ -166,7 +173,8 @@ def csv_lines(rows: Iterator[dict[str, Any]], columns: tuple[str, ...]) -> Itera
         yield buf.getvalue()
 
 
-def export(ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str) -> tuple[Iterator[str], bool]:
+def export(ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str,
+           site: str | None = None) -> tuple[Iterator[str], bool]:
     """A dataset (``adtte`` or ``adrs``) as CSV lines for ``actor``, and whether it carries the arm.
     ``actor`` None is the operator at the command line (unblinded, as the format specifies)."""
     protocol = ctx.load_protocol(trial)
@@ -176,8 +184,8 @@ def export(ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str) -
         with_arm = not is_blinded(protocol.masking.blinded_roles, role)
     if dataset == "adtte":
         cols = ADTTE_COLUMNS if with_arm else tuple(c for c in ADTTE_COLUMNS if c != "ARM")
-        return csv_lines(adtte_rows(ctx, protocol, with_arm=with_arm), cols), with_arm
+        return csv_lines(adtte_rows(ctx, protocol, with_arm=with_arm, actor=actor, site=site), cols), with_arm
     if dataset == "adrs":
         cols = ADRS_COLUMNS if with_arm else tuple(c for c in ADRS_COLUMNS if c != "ARM")
-        return csv_lines(adrs_rows(ctx, protocol, with_arm=with_arm), cols), with_arm
+        return csv_lines(adrs_rows(ctx, protocol, with_arm=with_arm, actor=actor, site=site), cols), with_arm
     raise WorkflowError(f"dataset {dataset!r}: expected adtte or adrs", code="not_found", field="dataset")

@@ -16,11 +16,11 @@ from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
-from oligotrial.errors import RecordError, WorkflowError
+from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup
 from oligotrial.service.followup import single_group
-from oligotrial.service.access import authorize
+from oligotrial.service.access import authorize, check_site, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -52,16 +52,29 @@ def _text(data: dict, field: str, min_len: int = 1, max_len: int = 5000) -> str:
     return v.strip()
 
 
-def _load(uow: UnitOfWork, trial: str, pid: str) -> Participant:
+def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor | None = None) -> Participant:
     p = uow.repo.get_participant(trial, pid, for_update=True)
+    if actor is not None:
+        check_site(actor, trial, p)
     if p is None:
         raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
     return p
 
 
-def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any) -> dict[str, Any]:
+def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: str | None = None) -> dict[str, Any]:
+    """Register a candidate with their patient record, at ``site`` (a site-limited role registers at
+    its own site; a multi-centre trial's participant belongs to one site)."""
+    from oligotrial.service.users import check_site_code
+
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "register")
+    scope = actor.site_in(protocol.id)
+    if site is not None:
+        site = check_site_code(site)
+        if scope is not None and site != scope:
+            raise BlindingError(f"site {site!r}: your role in {protocol.id} covers site {scope!r} only",
+                                code="forbidden", field="site")
+    site = site or scope
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
     patient = parse_patient(record)
@@ -69,14 +82,15 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any) -> dict
         raise _bad("id", f"{patient.id[:20]}... ({len(patient.id)} characters)",
                    f"a record id of at most {MAX_EXTERNAL_ID} characters")
     now = ctx.now_iso()
-    p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now)
+    p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now, site=site)
     with ctx.uow() as uow:
         if uow.repo.find_participant(protocol.id, patient.id) is not None:
             raise WorkflowError(f"id {patient.id!r}: already registered in trial {protocol.id}",
                                 code="duplicate", field="id")
         uow.repo.add_participant(p)
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.register",
-                     entity_type="participant", entity_id=p.id, new={"record": p.record, "state": p.state})
+                     entity_type="participant", entity_id=p.id, new={"record": p.record, "state": p.state,
+                                                                     "site": p.site})
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -93,7 +107,7 @@ def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_at
     if as_of > today:
         raise _bad("date", as_of.isoformat(), f"a screening date not after today ({today.isoformat()})")
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "screen")
         patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
         outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
@@ -117,7 +131,7 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
     c = {"date": _date(data, "date"), "form_version": _text(data, "form_version", 1, 64),
          "obtained_by": actor.username}
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         workflow.advance(p, "consent")
         p.consent = c
         uow.repo.save_participant(p)
@@ -135,7 +149,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
     if override is not None and not isinstance(override, dict):
         raise _bad("override", override, "an object with a reason")
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "enrol")
         decision = workflow.enrolment_decision((p.screening or {}).get("verdict"), override)
         if decision["override"]:
@@ -216,7 +230,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         rt["fractions_per_week"] = float(fpw)
     plan = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         single = single_group(protocol)
         workflow.check_step(p, "radiotherapy", single_group=single)
         arm = protocol.arms[0].id if single else arm_of(ctx, protocol.id, p.id, uow)
@@ -266,7 +280,7 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
     if missed:
         reason = _text(data, "reason", 3)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "visit")
         rows = uow.repo.visits(p.id)
         visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.repo.entries(p.id))
@@ -309,7 +323,7 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
 
 
 def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
-               statuses: tuple[str, ...] = ("due", "overdue")) -> list[dict]:
+               statuses: tuple[str, ...] = ("due", "overdue"), site: str | None = None) -> list[dict]:
     """Every participant's visits with one of ``statuses`` today, for the coordinator's worklist;
     read a page of participants at a time."""
     protocol = ctx.load_protocol(trial)
@@ -317,10 +331,12 @@ def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
     out = []
     with ctx.uow() as uow:
         for p in uow.repo.iter_participants(protocol.id):
-            if p.state in workflow.TERMINAL:
+            if p.state in workflow.TERMINAL or not site_visible(actor, protocol.id, p.site) \
+                    or (site is not None and p.site != site):
                 continue
             visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
-            out += [{"participant": p.id, "external_id": p.external_id, **v} for v in visits if v["status"] in statuses]
+            out += [{"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
+                    for v in visits if v["status"] in statuses]
     return sorted(out, key=lambda v: (v["latest"], v["participant"]))
 
 
@@ -339,7 +355,7 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
         raise _bad("record", record, "a patient record object")
     patient = parse_patient(record)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "correct_record")
         if patient.id != p.external_id:
             raise _bad("record.id", patient.id, f"the participant's record id {p.external_id!r}")
@@ -358,7 +374,7 @@ def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participa
                      waiting: list[dict] | None = None) -> dict:
     """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind."""
     blinded = is_blinded(protocol.masking.blinded_roles, role)
-    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "state": p.state,
+    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "site": p.site, "state": p.state,
             "record": p.record, "screening": p.screening, "consent": p.consent, "enrolment": p.enrolment,
             "randomized_on": p.randomized_on, "radiotherapy": radiotherapy_view(p.radiotherapy, blinded),
             "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
@@ -376,6 +392,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
         p = uow.repo.get_participant(protocol.id, pid)
+        check_site(actor, protocol.id, p)
         if p is None:
             raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
                                 field="participant")
@@ -390,13 +407,15 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
     return participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
 
 
-def list_participants(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:
+def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str | None = None) -> list[dict]:
+    """The trial's participants the actor may see (a site-limited role: its site's), optionally of
+    one ``site``."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
-    return [{"id": p.id, "external_id": p.external_id, "state": p.state, "created_at": p.created_at}
-            for p in rows]
+    return [{"id": p.id, "external_id": p.external_id, "site": p.site, "state": p.state, "created_at": p.created_at}
+            for p in rows if site_visible(actor, protocol.id, p.site) and (site is None or p.site == site)]
 
 
 def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
@@ -417,6 +436,9 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
            "participants": len(rows), "by_state": by_state, "randomized": len(allocs),
            "list": None if rl is None else {"method": rl.method, "commitment": rl.commitment,
                                             "created_at": rl.created_at}}
+    sites = sorted({p.site for p in rows if p.site is not None})
+    if sites:  # accrual per centre of a multi-centre trial (counts only)
+        out["by_site"] = {s: sum(1 for p in rows if p.site == s) for s in sites}
     if arms is not None:
         out["by_arm"] = {a.id: arms.count(a.id) for a in protocol.arms}
     return out

@@ -26,7 +26,7 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit
-from oligotrial.service.access import authorize
+from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -40,8 +40,9 @@ def _bad(field: str, value: Any, expected: str) -> RecordError:
                        errors=[{"path": field, "value": value, "expected": expected}])
 
 
-def _load(uow: UnitOfWork, trial: str, pid: str) -> Participant:
+def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor) -> Participant:
     p = uow.repo.get_participant(trial, pid, for_update=True)
+    check_site(actor, trial, p)
     if p is None:
         raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
     return p
@@ -169,7 +170,7 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     authorize(actor, protocol.id, "follow_up")
     rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
         step = "vital_status" if kind == "event" and isinstance(data, dict) and data.get("kind") == "death" else "entry"
         workflow.check_state(p.id, state_of(p, entries), step)
@@ -191,7 +192,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     authorize(actor, protocol.id, "follow_up")
     why = _reason(reason)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
         e = _entry(entries, p, entry_id)
         workflow.check_state(p.id, state_of(p, entries), "correct_entry")
@@ -215,7 +216,7 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     authorize(actor, protocol.id, "follow_up")
     why = _reason(reason)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid)
+        p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
         e = _entry(entries, p, entry_id)
         workflow.check_state(p.id, state_of(p, entries), "correct_entry")

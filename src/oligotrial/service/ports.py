@@ -18,6 +18,7 @@ class User:
     password_hash: str
     active: bool = True
     roles: dict[str, str] = field(default_factory=dict)  # trial id (or "*") -> role
+    sites: dict[str, str] = field(default_factory=dict)  # trial id -> the one site the role covers
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Repository(Protocol):
     def add_user(self, user: User) -> User: ...
     def get_user_by_name(self, username: str) -> User | None: ...
     def get_user(self, user_id: int) -> User | None: ...
-    def grant(self, user_id: int, trial: str, role: str) -> None: ...
+    def grant(self, user_id: int, trial: str, role: str, site: str | None = None) -> None: ...
     # participants
     def add_participant(self, p: Participant) -> None: ...
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None: ...
@@ -227,9 +228,14 @@ class Actor:
     username: str
     roles: dict[str, str]
     user_id: int | None = None
+    sites: dict[str, str] = field(default_factory=dict)  # trial -> site, where the role covers one site
 
     def role_in(self, trial: str) -> str | None:
         return self.roles.get(trial) or self.roles.get("*")
+
+    def site_in(self, trial: str) -> str | None:
+        """The one site the actor's role in ``trial`` covers; None: every site."""
+        return self.sites.get(trial)
 
 
 SYSTEM = Actor("system", {"*": "admin"})

@@ -20,13 +20,17 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
-from oligotrial.service.access import authorize
+from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList, SlotRequest
 
 
-def _factors(protocol: Any) -> list[tuple[str, list[str]]]:
-    return [(f.id, list(f.levels)) for f in protocol.stratification.factors]
+def _factors(protocol: Any, rl: RandomizationList | None = None) -> list[tuple[str, list[str]]]:
+    """The stratification factors: the protocol's, and ``site`` when the list is stratified by
+    site (its sites fixed when the list was generated)."""
+    out = [(f.id, list(f.levels)) for f in protocol.stratification.factors]
+    sites = (rl.params or {}).get("sites") if rl is not None else None
+    return out + [("site", list(sites))] if sites else out
 
 
 def slot_context(trial: str, stratum: str, seq: int) -> str:
@@ -40,8 +44,15 @@ def seed_context(trial: str) -> str:
 def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_blocks",
                   size_per_stratum: int | None = None, seed: int | None = None,
                   block_multiples: tuple[int, ...] = (1, 2, 3), p_best: float = 0.8,
-                  actor: Actor = SYSTEM) -> dict[str, Any]:
-    """Generate, encrypt, commit and store the trial's list; refuse a second live list."""
+                  actor: Actor = SYSTEM, sites: list[str] | None = None) -> dict[str, Any]:
+    """Generate, encrypt, commit and store the trial's list; refuse a second live list. With
+    ``sites``, allocation is also stratified by site (each participant's own site)."""
+    from oligotrial.service.users import check_site_code
+
+    if sites is not None:
+        sites = sorted({check_site_code(s) for s in sites})
+        if len(sites) < 2:
+            raise RandomizationError(f"sites {sites}: stratifying by site needs two or more sites", field="sites")
     protocol = ctx.load_protocol(trial)
     if protocol.design.allocation != "randomized" or len(protocol.arms) < 2:
         raise RandomizationError(f"trial {protocol.id}: not randomized ({protocol.design.allocation}); "
@@ -52,7 +63,7 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
     rng = np.random.default_rng(seed)
     ratio = dict(protocol.allocation_ratio)
     n = int(size_per_stratum or protocol.planned_enrolment)
-    factors = _factors(protocol)
+    factors = _factors(protocol) + ([("site", sites)] if sites else [])
     if method == "permuted_blocks":
         slots = [s for key in algo.all_strata(factors)
                  for s in algo.permuted_blocks(key, ratio, n, rng, block_multiples)]
@@ -61,6 +72,8 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
     else:
         slots = algo.minimization_draws(n, rng)
         params = {"ratio": ratio, "p_best": p_best, "size": n, "factors": [f for f, _ in factors]}
+    if sites:
+        params["sites"] = sites
     digest = algo.commitment(protocol.id, method, seed, params, slots)
     enc = [EncSlot(s.stratum, s.seq, s.block, s.block_size,
                    ctx.cipher.encrypt(s.payload, slot_context(protocol.id, s.stratum, s.seq))) for s in slots]
@@ -111,12 +124,13 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "randomize")
     strata = dict(strata or {})
-    key = algo.stratum_key(_factors(protocol), strata)
     now = ctx.now_iso()
     with ctx.uow() as uow:
         rl = uow.repo.live_list(protocol.id)
         if rl is not None:
             _check_key(ctx, protocol.id, rl)
+        strata = _site_stratum(uow, actor, protocol, rl, participant_id, strata)
+        key = algo.stratum_key(_factors(protocol, rl), strata)
         if rl is not None and rl.method != "minimization":
             (from_state,) = workflow.allowed_from("randomize")  # the one state it is taken from
             to_state = workflow.STATE_AFTER["randomize"]
@@ -166,6 +180,27 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
     return allocation_view(protocol, role, stratum, seq, strata, now, arm)
 
 
+def _site_stratum(uow: Any, actor: Actor, protocol: Any, rl: RandomizationList | None, pid: str,
+                  strata: dict[str, str]) -> dict[str, str]:
+    """A multi-centre check before anything is claimed: a site-limited role randomizes its own
+    site's participants only, and a list stratified by site takes the participant's own site
+    (never one the caller names). Single-centre trials pay no extra read."""
+    by_site = bool(rl is not None and (rl.params or {}).get("sites"))
+    if actor.site_in(protocol.id) is None and not by_site:
+        return strata
+    if "site" in strata:
+        raise RandomizationError("strata.site: the participant's own site is used; expected it left out",
+                                 field="strata.site")
+    p = uow.repo.get_participant(protocol.id, pid)
+    check_site(actor, protocol.id, p)
+    if p is None or not by_site:
+        return strata
+    if p.site is None:
+        raise RandomizationError(f"participant {pid}: no site, and the list is stratified by site; expected a "
+                                 "participant registered at one of the list's sites", field="site")
+    return {**strata, "site": p.site}
+
+
 def _check_key(ctx: ServiceContext, trial: str, rl: RandomizationList) -> None:
     """Refuse to allocate when the configured key does not open the trial's list (checked on the
     list's seed, before anything is claimed): otherwise the one-statement path would commit an
@@ -195,7 +230,7 @@ def allocation_arm(ctx: ServiceContext, a: Allocation) -> str:
 
 def _minimize(ctx, uow, protocol, rl, strata):
     """Minimization reads every earlier allocation, so it serialises on the one cursor row."""
-    key = algo.stratum_key(_factors(protocol), strata)  # validates factors and levels
+    key = algo.stratum_key(_factors(protocol, rl), strata)  # validates factors and levels
     del key
     seq = uow.repo.lock_stratum(rl.id, algo.ALL_STRATUM)
     slot = uow.repo.get_slot(rl.id, algo.ALL_STRATUM, seq) if seq is not None else None

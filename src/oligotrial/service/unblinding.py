@@ -8,7 +8,7 @@ from typing import Any
 
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
-from oligotrial.service.access import authorize
+from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 from oligotrial.service.randomization import allocation_arm
@@ -27,6 +27,7 @@ def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *
             raise BlindingError("password: re-authentication failed", code="reauthentication_failed",
                                 field="password")
         p = uow.repo.get_participant(protocol.id, pid, for_update=True)
+        check_site(actor, protocol.id, p)
         if p is None:
             raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
                                 field="participant")

@@ -38,8 +38,10 @@ class FakeRepository:
     def get_user(self, user_id):
         return self.users.get(user_id)
 
-    def grant(self, user_id, trial, role):
+    def grant(self, user_id, trial, role, site=None):
         self.users[user_id].roles[trial] = role
+        if site is not None:
+            self.users[user_id].sites[trial] = site
 
     def add_participant(self, p):
         self.participants[p.id] = copy.deepcopy(p)

@@ -15,7 +15,8 @@ app = typer.Typer(no_args_is_help=True)
 def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short name"),
              method: str = typer.Option("permuted_blocks", help="permuted_blocks or minimization"),
              size: int = typer.Option(None, help="slots per stratum (default: planned enrolment)"),
-             seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted")) -> None:
+             seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted"),
+             sites: str = typer.Option(None, help="stratify by site too: the trial's site codes, comma-separated")) -> None:
     """Generate the list for every stratum, encrypt it, store it and print its SHA-256
     commitment (publish it: the trial is live from now on)."""
     from oligotrial.adapters.cli._common import fail
@@ -24,7 +25,8 @@ def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short nam
 
     c = container_or_exit()
     try:
-        out = randomization.generate_list(c.ctx, trial, method=method, size_per_stratum=size, seed=seed)
+        out = randomization.generate_list(c.ctx, trial, method=method, size_per_stratum=size, seed=seed,
+                                          sites=[s for s in sites.split(",") if s.strip()] if sites else None)
     except OligotrialError as exc:
         fail(exc, 1)
     finally:

@@ -18,6 +18,7 @@ app = typer.Typer(no_args_is_help=True)
 def add(username: str = typer.Option(..., "--username", help="login name"),
         role: str = typer.Option(..., "--role", help=f"one of {', '.join(ROLES)}"),
         trial: str = typer.Option(..., "--trial", help="NCT id or short name, or '*' for every trial"),
+        site: str = typer.Option(None, "--site", help="limit the role to one site of a multi-centre trial"),
         password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")) -> None:
     """Add a user (or grant an existing one a role in another trial). The password is read
     from a prompt, or from stdin with --password-stdin (or when stdin is not a terminal)."""
@@ -31,7 +32,7 @@ def add(username: str = typer.Option(..., "--username", help="login name"),
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     c = container_or_exit()
     try:
-        user = users.add_user(c.ctx, username, password, role, trial)
+        user = users.add_user(c.ctx, username, password, role, trial, site=site)
     except OligotrialError as exc:
         fail(exc)
     finally:

@@ -20,8 +20,8 @@ from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, Sl
                                       allocate_step_by_step)
 
 _P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
-             "radiotherapy", "randomized_on", "created_at", "version")
-_P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at"))
+             "radiotherapy", "randomized_on", "created_at", "version", "site")
+_P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at", "site"))
 
 # Statements on the hot paths, built once: building a Core statement with literal values costs
 # more client CPU than executing it (its cache key is recomputed from every value each time).
@@ -110,9 +110,9 @@ class SqlRepository:
     def _user(self, row: Any) -> User | None:
         if row is None:
             return None
-        roles = {r.trial: r.role for r in self._exec(
-            select(t.user_roles).where(t.user_roles.c.user_id == row.id))}
-        return User(row.id, row.username, row.password_hash, row.active, roles)
+        grants = self._exec(select(t.user_roles).where(t.user_roles.c.user_id == row.id)).all()
+        return User(row.id, row.username, row.password_hash, row.active, {r.trial: r.role for r in grants},
+                    {r.trial: r.site for r in grants if r.site is not None})
 
     def get_user_by_name(self, username: str) -> User | None:
         return self._user(self._exec(select(t.users).where(t.users.c.username == username)).first())
@@ -120,12 +120,12 @@ class SqlRepository:
     def get_user(self, user_id: int) -> User | None:
         return self._user(self._exec(select(t.users).where(t.users.c.id == user_id)).first())
 
-    def grant(self, user_id: int, trial: str, role: str) -> None:
+    def grant(self, user_id: int, trial: str, role: str, site: str | None = None) -> None:
         key = and_(t.user_roles.c.user_id == user_id, t.user_roles.c.trial == trial)
         if self._exec(select(t.user_roles).where(key)).first():
-            self._exec(update(t.user_roles).where(key).values(role=role))
+            self._exec(update(t.user_roles).where(key).values(role=role, site=site))
         else:
-            self._exec(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role))
+            self._exec(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role, site=site))
 
     # participants ------------------------------------------------------------------------
     def add_participant(self, p: Participant) -> None:

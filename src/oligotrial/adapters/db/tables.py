@@ -22,6 +22,7 @@ user_roles = Table(
     Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("trial", String(32), primary_key=True),
     Column("role", String(32), nullable=False),
+    Column("site", String(64)),  # NULL: every site of the trial
 )
 
 participants = Table(
@@ -38,7 +39,9 @@ participants = Table(
     Column("randomized_on", String(10)),
     Column("created_at", String(40), nullable=False),
     Column("version", Integer, nullable=False),
+    Column("site", String(64)),  # the centre the participant belongs to (NULL: single-centre)
     UniqueConstraint("trial", "external_id", name="uq_participants_trial_external"),
+    Index("ix_participants_trial_site", "trial", "site"),
 )
 
 randomization_lists = Table(

@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters
 Trial = Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name")]
 Pid = Annotated[str, Path(min_length=1, max_length=64, description="participant id")]
 EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="follow-up entry id")]
+SiteFilter = Annotated[str | None, Query(max_length=64, description="only this site's participants")]
 
 
 class _Body(BaseModel):
@@ -131,15 +132,17 @@ def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
 
 
 @router.get("/trials/{trial}/participants", tags=["participants"])
-def participants(ctx: Ctx, actor: CurrentActor, trial: Trial) -> list[dict]:
-    return enrolment.list_participants(ctx, actor, trial)
+def participants(ctx: Ctx, actor: CurrentActor, trial: Trial, site: SiteFilter = None) -> list[dict]:
+    return enrolment.list_participants(ctx, actor, trial, site)
 
 
 @router.post("/trials/{trial}/participants", status_code=201, tags=["participants"],
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "object", "description": "an oligotrial.patient/1 record"}}}}})
-def register(ctx: Ctx, actor: CurrentActor, trial: Trial, record: Annotated[dict[str, Any], Body()]) -> dict:
-    return enrolment.register(ctx, actor, trial, record)
+def register(ctx: Ctx, actor: CurrentActor, trial: Trial, record: Annotated[dict[str, Any], Body()],
+             site: Annotated[str | None, Query(max_length=64, description="the participant's site (a "
+                                                                           "site-limited role: its own)")] = None) -> dict:
+    return enrolment.register(ctx, actor, trial, record, site)
 
 
 @router.get("/trials/{trial}/participants/{pid}", tags=["participants"])
@@ -192,8 +195,9 @@ def visit(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
 @router.get("/trials/{trial}/visits", tags=["follow-up"],
             summary="Visits due or overdue today across the trial's participants (the coordinator's worklist)")
 def visits_due(ctx: Ctx, actor: CurrentActor, trial: Trial,
-               status: Annotated[list[Literal["upcoming", "due", "overdue"]] | None, Query()] = None) -> list[dict]:
-    return enrolment.visits_due(ctx, actor, trial, tuple(status or ("due", "overdue")))
+               status: Annotated[list[Literal["upcoming", "due", "overdue"]] | None, Query()] = None,
+               site: SiteFilter = None) -> list[dict]:
+    return enrolment.visits_due(ctx, actor, trial, tuple(status or ("due", "overdue")), site)
 
 
 def _entry_route(path: str, kind: str, summary: str) -> None:
@@ -236,8 +240,9 @@ def participant_endpoints(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid)
             summary="Analysis dataset as CSV (adtte, adrs); without the arm for a blinded role",
             responses={200: {"content": {"text/csv": {}}}})
 def export_dataset(ctx: Ctx, actor: CurrentActor, trial: Trial,
-                   dataset: Annotated[Literal["adtte", "adrs"], Path(description="adtte or adrs")]) -> StreamingResponse:
-    lines, _with_arm = endpoints.export(ctx, actor, trial, dataset)
+                   dataset: Annotated[Literal["adtte", "adrs"], Path(description="adtte or adrs")],
+                   site: SiteFilter = None) -> StreamingResponse:
+    lines, _with_arm = endpoints.export(ctx, actor, trial, dataset, site)
     first = next(lines)  # the role check and the header happen before the response starts
     return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{dataset}.csv"'})

@@ -68,6 +68,7 @@ class Participant:
     randomized_on: str | None = None
     created_at: str = ""
     version: int = 1
+    site: str | None = None  # the centre of a multi-centre trial
     extra: dict[str, Any] = field(default_factory=dict)
 
 
