@@ -56,6 +56,17 @@ def check_site(actor: Actor, trial: str, participant: Any) -> None:
                             field="participant")
 
 
+def visible_participant(uow: Any, actor: Actor | None, trial: str, pid: str, *, for_update: bool = False) -> Any:
+    """The participant ``pid`` of ``trial`` as ``actor`` may see them (``actor`` None: the
+    operator), else ``not_found``: an unknown id and another site's participant answer the same."""
+    p = uow.repo.get_participant(trial, pid, for_update=for_update)
+    if actor is not None:
+        check_site(actor, trial, p)
+    if p is None:
+        raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
+    return p
+
+
 def authorize_any(actor: Actor, action: str) -> str:
     """For actions not tied to one trial (audit verify): any trial role that permits it."""
     for role in actor.roles.values():

@@ -30,7 +30,7 @@ from oligotrial.domain.record import parse_patient
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup
-from oligotrial.service.access import authorize, check_site, site_visible
+from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import assess_patient, derive_endpoints
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
@@ -77,11 +77,7 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
     role = authorize(actor, protocol.id, "view")
     blinded = is_blinded(protocol.masking.blinded_roles, role)
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(protocol.id, pid)
-        check_site(actor, protocol.id, p)
-        if p is None:
-            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
-                                field="participant")
+        p = visible_participant(uow, actor, protocol.id, pid)
         doc = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
     if doc is None:
         raise WorkflowError(f"participant {pid}: no origin yet (not randomized or enrolled); endpoints start there",

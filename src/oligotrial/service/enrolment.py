@@ -20,7 +20,7 @@ from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup
 from oligotrial.service.followup import single_group
-from oligotrial.service.access import authorize, check_site, site_visible
+from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -53,12 +53,7 @@ def _text(data: dict, field: str, min_len: int = 1, max_len: int = 5000) -> str:
 
 
 def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor | None = None) -> Participant:
-    p = uow.repo.get_participant(trial, pid, for_update=True)
-    if actor is not None:
-        check_site(actor, trial, p)
-    if p is None:
-        raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
-    return p
+    return visible_participant(uow, actor, trial, pid, for_update=True)
 
 
 def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: str | None = None) -> dict[str, Any]:
@@ -391,11 +386,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(protocol.id, pid)
-        check_site(actor, protocol.id, p)
-        if p is None:
-            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
-                                field="participant")
+        p = visible_participant(uow, actor, protocol.id, pid)
         stored = uow.repo.entries(p.id)
         visits, waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), stored)
         entries = [followup.entry_view(e) for e in stored]

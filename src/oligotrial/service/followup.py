@@ -26,7 +26,7 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit
-from oligotrial.service.access import authorize, check_site
+from oligotrial.service.access import authorize, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -41,17 +41,23 @@ def _bad(field: str, value: Any, expected: str) -> RecordError:
 
 
 def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor) -> Participant:
-    p = uow.repo.get_participant(trial, pid, for_update=True)
-    check_site(actor, trial, p)
-    if p is None:
-        raise WorkflowError(f"participant {pid}: not found in trial {trial}", code="not_found", field="participant")
-    return p
+    return visible_participant(uow, actor, trial, pid, for_update=True)
 
 
 def _reason(reason: Any) -> str:
     if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 5000:
         raise _bad("reason", reason, "a reason for the change, 3-5000 characters")
     return reason.strip()
+
+
+def _in_force(uow: UnitOfWork, actor: Actor, trial: str, pid: str, entry_id: int):
+    """The shared start of a correction or retraction, inside its unit of work: the participant
+    under a row lock, their entries, and the entry in force."""
+    p = _load(uow, trial, pid, actor)
+    entries = uow.repo.entries(p.id)
+    e = _entry(entries, p, entry_id)
+    workflow.check_state(p.id, state_of(p, entries), "correct_entry")
+    return p, entries, e
 
 
 # ---- the participant's record and state, derived from what is stored ----------------------------
@@ -192,10 +198,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     authorize(actor, protocol.id, "follow_up")
     why = _reason(reason)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid, actor)
-        entries = uow.repo.entries(p.id)
-        e = _entry(entries, p, entry_id)
-        workflow.check_state(p.id, state_of(p, entries), "correct_entry")
+        p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
         clean, notes = _check(ctx, protocol, p, e["kind"], data, entries, replacing=entry_id)
         now = ctx.now_iso()
         uow.repo.update_entry(entry_id, data=clean, status="active", version=e["version"] + 1, at=now,
@@ -216,10 +219,7 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     authorize(actor, protocol.id, "follow_up")
     why = _reason(reason)
     with ctx.uow() as uow:
-        p = _load(uow, protocol.id, pid, actor)
-        entries = uow.repo.entries(p.id)
-        e = _entry(entries, p, entry_id)
-        workflow.check_state(p.id, state_of(p, entries), "correct_entry")
+        p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
         rest = [x for x in entries if x["id"] != entry_id]
         merged = rec.merge(p.record, [(x["kind"], x["data"]) for x in active(rest)])
         try:
