@@ -88,3 +88,33 @@ def test_a_blinded_statistician_gets_the_datasets_without_the_arm(api):
     assert "arm" not in ep and find_arm_information(ep, arms, labels) == []
     assert ep["response_baseline"] == "2026-02-20" and ep["origin_kind"] == "randomization"
     assert api.call("GET", f"/api/v1/trials/{TRIAL}/exports/adtte.csv", "enrolling_oncologist").status_code == 403
+
+
+def test_a_blinded_role_records_follow_up_and_no_confirmation_reveals_the_arm(api):
+    pid = _randomized(api, 1)
+    view = api.call("GET", f"{BASE}/{pid}", "coordinator").json()
+    rt = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+          "sabr": {"dose_gy": 37.5, "fractions": 5, "technique": "SABR"}}[view["allocation"]["arm"]]
+    api.clock.set("2026-03-10")
+    assert api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                    json={"start": "2026-03-10", "end": "2026-03-14" if rt["fractions"] > 1 else "2026-03-10",
+                          **rt}).status_code == 200
+    api.clock.set("2026-09-01")
+    arms, labels = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]
+    role = "enrolling_oncologist"
+    assert role in STOP2.masking.blinded_roles
+    answers = [
+        api.call("POST", f"{BASE}/{pid}/adverse-events", role,
+                 json={"date": "2026-04-02", "term": "Pneumonitis", "grade": 2, "attribution_radiotherapy": "probable"}),
+        api.call("POST", f"{BASE}/{pid}/assessments", role, json={
+            "date": "2026-06-01", "modality": "CT", "findings": [{"lesion": "L1", "diameter_mm": 25}]}),
+        api.call("POST", f"{BASE}/{pid}/qol", role, json={"date": "2026-06-01", "instrument": "EORTC QLQ-C30",
+                                                           "responses": {"q1": 2, "q29": 5, "q30": 5}}),
+        api.call("POST", f"{BASE}/{pid}/visits/rt_toxicity_4w", role, json={"date": "2026-04-07"}),
+        api.call("GET", f"{BASE}/{pid}", role),
+        api.call("GET", f"{BASE}/{pid}/endpoints", role),
+    ]
+    for r in answers:
+        assert r.status_code in (200, 201), r.text
+        assert find_arm_information(r.json(), arms, labels) == [], r.text
+        assert "37.5" not in r.text

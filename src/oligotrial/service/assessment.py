@@ -218,13 +218,40 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
     nact_all = ep.next_line_starts(patient, origin)
     for rule in rules.endpoints:
         results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline))
+    response = _response_summary(rules, origin, responses, nact)
     out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
            "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
            "response_baseline": baseline.isoformat() if baseline else None,
-           "endpoints": results, "notes": notes}
+           "response": response, "endpoints": results, "notes": notes}
     if arm is not None and reveal_arm:
         out["arm"] = arm
     return out
+
+
+def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Candidate]) -> dict[str, Any]:
+    """Best overall response per participant, with objective response (CR or PR) and disease
+    control (CR, PR, SD or NON-CR/NON-PD), by the protocol's response criteria and confirmation
+    rule (its ORR/DCR rule where it has one; RECIST 1.1 unconfirmed otherwise), up to any new
+    anticancer therapy (RECIST 1.1 s.4.6; iRECIST: Seymour 2017)."""
+    rule = next((r for r in rules.endpoints if r.kind in ("orr", "dcr")), None)
+    criteria = rule.criteria if rule else next((r.criteria for r in rules.endpoints if r.kind == "pfs"), "recist1.1")
+    confirm = bool(rule and rule.confirm_response)
+    resp = responses(criteria)
+    until = nact[0].date if nact else None
+    if criteria == "irecist":
+        bor = irecist.best_overall_response([r for r in resp if until is None or r[0] < until], start=origin,
+                                            confirm=confirm)
+        cr_pr, control = ("iCR", "iPR"), ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
+    else:
+        bor = r11.best_overall_response(resp, start=origin, confirm=confirm, until=until, options=r11.RecistOptions())
+        cr_pr, control = ("CR", "PR"), ("CR", "PR", "SD", "NON-CR/NON-PD")
+    best = bor.response
+    return {"criteria": "iRECIST" if criteria == "irecist" else "RECIST 1.1", "confirmed": confirm,
+            "best_overall_response": best, "date": bor.date.isoformat() if bor.date else None,
+            "objective_response": None if best is None else best in cr_pr,
+            "disease_control": None if best is None else best in control,
+            "reason": "no post-origin assessment: unknown" if best is None else
+                      f"best overall response {best}" + (f" up to new anticancer therapy on {until}" if until else "")}
 
 
 def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,

@@ -149,3 +149,22 @@ def test_an_arm_the_trial_does_not_have_is_refused():
     with pytest.raises(AssessmentError) as e:
         derive_endpoints(parse_patient(_record()), load_protocol("STOP-2"), start=ORIGIN, arm="soc")
     assert e.value.field == "arm"
+
+
+@pytest.mark.parametrize("protocol", list_protocols(), ids=lambda p: p.short_name)
+def test_best_overall_response_orr_and_dcr_per_participant(protocol):
+    # targets 53 mm at the response baseline; 2026-04-01: 10 + 8 + 6 = 24 mm, -54.7 %: PR,
+    # held on 2026-07-01 (91 days later, >= 28: confirmed where the trial asks for confirmation)
+    doc = derive_endpoints(parse_patient(_record(_scan("2026-04-01", 10, 8, 6), _scan("2026-07-01", 10, 8, 6))),
+                           protocol, start=ORIGIN)
+    r = doc["response"]
+    irecist = protocol.id == "NCT05906329"  # LDRT-IO: iRECIST, confirmed (response is its main endpoint)
+    assert r["criteria"] == ("iRECIST" if irecist else "RECIST 1.1") and r["confirmed"] is irecist
+    assert r["best_overall_response"] == ("iPR" if irecist else "PR") and r["date"] == "2026-04-01"
+    assert r["objective_response"] is True and r["disease_control"] is True
+    # 2026-04-01: 45 mm (-15 %): SD, 81 days after the origin (>= 42: counts as SD)
+    sd = derive_endpoints(parse_patient(_record(_scan("2026-04-01", 19, 14, 12))), protocol, start=ORIGIN)["response"]
+    assert sd["best_overall_response"] == ("iSD" if irecist else "SD")
+    assert sd["objective_response"] is False and sd["disease_control"] is True
+    none = derive_endpoints(parse_patient(_record()), protocol, start=ORIGIN)["response"]
+    assert none["best_overall_response"] is None and none["objective_response"] is None
