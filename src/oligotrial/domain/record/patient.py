@@ -412,12 +412,21 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
     return issues
 
 
-def _consistency_issues(p: Patient) -> list[Issue]:
-    """Cross-field checks the shape alone cannot make."""
+def _consistency_issues(p: Patient, *, today: Date | None = None) -> list[Issue]:
+    """Cross-field checks the shape alone cannot make. ``today`` stands in for an absent
+    ``as_of`` (the record's date), as in :func:`parse_patient`."""
     issues: list[Issue] = []
 
     def add(path: str, value: Any, expected: str) -> None:
         issues.append({"path": path, "value": value, "expected": expected})
+
+    # first: a birth after the record's date is refused on birth_date itself, before the
+    # issues it causes elsewhere (a diagnosis "before birth", ...)
+    record_date = p.as_of or today or dt.date.today()
+    if p.birth_date is not None and p.birth_date > record_date:
+        where = (f"as_of {record_date.isoformat()}" if p.as_of is not None
+                 else f"as_of absent, so today {record_date.isoformat()}")
+        add("birth_date", p.birth_date.isoformat(), f"a birth date on or before the record's date ({where})")
 
     if p.birth_date is not None and p.age_years is not None:
         add("age_years", p.age_years, "either birth_date or age_years, not both")
@@ -555,7 +564,7 @@ def parse_patient(data: Mapping[str, Any], *, today: Date | None = None) -> Pati
     except ValidationError as exc:
         issues = _pydantic_issues(exc)
         raise _record_error(data, issues) from None
-    issues = _consistency_issues(patient)
+    issues = _consistency_issues(patient, today=today)
     if issues:
         raise _record_error(data, issues)
     if patient.as_of is None:
