@@ -1,20 +1,20 @@
 """oligotrial.stats: sample size, single-arm designs, log-rank tests and trial simulation.
 
-Heavy modules (numba kernels, Dask, matplotlib) are imported lazily by their functions.
+The names below are loaded on first use (PEP 562): ``oligotrial design sample-size`` imports the
+sample-size module alone, not the numba kernels of the log-rank test or the simulator.
 """
 
-from oligotrial.stats.distributions import Exponential, PiecewiseExponential, Weibull
-from oligotrial.stats.logrank import LogRankResult, logrank_batch, logrank_test
-from oligotrial.stats.sample_size import (SurvivalDesign, SurvivalSampleSize,
-                                          detectable_hazard_ratio, event_probability,
-                                          power_survival, required_events, sample_size_survival)
-from oligotrial.stats.simon import SimonDesign, SingleStageDesign, simon_two_stage, single_stage_binomial
-from oligotrial.stats.simulate import SimulationResult, TrialScenario, simulate_sweep, simulate_trials
+from oligotrial.domain.kernel import lazy_exports
 
-__all__ = sorted([
-    "Exponential", "LogRankResult", "PiecewiseExponential", "SimonDesign", "SimulationResult",
-    "SingleStageDesign", "SurvivalDesign", "SurvivalSampleSize", "TrialScenario", "Weibull",
-    "detectable_hazard_ratio", "event_probability", "logrank_batch", "logrank_test",
-    "power_survival", "required_events", "sample_size_survival", "simon_two_stage",
-    "simulate_sweep", "simulate_trials", "single_stage_binomial",
-])
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Exponential": "distributions", "PiecewiseExponential": "distributions", "Weibull": "distributions",
+    "LogRankResult": "logrank", "logrank_batch": "logrank", "logrank_test": "logrank",
+    "SurvivalDesign": "sample_size", "SurvivalSampleSize": "sample_size", "detectable_hazard_ratio": "sample_size",
+    "event_probability": "sample_size", "power_survival": "sample_size", "required_events": "sample_size",
+    "sample_size_survival": "sample_size",
+    "SimonDesign": "simon", "SingleStageDesign": "simon", "simon_two_stage": "simon", "single_stage_binomial": "simon",
+    "SimulationResult": "simulate", "TrialScenario": "simulate", "simulate_sweep": "simulate",
+    "simulate_trials": "simulate",
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

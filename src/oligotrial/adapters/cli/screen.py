@@ -15,11 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from oligotrial.adapters.cli._common import console, err_console, fail, json_text
-from oligotrial.adapters.io.records import example_paths, expand_paths, read_record
 from oligotrial.errors import OligotrialError, ProtocolError
-from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.service.batch import batch_gc
-from oligotrial.service.screening import screen_record
+
+# The screening engine, the protocol library and the record reader are imported by the commands
+# that use them, so that every other command starts without them.
 
 _STYLE = {"eligible": "bold green", "ineligible": "bold red", "needs_review": "bold yellow"}
 
@@ -68,6 +67,9 @@ def _print_table(doc: dict) -> None:
 def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None) -> dict[str, Any]:
     """One file's screening document, or its error document (``oligotrial.screening-error/1``)."""
     try:
+        from oligotrial.adapters.io.records import read_record
+        from oligotrial.service.screening import screen_record
+
         doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today)
         doc["file"] = str(f)
         return doc
@@ -93,6 +95,8 @@ def _json_list(texts: list[str]) -> str:
 
 def _protocols(trials: list[str] | None) -> list:
     """The protocols named (NCT id or short name), or all of them."""
+    from oligotrial.protocols import list_protocols, load_protocol
+
     return [load_protocol(t) for t in trials] if trials else list_protocols()
 
 
@@ -106,6 +110,8 @@ def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.d
 
 
 def _worker_chunk(files: list[str]) -> list[tuple[bool, dict[str, Any] | str]]:
+    from oligotrial.service.batch import batch_gc
+
     with batch_gc():
         return [_screened(Path(f), _WORKER["protocols"], *_WORKER["options"]) for f in files]
 
@@ -133,6 +139,9 @@ def screen(
     Exit code 0 when every file was screened, 1 when any file could not be (its error is
     reported and the others are still screened), 2 for bad usage.
     """
+    from oligotrial.adapters.io.records import example_paths, expand_paths
+    from oligotrial.service.batch import batch_gc
+
     try:
         protocols = _protocols(trial)
     except ProtocolError as exc:
