@@ -18,7 +18,11 @@ COORD = Actor("coord", {TRIAL: "coordinator"})
 
 
 def _example(name: str) -> dict:
-    return json.loads(resources.files("oligotrial.examples").joinpath(f"{name}.json").read_text())
+    rec = json.loads(resources.files("oligotrial.examples").joinpath(f"{name}.json").read_text())
+    # STOP-2 EX-01 asks for the investigator's answer on other serious comorbidities (review fix)
+    rec["attestations"] = list(rec.get("attestations") or []) + [
+        {"key": "serious_comorbidity_precludes_radiotherapy", "value": False, "by": "Dr Review", "date": rec["as_of"]}]
+    return rec
 
 
 @pytest.fixture

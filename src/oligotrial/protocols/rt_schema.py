@@ -91,7 +91,7 @@ class RadiotherapySpec(_Model):
 
     name: str
     targets: Literal[
-        "all_progressive_sites", "all_residual_lesions", "conventional_plus_low_dose", "none"
+        "all_progressive_sites", "all_residual_lesions", "conventional_plus_low_dose", "palliative_as_needed", "none"
     ]
     regimens: list[Regimen] = Field(min_length=1)
     max_lesions: int | None = None
@@ -106,3 +106,8 @@ class RadiotherapySpec(_Model):
     max_overall_days: int | None = Field(default=None, ge=1)
     #: exclusions evaluated from the record or the plan (brain metastasis size/volume, SINS)
     geometric_exclusions: GeometricExclusions | None = None
+    #: ``max_lesions`` counts sites: lesions naming one ``node_region`` are one site (OPPRESS)
+    count_nodes_by_region: bool = False
+    #: every prescribed lesion must be stated ``role: palliative`` (an arm that allows only
+    #: palliative radiotherapy, e.g. OPPRESS standard of care)
+    palliative_only: bool = False

@@ -9,6 +9,8 @@ dose range) lives here with its source text, not in code.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -157,11 +159,20 @@ class DiseaseStateSpec(_Model):
     source_text: str
 
 
+_VERSION_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+
+
 class Protocol(_Model):
     id: str = Field(pattern=r"^NCT\d{8}$")
     short_name: str
     title: str
-    version: str
+    #: this version of the protocol (e.g. "2025-12-15.r1"); an amendment is a new version
+    version: str = Field(min_length=1, max_length=64)
+    #: the day this version takes effect (ISO date); when a file omits it, the date the version
+    #: string starts with (a version without a date must give it)
+    effective_date: dt.date
+    #: the version this one amends (a version of the same trial that takes effect earlier)
+    amends: str | None = Field(default=None, min_length=1, max_length=64)
     registry: Registry
     phase: str
     design: Design
@@ -184,8 +195,19 @@ class Protocol(_Model):
     endpoint_rules: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _effective_date_from_version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("effective_date") is None and isinstance(data.get("version"), str):
+            m = _VERSION_DATE.match(data["version"])
+            if m:
+                data = {**data, "effective_date": m.group(1)}
+        return data
+
     @model_validator(mode="after")
     def _references(self) -> Protocol:
+        if self.amends is not None and self.amends == self.version:
+            raise ValueError(f"amends: version {self.version} cannot amend itself")
         arm_ids = [a.id for a in self.arms]
         if len(set(arm_ids)) != len(arm_ids):
             raise ValueError(f"arm ids must be unique: {arm_ids}")

@@ -9,6 +9,7 @@ before anything is written.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import uuid
 from typing import Any
 
@@ -16,7 +17,7 @@ from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
-from oligotrial.errors import BlindingError, RecordError, WorkflowError
+from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup
 from oligotrial.service.followup import single_group
@@ -90,23 +91,65 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False,
-           on: Any = None) -> dict:
-    """Screen the participant's record as of ``on`` (the screening date: today unless the
-    coordinator gives one), so that every window of the protocol counts back from that date and
-    not from the date the record was written (its ``as_of``)."""
-    protocol = ctx.load_protocol(trial)
-    role = authorize(actor, protocol.id, "screen")
+def _loader_accepts(load: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(load).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
+
+
+def _protocol_at(ctx: ServiceContext, trial: str, *, version: str | None = None, on: dt.date | None = None) -> Any:
+    """The protocol version named, or else the version current on ``on``, through
+    ``ctx.load_protocol``. A loader that takes only the trial (a test's stand-in) gives its one
+    protocol: the current one, and a named version only when it is that one."""
+    load = ctx.load_protocol
+    if version is not None:
+        if _loader_accepts(load, "version"):
+            return load(trial, version=version)
+        p = load(trial)
+        if p.version != version:
+            raise ProtocolError(f"trial {p.id}: version {version!r}: expected one of {p.version!r}",
+                                code="protocol_version_not_found", field="version")
+        return p
+    if on is not None and _loader_accepts(load, "on"):
+        return load(trial, on=on)
+    return load(trial)
+
+
+def _screening_date(ctx: ServiceContext, on: Any) -> dt.date:
     today = ctx.today()
     as_of = today if on is None else dt.date.fromisoformat(_date({"date": on}, "date"))
     if as_of > today:
         raise _bad("date", as_of.isoformat(), f"a screening date not after today ({today.isoformat()})")
+    return as_of
+
+
+def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False,
+           on: Any = None) -> dict:
+    """Screen the participant's record as of ``on`` (the screening date: today unless the
+    coordinator gives one), so that every window of the protocol counts back from that date and
+    not from the date the record was written (its ``as_of``).
+
+    The protocol is the version current today (by the service clock); the screening stores that
+    version. A participant already screened under another version is not re-judged here: that
+    is :func:`rescreen`, an explicit action with a reason."""
+    protocol = _protocol_at(ctx, trial, on=ctx.today())
+    role = authorize(actor, protocol.id, "screen")
+    as_of = _screening_date(ctx, on)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "screen")
+        old = p.screening
+        judged_under = (old or {}).get("protocol_version")
+        if judged_under is not None and judged_under != protocol.version:
+            raise WorkflowError(
+                f"participant {p.id}: screened under protocol version {judged_under!r}; the current version "
+                f"is {protocol.version!r}. Re-screening under another version is an explicit action: "
+                "expected a rescreen with the version and a reason", code="rescreen_required",
+                field="protocol_version")
         patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
         outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
-        old = p.screening
         p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
                        "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
         workflow.advance(p, "screen")
@@ -116,6 +159,65 @@ def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_at
                                                     "protocol_version": protocol.version,
                                                     "as_of": as_of.isoformat(),
                                                     "previous_verdict": (old or {}).get("verdict")})
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+#: the shortest reason a re-screening accepts
+RESCREEN_REASON_MIN = 10
+
+
+def rescreen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, version: str, reason: str,
+             on: Any = None, assume_attested: bool = False) -> dict:
+    """Re-screen a screened participant against protocol ``version`` (e.g. an amendment): an
+    explicit, audited action, never a side effect of a new version.
+
+    ``reason`` (at least 10 characters) is required; the version must exist and be in effect on
+    the screening date ``on`` (today unless given). The new screening is stored with its
+    version and the reason; the screenings it replaces are kept, newest last, in its
+    ``previous_screenings``. The participant's state does not change, nor does an enrolment's
+    ``protocol_version`` (the version the participant was enrolled under). The audit entry
+    ``participant.rescreen`` holds the old and new verdict and version and the reason."""
+    if not isinstance(reason, str) or len(reason.strip()) < RESCREEN_REASON_MIN:
+        raise _bad("reason", reason, f"a reason for the re-screening of at least {RESCREEN_REASON_MIN} characters")
+    if not isinstance(version, str) or not version.strip():
+        raise _bad("version", version, "a protocol version of the trial, e.g. 2026-06-01.r2")
+    reason, version = reason.strip(), version.strip()
+    protocol = _protocol_at(ctx, trial, version=version)
+    role = authorize(actor, protocol.id, "screen")
+    as_of = _screening_date(ctx, on)
+    effective = getattr(protocol, "effective_date", None)
+    if effective is not None and effective > as_of:
+        raise WorkflowError(
+            f"version {protocol.version!r} of {protocol.id} takes effect on {effective.isoformat()}; "
+            f"expected a version in effect on the screening date {as_of.isoformat()}",
+            code="version_not_in_effect", field="version")
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        old = p.screening
+        if not old:
+            raise WorkflowError(f"participant {p.id}: not screened yet; expected a screening before a re-screening",
+                                code="not_screened", field="screening")
+        if p.state in workflow.TERMINAL:
+            raise WorkflowError(f"participant {p.id}: cannot rescreen in state {p.state!r}",
+                                code="illegal_step", field="state")
+        patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
+        outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
+        previous = [*old.get("previous_screenings", []),
+                    {k: v for k, v in old.items() if k != "previous_screenings"}]
+        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
+                       "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict(),
+                       "rescreen": {"reason": reason, "by": actor.username,
+                                    "previous_protocol_version": old.get("protocol_version")},
+                       "previous_screenings": previous}
+        uow.repo.save_participant(p)
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.rescreen", entity_type="participant",
+                     entity_id=p.id,
+                     old={"verdict": old.get("verdict"), "protocol_version": old.get("protocol_version"),
+                          "as_of": old.get("as_of")},
+                     new={"verdict": outcome.verdict, "protocol_version": protocol.version,
+                          "as_of": as_of.isoformat()},
+                     reason=reason)
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 

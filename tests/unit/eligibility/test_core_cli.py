@@ -25,8 +25,14 @@ def test_help_lists_the_commands():
         assert cmd in r.output
 
 
-def test_screen_json_follows_the_format():
-    ex = next(p for p in example_paths() if p.name == "stop2_eligible.json")
+def test_screen_json_follows_the_format(tmp_path):
+    src = next(p for p in example_paths() if p.name == "stop2_eligible.json")
+    # STOP-2 EX-01 now asks for the investigator's answer on other serious comorbidities
+    rec = json.loads(src.read_text())
+    rec["attestations"].append({"key": "serious_comorbidity_precludes_radiotherapy", "value": False,
+                                "by": "Dr Review", "date": rec["as_of"]})
+    ex = tmp_path / "stop2_eligible.json"
+    ex.write_text(json.dumps(rec))
     r = run("screen", str(ex), "--trial", "STOP-2", "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)

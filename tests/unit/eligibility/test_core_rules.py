@@ -19,6 +19,25 @@ def verdict(rule: dict, rec: dict, trial: str = "STOP-2", assume: bool = False) 
     return compile_rule(rule)(ctx).verdict.value
 
 
+# The review fixes (tests/unit/eligibility/test_registry_fixes.py) ask for answers the shipped
+# examples predate: STOP-2 EX-01's other serious comorbidities, the driver genes beyond EGFR and
+# ALK (ORES IN-13, OPPRESS IN-05), LDRT IN-10's symptoms and reconfirmation. An eligible example
+# is eligible once those answers are recorded.
+FIX_ANSWERS = {
+    "stop2_eligible": [("serious_comorbidity_precludes_radiotherapy", False)],
+    "oppress_eligible": [("no_other_driver_alteration", True)],
+    "oligoresidual_eligible": [("no_other_driver_alteration", True)],
+    "ldrt_eligible": [("no_clinical_symptom_improvement", True), ("resistance_progression_reconfirmed", True)],
+}
+
+
+def answered(name: str) -> dict:
+    rec = example(name)
+    rec["attestations"] = list(rec.get("attestations") or []) + [
+        {"key": k, "value": v, "by": "Dr Review", "date": rec["as_of"]} for k, v in FIX_ANSWERS.get(name, [])]
+    return rec
+
+
 def criterion(trial: str, cid: str, rec: dict, assume: bool = False):
     result = screen_patient(parsed(rec), load_protocol(trial), assume_attested=assume)
     return next(c for c in result.criteria if c.id == cid)
@@ -227,7 +246,7 @@ def test_hcc_drainage_area_is_one_organ_and_stop2_counts_lesions():
 
 
 def test_T5_N1_oppress_nodes_in_one_region_are_one_site():
-    ex = example("oppress_eligible")
+    ex = answered("oppress_eligible")
     ds = evaluate_disease_state(parsed(ex), load_protocol("OPPRESS").disease_state)
     assert sorted(ds.counted) == ["A1", "L1", "L2", "N1", "N2", "N3"]
     assert ds.sites == 4                                 # 2 lung nodules, 1 nodal region, 1 adrenal
@@ -248,7 +267,7 @@ def test_oppress_treated_intracranial_lesion_is_not_counted_untreated_fails():
 
 
 def test_T5_O1_oligoresidual_four_lesions_three_organs():
-    ex = example("oligoresidual_eligible")
+    ex = answered("oligoresidual_eligible")
     ds = evaluate_disease_state(parsed(ex), load_protocol("NCT07014202").disease_state)
     assert sorted(ds.counted) == ["B1", "N1", "N2", "P1"] and (ds.sites, ds.organs) == (4, 3)
     assert screen_patient(parsed(ex), load_protocol("NCT07014202")).verdict == "eligible"
@@ -339,7 +358,7 @@ def test_unknown_says_what_would_decide_it():
     ("stop2_eligible", "STOP-2"), ("oppress_eligible", "OPPRESS"), ("oligoresidual_eligible", "NCT07014202"),
     ("ldrt_eligible", "NCT05906329"), ("hcc_eligible", "NCT06592612")])
 def test_each_trials_eligible_example_is_eligible_and_ineligible_is_not(name, trial):
-    ok = screen_patient(parsed(example(name)), load_protocol(trial))
+    ok = screen_patient(parsed(answered(name)), load_protocol(trial))
     assert ok.verdict == "eligible", [(c.id, c.verdict, c.reason) for c in ok.criteria if c.verdict not in ("met", "not_applicable")]
     bad = screen_patient(parsed(example(name.replace("eligible", "ineligible"))), load_protocol(trial))
     assert bad.verdict == "ineligible" and bad.failing

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from oligotrial.adapters.cli import _common
-from oligotrial.adapters.cli import protocols as protocols_cli
 from oligotrial.adapters.cli.main import app
 from oligotrial.adapters.cli.protocols import decided_by
 from oligotrial.protocols import list_protocols
@@ -119,7 +118,9 @@ def test_show_prints_an_endpoint_time_frame_when_the_file_has_one(monkeypatch, w
     p = PROTOCOLS[0]
     first = p.endpoints.primary[0].model_copy(update={"time_frame": "up to 36 months after randomization"})
     endpoints = p.endpoints.model_copy(update={"primary": [first, *p.endpoints.primary[1:]]})
-    monkeypatch.setattr(protocols_cli, "load_protocol", lambda trial: p.model_copy(update={"endpoints": endpoints}))
+    import oligotrial.protocols  # the command imports load_protocol when it runs (a lazy import)
+
+    monkeypatch.setattr(oligotrial.protocols, "load_protocol", lambda trial: p.model_copy(update={"endpoints": endpoints}))
     assert "up to 36 months after randomization" in show(p.id)
 
 

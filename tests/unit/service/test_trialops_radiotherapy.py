@@ -93,13 +93,14 @@ def test_a_course_outside_the_arm_is_refused_naming_field_value_and_range(arm, r
     _nothing_recorded(store, pid, before)
 
 
-def test_an_arm_without_radiotherapy_refuses_any_course():
+def test_an_arm_with_palliative_radiotherapy_only_refuses_an_sbrt_course():
+    # OPPRESS SOC: "Palliative radiotherapy is acceptable." (review fix: it used to refuse any course)
     ctx, store, pid = randomized_to("soc", OPPRESS)
     before = len(store["repo"].audit)
     with pytest.raises(DoseError) as e:
         enrolment.record_radiotherapy(ctx, _actors(OPPRESS.id)[1], OPPRESS.id, pid,
                                       course(dose_gy=30, fractions=5, technique="SBRT"))
-    assert e.value.field == "dose_gy" and "gives no radiotherapy" in e.value.message
+    assert e.value.field == "technique" and "palliative radiotherapy only" in e.value.message
     _nothing_recorded(store, pid, before)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -15,13 +15,14 @@ from rich.text import Text
 
 from oligotrial.adapters.cli._common import console, fail, print_json
 from oligotrial.errors import ProtocolError
-from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
-from oligotrial.protocols.rt_schema import Regimen
-from oligotrial.protocols.schedule_schema import parse_schedule
+
+if TYPE_CHECKING:  # the protocol library loads when a command needs it, not at every start
+    from oligotrial.protocols.endpoint_schema import EndpointRule
+    from oligotrial.protocols.rt_schema import Regimen
 
 NAME = "protocols"
-HELP = "List and show the trial protocols shipped with oligotrial (the five seed trials)."
+HELP = ("List and show the trial protocols shipped with oligotrial (the five seed trials), and compare "
+        "two versions of one (an amendment).")
 app = typer.Typer(help=HELP, no_args_is_help=True)
 
 
@@ -31,6 +32,7 @@ def _summary(p) -> dict:
         "short_name": p.short_name,
         "title": p.title,
         "version": p.version,
+        "effective_date": p.effective_date.isoformat(),
         "phase": p.phase,
         "design": p.design.allocation,
         "planned_enrolment": p.planned_enrolment,
@@ -46,16 +48,20 @@ def _summary(p) -> dict:
 @app.command("list")
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List every protocol: registry id, short name, phase, enrolment, arms and masking."""
+    from oligotrial.protocols import list_protocols
+
     protocols = list_protocols()
     if as_json:
         print_json([_summary(p) for p in protocols])
         return
     table = Table(title="oligotrial protocol library", show_lines=True)
-    for col in ("ID", "Short name", "Phase", "Design", "Enrolment", "Arms", "Masking", "Criteria (in/ex)"):
+    for col in ("ID", "Short name", "Version (effective)", "Phase", "Design", "Enrolment", "Arms", "Masking",
+                "Criteria (in/ex)"):
         table.add_column(col)
     for p in protocols:
         s = _summary(p)
-        table.add_row(p.id, p.short_name, p.phase, p.design.allocation,
+        table.add_row(p.id, p.short_name, f"{p.version}\n({p.effective_date.isoformat()})", p.phase,
+                      p.design.allocation,
                       str(p.planned_enrolment) if p.planned_enrolment else "not registered",
                       "\n".join(f"{a['id']}: {a['label']}" for a in s["arms"]), p.masking.level,
                       f"{s['criteria']['inclusion']}/{s['criteria']['exclusion']}")
@@ -143,7 +149,9 @@ def _json_doc(p) -> dict[str, Any]:
 
 def _header(p) -> list[RenderableType]:
     out: list[RenderableType] = [
-        _line((f"{p.id} {p.short_name}", "bold"), f" (version {p.version})"),
+        _line((f"{p.id} {p.short_name}", "bold"),
+              f" (version {p.version}, effective {p.effective_date.isoformat()}"
+              + (f", amends {p.amends}" if p.amends else "") + ")"),
         Text(p.title),
     ]
     blinded = f" (blinded: {', '.join(p.masking.blinded_roles)})" if p.masking.blinded_roles else ""
@@ -288,6 +296,8 @@ def _rule_censors(r: EndpointRule) -> str:
 
 def _endpoint_rules(p) -> list[RenderableType]:
     try:
+        from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+
         rules = parse_endpoint_rules(p.endpoint_rules, trial=p.id)
     except ProtocolError as exc:
         return [_labelled("Endpoint derivation rules", exc.message)]
@@ -328,6 +338,8 @@ def _windows_table(p) -> Table | None:
 
 def _schedule(p) -> list[RenderableType]:
     try:
+        from oligotrial.protocols.schedule_schema import parse_schedule
+
         sched = parse_schedule(p.schedule, blinded_roles=p.masking.blinded_roles)
     except (ValidationError, ValueError) as exc:
         return [_labelled("Visit schedule", f"the schedule block is invalid ({exc})")]
@@ -379,6 +391,8 @@ def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.
     day windows, the visit schedule and every criterion with its source text and what decides it.
     Every label the file carries (not registered, assumption, site default, notes) is shown verbatim."""
     try:
+        from oligotrial.protocols import load_protocol
+
         p = load_protocol(trial)
     except ProtocolError as exc:
         fail(exc)
@@ -398,3 +412,47 @@ def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.
     for r in _schedule(p):
         console.print(r)
     console.print(_criteria_table(p))
+
+
+# ---- diff ----------------------------------------------------------------------------------------
+
+def _version_line(label: str, v: dict) -> str:
+    return (f"{label}: {v['version']} (effective {v['effective_date']}"
+            + (f", amends {v['amends']}" if v.get("amends") else "") + ")")
+
+
+@app.command("diff")
+def diff_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
+             v1: Annotated[str, typer.Argument(help="The earlier version, e.g. 2025-12-15.r1.")],
+             v2: Annotated[str, typer.Argument(help="The later version, e.g. 2026-06-01.r2.")],
+             protocol_dir: Annotated[list[str] | None, typer.Option(
+                 "--dir", help="An extra protocol directory to read (repeatable; "
+                               "OLIGOTRIAL_PROTOCOL_DIRS is read too).")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False) -> None:
+    """Compare two versions of a protocol: criteria (source text or rule), windows, arms and their
+    regimens, endpoints and endpoint derivation rules added, removed or changed."""
+    try:
+        from oligotrial.protocols import load_protocol
+
+        before = load_protocol(trial, v1, extra_dirs=protocol_dir)
+        after = load_protocol(trial, v2, extra_dirs=protocol_dir)
+    except ProtocolError as exc:
+        fail(exc)
+    from oligotrial.protocols.diff import diff_document, diff_protocols
+
+    doc = diff_document(before, after)
+    if as_json:
+        print_json(doc)
+        return
+    changes = diff_protocols(before, after)
+    console.print(Text(f"{after.id} {after.short_name}", style="bold"), soft_wrap=True)
+    console.print(Text(_version_line("from", doc["from"])), soft_wrap=True)
+    console.print(Text(_version_line("to", doc["to"])), soft_wrap=True)
+    if not changes:
+        console.print(Text("No changes."), soft_wrap=True)
+        return
+    n = doc["summary"]
+    console.print(Text(f"{len(changes)} change(s): {n['added']} added, {n['removed']} removed, "
+                       f"{n['changed']} changed"), soft_wrap=True)
+    for c in changes:
+        console.print(Text(f"- {c.describe()}"), soft_wrap=True)

@@ -41,6 +41,15 @@ class ScreenBody(_Body):
                                                "protocol counts back from it")
 
 
+class RescreenBody(_Body):
+    version: str = Field(min_length=1, max_length=64, description="the protocol version to screen against, "
+                                                                    "e.g. 2026-06-01.r2")
+    reason: str = Field(min_length=10, max_length=5000, description="why the participant is re-screened "
+                                                                    "(kept in the audit trail)")
+    date: str | None = Field(None, description="screening date (ISO 8601); default today")
+    assume_attested: bool = False
+
+
 class ConsentBody(_Body):
     date: str = Field(description="ISO date consent was signed")
     form_version: str = Field(min_length=1, max_length=64)
@@ -131,6 +140,29 @@ def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     return enrolment.summary(ctx, actor, trial)
 
 
+@router.get("/trials/{trial}/versions", tags=["trials"],
+            summary="The trial's protocol versions (amendments), oldest first, with the one in effect today")
+def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
+    from oligotrial.errors import ProtocolError
+    from oligotrial.protocols import protocol_versions
+    from oligotrial.service.access import authorize
+
+    current = ctx.load_protocol(trial)
+    authorize(actor, current.id, "summary")
+    try:
+        versions = protocol_versions(current.id)
+    except ProtocolError:  # a trial the library does not hold (a stand-in loader): its one version
+        versions = [current]
+    today = ctx.today()
+    in_effect = [v for v in versions if v.effective_date <= today]
+    now = in_effect[-1].version if in_effect else None
+    return {"trial": current.id, "short_name": current.short_name, "today": today.isoformat(),
+            "current_version": now,
+            "versions": [{"version": v.version, "effective_date": v.effective_date.isoformat(), "amends": v.amends,
+                          "in_effect": v.effective_date <= today, "current": v.version == now}
+                         for v in versions]}
+
+
 @router.get("/trials/{trial}/participants", tags=["participants"])
 def participants(ctx: Ctx, actor: CurrentActor, trial: Trial, site: SiteFilter = None) -> list[dict]:
     return enrolment.list_participants(ctx, actor, trial, site)
@@ -159,6 +191,13 @@ def correct(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Correct
 def screen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ScreenBody | None = None) -> dict:
     return enrolment.screen(ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested),
                             on=body.date if body else None)
+
+
+@router.post("/trials/{trial}/participants/{pid}/rescreen", tags=["workflow"],
+             summary="Re-screen a participant against a named protocol version (audited, with a reason)")
+def rescreen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: RescreenBody) -> dict:
+    return enrolment.rescreen(ctx, actor, trial, pid, version=body.version, reason=body.reason, on=body.date,
+                              assume_attested=body.assume_attested)
 
 
 @router.post("/trials/{trial}/participants/{pid}/consent", tags=["workflow"])

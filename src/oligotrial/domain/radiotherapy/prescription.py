@@ -58,6 +58,8 @@ class PrescribedLesion(_Model):
     technique: str | None = None
     fractions_per_week: float | None = None
     role: Literal["any", "conventional", "low_dose", "sabr", "palliative"] | None = None
+    #: a lymph node's region: where the arm counts node regions as one site
+    node_region: str | None = None
 
     @property
     def dose_per_fraction_gy(self) -> float:
@@ -299,9 +301,27 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
 
     verdicts = [check_lesion(lesion, spec, reference) for lesion in rx.lesions]
 
-    if spec.max_lesions is not None and len(rx.lesions) > spec.max_lesions:
+    if spec.palliative_only:
+        # an arm that allows palliative radiotherapy only: a lesion stated otherwise, or given a
+        # stereotactic ablative technique without being stated palliative, is refused
+        for lesion in rx.lesions:
+            if lesion.role == "palliative":
+                continue
+            sabr = lesion.technique is not None and technique_family(lesion.technique) == "sabr"
+            code, status, said = (("palliative_only", "fail", f"states role {lesion.role!r}") if lesion.role else
+                                  ("wrong_technique", "fail", f"gives technique {lesion.technique!r}, not stated "
+                                   "palliative") if sabr else
+                                  ("palliative_role_missing", "not_evaluable", "does not state role palliative"))
+            findings.append(Reason(code, status, f"lesion {lesion.id}: {trial} arm {arm!r} allows palliative "
+                                                 f"radiotherapy only (\"{spec.source_text}\"); the prescription {said}"))
+    if spec.count_nodes_by_region:
+        sites = {f"region:{x.node_region}" if x.node_region else f"lesion:{x.id}" for x in rx.lesions}
+        n_sites, what = len(sites), f"{len(sites)} sites ({len(rx.lesions)} lesions; a node region is one site)"
+    else:
+        n_sites, what = len(rx.lesions), f"{len(rx.lesions)} lesions"
+    if spec.max_lesions is not None and n_sites > spec.max_lesions:
         findings.append(Reason("lesion_count_over_limit", "fail",
-                               f"{len(rx.lesions)} lesions prescribed; {trial} arm {arm!r} treats at "
+                               f"{what} prescribed; {trial} arm {arm!r} treats at "
                                f"most {spec.max_lesions} (\"{spec.source_text}\")"))
     for regimen in spec.regimens:
         if regimen.lesions is None:

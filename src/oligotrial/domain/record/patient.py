@@ -243,6 +243,8 @@ class Finding(_Model):
     # a lesion that coalesced into another names it (it counts 0, the other carries the LD)
     fragments_mm: list[float] | None = None
     merged_into: str | None = None
+    # extension: a node's longest diameter, for a maximum-diameter limit (NCT06592612 HCC-IN-04)
+    long_axis_mm: float | None = Field(default=None, ge=0)
 
     @property
     def size_mm(self) -> float | None:
@@ -330,6 +332,8 @@ class Toxicity(_Model):
     date: Date
     resolved_on: Date | None = None
     current_grade: int | None = Field(default=None, ge=0, le=5)
+    # extension: an endocrine toxicity (e.g. hypothyroidism) stable on hormone replacement therapy
+    stable_on_replacement_therapy: bool | None = None
 
 
 class Patient(_Model):
@@ -510,6 +514,8 @@ def _consistency_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
             if lesion is not None and not is_node and f.short_axis_mm is not None:
                 add(f"{path}.short_axis_mm", f.short_axis_mm,
                     "diameter_mm (longest diameter) for a non-nodal lesion")
+            if f.long_axis_mm is not None and (not is_node or f.long_axis_mm < (f.short_axis_mm or 0)):
+                add(f"{path}.long_axis_mm", f.long_axis_mm, "long_axis_mm only on a lymph node, >= its short axis")
             if f.diameter_mm is not None and f.short_axis_mm is not None:
                 add(path, {"diameter_mm": f.diameter_mm, "short_axis_mm": f.short_axis_mm},
                     "one measurement: diameter_mm or short_axis_mm")

@@ -7,12 +7,15 @@ from __future__ import annotations
 import datetime as dt
 
 from oligotrial.domain.eligibility.criteria._shared import (
+    _attestations,
     _check_keys,
     _fmt,
     _op,
     _window_resolver,
 )
 from oligotrial.domain.eligibility.kleene import (
+    MET,
+    NOT_MET,
     Context,
     Node,
     Outcome,
@@ -56,20 +59,48 @@ def _condition(params: dict) -> Node:
 
 
 
+def _bm_key(name: str) -> str:
+    return "".join(ch for ch in name.upper() if ch.isalnum())
+
+
 @leaf("biomarker")
 def _biomarker(params: dict) -> Node:
-    _check_keys(params, {"any_positive", "all_negative"})
-    if len(params) != 1:
+    """``any_positive`` or ``all_negative`` over named biomarkers; a name may be a list of
+    aliases (``[KRAS G12C, KRAS]``: a result under any of them counts; names compare without
+    case, spaces or punctuation). With ``all_negative``, ``attestation`` names a key whose
+    favourable answer covers the biomarkers without a recorded result (e.g. "no other driver
+    alteration"), except those listed in ``named``: the ones the registry names (EGFR, ALK) need a
+    recorded result; a recorded positive result always decides."""
+    _check_keys(params, {"any_positive", "all_negative", "attestation", "named"})
+    modes = [k for k in params if k not in ("attestation", "named")]
+    if len(modes) != 1:
         raise ValueError("give one of any_positive, all_negative")
-    (mode, names), = params.items()
+    mode = modes[0]
+    if "attestation" in params and mode != "all_negative":
+        raise ValueError("attestation goes with all_negative only")
+    entries = [[n] if isinstance(n, str) else list(n) for n in params[mode]]
+    names = [e[0] for e in entries]
+    keys = [[_bm_key(a) for a in e] for e in entries]
+    att_key = params.get("attestation")
+    named = {_bm_key(n) for n in params.get("named", ())}
+    if named - {k for ks in keys for k in ks}:
+        raise ValueError(f"named {sorted(params['named'])}: expected names listed in {mode}")
 
     def node(ctx: Context) -> Outcome:
         bms = ctx.patient.biomarkers
-        if bms is None:
-            return unknown("biomarkers not recorded", [f"biomarker results for {', '.join(names)}"])
-        status = {b.name.upper(): b.status for b in bms}
-        pos = [n for n in names if status.get(n.upper()) == "positive"]
-        untested = [n for n in names if status.get(n.upper()) in (None, "unknown")]
+        status: dict[str, str] = {}
+        for b in bms or ():
+            k = _bm_key(b.name)
+            if status.get(k) != "positive":
+                status[k] = b.status
+        results = []
+        for name, ks in zip(names, keys):
+            found = [status.get(k) for k in ks if status.get(k) not in (None, "unknown")]
+            results.append("positive" if "positive" in found else ("negative" if found else None))
+        pos = [n for n, r in zip(names, results) if r == "positive"]
+        untested = [n for n, r in zip(names, results) if r is None]
+        if bms is None and not pos:
+            untested = list(names)
         if mode == "any_positive":
             if pos:
                 return met(lambda: f"{', '.join(pos)} positive", ["biomarkers"])
@@ -78,6 +109,24 @@ def _biomarker(params: dict) -> Node:
             return not_met(lambda: f"{', '.join(names)} all negative", ["biomarkers"])
         if pos:
             return not_met(lambda: f"{', '.join(pos)} positive", ["biomarkers"])
+        must = [n for n in untested if _bm_key(n) in named]
+        if must:
+            return unknown(lambda: f"{', '.join(must)} not tested (named by the registry: a recorded result is needed)",
+                           [f"{n} status" for n in must])
+        if untested and att_key is not None:
+            spec = ctx.protocol.attestation_key(att_key)
+            if ctx.assume_attested:
+                return Outcome(MET if spec.favourable else NOT_MET,
+                               f"assumed attested ({att_key} = {str(spec.favourable).lower()})", (), (), (att_key,))
+            a = _attestations(ctx).get(att_key)
+            if a is not None:
+                ok = a.value == spec.favourable
+                return (met if ok else not_met)(
+                    lambda: f"{', '.join(n for n, r in zip(names, results) if r == 'negative') or 'none'} negative; "
+                            f"{', '.join(untested)} not recorded: {att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})",
+                    ["biomarkers", f"attestation {att_key} by {a.by} on {_fmt(a.date)}"])
+            return unknown(lambda: f"{', '.join(untested)} not tested, and no attestation {att_key} ({spec.question})",
+                           [f"{n} status" for n in untested] + [f"attestation {att_key}"])
         if untested:
             return unknown(lambda: f"{', '.join(untested)} not tested", [f"{n} status" for n in untested])
         return met(lambda: f"{', '.join(names)} negative", ["biomarkers"])

@@ -74,10 +74,47 @@ def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[
 
 
 
+def _treated_symptomatic(ctx: Context, ds) -> frozenset[str]:
+    """Counted or uncertain lesions in a palliative radiotherapy course started on or before the
+    screening date: symptomatic lesions treated before enrolment (OPPRESS criterion 8)."""
+    treated = {lid for c in ctx.patient.radiotherapy or () if c.intent == "palliative" and c.start <= ctx.as_of
+               for lid in (c.lesions or ())}
+    return frozenset(treated & (set(ds.counted) | set(ds.uncertain)))
+
+
+def _sites_without(ctx: Context, ds, dropped: frozenset[str]) -> tuple[int, int]:
+    """Sites (at least, at most) under the protocol's counting block, leaving out ``dropped``:
+    a node is its region's site where nodes count by region; an unknown region may be a new
+    site or one already counted."""
+    counting = ctx.protocol.disease_state.counting
+    by_region = bool(counting.get("nodes_by_region"))
+    ec_only = bool(counting.get("sites_extracranial_only"))
+    primary = counting.get("count_primary", True)
+
+    def bounds(ids) -> tuple[int, int]:
+        keys, unknown_n = set(), 0
+        for s in ds.lesions:
+            if s.lesion not in ids or s.lesion in dropped or (ec_only and s.intracranial) or \
+                    (not primary and s.kind == "primary"):
+                continue
+            if by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
+                if s.node_region:
+                    keys.add(f"region:{s.node_region}")
+                else:
+                    unknown_n += 1
+            else:
+                keys.add(f"lesion:{s.lesion}")
+        return len(keys) + (1 if unknown_n and not keys else 0), len(keys) + unknown_n
+
+    lo, _ = bounds(set(ds.counted))
+    _, hi = bounds(set(ds.counted) | set(ds.uncertain))
+    return lo, hi
+
+
 @leaf("disease_state")
 def _disease(params: dict) -> Node:
     _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
-                         "largest_mm", "measurable_counted"})
+                         "largest_mm", "measurable_counted", "not_counted"})
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -85,6 +122,8 @@ def _disease(params: dict) -> Node:
             return unknown("no imaging assessment on or before the screening date", list(ds.missing))
         inputs = ds.inputs
         checks: list[tuple[bool | None, Any]] = []
+        extra_missing: list[str] = []
+        dropped = _treated_symptomatic(ctx, ds) if params.get("not_counted") == "treated_symptomatic" else frozenset()
         n_c, n_u = len(ds.counted), len(ds.uncertain)
         if "counted" in params:
             ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
@@ -95,7 +134,13 @@ def _disease(params: dict) -> Node:
 
             checks.append((ok, counted_why))
         if "sites" in params:
-            checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
+            if dropped:
+                lo, hi = _sites_without(ctx, ds, dropped)
+                ok, why = _range_check("sites", lo, hi, params["sites"])
+                checks.append((ok, lambda why=why: f"{reason_text(why)} ({', '.join(sorted(dropped))} treated with "
+                                                   "palliative radiotherapy before enrolment, not counted)"))
+            else:
+                checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
         if "organs" in params:
             checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
         if "intracranial_sites" in params:
@@ -111,15 +156,52 @@ def _disease(params: dict) -> Node:
                 checks.append((pd_ == want, "progression detected" if pd_ else "no progression"))
         if "largest_mm" in params:
             r = params["largest_mm"]
-            sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
-            if any(s is None for s in sizes):
-                checks.append((None, "size of a counted lesion not recorded"))
-            elif sizes:
-                big = max(sizes)
-                ok = _op(r.get("op", "<="))(big, r["max"])
-                checks.append((ok, f"largest counted lesion {big:g} mm (required {r.get('op', '<=')} {r['max']:g} mm)"))
+            cmp_, op_txt = _op(r.get("op", "<=")), r.get("op", "<=")
+            if r.get("nodes") == "long_axis":
+                # the maximum diameter: a node's long axis (its short axis is only a lower bound)
+                findings = {f.lesion: f for a in ctx.patient.assessments or () if a.date == ds.judged_scan
+                            for f in a.findings}
+                sized, node_missing = [], []
+                for s in ds.lesions:
+                    if s.lesion not in ds.counted:
+                        continue
+                    f = findings.get(s.lesion)
+                    if s.kind == "lymph_node" or s.organ == "lymph_node":
+                        if f is not None and f.long_axis_mm is not None:
+                            sized.append((s.lesion, f.long_axis_mm, "long axis"))
+                        elif s.size_mm is not None and not cmp_(s.size_mm, r["max"]):
+                            sized.append((s.lesion, s.size_mm, "short axis, so longer still"))
+                        else:
+                            node_missing.append(s.lesion)
+                    else:
+                        sized.append((s.lesion, s.size_mm, "diameter"))
+                over = [x for x in sized if x[1] is not None and not cmp_(x[1], r["max"])]
+                if over:
+                    lid, mm, how = max(over, key=lambda x: x[1])
+                    checks.append((False, f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
+                                          f"{op_txt} {r['max']:g} mm)"))
+                elif any(x[1] is None for x in sized):
+                    checks.append((None, "size of a counted lesion not recorded"))
+                elif node_missing:
+                    nm = ", ".join(node_missing)
+                    checks.append((None, f"maximum diameter (long_axis_mm) of counted node(s) {nm} not recorded"))
+                    extra_missing.extend(f"long_axis_mm of lymph node {n} at {_fmt(ds.judged_scan)}" for n in node_missing)
+                elif sized:
+                    lid, mm, how = max(sized, key=lambda x: x[1])
+                    checks.append((True, f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
+                                         f"{op_txt} {r['max']:g} mm)"))
+                else:
+                    checks.append((True, "no counted lesion to size"))
             else:
-                checks.append((True, "no counted lesion to size"))
+                sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
+                if any(s is None for s in sizes):
+                    checks.append((None, "size of a counted lesion not recorded"))
+                elif sizes:
+                    big = max(sizes)
+                    ok = cmp_(big, r["max"])
+                    checks.append((ok, f"largest counted lesion {big:g} mm (required {op_txt} {r['max']:g} mm)"))
+                else:
+                    checks.append((True, "no counted lesion to size"))
         if "measurable_counted" in params:
             lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
             n_meas = 0
@@ -141,7 +223,7 @@ def _disease(params: dict) -> Node:
         if any(c is False for c, _ in checks):
             return not_met(reason, inputs)
         if any(c is None for c, _ in checks):
-            return unknown(reason, list(ds.missing) or ["lesion evaluation at the judged scan"], inputs)
+            return unknown(reason, list(ds.missing) + extra_missing or ["lesion evaluation at the judged scan"], inputs)
         return met(reason, inputs)
 
     return node
@@ -150,9 +232,15 @@ def _disease(params: dict) -> Node:
 
 @leaf("lesions_in_organs")
 def _lesions_in_organs(params: dict) -> Node:
-    """Any counted (progressing or residual) lesion in the given organs."""
-    _check_keys(params, {"organs", "among"}, {"organs"})
+    """Any counted (progressing or residual) lesion in the given organs.
+
+    ``review_organs``: organs that may or may not lie in the region the criterion names (a node,
+    a bone or soft tissue may be thoracic or not); a counted lesion there, with none in
+    ``organs``, makes the leaf unknown for review (``review_as`` names the region)."""
+    _check_keys(params, {"organs", "among", "review_organs", "review_as"}, {"organs"})
     organs = set(params["organs"])
+    review = set(params.get("review_organs") or ())
+    region = params.get("review_as", f"in {', '.join(sorted(organs))}")
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -163,6 +251,17 @@ def _lesions_in_organs(params: dict) -> Node:
         unk = [s.lesion for s in pool if s.organ is None]
         if unk:
             return unknown(lambda: f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
+        maybe = [s for s in pool if s.organ in review and s.status not in ("absent",)]
+        if maybe:
+            lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
+
+            def where(s) -> str:
+                les = lesion_map.get(s.lesion)
+                loc = s.node_region or (les.location if les is not None else None)
+                return f"{s.lesion} ({s.organ}{f', {loc}' if loc else ''})"
+
+            return unknown(lambda: f"{', '.join(where(s) for s in maybe)}: may lie {region} (review)",
+                           [f"whether lesion {s.lesion} is {region}" for s in maybe], list(ds.inputs))
         return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
 
     return node

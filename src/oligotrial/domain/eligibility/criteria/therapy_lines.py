@@ -8,8 +8,10 @@ import datetime as dt
 from typing import Any
 
 from oligotrial.domain.eligibility.criteria._shared import (
+    _attestations,
     _check_keys,
     _fmt,
+    _op,
     _window_resolver,
 )
 from oligotrial.domain.eligibility.kleene import (
@@ -27,11 +29,16 @@ from oligotrial.domain.response.progression import reference_line
 
 
 def _line(ctx: Context, which: Any):
-    """Therapy line ``which`` ("current" or its number), found once per patient."""
+    """Therapy line ``which`` ("current", its number, or ``first:<class or agent>``: the
+    earliest line with that class or agent, e.g. the first chemotherapy line after TKI lines),
+    found once per patient."""
     def make():
         if which == "current":
             return reference_line(ctx.patient, ctx.as_of)
         lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
+        if isinstance(which, str) and which.startswith("first:"):
+            wanted = which[len("first:"):].lower()
+            return next((t for t in lines if t.start <= ctx.as_of and (wanted in t.classes or wanted in t.agents)), None)
         return next((t for t in lines if t.line == which), None)
 
     return ctx.patient_memo(("line", which), make)
@@ -45,7 +52,8 @@ def _line_or_outcome(ctx: Context, which: Any):
         return None, unknown("systemic therapy history not recorded", ["systemic_therapy"])
     t = _line(ctx, which)
     if t is None:
-        name = "current" if which == "current" else f"line {which}"
+        name = ("current" if which == "current" else
+                f"{which[len('first:'):]}" if isinstance(which, str) and which.startswith("first:") else f"line {which}")
         return None, not_met(lambda: f"no {name} systemic therapy recorded", ["systemic_therapy"])
     return t, None
 
@@ -190,8 +198,12 @@ def _on_therapy(params: Any) -> Node:
 
 @leaf("progression_within_days_of_line")
 def _early_progression(params: dict) -> Node:
-    _check_keys(params, {"line", "days", "window"}, {"line"})
+    """Progression on ``line`` within the window counted from the line's start (day 0);
+    ``op`` (default ``<``) says whether the window's last day is inside (``<=``)."""
+    _check_keys(params, {"line", "days", "window", "op"}, {"line"})
     window = _window_resolver(params)
+    op = params.get("op", "<")
+    cmp_ = _op(op)
 
     def node(ctx: Context) -> Outcome:
         t, decided = _line_or_outcome(ctx, params["line"])
@@ -202,9 +214,9 @@ def _early_progression(params: dict) -> Node:
             return unknown(lambda: f"date of progression on line {t.line} not recorded",
                            [f"systemic_therapy line {t.line} progression_date"])
         days = (t.progression_date - t.start).days
-        ok = days < limit
-        return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (within {limit} days: "
-                                        f"{'yes' if ok else 'no'})", [f"systemic_therapy line {t.line}"])
+        ok = cmp_(days, limit)
+        return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (day {days} "
+                                        f"{op} {limit}: {'yes' if ok else 'no'})", [f"systemic_therapy line {t.line}"])
 
     return node
 
@@ -234,32 +246,56 @@ def _line_tox(params: dict) -> Node:
 
 @leaf("toxicity_recovered")
 def _tox_recovered(params: dict) -> Node:
+    """Toxicities of prior therapy recovered to ``max_grade``, with exemptions: ``except_terms``
+    (any grade); ``except`` rules per term: ``max_grade`` (a higher limit), ``decided_by`` (the
+    term's limit is set by another criterion, which decides it), ``exempt_if:
+    stable_on_replacement_therapy`` (exempt only when the record says so)."""
     _check_keys(params, {"max_grade", "except_terms", "except"})
     max_grade = params.get("max_grade", 1)
     exempt = {t.lower() for t in params.get("except_terms", [])}
-    exempt_rules = params.get("except", [])  # [{term, max_grade}]
+    exempt_rules = {r["term"].lower(): r for r in params.get("except", [])}
+    for r in exempt_rules.values():
+        _check_keys(r, {"term", "max_grade", "decided_by", "exempt_if"}, {"term"})
+        if r.get("exempt_if") not in (None, "stable_on_replacement_therapy"):
+            raise ValueError(f"exempt_if {r['exempt_if']!r}: expected stable_on_replacement_therapy")
 
     def node(ctx: Context) -> Outcome:
         tox = ctx.patient.toxicities
         if tox is None:
             return unknown("toxicities of prior therapy not recorded", ["toxicities (CTCAE v5.0 term and current grade)"])
-        bad, undecided = [], []
+        bad, undecided, deferred, missing = [], [], [], []
         for x in tox:
             term = x.term.lower()
             if term in exempt:
                 continue
-            allowed = next((r["max_grade"] for r in exempt_rules if r["term"].lower() == term), max_grade)
+            rule = exempt_rules.get(term, {})
+            allowed = rule.get("max_grade", max_grade)
             current = 0 if x.resolved_on is not None and x.resolved_on <= ctx.as_of else x.current_grade
+            if current is not None and current <= allowed:
+                continue
+            if rule.get("decided_by"):
+                deferred.append(f"{x.term}{'' if current is None else f' grade {current}'} (decided by {rule['decided_by']})")
+                continue
+            if rule.get("exempt_if") == "stable_on_replacement_therapy":
+                if x.stable_on_replacement_therapy is True:
+                    deferred.append(f"{x.term} stable on hormone replacement therapy")
+                    continue
+                if x.stable_on_replacement_therapy is None:
+                    undecided.append(x.term)
+                    missing.append(f"whether {x.term} is stable on hormone replacement therapy "
+                                   "(toxicities.stable_on_replacement_therapy)")
+                    continue
             if current is None:
                 undecided.append(x.term)
-            elif current > allowed:
+                missing.append(f"current grade of {x.term}")
+            else:
                 bad.append(f"{x.term} grade {current} (allowed <= {allowed})")
         if bad:
             return not_met(lambda: "not recovered: " + ", ".join(bad), ["toxicities"])
         if undecided:
-            return unknown(lambda: "current grade not recorded for " + ", ".join(undecided),
-                           [f"current grade of {t}" for t in undecided])
-        return met(lambda: f"all prior toxicities recovered to grade <= {max_grade} (or exempt)", ["toxicities"])
+            return unknown(lambda: "not decided for " + ", ".join(undecided), missing)
+        extra = f"; exempt: {', '.join(deferred)}" if deferred else ""
+        return met(lambda: f"all prior toxicities recovered to grade <= {max_grade} (or exempt){extra}", ["toxicities"])
 
     return node
 
@@ -270,10 +306,17 @@ def _io_resistance(params: dict) -> Node:
     """Resistance to immunotherapy as NCT05906329 describes it: primary (no response after more
     than ``primary_min_days`` of exposure, with imaging progression) or acquired (progression
     after more than ``acquired_min_days`` of exposure)."""
-    _check_keys(params, {"primary_min_days", "acquired_min_days"}, {"primary_min_days", "acquired_min_days"})
-    p_days, a_days = int(params["primary_min_days"]), int(params["acquired_min_days"])
+    _check_keys(params, {"primary_min_days", "acquired_min_days", "primary_window", "acquired_window"})
+    if ("primary_min_days" in params) == ("primary_window" in params) or \
+            ("acquired_min_days" in params) == ("acquired_window" in params):
+        raise ValueError("give primary_min_days or primary_window, and acquired_min_days or acquired_window")
+    p_res = _window_resolver({"days": params["primary_min_days"]} if "primary_min_days" in params
+                             else {"window": params["primary_window"]})
+    a_res = _window_resolver({"days": params["acquired_min_days"]} if "acquired_min_days" in params
+                             else {"window": params["acquired_window"]})
 
     def node(ctx: Context) -> Outcome:
+        p_days, a_days = p_res(ctx), a_res(ctx)
         lines = ctx.patient.systemic_therapy
         if lines is None:
             return unknown("systemic therapy history not recorded", ["systemic_therapy"])
