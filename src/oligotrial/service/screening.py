@@ -12,17 +12,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oligotrial.domain.record.patient import parse_patient
-from oligotrial.domain.eligibility.screening import TrialScreening, screen_against, screen_patient, screening_document
+from oligotrial.domain.eligibility.screening import (
+    TrialScreening,
+    screen_against,
+    screen_patient,
+    screening_document,
+    screening_summary,
+)
 
 __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 
 
 def screen_record(data: Mapping[str, Any], protocols: Sequence, *, assume_attested: bool = False,
-                  today: dt.date | None = None) -> dict[str, Any]:
-    """Validate ``data`` as a patient record and screen it against every protocol given.
+                  today: dt.date | None = None, compact: bool = False) -> dict[str, Any]:
+    """Validate ``data`` as a patient record and screen it against every protocol given: the
+    ``oligotrial.screening/1`` document, or with ``compact`` the ``oligotrial.screening-summary/1``
+    element (verdicts, counts, failing and unknown criteria only).
 
     Raises :class:`~oligotrial.errors.RecordError` (nothing screened) for a malformed record.
     """
     patient = parse_patient(data, today=today)
     results = screen_against(patient, protocols, assume_attested=assume_attested)
-    return screening_document(patient, results)
+    return screening_summary(patient, results) if compact else screening_document(patient, results)

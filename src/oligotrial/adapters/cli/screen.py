@@ -64,13 +64,16 @@ def _print_table(doc: dict) -> None:
     console.print(table)
 
 
-def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None) -> dict[str, Any]:
-    """One file's screening document, or its error document (``oligotrial.screening-error/1``)."""
+def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
+                 compact: bool = False) -> dict[str, Any]:
+    """One file's screening document (or summary), or its error document
+    (``oligotrial.screening-error/1``)."""
     try:
         from oligotrial.adapters.io.records import read_record
         from oligotrial.service.screening import screen_record
 
-        doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today)
+        doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today,
+                            compact=compact)
         doc["file"] = str(f)
         return doc
     except OligotrialError as exc:
@@ -78,17 +81,18 @@ def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date
 
 
 def _screened(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
-              as_json: bool) -> tuple[bool, dict[str, Any] | str]:
+              as_json: bool, compact: bool = False) -> tuple[bool, dict[str, Any] | str]:
     """(whether the file failed, its document): as JSON text already when ``--json``, so that
     a worker process hands back a string, not a document to pickle and rebuild."""
-    doc = _screen_file(f, protocols, assume_attested, today)
+    doc = _screen_file(f, protocols, assume_attested, today, compact)
     return "error" in doc, (json_text(doc)[:-1] if as_json else doc)
 
 
-def _json_list(texts: list[str]) -> str:
+def _json_list(texts: list[str], always_list: bool = False) -> str:
     """The indented JSON of a list, from the indented JSON of its items (a JSON text holds no
-    raw newline inside a string, so indenting every line by two is exact)."""
-    if len(texts) == 1:
+    raw newline inside a string, so indenting every line by two is exact); one item alone is
+    printed as itself unless ``always_list``."""
+    if len(texts) == 1 and not always_list:
         return texts[0] + "\n"
     return "[\n" + ",\n".join("  " + t.replace("\n", "\n  ") for t in texts) + "\n]\n"
 
@@ -103,10 +107,11 @@ def _protocols(trials: list[str] | None) -> list:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool) -> None:
+def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool,
+                 compact: bool = False) -> None:
     """A worker process loads the protocols once (the same ids the parent resolved)."""
     _WORKER["protocols"] = _protocols(trial_ids)
-    _WORKER["options"] = (assume_attested, today, as_json)
+    _WORKER["options"] = (assume_attested, today, as_json, compact)
 
 
 def _worker_chunk(files: list[str]) -> list[tuple[bool, dict[str, Any] | str]]:
@@ -133,6 +138,9 @@ def screen(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Screening date for records without as_of (default: today).")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes for many files (0: one per CPU core). "
                                          "The output and its order are the same for any number.")] = 1,
+    compact: Annotated[bool, typer.Option("--compact", help="With --json: the summary format oligotrial.screening-summary/1 "
+                                          "(verdicts, disease-state counts, failing and unknown criteria with "
+                                          "reasons; no registry text), always a JSON list.")] = False,
 ) -> None:
     """Screen patient records against the trials: a verdict per trial and per criterion.
 
@@ -142,6 +150,8 @@ def screen(
     from oligotrial.adapters.io.records import example_paths, expand_paths
     from oligotrial.service.batch import batch_gc
 
+    if compact and not as_json:
+        fail("--compact: expected together with --json (the summary is a JSON format)")
     try:
         protocols = _protocols(trial)
     except ProtocolError as exc:
@@ -165,18 +175,18 @@ def screen(
             ids = [p.id for p in protocols] if trial else None
             with ProcessPoolExecutor(min(workers, len(files)), mp_context=get_context("spawn"),
                                      initializer=_worker_init,
-                                     initargs=(ids, assume_attested, today, as_json)) as pool:
+                                     initargs=(ids, assume_attested, today, as_json, compact)) as pool:
                 for part in pool.map(_worker_chunk, _chunks(files, workers)):  # in submission order
                     screened.extend(part)
                     progress.advance(task, len(part))
         else:
             with batch_gc():
                 for f in files:
-                    screened.append(_screened(f, protocols, assume_attested, today, as_json))
+                    screened.append(_screened(f, protocols, assume_attested, today, as_json, compact))
                     progress.advance(task)
     failures = sum(failed for failed, _ in screened)
     if as_json:
-        sys.stdout.write(_json_list([text for _, text in screened]))
+        sys.stdout.write(_json_list([text for _, text in screened], always_list=compact))
     else:
         docs = [doc for _, doc in screened]
         for doc in docs:

@@ -19,6 +19,7 @@ _EXPORTS = {
     "Outcome": "kleene", "Verdict": "kleene",
     "compile_rule": "compiler", "leaf_names": "compiler",
     "CriterionResult": "screening", "TrialScreening": "screening", "screen_against": "screening",
-    "screen_patient": "screening", "screening_document": "screening", "trial_verdict": "screening",
+    "screen_patient": "screening", "screening_document": "screening", "screening_summary": "screening",
+    "trial_verdict": "screening",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

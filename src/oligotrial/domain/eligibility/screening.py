@@ -25,6 +25,7 @@ from oligotrial.domain.kernel import Explained
 from oligotrial.domain.response.counting import evaluate_disease_state
 
 SCREENING_FORMAT = "oligotrial.screening/1"
+SUMMARY_FORMAT = "oligotrial.screening-summary/1"
 _VALUE = {v: v.value for v in Verdict}
 
 
@@ -78,6 +79,23 @@ class TrialScreening:
             "assumed_attested": self.assumed_attested,
             "disease_state": self.disease_state,
             "criteria": [c.to_dict() for c in self.criteria],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The ``oligotrial.screening-summary/1`` result: the verdict, the disease-state counts, and
+        only the criteria that exclude or are undecided, by id with their reasons (no registry
+        text; the reasons of the criteria that pass are never built)."""
+        s = self.state
+        return {
+            "trial": self.trial, "short_name": self.short_name, "protocol_version": self.protocol_version,
+            "verdict": self.verdict,
+            "disease_state": {"sites": s.sites, "sites_max": s.sites_max, "organs": s.organs,
+                              "organs_max": s.organs_max, "counted": len(s.counted),
+                              "uncertain": len(s.uncertain), "intracranial_sites": s.intracranial_sites},
+            "failing": [{"id": c.id, "kind": c.kind, "verdict": c.verdict, "reason": c.reason}
+                        for c in self.criteria if excludes(c)],
+            "unknown": [{"id": c.id, "kind": c.kind, "reason": c.reason, "missing": list(c.missing)}
+                        for c in self.criteria if c.verdict == "unknown"],
         }
 
     @property
@@ -168,5 +186,16 @@ def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, A
     }
 
 
+def screening_summary(patient, screenings: list[TrialScreening]) -> dict[str, Any]:
+    """The ``oligotrial.screening-summary/1`` element for one patient (docs/screening-summary.md)."""
+    return {
+        "format": SUMMARY_FORMAT,
+        "patient": patient.id,
+        "as_of": (patient.as_of or dt.date.today()).isoformat(),
+        "assumed_attested": any(s.assumed_attested for s in screenings),
+        "results": [s.summary() for s in screenings],
+    }
+
+
 __all__ = ["CompiledProtocol", "CriterionResult", "TrialScreening", "compiled", "screen_patient",
-           "screening_document", "trial_verdict", "excludes", "MET", "NOT_MET"]
+           "screening_document", "screening_summary", "trial_verdict", "excludes", "MET", "NOT_MET"]
