@@ -75,6 +75,8 @@ class Regimen(_Model):
     reference_schedules: list[str] = []
     #: free text stating where a number is an assumption rather than registry text
     assumption: str | None = None
+    #: the lesion sites (organs, e.g. ``brain``) this regimen is for; empty: any site
+    sites: list[str] = []
 
 
 class GeometricExclusions(_Model):
@@ -83,6 +85,15 @@ class GeometricExclusions(_Model):
     brain_met_max_diameter_mm: float | None = Field(default=None, gt=0)
     brain_met_total_volume_cc: float | None = Field(default=None, gt=0)
     sins_max: int | None = Field(default=None, ge=0, le=18)
+    source_text: str
+
+
+class SystemicLineStart(_Model):
+    """The course must start within ``days`` after the start of systemic therapy line ``line``
+    (NCT06592612: SBRT "must begin within 2 weeks after the start of second-line therapy")."""
+
+    line: int = Field(ge=1)
+    days: int = Field(ge=0)
     source_text: str
 
 
@@ -111,3 +122,5 @@ class RadiotherapySpec(_Model):
     #: every prescribed lesion must be stated ``role: palliative`` (an arm that allows only
     #: palliative radiotherapy, e.g. OPPRESS standard of care)
     palliative_only: bool = False
+    #: the course starts on or after the start of a systemic therapy line, at most ``days`` later
+    start_within_days_of_systemic_line: SystemicLineStart | None = None

@@ -19,11 +19,11 @@ from oligotrial.protocols.rt_schema import RadiotherapySpec
 
 ROLES = (
     "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-    "data_manager", "dsmb", "admin",
+    "data_manager", "dsmb", "admin", "outcome_assessor",
 )
 Role = Literal[
     "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-    "data_manager", "dsmb", "admin",
+    "data_manager", "dsmb", "admin", "outcome_assessor",
 ]
 
 
@@ -102,6 +102,16 @@ class Endpoint(_Model):
 class Endpoints(_Model):
     primary: list[Endpoint] = Field(min_length=1)
     secondary: list[Endpoint] = []
+    #: false where the registry names no primary endpoint: ``primary`` is then the project's
+    #: reading (say why in ``note``), not a registered fact
+    registry_names_primary: bool = True
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _reading_explained(self) -> Endpoints:
+        if not self.registry_names_primary and not self.note:
+            raise ValueError("registry_names_primary is false: give a note saying why these endpoints are primary")
+        return self
 
 
 class Window(_Model):

@@ -17,9 +17,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "randomize": frozenset({"coordinator", "enrolling_oncologist"}),
     "radiotherapy": frozenset({"coordinator", "treating_oncologist"}),
     "follow_up": _CLIN,
+    # recording an imaging assessment (a follow-up entry of kind "assessment"): also the outcome
+    # assessor, whom a protocol may blind (NCT06592612 "Masking: Single (Outcomes Assessor)")
+    "assessment": _CLIN | {"outcome_assessor"},
     "correct_record": frozenset({"coordinator", "data_manager", "enrolling_oncologist"}),
     "view": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
-                       "statistician", "dsmb"}),
+                       "statistician", "dsmb", "outcome_assessor"}),
     "summary": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
                           "statistician", "dsmb", "admin"}),
     "unblind": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist"}),

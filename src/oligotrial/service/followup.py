@@ -173,7 +173,7 @@ def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) 
 def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict[str, Any]:
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "follow_up")
+    authorize(actor, protocol.id, "assessment" if kind == "assessment" else "follow_up")
     rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)

@@ -41,11 +41,17 @@ FIELD_OF_REASON = {
     "fractions_per_week_out_of_range": "fractions_per_week",
     "fractions_per_week_missing": "fractions_per_week",
     "wrong_technique": "technique",
+    "site_missing": "lesions",
+    "site_not_in_regimen": "lesions",
     "technique_missing": "technique",
     "lesion_count_over_limit": "lesions",
     "regimen_lesion_count": "lesions",
     "role_not_in_arm": "lesions",
     "arm_gives_no_radiotherapy": "dose_gy",
+    "course_start_missing": "start",
+    "systemic_line_start_missing": "start",
+    "course_start_before_systemic_line": "start",
+    "course_start_too_late": "start",
 }
 
 
@@ -78,9 +84,12 @@ def prescription(rt: dict[str, Any], patient: Any = None) -> Any:
     ids = rt.get("lesions") or ["course"]
     lesion = {"dose_gy": rt["dose_gy"], "fractions": rt["fractions"], "technique": rt.get("technique"),
               "fractions_per_week": rt.get("fractions_per_week")}
-    data = {"start_date": rt["start"], "lesions": [{"id": i, **lesion} for i in ids]}
+    organs = {k: v.organ for k, v in patient.lesion_map().items()} if patient is not None else {}
+    data = {"start_date": rt["start"], "lesions": [{"id": i, **lesion, "site": organs.get(i)} for i in ids]}
     if patient is not None:
         data["observation_lesions"] = observation_lesions(patient, list(rt.get("lesions") or ()), rt["start"])
+        if patient.systemic_therapy is not None:
+            data["systemic_lines"] = [{"line": t.line, "start": t.start} for t in patient.systemic_therapy]
     return parse_prescription(data)
 
 

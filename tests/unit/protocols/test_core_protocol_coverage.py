@@ -96,7 +96,8 @@ def test_stratification_is_never_invented():
 def test_stop2_masking_blinds_enrolling_oncologists_and_statistician():
     stop2 = next(p for p in list_protocols() if p.short_name == "STOP-2")
     assert stop2.masking.level == "triple"
-    assert set(stop2.masking.blinded_roles) == {"enrolling_oncologist", "statistician"}
+    # outcome_assessor: the registry's masked parties include "Outcome Assessors" (issue 17)
+    assert set(stop2.masking.blinded_roles) == {"enrolling_oncologist", "statistician", "outcome_assessor"}
 
 
 def test_windows_are_explicit_days_with_their_text():

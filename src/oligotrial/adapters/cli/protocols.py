@@ -219,6 +219,9 @@ def _arm_panel(p, a) -> Panel:
             limits.append(f"at least {rt.observation_lesions_min} observation lesion(s) left untreated")
         if rt.max_overall_days is not None:
             limits.append(f"completed within {rt.max_overall_days} days")
+        if rt.start_within_days_of_systemic_line is not None:
+            w = rt.start_within_days_of_systemic_line
+            limits.append(f"starts within {w.days} days after the start of line {w.line} systemic therapy")
         body.append(_line(("Radiotherapy: ", "bold"), f"{rt.name} ({'; '.join(limits)})"))
         if rt.notes:
             body.append(_labelled("radiotherapy note", rt.notes))
@@ -242,7 +245,10 @@ def _endpoints_table(p) -> Table:
     t.add_column("name", ratio=3)
     t.add_column("kind", no_wrap=True)
     t.add_column("time frame", ratio=2)
-    for level, eps in (("primary", p.endpoints.primary), ("secondary", p.endpoints.secondary)):
+    primary = "primary" if p.endpoints.registry_names_primary else "primary (project's reading: not registered)"
+    if p.endpoints.note:
+        t.caption = p.endpoints.note
+    for level, eps in ((primary, p.endpoints.primary), ("secondary", p.endpoints.secondary)):
         for e in eps:
             t.add_row(level, e.id, Text(e.name), e.kind,
                       Text(e.time_frame) if e.time_frame else Text("not stated", style="dim"))

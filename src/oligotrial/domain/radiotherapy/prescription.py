@@ -26,7 +26,12 @@ from oligotrial.domain.radiotherapy.reirradiation import (
 from oligotrial.errors import DoseError
 
 if TYPE_CHECKING:  # the domain never imports protocols at run time (layering: protocols -> domain)
-    from oligotrial.protocols.rt_schema import RadiotherapySpec, Range, Regimen
+    from oligotrial.protocols.rt_schema import (
+        RadiotherapySpec,
+        Range,
+        Regimen,
+        SystemicLineStart,
+    )
 
 Verdict = Literal["pass", "fail", "not_evaluable"]
 
@@ -85,6 +90,14 @@ class PrescribedPriorCourse(_Model):
     approved_on: date | None = None
 
 
+class SystemicLine(_Model):
+    """A systemic therapy line of the patient's record, for an arm that times the course from
+    the start of a line (NCT06592612 SBRT arm)."""
+
+    line: int = Field(ge=1)
+    start: date
+
+
 class Prescription(_Model):
     format: Literal["oligotrial.rt_prescription/1"] = "oligotrial.rt_prescription/1"
     patient_id: str | None = None
@@ -92,6 +105,8 @@ class Prescription(_Model):
     lesions: list[PrescribedLesion] = Field(min_length=1)
     observation_lesions: list[ObservationLesion] = []
     prior_courses: list[PrescribedPriorCourse] = []
+    #: the record's systemic therapy lines (absent: not known)
+    systemic_lines: list[SystemicLine] | None = None
 
 
 def parse_prescription(data: Mapping[str, Any]) -> Prescription:
@@ -212,6 +227,15 @@ def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen) -> list[Reason]:
                               lesion.fractions_per_week, regimen.fractions_per_week, "", regimen)
             if r:
                 reasons.append(r)
+    if regimen.sites:
+        if lesion.site is None:
+            reasons.append(Reason("site_missing", "not_evaluable",
+                                  f"regimen {regimen.label!r} is for {' or '.join(regimen.sites)} lesions; "
+                                  "the prescription does not give the lesion's site"))
+        elif lesion.site.strip().lower() not in {s.lower() for s in regimen.sites}:
+            reasons.append(Reason("site_not_in_regimen", "fail",
+                                  f"site {lesion.site!r} is not one regimen {regimen.label!r} is for "
+                                  f"({', '.join(regimen.sites)})"))
     if regimen.techniques:
         allowed = {technique_family(t) for t in regimen.techniques}
         if lesion.technique is None:
@@ -344,9 +368,35 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
                                    f"{len(measurable)} measurable untreated observation lesion(s); "
                                    f"{trial} arm {arm!r} needs at least {spec.observation_lesions_min} "
                                    f"(\"{spec.source_text}\")"))
+    if spec.start_within_days_of_systemic_line is not None:
+        findings.extend(_line_start_findings(rx, spec.start_within_days_of_systemic_line, trial, arm))
     findings.extend(_reirradiation_findings(rx))
     status = _combine([v.status for v in verdicts] + [f.status for f in findings])
     return RTCheckReport(trial, arm, status, verdicts, findings)
+
+
+def _line_start_findings(rx: Prescription, rule: SystemicLineStart, trial: str, arm: str) -> list[Reason]:
+    """The course must start on or after the start of systemic line ``rule.line`` and at most
+    ``rule.days`` days later (the arm's ``start_within_days_of_systemic_line``)."""
+    what = (f"{trial} arm {arm!r} starts radiotherapy within {rule.days} days after the start of line "
+            f"{rule.line} systemic therapy (\"{rule.source_text}\")")
+    starts = [s.start for s in rx.systemic_lines or () if s.line == rule.line]
+    if rx.start_date is None:
+        return [Reason("course_start_missing", "not_evaluable", f"the course start date is not given; {what}")]
+    if not starts:
+        return [Reason("systemic_line_start_missing", "not_evaluable",
+                       f"no line {rule.line} systemic therapy start recorded; {what}")]
+    line_start = min(starts)
+    days = (rx.start_date - line_start).days
+    if days < 0:
+        return [Reason("course_start_before_systemic_line", "fail",
+                       f"course start {rx.start_date.isoformat()} is {-days} days before the start of line "
+                       f"{rule.line} systemic therapy ({line_start.isoformat()}); {what}")]
+    if days > rule.days:
+        return [Reason("course_start_too_late", "fail",
+                       f"course start {rx.start_date.isoformat()} is {days} days after the start of line "
+                       f"{rule.line} systemic therapy ({line_start.isoformat()}), later than {rule.days} days; {what}")]
+    return []
 
 
 def _reirradiation_findings(rx: Prescription) -> list[Reason]:

@@ -4,7 +4,7 @@ Owns: the record's pydantic models and their validation, one error naming field,
 expectation (:mod:`.patient`); follow-up entries, adverse events and questionnaires
 (:mod:`.followup`), validated as part of the record and merged into it (:mod:`.entries`); laboratory units and conversions (:mod:`.units`); clinical scores
 computed from their parts, age, Cockcroft-Gault, Child-Pugh, ECOG/Karnofsky (:mod:`.scores`); the
-CTCAE v5.0 term and grade check of an adverse event (:mod:`.ctcae`).
+CTCAE v5.0 term and grade check of an adverse event (:mod:`.ctcae`); local (non-radiotherapy) treatments, ``local_therapies[]`` (:mod:`.therapy`).
 
 Depends on: ``kernel``. Every other context may use it.
 """
@@ -14,7 +14,7 @@ from oligotrial.domain.kernel import lazy_exports
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
     "ctcae": "ctcae", "entries": "entries", "followup": "followup", "patient": "patient", "scores": "scores",
-    "units": "units",
+    "units": "units", "therapy": "therapy", "LocalTherapy": "therapy",
     "AdverseEvent": "followup", "QualityOfLife": "followup", "ENTRY_KINDS": "entries", "parse_entry": "entries",
     "Assessment": "patient", "Finding": "patient", "Lesion": "patient", "Patient": "patient",
     "FORMAT": "patient", "parse_patient": "patient", "patient_json_schema": "patient",

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
+from oligotrial.domain.record.therapy import LocalTherapy, local_therapy_issues
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
 from oligotrial.errors import RecordError
 
@@ -362,6 +363,7 @@ class Patient(_Model):
     toxicities: list[Toxicity] | None = None
     adverse_events: list[AdverseEvent] | None = None
     quality_of_life: list[QualityOfLife] | None = None
+    local_therapies: list[LocalTherapy] | None = None  # extension: TACE, ablation, resection, ... (therapy.py)
 
     # ---- derived views (cheap, pure) -------------------------------------------------------
     def lesion_map(self) -> dict[str, Lesion]:
@@ -524,6 +526,7 @@ def _consistency_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
         seen_ids |= in_this
 
     known = set(lesions) | new_ids
+    issues += local_therapy_issues(p.local_therapies, birth, known)
     for i, rt in enumerate(p.radiotherapy or ()):
         for k, lid in enumerate(rt.lesions or ()):
             if lid not in known:

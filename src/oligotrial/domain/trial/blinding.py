@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 ROLES = ("coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-         "data_manager", "dsmb", "admin")
+         "data_manager", "dsmb", "admin", "outcome_assessor")
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})

@@ -15,8 +15,9 @@ from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import
     disease,
     judgement,
     labs,
+    local_therapy,
     radiotherapy_history,
     therapy_lines,
 )
 
-__all__ = ["conditions", "demographics", "disease", "judgement", "labs", "radiotherapy_history", "therapy_lines"]
+__all__ = ["conditions", "demographics", "disease", "judgement", "labs", "local_therapy", "radiotherapy_history", "therapy_lines"]

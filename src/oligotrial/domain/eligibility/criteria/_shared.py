@@ -1,6 +1,7 @@
 """Helpers shared by the criterion leaves: parameter checks, operators, protocol windows, and the
 per-patient facts every leaf reads from the record (latest attestation per key, age on the
-screening date, performance scores, latest lab per test, vital signs), memoised per patient.
+screening date, performance scores, latest lab per test, vital signs, a therapy line's RECIST
+time points and the progression date they show), memoised per patient.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from oligotrial.domain.eligibility.kleene import (
 )
 from oligotrial.domain.record import scores
 from oligotrial.domain.response.counting import DiseaseState, evaluate_disease_state
-from oligotrial.errors import ProtocolError
+from oligotrial.domain.response.recist import assess
+from oligotrial.errors import AssessmentError, ProtocolError
 
 _OPS = {
     ">=": lambda a, b: a >= b - 1e-9,
@@ -159,3 +161,88 @@ def _latest_vitals(ctx: Context, attr: str):
     """The latest vitals record with ``attr`` on or before the screening date (per patient)."""
     return ctx.patient_memo(("vitals", attr), _vitals_until, ctx.patient, ctx.as_of, attr)
 
+
+
+
+# ---- what the record's imaging says about a therapy line (RECIST 1.1 time points) ---------------
+
+_BENEFIT = {"CR", "PR", "SD", "NON-CR/NON-PD"}   # NON-CR/NON-PD: the SD of non-target-only disease
+_RANK = {"CR": 0, "PR": 1, "SD": 2, "NON-CR/NON-PD": 2}
+
+
+class _LineImaging:
+    """The RECIST 1.1 time points of one line: assessed against the last scan on or before the
+    line's start (its baseline), up to the screening date and the next line's start; NE time
+    points are left out. ``why`` says why the scans cannot be used (then ``points`` is empty)."""
+
+    __slots__ = ("baseline", "first_pd", "points", "why")
+
+    def __init__(self, baseline=None, points=(), why: str | None = None) -> None:
+        self.baseline = baseline
+        self.points: tuple[tuple[dt.date, str], ...] = tuple(points)
+        self.first_pd = next((d for d, r in self.points if r == "PD"), None)
+        self.why = why
+
+    def scans(self) -> str:
+        return ", ".join(_fmt(d) for d in (self.baseline, *(d for d, _ in self.points)))
+
+    def before_pd(self) -> list[tuple[dt.date, str]]:
+        """Time points showing CR/PR/SD (or NON-CR/NON-PD) before the first PD."""
+        return [(d, r) for d, r in self.points if r in _BENEFIT and (self.first_pd is None or d < self.first_pd)]
+
+
+def _recist_against(patient, baseline):
+    try:
+        return assess(patient, baseline=baseline), None
+    except AssessmentError as exc:
+        return None, str(exc)
+
+
+def _make_line_imaging(ctx: Context, t) -> _LineImaging:
+    p, as_of = ctx.patient, ctx.as_of
+    dates = sorted({a.date for a in p.assessments or () if a.date <= as_of})
+    if not dates:
+        return _LineImaging(why="no imaging recorded")
+    before = [d for d in dates if d <= t.start]
+    if not before:
+        return _LineImaging(why=f"no scan on or before the start of line {t.line} ({_fmt(t.start)}) to serve as its "
+                                "RECIST baseline")
+    baseline = before[-1]
+    res, err = ctx.patient_memo(("recist", baseline), _recist_against, p, baseline)
+    if res is None:
+        return _LineImaging(baseline, why=f"RECIST 1.1 cannot be assessed against the scan of {_fmt(baseline)}: {err}")
+    nxt = min((u.start for u in p.systemic_therapy or () if u.start > t.start), default=None)
+    points = [(tp.date, tp.overall) for tp in res.timepoints
+              if tp.date <= as_of and (nxt is None or tp.date <= nxt) and tp.overall != "NE"]
+    if not points:
+        return _LineImaging(baseline, why=f"no evaluable follow-up scan on line {t.line} after its baseline "
+                                          f"{_fmt(baseline)}")
+    return _LineImaging(baseline, points)
+
+
+def _line_imaging(ctx: Context, t) -> _LineImaging:
+    """The line's RECIST time points (per patient and line)."""
+    return ctx.patient_memo(("line_imaging", t.line, t.start), _make_line_imaging, ctx, t)
+
+
+def _progression_of(ctx: Context, t) -> tuple[dt.date | None, str]:
+    """The line's progression date: recorded, else the first RECIST PD time point on the line
+    (saying so), else None. Returns (date, how a reason describes it)."""
+    if t.progression_date is not None:
+        return t.progression_date, f"progression {_fmt(t.progression_date)}"
+    im = _line_imaging(ctx, t)
+    if im.first_pd is not None:
+        return im.first_pd, f"progression date from imaging (first PD on {_fmt(im.first_pd)}), not recorded"
+    return None, ""
+
+
+def _imaging_best(im: _LineImaging) -> str | None:
+    """The best time-point response on the line up to its first PD (unconfirmed), or None."""
+    seen = im.before_pd()
+    if seen:
+        return min((r for _, r in seen), key=_RANK.__getitem__)
+    return "PD" if im.first_pd is not None else None
+
+
+def _imaging_srcs(t, im: _LineImaging) -> list[str]:
+    return [f"systemic_therapy line {t.line}", f"assessments {im.scans()}"]

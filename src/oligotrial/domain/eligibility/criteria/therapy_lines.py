@@ -11,7 +11,11 @@ from oligotrial.domain.eligibility.criteria._shared import (
     _attestations,
     _check_keys,
     _fmt,
+    _imaging_best,
+    _imaging_srcs,
+    _line_imaging,
     _op,
+    _progression_of,
     _window_resolver,
 )
 from oligotrial.domain.eligibility.kleene import (
@@ -56,6 +60,118 @@ def _line_or_outcome(ctx: Context, which: Any):
                 f"{which[len('first:'):]}" if isinstance(which, str) and which.startswith("first:") else f"line {which}")
         return None, not_met(lambda: f"no {name} systemic therapy recorded", ["systemic_therapy"])
     return t, None
+
+
+
+def _persistence(ctx: Context, t, need: int, responses: set[str]) -> tuple[Any, Any, list[str], list[str]]:
+    """Whether CR/PR/SD on line ``t`` persisted at least ``need`` days from its start, decided
+    from the record: (verdict or None when the record cannot tell, reason, inputs, missing).
+
+    Not met when the record shows progression before day ``need`` (recorded best response PD;
+    the recorded progression date; or a RECIST PD time point, e.g. PD at the first response
+    assessment); met when a scan at or after day ``need`` still shows CR/PR/SD with no PD
+    before it, or the recorded best response is CR/PR/SD and the recorded progression came on or
+    after day ``need``. A fact that excludes wins over one that admits."""
+    allowed = set(responses) | ({"NON-CR/NON-PD"} if "SD" in responses else set())
+    want = "/".join(sorted(responses))
+    src = [f"systemic_therapy line {t.line}"]
+    head = f"line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)})"
+    admits: list[tuple[str, list[str]]] = []
+    cannot: list[str] = []
+    if t.best_response == "PD":
+        return NOT_MET, f"{head}: best response recorded as PD (primary resistance)", src, []
+    if t.best_response is not None and t.best_response not in allowed and t.best_response != "NE":
+        return NOT_MET, f"{head}: best response recorded as {t.best_response} (required {want})", src, []
+    if t.progression_date is not None:
+        days = (t.progression_date - t.start).days
+        if days < need:
+            return (NOT_MET, (f"{head}: progression recorded on {_fmt(t.progression_date)}, {days} days after the "
+                              f"start ({want} cannot have persisted {need} days)"), src, [])
+        if t.best_response in allowed:
+            admits.append(((f"{head}: best response {t.best_response}, progression recorded on "
+                            f"{_fmt(t.progression_date)}, {days} days after the start (required >= {need})"), src))
+    im = _line_imaging(ctx, t)
+    if im.why is None:
+        isrc = _imaging_srcs(t, im)
+        if im.first_pd is not None and (im.first_pd - t.start).days < need:
+            days = (im.first_pd - t.start).days
+            what = ("PD at the first response assessment (primary resistance)" if im.points[0][1] == "PD"
+                    else "PD")
+            return (NOT_MET, (f"{head}: {what} on {_fmt(im.first_pd)} against the baseline scan of "
+                              f"{_fmt(im.baseline)}, {days} days after the start ({want} cannot have persisted "
+                              f"{need} days)"), isrc, [])
+        late = [(d, r) for d, r in im.before_pd() if r in allowed and (d - t.start).days >= need]
+        if late:
+            d, r = late[-1]
+            shown = ", ".join(f"{rr} {_fmt(dd)}" for dd, rr in im.before_pd())
+            admits.insert(0, ((f"{head}: {r} on the scan of {_fmt(d)}, {(d - t.start).days} days after the start, "
+                               f"with no PD before it (RECIST 1.1 against the baseline scan of {_fmt(im.baseline)}: "
+                               f"{shown}; required >= {need} days)"), isrc))
+        else:
+            cannot.append(f"no scan on line {t.line} at or after day {need} shows {want} before any PD"
+                          + (f" (first PD on {_fmt(im.first_pd)})" if im.first_pd else ""))
+    else:
+        cannot.append(im.why)
+    if admits:
+        why, inputs = admits[0]
+        return MET, why, inputs, []
+    if t.best_response is None:
+        cannot.append(f"best response to line {t.line} not recorded")
+    elif t.progression_date is None:
+        cannot.append(f"progression on line {t.line} not recorded")
+    return (None, f"{head}: the record cannot tell: " + "; ".join(cannot), src,
+            [f"systemic_therapy line {t.line} best_response and progression_date, or follow-up imaging"])
+
+
+
+@leaf("response_persisted")
+def _response_persisted(params: dict) -> Node:
+    """CR/PR/SD on ``line`` (default the current one) persisting at least ``min_days`` (or the
+    protocol ``window``) from the line's start, decided from the record's imaging and the line's
+    recorded best response and progression date (see :func:`_persistence`); unknown when the
+    record cannot tell.
+
+    ``record`` pairs it with an attestation that decides only what the record cannot tell:
+    ``decides`` (default) is the three-valued verdict; ``shows`` is met only when the record
+    shows it (else not met, saying what is missing); ``allows`` is not met only when the record
+    shows it failed (else met). ``all: [R(allows), any: [R(shows), attested: k]]`` is then the
+    record's verdict where it decides, and the attestation's where it cannot, so
+    ``assume_attested`` can never hide a fact that excludes. (Strong Kleene ``any``/``all`` of
+    the three-valued leaf and the attestation cannot say this: "the record if it decides, else
+    the attestation" is not monotone in the record's verdict.)"""
+    _check_keys(params, {"line", "min_days", "window", "responses", "record"})
+    window = _window_resolver({"days": params["min_days"]} if "min_days" in params else params)
+    if "min_days" not in params and "window" not in params:
+        raise ValueError("give min_days or window")
+    which = params.get("line", "current")
+    responses = set(params.get("responses", ["CR", "PR", "SD"]))
+    key = tuple(sorted(responses))
+    mode = params.get("record", "decides")
+    if mode not in ("decides", "shows", "allows"):
+        raise ValueError(f"record {mode!r}: expected decides, shows or allows")
+
+    def decide(ctx: Context):
+        if ctx.patient.systemic_therapy is None:
+            return None, "systemic therapy history not recorded", [], ["systemic_therapy"]
+        t = _line(ctx, which)
+        if t is None:
+            return (None, f"no {which} systemic therapy line to measure the response against", [],
+                    ["systemic_therapy", "follow-up imaging"])
+        need = window(ctx)
+        return ctx.patient_memo(("persistence", t.line, t.start, need, key), _persistence, ctx, t, need, responses)
+
+    def node(ctx: Context) -> Outcome:
+        verdict, why, inputs, missing = decide(ctx)
+        if verdict is None:
+            if mode == "decides":
+                return unknown(why, missing, inputs)
+            # "the record cannot tell" goes beside the attestation's answer, with what would decide it
+            return Outcome(NOT_MET if mode == "shows" else MET, why, tuple(inputs), tuple(missing))
+        if mode != "decides" and (verdict is MET) == (mode == "allows"):
+            return Outcome(verdict, "", tuple(inputs))   # said once, by the other leaf beside it
+        return Outcome(verdict, why, tuple(inputs))
+
+    return node
 
 
 
@@ -158,23 +274,43 @@ def _line_benefit(params: dict) -> Node:
         if need is None:
             need = ctx.protocol.windows[params["window"]].days
         src = [f"systemic_therapy line {t.line}"]
-        if t.best_response is None:
-            return unknown(lambda: f"best response to line {t.line} not recorded", [f"systemic_therapy line {t.line} best_response"])
-        if t.best_response not in responses:
-            return not_met(lambda: f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})", src)
-        end = t.progression_date
-        basis = "progression"
+        best, best_how = t.best_response, ""
+        if best is not None and best not in responses:
+            return not_met(lambda: f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})"
+                           + (" (primary resistance)" if best == "PD" else ""), src)
+        # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
+        end, basis = _progression_of(ctx, t)
+        if end is not None and t.progression_date is None:
+            src = _imaging_srcs(t, _line_imaging(ctx, t))
         if end is None:
             scans = [a.date for a in ctx.patient.assessments or () if a.date <= ctx.as_of]
             if not scans:
                 return unknown(lambda: f"date of progression on line {t.line} not recorded",
                                [f"systemic_therapy line {t.line} progression_date"])
-            end, basis = max(scans), "latest scan"
+            end = max(scans)
+            basis = f"latest scan {_fmt(end)}"
         days = (end - t.start).days
+        if best is None:
+            if days < need:   # progression before the window closed: no benefit of that length
+                return not_met(lambda: f"line {t.line} ({'+'.join(t.agents)}): {days} days from start {_fmt(t.start)} to "
+                               f"{basis} (required >= {need} days)", src)
+            im = _line_imaging(ctx, t)
+            best = None if im.why is not None else _imaging_best(im)
+            if best is None or best == "PD":
+                why = im.why or (f"the first scan on line {t.line} after its baseline {_fmt(im.baseline)} already shows PD "
+                                 f"({_fmt(im.first_pd)}, day {(im.first_pd - t.start).days}): the scans cannot tell "
+                                 f"whether the disease was controlled for {need} days")
+                return unknown(lambda: f"best response to line {t.line} not recorded; {why}",
+                               [f"systemic_therapy line {t.line} best_response"], src)
+            if best not in responses and not (best == "NON-CR/NON-PD" and "SD" in responses):
+                return not_met(lambda: f"best response to line {t.line} on imaging was {best} (required "
+                               f"{'/'.join(sorted(responses))})", _imaging_srcs(t, im))
+            best_how = f" on imaging (RECIST 1.1 against the baseline scan of {_fmt(im.baseline)}; not recorded)"
+            src = _imaging_srcs(t, im)
         ok = days >= need
         return (met if ok else not_met)(
-            f"line {t.line} ({'+'.join(t.agents)}): {t.best_response}, {days} days from start {_fmt(t.start)} to "
-            f"{basis} {_fmt(end)} (required >= {need} days)", src)
+            lambda: f"line {t.line} ({'+'.join(t.agents)}): {best}{best_how}, {days} days from start {_fmt(t.start)} to "
+            f"{basis} (required >= {need} days)", src)
 
     return node
 
@@ -210,13 +346,19 @@ def _early_progression(params: dict) -> Node:
         if decided is not None:
             return decided
         limit = window(ctx)
-        if t.progression_date is None:
-            return unknown(lambda: f"date of progression on line {t.line} not recorded",
+        prog, how = _progression_of(ctx, t)
+        if prog is None:
+            im = _line_imaging(ctx, t)
+            return unknown(lambda: f"date of progression on line {t.line} not recorded"
+                           + (f" ({im.why})" if im.why else " and no RECIST PD on its scans"),
                            [f"systemic_therapy line {t.line} progression_date"])
-        days = (t.progression_date - t.start).days
+        days = (prog - t.start).days
         ok = cmp_(days, limit)
+        src = ([f"systemic_therapy line {t.line}"] if t.progression_date is not None
+               else _imaging_srcs(t, _line_imaging(ctx, t)))
+        derived = "" if t.progression_date is not None else f"; {how}"
         return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (day {days} "
-                                        f"{op} {limit}: {'yes' if ok else 'no'})", [f"systemic_therapy line {t.line}"])
+                                        f"{op} {limit}: {'yes' if ok else 'no'}){derived}", src)
 
     return node
 
@@ -325,19 +467,28 @@ def _io_resistance(params: dict) -> Node:
             return not_met("no immunotherapy line recorded", ["systemic_therapy"])
         undecided = []
         for t in io:
-            prog = t.progression_date
+            # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
+            prog, how = _progression_of(ctx, t)
             if prog is None:
                 undecided.append(t)
                 continue
             exposure = (prog - t.start).days
-            src = [f"systemic_therapy line {t.line}"]
+            derived = "" if t.progression_date is not None else f"; {how}"
+            best, best_how = t.best_response, ""
+            if best is None:   # no response recorded: the best time point on the line's scans up to its first PD
+                im = _line_imaging(ctx, t)
+                best = None if im.why is not None else _imaging_best(im)
+                if best is not None:
+                    best, best_how = ("SD" if best == "NON-CR/NON-PD" else best), " on imaging, not recorded"
+            src = ([f"systemic_therapy line {t.line}"] if not (derived or best_how)
+                   else _imaging_srcs(t, _line_imaging(ctx, t)))
             if exposure > a_days:
                 return met(lambda: f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
-                           f"(> {a_days})", src)
-            if exposure > p_days and t.best_response in ("SD", "PD"):
-                return met(lambda: f"primary resistance: no response ({t.best_response}) and progression after {exposure} days "
-                           f"of immunotherapy (> {p_days})", src)
-            if exposure > p_days and t.best_response is None:
+                           f"(> {a_days}){derived}", src)
+            if exposure > p_days and best in ("SD", "PD"):
+                return met(lambda: f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
+                           f"of immunotherapy (> {p_days}){derived}", src)
+            if exposure > p_days and best is None:
                 undecided.append(t)
         if undecided:
             t = undecided[0]
