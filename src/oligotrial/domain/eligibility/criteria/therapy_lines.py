@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 from oligotrial.domain.eligibility.criteria._shared import (
-    _attestations,
     _check_keys,
     _fmt,
     _imaging_best,
