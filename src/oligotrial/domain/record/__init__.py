@@ -1,7 +1,7 @@
 """The patient record (``oligotrial.patient/1``) and what is measured on it.
 
 Owns: the record's pydantic models and their validation, one error naming field, value and
-expectation (:mod:`.patient`); follow-up entries, adverse events and questionnaires
+expectation (:mod:`.patient`), and the cross-field checks (:mod:`.consistency`); follow-up entries, adverse events and questionnaires
 (:mod:`.followup`), validated as part of the record and merged into it (:mod:`.entries`); laboratory units and conversions (:mod:`.units`); clinical scores
 computed from their parts, age, Cockcroft-Gault, Child-Pugh, ECOG/Karnofsky (:mod:`.scores`); the
 CTCAE v5.0 term and grade check of an adverse event (:mod:`.ctcae`); local (non-radiotherapy) treatments, ``local_therapies[]`` (:mod:`.therapy`).

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from oligotrial.domain.record.consistency import same_date_conflicts
 from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
 from oligotrial.domain.record.patient import (
     Assessment,
@@ -27,7 +28,6 @@ from oligotrial.domain.record.patient import (
     SystemicTherapy,
     _pydantic_issues,
     parse_patient,
-    same_date_conflicts,
 )
 from oligotrial.errors import RecordError
 
