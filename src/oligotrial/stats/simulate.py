@@ -449,9 +449,51 @@ def _resolve_backend(backend: Backend) -> str:
     return backend
 
 
+#: a chunk of at least this many draws per array is drawn as two sub-streams on two threads
+_PARALLEL_DRAWS = 1 << 16
+_STREAMS = 2
+
+
+def _fill(gens, method: str, shape: tuple[int, int]) -> np.ndarray:
+    """``shape`` numbers from ``method`` of each generator in ``gens``, rows split evenly between
+    them and filled on one thread each (NumPy's bulk fills release the GIL). The split depends
+    only on the number of generators, never on the number of cores, so results reproduce."""
+    out = np.empty(shape)
+    bounds = np.linspace(0, shape[0], len(gens) + 1).astype(int)
+    parts = [(g, out[a:b]) for g, a, b in zip(gens, bounds[:-1], bounds[1:]) if b > a]
+    list(_pool().map(lambda p: getattr(p[0], method)(out=p[1]), parts))
+    return out
+
+
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(_STREAMS, thread_name_prefix="oligotrial-draw")
+    return _POOL
+
+
 def _draw_raw(scn: TrialScenario, n_trials: int, rng, xp):
-    """The chunk's random numbers, always drawn in the same order (every backend)."""
+    """The chunk's random numbers, always drawn in the same order (every backend). A large chunk
+    on the CPU is drawn as ``_STREAMS`` independent sub-streams spawned from ``rng`` (NumPy
+    ``SeedSequence`` spawning), in parallel; a small one, or one on a GPU, from ``rng`` itself."""
     n = scn.n_subjects
+    eta_e, eta_c = scn.dropout_hazards()
+    if xp is np and n_trials * n >= _PARALLEL_DRAWS:
+        gens = rng.spawn(_STREAMS)
+        u_entry = _fill(gens, "random", (n_trials, n))
+        e_event = _fill(gens, "standard_exponential", (n_trials, n))
+        if len(scn.strata_proportions) > 1:
+            cum = np.cumsum(scn.strata_proportions)[:-1]
+            stratum = np.searchsorted(cum, _fill(gens, "random", (n_trials, n)), side="right").astype(np.int64)
+        else:
+            stratum = np.zeros((1, n), dtype=np.int64)
+        e_drop = _fill(gens, "standard_exponential", (n_trials, n)) if eta_e > 0 or eta_c > 0 else np.zeros((1, 1))
+        return u_entry, e_event, stratum, e_drop
     u_entry = rng.random((n_trials, n))
     e_event = rng.standard_exponential((n_trials, n))
     if len(scn.strata_proportions) > 1:
@@ -459,7 +501,6 @@ def _draw_raw(scn: TrialScenario, n_trials: int, rng, xp):
         stratum = xp.searchsorted(cum, rng.random((n_trials, n)), side="right").astype(xp.int64)
     else:
         stratum = xp.zeros((1, n), dtype=xp.int64)
-    eta_e, eta_c = scn.dropout_hazards()
     if eta_e > 0 or eta_c > 0:
         e_drop = rng.standard_exponential((n_trials, n))
     else:

@@ -20,8 +20,14 @@ RPACT = json.loads((Path(__file__).resolve().parents[2] / "data" /
 N_TRIALS = 10_000
 
 
-def _within_2_se(p_ours: float, se_ours: float, p_ref: float, se_ref: float = 0.0) -> bool:
-    return abs(p_ours - p_ref) <= 2.0 * math.hypot(se_ours, se_ref)
+#: Monte-Carlo tolerance in standard errors. Each check is one seeded draw: at 2 SE one in twenty
+#: seeds fails by chance (drawing in two sub-streams moved two of these checks to 2.2 and 2.35 SE
+#: while the mean over ten seeds stayed within 1.3 SE of the reference); 3 SE fails one in 370.
+MC_SE = 3.0
+
+
+def _within_mc_error(p_ours: float, se_ours: float, p_ref: float, se_ref: float = 0.0) -> bool:
+    return abs(p_ours - p_ref) <= MC_SE * math.hypot(se_ours, se_ref)
 
 
 def _scenario_from_rpact(case: dict) -> TrialScenario:
@@ -36,11 +42,11 @@ def _scenario_from_rpact(case: dict) -> TrialScenario:
 
 
 @pytest.mark.parametrize("case", RPACT["cases"], ids=[c["id"] for c in RPACT["cases"]])
-def test_power_within_two_mc_se_of_rpact(case):
+def test_power_within_mc_error_of_rpact(case):
     # 100,000 trials make our MC SE (~0.0015) well below rpact's stored 20,000-iteration SE
     res = simulate_trials(_scenario_from_rpact(case), 100_000, rng=np.random.default_rng(11),
                           backend="numba")
-    assert _within_2_se(res.rejection_rate, res.mc_se, case["reject_rate"], case["mc_se"])
+    assert _within_mc_error(res.rejection_rate, res.mc_se, case["reject_rate"], case["mc_se"])
     assert res.target_reached.all()
     assert (res.events == case["events"]).all()
     # mean calendar time of the analysis agrees with rpact's to a few percent
@@ -49,15 +55,15 @@ def test_power_within_two_mc_se_of_rpact(case):
 
 
 @pytest.mark.parametrize("hr,n,d", [(0.75, 375, 300), (0.8, 789, 631)])
-def test_power_within_two_mc_se_of_analytic(hr, n, d):
+def test_power_within_mc_error_of_analytic(hr, n, d):
     # Schoenfeld's power is a local (HR near 1) approximation; with 1:1 allocation and these
-    # effects its bias is below 0.002 (checked with 100,000 trials), well inside 2 MC SE here.
+    # effects its bias is below 0.002 (checked with 100,000 trials), inside the MC error here.
     # Strong effects and unequal allocation are checked against rpact's simulation instead.
     scn = TrialScenario.proportional_hazards(n_subjects=n, median_control_months=6,
                                              hazard_ratio=hr, accrual_months=24, events_target=d)
     res = simulate_trials(scn, 20_000, rng=np.random.default_rng(12))
     analytic = power_survival(hr, d, 0.025, 1, 1.0)
-    assert _within_2_se(res.rejection_rate, res.mc_se, analytic)
+    assert _within_mc_error(res.rejection_rate, res.mc_se, analytic)
 
 
 @pytest.mark.parametrize("sided,alpha", [(1, 0.025), (2, 0.05)])
@@ -67,7 +73,7 @@ def test_type_one_error_at_hr_one_within_mc_error(sided, alpha):
                                              events_target=100, alpha=alpha, sided=sided)
     res = simulate_trials(scn, 20_000, rng=np.random.default_rng(13))
     se = math.sqrt(alpha * (1 - alpha) / res.n_trials)
-    assert abs(res.rejection_rate - alpha) <= 2 * se
+    assert abs(res.rejection_rate - alpha) <= MC_SE * se
 
 
 def test_stratified_test_keeps_type_one_error_and_matches_array_backend():
@@ -77,7 +83,7 @@ def test_stratified_test_keeps_type_one_error_and_matches_array_backend():
         strata_hazard_multipliers=(0.5, 1.0, 3.0))
     res = simulate_trials(scn, 20_000, rng=np.random.default_rng(14))
     se = math.sqrt(0.025 * 0.975 / res.n_trials)
-    assert abs(res.rejection_rate - 0.025) <= 2 * se
+    assert abs(res.rejection_rate - 0.025) <= MC_SE * se
     a = simulate_trials(scn, 500, rng=np.random.default_rng(15), backend="numba")
     b = simulate_trials(scn, 500, rng=np.random.default_rng(15), backend="numpy")
     np.testing.assert_allclose(a.z, b.z, rtol=1e-9, atol=1e-12)
@@ -207,3 +213,25 @@ def test_invalid_scenarios(kwargs, field):
     with pytest.raises(DesignError) as info:
         TrialScenario.proportional_hazards(**(base | kwargs))
     assert info.value.field == field
+
+
+def test_large_chunks_draw_in_parallel_sub_streams_that_reproduce():
+    # a chunk of >= 2^16 draws per array is drawn as two sub-streams spawned from the generator, on
+    # two threads: the same seed gives the same trials, and the two backends still agree
+    from oligotrial.stats import simulate as sm
+
+    scn = TrialScenario(n_subjects=146, control=Exponential(6.0), experimental=Exponential(6.0).with_hazard_ratio(0.6),
+                        accrual_months=24, events_target=120, dropout_rate_experimental=0.05,
+                        dropout_rate_control=0.05)
+    n = 1024  # 1024 x 146 = 149,504 draws per array: the parallel path
+    assert n * scn.n_subjects >= sm._PARALLEL_DRAWS
+    a = simulate_trials(scn, n, rng=np.random.default_rng(5), backend="numba")
+    b = simulate_trials(scn, n, rng=np.random.default_rng(5), backend="numba")
+    c = simulate_trials(scn, n, rng=np.random.default_rng(5), backend="numpy")
+    np.testing.assert_array_equal(a.z, b.z)
+    np.testing.assert_allclose(a.z, c.z, rtol=1e-9, atol=1e-12)
+    raw = sm._draw_raw(scn, n, np.random.default_rng(5), np)
+    gens = np.random.default_rng(5).spawn(sm._STREAMS)
+    half = n // 2
+    np.testing.assert_array_equal(raw[0][:half], gens[0].random((half, scn.n_subjects)))
+    assert not np.array_equal(raw[0][:half], raw[0][half:])
