@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from importlib import resources
-from pathlib import Path
+
+from registry_words import HCC, LDRT, STOP2, quoted
 
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
-
-SEEDS = Path(__file__).parents[2] / "data" / "seeds"
-STOP2, LDRT, HCC = "004_1a85a1e1afd5534b.txt", "002_04f502fd2d1a9b0e.txt", "003_e100751488679964.txt"
-
-
-def quoted(seed: str, words: str) -> str:
-    """``words`` as the registry has them (whitespace and escapes normalised); fails otherwise."""
-    def norm(t: str) -> str:
-        return re.sub(r"\s+", " ", t.replace("\\", "")).strip()
-    assert norm(words) in norm((SEEDS / seed).read_text(encoding="utf-8")), words
-    return words
 
 
 def example(name: str) -> dict:

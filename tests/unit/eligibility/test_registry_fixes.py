@@ -3,30 +3,13 @@ it enforces (verified against shared/seeds/*.txt) and failed on the code before 
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from core_builders import base, example, lesion_record, parsed
+from registry_words import HCC, LDRT, OPPRESS, ORES, STOP2, quoted
 
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.response.counting import evaluate_disease_state
 from oligotrial.protocols import load_protocol
-
-SEEDS = Path(__file__).parents[2] / "data" / "seeds"
-
-
-def quoted(seed: str, words: str) -> str:
-    """``words`` as the registry has them (whitespace and escapes normalised); fails otherwise."""
-    def norm(t: str) -> str:
-        return re.sub(r"\s+", " ", t.replace("\\", "")).strip()
-    assert norm(words) in norm((SEEDS / seed).read_text(encoding="utf-8")), words
-    return words
-
-
-STOP2, ORES, LDRT, HCC, OPPRESS = ("004_1a85a1e1afd5534b.txt", "001_ab9ba1188b9ed105.txt",
-                                   "002_04f502fd2d1a9b0e.txt", "003_e100751488679964.txt",
-                                   "000_b539856bedf10865.txt")
 
 
 def criterion(trial: str, cid: str, rec: dict, assume: bool = False):

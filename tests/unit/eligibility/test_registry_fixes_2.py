@@ -4,29 +4,14 @@ its fix."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from core_builders import example, parsed
+from registry_words import HCC, LDRT, SEEDS, STOP2, quoted
 
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.errors import RecordError
 from oligotrial.protocols import load_protocol
-
-SEEDS = Path(__file__).parents[2] / "data" / "seeds"
-
-
-def quoted(seed: str, words: str) -> str:
-    """``words`` as the registry has them (whitespace and escapes normalised); fails otherwise."""
-    def norm(t: str) -> str:
-        return re.sub(r"\s+", " ", t.replace("\\", "")).strip()
-    assert norm(words) in norm((SEEDS / seed).read_text(encoding="utf-8")), words
-    return words
-
-
-STOP2, LDRT, HCC = "004_1a85a1e1afd5534b.txt", "002_04f502fd2d1a9b0e.txt", "003_e100751488679964.txt"
 
 
 def criterion(trial: str, cid: str, rec: dict):

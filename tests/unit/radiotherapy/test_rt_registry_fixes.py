@@ -3,20 +3,19 @@ registry words it enforces (shared/seeds/000_b539856bedf10865.txt) and failed be
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from registry_words import OPPRESS
+from registry_words import quoted as quoted_in
 
-from oligotrial.domain.radiotherapy.prescription import check_prescription, parse_prescription
+from oligotrial.domain.radiotherapy.prescription import (
+    check_prescription,
+    parse_prescription,
+)
 from oligotrial.protocols import load_protocol
-
-SEED = Path(__file__).parents[2] / "data" / "seeds" / "000_b539856bedf10865.txt"
 
 
 def quoted(words: str) -> str:
-    def norm(t: str) -> str:
-        return re.sub(r"\s+", " ", t.replace("\\", "")).strip()
-    assert norm(words) in norm(SEED.read_text(encoding="utf-8")), words
-    return words
+    """OPPRESS's registry words (the seed of NCT06523673)."""
+    return quoted_in(OPPRESS, words)
 
 
 def check(arm: str, lesions: list[dict]):

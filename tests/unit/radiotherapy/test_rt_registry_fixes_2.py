@@ -4,26 +4,14 @@ its fix."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
+from registry_words import HCC, STOP2, quoted
 
 from oligotrial.domain.radiotherapy.prescription import (
     check_prescription,
     parse_prescription,
 )
 from oligotrial.protocols import load_protocol
-
-SEEDS = Path(__file__).parents[2] / "data" / "seeds"
-STOP2, HCC = "004_1a85a1e1afd5534b.txt", "003_e100751488679964.txt"
-
-
-def quoted(seed: str, words: str) -> str:
-    def norm(t: str) -> str:
-        return re.sub(r"\s+", " ", t.replace("\\", "")).strip()
-    assert norm(words) in norm((SEEDS / seed).read_text(encoding="utf-8")), words
-    return words
 
 
 def check(trial: str, arm: str, rx: dict):
