@@ -57,8 +57,8 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
 
 
 def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool,
-            arm: str | None = None) -> dict[str, Any] | None:
-    """One participant's endpoints, or None before follow-up has an origin."""
+            arm: str | None = None) -> tuple[dict[str, Any], Any] | None:
+    """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
     origin, origin_kind = followup.origin_of(p, single_group=followup.single_group(protocol))
     if origin is None:
         return None
@@ -67,7 +67,7 @@ def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reve
     patient = parse_patient(record, today=ctx.today())
     doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm)
     doc["participant"] = p.id
-    return doc
+    return doc, patient
 
 
 def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str, Any]:
@@ -78,11 +78,11 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
     blinded = is_blinded(protocol.masking.blinded_roles, role)
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
-        doc = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
-    if doc is None:
+        derived = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
+    if derived is None:
         raise WorkflowError(f"participant {pid}: no origin yet (not randomized or enrolled); endpoints start there",
                             code="no_origin", field="participant")
-    return doc
+    return derived[0]
 
 
 def _participants(ctx: ServiceContext, protocol: Any, actor: Actor | None = None,
@@ -103,9 +103,10 @@ def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, act
              if r.kind in TIME_TO_EVENT]
     for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
-        doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
-        if doc is None:
+        derived = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
+        if derived is None:
             continue
+        doc = derived[0]
         by_id = {e["endpoint"]: e for e in doc["endpoints"]}
         rows = []
         for r in rules:
@@ -129,11 +130,10 @@ def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, acto
     confirm = next((r.confirm_response for r in rules if r.kind in ("orr", "dcr")), False)
     for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
-        doc = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
-        if doc is None or doc["response_baseline"] is None:
+        derived = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
+        if derived is None or derived[0]["response_baseline"] is None:
             continue
-        record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
-        patient = parse_patient(record, today=ctx.today())
+        doc, patient = derived  # the record as the endpoints read it, not built and parsed again
         try:
             assessed = assess_patient(patient, criteria=criteria,
                                       baseline=dt.date.fromisoformat(doc["response_baseline"]),

@@ -269,14 +269,14 @@ def _schedule_anchors(p: Participant, *, single: bool = False,
     event in force."""
     rt = p.radiotherapy or {}
     enrolled = p.enrolment["at"][:10] if p.enrolment and p.enrolment.get("at") else None
-    day0 = p.randomized_on or (enrolled if single else None)
+    day0, _kind = followup.origin_of(p, single_group=single)  # the same day 0 as the endpoints
     progressions = sorted(e["data"]["date"] for e in followup.active(entries or [])
                           if e["kind"] == "event" and e["data"]["kind"] == "progression")
 
     def d(x: str | None) -> dt.date | None:
         return dt.date.fromisoformat(x[:10]) if x else None
 
-    return {"randomization": d(day0), "enrolment": d(enrolled), "radiotherapy_start": d(rt.get("start")),
+    return {"randomization": day0, "enrolment": d(enrolled), "radiotherapy_start": d(rt.get("start")),
             "radiotherapy_end": d(rt.get("end")), "progression": d(progressions[0] if progressions else None)}
 
 

@@ -148,17 +148,17 @@ def _milestones(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, e
     return notes
 
 
-def _check(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, data: Any,
-           entries: list[dict[str, Any]], replacing: int | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Validate one entry (new, or replacing entry ``replacing``) in full; the entry as stored
-    and the notes for the caller."""
-    clean = rec.parse_entry(kind, data)
+def _check(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, clean: dict[str, Any],
+           entries: list[dict[str, Any]], replacing: int | None = None) -> list[str]:
+    """Check one entry, already shaped by :func:`~oligotrial.domain.record.entries.parse_entry`
+    (new, or replacing entry ``replacing``), against the participant's milestones and whole
+    record; the notes for the caller."""
     others = [e for e in active(entries) if e["id"] != replacing]
     state = state_of(p, others)
     notes = _milestones(ctx, protocol, p, kind, clean, others, state)
     merged = rec.merge(p.record, [(e["kind"], e["data"]) for e in others] + [(kind, clean)])
     rec.validate_merged(merged, today=ctx.today(), focus=rec.entry_path(merged, kind))
-    return clean, notes
+    return notes
 
 
 def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) -> None:
@@ -174,13 +174,13 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "assessment" if kind == "assessment" else "follow_up")
-    rec.parse_entry(kind, data)  # the shape first, before any lock
+    clean = rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
         step = "vital_status" if kind == "event" and isinstance(data, dict) and data.get("kind") == "death" else "entry"
         workflow.check_state(p.id, state_of(p, entries), step)
-        clean, notes = _check(ctx, protocol, p, kind, data, entries)
+        notes = _check(ctx, protocol, p, kind, clean, entries)
         now = ctx.now_iso()
         entry_id = uow.repo.add_entry(p.id, kind, clean, now, actor.username)
         _save_state(uow, p, [*entries, {"id": entry_id, "kind": kind, "status": "active", "data": clean}])
@@ -199,7 +199,8 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     why = _reason(reason)
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
-        clean, notes = _check(ctx, protocol, p, e["kind"], data, entries, replacing=entry_id)
+        clean = rec.parse_entry(e["kind"], data)
+        notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
         now = ctx.now_iso()
         uow.repo.update_entry(entry_id, data=clean, status="active", version=e["version"] + 1, at=now,
                               by=actor.username, reason=why)

@@ -80,10 +80,8 @@ class DiseaseState:
         return out
 
 
-
 def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
     return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
-
 
 
 class _Counting:
@@ -114,9 +112,7 @@ class _Counting:
         return s.organ
 
 
-
 _COUNTINGS: dict[int, tuple[dict[str, Any], _Counting]] = {}
-
 
 
 def _counting(counting: dict[str, Any]) -> _Counting:
@@ -124,7 +120,6 @@ def _counting(counting: dict[str, Any]) -> _Counting:
     if hit is None or hit[0] is not counting:
         hit = _COUNTINGS[id(counting)] = (counting, _Counting(counting))
     return hit[1]
-
 
 
 def _count(items: list[LesionStatus], key) -> tuple[int, int]:
@@ -145,9 +140,7 @@ def _count(items: list[LesionStatus], key) -> tuple[int, int]:
     return lo, known + unknown
 
 
-
 _COUNT_STATUS = {"progression": "progressing", "residual": "residual", "burden": "present"}
-
 
 
 def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -> DiseaseState:

@@ -38,7 +38,6 @@ from oligotrial.domain.record.patient import Assessment, Finding, Patient
 Date = dt.date
 
 
-
 def _cmp(a: float, op: str, b: float) -> bool:
     """Compare in integer hundredths so that boundary values are exact."""
     ia, ib = round(a * 100), round(b * 100)
@@ -53,11 +52,9 @@ def _cmp(a: float, op: str, b: float) -> bool:
     raise ValueError(f"operator {op!r}: expected >=, >, <= or <")
 
 
-
 def _pct_increase_meets(size: float, ref: float, pct: float, op: str) -> bool:
     """``size`` vs ``ref`` increased by ``pct`` % (``op``); compared as size*100 vs ref*(100+pct)."""
     return _cmp(size * 100.0, op, ref * (100.0 + pct))
-
 
 
 @dataclass(slots=True)
@@ -66,7 +63,6 @@ class LesionObservation:
     modality: str
     finding: Finding
     size: float | None  # the finding's size in mm (short axis for nodes), read once
-
 
 
 class LesionStatus(Explained):
@@ -91,7 +87,6 @@ class LesionStatus(Explained):
         return f"LesionStatus({self.lesion!r}, status={self.status!r}, rule={self.rule!r}, reason={self.reason!r})"
 
 
-
 def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]]:
     hist: dict[str, list[LesionObservation]] = {}
     for a in patient.assessments_sorted():
@@ -102,7 +97,6 @@ def _history(patient: Patient, until: Date) -> dict[str, list[LesionObservation]
     return hist
 
 
-
 def reference_line(patient: Patient, at: Date):
     """The systemic therapy line under way at ``at``, else the latest line started before it."""
     lines = sorted((t for t in patient.systemic_therapy or () if t.start <= at), key=lambda t: t.start)
@@ -110,7 +104,6 @@ def reference_line(patient: Patient, at: Date):
         return None
     ongoing = [t for t in lines if t.end is None or t.end >= at]
     return ongoing[-1] if ongoing else lines[-1]
-
 
 
 def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment | None, Date | None]:
@@ -133,10 +126,8 @@ def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment
     return judged, baseline
 
 
-
 def _size(f: Finding) -> float | None:
     return f.size_mm
-
 
 
 class _LesionContext:
@@ -160,7 +151,6 @@ class _LesionContext:
         self.baseline_obs = next((o for o in reversed(obs) if o.date <= baseline), None)
         self.is_new = any(o.finding.new for o in obs)
         self.results: dict[int, tuple[bool | None, Reason]] = {}  # rule id (see _plan) -> (verdict, why)
-
 
 
 def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -197,7 +187,6 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     return (pct_ok and abs_ok), why
 
 
-
 def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     measured = [(o, s) for o in ctx.obs if o.date <= ctx.judged.date and (s := o.size) is not None]
     if not measured and ctx.current is not None and ctx.current.finding.state != "not_evaluated":
@@ -229,7 +218,6 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
                 f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
 
     return ok, why
-
 
 
 def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -265,7 +253,6 @@ def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | 
     return True, f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}"
 
 
-
 def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if not ctx.is_new or cur is None:
@@ -277,7 +264,6 @@ def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
         return (None if f.suv_max is None and f.state != "complete_metabolic_response" else False), \
             "FDG uptake of the new lesion not recorded"
     return True, f"new FDG-avid lesion on PET/CT (SUVmax {f.suv_max:g})"
-
 
 
 def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -297,13 +283,11 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
 
 
-
 def _rule_unequivocal(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
     cur = ctx.current
     if cur is not None and cur.finding.state == "unequivocal_progression":
         return True, "unequivocal progression (reader's judgement)"
     return False, "no unequivocal progression recorded"
-
 
 
 _RULES = {
@@ -318,18 +302,15 @@ _RULES = {
 RULE_TYPES = frozenset(_RULES)
 
 
-
 def _rule_key(rule: dict[str, Any]) -> tuple:
     """What a rule's verdict depends on (its type and parameters, not its name or source text)."""
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in rule.items()
                         if k not in ("name", "source_text")))
 
 
-
 _PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], int, str]]]] = {}
 
 _RULE_IDS: dict[tuple, int] = {}  # rule key -> a small number (hashed once, not on every lookup)
-
 
 
 def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
@@ -340,7 +321,6 @@ def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
         hit = _PLANS[id(rules)] = (rules, [(r, _RULE_IDS.setdefault(_rule_key(r), len(_RULE_IDS)),
                                             r.get("name", r["type"])) for r in rules])
     return hit[1]
-
 
 
 def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], int, str]]
@@ -369,7 +349,6 @@ def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], in
     if undecided:
         return "uncertain", None, lambda: "; ".join(f"{n}: {reason_text(w)}" for n, w in undecided)
     return "not_progressing", None, "no progression rule met"
-
 
 
 def _lesion_contexts(patient: Patient, judged: Assessment, baseline: Date) -> list[tuple]:

@@ -25,12 +25,10 @@ _OPS = {
 }
 
 
-
 def _op(name: str):
     if name not in _OPS:
         raise ProtocolError(f"operator {name!r}: expected one of >=, >, <=, <")
     return _OPS[name]
-
 
 
 def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[str] = frozenset()) -> None:
@@ -42,7 +40,6 @@ def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[
     lacking = set(required) - set(params)
     if lacking:
         raise ValueError(f"missing parameter(s) {sorted(lacking)}")
-
 
 
 def _window_resolver(params: dict):
@@ -68,15 +65,12 @@ def _window_resolver(params: dict):
     return resolve
 
 
-
 def _fmt(d: dt.date) -> str:
     return d.isoformat()
 
 
-
 def _disease_state(ctx: Context) -> DiseaseState:
     return ctx.memo("disease_state", evaluate_disease_state, ctx.patient, ctx.protocol.disease_state, ctx.shared)
-
 
 
 def _latest_attestations(patient) -> dict[str, Any]:
@@ -88,16 +82,13 @@ def _latest_attestations(patient) -> dict[str, Any]:
     return out
 
 
-
 def _attestations(ctx: Context) -> dict[str, Any]:
     """The latest attestation per key (per patient)."""
     return ctx.patient_memo("attestations", _latest_attestations, ctx.patient)
 
 
-
 def _attestation_text(ctx: Context, a) -> str:
     return ctx.patient_memo(("attestation_text", id(a)), lambda: f"attestation {a.key} by {a.by} on {_fmt(a.date)}")
-
 
 
 def _age_and_source(p, as_of: dt.date) -> tuple[int | None, str]:
@@ -108,16 +99,13 @@ def _age_and_source(p, as_of: dt.date) -> tuple[int | None, str]:
     return None, ""
 
 
-
 def _age(ctx: Context) -> tuple[int | None, str]:
     """Age on the screening date and where it comes from (per patient)."""
     return ctx.patient_memo("age", _age_and_source, ctx.patient, ctx.as_of)
 
 
-
 def _scores_until(p, as_of: dt.date) -> list:
     return sorted((r for r in p.performance or () if r.date <= as_of), key=lambda r: r.date)
-
 
 
 def _labs_until(p, as_of: dt.date) -> dict[str, Any]:
@@ -131,12 +119,10 @@ def _labs_until(p, as_of: dt.date) -> dict[str, Any]:
     return latest
 
 
-
 def _latest_labs(ctx: Context) -> dict[str, Any]:
     """Per patient: the latest result of each test on or before the screening date (of results
     on the same date, the last one recorded), found in one pass over the labs."""
     return ctx.patient_memo("labs:latest", _labs_until, ctx.patient, ctx.as_of)
-
 
 
 def _latest_lab(ctx: Context, test: str, days: int | None):
@@ -150,18 +136,14 @@ def _latest_lab(ctx: Context, test: str, days: int | None):
     return None
 
 
-
 def _vitals_until(p, as_of: dt.date, attr: str):
     vs = sorted((v for v in p.vitals or () if v.date <= as_of and getattr(v, attr) is not None), key=lambda v: v.date)
     return vs[-1] if vs else None
 
 
-
 def _latest_vitals(ctx: Context, attr: str):
     """The latest vitals record with ``attr`` on or before the screening date (per patient)."""
     return ctx.patient_memo(("vitals", attr), _vitals_until, ctx.patient, ctx.as_of, attr)
-
-
 
 
 # ---- what the record's imaging says about a therapy line (RECIST 1.1 time points) ---------------

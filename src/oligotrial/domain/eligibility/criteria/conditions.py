@@ -58,7 +58,6 @@ def _condition(params: dict) -> Node:
     return node
 
 
-
 def _bm_key(name: str) -> str:
     return "".join(ch for ch in name.upper() if ch.isalnum())
 
@@ -134,7 +133,6 @@ def _biomarker(params: dict) -> Node:
     return node
 
 
-
 @leaf("study_participation_within")
 def _studies(params: dict) -> Node:
     _check_keys(params, {"days", "window", "interventional_only"})
@@ -155,7 +153,6 @@ def _studies(params: dict) -> Node:
     return node
 
 
-
 @leaf("transfusion_within")
 def _transfusion(params: dict) -> Node:
     _check_keys(params, {"days", "window"})
@@ -172,7 +169,6 @@ def _transfusion(params: dict) -> Node:
         return not_met(lambda: f"no transfusion within {days} days", ["transfusions"])
 
     return node
-
 
 
 @leaf("clinical_score")

@@ -46,7 +46,6 @@ def _age_leaf(params: dict) -> Node:
     return node
 
 
-
 @leaf("diagnosis")
 def _diagnosis(params: dict) -> Node:
     _check_keys(params, {"in", "confirmation_in", "histology_any"}, {"in"})
@@ -80,7 +79,6 @@ def _diagnosis(params: dict) -> Node:
     return node
 
 
-
 @leaf("stage")
 def _stage(params: dict) -> Node:
     _check_keys(params, {"in"}, {"in"})
@@ -96,12 +94,10 @@ def _stage(params: dict) -> Node:
     return node
 
 
-
 def _performance_records(ctx: Context) -> list:
     """Per patient: performance scores on or before the screening date, oldest first (of the
     same date, in record order)."""
     return ctx.patient_memo("performance", _scores_until, ctx.patient, ctx.as_of)
-
 
 
 @leaf("performance")
@@ -144,7 +140,6 @@ def _performance(params: dict) -> Node:
     return node
 
 
-
 def _female_relevant(ctx: Context) -> Outcome | None:
     p = ctx.patient
     if p.sex == "male":
@@ -153,7 +148,6 @@ def _female_relevant(ctx: Context) -> Outcome | None:
     if rep is not None and rep.childbearing_potential is False:
         return not_applicable("not applicable: no childbearing potential", ["reproductive.childbearing_potential"])
     return None
-
 
 
 @leaf("pregnancy_test")
@@ -179,7 +173,6 @@ def _pregnancy_test(params: dict) -> Node:
         return (met if t.result == "negative" else not_met)(src, [src])
 
     return node
-
 
 
 @leaf("pregnant_or_lactating")

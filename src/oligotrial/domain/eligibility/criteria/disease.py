@@ -46,7 +46,6 @@ def _assessment_within(params: dict) -> Node:
     return node
 
 
-
 def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[bool | None, Reason]:
     """Whether a count known to lie in ``lo``..``hi`` is within ``rng`` (None: it depends on
     what is unknown); the reason is formatted when read."""
@@ -71,7 +70,6 @@ def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[
         txt, req = txt_req()
         return f"{txt}: cannot decide {req}"
     return None, undecided
-
 
 
 def _treated_symptomatic(ctx: Context, ds) -> frozenset[str]:
@@ -229,7 +227,6 @@ def _disease(params: dict) -> Node:
     return node
 
 
-
 @leaf("lesions_in_organs")
 def _lesions_in_organs(params: dict) -> Node:
     """Any counted (progressing or residual) lesion in the given organs.
@@ -267,12 +264,10 @@ def _lesions_in_organs(params: dict) -> Node:
     return node
 
 
-
 def _brain_ids(p) -> frozenset[str]:
     """Brain lesions of the record and new ones on imaging."""
     return frozenset([lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
                      + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
-
 
 
 @leaf("brain_metastases")
@@ -328,7 +323,6 @@ def _brain(params: dict) -> Node:
     return node
 
 
-
 @leaf("organ_involved")
 def _organ_involved(params: dict) -> Node:
     _check_keys(params, {"organs", "kinds"}, {"organs"})
@@ -349,7 +343,6 @@ def _organ_involved(params: dict) -> Node:
         return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
 
     return node
-
 
 
 @leaf("has_metastases")

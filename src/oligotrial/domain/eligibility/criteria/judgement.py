@@ -53,7 +53,6 @@ def _attested(arg: Any) -> Node:
     return node
 
 
-
 @leaf("informational")
 def _informational(text: Any) -> Node:
     """A registry bullet that states a preference or a heading, not a requirement."""

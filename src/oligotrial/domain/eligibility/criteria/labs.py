@@ -31,11 +31,9 @@ def _lab_line(lab, unit: str) -> str:
     return f"{lab.test} {lab.value:g} {unit} on {_fmt(lab.date)}"
 
 
-
 def _lab_text(ctx: Context, lab, unit: str) -> str:
     """``creatinine 80 umol/L on 2026-01-05``, built once per result and patient."""
     return ctx.patient_memo(("lab_text", id(lab)), _lab_line, lab, unit)
-
 
 
 @leaf("lab")
@@ -82,7 +80,6 @@ def _lab(params: dict) -> Node:
     return node
 
 
-
 @leaf("lab_within_normal_range")
 def _lab_normal(params: dict) -> Node:
     _check_keys(params, {"tests", "tolerance_pct", "days", "window"}, {"tests"})
@@ -114,7 +111,6 @@ def _lab_normal(params: dict) -> Node:
         return met(lambda: "within range: " + "; ".join(reasons), inputs)
 
     return node
-
 
 
 @leaf("creatinine_clearance")
@@ -162,7 +158,6 @@ def _crcl(params: dict) -> Node:
             f"Cockcroft-Gault creatinine clearance {shown} (required {need})", inputs)
 
     return node
-
 
 
 @leaf("child_pugh")

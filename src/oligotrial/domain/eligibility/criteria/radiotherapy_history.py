@@ -37,7 +37,6 @@ def _rt_history(params: Any) -> Node:
     return node
 
 
-
 @leaf("prior_rt_to_counted_lesions")
 def _rt_overlap(params: Any) -> Node:
     def node(ctx: Context) -> Outcome:

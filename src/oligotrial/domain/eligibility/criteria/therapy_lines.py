@@ -47,7 +47,6 @@ def _line(ctx: Context, which: Any):
     return ctx.patient_memo(("line", which), make)
 
 
-
 def _line_or_outcome(ctx: Context, which: Any):
     """The therapy line ``which`` ("current" or a number), or the Outcome that decides the leaf
     without one: unknown when the history is not recorded, not met when the line is absent."""
@@ -59,7 +58,6 @@ def _line_or_outcome(ctx: Context, which: Any):
                 f"{which[len('first:'):]}" if isinstance(which, str) and which.startswith("first:") else f"line {which}")
         return None, not_met(lambda: f"no {name} systemic therapy recorded", ["systemic_therapy"])
     return t, None
-
 
 
 def _persistence(ctx: Context, t, need: int, responses: set[str]) -> tuple[Any, Any, list[str], list[str]]:
@@ -122,7 +120,6 @@ def _persistence(ctx: Context, t, need: int, responses: set[str]) -> tuple[Any, 
             [f"systemic_therapy line {t.line} best_response and progression_date, or follow-up imaging"])
 
 
-
 @leaf("response_persisted")
 def _response_persisted(params: dict) -> Node:
     """CR/PR/SD on ``line`` (default the current one) persisting at least ``min_days`` (or the
@@ -173,7 +170,6 @@ def _response_persisted(params: dict) -> Node:
     return node
 
 
-
 @leaf("therapy_history_known")
 def _therapy_known(params: Any) -> Node:
     def node(ctx: Context) -> Outcome:
@@ -182,7 +178,6 @@ def _therapy_known(params: Any) -> Node:
         return met("systemic therapy history recorded", ["systemic_therapy"])
 
     return node
-
 
 
 @leaf("line_classes")
@@ -217,7 +212,6 @@ def _line_classes(params: dict) -> Node:
     return node
 
 
-
 @leaf("prior_line_with")
 def _prior_line_with(params: dict) -> Node:
     _check_keys(params, {"any_of", "before_line"}, {"any_of"})
@@ -238,7 +232,6 @@ def _prior_line_with(params: dict) -> Node:
     return node
 
 
-
 @leaf("line_cycles")
 def _line_cycles(params: dict) -> Node:
     _check_keys(params, {"line", "min", "max"}, {"line"})
@@ -255,7 +248,6 @@ def _line_cycles(params: dict) -> Node:
                                         [f"systemic_therapy line {t.line}"])
 
     return node
-
 
 
 @leaf("line_benefit")
@@ -314,7 +306,6 @@ def _line_benefit(params: dict) -> Node:
     return node
 
 
-
 @leaf("on_systemic_therapy")
 def _on_therapy(params: Any) -> Node:
     def node(ctx: Context) -> Outcome:
@@ -328,7 +319,6 @@ def _on_therapy(params: Any) -> Node:
         return not_met("not on systemic therapy at screening", ["systemic_therapy"])
 
     return node
-
 
 
 @leaf("progression_within_days_of_line")
@@ -362,7 +352,6 @@ def _early_progression(params: dict) -> Node:
     return node
 
 
-
 @leaf("line_toxicity_grade")
 def _line_tox(params: dict) -> Node:
     _check_keys(params, {"line", "min_grade"}, {"line", "min_grade"})
@@ -382,7 +371,6 @@ def _line_tox(params: dict) -> Node:
         return (met if ok else not_met)(lambda: f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"])
 
     return node
-
 
 
 @leaf("toxicity_recovered")
@@ -441,7 +429,6 @@ def _tox_recovered(params: dict) -> Node:
     return node
 
 
-
 @leaf("immunotherapy_resistance")
 def _io_resistance(params: dict) -> Node:
     """Resistance to immunotherapy as NCT05906329 describes it: primary (no response after more
@@ -496,7 +483,6 @@ def _io_resistance(params: dict) -> Node:
         return not_met("progression on immunotherapy does not meet the resistance definition", ["systemic_therapy"])
 
     return node
-
 
 
 @leaf("other_anticancer_therapy_within")
