@@ -16,5 +16,8 @@ _EXPORTS = {
     "SimonDesign": "simon", "SingleStageDesign": "simon", "simon_two_stage": "simon", "single_stage_binomial": "simon",
     "SimulationResult": "simulate", "TrialScenario": "simulate", "simulate_sweep": "simulate",
     "simulate_trials": "simulate",
+    # trial report: response proportions, adverse events, quality of life, cost-effectiveness
+    "fisher_exact_p": "binomial", "newcombe_difference": "binomial", "proportion_ci": "binomial",
+    "response_rates": "binomial", "wilson_ci": "binomial",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
