@@ -19,5 +19,6 @@ _EXPORTS = {
     # trial report: response proportions, adverse events, quality of life, cost-effectiveness
     "fisher_exact_p": "binomial", "newcombe_difference": "binomial", "proportion_ci": "binomial",
     "response_rates": "binomial", "wilson_ci": "binomial",
+    "adverse_event_summary": "safety",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
