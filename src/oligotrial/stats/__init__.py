@@ -20,5 +20,6 @@ _EXPORTS = {
     "fisher_exact_p": "binomial", "newcombe_difference": "binomial", "proportion_ci": "binomial",
     "response_rates": "binomial", "wilson_ci": "binomial",
     "adverse_event_summary": "safety",
+    "eq5d5l_index": "qol", "qol_change_from_baseline": "qol", "score_qlq_c30": "qol",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
