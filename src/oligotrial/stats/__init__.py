@@ -21,5 +21,7 @@ _EXPORTS = {
     "response_rates": "binomial", "wilson_ci": "binomial",
     "adverse_event_summary": "safety",
     "eq5d5l_index": "qol", "qol_change_from_baseline": "qol", "score_qlq_c30": "qol",
+    "CeaInputs": "cea", "ExponentialCurve": "cea", "KaplanMeierCurve": "cea", "cost_effectiveness": "cea",
+    "load_cea_scenario": "cea",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
