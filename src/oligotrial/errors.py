@@ -74,6 +74,23 @@ class DesignError(OligotrialError):
     code = "design_invalid"
 
 
+class AnalysisError(OligotrialError):
+    """Data given to a statistical analysis are invalid; names the data row (1-based) and column."""
+
+    code = "analysis_invalid"
+
+    def __init__(self, message: str, *, row: int | None = None, code: str | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.row = row
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+
 class RandomizationError(OligotrialError):
     """A randomization request cannot be honoured (not enrolled, list exhausted, ...)."""
 

@@ -23,5 +23,8 @@ _EXPORTS = {
     "eq5d5l_index": "qol", "qol_change_from_baseline": "qol", "score_qlq_c30": "qol",
     "CeaInputs": "cea", "ExponentialCurve": "cea", "KaplanMeierCurve": "cea", "cost_effectiveness": "cea",
     "load_cea_scenario": "cea",
+    "SurvivalData": "survival", "analyse_survival": "survival", "group_curves": "survival",
+    "read_survival_csv": "survival", "subgroup_hazard_ratios": "survival", "validate_survival_data": "survival",
+    "KaplanMeier": "survival_km", "kaplan_meier": "survival_km",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
