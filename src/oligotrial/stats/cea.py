@@ -432,8 +432,10 @@ def _psa(curves_by_arm, inputs: CeaInputs, reference_arm: str, draws: int, seed:
         dq, dc = qaly[arm] - qaly[reference_arm], cost[arm] - cost[reference_arm]
         incremental[arm] = {
             "versus": reference_arm,
-            "delta_qaly_mean": float(dq.mean()), "delta_qaly_interval": [float(x) for x in np.percentile(dq, [2.5, 97.5])],
-            "delta_cost_mean": float(dc.mean()), "delta_cost_interval": [float(x) for x in np.percentile(dc, [2.5, 97.5])],
+            "delta_qaly_mean": float(dq.mean()),
+            "delta_qaly_interval": [float(x) for x in np.percentile(dq, [2.5, 97.5])],
+            "delta_cost_mean": float(dc.mean()),
+            "delta_cost_interval": [float(x) for x in np.percentile(dc, [2.5, 97.5])],
             "icer_of_means": float(dc.mean() / dq.mean()) if dq.mean() != 0 else None,
         }
     return {"draws": draws, "seed": seed,
