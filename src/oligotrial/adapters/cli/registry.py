@@ -13,6 +13,7 @@ import typer
 
 MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
+    ("oligotrial.adapters.cli.analysis", "group"),
     ("oligotrial.adapters.cli.assess", "commands"),
     ("oligotrial.adapters.cli.design", "group"),
     ("oligotrial.adapters.cli.export", "group"),
