@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     secret_key: str = Field(DEV_SECRET_KEY, min_length=16, description="HMAC key signing bearer tokens.")
     allocation_key: str = Field(
         DEV_ALLOCATION_KEY, description="Base64 of a 32-byte AES-256-GCM key encrypting allocations at rest.")
+    audit_key_dir: str | None = Field(
+        None, description="Directory (outside the database) holding the audit HMAC key, the Ed25519 key that signs "
+        "audit checkpoints and the checkpoint log; created with new keys on first use. None: `<file>.keys/` beside "
+        "a SQLite file, ~/.local/share/oligotrial/keys/<host>-<port>-<db>-<schema>/ for PostgreSQL.")
+    audit_checkpoint_every: int = Field(
+        100, ge=1, le=1_000_000, description="Write a signed audit checkpoint every this many entries a server "
+        "process appends (and at the first commit of a chain without one).")
     token_ttl_minutes: int = Field(60, ge=1, le=24 * 60, description="Lifetime of a bearer token.")
     host: str = Field("127.0.0.1", description="Address `oligotrial serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `oligotrial serve` listens on.")

@@ -43,7 +43,8 @@ def api(request, tmp_path):
     else:
         require_postgres()
         schema = PgSchema()
-        settings = Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5)
+        settings = Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5,
+                            audit_key_dir=str(tmp_path / "keys"))
     clock = StudyClock()
     c, client = _make_api(settings, clock)
     try:

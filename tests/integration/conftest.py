@@ -17,19 +17,21 @@ def db_settings(request, tmp_path):
     require_postgres()
     schema = PgSchema()
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=10)
+        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=10,
+                       audit_key_dir=str(tmp_path / "keys"))
     finally:
         schema.drop()
 
 
 @pytest.fixture
-def pg_settings():
+def pg_settings(tmp_path):
     from oligotrial.config import Settings
 
     require_postgres()
     schema = PgSchema()
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=30)
+        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=30,
+                       audit_key_dir=str(tmp_path / "keys"))
     finally:
         schema.drop()
 

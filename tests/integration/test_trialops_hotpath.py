@@ -13,6 +13,7 @@ import pytest
 from trialops_db import PG_URL, fake_screener
 
 from oligotrial.adapters.db import pg_hotpath
+from oligotrial.domain.trial.audit import allocation_bind, readable
 from oligotrial.errors import StorageError
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor, Allocation
@@ -72,8 +73,10 @@ def test_held_back_writes_are_seen_by_later_reads_and_dropped_without_commit(con
     checked = audit.verify(ctx).checked  # left without commit: neither was kept
     with ctx.uow() as uow:
         assert uow.repo.get_allocation(pid) is None
-        uow.repo.add_allocation(_allocation(uow, pid))
-        audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
+        a = _allocation(uow, pid)
+        uow.repo.add_allocation(a)
+        audit.record(uow, ctx, COORD, trial=TRIAL, action="participant.randomize", entity_type="participant",
+                     entity_id=pid, bind=allocation_bind(a.__dict__))  # the entry that records the allocation
         uow.commit()
     with ctx.uow() as uow:
         assert uow.repo.get_allocation(pid) is not None
@@ -162,7 +165,7 @@ def _request(uow, ctx, pid, marker="c0ffee00c0ffee00c0ffee00c0ffee00"):
     entry = audit.build_entry(ctx, COORD, trial=TRIAL, action="participant.randomize", entity_type="participant",
                               entity_id=pid, new={"from_state": "enrolled", "randomization_number": f"all#{marker}"})
     return SlotRequest(rl.id, TRIAL, "all", pid, "enrolled", {"state": "randomized", "randomized_on": "2026-03-02"},
-                       {}, "2026-03-02T00:00:00+00:00", "coord", entry, marker)
+                       {}, "2026-03-02T00:00:00+00:00", "coord", entry, marker, audit.mac(ctx, entry))
 
 
 def test_one_allocation_writes_slot_participant_allocation_and_entry_together(container):
@@ -184,7 +187,7 @@ def test_one_allocation_writes_slot_participant_allocation_and_entry_together(co
         arm = ctx.cipher.decrypt(slot.payload_ct, randomization.slot_context(TRIAL, "all", got.seq))
         assert randomization.allocation_arm(ctx, a) == arm and arm in {x.id for x in ctx.load_protocol(TRIAL).arms}
         assert (p.state, p.randomized_on) == ("randomized", "2026-03-02")
-        assert entry["new"] == {"from_state": "enrolled", "randomization_number": f"all#{got.seq}"}
+        assert readable(entry)["new"] == {"from_state": "enrolled", "randomization_number": f"all#{got.seq}"}
     rep = audit.verify(ctx)
     assert rep.ok and rep.checked == checked + 2
 
@@ -314,15 +317,16 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
     participant one on its id, even on a new list with no statistics yet (a join to the
     cursor's CTE, or an indexable ``participant_id IS NULL``, made the planner read every slot
     of the stratum)."""
-    from oligotrial.domain.trial.audit import canonical_template, split_at_marker
+    from oligotrial.domain.trial.audit import allocation_template
 
     ctx = pg_container.ctx
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=500)
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
         req = _request(uow, ctx, pid)
-        params = pg_hotpath.allocate_params(req, canonical_template(req.entry, req.marker),
-                                            split_at_marker(pg_hotpath._json(req.entry["new"]), req.marker))
+        row = {"participant_id": pid, "trial": TRIAL, "list_id": req.list_id, "stratum": req.stratum, "seq": 0,
+               "strata": req.strata, "arm_ct": "cMARK", "allocated_at": req.at, "allocated_by": req.by}
+        params = pg_hotpath.allocate_params(req, allocation_template(row, "cMARK"))
         driver = uow.conn.connection.driver_connection
         plan = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.allocate_sql(tuple(req.changes)),
                               params).fetchone()[0]

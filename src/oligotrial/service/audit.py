@@ -1,32 +1,54 @@
-"""Audit use cases: append a chained entry inside the caller's transaction, view, verify."""
+"""Audit use cases: append a keyed, chained entry inside the caller's transaction; view it as a
+role may; verify the chain against the checkpoints signed outside the database; checkpoint."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from oligotrial.domain.trial.audit import ChainReport, canonical_parts, verify_chain
+from oligotrial.domain.trial.audit import (ChainReport, check_allocations, check_checkpoints, entry_mac, readable,
+                                           verify_chain)
 from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.ports import Actor, AuditAnchor, UnitOfWork
+
+_log = logging.getLogger(__name__)
+
+#: actions whose content would reveal the arm to a blinded role
+ARM_REVEALING = ("radiotherapy.record", "radiotherapy.correct")
+WITHHELD = "withheld: would reveal the arm"
+
+
+def anchor(ctx: ServiceContext) -> AuditAnchor:
+    if ctx.anchor is None:
+        raise AuditError("audit anchor: no audit key configured (the composition root sets one); nothing "
+                         "can be appended to or verified against the chain", code="no_audit_key")
+    return ctx.anchor
+
+
+def mac(ctx: ServiceContext, entry: dict[str, Any]) -> str:
+    """The entry's keyed digest (HMAC-SHA256 under the key held outside the database)."""
+    return entry_mac(anchor(ctx).mac_key(), entry)
 
 
 def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | None, action: str,
            entity_type: str, entity_id: str, old: Any = None, new: Any = None,
-           reason: str | None = None) -> dict[str, Any]:
+           reason: str | None = None, bind: str | None = None) -> dict[str, Any]:
     """Append one entry to the chain. Call last in a transaction: it locks the chain head until
-    commit, so appends are serialised and the chain never forks. The entry is checked and
-    serialised here, before any lock; the storage adapter links and stores it in one step
-    (on PostgreSQL in the commit's round trip), so the global head lock is held that long only.
-    Returns the entry's payload (its ``seq`` and hash are assigned by the adapter).
+    commit, so appends are serialised and the chain never forks. The entry is checked and its
+    keyed digest computed here, before any lock; the storage adapter links and stores it in one
+    step (on PostgreSQL in the commit's round trip), so the global head lock is held that long
+    only. ``bind`` ties the entry to a row written with it (an allocation:
+    :func:`oligotrial.domain.trial.audit.allocation_bind`). Returns the entry's payload (its
+    ``seq`` and hash are assigned by the adapter).
 
     ``at`` is when the action was taken (read before the head lock); ``seq`` is the order in
     which entries joined the chain, so two concurrent entries may have ``at`` a few
     microseconds out of ``seq`` order."""
     entry = build_entry(ctx, actor, trial=trial, action=action, entity_type=entity_type, entity_id=entity_id,
                         old=old, new=new, reason=reason)
-    before, after = canonical_parts(entry)
-    uow.repo.append_audit(entry, before, after)
+    uow.repo.append_audit(entry, mac(ctx, entry), bind=bind)
     return entry
 
 
@@ -48,17 +70,65 @@ def build_entry(ctx: ServiceContext, actor: Actor, *, trial: str | None, action:
 
 
 def verify(ctx: ServiceContext, actor: Actor | None = None) -> ChainReport:
-    """Recompute the whole chain; ``actor`` None is the operator's CLI."""
+    """Recompute the whole chain (keyed digests with the key held outside the database), hold it
+    against every signed checkpoint, and every allocation against the entry that recorded it;
+    ``actor`` None is the operator's CLI."""
     if actor is not None:
         authorize_any(actor, "audit_verify")
+    a = anchor(ctx)
+    checkpoints = a.checkpoints()  # signatures checked first: a forged checkpoint raises
     with ctx.uow() as uow:
-        return verify_chain(uow.repo.audit_entries(), uow.repo.audit_head())
+        entries = uow.repo.audit_entries()
+        head = uow.repo.audit_head()
+        allocations = [dict(x.__dict__) for x in uow.repo.all_allocations()]
+    rep = verify_chain(entries, head, a.mac_key())
+    check_checkpoints(rep, entries, checkpoints)
+    check_allocations(rep, entries, allocations)
+    return rep
+
+
+def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any]:
+    """Sign the chain's current head (seq, hash) and append it to the checkpoint store, once the
+    entries since the previous checkpoint verify from it (a chain already broken is never
+    signed). Returns the checkpoint; ``actor`` None is the operator's CLI or the service itself."""
+    if actor is not None:
+        authorize_any(actor, "audit_verify")
+    a = anchor(ctx)
+    cps = a.checkpoints()
+    start = (int(cps[-1]["seq"]), str(cps[-1]["hash"])) if cps else (0, "0" * 64)
+    with ctx.uow() as uow:
+        entries = uow.repo.audit_entries(after_seq=start[0])
+    if not entries:
+        if not cps:
+            raise AuditError("audit checkpoint: the chain is empty; nothing to sign", code="empty_chain")
+        return dict(cps[-1])
+    rep = verify_chain(entries, None, a.mac_key(), start=start)
+    if not rep.ok:
+        raise AuditError(f"audit checkpoint: the chain since seq {start[0]} does not verify "
+                         f"(altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}); "
+                         "nothing was signed", code="chain_broken")
+    tip = max(entries, key=lambda e: e["seq"])
+    return a.add_checkpoint(int(tip["seq"]), str(tip["hash"]), ctx.now_iso())
+
+
+def after_commit(ctx: ServiceContext, appended: int) -> None:
+    """Called by the storage adapter once a unit of work that appended ``appended`` entries has
+    committed: write a periodic checkpoint when one is due. The request has already succeeded,
+    so a failure here is logged, never raised."""
+    a = ctx.anchor
+    if a is None or not a.due(appended):
+        return
+    try:
+        checkpoint(ctx)
+    except Exception as exc:  # noqa: BLE001 - the caller's write is committed; report and go on
+        _log.warning("periodic audit checkpoint not written: %s", exc)
 
 
 def trail(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]:
     """A trial's audit entries as the actor may see them. Entries never hold an arm (the
-    allocation stays encrypted elsewhere); for a blinded role radiotherapy details are
-    withheld, because dose and fractionation reveal the arm."""
+    allocation stays encrypted elsewhere); for a blinded role radiotherapy entries show neither
+    their values nor anything computed from them (hash, digest, the reason of an override),
+    because dose and fractionation reveal the arm."""
     from oligotrial.domain.trial.blinding import is_blinded
 
     role = authorize(actor, trial, "audit_view")
@@ -68,10 +138,12 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]
         rows = uow.repo.audit_entries(protocol.id)
     out = []
     for r in rows:
+        r = readable(r)
         view = {k: r[k] for k in ("seq", "at", "actor", "role", "action", "entity_type", "entity_id",
                                   "reason", "hash")}
-        if blinded and r["action"] in ("radiotherapy.record", "radiotherapy.correct"):
-            view["old"] = view["new"] = "withheld: would reveal the arm"
+        if blinded and r["action"] in ARM_REVEALING:
+            view["old"] = view["new"] = view["reason"] = WITHHELD
+            view["hash"] = None
         else:
             view["old"], view["new"] = r["old"], r["new"]
         out.append(view)

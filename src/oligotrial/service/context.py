@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.service.ports import AllocationCipher, Clock, PasswordHasher, Screener, UnitOfWorkFactory, utc_now
+from oligotrial.service.ports import (AllocationCipher, AuditAnchor, Clock, PasswordHasher, Screener, UnitOfWorkFactory,
+                                      utc_now)
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ServiceContext:
     load_protocol: Callable[[str], Any]
     list_protocols: Callable[[], list[Any]]
     clock: Clock = utc_now
+    anchor: AuditAnchor | None = None  # the audit key and checkpoints, outside the database
 
     def now_iso(self) -> str:
         return self.clock().isoformat(timespec="microseconds")

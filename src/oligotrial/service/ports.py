@@ -73,6 +73,7 @@ class SlotRequest:
     by: str
     entry: dict[str, Any]         # the audit entry (service.audit.build_entry)
     marker: str
+    mac: str = ""                 # the entry's keyed digest (service.audit), as stored (marker unfilled)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def allocate_step_by_step(repo: Any, req: SlotRequest) -> SlotOutcome:
     """:meth:`Repository.allocate_and_commit` in terms of the other repository methods, one
     step at a time (for stores whose transaction already serialises writers, e.g. SQLite's
     write lock); the caller's unit of work commits. Nothing is written unless a slot is taken."""
-    from oligotrial.domain.trial.audit import canonical_parts, canonical_template, fill_marker
+    from oligotrial.domain.trial.audit import allocation_bind, canonical_template
 
     canonical_template(req.entry, req.marker)  # the marker is checked as the one-statement path does
     p = repo.get_participant(req.trial, req.participant_id, for_update=True)
@@ -102,10 +103,10 @@ def allocate_step_by_step(repo: Any, req: SlotRequest) -> SlotOutcome:
     for k, v in req.changes.items():
         setattr(p, k, v)
     repo.save_participant(p, tuple(req.changes))
-    repo.add_allocation(Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct,
-                                   req.at, req.by))
-    entry = fill_marker(req.entry, req.marker, seq)
-    repo.append_audit(entry, *canonical_parts(entry))
+    a = Allocation(p.id, req.trial, req.list_id, req.stratum, seq, req.strata, payload_ct, req.at, req.by)
+    repo.add_allocation(a)
+    # stored as built (the marker names the slot number; ``bind`` carries it and the row's digest)
+    repo.append_audit(req.entry, req.mac, bind=allocation_bind(a.__dict__), marker=req.marker)
     return SlotOutcome(req.from_state, seq, payload_ct)
 
 
@@ -163,17 +164,35 @@ class Repository(Protocol):
     def iter_participants(self, trial: str, batch: int = 200) -> Iterator[Participant]: ...
     def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None: ...
     def notifications(self, trial: str) -> list[dict[str, Any]]: ...
-    # audit (the service serialises the entry; the adapter links it to the chain)
-    def append_audit(self, entry: dict[str, Any], before: str, after: str) -> None:
+    # audit (the service computes the entry's keyed digest; the adapter links it to the chain)
+    def append_audit(self, entry: dict[str, Any], mac: str, bind: str | None = None,
+                     marker: str | None = None) -> None:
         """Append ``entry`` (every payload field but ``seq``) to the chain, atomically with the
-        unit of work: take the chain head (locked until commit), store the entry as
-        ``seq = head + 1`` with ``prev_hash`` = the head's hash and
-        ``hash = link_hash(prev_hash, seq, before, after)`` (see
-        :func:`oligotrial.domain.trial.audit.canonical_parts`), move the head. The adapter may send
-        it with the commit, so the head is locked as briefly as possible."""
+        unit of work: take the chain head (locked until commit), store the entry as version 2,
+        ``seq = head + 1``, ``prev_hash`` = the head's hash, ``mac``, ``bind``, ``marker`` and
+        ``hash = link_v2(prev_hash, seq, mac, bind)`` (:mod:`oligotrial.domain.trial.audit`),
+        move the head. The adapter may send it with the commit, so the head is locked as
+        briefly as possible."""
         ...
-    def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]: ...
+    def audit_entries(self, trial: str | None = None, after_seq: int = 0) -> list[dict[str, Any]]: ...
     def audit_head(self) -> tuple[int, str] | None: ...
+
+
+class AuditAnchor(Protocol):
+    """What keeps the audit chain honest from outside the database it protects: the key of
+    the entries' keyed digests, and signed checkpoints (seq, hash) in a store the database's
+    owner cannot rewrite unnoticed."""
+
+    checkpoint_every: int
+
+    def mac_key(self) -> bytes: ...
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Every checkpoint, oldest first, each with a valid signature (a bad one raises AuditError)."""
+        ...
+    def add_checkpoint(self, seq: int, hash_: str, at: str) -> dict[str, Any]: ...
+    def due(self, appended: int) -> bool:
+        """Count ``appended`` committed entries; True when a periodic checkpoint is due."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -17,6 +17,7 @@ import numpy as np
 
 from oligotrial.domain.trial import randomization as algo
 from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial.audit import allocation_bind
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
@@ -109,6 +110,46 @@ def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
     return algo.commitment(protocol.id, rl.method, seed, rl.params, plain) == rl.commitment
 
 
+def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
+    """The stored list against its commitment, and every allocation against the list: each
+    allocation names a slot of the list that is taken by the same participant, and its arm is
+    that slot's (a list allocation holds the slot's ciphertext; a minimization allocation's
+    own ciphertext must open for its participant); every taken slot has its allocation.
+    Operator use: needs the allocation key. ``ok`` only when nothing is wrong."""
+    protocol = ctx.load_protocol(trial)
+    committed = verify_commitment(ctx, trial)
+    with ctx.uow() as uow:
+        rl = uow.repo.get_list(protocol.id)
+        slots = {(s.stratum, s.seq): s for s in uow.repo.slots(rl.id)}
+        allocs = uow.repo.allocations(protocol.id)
+    problems = []
+    by_pid = {}
+    for a in allocs:
+        by_pid[a.participant_id] = a
+        s = slots.get((a.stratum, a.seq))
+        if a.list_id != rl.id or s is None:
+            problems.append(f"allocation of {a.participant_id}: slot {a.stratum}#{a.seq} is not in the list")
+            continue
+        if s.participant_id != a.participant_id:
+            problems.append(f"allocation of {a.participant_id}: slot {a.stratum}#{a.seq} is taken by "
+                            f"{s.participant_id or 'nobody'}")
+        try:
+            if rl.method == "minimization":
+                ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}")
+            elif a.arm_ct != s.payload_ct:
+                problems.append(f"allocation of {a.participant_id}: its arm is not slot {a.stratum}#{a.seq}'s")
+        except BlindingError:
+            problems.append(f"allocation of {a.participant_id}: its arm does not open for this participant")
+    for (stratum, seq), s in sorted(slots.items()):
+        if s.participant_id is not None and by_pid.get(s.participant_id) is None:
+            problems.append(f"slot {stratum}#{seq}: taken by {s.participant_id}, who has no allocation")
+        elif s.participant_id is not None and (by_pid[s.participant_id].stratum, by_pid[s.participant_id].seq) != (
+                stratum, seq):
+            problems.append(f"slot {stratum}#{seq}: taken by {s.participant_id}, whose allocation names another slot")
+    return {"trial": protocol.id, "ok": committed and not problems, "commitment_matches": committed,
+            "allocations_checked": len(allocs), "problems": problems}
+
+
 def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str,
               strata: dict[str, str]) -> dict[str, Any]:
     """Allocate an enrolled participant; returns the view the actor's role may see.
@@ -142,7 +183,8 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
             # held until commit (PostgreSQL: one statement, sent with BEGIN and COMMIT)
             got = uow.repo.allocate_and_commit(SlotRequest(
                 rl.id, protocol.id, key, participant_id, from_state,
-                {"state": to_state, "randomized_on": now[:10]}, strata, now, actor.username, entry, marker))
+                {"state": to_state, "randomized_on": now[:10]}, strata, now, actor.username, entry, marker,
+                audit.mac(ctx, entry)))
             if got.state is None:
                 raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
                                     code="not_found", field="participant")
@@ -170,12 +212,13 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
         uow.repo.save_participant(p, ("state", "randomized_on"))
         arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
         uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
-        uow.repo.add_allocation(Allocation(p.id, protocol.id, rl.id, stratum, seq, strata,
-                                           ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now,
-                                           actor.username))
+        a = Allocation(p.id, protocol.id, rl.id, stratum, seq, strata,
+                       ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now, actor.username)
+        uow.repo.add_allocation(a)
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.randomize",
                      entity_type="participant", entity_id=p.id,
-                     new=_randomize_audit(p.state, old_state, stratum, str(seq), strata))
+                     new=_randomize_audit(p.state, old_state, stratum, str(seq), strata),
+                     bind=allocation_bind(a.__dict__))
         uow.commit()
     return allocation_view(protocol, role, stratum, seq, strata, now, arm)
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.trial.audit import GENESIS, link_hash
+from oligotrial.domain.trial.audit import GENESIS, link_v2
 from oligotrial.errors import BlindingError
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User, allocate_step_by_step
@@ -158,14 +158,18 @@ class FakeRepository:
     def notifications(self, trial):
         return [n for n in self.notes if n["trial"] == trial]
 
-    def append_audit(self, entry, before, after):
+    def append_audit(self, entry, mac, bind=None, marker=None):
         seq, prev = self.head[0] + 1, self.head[1]
-        hash_ = link_hash(prev, seq, before, after)
-        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_})
+        hash_ = link_v2(prev, seq, mac, bind)
+        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_, "v": 2, "mac": mac,
+                           "bind": bind, "marker": marker})
         self.head = (seq, hash_)
 
-    def audit_entries(self, trial=None):
-        return [copy.deepcopy(e) for e in self.audit if trial is None or e["trial"] == trial]
+    def audit_entries(self, trial=None, after_seq=0):
+        return [copy.deepcopy(e) for e in self.audit if (trial is None or e["trial"] == trial) and e["seq"] > after_seq]
+
+    def all_allocations(self):
+        return list(self.allocs.values())
 
     def audit_head(self):
         return self.head
@@ -233,6 +237,28 @@ class FakeScreener:
         return FakeOutcome(self.verdict)
 
 
+class FakeAnchor:
+    """The audit anchor in memory: a fixed test key; checkpoints kept unsigned in a list."""
+
+    checkpoint_every = 1000
+
+    def __init__(self) -> None:
+        self.cps: list[dict] = []
+
+    def mac_key(self) -> bytes:
+        return b"k" * 32
+
+    def checkpoints(self):
+        return list(self.cps)
+
+    def add_checkpoint(self, seq, hash_, at):
+        self.cps.append({"seq": seq, "hash": hash_, "at": at})
+        return self.cps[-1]
+
+    def due(self, appended):
+        return False
+
+
 def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
     from oligotrial.protocols import list_protocols, load_protocol
 
@@ -248,5 +274,5 @@ def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
     ctx = ServiceContext(uow=lambda: FakeUnitOfWork(store), cipher=FakeCipher(), hasher=FakeHasher(),
                          screener=screener, load_protocol=load,
                          list_protocols=(lambda: list(protocols.values())) if protocols else list_protocols,
-                         clock=clock)
+                         clock=clock, anchor=FakeAnchor())
     return ctx, store, screener

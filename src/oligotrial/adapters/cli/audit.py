@@ -1,4 +1,5 @@
-"""``oligotrial audit``: verify the hash-chained, append-only audit trail."""
+"""``oligotrial audit``: verify the keyed, hash-chained, append-only audit trail against its
+signed checkpoints, and write a checkpoint."""
 
 from __future__ import annotations
 
@@ -6,26 +7,53 @@ import json
 
 import typer
 
+from oligotrial.errors import OligotrialError
+
 NAME = "audit"
-HELP = "Audit trail: verify the hash chain."
+HELP = "Audit trail: verify the chain against its signed checkpoints; checkpoint it."
 app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("verify")
 def verify(as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-    """Recompute the chain; exit 1 and list any altered, removed or inserted entry."""
+    """Recompute the chain (keyed digests), hold it against every signed checkpoint and every
+    allocation against its entry; exit 1 and list what differs."""
+    from oligotrial.adapters.cli._common import fail
     from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import audit
 
     c = container_or_exit()
     try:
         rep = audit.verify(c.ctx)
+    except OligotrialError as exc:
+        fail(exc, 1)
     finally:
         c.dispose()
     if as_json:
         typer.echo(json.dumps(rep.to_dict()))
     elif rep.ok:
-        typer.echo(f"audit chain intact: {rep.checked} entries, last seq {rep.last_seq}")
+        cp = "no checkpoint yet" if rep.checkpoint_seq is None else f"checkpoint at seq {rep.checkpoint_seq} matches"
+        typer.echo(f"audit chain intact: {rep.checked} entries, last seq {rep.last_seq}; {cp}")
     else:
         typer.echo(f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}")
+        for line in rep.checkpoint_problems + rep.allocation_problems:
+            typer.echo(f"  {line}")
     raise typer.Exit(0 if rep.ok else 1)
+
+
+@app.command("checkpoint")
+def checkpoint() -> None:
+    """Verify the entries since the last checkpoint and sign the chain's head (seq, hash) into
+    the checkpoint log outside the database."""
+    from oligotrial.adapters.cli._common import fail
+    from oligotrial.adapters.cli.db import container_or_exit
+    from oligotrial.service import audit
+
+    c = container_or_exit()
+    try:
+        cp = audit.checkpoint(c.ctx)
+    except OligotrialError as exc:
+        fail(exc, 1)
+    finally:
+        c.dispose()
+    typer.echo(f"checkpoint: seq {cp['seq']} hash {cp['hash']} ({cp['at']})")

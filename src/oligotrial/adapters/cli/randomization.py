@@ -37,17 +37,25 @@ def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short nam
 
 @app.command("verify")
 def verify(trial: str = typer.Option(..., "--trial")) -> None:
-    """Decrypt the stored list and check it against its commitment."""
+    """Decrypt the stored list, check it against its commitment, and check every allocation
+    against the list (its slot, the slot's participant and arm); exit 1 on any difference."""
     from oligotrial.adapters.cli._common import fail
     from oligotrial.adapters.cli.db import container_or_exit
     from oligotrial.service import randomization
 
     c = container_or_exit()
     try:
-        ok = randomization.verify_commitment(c.ctx, trial)
+        rep = randomization.verify_list(c.ctx, trial)
     except OligotrialError as exc:
         fail(exc, 1)
     finally:
         c.dispose()
-    typer.echo("commitment matches" if ok else "commitment MISMATCH: the stored list was changed")
-    raise typer.Exit(0 if ok else 1)
+    typer.echo("commitment matches" if rep["commitment_matches"]
+               else "commitment MISMATCH: the stored list was changed")
+    if rep["problems"]:
+        typer.echo(f"allocations DO NOT MATCH the list ({len(rep['problems'])}):")
+        for line in rep["problems"]:
+            typer.echo(f"  {line}")
+    else:
+        typer.echo(f"{rep['allocations_checked']} allocations match the list")
+    raise typer.Exit(0 if rep["ok"] else 1)

@@ -60,8 +60,9 @@ RETURNING s.seq, s.payload_ct
 
 #: The chain append. ``prev`` waits for and locks the head row (READ COMMITTED: once the
 #: previous holder commits, FOR UPDATE returns the newest version); the new hash is
-#: ``sha256(prev_hash || before || seq || after)``, exactly
-#: :func:`oligotrial.domain.trial.audit.link_hash` (the canonical text is ASCII JSON).
+#: ``sha256(prev_hash ":" seq ":" mac ":" bind)``, exactly
+#: :func:`oligotrial.domain.trial.audit.link_v2` (the keyed digest ``mac`` was computed by the
+#: service before the lock: the key never reaches the database).
 APPEND_AUDIT = f"""
 WITH q AS MATERIALIZED (
     SELECT pg_advisory_xact_lock({LOCK_NS_AUDIT}, 1)
@@ -70,16 +71,17 @@ WITH q AS MATERIALIZED (
 ), head AS (
     UPDATE audit_head h
        SET last_seq = prev.last_seq + 1,
-           last_hash = encode(sha256(convert_to(
-               prev.last_hash || %(before)s || (prev.last_seq + 1)::text || %(after)s, 'UTF8')), 'hex')
+           last_hash = encode(sha256(convert_to(prev.last_hash || ':' || (prev.last_seq + 1)::text || ':'
+               || %(mac)s || ':' || coalesce(CAST(%(bind)s AS text), ''), 'UTF8')), 'hex')
       FROM prev
      WHERE h.id = 1
  RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash
 )
 INSERT INTO audit_log (seq, at, actor, role, trial, action, entity_type, entity_id, old, new, reason,
-                       prev_hash, hash)
+                       prev_hash, hash, v, mac, bind, marker)
 SELECT head.last_seq, %(at)s, %(actor)s, %(role)s, %(trial)s, %(action)s, %(entity_type)s, %(entity_id)s,
-       CAST(%(old)s AS json), CAST(%(new)s AS json), %(reason)s, head.prev_hash, head.last_hash
+       CAST(%(old)s AS json), CAST(%(new)s AS json), %(reason)s, head.prev_hash, head.last_hash,
+       2, %(mac)s, CAST(%(bind)s AS text), CAST(%(marker)s AS text)
   FROM head
 """
 
@@ -95,9 +97,9 @@ def _json(value: Any) -> str:
     return json.dumps(value)  # as SQLAlchemy's JSON type writes it (None is JSON null)
 
 
-def append_audit_params(entry: dict[str, Any], before: str, after: str) -> dict[str, Any]:
+def append_audit_params(entry: dict[str, Any], mac: str, bind: str | None, marker: str | None) -> dict[str, Any]:
     params = {k: entry.get(k) for k in AUDIT_FIELDS}
-    params.update(old=_json(params["old"]), new=_json(params["new"]), before=before, after=after)
+    params.update(old=_json(params["old"]), new=_json(params["new"]), mac=mac, bind=bind, marker=marker)
     return params
 
 
@@ -174,26 +176,28 @@ WITH pl AS MATERIALIZED (
     SELECT %(participant_id)s, %(trial)s, %(list_id)s, %(stratum)s, slot.seq, CAST(%(strata)s AS json),
            slot.payload_ct, %(at)s, %(allocated_by)s
       FROM slot
-), qa AS MATERIALIZED (
+ ), qa AS MATERIALIZED (
     SELECT pg_advisory_xact_lock({LOCK_NS_AUDIT}, 1) FROM slot
 ), prev AS MATERIALIZED (
     SELECT a.last_seq, a.last_hash FROM audit_head a, qa WHERE a.id = 1 FOR UPDATE OF a
+), b AS (
+    SELECT slot.seq::text || ':' || encode(sha256(convert_to(
+               %(r_head)s || slot.seq::text || %(r_mid)s || slot.payload_ct || %(r_tail)s, 'UTF8')), 'hex') AS bind
+      FROM slot
 ), head AS (
     UPDATE audit_head h
        SET last_seq = prev.last_seq + 1,
            last_hash = encode(sha256(convert_to(
-               prev.last_hash || %(c_head)s || slot.seq::text || %(c_mid)s || (prev.last_seq + 1)::text
-               || %(c_after)s, 'UTF8')), 'hex')
-      FROM prev, slot
+               prev.last_hash || ':' || (prev.last_seq + 1)::text || ':' || %(e_mac)s || ':' || b.bind, 'UTF8')), 'hex')
+      FROM prev, b
      WHERE h.id = 1
- RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash, slot.seq AS slot_seq
+ RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash, b.bind
 ), entry AS (
     INSERT INTO audit_log (seq, at, actor, role, trial, action, entity_type, entity_id, old, new, reason,
-                           prev_hash, hash)
+                           prev_hash, hash, v, mac, bind, marker)
     SELECT head.last_seq, %(e_at)s, %(e_actor)s, %(e_role)s, %(e_trial)s, %(e_action)s, %(e_entity_type)s,
-           %(e_entity_id)s, CAST(%(e_old)s AS json),
-           CAST(%(e_new_head)s || head.slot_seq::text || %(e_new_tail)s AS json), %(e_reason)s,
-           head.prev_hash, head.last_hash
+           %(e_entity_id)s, CAST(%(e_old)s AS json), CAST(%(e_new)s AS json), %(e_reason)s,
+           head.prev_hash, head.last_hash, 2, %(e_mac)s, head.bind, %(e_marker)s
       FROM head
 )
 SELECT pl.state, slot.seq, slot.payload_ct FROM pl LEFT JOIN slot ON true WHERE pl.trial = %(trial)s
@@ -214,13 +218,15 @@ def allocate_sql(fields: tuple[str, ...]) -> str:
     return sql
 
 
-def allocate_params(req: Any, template: tuple[str, str, str], new_parts: tuple[str, str]) -> dict[str, Any]:
+def allocate_params(req: Any, row_template: tuple[str, str, str]) -> dict[str, Any]:
+    """Parameters of :data:`ALLOCATE`; ``row_template`` is
+    :func:`oligotrial.domain.trial.audit.allocation_template` of the allocation it writes."""
     e = req.entry
     params = {"list_id": req.list_id, "stratum": req.stratum, "participant_id": req.participant_id,
               "from_state": req.from_state, "at": req.at, "trial": req.trial, "strata": _json(req.strata),
               "allocated_by": req.by,
-              "c_head": template[0], "c_mid": template[1], "c_after": template[2],
-              "e_new_head": new_parts[0], "e_new_tail": new_parts[1], "e_old": _json(e.get("old"))}
+              "r_head": row_template[0], "r_mid": row_template[1], "r_tail": row_template[2],
+              "e_new": _json(e.get("new")), "e_old": _json(e.get("old")), "e_mac": req.mac, "e_marker": req.marker}
     for k in ("at", "actor", "role", "trial", "action", "entity_type", "entity_id", "reason"):
         params[f"e_{k}"] = e.get(k)
     for f, value in req.changes.items():

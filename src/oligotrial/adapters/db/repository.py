@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 
 from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
-from oligotrial.domain.trial.audit import canonical_template, link_hash, split_at_marker
+from oligotrial.domain.trial.audit import allocation_template, canonical_template, link_v2
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
 from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User,
@@ -64,6 +64,7 @@ class SqlRepository:
         self._lists = {} if lists is None else lists  # live lists, shared by a factory's units of work
         self._wrote_list = False
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # (driver SQL, parameters)
+        self.appended = 0  # audit entries appended in this unit of work (for periodic checkpoints)
 
     def _exec(self, statement: Any, params: Any = None) -> Any:
         if self._deferred:
@@ -266,10 +267,16 @@ class SqlRepository:
         if not self._pg:  # BEGIN IMMEDIATE already holds SQLite's write lock
             return allocate_step_by_step(self, req)
         # one statement with BEGIN and COMMIT: see pg_hotpath.ALLOCATE
-        template = canonical_template(req.entry, req.marker)
-        new_parts = split_at_marker(pg._json(req.entry.get("new")), req.marker, "audit entry new")
-        row = self._driver_one(pg.allocate_sql(tuple(req.changes)), pg.allocate_params(req, template, new_parts),
+        canonical_template(req.entry, req.marker)  # the marker named exactly once, as step by step
+        ct_marker = "c" + req.marker
+        row_template = allocation_template(
+            {"participant_id": req.participant_id, "trial": req.trial, "list_id": req.list_id, "stratum": req.stratum,
+             "seq": 0, "strata": req.strata, "arm_ct": ct_marker, "allocated_at": req.at, "allocated_by": req.by},
+            ct_marker)
+        row = self._driver_one(pg.allocate_sql(tuple(req.changes)), pg.allocate_params(req, row_template),
                                commit=True)
+        if row is not None and row[1] is not None:
+            self.appended += 1
         return SlotOutcome(None) if row is None else SlotOutcome(row[0], row[1], row[2])
 
     def add_allocation(self, a: Allocation) -> None:
@@ -281,6 +288,11 @@ class SqlRepository:
     def get_allocation(self, participant_id: str) -> Allocation | None:
         row = self._exec(select(t.allocations).where(t.allocations.c.participant_id == participant_id)).first()
         return None if row is None else Allocation(**dict(row._mapping))
+
+    def all_allocations(self) -> list[Allocation]:
+        """Every allocation of every trial (the audit chain covers them all)."""
+        return [Allocation(**dict(r._mapping)) for r in self._exec(
+            select(t.allocations).order_by(t.allocations.c.allocated_at, t.allocations.c.participant_id))]
 
     def allocations(self, trial: str) -> list[Allocation]:
         return [Allocation(**dict(r._mapping)) for r in self._exec(
@@ -340,9 +352,11 @@ class SqlRepository:
             select(t.notifications).where(t.notifications.c.trial == trial).order_by(t.notifications.c.id))]
 
     # audit -------------------------------------------------------------------------------
-    def append_audit(self, entry: dict[str, Any], before: str, after: str) -> None:
+    def append_audit(self, entry: dict[str, Any], mac: str, bind: str | None = None,
+                     marker: str | None = None) -> None:
+        self.appended += 1
         if self._pg:  # one statement, sent with COMMIT: see pg_hotpath
-            self._deferred.append((pg.APPEND_AUDIT, pg.append_audit_params(entry, before, after)))
+            self._deferred.append((pg.APPEND_AUDIT, pg.append_audit_params(entry, mac, bind, marker)))
             return
         # SQLite: BEGIN IMMEDIATE already holds the database write lock, so three statements
         # are as serialised as one
@@ -350,15 +364,17 @@ class SqlRepository:
         if head is None:
             raise StorageError("audit_head: missing; run `oligotrial db upgrade`", code="not_migrated")
         seq, prev = head.last_seq + 1, head.last_hash
-        hash_ = link_hash(prev, seq, before, after)
+        hash_ = link_v2(prev, seq, mac, bind)
         self._exec(insert(t.audit_log).values(**{k: entry.get(k) for k in pg.AUDIT_FIELDS}, seq=seq,
-                                              prev_hash=prev, hash=hash_))
+                                              prev_hash=prev, hash=hash_, v=2, mac=mac, bind=bind, marker=marker))
         self._exec(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
 
-    def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]:
+    def audit_entries(self, trial: str | None = None, after_seq: int = 0) -> list[dict[str, Any]]:
         q = select(t.audit_log).order_by(t.audit_log.c.seq)
         if trial is not None:
             q = q.where(t.audit_log.c.trial == trial)
+        if after_seq:
+            q = q.where(t.audit_log.c.seq > after_seq)
         return [dict(r._mapping) for r in self._exec(q)]
 
     def audit_head(self) -> tuple[int, str] | None:
@@ -379,9 +395,11 @@ class SqlUnitOfWork:
     """A transaction on one connection; anything not committed is rolled back on exit.
     Database exceptions are wrapped in :class:`~oligotrial.errors.StorageError`."""
 
-    def __init__(self, engine: Engine, lists: dict[str, RandomizationList] | None = None) -> None:
+    def __init__(self, engine: Engine, lists: dict[str, RandomizationList] | None = None,
+                 after_audit_commit: Any = None) -> None:
         self.engine = engine
         self.lists = lists
+        self.after_audit_commit = after_audit_commit  # called with the number of entries committed
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
@@ -409,6 +427,9 @@ class SqlUnitOfWork:
             self.tx.commit()
         except SQLAlchemyError as exc:
             raise _wrap(exc) from None
+        appended, self.repo.appended = self.repo.appended, 0
+        if appended and self.after_audit_commit is not None:
+            self.after_audit_commit(appended)
 
     def rollback(self) -> None:
         self.tx.rollback()
@@ -432,6 +453,7 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.lists: dict[str, RandomizationList] = {}  # live randomization lists, once read
+        self.after_audit_commit: Any = None  # set by the composition root (periodic checkpoints)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.lists)
+        return SqlUnitOfWork(self.engine, self.lists, self.after_audit_commit)

@@ -149,6 +149,11 @@ audit_log = Table(
     Column("reason", Text),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # 0004: the keyed chain (domain.trial.audit): 1 = unkeyed SHA-256 link, 2 = keyed digest
+    Column("v", Integer, nullable=False, server_default="1"),
+    Column("mac", String(64)),     # HMAC-SHA256 of the entry's content (v2)
+    Column("bind", Text),          # a row written with the entry: "<slot seq>:<allocation digest>"
+    Column("marker", String(64)),  # the text in ``new`` that stands for the bound slot number
     Index("ix_audit_log_trial", "trial"),
 )
 

@@ -1,14 +1,30 @@
 """The audit trail's hash chain, pure: how an entry is hashed and how a chain is verified.
 
-Each entry's hash is SHA-256 over the previous entry's hash and a canonical JSON of the entry
-(sequence number, time, who, role, what, old and new values, why). The storage adapter keeps
-a separate *head* (last sequence number and hash) so removal or insertion at the end of the
-chain is detected too.
+Two versions of the link, told apart by each entry's ``v``:
+
+* v1 (entries written before keyed digests existed): the entry's hash is SHA-256 over the
+  previous entry's hash and a canonical JSON of the entry (sequence number, time, who, role,
+  what, old and new values, why). Anyone who can guess an entry's content can check the guess
+  against its hash, and anyone who can write the table can recompute the chain.
+* v2 (keyed): ``mac = HMAC-SHA256(key, content)`` over the canonical JSON of the entry without
+  its sequence number (:func:`entry_mac`), computed by the service with a key held outside the
+  database; the link is ``SHA-256(prev_hash ":" seq ":" mac ":" bind)`` (:func:`link_v2`), so the
+  storage adapter can compute it under the chain-head lock without the key. ``bind`` ties the
+  entry to a row written with it and known only when it is stored (an allocation: its slot
+  number and :func:`allocation_digest`). Without the key neither the content can be checked
+  against a guess (RFC 2104: HMAC is a pseudo-random function of its key) nor changed
+  unnoticed.
+
+The storage adapter keeps a separate *head* (last sequence number and hash) so removal or
+insertion at the end of the chain is detected too; signed checkpoints held outside the
+database (:func:`checkpoint_message`) anchor the head against whoever owns the database.
+Versions only rise along the chain: a v1 entry after a v2 entry is an alteration.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,42 +102,149 @@ def link_hash(prev_hash: str, seq: int, before: str, after: str) -> str:
     return hashlib.sha256(f"{prev_hash}{before}{int(seq)}{after}".encode()).hexdigest()
 
 
+#: the version of the keyed link, and the domain separation of its MAC and of checkpoints
+KEYED = 2
+_MAC_PREFIX = b"oligotrial.audit/2\n"
+CHECKPOINT_PREFIX = "oligotrial.audit.checkpoint/1"
+CONTENT_FIELDS = tuple(k for k in PAYLOAD_FIELDS if k != "seq")
+
+
+def content(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON of an entry's content: every payload field but its sequence number
+    (which is known only under the chain-head lock; the link covers it)."""
+    return json.dumps({k: payload.get(k) for k in CONTENT_FIELDS}, sort_keys=True, separators=(",", ":"),
+                      default=str)
+
+
+def entry_mac(key: bytes, payload: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 (RFC 2104) of :func:`content` under ``key``, hex."""
+    return hmac.new(key, _MAC_PREFIX + content(payload).encode(), hashlib.sha256).hexdigest()
+
+
+def link_v2(prev_hash: str, seq: int, mac: str, bind: str | None) -> str:
+    """The keyed chain's link: SHA-256 of ``prev_hash:seq:mac:bind`` (``bind`` empty when None)."""
+    return hashlib.sha256(f"{prev_hash}:{int(seq)}:{mac}:{bind or ''}".encode()).hexdigest()
+
+
+#: the fields of an allocation row its digest covers, in order
+ALLOCATION_FIELDS = ("participant_id", "trial", "list_id", "stratum", "seq", "strata", "arm_ct",
+                     "allocated_at", "allocated_by")
+
+
+def _allocation_values(row: Mapping[str, Any]) -> list[Any]:
+    values = [row[k] for k in ALLOCATION_FIELDS]
+    values[ALLOCATION_FIELDS.index("strata")] = dict(sorted((row["strata"] or {}).items()))
+    return values
+
+
+def allocation_text(row: Mapping[str, Any]) -> str:
+    """The canonical text of an allocation row: a JSON array of :data:`ALLOCATION_FIELDS` (strata
+    with sorted keys). The arm enters as its ciphertext (AES-GCM, random nonce), so the digest
+    pins the arm without revealing it."""
+    return json.dumps(_allocation_values(row), separators=(",", ":"))
+
+
+def allocation_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 of :func:`allocation_text`, hex."""
+    return hashlib.sha256(allocation_text(row).encode()).hexdigest()
+
+
+def allocation_bind(row: Mapping[str, Any]) -> str:
+    """The ``bind`` of an allocation's audit entry: ``"<slot seq>:<allocation_digest>"``."""
+    return f"{int(row['seq'])}:{allocation_digest(row)}"
+
+
+def allocation_template(row: Mapping[str, Any], ct_marker: str) -> tuple[str, str, str]:
+    """``(head, mid, tail)`` with ``allocation_text(row with seq k, arm_ct c) == head + str(k) + mid + c + tail``
+    for every slot number ``k`` and ciphertext ``c`` that JSON writes unescaped (base64url), so
+    the storage adapter can compute the digest in the statement that claims the slot.
+    ``ct_marker`` (letters and digits) stands for the ciphertext."""
+    values = _allocation_values({**row, "seq": 0, "arm_ct": ct_marker})
+    i = ALLOCATION_FIELDS.index("seq")
+    head = json.dumps(values[:i], separators=(",", ":"))[:-1] + ","
+    rest = "," + json.dumps(values[i + 1:], separators=(",", ":"))[1:]
+    mid, tail = split_at_marker(rest, ct_marker, "allocation text")
+    return head, mid, tail
+
+
+def readable(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry as people read it: a slot number the adapter bound at storage time filled in
+    where the entry names it by its ``marker``."""
+    out = dict(entry)
+    if out.get("marker") and out.get("bind"):
+        out["new"] = fill_marker(out.get("new"), out["marker"], int(str(out["bind"]).split(":", 1)[0]))
+    return out
+
+
+def checkpoint_message(seq: int, hash_: str, at: str) -> bytes:
+    """The bytes a checkpoint's signature covers."""
+    return f"{CHECKPOINT_PREFIX}|{int(seq)}|{hash_}|{at}".encode()
+
+
 @dataclass
 class ChainReport:
-    """What :func:`verify_chain` found: ``ok`` only when nothing was altered, removed or inserted."""
+    """What :func:`verify_chain` found: ``ok`` only when nothing was altered, removed or inserted,
+    every checkpoint matches the chain, and every allocation matches its entry."""
 
     checked: int = 0
     altered: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
     inserted: list[int] = field(default_factory=list)
     last_seq: int = 0
+    checkpoint_seq: int | None = None
+    checkpoint_problems: list[str] = field(default_factory=list)
+    allocation_problems: list[str] = field(default_factory=list)
+    keyed_from: int | None = None
 
     @property
     def ok(self) -> bool:
-        return not (self.altered or self.removed or self.inserted)
+        return not (self.altered or self.removed or self.inserted or self.checkpoint_problems
+                    or self.allocation_problems)
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "checked": self.checked, "last_seq": self.last_seq,
-                "altered": self.altered, "removed": self.removed, "inserted": self.inserted}
+                "altered": self.altered, "removed": self.removed, "inserted": self.inserted,
+                "checkpoint_seq": self.checkpoint_seq, "checkpoint_problems": self.checkpoint_problems,
+                "allocation_problems": self.allocation_problems, "keyed_from": self.keyed_from}
 
 
-def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None) -> ChainReport:
+def _content_ok(e: Mapping[str, Any], key: bytes | None) -> bool:
+    if int(e.get("v") or 1) < KEYED:
+        return entry_hash(e["prev_hash"], e) == e["hash"]
+    if key is None or not e.get("mac"):
+        return False  # a keyed entry cannot be vouched for without the key
+    return (link_v2(e["prev_hash"], e["seq"], e["mac"], e.get("bind")) == e["hash"]
+            and hmac.compare_digest(entry_mac(key, e), e["mac"]))
+
+
+def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None, key: bytes | None = None,
+                 start: tuple[int, str] = (0, GENESIS)) -> ChainReport:
     """Walk entries in ``seq`` order and classify every break.
 
-    * altered: an entry whose stored hash does not match its content, or whose link to its
-      predecessor is broken without a gap or an insertion to explain it;
+    * altered: an entry whose stored hash does not match its content (a keyed entry: its MAC
+      under ``key`` and its link), whose link to its predecessor is broken without a gap or an
+      insertion to explain it, or an unkeyed entry after a keyed one;
     * removed: sequence numbers missing from the chain (gaps, or a tail shorter than the head);
     * inserted: entries whose link is broken but whose successor links to the entry before
       them, or entries past the recorded head.
+
+    ``start`` is the (seq, hash) the entries continue from (a checkpoint), genesis by default.
     """
     rows = sorted(entries, key=lambda e: e["seq"])
     rep = ChainReport(checked=len(rows))
-    prev_hash, prev_seq = GENESIS, 0
+    prev_seq, prev_hash = start
+    keyed = False
     i = 0
     while i < len(rows):
         e = rows[i]
         seq = e["seq"]
-        content_ok = entry_hash(e["prev_hash"], e) == e["hash"]
+        content_ok = _content_ok(e, key)
+        if int(e.get("v") or 1) >= KEYED:
+            if not keyed:
+                rep.keyed_from = seq
+            keyed = True
+        elif keyed:
+            content_ok = False  # a downgrade: versions only rise along the chain
         if seq > prev_seq + 1:
             rep.removed.extend(range(prev_seq + 1, seq))
         elif seq <= prev_seq:  # a duplicate seq cannot exist in storage; treat as inserted
@@ -151,4 +274,55 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | N
     rep.removed = sorted(set(rep.removed))
     rep.inserted = sorted(set(rep.inserted))
     rep.altered = sorted(set(rep.altered))
+    return rep
+
+
+def check_checkpoints(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
+                      checkpoints: Iterable[Mapping[str, Any]]) -> ChainReport:
+    """Hold the chain against checkpoints kept outside the database (their signatures already
+    checked by whoever read them): each names a (seq, hash) the chain must still hold, so a
+    chain rewritten, truncated or wiped before the latest checkpoint no longer matches it."""
+    by_seq = {e["seq"]: e["hash"] for e in entries}
+    for cp in checkpoints:
+        seq, hash_ = int(cp["seq"]), str(cp["hash"])
+        rep.checkpoint_seq = max(seq, rep.checkpoint_seq or 0)
+        if seq == 0:
+            continue
+        if seq not in by_seq:
+            rep.checkpoint_problems.append(f"checkpoint at seq {seq}: the entry is missing (chain ends at "
+                                           f"{rep.last_seq})")
+            rep.removed = sorted(set(rep.removed) | set(range(rep.last_seq + 1, seq + 1)))
+        elif by_seq[seq] != hash_:
+            rep.checkpoint_problems.append(f"checkpoint at seq {seq}: the chain's hash there is not the signed "
+                                           "one (the chain up to it was rewritten)")
+    return rep
+
+
+def check_allocations(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
+                      allocations: Iterable[Mapping[str, Any]], action: str = "participant.randomize") -> ChainReport:
+    """Hold every allocation row against the keyed entry that recorded it (``bind``: its slot
+    number and :func:`allocation_digest`): a swapped, altered or deleted allocation, or one no
+    entry records, is reported. Allocations recorded by unkeyed (v1) entries are not bound."""
+    bound: dict[str, list[str]] = {}
+    legacy: set[str] = set()
+    for e in entries:
+        if e.get("action") != action:
+            continue
+        if int(e.get("v") or 1) >= KEYED and e.get("bind"):
+            bound.setdefault(str(e["entity_id"]), []).append(str(e["bind"]))
+        else:
+            legacy.add(str(e["entity_id"]))
+    seen = set()
+    for a in allocations:
+        pid = str(a["participant_id"])
+        seen.add(pid)
+        binds = bound.get(pid)
+        if binds is None:
+            if pid not in legacy:
+                rep.allocation_problems.append(f"allocation of {pid}: no audit entry records it")
+        elif allocation_bind(a) not in binds:
+            rep.allocation_problems.append(f"allocation of {pid}: differs from the row its audit entry recorded "
+                                           "(swapped or altered)")
+    for pid in sorted(set(bound) - seen):
+        rep.allocation_problems.append(f"allocation of {pid}: recorded in the audit trail, missing from the table")
     return rep
