@@ -18,7 +18,7 @@ _EXPORTS = {
     "simulate_trials": "simulate",
     # trial report: response proportions, adverse events, quality of life, cost-effectiveness
     "fisher_exact_p": "binomial", "newcombe_difference": "binomial", "proportion_ci": "binomial",
-    "response_rates": "binomial", "wilson_ci": "binomial",
+    "response_rates": "binomial", "tally_responses": "binomial", "wilson_ci": "binomial",
     "adverse_event_summary": "safety",
     "eq5d5l_index": "qol", "qol_change_from_baseline": "qol", "score_qlq_c30": "qol",
     "CeaInputs": "cea", "ExponentialCurve": "cea", "KaplanMeierCurve": "cea", "cost_effectiveness": "cea",

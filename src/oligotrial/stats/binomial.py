@@ -30,30 +30,31 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
+from typing import Literal
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 
-__all__ = ["fisher_exact_p", "newcombe_difference", "proportion_ci", "response_rates", "wilson_ci"]
+__all__ = ["fisher_exact_p", "newcombe_difference", "proportion_ci", "response_rates", "tally_responses",
+           "wilson_ci"]
 
-_CODE = "analysis_invalid"
 
 
 def _check_counts(x: object, n: object, field: str) -> tuple[int, int]:
     if isinstance(x, bool) or isinstance(n, bool) or not isinstance(x, int) or not isinstance(n, int):
-        raise DesignError(f"{field} ({x!r}, {n!r}): expected whole numbers (responders, participants)",
-                          code=_CODE, field=field)
+        raise AnalysisError(f"{field} ({x!r}, {n!r}): expected whole numbers (responders, participants)",
+                            field=field)
     if n < 0 or not 0 <= x <= n:
-        raise DesignError(f"{field} ({x}, {n}): expected 0 <= responders <= participants", code=_CODE,
-                          field=field)
+        raise AnalysisError(f"{field} ({x}, {n}): expected 0 <= responders <= participants",
+                            field=field)
     return x, n
 
 
 def _check_conf(conf: float) -> float:
     if not isinstance(conf, (int, float)) or not 0 < conf < 1:
-        raise DesignError(f"conf {conf!r}: expected a confidence level strictly between 0 and 1",
-                          code=_CODE, field="conf")
+        raise AnalysisError(f"conf {conf!r}: expected a confidence level strictly between 0 and 1",
+                            field="conf")
     return float(conf)
 
 
@@ -67,7 +68,7 @@ def proportion_ci(x: int, n: int, conf: float = 0.95) -> tuple[float, float]:
 
     x, n = _check_counts(x, n, "x")
     if n == 0:
-        raise DesignError("n 0: expected at least one participant for an interval", code=_CODE, field="n")
+        raise AnalysisError("n 0: expected at least one participant for an interval", field="n")
     alpha = 1 - _check_conf(conf)
     lower = 0.0 if x == 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
     upper = 1.0 if x == n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
@@ -78,7 +79,7 @@ def wilson_ci(x: int, n: int, conf: float = 0.95) -> tuple[float, float]:
     """Wilson score interval without continuity correction [2]_ (R ``prop.test(correct=FALSE)``)."""
     x, n = _check_counts(x, n, "x")
     if n == 0:
-        raise DesignError("n 0: expected at least one participant for an interval", code=_CODE, field="n")
+        raise AnalysisError("n 0: expected at least one participant for an interval", field="n")
     z = NormalDist().inv_cdf(1 - (1 - _check_conf(conf)) / 2)
     p = x / n
     centre = p + z * z / (2 * n)
@@ -108,6 +109,32 @@ def fisher_exact_p(x1: int, n1: int, x2: int, n2: int) -> float:
     return float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative="two-sided").pvalue)
 
 
+def tally_responses(values_by_arm: Mapping[str, Sequence[bool | None]], *,
+                    unknown: Literal["non_responder", "exclude"]) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """``(responders_by_arm, unknown_by_arm)`` from per-participant response values.
+
+    ``values_by_arm``: arm -> one value per participant of the analysis set, the ``value`` of the
+    endpoint (``True`` responder, ``False`` not, ``None`` unknown: no evaluable assessment). The rule
+    for unknowns is the caller's, stated explicitly: ``"non_responder"`` keeps them in the
+    denominator as non-responders (the intention-to-treat convention for ORR/DCR), ``"exclude"``
+    drops them (evaluable participants only). Either way their number per arm is returned, so that
+    the report can state it.
+    """
+    if unknown not in ("non_responder", "exclude"):
+        raise AnalysisError(f"unknown {unknown!r}: expected 'non_responder' or 'exclude'", field="unknown")
+    counts, unknowns = {}, {}
+    for arm, values in values_by_arm.items():
+        bad = [v for v in values if v not in (True, False, None) or (v is not None and not isinstance(v, bool))]
+        if bad:
+            raise AnalysisError(f"values_by_arm.{arm} {bad[0]!r}: expected true, false or null (unknown)",
+                                field=f"values_by_arm.{arm}")
+        responders = sum(v is True for v in values)
+        missing = sum(v is None for v in values)
+        counts[arm] = (responders, len(values) - (missing if unknown == "exclude" else 0))
+        unknowns[arm] = missing
+    return counts, unknowns
+
+
 def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: str | None = None,
                    conf: float = 0.95) -> dict:
     """Response proportion per arm with its exact interval, and each arm against ``reference``.
@@ -115,9 +142,9 @@ def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: 
     Parameters
     ----------
     responders_by_arm
-        arm -> ``(responders, participants)``. The denominator is the caller's analysis set (for
-        ORR/DCR by RECIST 1.1 s.4.4 every participant of the set, a participant whose response is
-        not evaluable counting as a non-responder); nothing is inferred here.
+        arm -> ``(responders, participants)``. The denominator is the caller's analysis set;
+        :func:`tally_responses` builds these pairs from per-participant endpoint values with an
+        explicit rule for the participants whose response is unknown.
     reference
         the comparator arm (the control). ``None``: proportions only, no comparison.
     conf
@@ -134,17 +161,17 @@ def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: 
     """
     conf = _check_conf(conf)
     if not responders_by_arm:
-        raise DesignError("responders_by_arm {}: expected at least one arm", code=_CODE,
-                          field="responders_by_arm")
+        raise AnalysisError("responders_by_arm {}: expected at least one arm",
+                            field="responders_by_arm")
     counts: dict[str, tuple[int, int]] = {}
     for arm, pair in responders_by_arm.items():
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise DesignError(f"responders_by_arm.{arm} {pair!r}: expected (responders, participants)",
-                              code=_CODE, field=f"responders_by_arm.{arm}")
+            raise AnalysisError(f"responders_by_arm.{arm} {pair!r}: expected (responders, participants)",
+                                field=f"responders_by_arm.{arm}")
         counts[arm] = _check_counts(pair[0], pair[1], f"responders_by_arm.{arm}")
     if reference is not None and reference not in counts:
-        raise DesignError(f"reference {reference!r}: expected one of the arms {sorted(counts)}", code=_CODE,
-                          field="reference")
+        raise AnalysisError(f"reference {reference!r}: expected one of the arms {sorted(counts)}",
+                            field="reference")
     arms = {}
     for arm, (x, n) in counts.items():
         lower, upper = proportion_ci(x, n, conf) if n else (None, None)

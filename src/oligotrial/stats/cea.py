@@ -56,21 +56,21 @@ from typing import Union
 
 import numpy as np
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 
 __all__ = ["CeaInputs", "ExponentialCurve", "KaplanMeierCurve", "cost_effectiveness", "discounted_area",
            "load_cea_scenario"]
 
-_CODE = "analysis_invalid"
 _LN2 = math.log(2.0)
+_DAYS_PER_MONTH = 365.25 / 12.0
 
 
 def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
         value >= 0 if allow_zero else value > 0)
     if not ok:
-        raise DesignError(f"{name} {value!r}: expected a finite number {'>= 0' if allow_zero else '> 0'}",
-                          code=_CODE, field=name)
+        raise AnalysisError(f"{name} {value!r}: expected a finite number {'>= 0' if allow_zero else '> 0'}",
+                            field=name)
     return float(value)
 
 
@@ -102,8 +102,8 @@ class ExponentialCurve:
         _positive("median_months", self.median_months)
         if self.events is not None and (isinstance(self.events, bool) or not isinstance(self.events, int)
                                         or self.events < 1):
-            raise DesignError(f"events {self.events!r}: expected a whole number >= 1 or null", code=_CODE,
-                              field="events")
+            raise AnalysisError(f"events {self.events!r}: expected a whole number >= 1 or null",
+                                field="events")
 
     @property
     def hazard(self) -> float:
@@ -129,15 +129,20 @@ class KaplanMeierCurve:
         t = np.asarray(self.times_months, dtype=float)
         e = np.asarray(self.events)
         if t.ndim != 1 or t.size == 0 or t.size != e.size:
-            raise DesignError(f"times_months ({t.size}) and events ({e.size}): expected two equal, non-empty lists",
-                              code=_CODE, field="times_months")
+            raise AnalysisError(f"times_months ({t.size}) and events ({e.size}): expected two equal, non-empty lists",
+                                field="times_months")
         if not np.all(np.isfinite(t)) or np.any(t < 0):
-            raise DesignError("times_months: expected finite times >= 0", code=_CODE, field="times_months")
+            raise AnalysisError("times_months: expected finite times >= 0", field="times_months")
         if not np.all(np.isin(e, (0, 1))):
-            raise DesignError("events: expected 1 (event) or 0 (censored) for each time", code=_CODE, field="events")
+            raise AnalysisError("events: expected 1 (event) or 0 (censored) for each time", field="events")
         object.__setattr__(self, "times_months", tuple(float(x) for x in t))
         object.__setattr__(self, "events", tuple(int(x) for x in e))
         object.__setattr__(self, "_km", _km_pieces(t, e.astype(bool)))
+
+    @classmethod
+    def from_days(cls, days: Sequence[float], events: Sequence[int]) -> KaplanMeierCurve:
+        """From follow-up in days (the endpoints' ``days``), converted at 365.25 / 12 days per month."""
+        return cls(tuple(float(d) / _DAYS_PER_MONTH for d in days), tuple(events))
 
     @property
     def tail_hazard(self) -> float:
@@ -238,8 +243,8 @@ class CeaInputs:
         for name in ("utility_pf", "utility_pd"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value > 1:
-                raise DesignError(f"{name} {value!r}: expected a utility <= 1 (1 = full health)", code=_CODE,
-                                  field=name)
+                raise AnalysisError(f"{name} {value!r}: expected a utility <= 1 (1 = full health)",
+                                    field=name)
         for name in ("cost_pf_month", "cost_pd_month"):
             _positive(name, getattr(self, name), allow_zero=True)
         for arm, value in self.upfront_cost.items():
@@ -249,8 +254,8 @@ class CeaInputs:
             if se is not None:
                 m = getattr(self, name)
                 if _positive(f"{name}_se", se, allow_zero=True) and not (0 < m < 1 and se * se < m * (1 - m)):
-                    raise DesignError(f"{name}_se {se!r}: expected se^2 < mean (1 - mean) with 0 < mean < 1 for a Beta "
-                                      f"distribution (mean {m})", code=_CODE, field=f"{name}_se")
+                    raise AnalysisError(f"{name}_se {se!r}: expected se^2 < mean (1 - mean) with 0 < mean < 1 "
+                                        f"for a Beta distribution (mean {m})", field=f"{name}_se")
         for name in ("cost_pf_month_se", "cost_pd_month_se"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name), allow_zero=True)
@@ -358,18 +363,18 @@ def cost_effectiveness(curves_by_arm: Mapping[str, Mapping[str, Curve]], inputs:
         and ``method``.
     """
     if reference_arm not in curves_by_arm:
-        raise DesignError(f"reference_arm {reference_arm!r}: expected one of {sorted(curves_by_arm)}", code=_CODE,
-                          field="reference_arm")
+        raise AnalysisError(f"reference_arm {reference_arm!r}: expected one of {sorted(curves_by_arm)}",
+                            field="reference_arm")
     for arm, pair in curves_by_arm.items():
         if set(pair) != {"pfs", "os"} or not all(isinstance(c, (ExponentialCurve, KaplanMeierCurve))
                                                    for c in pair.values()):
-            raise DesignError(f"curves_by_arm.{arm}: expected {{'pfs': curve, 'os': curve}} (ExponentialCurve or "
-                              "KaplanMeierCurve)", code=_CODE, field=f"curves_by_arm.{arm}")
+            raise AnalysisError(f"curves_by_arm.{arm}: expected {{'pfs': curve, 'os': curve}} (ExponentialCurve or "
+                                "KaplanMeierCurve)", field=f"curves_by_arm.{arm}")
         if arm not in inputs.upfront_cost:
-            raise DesignError(f"upfront_cost: expected an entry for arm {arm!r} (0 for none)", code=_CODE,
-                              field=f"upfront_cost.{arm}")
+            raise AnalysisError(f"upfront_cost: expected an entry for arm {arm!r} (0 for none)",
+                                field=f"upfront_cost.{arm}")
     if isinstance(psa_draws, bool) or not isinstance(psa_draws, int) or psa_draws < 0:
-        raise DesignError(f"psa_draws {psa_draws!r}: expected a whole number >= 0", code=_CODE, field="psa_draws")
+        raise AnalysisError(f"psa_draws {psa_draws!r}: expected a whole number >= 0", field="psa_draws")
     rate = inputs.discount_rate_month
     arms = {}
     for arm, pair in curves_by_arm.items():
@@ -456,8 +461,8 @@ def load_cea_scenario(name: str = "stop2") -> tuple[dict[str, dict[str, Curve]],
     try:
         text = resources.files("oligotrial").joinpath("data", f"cea_{name}.yaml").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as exc:
-        raise DesignError(f"scenario {name!r}: expected a packaged data/cea_<name>.yaml", code=_CODE,
-                          field="scenario") from exc
+        raise AnalysisError(f"scenario {name!r}: expected a packaged data/cea_<name>.yaml",
+                            field="scenario") from exc
     doc = yaml.safe_load(text)
 
     def value(key):

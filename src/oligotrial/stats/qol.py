@@ -32,16 +32,15 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from oligotrial.domain.record.followup import item_range
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 
 __all__ = ["QLQ_C30_SCALES", "eq5d5l_index", "eq5d5l_value_sets", "qol_change_from_baseline",
            "score_qlq_c30"]
 
-_CODE = "analysis_invalid"
 _C30 = "EORTC QLQ-C30"
 _EQ5D = "EQ-5D-5L"
 
-#: scale -> (kind, item numbers, range); the scoring manual's table (3rd ed., p. 8), QLQ-C30 v3.0
+#: scale -> (kind, item numbers, range): the scoring manual's table of scales (3rd ed.), QLQ-C30 v3.0
 QLQ_C30_SCALES: dict[str, tuple[str, tuple[int, ...], int]] = {
     "QL2": ("global", (29, 30), 6),
     "PF2": ("functional", (1, 2, 3, 4, 5), 3),
@@ -66,13 +65,13 @@ def _check_responses(instrument: str, responses: Mapping[str, int]) -> None:
     for item, answer in responses.items():
         rng = item_range(instrument, item)
         if rng is None:
-            raise DesignError(f"responses.{item} {item!r}: expected an item code of {instrument}", code=_CODE,
-                              field=f"responses.{item}")
+            raise AnalysisError(f"responses.{item} {item!r}: expected an item code of {instrument}",
+                                field=f"responses.{item}")
         if answer is None:
             continue
         if isinstance(answer, bool) or not isinstance(answer, int) or not rng[0] <= answer <= rng[1]:
-            raise DesignError(f"responses.{item} {answer!r}: expected an answer {rng[0]}-{rng[1]} for "
-                              f"{instrument} item {item}", code=_CODE, field=f"responses.{item}")
+            raise AnalysisError(f"responses.{item} {answer!r}: expected an answer {rng[0]}-{rng[1]} for "
+                                f"{instrument} item {item}", field=f"responses.{item}")
 
 
 def score_qlq_c30(responses: Mapping[str, int | None]) -> dict[str, float | None]:
@@ -106,8 +105,8 @@ def eq5d5l_value_sets() -> dict:
     for name, vs in sets.items():
         if set(vs["decrements"]) != set(_EQ5D_DIMENSIONS) or any(
                 set(levels) != {2, 3, 4, 5} for levels in vs["decrements"].values()):
-            raise DesignError(f"eq5d5l_value_sets.yaml {name}: expected decrements for levels 2-5 of "
-                              f"{', '.join(_EQ5D_DIMENSIONS)}", code=_CODE, field=name)
+            raise AnalysisError(f"eq5d5l_value_sets.yaml {name}: expected decrements for levels 2-5 of "
+                                f"{', '.join(_EQ5D_DIMENSIONS)}", field=name)
     return sets
 
 
@@ -117,7 +116,7 @@ def eq5d5l_index(responses: Mapping[str, int | None], value_set: str = "England"
     unanswered; ``vas`` is ignored."""
     sets = eq5d5l_value_sets()
     if value_set not in sets:
-        raise DesignError(f"value_set {value_set!r}: expected one of {sorted(sets)}", code=_CODE, field="value_set")
+        raise AnalysisError(f"value_set {value_set!r}: expected one of {sorted(sets)}", field="value_set")
     _check_responses(_EQ5D, responses)
     levels = [responses.get(d) for d in _EQ5D_DIMENSIONS]
     if any(level is None for level in levels):
@@ -129,13 +128,13 @@ def eq5d5l_index(responses: Mapping[str, int | None], value_set: str = "England"
 def _score(row: Mapping, i: int, instrument: str | None, scale: str | None, value_set: str) -> float | None:
     if instrument is None:
         if "score" not in row:
-            raise DesignError(f"rows[{i}]: expected a 'score' (or pass instrument and scale to score 'responses')",
-                              code=_CODE, field=f"rows[{i}].score")
+            raise AnalysisError(f"rows[{i}]: expected a 'score' (or pass instrument and scale to score 'responses')",
+                                field=f"rows[{i}].score")
         score = row["score"]
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
                                   or not math.isfinite(score)):
-            raise DesignError(f"rows[{i}].score {score!r}: expected a finite number or null (missing)",
-                              code=_CODE, field=f"rows[{i}].score")
+            raise AnalysisError(f"rows[{i}].score {score!r}: expected a finite number or null (missing)",
+                                field=f"rows[{i}].score")
         return None if score is None else float(score)
     responses = row.get("responses")
     if responses is None:
@@ -159,9 +158,9 @@ def _check_scale(instrument: str | None, scale: str | None) -> None:
     expected = (f"one of {list(QLQ_C30_SCALES)}" if instrument == _C30 else "'index' or 'vas'"
                 if instrument == _EQ5D else None)
     if expected is None:
-        raise DesignError(f"instrument {instrument!r}: expected {_C30!r} or {_EQ5D!r} (scoring of other "
-                          "instruments is not implemented; pass 'score' instead)", code=_CODE, field="instrument")
-    raise DesignError(f"scale {scale!r}: expected {expected} for {instrument}", code=_CODE, field="scale")
+        raise AnalysisError(f"instrument {instrument!r}: expected {_C30!r} or {_EQ5D!r} (scoring of other "
+                            "instruments is not implemented; pass 'score' instead)", field="instrument")
+    raise AnalysisError(f"scale {scale!r}: expected {expected} for {instrument}", field="scale")
 
 
 def _t_summary(values: list[float], conf: float) -> tuple[float | None, float | None, float | None, float | None]:
@@ -209,7 +208,7 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
         baseline itself). ``sd`` and intervals are ``None`` below two participants.
     """
     if not isinstance(conf, (int, float)) or not 0 < conf < 1:
-        raise DesignError(f"conf {conf!r}: expected a level strictly between 0 and 1", code=_CODE, field="conf")
+        raise AnalysisError(f"conf {conf!r}: expected a level strictly between 0 and 1", field="conf")
     _check_scale(instrument, scale)
     scores: dict[tuple[str, str], float | None] = {}
     arm_of: dict[str, str] = {}
@@ -218,14 +217,14 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
     for i, row in enumerate(rows):
         for key in ("participant", "arm", "visit"):
             if row.get(key) in (None, ""):
-                raise DesignError(f"rows[{i}]: expected a {key!r}", code=_CODE, field=f"rows[{i}].{key}")
+                raise AnalysisError(f"rows[{i}]: expected a {key!r}", field=f"rows[{i}].{key}")
         pid, arm, visit = row["participant"], row["arm"], row["visit"]
         if arm_of.setdefault(pid, arm) != arm:
-            raise DesignError(f"rows[{i}].arm {arm!r}: participant {pid!r} is in arm {arm_of[pid]!r}", code=_CODE,
-                              field=f"rows[{i}].arm")
+            raise AnalysisError(f"rows[{i}].arm {arm!r}: participant {pid!r} is in arm {arm_of[pid]!r}",
+                                field=f"rows[{i}].arm")
         if (pid, visit) in scores:
-            raise DesignError(f"rows[{i}]: participant {pid!r} has visit {visit!r} twice; expected one score per "
-                              "visit", code=_CODE, field=f"rows[{i}].visit")
+            raise AnalysisError(f"rows[{i}]: participant {pid!r} has visit {visit!r} twice; expected one score per "
+                                "visit", field=f"rows[{i}].visit")
         scores[(pid, visit)] = _score(row, i, instrument, scale, value_set)
         if arm not in arms:
             arms.append(arm)
@@ -237,8 +236,8 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
         order = list(visit_order)
         missing = [v for v in seen_visits if v not in order]
         if missing:
-            raise DesignError(f"visit_order {order!r}: expected every visit of the rows, missing {missing}",
-                              code=_CODE, field="visit_order")
+            raise AnalysisError(f"visit_order {order!r}: expected every visit of the rows, missing {missing}",
+                                field="visit_order")
     out = []
     for arm in arms:
         members = [p for p, a in arm_of.items() if a == arm]

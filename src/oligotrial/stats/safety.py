@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 
 __all__ = ["adverse_event_summary"]
 
-_CODE = "analysis_invalid"
 GRADES = (1, 2, 3, 4, 5)
 
 
@@ -44,8 +43,8 @@ def _arm_of(arms: Mapping[str, Sequence[str]]) -> dict[str, str]:
     for arm, ids in arms.items():
         for pid in ids:
             if pid in arm_of:
-                raise DesignError(f"participant {pid!r}: in arm {arm_of[pid]!r} and arm {arm!r}; expected one arm",
-                                  code=_CODE, field=f"arms.{arm}")
+                raise AnalysisError(f"participant {pid!r}: in arm {arm_of[pid]!r} and arm {arm!r}; expected one arm",
+                                    field=f"arms.{arm}")
             arm_of[pid] = arm
     return arm_of
 
@@ -53,20 +52,20 @@ def _arm_of(arms: Mapping[str, Sequence[str]]) -> dict[str, str]:
 def _check_event(i: int, event: Mapping, arm_of: Mapping[str, str]) -> tuple[str, str, int, bool | None]:
     for key in ("participant", "term", "grade"):
         if key not in event:
-            raise DesignError(f"events[{i}]: expected a {key!r}", code=_CODE, field=f"events[{i}].{key}")
+            raise AnalysisError(f"events[{i}]: expected a {key!r}", field=f"events[{i}].{key}")
     pid, term, grade = event["participant"], event["term"], event["grade"]
     if pid not in arm_of:
-        raise DesignError(f"events[{i}].participant {pid!r}: expected a participant of one of the arms",
-                          code=_CODE, field=f"events[{i}].participant")
+        raise AnalysisError(f"events[{i}].participant {pid!r}: expected a participant of one of the arms",
+                            field=f"events[{i}].participant")
     if not isinstance(term, str) or not term.strip():
-        raise DesignError(f"events[{i}].term {term!r}: expected a CTCAE term", code=_CODE, field=f"events[{i}].term")
+        raise AnalysisError(f"events[{i}].term {term!r}: expected a CTCAE term", field=f"events[{i}].term")
     if isinstance(grade, bool) or grade not in GRADES:
-        raise DesignError(f"events[{i}].grade {grade!r}: expected a CTCAE grade 1-5", code=_CODE,
-                          field=f"events[{i}].grade")
+        raise AnalysisError(f"events[{i}].grade {grade!r}: expected a CTCAE grade 1-5",
+                            field=f"events[{i}].grade")
     serious = event.get("serious")
     if serious is not None and not isinstance(serious, bool):
-        raise DesignError(f"events[{i}].serious {serious!r}: expected true, false or null (unknown)", code=_CODE,
-                          field=f"events[{i}].serious")
+        raise AnalysisError(f"events[{i}].serious {serious!r}: expected true, false or null (unknown)",
+                            field=f"events[{i}].serious")
     return pid, term.strip(), grade, serious
 
 
@@ -94,7 +93,7 @@ def adverse_event_summary(arms: Mapping[str, Sequence[str]], events: Sequence[Ma
         ``method``: how participants are counted.
     """
     if not arms:
-        raise DesignError("arms {}: expected at least one arm", code=_CODE, field="arms")
+        raise AnalysisError("arms {}: expected at least one arm", field="arms")
     arm_of = _arm_of(arms)
     worst_by_term: dict[str, dict[str, int]] = {}  # term -> participant -> worst grade
     worst_any: dict[str, int] = {}

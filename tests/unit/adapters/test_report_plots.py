@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from oligotrial.adapters.io.report_plots import ceac_figure, ceac_plot, qol_change_figure, qol_change_plot
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 from oligotrial.stats import cost_effectiveness, load_cea_scenario, qol_change_from_baseline
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -56,6 +56,6 @@ def test_ceac_plot_draws_the_psa_shares(tmp_path):
 
 def test_ceac_needs_a_psa():
     curves, inputs, ref, _doc = load_cea_scenario("stop2")
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         ceac_figure(cost_effectiveness(curves, inputs, ref, psa_draws=0))
     assert info.value.field == "psa"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 from oligotrial.stats import binomial as b
 from oligotrial.stats import response_rates
 
@@ -90,7 +90,29 @@ def test_an_empty_arm_is_unknown_not_zero():
     ({"responders_by_arm": {}}, "responders_by_arm"),
 ])
 def test_invalid_inputs_name_the_field(kwargs, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         response_rates(**kwargs)
     assert info.value.field == field
     assert info.value.code == "analysis_invalid"
+
+
+def test_tally_responses_states_its_rule_for_unknown_responses():
+    values = {"SABR": [True, True, False, None, None], "8Gy": [False, True, None]}
+    itt, unknown = b.tally_responses(values, unknown="non_responder")
+    # non-responder rule: unknowns stay in the denominator -> SABR 2/5, 8Gy 1/3
+    assert itt == {"SABR": (2, 5), "8Gy": (1, 3)} and unknown == {"SABR": 2, "8Gy": 1}
+    evaluable, _ = b.tally_responses(values, unknown="exclude")
+    # exclude rule: evaluable participants only -> SABR 2/3, 8Gy 1/2
+    assert evaluable == {"SABR": (2, 3), "8Gy": (1, 2)}
+    assert response_rates(evaluable, reference="8Gy")["arms"]["SABR"]["rate"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("values,kwargs,field", [
+    ({"A": [True]}, {"unknown": "zero"}, "unknown"),
+    ({"A": [True, 1]}, {"unknown": "exclude"}, "values_by_arm.A"),
+    ({"A": ["yes"]}, {"unknown": "exclude"}, "values_by_arm.A"),
+])
+def test_tally_responses_rejects_what_it_cannot_count(values, kwargs, field):
+    with pytest.raises(AnalysisError) as info:
+        b.tally_responses(values, **kwargs)
+    assert info.value.field == field

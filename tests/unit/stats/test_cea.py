@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 from oligotrial.stats import cost_effectiveness
 from oligotrial.stats.cea import (CeaInputs, ExponentialCurve, KaplanMeierCurve, _area_of_difference, _exp_area,
                                   discounted_area, load_cea_scenario)
@@ -90,6 +90,12 @@ def test_kaplan_meier_steps_equal_lifelines():
     grid = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 3.5, 4.9, 5.0, 6.0, 6.5, 8.5, 9.0, 11.9])
     expected = kmf.survival_function_at_times(grid).to_numpy()
     assert km.survival(grid) == pytest.approx(expected, abs=1e-12)
+
+
+def test_kaplan_meier_from_days_converts_at_365_25_over_12():
+    km = KaplanMeierCurve.from_days([30.4375, 60.875, 91.3125], [1, 0, 1])
+    assert km.times_months == pytest.approx((1.0, 2.0, 3.0))
+    assert km.events == (1, 0, 1)
 
 
 def test_exponential_tail_beyond_the_last_follow_up():
@@ -194,21 +200,21 @@ def test_psa_with_kaplan_meier_curves_bootstraps_them():
     ({"upfront_cost": {"SOC": 0, "SBRT": -5}}, "upfront_cost.SBRT"),
 ])
 def test_invalid_inputs_name_the_field(kwargs, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         reference_inputs(**kwargs)
     assert info.value.field == field
 
 
 def test_invalid_calls_name_the_field():
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         cost_effectiveness(REFERENCE_CURVES, reference_inputs(), "Placebo")
     assert info.value.field == "reference_arm"
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         cost_effectiveness(REFERENCE_CURVES, reference_inputs(upfront_cost={"SOC": 0}), "SOC")
     assert info.value.field == "upfront_cost.SBRT"
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         KaplanMeierCurve((1.0, 2.0), (1,))
     assert info.value.field == "times_months"
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         ExponentialCurve(0)
     assert info.value.field == "median_months"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oligotrial.domain.record.followup import QualityOfLife
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 from oligotrial.stats import eq5d5l_index, qol_change_from_baseline, score_qlq_c30
 from oligotrial.stats.qol import QLQ_C30_SCALES, eq5d5l_value_sets
 
@@ -72,7 +72,7 @@ def test_record_entries_are_scored_by_their_item_codes():
 @pytest.mark.parametrize("responses,field", [({"q31": 1}, "responses.q31"), ({"q29": 8}, "responses.q29"),
                                               ({"q1": 0}, "responses.q1")])
 def test_invalid_c30_answers(responses, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         score_qlq_c30(responses)
     assert info.value.field == field
 
@@ -115,7 +115,7 @@ def test_eq5d5l_missing_dimension_is_unknown_and_vas_is_ignored():
     (state("11111"), "Narnia", "value_set"), ({"mobility": 6}, "England", "responses.mobility"),
     ({"walking": 1}, "England", "responses.walking")])
 def test_invalid_eq5d5l(responses, value_set, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         eq5d5l_index(responses, value_set)
     assert info.value.field == field
 
@@ -174,6 +174,6 @@ def test_visit_order_is_respected():
     ([{"participant": "p", "arm": "A", "visit": "m9", "score": 1}], {"visit_order": ["baseline"]}, "visit_order"),
 ])
 def test_invalid_rows(rows, kwargs, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         qol_change_from_baseline(rows, **kwargs)
     assert info.value.field == field

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 from oligotrial.stats import adverse_event_summary
 
 ARMS = {"SABR": ["s1", "s2", "s3", "s4"], "8Gy": ["c1", "c2", "c3"], "Observation": ["o1", "o2"],
@@ -96,6 +96,6 @@ def test_no_events_at_all():
     ({}, [], "arms"),
 ])
 def test_invalid_inputs_name_the_field(arms, events, field):
-    with pytest.raises(DesignError) as info:
+    with pytest.raises(AnalysisError) as info:
         adverse_event_summary(arms, events)
     assert info.value.field == field

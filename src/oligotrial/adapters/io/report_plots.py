@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oligotrial.errors import DesignError
+from oligotrial.errors import AnalysisError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -96,8 +96,8 @@ def ceac_figure(result: Mapping, *, title: str = "Cost-effectiveness acceptabili
     willingness-to-pay; dotted vertical lines at the deterministic ICERs."""
     psa = result.get("psa")
     if not psa:
-        raise DesignError("result.psa None: expected a cost_effectiveness result with psa_draws > 0",
-                          code="analysis_invalid", field="psa")
+        raise AnalysisError("result.psa None: expected a cost_effectiveness result with psa_draws > 0",
+                            field="psa")
     fig = _figure((8.5, 5.2))
     ax = fig.subplots()
     points = psa["ceac"]
