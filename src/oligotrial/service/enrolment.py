@@ -238,6 +238,38 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
     return participant_view(ctx, protocol, role, p, [], [])
 
 
+#: why a candidate assessed for eligibility is not enrolled (the CONSORT 2010 exclusion reasons)
+NOT_ENROLLED_REASONS = ("not eligible", "declined", "other")
+
+
+def close_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Record that a registered or screened candidate will not be enrolled, and why: ``reason``
+    one of :data:`NOT_ENROLLED_REASONS` (CONSORT 2010 item 13a, flow diagram: "Excluded: not
+    meeting inclusion criteria, declined to participate, other reasons") and an optional
+    ``note``. It changes no state (a candidate who changes their mind may still consent; the
+    CONSORT flow counts who was randomized, whatever was recorded before); it is an audit event,
+    from which the flow diagram counts the exclusions."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "screen")
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if reason not in NOT_ENROLLED_REASONS:
+        raise _bad("reason", reason, f"one of {', '.join(NOT_ENROLLED_REASONS)}")
+    note = data.get("note")
+    if note is not None:
+        note = _text(data, "note", 1, 500)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        if p.state not in ("registered", "screened"):
+            raise WorkflowError(f"participant {pid}: state {p.state!r}; closing a screening expected registered "
+                                "or screened", code="invalid_transition", field="state")
+        new = {"reason": reason, "note": note, "state": p.state,
+               "verdict": (p.screening or {}).get("verdict"), "date": ctx.today().isoformat()}
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.not_enrolled",
+                     entity_type="participant", entity_id=p.id, new=new, reason=note)
+        uow.commit()
+    return new
+
+
 def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | None = None) -> dict:
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "enrol")
@@ -378,7 +410,7 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
         reason = _text(data, "reason", 3)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        workflow.check_step(p, "visit")
+        workflow.check_step(p, "visit", single_group=single_group(protocol))
         rows = uow.repo.visits(p.id)
         visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.repo.entries(p.id))
         visit = next((v for v in visits if v["code"] == code), None)

@@ -72,8 +72,10 @@ class Participant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-#: a single-group trial (no randomization) treats an enrolled participant directly
-SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {"radiotherapy": frozenset({"enrolled"})}
+#: a single-group trial (no randomization) treats an enrolled participant directly, and follows
+#: one who is never treated from enrolment (day 0 there; ICH E9 s.5.2.1: follow-up goes on)
+SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {"radiotherapy": frozenset({"enrolled"}),
+                                                 "visit": frozenset({"enrolled"})}
 
 
 def allowed_from(step: str, *, single_group: bool = False) -> frozenset[str]:
