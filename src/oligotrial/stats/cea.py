@@ -162,21 +162,17 @@ def _km_pieces(t: np.ndarray, e: np.ndarray) -> tuple[_Pieces, float]:
     exposure = float(t.sum())
     tail = float(e.sum()) / exposure if exposure > 0 else 0.0
     last = float(t.max())
-    starts, values = [0.0], [1.0]
-    for u, s in zip(event_times, surv):
-        if u == 0.0:
-            values[0] = float(s)
-        else:
-            starts.append(float(u))
-            values.append(float(s))
-    hazards = [0.0] * len(starts)
+    first = 1.0
+    if event_times.size and event_times[0] == 0.0:  # events at time 0: S(0) below 1
+        first, event_times, surv = float(surv[0]), event_times[1:], surv[1:]
+    starts = np.concatenate([[0.0], event_times])
+    values = np.concatenate([[first], surv])
+    hazards = np.zeros(starts.size)
     if last > starts[-1]:
-        starts.append(last)
-        values.append(values[-1])
-        hazards.append(tail)
+        starts, values, hazards = np.append(starts, last), np.append(values, values[-1]), np.append(hazards, tail)
     else:
         hazards[-1] = tail
-    return _Pieces(np.array(starts), np.array(values), np.array(hazards)), tail
+    return _Pieces(starts, values, hazards), tail
 
 
 Curve = Union[ExponentialCurve, KaplanMeierCurve]
@@ -204,13 +200,14 @@ def _area_of_difference(upper: _Pieces, lower: _Pieces, rate: float, horizon: fl
     with np.errstate(divide="ignore", invalid="ignore"):
         cross = np.log(amp_a / amp_b) / (alpha - beta)
     cross = np.where(np.isfinite(cross) & (cross > 0) & (cross < length), cross, length)
-    total = 0.0
-    for u0, u1 in ((np.zeros_like(a), cross), (cross, length)):
-        mid = (u0 + u1) / 2
-        positive = (u1 > u0) & (amp_a * np.exp(-alpha * mid) > amp_b * np.exp(-beta * mid))
-        contrib = _disc_integral(amp_a, alpha, a, u0, u1, rate) - _disc_integral(amp_b, beta, a, u0, u1, rate)
-        total += float(np.sum(np.where(positive, contrib, 0.0)))
-    return total
+    # each piece in two segments, [0, cross] and [cross, length] (the second empty without a crossing)
+    u0 = np.concatenate([np.zeros_like(a), cross])
+    u1 = np.concatenate([cross, length])
+    a2, amp_a, alpha, amp_b, beta = (np.concatenate([x, x]) for x in (a, amp_a, alpha, amp_b, beta))
+    mid = (u0 + u1) / 2
+    positive = (u1 > u0) & (amp_a * np.exp(-alpha * mid) > amp_b * np.exp(-beta * mid))
+    contrib = _disc_integral(amp_a, alpha, a2, u0, u1, rate) - _disc_integral(amp_b, beta, a2, u0, u1, rate)
+    return float(np.sum(np.where(positive, contrib, 0.0)))
 
 
 def discounted_area(curve: Curve, rate_per_month: float, horizon_months: float, minus: Curve | None = None) -> float:
