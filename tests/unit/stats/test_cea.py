@@ -92,6 +92,22 @@ def test_kaplan_meier_steps_equal_lifelines():
     assert km.survival(grid) == pytest.approx(expected, abs=1e-12)
 
 
+def test_kaplan_meier_with_events_at_time_zero_equals_lifelines():
+    from lifelines import KaplanMeierFitter
+
+    times, events = (0.0, 0.0, 1.0, 2.0, 3.0), (1, 0, 1, 0, 1)
+    grid = [0.0, 0.5, 1.0, 2.5, 3.0, 4.0]
+    expected = KaplanMeierFitter().fit(times, events).survival_function_at_times(grid).to_numpy()
+    assert KaplanMeierCurve(times, events).survival(grid) == pytest.approx(expected, abs=1e-12)
+
+
+def test_results_are_json_ready():
+    import json
+
+    curves, inputs, ref, _doc = load_cea_scenario("stop2")
+    assert json.loads(json.dumps(cost_effectiveness(curves, inputs, ref, psa_draws=10)))["reference_arm"] == "SOC"
+
+
 def test_kaplan_meier_from_days_converts_at_365_25_over_12():
     km = KaplanMeierCurve.from_days([30.4375, 60.875, 91.3125], [1, 0, 1])
     assert km.times_months == pytest.approx((1.0, 2.0, 3.0))
