@@ -124,7 +124,7 @@ def tally_responses(values_by_arm: Mapping[str, Sequence[bool | None]], *,
         raise AnalysisError(f"unknown {unknown!r}: expected 'non_responder' or 'exclude'", field="unknown")
     counts, unknowns = {}, {}
     for arm, values in values_by_arm.items():
-        bad = [v for v in values if v not in (True, False, None) or (v is not None and not isinstance(v, bool))]
+        bad = [v for v in values if not (v is None or isinstance(v, bool))]
         if bad:
             raise AnalysisError(f"values_by_arm.{arm} {bad[0]!r}: expected true, false or null (unknown)",
                                 field=f"values_by_arm.{arm}")
