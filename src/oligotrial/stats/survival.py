@@ -90,11 +90,14 @@ def _labels(values, column: str, n: int) -> np.ndarray:
     if arr.shape != (n,):
         raise AnalysisError(f"column {column!r}: {arr.shape[0] if arr.ndim == 1 else arr.shape} values; "
                             f"expected {n}, one per row", field=column)
-    s = pd.Series(arr, dtype=object)
-    text = s.astype(str).str.strip()
-    missing = (s.isna() | text.isin(_MISSING)).to_numpy(dtype=bool)
+    codes, uniques = pd.factorize(arr)                 # None and NaN: code -1
+    stripped = np.array([str(u).strip() for u in uniques], dtype=object)
+    missing = codes < 0
+    blank = np.array([x in _MISSING for x in stripped], dtype=bool)
+    if blank.any():
+        missing |= blank[np.maximum(codes, 0)] & (codes >= 0)
     _bad_row(column, missing, arr, "a label", lambda v: "missing value")
-    return text.to_numpy(dtype=object)
+    return stripped[codes]
 
 
 def validate_survival_data(time, event, group, strata=None, *, names: Mapping[str, str] | None = None
@@ -207,9 +210,10 @@ def group_curves(time, event, group, *, reference: str | None = None, conf_type:
     return dict(zip(p.levels, _curves(p, conf_type)))
 
 
-def _cox_document(p: _Sorted, stratified_by: str | None, reference: str) -> dict:
+def _cox_document(p: _Sorted, stratified_by: str | None, reference: str, table=None) -> dict:
+    """The ``cox`` block; ``table`` is ``p``'s risk table (within its strata), when already made."""
     k = len(p.levels)
-    table = risk_table(p.t, p.e, p.g, k, p.s)
+    table = risk_table(p.t, p.e, p.g, k, p.s) if table is None else table
     events = np.bincount(p.g, weights=p.e.astype(np.float64), minlength=k)
     doc = {"reference": reference, "ties": "efron", "stratified_by": stratified_by, "terms": []}
     empty = [p.levels[j] for j in range(k) if events[j] == 0]
@@ -286,10 +290,12 @@ def _analyse(data: SurvivalData, *, at: list[float], tau: float | None, referenc
     doc = {"format": FORMAT, "conf_type": conf_type, "groups": groups, "logrank": None,
            "stratified_logrank": None, "cox": None}
     if len(p.levels) > 1:
-        doc["logrank"] = _logrank_document(risk_table(p.t, p.e, p.g, len(p.levels)))
+        table = risk_table(p.t, p.e, p.g, len(p.levels))
+        doc["logrank"] = _logrank_document(table)
         if p.s is not None:
-            doc["stratified_logrank"] = _logrank_document(risk_table(p.t, p.e, p.g, len(p.levels), p.s))
-        doc["cox"] = _cox_document(p, strata_name, p.levels[0])
+            table = risk_table(p.t, p.e, p.g, len(p.levels), p.s)
+            doc["stratified_logrank"] = _logrank_document(table)
+        doc["cox"] = _cox_document(p, strata_name, p.levels[0], table)
     return doc
 
 

@@ -91,7 +91,7 @@ def risk_table(t_sorted: np.ndarray, e_sorted: np.ndarray, g_sorted: np.ndarray,
 def logrank_from_table(table: RiskTable) -> dict | None:
     """``{"chisq", "df", "p", "observed", "expected"}``, as R ``survdiff``; ``None`` where no
     group has a positive expected count beyond the first (no test: no events, or one group)."""
-    from scipy import stats
+    from scipy.special import chdtrc
 
     n, d = table.n, table.d
     big_n = n.sum(axis=1)
@@ -110,7 +110,7 @@ def logrank_from_table(table: RiskTable) -> dict | None:
     keep = use[1:]
     uu = u[keep]
     chisq = float(uu @ np.linalg.solve(v[np.ix_(keep, keep)], uu))
-    return {"chisq": chisq, "df": int(df), "p": float(stats.chi2.sf(chisq, df)),
+    return {"chisq": chisq, "df": int(df), "p": float(chdtrc(df, chisq)),
             "observed": observed.tolist(), "expected": expected.tolist()}
 
 
@@ -143,29 +143,31 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
 
     Vectorised over the ``sum(d)`` Efron terms: one array entry per event, pointing at its time.
     """
-    n, d = table.n, table.d
     k = table.k
-    dd = d.sum(axis=1)
-    counts = dd.astype(np.int64)
-    cellidx = np.repeat(np.arange(dd.size), counts)
+    dd = table.d.sum(axis=1)
+    single = dd == 1
+    # times with one event: denom = S0, no expansion; tied times: one entry per event
+    n_s, d_s = table.n[single], table.d[single]
+    n_t, d_t = table.n[~single], table.d[~single]
+    counts = dd[~single].astype(np.int64)
+    cellidx = np.repeat(np.arange(counts.size), counts)
     start = np.repeat(np.cumsum(counts) - counts, counts)
-    frac = (np.arange(cellidx.size) - start) / dd[cellidx]          # l / d
-    d_obs = d[:, 1:].sum(axis=0)
+    frac = (np.arange(cellidx.size) - start) / dd[~single][cellidx]          # l / d
+    d_obs = table.d[:, 1:].sum(axis=0)
+    n_s1, n_t1, d_t1 = (np.ascontiguousarray(x[:, 1:]) for x in (n_s, n_t, d_t))
 
-    def evaluate(beta: np.ndarray, need_info: bool = True):
+    def evaluate(beta: np.ndarray):
         w = np.exp(np.concatenate(([0.0], beta)))
-        s0 = n @ w
-        d0 = d @ w
-        denom = s0[cellidx] - frac * d0[cellidx]
-        loglik = float(d_obs @ beta - np.log(denom).sum())
-        if not need_info:
-            return loglik, None, None
-        s1 = n[:, 1:] * w[1:]
-        d1 = d[:, 1:] * w[1:]
-        m = (s1[cellidx] - frac[:, None] * d1[cellidx]) / denom[:, None]
-        msum = m.sum(axis=0)
+        s0_s = n_s @ w
+        s0_t = (n_t @ w)[cellidx]
+        d0_t = (d_t @ w)[cellidx]
+        denom_t = s0_t - frac * d0_t
+        loglik = float(d_obs @ beta - np.log(s0_s).sum() - np.log(denom_t).sum())
+        m_s = n_s1 * w[1:] / s0_s[:, None]
+        m_t = ((n_t1 * w[1:])[cellidx] - frac[:, None] * (d_t1 * w[1:])[cellidx]) / denom_t[:, None]
+        msum = m_s.sum(axis=0) + m_t.sum(axis=0)
         grad = d_obs - msum
-        info = np.diag(msum) - m.T @ m
+        info = np.diag(msum) - m_s.T @ m_s - m_t.T @ m_t
         return loglik, grad, info
 
     beta = np.zeros(k - 1)
@@ -179,15 +181,15 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
         except np.linalg.LinAlgError:        # flat likelihood in some direction: no finite maximum
             break
         new = beta + step
-        new_ll = evaluate(new, need_info=False)[0]
+        result = evaluate(new)
         halvings = 0
-        while not new_ll >= loglik - 1e-12 * abs(loglik) and halvings < 30:   # step halving
+        while not result[0] >= loglik - 1e-12 * abs(loglik) and halvings < 30:   # step halving
             step = step / 2.0
             new = beta + step
-            new_ll = evaluate(new, need_info=False)[0]
+            result = evaluate(new)
             halvings += 1
         beta = new
-        loglik, grad, info = evaluate(beta)
+        loglik, grad, info = result
         if np.max(np.abs(step)) < tol * max(1.0, float(np.max(np.abs(beta)))):
             converged = True
             break
