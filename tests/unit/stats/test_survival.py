@@ -254,3 +254,78 @@ def test_bad_options(kwargs, field):
 def test_a_column_of_the_wrong_length():
     with pytest.raises(AnalysisError, match="expected 4"):
         analyse_survival([1, 2, 3, 4], [1, 0, 1, 1], ["a", "b"])
+
+
+def test_a_likelihood_without_finite_maximum_gives_no_hazard_ratio():
+    # group "10" has the only event while both are at risk; "9" fails alone: beta -> -infinity
+    cox = analyse_survival([1, 2], [1, 1], ["10", "9"])["cox"]
+    assert cox["terms"] == [{"group": "9", "hazard_ratio": None, "lower": None, "upper": None, "p": None}]
+    assert "no estimate" in cox["note"]
+    edge = run_case(CASES["edge_cases"])["cox"]
+    assert "no events in group 'b'" in edge["note"]
+
+
+def test_stratified_counts_equal_the_sum_over_strata():
+    """The stratified risk table (one sort) gives the same U and V as one table per stratum."""
+    from oligotrial.stats.survival_cox import logrank_from_table, risk_table
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    t = rng.integers(0, 40, n).astype(float)
+    e = rng.random(n) < 0.6
+    g = rng.integers(0, 3, n)
+    s = rng.integers(0, 4, n)
+    o = np.argsort(t, kind="stable")
+    whole = logrank_from_table(risk_table(t[o], e[o], g[o], 3, s[o]))
+    obs = np.zeros(3)
+    exp_ = np.zeros(3)
+    for k in range(4):
+        m = s[o] == k
+        part = logrank_from_table(risk_table(t[o][m], e[o][m], g[o][m], 3))
+        obs += part["observed"]
+        exp_ += part["expected"]
+    np.testing.assert_allclose(whole["observed"], obs)
+    np.testing.assert_allclose(whole["expected"], exp_, rtol=1e-12)
+
+
+RANDOM = json.loads((DATA / "random.json").read_text())
+
+
+def _close(a, b, rel=1e-9):
+    return (a is None and b is None) or (a is not None and b is not None and a == pytest.approx(b, rel=rel, abs=1e-12))
+
+
+def test_kaplan_meier_quantities_equal_r_on_300_random_tied_data_sets():
+    """Median and CI (quantile.survfit), survival at times (summary, extend=TRUE) and RMST with SE
+    (survmean) on small data with heavy ties, both CI transforms (make_random.R)."""
+    from oligotrial.stats.survival_km import km_median, restricted_mean, survival_at
+
+    wrong = []
+    for i, c in enumerate(RANDOM["km"]):
+        km = kaplan_meier(c["time"], c["event"], conf_type=c["conf_type"])
+        m = km_median(km)
+        rm = restricted_mean(km, c["tau"])
+        sa = survival_at(km, c["at"])
+        ok = all(_close(a, b) for a, b in zip((m["estimate"], m["lower"], m["upper"]), c["median"]))
+        ok &= _close(rm["estimate"], c["rmst"][0]) and _close(rm["se"], c["rmst"][1])
+        ok &= all(_close(x["estimate"], s) and _close(x["lower"], lo) and _close(x["upper"], up)
+                  for x, s, lo, up in zip(sa, c["surv"], c["lower"], c["upper"]))
+        if not ok:
+            wrong.append(i)
+    assert wrong == []
+
+
+def test_logrank_and_cox_equal_r_on_random_grouped_data_sets():
+    wrong = []
+    for i, c in enumerate(RANDOM["tests"]):
+        doc = analyse_survival(c["time"], c["event"], c["group"], strata=c["strata"])
+        hr = np.atleast_1d(c["hr"])
+        shr = np.atleast_1d(c["strat_hr"])
+        ok = doc["logrank"]["chisq"] == pytest.approx(c["chisq"], rel=1e-9, abs=1e-12)
+        ok &= doc["stratified_logrank"]["chisq"] == pytest.approx(c["strat_chisq"], rel=1e-9, abs=1e-12)
+        unstrat = analyse_survival(c["time"], c["event"], c["group"])["cox"]["terms"]
+        ok &= all(t["hazard_ratio"] == pytest.approx(h, rel=1e-6) for t, h in zip(unstrat, hr))
+        ok &= all(t["hazard_ratio"] == pytest.approx(h, rel=1e-6) for t, h in zip(doc["cox"]["terms"], shr))
+        if not ok:
+            wrong.append(i)
+    assert wrong == []
