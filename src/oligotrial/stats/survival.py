@@ -52,6 +52,7 @@ def _bad_row(column: str, mask: np.ndarray, values, expected: str, what) -> None
         return
     i = int(bad[0])
     value = values[i]
+    value = value.item() if isinstance(value, np.generic) else value
     more = f" ({bad.size - 1} more row{'s' if bad.size > 2 else ''} like it)" if bad.size > 1 else ""
     raise AnalysisError(f"row {i + 1}, column {column!r}: {what(value)} {value!r}; expected {expected}{more}",
                         row=i + 1, field=column)
@@ -64,9 +65,8 @@ def _numbers(values) -> np.ndarray:
         return arr.astype(np.float64)
     import pandas as pd
 
-    obj = pd.Series(arr.astype(object), dtype=object)
-    text = obj.map(lambda v: v.strip() if isinstance(v, str) else v) if arr.dtype.kind == "O" else obj.str.strip()
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    # pandas parses text with surrounding blanks (" 3 ") and leaves what is not a number as NaN
+    return pd.to_numeric(pd.Series(arr.astype(object), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _is_missing(v) -> bool:

@@ -51,12 +51,12 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    from oligotrial.stats.survival import group_curves
+    from oligotrial.stats.survival import group_curves, validate_survival_data
     from oligotrial.stats.survival_km import km_median
 
-    curves = group_curves(time, event, group, reference=reference)
-    t_all = np.asarray(time, dtype=np.float64)
-    g_all = np.array([str(x).strip() for x in group], dtype=object)
+    rows = validate_survival_data(time, event, group)
+    curves = group_curves(rows.time, rows.event, rows.group, reference=reference)
+    t_all, g_all = rows.time, rows.group
     t_max = float(t_all.max()) if t_all.size else 1.0
 
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
