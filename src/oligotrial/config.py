@@ -47,6 +47,18 @@ class Settings(BaseSettings):
         100, ge=1, le=1_000_000, description="Write a signed audit checkpoint every this many entries a server "
         "process appends (and at the first commit of a chain without one).")
     token_ttl_minutes: int = Field(60, ge=1, le=24 * 60, description="Lifetime of a bearer token.")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, le=100_000_000, description="Largest request body the API accepts (bytes); a larger "
+        "one is answered 413.")
+    login_failures_per_account: int = Field(
+        5, ge=1, le=1000, description="Failed logins of one account within `login_window_s` after which its "
+        "logins are answered 429 (Retry-After) until the oldest leaves the window. Counted in the server "
+        "process's memory: each process of a multi-process deployment counts its own.")
+    login_failures_per_address: int = Field(
+        20, ge=1, le=100_000, description="Failed logins from one client address within `login_window_s` "
+        "after which its logins are answered 429 (in-process, as for the account limit).")
+    login_window_s: float = Field(
+        300.0, gt=0, le=86_400, description="Sliding window (seconds) over which failed logins are counted.")
     host: str = Field("127.0.0.1", description="Address `oligotrial serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `oligotrial serve` listens on.")
 

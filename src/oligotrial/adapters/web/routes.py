@@ -4,30 +4,53 @@ the caller's role in the trial."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
-from oligotrial.adapters.web.inputs import reject_nul_characters
-from oligotrial.adapters.web.security import CurrentActor, Ctx, issue_token
+from oligotrial.adapters.web.inputs import check_request_input
+from oligotrial.adapters.web.responses import render_json
+from oligotrial.adapters.web.security import CurrentActor, Ctx, TrialId, issue_token, login_throttle
+from oligotrial.domain.kernel import BoundedModel
+from oligotrial.domain.kernel.bounds import date_problem
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul_characters)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
-Trial = Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name")]
+#: the trial in a path: NCT id or short name, any case, resolved once (security.resolve_trial)
+Trial = TrialId
 Pid = Annotated[str, Path(min_length=1, max_length=64, description="participant id")]
 EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="follow-up entry id")]
 SiteFilter = Annotated[str | None, Query(max_length=64, description="only this site's participants")]
 
 
-class _Body(BaseModel):
+class _Body(BoundedModel):
+    """A request body: unknown fields refused; text, numbers, dates and sizes bounded as the
+    record's own models are (:mod:`oligotrial.domain.kernel.bounds`)."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+def _iso_date(text: str) -> str:
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r}: expected an ISO 8601 date (YYYY-MM-DD)") from None
+    why = date_problem(day)
+    if why:
+        raise ValueError(f"{text}: expected {why}")
+    return text
+
+
+#: an ISO 8601 date (kept as text for the service) within the plausible range
+IsoDate = Annotated[str, Field(max_length=10), AfterValidator(_iso_date)]
 
 
 class Token(BaseModel):
@@ -37,8 +60,8 @@ class Token(BaseModel):
 
 class ScreenBody(_Body):
     assume_attested: bool = False
-    date: str | None = Field(None, description="screening date (ISO 8601); default today. Every window of the "
-                                               "protocol counts back from it")
+    date: IsoDate | None = Field(None, description="screening date (ISO 8601); default today. Every window of "
+                                                   "the protocol counts back from it")
 
 
 class RescreenBody(_Body):
@@ -46,12 +69,12 @@ class RescreenBody(_Body):
                                                                     "e.g. 2026-06-01.r2")
     reason: str = Field(min_length=10, max_length=5000, description="why the participant is re-screened "
                                                                     "(kept in the audit trail)")
-    date: str | None = Field(None, description="screening date (ISO 8601); default today")
+    date: IsoDate | None = Field(None, description="screening date (ISO 8601); default today")
     assume_attested: bool = False
 
 
 class ConsentBody(_Body):
-    date: str = Field(description="ISO date consent was signed")
+    date: IsoDate = Field(description="ISO date consent was signed")
     form_version: str = Field(min_length=1, max_length=64)
 
 
@@ -64,7 +87,8 @@ class EnrolBody(_Body):
 
 
 class RandomizeBody(_Body):
-    strata: dict[str, str] = {}
+    strata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = Field(
+        default={}, max_length=20)
 
 
 class UnblindBody(_Body):
@@ -73,19 +97,19 @@ class UnblindBody(_Body):
 
 
 class RadiotherapyBody(_Body):
-    start: str
-    end: str
-    dose_gy: float
-    fractions: int
-    technique: str | None = None
-    lesions: list[str] = []
-    fractions_per_week: float | None = None
+    start: IsoDate
+    end: IsoDate
+    dose_gy: float = Field(gt=0, le=1000, description="total dose (Gy)")
+    fractions: int = Field(ge=1, le=100)
+    technique: str | None = Field(None, max_length=200)
+    lesions: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=200)
+    fractions_per_week: float | None = Field(None, gt=0, le=35)
     override: Override | None = Field(None, description="a documented reason to record a course that does not "
                                                         "fit the allocated arm (a protocol deviation)")
 
 
 class VisitBody(_Body):
-    date: str | None = Field(None, description="the day the visit took place (ISO 8601)")
+    date: IsoDate | None = Field(None, description="the day the visit took place (ISO 8601)")
     out_of_window_reason: str | None = Field(None, max_length=5000, description="required when the date is "
                                                                                   "outside the visit's window")
     missed: bool = Field(False, description="declare the visit missed (with a reason) instead of a date")
@@ -113,7 +137,17 @@ def health() -> dict:
 
 @router.post("/auth/token", response_model=Token, tags=["auth"])
 def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    user = users.authenticate(ctx, form.username, form.password)
+    """A bearer token for a username and password. Failed logins are throttled per account and
+    per client address (429 with ``Retry-After``; see :mod:`oligotrial.adapters.web.throttle`)."""
+    throttle = login_throttle(request)
+    address = request.client.host if request.client else None
+    throttle.check(form.username, address)
+    try:
+        user = users.authenticate(ctx, form.username, form.password)
+    except users.AuthenticationError:
+        throttle.failed(form.username, address)
+        raise
+    throttle.succeeded(form.username)
     settings = request.app.state.container.settings
     return Token(access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes))
 
@@ -287,9 +321,35 @@ def export_dataset(ctx: Ctx, actor: CurrentActor, trial: Trial,
                              headers={"Content-Disposition": f'attachment; filename="{dataset}.csv"'})
 
 
-@router.get("/trials/{trial}/audit", tags=["audit"])
-def trial_audit(ctx: Ctx, actor: CurrentActor, trial: Trial) -> list[dict]:
-    return audit.trail(ctx, actor, trial)
+AUDIT_PAGE = 100
+
+
+@router.get("/trials/{trial}/audit", tags=["audit"], response_class=StreamingResponse,
+            summary="The trial's audit trail, oldest first, a page at a time (the next page's link is in "
+                    "the Link header, rel=next)",
+            responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {
+                "type": "object"}}}}}})
+def trial_audit(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial,
+                after: Annotated[int, Query(ge=0, le=2**62, description="entries after this seq (the "
+                                                                          "previous page's last)")] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = AUDIT_PAGE,
+                ) -> StreamingResponse:
+    rows = audit.trail(ctx, actor, trial)
+    page = [r for r in rows if r["seq"] > after][:limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    headers = {"X-Total-Count": str(len(rows))}
+    if more:
+        nxt = request.url.include_query_params(after=page[-1]["seq"], limit=limit)
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+
+    def body():
+        yield b"["
+        for i, r in enumerate(page):
+            yield (b"," if i else b"") + render_json(r)
+        yield b"]"
+
+    return StreamingResponse(body(), media_type="application/json", headers=headers)
 
 
 @router.get("/trials/{trial}/notifications", tags=["audit"])

@@ -1,4 +1,5 @@
-"""Bearer tokens (HMAC-SHA256 signed, expiring) and the FastAPI dependencies that resolve them."""
+"""Bearer tokens (HMAC-SHA256 signed, expiring), the FastAPI dependencies that resolve them and
+the trial a path names, and the login throttle of the app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from oligotrial.service import users
@@ -64,3 +65,22 @@ def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)
 
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def resolve_trial(ctx: Ctx, actor: CurrentActor,
+                  trial: Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name "
+                                                                                       "(any case)")]) -> str:
+    """The trial a path names, as its registry id: an NCT id or the short name, in any case,
+    resolved the same way on every route (the protocol loader's rule), after the caller is
+    authenticated. An unknown trial is 404 (``protocol_not_found``) for every authenticated
+    caller: the protocol library is public (the registry's own records), so that a trial exists
+    is no secret; what the caller may do in it is the service's role check (403)."""
+    return ctx.load_protocol(trial).id
+
+
+TrialId = Annotated[str, Depends(resolve_trial)]
+
+
+def login_throttle(request: Request):
+    """The app's :class:`~oligotrial.adapters.web.throttle.LoginThrottle`."""
+    return request.app.state.login_throttle

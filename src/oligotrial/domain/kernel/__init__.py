@@ -2,11 +2,17 @@
 
 Owns: explained values (a result with the reason behind it, formatted when read:
 :mod:`.reasons`), the one finite-number check that names field, value and expectation
-(:mod:`.validation`), and the lazy public surfaces of the context packages (:mod:`.exports`).
+(:mod:`.validation`), what any input may hold (valid text, finite numbers, plausible dates,
+bounded sizes) and the input models' base that enforces it (:mod:`.bounds`, loaded when first
+read: it needs pydantic), and the lazy public surfaces of the context packages (:mod:`.exports`).
 """
 
 from oligotrial.domain.kernel.exports import lazy_exports
 from oligotrial.domain.kernel.reasons import Explained, Reason, reason_text
 from oligotrial.domain.kernel.validation import finite_number
 
-__all__ = ["Explained", "Reason", "finite_number", "lazy_exports", "reason_text"]
+#: public names loaded on first use (name -> sub-module)
+_EXPORTS = {"bounds": "bounds", "BoundedDate": "bounds", "BoundedModel": "bounds"}
+_lazy, __getattr__, _dir = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(["Explained", "Reason", "finite_number", "lazy_exports", "reason_text", *_lazy])

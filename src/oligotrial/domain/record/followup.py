@@ -29,7 +29,9 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import ConfigDict, Field, StrictInt, model_validator
+
+from oligotrial.domain.kernel import BoundedModel
 
 from oligotrial.domain.record.ctcae import OTHER_SUFFIX, TERMS
 
@@ -37,7 +39,7 @@ Date = dt.date
 Attribution = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
 
 
-class _Entry(BaseModel):
+class _Entry(BoundedModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 

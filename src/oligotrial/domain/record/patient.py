@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from oligotrial.domain.kernel import BoundedModel
+from oligotrial.domain.kernel.bounds import MAX_LESIONS
 from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
 from oligotrial.domain.record.therapy import LocalTherapy
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
@@ -62,7 +63,10 @@ DIAGNOSES = (
 )
 
 
-class _Model(BaseModel):
+class _Model(BoundedModel):
+    """Base of the record's models: unknown fields refused, values frozen, text stripped; text,
+    numbers, dates and sizes within :mod:`oligotrial.domain.kernel.bounds`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
@@ -264,7 +268,7 @@ class Finding(_Model):
 class Assessment(_Model):
     date: Date
     modality: Literal["CT", "MRI", "PET-CT", "X-ray", "bone-scan"]
-    findings: list[Finding] = []
+    findings: list[Finding] = Field(default=[], max_length=MAX_LESIONS)
     # extension: the reader's stated overall response, kept for comparison; oligotrial derives its own
     overall_response: Literal["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"] | None = None
 
@@ -353,7 +357,7 @@ class Patient(_Model):
     clinical_findings: ClinicalFindings | None = None
     systemic_therapy: list[SystemicTherapy] | None = None
     radiotherapy: list[RadiotherapyCourse] | None = None
-    lesions: list[Lesion] | None = None
+    lesions: list[Lesion] | None = Field(default=None, max_length=MAX_LESIONS)
     assessments: list[Assessment] | None = None
     conditions: list[Condition] | None = None
     attestations: list[Attestation] | None = None
@@ -395,6 +399,11 @@ def _loc(parts: tuple[Any, ...]) -> str:
     return out
 
 
+def _marker_parts(field: str) -> list[str]:
+    """The parts of a marker's path: ``findings[2].lesion`` -> findings, 2, lesion."""
+    return [p for p in field.replace("[", ".").replace("]", "").split(".") if p]
+
+
 def _pydantic_issues(exc: ValidationError) -> list[Issue]:
     issues = []
     for err in exc.errors(include_url=False):
@@ -406,8 +415,8 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
         value = err.get("input")
         if msg.startswith("@"):
             field, shown, expected = msg[1:].split("|", 2)
-            loc = (*loc, *field.split("."))
-            for part in field.split("."):
+            loc = (*loc, *(int(p) if p.isdigit() else p for p in _marker_parts(field)))
+            for part in _marker_parts(field):
                 value = value.get(part, shown) if isinstance(value, Mapping) else shown
             msg = expected
         elif err["type"] == "extra_forbidden":

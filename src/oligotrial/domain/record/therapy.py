@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from oligotrial.domain.kernel import BoundedModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,7 +28,7 @@ Date = dt.date
 LOCAL_THERAPY_KINDS = ("tace", "tare", "ablation", "resection", "hai", "pei", "other")
 
 
-class LocalTherapy(BaseModel):
+class LocalTherapy(BoundedModel):
     """One local treatment: ``kind``, ``date`` (of the procedure; the first session for a
     series), the treated ``lesions`` (ids from ``lesions[]`` or a finding) and free ``detail``."""
 
