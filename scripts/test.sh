@@ -10,4 +10,10 @@ else
   echo "no PostgreSQL could be reached or started" >&2
   if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
+if paths=$(bash scripts/browser.sh); then
+  echo "browser for the browser tests: $(echo $paths | tr '\n' ' ')"
+else
+  echo "Debian's chromium/chromium-driver could not be installed" >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
 exec .venv/bin/python -m pytest "$@"

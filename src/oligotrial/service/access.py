@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notifications": frozenset({"coordinator"}),
     # analysis datasets (ADTTE, ADRS): without the arm for a role the protocol blinds
     "export": frozenset({"coordinator", "data_manager", "statistician", "dsmb"}),
+    # the trial report (arms pooled for a role the protocol blinds)
+    "report": frozenset({"coordinator", "data_manager", "statistician", "dsmb", "admin"}),
 }
 
 
@@ -41,6 +43,23 @@ def authorize(actor: Actor, trial: str, action: str) -> str:
     if role is None or role not in PERMISSIONS[action]:
         raise BlindingError(f"{action}: role {role or 'none'!r} in trial {trial} may not do this; "
                             f"expected one of {sorted(PERMISSIONS[action])}", code="forbidden", field="role")
+    return role
+
+
+def authorize_entry(actor: Actor, protocol: Any, kind: str) -> str:
+    """The actor's role when it may record, correct or retract a follow-up entry of ``kind``
+    in ``protocol``: a tumour assessment needs ``assessment``; where the protocol masks outcome
+    assessors (``outcome_assessor`` among its ``masking.blinded_roles``: NCT06592612 "Masking:
+    Single (Outcomes Assessor)", NCT06918951 "Outcome Assessors") it is the masked assessor's
+    reading, and only the ``outcome_assessor`` records one: an assessment entered by a role that
+    knows the arm would not be a masked assessment. Every other kind needs ``follow_up``."""
+    if kind != "assessment":
+        return authorize(actor, protocol.id, "follow_up")
+    role = authorize(actor, protocol.id, "assessment")
+    if "outcome_assessor" in protocol.masking.blinded_roles and role != "outcome_assessor":
+        raise BlindingError(f"assessment: trial {protocol.id} masks its outcome assessors; a tumour assessment is "
+                            f"recorded by the outcome_assessor only, not by role {role!r}", code="forbidden",
+                            field="role")
     return role
 
 

@@ -61,8 +61,8 @@ class _CutRepository:
         return [e for e in self._repo.entries(participant_id) if _entry_date(e) <= self._cut
                 and str(e.get("at") or "")[:10] <= self._cut]
 
-    def audit_entries(self, trial: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self._repo.audit_entries(trial) if e["at"][:10] <= self._cut]
+    def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+        return [e for e in self._repo.audit_entries(trial, *args, **kw) if e["at"][:10] <= self._cut]
 
     def visits(self, participant_id: str) -> list[dict[str, Any]]:
         return [v for v in self._repo.visits(participant_id) if (v.get("actual") or "") <= self._cut]
@@ -307,6 +307,8 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         "quality_of_life": qol,
         "deviations": deviations,
     }
+    if pooled:
+        return _neutral(report) | {"_adtte": dict(by_param)}
     report["_adtte"] = dict(by_param)  # the rows each analysis used (for the plots; not part of report.json)
     primary = _primary_tte(protocol, by_param)
     if primary and not single and not pooled:
@@ -376,6 +378,19 @@ def _cea(by_param: dict[str, list], reference: str | None, arms: list[str]) -> d
     return out
 
 
+#: keys of the statistics' documents renamed in a blinded report: "arm" names nothing there (every
+#: participant is in one pooled group), and a blinded reader should not meet arm vocabulary at all
+_NEUTRAL = {"arms": "groups", "arm": "group", "reference_arm": "reference_group"}
+
+
+def _neutral(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {_NEUTRAL.get(k, k): _neutral(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_neutral(v) for v in obj]
+    return obj
+
+
 def public(report: dict[str, Any]) -> dict[str, Any]:
     """``report`` without its working data (keys starting with ``_``): what report.json holds."""
     return {k: v for k, v in report.items() if not k.startswith("_")}
@@ -383,3 +398,74 @@ def public(report: dict[str, Any]) -> dict[str, Any]:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# ---- storing and signing reports ---------------------------------------------------------------
+
+def record_report(ctx: ServiceContext, actor: Any, trial: str, *, report_id: str, data_cut: str, sha256: dict[str, str],
+                  state: dict[str, Any], where: str) -> dict[str, Any]:
+    """Record a report in the audit trail: its id, data cut, the SHA-256 of each file written and
+    the database state it was made from. A report is never overwritten: its files are archived
+    under their id, and this entry pins their content."""
+    from oligotrial.service import audit
+
+    protocol = ctx.load_protocol(trial)
+    new = {"report_id": report_id, "data_cut": data_cut, "sha256": sha256, "database_state": state, "stored_at": where}
+    with ctx.uow() as uow:
+        audit.record(uow, ctx, actor, trial=protocol.id, action="report.create", entity_type="report",
+                     entity_id=report_id, new=new)
+        uow.commit()
+    return new
+
+
+def sign_report(ctx: ServiceContext, actor: Any, trial: str, report_id: str, *, by: str, role: str,
+                statement: str = "reviewed and approved") -> dict[str, Any]:
+    """Record a sign-off of a stored report (who, in what role, what they state), in the audit
+    trail; refused for a report id that was never recorded."""
+    from oligotrial.errors import WorkflowError
+    from oligotrial.service import audit
+
+    protocol = ctx.load_protocol(trial)
+    if not by.strip() or not role.strip():
+        raise WorkflowError("sign-off: expected the signer's name and role", code="invalid", field="by")
+    with ctx.uow() as uow:
+        made = [e for e in uow.repo.audit_entries(protocol.id)
+                if e["action"] == "report.create" and e["entity_id"] == report_id]
+        if not made:
+            raise WorkflowError(f"report {report_id!r}: not recorded for trial {protocol.id}; expected the id "
+                                "`oligotrial report` printed", code="not_found", field="report")
+        new = {"report_id": report_id, "signed_by": by.strip(), "role": role.strip(), "statement": statement,
+               "sha256": (made[-1].get("new") or {}).get("sha256")}
+        audit.record(uow, ctx, actor, trial=protocol.id, action="report.sign", entity_type="report",
+                     entity_id=report_id, new=new)
+        uow.commit()
+    return new
+
+
+def stored_reports(ctx: ServiceContext, trial: str) -> list[dict[str, Any]]:
+    """Every recorded report of ``trial`` with its sign-offs, oldest first."""
+    protocol = ctx.load_protocol(trial)
+    with ctx.uow() as uow:
+        entries = uow.repo.audit_entries(protocol.id)
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        new = e.get("new") or {}
+        if e["action"] == "report.create":
+            out[e["entity_id"]] = {**new, "made_at": e["at"], "made_by": e["actor"], "signatures": []}
+        elif e["action"] == "report.sign" and e["entity_id"] in out:
+            out[e["entity_id"]]["signatures"].append({"by": new.get("signed_by"), "role": new.get("role"),
+                                                      "statement": new.get("statement"), "at": e["at"]})
+    return list(out.values())
+
+
+def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date | None = None) -> dict[str, Any]:
+    """The report as ``actor``'s role may see it (the API): full for an unblinded role (the DSMB,
+    the coordinator), arms pooled for a role the protocol blinds (STOP-2's statistician)."""
+    from oligotrial.domain.trial.blinding import is_blinded
+    from oligotrial.service.access import authorize
+
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "report")
+    blinded = is_blinded(protocol.masking.blinded_roles, role)
+    doc = build_report(ctx, protocol.id, data_cut=data_cut or ctx.today(), pooled=blinded)
+    return public(doc)

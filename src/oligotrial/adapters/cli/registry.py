@@ -15,6 +15,7 @@ MODULES: list[tuple[str, str]] = [
     # (module, kind) -- add yours here, alphabetically
     ("oligotrial.adapters.cli.analysis", "group"),
     ("oligotrial.adapters.cli.assess", "commands"),
+    ("oligotrial.adapters.cli.demo", "commands"),
     ("oligotrial.adapters.cli.design", "group"),
     ("oligotrial.adapters.cli.export", "group"),
     ("oligotrial.adapters.cli.protocols", "group"),
@@ -23,6 +24,7 @@ MODULES: list[tuple[str, str]] = [
     ("oligotrial.adapters.cli.audit", "group"),
     ("oligotrial.adapters.cli.db", "group"),
     ("oligotrial.adapters.cli.randomization", "group"),
+    ("oligotrial.adapters.cli.report", "group"),
     ("oligotrial.adapters.cli.rt", "group"),
     ("oligotrial.adapters.cli.serve", "commands"),
     ("oligotrial.adapters.cli.users", "group"),
