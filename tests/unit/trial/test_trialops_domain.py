@@ -220,3 +220,14 @@ def test_schedule_without_registry_text_must_be_site_default():
         Schedule.model_validate({"registry_gives_schedule": False, "source_text": "none given", "visits": [
             {"code": "v1", "label": "V1", "anchor": "randomization", "day": 10, "window_before_days": 1,
              "window_after_days": 1, "source_text": "made up"}]})
+
+
+def test_a_single_arm_trial_follows_an_enrolled_participant_who_is_never_treated():
+    """NCT05906329 is single-arm: day 0 is enrolment, and a participant who never starts
+    radiotherapy is still followed (intention to treat, ICH E9 s.5.2.1); a randomized trial's
+    enrolled participant has no visit before randomization."""
+    p = workflow.Participant("p1", "NCT05906329", "X-1", {}, state="enrolled")
+    workflow.check_step(p, "visit", single_group=True)
+    with pytest.raises(WorkflowError) as e:
+        workflow.check_step(p, "visit")
+    assert e.value.field == "state" and "'enrolled'" in e.value.message
