@@ -301,7 +301,10 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         "consort": {k: v for k, v in flow.items() if k != "participants"},
         "baseline": _baseline(facts, arm_of, arms),
         "endpoints": surv,
-        "response": {"criteria": "best overall response (ADRS BOR) on the protocol's response criteria",
+        "response": {"criteria": "best overall response (ADRS BOR) by the protocol's response criteria; denominator "
+                                 "the intention-to-treat set, a participant without an evaluable response counting "
+                                 "as a non-responder (RECIST 1.1, Eisenhauer et al. 2009: every participant "
+                                 "included in the response rate)",
                      "orr": orr, "dcr": dcr},
         "safety": adverse_event_summary({a: treated[a] for a in arms}, ae_events),
         "quality_of_life": qol,
