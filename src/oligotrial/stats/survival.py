@@ -16,7 +16,7 @@ the tests and the Cox model use are read from that order (linear after the sort)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -43,6 +43,9 @@ class SurvivalData:
     event: np.ndarray
     group: np.ndarray
     strata: np.ndarray | None
+    #: (codes, distinct labels) of ``group`` / ``strata`` when validation already counted them
+    group_factor: tuple | None = field(default=None, repr=False, compare=False)
+    strata_factor: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def _bad_row(column: str, mask: np.ndarray, values, expected: str, what) -> None:
@@ -82,8 +85,10 @@ def _describe_time(v) -> str:
         return "not a number"
 
 
-def _labels(values, column: str, n: int) -> np.ndarray:
-    """Labels as stripped strings; a missing one (``None``, NaN, empty, ``NA``) is a bad row."""
+def _labels(values, column: str, n: int) -> tuple[np.ndarray, tuple[np.ndarray, list[str]]]:
+    """Labels as stripped strings, and their (codes, distinct labels); a missing one (``None``,
+    NaN, empty, ``NA``) is a bad row. Labels are hashed once (``pandas.factorize``) and only the
+    distinct ones are stripped and checked."""
     import pandas as pd
 
     arr = np.asarray(values, dtype=object)
@@ -97,7 +102,8 @@ def _labels(values, column: str, n: int) -> np.ndarray:
     if blank.any():
         missing |= blank[np.maximum(codes, 0)] & (codes >= 0)
     _bad_row(column, missing, arr, "a label", lambda v: "missing value")
-    return stripped[codes]
+    merged, distinct = pd.factorize(stripped)          # " a" and "a" are one label
+    return stripped[codes], (merged[codes], [str(x) for x in distinct])
 
 
 def validate_survival_data(time, event, group, strata=None, *, names: Mapping[str, str] | None = None
@@ -120,9 +126,10 @@ def validate_survival_data(time, event, group, strata=None, *, names: Mapping[st
     e = _numbers(e_raw)
     _bad_row(col["event"], ~((e == 0) | (e == 1)), e_raw, "1 (event) or 0 (censored)",
              lambda v: "missing value" if _is_missing(v) else "event")
-    g = _labels(group, col["group"], n)
-    s = None if strata is None else _labels(strata, col["strata"], n)
-    return SurvivalData(time=t, event=e.astype(bool), group=g, strata=s)
+    g, g_factor = _labels(group, col["group"], n)
+    s, s_factor = (None, None) if strata is None else _labels(strata, col["strata"], n)
+    return SurvivalData(time=t, event=e.astype(bool), group=g, strata=s, group_factor=g_factor,
+                        strata_factor=s_factor)
 
 
 def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
@@ -150,11 +157,12 @@ def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
                                   names=names)
 
 
-def _encode(labels: np.ndarray, reference: str | None, column: str) -> tuple[np.ndarray, list[str]]:
+def _encode(labels: np.ndarray, reference: str | None, column: str, factor: tuple | None = None
+            ) -> tuple[np.ndarray, list[str]]:
     """Codes with the reference level 0, then the other levels sorted as strings."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(labels, sort=False)
+    codes, uniques = pd.factorize(labels, sort=False) if factor is None else factor
     levels = sorted(str(u) for u in uniques)
     if reference is None:
         reference = levels[0]
@@ -190,10 +198,10 @@ class _Sorted:
 
 
 def _prepare(data: SurvivalData, reference: str | None, group_column: str = "group") -> _Sorted:
-    g, levels = _encode(data.group, reference, group_column)
+    g, levels = _encode(data.group, reference, group_column, data.group_factor)
     s_codes = s_levels = None
     if data.strata is not None:
-        s_codes, s_levels = _encode(data.strata, None, "strata")
+        s_codes, s_levels = _encode(data.strata, None, "strata", data.strata_factor)
     order = np.argsort(data.time)
     return _Sorted(t=data.time[order], e=data.event[order], g=g[order],
                    s=None if s_codes is None else s_codes[order], levels=levels, strata_levels=s_levels)
@@ -310,9 +318,9 @@ def subgroup_hazard_ratios(time, event, group, subgroups: Mapping[str, Sequence]
     events the figures are ``None`` (no finite estimate).
     """
     data = validate_survival_data(time, event, group)
-    _, levels = _encode(data.group, reference, "group")
+    _, levels = _encode(data.group, reference, "group", data.group_factor)
     reference = levels[0]
-    columns = {name: _labels(values, name, data.time.size) for name, values in subgroups.items()}
+    columns = {name: _labels(values, name, data.time.size)[0] for name, values in subgroups.items()}
 
     def rows(variable: str, level: str, mask: np.ndarray) -> list[dict]:
         sub = SurvivalData(data.time[mask], data.event[mask], data.group[mask], None)

@@ -329,3 +329,8 @@ def test_logrank_and_cox_equal_r_on_random_grouped_data_sets():
         if not ok:
             wrong.append(i)
     assert wrong == []
+
+
+def test_labels_are_stripped_and_merged():
+    doc = analyse_survival([1, 2, 3, 4], [1, 0, 1, 1], [" a", "a", "b ", 7])
+    assert [(g["group"], g["n"]) for g in doc["groups"]] == [("7", 1), ("a", 2), ("b", 1)]
