@@ -42,7 +42,7 @@ def test_entry_bodies_are_the_records_own_documented_with_an_example(api):
 def test_a_bad_entry_is_422_naming_the_field_and_a_correction_needs_a_reason(api):
     pid = _randomized(api, 1)
     api.clock.set("2026-09-01")
-    r = api.call("POST", f"{BASE}/{pid}/assessments", "data_manager",
+    r = api.call("POST", f"{BASE}/{pid}/assessments", "outcome_assessor",
                  json={"date": "2026-06-01", "modality": "CT", "findings": [{"lesion": "L1", "diameter_mm": -5}]})
     assert r.status_code == 422 and r.json()["field"] == "findings[0].diameter_mm", r.text
     r = api.call("POST", f"{BASE}/{pid}/qol", "data_manager",
@@ -64,7 +64,7 @@ def test_a_blinded_statistician_gets_the_datasets_without_the_arm(api):
     pids = [_randomized(api, n) for n in (1, 2, 3)]
     api.clock.set("2026-09-01")
     for pid in pids[:2]:
-        assert api.call("POST", f"{BASE}/{pid}/assessments", "data_manager", json={
+        assert api.call("POST", f"{BASE}/{pid}/assessments", "outcome_assessor", json={
             "date": "2026-06-01", "modality": "CT",
             "findings": [{"lesion": "L1", "diameter_mm": 25}, {"lesion": "L7", "diameter_mm": 8}]}).status_code == 201
     assert api.call("POST", f"{BASE}/{pids[2]}/events", "data_manager",
@@ -106,7 +106,7 @@ def test_a_blinded_role_records_follow_up_and_no_confirmation_reveals_the_arm(ap
     answers = [
         api.call("POST", f"{BASE}/{pid}/adverse-events", role,
                  json={"date": "2026-04-02", "term": "Pneumonitis", "grade": 2, "attribution_radiotherapy": "probable"}),
-        api.call("POST", f"{BASE}/{pid}/assessments", role, json={
+        api.call("POST", f"{BASE}/{pid}/assessments", "outcome_assessor", json={  # STOP-2 masks the assessor
             "date": "2026-06-01", "modality": "CT", "findings": [{"lesion": "L1", "diameter_mm": 25}]}),
         api.call("POST", f"{BASE}/{pid}/qol", role, json={"date": "2026-06-01", "instrument": "EORTC QLQ-C30",
                                                            "responses": {"q1": 2, "q29": 5, "q30": 5}}),

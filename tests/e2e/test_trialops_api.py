@@ -55,7 +55,7 @@ def test_workflow_over_http(api):
                     json={"date": "2026-03-20", "term": "Pneumonitis", "grade": 2}).status_code == 201
     assert api.call("POST", f"{BASE}/{pid}/qol", "data_manager",
                     json={"date": "2026-03-20", "instrument": "EQ-5D-5L", "responses": {"mobility": 2}}).status_code == 201
-    assert api.call("POST", f"{BASE}/{pid}/assessments", "data_manager",
+    assert api.call("POST", f"{BASE}/{pid}/assessments", "outcome_assessor",  # STOP-2 masks the assessor
                     json={"date": "2026-06-01", "modality": "CT"}).status_code == 201
     assert api.call("POST", f"{BASE}/{pid}/events", "data_manager",
                     json={"date": "2026-07-01", "kind": "progression"}).status_code == 201

@@ -24,6 +24,7 @@ RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_pat
 TRIAL = "NCT06918951"
 COORD = Actor("coord", {TRIAL: "coordinator"})
 DM = Actor("dm", {TRIAL: "data_manager"})
+OA = Actor("oa", {TRIAL: "outcome_assessor"})  # STOP-2 masks its outcome assessors: they record assessments
 
 
 @pytest.fixture
@@ -93,18 +94,18 @@ def test_every_bad_entry_is_refused_with_its_field_and_nothing_is_stored(study):
     ctx = c.ctx
     pid = _randomized(ctx)
     clock.set("2026-09-01")
-    first = followup.record_entry(ctx, DM, TRIAL, pid, "assessment",
+    first = followup.record_entry(ctx, OA, TRIAL, pid, "assessment",
                                   {**SCAN, "findings": [{"lesion": "L1", "diameter_mm": 20}]})
     assert first["status"] == "active"
     before = _stored(ctx, pid)
     for what, kind, body, field in BAD:
         with pytest.raises(OligotrialError) as e:
-            followup.record_entry(ctx, DM, TRIAL, pid, kind, body)
+            followup.record_entry(ctx, OA if kind == "assessment" else DM, TRIAL, pid, kind, body)
         assert isinstance(e.value, RecordError | WorkflowError), what
         assert e.value.field == field, (what, e.value.field, e.value.message)
         assert _stored(ctx, pid) == before, f"{what}: something was stored"
     # a scan dated before randomization is accepted as a baseline, and the answer says so
-    base = followup.record_entry(ctx, DM, TRIAL, pid, "assessment",
+    base = followup.record_entry(ctx, OA, TRIAL, pid, "assessment",
                                  {"date": "2026-03-03", "modality": "CT", "findings": [{"lesion": "L1", "diameter_mm": 31}]})
     assert any("baseline assessment" in n for n in base["notes"])
 
@@ -114,7 +115,7 @@ def test_a_wrong_death_is_retracted_with_a_reason_and_state_audit_and_os_follow(
     ctx = c.ctx
     pid = _randomized(ctx)
     clock.set("2026-09-01")
-    followup.record_entry(ctx, DM, TRIAL, pid, "assessment",
+    followup.record_entry(ctx, OA, TRIAL, pid, "assessment",
                           {**SCAN, "findings": [{"lesion": "L1", "diameter_mm": 28}, {"lesion": "L7", "diameter_mm": 10}]})
     death = followup.record_entry(ctx, DM, TRIAL, pid, "event", {"date": "2026-08-01", "kind": "death"})
     assert death["participant_state"] == "deceased"
@@ -175,7 +176,7 @@ def test_endpoints_and_adtte_come_from_the_stored_data(study, tmp_path):
     # L7 11) shrink; L7 was first seen there, so it is a baseline lesion and never new.
     # Targets L1 31 + L7 11 = 42 mm; 2026-06-01: 25 + 8 = 33 mm (-21 %, SD). No event: PFS censored
     # at 2026-06-01, day 88 from randomization on 2026-03-05.
-    followup.record_entry(ctx, DM, TRIAL, pids[0], "assessment",
+    followup.record_entry(ctx, OA, TRIAL, pids[0], "assessment",
                           {**SCAN, "findings": [{"lesion": "L1", "diameter_mm": 25}, {"lesion": "L2", "short_axis_mm": 10},
                                                 {"lesion": "L7", "diameter_mm": 8}]})
     # P-0002 dies on 2026-07-01: OS and PFS events on day 118 (26 + 30 + 31 + 30 + 1)

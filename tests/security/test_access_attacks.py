@@ -181,3 +181,59 @@ def test_the_audit_trail_is_paged_with_a_next_link_and_pages_tile_the_trail(back
         assert len(default) == min(100, len(total))
         for bad in ("limit=0", "limit=1001", "after=-1", "after=x"):
             assert api.call("GET", f"/api/v1/trials/{TRIAL}/audit?{bad}", "coordinator").status_code == 422
+
+
+# ---- masked outcome assessment -------------------------------------------------------------------
+
+SCAN = {"date": "2026-06-01", "modality": "CT", "findings": [{"lesion": "L1", "diameter_mm": 25}]}
+
+
+def test_where_outcome_assessors_are_masked_only_they_record_correct_or_retract_an_assessment(backend, tmp_path):
+    from hostile_app import counts
+
+    with app_on(backend, tmp_path) as api:
+        pid = api.enrolled(1)
+        assert api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).status_code == 200
+        api.clock.set("2026-09-01")
+        before = counts(api)
+        for role in ("data_manager", "coordinator", "treating_oncologist", "enrolling_oncologist"):
+            r = api.call("POST", f"{BASE}/{pid}/assessments", role, json=SCAN)
+            assert r.status_code == 403 and "outcome_assessor" in r.json()["message"], (role, r.text)
+        assert counts(api) == before
+        ok = api.call("POST", f"{BASE}/{pid}/assessments", "outcome_assessor", json=SCAN)
+        assert ok.status_code == 201, ok.text
+        eid = ok.json()["id"]
+        fixed = {**SCAN, "findings": [{"lesion": "L1", "diameter_mm": 24}]}
+        assert api.call("PUT", f"{BASE}/{pid}/entries/{eid}", "data_manager",
+                        json={"data": fixed, "reason": "re-measured"}).status_code == 403
+        assert api.call("POST", f"{BASE}/{pid}/entries/{eid}/retract", "coordinator",
+                        json={"reason": "entered in error"}).status_code == 403
+        r = api.call("PUT", f"{BASE}/{pid}/entries/{eid}", "outcome_assessor", json={"data": fixed, "reason": "re-measured"})
+        assert r.status_code == 200, r.text
+        # the assessor records assessments only: other entries stay with the clinical team
+        r = api.call("POST", f"{BASE}/{pid}/adverse-events", "outcome_assessor",
+                     json={"date": "2026-04-02", "term": "Fatigue", "grade": 1})
+        assert r.status_code == 403
+        assert api.call("POST", f"{BASE}/{pid}/adverse-events", "data_manager",
+                        json={"date": "2026-04-02", "term": "Fatigue", "grade": 1}).status_code == 201
+
+
+def test_where_the_protocol_masks_no_assessor_the_clinical_team_records_assessments():
+    from types import SimpleNamespace
+
+    from oligotrial.errors import BlindingError
+    from oligotrial.protocols import load_protocol
+    from oligotrial.service.access import authorize_entry
+    from oligotrial.service.ports import Actor
+
+    open_trial = load_protocol("OPPRESS")
+    assert "outcome_assessor" not in open_trial.masking.blinded_roles
+    dm = Actor("dm", {open_trial.id: "data_manager"})
+    assert authorize_entry(dm, open_trial, "assessment") == "data_manager"
+    hcc = load_protocol("HCC-OPD")  # "Masking: Single (Outcomes Assessor)"
+    with pytest.raises(BlindingError):
+        authorize_entry(Actor("dm", {hcc.id: "data_manager"}), hcc, "assessment")
+    assert authorize_entry(Actor("oa", {hcc.id: "outcome_assessor"}), hcc, "assessment") == "outcome_assessor"
+    fake = SimpleNamespace(id="T", masking=SimpleNamespace(blinded_roles=["outcome_assessor"]))
+    with pytest.raises(BlindingError):
+        authorize_entry(Actor("oa", {"T": "outcome_assessor"}), fake, "event")

@@ -13,13 +13,12 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hostile_app import BASE, RECORD, RT_FOR_ARM, TRIAL, app_on, counts, raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, EXAMPLES
-
-import pytest
 
 
 def _nest(depth: int) -> Any:

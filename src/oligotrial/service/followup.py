@@ -26,7 +26,7 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit
-from oligotrial.service.access import authorize, visible_participant
+from oligotrial.service.access import authorize, authorize_entry, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -173,7 +173,7 @@ def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) 
 def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict[str, Any]:
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "assessment" if kind == "assessment" else "follow_up")
+    authorize_entry(actor, protocol, kind)
     clean = rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
@@ -195,10 +195,11 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
                   reason: Any) -> dict[str, Any]:
     """Replace an entry's data, with a reason; the old value stays in the audit trail."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "follow_up")
+    authorize(actor, protocol.id, "assessment")  # any role that records some kind; the entry's own below
     why = _reason(reason)
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
+        authorize_entry(actor, protocol, e["kind"])
         clean = rec.parse_entry(e["kind"], data)
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
         now = ctx.now_iso()
@@ -217,10 +218,11 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     """Retract an entry entered in error, with a reason. It stays stored (and in the audit trail)
     but no longer counts; the participant's state is derived again without it."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "follow_up")
+    authorize(actor, protocol.id, "assessment")  # any role that records some kind; the entry's own below
     why = _reason(reason)
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
+        authorize_entry(actor, protocol, e["kind"])
         rest = [x for x in entries if x["id"] != entry_id]
         merged = rec.merge(p.record, [(x["kind"], x["data"]) for x in active(rest)])
         try:
