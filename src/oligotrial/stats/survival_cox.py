@@ -39,7 +39,12 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["CoxFit", "RiskTable", "cox_efron", "logrank_from_table", "risk_table"]
+__all__ = ["CoxFit", "MAX_ABS_COEF", "RiskTable", "cox_efron", "logrank_from_table", "risk_table"]
+
+#: a log hazard ratio beyond this (HR outside 1e-13..1e13) is taken as the likelihood having no
+#: finite maximum (R's coxph then warns "coefficient may be infinite" and prints where its
+#: iterations stopped); the analysis reports no estimate instead
+MAX_ABS_COEF = 30.0
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,12 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
             converged = True
             break
     try:
+        np.linalg.cholesky(info)            # a maximum: the information is positive definite
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.full_like(info, np.nan)
         converged = False
+    if np.any(np.abs(beta) > MAX_ABS_COEF):
+        converged = False                   # drifting to infinity (monotone likelihood)
     return CoxFit(beta=beta, cov=cov, loglik=loglik, loglik_null=loglik0, iterations=it,
                   converged=converged)

@@ -261,6 +261,10 @@ def test_a_likelihood_without_finite_maximum_gives_no_hazard_ratio():
     cox = analyse_survival([1, 2], [1, 1], ["10", "9"])["cox"]
     assert cox["terms"] == [{"group": "9", "hazard_ratio": None, "lower": None, "upper": None, "p": None}]
     assert "no estimate" in cox["note"]
+    # "7" fails alone, "b" fails with only "7" beside it: both coefficients drift to infinity
+    # (R: "Ran out of iterations and did not converge", coefficients 40.7 and 20.5 where it stopped)
+    drift = analyse_survival([1, 2, 3, 4], [1, 0, 1, 1], ["a", "a", "b", "7"])["cox"]
+    assert all(t["hazard_ratio"] is None for t in drift["terms"]) and "no estimate" in drift["note"]
     edge = run_case(CASES["edge_cases"])["cox"]
     assert "no events in group 'b'" in edge["note"]
 
