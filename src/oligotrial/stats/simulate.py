@@ -1,6 +1,11 @@
 """Monte-Carlo simulation of two-arm time-to-event trials analysed by the log-rank test.
 
-One simulated trial: ``n_subjects`` enter uniformly over ``accrual_months``; a fixed share
+One simulated trial: ``n_subjects`` enter uniformly over ``accrual_months`` (``entry_times
+"random"``: independent uniform entry times, a Poisson-like accrual; ``"even"``: the entry times
+rpact's ``getSimulationSurvival`` uses, evenly spaced at ``accrual * i / n`` for ``i = 1..n``, here
+in a random order so that arms stay mixed over time -- the same expected accrual, less spread in
+the calendar time of the analysis, so "even" gives slightly less variable event counts and
+analysis times than "random"); a fixed share
 ``r / (1 + r)`` is experimental (``r`` = allocation ratio experimental : control); event times
 come from each arm's distribution (exponential, piecewise exponential or Weibull; optional
 strata with proportional-hazards multipliers); exponential dropout hits with the probability
@@ -76,9 +81,13 @@ class TrialScenario:
     strata_proportions: tuple[float, ...] = (1.0,)
     strata_hazard_multipliers: tuple[float, ...] = (1.0,)
     stratified_test: bool = True
+    entry_times: Literal["random", "even"] = "random"
 
     def __post_init__(self) -> None:
         n = self.n_subjects
+        if self.entry_times not in ("random", "even"):
+            raise DesignError(f"entry_times {self.entry_times!r}: expected 'random' (uniform draws) or 'even' "
+                              "(evenly spaced, as rpact)", field="entry_times")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
             raise DesignError(f"n_subjects {n!r}: expected an integer >= 2", field="n_subjects")
         accrual = float(self.accrual_months)
@@ -477,6 +486,17 @@ def _pool():
     return _POOL
 
 
+def _even(scn: TrialScenario, u_entry, xp):
+    """With ``entry_times="even"``: each trial's uniform draws replaced by their ranks, (rank + 1) / n,
+    so the entry times are rpact's evenly spaced ``accrual * i / n`` in a random order (the arms,
+    fixed by index, stay mixed over calendar time); otherwise the draws unchanged."""
+    if scn.entry_times != "even":
+        return u_entry
+    n = u_entry.shape[1]
+    ranks = xp.argsort(xp.argsort(u_entry, axis=1), axis=1)
+    return (ranks + 1.0) / n
+
+
 def _draw_raw(scn: TrialScenario, n_trials: int, rng, xp):
     """The chunk's random numbers, always drawn in the same order (every backend). A large chunk
     on the CPU is drawn as ``_STREAMS`` independent sub-streams spawned from ``rng`` (NumPy
@@ -493,8 +513,8 @@ def _draw_raw(scn: TrialScenario, n_trials: int, rng, xp):
         else:
             stratum = np.zeros((1, n), dtype=np.int64)
         e_drop = _fill(gens, "standard_exponential", (n_trials, n)) if eta_e > 0 or eta_c > 0 else np.zeros((1, 1))
-        return u_entry, e_event, stratum, e_drop
-    u_entry = rng.random((n_trials, n))
+        return _even(scn, u_entry, xp), e_event, stratum, e_drop
+    u_entry = _even(scn, rng.random((n_trials, n)), xp)
     e_event = rng.standard_exponential((n_trials, n))
     if len(scn.strata_proportions) > 1:
         cum = xp.asarray(np.cumsum(scn.strata_proportions)[:-1])
