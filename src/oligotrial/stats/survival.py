@@ -118,6 +118,8 @@ def validate_survival_data(time, event, group, strata=None, *, names: Mapping[st
     t = _numbers(t_raw)
     if t.shape != (n,):
         raise AnalysisError(f"column {col['time']!r}: expected one time per row", field=col["time"])
+    if n == 0:
+        raise AnalysisError(f"column {col['time']!r}: no data rows; expected at least one", field=col["time"])
     _bad_row(col["time"], ~np.isfinite(t) | (t < 0), t_raw, "a number >= 0", _describe_time)
     e_raw = np.asarray(event)
     if len(e_raw) != n:
@@ -134,7 +136,7 @@ def validate_survival_data(time, event, group, strata=None, *, names: Mapping[st
 
 def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
                       strata: str | None = None) -> SurvivalData:
-    """Read and validate the named columns of a CSV file with a header row (UTF-8).
+    """Read and validate the named columns of a CSV file with a header row (UTF-8, with or without BOM).
 
     Every cell is read as text, then checked as :func:`validate_survival_data` does, so a bad
     cell is reported with its data row (1 = the first row after the header) and column name.
@@ -143,7 +145,7 @@ def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
 
     wanted = [c for c in (time, event, group, strata) if c is not None]
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise AnalysisError(f"{path}: cannot read a CSV file with a header row ({exc})", field="data") from exc
     absent = [c for c in wanted if c not in frame.columns]

@@ -338,3 +338,14 @@ def test_logrank_and_cox_equal_r_on_random_grouped_data_sets():
 def test_labels_are_stripped_and_merged():
     doc = analyse_survival([1, 2, 3, 4], [1, 0, 1, 1], [" a", "a", "b ", 7])
     assert [(g["group"], g["n"]) for g in doc["groups"]] == [("7", 1), ("a", 2), ("b", 1)]
+
+
+def test_no_rows_and_a_csv_with_a_byte_order_mark(tmp_path):
+    with pytest.raises(AnalysisError, match="no data rows"):
+        analyse_survival([], [], [])
+    f = tmp_path / "bom.csv"
+    f.write_bytes("\ufeffmonths,dead,arm\n1,1,soc\n2,0,sbrt\n".encode("utf-8"))
+    assert read_survival_csv(f, time="months", event="dead", group="arm").time.tolist() == [1.0, 2.0]
+    f.write_text("months,dead,arm\n")
+    with pytest.raises(AnalysisError, match="no data rows"):
+        read_survival_csv(f, time="months", event="dead", group="arm")
