@@ -90,7 +90,7 @@ def main() -> None:
     from lifelines import CoxPHFitter, KaplanMeierFitter
     from lifelines.statistics import logrank_test
 
-    from oligotrial.stats.survival import (_cox_document, _curves, _prepare, analyse_survival, group_curves,
+    from oligotrial.stats.survival import (_cox_document, _prepare, analyse_survival, group_curves,
                                            validate_survival_data)
     from oligotrial.stats.survival_cox import logrank_from_table, risk_table
 

@@ -5,7 +5,6 @@ row checks."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
