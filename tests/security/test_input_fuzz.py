@@ -108,8 +108,9 @@ def _write_routes(api) -> list[tuple[str, str, str, Any]]:
         ("PUT", f"{p}/entries/{eid}", "coordinator", {"data": EXAMPLES["adverse_event"], "reason": "grade checked"}),
         ("POST", f"{p}/entries/{eid}/retract", "coordinator", {"reason": "entered in error"}),
     ]
-    for path, kind, _summary in ENTRY_ROUTES:
-        routes.append(("POST", f"{p}/{path}", "coordinator", EXAMPLES[kind]))
+    for path, kind, _summary in ENTRY_ROUTES:  # STOP-2 masks its outcome assessors: they record assessments
+        routes.append(("POST", f"{p}/{path}", "outcome_assessor" if kind == "assessment" else "coordinator",
+                       EXAMPLES[kind]))
     return routes
 
 
