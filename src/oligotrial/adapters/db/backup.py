@@ -158,8 +158,8 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
     cmd = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={tmp}"]
     if settings.database_schema:
         cmd.append(f"--schema={settings.database_schema}")
-    with psycopg.connect(_libpq_url(settings.database_url)) as holder:
-        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with psycopg.connect(_libpq_url(settings.database_url), autocommit=True) as holder:
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # explicit: the snapshot's owner
         snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
         engine = _snapshot_engine(settings, snapshot)
         try:
