@@ -20,11 +20,21 @@ PostgreSQL backends and later pgbench share the same CPU cores; on a 2-core mach
 figures are CPU-bound, and anything else running on the machine lowers both.
 
 Then pgbench (TPC-B-like, scale 4, same number of clients, ``-j`` = cores) runs against the
-same server. Printed: p50, p99, throughput, pgbench tps and the ratio.
-Target: p99 < 100 ms and throughput >= 25% of pgbench's commit rate. After the run the
-allocations are checked (no slot shared or skipped) and the audit chain is verified.
+same server, right after each level. Printed per level (1, 8, 32 and 64 clients by default):
+p50, p99, throughput, the clients' own CPU per allocation, pgbench tps and the ratio.
+Target (issue 19): p99 < 100 ms at 32 clients and throughput >= 0.5 of pgbench's commit rate.
+After each level the allocations are checked: every participant one slot, slots 1..n taken
+(none shared or skipped), every complete block exactly balanced by the allocation ratio, and
+the audit chain (keyed digests, allocations) verified.
 
-    python benchmarks/bench_randomize.py [--n 1600] [--clients 32] [--seconds 10] [--warmup 8] [--threads]
+``--durability`` chooses how a randomization's commit is made durable: ``barrier`` (default:
+the hot rows are released before the WAL flush and the call waits for the flush after, see
+``SqlRepository._allocate_round_trip``) or ``sync`` (synchronous commit under the locks, as
+before issue 19). ``--sqlite`` measures SQLite instead (one file, ``--levels`` clients as
+processes; SQLite serialises every writer on one database lock: target p99 < 500 ms at 8).
+
+    python benchmarks/bench_randomize.py [--levels 1,8,32,64] [--n 800] [--seconds 5] [--warmup 4]
+                                         [--durability barrier|sync] [--threads] [--sqlite]
     (PostgreSQL from OLIGOTRIAL_BENCH_POSTGRES_URL / OLIGOTRIAL_TEST_POSTGRES_URL)
 """
 
@@ -35,12 +45,15 @@ import json
 import multiprocessing as mp
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,21 +65,31 @@ PG_URL = os.environ.get("OLIGOTRIAL_BENCH_POSTGRES_URL") or os.environ.get(
 TRIAL = "NCT06918951"
 
 
+KEY_DIR = tempfile.mkdtemp(prefix="bench-keys-")  # the audit anchor of the benchmark's databases
+SQLITE_DIR = tempfile.mkdtemp(prefix="bench-sqlite-")
+DURABILITY = {"barrier": True, "sync": False}
+
+
 def _settings(schema: str, pool: int):
     from oligotrial.config import Settings
 
-    return Settings(database_url=PG_URL, database_schema=schema, db_pool_size=pool)
+    if schema.startswith("sqlite:"):
+        return Settings(database_url=schema, audit_key_dir=os.path.join(KEY_DIR, "sqlite"))
+    return Settings(database_url=PG_URL, database_schema=schema, db_pool_size=pool,
+                    audit_key_dir=os.path.join(KEY_DIR, schema))
 
 
-def _client(schema: str, warm: list[str], pids: list[str], counter, barrier, out) -> None:
+def _client(schema: str, warm: list[str], pids: list[str], counter, barrier, out, durability: str = "barrier") -> None:
     """One client process: its own engine (one connection); warm up (connection, statement
     caches, the driver's prepared statements), wait for all, take the next participant from the
     shared counter until none is left, then wait for all again before tearing down, so no
     start-up or exit work overlaps the timed window."""
+    from oligotrial.adapters.db.repository import SqlRepository
     from oligotrial.bootstrap import bootstrap
     from oligotrial.service import randomization
     from oligotrial.service.ports import Actor
 
+    SqlRepository.release_before_flush = DURABILITY[durability]
     container = bootstrap(_settings(schema, 1), migrate=False)
     ctx, actor = container.ctx, Actor("bench", {TRIAL: "coordinator"})
     latencies: list[float] = []
@@ -93,10 +116,10 @@ def _client(schema: str, warm: list[str], pids: list[str], counter, barrier, out
 
 
 def _run_processes(schema: str, warm: list[list[str]], pids: list[str],
-                   clients: int) -> tuple[list[float], float]:
+                   clients: int, durability: str = "barrier") -> tuple[list[float], float]:
     ctx = mp.get_context("fork")  # the parent has imported everything; children start at once
     counter, barrier, out = ctx.Value("i", 0), ctx.Barrier(clients + 1), ctx.Queue()
-    procs = [ctx.Process(target=_client, args=(schema, warm[k], pids, counter, barrier, out))
+    procs = [ctx.Process(target=_client, args=(schema, warm[k], pids, counter, barrier, out, durability))
              for k in range(clients)]
     for p in procs:
         p.start()
@@ -142,31 +165,53 @@ def _run_threads(ctx, warm: list[list[str]], pids: list[str], clients: int) -> t
     return latencies, time.monotonic() - t0
 
 
-def _check(ctx, n: int) -> None:
-    """The run was correct: every participant one slot, slots 1..n taken, the chain verifies."""
+def _check(ctx, n: int) -> dict:
+    """The run was correct: every participant one slot, slots 1..n taken (none shared or
+    skipped), every complete block balanced exactly by the allocation ratio, the chain verifies."""
     from oligotrial.service import audit
 
+    protocol = ctx.load_protocol(TRIAL)
+    ratio = dict(protocol.allocation_ratio)
     with ctx.uow() as uow:
         rl = uow.repo.get_list(TRIAL)
-        taken = sorted(s.seq for s in uow.repo.slots(rl.id) if s.participant_id is not None)
+        slots = uow.repo.slots(rl.id)
         allocs = uow.repo.allocations(TRIAL)
+    taken = sorted(s.seq for s in slots if s.participant_id is not None)
     assert taken == list(range(1, n + 1)), "a slot was shared or skipped"
-    assert len({a.participant_id for a in allocs}) == n == len(allocs)
+    assert len({a.participant_id for a in allocs}) == n == len(allocs), "a participant has two allocations"
+    assert len({(a.stratum, a.seq) for a in allocs}) == n, "two allocations share a slot"
+    blocks: dict[int, list] = {}
+    for s in slots:
+        blocks.setdefault(s.block, []).append(s)
+    complete = 0
+    for block in blocks.values():
+        if all(s.participant_id is not None for s in block):
+            arms = Counter(ctx.cipher.decrypt(s.payload_ct, f"slot|{TRIAL}|{s.stratum}|{s.seq}") for s in block)
+            unit = len(block) // sum(ratio.values())
+            assert arms == Counter({a: r * unit for a, r in ratio.items()}), f"block not balanced: {arms}"
+            complete += 1
     rep = audit.verify(ctx)
     assert rep.ok, rep.to_dict()
+    return {"duplicates": 0, "complete_blocks_balanced": complete}
 
 
-def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8) -> dict:
+def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8, durability: str = "barrier",
+                    sqlite: bool = False) -> dict:
     """``n`` timed randomizations by ``clients`` clients, after ``warmup`` untimed ones each."""
     import psycopg
 
+    from oligotrial.adapters.db.repository import SqlRepository
     from oligotrial.bootstrap import bootstrap
     from oligotrial.domain.trial.workflow import Participant
     from oligotrial.service import randomization
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as c:
-        c.execute(f'CREATE SCHEMA "{schema}"')
+    SqlRepository.release_before_flush = DURABILITY[durability]
+    if sqlite:
+        schema = f"sqlite:///{SQLITE_DIR}/bench_{uuid.uuid4().hex[:8]}.db"
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f'CREATE SCHEMA "{schema}"')
     container = bootstrap(_settings(schema, clients if threads else 2))
     try:
         ctx = container.ctx
@@ -181,19 +226,26 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
             uow.commit()
         warm = [pids[k * warmup:(k + 1) * warmup] for k in range(clients)]
         timed = pids[clients * warmup:]
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN if not threads else resource.RUSAGE_SELF)
         if threads:
             latencies, wall = _run_threads(ctx, warm, timed, clients)
         else:
             container.engine.dispose()  # no connection crosses the fork
-            latencies, wall = _run_processes(schema, warm, timed, clients)
-        _check(ctx, total)
+            latencies, wall = _run_processes(schema, warm, timed, clients, durability)
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN if not threads else resource.RUSAGE_SELF)
+        checked = _check(ctx, total)
         qs = statistics.quantiles(latencies, n=100)
-        return {"randomizations": len(latencies), "p50_ms": qs[49] * 1000, "p99_ms": qs[98] * 1000,
-                "throughput_per_s": len(latencies) / wall, "clients_are": "threads" if threads else "processes"}
+        client_cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / total * 1000
+        return {"clients": clients, "randomizations": len(latencies), "p50_ms": qs[49] * 1000,
+                "p99_ms": qs[98] * 1000, "throughput_per_s": len(latencies) / wall,
+                "client_cpu_ms_per_allocation": client_cpu, "durability": durability,
+                "backend": "sqlite" if sqlite else "postgresql",
+                "clients_are": "threads" if threads else "processes", **checked}
     finally:
         container.dispose()
-        with psycopg.connect(PG_URL, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if not sqlite:
+            with psycopg.connect(PG_URL, autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _pgbench() -> str:
@@ -221,23 +273,39 @@ def bench_pgbench(clients: int, seconds: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1600, help="timed randomizations")
-    ap.add_argument("--warmup", type=int, default=8, help="untimed randomizations per client first")
-    ap.add_argument("--clients", type=int, default=32, help="concurrent clients (and pgbench clients)")
-    ap.add_argument("--seconds", type=int, default=10, help="pgbench duration")
+    ap.add_argument("--levels", default="1,8,32,64", help="numbers of concurrent clients, comma-separated")
+    ap.add_argument("--n", type=int, default=800, help="timed randomizations per level (at most 25 per client "
+                    "at one client)")
+    ap.add_argument("--warmup", type=int, default=4, help="untimed randomizations per client first")
+    ap.add_argument("--seconds", type=int, default=5, help="pgbench duration per level")
+    ap.add_argument("--durability", choices=sorted(DURABILITY), default="barrier",
+                    help="barrier: hot rows released before the flush, the call waits for it; sync: as before")
     ap.add_argument("--threads", action="store_true",
                     help="clients as threads in this process (measures the GIL too) instead of processes")
+    ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL (no pgbench)")
     a = ap.parse_args()
-    r = bench_randomize(a.n, a.clients, a.threads, a.warmup)
-    tps = bench_pgbench(a.clients, a.seconds)
-    ratio = r["throughput_per_s"] / tps
-    print(f"randomize on PostgreSQL, {a.clients} concurrent clients ({r['clients_are']}), "
-          f"{r['randomizations']} allocations, {os.cpu_count()} CPU cores shared with the server")
-    print(f"  latency p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms   (target p99 < 100 ms)")
-    print(f"  throughput {r['throughput_per_s']:.0f} randomizations/s")
-    print(f"pgbench (TPC-B-like, scale 4, {a.clients} clients, {a.seconds} s): {tps:.0f} tps")
-    print(f"ratio randomize/pgbench = {ratio:.2f}   (target >= 0.25)")
-    print(json.dumps({**r, "pgbench_tps": tps, "ratio": ratio}))
+    levels = [int(x) for x in a.levels.split(",")]
+    results = []
+    print(f"randomize on {'SQLite' if a.sqlite else 'PostgreSQL'} ({a.durability} durability), clients as "
+          f"{'threads' if a.threads else 'processes'}, {os.cpu_count()} CPU cores shared with the server")
+    print(f"{'clients':>7} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'alloc/s':>8} {'cpu ms':>7} "
+          f"{'pgbench':>8} {'ratio':>6}  blocks")
+    for clients in levels:
+        n = min(a.n, 200) if clients == 1 else a.n
+        r = bench_randomize(n, clients, a.threads, a.warmup, a.durability, a.sqlite)
+        tps = None if a.sqlite else bench_pgbench(clients, a.seconds)
+        r.update(pgbench_tps=tps, ratio=None if tps is None else r["throughput_per_s"] / tps)
+        results.append(r)
+        tps_s = "-" if tps is None else f"{tps:.0f}"
+        ratio_s = "-" if tps is None else f"{r['ratio']:.2f}"
+        print(f"{clients:>7} {r['randomizations']:>5} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+              f"{r['throughput_per_s']:>8.0f} {r['client_cpu_ms_per_allocation']:>7.2f} {tps_s:>8} {ratio_s:>6}  "
+              f"{r['complete_blocks_balanced']} balanced, 0 duplicates", flush=True)
+    if a.sqlite:
+        print("target: p99 < 500 ms at 8 clients (SQLite serialises writers on one database lock)")
+    else:
+        print("target: p99 < 100 ms at 32 clients and ratio >= 0.5 (issue 19)")
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -244,7 +244,10 @@ def test_a_randomization_is_one_round_trip_on_postgresql(pg_container, pg_settin
     monkeypatch.setattr(psycopg.Cursor, "execute", executing)
     out = randomization.randomize(ctx, COORD, TRIAL, pid, {})
     monkeypatch.undo()
-    assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["WITH"], sent
+    # the allocation commits without waiting for the flush (its hot rows released at once); a
+    # second, synchronous transaction is the barrier the call waits on (SqlRepository._allocate_round_trip)
+    assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["BEGIN", "SET", "WITH", "COMMIT", "SELECT"], sent
+    assert sent[1] == "SET LOCAL synchronous_commit TO off" and sent[-1] == "SELECT txid_current()"
     assert out["randomization_number"] == "all#2"
     with psycopg.connect(PG_URL, options=f"-csearch_path={pg_settings.database_schema}") as other:
         assert other.execute("SELECT count(*) FROM allocations").fetchone()[0] == 2  # committed
@@ -350,3 +353,36 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
                              (general, "participants", "(id)::text = ")):
         found = list(scans(p[0]["Plan"], relation))
         assert found and all(key in n.get("Index Cond", "") for n in found), [n.get("Index Cond") for n in found]
+
+
+def test_a_randomization_committed_synchronously_under_its_locks_still_works(pg_container, monkeypatch):
+    """The variant before issue 19 (``--durability sync`` in the benchmark) stays correct."""
+    from oligotrial.adapters.db.repository import SqlRepository
+
+    ctx = pg_container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+    pids = [_enrolled(ctx, n) for n in (1, 2)]
+    monkeypatch.setattr(SqlRepository, "release_before_flush", False)
+    outs = [randomization.randomize(ctx, COORD, TRIAL, p, {}) for p in pids]
+    assert [o["randomization_number"] for o in outs] == ["all#1", "all#2"]
+    assert audit.verify(ctx).ok and randomization.verify_list(ctx, TRIAL)["ok"]
+
+
+def test_a_failed_allocation_leaves_the_connection_usable(pg_container, monkeypatch):
+    """An error inside the autocommit pipeline is rolled back and reported; nothing is written and
+    the next randomization on the same pooled connection succeeds."""
+    ctx = pg_container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
+    first, second = _enrolled(ctx, 1), _enrolled(ctx, 2)
+    randomization.randomize(ctx, COORD, TRIAL, first, {})  # the live list is read and kept
+    real = pg_hotpath.allocate_params
+
+    def broken(req, template):
+        return {**real(req, template), "list_id": "not-a-number"}
+
+    monkeypatch.setattr(pg_hotpath, "allocate_params", broken)
+    with pytest.raises(StorageError):
+        randomization.randomize(ctx, COORD, TRIAL, second, {})
+    monkeypatch.undo()
+    assert randomization.randomize(ctx, COORD, TRIAL, second, {})["randomization_number"] == "all#2"
+    assert audit.verify(ctx).ok

@@ -58,6 +58,11 @@ class SqlRepository:
     audit-chain head is locked for that round trip only. Any other statement sends them first,
     so reads always see them; a unit of work left without commit never sends them."""
 
+    #: a randomization releases its hot rows before its commit is flushed and waits for the
+    #: flush after (see :meth:`_allocate_round_trip`); False: synchronous commit under the locks
+    #: (``benchmarks/bench_randomize.py --durability sync`` measures the difference)
+    release_before_flush = True
+
     def __init__(self, conn: Connection, lists: dict[str, RandomizationList] | None = None) -> None:
         self.conn = conn
         self._pg = conn.dialect.name == "postgresql"
@@ -168,6 +173,61 @@ class SqlRepository:
         except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
             raise _wrap(exc) from None
 
+    def _allocate_round_trip(self, sql: str, params: dict[str, Any]) -> Any:
+        """:data:`pg_hotpath.ALLOCATE` with the stratum's and the chain head's locks released
+        before the commit's WAL flush, and the call returning only once it is durable.
+
+        With ``synchronous_commit`` on, every allocation holds the two hot rows until its commit
+        record is flushed to disk, so allocations serialise on the disk's flush latency. Here
+        the allocating transaction commits with ``synchronous_commit = off`` (its locks are
+        released as soon as its commit record is written), then a second, synchronous
+        transaction that only takes a transaction id commits: its commit waits until the WAL is
+        flushed up to its own record, which lies after the allocation's, so when it returns the
+        allocation is on disk (and on any synchronous standby). Flushes now overlap across
+        clients (group commit) instead of queueing behind the hot rows. What the caller is told
+        (the arm) is never lost by a crash; an allocation nobody was told of may be (another
+        session could have read it in the moment before the flush), and its slot is then
+        simply taken again, in order. Everything goes in one pipeline: BEGIN, the setting, the
+        statement, COMMIT, the barrier and its COMMIT, with one wait for the results."""
+        deferred, self._deferred = self._deferred, []
+        driver = self.conn.connection.driver_connection
+        if not deferred and driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return self._allocate_autocommit(driver, sql, params)
+        try:
+            with driver.pipeline(), driver.cursor() as cur, driver.cursor() as result:
+                for d_sql, d_params in deferred:
+                    cur.execute(d_sql, d_params)
+                cur.execute("SET LOCAL synchronous_commit TO off")
+                result.execute(sql, params)
+                driver.commit()  # the hot rows are released here, before the flush
+                cur.execute("SELECT txid_current()")  # the durability barrier
+                driver.commit()
+                return result.fetchone()
+        except psycopg.Error as exc:  # raised by the driver itself, not through SQLAlchemy
+            raise _wrap(exc) from None
+
+    def _allocate_autocommit(self, driver: Any, sql: str, params: dict[str, Any]) -> Any:
+        """:meth:`_allocate_round_trip` when nothing else ran in the unit of work (the usual
+        case): the driver leaves transaction control to the statements (autocommit), so the
+        pipeline holds four commands instead of seven: BEGIN, the setting and the statement,
+        COMMIT, and the barrier as a transaction of its own (synchronous: it commits only once
+        the WAL is flushed past the allocation's commit)."""
+        driver.autocommit = True
+        try:
+            with driver.pipeline(), driver.cursor() as cur, driver.cursor() as result:
+                cur.execute("BEGIN")
+                cur.execute("SET LOCAL synchronous_commit TO off")
+                result.execute(sql, params)
+                cur.execute("COMMIT")  # the hot rows are released here, before the flush
+                cur.execute("SELECT txid_current()")  # the durability barrier
+                return result.fetchone()
+        except psycopg.Error as exc:
+            if driver.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                driver.execute("ROLLBACK")
+            raise _wrap(exc) from None
+        finally:
+            driver.autocommit = False
+
     def lock_for_randomization(self, trial: str, pid: str) -> tuple[Participant | None, RandomizationList | None]:
         """The participant, row-locked until commit, and the trial's live list.
 
@@ -273,8 +333,9 @@ class SqlRepository:
             {"participant_id": req.participant_id, "trial": req.trial, "list_id": req.list_id, "stratum": req.stratum,
              "seq": 0, "strata": req.strata, "arm_ct": ct_marker, "allocated_at": req.at, "allocated_by": req.by},
             ct_marker)
-        row = self._driver_one(pg.allocate_sql(tuple(req.changes)), pg.allocate_params(req, row_template),
-                               commit=True)
+        sql, params = pg.allocate_sql(tuple(req.changes)), pg.allocate_params(req, row_template)
+        row = (self._allocate_round_trip(sql, params) if self.release_before_flush
+               else self._driver_one(sql, params, commit=True))
         if row is not None and row[1] is not None:
             self.appended += 1
         return SlotOutcome(None) if row is None else SlotOutcome(row[0], row[1], row[2])
