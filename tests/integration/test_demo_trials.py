@@ -189,6 +189,20 @@ def test_the_blinded_statistician_sees_arms_pooled_and_the_dsmb_sees_arms(demos)
         assert get("assessor-b").status_code == 403  # the outcome assessor gets no report
     finally:
         c.dispose()
+    # once the trial is unblinded (final analysis locked), the statistician's report has the arms
+    env = _env(out)
+    short = runner.invoke(app, ["report", "unblind", "--trial", "STOP-2", "--reason", "too short"], env=env)
+    assert short.exit_code == 2 and "reason" in short.output
+    res = runner.invoke(app, ["report", "unblind", "--trial", "STOP-2", "--reason",
+                              "final analysis database locked 2026-11-30"], env=env)
+    assert res.exit_code == 0, res.output
+    c = _container(out)
+    try:
+        client = TestClient(create_app(c))
+        after = get("stat-b").json()
+        assert after["blinded"] is False and set(after["consort"]["allocated"]) == set(ids)
+    finally:
+        c.dispose()
 
 
 def test_a_report_is_kept_signed_and_never_overwritten(demos, tmp_path):

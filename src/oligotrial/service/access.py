@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export": frozenset({"coordinator", "data_manager", "statistician", "dsmb"}),
     # the trial report (arms pooled for a role the protocol blinds)
     "report": frozenset({"coordinator", "data_manager", "statistician", "dsmb", "admin"}),
+    # unblinding the whole trial for the report (after the final analysis is locked)
+    "unblind_trial": frozenset({"admin"}),
 }
 
 

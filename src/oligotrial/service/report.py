@@ -469,6 +469,41 @@ def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date
 
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "report")
-    blinded = is_blinded(protocol.masking.blinded_roles, role)
+    blinded = is_blinded(protocol.masking.blinded_roles, role) and trial_unblinding(ctx, protocol.id) is None
     doc = build_report(ctx, protocol.id, data_cut=data_cut or ctx.today(), pooled=blinded)
     return public(doc)
+
+
+def trial_unblinding(ctx: ServiceContext, trial: str) -> dict[str, Any] | None:
+    """The recorded unblinding of the whole trial (after the final analysis's database lock), or
+    None while the trial is blinded."""
+    with ctx.uow() as uow:
+        done = [e for e in uow.repo.audit_entries(trial) if e["action"] == "trial.unblind"]
+    return None if not done else {"at": done[-1]["at"], "by": done[-1]["actor"], **(done[-1].get("new") or {})}
+
+
+def unblind_trial(ctx: ServiceContext, actor: Any, trial: str, *, reason: str) -> dict[str, Any]:
+    """Record that the trial is unblinded (the final analysis is locked): from then on the report
+    shows the arms to every role allowed to read it. An administrator's act, with a reason, in
+    the audit trail; it does not unblind participants' pages."""
+    from oligotrial.errors import RecordError, WorkflowError
+    from oligotrial.service import audit
+    from oligotrial.service.access import authorize
+
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "unblind_trial")
+    if not protocol.masking.blinded_roles:
+        raise WorkflowError(f"trial {protocol.id}: masking {protocol.masking.level!r} blinds no role; nothing to "
+                            "unblind", code="not_blinded", field="trial")
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise RecordError(f"reason {reason!r}: expected why the trial is unblinded (10 characters or more)",
+                          field="reason")
+    if trial_unblinding(ctx, protocol.id) is not None:
+        raise WorkflowError(f"trial {protocol.id}: already unblinded", code="already_recorded", field="trial")
+    new = {"reason": reason}
+    with ctx.uow() as uow:
+        audit.record(uow, ctx, actor, trial=protocol.id, action="trial.unblind", entity_type="trial",
+                     entity_id=protocol.id, new=new, reason=reason)
+        uow.commit()
+    return new

@@ -104,6 +104,28 @@ def sign(trial: Annotated[str, typer.Option(help="NCT id or short name")],
     typer.echo(f"signed: {out['report_id']} by {out['signed_by']} ({out['role']})")
 
 
+@app.command("unblind")
+def unblind(trial: Annotated[str, typer.Option(help="NCT id or short name")],
+            reason: Annotated[str, typer.Option(help="why (e.g. final analysis database locked on DATE)")]) -> None:
+    """Record that the whole trial is unblinded: from then on the report through the API shows the
+    arms to every role allowed to read it (blinded roles saw them pooled until now)."""
+    from oligotrial.adapters.cli._common import fail
+    from oligotrial.adapters.cli.db import container_or_exit
+    from oligotrial.errors import OligotrialError
+    from oligotrial.service import report as svc
+    from oligotrial.service.ports import Actor
+
+    c = container_or_exit()
+    try:
+        t = c.ctx.load_protocol(trial).id
+        svc.unblind_trial(c.ctx, Actor(OPERATOR, {t: "admin"}), t, reason=reason)
+    except OligotrialError as exc:
+        fail(exc, 2)
+    finally:
+        c.dispose()
+    typer.echo(f"trial {t} unblinded for its reports; recorded in the audit trail")
+
+
 @app.command("list")
 def list_(trial: Annotated[str, typer.Option(help="NCT id or short name")],
           json_: Annotated[bool, typer.Option("--json")] = False) -> None:
