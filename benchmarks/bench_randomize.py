@@ -74,7 +74,7 @@ def _settings(schema: str, pool: int):
     from oligotrial.config import Settings
 
     if schema.startswith("sqlite:"):
-        return Settings(database_url=schema, audit_key_dir=os.path.join(KEY_DIR, "sqlite"))
+        return Settings(database_url=schema, audit_key_dir=os.path.join(KEY_DIR, os.path.basename(schema)))
     return Settings(database_url=PG_URL, database_schema=schema, db_pool_size=pool,
                     audit_key_dir=os.path.join(KEY_DIR, schema))
 
