@@ -5,6 +5,7 @@ in sync with what the package exports.
 """
 
 from oligotrial.errors import (
+    AnalysisError,
     AssessmentError,
     AuditError,
     BlindingError,
@@ -22,6 +23,7 @@ from oligotrial.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisError",
     "AssessmentError",
     "AuditError",
     "BlindingError",

@@ -20,6 +20,16 @@ def test_all_is_sorted_and_exported():
         assert hasattr(oligotrial, name), name
 
 
+def test_every_error_family_is_in_the_public_facade():
+    """A user catches a family by importing it from ``oligotrial``: every error class that
+    errors.py defines is exported there (AnalysisError was once missing)."""
+    from oligotrial import errors
+
+    families = {n for n, v in vars(errors).items()
+                if isinstance(v, type) and issubclass(v, errors.OligotrialError) and v.__module__ == errors.__name__}
+    assert families <= set(oligotrial.__all__), sorted(families - set(oligotrial.__all__))
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     out = set()

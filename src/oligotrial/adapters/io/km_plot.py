@@ -84,7 +84,7 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
             ax.plot([med, med], [0.0, 0.5], linestyle="--", linewidth=0.9, color=colour, alpha=0.8)
 
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlim(0.0, t_max * 1.02)
+    ax.set_xlim(0.0, (t_max if t_max > 0 else 1.0) * 1.02)  # every time 0 (an early data cut): a unit axis
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=t_max >= 8, min_n_ticks=4))
     ax.set_ylabel(ylabel)
     ax.set_xlabel(f"Time ({time_unit})")
