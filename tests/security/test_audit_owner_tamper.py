@@ -37,9 +37,15 @@ def test_a_rewrite_with_the_chain_recomputed_is_detected(backend, keyed, tmp_pat
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_truncation_to_before_the_latest_checkpoint_is_detected(backend, tmp_path, monkeypatch):
+    from oligotrial.adapters.cli.main import app
+
     with service_on(backend, tmp_path) as c:
         activity(c.ctx)
-        cp = audit.checkpoint(c.ctx)  # on demand (as `oligotrial audit checkpoint` does)
+        _cli_env(monkeypatch, c.settings)
+        r = CliRunner().invoke(app, ["audit", "checkpoint"])  # on demand
+        assert r.exit_code == 0 and "checkpoint: seq" in r.output, r.output
+        cp = c.ctx.anchor.checkpoints()[-1]
+        assert cp["seq"] == audit.verify(c.ctx).last_seq
         keep = cp["seq"] - 3
         tail = next(r for r in rows(c) if r["seq"] == keep)
         as_owner(c, "DELETE FROM audit_log WHERE seq > :k", "UPDATE audit_head SET last_seq = :k, last_hash = :h",
@@ -48,9 +54,6 @@ def test_a_truncation_to_before_the_latest_checkpoint_is_detected(backend, tmp_p
         assert not rep.ok and rep.removed == [keep + 1, keep + 2, keep + 3], rep.to_dict()
         assert rep.checkpoint_problems
         # and the operator's command says so
-        _cli_env(monkeypatch, c.settings)
-        from oligotrial.adapters.cli.main import app
-
         r = CliRunner().invoke(app, ["audit", "verify"])
         assert r.exit_code == 1 and "BROKEN" in r.output and f"checkpoint at seq {cp['seq']}" in r.output
 
