@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from oligotrial.adapters.web.inputs import BodySizeLimit
 from oligotrial.adapters.web.responses import SafeJSONResponse
 from oligotrial.adapters.web.throttle import LoginThrottle, LoginThrottled
-from oligotrial.domain.kernel.bounds import shown
+from oligotrial.domain.kernel.bounds import bound_expectation, shown
 
 from oligotrial.errors import (AuditError, BlindingError, OligotrialError, ProtocolError, RandomizationError,
                                RecordError, StorageError, WorkflowError)
@@ -93,7 +93,7 @@ def _request_issue(err: dict) -> dict:
     ``@sub.path|value|expected`` (:mod:`oligotrial.domain.kernel.bounds`) extends the path. The
     echoed value is shown escaped and cut (:func:`~oligotrial.domain.kernel.bounds.shown`)."""
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith("function-")]
-    msg = str(err.get("msg", ""))
+    msg = bound_expectation(err) or str(err.get("msg", ""))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     value = shown(err.get("input"))

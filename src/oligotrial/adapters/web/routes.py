@@ -35,7 +35,8 @@ class _Body(BoundedModel):
     """A request body: unknown fields refused; text, numbers, dates and sizes bounded as the
     record's own models are (:mod:`oligotrial.domain.kernel.bounds`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # built at once (FastAPI wraps a body model in its own adapter, which a deferred model upsets)
+    model_config = ConfigDict(extra="forbid", defer_build=False)
 
 
 def _iso_date(text: str) -> str:

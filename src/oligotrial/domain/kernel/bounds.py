@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import types
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from annotated_types import MaxLen
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
@@ -129,37 +131,65 @@ def first_problem(value: Any, path: str = "", **kw: Any) -> tuple[str, str, str]
     return next(problems(value, path, **kw), None)
 
 
-def _bounded_date(day: dt.date) -> dt.date:
-    why = date_problem(day)
-    if why:
-        raise ValueError(f"{day.isoformat()}: expected {why}")
-    return day
+#: the pattern a text field matches: no NUL character (a lone surrogate is refused by pydantic's
+#: own string validation, which cannot decode it: error type ``string_unicode``)
+NO_NUL = r"^[^\x00]*$"
+_Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+#: a date from :data:`EARLIEST_DATE` to :data:`LATEST_DATE`
+BoundedDate = Annotated[dt.date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 
-#: a date within :data:`EARLIEST_DATE` .. :data:`LATEST_DATE`
-BoundedDate = Annotated[dt.date, AfterValidator(_bounded_date)]
+def _bounded_type(annotation: Any) -> Any:
+    """``annotation`` with every ``str`` bounded (no NUL), every ``date`` in range and every list
+    at most :data:`MAX_LIST_ITEMS` long (a field's own ``max_length`` still wins); literals,
+    numbers and nested models as they are (``allow_inf_nan`` refuses non-finite floats, a nested
+    model bounds itself)."""
+    if annotation is str:
+        return _Text
+    if annotation is dt.date:
+        return BoundedDate
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return Annotated[(_bounded_type(args[0]), *annotation.__metadata__)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_bounded_type(a) for a in args)]  # noqa: UP007 - built from a tuple
+    if origin is list:
+        return Annotated[list[_bounded_type(args[0])], MaxLen(MAX_LIST_ITEMS)]
+    if origin is dict:
+        return dict[_bounded_type(args[0]), _bounded_type(args[1])]
+    return annotation
 
 
 class BoundedModel(BaseModel):
-    """Base of every input model: floats finite (``allow_inf_nan=False``), text at most
-    :data:`MAX_TEXT_CHARS` characters unless the field says less, and, after the fields are
-    parsed, every text valid, every date in range and every list bounded (:func:`problems`).
-    A problem is reported in the record's error convention ``@path|value|expected``."""
+    """Base of every input model: floats finite (``allow_inf_nan=False``), text valid Unicode
+    (pydantic refuses a lone surrogate), without NUL and at most :data:`MAX_TEXT_CHARS`
+    characters unless the field says less, dates from :data:`EARLIEST_DATE` to
+    :data:`LATEST_DATE`, lists at most :data:`MAX_LIST_ITEMS` long. The bounds are pydantic's
+    own constraints, added to each subclass's field types when the class is made (no Python
+    runs per value); :func:`bound_expectation` words their errors."""
 
-    model_config = ConfigDict(allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS)
+    # defer_build: each class's schema is built once, by __pydantic_init_subclass__, with the bounds
+    model_config = ConfigDict(allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS, defer_build=True)
 
-    @model_validator(mode="after")
-    def _within_bounds(self) -> Any:
-        for name in type(self).model_fields:
-            v = getattr(self, name)
-            if v is None or isinstance(v, (bool, int, BaseModel)):
-                continue  # nested models check themselves
-            if isinstance(v, (list, tuple)) and v and all(isinstance(x, BaseModel) for x in v):
-                if len(v) > MAX_LIST_ITEMS:
-                    raise ValueError(f"@{name}|{shown(v)}|at most {MAX_LIST_ITEMS} items")
-                continue
-            found = first_problem(v, name)
-            if found:
-                where, what, expected = found
-                raise ValueError(f"@{where}|{what.replace('|', '/')}|{expected}")
-        return self
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for field in cls.model_fields.values():
+            field.annotation = _bounded_type(field.annotation)
+        cls.model_rebuild(force=True)
+
+
+def bound_expectation(err: Any) -> str | None:
+    """What a pydantic error raised by these bounds expected, in words, or None for any other."""
+    kind = err.get("type")
+    ctx = err.get("ctx") or {}
+    if kind == "string_unicode":
+        return "valid Unicode text: a lone UTF-16 surrogate (U+D800-U+DFFF) has no encoding"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        return "text without the NUL character U+0000"
+    if kind == "finite_number":
+        return "a finite number (NaN and Infinity are not numbers in JSON)"
+    if kind in ("less_than_equal", "greater_than_equal") and str(ctx.get("le", ctx.get("ge"))) in (
+            EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()):
+        return f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+    return None

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from oligotrial.domain.kernel import BoundedModel
-from oligotrial.domain.kernel.bounds import MAX_LESIONS
+from oligotrial.domain.kernel.bounds import MAX_LESIONS, bound_expectation
 from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
 from oligotrial.domain.record.therapy import LocalTherapy
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
@@ -419,6 +419,8 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
             for part in _marker_parts(field):
                 value = value.get(part, shown) if isinstance(value, Mapping) else shown
             msg = expected
+        elif bound_expectation(err):
+            msg = bound_expectation(err)
         elif err["type"] == "extra_forbidden":
             msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
         elif err["type"] == "literal_error":
