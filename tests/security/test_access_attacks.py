@@ -50,6 +50,18 @@ def test_a_login_flood_from_one_address_across_accounts_is_429(backend, tmp_path
         assert r.status_code == 429 and r.json()["field"] == "address" and "Retry-After" in r.headers
 
 
+def test_emergency_unblinding_re_authentication_is_throttled_like_a_login(backend, tmp_path):
+    with app_on(backend, tmp_path, login_failures_per_account=3, login_failures_per_address=1000,
+                login_window_s=60) as api:
+        pid = api.enrolled(1)
+        assert api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).status_code == 200
+        body = {"reason": "anaphylaxis, need the arm", "password": "guess"}
+        codes = [api.call("POST", f"{BASE}/{pid}/unblind", "coordinator", json=body).status_code for _ in range(3)]
+        assert codes == [403] * 3
+        r = api.call("POST", f"{BASE}/{pid}/unblind", "coordinator", json={**body, "password": PASSWORD})
+        assert r.status_code == 429 and "Retry-After" in r.headers and "arm" not in r.json()
+
+
 def test_the_throttle_window_slides_and_a_success_clears_the_account():
     from oligotrial.adapters.web.throttle import LoginThrottle, LoginThrottled
 

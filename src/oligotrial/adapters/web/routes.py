@@ -20,6 +20,7 @@ from oligotrial.adapters.web.security import CurrentActor, Ctx, TrialId, issue_t
 from oligotrial.domain.kernel import BoundedModel
 from oligotrial.domain.kernel.bounds import date_problem
 from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.errors import BlindingError
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
@@ -251,8 +252,19 @@ def randomize(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Rando
 
 
 @router.post("/trials/{trial}/participants/{pid}/unblind", tags=["workflow"])
-def unblind(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: UnblindBody) -> dict:
-    return unblinding.emergency_unblind(ctx, actor, trial, pid, reason=body.reason, password=body.password)
+def unblind(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: UnblindBody) -> dict:
+    """Break the glass for one participant. The re-authentication is a login: its failures count
+    against the same throttle (a stolen token does not buy unlimited password guesses), and
+    every refusal is audited by the service."""
+    throttle = login_throttle(request)
+    address = request.client.host if request.client else None
+    throttle.check(actor.username, address)
+    try:
+        return unblinding.emergency_unblind(ctx, actor, trial, pid, reason=body.reason, password=body.password)
+    except BlindingError as exc:
+        if exc.code == "reauthentication_failed":
+            throttle.failed(actor.username, address)
+        raise
 
 
 @router.post("/trials/{trial}/participants/{pid}/radiotherapy", tags=["workflow"])
