@@ -23,8 +23,10 @@ import binascii
 import fcntl
 import json
 import os
+import random
 import re
 import secrets
+import time
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +90,8 @@ class FileAnchor:
         self._signer: Ed25519PrivateKey | None = None
         self._count = 0
         self._seen_checkpoint = False
+        self._jitter = random.Random(os.getpid())  # operational only: spreads processes' checkpoints apart
+        self._next = self._threshold()
 
     def _ready(self) -> None:
         if self._key is not None:
@@ -162,18 +166,30 @@ class FileAnchor:
         self._seen_checkpoint = True
         return cp
 
+    def _threshold(self) -> int:
+        n = self.checkpoint_every
+        return max(1, n // 2 + self._jitter.randrange(n + 1))  # n/2 .. 3n/2, n on average
+
     def due(self, appended: int) -> bool:
-        """Every ``checkpoint_every`` entries this process appended; and at the first commit of a
-        chain with no checkpoint yet."""
+        """About every ``checkpoint_every`` entries this process appended (each process's
+        threshold drawn between half and one and a half times that, so processes started together
+        do not all verify and sign at once), unless another process wrote a checkpoint in the
+        last second; and at the first commit of a chain with no checkpoint yet."""
         if appended <= 0:
             return False
         self._count += appended
+        path = self.dir / CHECKPOINTS_FILE
         if not self._seen_checkpoint:
             self._seen_checkpoint = True  # asked once per process; the periodic rule does the rest
-            if not (self.dir / CHECKPOINTS_FILE).exists() or (self.dir / CHECKPOINTS_FILE).stat().st_size == 0:
+            if not path.exists() or path.stat().st_size == 0:
                 self._count = 0
                 return True
-        if self._count >= self.checkpoint_every:
-            self._count = 0
-            return True
-        return False
+        if self._count < self._next:
+            return False
+        self._count, self._next = 0, self._threshold()
+        try:
+            if time.time() - path.stat().st_mtime < 1.0:
+                return False  # another process has just checkpointed: the chain's tip is anchored
+        except OSError:
+            pass
+        return True
