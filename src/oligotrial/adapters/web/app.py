@@ -49,7 +49,8 @@ def status_for(exc: OligotrialError) -> int:
 def create_app(container) -> FastAPI:
     from oligotrial.adapters.web.routes import router
 
-    app = FastAPI(title="oligotrial", version="0.1.0", openapi_url="/openapi.json",
+    # the API docs are served by pages.mount from vendored files (no CDN): FastAPI's own are off
+    app = FastAPI(title="oligotrial", version="0.1.0", openapi_url="/openapi.json", docs_url=None, redoc_url=None,
                   description="Trial operations: participants, screening, concealed randomization, "
                               "blinding, follow-up and an append-only audit trail.",
                   default_response_class=SafeJSONResponse)
@@ -63,6 +64,9 @@ def create_app(container) -> FastAPI:
     from oligotrial.adapters.web.report_routes import router as report_router
 
     app.include_router(report_router)
+    from oligotrial.adapters.web.pages import mount as mount_pages
+
+    mount_pages(app, status_for)  # the web interface under /, its files under /static, the API docs at /docs
 
     @app.exception_handler(OligotrialError)
     async def _domain_error(_request: Request, exc: OligotrialError) -> SafeJSONResponse:

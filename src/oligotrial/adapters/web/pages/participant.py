@@ -1,0 +1,147 @@
+"""The participant list, the participant page (a timeline of what happened to them), the
+follow-up entry forms and corrections, and an entry's audit history (an htmx fragment, or a
+page of its own without script).
+
+The participant as a role sees them is :func:`oligotrial.service.enrolment.get_participant`,
+the view the REST API returns: the arm is in it only for a role allowed to see it. An entry is
+recorded or corrected through :mod:`oligotrial.service.followup`; a refused one saves nothing
+and the form comes back with the service's message beside the field it names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+from starlette.responses import Response
+
+from oligotrial.adapters.web.pages import forms
+from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
+from oligotrial.adapters.web.pages.views import attempt, may, router
+from oligotrial.domain.trial.workflow import STATES, TERMINAL
+from oligotrial.errors import BlindingError, RecordError, WorkflowError
+from oligotrial.service import audit, enrolment, followup
+from oligotrial.service.access import authorize_entry
+
+Pid = Annotated[str, "participant id"]
+
+
+@router.get("/trials/{trial}/participants")
+def participants(page: SignedIn, trial: str,
+                 state: Annotated[str, Query(max_length=40)] = "") -> Response:
+    protocol = page.ctx.load_protocol(trial)
+    rows = enrolment.list_participants(page.ctx, page.actor, protocol.id)
+    shown = [r for r in rows if not state or r["state"] == state]
+    return render(page, page.request, "participants.html", trial=protocol, rows=shown, total=len(rows),
+                  state=state, states=[*STATES, *sorted(TERMINAL - set(STATES))])
+
+
+def may_record(page: Page, protocol: Any, kind: str) -> bool:
+    """Whether the user may record (and correct) an entry of ``kind``: the service's own check
+    (:func:`oligotrial.service.access.authorize_entry`: a trial that masks its outcome assessors
+    takes tumour assessments from them alone)."""
+    try:
+        authorize_entry(page.actor, protocol, kind)
+    except BlindingError:
+        return False
+    return True
+
+
+def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
+                      values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                      saved: int | None = None) -> Response:
+    protocol = page.ctx.load_protocol(trial)
+    view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
+    role = page.role(protocol.id)
+    can_record = {kind: may_record(page, protocol, kind) for kind in forms.KIND_LABELS}
+    lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
+    return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
+                  can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
+                  form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
+                  choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS)
+
+
+@router.get("/trials/{trial}/participants/{pid}")
+def participant(page: SignedIn, trial: str, pid: Pid,
+                saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    return _participant_page(page, trial, pid, saved=saved)
+
+
+@router.post("/trials/{trial}/participants/{pid}/record/{kind}")
+async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Response:
+    form = await form_of(page)
+    if kind not in forms.FORM_KINDS:
+        raise RecordError(f"kind {kind[:40]!r}: expected one of {', '.join(forms.FORM_KINDS)}", field="kind")
+    data = forms.data_from(kind, form)
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        out = followup.record_entry(page.ctx, page.actor, protocol.id, pid, kind, data)
+    except (RecordError, WorkflowError) as exc:
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _participant_page(page, protocol.id, pid, 422, kind=kind,
+                                 values={k: str(v) for k, v in form.items()}, errors=errors)
+    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}#entry-{out['id']}")
+
+
+def _entry(view: dict[str, Any], entry_id: int) -> dict[str, Any]:
+    e = next((x for x in view["entries"] if x["id"] == entry_id), None)
+    if e is None:
+        raise WorkflowError(f"entry {entry_id}: not found for participant {view['id']}", code="not_found",
+                            field="entry")
+    return e
+
+
+def _correct_page(page: Page, trial: str, pid: str, entry_id: int, status: int = 200, *,
+                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> Response:
+    protocol = page.ctx.load_protocol(trial)
+    view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
+    e = _entry(view, entry_id)
+    if values is None:
+        values = forms.values_of(e["kind"], e["data"]) if e["kind"] in forms.FORM_KINDS \
+            else {"data": json.dumps(e["data"], indent=1)}
+    lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
+    return render(page, page.request, "correct.html", status, trial=protocol, p=view, e=e, values=values,
+                  errors=errors or {}, choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS),
+                  lesions=lesions, form_kind=e["kind"], kind_labels=forms.KIND_LABELS)
+
+
+@router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/correct")
+def correct_form(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Response:
+    return _correct_page(page, trial, pid, entry_id)
+
+
+@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/correct")
+async def correct_entry(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Response:
+    form = await form_of(page)
+    protocol = page.ctx.load_protocol(trial)
+    view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
+    e = _entry(view, entry_id)
+    values = {k: str(v) for k, v in form.items()}
+    try:
+        if e["kind"] in forms.FORM_KINDS:
+            data: Any = forms.data_from(e["kind"], form)
+        else:
+            try:
+                data = json.loads(values.get("data") or "")
+            except ValueError as exc:
+                raise RecordError(f"data: expected the entry as JSON ({exc.msg})", field="data") from None
+        followup.correct_entry(page.ctx, page.actor, protocol.id, pid, entry_id, data, values.get("reason", ""))
+    except (RecordError, WorkflowError) as exc:
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _correct_page(page, protocol.id, pid, entry_id, 422, values=values, errors=errors)
+    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={entry_id}#entry-{entry_id}")
+
+
+@router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/history")
+def entry_history(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Response:
+    """The entry's audit history: its audit entries for a role that may read the trail, otherwise
+    who recorded and last changed it, when and why (from the entry itself)."""
+    protocol = page.ctx.load_protocol(trial)
+    view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
+    e = _entry(view, entry_id)
+    trail, why = attempt(audit.trail, page.ctx, page.actor, protocol.id)
+    rows = None if trail is None else [r for r in trail if r["entity_id"] == f"{view['id']}/{entry_id}"]
+    fragment = page.request.headers.get("HX-Request") == "true"
+    return render(page, page.request, "history_fragment.html" if fragment else "history.html", trial=protocol,
+                  p=view, e=e, rows=rows, why=why, kind_labels=forms.KIND_LABELS)

@@ -1,0 +1,122 @@
+"""The pages' sign-in session: a signed cookie, an idle timeout, and a CSRF token bound to it.
+
+The cookie holds ``{uid, iat, seen, csrf}`` signed with HMAC-SHA256 under the server's
+``secret_key`` and a purpose label of its own, so that a bearer token of the API is never a
+valid cookie nor the reverse. It is ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the
+request came over https (OWASP Session Management Cheat Sheet, "Cookies"). Every page a signed-in
+user opens re-issues it with a new ``seen``; a session idle for longer than :data:`IDLE_S`, or
+older than :data:`ABSOLUTE_S`, is over (OWASP, "Session Expiration": idle 15-30 minutes for
+high-value applications). Each form carries the session's CSRF token (the synchronizer-token
+pattern: the token is bound to the session, compared in constant time); the sign-in form, before
+any session, uses a double-submit cookie (OWASP CSRF Prevention Cheat Sheet).
+
+The session is stateless: signing out clears the cookie in the browser, but a copy taken
+before stays valid until it idles out. The user's roles are read again on every request, so a
+revoked role or an inactive account takes effect at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+COOKIE = "oligotrial_session"
+LOGIN_CSRF_COOKIE = "oligotrial_login_csrf"
+#: a session unused for this long is over
+IDLE_S = 30 * 60
+#: a session is over this long after sign-in, however busy
+ABSOLUTE_S = 12 * 3600
+_PURPOSE = b"oligotrial.page-session/1:"
+
+
+class SessionEnded(Exception):
+    """No valid session: the page answers with the sign-in page (``why`` says what happened)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class CsrfRejected(Exception):
+    """A form was posted without the CSRF token of the session it claims."""
+
+
+@dataclass(frozen=True)
+class Session:
+    uid: int
+    iat: int
+    seen: int
+    csrf: str
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _sign(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), _PURPOSE + payload.encode(), hashlib.sha256).digest())
+
+
+def encode(secret: str, s: Session) -> str:
+    payload = _b64(json.dumps({"uid": s.uid, "iat": s.iat, "seen": s.seen, "csrf": s.csrf}).encode())
+    return f"{payload}.{_sign(secret, payload)}"
+
+
+def decode(secret: str, value: str | None, *, now: float | None = None, idle_s: int = IDLE_S,
+           absolute_s: int = ABSOLUTE_S) -> Session:
+    """The session a cookie holds; :class:`SessionEnded` when there is none, it was tampered
+    with, it idled out or it is too old."""
+    if not value:
+        raise SessionEnded("signin")
+    now = time.time() if now is None else now
+    try:
+        payload, sig = value.split(".")
+        if not hmac.compare_digest(sig, _sign(secret, payload)):
+            raise ValueError
+        d = json.loads(_unb64(payload))
+        s = Session(int(d["uid"]), int(d["iat"]), int(d["seen"]), str(d["csrf"]))
+    except Exception:
+        raise SessionEnded("signin") from None
+    if now - s.seen > idle_s or now - s.iat > absolute_s:
+        raise SessionEnded("expired")
+    return s
+
+
+def new_session(uid: int, now: float | None = None) -> Session:
+    t = int(time.time() if now is None else now)
+    return Session(uid, t, t, secrets.token_urlsafe(32))
+
+
+def touch(s: Session, now: float | None = None) -> Session:
+    return Session(s.uid, s.iat, int(time.time() if now is None else now), s.csrf)
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=is_https(request))
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
+
+
+def check_csrf(expected: str | None, given: object) -> None:
+    """Raise :class:`CsrfRejected` unless ``given`` equals ``expected`` (constant time)."""
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise CsrfRejected("csrf: the form's token does not match this session; reload the page and try again")
