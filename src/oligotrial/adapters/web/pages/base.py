@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from oligotrial.adapters.web.pages import session as sess
 from oligotrial.errors import OligotrialError
 from oligotrial.service import users
+from oligotrial.service.access import PERMISSIONS
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 
@@ -79,7 +80,8 @@ def trials_of(page: Page) -> list[dict[str, Any]]:
         role = page.actor.role_in(p.id)
         if role is not None:
             out.append({"id": p.id, "short_name": p.short_name, "title": p.title, "role": role,
-                        "site": page.actor.site_in(p.id)})
+                        "site": page.actor.site_in(p.id),
+                        "may": {a: role in PERMISSIONS[a] for a in ("view", "audit_view", "report")}})
     return out
 
 

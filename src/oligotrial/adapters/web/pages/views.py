@@ -125,8 +125,7 @@ def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     return {**trial, "recruitment": rec, "recruitment_why": rec_why,
             "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
             "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
-            "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why,
-            "may": {a: may(page, tid, a) for a in ("view", "audit_view", "report")}}
+            "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why}
 
 
 @router.get("/trials")
