@@ -103,3 +103,18 @@ def _cli_env(monkeypatch, settings) -> None:
     monkeypatch.setenv("OLIGOTRIAL_AUDIT_KEY_DIR", settings.audit_key_dir)
     if settings.database_schema:
         monkeypatch.setenv("OLIGOTRIAL_DATABASE_SCHEMA", settings.database_schema)
+
+
+def test_verifying_with_another_key_reports_every_keyed_entry_and_names_the_key_used(tmp_path, monkeypatch):
+    """A database moved without its key directory: nothing keyed can be vouched for, and the
+    operator is told which key was used."""
+    from oligotrial.adapters.cli.main import app
+
+    with service_on("sqlite", tmp_path) as c:
+        activity(c.ctx, n=1)
+        n = audit.verify(c.ctx).last_seq
+        _cli_env(monkeypatch, c.settings)
+        monkeypatch.setenv("OLIGOTRIAL_AUDIT_KEY_DIR", str(tmp_path / "other-keys"))
+        r = CliRunner().invoke(app, ["audit", "verify"])
+        assert r.exit_code == 1 and f"altered {list(range(1, n + 1))}" in r.output, r.output
+        assert str(tmp_path / "other-keys") in r.output.replace("\n", "")

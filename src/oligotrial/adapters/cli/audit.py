@@ -38,6 +38,10 @@ def verify(as_json: bool = typer.Option(False, "--json", help="print the report 
         typer.echo(f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}")
         for line in rep.checkpoint_problems + rep.allocation_problems:
             typer.echo(f"  {line}")
+        if rep.altered and rep.keyed_from is not None:
+            where = getattr(c.ctx.anchor, "dir", None)
+            typer.echo(f"  (keyed entries verify only with the key that wrote them; the key used: "
+                       f"{where or 'the configured anchor'}, OLIGOTRIAL_AUDIT_KEY_DIR)")
     raise typer.Exit(0 if rep.ok else 1)
 
 
