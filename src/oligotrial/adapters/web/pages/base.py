@@ -34,6 +34,18 @@ templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
 
+def entity_label(entity_id: str | None, names: dict[str, str]) -> str:
+    """An audit row's entity, ``<participant id>/<rest>``, with the participant's own (external)
+    id in place of the internal one where ``names`` has it."""
+    if not entity_id:
+        return ""
+    head, sep, rest = str(entity_id).partition("/")
+    return f"{names[head]}{sep}{rest}" if head in names else str(entity_id)
+
+
+templates.env.filters["entity"] = entity_label
+
+
 def _idle_s(request: Request) -> int:
     return int(getattr(request.app.state, "page_idle_s", sess.IDLE_S))
 

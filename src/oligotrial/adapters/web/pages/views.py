@@ -35,6 +35,14 @@ def may(page: Page, trial: str, action: str) -> bool:
     return page.role(trial) in PERMISSIONS[action]
 
 
+def external_ids(page: Page, trial: str) -> dict[str, str]:
+    """Participant id -> the participant's own (external) id, for the participants the user may
+    see (an audit row names the participant by the internal id); empty for a role that may not
+    list participants."""
+    rows, _why = attempt(enrolment.list_participants, page.ctx, page.actor, trial)
+    return {r["id"]: r["external_id"] for r in rows or []}
+
+
 def attempt(fn, *args, **kw) -> tuple[Any, str | None]:
     """``fn``'s result, or the service's refusal (``forbidden``) as a message for the panel."""
     try:
@@ -125,7 +133,8 @@ def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     return {**trial, "recruitment": rec, "recruitment_why": rec_why,
             "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
             "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
-            "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why}
+            "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why,
+            "names": external_ids(page, tid) if trail else {}}
 
 
 @router.get("/trials")
@@ -144,13 +153,15 @@ def audit_page(page: SignedIn, trial: TrialPath,
                participant: Annotated[str, Query(max_length=64)] = "") -> Response:
     protocol = page.ctx.load_protocol(trial)
     rows = audit.trail(page.ctx, page.actor, protocol.id)[::-1]  # newest first
-    if participant:
-        rows = [r for r in rows if str(r["entity_id"] or "").split("/")[0] == participant]
+    names = external_ids(page, protocol.id)
+    if participant:  # the participant's own id (C-00001) or the internal one
+        wanted = {participant} | {pid for pid, ext in names.items() if ext == participant}
+        rows = [r for r in rows if str(r["entity_id"] or "").split("/")[0] in wanted]
     pages = max(1, math.ceil(len(rows) / AUDIT_PAGE))
     n = min(n, pages)
     return render(page, page.request, "audit.html", trial=protocol, rows=rows[(n - 1) * AUDIT_PAGE:n * AUDIT_PAGE],
                   n=n, pages=pages, total=len(rows), participant=participant,
-                  may_verify=may(page, protocol.id, "audit_verify"), verified=None)
+                  may_verify=may(page, protocol.id, "audit_verify"), verified=None, names=names)
 
 
 @router.post("/trials/{trial}/audit/verify")
@@ -161,7 +172,7 @@ async def audit_verify(page: SignedIn, trial: TrialPath) -> Response:
     rows = audit.trail(page.ctx, page.actor, protocol.id)[::-1]
     return render(page, page.request, "audit.html", trial=protocol, rows=rows[:AUDIT_PAGE], n=1,
                   pages=max(1, math.ceil(len(rows) / AUDIT_PAGE)), total=len(rows), participant="",
-                  may_verify=True, verified=report)
+                  may_verify=True, verified=report, names=external_ids(page, protocol.id))
 
 
 # ---- report -------------------------------------------------------------------------------------

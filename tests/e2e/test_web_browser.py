@@ -1,0 +1,160 @@
+"""The web interface in a real headless Chromium (Debian's ``chromium`` through its
+``chromium-driver``, as ``test_report_browser.py`` drives it), against ``oligotrial``'s own
+server in a thread on a small STOP-2 demo database.
+
+A coordinator signs in, opens a treated participant, records an adverse event (first with a
+grade CTCAE v5.0 does not define for the term: the error is shown beside the grade and nothing
+is saved; then a valid one), corrects it with a reason (first without one: refused beside the
+reason), opens the entry's history (an htmx fragment: the script is served by oligotrial) and
+finds the correction, with its reason, on the audit page. Screenshots of the dashboard, the
+participant page with the inline error, and the audit page are kept under the test's temporary
+directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from web_demo import ServerThread, build
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _browser(tmp_path):
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true and Debian's chromium/chromium-driver are not installed (scripts/browser.sh)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/browser.sh installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+def _shot(driver, tmp_path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, max(900, min(int(height), 6000)))
+    assert driver.save_screenshot(str(path)) and path.stat().st_size > 20_000, name
+    keep = os.environ.get("OLIGOTRIAL_SCREENSHOTS")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(path, os.path.join(keep, path.name))
+
+
+def _set(driver, form, name: str, value: str) -> None:
+    """Set a form field the way a user leaves it (a date input takes ISO through its value)."""
+    from selenium.webdriver.common.by import By
+
+    el = form.find_element(By.NAME, name)
+    if el.tag_name == "select":
+        from selenium.webdriver.support.ui import Select
+
+        Select(el).select_by_value(value)
+    else:
+        driver.execute_script("arguments[0].value = arguments[1]", el, value)
+
+
+def _entry_ids(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [tr.get_attribute("id") for tr in driver.find_elements(By.CSS_SELECTOR, "table.entries tr[id^=entry-]")]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = build(tmp_path_factory.mktemp("webdemo"), patients=6, seed=3)
+    yield d
+    d.container.dispose()
+
+
+def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited(demo, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from oligotrial.adapters.web.app import create_app
+
+    username, password = demo.accounts["coordinator"]
+    driver = _browser(tmp_path)
+    wait = WebDriverWait(driver, 15)
+    try:
+        with ServerThread(create_app(demo.container)) as base:
+            driver.get(base + "/")
+            assert driver.current_url.endswith("/login")
+            driver.find_element(By.ID, "username").send_keys(username)
+            driver.find_element(By.ID, "password").send_keys(password)
+            driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
+            wait.until(ec.url_contains("/trials"))
+            assert "coordinator" in driver.find_element(By.CSS_SELECTOR, "nav .who").text
+            assert driver.find_elements(By.CSS_SELECTOR, "svg.chart path.series"), "the recruitment chart"
+            _shot(driver, tmp_path, "dashboard")
+
+            driver.get(f"{base}/trials/{demo.trial}/participants?state=treated")
+            driver.find_element(By.CSS_SELECTOR, "table tbody tr td a").click()
+            wait.until(ec.presence_of_element_located((By.ID, "ae-form")))
+            page_url = driver.current_url
+            before = _entry_ids(driver)
+
+            form = driver.find_element(By.ID, "ae-form")
+            _set(driver, form, "date", demo.container.ctx.today().isoformat())
+            form.find_element(By.NAME, "term").send_keys("Fatigue")
+            _set(driver, form, "grade", "5")  # Fatigue is graded 1-3 in CTCAE v5.0
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            error = wait.until(ec.visibility_of_element_located((By.ID, "err-grade")))
+            assert "grade" in error.text and "[1, 2, 3]" in error.text, error.text
+            assert driver.find_element(By.ID, "f-grade").get_attribute("aria-invalid") == "true"
+            assert driver.find_element(By.ID, "f-term").get_attribute("value") == "Fatigue"  # kept as typed
+            assert _entry_ids(driver) == before, "a refused entry saves nothing"
+            _shot(driver, tmp_path, "participant-inline-error")
+
+            form = driver.find_element(By.ID, "ae-form")
+            _set(driver, form, "grade", "2")
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            notice = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "p.notice")))
+            assert "Saved: entry" in notice.text
+            entry = notice.text.split("entry")[1].strip(" .")
+            assert _entry_ids(driver) == [*before, f"entry-{entry}"]
+            row = driver.find_element(By.ID, f"entry-{entry}")
+            assert "Fatigue, grade 2" in row.text
+
+            row.find_element(By.LINK_TEXT, "correct").click()
+            form = wait.until(ec.presence_of_element_located((By.ID, "correct-form")))
+            _set(driver, form, "grade", "3")
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            assert "reason" in wait.until(ec.visibility_of_element_located((By.ID, "err-reason"))).text
+            form = driver.find_element(By.ID, "correct-form")
+            form.find_element(By.NAME, "reason").send_keys("grade re-read from the clinic letter")
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait.until(ec.url_contains(f"saved={entry}"))
+            row = driver.find_element(By.ID, f"entry-{entry}")
+            assert "Fatigue, grade 3" in row.text and "grade re-read from the clinic letter" in row.text
+
+            row.find_element(By.LINK_TEXT, "history").click()  # htmx swaps the fragment in place
+            history = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f"#history-{entry} table")))
+            assert driver.current_url.split("#")[0] == page_url.split("#")[0].split("?")[0] + f"?saved={entry}"
+            assert "adverse_event.correct" in history.text and "adverse_event.record" in history.text
+
+            driver.find_element(By.LINK_TEXT, "audit trail of this participant").click()
+            table = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.audit")))
+            rows = [tr.text for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+            assert "adverse_event.correct" in rows[0] and "grade re-read from the clinic letter" in rows[0], rows[:2]
+            assert "adverse_event.record" in rows[1]
+            driver.find_element(By.CSS_SELECTOR, "form[action$='/audit/verify'] button").click()
+            verified = wait.until(ec.visibility_of_element_located((By.ID, "verify-result")))
+            assert "The chain is intact" in verified.text
+            _shot(driver, tmp_path, "audit")
+            # every script, stylesheet and icon loaded from oligotrial itself; the only failures the
+            # browser saw are the two refused forms (422, as the API answers them)
+            logs = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+            assert logs and all("status of 422" in m for m in logs), logs
+    finally:
+        driver.quit()
