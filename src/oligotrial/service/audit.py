@@ -124,18 +124,21 @@ def after_commit(ctx: ServiceContext, appended: int) -> None:
         _log.warning("periodic audit checkpoint not written: %s", exc)
 
 
-def trail(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]:
-    """A trial's audit entries as the actor may see them. Entries never hold an arm (the
-    allocation stays encrypted elsewhere); for a blinded role radiotherapy entries show neither
-    their values nor anything computed from them (hash, digest, the reason of an override),
-    because dose and fractionation reveal the arm."""
+def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
+          limit: int | None = None) -> list[dict[str, Any]]:
+    """A trial's audit entries as the actor may see them, oldest first: those after sequence
+    number ``after``, at most ``limit`` of them (the database pages; a long trail is never read
+    whole for one page). Entries never hold an arm (the allocation stays encrypted elsewhere);
+    for a blinded role radiotherapy entries show neither their values nor anything computed from
+    them (hash, digest, the reason of an override), because dose and fractionation reveal the
+    arm."""
     from oligotrial.domain.trial.blinding import is_blinded
 
     role = authorize(actor, trial, "audit_view")
     protocol = ctx.load_protocol(trial)
     blinded = is_blinded(protocol.masking.blinded_roles, role) or role == "admin"
     with ctx.uow() as uow:
-        rows = uow.repo.audit_entries(protocol.id)
+        rows = uow.repo.audit_entries(protocol.id, after, limit)
     out = []
     for r in rows:
         r = readable(r)
@@ -148,3 +151,11 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]
             view["old"], view["new"] = r["old"], r["new"]
         out.append(view)
     return out
+
+
+def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
+    """How many audit entries ``trial`` has (for a role that may read its trail)."""
+    authorize(actor, trial, "audit_view")
+    protocol = ctx.load_protocol(trial)
+    with ctx.uow() as uow:
+        return uow.repo.count_audit(protocol.id)

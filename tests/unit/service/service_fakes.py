@@ -165,8 +165,12 @@ class FakeRepository:
                            "bind": bind, "marker": marker})
         self.head = (seq, hash_)
 
-    def audit_entries(self, trial=None, after_seq=0):
-        return [copy.deepcopy(e) for e in self.audit if (trial is None or e["trial"] == trial) and e["seq"] > after_seq]
+    def count_audit(self, trial):
+        return len(self.audit_entries(trial))
+
+    def audit_entries(self, trial=None, after_seq=0, limit=None):
+        rows = [copy.deepcopy(e) for e in self.audit if (trial is None or e["trial"] == trial) and e["seq"] > after_seq]
+        return rows if limit is None else rows[:limit]
 
     def all_allocations(self):
         return list(self.allocs.values())

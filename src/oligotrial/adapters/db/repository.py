@@ -430,13 +430,20 @@ class SqlRepository:
                                               prev_hash=prev, hash=hash_, v=2, mac=mac, bind=bind, marker=marker))
         self._exec(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
 
-    def audit_entries(self, trial: str | None = None, after_seq: int = 0) -> list[dict[str, Any]]:
+    def audit_entries(self, trial: str | None = None, after_seq: int = 0,
+                      limit: int | None = None) -> list[dict[str, Any]]:
         q = select(t.audit_log).order_by(t.audit_log.c.seq)
         if trial is not None:
             q = q.where(t.audit_log.c.trial == trial)
         if after_seq:
             q = q.where(t.audit_log.c.seq > after_seq)
+        if limit is not None:
+            q = q.limit(limit)
         return [dict(r._mapping) for r in self._exec(q)]
+
+    def count_audit(self, trial: str) -> int:
+        return self._exec(select(func.count()).select_from(t.audit_log)
+                          .where(t.audit_log.c.trial == trial)).scalar_one()
 
     def audit_head(self) -> tuple[int, str] | None:
         row = self._exec(select(t.audit_head).where(t.audit_head.c.id == 1)).first()

@@ -347,11 +347,10 @@ def trial_audit(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial,
                                                                           "previous page's last)")] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = AUDIT_PAGE,
                 ) -> StreamingResponse:
-    rows = audit.trail(ctx, actor, trial)
-    page = [r for r in rows if r["seq"] > after][:limit + 1]
+    page = audit.trail(ctx, actor, trial, after=after, limit=limit + 1)  # the database pages
     more = len(page) > limit
     page = page[:limit]
-    headers = {"X-Total-Count": str(len(rows))}
+    headers = {"X-Total-Count": str(audit.trail_size(ctx, actor, trial))}
     if more:
         nxt = request.url.include_query_params(after=page[-1]["seq"], limit=limit)
         headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
