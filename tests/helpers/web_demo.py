@@ -62,7 +62,9 @@ def csrf_of(html: str) -> str:
 
 
 def sign_in(client, username: str, password: str):
-    """Sign in through the form as a browser would; the response after the redirect."""
+    """Sign in through the form as a browser would (a fresh browser: no earlier session); the
+    response after the redirect."""
+    client.cookies.clear()
     page = client.get("/login")
     return client.post("/login", data={"username": username, "password": password, "csrf": csrf_of(page.text)})
 
