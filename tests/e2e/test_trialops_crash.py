@@ -51,7 +51,8 @@ def server_env(request, tmp_path):
     else:
         require_postgres()
         schema = PgSchema()
-        env.update(OLIGOTRIAL_DATABASE_URL=PG_URL, OLIGOTRIAL_DATABASE_SCHEMA=schema.name)
+        env.update(OLIGOTRIAL_DATABASE_URL=PG_URL, OLIGOTRIAL_DATABASE_SCHEMA=schema.name,
+                   OLIGOTRIAL_AUDIT_KEY_DIR=str(tmp_path / "keys"))  # not under ~/.local
     try:
         yield env
     finally:
@@ -65,7 +66,8 @@ def test_sigkill_under_write_load_loses_no_acknowledged_write(server_env):
     from oligotrial.service import audit, users
 
     settings = Settings(database_url=server_env["OLIGOTRIAL_DATABASE_URL"],
-                        database_schema=server_env.get("OLIGOTRIAL_DATABASE_SCHEMA"))
+                        database_schema=server_env.get("OLIGOTRIAL_DATABASE_SCHEMA"),
+                        audit_key_dir=server_env.get("OLIGOTRIAL_AUDIT_KEY_DIR"))
     c = bootstrap(settings)
     users.add_user(c.ctx, "cc", "crash-password", "coordinator", TRIAL)
     port = _free_port()

@@ -40,7 +40,8 @@ def settings_for(backend: str, tmp_path: Path, name: str = "sec", **overrides: A
     require_postgres()
     schema = PgSchema()
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5, **overrides)
+        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5,
+                       **{"audit_key_dir": str(tmp_path / f"{name}.keys"), **overrides})
     finally:
         schema.drop()
 
