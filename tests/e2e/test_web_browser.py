@@ -6,7 +6,8 @@ A coordinator signs in, opens a treated participant, records an adverse event (f
 grade CTCAE v5.0 does not define for the term: the error is shown beside the grade and nothing
 is saved; then a valid one), corrects it with a reason (first without one: refused beside the
 reason), opens the entry's history (an htmx fragment: the script is served by oligotrial) and
-finds the correction, with its reason, on the audit page. Screenshots of the dashboard, the
+finds the correction, with its reason, on the audit page; when the session idles out, the next
+htmx click leads to the sign-in page (not into the fragment). Screenshots of the dashboard, the
 participant page with the inline error, and the audit page are kept under the test's temporary
 directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies there).
 """
@@ -87,7 +88,8 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
     driver = _browser(tmp_path)
     wait = WebDriverWait(driver, 15)
     try:
-        with ServerThread(create_app(demo.container)) as base:
+        app = create_app(demo.container)
+        with ServerThread(app) as base:
             driver.get(base + "/")
             assert driver.current_url.endswith("/login")
             driver.find_element(By.ID, "username").send_keys(username)
@@ -152,6 +154,14 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             verified = wait.until(ec.visibility_of_element_located((By.ID, "verify-result")))
             assert "The chain is intact" in verified.text
             _shot(driver, tmp_path, "audit")
+
+            # the session idles out while the page is open: an htmx click leads to the sign-in page
+            driver.get(page_url)
+            link = wait.until(ec.presence_of_element_located((By.LINK_TEXT, "history")))
+            app.state.page_idle_s = -1
+            link.click()
+            wait.until(ec.url_contains("/login?expired=1"))
+            assert "without activity" in driver.find_element(By.CSS_SELECTOR, "p.notice").text
             # every script, stylesheet and icon loaded from oligotrial itself; the only failures the
             # browser saw are the two refused forms (422, as the API answers them)
             logs = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

@@ -104,6 +104,11 @@ def test_an_idle_session_ends_and_signing_out_needs_the_form_token(sqlite_api):
     assert r.status_code == 303 and r.headers["location"] == "/login?expired=1"
     assert "session ended after a time without activity" in c.get("/login?expired=1").text
     del c.app.state.page_idle_s
+    sign_in(c, "data_manager", PASSWORD)
+    c.app.state.page_idle_s = -1
+    hx = c.get("/trials", headers={"HX-Request": "true"}, follow_redirects=False)  # an htmx fragment's request
+    assert hx.status_code == 204 and hx.headers["HX-Redirect"] == "/login?expired=1"
+    del c.app.state.page_idle_s
     dash = sign_in(c, "data_manager", PASSWORD)
     assert c.post("/logout", data={}).status_code == 403
     r = c.post("/logout", data={"csrf": csrf_of(dash.text)}, follow_redirects=False)

@@ -136,7 +136,10 @@ class PageRoute(APIRoute):
                 return await original(request)
             except sess.SessionEnded as exc:
                 target = "/login" + ("?expired=1" if exc.why == "expired" else "")
-                response = redirect(target)
+                # an htmx request would swap the sign-in page into the fragment: ask htmx to
+                # load it as the whole page instead
+                hx = request.headers.get("HX-Request") == "true"
+                response = Response(status_code=204, headers={"HX-Redirect": target}) if hx else redirect(target)
                 if exc.why == "expired":
                     sess.clear_cookie(response, request, sess.COOKIE)
                 return response
