@@ -10,17 +10,39 @@ finds the correction, with its reason, on the audit page; when the session idles
 htmx click leads to the sign-in page (not into the fragment). Screenshots of the dashboard, the
 participant page with the inline error, and the audit page are kept under the test's temporary
 directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies there).
+
+Accessibility: axe-core 4.10.2 (vendored in ``tests/data/axe-core-4.10.2``, no Node.js needed) is
+injected into the sign-in page, the dashboard, the participant page (with its inline error),
+the correction form and the audit page: no violation of impact serious or critical; the same
+check finds one planted on the page (an image without a text alternative).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from web_demo import ServerThread, build
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+AXE = Path(__file__).parents[1] / "data" / "axe-core-4.10.2" / "axe.min.js"
+AXE_SHA256 = "b511cd9dec01c76f4b2ad1723b66b6db37d4c2eb4ed199076e1829d9ee7b75e3"
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(v => (
+  {id: v.id, impact: v.impact, help: v.help, where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))));
+"""
+
+
+def _axe(driver) -> list[dict]:
+    """axe-core's violations on the page now shown, of impact serious or critical."""
+    if not driver.execute_script("return typeof axe !== 'undefined'"):
+        driver.execute_script(AXE.read_text())
+    driver.set_script_timeout(60)
+    return [v for v in driver.execute_async_script(RUN_AXE) if v["impact"] in ("serious", "critical")]
 
 
 def _browser(tmp_path):
@@ -85,13 +107,16 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
     from oligotrial.adapters.web.app import create_app
 
     username, password = demo.accounts["coordinator"]
+    assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256
     driver = _browser(tmp_path)
+    seen = {}
     wait = WebDriverWait(driver, 15)
     try:
         app = create_app(demo.container)
         with ServerThread(app) as base:
             driver.get(base + "/")
             assert driver.current_url.endswith("/login")
+            seen["sign-in"] = _axe(driver)
             driver.find_element(By.ID, "username").send_keys(username)
             driver.find_element(By.ID, "password").send_keys(password)
             driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
@@ -99,6 +124,7 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             assert "coordinator" in driver.find_element(By.CSS_SELECTOR, "nav .who").text
             assert driver.find_elements(By.CSS_SELECTOR, "svg.chart path.series"), "the recruitment chart"
             _shot(driver, tmp_path, "dashboard")
+            seen["dashboard"] = _axe(driver)
 
             driver.get(f"{base}/trials/{demo.trial}/participants?state=treated")
             driver.find_element(By.CSS_SELECTOR, "table tbody tr td a").click()
@@ -117,6 +143,7 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             assert driver.find_element(By.ID, "f-term").get_attribute("value") == "Fatigue"  # kept as typed
             assert _entry_ids(driver) == before, "a refused entry saves nothing"
             _shot(driver, tmp_path, "participant-inline-error")
+            seen["participant page with an error"] = _axe(driver)
 
             form = driver.find_element(By.ID, "ae-form")
             _set(driver, form, "grade", "2")
@@ -130,6 +157,7 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
 
             row.find_element(By.LINK_TEXT, "correct").click()
             form = wait.until(ec.presence_of_element_located((By.ID, "correct-form")))
+            seen["correction form"] = _axe(driver)
             _set(driver, form, "grade", "3")
             form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             assert "reason" in wait.until(ec.visibility_of_element_located((By.ID, "err-reason"))).text
@@ -154,6 +182,10 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             verified = wait.until(ec.visibility_of_element_located((By.ID, "verify-result")))
             assert "The chain is intact" in verified.text
             _shot(driver, tmp_path, "audit")
+            seen["audit page"] = _axe(driver)
+            driver.execute_script("document.querySelector('main').insertAdjacentHTML('beforeend', "
+                                  "'<img src=\"/static/favicon.svg\">')")
+            planted = _axe(driver)
 
             # the session idles out while the page is open: an htmx click leads to the sign-in page
             driver.get(page_url)
@@ -168,3 +200,5 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             assert logs and all("status of 422" in m for m in logs), logs
     finally:
         driver.quit()
+    assert seen == dict.fromkeys(seen, []) and len(seen) == 5, seen
+    assert [v["id"] for v in planted] == ["image-alt"], planted
