@@ -1,15 +1,16 @@
 """The web interface on a fresh SQLite database (one account per role of STOP-2): signing in
 and out, the session cookie's flags, CSRF on every form, the idle timeout, the login throttle
-shared with the API, the offline API documentation, and entries recorded and corrected through
-the pages (a refused one saves nothing and names its field)."""
+shared with the API, the offline API documentation, and entries and visits recorded and
+corrected through the pages (a refused one saves nothing and names its field)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from html.parser import HTMLParser
 
 import pytest
-from trialops_e2e import PASSWORD, TRIAL
+from trialops_e2e import PASSWORD, RT_FOR_ARM, TRIAL
 from web_demo import csrf_of, sign_in
 
 from oligotrial.adapters.web.pages import session as sess
@@ -215,3 +216,31 @@ def test_the_dashboard_shows_a_blinded_role_its_role_and_counts(sqlite_api, role
     dash = sign_in(c, role, PASSWORD)
     assert f"Your role: <strong>{role.replace('_', ' ')}</strong>" in dash.text
     assert "1 enrolled of 194 planned" in dash.text and "<svg class=\"chart\"" in dash.text
+
+
+def test_a_visit_outside_its_window_asks_for_a_reason_then_is_recorded(sqlite_api):
+    api = sqlite_api
+    pid = _randomized(api)
+    base = f"/api/v1/trials/{TRIAL}/participants/{pid}"
+    arm = api.call("GET", base, "coordinator").json()["allocation"]["arm"]
+    end = "2026-03-14" if arm == "sabr" else "2026-03-10"
+    assert api.call("POST", f"{base}/radiotherapy", "treating_oncologist",
+                    json={"start": "2026-03-10", "end": end, **RT_FOR_ARM[arm]}).status_code == 200
+    visit = api.call("GET", base, "coordinator").json()["visits"][0]
+    late = (dt.date.fromisoformat(visit["latest"]) + dt.timedelta(days=2)).isoformat()
+    api.clock.set(late)
+    c = api.client
+    sign_in(c, "coordinator", PASSWORD)
+    page = c.get(f"/trials/{TRIAL}/participants/{pid}")
+    code = visit["code"]
+    url = f"/trials/{TRIAL}/participants/{pid}/visits/{code}"
+    assert f'action="{url}"' in page.text
+    r = c.post(url, data={"csrf": csrf_of(page.text), "date": late})
+    assert r.status_code == 422
+    assert re.search(rf'id="err-v-{code}-out_of_window_reason"[^>]*>out_of_window_reason: a reason: {late} is outside '
+                     rf'the window {visit["earliest"]}..{visit["latest"]}', r.text)
+    assert api.call("GET", base, "coordinator").json()["visits"][0]["actual"] is None  # nothing saved
+    r = c.post(url, data={"csrf": csrf_of(page.text), "date": late, "out_of_window_reason": "patient on holiday"})
+    assert r.status_code == 200 and "patient on holiday" in r.text
+    done = api.call("GET", base, "coordinator").json()["visits"][0]
+    assert done["actual"] == late and done["status"] == "done_out_of_window" and done["note"] == "patient on holiday"

@@ -50,7 +50,7 @@ def may_record(page: Page, protocol: Any, kind: str) -> bool:
 
 def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None) -> Response:
+                      saved: int | None = None, visit: str | None = None) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
@@ -59,6 +59,7 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
     return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
+                  can_visit=may(page, protocol.id, "follow_up"), visit_code=visit,
                   choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS)
 
 
@@ -82,6 +83,25 @@ async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Respo
         return _participant_page(page, protocol.id, pid, 422, kind=kind,
                                  values={k: str(v) for k, v in form.items()}, errors=errors)
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}#entry-{out['id']}")
+
+
+@router.post("/trials/{trial}/participants/{pid}/visits/{code}")
+async def record_visit(page: SignedIn, trial: str, pid: Pid, code: str) -> Response:
+    """A visit done on a date (outside its window only with a reason: the service asks for one
+    instead of refusing), or declared missed with a reason."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    if values.get("missed") == "on":
+        data: dict[str, Any] = {"missed": True, "reason": values.get("reason", "")}
+    else:
+        data = {k: values[k] for k in ("date", "out_of_window_reason") if values.get(k)}
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        enrolment.record_visit(page.ctx, page.actor, protocol.id, pid, code, data)
+    except (RecordError, WorkflowError) as exc:
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, visit=code)
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#visit-{code}")
 
 
 def _entry(view: dict[str, Any], entry_id: int) -> dict[str, Any]:
