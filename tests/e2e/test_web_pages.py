@@ -10,11 +10,16 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from trialops_e2e import PASSWORD, RT_FOR_ARM, TRIAL
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 from web_demo import csrf_of, sign_in
 
 from oligotrial.adapters.web.pages import session as sess
 from oligotrial.adapters.web.throttle import LoginThrottle
+from oligotrial.domain.trial.blinding import find_arm_information
+from oligotrial.protocols import load_protocol
+
+STOP2 = load_protocol("STOP-2")
+ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]
 
 
 class _Forms(HTMLParser):
@@ -28,6 +33,25 @@ class _Forms(HTMLParser):
             self.forms.append({"method": (a.get("method") or "get").lower(), "action": a.get("action"), "csrf": False})
         elif tag == "input" and a.get("name") == "csrf" and self.forms and a.get("value"):
             self.forms[-1]["csrf"] = True
+
+
+class _Strings(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.out += [v.strip() for _, v in attrs if v and v.strip()]
+
+    def handle_data(self, data):
+        if data.strip():
+            self.out.append(data.strip())
+
+
+def _strings(html: str) -> list[str]:
+    p = _Strings()
+    p.feed(html)
+    return p.out
 
 
 def _forms(html: str) -> list[dict]:
@@ -244,3 +268,44 @@ def test_a_visit_outside_its_window_asks_for_a_reason_then_is_recorded(sqlite_ap
     assert r.status_code == 200 and "patient on holiday" in r.text
     done = api.call("GET", base, "coordinator").json()["visits"][0]
     assert done["actual"] == late and done["status"] == "done_out_of_window" and done["note"] == "patient on holiday"
+
+
+def _screened(api, n: int) -> str:
+    base = f"/api/v1/trials/{TRIAL}/participants"
+    r = api.call("POST", base, "coordinator", json={**RECORD, "id": f"P-{n:04d}"})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert api.call("POST", f"{base}/{pid}/screen", "coordinator", json={}).status_code == 200
+    return pid
+
+
+@pytest.mark.parametrize("role", ["coordinator", "enrolling_oncologist"])
+def test_consent_enrol_and_a_confirmed_randomization_from_the_page_show_the_arm_only_to_whom_may_see_it(
+        sqlite_api, role):
+    api = sqlite_api
+    pid = _screened(api, 1)
+    c = api.client
+    sign_in(c, role, PASSWORD)
+    step = f"/trials/{TRIAL}/participants/{pid}/step"
+    page = c.get(f"/trials/{TRIAL}/participants/{pid}")
+    assert 'id="consent-form"' in page.text and 'id="enrol-form"' not in page.text  # only the next step
+    token = csrf_of(page.text)
+    r = c.post(f"{step}/consent", data={"csrf": token, "date": "2026-03-02", "form_version": ""})
+    assert r.status_code == 422 and 'id="err-c-form_version"' in r.text
+    r = c.post(f"{step}/consent", data={"csrf": token, "date": "2026-03-02", "form_version": "v2"})
+    assert r.status_code == 200 and 'id="enrol-form"' in r.text
+    r = c.post(f"{step}/enrol", data={"csrf": token})
+    assert r.status_code == 200 and 'id="randomize-form"' in r.text and "cannot be undone" in r.text
+    r = c.post(f"{step}/randomize", data={"csrf": token})  # not confirmed: nothing allocated
+    assert r.status_code == 422 and 'id="err-confirm"' in r.text
+    view = api.call("GET", f"/api/v1/trials/{TRIAL}/participants/{pid}", "coordinator").json()
+    assert view["state"] == "enrolled" and "allocation" not in view
+    r = c.post(f"{step}/randomize", data={"csrf": token, "confirm": "on"})
+    assert r.status_code == 200 and "Randomized " in r.text and 'id="randomize-form"' not in r.text
+    view = api.call("GET", f"/api/v1/trials/{TRIAL}/participants/{pid}", "coordinator").json()
+    assert view["state"] == "randomized"
+    label = next(a.label for a in STOP2.arms if a.id == view["allocation"]["arm"])
+    if role == "coordinator":
+        assert f"Arm: <strong>{label}</strong>" in r.text
+    else:  # STOP-2 blinds the enrolling oncologist: the page after randomizing names no arm
+        assert "Arm:" not in r.text and find_arm_information(_strings(r.text), ARM_IDS, LABELS) == []

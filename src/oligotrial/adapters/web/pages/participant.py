@@ -19,9 +19,9 @@ from starlette.responses import Response
 from oligotrial.adapters.web.pages import forms
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
 from oligotrial.adapters.web.pages.views import attempt, may, router
-from oligotrial.domain.trial.workflow import STATES, TERMINAL
+from oligotrial.domain.trial.workflow import STATES, TERMINAL, allowed_from
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
-from oligotrial.service import audit, enrolment, followup
+from oligotrial.service import audit, enrolment, followup, randomization
 from oligotrial.service.access import authorize_entry
 
 Pid = Annotated[str, "participant id"]
@@ -50,7 +50,7 @@ def may_record(page: Page, protocol: Any, kind: str) -> bool:
 
 def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None, visit: str | None = None) -> Response:
+                      saved: int | None = None, visit: str | None = None, step: str | None = None) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
@@ -59,7 +59,9 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
     return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
-                  can_visit=may(page, protocol.id, "follow_up"), visit_code=visit,
+                  can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
+                  steps=[st for st in STEPS if may(page, protocol.id, st) and view["state"] in allowed_from(st)],
+                  factors=protocol.stratification.factors if protocol.stratification else [],
                   choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS)
 
 
@@ -83,6 +85,40 @@ async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Respo
         return _participant_page(page, protocol.id, pid, 422, kind=kind,
                                  values={k: str(v) for k, v in form.items()}, errors=errors)
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}#entry-{out['id']}")
+
+
+#: the workflow steps the participant page offers, each to the roles the service allows and in
+#: the state the workflow takes it from
+STEPS = ("consent", "enrol", "randomize")
+
+
+@router.post("/trials/{trial}/participants/{pid}/step/{step}")
+async def workflow_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Response:
+    """Consent, enrol (against an ineligible verdict only with a reason) or randomize (only after
+    the user confirms: an allocation cannot be undone). What randomization shows afterwards is
+    the participant page, so the arm appears only for a role allowed to see it."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        if step == "consent":
+            enrolment.consent(page.ctx, page.actor, protocol.id, pid,
+                              {k: values.get(k, "") for k in ("date", "form_version")})
+        elif step == "enrol":
+            reason = values.get("override_reason")
+            enrolment.enrol(page.ctx, page.actor, protocol.id, pid, {"override": {"reason": reason}} if reason else {})
+        elif step == "randomize":
+            if values.get("confirm") != "on":
+                raise RecordError("confirm: expected the box ticked: the allocation is final and cannot be undone",
+                                  field="confirm")
+            strata = {k.removeprefix("strata."): v for k, v in values.items() if k.startswith("strata.") and v}
+            randomization.randomize(page.ctx, page.actor, protocol.id, pid, strata)
+        else:
+            raise RecordError(f"step {step[:40]!r}: expected one of {', '.join(STEPS)}", field="step")
+    except (RecordError, WorkflowError) as exc:
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, step=step)
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#{step}")
 
 
 @router.post("/trials/{trial}/participants/{pid}/visits/{code}")
