@@ -166,8 +166,8 @@ def test_an_error_on_a_page_is_a_page_with_the_apis_status(sqlite_api):
     assert r.status_code == 404 and "<h1>Not done</h1>" in r.text
 
 
-def test_an_adverse_event_is_refused_beside_its_field_then_recorded_and_corrected_with_a_reason(sqlite_api):
-    api = sqlite_api
+def test_an_adverse_event_is_refused_beside_its_field_then_recorded_and_corrected_with_a_reason(api):
+    """On SQLite and PostgreSQL."""
     pid = _randomized(api)
     c = api.client
     sign_in(c, "coordinator", PASSWORD)
