@@ -85,6 +85,9 @@ def test_root_leads_to_sign_in_and_a_session_cookie_is_httponly_lax_and_secure_o
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     dash = c.get("/trials")
     assert dash.status_code == 200 and "Your role: <strong>coordinator</strong>" in dash.text
+    assert "script-src" not in dash.headers["content-security-policy"]  # default-src 'self' covers scripts
+    assert "default-src 'self'" in dash.headers["content-security-policy"]
+    assert dash.headers["x-frame-options"] == "DENY" and dash.headers["cache-control"] == "no-store"
     assert "STOP-2: coordinator" in dash.text  # the role per trial, in the header of every page
 
     from fastapi.testclient import TestClient

@@ -107,8 +107,20 @@ def render(page: Page | None, request: Request, name: str, status: int = 200, **
     if page is not None:
         secret = request.app.state.container.settings.secret_key
         sess.set_cookie(response, request, sess.COOKIE, sess.encode(secret, page.session), sess.ABSOLUTE_S)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
+
+
+#: every page: not cached (it holds trial data), not framed, scripts and styles only from this
+#: server (OWASP Secure Headers Project; CSP Level 3)
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def redirect(url: str) -> RedirectResponse:
