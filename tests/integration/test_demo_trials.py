@@ -166,6 +166,7 @@ def test_the_blinded_statistician_sees_arms_pooled_and_the_dsmb_sees_arms(demos)
         users.add_user(c.ctx, "stat-b", "role-password-1", "statistician", "NCT06918951")
         users.add_user(c.ctx, "dsmb-b", "role-password-1", "dsmb", "NCT06918951")
         users.add_user(c.ctx, "assessor-b", "role-password-1", "outcome_assessor", "NCT06918951")
+        users.add_user(c.ctx, "admin-b", "role-password-1", "admin", "NCT06918951")
         protocol = c.ctx.load_protocol("NCT06918951")
         ids, labels = [a.id for a in protocol.arms], [a.label for a in protocol.arms]
         client = TestClient(create_app(c))
@@ -187,6 +188,8 @@ def test_the_blinded_statistician_sees_arms_pooled_and_the_dsmb_sees_arms(demos)
         assert dsmb["endpoints"]["PFS"]["cox"]["reference"] == "palliative"
         assert find_arm_information(dsmb, ids, labels)  # the DSMB's report is by arm
         assert get("assessor-b").status_code == 403  # the outcome assessor gets no report
+        admin = get("admin-b").json()  # the administrator is kept blind, as on the audit trail
+        assert admin["blinded"] is True and find_arm_information(admin, ids, labels) == []
     finally:
         c.dispose()
     # once the trial is unblinded (final analysis locked), the statistician's report has the arms

@@ -469,7 +469,10 @@ def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date
 
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "report")
-    blinded = is_blinded(protocol.masking.blinded_roles, role) and trial_unblinding(ctx, protocol.id) is None
+    # the system administrator is kept blind as on every other view of a blinded trial (the audit
+    # trail, allocations): running the server is not a reason to see arms
+    masked = is_blinded(protocol.masking.blinded_roles, role) or (role == "admin" and bool(protocol.masking.blinded_roles))
+    blinded = masked and trial_unblinding(ctx, protocol.id) is None
     doc = build_report(ctx, protocol.id, data_cut=data_cut or ctx.today(), pooled=blinded)
     return public(doc)
 
