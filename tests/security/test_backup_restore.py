@@ -31,7 +31,8 @@ def _fresh_target(backend: str, tmp_path, source_settings):
     from oligotrial.adapters.db.anchor import default_key_dir
     from oligotrial.config import Settings
 
-    keys = str(default_key_dir(source_settings.database_url, source_settings.database_schema))
+    keys = source_settings.audit_key_dir or str(default_key_dir(source_settings.database_url,
+                                                                source_settings.database_schema))
     if backend == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path / 'restored.db'}", audit_key_dir=keys)
         return
