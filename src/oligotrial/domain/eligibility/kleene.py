@@ -122,18 +122,86 @@ def _uniq(parts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parts))
 
 
+class _Derived(Outcome):
+    """A combinator's outcome: its verdict now; ``inputs``, ``missing`` and ``assumed`` derived
+    from its children's outcomes the first time one of them is read (a registry screen reads the
+    verdicts; a coordinator reads the reasons of a few criteria). Same values as computing them
+    eagerly (:func:`_explain`)."""
+
+    __slots__ = ("_deciding", "_evaluated", "_parts")
+
+    def __init__(self, verdict: Verdict, reason: Reason, deciding: list[Outcome],
+                 evaluated: list[Outcome] | None = None) -> None:
+        self.verdict = verdict
+        self._reason = reason
+        self._deciding = deciding
+        self._evaluated = evaluated
+        self._parts: tuple | None = None
+
+    def _explain(self) -> tuple:
+        """(inputs, missing, assumed): inputs/missing from the deciding children (missing only
+        for an unknown verdict); assumed attestations from every evaluated child, so a result
+        always says which attestations were assumed."""
+        parts = self._parts
+        if parts is None:
+            outcomes, verdict = self._deciding, self.verdict
+            if len(outcomes) == 1:
+                o = outcomes[0]
+                inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
+            else:
+                inputs = _uniq(i for o in outcomes for i in o.inputs)
+                missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
+            src = self._evaluated if self._evaluated is not None else outcomes
+            assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
+            parts = self._parts = (inputs, missing, assumed)
+            self._deciding = self._evaluated = None  # type: ignore[assignment]
+        return parts
+
+    inputs = property(lambda self: self._explain()[0])  # type: ignore[assignment]
+    missing = property(lambda self: self._explain()[1])  # type: ignore[assignment]
+    assumed = property(lambda self: self._explain()[2])  # type: ignore[assignment]
+
+
+class _Negated(Outcome):
+    """``not``: the child's verdict flipped (met <-> not met), everything else the child's, read
+    from the child when read."""
+
+    __slots__ = ("_child",)
+
+    def __init__(self, verdict: Verdict, child: Outcome) -> None:
+        self.verdict = verdict
+        self._reason = child._reason
+        self._child = child
+
+    @property
+    def reason(self) -> str:  # the child's text, formatted once (by the child)
+        return self._child.reason
+
+    inputs = property(lambda self: self._child.inputs)  # type: ignore[assignment]
+    missing = property(lambda self: self._child.missing)  # type: ignore[assignment]
+    assumed = property(lambda self: self._child.assumed)  # type: ignore[assignment]
+
+
+class _Inapplicable(Outcome):
+    """``applies_if`` whose condition is not met: not applicable, citing the condition's inputs
+    (read from the condition when read)."""
+
+    __slots__ = ("_cond",)
+
+    def __init__(self, cond: Outcome) -> None:
+        self.verdict = NA
+        self._reason = lambda: f"does not apply: {cond.reason}"
+        self._cond = cond
+
+    inputs = property(lambda self: self._cond.inputs)  # type: ignore[assignment]
+    missing = property(lambda self: ())  # type: ignore[assignment]
+    assumed = property(lambda self: ())  # type: ignore[assignment]
+
+
 def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated: list[Outcome] | None = None) -> Outcome:
     """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
-    every ``evaluated`` child, so a result always says which attestations were assumed."""
-    if len(outcomes) == 1:
-        o = outcomes[0]
-        inputs, missing = o.inputs, (o.missing if verdict is UNKNOWN else ())
-    else:
-        inputs = _uniq(i for o in outcomes for i in o.inputs)
-        missing = _uniq(m for o in outcomes for m in o.missing) if verdict is UNKNOWN else ()
-    src = evaluated if evaluated is not None else outcomes
-    assumed = _uniq(a for o in src for a in o.assumed) if any(o.assumed for o in src) else ()
-    return Outcome(verdict, reason, inputs, missing, assumed)
+    every ``evaluated`` child (derived when first read)."""
+    return _Derived(verdict, reason, outcomes, evaluated)
 
 
 def _join(outcomes: list[Outcome]) -> Reason:
@@ -148,22 +216,15 @@ def all_of(children: list[Node]) -> Node:
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        bad, unk, ok = [], [], []
-        for o in outs:
-            v = o.verdict
-            if v is MET:
-                ok.append(o)
-            elif v is NOT_MET:
-                bad.append(o)
-            elif v is UNKNOWN:
-                unk.append(o)
-        if bad:
-            return _merge(bad, NOT_MET, _join(bad), outs)
-        if unk:
-            return _merge(outs, UNKNOWN, _join(unk))
-        if not ok:
-            return _merge(outs, NA, _join(outs))
-        return _merge(outs, MET, _join(ok))
+        vs = [o.verdict for o in outs]
+        if NOT_MET in vs:
+            bad = [o for o in outs if o.verdict is NOT_MET]
+            return _Derived(NOT_MET, _join(bad), bad, outs)
+        if UNKNOWN in vs:
+            return _Derived(UNKNOWN, _join([o for o in outs if o.verdict is UNKNOWN]), outs)
+        if MET in vs:
+            return _Derived(MET, _join(outs if NA not in vs else [o for o in outs if o.verdict is MET]), outs)
+        return _Derived(NA, _join(outs), outs)
 
     return node
 
@@ -173,38 +234,41 @@ def any_of(children: list[Node]) -> Node:
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        ok = [o for o in outs if o.verdict is MET]
-        if ok:
-            return _merge(ok, MET, _join(ok), outs)
-        unk = [o for o in outs if o.verdict is UNKNOWN]
-        if unk:
-            return _merge(outs, UNKNOWN, _join(unk))
-        bad = [o for o in outs if o.verdict is NOT_MET]
-        if not bad:
-            return _merge(outs, NA, _join(outs))
-        return _merge(bad, NOT_MET, _join(bad), outs)
+        vs = [o.verdict for o in outs]
+        if MET in vs:
+            ok = [o for o in outs if o.verdict is MET]
+            return _Derived(MET, _join(ok), ok, outs)
+        if UNKNOWN in vs:
+            return _Derived(UNKNOWN, _join([o for o in outs if o.verdict is UNKNOWN]), outs)
+        if NOT_MET in vs:
+            bad = outs if NA not in vs else [o for o in outs if o.verdict is NOT_MET]
+            return _Derived(NOT_MET, _join(bad), bad, outs)
+        return _Derived(NA, _join(outs), outs)
 
     return node
+
+
+_FLIP = {MET: NOT_MET, NOT_MET: MET, UNKNOWN: UNKNOWN, NA: NA}
 
 
 def negate(child: Node) -> Node:
     def node(ctx: Context) -> Outcome:
         o = child(ctx)
-        flipped = {MET: NOT_MET, NOT_MET: MET}.get(o.verdict, o.verdict)
-        return Outcome(flipped, o._reason, o.inputs, o.missing, o.assumed)
+        return _Negated(_FLIP[o.verdict], o)
 
     return node
 
 
 def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
     """``at_least`` / ``at_most`` n children met, deciding only when the unknowns cannot matter."""
+    word = "at least" if at_least else "at most"
 
     def node(ctx: Context) -> Outcome:
         outs = [c(ctx) for c in children]
-        k_met = sum(o.verdict is MET for o in outs)
-        k_unk = sum(o.verdict is UNKNOWN for o in outs)
+        vs = [o.verdict for o in outs]
+        k_met = vs.count(MET)
+        k_unk = vs.count(UNKNOWN)
         lo, hi = k_met, k_met + k_unk
-        word = "at least" if at_least else "at most"
         n_outs = len(outs)
 
         def why() -> str:
@@ -213,7 +277,7 @@ def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
             verdict = MET if lo >= n else (NOT_MET if hi < n else UNKNOWN)
         else:
             verdict = MET if hi <= n else (NOT_MET if lo > n else UNKNOWN)
-        return _merge(outs, verdict, why)
+        return _Derived(verdict, why, outs)
 
     return node
 
@@ -224,13 +288,14 @@ def applies_if(condition: Node, then: Node) -> Node:
 
     def node(ctx: Context) -> Outcome:
         c = condition(ctx)
-        if c.verdict is NOT_MET:
-            return Outcome(NA, lambda: f"does not apply: {c.reason}", c.inputs)
+        cv = c.verdict
+        if cv is NOT_MET:
+            return _Inapplicable(c)
         t = then(ctx)
-        if c.verdict in (MET, NA):
+        if cv is MET or cv is NA:
             return t
-        if t.verdict in (MET, NA):
-            return _merge([c, t], t.verdict, t._reason)
-        return _merge([c, t], UNKNOWN, lambda: f"{c.reason}; {t.reason}")
+        if t.verdict is MET or t.verdict is NA:
+            return _Derived(t.verdict, t._reason, [c, t])
+        return _Derived(UNKNOWN, lambda: f"{c.reason}; {t.reason}", [c, t])
 
     return node

@@ -9,7 +9,7 @@ they read: an exclusion that is ``met`` excludes.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from oligotrial.domain.eligibility.compiler import compile_rule
@@ -30,20 +30,38 @@ _VALUE = {v: v.value for v in Verdict}
 
 
 class CriterionResult(Explained):
-    """One criterion's verdict, its registry text, and why (``reason`` is built when read)."""
+    """One criterion's verdict, its registry text, and why (``reason`` is built when read; with
+    ``outcome`` given, ``inputs``, ``missing`` and ``assumed`` are read from it when read)."""
 
-    __slots__ = ("id", "kind", "source_text", "verdict", "inputs", "missing", "assumed")
+    __slots__ = ("id", "kind", "source_text", "verdict", "_inputs", "_missing", "_assumed", "_outcome")
 
     def __init__(self, id: str, kind: str, source_text: str, verdict: str, reason,
-                 inputs: tuple[str, ...], missing: tuple[str, ...], assumed: tuple[str, ...] = ()) -> None:
+                 inputs: tuple[str, ...] = (), missing: tuple[str, ...] = (), assumed: tuple[str, ...] = (),
+                 outcome: Any = None) -> None:
         self.id = id
         self.kind = kind
         self.source_text = source_text
         self.verdict = verdict
         self._reason = reason
-        self.inputs = inputs
-        self.missing = missing
-        self.assumed = assumed
+        self._inputs = inputs
+        self._missing = missing
+        self._assumed = assumed
+        self._outcome = outcome
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        o = self._outcome
+        return self._inputs if o is None else o.inputs
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        o = self._outcome
+        return self._missing if o is None or self.verdict != "unknown" else o.missing
+
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        o = self._outcome
+        return self._assumed if o is None else o.assumed
 
     def __repr__(self) -> str:
         return f"CriterionResult(id={self.id!r}, kind={self.kind!r}, verdict={self.verdict!r}, reason={self.reason!r})"
@@ -65,6 +83,9 @@ class TrialScreening:
     state: Any  # the DiseaseState; its dict form is built only when asked for
     criteria: tuple[CriterionResult, ...]
     assumed_attested: bool
+    # the criteria that exclude / are undecided, when the screening sorted them as it went
+    excluding: tuple[CriterionResult, ...] | None = field(default=None, compare=False, repr=False)
+    unknown: tuple[CriterionResult, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def disease_state(self) -> dict[str, Any]:
@@ -93,18 +114,22 @@ class TrialScreening:
                               "organs_max": s.organs_max, "counted": len(s.counted),
                               "uncertain": len(s.uncertain), "intracranial_sites": s.intracranial_sites},
             "failing": [{"id": c.id, "kind": c.kind, "verdict": c.verdict, "reason": c.reason}
-                        for c in self.criteria if excludes(c)],
+                        for c in self.failing],
             "unknown": [{"id": c.id, "kind": c.kind, "reason": c.reason, "missing": list(c.missing)}
-                        for c in self.criteria if c.verdict == "unknown"],
+                        for c in self.undecided],
         }
 
     @property
     def failing(self) -> list[CriterionResult]:
         """Criteria that make the patient ineligible (inclusion not met, exclusion met)."""
+        if self.excluding is not None:
+            return list(self.excluding)
         return [c for c in self.criteria if excludes(c)]
 
     @property
     def undecided(self) -> list[CriterionResult]:
+        if self.unknown is not None:
+            return list(self.unknown)
         return [c for c in self.criteria if c.verdict == "unknown"]
 
 
@@ -116,8 +141,10 @@ class CompiledProtocol:
         self.nodes: list[tuple[Any, Node]] = [
             (c, compile_rule(c.expression, f"{protocol.id} {c.id}")) for c in protocol.criteria
         ]
-        # what each result repeats from its criterion, read once: (id, kind, source_text, node)
-        self.steps: list[tuple[str, str, str, Node]] = [(c.id, c.kind, c.source_text, n) for c, n in self.nodes]
+        # what each result repeats from its criterion, read once: (id, kind, source_text, node, and
+        # the verdict that excludes: not met for an inclusion, met for an exclusion)
+        self.steps: list[tuple[str, str, str, Node, Verdict]] = [
+            (c.id, c.kind, c.source_text, n, NOT_MET if c.kind == "inclusion" else MET) for c, n in self.nodes]
 
 
 _compiled: dict[tuple[str, str], CompiledProtocol] = {}
@@ -158,15 +185,21 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     cp = compiled(protocol)
     ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
                   assume_attested=assume_attested, shared={} if shared is None else shared)
-    results = []
-    for cid, kind, text, node in cp.steps:
+    results, failing, undecided = [], [], []
+    for cid, kind, text, node, bad in cp.steps:
         o = node(ctx)
         v = o.verdict
-        results.append(CriterionResult(cid, kind, text, _VALUE[v], o._reason, o.inputs,
-                                       o.missing if v is UNKNOWN else (), o.assumed))
+        r = CriterionResult(cid, kind, text, _VALUE[v], o._reason, outcome=o)
+        results.append(r)
+        if v is bad:
+            failing.append(r)
+        elif v is UNKNOWN:
+            undecided.append(r)
+    # trial_verdict(results), from the criteria sorted as they were evaluated
+    verdict = "ineligible" if failing else ("needs_review" if undecided else "eligible")
     ds = ctx.memo("disease_state", evaluate_disease_state, patient, protocol.disease_state, ctx.shared)
-    return TrialScreening(protocol.id, protocol.short_name, protocol.version, trial_verdict(results),
-                          ds, tuple(results), assume_attested)
+    return TrialScreening(protocol.id, protocol.short_name, protocol.version, verdict,
+                          ds, tuple(results), assume_attested, tuple(failing), tuple(undecided))
 
 
 def screen_against(patient, protocols, *, assume_attested: bool = False) -> list[TrialScreening]:
