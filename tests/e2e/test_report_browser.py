@@ -5,33 +5,11 @@ page with a figure or the diagram taken out fails, so it would catch one going m
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from browser import chromium
 from typer.testing import CliRunner
 
 from oligotrial.adapters.cli.main import app
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def _browser(tmp_path):
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Debian's chromium/chromium-driver are not installed (scripts/browser.sh)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/browser.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(DRIVER), options=opts)
-
 
 #: what the page must show: (how many figures loaded, how many broken, CONSORT boxes, its text)
 CHECK = """
@@ -66,7 +44,7 @@ def test_the_report_page_shows_every_plot_and_the_consort_diagram(report_dir, tm
     import json
 
     report = json.loads((report_dir / "report.json").read_text())
-    driver = _browser(tmp_path)
+    driver = chromium(tmp_path, window="1280,2000")
     try:
         seen = _look(driver, (report_dir / "report.html").as_uri())
         shot = tmp_path / "report.png"

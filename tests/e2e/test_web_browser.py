@@ -25,9 +25,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser import chromium
 from web_demo import ServerThread, build
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 AXE = Path(__file__).parents[1] / "data" / "axe-core-4.10.2" / "axe.min.js"
 AXE_SHA256 = "b511cd9dec01c76f4b2ad1723b66b6db37d4c2eb4ed199076e1829d9ee7b75e3"
 RUN_AXE = """
@@ -43,23 +43,6 @@ def _axe(driver) -> list[dict]:
         driver.execute_script(AXE.read_text())
     driver.set_script_timeout(60)
     return [v for v in driver.execute_async_script(RUN_AXE) if v["impact"] in ("serious", "critical")]
-
-
-def _browser(tmp_path):
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Debian's chromium/chromium-driver are not installed (scripts/browser.sh)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/browser.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
 def _shot(driver, tmp_path, name: str) -> None:
@@ -108,7 +91,7 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
 
     username, password = demo.accounts["coordinator"]
     assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256
-    driver = _browser(tmp_path)
+    driver = chromium(tmp_path)
     seen = {}
     wait = WebDriverWait(driver, 15)
     try:

@@ -36,7 +36,8 @@ DEFINITIONS = {
 }
 
 
-def _arm_has_rt(protocol: Any, arm_id: str) -> bool:
+def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
+    """Whether the arm gives protocol radiotherapy (not just palliative radiotherapy as needed)."""
     arm = next(a for a in protocol.arms if a.id == arm_id)
     rt = getattr(arm, "radiotherapy", None)
     return rt is not None and not getattr(rt, "palliative_only", False)
@@ -91,7 +92,7 @@ def consort_flow(ctx: ServiceContext, protocol: Any, *, data_cut: dt.date,
     allocated = {a: sorted(p for p in randomized if arm_of.get(p) == a) for a in arms}
     received, not_received, lost, discontinued, analysed = {}, {}, {}, {}, {}
     for a, pids in allocated.items():
-        got = [p for p in pids if p in treated] if _arm_has_rt(protocol, a) else list(pids)
+        got = [p for p in pids if p in treated] if arm_has_radiotherapy(protocol, a) else list(pids)
         received[a] = len(got)
         why_not: Counter[str] = Counter()
         for p in pids:

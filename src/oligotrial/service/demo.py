@@ -27,7 +27,9 @@ import numpy as np
 
 from oligotrial.errors import DoseError, OligotrialError
 from oligotrial.protocols.schedule_schema import parse_schedule
+from oligotrial.domain.record.followup import TERMS
 from oligotrial.service import enrolment, followup, randomization
+from oligotrial.service.consort import arm_has_radiotherapy
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.demo_cohort import (AE_TERMS, GRADE_P, GRADES, Candidate, Scenario, draw_course,
                                             lesion_size, make_candidates, qol_answers)
@@ -77,10 +79,9 @@ def calendar(protocol: Any) -> tuple[dt.date, int]:
 def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
     """A course inside the arm's first registered regimen (its typical one when marked), or None
     for an arm without radiotherapy (or only palliative radiotherapy as needed)."""
-    arm = next(a for a in protocol.arms if a.id == arm_id)
-    rt = getattr(arm, "radiotherapy", None)
-    if rt is None or getattr(rt, "palliative_only", False):
+    if not arm_has_radiotherapy(protocol, arm_id):
         return None
+    rt = next(a for a in protocol.arms if a.id == arm_id).radiotherapy
     regimens = [r for r in rt.regimens if getattr(r, "total_dose_gy", None) is not None
                 and getattr(r.total_dose_gy, "min", None) is not None and not getattr(r, "sites", None)]
     if not regimens:
@@ -270,7 +271,6 @@ class Demo:
                 terms = AE_TERMS.get(self.trial, AE_TERMS["default"])
                 grade = int(rng.choice(GRADES, p=GRADE_P))
                 term = terms[int(rng.integers(len(terms)))]
-                from oligotrial.domain.record.followup import TERMS
                 grade = grade if grade in TERMS[term] else max(TERMS[term])
                 self._entry(result, pid, "adverse_event", {
                     "date": when.isoformat(), "term": term, "grade": grade, "serious": grade >= 3 and bool(rng.random() < 0.5),

@@ -27,7 +27,7 @@ import copy
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -72,7 +72,9 @@ class Candidate:
 VARIATIONS = (("ineligible_example", 8), ("ecog_3", 5), ("neutropenia", 3), ("missing_attestation", 3))
 
 
-def _vary(rec: dict[str, Any], how: str, trial: str, rng: np.random.Generator) -> dict[str, Any]:
+def _vary(rec: dict[str, Any], how: str) -> tuple[dict[str, Any], str]:
+    """``rec`` with the variation ``how`` applied, and what was applied ("none" where the record
+    has nothing to vary)."""
     if how == "ecog_3":
         rec["performance"] = [{**p, "score": 3} if p.get("scale") == "ECOG" else p for p in rec.get("performance") or []]
     elif how == "neutropenia":
@@ -82,7 +84,9 @@ def _vary(rec: dict[str, Any], how: str, trial: str, rng: np.random.Generator) -
     elif how == "missing_attestation":
         if rec.get("attestations"):
             rec["attestations"] = rec["attestations"][1:]
-    return rec
+        else:
+            how = "none"
+    return rec, how
 
 
 def make_candidates(trial: str, n: int, seed: int, first_day: dt.date, accrual_days: int) -> list[Candidate]:
@@ -112,7 +116,7 @@ def make_candidates(trial: str, n: int, seed: int, first_day: dt.date, accrual_d
                 perf["score"] = int(rng.random() < 0.55)
         for lab in rec.get("labs") or ():
             lab["value"] = round(float(lab["value"]) * float(rng.uniform(0.95, 1.05)), 3)
-        rec = _vary(rec, how, trial, rng)
+        rec, how = _vary(rec, how)
         out.append(Candidate(rec, on, how, bool(rng.random() < 0.06)))
     return out
 
@@ -146,7 +150,6 @@ class Course:
     polymetastatic: bool
     next_line: bool
     skips_rt: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def draw_course(rng: np.random.Generator, experimental: bool, scenario: Scenario) -> Course:

@@ -244,7 +244,7 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
                 continue
             arm = arm_of[p.id]
             entries = uow.repo.entries(p.id)
-            if p.radiotherapy or not consort._arm_has_rt(protocol, arm):
+            if p.radiotherapy or not consort.arm_has_radiotherapy(protocol, arm):
                 treated[arm].append(p.id)
             if pooled:
                 arm = POOLED

@@ -14,6 +14,7 @@ are in ``OUT/demo-users.txt``.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -63,8 +64,7 @@ def demo(trial: Annotated[str, typer.Option(help="NCT id or short name")],
     if settings.database_schema:
         env["OLIGOTRIAL_DATABASE_SCHEMA"] = settings.database_schema
     try:
-        protocol_id = None
-        clock = DemoClock(__import__("datetime").date(2000, 1, 1))
+        clock = DemoClock(dt.date(2000, 1, 1))
         c = bootstrap(settings, clock=clock, migrate=True)
     except OligotrialError as exc:
         fail(exc, 2)
@@ -76,7 +76,7 @@ def demo(trial: Annotated[str, typer.Option(help="NCT id or short name")],
         protocol = c.ctx.load_protocol(trial)
         protocol_id = protocol.id
         first, _accrual = calendar(protocol)
-        clock.set(first - __import__("datetime").timedelta(days=1))
+        clock.set(first - dt.timedelta(days=1))
         passwords = {}
         for role in DEMO_ROLES:
             pw = secrets.token_urlsafe(12)
