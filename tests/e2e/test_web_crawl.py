@@ -10,6 +10,8 @@ caught.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections import deque
@@ -92,6 +94,9 @@ def crawl(client, budget_s: float = 40.0):
         if ctype.startswith("application/json"):
             out.append((path, r.status_code, r.json(), ctype))
             continue
+        if ctype.startswith("text/csv"):  # a download: each cell (an arm id is a cell of its own)
+            out.append((path, r.status_code, [cell for row in csv.reader(io.StringIO(r.text)) for cell in row], ctype))
+            continue
         page = _Page()
         page.feed(r.text)
         out.append((path, r.status_code, page.strings, ctype))
@@ -141,6 +146,7 @@ def test_every_page_a_role_reaches_answers_and_a_blinded_role_sees_no_arm(demo, 
     if role == "coordinator":
         assert found, "the coordinator sees arms: the scan would find one"
         assert any(u.endswith("/report") for u in urls) and any("/audit" in u for u in urls)
+        assert any(u.endswith("/exports/adtte.csv") for u in urls) and any(u.endswith(".csv") for u in found)
 
 
 def test_the_scan_catches_an_arm_planted_in_a_page():

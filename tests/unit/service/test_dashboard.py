@@ -64,3 +64,25 @@ def test_a_user_without_a_role_in_the_trial_is_refused():
     with pytest.raises(BlindingError) as err:
         dashboard.recruitment(ctx, Actor("x", {"NCT00000000": "coordinator"}), STOP2.id)
     assert err.value.code == "forbidden"
+
+
+def test_counts_per_site_for_the_sites_the_role_may_see():
+    ctx, _, _ = make_ctx("eligible")
+    for n, site in enumerate(("B", "A", "A", None), 1):
+        pid = _register(ctx, n, site)
+        if n < 3:
+            _enrol(ctx, pid)
+    rec = dashboard.recruitment(ctx, COORD, STOP2.id)
+    assert rec["sites"] == [
+        {"site": "A", "participants": 2, "enrolled": 1, "by_state": {"enrolled": 1, "registered": 1}},
+        {"site": "B", "participants": 1, "enrolled": 1, "by_state": {"enrolled": 1}},
+        {"site": None, "participants": 1, "enrolled": 0, "by_state": {"registered": 1}},
+    ]
+    site_a = Actor("a", {STOP2.id: "coordinator"}, sites={STOP2.id: "A"})
+    assert [s["site"] for s in dashboard.recruitment(ctx, site_a, STOP2.id)["sites"]] == ["A"]
+
+
+def test_a_trial_without_sites_has_no_site_breakdown():
+    ctx, _, _ = make_ctx("eligible")
+    _enrol(ctx, _register(ctx, 1))
+    assert dashboard.recruitment(ctx, COORD, STOP2.id)["sites"] == []

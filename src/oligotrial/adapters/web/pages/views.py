@@ -184,7 +184,7 @@ def report_page(page: SignedIn, trial: TrialPath) -> Response:
     protocol = page.ctx.load_protocol(trial)
     report = report_for(page.ctx, page.actor, protocol.id)
     return render(page, page.request, "report.html", trial=protocol, report=report,
-                  full=not report.get("blinded"))
+                  full=not report.get("blinded"), may_export=may(page, protocol.id, "export"))
 
 
 @router.get("/trials/{trial}/report/full")
@@ -213,3 +213,20 @@ def report_json(page: SignedIn, trial: TrialPath) -> Response:
     report = report_for(page.ctx, page.actor, protocol.id)
     return Response(render_json(report), media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{protocol.id}-report.json"', "Cache-Control": "no-store"})
+
+
+@router.get("/trials/{trial}/exports/{dataset}.csv")
+def export_page(page: SignedIn, trial: TrialPath, dataset: str) -> Response:
+    """An analysis dataset (ADTTE, ADRS) as the API's CSV download, for the signed-in user: the
+    service leaves the arm out for a role the protocol blinds (:func:`oligotrial.service.endpoints.export`)."""
+    import itertools
+
+    from starlette.responses import StreamingResponse
+
+    from oligotrial.service import endpoints
+
+    protocol = page.ctx.load_protocol(trial)
+    lines, _with_arm = endpoints.export(page.ctx, page.actor, protocol.id, dataset)
+    first = next(lines)  # the role check and the header happen before the response starts
+    return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{protocol.id}-{dataset}.csv"', "Cache-Control": "no-store"})
