@@ -16,4 +16,7 @@ else
   echo "Debian's chromium/chromium-driver could not be installed" >&2
   if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
+# the browser tests keep their screenshots here (dashboard, screening worklist, participant page...)
+export OLIGOTRIAL_SCREENSHOTS="${OLIGOTRIAL_SCREENSHOTS:-$PWD/test-artifacts/screenshots}"
+echo "screenshots of the browser tests: $OLIGOTRIAL_SCREENSHOTS"
 exec .venv/bin/python -m pytest "$@"
