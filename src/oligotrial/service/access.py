@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report": frozenset({"coordinator", "data_manager", "statistician", "dsmb", "admin"}),
     # unblinding the whole trial for the report (after the final analysis is locked)
     "unblind_trial": frozenset({"admin"}),
+    # user accounts (add, grant, revoke, deactivate, reset a password): the administrator of
+    # every trial (role "admin" granted for "*"); see oligotrial.service.users
+    "manage_users": frozenset({"admin"}),
 }
 
 

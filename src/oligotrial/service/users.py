@@ -1,12 +1,26 @@
-"""User accounts: add a user with a role in a trial; authenticate by password."""
+"""User accounts: add a user with a role in a trial; authenticate by password; and the
+administrator's account management (list, grant, revoke, deactivate or reactivate, reset a
+password), each authorized (``manage_users``: the administrator of every trial) and audited.
+
+An administrator never locks themself out: they cannot deactivate their own account, nor revoke
+or replace their own grant that makes them an administrator of every trial. A password is kept
+only as a KDF hash and never enters the audit trail or a listing.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from oligotrial.domain.trial.audit import readable
 from oligotrial.domain.trial.blinding import ROLES
 from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.service import audit
+from oligotrial.service.access import PERMISSIONS, authorize
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import SYSTEM, Actor, User
+
+#: passwords shorter than this are refused (NIST SP 800-63B section 5.1.1.2: at least 8 characters)
+MIN_PASSWORD = 8
 
 
 class AuthenticationError(BlindingError):
@@ -24,13 +38,22 @@ def check_site_code(site: str) -> str:
     return s
 
 
-def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial: str,
-             actor: Actor = SYSTEM, site: str | None = None) -> User:
-    """Create (or grant another trial to) a user; the password is stored only as a KDF hash."""
+def _check_username(username: str) -> str:
     username = (username or "").strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise OligotrialError(f"username {username!r}: expected 1-64 letters, digits, '.', '_' or '-'",
+        raise OligotrialError(f"username {username[:80]!r}: expected 1-64 letters, digits, '.', '_' or '-'",
                               code="bad_username", field="username")
+    return username
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise OligotrialError(f"password: expected at least {MIN_PASSWORD} characters", code="weak_password",
+                              field="password")
+
+
+def _grant_args(ctx: ServiceContext, role: str, trial: str, site: str | None) -> tuple[str, str | None]:
+    """The grant's trial id (``"*"``: every trial) and site, checked."""
     if role not in ROLES:
         raise OligotrialError(f"role {role!r}: expected one of {list(ROLES)}", code="bad_role", field="role")
     trial_id = "*" if trial == "*" else ctx.load_protocol(trial).id
@@ -39,8 +62,27 @@ def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial
         if trial_id == "*":
             raise OligotrialError("site: a role limited to one site is granted in one trial, not '*'",
                                   code="bad_site", field="site")
-    if len(password or "") < 8:
-        raise OligotrialError("password: expected at least 8 characters", code="weak_password", field="password")
+    return trial_id, site
+
+
+def _may_manage(roles: dict[str, str]) -> bool:
+    return Actor("", roles).role_in("*") in PERMISSIONS["manage_users"]
+
+
+def _authorize(actor: Actor) -> None:
+    """Account management is the administrator of every trial's (``manage_users`` for ``"*"``):
+    an administrator of one trial could otherwise grant themself a role in another."""
+    authorize(actor, "*", "manage_users")
+
+
+def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial: str,
+             actor: Actor = SYSTEM, site: str | None = None) -> User:
+    """Create (or grant another trial to) a user; the password is stored only as a KDF hash.
+    ``actor`` (the operator's CLI: :data:`SYSTEM`) must be an administrator of every trial."""
+    _authorize(actor)
+    username = _check_username(username)
+    trial_id, site = _grant_args(ctx, role, trial, site)
+    _check_password(password)
     with ctx.uow() as uow:
         user = uow.repo.get_user_by_name(username)
         if user is None:
@@ -74,3 +116,120 @@ def actor_for(ctx: ServiceContext, user_id: int) -> Actor:
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
     return Actor(user.username, dict(user.roles), user.id, dict(user.sites))
+
+
+# ---- account management (the administrator) ------------------------------------------------------
+
+def _account(user: User) -> dict[str, Any]:
+    """A user as the administrator sees them: never the password hash."""
+    return {"username": user.username, "active": user.active,
+            "grants": [{"trial": trial, "role": role, "site": user.sites.get(trial)}
+                       for trial, role in sorted(user.roles.items())]}
+
+
+def _existing(uow: Any, username: str) -> User:
+    user = uow.repo.get_user_by_name((username or "").strip()) if isinstance(username, str) else None
+    if user is None:
+        raise OligotrialError(f"username {str(username)[:80]!r}: expected an existing user", code="unknown_user",
+                              field="username")
+    return user
+
+
+def _lockout(actor: Actor, user: User, roles_after: dict[str, str], what: str) -> None:
+    if user.username == actor.username and _may_manage(user.roles) and not _may_manage(roles_after):
+        raise OligotrialError(f"trial: {what} would end your own administration of every trial; expected "
+                              "another administrator to do it", code="self_lockout", field="trial")
+
+
+def list_users(ctx: ServiceContext, actor: Actor) -> list[dict[str, Any]]:
+    """Every account, by username: active or not, and its role (and site) per trial."""
+    _authorize(actor)
+    with ctx.uow() as uow:
+        return [_account(u) for u in sorted(uow.repo.list_users(), key=lambda u: u.username)]
+
+
+def grant(ctx: ServiceContext, actor: Actor, username: str, trial: str, role: str,
+          site: str | None = None) -> dict[str, Any]:
+    """Give an existing user ``role`` in ``trial`` (``"*"``: every trial), in place of any role
+    they had there; audited as ``user.grant``."""
+    _authorize(actor)
+    trial_id, site = _grant_args(ctx, role, trial, site)
+    with ctx.uow() as uow:
+        user = _existing(uow, username)
+        _lockout(actor, user, {**user.roles, trial_id: role}, f"role {role!r} in trial {trial_id!r}")
+        replaces = {"role": user.roles[trial_id], "site": user.sites.get(trial_id)} if trial_id in user.roles else None
+        uow.repo.grant(user.id, trial_id, role, site)
+        audit.record(uow, ctx, actor, trial=None if trial_id == "*" else trial_id, action="user.grant",
+                     entity_type="user", entity_id=user.username,
+                     new={"trial": trial_id, "role": role, "site": site, "replaces": replaces})
+        uow.commit()
+        user.roles[trial_id] = role
+        user.sites.pop(trial_id, None)
+        if site is not None:
+            user.sites[trial_id] = site
+        return _account(user)
+
+
+def revoke(ctx: ServiceContext, actor: Actor, username: str, trial: str) -> dict[str, Any]:
+    """Take away the user's role in ``trial`` (``"*"``: their grant for every trial); audited
+    as ``user.revoke``. Their next request no longer has it."""
+    _authorize(actor)
+    with ctx.uow() as uow:
+        user = _existing(uow, username)
+        trial_id = trial if trial in user.roles else ("*" if trial == "*" else ctx.load_protocol(trial).id)
+        if trial_id not in user.roles:
+            raise OligotrialError(f"trial {trial_id!r}: user {user.username!r} has no role there; expected one of "
+                                  f"{sorted(user.roles)}", code="no_grant", field="trial")
+        after = {k: v for k, v in user.roles.items() if k != trial_id}
+        _lockout(actor, user, after, f"revoking role {user.roles[trial_id]!r} in trial {trial_id!r}")
+        revoked = {"trial": trial_id, "role": user.roles[trial_id], "site": user.sites.get(trial_id)}
+        uow.repo.revoke(user.id, trial_id)
+        audit.record(uow, ctx, actor, trial=None if trial_id == "*" else trial_id, action="user.revoke",
+                     entity_type="user", entity_id=user.username, new={"revoked": revoked})
+        uow.commit()
+        user.roles, user.sites = after, {k: v for k, v in user.sites.items() if k != trial_id}
+        return _account(user)
+
+
+def set_active(ctx: ServiceContext, actor: Actor, username: str, active: bool) -> dict[str, Any]:
+    """Deactivate (or reactivate) an account: an inactive one cannot sign in, and its sessions
+    and tokens end at once (:func:`actor_for` refuses it on the next request). Audited as
+    ``user.deactivate`` or ``user.activate``; nothing is written when it is already so."""
+    _authorize(actor)
+    if not isinstance(active, bool):
+        raise OligotrialError(f"active {active!r}: expected true or false", code="bad_active", field="active")
+    with ctx.uow() as uow:
+        user = _existing(uow, username)
+        if not active and user.username == actor.username:
+            raise OligotrialError(f"username {user.username!r}: you cannot deactivate your own account; expected "
+                                  "another administrator to do it", code="self_lockout", field="username")
+        if user.active != active:
+            uow.repo.set_active(user.id, active)
+            audit.record(uow, ctx, actor, trial=None, action="user.activate" if active else "user.deactivate",
+                         entity_type="user", entity_id=user.username, new={"active": active})
+            uow.commit()
+        user.active = active
+        return _account(user)
+
+
+def reset_password(ctx: ServiceContext, actor: Actor, username: str, new_password: str) -> dict[str, Any]:
+    """Give the user a new password (at least :data:`MIN_PASSWORD` characters); the old one
+    stops working at once. Audited as ``user.password_reset``, without the password."""
+    _authorize(actor)
+    _check_password(new_password)
+    with ctx.uow() as uow:
+        user = _existing(uow, username)
+        uow.repo.set_password(user.id, ctx.hasher.hash(new_password))
+        audit.record(uow, ctx, actor, trial=None, action="user.password_reset", entity_type="user",
+                     entity_id=user.username, new={"password_reset": True})
+        uow.commit()
+        return _account(user)
+
+
+def account_history(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest ``limit`` audit entries about accounts (``entity_type`` user), newest first."""
+    _authorize(actor)
+    with ctx.uow() as uow:
+        rows = uow.repo.user_audit(max(1, min(int(limit), 500)))
+    return [{k: readable(r).get(k) for k in ("seq", "at", "actor", "action", "trial", "entity_id", "old", "new",
+                                              "reason")} for r in rows]

@@ -43,6 +43,23 @@ class FakeRepository:
         if site is not None:
             self.users[user_id].sites[trial] = site
 
+    # user administration (service.users)
+    def list_users(self):
+        return list(self.users.values())
+
+    def revoke(self, user_id, trial):
+        self.users[user_id].roles.pop(trial, None)
+        self.users[user_id].sites.pop(trial, None)
+
+    def set_active(self, user_id, active):
+        self.users[user_id].active = active
+
+    def set_password(self, user_id, password_hash):
+        self.users[user_id].password_hash = password_hash
+
+    def user_audit(self, limit):
+        return [copy.deepcopy(e) for e in self.audit if e["entity_type"] == "user"][::-1][:limit]
+
     def add_participant(self, p):
         self.participants[p.id] = copy.deepcopy(p)
 

@@ -133,6 +133,28 @@ class SqlRepository:
         else:
             self._exec(insert(t.user_roles).values(user_id=user_id, trial=trial, role=role, site=site))
 
+    # user administration (service.users) ------------------------------------------------
+    def list_users(self) -> list[User]:
+        grants: dict[int, list[Any]] = {}
+        for r in self._exec(select(t.user_roles)).all():
+            grants.setdefault(r.user_id, []).append(r)
+        return [User(u.id, u.username, u.password_hash, u.active, {r.trial: r.role for r in grants.get(u.id, [])},
+                     {r.trial: r.site for r in grants.get(u.id, []) if r.site is not None})
+                for u in self._exec(select(t.users).order_by(t.users.c.username)).all()]
+
+    def revoke(self, user_id: int, trial: str) -> None:
+        self._exec(t.user_roles.delete().where(and_(t.user_roles.c.user_id == user_id, t.user_roles.c.trial == trial)))
+
+    def set_active(self, user_id: int, active: bool) -> None:
+        self._exec(update(t.users).where(t.users.c.id == user_id).values(active=active))
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        self._exec(update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash))
+
+    def user_audit(self, limit: int) -> list[dict[str, Any]]:
+        q = select(t.audit_log).where(t.audit_log.c.entity_type == "user").order_by(t.audit_log.c.seq.desc())
+        return [dict(r._mapping) for r in self._exec(q.limit(limit))]
+
     # participants ------------------------------------------------------------------------
     def add_participant(self, p: Participant) -> None:
         self._exec(insert(t.participants).values(**{k: getattr(p, k) for k in _P_FIELDS}))
