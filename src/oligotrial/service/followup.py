@@ -22,6 +22,7 @@ import datetime as dt
 from typing import Any
 
 from oligotrial.domain.record import entries as rec
+from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
@@ -38,6 +39,36 @@ _AFTER_ORIGIN = frozenset({"death", "progression", "next_line_start", "metastasi
 def _bad(field: str, value: Any, expected: str) -> RecordError:
     return RecordError(f"{field} {value!r}: expected {expected}", field=field,
                        errors=[{"path": field, "value": value, "expected": expected}])
+
+
+#: the key of a lab entry's request that confirms a value far outside the plausible range (it is
+#: not part of the entry: it goes to the audit trail as the reason)
+UNUSUAL_VALUE_REASON = "unusual_value_reason"
+
+
+def _unusual_reason(kind: str, data: Any) -> tuple[Any, str | None]:
+    """``data`` without its confirmation of an unusual value, and the confirmation (a lab only)."""
+    if kind != "lab" or not isinstance(data, dict) or UNUSUAL_VALUE_REASON not in data:
+        return data, None
+    rest = {k: v for k, v in data.items() if k != UNUSUAL_VALUE_REASON}
+    why = data[UNUSUAL_VALUE_REASON]
+    return rest, why.strip() if isinstance(why, str) and why.strip() else None
+
+
+def check_plausible(kind: str, clean: dict[str, Any], reason: str | None) -> list[str]:
+    """A soft warning: a lab value far outside the plausible range
+    (:func:`oligotrial.domain.record.lab_ranges.implausible`) is kept only with a reason, never
+    refused outright (CLSI AUTO10-A: hold for review, do not reject). Without one, a
+    :class:`RecordError` on ``unusual_value_reason`` asks for it and nothing is stored; with one,
+    the note to return."""
+    if kind != "lab":
+        return []
+    why = implausible(clean["test"], clean["value"])
+    if why is None:
+        return []
+    if reason is None or len(reason) < 3:
+        raise _bad(UNUSUAL_VALUE_REASON, reason, f"a reason to keep it (at least 3 characters): {why}")
+    return [f"{why}: kept with the reason {reason!r}"]
 
 
 def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor) -> Participant:
@@ -174,6 +205,7 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
     authorize_entry(actor, protocol, kind)
+    data, unusual = _unusual_reason(kind, data)
     clean = rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
@@ -181,11 +213,13 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
         step = "vital_status" if kind == "event" and isinstance(data, dict) and data.get("kind") == "death" else "entry"
         workflow.check_state(p.id, state_of(p, entries), step)
         notes = _check(ctx, protocol, p, kind, clean, entries)
+        plausible = check_plausible(kind, clean, unusual)
+        notes += plausible
         now = ctx.now_iso()
         entry_id = uow.repo.add_entry(p.id, kind, clean, now, actor.username)
         _save_state(uow, p, [*entries, {"id": entry_id, "kind": kind, "status": "active", "data": clean}])
         audit.record(uow, ctx, actor, trial=protocol.id, action=f"{kind}.record", entity_type=kind,
-                     entity_id=f"{p.id}/{entry_id}", new=clean)
+                     entity_id=f"{p.id}/{entry_id}", new=clean, reason=unusual if plausible else None)
         uow.commit()
     return {"id": entry_id, "kind": kind, "status": "active", "version": 1, "data": clean, "notes": notes,
             "participant_state": p.state}
@@ -200,8 +234,13 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
         authorize_entry(actor, protocol, e["kind"])
+        data, unusual = _unusual_reason(e["kind"], data)
         clean = rec.parse_entry(e["kind"], data)
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
+        plausible = check_plausible(e["kind"], clean, unusual)
+        notes += plausible
+        if plausible:
+            why = f"{why} (unusual value kept: {unusual})"
         now = ctx.now_iso()
         uow.repo.update_entry(entry_id, data=clean, status="active", version=e["version"] + 1, at=now,
                               by=actor.username, reason=why)

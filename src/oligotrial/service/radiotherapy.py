@@ -120,16 +120,27 @@ def stored_result(report: RTCheckReport, decision: dict[str, Any], at: str) -> d
 
 
 def refusal(report: RTCheckReport, rt: dict[str, Any], *, blinded: bool) -> DoseError:
-    """The error for a failing course: the field, its value and the arm's expected range."""
+    """The error for a failing course: the field, its value and the arm's expected range.
+
+    Its ``errors`` list every failing problem by the recorded field it is about (``path``,
+    ``value``, ``expected``: what a form shows beside each input); for a blinded caller only the
+    one message that names no arm and no range."""
     fails = [p for p in problems(report) if p["status"] == "fail"]
     first = fails[0] if fails else {"field": "prescription", "message": "does not fit the arm"}
     field = first["field"]
     value = rt.get(field) if field in rt else None
     shown = f"{field} {value!r}" if value is not None else field
     if blinded:
-        return DoseError(f"{shown}: the course does not fit the participant's allocated arm; a coordinator or "
-                         "treating oncologist must review it", code="rt_outside_arm", field=field)
+        expected = ("a course that fits the participant's allocated arm; a coordinator or treating oncologist "
+                    "must review it")
+        err = DoseError(f"{shown}: the course does not fit the participant's allocated arm; a coordinator or "
+                        "treating oncologist must review it", code="rt_outside_arm", field=field)
+        err.errors = [{"path": field, "value": value, "expected": expected}]
+        return err
     detail = "; ".join(dict.fromkeys(p["message"] for p in fails))
-    return DoseError(f"{shown}: the course does not fit {report.trial} arm {report.arm!r} (the participant's "
-                     f"allocation): {detail}. To record it as a protocol deviation, give override.reason "
-                     "(at least 10 characters)", code="rt_outside_arm", field=field)
+    err = DoseError(f"{shown}: the course does not fit {report.trial} arm {report.arm!r} (the participant's "
+                    f"allocation): {detail}. To record it as a protocol deviation, give override.reason "
+                    "(at least 10 characters)", code="rt_outside_arm", field=field)
+    err.errors = [{"path": p["field"], "value": rt.get(p["field"]),
+                   "expected": (f"lesion {p['lesion']}: " if p["lesion"] else "") + p["message"]} for p in fails]
+    return err
