@@ -324,6 +324,10 @@ def visit_schedule(ctx: ServiceContext, protocol: Any, p: Participant, rows: lis
     return [v.to_dict() for v in visits], waiting
 
 
+#: the techniques a recorded radiotherapy course may name
+RT_TECHNIQUES = ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional")
+
+
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
     """Record the radiotherapy delivered, checked against the participant's allocated arm (see
     :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule."""
@@ -345,8 +349,8 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
             or len(set(lesions)) != len(lesions):
         raise _bad("lesions", lesions, "a list of distinct lesion ids")
     tech = data.get("technique")
-    if tech is not None and tech not in ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional"):
-        raise _bad("technique", tech, "one of SBRT, SABR, SRS, IMRT, VMAT, 3DCRT, conventional")
+    if tech is not None and tech not in RT_TECHNIQUES:
+        raise _bad("technique", tech, f"one of {', '.join(RT_TECHNIQUES)}")
     fpw = data.get("fractions_per_week")
     if fpw is not None and (not isinstance(fpw, int | float) or isinstance(fpw, bool) or not 0 < fpw <= 14):
         raise _bad("fractions_per_week", fpw, "a number of fractions per week, 0 < fractions_per_week <= 14")
