@@ -1,0 +1,167 @@
+"""The screening worklist: candidates not yet enrolled with their last verdict, a screening's
+criteria in the order a clinician works through them, and a clinician's attestation recorded on
+the stored record and screened again.
+
+Everything here goes through :mod:`oligotrial.service.enrolment` (the services the REST API
+calls): the role check, the site check, the audited record correction
+(:func:`~oligotrial.service.enrolment.correct_record`, ``PUT .../record``) and the screening
+(:func:`~oligotrial.service.enrolment.screen`). An attestation is a clinician's judgement
+recorded as such (who, when, the answer; shared/formats/patient-record.md ``attestations``):
+the software never supplies the answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
+
+from oligotrial.domain.eligibility.screening import excludes
+from oligotrial.domain.trial import workflow
+from oligotrial.errors import RecordError
+from oligotrial.service import enrolment
+from oligotrial.service.access import authorize, site_visible
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor
+
+#: the states of a candidate before enrolment: registered, screened, consented
+PRE_ENROLMENT = ("registered", "screened", "consented")
+#: how a criterion stands for the trial verdict, in the order the page lists them: undecided
+#: first (what the clinician can still act on), then those that exclude, then the rest
+STANDING_ORDER = ("undecided", "excludes", "passes", "not_applicable")
+MAX_BY = 200
+MAX_NOTE = 500
+
+
+def _bad(field: str, value: Any, expected: str) -> RecordError:
+    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
+                       errors=[{"path": field, "value": value, "expected": expected}])
+
+
+def worklist(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]:
+    """The candidates of ``trial`` the actor may see (a site-limited role: its site's) in a state
+    before enrolment (:data:`PRE_ENROLMENT`), oldest registration first, each with the verdict
+    of their last screening (None: not screened) and how many criteria are undecided or
+    exclude."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "view")
+    with ctx.uow() as uow:
+        rows = uow.repo.list_participants(protocol.id)
+    out = []
+    for p in rows:
+        if p.state not in PRE_ENROLMENT or not site_visible(actor, protocol.id, p.site):
+            continue
+        s = p.screening or {}
+        crit = criteria(s)
+        out.append({"id": p.id, "external_id": p.external_id, "site": p.site, "state": p.state,
+                    "created_at": p.created_at, "verdict": s.get("verdict"), "screened_on": s.get("as_of"),
+                    "undecided": sum(c["standing"] == "undecided" for c in crit),
+                    "excluding": sum(c["standing"] == "excludes" for c in crit)})
+    return sorted(out, key=lambda r: r["created_at"])
+
+
+def standing(c: dict[str, Any]) -> str:
+    """How a stored criterion result (``oligotrial.screening/1``) stands for the trial verdict:
+    ``undecided`` (``unknown``), ``excludes`` (an inclusion not met or an exclusion met:
+    :func:`oligotrial.domain.eligibility.screening.excludes`), ``not_applicable``, else
+    ``passes``."""
+    verdict = c.get("verdict")
+    if verdict == "unknown":
+        return "undecided"
+    if verdict == "not_applicable":
+        return "not_applicable"
+    return "excludes" if excludes(SimpleNamespace(verdict=verdict, kind=c.get("kind"))) else "passes"
+
+
+def attestation_keys_missing(c: dict[str, Any]) -> list[str]:
+    """The attestation keys a criterion waits for (its ``missing`` entries ``attestation KEY``,
+    written by the ``attested`` leaf)."""
+    return [m.removeprefix("attestation ") for m in c.get("missing") or () if m.startswith("attestation ")]
+
+
+def criteria(screening: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A stored screening's criteria, each with its ``standing`` and the attestation keys it
+    waits for, ordered by :data:`STANDING_ORDER` (the protocol's order within each)."""
+    rows = ((screening or {}).get("result") or {}).get("criteria") or []
+    out = [{**c, "standing": standing(c), "attestations_missing": attestation_keys_missing(c)} for c in rows]
+    return sorted(out, key=lambda c: STANDING_ORDER.index(c["standing"]))
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The criteria whose verdict differs between two screenings (``before`` None: not screened),
+    each as ``{id, kind, was, now, was_standing, now_standing}``."""
+    old = {c["id"]: c for c in criteria(before)}
+    out = []
+    for c in criteria(after):
+        o = old.get(c["id"])
+        if o is None or o.get("verdict") != c.get("verdict"):
+            out.append({"id": c["id"], "kind": c["kind"], "was": None if o is None else o["verdict"],
+                        "now": c["verdict"], "was_standing": None if o is None else o["standing"],
+                        "now_standing": c["standing"]})
+    return out
+
+
+def _answer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("yes", "no"):
+        return value == "yes"
+    raise _bad("value", value, "the clinician's answer: yes or no")
+
+
+def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Record a clinician's attestation on the participant's stored record and screen again.
+
+    ``data``: ``key`` (one of the protocol's ``attestation_keys``), ``value`` (yes/no or a
+    boolean: the clinician's answer), ``by`` (who attests), ``date`` (ISO 8601, not after
+    today), optional ``note``, and ``reason`` (for the record correction). Earlier attestations
+    of the same key leave the record (the newest recorded answer is the one that counts; the
+    audit entry of the correction keeps the record as it was), the new one is appended, the
+    record is replaced through :func:`~oligotrial.service.enrolment.correct_record` (role
+    ``correct_record``, audited with the reason) and screened by
+    :func:`~oligotrial.service.enrolment.screen` (role ``screen``). Only while the workflow
+    still screens (registered or screened); nothing is written when any input is refused.
+
+    Returns ``{"attestation", "before", "after", "changes", "participant"}``: the screenings
+    before and after, and the criteria whose verdict changed (:func:`changes`)."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "correct_record")
+    authorize(actor, protocol.id, "screen")
+    if not isinstance(data, dict):
+        raise _bad("attestation", type(data).__name__, "an object with key, value, by, date and reason")
+    keys = [k.key for k in protocol.attestation_keys]
+    key = data.get("key")
+    if key not in keys:
+        raise _bad("key", key, f"an attestation key of {protocol.short_name}: one of {', '.join(keys)}")
+    value = _answer(data.get("value"))
+    by = data.get("by")
+    if not isinstance(by, str) or not 1 <= len(by.strip()) <= MAX_BY:
+        raise _bad("by", by, f"the attesting clinician's name, 1-{MAX_BY} characters")
+    raw_date = data.get("date")
+    try:
+        day = dt.date.fromisoformat(str(raw_date))
+    except ValueError:
+        raise _bad("date", raw_date, "an ISO 8601 date (YYYY-MM-DD)") from None
+    if day > ctx.today():
+        raise _bad("date", day.isoformat(), f"the date the clinician attested, not after today ({ctx.today()})")
+    note = data.get("note")
+    note = note.strip() if isinstance(note, str) else note
+    if note is not None and note != "" and (not isinstance(note, str) or len(note) > MAX_NOTE):
+        raise _bad("note", note, f"text of at most {MAX_NOTE} characters")
+    reason = data.get("reason")
+    if not isinstance(reason, str) or len(reason.strip()) < 3:
+        raise _bad("reason", reason, "a reason for the change to the record, at least 3 characters")
+
+    view = enrolment.get_participant(ctx, actor, protocol.id, pid)
+    workflow.check_state(view["id"], view["state"], "screen")
+    before = view["screening"]
+    record = copy.deepcopy(view["record"])
+    attestation = {"key": key, "value": value, "by": by.strip(), "date": day.isoformat()}
+    if note:
+        attestation["note"] = note
+    record["attestations"] = [a for a in record.get("attestations") or [] if a.get("key") != key] + [attestation]
+    enrolment.correct_record(ctx, actor, protocol.id, view["id"], {"record": record, "reason": reason.strip()})
+    after = enrolment.screen(ctx, actor, protocol.id, view["id"])
+    return {"attestation": attestation, "before": before, "after": after["screening"],
+            "changes": changes(before, after["screening"]), "participant": after}
