@@ -35,6 +35,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report": frozenset({"coordinator", "data_manager", "statistician", "dsmb", "admin"}),
     # unblinding the whole trial for the report (after the final analysis is locked)
     "unblind_trial": frozenset({"admin"}),
+    # data queries (service.queries): the data manager raises, closes and re-opens them; the site
+    # (and a masked outcome assessor, who records the assessments queried) answers them
+    "query_view": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
+                             "outcome_assessor"}),
+    "query_raise": frozenset({"data_manager"}),
+    "query_answer": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "outcome_assessor"}),
+    "query_resolve": frozenset({"data_manager"}),
     # user accounts (add, grant, revoke, deactivate, reset a password): the administrator of
     # every trial (role "admin" granted for "*"); see oligotrial.service.users
     "manage_users": frozenset({"admin"}),

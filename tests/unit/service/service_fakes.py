@@ -195,6 +195,42 @@ class FakeRepository:
     def audit_head(self):
         return self.head
 
+    # data queries (service.queries)
+    def _query_view(self, q):
+        p = self.participants[q["participant_id"]]
+        entry = next((e for e in self.entry_rows if e["id"] == q["entry_id"]), None)
+        first = next((m for m in getattr(self, "query_msgs", []) if m["query_id"] == q["id"] and m["seq"] == 1), None)
+        return {**copy.deepcopy(q), "external_id": p.external_id, "site": p.site,
+                "entry_kind": None if entry is None else entry["kind"], "question": None if first is None else first["text"]}
+
+    def add_query(self, query):
+        self.query_rows = getattr(self, "query_rows", [])
+        self.query_rows.append({**copy.deepcopy(query), "id": len(self.query_rows) + 1})
+        return len(self.query_rows)
+
+    def get_query(self, trial, query_id, *, for_update=False):
+        q = next((q for q in getattr(self, "query_rows", []) if q["id"] == query_id and q["trial"] == trial), None)
+        return None if q is None else self._query_view(q)
+
+    def list_queries(self, trial, status=None, participant_id=None):
+        return [self._query_view(q) for q in getattr(self, "query_rows", []) if q["trial"] == trial
+                and (status is None or q["status"] == status)
+                and (participant_id is None or q["participant_id"] == participant_id)]
+
+    def set_query_status(self, query_id, status, at):
+        for q in self.query_rows:
+            if q["id"] == query_id:
+                q.update(status=status, updated_at=at)
+
+    def add_query_message(self, query_id, message):
+        self.query_msgs = getattr(self, "query_msgs", [])
+        assert not any(m["query_id"] == query_id and m["seq"] == message["seq"] for m in self.query_msgs)
+        self.query_msgs.append({**copy.deepcopy(message), "query_id": query_id})
+
+    def query_messages(self, query_id):
+        return sorted((copy.deepcopy(m) for m in getattr(self, "query_msgs", []) if m["query_id"] == query_id),
+                      key=lambda m: m["seq"])
+
 
 class FakeUnitOfWork:
     """Commits by swapping in a working copy; leaving without commit discards it."""

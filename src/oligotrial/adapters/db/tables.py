@@ -163,3 +163,30 @@ audit_head = Table(
     Column("last_seq", Integer, nullable=False),
     Column("last_hash", String(64), nullable=False),
 )
+
+# 0005: data queries (discrepancy notes) on a participant's data, and each step of their history
+data_queries = Table(
+    "data_queries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trial", String(32), nullable=False),
+    Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
+    Column("entry_id", Integer, ForeignKey("clinical_entries.id")),  # NULL: a field of the registered record
+    Column("field", String(200), nullable=False),  # e.g. findings[0].diameter_mm
+    Column("status", String(16), nullable=False),  # open, answered, closed
+    Column("raised_by", String(64), nullable=False),
+    Column("raised_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_data_queries_trial_status", "trial", "status"),
+    Index("ix_data_queries_participant", "participant_id"),
+)
+
+data_query_messages = Table(
+    "data_query_messages", metadata,
+    Column("query_id", Integer, ForeignKey("data_queries.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("action", String(16), nullable=False),  # raise, answer, close, reopen
+    Column("by", String(64), nullable=False),
+    Column("role", String(32)),
+    Column("at", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+)

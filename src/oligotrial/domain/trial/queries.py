@@ -1,0 +1,205 @@
+"""Data queries (discrepancy notes): a question a data manager raises on one field of a
+participant's data, answered by the site, closed by the data manager, each step kept. Pure.
+
+The lifecycle is the one electronic data capture systems share:
+
+- REDCap's Data Resolution Workflow: a query is *opened* on a field, the site *responds*
+  (status "Open / Responded"), the data manager *closes* it or sends it back, and a closed
+  query can be *re-opened*; every step keeps who, when and the comment (REDCap Data Quality
+  module, "Data Resolution Workflow", user guide sections "Opening a query", "Responding",
+  "Closing / re-opening").
+- OpenClinica 3.x discrepancy notes of type *Query*: statuses New -> Updated (the site's
+  response) -> Closed, re-opened by the monitor or data manager as a child note of the same
+  thread (OpenClinica 3.1 user manual, "Notes and Discrepancies").
+
+Here: ``open`` -(answer)-> ``answered`` -(close)-> ``closed``; ``open`` may also be closed
+directly (a query raised in error, or resolved by a correction); the data manager re-opens an
+``answered`` query (the answer does not resolve it) or a ``closed`` one (the discrepancy is
+back); a re-opened query is ``open`` again and waits for a new answer. Each step is a message
+of the query's history: action, who, when, text (ICH E6(R3) s.4.2 and 21 CFR 11.10(e): who,
+when, what, why).
+
+Blinding: a query is read by every role that handles queries, blinded ones included (an
+enrolling oncologist in STOP-2, a masked outcome assessor), and its text is written by people
+who may know the arm. :func:`arm_mentions` finds arm information in a text, so that a trial
+that blinds any role refuses it when the text is written, and every role may then read every
+query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from oligotrial.domain.trial.blinding import find_arm_information
+from oligotrial.errors import RecordError, WorkflowError
+
+STATUSES = ("open", "answered", "closed")
+#: statuses in which a query still waits for someone (the dashboard's "open data queries")
+UNRESOLVED = frozenset({"open", "answered"})
+ACTIONS = ("raise", "answer", "close", "reopen")
+
+#: action -> (the statuses it may be taken from, the status it leads to); ``raise`` starts a query
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "raise": (frozenset(), "open"),
+    "answer": (frozenset({"open"}), "answered"),
+    "close": (frozenset({"open", "answered"}), "closed"),
+    "reopen": (frozenset({"answered", "closed"}), "open"),
+}
+
+#: the text each action needs: raise, answer and reopen say why; closing may add a note
+TEXT_REQUIRED = frozenset({"raise", "answer", "reopen"})
+TEXT_MIN = 3
+TEXT_MAX = 5000
+FIELD_MAX = 200
+
+#: a field path in an entry's data or the registered record: ``grade``, ``findings[0].diameter_mm``
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d{1,4}\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d{1,4}\])*)*$")
+_WORD = re.compile(r"[a-z0-9_]+")
+#: a radiation dose in a text ("8 Gy", "35Gy", "37.5 gy")
+_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*c?gy\b", re.IGNORECASE)
+
+
+def _bad(field: str, value: object, expected: str) -> RecordError:
+    shown = value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
+    return RecordError(f"{field} {shown!r}: expected {expected}", field=field,
+                       errors=[{"path": field, "value": shown, "expected": expected}])
+
+
+def next_status(action: str, status: str | None) -> str:
+    """The status ``action`` leads to from ``status`` (None: no query yet); otherwise a
+    :class:`~oligotrial.errors.WorkflowError` (``illegal_step``) naming both and what was
+    expected."""
+    if action not in TRANSITIONS:
+        raise _bad("action", action, f"one of {', '.join(ACTIONS)}")
+    allowed, to = TRANSITIONS[action]
+    if action == "raise":
+        if status is not None:
+            raise WorkflowError(f"query: already raised (status {status}); answer, close or re-open it instead",
+                                code="illegal_step", field="status")
+        return to
+    if status not in allowed:
+        raise WorkflowError(f"{action}: the query is {status}; expected a query that is "
+                            f"{' or '.join(sorted(allowed))}", code="illegal_step", field="status")
+    return to
+
+
+def actions_from(status: str) -> tuple[str, ...]:
+    """The actions a query in ``status`` may take next (regardless of role)."""
+    return tuple(a for a in ACTIONS if status in TRANSITIONS[a][0])
+
+
+def clean_text(action: str, text: object) -> str:
+    """The message text of ``action``, stripped; refused (naming ``text``, its value and the
+    expectation) when missing where required, too short or too long."""
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise _bad("text", type(text).__name__, "text")
+    t = text.strip()
+    if not t and action not in TEXT_REQUIRED:
+        return ""
+    if not TEXT_MIN <= len(t) <= TEXT_MAX:
+        what = {"raise": "the question", "answer": "the answer", "reopen": "why the query is re-opened",
+                "close": "a closing note (or nothing)"}.get(action, "the text")
+        raise _bad("text", t, f"{what}, {TEXT_MIN}-{TEXT_MAX} characters")
+    return t
+
+
+def clean_field(field: object, known: Iterable[str], where: str) -> str:
+    """A field path (``grade``, ``findings[0].diameter_mm``) whose first name is one of ``known``
+    (the fields of ``where``: an entry's kind, or the registered record). A query may be about
+    a value that is missing, so the path need not exist in the data."""
+    if not isinstance(field, str) or not field.strip():
+        raise _bad("field", field, "the field the query is about, e.g. grade or findings[0].diameter_mm")
+    f = field.strip()
+    if len(f) > FIELD_MAX or not _FIELD.match(f):
+        raise _bad("field", f, f"a field path of at most {FIELD_MAX} characters: names joined by '.', "
+                               "list positions in brackets (findings[0].diameter_mm)")
+    head = re.split(r"[.\[]", f, maxsplit=1)[0]
+    names = sorted(known)
+    if head not in names:
+        raise _bad("field", f, f"a field of {where}: one of {', '.join(names)}")
+    return f
+
+
+@dataclass(frozen=True)
+class ArmTerms:
+    """What names an arm of one trial in free text: arm ids (as words), arm labels, the names of
+    each arm's radiotherapy and its regimens, the techniques only some arms use (as words), and
+    whether the arms differ by dose (then any dose in Gy tells the arm)."""
+
+    ids: tuple[str, ...]
+    labels: tuple[str, ...]
+    words: tuple[str, ...] = ()
+    doses_differ: bool = False
+
+
+def arm_mentions(text: str, terms: ArmTerms) -> list[tuple[int, int]]:
+    """Where ``text`` carries arm information: the (start, end) character spans, in order (empty:
+    none).
+
+    :func:`oligotrial.domain.trial.blinding.find_arm_information` catches a text that *is* an arm
+    id or *contains* an arm label; free text also names an arm in passing ("the sabr course"), so
+    arm ids and arm-specific techniques are looked for as words, arm radiotherapy and regimen
+    names as phrases, and a dose ("8 Gy") when the arms differ by dose."""
+    low = text.lower()
+    spans: set[tuple[int, int]] = set()
+    for phrase in (*terms.labels, *(w for w in terms.words if not _WORD.fullmatch(w.lower()))):
+        p = phrase.lower()
+        if len(p) >= 4:
+            spans.update((m.start(), m.end()) for m in re.finditer(re.escape(p), low))
+    wanted = {w.lower() for w in (*terms.ids, *terms.words) if _WORD.fullmatch(w.lower())}
+    spans.update((m.start(), m.end()) for m in _WORD.finditer(low) if m.group() in wanted)
+    if terms.doses_differ:
+        spans.update((m.start(), m.end()) for m in _DOSE.finditer(text))
+    if not spans and find_arm_information(text, terms.ids, terms.labels):
+        spans.add((0, len(text)))
+    return sorted(spans)
+
+
+def check_no_arm(text: str, terms: ArmTerms | None, trial: str) -> None:
+    """Refuse a query text that names an arm in a trial that blinds any role (``terms`` None: the
+    trial blinds no one). The error names the field and where in it the arm is named, and does
+    not repeat the words (the message may reach a blinded role)."""
+    if terms is None or not text:
+        return
+    spans = arm_mentions(text, terms)
+    if spans:
+        where = ", ".join(f"{a + 1}-{b}" for a, b in spans[:3])
+        expected = ("a text that names no arm, regimen or dose: every role that handles queries reads it, "
+                    "blinded ones included")
+        raise RecordError(f"text: characters {where} name an arm, its regimen or its dose in trial {trial}; "
+                          f"expected {expected}", code="arm_in_text", field="text",
+                          errors=[{"path": "text", "value": f"characters {where}", "expected": expected}])
+
+
+def arm_terms(protocol: object) -> ArmTerms | None:
+    """The :class:`ArmTerms` of a protocol (``oligotrial.protocols`` schema: ``arms``, each with
+    ``id``, ``label`` and an optional ``radiotherapy`` with ``name`` and ``regimens``), or None
+    when the protocol blinds no role (``masking.blinded_roles`` empty): then anyone may read the
+    arm and a query may name it."""
+    if not list(getattr(getattr(protocol, "masking", None), "blinded_roles", None) or []):
+        return None
+    arms = list(getattr(protocol, "arms", []) or [])
+    phrases: list[str] = []
+    techniques: list[set[str]] = []
+    doses: set[tuple[float | None, float | None]] = set()
+    for arm in arms:
+        rt = getattr(arm, "radiotherapy", None)
+        used: set[str] = set()
+        if rt is not None:
+            phrases.append(rt.name)
+            for reg in rt.regimens:
+                phrases.append(reg.label)
+                used.update(t.lower() for t in (getattr(reg, "techniques", None) or []))
+                dose = getattr(reg, "total_dose_gy", None)
+                doses.add((getattr(dose, "min", None), getattr(dose, "max", None)))
+        techniques.append(used)
+    shared = set.intersection(*techniques) if techniques else set()
+    own = sorted(set().union(*techniques) - shared) if techniques else []
+    # a name with a parenthesis ("Stereotactic ablative radiotherapy (SABR)") is also written without it
+    stems = [p.split(" (")[0] for p in phrases if " (" in p and len(p.split(" (")[0]) >= 8]
+    return ArmTerms(ids=tuple(a.id for a in arms), labels=tuple(a.label for a in arms),
+                    words=tuple(dict.fromkeys([*phrases, *stems, *own])), doses_differ=len(arms) > 1 and len(doses) > 1)

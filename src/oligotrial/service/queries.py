@@ -1,0 +1,213 @@
+"""Data queries: raised by the data manager on one field of a participant's data (a follow-up
+entry's, or the registered record's), answered by the site, closed or re-opened by the data
+manager, with their own history (the lifecycle: :mod:`oligotrial.domain.trial.queries`).
+
+Every step is one transaction: the query's status, the step's message (who, in which role,
+when, the text) and its audit entry (``query.raise``, ``query.answer``, ``query.close``,
+``query.reopen``) are written together or not at all. A role granted for one site sees and
+handles its site's participants' queries only; another site's query answers as an unknown one.
+
+Blinding: every role that handles queries reads every query of the trial it may see (an
+enrolling oncologist in STOP-2, a masked outcome assessor), and the text is written by people who
+may know the arm. So in a trial that blinds any role, a text that names an arm, its regimen or
+its dose is refused when it is written (:func:`oligotrial.domain.trial.queries.check_no_arm`),
+whoever writes it; nothing arm-related ever enters a query, so no view of one needs to hide
+anything. A query's target is a field of an entry or of the registered record; the protocol's
+radiotherapy course (whose dose tells the arm) is not a target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oligotrial.domain.record.entries import ENTRY_KINDS
+from oligotrial.domain.record.patient import Patient
+from oligotrial.domain.trial import queries as dq
+from oligotrial.errors import RecordError, WorkflowError
+from oligotrial.service import audit
+from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
+from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Actor, UnitOfWork
+
+#: action -> the permission it needs (service.access.PERMISSIONS)
+PERMISSION = {"raise": "query_raise", "answer": "query_answer", "close": "query_resolve", "reopen": "query_resolve"}
+ENTITY = "data_query"
+MAX_ID = 2**31 - 1
+
+
+def _not_found(query_id: Any, trial: str) -> WorkflowError:
+    return WorkflowError(f"query {query_id}: not found in trial {trial}", code="not_found", field="query")
+
+
+def _query_id(query_id: Any) -> int:
+    if isinstance(query_id, bool) or not isinstance(query_id, int) or not 1 <= query_id <= MAX_ID:
+        raise RecordError(f"query {query_id!r}: expected a query number from 1 to {MAX_ID}", field="query",
+                          errors=[{"path": "query", "value": str(query_id)[:40], "expected": "a query number"}])
+    return query_id
+
+
+def entity_id(participant_id: str, query_id: int) -> str:
+    """The audit trail's name of a query: under its participant, as their entries are."""
+    return f"{participant_id}/query-{query_id}"
+
+
+def allowed_actions(actor: Actor, trial: str, status: str) -> list[str]:
+    """The steps ``actor`` may take on a query in ``status``: the lifecycle's and the role's
+    (what a page offers; each step checks both again)."""
+    role = actor.role_in(trial)
+    return [a for a in dq.actions_from(status) if role in PERMISSIONS[PERMISSION[a]]]
+
+
+def may(actor: Actor, trial: str, action: str) -> bool:
+    """Whether ``actor``'s role in ``trial`` permits ``action`` (view, raise, answer, close, reopen)."""
+    return actor.role_in(trial) in PERMISSIONS["query_view" if action == "view" else PERMISSION[action]]
+
+
+def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
+    """The participant named by their id or their own (external) id, as ``actor`` may see them."""
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 128:
+        raise RecordError(f"participant {str(ref)[:40]!r}: expected a participant id", field="participant",
+                          errors=[{"path": "participant", "value": str(ref)[:40], "expected": "a participant id"}])
+    ref = ref.strip()
+    p = uow.repo.get_participant(trial, ref) or uow.repo.find_participant(trial, ref)
+    check_site(actor, trial, p)
+    if p is None:
+        raise WorkflowError(f"participant {ref}: not found in trial {trial}", code="not_found", field="participant")
+    return p
+
+
+def _view(row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out = {"id": row["id"], "trial": row["trial"], "participant": row["participant_id"],
+           "external_id": row["external_id"], "site": row["site"], "entry": row["entry_id"],
+           "entry_kind": row["entry_kind"], "field": row["field"], "status": row["status"],
+           "raised_by": row["raised_by"], "raised_at": row["raised_at"], "updated_at": row["updated_at"],
+           "question": row["question"], "actions": allowed_actions(actor, row["trial"], row["status"])}
+    if messages is not None:
+        out["history"] = [{k: m[k] for k in ("seq", "action", "by", "role", "at", "text")} for m in messages]
+    return out
+
+
+def _visible_query(uow: UnitOfWork, actor: Actor, trial: str, query_id: int, *, for_update: bool = False):
+    row = uow.repo.get_query(trial, query_id, for_update=for_update)
+    if row is None or not site_visible(actor, trial, row["site"]):
+        raise _not_found(query_id, trial)
+    return row
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+def list_queries(ctx: ServiceContext, actor: Actor, trial: str, status: str | None = None,
+                 participant: str | None = None) -> list[dict[str, Any]]:
+    """The trial's queries ``actor`` may see, oldest first; of one ``status`` and one
+    ``participant`` (their id or own id) when given."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "query_view")
+    if status is not None and status not in dq.STATUSES:
+        raise RecordError(f"status {str(status)[:40]!r}: expected one of {', '.join(dq.STATUSES)}", field="status",
+                          errors=[{"path": "status", "value": str(status)[:40],
+                                   "expected": f"one of {', '.join(dq.STATUSES)}"}])
+    with ctx.uow() as uow:
+        pid = None if participant is None else _participant(uow, actor, protocol.id, participant).id
+        rows = uow.repo.list_queries(protocol.id, status, pid)
+    return [_view(r, actor) for r in rows if site_visible(actor, protocol.id, r["site"])]
+
+
+def get_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any) -> dict[str, Any]:
+    """One query with its whole history (each step: action, who, role, when, text)."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "query_view")
+    qid = _query_id(query_id)
+    with ctx.uow() as uow:
+        row = _visible_query(uow, actor, protocol.id, qid)
+        messages = uow.repo.query_messages(qid)
+    return _view(row, actor, messages)
+
+
+def open_count(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, int]:
+    """How many of the trial's queries ``actor`` may see wait for someone: ``open`` (for an
+    answer), ``answered`` (for the data manager), and both together (``unresolved``)."""
+    rows = list_queries(ctx, actor, trial)
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("open", "answered")}
+    return {**counts, "unresolved": counts["open"] + counts["answered"]}
+
+
+# ---- the steps ----------------------------------------------------------------------------------
+
+def _target(uow: UnitOfWork, p: Any, entry: Any, field: Any) -> tuple[int | None, str]:
+    """The entry in force (None: the registered record) and the field path checked against it."""
+    if entry is None:
+        return None, dq.clean_field(field, Patient.model_fields, "the registered record")
+    if isinstance(entry, bool) or not isinstance(entry, int) or not 1 <= entry <= MAX_ID:
+        raise RecordError(f"entry {str(entry)[:40]!r}: expected an entry number of participant {p.external_id}, "
+                          "or none for a field of the registered record", field="entry",
+                          errors=[{"path": "entry", "value": str(entry)[:40], "expected": "an entry number"}])
+    e = uow.repo.get_entry(p.id, entry)
+    if e is None or e["kind"] not in ENTRY_KINDS:
+        raise WorkflowError(f"entry {entry}: not found for participant {p.external_id}", code="not_found",
+                            field="entry")
+    if e["status"] != "active":
+        raise WorkflowError(f"entry {entry}: {e['status']}; expected an entry in force", code="illegal_step",
+                            field="entry")
+    model = ENTRY_KINDS[e["kind"]][1]
+    return entry, dq.clean_field(field, model.model_fields, f"a {e['kind'].replace('_', ' ')} entry")
+
+
+def raise_query(ctx: ServiceContext, actor: Actor, trial: str, participant: Any, *, field: Any, text: Any,
+                entry: Any = None) -> dict[str, Any]:
+    """Raise a query on ``field`` of ``participant``'s entry ``entry`` (None: of their registered
+    record); ``text`` is the question. The data manager's step."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, PERMISSION["raise"])
+    question = dq.clean_text("raise", text)
+    dq.check_no_arm(question, dq.arm_terms(protocol), protocol.short_name)
+    status = dq.next_status("raise", None)
+    with ctx.uow() as uow:
+        p = _participant(uow, actor, protocol.id, participant)
+        entry_id, path = _target(uow, p, entry, field)
+        now = ctx.now_iso()
+        qid = uow.repo.add_query({"trial": protocol.id, "participant_id": p.id, "entry_id": entry_id, "field": path,
+                                  "status": status, "raised_by": actor.username, "raised_at": now, "updated_at": now})
+        uow.repo.add_query_message(qid, {"seq": 1, "action": "raise", "by": actor.username, "role": role, "at": now,
+                                         "text": question})
+        audit.record(uow, ctx, actor, trial=protocol.id, action="query.raise", entity_type=ENTITY,
+                     entity_id=entity_id(p.id, qid),
+                     new={"status": status, "entry": entry_id, "field": path, "text": question})
+        uow.commit()
+    return get_query(ctx, actor, protocol.id, qid)
+
+
+def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: str, text: Any) -> dict[str, Any]:
+    """One step of the lifecycle on an existing query, under its row lock."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, PERMISSION[action])
+    qid = _query_id(query_id)
+    message = dq.clean_text(action, text)
+    dq.check_no_arm(message, dq.arm_terms(protocol), protocol.short_name)
+    with ctx.uow() as uow:
+        row = _visible_query(uow, actor, protocol.id, qid, for_update=True)
+        status = dq.next_status(action, row["status"])
+        now = ctx.now_iso()
+        seq = len(uow.repo.query_messages(qid)) + 1
+        uow.repo.set_query_status(qid, status, now)
+        uow.repo.add_query_message(qid, {"seq": seq, "action": action, "by": actor.username, "role": role, "at": now,
+                                         "text": message})
+        audit.record(uow, ctx, actor, trial=protocol.id, action=f"query.{action}", entity_type=ENTITY,
+                     entity_id=entity_id(row["participant_id"], qid),
+                     new={"from": row["status"], "status": status, "text": message})
+        uow.commit()
+    return get_query(ctx, actor, protocol.id, qid)
+
+
+def answer_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any) -> dict[str, Any]:
+    """The site's answer to an open query (it becomes ``answered``)."""
+    return _step(ctx, actor, trial, query_id, "answer", text)
+
+
+def close_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any = "") -> dict[str, Any]:
+    """The data manager closes an open or answered query, with an optional note."""
+    return _step(ctx, actor, trial, query_id, "close", text)
+
+
+def reopen_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any) -> dict[str, Any]:
+    """The data manager re-opens an answered or closed query, saying why (it is ``open`` again)."""
+    return _step(ctx, actor, trial, query_id, "reopen", text)
