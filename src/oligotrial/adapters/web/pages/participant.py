@@ -18,10 +18,24 @@ from starlette.responses import Response
 
 from oligotrial.adapters.web.pages import forms
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
+from oligotrial.adapters.web.pages.charts import spider_svg
 from oligotrial.adapters.web.pages.views import attempt, may, router
+from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.domain.trial.workflow import STATES, TERMINAL, allowed_from
-from oligotrial.errors import BlindingError, RecordError, WorkflowError
-from oligotrial.service import audit, enrolment, followup, randomization
+from oligotrial.errors import (
+    AssessmentError,
+    BlindingError,
+    DoseError,
+    RecordError,
+    WorkflowError,
+)
+from oligotrial.service import (
+    audit,
+    enrolment,
+    followup,
+    lesion_response,
+    randomization,
+)
 from oligotrial.service.access import authorize_entry
 
 Pid = Annotated[str, "participant id"]
@@ -48,21 +62,39 @@ def may_record(page: Page, protocol: Any, kind: str) -> bool:
     return True
 
 
+def _spider(page: Page, protocol: Any, pid: str, external_id: str) -> tuple[dict[str, Any], str]:
+    """The spider plot's data (:func:`oligotrial.service.lesion_response.spider`) and its SVG."""
+    try:
+        data = lesion_response.spider(page.ctx, page.actor, protocol.id, pid)
+    except (RecordError, AssessmentError) as exc:  # a stored record the engine cannot assess
+        data = {"baseline": None, "series": [], "responses": {}, "note": exc.message}
+    title = f"Change from baseline of each target lesion of {external_id}, per cent, by RECIST 1.1"
+    return data, spider_svg(data, title)
+
+
 def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None, visit: str | None = None, step: str | None = None) -> Response:
+                      saved: int | None = None, visit: str | None = None, step: str | None = None,
+                      notes: list[str] | None = None) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
     can_record = {kind: may_record(page, protocol, kind) for kind in forms.KIND_LABELS}
     lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
+    single = followup.single_group(protocol)
+    can_rt = (may(page, protocol.id, "radiotherapy") and not view["radiotherapy"]
+              and view["state"] in allowed_from("radiotherapy", single_group=single))
+    spider, spider_chart = _spider(page, protocol, view["id"], view["external_id"])
     return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
                   can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
                   steps=[st for st in STEPS if may(page, protocol.id, st) and view["state"] in allowed_from(st)],
                   factors=protocol.stratification.factors if protocol.stratification else [],
-                  choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS)
+                  choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS,
+                  can_rt=can_rt, model_kinds=forms.MODEL_KINDS,
+                  kind_fields={k: forms.fields_of(k) for k in forms.MODEL_KINDS},
+                  spider=spider, spider_chart=spider_chart, notes=notes or [])
 
 
 @router.get("/trials/{trial}/participants/{pid}")
@@ -81,10 +113,54 @@ async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Respo
     try:
         out = followup.record_entry(page.ctx, page.actor, protocol.id, pid, kind, data)
     except (RecordError, WorkflowError) as exc:
-        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        errors = forms.fold_errors(kind, forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field))
         return _participant_page(page, protocol.id, pid, 422, kind=kind,
                                  values={k: str(v) for k, v in form.items()}, errors=errors)
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}#entry-{out['id']}")
+
+
+@router.post("/trials/{trial}/participants/{pid}/radiotherapy")
+async def record_radiotherapy(page: SignedIn, trial: str, pid: Pid) -> Response:
+    """The course delivered, through :func:`oligotrial.service.enrolment.record_radiotherapy` (as
+    the REST route): checked against the allocated arm; a course that does not fit is refused
+    with each problem beside its field (:func:`oligotrial.service.radiotherapy.refusal`, which
+    names no arm and no range to a blinded role) and recorded only with an override reason, as a
+    protocol deviation."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    protocol = page.ctx.load_protocol(trial)
+    view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
+    lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
+    try:
+        enrolment.record_radiotherapy(page.ctx, page.actor, protocol.id, pid, forms.radiotherapy(form, lesions))
+    except (RecordError, WorkflowError, DoseError) as exc:
+        errors = forms.joined_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        blinded = is_blinded(protocol.masking.blinded_roles, page.role(protocol.id) or "")
+        if isinstance(exc, DoseError) and exc.code == "rt_outside_arm" and not blinded:
+            errors.setdefault("override_reason", "the course does not fit the allocated arm (each problem is shown "
+                                                 "beside its field); to record it as a protocol deviation, give "
+                                                 "the reason here (at least 10 characters)")
+        return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, step="radiotherapy")
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#radiotherapy")
+
+
+@router.post("/trials/{trial}/participants/{pid}/assessment-preview")
+async def assessment_preview(page: SignedIn, trial: str, pid: Pid) -> Response:
+    """The live lesion table (an htmx fragment): the sum of diameters, the change from baseline
+    and from the nadir, and the RECIST 1.1 response of the assessment as typed, computed by
+    :func:`oligotrial.service.lesion_response.preview_assessment`; nothing is stored."""
+    form = await form_of(page)
+    protocol = page.ctx.load_protocol(trial)
+    data = forms.assessment(form)
+    out, problem = None, None
+    if not data.get("date") or not data["findings"]:
+        problem = "Type the imaging date and a diameter to see the sum and the response."
+    else:
+        try:
+            out = lesion_response.preview_assessment(page.ctx, page.actor, protocol.id, pid, data)
+        except (RecordError, AssessmentError, WorkflowError) as exc:
+            problem = exc.message
+    return render(page, page.request, "lesion_preview.html", out=out, problem=problem)
 
 
 #: the workflow steps the participant page offers, each to the roles the service allows and in
@@ -159,7 +235,9 @@ def _correct_page(page: Page, trial: str, pid: str, entry_id: int, status: int =
     lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
     return render(page, page.request, "correct.html", status, trial=protocol, p=view, e=e, values=values,
                   errors=errors or {}, choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS),
-                  lesions=lesions, form_kind=e["kind"], kind_labels=forms.KIND_LABELS)
+                  lesions=lesions, form_kind=e["kind"], kind_labels=forms.KIND_LABELS,
+                  model_kinds=forms.MODEL_KINDS,
+                  fields=forms.fields_of(e["kind"]) if e["kind"] in forms.MODEL_KINDS else [])
 
 
 @router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/correct")
@@ -184,7 +262,8 @@ async def correct_entry(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> 
                 raise RecordError(f"data: expected the entry as JSON ({exc.msg})", field="data") from None
         followup.correct_entry(page.ctx, page.actor, protocol.id, pid, entry_id, data, values.get("reason", ""))
     except (RecordError, WorkflowError) as exc:
-        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        errors = forms.fold_errors(e["kind"], forms.field_errors(getattr(exc, "errors", None), exc.message,
+                                                                  exc.field))
         return _correct_page(page, protocol.id, pid, entry_id, 422, values=values, errors=errors)
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={entry_id}#entry-{entry_id}")
 
