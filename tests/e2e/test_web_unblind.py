@@ -122,7 +122,7 @@ def test_the_arm_never_enters_the_audit_trail(sqlite_api, randomized):
     # as the coordinator reads it on the audit page
     audit_page = _signed_in(sqlite_api, "coordinator").get(f"/trials/{TRIAL}/audit").text
     assert "participant.unblind" in audit_page
-    rows_html = re.findall(r"<tr>.*?participant\.unblind.*?</tr>", audit_page, re.S)
+    rows_html = re.findall(r"<tr>.*?participant\.unblind.*?</tr>", audit_page, re.DOTALL)
     assert rows_html and all(_arm_in(row) == [] for row in rows_html)
 
 

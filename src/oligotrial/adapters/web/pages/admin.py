@@ -27,7 +27,7 @@ from oligotrial.service import users
 DONE = {"add": "added", "grant": "granted the role to", "revoke": "revoked the role of",
         "deactivate": "deactivated", "activate": "reactivated", "password": "reset the password of"}
 #: form fields never put back into a re-shown form
-SECRET = frozenset({"password", "new_password"})
+SECRET = frozenset({"password"})
 Done = Annotated[str, Query(max_length=16, pattern="^(" + "|".join(DONE) + ")?$")]
 
 
@@ -113,12 +113,7 @@ async def set_active(page: SignedIn) -> Response:
 @router.post("/admin/users/password")
 async def reset_password(page: SignedIn) -> Response:
     def act(f: dict[str, Any]) -> str:
-        new = f.get("new_password")
-        try:
-            users.reset_password(page.ctx, page.actor, _text(f, "username", 100), new if isinstance(new, str) else "")
-        except OligotrialError as exc:
-            if exc.field == "password":  # the form's field is the new password
-                exc.field = "new_password"
-            raise
+        new = f.get("password")  # the new password
+        users.reset_password(page.ctx, page.actor, _text(f, "username", 100), new if isinstance(new, str) else "")
         return "password"
     return await _submit(page, "password", act)
