@@ -58,9 +58,22 @@ def allowed_actions(actor: Actor, trial: str, status: str) -> list[str]:
     return [a for a in dq.actions_from(status) if role in PERMISSIONS[PERMISSION[a]]]
 
 
+def authorize_step(actor: Actor, trial: str, action: str) -> str:
+    """The actor's role when it may take ``action`` (raise, answer, close, reopen) in ``trial``;
+    otherwise the service's ``forbidden`` refusal (a page checks before offering a form)."""
+    return authorize(actor, trial, PERMISSION[action])
+
+
 def may(actor: Actor, trial: str, action: str) -> bool:
     """Whether ``actor``'s role in ``trial`` permits ``action`` (view, raise, answer, close, reopen)."""
     return actor.role_in(trial) in PERMISSIONS["query_view" if action == "view" else PERMISSION[action]]
+
+
+def fields_of(kind: str | None) -> list[str]:
+    """The fields a query on an entry of ``kind`` (None: the registered record) may name first,
+    sorted (what :func:`raise_query` accepts; a form offers them)."""
+    model = Patient if kind is None else ENTRY_KINDS[kind][1] if kind in ENTRY_KINDS else None
+    return [] if model is None else sorted(model.model_fields)
 
 
 def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:

@@ -64,6 +64,9 @@ def create_app(container) -> FastAPI:
     from oligotrial.adapters.web.report_routes import router as report_router
 
     app.include_router(report_router)
+    from oligotrial.adapters.web.query_routes import router as query_router
+
+    app.include_router(query_router)
     from oligotrial.adapters.web.pages import mount as mount_pages
 
     mount_pages(app, status_for)  # the web interface under /, its files under /static, the API docs at /docs

@@ -20,7 +20,7 @@ from oligotrial.adapters.web.pages.base import Page, PageRoute, SignedIn, form_o
 from oligotrial.adapters.web.pages.charts import recruitment_svg
 from oligotrial.adapters.web.throttle import LoginThrottled
 from oligotrial.errors import BlindingError
-from oligotrial.service import audit, dashboard, enrolment, users
+from oligotrial.service import audit, dashboard, enrolment, queries, users
 from oligotrial.service.access import PERMISSIONS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -129,8 +129,9 @@ def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     rec, rec_why = attempt(dashboard.recruitment, page.ctx, page.actor, tid)
     due, due_why = attempt(enrolment.visits_due, page.ctx, page.actor, tid, ("due", "overdue"))
     trail, trail_why = attempt(audit.trail, page.ctx, page.actor, tid)
+    open_queries, _ = attempt(queries.open_count, page.ctx, page.actor, tid)
     week = (today + dt.timedelta(days=7)).isoformat()
-    return {**trial, "recruitment": rec, "recruitment_why": rec_why,
+    return {**trial, "recruitment": rec, "recruitment_why": rec_why, "queries": open_queries,
             "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
             "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
             "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why,
