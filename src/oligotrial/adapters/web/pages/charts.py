@@ -84,11 +84,14 @@ def spider_svg(spider: dict[str, Any], title: str) -> str:
     parts.append(f'<text x="{SL - 4}" y="{y(0):.1f}" text-anchor="end" dy="4">0 %</text>')
     parts.append(f'<text x="{SL}" y="{SH - 8}">{base.isoformat()} (baseline)</text>')
     parts.append(f'<text x="{SW - SR}" y="{SH - 8}" text-anchor="end">day {span}</text>')
-    for i, s in enumerate(series):
-        pts = [(x((dt.date.fromisoformat(p["date"]) - base).days), y(p["change_pct"]))
-               for p in s["points"] if p["change_pct"] is not None]
-        if not pts:
-            continue
+    drawn = [(i, s, [(x((dt.date.fromisoformat(p["date"]) - base).days), y(p["change_pct"]))
+                     for p in s["points"] if p["change_pct"] is not None]) for i, s in enumerate(series)]
+    drawn = [(i, s, pts) for i, s, pts in drawn if pts]
+    # end labels at least 11 px apart (lines that end together would print over each other)
+    label_y: dict[int, float] = {}
+    for i, _s, pts in sorted(drawn, key=lambda d: d[2][-1][1]):
+        label_y[i] = max(pts[-1][1], max(label_y.values(), default=-99.0) + 11)
+    for i, s, pts in drawn:
         cls = "sum" if s["id"] == "sum" else f"s{i % 6}"
         d = "M" + " L".join(f"{a:.1f},{b:.1f}" for a, b in pts)
         label = "sum of diameters" if s["id"] == "sum" else f"lesion {s['id']}"
@@ -96,7 +99,7 @@ def spider_svg(spider: dict[str, Any], title: str) -> str:
         parts.append(f'<g class="series-{cls}" data-series="{escape(s["id"])}"><path d="{d}" class="line">'
                      f"<title>{escape(label)}: {last['change_pct']} % on {last['date']}</title></path>")
         parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3"/>' for a, b in pts]
-        parts.append(f'<text x="{pts[-1][0] + 5:.1f}" y="{pts[-1][1]:.1f}" dy="4">'
+        parts.append(f'<text x="{pts[-1][0] + 5:.1f}" y="{label_y[i]:.1f}" dy="4">'
                      f'{escape("sum" if s["id"] == "sum" else s["id"])}</text></g>')
     parts.append("</svg>")
     return "".join(parts)

@@ -30,6 +30,10 @@ FORM_KINDS = ("adverse_event", "assessment", *MODEL_KINDS)
 KIND_LABELS = {"adverse_event": "adverse event", "assessment": "tumour assessment", "qol": "quality of life",
                "lab": "laboratory result", "performance": "performance status", "therapy": "new therapy",
                "event": "event"}
+#: the heading of each model-built form on the participant page
+FORM_TITLES = {"qol": "Record a quality-of-life questionnaire", "lab": "Record a laboratory result",
+               "performance": "Record a performance status", "therapy": "Record a new systemic therapy",
+               "event": "Record an event: death, progression, next line, withdrawal, loss to follow-up"}
 FINDING_ROWS = 5
 FINDING_FIELDS = ("lesion", "diameter_mm", "short_axis_mm", "organ")
 

@@ -92,9 +92,10 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
                   steps=[st for st in STEPS if may(page, protocol.id, st) and view["state"] in allowed_from(st)],
                   factors=protocol.stratification.factors if protocol.stratification else [],
                   choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS,
-                  can_rt=can_rt, model_kinds=forms.MODEL_KINDS,
+                  can_rt=can_rt, model_kinds=forms.MODEL_KINDS, form_titles=forms.FORM_TITLES,
                   kind_fields={k: forms.fields_of(k) for k in forms.MODEL_KINDS},
-                  spider=spider, spider_chart=spider_chart, notes=notes or [])
+                  spider=spider, spider_chart=spider_chart, notes=notes or [],
+                  spider_plot=any(len(s["points"]) > 1 for s in spider["series"]))
 
 
 @router.get("/trials/{trial}/participants/{pid}")
