@@ -130,7 +130,7 @@ def test_an_attestation_changes_the_verdict_and_is_stored_with_who_when_and_the_
     loc = _paste(c, demo, json.dumps(_record(demo, "SCR-ATTEST"))).headers["location"]
     pid = loc.rsplit("/", 1)[1]
     page = c.get(loc)
-    form = re.search(rf'<section class="trial" id="attest-{KEY}".*?</section>', page.text, re.DOTALL).group(0)
+    form = re.search(rf'<section class="attestation[^"]*" id="attest-{KEY}".*?</section>', page.text, re.DOTALL).group(0)
     username = demo.accounts["coordinator"][0]
     today = demo.container.ctx.today().isoformat()
     assert f'value="{username}"' in form and f'value="{today}"' in form  # who and when, editable defaults

@@ -28,7 +28,7 @@ from oligotrial.domain.trial.workflow import allowed_from
 from oligotrial.errors import BlindingError, OligotrialError, RecordError
 from oligotrial.service import enrolment
 from oligotrial.service import screening_worklist as worklist_service
-from oligotrial.service.demo_cohort import shift_dates
+from oligotrial.service.demo_cohort import EXAMPLE_NAME, shift_dates
 
 Pid = Annotated[str, "participant id"]
 #: the largest record accepted from the form or an uploaded file
@@ -43,9 +43,12 @@ def _bad(field: str, value: Any, expected: str) -> RecordError:
                        errors=[{"path": field, "value": value, "expected": expected}])
 
 
-def examples() -> list[str]:
-    """The example records shipped with oligotrial (``oligotrial/examples/*.json``)."""
-    return sorted(p.name for p in resources.files("oligotrial.examples").iterdir() if p.name.endswith(".json"))
+def examples(trial: str | None = None) -> list[str]:
+    """The example records shipped with oligotrial (``oligotrial/examples/*.json``), those of
+    ``trial`` first."""
+    own = EXAMPLE_NAME.get(trial or "", "") + "_"
+    return sorted((p.name for p in resources.files("oligotrial.examples").iterdir() if p.name.endswith(".json")),
+                  key=lambda n: (not n.startswith(own), n))
 
 
 def _example(name: str, today: Any, move: bool) -> str:
@@ -70,7 +73,7 @@ def _worklist_page(page: Page, trial: str, status: int = 200, *, values: dict[st
     rows = worklist_service.worklist(page.ctx, page.actor, protocol.id)
     return render(page, page.request, "screening.html", status, trial=protocol, rows=rows,
                   may_screen=_may_screen(page, protocol.id), values=values or {}, errors=errors or [],
-                  examples=examples(), example=example, moved=moved, site=page.actor.site_in(protocol.id))
+                  examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id))
 
 
 @router.get("/trials/{trial}/screening")
