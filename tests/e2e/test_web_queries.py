@@ -132,6 +132,7 @@ def test_pages_raise_answer_close_and_reopen_with_errors_beside_their_fields(api
     assert page.status_code == 200 and f'href="/trials/{TRIAL}/queries/new"' in page.text
     form = c.get(f"/trials/{TRIAL}/queries/new?participant={pid}&entry={entry}&field=grade")
     assert form.status_code == 200 and 'value="grade"' in form.text and f'<option value="{entry}" selected' in form.text
+    assert 'name="participant" value="P-0001"' in form.text  # the participant's own id, as people know it
     token = csrf_of(form.text)
     data = {"participant": pid, "entry": str(entry), "field": "grade", "text": "Grade 2: any treatment given?"}
     assert c.post(f"/trials/{TRIAL}/queries", data=data).status_code == 403  # no CSRF token

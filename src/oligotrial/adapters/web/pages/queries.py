@@ -52,7 +52,7 @@ def _new_page(page: Page, trial: str, status: int = 200, *, values: dict[str, st
     if chosen is not None:
         view = enrolment.get_participant(page.ctx, page.actor, protocol.id, chosen["id"])
         entries = [e for e in view["entries"] if e["status"] == "active" and e["kind"] in forms.KIND_LABELS]
-        values = {**values, "participant": chosen["id"]}
+        values = {**values, "participant": chosen["external_id"]}  # the id people know
     kind = next((e["kind"] for e in entries if str(e["id"]) == values.get("entry")), None)
     return render(page, page.request, "queries_new.html", status, trial=protocol, participants=people,
                   entries=entries, values=values, errors=errors or {}, kind_labels=forms.KIND_LABELS,
