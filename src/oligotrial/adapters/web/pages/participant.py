@@ -2,6 +2,14 @@
 follow-up entry forms and corrections, and an entry's audit history (an htmx fragment, or a
 page of its own without script).
 
+The page also records the radiotherapy course (checked against the allocated arm by
+:func:`oligotrial.service.enrolment.record_radiotherapy`, refused beside each field unless an
+override reason makes it a protocol deviation), answers the assessment form's live lesion table
+(an htmx fragment from :func:`oligotrial.service.lesion_response.preview_assessment`: sum,
+change from baseline and nadir, RECIST 1.1 response; nothing stored) and draws the spider plot
+(:func:`oligotrial.service.lesion_response.spider`). The forms of the other entry kinds are
+built from the record's own models (:func:`.forms.fields_of`).
+
 The participant as a role sees them is :func:`oligotrial.service.enrolment.get_participant`,
 the view the REST API returns: the arm is in it only for a role allowed to see it. An entry is
 recorded or corrected through :mod:`oligotrial.service.followup`; a refused one saves nothing
@@ -74,8 +82,7 @@ def _spider(page: Page, protocol: Any, pid: str, external_id: str) -> tuple[dict
 
 def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None, visit: str | None = None, step: str | None = None,
-                      notes: list[str] | None = None) -> Response:
+                      saved: int | None = None, visit: str | None = None, step: str | None = None) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
@@ -94,7 +101,7 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
                   choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS,
                   can_rt=can_rt, model_kinds=forms.MODEL_KINDS, form_titles=forms.FORM_TITLES,
                   kind_fields={k: forms.fields_of(k) for k in forms.MODEL_KINDS},
-                  spider=spider, spider_chart=spider_chart, notes=notes or [],
+                  spider=spider, spider_chart=spider_chart,
                   spider_plot=any(len(s["points"]) > 1 for s in spider["series"]))
 
 
