@@ -293,3 +293,16 @@ def test_a_blinded_role_sees_no_arm_on_the_screening_page_of_a_randomized_partic
     s2 = _Strings()
     s2.feed(coord.text)
     assert find_arm_information(s2.out, ARM_IDS, LABELS)  # the scan would find an arm where one is shown
+
+
+def test_every_screening_form_needs_the_session_token(demo):
+    c = _client(demo, "coordinator")
+    loc = _paste(c, demo, json.dumps(_record(demo, "SCR-CSRF"))).headers["location"]
+    before = _stored(demo)
+    record = json.dumps(_record(demo, "SCR-CSRF2"))
+    assert c.post(f"/trials/{demo.trial}/screening", data={"record": record}).status_code == 403
+    assert c.post(f"{loc}/attest/{KEY}", data={"value": "yes", "by": "x", "reason": "abc",
+                                               "date": demo.container.ctx.today().isoformat()}).status_code == 403
+    assert c.post(f"{loc}/step/consent", data={"csrf": "forged", "form_version": "v1",
+                                               "date": demo.container.ctx.today().isoformat()}).status_code == 403
+    assert _stored(demo) == before
