@@ -3,14 +3,19 @@ participant's data, answered by the site, closed by the data manager, each step 
 
 The lifecycle is the one electronic data capture systems share:
 
-- REDCap's Data Resolution Workflow: a query is *opened* on a field, the site *responds*
-  (status "Open / Responded"), the data manager *closes* it or sends it back, and a closed
-  query can be *re-opened*; every step keeps who, when and the comment (REDCap Data Quality
-  module, "Data Resolution Workflow", user guide sections "Opening a query", "Responding",
-  "Closing / re-opening").
-- OpenClinica 3.x discrepancy notes of type *Query*: statuses New -> Updated (the site's
-  response) -> Closed, re-opened by the monitor or data manager as a child note of the same
-  thread (OpenClinica 3.1 user manual, "Notes and Discrepancies").
+- REDCap's Data Resolution Workflow: a query is opened on one field of one record, responded
+  to, and closed, its whole history kept; the privileges are "view only", "respond only" and
+  "open/close/respond" (e.g. data entry: respond only; monitor or project manager: open, close
+  and respond) -- University of Wisconsin SMPH, "REDCap: Data Resolution Workflow",
+  https://kb.wisc.edu/smph/informatics/121555.
+- OpenClinica 4: a query is an inquiry about potential incorrect or missing data with a workflow
+  status (New, Updated, Closed, ...); a data manager or monitor closes it -- OpenClinica 4 user
+  documentation, "Queries", https://docs.openclinica.com/oc4/help-index/study-runner/submit-data/.
+- Oracle Clinical One: "After a site answers a query, you should review their answer, and then
+  either close the query (if the answer is acceptable) or reopen the query (if the conversation
+  with the site must continue)", with a comment at each step -- "Review a query, and either close
+  or re-open it", Oracle Clinical One sponsor/CRO documentation,
+  https://docs.oracle.com/en/industries/health-sciences/clinical-one/sponsor-cro-information/review-answered-query-and-either-close-or-reopen-it.html
 
 Here: ``open`` -(answer)-> ``answered`` -(close)-> ``closed``; ``open`` may also be closed
 directly (a query raised in error, or resolved by a correction); the data manager re-opens an
