@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId
 from oligotrial.domain.kernel import BoundedModel
+from oligotrial.domain.kernel.bounds import bound_expectation, shown
 from oligotrial.domain.trial.queries import FIELD_MAX, TEXT_MAX
 from oligotrial.errors import RecordError
 from oligotrial.service import queries
@@ -51,13 +52,14 @@ class QueryMessage(_Body):
 
 def parse(model: type[_Body], data: dict[str, Any]) -> Any:
     """``data`` (a posted form) as ``model``, or a :class:`RecordError` naming each field, its
-    value and what was expected, as the API's own answer to a bad body does."""
-    from oligotrial.adapters.web.app import _request_issue
-
+    value and what was expected, in the words of the API's own answer to a bad body (the
+    bounds' wording, :func:`oligotrial.domain.kernel.bounds.bound_expectation`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [_request_issue(e) for e in exc.errors()]
+        errors = [{"path": ".".join(str(p) for p in e["loc"]) or "form", "value": shown(e.get("input")),
+                   "expected": bound_expectation(e) or str(e["msg"]).removeprefix("Value error, ")}
+                  for e in exc.errors(include_url=False)]
         first = errors[0]
         raise RecordError(f"{first['path']} {first['value']!r}: expected {first['expected']}", field=first["path"],
                           errors=errors) from None
