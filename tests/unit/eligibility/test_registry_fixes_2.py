@@ -79,9 +79,10 @@ def test_hcc_outcome_assessor_is_blinded():
     # STOP-2 masks outcome assessors too: the new role must not see the arm there either
     quoted(STOP2, "Outcome Assessor")
     assert is_blinded(load_protocol("STOP-2").masking.blinded_roles, "outcome_assessor")
-    # what the role may do: view and record imaging assessments; never randomize, treat or unblind
+    # what the role may do: view and record imaging assessments, and see and answer the data
+    # manager's queries about them (issue 20); never randomize, treat, raise or close a query, or unblind
     allowed = {action for action, roles in PERMISSIONS.items() if "outcome_assessor" in roles}
-    assert allowed == {"view", "assessment"}
+    assert allowed == {"view", "assessment", "query_view", "query_answer"}
 
 
 # ---- 5. NCT05906329 (LDRT): the registry names no primary endpoint ----------------------------
