@@ -93,7 +93,8 @@ def trials_of(page: Page) -> list[dict[str, Any]]:
         if role is not None:
             out.append({"id": p.id, "short_name": p.short_name, "title": p.title, "role": role,
                         "site": page.actor.site_in(p.id),
-                        "may": {a: role in PERMISSIONS[a] for a in ("view", "audit_view", "report")}})
+                        "may": {a: role in PERMISSIONS[a]
+                                for a in ("view", "audit_view", "report", "query_view")}})
     return out
 
 
@@ -103,6 +104,7 @@ def render(page: Page | None, request: Request, name: str, status: int = 200, **
     context.setdefault("user", None if page is None else page.actor.username)
     context.setdefault("csrf", None if page is None else page.session.csrf)
     context.setdefault("nav_trials", [] if page is None else trials_of(page))
+    context.setdefault("may_admin", page is not None and page.actor.role_in("*") in PERMISSIONS["manage_users"])
     response = templates.TemplateResponse(request, name, context, status_code=status)
     if page is not None:
         secret = request.app.state.container.settings.secret_key

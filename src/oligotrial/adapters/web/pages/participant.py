@@ -42,6 +42,7 @@ from oligotrial.service import (
     enrolment,
     followup,
     lesion_response,
+    queries,
     randomization,
 )
 from oligotrial.service.access import authorize_entry
@@ -92,7 +93,13 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
     can_rt = (may(page, protocol.id, "radiotherapy") and not view["radiotherapy"]
               and view["state"] in allowed_from("radiotherapy", single_group=single))
     spider, spider_chart = _spider(page, protocol, view["id"], view["external_id"])
+    # break the glass: offered to a role that may unblind, for a randomized participant whose arm
+    # this page does not already show (an open role sees it; nothing to unblind)
+    may_unblind = (may(page, protocol.id, "unblind") and bool(view.get("allocation"))
+                   and not (view["allocation"] or {}).get("arm_label"))
     return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
+                  may_unblind=may_unblind, may_query_view=queries.may(page.actor, protocol.id, "view"),
+                  may_query_raise=queries.may(page.actor, protocol.id, "raise"),
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
                   can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
