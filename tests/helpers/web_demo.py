@@ -1,5 +1,5 @@
-"""The web interface's test fixtures: a small STOP-2 demo database (``oligotrial demo``) with an
-account for every role, the app on it, signing in through the sign-in form, and a real HTTP
+"""The web interface's test fixtures: a small demo database (``oligotrial demo``, STOP-2 unless
+said) with an account for every role, the app on it, signing in through the sign-in form, and a real HTTP
 server in a thread (for the browser)."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ class WebDemo:
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (username, password)
 
 
-def build(out: Path, patients: int = 8, seed: int = 5) -> WebDemo:
-    """``oligotrial demo --trial STOP-2`` into ``out``, plus an account for each role the demo
-    leaves out (the enrolling oncologist, an administrator of every trial)."""
+def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2") -> WebDemo:
+    """``oligotrial demo --trial TRIAL`` (STOP-2 unless said) into ``out``, plus an account for
+    each role the demo leaves out (the enrolling oncologist, an administrator of every trial)."""
     from typer.testing import CliRunner
 
     from oligotrial.adapters.cli.main import app
@@ -35,13 +35,13 @@ def build(out: Path, patients: int = 8, seed: int = 5) -> WebDemo:
     from oligotrial.config import Settings
     from oligotrial.service import users
 
-    res = CliRunner().invoke(app, ["demo", "--trial", "STOP-2", "--patients", str(patients), "--seed", str(seed),
+    res = CliRunner().invoke(app, ["demo", "--trial", trial, "--patients", str(patients), "--seed", str(seed),
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if "=" in line)
     settings = Settings(**{k.removeprefix("OLIGOTRIAL_").lower(): v for k, v in env.items()})
     container = bootstrap(settings)
-    trial = container.ctx.load_protocol("STOP-2").id
+    trial = container.ctx.load_protocol(trial).id
     accounts = {}
     for line in (out / "demo-users.txt").read_text().splitlines():
         if line and not line.startswith("#"):
