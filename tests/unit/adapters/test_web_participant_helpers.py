@@ -86,3 +86,12 @@ def test_the_spider_svg_has_a_title_a_line_per_series_and_labels_that_do_not_ove
 def test_the_spider_svg_without_series_says_why():
     svg = charts.spider_svg({"series": [], "note": "no target lesion at baseline"}, "t")
     assert "No plot: no target lesion at baseline" in svg and "<path" not in svg
+
+
+def test_an_audit_rows_changed_fields_are_those_whose_values_differ():
+    from oligotrial.adapters.web.pages.base import changed_fields
+
+    old = {"date": "2027-01-03", "grade": 1, "term": "Fatigue", "note": "x"}
+    new = {"date": "2027-01-03", "grade": 2, "term": "Fatigue", "serious": False}
+    assert changed_fields(old, new) == [("grade", 1, 2), ("serious", None, False), ("note", "x", None)]
+    assert changed_fields(None, new) == [] and changed_fields(old, None) == [] and changed_fields(old, old) == []

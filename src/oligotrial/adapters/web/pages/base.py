@@ -46,6 +46,19 @@ def entity_label(entity_id: str | None, names: dict[str, str]) -> str:
 templates.env.filters["entity"] = entity_label
 
 
+def changed_fields(old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """The top-level fields an audit row's change altered, as (field, old, new), in the new
+    record's order (a field removed comes last, its new value None): what a reviewer reads
+    first, before the whole records."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return []
+    keys = list(new) + [k for k in old if k not in new]
+    return [(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
+
+
+templates.env.filters["changed_fields"] = changed_fields
+
+
 def _idle_s(request: Request) -> int:
     return int(getattr(request.app.state, "page_idle_s", sess.IDLE_S))
 
