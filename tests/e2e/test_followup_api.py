@@ -37,6 +37,10 @@ def test_entry_bodies_are_the_records_own_documented_with_an_example(api):
     finding = doc["paths"]["/api/v1/trials/{trial}/participants/{pid}/assessments"]["post"]["requestBody"][
         "content"]["application/json"]["schema"]["properties"]["findings"]["items"]
     assert "diameter_mm" in finding["properties"] and "$ref" not in str(finding)
+    lab = doc["paths"]["/api/v1/trials/{trial}/participants/{pid}/labs"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert "unusual_value_reason" in lab["properties"] and "plausible range" in \
+        lab["properties"]["unusual_value_reason"]["description"]
 
 
 def test_a_bad_entry_is_422_naming_the_field_and_a_correction_needs_a_reason(api):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from oligotrial.domain.record import ENTRY_KINDS
+from oligotrial.service.followup import UNUSUAL_VALUE_REASON
 
 #: (path under the participant, entry kind, summary)
 ENTRY_ROUTES = (
@@ -53,7 +54,16 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_openapi(kind: str) -> dict[str, Any]:
+    """The route's request body: the entry model's schema; a lab's also documents
+    ``unusual_value_reason`` (:data:`oligotrial.service.followup.UNUSUAL_VALUE_REASON`), the
+    reason that keeps a value far outside its plausible range (without it such a value is
+    answered 422 on that field and nothing is stored; it goes to the audit trail, not the entry)."""
     _field, model = ENTRY_KINDS[kind]
     schema = _inline(model.model_json_schema())
+    if kind == "lab":
+        schema.setdefault("properties", {})[UNUSUAL_VALUE_REASON] = {
+            "type": "string", "minLength": 3, "title": "Unusual value reason",
+            "description": "Needed only when the value is far outside the plausible range for the test: why it is "
+                           "kept (recorded in the audit trail, not in the entry)."}
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": schema, "example": EXAMPLES[kind]}}}}
