@@ -117,6 +117,12 @@ def _protocol_at(ctx: ServiceContext, trial: str, *, version: str | None = None,
     return load(trial)
 
 
+def current_protocol(ctx: ServiceContext, trial: str) -> Any:
+    """The version of ``trial``'s protocol in force today (by the service clock): the one a
+    screening is judged under."""
+    return _protocol_at(ctx, trial, on=ctx.today())
+
+
 def _screening_date(ctx: ServiceContext, on: Any) -> dt.date:
     today = ctx.today()
     as_of = today if on is None else dt.date.fromisoformat(_date({"date": on}, "date"))
@@ -139,28 +145,36 @@ def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_at
     as_of = _screening_date(ctx, on)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        workflow.check_step(p, "screen")
-        old = p.screening
-        judged_under = (old or {}).get("protocol_version")
-        if judged_under is not None and judged_under != protocol.version:
-            raise WorkflowError(
-                f"participant {p.id}: screened under protocol version {judged_under!r}; the current version "
-                f"is {protocol.version!r}. Re-screening under another version is an explicit action: "
-                "expected a rescreen with the version and a reason", code="rescreen_required",
-                field="protocol_version")
-        patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
-        outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
-        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
-                       "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
-        workflow.advance(p, "screen")
-        uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screen", entity_type="participant",
-                     entity_id=p.id, old=None, new={"verdict": outcome.verdict,
-                                                    "protocol_version": protocol.version,
-                                                    "as_of": as_of.isoformat(),
-                                                    "previous_verdict": (old or {}).get("verdict")})
+        screen_in(uow, ctx, actor, protocol, p, as_of=as_of, assume_attested=assume_attested)
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
+
+
+def screen_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any, p: Participant, *,
+              as_of: dt.date, assume_attested: bool = False) -> None:
+    """:func:`screen`'s work inside the caller's unit of work, on ``p`` loaded under its row lock
+    (the caller has checked the role and commits): a use case that changes the record and screens
+    it again does both in one transaction."""
+    workflow.check_step(p, "screen")
+    old = p.screening
+    judged_under = (old or {}).get("protocol_version")
+    if judged_under is not None and judged_under != protocol.version:
+        raise WorkflowError(
+            f"participant {p.id}: screened under protocol version {judged_under!r}; the current version "
+            f"is {protocol.version!r}. Re-screening under another version is an explicit action: "
+            "expected a rescreen with the version and a reason", code="rescreen_required",
+            field="protocol_version")
+    patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
+    outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
+    p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
+                   "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
+    workflow.advance(p, "screen")
+    uow.repo.save_participant(p)
+    audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screen", entity_type="participant",
+                 entity_id=p.id, old=None, new={"verdict": outcome.verdict,
+                                                "protocol_version": protocol.version,
+                                                "as_of": as_of.isoformat(),
+                                                "previous_verdict": (old or {}).get("verdict")})
 
 
 #: the shortest reason a re-screening accepts
@@ -486,20 +500,28 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
     record = data.get("record")
     if not isinstance(record, dict):
         raise _bad("record", record, "a patient record object")
-    patient = parse_patient(record)
+    parse_patient(record)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        workflow.check_step(p, "correct_record")
-        if patient.id != p.external_id:
-            raise _bad("record.id", patient.id, f"the participant's record id {p.external_id!r}")
-        old = p.record
-        p.record = dict(record)
-        p.version += 1
-        uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.correct", entity_type="participant",
-                     entity_id=p.id, old={"record": old}, new={"record": p.record}, reason=reason)
+        correct_record_in(uow, ctx, actor, protocol, p, record, reason)
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
+
+
+def correct_record_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any, p: Participant,
+                      record: dict, reason: str) -> None:
+    """:func:`correct_record`'s work inside the caller's unit of work, on ``p`` loaded under its
+    row lock (the caller has checked the role, the reason and commits)."""
+    patient = parse_patient(record)
+    workflow.check_step(p, "correct_record")
+    if patient.id != p.external_id:
+        raise _bad("record.id", patient.id, f"the participant's record id {p.external_id!r}")
+    old = p.record
+    p.record = dict(record)
+    p.version += 1
+    uow.repo.save_participant(p)
+    audit.record(uow, ctx, actor, trial=protocol.id, action="participant.correct", entity_type="participant",
+                 entity_id=p.id, old={"record": old}, new={"record": p.record}, reason=reason)
 
 
 def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participant,

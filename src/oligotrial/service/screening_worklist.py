@@ -21,7 +21,7 @@ from oligotrial.domain.eligibility.screening import excludes
 from oligotrial.domain.trial import workflow
 from oligotrial.errors import RecordError
 from oligotrial.service import enrolment
-from oligotrial.service.access import authorize, site_visible
+from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 
@@ -118,10 +118,12 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
     today), optional ``note``, and ``reason`` (for the record correction). Earlier attestations
     of the same key leave the record (the newest recorded answer is the one that counts; the
     audit entry of the correction keeps the record as it was), the new one is appended, the
-    record is replaced through :func:`~oligotrial.service.enrolment.correct_record` (role
-    ``correct_record``, audited with the reason) and screened by
-    :func:`~oligotrial.service.enrolment.screen` (role ``screen``). Only while the workflow
-    still screens (registered or screened); nothing is written when any input is refused.
+    record is replaced as :func:`~oligotrial.service.enrolment.correct_record` does (role
+    ``correct_record``, audited with the reason) and screened as
+    :func:`~oligotrial.service.enrolment.screen` does (role ``screen``, the protocol version
+    current today), both in one transaction on the record read under the participant's row
+    lock. Only while the workflow still screens (registered or screened); nothing is written
+    when any input is refused or either step fails.
 
     Returns ``{"attestation", "before", "after", "changes", "participant"}``: the screenings
     before and after, and the criteria whose verdict changed (:func:`changes`)."""
@@ -153,15 +155,23 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
     if not isinstance(reason, str) or len(reason.strip()) < 3:
         raise _bad("reason", reason, "a reason for the change to the record, at least 3 characters")
 
-    view = enrolment.get_participant(ctx, actor, protocol.id, pid)
-    workflow.check_state(view["id"], view["state"], "screen")
-    before = view["screening"]
-    record = copy.deepcopy(view["record"])
     attestation = {"key": key, "value": value, "by": by.strip(), "date": day.isoformat()}
     if note:
         attestation["note"] = note
-    record["attestations"] = [a for a in record.get("attestations") or [] if a.get("key") != key] + [attestation]
-    enrolment.correct_record(ctx, actor, protocol.id, view["id"], {"record": record, "reason": reason.strip()})
-    after = enrolment.screen(ctx, actor, protocol.id, view["id"])
+    current = enrolment.current_protocol(ctx, protocol.id)
+    role = actor.role_in(protocol.id)
+    # one transaction, on the record as it is under the participant's row lock: the correction
+    # and the new screening are stored together or not at all, and a correction made meanwhile
+    # by someone else is kept (this attestation is added to it, never written over it)
+    with ctx.uow() as uow:
+        p = visible_participant(uow, actor, protocol.id, pid, for_update=True)
+        workflow.check_step(p, "screen")
+        before = copy.deepcopy(p.screening)
+        record = copy.deepcopy(p.record)
+        record["attestations"] = [a for a in record.get("attestations") or [] if a.get("key") != key] + [attestation]
+        enrolment.correct_record_in(uow, ctx, actor, protocol, p, record, reason.strip())
+        enrolment.screen_in(uow, ctx, actor, current, p, as_of=ctx.today())
+        uow.commit()
+    after = enrolment.participant_view(ctx, current, role, p, [], [])
     return {"attestation": attestation, "before": before, "after": after["screening"],
             "changes": changes(before, after["screening"]), "participant": after}
