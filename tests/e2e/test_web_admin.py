@@ -1,7 +1,8 @@
 """The administrator's account pages on a fresh SQLite database (one account per role of
 STOP-2; ``admin`` holds the role for every trial): a user added through the form signs in; a
 role granted or revoked shows on the user's next page; deactivation ends their session at once;
-a password reset replaces the old one; every change is in the audit trail by its action name,
+a password reset replaces the old one and ends the sessions and API tokens opened with it;
+every change is in the audit trail by its action name,
 never with a password; another role gets 403 and no link; bad input names its field beside it
 and stores nothing; a form without the session's CSRF token is refused."""
 
@@ -106,6 +107,43 @@ def test_a_password_reset_works_and_the_old_password_no_longer_does(sqlite_api, 
     assert "Done: reset the password of statistician." in admin.get(r.headers["location"]).text
     assert not _signs_in(sqlite_api, "statistician", PASSWORD)
     assert _signs_in(sqlite_api, "statistician", "fresh-password-9")
+
+
+def test_a_password_reset_ends_the_users_open_sessions_and_api_tokens(sqlite_api, admin):
+    """Whoever held the statistician's session or token before the reset (a stolen password's
+    reason to reset it) is out at once; a sign-in with the new password works."""
+    page = _signed_in(sqlite_api, "statistician")
+    assert page.get("/trials", follow_redirects=False).status_code == 200
+    token = sqlite_api.client.post("/api/v1/auth/token", data={"username": "statistician", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert sqlite_api.client.get(f"/api/v1/trials/{TRIAL}/participants", headers=bearer).status_code == 200
+    other = _signed_in(sqlite_api, "dsmb")  # another user's session is untouched
+
+    r = _post(admin, "/admin/users/password", {"username": "statistician", "password": "fresh-password-9"})
+    assert r.status_code == 303
+    r = page.get("/trials", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    r = sqlite_api.client.get(f"/api/v1/trials/{TRIAL}/participants", headers=bearer)
+    assert r.status_code == 401 and "password was changed" in r.text
+    assert other.get("/trials", follow_redirects=False).status_code == 200
+    assert admin.get("/admin/users", follow_redirects=False).status_code == 200
+    fresh = _signed_in(sqlite_api, "statistician", "fresh-password-9")
+    assert fresh.get("/trials", follow_redirects=False).status_code == 200
+
+
+def test_a_token_or_session_without_a_credential_stamp_is_refused(sqlite_api):
+    from oligotrial.adapters.web.pages import session as sess
+    from oligotrial.adapters.web.security import issue_token
+
+    settings = sqlite_api.container.settings
+    uid = users.authenticate(sqlite_api.container.ctx, "coordinator", PASSWORD).id
+    old = issue_token(settings.secret_key, uid, 5)  # as issued before stamps: no "pwd"
+    r = sqlite_api.client.get(f"/api/v1/trials/{TRIAL}/participants", headers={"Authorization": f"Bearer {old}"})
+    assert r.status_code == 401
+    c = TestClient(sqlite_api.client.app, raise_server_exceptions=False)
+    c.cookies.set(sess.COOKIE, sess.encode(settings.secret_key, sess.new_session(uid)))
+    r = c.get("/trials", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
 
 
 def test_every_change_is_in_the_audit_trail_by_name_and_never_with_a_password(sqlite_api, admin):

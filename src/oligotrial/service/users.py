@@ -9,6 +9,8 @@ only as a KDF hash and never enters the audit trail or a listing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from oligotrial.domain.trial.audit import readable
@@ -110,11 +112,25 @@ def authenticate(ctx: ServiceContext, username: str, password: str) -> User:
     return user
 
 
-def actor_for(ctx: ServiceContext, user_id: int) -> Actor:
+def credential_stamp(user: User) -> str:
+    """A short digest of the user's stored password hash. A bearer token or a page session
+    carries the stamp of the password it was issued under; when the password is reset the hash,
+    and so the stamp, changes and every token and session issued before ends at once (Django's
+    "session invalidation on password change", ``get_session_auth_hash``; OWASP ASVS 4.0
+    V3.3.3: the user may end all other sessions after a password change)."""
+    return hashlib.sha256(b"oligotrial.credential/1:" + user.password_hash.encode()).hexdigest()[:20]
+
+
+def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None) -> Actor:
+    """The actor of an authenticated request: the user's roles read anew. With ``stamp`` (every
+    token and session carries one: :func:`credential_stamp`), the credential it was issued
+    under must still be the user's: after a password reset it is refused."""
     with ctx.uow() as uow:
         user = uow.repo.get_user(user_id)
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
+    if stamp is not None and not hmac.compare_digest(stamp, credential_stamp(user)):
+        raise AuthenticationError("token: issued before the password was changed; sign in again", field="token")
     return Actor(user.username, dict(user.roles), user.id, dict(user.sites))
 
 
@@ -214,7 +230,8 @@ def set_active(ctx: ServiceContext, actor: Actor, username: str, active: bool) -
 
 def reset_password(ctx: ServiceContext, actor: Actor, username: str, new_password: str) -> dict[str, Any]:
     """Give the user a new password (at least :data:`MIN_PASSWORD` characters); the old one
-    stops working at once. Audited as ``user.password_reset``, without the password."""
+    stops working at once, and so does every token and page session issued under it
+    (:func:`credential_stamp`). Audited as ``user.password_reset``, without the password."""
     _authorize(actor)
     _check_password(new_password)
     with ctx.uow() as uow:

@@ -151,7 +151,8 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
         raise
     throttle.succeeded(form.username)
     settings = request.app.state.container.settings
-    return Token(access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes))
+    return Token(access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes,
+                                          users.credential_stamp(user)))
 
 
 @router.get("/trials", tags=["trials"])

@@ -29,13 +29,18 @@ def _unb64(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def issue_token(secret: str, user_id: int, ttl_minutes: int) -> str:
-    payload = _b64(json.dumps({"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60}).encode())
+def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "") -> str:
+    """A bearer token for ``user_id``, expiring after ``ttl_minutes``, carrying the credential
+    stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`)."""
+    payload = _b64(json.dumps({"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60,
+                               "pwd": stamp}).encode())
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"v1.{payload}.{sig}"
 
 
-def read_token(secret: str, token: str) -> int:
+def read_token(secret: str, token: str) -> tuple[int, str]:
+    """The user id and credential stamp a valid, unexpired token holds (a token without a stamp
+    holds ``""``, which no password matches)."""
     try:
         version, payload, sig = token.split(".")
         good = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
@@ -44,7 +49,7 @@ def read_token(secret: str, token: str) -> int:
         data = json.loads(_unb64(payload))
         if int(data["exp"]) < time.time():
             raise AuthenticationError("token: expired; request a new one", field="token")
-        return int(data["sub"])
+        return int(data["sub"]), str(data.get("pwd", ""))
     except AuthenticationError:
         raise
     except Exception:
@@ -60,7 +65,8 @@ def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)
         raise AuthenticationError("Authorization: a bearer token is required (POST /api/v1/auth/token)",
                                   field="Authorization")
     settings = request.app.state.container.settings
-    return users.actor_for(get_ctx(request), read_token(settings.secret_key, token))
+    user_id, stamp = read_token(settings.secret_key, token)
+    return users.actor_for(get_ctx(request), user_id, stamp)
 
 
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]

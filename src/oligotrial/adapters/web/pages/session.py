@@ -1,6 +1,6 @@
 """The pages' sign-in session: a signed cookie, an idle timeout, and a CSRF token bound to it.
 
-The cookie holds ``{uid, iat, seen, csrf}`` signed with HMAC-SHA256 under the server's
+The cookie holds ``{uid, iat, seen, csrf, pwd}`` signed with HMAC-SHA256 under the server's
 ``secret_key`` and a purpose label of its own, so that a bearer token of the API is never a
 valid cookie nor the reverse. It is ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the
 request came over https (OWASP Session Management Cheat Sheet, "Cookies"). Every page a signed-in
@@ -12,7 +12,9 @@ any session, uses a double-submit cookie (OWASP CSRF Prevention Cheat Sheet).
 
 The session is stateless: signing out clears the cookie in the browser, but a copy taken
 before stays valid until it idles out. The user's roles are read again on every request, so a
-revoked role or an inactive account takes effect at once.
+revoked role or an inactive account takes effect at once; ``pwd`` is the credential stamp of
+the password the session was opened with (:func:`oligotrial.service.users.credential_stamp`),
+so a password reset ends every session opened before it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Session:
     iat: int
     seen: int
     csrf: str
+    pwd: str = ""
 
 
 def _b64(b: bytes) -> str:
@@ -70,7 +73,7 @@ def _sign(secret: str, payload: str) -> str:
 
 
 def encode(secret: str, s: Session) -> str:
-    payload = _b64(json.dumps({"uid": s.uid, "iat": s.iat, "seen": s.seen, "csrf": s.csrf}).encode())
+    payload = _b64(json.dumps({"uid": s.uid, "iat": s.iat, "seen": s.seen, "csrf": s.csrf, "pwd": s.pwd}).encode())
     return f"{payload}.{_sign(secret, payload)}"
 
 
@@ -86,7 +89,7 @@ def decode(secret: str, value: str | None, *, now: float | None = None, idle_s: 
         if not hmac.compare_digest(sig, _sign(secret, payload)):
             raise ValueError
         d = json.loads(_unb64(payload))
-        s = Session(int(d["uid"]), int(d["iat"]), int(d["seen"]), str(d["csrf"]))
+        s = Session(int(d["uid"]), int(d["iat"]), int(d["seen"]), str(d["csrf"]), str(d.get("pwd", "")))
     except Exception:
         raise SessionEnded("signin") from None
     if now - s.seen > idle_s or now - s.iat > absolute_s:
@@ -94,13 +97,13 @@ def decode(secret: str, value: str | None, *, now: float | None = None, idle_s: 
     return s
 
 
-def new_session(uid: int, now: float | None = None) -> Session:
+def new_session(uid: int, now: float | None = None, pwd: str = "") -> Session:
     t = int(time.time() if now is None else now)
-    return Session(uid, t, t, secrets.token_urlsafe(32))
+    return Session(uid, t, t, secrets.token_urlsafe(32), pwd)
 
 
 def touch(s: Session, now: float | None = None) -> Session:
-    return Session(s.uid, s.iat, int(time.time() if now is None else now), s.csrf)
+    return Session(s.uid, s.iat, int(time.time() if now is None else now), s.csrf, s.pwd)
 
 
 def is_https(request: Request) -> bool:
