@@ -109,3 +109,26 @@ def test_no_unblinding_link_before_randomization(sqlite_api):
     pid = sqlite_api.enrolled(1)
     links = _participant_links(_signed_in(sqlite_api, "enrolling_oncologist"), pid)
     assert not any(h.endswith("/unblind") for h in links)
+
+
+def test_a_query_not_yet_closed_is_flagged_beside_its_entry_and_on_the_record(sqlite_api, randomized):
+    q_api = f"/api/v1/trials/{TRIAL}/queries"
+    view = sqlite_api.call("GET", f"/api/v1/trials/{TRIAL}/participants/{randomized}", "coordinator").json()
+    entry = view["entries"][-1]["id"]
+    on_entry = sqlite_api.call("POST", q_api, "data_manager", json={
+        "participant": randomized, "entry": entry, "field": "score", "text": "ECOG 1 but the letter says 2?"}).json()
+    on_record = sqlite_api.call("POST", q_api, "data_manager", json={
+        "participant": randomized, "field": "birth_date", "text": "Birth date differs from the ID card."}).json()
+    url = f"/trials/{TRIAL}/participants/{randomized}"
+    page = _signed_in(sqlite_api, "coordinator").get(url).text
+    row = re.search(rf'<tr id="entry-{entry}">.*?</tr>', page, re.S).group(0)
+    assert f'href="/trials/{TRIAL}/queries/{on_entry["id"]}"' in row and "on score: open" in row
+    assert f"query #{on_record['id']} on the record's birth_date: open" in page
+    assert "2 not closed" in page
+    # a role without query access sees no flag (the statistician)
+    assert "query #" not in _signed_in(sqlite_api, "statistician").get(url).text
+    for q in (on_entry, on_record):
+        r = sqlite_api.call("POST", f"{q_api}/{q['id']}/close", "data_manager", json={})
+        assert r.status_code == 200, r.text
+    page = _signed_in(sqlite_api, "coordinator").get(url).text
+    assert "query #" not in page and "not closed" not in page

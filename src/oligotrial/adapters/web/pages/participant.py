@@ -97,8 +97,16 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
     # this page does not already show (an open role sees it; nothing to unblind)
     may_unblind = (may(page, protocol.id, "unblind") and bool(view.get("allocation"))
                    and not (view["allocation"] or {}).get("arm_label"))
+    may_query_view = queries.may(page.actor, protocol.id, "view")
+    unresolved = ([q for q in queries.list_queries(page.ctx, page.actor, protocol.id, participant=view["id"])
+                   if q["status"] != "closed"] if may_query_view else [])
+    # the data queries not yet closed, by entry (None: on the registered record), shown beside it
+    open_queries: dict[Any, list[dict[str, Any]]] = {}
+    for q in unresolved:
+        open_queries.setdefault(q["entry"], []).append(q)
     return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
-                  may_unblind=may_unblind, may_query_view=queries.may(page.actor, protocol.id, "view"),
+                  may_unblind=may_unblind, may_query_view=may_query_view, open_queries=open_queries,
+                  unresolved_queries=len(unresolved),
                   may_query_raise=queries.may(page.actor, protocol.id, "raise"),
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
