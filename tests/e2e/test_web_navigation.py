@@ -121,7 +121,7 @@ def test_a_query_not_yet_closed_is_flagged_beside_its_entry_and_on_the_record(sq
         "participant": randomized, "field": "birth_date", "text": "Birth date differs from the ID card."}).json()
     url = f"/trials/{TRIAL}/participants/{randomized}"
     page = _signed_in(sqlite_api, "coordinator").get(url).text
-    row = re.search(rf'<tr id="entry-{entry}">.*?</tr>', page, re.S).group(0)
+    row = re.search(rf'<tr id="entry-{entry}">.*?</tr>', page, re.DOTALL).group(0)
     assert f'href="/trials/{TRIAL}/queries/{on_entry["id"]}"' in row and "on score: open" in row
     assert f"query #{on_record['id']} on the record's birth_date: open" in page
     assert "2 not closed" in page

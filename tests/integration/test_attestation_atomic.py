@@ -72,7 +72,7 @@ def test_a_screening_that_fails_leaves_the_record_and_the_trail_as_they_were(stu
     out = _attest(ctx, pid)  # the same attestation, the screener working: both stored
     assert (out["before"]["verdict"], out["after"]["verdict"]) == ("needs_review", "eligible")
     record, screening, n = _state(ctx, pid)
-    assert [a for a in record["attestations"] if a["key"] == KEY][0]["by"] == "Dr Ames"
+    assert next(a for a in record["attestations"] if a["key"] == KEY)["by"] == "Dr Ames"
     assert screening["verdict"] == "eligible" and n == before[2] + 2
 
 
