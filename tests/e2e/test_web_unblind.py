@@ -109,6 +109,13 @@ def test_the_right_password_shows_the_arm_to_that_user_on_that_response_only(sql
     assert len(done) == 1 and done[0]["actor"] == "enrolling_oncologist" and done[0]["reason"] == REASON
     notes = sqlite_api.call("GET", f"/api/v1/trials/{TRIAL}/notifications", "coordinator").json()
     assert [n["kind"] for n in notes] == ["emergency_unblinding"]
+    # the coordinating centre reads it on its dashboard; the blinded roles' dashboards have no such panel
+    dash = _signed_in(sqlite_api, "coordinator").get("/trials").text
+    panel = dash.split("Notifications to the coordinating centre", 1)[1].split("</table>", 1)[0]
+    assert "emergency unblinding" in panel and REASON in panel
+    assert f'href="/trials/{TRIAL}/participants/{randomized}"' in panel and _arm_in(panel) == []
+    for role in ("enrolling_oncologist", "statistician", "data_manager"):
+        assert "Notifications to the coordinating centre" not in _signed_in(sqlite_api, role).get("/trials").text
 
 
 def test_the_arm_never_enters_the_audit_trail(sqlite_api, randomized):

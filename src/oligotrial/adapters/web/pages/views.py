@@ -20,7 +20,7 @@ from oligotrial.adapters.web.pages.base import Page, PageRoute, SignedIn, form_o
 from oligotrial.adapters.web.pages.charts import recruitment_svg
 from oligotrial.adapters.web.throttle import LoginThrottled
 from oligotrial.errors import BlindingError
-from oligotrial.service import audit, dashboard, enrolment, queries, users
+from oligotrial.service import audit, dashboard, enrolment, queries, unblinding, users
 from oligotrial.service.access import PERMISSIONS
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -130,12 +130,20 @@ def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     due, due_why = attempt(enrolment.visits_due, page.ctx, page.actor, tid, ("due", "overdue"))
     trail, trail_why = attempt(audit.trail, page.ctx, page.actor, tid)
     open_queries, _ = attempt(queries.open_count, page.ctx, page.actor, tid)
+    # the coordinating centre's notifications (emergency unblindings, radiotherapy deviations):
+    # only the roles the service lets read them get the panel
+    notes = (attempt(unblinding.notifications, page.ctx, page.actor, tid)[0]
+             if page.role(tid) in PERMISSIONS["notifications"] else None)
     week = (today + dt.timedelta(days=7)).isoformat()
+    names = external_ids(page, tid) if trail or notes else {}
+    if notes is not None:  # a site's coordinator: their site's participants only
+        notes = [n for n in notes if n["participant_id"] in names]
     return {**trial, "recruitment": rec, "recruitment_why": rec_why, "queries": open_queries,
+            "notifications": None if notes is None else notes[-8:][::-1],
             "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
             "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
             "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why,
-            "names": external_ids(page, tid) if trail else {}}
+            "names": names}
 
 
 @router.get("/trials")
