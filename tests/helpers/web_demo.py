@@ -25,9 +25,10 @@ class WebDemo:
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (username, password)
 
 
-def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2") -> WebDemo:
+def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2", clock=None) -> WebDemo:
     """``oligotrial demo --trial TRIAL`` (STOP-2 unless said) into ``out``, plus an account for
-    each role the demo leaves out (the enrolling oncologist, an administrator of every trial)."""
+    each role the demo leaves out (the enrolling oncologist, an administrator of every trial);
+    the server's clock is ``clock`` where given (a test that lives through a trial's calendar)."""
     from typer.testing import CliRunner
 
     from oligotrial.adapters.cli.main import app
@@ -40,7 +41,7 @@ def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2") ->
     assert res.exit_code == 0, res.output
     env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if "=" in line)
     settings = Settings(**{k.removeprefix("OLIGOTRIAL_").lower(): v for k, v in env.items()})
-    container = bootstrap(settings)
+    container = bootstrap(settings, clock=clock)
     trial = container.ctx.load_protocol(trial).id
     accounts = {}
     for line in (out / "demo-users.txt").read_text().splitlines():
