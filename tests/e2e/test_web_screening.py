@@ -306,3 +306,27 @@ def test_every_screening_form_needs_the_session_token(demo):
     assert c.post(f"{loc}/step/consent", data={"csrf": "forged", "form_version": "v1",
                                                "date": demo.container.ctx.today().isoformat()}).status_code == 403
     assert _stored(demo) == before
+
+
+def test_the_worklist_links_the_screening_log_whose_csv_lists_every_candidate_safely(demo):
+    import csv
+    import io
+
+    from oligotrial.service import screening_worklist as sw
+
+    c = _client(demo, "coordinator")
+    assert _paste(c, demo, json.dumps(_record(demo, "=1+2"))).status_code == 303  # an id a spreadsheet would run
+    page = c.get(f"/trials/{demo.trial}/screening").text
+    assert f'href="/trials/{demo.trial}/screening-log.csv"' in page and "Screening log" in page
+    r = c.get(f"/trials/{demo.trial}/screening-log.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"] and r.headers["cache-control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    log = sw.screening_log(demo.container.ctx, _actor(demo), demo.trial)
+    assert tuple(rows[0]) == sw.LOG_COLUMNS and len(rows) == log["total"] == _stored(demo)[0]
+    assert [x["participant"] for x in rows if x["participant"].startswith("'")] == ["'=1+2"]
+    assert {x["verdict"] for x in rows} <= {"eligible", "ineligible", "needs_review", "not screened"}
+    # the blinded enrolling oncologist gets the same log: it ends at enrolment, no arm in it
+    blinded = _client(demo, "enrolling_oncologist").get(f"/trials/{demo.trial}/screening-log.csv")
+    assert blinded.status_code == 200
+    assert find_arm_information(list(csv.reader(io.StringIO(blinded.text))), ARM_IDS, LABELS) == []

@@ -175,3 +175,56 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
     after = enrolment.participant_view(ctx, current, role, p, [], [])
     return {"attestation": attestation, "before": before, "after": after["screening"],
             "changes": changes(before, after["screening"]), "participant": after}
+
+
+# ---- the screening log ------------------------------------------------------------------------
+
+#: the screening log's columns, one row per candidate ever registered (CONSORT 2010 item 13a and
+#: its flow diagram: those assessed for eligibility and the reasons for exclusion; ICH E6(R3)
+#: Appendix C keeps a subject screening log among the essential records)
+LOG_COLUMNS = ("participant", "site", "registered_on", "state", "screened_on", "protocol_version", "verdict",
+               "excluding_criteria", "undecided_criteria", "consented_on", "enrolled_on", "enrolled_against_verdict")
+
+
+def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]:
+    """Every candidate of ``trial`` the actor may see (a site-limited role: its site's), in the
+    order registered, with the last screening's verdict and the criteria that exclude or are
+    undecided (by id), consent and enrolment dates; and the totals a CONSORT flow diagram reads:
+    candidates by verdict and the excluding criteria by how many candidates each excludes (with
+    its registry text). Never an arm: the log ends at enrolment.
+
+    Returns ``{"rows", "by_verdict", "excluding", "total"}``; ``rows`` follow :data:`LOG_COLUMNS`."""
+    protocol = ctx.load_protocol(trial)
+    authorize(actor, protocol.id, "view")
+    with ctx.uow() as uow:
+        people = [p for p in uow.repo.list_participants(protocol.id) if site_visible(actor, protocol.id, p.site)]
+    rows, by_verdict, reasons = [], {}, {}
+    for p in sorted(people, key=lambda q: q.created_at):
+        s = p.screening or {}
+        crit = criteria(s)
+        excluding = [c for c in crit if c["standing"] == "excludes"]
+        verdict = s.get("verdict") or "not screened"
+        by_verdict[verdict] = by_verdict.get(verdict, 0) + 1
+        for c in excluding:
+            r = reasons.setdefault(c["id"], {"id": c["id"], "kind": c["kind"], "text": c.get("source_text") or "",
+                                             "count": 0})
+            r["count"] += 1
+        enrolled = p.enrolment or {}
+        rows.append({"participant": p.external_id, "site": p.site or "", "registered_on": (p.created_at or "")[:10],
+                     "state": p.state, "screened_on": s.get("as_of") or "",
+                     "protocol_version": s.get("protocol_version") or "", "verdict": verdict,
+                     "excluding_criteria": ";".join(c["id"] for c in excluding),
+                     "undecided_criteria": ";".join(c["id"] for c in crit if c["standing"] == "undecided"),
+                     "consented_on": (p.consent or {}).get("date") or "",
+                     "enrolled_on": str(enrolled.get("at") or "")[:10],
+                     "enrolled_against_verdict": "" if not enrolled else ("yes" if enrolled.get("override") else "no")})
+    excluding_counts = sorted(reasons.values(), key=lambda r: (-r["count"], r["id"]))
+    return {"rows": rows, "by_verdict": by_verdict, "excluding": excluding_counts, "total": len(rows)}
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula: text starting with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a leading apostrophe (OWASP "CSV Injection");
+    a participant's own id is typed by people."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -157,3 +157,49 @@ def test_changes_from_no_screening_lists_every_criterion():
     assert len(sw.changes(None, after)) == len(STOP2.criteria)
     assert sw.changes(after, after) == []
     assert dt.date.fromisoformat(after["as_of"]) == dt.date(2026, 3, 2)
+
+
+def test_the_screening_log_lists_every_candidate_with_reasons_and_counts_them_by_verdict():
+    ctx, _ = _ctx()
+    waiting = _screened(ctx, _without(KEY, "S-1"))  # needs review: STOP2-IN-06 undecided
+    ineligible = json.loads(resources.files("oligotrial.examples").joinpath("stop2_ineligible.json").read_text())
+    out = _screened(ctx, {**ineligible, "id": "S-2"})
+    enrolled = _screened(ctx, {**ELIGIBLE, "id": "S-3"})
+    enrolment.consent(ctx, COORD, STOP2.id, enrolled, {"date": "2026-03-02", "form_version": "v1"})
+    enrolment.enrol(ctx, COORD, STOP2.id, enrolled, {})
+    enrolment.register(ctx, COORD, STOP2.id, {**ELIGIBLE, "id": "S-4"})  # registered, never screened
+
+    log = sw.screening_log(ctx, COORD, STOP2.id)
+    rows = {r["participant"]: r for r in log["rows"]}
+    assert list(rows) == ["S-1", "S-2", "S-3", "S-4"] and log["total"] == 4
+    assert tuple(rows["S-1"]) == sw.LOG_COLUMNS
+    assert rows["S-1"]["verdict"] == "needs_review" and rows["S-1"]["undecided_criteria"] == "STOP2-IN-06"
+    assert rows["S-1"]["excluding_criteria"] == "" and rows["S-1"]["enrolled_on"] == ""
+    stored = enrolment.get_participant(ctx, COORD, STOP2.id, out)["screening"]["result"]["criteria"]
+    expected = [c["id"] for c in sw.criteria({"result": {"criteria": stored}}) if c["standing"] == "excludes"]
+    assert expected and rows["S-2"]["verdict"] == "ineligible"
+    assert rows["S-2"]["excluding_criteria"] == ";".join(expected)
+    assert rows["S-3"]["state"] == "enrolled" and rows["S-3"]["consented_on"] == "2026-03-02"
+    assert rows["S-3"]["enrolled_on"] == "2026-03-02" and rows["S-3"]["enrolled_against_verdict"] == "no"
+    assert rows["S-4"]["verdict"] == "not screened" and rows["S-4"]["enrolled_against_verdict"] == ""
+    assert log["by_verdict"] == {"needs_review": 1, "ineligible": 1, "eligible": 1, "not screened": 1}
+    assert [(r["id"], r["count"]) for r in log["excluding"]] == [(i, 1) for i in sorted(expected)]
+    assert all(r["text"] for r in log["excluding"])  # the registry's words for each reason
+    assert waiting in {p["id"] for p in enrolment.list_participants(ctx, COORD, STOP2.id)}
+
+
+def test_the_screening_log_is_for_roles_that_view_and_a_site_sees_its_own():
+    ctx, _ = _ctx()
+    _screened(ctx, _without(KEY, "A-1"), actor=COORD, site="a")
+    _screened(ctx, _without(KEY, "B-1"), actor=COORD, site="b")
+    assert [r["participant"] for r in sw.screening_log(ctx, SITE_A, STOP2.id)["rows"]] == ["A-1"]
+    assert sw.screening_log(ctx, STAT, STOP2.id)["total"] == 2  # the statistician views (no arm in a log)
+    with pytest.raises(BlindingError):
+        sw.screening_log(ctx, Actor("nobody", {}), STOP2.id)
+
+
+@pytest.mark.parametrize(("cell", "safe"), [("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"),
+                                            ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+                                            ("S-001", "S-001"), ("", ""), (None, "")])
+def test_a_log_cell_never_starts_a_spreadsheet_formula(cell, safe):
+    assert sw.spreadsheet_safe(cell) == safe

@@ -71,9 +71,29 @@ def _worklist_page(page: Page, trial: str, status: int = 200, *, values: dict[st
                    errors: list[dict[str, Any]] | None = None, example: str = "", moved: bool = True) -> Response:
     protocol = page.ctx.load_protocol(trial)
     rows = worklist_service.worklist(page.ctx, page.actor, protocol.id)
-    return render(page, page.request, "screening.html", status, trial=protocol, rows=rows,
+    log = worklist_service.screening_log(page.ctx, page.actor, protocol.id)
+    return render(page, page.request, "screening.html", status, trial=protocol, rows=rows, log=log,
                   may_screen=_may_screen(page, protocol.id), values=values or {}, errors=errors or [],
                   examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id))
+
+
+@router.get("/trials/{trial}/screening-log.csv")
+def screening_log_csv(page: SignedIn, trial: str) -> Response:
+    """The screening log (:func:`oligotrial.service.screening_worklist.screening_log`) as CSV:
+    one row per candidate ever registered that the user may see; every cell safe to open in a
+    spreadsheet."""
+    import csv
+    import io
+
+    protocol = page.ctx.load_protocol(trial)
+    log = worklist_service.screening_log(page.ctx, page.actor, protocol.id)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(worklist_service.LOG_COLUMNS)
+    for row in log["rows"]:
+        w.writerow([worklist_service.spreadsheet_safe(row[c]) for c in worklist_service.LOG_COLUMNS])
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{protocol.id}-screening-log.csv"', "Cache-Control": "no-store"})
 
 
 @router.get("/trials/{trial}/screening")
