@@ -78,9 +78,14 @@ def _sign_in(driver, wait, base, username, password):
 
 
 def _submit(form):
+    """Submit ``form`` and wait until the browser has left its page (the form is stale): what the
+    test reads next is the answer to the post, never the page it was posted from."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(form.parent, 20).until(ec.staleness_of(form))
 
 
 def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, tmp_path):
