@@ -246,6 +246,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
             assert ", ".join(lesions) in rt_text and "[" not in rt_text  # a list read as words, not JSON
             enrol_text = driver.find_element(By.ID, "enrol").text
             assert f"{today.isoformat()} 09:00 UTC" in enrol_text and "T09:00" not in enrol_text
+            assert "none (enrolled on the verdict)" in enrol_text and "not recorded" not in enrol_text
 
             # the audit page of this participant: the correction with its reason, and the walk before it
             driver.find_element(By.LINK_TEXT, "audit trail of this participant").click()
