@@ -132,3 +132,20 @@ def test_a_query_not_yet_closed_is_flagged_beside_its_entry_and_on_the_record(sq
         assert r.status_code == 200, r.text
     page = _signed_in(sqlite_api, "coordinator").get(url).text
     assert "query #" not in page and "not closed" not in page
+
+
+def test_the_participant_list_finds_by_own_id_site_and_state(sqlite_api):
+    for n in (1, 2, 3):
+        sqlite_api.enrolled(n)
+    c = _signed_in(sqlite_api, "coordinator")
+    listed = lambda **q: re.findall(rf'<a href="/trials/{TRIAL}/participants/[^"]+">([^<]+)</a>',  # noqa: E731
+                                    c.get(f"/trials/{TRIAL}/participants", params=q).text)
+    everyone = listed()
+    assert len(everyone) == 3
+    one = everyone[1]
+    assert listed(q=one.lower()) == [one] and listed(q=f"  {one.upper()} ") == [one]  # any case, trimmed
+    assert listed(q="no-such-participant") == []
+    assert listed(state="enrolled", q=one) == [one] and listed(state="treated") == []
+    assert listed(site="elsewhere") == []  # no participant registered at that site
+    page = c.get(f"/trials/{TRIAL}/participants", params={"q": one}).text
+    assert f'value="{one}"' in page and "1 of 3 participants" in page

@@ -52,12 +52,19 @@ Pid = Annotated[str, "participant id"]
 
 @router.get("/trials/{trial}/participants")
 def participants(page: SignedIn, trial: str,
-                 state: Annotated[str, Query(max_length=40)] = "") -> Response:
+                 state: Annotated[str, Query(max_length=40)] = "",
+                 q: Annotated[str, Query(max_length=128)] = "",
+                 site: Annotated[str, Query(max_length=64)] = "") -> Response:
+    """The participants the user may see: of one ``state`` and one ``site``, and whose own id
+    contains ``q`` (any case), where given."""
     protocol = page.ctx.load_protocol(trial)
     rows = enrolment.list_participants(page.ctx, page.actor, protocol.id)
-    shown = [r for r in rows if not state or r["state"] == state]
+    needle = q.strip().casefold()
+    shown = [r for r in rows if (not state or r["state"] == state) and (not site or (r["site"] or "") == site)
+             and needle in r["external_id"].casefold()]
     return render(page, page.request, "participants.html", trial=protocol, rows=shown, total=len(rows),
-                  state=state, states=[*STATES, *sorted(TERMINAL - set(STATES))])
+                  state=state, states=[*STATES, *sorted(TERMINAL - set(STATES))], q=q, site=site,
+                  sites=sorted({r["site"] for r in rows if r["site"]}))
 
 
 def may_record(page: Page, protocol: Any, kind: str) -> bool:
