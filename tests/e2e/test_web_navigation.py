@@ -138,7 +138,7 @@ def test_the_participant_list_finds_by_own_id_site_and_state(sqlite_api):
     for n in (1, 2, 3):
         sqlite_api.enrolled(n)
     c = _signed_in(sqlite_api, "coordinator")
-    listed = lambda **q: re.findall(rf'<a href="/trials/{TRIAL}/participants/[^"]+">([^<]+)</a>',  # noqa: E731
+    listed = lambda **q: re.findall(rf'<a href="/trials/{TRIAL}/participants/[^"]+">([^<]+)</a>',
                                     c.get(f"/trials/{TRIAL}/participants", params=q).text)
     everyone = listed()
     assert len(everyone) == 3
