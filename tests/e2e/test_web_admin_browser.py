@@ -7,24 +7,12 @@ the test's temporary directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies ther
 
 from __future__ import annotations
 
-from browser import chromium
+from browser import chromium, sign_in
 from test_web_browser import _axe, _shot
 from trialops_e2e import PASSWORD, TRIAL
 from web_demo import ServerThread
 
 from oligotrial.protocols import load_protocol
-
-
-def _sign_in(driver, wait, base: str, username: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
-    wait.until(ec.url_contains("/trials"))
 
 
 def test_the_account_and_unblinding_pages_show_errors_beside_their_fields_and_pass_axe(sqlite_api, tmp_path):
@@ -40,7 +28,7 @@ def test_the_account_and_unblinding_pages_show_errors_beside_their_fields_and_pa
     seen = {}
     try:
         with ServerThread(sqlite_api.client.app) as base:
-            _sign_in(driver, wait, base, "admin")
+            sign_in(driver, wait, base, "admin", PASSWORD)
             driver.get(base + "/admin/users")
             assert driver.find_element(By.TAG_NAME, "h1").text == "User accounts"
             seen["accounts"] = _axe(driver)
@@ -62,7 +50,7 @@ def test_the_account_and_unblinding_pages_show_errors_beside_their_fields_and_pa
             assert notice.text == "Done: reset the password of dsmb."
             _shot(driver, tmp_path, "accounts-done")
 
-            _sign_in(driver, wait, base, "treating_oncologist")
+            sign_in(driver, wait, base, "treating_oncologist", PASSWORD)
             driver.get(f"{base}/trials/{TRIAL}/participants/{pid}/unblind")
             seen["unblinding"] = _axe(driver)
             driver.find_element(By.ID, "f-reason").send_keys("anaphylaxis in the emergency room")

@@ -23,6 +23,7 @@ from importlib import resources
 
 import pytest
 from fastapi.testclient import TestClient
+from trialops_e2e import StudyClock
 from web_demo import build, csrf_of, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded
@@ -33,18 +34,6 @@ from oligotrial.service.ports import Actor
 
 EXAMPLES = {"STOP-2": "stop2_eligible.json", "HCC-OPD": "hcc_eligible.json", "OPPRESS": "oppress_eligible.json",
             "ORES-NSCLC": "oligoresidual_eligible.json", "LDRT-IO": "ldrt_eligible.json"}
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(microseconds=1)
-        return self.now
-
-    def to(self, day: dt.date) -> None:
-        self.now = max(self.now, dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
 
 
 def _client(demo, role: str) -> TestClient:
@@ -68,7 +57,7 @@ def _post(c: TestClient, page_url: str, action: str, data: dict):
 
 @pytest.mark.parametrize("short", list(EXAMPLES))
 def test_a_patient_goes_from_the_worklist_to_follow_up_through_the_pages(tmp_path, short):
-    clock = MovableClock()
+    clock = StudyClock(dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0))
     demo = build(tmp_path / "demo", patients=4, seed=11, trial=short, clock=clock)
     try:
         _walk(demo, clock, short)
@@ -114,7 +103,7 @@ def _walk(demo, clock, short):
     if course is not None:
         start = today + dt.timedelta(days=3)
         end = start + dt.timedelta(days=max(0, course["fractions"] - 1) + 2 * ((course["fractions"] - 1) // 5))
-        clock.to(end)
+        clock.set(end.isoformat())
         # one lesion: OPPRESS's SBRT arm treats at most 5 sites (its example has 6 lesions) and
         # NCT05906329's conventional course goes to one lesion, leaving an observation lesion
         # (both refused otherwise, beside "lesions"); STOP-2 treats every site of oligoprogression
@@ -136,7 +125,7 @@ def _walk(demo, clock, short):
     assert visits, f"{short}: no visit is dated after enrolment/treatment"
     first = visits[0]
     target = dt.date.fromisoformat(first["target"])
-    clock.to(target)
+    clock.set(target.isoformat())
     _post(coord, page_url, f"{page_url}/visits/{first['code']}", {"date": target.isoformat()})
 
     # a tumour assessment, by the role the trial lets record one

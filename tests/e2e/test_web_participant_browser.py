@@ -15,7 +15,7 @@ keeps copies there).
 from __future__ import annotations
 
 import pytest
-from browser import chromium
+from browser import chromium, sign_in
 from test_web_browser import _axe, _set, _shot
 from web_demo import ServerThread, build
 
@@ -28,18 +28,6 @@ def demo(tmp_path_factory):
     d = build(tmp_path_factory.mktemp("webdemo"), patients=3, seed=3)
     yield d
     d.container.dispose()
-
-
-def _sign_in(driver, wait, base, username, password):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
-    wait.until(ec.url_contains("/trials"))
 
 
 def _type(el, text: str) -> None:
@@ -83,7 +71,7 @@ def test_typing_diameters_shows_the_servers_sum_and_response_and_the_coordinator
     seen = {}
     try:
         with ServerThread(create_app(demo.container)) as base:
-            _sign_in(driver, wait, base, *demo.accounts["outcome_assessor"])
+            sign_in(driver, wait, base, *demo.accounts["outcome_assessor"])
             driver.get(f"{base}/trials/{trial}/participants/{pid}")
             form = wait.until(ec.presence_of_element_located((By.ID, "assessment-form")))
             _set(driver, form, "date", today)
@@ -109,7 +97,7 @@ def test_typing_diameters_shows_the_servers_sum_and_response_and_the_coordinator
             assert driver.find_element(By.CSS_SELECTOR, cell.format("overall")).text.startswith(second["overall"])
             assert len(enrolment.get_participant(ctx, coord, trial, pid)["entries"]) == entries_before  # nothing saved
 
-            _sign_in(driver, wait, base, *demo.accounts["coordinator"])
+            sign_in(driver, wait, base, *demo.accounts["coordinator"])
             driver.get(f"{base}/trials/{trial}/participants/{pid}")
             svg = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "svg.spider")))
             series = [g.get_attribute("data-series") for g in svg.find_elements(By.CSS_SELECTOR, "g[data-series]")]

@@ -9,7 +9,7 @@ on the list, the raise form with its error, and the query page; screenshots are 
 from __future__ import annotations
 
 import pytest
-from browser import chromium
+from browser import chromium, sign_in
 from test_web_browser import _axe, _shot
 from web_demo import ServerThread, build
 
@@ -26,18 +26,6 @@ def demo(tmp_path_factory):
     d.container.dispose()
 
 
-def _sign_in(driver, wait, base, account):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(account[0])
-    driver.find_element(By.ID, "password").send_keys(account[1])
-    driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
-    wait.until(ec.url_contains("/trials"))
-
-
 def test_a_query_is_raised_and_answered_in_the_browser(demo, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -52,7 +40,7 @@ def test_a_query_is_raised_and_answered_in_the_browser(demo, tmp_path):
     seen = {}
     try:
         with ServerThread(create_app(demo.container)) as base:
-            _sign_in(driver, wait, base, demo.accounts["data_manager"])
+            sign_in(driver, wait, base, *demo.accounts["data_manager"])
             assert "Open data queries: 0" in driver.find_element(By.TAG_NAME, "main").text
             driver.find_element(By.LINK_TEXT, "All data queries").click()
             wait.until(ec.url_contains("/queries"))
@@ -84,7 +72,7 @@ def test_a_query_is_raised_and_answered_in_the_browser(demo, tmp_path):
             url = driver.current_url.split("?")[0]
             seen["query page (data manager)"] = _axe(driver)
 
-            _sign_in(driver, wait, base, demo.accounts["enrolling_oncologist"])
+            sign_in(driver, wait, base, *demo.accounts["enrolling_oncologist"])
             driver.get(url)
             box = driver.find_element(By.ID, "f-answer-text")
             box.send_keys("Checked after the SABR course.")

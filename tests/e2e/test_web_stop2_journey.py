@@ -29,8 +29,9 @@ import json
 from importlib import resources
 
 import pytest
-from browser import chromium
+from browser import chromium, sign_in
 from test_web_browser import _axe, _set, _shot
+from trialops_e2e import StudyClock
 from web_demo import ServerThread, build
 
 from oligotrial.service.demo import _regimen_course
@@ -39,23 +40,10 @@ from oligotrial.service.demo_cohort import shift_dates
 KEY = "life_expectancy_6_months"
 
 
-class MovableClock:
-    """The server's clock: starts today (UTC), moves only forward when the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(microseconds=1)
-        return self.now
-
-    def to(self, day: dt.date) -> None:
-        self.now = max(self.now, dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
-
-
 @pytest.fixture(scope="module")
 def clock():
-    return MovableClock()
+    """The server's clock: today, 09:00 UTC; it moves only when the walk moves it."""
+    return StudyClock(dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0))
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +51,6 @@ def demo(tmp_path_factory, clock):
     d = build(tmp_path_factory.mktemp("webjourney"), patients=4, seed=11, clock=clock)
     yield d
     d.container.dispose()
-
-
-def _sign_in(driver, wait, base, username, password):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
-    wait.until(ec.url_contains("/trials"))
 
 
 def _submit(form):
@@ -112,7 +88,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
     try:
         with ServerThread(create_app(demo.container)) as base:
             # sign in: the dashboard
-            _sign_in(driver, wait, base, *coordinator)
+            sign_in(driver, wait, base, *coordinator)
             assert "STOP-2: coordinator" in driver.find_element(By.CSS_SELECTOR, "nav .who").text
             _shot(driver, tmp_path, "journey-1-dashboard")
             seen["dashboard"] = _axe(driver)
@@ -168,7 +144,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
             assert course is not None, arm.id  # both STOP-2 arms give radiotherapy
             start = today + dt.timedelta(days=3)
             end = start + dt.timedelta(days=max(0, 2 * (course["fractions"] - 1)))
-            clock.to(end)
+            clock.set(end.isoformat())
             driver.get(page_url)
             form = wait.until(ec.presence_of_element_located((By.ID, "rt-form")))
             _set(driver, form, "start", start.isoformat())
@@ -188,7 +164,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
             row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "tr[id^=visit-]")))
             code = row.get_attribute("id").removeprefix("visit-")
             target = dt.date.fromisoformat(row.find_elements(By.TAG_NAME, "td")[1].text)
-            clock.to(target)
+            clock.set(target.isoformat())
             driver.get(page_url)
             row = wait.until(ec.presence_of_element_located((By.ID, f"visit-{code}")))
             row.find_element(By.TAG_NAME, "summary").click()
@@ -200,7 +176,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
 
             # STOP-2 masks its outcome assessors: the coordinator has no assessment form
             assert not driver.find_elements(By.ID, "assessment-form")
-            _sign_in(driver, wait, base, *assessor)
+            sign_in(driver, wait, base, *assessor)
             driver.get(page_url)
             form = wait.until(ec.presence_of_element_located((By.ID, "assessment-form")))
             _set(driver, form, "date", target.isoformat())
@@ -219,7 +195,7 @@ def test_a_coordinator_runs_a_patient_through_stop2_in_the_browser(demo, clock, 
             assert arm.label not in driver.find_element(By.TAG_NAME, "main").text  # the assessor stays masked
 
             # the coordinator again: an adverse event, then its correction with a reason
-            _sign_in(driver, wait, base, *coordinator)
+            sign_in(driver, wait, base, *coordinator)
             driver.get(page_url)
             form = wait.until(ec.presence_of_element_located((By.ID, "ae-form")))
             _set(driver, form, "date", target.isoformat())

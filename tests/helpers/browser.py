@@ -31,3 +31,17 @@ def chromium(tmp_path: Path, *, window: str = "1280,1600"):
                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+
+def sign_in(driver, wait, base: str, username: str, password: str) -> None:
+    """Sign in through the sign-in form as a fresh browser would (earlier cookies cleared), and
+    wait for the trials page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    driver.delete_all_cookies()
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.narrow button").click()
+    wait.until(ec.url_contains("/trials"))
