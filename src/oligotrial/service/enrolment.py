@@ -140,7 +140,7 @@ def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_at
     The protocol is the version current today (by the service clock); the screening stores that
     version. A participant already screened under another version is not re-judged here: that
     is :func:`rescreen`, an explicit action with a reason."""
-    protocol = _protocol_at(ctx, trial, on=ctx.today())
+    protocol = current_protocol(ctx, trial)
     role = authorize(actor, protocol.id, "screen")
     as_of = _screening_date(ctx, on)
     with ctx.uow() as uow:
@@ -500,19 +500,19 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
     record = data.get("record")
     if not isinstance(record, dict):
         raise _bad("record", record, "a patient record object")
-    parse_patient(record)
+    patient = parse_patient(record)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        correct_record_in(uow, ctx, actor, protocol, p, record, reason)
+        correct_record_in(uow, ctx, actor, protocol, p, record, patient, reason)
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
 
 def correct_record_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any, p: Participant,
-                      record: dict, reason: str) -> None:
+                      record: dict, patient: Any, reason: str) -> None:
     """:func:`correct_record`'s work inside the caller's unit of work, on ``p`` loaded under its
-    row lock (the caller has checked the role, the reason and commits)."""
-    patient = parse_patient(record)
+    row lock (the caller has checked the role and the reason, validated ``record`` as ``patient``
+    with :func:`parse_patient`, and commits)."""
     workflow.check_step(p, "correct_record")
     if patient.id != p.external_id:
         raise _bad("record.id", patient.id, f"the participant's record id {p.external_id!r}")

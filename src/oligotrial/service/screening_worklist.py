@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from oligotrial.domain.eligibility.screening import excludes
+from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import workflow
 from oligotrial.errors import RecordError
 from oligotrial.service import enrolment
@@ -44,13 +45,30 @@ def worklist(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, An
     before enrolment (:data:`PRE_ENROLMENT`), oldest registration first, each with the verdict
     of their last screening (None: not screened) and how many criteria are undecided or
     exclude."""
+    return _worklist(_visible(ctx, actor, trial))
+
+
+def worklist_and_log(ctx: ServiceContext, actor: Actor, trial: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """:func:`worklist` and :func:`screening_log` from one read of the trial's participants (the
+    worklist page shows both)."""
+    people = _visible(ctx, actor, trial)
+    return _worklist(people), _log(people)
+
+
+def _visible(ctx: ServiceContext, actor: Actor, trial: str) -> list[Any]:
+    """The trial's participants ``actor`` may see (a role that views; a site-limited role: its
+    site's)."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
+    return [p for p in rows if site_visible(actor, protocol.id, p.site)]
+
+
+def _worklist(people: list[Any]) -> list[dict[str, Any]]:
     out = []
-    for p in rows:
-        if p.state not in PRE_ENROLMENT or not site_visible(actor, protocol.id, p.site):
+    for p in people:
+        if p.state not in PRE_ENROLMENT:
             continue
         s = p.screening or {}
         crit = criteria(s)
@@ -169,7 +187,7 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
         before = copy.deepcopy(p.screening)
         record = copy.deepcopy(p.record)
         record["attestations"] = [a for a in record.get("attestations") or [] if a.get("key") != key] + [attestation]
-        enrolment.correct_record_in(uow, ctx, actor, protocol, p, record, reason.strip())
+        enrolment.correct_record_in(uow, ctx, actor, protocol, p, record, parse_patient(record), reason.strip())
         enrolment.screen_in(uow, ctx, actor, current, p, as_of=ctx.today())
         uow.commit()
     after = enrolment.participant_view(ctx, current, role, p, [], [])
@@ -194,10 +212,10 @@ def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, An
     its registry text). Never an arm: the log ends at enrolment.
 
     Returns ``{"rows", "by_verdict", "excluding", "total"}``; ``rows`` follow :data:`LOG_COLUMNS`."""
-    protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "view")
-    with ctx.uow() as uow:
-        people = [p for p in uow.repo.list_participants(protocol.id) if site_visible(actor, protocol.id, p.site)]
+    return _log(_visible(ctx, actor, trial))
+
+
+def _log(people: list[Any]) -> dict[str, Any]:
     rows, by_verdict, reasons = [], {}, {}
     for p in sorted(people, key=lambda q: q.created_at):
         s = p.screening or {}

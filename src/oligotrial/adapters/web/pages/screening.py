@@ -70,8 +70,7 @@ def _may_screen(page: Page, trial: str) -> bool:
 def _worklist_page(page: Page, trial: str, status: int = 200, *, values: dict[str, str] | None = None,
                    errors: list[dict[str, Any]] | None = None, example: str = "", moved: bool = True) -> Response:
     protocol = page.ctx.load_protocol(trial)
-    rows = worklist_service.worklist(page.ctx, page.actor, protocol.id)
-    log = worklist_service.screening_log(page.ctx, page.actor, protocol.id)
+    rows, log = worklist_service.worklist_and_log(page.ctx, page.actor, protocol.id)
     return render(page, page.request, "screening.html", status, trial=protocol, rows=rows, log=log,
                   may_screen=_may_screen(page, protocol.id), values=values or {}, errors=errors or [],
                   examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id))
