@@ -81,17 +81,13 @@ def screening_log_csv(page: SignedIn, trial: str) -> Response:
     """The screening log (:func:`oligotrial.service.screening_worklist.screening_log`) as CSV:
     one row per candidate ever registered that the user may see; every cell safe to open in a
     spreadsheet."""
-    import csv
-    import io
+    from oligotrial.service.endpoints import csv_lines
 
     protocol = page.ctx.load_protocol(trial)
     log = worklist_service.screening_log(page.ctx, page.actor, protocol.id)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(worklist_service.LOG_COLUMNS)
-    for row in log["rows"]:
-        w.writerow([worklist_service.spreadsheet_safe(row[c]) for c in worklist_service.LOG_COLUMNS])
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
+    cols = worklist_service.LOG_COLUMNS
+    rows = ({c: worklist_service.spreadsheet_safe(row[c]) for c in cols} for row in log["rows"])
+    return Response("".join(csv_lines(rows, cols)), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{protocol.id}-screening-log.csv"', "Cache-Control": "no-store"})
 
 
