@@ -231,3 +231,12 @@ def test_a_single_arm_trial_follows_an_enrolled_participant_who_is_never_treated
     with pytest.raises(WorkflowError) as e:
         workflow.check_step(p, "visit")
     assert e.value.field == "state" and "'enrolled'" in e.value.message
+
+
+def test_a_single_group_trial_has_no_randomize_step_from_any_state():
+    allowed_from, ALLOWED_FROM = workflow.allowed_from, workflow.ALLOWED_FROM
+    assert allowed_from("randomize") == ALLOWED_FROM["randomize"] and "enrolled" in allowed_from("randomize")
+    assert allowed_from("randomize", single_group=True) == frozenset()
+    # the other steps keep theirs, with a single group's extras (treated and followed from enrolment)
+    assert allowed_from("consent", single_group=True) == ALLOWED_FROM["consent"]
+    assert "enrolled" in allowed_from("radiotherapy", single_group=True) - allowed_from("radiotherapy")

@@ -78,10 +78,17 @@ SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {"radiotherapy": frozenset({"enr
                                                  "visit": frozenset({"enrolled"})}
 
 
+#: the steps a single-group trial does not have: it allocates nobody
+SINGLE_GROUP_NONE = frozenset({"randomize"})
+
+
 def allowed_from(step: str, *, single_group: bool = False) -> frozenset[str]:
-    """The states ``step`` may be taken from (a single-group trial has no randomize step)."""
+    """The states ``step`` may be taken from (a single-group trial has no randomize step: no
+    state)."""
     allowed = ALLOWED_FROM[step]
     if single_group:
+        if step in SINGLE_GROUP_NONE:
+            return frozenset()
         allowed = allowed | SINGLE_GROUP_EXTRA.get(step, frozenset())
     return allowed
 

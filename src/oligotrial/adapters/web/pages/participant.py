@@ -118,8 +118,8 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
                   can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
-                  steps=[st for st in STEPS if may(page, protocol.id, st) and view["state"] in allowed_from(st)
-                         and not (single and st == "randomize")],  # a single-group trial allocates nobody
+                  steps=[st for st in STEPS if may(page, protocol.id, st)
+                         and view["state"] in allowed_from(st, single_group=single)],
                   factors=protocol.stratification.factors if protocol.stratification else [],
                   choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS,
                   can_rt=can_rt, model_kinds=forms.MODEL_KINDS, form_titles=forms.FORM_TITLES,
