@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         "after which its logins are answered 429 (in-process, as for the account limit).")
     login_window_s: float = Field(
         300.0, gt=0, le=86_400, description="Sliding window (seconds) over which failed logins are counted.")
+    public_url: str | None = Field(
+        None, description="The address users open (e.g. https://trials.example.org/). When it starts with https:// "
+        "the page session and sign-in cookies are marked Secure even where a proxy ends TLS and the server itself "
+        "is reached over plain http. None: cookies are Secure when the request came over https.")
     host: str = Field("127.0.0.1", description="Address `oligotrial serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `oligotrial serve` listens on.")
 

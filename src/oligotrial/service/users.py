@@ -9,6 +9,7 @@ only as a KDF hash and never enters the audit trail or a listing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from typing import Any
@@ -121,17 +122,37 @@ def credential_stamp(user: User) -> str:
     return hashlib.sha256(b"oligotrial.credential/1:" + user.password_hash.encode()).hexdigest()[:20]
 
 
-def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None) -> Actor:
+def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *,
+              session_id: str | None = None) -> Actor:
     """The actor of an authenticated request: the user's roles read anew. With ``stamp`` (every
     token and session carries one: :func:`credential_stamp`), the credential it was issued
-    under must still be the user's: after a password reset it is refused."""
+    under must still be the user's: after a password reset it is refused. With ``session_id``
+    (a page session's), a session ended by signing out (:func:`end_session`) is refused."""
     with ctx.uow() as uow:
         user = uow.repo.get_user(user_id)
+        ended = session_id is not None and uow.repo.session_ended(session_id)
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
+    if ended:
+        raise AuthenticationError("session: signed out; sign in again", field="session")
     if stamp is not None and not hmac.compare_digest(stamp, credential_stamp(user)):
         raise AuthenticationError("token: issued before the password was changed; sign in again", field="token")
     return Actor(user.username, dict(user.roles), user.id, dict(user.sites))
+
+
+def end_session(ctx: ServiceContext, user_id: int, session_id: str, keep_for: dt.timedelta) -> None:
+    """Sign-out ends the page session on the server, not only in the browser: its id is kept
+    for ``keep_for`` (at least the rest of the session's absolute lifetime, after which it would have
+    ended anyway; older records are dropped) and :func:`actor_for`
+    refuses it, so a copy of the cookie taken before signing out no longer works (OWASP
+    Session Management Cheat Sheet, "Manual Session Expiration"; OWASP ASVS 4.0 V3.3.1:
+    "logout and expiration invalidate the session token, such that the back button or a
+    downstream relying party does not resume an authenticated session")."""
+    with ctx.uow() as uow:
+        now = ctx.clock()
+        uow.repo.end_session(session_id, user_id, now.isoformat(timespec="microseconds"),
+                             (now + keep_for).isoformat(timespec="microseconds"))
+        uow.commit()
 
 
 # ---- account management (the administrator) ------------------------------------------------------

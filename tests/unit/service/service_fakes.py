@@ -57,6 +57,13 @@ class FakeRepository:
     def set_password(self, user_id, password_hash):
         self.users[user_id].password_hash = password_hash
 
+    def end_session(self, sid, user_id, ended_at, expires_at):
+        self.ended = {k: v for k, v in getattr(self, "ended", {}).items() if v >= ended_at}
+        self.ended[sid] = expires_at
+
+    def session_ended(self, sid):
+        return sid in getattr(self, "ended", {})
+
     def user_audit(self, limit):
         return [copy.deepcopy(e) for e in self.audit if e["entity_type"] == "user"][::-1][:limit]
 

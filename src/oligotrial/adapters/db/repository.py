@@ -151,6 +151,16 @@ class SqlRepository:
     def set_password(self, user_id: int, password_hash: str) -> None:
         self._exec(update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash))
 
+    def end_session(self, sid: str, user_id: int, ended_at: str, expires_at: str) -> None:
+        # sessions past their expiry need no record: a cookie that old is refused anyway
+        self._exec(t.ended_sessions.delete().where(t.ended_sessions.c.expires_at < ended_at))
+        if self._exec(select(t.ended_sessions.c.sid).where(t.ended_sessions.c.sid == sid)).first() is None:
+            self._exec(insert(t.ended_sessions).values(sid=sid, user_id=user_id, ended_at=ended_at,
+                                                       expires_at=expires_at))
+
+    def session_ended(self, sid: str) -> bool:
+        return self._exec(select(t.ended_sessions.c.sid).where(t.ended_sessions.c.sid == sid)).first() is not None
+
     def user_audit(self, limit: int) -> list[dict[str, Any]]:
         q = select(t.audit_log).where(t.audit_log.c.entity_type == "user").order_by(t.audit_log.c.seq.desc())
         return [dict(r._mapping) for r in self._exec(q.limit(limit))]

@@ -190,3 +190,15 @@ data_query_messages = Table(
     Column("at", String(40), nullable=False),
     Column("text", Text, nullable=False),
 )
+
+# 0006: page sessions ended on the server (sign-out). A session is a signed cookie; its id (a
+# digest of its CSRF secret, never the secret) is kept here from sign-out until it would have
+# expired anyway, and a cookie whose id is here is refused.
+ended_sessions = Table(
+    "ended_sessions", metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("ended_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Index("ix_ended_sessions_expires", "expires_at"),
+)

@@ -82,7 +82,7 @@ def signed_in(request: Request) -> Page:
     container = request.app.state.container
     s = sess.decode(container.settings.secret_key, request.cookies.get(sess.COOKIE), idle_s=_idle_s(request))
     try:
-        actor = users.actor_for(container.ctx, s.uid, s.pwd)
+        actor = users.actor_for(container.ctx, s.uid, s.pwd, session_id=s.sid)
     except users.AuthenticationError:
         raise sess.SessionEnded("signin") from None
     return Page(request, container.ctx, actor, sess.touch(s))

@@ -10,8 +10,12 @@ high-value applications). Each form carries the session's CSRF token (the synchr
 pattern: the token is bound to the session, compared in constant time); the sign-in form, before
 any session, uses a double-submit cookie (OWASP CSRF Prevention Cheat Sheet).
 
-The session is stateless: signing out clears the cookie in the browser, but a copy taken
-before stays valid until it idles out. The user's roles are read again on every request, so a
+Signing out ends the session on the server too: its :attr:`Session.sid` (a digest of its CSRF
+secret) is recorded as ended (:func:`oligotrial.service.users.end_session`) and refused from then
+on, so a copy of the cookie taken before no longer works (OWASP Session Management Cheat Sheet,
+"Manual Session Expiration"). The cookie is ``Secure`` when the request came over https or the
+server's public address (``OLIGOTRIAL_PUBLIC_URL``) starts with ``https://`` (behind a TLS-ending
+proxy the request the server sees is plain http). The user's roles are read again on every request, so a
 revoked role or an inactive account takes effect at once; ``pwd`` is the credential stamp of
 the password the session was opened with (:func:`oligotrial.service.users.credential_stamp`),
 so a password reset ends every session opened before it.
@@ -58,6 +62,12 @@ class Session:
     seen: int
     csrf: str
     pwd: str = ""
+
+    @property
+    def sid(self) -> str:
+        """The session's id on the server (sign-out records it): a digest of its CSRF secret, so
+        that the stored id cannot be turned back into a valid form token or cookie."""
+        return hashlib.sha256(b"oligotrial.page-session-id/1:" + self.csrf.encode()).hexdigest()[:40]
 
 
 def _b64(b: bytes) -> str:
@@ -107,7 +117,13 @@ def touch(s: Session, now: float | None = None) -> Session:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Whether cookies must be ``Secure``: the request came over https, or the server's public
+    address (the ``public_url`` setting) is https."""
+    if request.url.scheme == "https":
+        return True
+    container = getattr(request.app.state, "container", None)
+    public_url = getattr(getattr(container, "settings", None), "public_url", None) or ""
+    return public_url.lower().startswith("https://")
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:

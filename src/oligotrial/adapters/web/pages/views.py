@@ -116,6 +116,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(page: SignedIn) -> Response:
     await form_of(page)
+    users.end_session(page.ctx, page.session.uid, page.session.sid, dt.timedelta(seconds=sess.ABSOLUTE_S))
     response = redirect("/login")
     sess.clear_cookie(response, page.request, sess.COOKIE)
     return response
