@@ -51,14 +51,21 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, le=100_000_000, description="Largest request body the API accepts (bytes); a larger "
         "one is answered 413.")
     login_failures_per_account: int = Field(
-        5, ge=1, le=1000, description="Failed logins of one account within `login_window_s` after which its "
-        "logins are answered 429 (Retry-After) until the oldest leaves the window. Counted in the server "
-        "process's memory: each process of a multi-process deployment counts its own.")
+        5, ge=1, le=1000, description="Failed logins of one account from one client address within "
+        "`login_window_s` after which that account's logins from that address back off (429 with Retry-After, "
+        "the wait doubling with each further failure). Failures from other addresses never hold the account "
+        "back, and no count ever refuses emergency unblinding; a session or token that reaches this many wrong "
+        "passwords there is ended. Counted in the server process's memory: each process of a multi-process "
+        "deployment counts its own.")
     login_failures_per_address: int = Field(
-        20, ge=1, le=100_000, description="Failed logins from one client address within `login_window_s` "
-        "after which its logins are answered 429 (in-process, as for the account limit).")
+        20, ge=1, le=100_000, description="Failed logins from one client address (any accounts) within "
+        "`login_window_s` after which that address's logins back off (in-process, as for the account limit).")
     login_window_s: float = Field(
-        300.0, gt=0, le=86_400, description="Sliding window (seconds) over which failed logins are counted.")
+        300.0, gt=0, le=86_400, description="Sliding window (seconds) over which failed logins are counted; "
+        "no backoff outlasts the moment the oldest counted failure leaves it.")
+    login_backoff_base_s: float = Field(
+        1.0, gt=0, le=3600, description="The first backoff (seconds) once a limit is reached; it doubles with "
+        "each further failure (exponential backoff, OWASP Authentication Cheat Sheet), bounded by the window.")
     public_url: str | None = Field(
         None, description="The address users open (e.g. https://trials.example.org/). When it starts with https:// "
         "the page session and sign-in cookies are marked Secure even where a proxy ends TLS and the server itself "

@@ -113,7 +113,7 @@ def test_sign_in_refuses_a_missing_csrf_token_and_a_wrong_password_naming_no_mor
 
 def test_failed_sign_ins_are_throttled_with_the_apis_counts(sqlite_api):
     c = sqlite_api.client
-    c.app.state.login_throttle = LoginThrottle(per_account=2, per_address=100, window_s=60)
+    c.app.state.login_throttle = LoginThrottle(per_account=2, per_address=100, window_s=60, backoff_base_s=60)
     for _ in range(2):
         page = c.get("/login")
         assert c.post("/login", data={"username": "dsmb", "password": "nope", "csrf": csrf_of(page.text)}).status_code == 401

@@ -154,14 +154,36 @@ def test_a_form_without_the_csrf_token_is_refused(sqlite_api, randomized):
     assert not any(e["action"].startswith("participant.unblind") for e in _audit(sqlite_api))
 
 
-def test_wrong_passwords_count_against_the_sign_in_throttle(sqlite_api, randomized):
+def test_wrong_passwords_never_lock_the_clinician_out_of_unblinding(sqlite_api, randomized):
+    """Issue 26 item 2: "no count refuses a correct password on the unblinding path, and a wrong
+    one there is still 403 and audited": failed sign-ins from elsewhere and the clinician's own
+    typo leave the correct password working."""
     c = _signed_in(sqlite_api, "coordinator")
-    c.app.state.login_throttle = LoginThrottle(per_account=2, per_address=100, window_s=60)
-    for _ in range(2):
-        assert _post(c, randomized, reason=REASON, password="guess-guess").status_code == 403
-    r = _post(c, randomized, reason=REASON, password=PASSWORD)  # even the right one, for a while
-    assert r.status_code == 429 and "retry after" in r.text and r.headers["retry-after"]
+    c.app.state.login_throttle = LoginThrottle(per_account=3, per_address=100, window_s=60, backoff_base_s=60)
+    elsewhere = TestClient(c.app, client=("203.0.113.9", 40000))
+    for i in range(6):  # someone else types the clinician's user name
+        page = elsewhere.get("/login")
+        elsewhere.post("/login", data={"username": "coordinator", "password": f"guess-{i}", "csrf": csrf_of(page.text)})
+    assert _post(c, randomized, reason=REASON, password="my-typo-typo").status_code == 403
+    r = _post(c, randomized, reason=REASON, password=PASSWORD)
+    assert r.status_code == 200 and "Allocation of" in r.text, r.text[:500]
+    refused = [e for e in _audit(sqlite_api) if e["action"] == "participant.unblind_refused"]
+    assert len(refused) == 1
+
+
+def test_a_session_that_keeps_guessing_the_password_is_ended(sqlite_api, randomized):
+    """A stolen session does not buy unlimited password guesses: at the limit of wrong passwords
+    the page session ends (the copied cookie too) and signing in from there backs off."""
+    c = _signed_in(sqlite_api, "coordinator")
+    c.app.state.login_throttle = LoginThrottle(per_account=2, per_address=100, window_s=60, backoff_base_s=60)
+    assert _post(c, randomized, reason=REASON, password="guess-guess").status_code == 403
+    r = _post(c, randomized, reason=REASON, password="guess-again")
+    assert r.status_code == 303 and r.headers["location"] == "/login"
     assert _arm_in(r.text) == [] and "Allocation of" not in r.text
+    assert c.get(_url(randomized), follow_redirects=False).headers["location"] == "/login"
+    page = c.get("/login")
+    again = c.post("/login", data={"username": "coordinator", "password": PASSWORD, "csrf": csrf_of(page.text)})
+    assert again.status_code == 429 and again.headers["retry-after"]
 
 
 def test_a_participant_not_randomized_has_nothing_to_unblind(sqlite_api):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import secrets
 from typing import Any
 
 from oligotrial.domain.trial.audit import readable
@@ -105,10 +106,28 @@ def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial
         return user
 
 
+#: a hash of a random password per hasher, checked for unknown user names (see :func:`authenticate`)
+_STAND_IN: dict[int, str] = {}
+
+
+def _stand_in_hash(hasher: Any) -> str:
+    key = id(hasher)
+    if key not in _STAND_IN:
+        _STAND_IN[key] = hasher.hash(secrets.token_urlsafe(24))
+    return _STAND_IN[key]
+
+
 def authenticate(ctx: ServiceContext, username: str, password: str) -> User:
+    """The user whose name and password these are. An unknown user name, or an inactive account,
+    is checked against a stand-in hash all the same, so that the answer takes as long as for a
+    real user and user names cannot be told apart by timing (OWASP Authentication Cheat Sheet,
+    "Authentication and Error Messages": response times; CWE-208, observable timing
+    discrepancy)."""
     with ctx.uow() as uow:
         user = uow.repo.get_user_by_name(username or "")
-    if user is None or not user.active or not ctx.hasher.verify(user.password_hash, password or ""):
+    stored = user.password_hash if user is not None else _stand_in_hash(ctx.hasher)
+    good = ctx.hasher.verify(stored, password or "")
+    if user is None or not user.active or not good:
         raise AuthenticationError("username or password: not recognised", field="password")
     return user
 
@@ -134,7 +153,8 @@ def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *,
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
     if ended:
-        raise AuthenticationError("session: signed out; sign in again", field="session")
+        raise AuthenticationError("session: ended (signed out, or too many wrong passwords); sign in again",
+                                  field="session")
     if stamp is not None and not hmac.compare_digest(stamp, credential_stamp(user)):
         raise AuthenticationError("token: issued before the password was changed; sign in again", field="token")
     return Actor(user.username, dict(user.roles), user.id, dict(user.sites))

@@ -58,7 +58,8 @@ def create_app(container) -> FastAPI:
     app.state.container = container
     app.state.login_throttle = LoginThrottle(per_account=settings.login_failures_per_account,
                                              per_address=settings.login_failures_per_address,
-                                             window_s=settings.login_window_s)
+                                             window_s=settings.login_window_s,
+                                             backoff_base_s=settings.login_backoff_base_s)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(router)
     from oligotrial.adapters.web.report_routes import router as report_router

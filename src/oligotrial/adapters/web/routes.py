@@ -149,7 +149,7 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
     except users.AuthenticationError:
         throttle.failed(form.username, address)
         raise
-    throttle.succeeded(form.username)
+    throttle.succeeded(form.username, address)
     settings = request.app.state.container.settings
     return Token(access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes,
                                           users.credential_stamp(user)))
@@ -254,17 +254,21 @@ def randomize(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Rando
 
 @router.post("/trials/{trial}/participants/{pid}/unblind", tags=["workflow"])
 def unblind(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: UnblindBody) -> dict:
-    """Break the glass for one participant. The re-authentication is a login: its failures count
-    against the same throttle (a stolen token does not buy unlimited password guesses), and
-    every refusal is audited by the service."""
+    """Break the glass for one participant. No count of failed logins ever refuses it: a correct
+    password always unblinds, whatever others typed. A wrong one is 403, audited by the service,
+    and counted against the user's sign-in from this address; the token that reaches the limit
+    of wrong passwords is ended (a stolen token does not buy unlimited password guesses:
+    :mod:`oligotrial.adapters.web.throttle`)."""
     throttle = login_throttle(request)
     address = request.client.host if request.client else None
-    throttle.check(actor.username, address)
     try:
         return unblinding.emergency_unblind(ctx, actor, trial, pid, reason=body.reason, password=body.password)
     except BlindingError as exc:
         if exc.code == "reauthentication_failed":
-            throttle.failed(actor.username, address)
+            token_id = getattr(request.state, "token_id", None)
+            if throttle.reauth_failed(actor.username, address) >= throttle.per_account and token_id and actor.user_id:
+                users.end_session(ctx, actor.user_id, token_id,
+                                  dt.timedelta(minutes=request.app.state.container.settings.token_ttl_minutes))
         raise
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Annotated
 
@@ -31,16 +32,18 @@ def _unb64(s: str) -> bytes:
 
 def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "") -> str:
     """A bearer token for ``user_id``, expiring after ``ttl_minutes``, carrying the credential
-    stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`)."""
+    stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`) and an id of its
+    own (``jti``, RFC 7519 section 4.1.7), by which the server can end it alone
+    (:func:`oligotrial.service.users.end_session`)."""
     payload = _b64(json.dumps({"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60,
-                               "pwd": stamp}).encode())
+                               "pwd": stamp, "jti": secrets.token_urlsafe(18)}).encode())
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"v1.{payload}.{sig}"
 
 
-def read_token(secret: str, token: str) -> tuple[int, str]:
-    """The user id and credential stamp a valid, unexpired token holds (a token without a stamp
-    holds ``""``, which no password matches)."""
+def read_token(secret: str, token: str) -> tuple[int, str, str | None]:
+    """The user id, credential stamp and id (``jti``; None in a token issued before ids) a valid,
+    unexpired token holds (a token without a stamp holds ``""``, which no password matches)."""
     try:
         version, payload, sig = token.split(".")
         good = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
@@ -49,7 +52,8 @@ def read_token(secret: str, token: str) -> tuple[int, str]:
         data = json.loads(_unb64(payload))
         if int(data["exp"]) < time.time():
             raise AuthenticationError("token: expired; request a new one", field="token")
-        return int(data["sub"]), str(data.get("pwd", ""))
+        jti = data.get("jti")
+        return int(data["sub"]), str(data.get("pwd", "")), (f"token:{jti}" if isinstance(jti, str) else None)
     except AuthenticationError:
         raise
     except Exception:
@@ -65,8 +69,9 @@ def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)
         raise AuthenticationError("Authorization: a bearer token is required (POST /api/v1/auth/token)",
                                   field="Authorization")
     settings = request.app.state.container.settings
-    user_id, stamp = read_token(settings.secret_key, token)
-    return users.actor_for(get_ctx(request), user_id, stamp)
+    user_id, stamp, token_id = read_token(settings.secret_key, token)
+    request.state.token_id = token_id  # the unblinding route ends this token after too many wrong passwords
+    return users.actor_for(get_ctx(request), user_id, stamp, session_id=token_id)
 
 
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]

@@ -105,7 +105,7 @@ async def login(request: Request) -> Response:
     except users.AuthenticationError as exc:
         throttle.failed(username, address)
         return _login_page(request, 401, error=exc.message, username=username)
-    throttle.succeeded(username)
+    throttle.succeeded(username, address)
     response = redirect("/trials")
     s = sess.new_session(user.id, pwd=users.credential_stamp(user))
     sess.set_cookie(response, request, sess.COOKIE, sess.encode(container.settings.secret_key, s), sess.ABSOLUTE_S)
