@@ -1,8 +1,11 @@
 """Randomization use cases: generate a trial's concealed list, allocate one participant.
 
 The list is generated in advance for every stratum from a recorded seed, encrypted slot by slot
-and committed (SHA-256 over the whole plaintext list) when it is stored, which is when the
-trial goes live. An allocation locks its stratum's cursor (a row lock on PostgreSQL,
+and committed when it is stored, which is when the trial goes live: HMAC-SHA256 over the whole
+plaintext list keyed by a secret random salt (:func:`oligotrial.domain.trial.randomization.commitment`),
+kept encrypted beside the seed, so that the published commitment lets nobody test a guessed seed
+(the trust probe of issue 26 rebuilt a demo list from its seed and matched it against a plain
+SHA-256 commitment). :func:`reveal` opens the list, seed and salt for verification by anyone. An allocation locks its stratum's cursor (a row lock on PostgreSQL,
 the database write lock on SQLite), takes the next slot, freezes the strata used and appends
 the audit entry, all in one transaction.
 """
@@ -42,6 +45,10 @@ def seed_context(trial: str) -> str:
     return f"seed|{trial}"
 
 
+def salt_context(trial: str) -> str:
+    return f"commitment-salt|{trial}"
+
+
 def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_blocks",
                   size_per_stratum: int | None = None, seed: int | None = None,
                   block_multiples: tuple[int, ...] = (1, 2, 3), p_best: float = 0.8,
@@ -75,7 +82,10 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
         params = {"ratio": ratio, "p_best": p_best, "size": n, "factors": [f for f, _ in factors]}
     if sites:
         params["sites"] = sites
-    digest = algo.commitment(protocol.id, method, seed, params, slots)
+    params["commitment_scheme"] = algo.SALTED_SCHEME
+    salt = secrets.token_bytes(32)
+    digest = algo.commitment(protocol.id, method, seed, params, slots, salt=salt)
+    params["salt_ct"] = ctx.cipher.encrypt(salt.hex(), salt_context(protocol.id))
     enc = [EncSlot(s.stratum, s.seq, s.block, s.block_size,
                    ctx.cipher.encrypt(s.payload, slot_context(protocol.id, s.stratum, s.seq))) for s in slots]
     now = ctx.now_iso()
@@ -95,19 +105,57 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
             "strata": len({s.stratum for s in slots})}
 
 
-def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
-    """Decrypt the stored list and recompute its commitment (operator use: needs the key)."""
-    protocol = ctx.load_protocol(trial)
+def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int, bytes | None, list[algo.Slot]]:
     with ctx.uow() as uow:
         rl = uow.repo.get_list(protocol.id)
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
         slots = uow.repo.slots(rl.id)
     seed = int(ctx.cipher.decrypt(rl.seed_ct, seed_context(protocol.id)))
+    salt_ct = (rl.params or {}).get("salt_ct")
+    salt = bytes.fromhex(ctx.cipher.decrypt(salt_ct, salt_context(protocol.id))) if salt_ct else None
     plain = [algo.Slot(s.stratum, s.seq, s.block, s.block_size,
                        ctx.cipher.decrypt(s.payload_ct, slot_context(protocol.id, s.stratum, s.seq)))
              for s in slots]
-    return algo.commitment(protocol.id, rl.method, seed, rl.params, plain) == rl.commitment
+    return rl, seed, salt, plain
+
+
+def verify_commitment(ctx: ServiceContext, trial: str) -> bool:
+    """Decrypt the stored list (and its salt) and recompute its commitment (operator use: needs
+    the key). A list generated before salts verifies by the plain SHA-256 it was committed with."""
+    protocol = ctx.load_protocol(trial)
+    rl, seed, salt, plain = _opened(ctx, protocol)
+    return algo.commitment(protocol.id, rl.method, seed, rl.params, plain, salt=salt) == rl.commitment
+
+
+def reveal(ctx: ServiceContext, trial: str, actor: Actor = SYSTEM) -> dict[str, Any]:
+    """The opened list (``oligotrial.randomization-reveal/1``): trial, method, seed, parameters,
+    the commitment's salt and every slot, from which anyone recomputes the published commitment
+    (:func:`verify_revealed`) without any key. Operator use (needs the allocation key), for the
+    trial's unblinding; audited as ``randomization.reveal``."""
+    protocol = ctx.load_protocol(trial)
+    rl, seed, salt, plain = _opened(ctx, protocol)
+    with ctx.uow() as uow:
+        audit.record(uow, ctx, actor, trial=protocol.id, action="randomization.reveal",
+                     entity_type="randomization_list", entity_id=str(rl.id), new={"commitment": rl.commitment})
+        uow.commit()
+    return {"format": "oligotrial.randomization-reveal/1", "trial": protocol.id, "method": rl.method,
+            "seed": seed, "params": {k: v for k, v in (rl.params or {}).items() if k not in algo.UNCOMMITTED_PARAMS},
+            "salt": None if salt is None else salt.hex(), "commitment": rl.commitment,
+            "slots": [[s.stratum, s.seq, s.block, s.block_size, s.payload] for s in plain]}
+
+
+def verify_revealed(doc: dict[str, Any]) -> bool:
+    """Whether a revealed list (:func:`reveal`) opens its commitment: recomputed from the
+    document alone, no key needed (a third party's check at unblinding)."""
+    try:
+        slots = [algo.Slot(str(a), int(b), int(c), int(d), str(e)) for a, b, c, d, e in doc["slots"]]
+        salt = bytes.fromhex(doc["salt"]) if doc.get("salt") else None
+        return algo.commitment(doc["trial"], doc["method"], int(doc["seed"]), doc["params"], slots,
+                               salt=salt) == doc["commitment"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RandomizationError(f"revealed list: {exc}; expected an oligotrial.randomization-reveal/1 document",
+                                 field="list") from None
 
 
 def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:

@@ -31,7 +31,11 @@ def register(app: typer.Typer) -> None:
 
 def demo(trial: Annotated[str, typer.Option(help="NCT id or short name")],
          patients: Annotated[int, typer.Option(help="candidates assessed for eligibility", min=2, max=100_000)] = 200,
-         seed: Annotated[int, typer.Option(help="the seed: same seed, same trial, same numbers")] = 1,
+         seed: Annotated[int, typer.Option(help="the cohort's seed: same seed and --list-seed, same trial, "
+                                           "same numbers")] = 1,
+         list_seed: Annotated[int | None, typer.Option(help="the randomization list's seed (default: a secret "
+                                                       "random one, as in a real trial: nobody can rebuild the "
+                                                       "concealed list from the public --seed)")] = None,
          database: Annotated[str | None, typer.Option(help="database URL (default sqlite:///OUT/trial.db); "
                                                       "it must be empty")] = None,
          out: Annotated[Path, typer.Option(help="directory for the report and the settings")] = Path("oligotrial-demo"),
@@ -86,6 +90,7 @@ def demo(trial: Annotated[str, typer.Option(help="NCT id or short name")],
                       transient=False) as bar:
             task = bar.add_task(f"{protocol.short_name}: candidates through the trial", total=patients)
             result = Demo(c.ctx, clock, protocol.id, patients=patients, seed=seed,
+                          list_seed=secrets.randbits(63) if list_seed is None else list_seed,
                           progress=lambda n: bar.update(task, completed=n)).run()
             bar.update(task, completed=patients)
         made = make_report(c.ctx, protocol.id, out, DATA_CUT)

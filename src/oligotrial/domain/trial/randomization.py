@@ -14,6 +14,7 @@ imbalance, biased-coin random element).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -158,13 +159,36 @@ def minimization_assign(counts: Mapping[str, Mapping[str, Mapping[str, int]]],
     return _weighted_pick(others, ratio, u2)
 
 
-def commitment(trial: str, method: str, seed: int, params: Mapping, slots: Sequence[Slot]) -> str:
-    """SHA-256 over a canonical JSON of the whole list (trial, method, seed, parameters and
-    every slot in order). Published at go-live; anyone holding the list can recompute it."""
+#: the commitment scheme of a list with a secret salt (the params key ``commitment_scheme``)
+SALTED_SCHEME = "hmac-sha256-salted/2"
+#: params that are not part of the committed document (where the salt is kept, encrypted)
+UNCOMMITTED_PARAMS = ("salt_ct",)
+
+
+def commitment(trial: str, method: str, seed: int, params: Mapping, slots: Sequence[Slot],
+               salt: bytes | None = None) -> str:
+    """The list's commitment: a digest of a canonical JSON of the whole list (trial, method,
+    seed, parameters and every slot in order).
+
+    With ``salt`` (32 secret random bytes, every list generated since issue 26) it is
+    HMAC-SHA256 keyed by the salt: binding (another list cannot be found with the same digest)
+    and hiding (without the salt, nobody can test a guessed seed or list against it, so a
+    published commitment is no oracle). The salt is revealed with the list at unblinding, when
+    anyone can recompute it. This is the standard hash commitment ``C = H(r, m)`` with a random
+    opening value ``r`` (Halevi S, Micali S. Practical and provably-secure commitment schemes
+    from collision-free hashing. CRYPTO 1996, LNCS 1109:201-215; NIST SP 800-107r1 on
+    HMAC-SHA256). Without ``salt``: plain SHA-256, the scheme of lists generated before, which
+    anyone holding a guessed seed can test (kept to verify those lists).
+    """
     doc = {
-        "trial": trial, "method": method, "seed": seed, "params": dict(params),
+        "trial": trial, "method": method, "seed": seed,
+        "params": {k: v for k, v in dict(params).items() if k not in UNCOMMITTED_PARAMS},
         "slots": [[s.stratum, s.seq, s.block, s.block_size, s.payload]
                   for s in sorted(slots, key=lambda s: (s.stratum, s.seq))],
     }
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()
+    if salt is None:
+        return hashlib.sha256(blob).hexdigest()
+    if len(salt) < 32:
+        raise RandomizationError(f"salt: {len(salt)} bytes; expected at least 32 random bytes", field="salt")
+    return hmac.new(salt, blob, hashlib.sha256).hexdigest()
