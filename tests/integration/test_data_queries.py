@@ -37,7 +37,7 @@ def test_migration_0005_creates_and_drops_the_query_tables(db_settings):
     try:
         assert upgrade(engine, "0004") == "0004"
         assert not TABLES & _tables(engine)
-        assert upgrade(engine) == "0005"
+        assert upgrade(engine, "0005") == "0005"
         assert TABLES <= _tables(engine)
         cols = {c["name"] for c in inspect(engine).get_columns("data_queries")}
         assert {"id", "trial", "participant_id", "entry_id", "field", "status", "raised_by", "raised_at",
@@ -48,7 +48,7 @@ def test_migration_0005_creates_and_drops_the_query_tables(db_settings):
             command.downgrade(cfg, "0004")
             conn.commit()
         assert not TABLES & _tables(engine)
-        assert upgrade(engine) == "0005" and TABLES <= _tables(engine)
+        assert upgrade(engine, "0005") == "0005" and TABLES <= _tables(engine)
     finally:
         engine.dispose()
 
@@ -126,3 +126,27 @@ def test_refused_input_stores_nothing(study):
     with pytest.raises(WorkflowError):
         queries.answer_query(ctx, COORD, TRIAL, 12345, "Checked.")
     assert _counts(container) == (0, 0)
+
+
+def test_the_migrations_have_one_head_and_every_one_goes_up_and_down(db_settings):
+    """Migrations added side by side must be chained: one head, and the whole chain upgrades
+    from nothing, downgrades to 0005 and upgrades again."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from oligotrial.adapters.db.engine import make_engine
+    from oligotrial.adapters.db.migrate import alembic_config, upgrade
+
+    cfg = alembic_config()
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    assert len(heads) == 1, heads
+    engine = make_engine(db_settings.database_url, schema=db_settings.database_schema)
+    try:
+        assert upgrade(engine) == heads[0]
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+            conn.commit()
+        assert upgrade(engine) == heads[0]
+    finally:
+        engine.dispose()
