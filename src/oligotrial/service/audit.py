@@ -9,7 +9,7 @@ from typing import Any
 from oligotrial.domain.trial.audit import (ChainReport, check_allocations, check_checkpoints, entry_mac, readable,
                                            verify_chain)
 from oligotrial.errors import AuditError
-from oligotrial.service.access import authorize, authorize_any
+from oligotrial.service.access import authorize, authorize_any, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, AuditAnchor, UnitOfWork
 
@@ -138,7 +138,7 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
     protocol = ctx.load_protocol(trial)
     blinded = is_blinded(protocol.masking.blinded_roles, role) or role == "admin"
     with ctx.uow() as uow:
-        rows = uow.repo.audit_entries(protocol.id, after, limit)
+        rows = _scoped_entries(uow, actor, protocol.id, after, limit)
     out = []
     for r in rows:
         r = readable(r)
@@ -154,8 +154,52 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
 
 
 def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
-    """How many audit entries ``trial`` has (for a role that may read its trail)."""
+    """How many audit entries of ``trial`` the actor may read (a site-limited role: those of its
+    sites' participants and the trial's own)."""
     authorize(actor, trial, "audit_view")
     protocol = ctx.load_protocol(trial)
     with ctx.uow() as uow:
-        return uow.repo.count_audit(protocol.id)
+        if actor.site_in(protocol.id) is None:
+            return uow.repo.count_audit(protocol.id)
+        return len(_scoped_entries(uow, actor, protocol.id, 0, None))
+
+
+#: entries about the trial itself, not about one participant (shown to every role that reads
+#: the trail); every other entry names its participant first in ``entity_id``
+#: (``<pid>``, ``<pid>/<visit>``, ``<pid>/<entry id>``, ``<pid>/<query id>``)
+TRIAL_LEVEL = frozenset({"randomization_list", "report", "trial"})
+
+
+def participant_of(entry: dict[str, Any]) -> str | None:
+    """The participant an audit entry is about (None: the trial itself, or a user account)."""
+    if entry["entity_type"] in TRIAL_LEVEL or entry["entity_type"] == "user":
+        return None
+    return str(entry["entity_id"]).split("/", 1)[0]
+
+
+def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int | None) -> list[dict[str, Any]]:
+    """The trail's entries after ``after`` (at most ``limit``) that the actor may read. A role
+    granted for one site reads only the entries about its site's participants and the trial's
+    own entries; user-account entries and entries about a participant it cannot see (another
+    site's, or an id that names nobody) are left out, as if they did not exist (issue 26: the
+    site-limited coordinator read other sites' records, randomizations and radiotherapy in the
+    trail). The database pages; a filtered page is filled from the following ones."""
+    if actor.site_in(trial) is None:
+        return uow.repo.audit_entries(trial, after, limit)
+    visible = {p.id for p in uow.repo.list_participants(trial) if site_visible(actor, trial, p.site)}
+
+    def shown(e: dict[str, Any]) -> bool:
+        pid = participant_of(e)
+        return e["entity_type"] in TRIAL_LEVEL if pid is None else pid in visible
+
+    if limit is None:
+        return [e for e in uow.repo.audit_entries(trial, after, None) if shown(e)]
+    out: list[dict[str, Any]] = []
+    batch = max(limit, 200)
+    while len(out) < limit:
+        chunk = uow.repo.audit_entries(trial, after, batch)
+        out += [e for e in chunk if shown(e)]
+        if len(chunk) < batch:
+            break
+        after = chunk[-1]["seq"]
+    return out[:limit]

@@ -473,7 +473,12 @@ def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date
     # trail, allocations): running the server is not a reason to see arms
     masked = is_blinded(protocol.masking.blinded_roles, role) or (role == "admin" and bool(protocol.masking.blinded_roles))
     blinded = masked and trial_unblinding(ctx, protocol.id) is None
-    doc = build_report(ctx, protocol.id, data_cut=data_cut or ctx.today(), pooled=blinded)
+    from oligotrial.service.site_scope import scoped
+
+    site = actor.site_in(protocol.id)  # a site-limited role: its site's participants only
+    doc = build_report(scoped(ctx, actor, protocol.id), protocol.id, data_cut=data_cut or ctx.today(), pooled=blinded)
+    if site is not None:
+        doc["site"] = site
     return public(doc)
 
 
