@@ -232,6 +232,53 @@ def _prior_line_with(params: dict) -> Node:
     return node
 
 
+@leaf("progression_during_line")
+def _progression_during_line(params: dict) -> Node:
+    """The progression now screened happened *during* ``line`` (a number, "current" or
+    ``first:<class>``), as NCT06523673 criterion 5 reads ("oligo-progression during first-line
+    chemotherapy combined with ICI"; "occurred during treatment with first-line chemotherapy
+    combined with bevacizumab"): the line's progression date (recorded, else its first RECIST 1.1
+    PD time point, said so) falls on or after its start and on or before its end, no later line
+    started before it, and no later line has started since (a later line makes the progression now
+    screened that line's). Unknown when neither the record nor the line's scans show a
+    progression, saying what would decide it."""
+    _check_keys(params, {"line"}, {"line"})
+    which = params["line"]
+
+    def node(ctx: Context) -> Outcome:
+        t, decided = _line_or_outcome(ctx, which)
+        if decided is not None:
+            return decided
+        prog, how = _progression_of(ctx, t)
+        head = f"line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)})"
+        later = sorted((u for u in ctx.patient.systemic_therapy or () if u is not t and u.start > t.start
+                        and u.start <= ctx.as_of), key=lambda u: u.start)
+        if later:   # a later line has started: the progression now screened is not on this line
+            u = later[0]
+            inputs = [f"systemic_therapy line {t.line}", f"systemic_therapy line {u.line}"]
+            if prog is not None and prog >= u.start:
+                return not_met(lambda: f"{head}: {how} came after line {u.line} started ({_fmt(u.start)}): during "
+                               f"line {u.line}, not line {t.line}", inputs)
+            return not_met(lambda: f"{head}: line {u.line} started on {_fmt(u.start)} since: the progression now "
+                           f"screened is on line {u.line}, not line {t.line}", inputs)
+        if prog is None:
+            im = _line_imaging(ctx, t)
+            return unknown(lambda: f"{head}: no progression recorded"
+                           + (f" and its scans cannot show one ({im.why})" if im.why else
+                              " and no RECIST 1.1 PD on its scans"),
+                           [f"systemic_therapy line {t.line} progression_date"])
+        src = ([f"systemic_therapy line {t.line}"] if t.progression_date is not None
+               else _imaging_srcs(t, _line_imaging(ctx, t)))
+        if t.end is not None and t.end < prog:
+            return not_met(lambda: f"{head}: ended on {_fmt(t.end)}, before the {how}: not during the line", src)
+        if prog < t.start:
+            return not_met(lambda: f"{head}: {how} before the line started", src)
+        return met(lambda: f"{how} during line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)}"
+                   f"{'' if t.end is None else f', ended {_fmt(t.end)}'})", src)
+
+    return node
+
+
 @leaf("line_cycles")
 def _line_cycles(params: dict) -> Node:
     _check_keys(params, {"line", "min", "max"}, {"line"})

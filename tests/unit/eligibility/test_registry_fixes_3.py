@@ -1,0 +1,177 @@
+"""Fixes from the third review of the criteria against the registries' words (issue 25, item 8):
+each test quotes the registry words it enforces (verified against shared/seeds/*.txt) and failed
+on the code before its fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from core_builders import base, example, lesion_record, parsed
+from registry_words import LDRT, OPPRESS, ORES, SEEDS, STOP2, quoted
+
+from oligotrial.domain.eligibility.screening import screen_patient
+from oligotrial.protocols import list_protocols, load_protocol
+
+
+def screening(trial: str, rec: dict, assume: bool = False):
+    return screen_patient(parsed(rec), load_protocol(trial), assume_attested=assume)
+
+
+def criterion(trial: str, cid: str, rec: dict, assume: bool = False):
+    return next(c for c in screening(trial, rec, assume).criteria if c.id == cid)
+
+
+def att(key: str, value: bool, by: str = "Dr A") -> dict:
+    return {"key": key, "value": value, "by": by, "date": "2026-03-01"}
+
+
+def _without(ex: dict, *keys: str) -> dict:
+    ex["attestations"] = [a for a in ex["attestations"] if a["key"] not in keys]
+    return ex
+
+
+DRIVERS_NEG = [{"name": n, "status": "negative"} for n in
+               ("EGFR", "ALK", "ROS1", "KRAS G12C", "BRAF V600E", "MET ex14", "RET", "NTRK", "HER2")]
+IN05 = ("Driver gene-negative NSCLC patients with oligo-progression during first-line chemotherapy combined with "
+        "Immune Checkpoint Inhibitors (ICI).")
+
+
+# ---- 1. OPPRESS IN-05: the oligoprogression happened *during* line 1 ---------------------------------
+
+def _oppress(lines: list[dict]) -> dict:
+    ex = example("oppress_eligible")
+    ex["biomarkers"] = DRIVERS_NEG
+    ex["systemic_therapy"] = lines
+    return ex
+
+
+CHEMO_IO = {"line": 1, "agents": ["carboplatin", "pemetrexed", "pembrolizumab"],
+            "classes": ["chemotherapy", "platinum", "immunotherapy"], "start": "2025-01-05", "cycles": 4,
+            "best_response": "PR"}
+
+
+def test_oppress_in05_progression_during_line_1_passes():
+    quoted(OPPRESS, IN05)
+    c = criterion("OPPRESS", "OPPRESS-IN-05", _oppress([dict(CHEMO_IO, progression_date="2026-02-15")]))
+    assert c.verdict == "met" and "2026-02-15" in c.reason and "during line 1" in c.reason
+
+
+@pytest.mark.parametrize("lines,why", [
+    # line 1 stopped in June 2025; the progression of February 2026 came off treatment
+    ([dict(CHEMO_IO, end="2025-06-01", progression_date="2026-02-15")], "ended on 2025-06-01"),
+    # line 1 progressed in 2025; the patient is on line 2 now: today's oligoprogression is on line 2
+    ([dict(CHEMO_IO, end="2025-06-10", progression_date="2025-06-01"),
+      {"line": 2, "agents": ["docetaxel"], "classes": ["chemotherapy"], "start": "2025-06-15"}], "line 2"),
+    # the progression is recorded after line 2 started: it happened on line 2
+    ([dict(CHEMO_IO, end="2025-06-10"),
+      {"line": 2, "agents": ["docetaxel"], "classes": ["chemotherapy"], "start": "2025-06-15",
+       "progression_date": "2026-02-15"}], "line 2"),
+])
+def test_oppress_in05_progression_outside_line_1_fails(lines, why):
+    quoted(OPPRESS, IN05)
+    c = criterion("OPPRESS", "OPPRESS-IN-05", _oppress(lines))
+    assert c.verdict == "not_met", c.reason
+    assert why in c.reason
+
+
+def test_oppress_in05_no_progression_on_line_1_is_unknown_not_met():
+    quoted(OPPRESS, IN05)
+    ex = _oppress([dict(CHEMO_IO)])
+    ex["assessments"] = ex["assessments"][:2]      # PR on 2025-07-01, no later scan, no progression recorded
+    c = criterion("OPPRESS", "OPPRESS-IN-05", ex)
+    assert c.verdict == "unknown" and "systemic_therapy line 1 progression_date" in c.missing
+
+
+# ---- 2. driver genes: the variant recorded; a driver without targeted therapy is a judgement -----------
+
+DRIVER_CASES = [
+    ("OPPRESS", "OPPRESS-IN-05", "oppress_eligible", (OPPRESS, IN05)),
+    ("NCT07014202", "ORES-IN-13", "oligoresidual_eligible",
+     (ORES, "lack specific genetic mutations (Epidermal Growth Factor Receptor [EGFR], Anaplastic Lymphoma Kinase "
+            "[ALK], etc.)")),
+]
+
+
+def _drivers(name: str, extra: list[dict]) -> dict:
+    ex = _without(example(name), "no_other_driver_alteration")
+    drop = {_k(b["name"])[:4] for b in extra}
+    ex["biomarkers"] = [b for b in DRIVERS_NEG if _k(b["name"])[:4] not in drop] + extra
+    return ex
+
+
+def _k(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", name.upper())
+
+
+@pytest.mark.parametrize("trial,cid,name,words", DRIVER_CASES)
+def test_kras_variant_without_targeted_therapy_asks_for_an_attestation(trial, cid, name, words):
+    quoted(*words)
+    quoted(OPPRESS, "Driver gene-positive NSCLC patients, such as epidermal growth factor receptor (EGFR) mutation or "
+                    "anaplastic lymphoma kinase (ALK) fusion positivity")
+    ex = _drivers(name, [{"name": "KRAS", "status": "positive", "detail": "G12D"}])
+    c = criterion(trial, cid, ex)
+    assert c.verdict == "unknown", c.reason
+    assert "KRAS (G12D)" in c.reason and "G12C" not in c.reason          # the variant recorded, never another
+    assert "attestation driver_variant_not_actionable" in c.missing
+    ex["attestations"].append(att("driver_variant_not_actionable", True))
+    assert criterion(trial, cid, ex).verdict == "met"
+    ex["attestations"][-1]["value"] = False                               # the investigator counts it a driver
+    c = criterion(trial, cid, ex)
+    assert c.verdict == "not_met" and "KRAS (G12D)" in c.reason
+
+
+@pytest.mark.parametrize("trial,cid,name,words", DRIVER_CASES)
+@pytest.mark.parametrize("marker,shown", [
+    ({"name": "KRAS", "status": "positive"}, "KRAS positive (variant not recorded)"),
+    ({"name": "MET", "status": "positive", "detail": "amplification"}, "MET (amplification)"),
+    ({"name": "BRAF", "status": "positive", "detail": "G469A"}, "BRAF (G469A)"),
+    ({"name": "HER2", "status": "positive", "detail": "IHC 3+ overexpression"}, "HER2 (IHC 3+ overexpression)"),
+])
+def test_other_driver_results_are_judgements_named_as_recorded(trial, cid, name, words, marker, shown):
+    quoted(*words)
+    c = criterion(trial, cid, _drivers(name, [marker]))
+    assert c.verdict == "unknown", c.reason
+    assert shown in c.reason
+    for invented in ("KRAS G12C positive", "MET ex14 positive", "BRAF V600E positive", "HER2 positive"):
+        assert invented not in c.reason
+
+
+@pytest.mark.parametrize("trial,cid,name,words", DRIVER_CASES)
+@pytest.mark.parametrize("marker,shown", [
+    ({"name": "KRAS", "status": "positive", "detail": "p.G12C"}, "KRAS (p.G12C)"),
+    ({"name": "KRAS G12C", "status": "positive"}, "KRAS G12C"),
+    ({"name": "MET", "status": "positive", "detail": "exon 14 skipping"}, "MET (exon 14 skipping)"),
+    ({"name": "BRAF", "status": "positive", "detail": "V600E"}, "BRAF (V600E)"),
+    ({"name": "ERBB2", "status": "positive", "detail": "exon 20 insertion mutation"}, "ERBB2 (exon 20 insertion"),
+])
+def test_actionable_variant_excludes_and_is_named_as_recorded(trial, cid, name, words, marker, shown):
+    quoted(*words)
+    c = criterion(trial, cid, _drivers(name, [marker]))
+    assert c.verdict == "not_met" and shown in c.reason, c.reason
+
+
+# ---- 8. --assume-attested fills only what no one has answered ----------------------------------------
+
+def test_assume_attested_keeps_a_recorded_answer():
+    quoted(OPPRESS, "Serious active comorbidities that would interfere with treatment in this study.")
+    ex = _without(example("oppress_eligible"), "no_serious_comorbidity")
+    c = criterion("OPPRESS", "OPPRESS-EX-06", ex, assume=True)
+    assert c.verdict == "not_met" and c.assumed == ("no_serious_comorbidity",)     # nobody answered: assumed
+    ex["attestations"].append(att("no_serious_comorbidity", False))              # serious comorbidity: yes
+    r = screening("OPPRESS", ex, assume=True)
+    c = next(c for c in r.criteria if c.id == "OPPRESS-EX-06")
+    assert c.verdict == "met" and not c.assumed and "Dr A" in c.reason
+    assert r.verdict == "ineligible"
+
+
+def test_assume_attested_keeps_a_recorded_driver_answer():
+    quoted(OPPRESS, IN05)
+    ex = _without(example("oppress_eligible"), "no_other_driver_alteration")
+    ex["attestations"].append(att("no_other_driver_alteration", False))
+    c = criterion("OPPRESS", "OPPRESS-IN-05", ex, assume=True)
+    assert c.verdict == "not_met" and not c.assumed
+    ex = _drivers("oppress_eligible", [{"name": "KRAS", "status": "positive", "detail": "G12D"}])
+    ex["attestations"].append(att("driver_variant_not_actionable", False))
+    c = criterion("OPPRESS", "OPPRESS-IN-05", ex, assume=True)
+    assert c.verdict == "not_met" and not c.assumed
