@@ -175,3 +175,57 @@ def test_assume_attested_keeps_a_recorded_driver_answer():
     ex["attestations"].append(att("driver_variant_not_actionable", False))
     c = criterion("OPPRESS", "OPPRESS-IN-05", ex, assume=True)
     assert c.verdict == "not_met" and not c.assumed
+
+
+# ---- 3. OPPRESS IN-08: local therapy; the count shown is the count judged -----------------------------
+
+IN08 = ("Intracranial progressive lesions and symptomatic lesions can be treated with palliative radiotherapy and "
+        "local therapy prior to enrollment and are not counted within the oligo-progressive sites.")
+
+
+def _six_sites() -> dict:
+    ex = example("oppress_eligible")
+    ex["biomarkers"] = DRIVERS_NEG
+    ex["lesions"] += [{"id": "B1", "kind": "metastasis", "organ": "bone", "location": "right ilium"},
+                      {"id": "B2", "kind": "metastasis", "organ": "bone", "location": "left femur"}]
+    ex["assessments"][1]["findings"] += [{"lesion": "B1", "diameter_mm": 10}, {"lesion": "B2", "diameter_mm": 10}]
+    ex["assessments"][2]["findings"] += [{"lesion": "B1", "diameter_mm": 18}, {"lesion": "B2", "diameter_mm": 18}]
+    return ex
+
+
+def test_oppress_in08_lesion_treated_by_local_therapy_is_not_counted():
+    quoted(OPPRESS, IN08)
+    ex = _six_sites()
+    ex["local_therapies"] = []
+    assert criterion("OPPRESS", "OPPRESS-IN-06", ex).verdict == "not_met"
+    ex["local_therapies"] = [{"kind": "resection", "date": "2026-02-20", "lesions": ["B2"],
+                              "detail": "pathological fracture risk, painful"}]
+    r = screening("OPPRESS", ex)
+    c = next(c for c in r.criteria if c.id == "OPPRESS-IN-06")
+    assert c.verdict == "met" and "B2" in c.reason and "resection" in c.reason
+    # the count shown is the count the verdict is about
+    assert r.disease_state["sites"] == 5 and r.disease_state["treated_not_counted"] == ["B2"]
+
+
+def test_oppress_in08_count_shown_leaves_out_palliative_radiotherapy_too():
+    quoted(OPPRESS, IN08)
+    ex = _six_sites()
+    ex["radiotherapy"] = [{"start": "2026-02-20", "end": "2026-02-20", "lesions": ["B2"], "dose_gy": 8,
+                           "fractions": 1, "intent": "palliative"}]
+    r = screening("OPPRESS", ex)
+    c = next(c for c in r.criteria if c.id == "OPPRESS-IN-06")
+    assert c.verdict == "met" and "sites 5" in c.reason
+    assert r.disease_state["sites"] == 5 and r.disease_state["sites_max"] == 5
+    assert "B2" not in r.disease_state["progressing_lesions"] and r.disease_state["treated_not_counted"] == ["B2"]
+
+
+def test_oppress_in08_intracranial_lesion_resected_before_enrolment_is_not_counted():
+    quoted(OPPRESS, IN08)
+    ex = example("oppress_eligible")
+    ex["biomarkers"] = DRIVERS_NEG
+    ex["assessments"][2]["findings"].append({"lesion": "BR1", "new": True, "organ": "brain", "diameter_mm": 15})
+    ex["local_therapies"] = []
+    assert criterion("OPPRESS", "OPPRESS-IN-08", ex).verdict == "not_met"
+    ex["local_therapies"] = [{"kind": "resection", "date": "2026-02-25", "lesions": ["BR1"]}]
+    c = criterion("OPPRESS", "OPPRESS-IN-08", ex)
+    assert c.verdict == "met" and "BR1" in c.reason

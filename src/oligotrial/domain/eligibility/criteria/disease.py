@@ -72,47 +72,14 @@ def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[
     return None, undecided
 
 
-def _treated_symptomatic(ctx: Context, ds) -> frozenset[str]:
-    """Counted or uncertain lesions in a palliative radiotherapy course started on or before the
-    screening date: symptomatic lesions treated before enrolment (OPPRESS criterion 8)."""
-    treated = {lid for c in ctx.patient.radiotherapy or () if c.intent == "palliative" and c.start <= ctx.as_of
-               for lid in (c.lesions or ())}
-    return frozenset(treated & (set(ds.counted) | set(ds.uncertain)))
-
-
-def _sites_without(ctx: Context, ds, dropped: frozenset[str]) -> tuple[int, int]:
-    """Sites (at least, at most) under the protocol's counting block, leaving out ``dropped``:
-    a node is its region's site where nodes count by region; an unknown region may be a new
-    site or one already counted."""
-    counting = ctx.protocol.disease_state.counting
-    by_region = bool(counting.get("nodes_by_region"))
-    ec_only = bool(counting.get("sites_extracranial_only"))
-    primary = counting.get("count_primary", True)
-
-    def bounds(ids) -> tuple[int, int]:
-        keys, unknown_n = set(), 0
-        for s in ds.lesions:
-            if s.lesion not in ids or s.lesion in dropped or (ec_only and s.intracranial) or \
-                    (not primary and s.kind == "primary"):
-                continue
-            if by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
-                if s.node_region:
-                    keys.add(f"region:{s.node_region}")
-                else:
-                    unknown_n += 1
-            else:
-                keys.add(f"lesion:{s.lesion}")
-        return len(keys) + (1 if unknown_n and not keys else 0), len(keys) + unknown_n
-
-    lo, _ = bounds(set(ds.counted))
-    _, hi = bounds(set(ds.counted) | set(ds.uncertain))
-    return lo, hi
-
-
 @leaf("disease_state")
 def _disease(params: dict) -> Node:
+    """The trial's disease state (``domain.response.counting``) against ranges of counted lesions,
+    sites, organs and intracranial sites, progression, the largest lesion and measurable lesions.
+    Lesions the protocol's counting leaves out (treated before enrolment) are out of every count
+    shown and judged, and the reason names them."""
     _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
-                         "largest_mm", "measurable_counted", "not_counted"})
+                         "largest_mm", "measurable_counted"})
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -121,7 +88,8 @@ def _disease(params: dict) -> Node:
         inputs = ds.inputs
         checks: list[tuple[bool | None, Any]] = []
         extra_missing: list[str] = []
-        dropped = _treated_symptomatic(ctx, ds) if params.get("not_counted") == "treated_symptomatic" else frozenset()
+        treated = (f" ({', '.join(f'{lid}: {how}' for lid, how in zip(ds.treated_uncounted, ds.treated_how))}; "
+                   "treated before enrolment, not counted)") if ds.treated_uncounted else ""
         n_c, n_u = len(ds.counted), len(ds.uncertain)
         if "counted" in params:
             ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
@@ -132,13 +100,7 @@ def _disease(params: dict) -> Node:
 
             checks.append((ok, counted_why))
         if "sites" in params:
-            if dropped:
-                lo, hi = _sites_without(ctx, ds, dropped)
-                ok, why = _range_check("sites", lo, hi, params["sites"])
-                checks.append((ok, lambda why=why: f"{reason_text(why)} ({', '.join(sorted(dropped))} treated with "
-                                                   "palliative radiotherapy before enrolment, not counted)"))
-            else:
-                checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
+            checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
         if "organs" in params:
             checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
         if "intracranial_sites" in params:
@@ -216,7 +178,7 @@ def _disease(params: dict) -> Node:
             checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
                                "bone only with a soft-tissue component)"))
         def reason() -> str:
-            return "; ".join(w if w.__class__ is str else w() for _, w in checks)
+            return "; ".join(w if w.__class__ is str else w() for _, w in checks) + treated
 
         if any(c is False for c, _ in checks):
             return not_met(reason, inputs)
