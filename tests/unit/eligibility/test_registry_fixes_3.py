@@ -229,3 +229,51 @@ def test_oppress_in08_intracranial_lesion_resected_before_enrolment_is_not_count
     ex["local_therapies"] = [{"kind": "resection", "date": "2026-02-25", "lesions": ["BR1"]}]
     c = criterion("OPPRESS", "OPPRESS-IN-08", ex)
     assert c.verdict == "met" and "BR1" in c.reason
+
+
+# ---- 4. LDRT IN-10: the record's response history decides ---------------------------------------------
+
+IN10 = ("Malignant tumor patients with immune therapy resistance (evaluated after 6-8 weeks of treatment and no "
+        "improvement in clinical symptoms) without standard treatment options.")
+
+
+def test_ldrt_in10_responding_without_progression_is_not_resistance():
+    quoted(LDRT, IN10)
+    quoted(LDRT, "primary resistance may occur and imaging is needed to confirm the disease progression again")
+    # line 1 chemo-immunotherapy since 2025-02-01, best response PR recorded, no progression, screened on
+    # 2025-07-01: a response, and 150 days of exposure at most (not "more than 6 months")
+    ex = example("oligoresidual_eligible")
+    c = criterion("NCT05906329", "LDRT-IN-10", ex)
+    assert c.verdict == "not_met", c.reason
+    assert "PR" in c.reason and "at most 150 days" in c.reason and "not recorded" not in c.reason
+
+
+def test_ldrt_in10_scans_without_progression_are_not_resistance():
+    quoted(LDRT, "if the drug exposure time is more than 6 months, the tumor does not respond, and the acquired drug "
+                 "resistance may occur")
+    # 14 months of pembrolizumab; nothing recorded but the scans: stable (20 -> 19 -> 20 mm), no PD
+    rec = lesion_record([("2025-01-01", [{"lesion": "L1", "diameter_mm": 20}]),
+                         ("2025-06-01", [{"lesion": "L1", "diameter_mm": 19}]),
+                         ("2026-02-20", [{"lesion": "L1", "diameter_mm": 20}])],
+                        [{"id": "L1", "kind": "metastasis", "organ": "lung"}],
+                        lines=[{"line": 1, "agents": ["pembrolizumab"], "classes": ["immunotherapy"],
+                                "start": "2025-01-05"}])
+    c = criterion("NCT05906329", "LDRT-IN-10", rec)
+    assert c.verdict == "not_met", c.reason
+    assert "no PD on its scans up to 2026-02-20" in c.reason and "SD on imaging" in c.reason
+
+
+def test_ldrt_in10_reason_names_what_is_missing():
+    quoted(LDRT, IN10)
+    # best response recorded (SD), no scan on the line: only the progression date is missing
+    rec = base(systemic_therapy=[{"line": 1, "agents": ["pembrolizumab"], "classes": ["immunotherapy"],
+                                  "start": "2025-01-05", "best_response": "SD"}])
+    c = criterion("NCT05906329", "LDRT-IN-10", rec)
+    assert c.verdict == "unknown"
+    assert "progression on line 1 not recorded" in c.reason and "best response" not in c.reason.split(";")[0]
+    assert "systemic_therapy line 1 progression_date" in c.missing
+    # progression recorded at day 100 (primary window passed), no best response and no scans: the response decides
+    rec["systemic_therapy"][0].update(best_response=None, progression_date="2025-04-15")
+    c = criterion("NCT05906329", "LDRT-IN-10", rec)
+    assert c.verdict == "unknown" and "best response to line 1 not recorded" in c.reason
+    assert "systemic_therapy line 1 best_response" in c.missing
