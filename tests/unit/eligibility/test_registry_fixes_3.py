@@ -277,3 +277,87 @@ def test_ldrt_in10_reason_names_what_is_missing():
     c = criterion("NCT05906329", "LDRT-IN-10", rec)
     assert c.verdict == "unknown" and "best response to line 1 not recorded" in c.reason
     assert "systemic_therapy line 1 best_response" in c.missing
+
+
+# ---- 5. STOP-2 EX-01a: "the lung or thorax" ---------------------------------------------------------
+
+EX01A = "For participants with oligoprogressive lesions in the lung or thorax, this includes interstitial lung disease."
+
+
+def _stop2_one(lesion: dict, ild: bool = True) -> dict:
+    size = "short_axis_mm" if lesion["organ"] == "lymph_node" else "diameter_mm"
+    return lesion_record([("2025-06-01", [{"lesion": "M1", size: 20}]),
+                          ("2026-02-20", [{"lesion": "M1", size: 27}])], [lesion],
+                         lines=[{"line": 1, "agents": ["x"], "classes": ["chemotherapy"], "start": "2025-01-01",
+                                 "best_response": "SD"}],
+                         conditions=[{"name": "interstitial_lung_disease", "active": True}] if ild else [])
+
+
+@pytest.mark.parametrize("lesion", [
+    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "mediastinal 4R"},
+    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "subcarinal (station 7)"},
+    {"id": "M1", "kind": "metastasis", "organ": "soft_tissue", "location": "chest wall"},
+    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "left 6th rib"},
+    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "sternum"},
+    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "T7"},
+])
+def test_stop2_ex01a_thoracic_lesion_with_ild_excludes(lesion):
+    quoted(STOP2, EX01A)
+    c = criterion("STOP-2", "STOP2-EX-01a", _stop2_one(lesion))
+    assert c.verdict == "met" and "M1" in c.reason, c.reason
+    assert criterion("STOP-2", "STOP2-EX-01a", _stop2_one(lesion, ild=False)).verdict == "not_met"
+
+
+@pytest.mark.parametrize("lesion", [
+    {"id": "M1", "kind": "metastasis", "organ": "bone"},                                  # where: not recorded
+    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "left axilla"},
+    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "hepatic hilum"},
+])
+def test_stop2_ex01a_lesion_not_named_thoracic_still_goes_to_review(lesion):
+    quoted(STOP2, EX01A)
+    c = criterion("STOP-2", "STOP2-EX-01a", _stop2_one(lesion))
+    assert c.verdict == "unknown" and "thorax" in c.reason
+
+
+# ---- 6. STOP-2 EX-08: SINS concerns spinal lesions --------------------------------------------------
+
+EX08 = "Participants with spine instability as judged by a Spinal Instability Neoplastic Score (SINS) of >12."
+
+
+def _stop2_bones(locations: list[str | None], sins: int | None = None) -> dict:
+    ex = example("stop2_eligible")
+    ex["lesions"] = [ex["lesions"][0]] + [
+        {"id": f"B{i}", "kind": "metastasis", "organ": "bone", **({"location": loc} if loc else {})}
+        for i, loc in enumerate(locations)]
+    for a in ex["assessments"]:
+        a["findings"] = [f for f in a["findings"] if f["lesion"] == "L1"] + [
+            {"lesion": f"B{i}", "diameter_mm": 15} for i in range(len(locations))]
+    ex.pop("clinical_findings", None)
+    if sins is not None:
+        ex["clinical_findings"] = {"sins": sins, "date": "2026-02-24"}
+    return ex
+
+
+@pytest.mark.parametrize("locations", [["left 6th rib"], ["right ilium"], ["right ilium", "left femur"]])
+def test_stop2_ex08_no_sins_needed_for_rib_or_pelvic_lesions(locations):
+    quoted(STOP2, EX08)
+    c = criterion("STOP-2", "STOP2-EX-08", _stop2_bones(locations))
+    assert c.verdict == "not_met" and "no lesion in the spine" in c.reason, c.reason   # does not exclude
+    assert "sins" not in c.reason and not c.missing
+
+
+@pytest.mark.parametrize("location", ["T10", "L3 vertebral body", "sacrum", "C5", "thoracic spine"])
+def test_stop2_ex08_spinal_lesion_needs_its_sins(location):
+    quoted(STOP2, EX08)
+    c = criterion("STOP-2", "STOP2-EX-08", _stop2_bones(["left 6th rib", location]))
+    assert c.verdict == "unknown" and "clinical_findings.sins" in c.missing
+    assert criterion("STOP-2", "STOP2-EX-08", _stop2_bones([location], sins=13)).verdict == "met"
+    assert criterion("STOP-2", "STOP2-EX-08", _stop2_bones([location], sins=12)).verdict == "not_met"
+
+
+def test_stop2_ex08_bone_lesion_without_location_asks_where_it_is():
+    quoted(STOP2, EX08)
+    c = criterion("STOP-2", "STOP2-EX-08", _stop2_bones([None], sins=5))
+    assert c.verdict == "not_met"              # SINS 5 decides whatever the lesion's site
+    c = criterion("STOP-2", "STOP2-EX-08", _stop2_bones([None]))
+    assert c.verdict == "unknown" and any("B0" in m and "spine" in m for m in c.missing)
