@@ -361,3 +361,50 @@ def test_stop2_ex08_bone_lesion_without_location_asks_where_it_is():
     assert c.verdict == "not_met"              # SINS 5 decides whatever the lesion's site
     c = criterion("STOP-2", "STOP2-EX-08", _stop2_bones([None]))
     assert c.verdict == "unknown" and any("B0" in m and "spine" in m for m in c.missing)
+
+
+# ---- 7. label what is ours; quote only the registry --------------------------------------------------
+
+def test_oppress_in10_comprehensive_examination_reading_is_labelled_ours():
+    words = quoted(OPPRESS, "Comprehensive examination completed within 28 days prior to enrollment in the study")
+    crit = next(c for c in load_protocol("OPPRESS").criteria if c.id == "OPPRESS-IN-10")
+    assert words in crit.source_text and "our reading" in crit.note.lower()
+    c = criterion("OPPRESS", "OPPRESS-IN-10", example("oppress_eligible"))
+    assert c.verdict == "met"
+    assert "comprehensive examination read as the latest imaging (our reading" in c.reason
+
+
+def _seed_text(seed: str) -> str:
+    return re.sub(r"\s+", " ", (SEEDS / seed).read_text(encoding="utf-8").replace("\\", "")).strip()
+
+
+@pytest.mark.parametrize("p", list_protocols(), ids=lambda p: p.short_name)
+def test_endpoint_origin_quotes_the_registry(p):
+    from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+
+    rules = parse_endpoint_rules(p.endpoint_rules, trial=p.id)
+    text = _seed_text(p.registry.seed_file)
+    assert re.sub(r"\s+", " ", rules.origin_source_text).strip() in text, (p.id, rules.origin_source_text)
+
+
+def test_ldrt_origin_quotes_the_registry_and_labels_ours():
+    from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+
+    words = quoted(LDRT, "Patients who meet the conditions shall be treated after signing a written informed consent "
+                         "form.")
+    quoted(LDRT, "prospective, single arm, open clinical study")
+    rules = parse_endpoint_rules(load_protocol("NCT05906329").endpoint_rules, trial="NCT05906329")
+    assert rules.origin == "treatment_start" and rules.origin_source_text == words
+    assert rules.origin_note and rules.origin_note.startswith("Ours, not the registry's")
+
+
+def test_protocols_show_prints_the_origin_quote_and_our_note_apart():
+    from typer.testing import CliRunner
+
+    from oligotrial.adapters.cli.main import app
+
+    r = CliRunner().invoke(app, ["protocols", "show", "NCT05906329"], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    out = re.sub(r"\s+", " ", r.output)
+    assert "origin: Patients who meet the conditions shall be treated after signing" in out
+    assert "origin note: Ours, not the registry's" in out

@@ -29,20 +29,28 @@ from oligotrial.domain.kernel import Reason, reason_text
 
 @leaf("assessment_within")
 def _assessment_within(params: dict) -> Node:
-    _check_keys(params, {"days", "window", "modalities"})
+    """The latest imaging (of ``modalities``) within the window before the screening date.
+    ``reading`` labels a criterion that the protocol reads as this check though the registry
+    says more (e.g. "comprehensive examination"): the reason starts with it, marked as our
+    reading, so it is never taken for the registry's words."""
+    _check_keys(params, {"days", "window", "modalities", "reading"})
     mods = set(params.get("modalities") or ())
     window = _window_resolver(params)
+    reading = params.get("reading")
+    if reading is not None and (not isinstance(reading, str) or not reading.strip()):
+        raise ValueError("reading: expected a sentence saying what the protocol reads the criterion as")
+    label = f"{reading} (our reading, not the registry's words): " if reading else ""
 
     def node(ctx: Context) -> Outcome:
         days = window(ctx)
         scans = [a for a in ctx.patient.assessments or () if a.date <= ctx.as_of and (not mods or a.modality in mods)]
         if not scans:
-            return unknown("no imaging assessment recorded", [f"imaging within {days} days"])
+            return unknown(f"{label}no imaging assessment recorded", [f"imaging within {days} days"])
         last = max(scans, key=lambda a: a.date)
         age = (ctx.as_of - last.date).days
         ok = age <= days
-        return (met if ok else not_met)(lambda: f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
-                                        f"(required within {days})", [f"assessment {_fmt(last.date)}"])
+        return (met if ok else not_met)(lambda: f"{label}latest {last.modality} on {_fmt(last.date)}, {age} days before "
+                                        f"screening (required within {days})", [f"assessment {_fmt(last.date)}"])
 
     return node
 
