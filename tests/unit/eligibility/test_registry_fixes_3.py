@@ -408,3 +408,26 @@ def test_protocols_show_prints_the_origin_quote_and_our_note_apart():
     out = re.sub(r"\s+", " ", r.output)
     assert "origin: Patients who meet the conditions shall be treated after signing" in out
     assert "origin note: Ours, not the registry's" in out
+
+
+def test_cli_assume_attested_keeps_the_recorded_serious_comorbidity(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from oligotrial.adapters.cli.main import app
+
+    quoted(OPPRESS, "Serious active comorbidities that would interfere with treatment in this study.")
+    ex = _without(example("oppress_eligible"), "no_serious_comorbidity")
+    ex["attestations"].append(att("no_serious_comorbidity", False))
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(ex))
+    r = CliRunner().invoke(app, ["screen", str(f), "--trial", "OPPRESS", "--assume-attested", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)["results"][0]
+    assert res["verdict"] == "ineligible"
+    ex06 = next(c for c in res["criteria"] if c["id"] == "OPPRESS-EX-06")
+    assert ex06["verdict"] == "met" and "assumed_attestations" not in ex06
+    r = CliRunner().invoke(app, ["screen", str(f), "--trial", "OPPRESS", "--assume-attested"],
+                           env={"COLUMNS": "300"})
+    assert "not yet answered" in r.output
