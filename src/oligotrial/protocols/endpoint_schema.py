@@ -69,6 +69,9 @@ class EndpointRule(_Model):
 class EndpointRules(_Model):
     origin: Literal["randomization", "treatment_start", "enrolment"]
     origin_source_text: str
+    #: what is ours about the origin (a reading the registry does not state), labelled as such;
+    #: ``origin_source_text`` quotes only the registry
+    origin_note: str | None = None
     endpoints: list[EndpointRule] = Field(min_length=1)
     note: str | None = None
 

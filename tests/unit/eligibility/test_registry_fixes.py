@@ -43,10 +43,13 @@ def test_stop2_in07_reader_judged_progression_is_not_a_fourth_definition():
 # ---- 2. STOP-2 EX-01a: "lung or thorax" ----------------------------------------------------------
 
 @pytest.mark.parametrize("lesion", [
-    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "mediastinal 4R"},
-    {"id": "M1", "kind": "metastasis", "organ": "soft_tissue", "location": "chest wall"},
-    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "left 6th rib"},
-    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "T7 vertebra"},
+    # mediastinal nodes, chest wall, ribs and thoracic vertebrae are thoracic and exclude with ILD
+    # (issue 25: test_registry_fixes_3); a node, bone or soft tissue whose location names no thoracic
+    # structure may still lie in the thorax: review
+    {"id": "M1", "kind": "lymph_node", "organ": "lymph_node", "node_region": "left axilla"},
+    {"id": "M1", "kind": "metastasis", "organ": "soft_tissue", "location": "left shoulder"},
+    {"id": "M1", "kind": "metastasis", "organ": "bone", "location": "left scapula"},
+    {"id": "M1", "kind": "metastasis", "organ": "bone"},
 ])
 def test_stop2_ex01a_thoracic_lesion_outside_lung_goes_to_review(lesion):
     quoted(STOP2, "For participants with oligoprogressive lesions in the lung or thorax, this includes interstitial "

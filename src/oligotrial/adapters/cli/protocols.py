@@ -311,6 +311,8 @@ def _endpoint_rules(p) -> list[RenderableType]:
         _line(("Endpoint derivation rules", "bold"), f" (origin: {rules.origin})"),
         _indented("origin", rules.origin_source_text),
     ]
+    if rules.origin_note:
+        out.append(_indented("origin note", rules.origin_note))
     if rules.note:
         out.append(_indented("derivation note", rules.note))
     t = Table(show_lines=True, expand=True)

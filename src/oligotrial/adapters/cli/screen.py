@@ -52,7 +52,8 @@ def _reasons(result: dict) -> str:
 def _print_table(doc: dict) -> None:
     title = f"Patient {doc['patient']}, screened on {doc['as_of']}"
     if doc.get("assumed_attested"):
-        title += " [assuming every attestation in the trial's favour: NOT a signed-off screen]"
+        # "\[": a bare "[...]" is Rich markup and was swallowed, so the notice never printed
+        title += " \\[assuming every attestation not yet answered in the trial's favour: NOT a signed-off screen]"
     table = Table(title=title, show_lines=True, expand=True)
     table.add_column("Trial", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
@@ -133,7 +134,7 @@ def screen(
                                                         show_default=False)] = None,
     trial: Annotated[list[str] | None, typer.Option("--trial", "-t", help="Screen against this trial only (NCT id or short name); repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print oligotrial.screening/1 JSON.")] = False,
-    assume_attested: Annotated[bool, typer.Option("--assume-attested", help="Count every clinician attestation as given in the trial's favour (the 'eligible pending sign-off' list).")] = False,
+    assume_attested: Annotated[bool, typer.Option("--assume-attested", help="Count every clinician attestation no one has answered yet as given in the trial's favour; recorded answers stand (the 'eligible pending sign-off' list).")] = False,
     examples: Annotated[bool, typer.Option("--examples", help="Screen the example patients shipped with oligotrial.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Screening date for records without as_of (default: today).")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes for many files (0: one per CPU core). "

@@ -50,6 +50,11 @@ class DiseaseState:
     inputs: tuple[str, ...]
     missing: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    #: lesions left out of the count as treated before enrolment (symptomatic lesions treated by
+    #: palliative radiotherapy or local therapy: ``exclude_symptomatic_treated_before_enrolment``)
+    treated_uncounted: tuple[str, ...] = field(default=())
+    #: how each of ``treated_uncounted`` was treated ("palliative radiotherapy 2026-02-20", ...)
+    treated_how: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         key = "residual_lesions" if self.mode == "residual" else (
@@ -71,6 +76,7 @@ class DiseaseState:
             "sites_max": self.sites_max,
             "organs_max": self.organs_max,
             "intracranial_not_counted": list(self.intracranial_uncounted),
+            "treated_not_counted": list(self.treated_uncounted),
             "lesions": [
                 {"lesion": s.lesion, "status": s.status, "rule": s.rule, "reason": s.reason}
                 for s in self.lesions
@@ -81,14 +87,32 @@ class DiseaseState:
 
 
 def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
-    return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
+    """Treated on or before ``as_of`` by radiotherapy (any intent) or a local therapy (resection,
+    ablation, ...): NCT06523673 "Intracranial progressive lesions ... can be treated with
+    palliative radiotherapy and local therapy prior to enrollment and are not counted"."""
+    return (any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
+            or any(lid in (t.lesions or ()) and t.date <= as_of for t in patient.local_therapies or ()))
+
+
+def _symptomatic_treated_before(patient: Patient, lid: str, as_of: Date) -> str | None:
+    """How a lesion was treated before enrolment for its symptoms, or None: a palliative-intent
+    radiotherapy course, or a local therapy (the record's ``local_therapies[]``), on or before
+    ``as_of`` (NCT06523673 criterion 8: "symptomatic lesions can be treated with palliative
+    radiotherapy and local therapy prior to enrollment and are not counted")."""
+    for c in patient.radiotherapy or ():
+        if c.intent == "palliative" and c.start <= as_of and lid in (c.lesions or ()):
+            return f"palliative radiotherapy {c.start.isoformat()}"
+    for t in patient.local_therapies or ():
+        if t.date <= as_of and lid in (t.lesions or ()):
+            return f"{t.kind} {t.date.isoformat()}"
+    return None
 
 
 class _Counting:
     """A protocol's ``counting`` block read once (not once per lesion and patient)."""
 
     __slots__ = ("nodes_by_region", "node_region_is_organ", "count_primary", "extracranial_only",
-                 "organ_kinds", "require_pet", "exclude_treated_ic")
+                 "organ_kinds", "require_pet", "exclude_treated_ic", "exclude_treated_symptomatic")
 
     def __init__(self, counting: dict[str, Any]) -> None:
         self.nodes_by_region = bool(counting.get("nodes_by_region"))
@@ -98,6 +122,7 @@ class _Counting:
         self.organ_kinds = counting.get("organ_kinds")
         self.require_pet = counting.get("require_pet", True)
         self.exclude_treated_ic = counting.get("exclude_intracranial_treated_before_enrolment", False)
+        self.exclude_treated_symptomatic = counting.get("exclude_symptomatic_treated_before_enrolment", False)
 
     def site_key(self, s: LesionStatus) -> str | None:
         if self.nodes_by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
@@ -208,12 +233,19 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
     counted: list[LesionStatus] = []
     uncertain: list[LesionStatus] = []
     ic_uncounted: list[str] = []
+    treated_uncounted: list[str] = []
+    treated_how: list[str] = []
     for s in statuses:
         st = s.status
         if st != count_status and st != "uncertain":
             continue
         if s.intracranial and counting.exclude_treated_ic and _treated_before(patient, s.lesion, as_of):
             ic_uncounted.append(s.lesion)
+            continue
+        how = _symptomatic_treated_before(patient, s.lesion, as_of) if counting.exclude_treated_symptomatic else None
+        if how is not None:
+            treated_uncounted.append(s.lesion)
+            treated_how.append(how)
             continue
         (counted if st == count_status else uncertain).append(s)
 
@@ -269,5 +301,7 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         inputs=inputs,
         missing=tuple(missing),
         notes=tuple(notes),
+        treated_uncounted=tuple(treated_uncounted),
+        treated_how=tuple(treated_how),
     )
 

@@ -5,6 +5,7 @@ metastatic disease, and the date of the latest imaging.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from oligotrial.domain.eligibility.criteria._shared import (
@@ -28,20 +29,28 @@ from oligotrial.domain.kernel import Reason, reason_text
 
 @leaf("assessment_within")
 def _assessment_within(params: dict) -> Node:
-    _check_keys(params, {"days", "window", "modalities"})
+    """The latest imaging (of ``modalities``) within the window before the screening date.
+    ``reading`` labels a criterion that the protocol reads as this check though the registry
+    says more (e.g. "comprehensive examination"): the reason starts with it, marked as our
+    reading, so it is never taken for the registry's words."""
+    _check_keys(params, {"days", "window", "modalities", "reading"})
     mods = set(params.get("modalities") or ())
     window = _window_resolver(params)
+    reading = params.get("reading")
+    if reading is not None and (not isinstance(reading, str) or not reading.strip()):
+        raise ValueError("reading: expected a sentence saying what the protocol reads the criterion as")
+    label = f"{reading} (our reading, not the registry's words): " if reading else ""
 
     def node(ctx: Context) -> Outcome:
         days = window(ctx)
         scans = [a for a in ctx.patient.assessments or () if a.date <= ctx.as_of and (not mods or a.modality in mods)]
         if not scans:
-            return unknown("no imaging assessment recorded", [f"imaging within {days} days"])
+            return unknown(f"{label}no imaging assessment recorded", [f"imaging within {days} days"])
         last = max(scans, key=lambda a: a.date)
         age = (ctx.as_of - last.date).days
         ok = age <= days
-        return (met if ok else not_met)(lambda: f"latest {last.modality} on {_fmt(last.date)}, {age} days before screening "
-                                        f"(required within {days})", [f"assessment {_fmt(last.date)}"])
+        return (met if ok else not_met)(lambda: f"{label}latest {last.modality} on {_fmt(last.date)}, {age} days before "
+                                        f"screening (required within {days})", [f"assessment {_fmt(last.date)}"])
 
     return node
 
@@ -72,47 +81,14 @@ def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[
     return None, undecided
 
 
-def _treated_symptomatic(ctx: Context, ds) -> frozenset[str]:
-    """Counted or uncertain lesions in a palliative radiotherapy course started on or before the
-    screening date: symptomatic lesions treated before enrolment (OPPRESS criterion 8)."""
-    treated = {lid for c in ctx.patient.radiotherapy or () if c.intent == "palliative" and c.start <= ctx.as_of
-               for lid in (c.lesions or ())}
-    return frozenset(treated & (set(ds.counted) | set(ds.uncertain)))
-
-
-def _sites_without(ctx: Context, ds, dropped: frozenset[str]) -> tuple[int, int]:
-    """Sites (at least, at most) under the protocol's counting block, leaving out ``dropped``:
-    a node is its region's site where nodes count by region; an unknown region may be a new
-    site or one already counted."""
-    counting = ctx.protocol.disease_state.counting
-    by_region = bool(counting.get("nodes_by_region"))
-    ec_only = bool(counting.get("sites_extracranial_only"))
-    primary = counting.get("count_primary", True)
-
-    def bounds(ids) -> tuple[int, int]:
-        keys, unknown_n = set(), 0
-        for s in ds.lesions:
-            if s.lesion not in ids or s.lesion in dropped or (ec_only and s.intracranial) or \
-                    (not primary and s.kind == "primary"):
-                continue
-            if by_region and (s.kind == "lymph_node" or s.organ == "lymph_node"):
-                if s.node_region:
-                    keys.add(f"region:{s.node_region}")
-                else:
-                    unknown_n += 1
-            else:
-                keys.add(f"lesion:{s.lesion}")
-        return len(keys) + (1 if unknown_n and not keys else 0), len(keys) + unknown_n
-
-    lo, _ = bounds(set(ds.counted))
-    _, hi = bounds(set(ds.counted) | set(ds.uncertain))
-    return lo, hi
-
-
 @leaf("disease_state")
 def _disease(params: dict) -> Node:
+    """The trial's disease state (``domain.response.counting``) against ranges of counted lesions,
+    sites, organs and intracranial sites, progression, the largest lesion and measurable lesions.
+    Lesions the protocol's counting leaves out (treated before enrolment) are out of every count
+    shown and judged, and the reason names them."""
     _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
-                         "largest_mm", "measurable_counted", "not_counted"})
+                         "largest_mm", "measurable_counted"})
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -121,7 +97,8 @@ def _disease(params: dict) -> Node:
         inputs = ds.inputs
         checks: list[tuple[bool | None, Any]] = []
         extra_missing: list[str] = []
-        dropped = _treated_symptomatic(ctx, ds) if params.get("not_counted") == "treated_symptomatic" else frozenset()
+        treated = (f" ({', '.join(f'{lid}: {how}' for lid, how in zip(ds.treated_uncounted, ds.treated_how))}; "
+                   "treated before enrolment, not counted)") if ds.treated_uncounted else ""
         n_c, n_u = len(ds.counted), len(ds.uncertain)
         if "counted" in params:
             ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
@@ -132,13 +109,7 @@ def _disease(params: dict) -> Node:
 
             checks.append((ok, counted_why))
         if "sites" in params:
-            if dropped:
-                lo, hi = _sites_without(ctx, ds, dropped)
-                ok, why = _range_check("sites", lo, hi, params["sites"])
-                checks.append((ok, lambda why=why: f"{reason_text(why)} ({', '.join(sorted(dropped))} treated with "
-                                                   "palliative radiotherapy before enrolment, not counted)"))
-            else:
-                checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
+            checks.append(_range_check("sites", ds.sites, ds.sites_max, params["sites"]))
         if "organs" in params:
             checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
         if "intracranial_sites" in params:
@@ -216,7 +187,7 @@ def _disease(params: dict) -> Node:
             checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
                                "bone only with a soft-tissue component)"))
         def reason() -> str:
-            return "; ".join(w if w.__class__ is str else w() for _, w in checks)
+            return "; ".join(w if w.__class__ is str else w() for _, w in checks) + treated
 
         if any(c is False for c, _ in checks):
             return not_met(reason, inputs)
@@ -227,17 +198,61 @@ def _disease(params: dict) -> Node:
     return node
 
 
+# ---- where a lesion lies: the words of its location or node region ---------------------------------
+
+_NOT_THORACIC_HILUM = re.compile(r"hepat|liver|porta|renal|kidney|splen|biliar|bile", re.I)
+_THORAX = re.compile(
+    r"mediastin|subcarinal|paratrache|pretrache|aorto-?pulmonary|prevascular|para-?o?esophag|pulmonary ligament|"
+    r"interlobar|intrapulmonary|peribronch|bronch|internal mammary|intercostal|pericardi|cardiophrenic|"
+    r"chest wall|\bribs?\b|stern(um|al)|thora(x|cic)|\bstation\s*(1[0-4]|[2-9])|\b(1[0-4]|[2-9])[LR]\b", re.I)
+_HILUM = re.compile(r"\bhil(ar|um)\b", re.I)
+_THORACIC_VERTEBRA = re.compile(r"\bT(1[0-2]|[1-9])\b")
+_SPINE = re.compile(r"vertebra|\bspin(e|al)\b|sacr(um|al)|coccy|\b(cervical|thoracic|lumbar|lumbosacral|"
+                    r"thoracolumbar|cervicothoracic)\b|\b(C[1-7]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])\b", re.I)
+
+
+def names_region(region: str, organ: str | None, where: str | None) -> bool:
+    """Whether a lesion's recorded location (or node region) names a structure of ``region``.
+
+    ``thorax``: the thoracic cavity and its wall: the mediastinum and its nodes (IASLC lymph node
+    map stations 2-14: paratracheal, prevascular, aortopulmonary, subcarinal, paraoesophageal,
+    pulmonary ligament, hilar, interlobar; Rusch VW et al., J Thorac Oncol 2009;4:568-77), the
+    pericardium, the chest wall, and the bony thorax (ribs, sternum, thoracic vertebrae T1-T12;
+    Gray's Anatomy, the thoracic cage). A hilum of the liver, kidney or spleen is not thoracic.
+    ``spine``: the vertebral column, cervical to sacrum and coccyx (the segments the Spinal
+    Instability Neoplastic Score grades: Fisher CG et al., Spine 2010;35:E1221-9). A location
+    that names neither is not read as one: the caller decides what an unnamed one means."""
+    if not where:
+        return False
+    if region == "thorax":
+        if _THORAX.search(where):
+            return True
+        if _HILUM.search(where) and not _NOT_THORACIC_HILUM.search(where):
+            return True
+        return organ == "bone" and bool(_THORACIC_VERTEBRA.search(where))
+    if region == "spine":
+        return organ == "bone" and bool(_SPINE.search(where))
+    raise ValueError(f"region {region!r}: expected thorax or spine")
+
+
+_REGIONS = ("thorax", "spine")
+
+
 @leaf("lesions_in_organs")
 def _lesions_in_organs(params: dict) -> Node:
     """Any counted (progressing or residual) lesion in the given organs.
 
     ``review_organs``: organs that may or may not lie in the region the criterion names (a node,
-    a bone or soft tissue may be thoracic or not); a counted lesion there, with none in
+    a bone or soft tissue may be thoracic or not); a counted lesion there whose location names the
+    ``region`` (see :func:`names_region`) is in it; one whose location does not, with none in
     ``organs``, makes the leaf unknown for review (``review_as`` names the region)."""
-    _check_keys(params, {"organs", "among", "review_organs", "review_as"}, {"organs"})
+    _check_keys(params, {"organs", "among", "review_organs", "review_as", "region"}, {"organs"})
     organs = set(params["organs"])
     review = set(params.get("review_organs") or ())
     region = params.get("review_as", f"in {', '.join(sorted(organs))}")
+    named = params.get("region")
+    if named is not None and named not in _REGIONS:
+        raise ValueError(f"region {named!r}: expected one of {', '.join(_REGIONS)}")
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -249,14 +264,21 @@ def _lesions_in_organs(params: dict) -> Node:
         if unk:
             return unknown(lambda: f"organ of {', '.join(unk)} not recorded", [f"organ of lesion {u}" for u in unk])
         maybe = [s for s in pool if s.organ in review and s.status not in ("absent",)]
+        lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
+
+        def loc_of(s) -> str | None:
+            les = lesion_map.get(s.lesion)
+            return s.node_region or (les.location if les is not None else None)
+
+        def where(s) -> str:
+            loc = loc_of(s)
+            return f"{s.lesion} ({s.organ}{f', {loc}' if loc else ''})"
+
+        if named is not None:
+            inside = [s for s in maybe if names_region(named, s.organ, loc_of(s))]
+            if inside:
+                return met(lambda: f"{', '.join(where(s) for s in inside)} {region}", list(ds.inputs))
         if maybe:
-            lesion_map = ctx.patient_memo("lesion_map", ctx.patient.lesion_map)
-
-            def where(s) -> str:
-                les = lesion_map.get(s.lesion)
-                loc = s.node_region or (les.location if les is not None else None)
-                return f"{s.lesion} ({s.organ}{f', {loc}' if loc else ''})"
-
             return unknown(lambda: f"{', '.join(where(s) for s in maybe)}: may lie {region} (review)",
                            [f"whether lesion {s.lesion} is {region}" for s in maybe], list(ds.inputs))
         return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
@@ -325,9 +347,18 @@ def _brain(params: dict) -> Node:
 
 @leaf("organ_involved")
 def _organ_involved(params: dict) -> Node:
-    _check_keys(params, {"organs", "kinds"}, {"organs"})
+    """Any lesion of the record (or a new one on imaging) in ``organs`` (of ``kinds``).
+
+    With ``region`` (``spine``): only lesions whose recorded location names it count (see
+    :func:`names_region`): met when one does; unknown when a lesion in ``organs`` has no
+    location recorded (it may lie there: its location decides); not met when every one is
+    located elsewhere (a rib, the pelvis)."""
+    _check_keys(params, {"organs", "kinds", "region"}, {"organs"})
     organs, kinds = set(params["organs"]), set(params.get("kinds") or ("metastasis", "primary", "lymph_node"))
     memo_key = ("organ_involved", frozenset(organs), frozenset(kinds))
+    region = params.get("region")
+    if region is not None and region not in _REGIONS:
+        raise ValueError(f"region {region!r}: expected one of {', '.join(_REGIONS)}")
 
     def node(ctx: Context) -> Outcome:
         p = ctx.patient
@@ -338,9 +369,25 @@ def _organ_involved(params: dict) -> Node:
             return found + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
 
         hits = ctx.patient_memo(memo_key, make)
+        if hits and region is not None:
+            lesion_map = ctx.patient_memo("lesion_map", p.lesion_map)
+            ids = list(dict.fromkeys(hits))
+            placed = {lid: (lesion_map[lid].organ, lesion_map[lid].location or lesion_map[lid].node_region)
+                      if lid in lesion_map else (None, None) for lid in ids}
+            inside = [lid for lid in ids if names_region(region, *placed[lid])]
+            if inside:
+                return met(lambda: f"{', '.join(f'{lid} ({placed[lid][1]})' for lid in inside)} in the {region}",
+                           ["lesions"])
+            unplaced = [lid for lid in ids if not placed[lid][1]]
+            if unplaced:
+                return unknown(lambda: f"location of {', '.join(unplaced)} not recorded: in the {region} or not",
+                               [f"location of lesion {lid} (in the {region}?)" for lid in unplaced], ["lesions"])
+            return not_met(lambda: f"no lesion in the {region} ({', '.join(f'{lid}: {placed[lid][1]}' for lid in ids)})",
+                           ["lesions"])
         if hits:
             return met(lambda: f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
-        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", ["lesions"])
+        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}"
+                       + (f" (none in the {region})" if region else ""), ["lesions"])
 
     return node
 

@@ -25,6 +25,9 @@ from oligotrial.domain.eligibility.registry import leaf
 
 @leaf("attested")
 def _attested(arg: Any) -> Node:
+    """The clinician's recorded answer to ``key`` (the latest); none recorded: unknown, asking
+    the protocol's question, or with ``assume_attested`` the trial's favourable answer, marked
+    assumed. An answer on the record is never overridden by the assumption."""
     key = arg if isinstance(arg, str) else arg["key"]
     # per protocol: (protocol, spec, the outcome without an attestation, the assumed outcome);
     # outcomes are immutable, so the two constant ones are built once and shared
@@ -41,11 +44,10 @@ def _attested(arg: Any) -> Node:
                 Outcome(UNKNOWN, f"needs {spec.by}'s attestation: {spec.question}", (), missing),
                 Outcome(MET if spec.favourable else NOT_MET,
                         f"assumed attested ({key} = {str(spec.favourable).lower()})", (), (), (key,)))
-        if ctx.assume_attested:
-            return hit[3]
         a = _attestations(ctx).get(key)
         if a is None:
-            return hit[2]
+            # --assume-attested fills only what no one has answered: a recorded answer stands
+            return hit[3] if ctx.assume_attested else hit[2]
         src = _attestation_text(ctx, a)
         return Outcome(MET if a.value else NOT_MET,
                        lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", (src,))

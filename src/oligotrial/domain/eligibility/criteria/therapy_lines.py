@@ -232,6 +232,53 @@ def _prior_line_with(params: dict) -> Node:
     return node
 
 
+@leaf("progression_during_line")
+def _progression_during_line(params: dict) -> Node:
+    """The progression now screened happened *during* ``line`` (a number, "current" or
+    ``first:<class>``), as NCT06523673 criterion 5 reads ("oligo-progression during first-line
+    chemotherapy combined with ICI"; "occurred during treatment with first-line chemotherapy
+    combined with bevacizumab"): the line's progression date (recorded, else its first RECIST 1.1
+    PD time point, said so) falls on or after its start and on or before its end, no later line
+    started before it, and no later line has started since (a later line makes the progression now
+    screened that line's). Unknown when neither the record nor the line's scans show a
+    progression, saying what would decide it."""
+    _check_keys(params, {"line"}, {"line"})
+    which = params["line"]
+
+    def node(ctx: Context) -> Outcome:
+        t, decided = _line_or_outcome(ctx, which)
+        if decided is not None:
+            return decided
+        prog, how = _progression_of(ctx, t)
+        head = f"line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)})"
+        later = sorted((u for u in ctx.patient.systemic_therapy or () if u is not t and u.start > t.start
+                        and u.start <= ctx.as_of), key=lambda u: u.start)
+        if later:   # a later line has started: the progression now screened is not on this line
+            u = later[0]
+            inputs = [f"systemic_therapy line {t.line}", f"systemic_therapy line {u.line}"]
+            if prog is not None and prog >= u.start:
+                return not_met(lambda: f"{head}: {how} came after line {u.line} started ({_fmt(u.start)}): during "
+                               f"line {u.line}, not line {t.line}", inputs)
+            return not_met(lambda: f"{head}: line {u.line} started on {_fmt(u.start)} since: the progression now "
+                           f"screened is on line {u.line}, not line {t.line}", inputs)
+        if prog is None:
+            im = _line_imaging(ctx, t)
+            return unknown(lambda: f"{head}: no progression recorded"
+                           + (f" and its scans cannot show one ({im.why})" if im.why else
+                              " and no RECIST 1.1 PD on its scans"),
+                           [f"systemic_therapy line {t.line} progression_date"])
+        src = ([f"systemic_therapy line {t.line}"] if t.progression_date is not None
+               else _imaging_srcs(t, _line_imaging(ctx, t)))
+        if t.end is not None and t.end < prog:
+            return not_met(lambda: f"{head}: ended on {_fmt(t.end)}, before the {how}: not during the line", src)
+        if prog < t.start:
+            return not_met(lambda: f"{head}: {how} before the line started", src)
+        return met(lambda: f"{how} during line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)}"
+                   f"{'' if t.end is None else f', ended {_fmt(t.end)}'})", src)
+
+    return node
+
+
 @leaf("line_cycles")
 def _line_cycles(params: dict) -> Node:
     _check_keys(params, {"line", "min", "max"}, {"line"})
@@ -433,7 +480,15 @@ def _tox_recovered(params: dict) -> Node:
 def _io_resistance(params: dict) -> Node:
     """Resistance to immunotherapy as NCT05906329 describes it: primary (no response after more
     than ``primary_min_days`` of exposure, with imaging progression) or acquired (progression
-    after more than ``acquired_min_days`` of exposure)."""
+    after more than ``acquired_min_days`` of exposure); "imaging is needed to confirm the disease
+    progression again".
+
+    The record's response history decides where it can: a line whose scans (RECIST 1.1 against
+    its baseline) show no PD and whose progression is not recorded shows no resistance (not met,
+    naming its best response); a progression with a response (CR/PR) before the acquired window
+    is neither kind. Unknown only for what the record lacks, named: the progression date when the
+    line has no usable scans, the best response when the progression came after the primary
+    window and neither the record nor the scans give the response."""
     _check_keys(params, {"primary_min_days", "acquired_min_days", "primary_window", "acquired_window"})
     if ("primary_min_days" in params) == ("primary_window" in params) or \
             ("acquired_min_days" in params) == ("acquired_window" in params):
@@ -451,23 +506,36 @@ def _io_resistance(params: dict) -> Node:
         io = [t for t in lines if "immunotherapy" in t.classes and t.start <= ctx.as_of]
         if not io:
             return not_met("no immunotherapy line recorded", ["systemic_therapy"])
-        undecided = []
+        undecided: list[tuple[Any, str, str]] = []   # (line, why, what would decide it)
+        refuted: list[str] = []
         for t in io:
             # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
             prog, how = _progression_of(ctx, t)
-            if prog is None:
-                undecided.append(t)
-                continue
-            exposure = (prog - t.start).days
-            derived = "" if t.progression_date is not None else f"; {how}"
+            im = _line_imaging(ctx, t)
             best, best_how = t.best_response, ""
             if best is None:   # no response recorded: the best time point on the line's scans up to its first PD
-                im = _line_imaging(ctx, t)
                 best = None if im.why is not None else _imaging_best(im)
                 if best is not None:
                     best, best_how = ("SD" if best == "NON-CR/NON-PD" else best), " on imaging, not recorded"
-            src = ([f"systemic_therapy line {t.line}"] if not (derived or best_how)
-                   else _imaging_srcs(t, _line_imaging(ctx, t)))
+            if prog is None:
+                most = (ctx.as_of - t.start).days   # a progression not yet recorded came by the screening date
+                if most <= p_days or (best in ("CR", "PR") and most <= a_days):
+                    refuted.append(f"line {t.line}: no progression recorded; at most {most} days of immunotherapy by "
+                                   f"{_fmt(ctx.as_of)}" + (f" after a response ({best}{best_how}), not > {a_days}"
+                                                           if most > p_days else f", not > {p_days}")
+                                   + ": neither primary nor acquired resistance")
+                elif im.why is None:
+                    # the record's response history decides: no progression on the line's scans
+                    last = im.points[-1][0]
+                    refuted.append(f"line {t.line}: no progression on immunotherapy (best response {best}{best_how}; "
+                                   f"no PD on its scans up to {_fmt(last)}, none recorded)")
+                else:
+                    undecided.append((t, f"line {t.line}: progression on line {t.line} not recorded and its scans "
+                                         f"cannot show one ({im.why})", "progression_date"))
+                continue
+            exposure = (prog - t.start).days
+            derived = "" if t.progression_date is not None else f"; {how}"
+            src = ([f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im))
             if exposure > a_days:
                 return met(lambda: f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
                            f"(> {a_days}){derived}", src)
@@ -475,12 +543,19 @@ def _io_resistance(params: dict) -> Node:
                 return met(lambda: f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
                            f"of immunotherapy (> {p_days}){derived}", src)
             if exposure > p_days and best is None:
-                undecided.append(t)
+                undecided.append((t, f"line {t.line}: progression after {exposure} days (> {p_days}){derived}, but best "
+                                     f"response to line {t.line} not recorded"
+                                     + (f" and its scans cannot show it ({im.why})" if im.why else ""), "best_response"))
+            elif exposure > p_days:
+                refuted.append(f"line {t.line}: response {best}{best_how}, progression after {exposure} days (not > "
+                               f"{a_days}): neither primary nor acquired resistance")
+            else:
+                refuted.append(f"line {t.line}: progression after {exposure} days of immunotherapy (not > {p_days}){derived}")
         if undecided:
-            t = undecided[0]
-            return unknown(lambda: f"line {t.line}: progression date or best response on immunotherapy not recorded",
-                           [f"systemic_therapy line {t.line} progression_date and best_response"])
-        return not_met("progression on immunotherapy does not meet the resistance definition", ["systemic_therapy"])
+            return unknown(lambda: "; ".join(why for _, why, _ in undecided),
+                           [f"systemic_therapy line {t.line} {what}" for t, _, what in undecided])
+        return not_met(lambda: "; ".join(refuted) or "progression on immunotherapy does not meet the resistance definition",
+                       ["systemic_therapy", "assessments"])
 
     return node
 
