@@ -328,16 +328,20 @@ def _endpoint_rules(p) -> list[RenderableType]:
 def _windows_table(p) -> Table | None:
     if not p.windows:
         return None
-    t = Table(title="Day windows", show_lines=True, expand=True)
+    t = Table(title="Windows (days, or calendar months)", show_lines=True, expand=True)
     t.add_column("window")
-    t.add_column("days", no_wrap=True)
+    t.add_column("length", no_wrap=True)
     t.add_column("registry text", ratio=1)
     t.add_column("note", ratio=1)
+
+    def bound(d, m) -> str:
+        return f"{d} d" if d is not None else (f"{m} mo" if m is not None else "?")
+
     for name, w in p.windows.items():
-        if w.days is not None:
-            days = str(w.days)
+        if w.days is not None or w.months is not None:
+            days = bound(w.days, w.months)
         else:
-            days = f"{w.min_days if w.min_days is not None else '?'}-{w.max_days if w.max_days is not None else '?'}"
+            days = f"{bound(w.min_days, w.min_months)} to {bound(w.max_days, w.max_months)}"
         t.add_row(name, days, Text(w.source_text), Text(w.note) if w.note else Text("-", style="dim"))
     return t
 
@@ -394,7 +398,7 @@ def _criteria_table(p) -> Table:
 def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
              as_json: Annotated[bool, typer.Option("--json", help="Print the whole protocol as JSON.")] = False) -> None:
     """Show one protocol: design, arms with their regimens, endpoints and their derivation rules,
-    day windows, the visit schedule and every criterion with its source text and what decides it.
+    windows (days or calendar months), the visit schedule and every criterion with its source text and what decides it.
     Every label the file carries (not registered, assumption, site default, notes) is shown verbatim."""
     try:
         from oligotrial.protocols import load_protocol
