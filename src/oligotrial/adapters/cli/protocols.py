@@ -270,7 +270,8 @@ def _rule_events(r: EndpointRule) -> str:
     if r.kind == "ttnt":
         return "; ".join(["start of the next systemic line", *death])
     if r.kind == "local_control":
-        return (f"progression of the treated lesion (>= {r.lesion_progression_pct:g}% and "
+        which = "each residual lesion at the origin, every arm" if r.lesions == "residual" else "the treated lesion"
+        return (f"progression of {which} (>= {r.lesion_progression_pct:g}% and "
                 f">= {r.lesion_progression_mm:g} mm over its nadir)")
     good = "CR or PR" if r.kind == "orr" else "CR, PR or SD"
     return f"best overall response {good} ({crit}{', confirmed' if r.confirm_response else ', unconfirmed'})"
@@ -281,7 +282,7 @@ def _rule_censors(r: EndpointRule) -> str:
         return ("not time to event; responses after new anticancer therapy are not counted"
                 if r.censor_at_new_anticancer_therapy and r.criteria != "irecist" else "not time to event")
     if r.kind == "local_control":
-        return "per treated lesion: its last assessment"
+        return f"per {'residual' if r.lesions == 'residual' else 'treated'} lesion: its last assessment"
     if r.kind in ("os", "ttnt"):
         out = ["last contact"]
         if r.kind == "ttnt" and not r.death_is_event:
