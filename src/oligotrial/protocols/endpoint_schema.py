@@ -53,6 +53,12 @@ class EndpointRule(_Model):
     polymetastatic_threshold_lesions: int | None = Field(default=None, ge=1)
     lesion_progression_pct: float | None = Field(default=None, gt=0)
     lesion_progression_mm: float | None = Field(default=None, ge=0)
+    #: local_control only: which lesions it follows. ``treated``: each lesion irradiated on or
+    #: after the origin, from its treatment (so an arm without radiotherapy has none);
+    #: ``residual``: the lesions of the disease state (``disease_state``, e.g. the oligoresidual
+    #: lesions not in complete metabolic response) on the last scan on or before the origin,
+    #: from the origin, in every arm
+    lesions: Literal["treated", "residual"] = "treated"
     missed_visit: MissedVisitRule | None = None
     source_text: str = Field(min_length=3)
     note: str | None = None
@@ -63,6 +69,8 @@ class EndpointRule(_Model):
             raise ValueError(f"endpoint {self.id}: polymetastatic_pfs needs polymetastatic_threshold_lesions")
         if self.kind == "local_control" and (self.lesion_progression_pct is None or self.lesion_progression_mm is None):
             raise ValueError(f"endpoint {self.id}: local_control needs lesion_progression_pct and _mm")
+        if self.lesions != "treated" and self.kind != "local_control":
+            raise ValueError(f"endpoint {self.id}: lesions {self.lesions!r} is for local_control only")
         return self
 
 

@@ -1,7 +1,7 @@
 """The protocol schema: a trial registration encoded as data.
 
 A protocol file (YAML, one per trial, in ``protocols/library/``) holds the trial's identity,
-design, arms, allocation, stratification, masking, endpoints, day windows and every
+design, arms, allocation, stratification, masking, endpoints, windows (days or calendar months) and every
 inclusion/exclusion criterion with its verbatim registry text and either a computable rule or
 the attestation key a clinician must answer. Every protocol-derived number (threshold, window,
 dose range) lives here with its source text, not in code.
@@ -115,13 +115,34 @@ class Endpoints(_Model):
 
 
 class Window(_Model):
-    """A registry period made explicit in days (e.g. "3 months" -> 90 days)."""
+    """A registry period made explicit: in calendar ``months`` where the registry states months
+    ("within 3 months" -> ``months: 3``: from a date to the same day of the month 3 months on, the
+    month's last day where that day does not exist; see :mod:`oligotrial.domain.kernel.periods`),
+    in ``days`` where it states days or weeks ("12 weeks" -> ``days: 84``). A range gives its
+    bounds (``min_months``/``max_months`` or ``min_days``/``max_days``); each bound is one or the
+    other, never both."""
 
-    days: int | None = None
-    min_days: int | None = None
-    max_days: int | None = None
+    days: int | None = Field(default=None, ge=0)
+    min_days: int | None = Field(default=None, ge=0)
+    max_days: int | None = Field(default=None, ge=0)
+    months: int | None = Field(default=None, ge=0)
+    min_months: int | None = Field(default=None, ge=0)
+    max_months: int | None = Field(default=None, ge=0)
     source_text: str
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> Window:
+        for a, b in (("days", "months"), ("min_days", "min_months"), ("max_days", "max_months")):
+            if getattr(self, a) is not None and getattr(self, b) is not None:
+                raise ValueError(f"window: give {a} or {b}, not both ({a}={getattr(self, a)}, {b}={getattr(self, b)})")
+        single = self.days is not None or self.months is not None
+        ranged = any(getattr(self, k) is not None for k in ("min_days", "max_days", "min_months", "max_months"))
+        if single and ranged:
+            raise ValueError("window: give days/months, or a range (min_/max_ days or months), not both")
+        if not single and not ranged:
+            raise ValueError("window: expected days, months, or a range (min_/max_ days or months)")
+        return self
 
 
 class AttestationKey(_Model):

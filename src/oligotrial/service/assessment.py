@@ -217,7 +217,8 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
     nact = new_anticancer_therapy(patient, protocol, origin, arm, notes, reveal_arm=reveal_arm)
     nact_all = ep.next_line_starts(patient, origin)
     for rule in rules.endpoints:
-        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline))
+        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline,
+                            disease_state=protocol.disease_state))
     response = _response_summary(rules, origin, responses, nact)
     out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
            "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
@@ -255,7 +256,7 @@ def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Cand
 
 
 def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,
-         baseline: dt.date | None) -> dict[str, Any]:
+         baseline: dt.date | None, *, disease_state: Any = None) -> dict[str, Any]:
     resp = responses(rule.criteria)
     deaths = ep.deaths(patient) if rule.death_is_event else []
     nact = None
@@ -311,6 +312,8 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
             events.append(poly)
         tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact, missed_visit=missed)
         return {**base, **tte.to_dict()}
+    if rule.kind == "local_control" and rule.lesions == "residual":
+        return {**base, **_residual_control(patient, rule, origin, disease_state)}
     if rule.kind == "local_control":
         per = []
         for rt in patient.radiotherapy or ():
@@ -323,6 +326,36 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
         return {**base, "kind": "per_lesion", "lesions": per,
                 "reason": "no lesion treated on or after the origin" if not per else f"{len(per)} treated lesion(s)"}
     raise AssessmentError(f"endpoint kind {rule.kind!r}: not derivable", field="kind")  # pragma: no cover
+
+
+def _residual_control(patient: Patient, rule: EndpointRule, origin: dt.date, spec: Any) -> dict[str, Any]:
+    """Control of the residual disease in every arm: each lesion of the protocol's disease state
+    (mode ``residual``: present and not in complete metabolic response) on the last scan on or
+    before the origin, followed from the origin by the per-lesion rule of
+    :func:`oligotrial.domain.response.endpoints.local_control` (its nadir from the last measurement
+    on or before the origin). The lesions do not depend on the arm, so the arm without
+    radiotherapy has values too. A lesion the scan cannot classify (e.g. no PET-CT) is listed
+    under ``undetermined`` with what would decide it, never counted as controlled."""
+    from oligotrial.domain.response import evaluate_disease_state
+
+    if spec is None:
+        raise AssessmentError(f"endpoint {rule.id}: lesions 'residual' needs the protocol's disease_state",
+                              field="lesions")
+    ds = evaluate_disease_state(patient.model_copy(update={"as_of": origin}), spec)
+    if ds.judged_scan is None:
+        return {"kind": "per_lesion", "lesion_set": "residual", "lesions": [], "undetermined": [],
+                "reason": f"no scan on or before the origin {origin}: the residual lesions are not known"}
+    per = [ep.local_control(rule.id, patient, lid, origin, progression_pct=rule.lesion_progression_pct or 20,
+                            progression_mm=rule.lesion_progression_mm or 5).to_dict() for lid in ds.counted]
+    why = "; ".join(ds.missing) or "not classified"
+    undetermined = [{"lesion": lid, "reason": f"not known whether it was residual at {ds.judged_scan}: needs {why}"}
+                    for lid in ds.uncertain]
+    reason = (f"{len(per)} residual lesion(s) on the scan of {ds.judged_scan} (on or before the origin {origin}), "
+              "followed from the origin in every arm")
+    if undetermined:
+        reason += f"; {len(undetermined)} lesion(s) undetermined"
+    return {"kind": "per_lesion", "lesion_set": "residual", "lesions": per, "undetermined": undetermined,
+            "reason": reason}
 
 
 def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes) -> ep.TimeToEvent:

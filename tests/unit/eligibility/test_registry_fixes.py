@@ -86,12 +86,14 @@ def test_stop2_ex01_other_serious_comorbidity_needs_an_attestation():
     assert criterion("STOP-2", "STOP2-EX-01", rec).verdict == "not_met"
 
 
-# ---- 4. HCC EX-02: day 90 is within 3 months ----------------------------------------------------
+# ---- 4. HCC EX-02: the last day of the 3 months is within them ---------------------------------
 
-@pytest.mark.parametrize("progression,expected", [("2025-05-30", "met"), ("2025-05-31", "not_met")])
+@pytest.mark.parametrize("progression,expected", [("2025-05-31", "met"), ("2025-06-01", "met"),
+                                                  ("2025-06-02", "not_met")])
 def test_hcc_ex02_day_90_is_within_3_months(progression, expected):
     quoted(HCC, "Tumor progression within 3 months after first-line standard systemic therapy;")
-    # start 2025-03-01: 2025-05-30 is day 90, 2025-05-31 day 91
+    # start 2025-03-01: 3 calendar months end on 2025-06-01 (day 92, inside: <=); 2025-06-02 is after
+    # (issue 25 item 8: "N months" are calendar months, no longer 90 days)
     rec = base(systemic_therapy=[{"line": 1, "agents": ["lenvatinib"], "classes": ["tki"], "start": "2025-03-01",
                                   "progression_date": progression}])
     assert criterion("HCC-OPD", "HCC-EX-02", rec).verdict == expected

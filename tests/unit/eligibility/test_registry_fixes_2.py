@@ -26,8 +26,8 @@ EX07 = "Received any other antitumor drug therapy or local treatment within 3 mo
 
 @pytest.mark.parametrize("kind,date,expected", [
     ("tace", "2025-10-01", "met"),            # 50 days before as_of 2025-11-20
-    ("ablation", "2025-08-22", "met"),        # day 90: inside the 3 months (90 days)
-    ("resection", "2025-08-21", "not_met"),   # day 91: outside
+    ("ablation", "2025-08-20", "met"),        # the same day 3 calendar months before: inside
+    ("resection", "2025-08-19", "not_met"),   # the day before it: outside (issue 25 item 8)
 ])
 def test_hcc_ex07_sees_local_therapies(kind, date, expected):
     quoted(HCC, EX07)

@@ -103,5 +103,5 @@ def test_stop2_masking_blinds_enrolling_oncologists_and_statistician():
 def test_windows_are_explicit_days_with_their_text():
     for p in list_protocols():
         for name, w in p.windows.items():
-            assert (w.days or w.min_days or w.max_days), name
+            assert (w.days or w.min_days or w.max_days or w.months or w.min_months or w.max_months), name
             assert norm(w.source_text), name

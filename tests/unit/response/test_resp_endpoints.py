@@ -155,8 +155,10 @@ def test_resp_hcc_orr_and_pfs():
 
 
 def test_resp_oligoresidual_local_control_censored():
+    # the residual lesions are read on the PET-CT before the origin (not in complete metabolic response)
+    pet = [{**f, "suv_max": 5.0} for f in _lesion_findings(30)]
     rec = {**BASE, "assessments": [
-        {"date": "2026-01-05", "modality": "CT", "findings": _lesion_findings(30)},
+        {"date": "2026-01-05", "modality": "PET-CT", "findings": pet},
         {"date": "2026-04-01", "modality": "CT", "findings": _lesion_findings(20)},
         {"date": "2026-07-01", "modality": "CT", "findings": _lesion_findings(24)}],
         "radiotherapy": [{"start": "2026-01-15", "lesions": ["L1", "L2"]}]}

@@ -270,7 +270,8 @@ def _rule_events(r: EndpointRule) -> str:
     if r.kind == "ttnt":
         return "; ".join(["start of the next systemic line", *death])
     if r.kind == "local_control":
-        return (f"progression of the treated lesion (>= {r.lesion_progression_pct:g}% and "
+        which = "each residual lesion at the origin, every arm" if r.lesions == "residual" else "the treated lesion"
+        return (f"progression of {which} (>= {r.lesion_progression_pct:g}% and "
                 f">= {r.lesion_progression_mm:g} mm over its nadir)")
     good = "CR or PR" if r.kind == "orr" else "CR, PR or SD"
     return f"best overall response {good} ({crit}{', confirmed' if r.confirm_response else ', unconfirmed'})"
@@ -281,7 +282,7 @@ def _rule_censors(r: EndpointRule) -> str:
         return ("not time to event; responses after new anticancer therapy are not counted"
                 if r.censor_at_new_anticancer_therapy and r.criteria != "irecist" else "not time to event")
     if r.kind == "local_control":
-        return "per treated lesion: its last assessment"
+        return f"per {'residual' if r.lesions == 'residual' else 'treated'} lesion: its last assessment"
     if r.kind in ("os", "ttnt"):
         out = ["last contact"]
         if r.kind == "ttnt" and not r.death_is_event:
@@ -330,16 +331,20 @@ def _endpoint_rules(p) -> list[RenderableType]:
 def _windows_table(p) -> Table | None:
     if not p.windows:
         return None
-    t = Table(title="Day windows", show_lines=True, expand=True)
+    t = Table(title="Windows (days, or calendar months)", show_lines=True, expand=True)
     t.add_column("window")
-    t.add_column("days", no_wrap=True)
+    t.add_column("length", no_wrap=True)
     t.add_column("registry text", ratio=1)
     t.add_column("note", ratio=1)
+
+    def bound(d, m) -> str:
+        return f"{d} d" if d is not None else (f"{m} mo" if m is not None else "?")
+
     for name, w in p.windows.items():
-        if w.days is not None:
-            days = str(w.days)
+        if w.days is not None or w.months is not None:
+            days = bound(w.days, w.months)
         else:
-            days = f"{w.min_days if w.min_days is not None else '?'}-{w.max_days if w.max_days is not None else '?'}"
+            days = f"{bound(w.min_days, w.min_months)} to {bound(w.max_days, w.max_months)}"
         t.add_row(name, days, Text(w.source_text), Text(w.note) if w.note else Text("-", style="dim"))
     return t
 
@@ -396,7 +401,7 @@ def _criteria_table(p) -> Table:
 def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
              as_json: Annotated[bool, typer.Option("--json", help="Print the whole protocol as JSON.")] = False) -> None:
     """Show one protocol: design, arms with their regimens, endpoints and their derivation rules,
-    day windows, the visit schedule and every criterion with its source text and what decides it.
+    windows (days or calendar months), the visit schedule and every criterion with its source text and what decides it.
     Every label the file carries (not registered, assumption, site default, notes) is shown verbatim."""
     try:
         from oligotrial.protocols import load_protocol

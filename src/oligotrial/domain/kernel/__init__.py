@@ -4,10 +4,12 @@ Owns: explained values (a result with the reason behind it, formatted when read:
 :mod:`.reasons`), the one finite-number check that names field, value and expectation
 (:mod:`.validation`), what any input may hold (valid text, finite numbers, plausible dates,
 bounded sizes) and the input models' base that enforces it (:mod:`.bounds`, loaded when first
-read: it needs pydantic), and the lazy public surfaces of the context packages (:mod:`.exports`).
+read: it needs pydantic), the lazy public surfaces of the context packages (:mod:`.exports`), and
+calendar periods: "N months" as calendar months, ``add_months`` (:mod:`.periods`).
 """
 
 from oligotrial.domain.kernel.exports import lazy_exports
+from oligotrial.domain.kernel.periods import Period, add_months
 from oligotrial.domain.kernel.reasons import Explained, Reason, reason_text
 from oligotrial.domain.kernel.validation import finite_number
 
@@ -15,4 +17,5 @@ from oligotrial.domain.kernel.validation import finite_number
 _EXPORTS = {"bounds": "bounds", "BoundedDate": "bounds", "BoundedModel": "bounds"}
 _lazy, __getattr__, _dir = lazy_exports(__name__, _EXPORTS)
 
-__all__ = sorted(["Explained", "Reason", "finite_number", "lazy_exports", "reason_text", *_lazy])
+__all__ = sorted(["Explained", "Period", "Reason", "add_months", "finite_number", "lazy_exports", "periods",
+                  "reason_text", *_lazy])

@@ -22,11 +22,11 @@ References
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from oligotrial.domain.kernel import add_months  # calendar months: the kernel's one rule (periods)
 from oligotrial.domain.radiotherapy.dose import (
     check_alpha_beta_gy,
     check_dose_gy,
@@ -120,13 +120,6 @@ def cumulative_eqd2_gy(prior: list[PriorCourse], new: NewCourse | None, alpha_be
     if new is not None:
         total += eqd2_gy(new.dose_gy, new.fractions, ab)
     return total
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus whole calendar ``months`` (clamped to the month's last day)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ does not need are not asked for.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
+from oligotrial.domain.kernel import add_months  # calendar months: the kernel's one rule (periods)
 from oligotrial.domain.record.patient import Patient
 
 Date = dt.date
@@ -57,12 +57,6 @@ class OligoState:
         return {"state": self.state, "branch": self.branch, "inputs_used": self.inputs_used,
                 "missing": list(self.missing), "reasons": list(self.reasons),
                 "source": "Guckenberger et al., Lancet Oncol 2020;21:e18-28 (ESTRO-EORTC)"}
-
-
-def add_months(d: Date, months: int) -> Date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
 
 
 def classify(inp: OligoInputs) -> OligoState:

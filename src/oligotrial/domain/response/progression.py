@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.kernel import Explained, Reason, reason_text
+from oligotrial.domain.kernel import Explained, Reason, add_months, reason_text
 from oligotrial.domain.record.patient import Assessment, Finding, Patient
 
 Date = dt.date
@@ -200,6 +200,18 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
     if prev.date <= ctx.baseline:
         return False, "only one study after baseline"
     gap = (last.date - prev.date).days
+    lo_m, hi_m = rule.get("interval_min_months"), rule.get("interval_max_months")
+    if lo_m is not None or hi_m is not None:
+        # "2-3 months apart" in calendar months: the second study from the same day of the month
+        # 2 months after the first to the same day 3 months after it (the month's last day where
+        # that day does not exist; kernel.periods)
+        early = None if lo_m is None else add_months(prev.date, lo_m)
+        late = None if hi_m is None else add_months(prev.date, hi_m)
+        if (early is not None and last.date < early) or (late is not None and last.date > late):
+            return False, lambda: (f"the two studies are {gap} days apart: {last.date.isoformat()} is outside "
+                                   f"{'?' if lo_m is None else lo_m}-{'?' if hi_m is None else hi_m} months after "
+                                   f"{prev.date.isoformat()} ({'' if early is None else early.isoformat()} to "
+                                   f"{'' if late is None else late.isoformat()})")
     lo, hi = rule.get("interval_min_days"), rule.get("interval_max_days")
     if (lo is not None and gap < lo) or (hi is not None and gap > hi):
         return False, lambda: f"the two studies are {gap} days apart (window {lo}-{hi} days)"

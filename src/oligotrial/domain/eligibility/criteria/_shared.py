@@ -12,6 +12,7 @@ from typing import Any
 from oligotrial.domain.eligibility.kleene import (
     Context,
 )
+from oligotrial.domain.kernel import Period
 from oligotrial.domain.record import scores
 from oligotrial.domain.response.counting import DiseaseState, evaluate_disease_state
 from oligotrial.domain.response.recist import assess
@@ -42,25 +43,64 @@ def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[
         raise ValueError(f"missing parameter(s) {sorted(lacking)}")
 
 
+def _window_period(w) -> Period | None:
+    """A protocol window's period: its ``months`` or ``days``, else its upper bound
+    (``max_months`` / ``max_days``); None when it has only a lower bound."""
+    if getattr(w, "months", None) is not None:
+        return Period(months=w.months)
+    if w.days is not None:
+        return Period(days=w.days)
+    if getattr(w, "max_months", None) is not None:
+        return Period(months=w.max_months)
+    if w.max_days is not None:
+        return Period(days=w.max_days)
+    return None
+
+
+def _period_resolver(params: dict):
+    """A leaf's time window as a :class:`Period` from its parameters: a fixed ``days``, or a named
+    protocol ``window`` (calendar months or days) resolved once per protocol; None when the leaf
+    has no window. For a window counted forward from a date of the record (a line's start)."""
+    if "days" in params:
+        fixed = Period(days=int(params["days"]))
+        return lambda ctx: fixed
+    if "window" not in params:
+        return lambda ctx: None
+    name = params["window"]
+    per_protocol: dict[int, tuple[Any, Period | None]] = {}
+
+    def resolve(ctx: Context) -> Period | None:
+        proto = ctx.protocol
+        hit = per_protocol.get(id(proto))
+        if hit is None or hit[0] is not proto:
+            hit = per_protocol[id(proto)] = (proto, _window_period(proto.windows[name]))
+        return hit[1]
+
+    return resolve
+
+
 def _window_resolver(params: dict):
-    """A leaf's time window in days from its parameters: a fixed ``days``, or a named protocol
-    ``window`` (its ``days``, else its ``max_days``) resolved once per protocol; None when the
-    leaf has no window. The parameter lookups are done once, not on every evaluation."""
+    """A leaf's time window in days counted back from the screening date: a fixed ``days``, or a
+    named protocol ``window`` (its ``days``, else its ``max_days``; a window in calendar months
+    is the days from the same day of the month N months before the screening date, the month's
+    last day where that day does not exist, to the screening date). None when the leaf has no
+    window. The parameter lookups are done once, not on every evaluation."""
     if "days" in params:
         fixed = int(params["days"])
         return lambda ctx: fixed
     if "window" not in params:
         return lambda ctx: None
     name = params["window"]
-    per_protocol: dict[int, tuple[Any, int | None]] = {}
+    per_protocol: dict[int, tuple[Any, int | Period | None]] = {}
 
     def resolve(ctx: Context) -> int | None:
         proto = ctx.protocol
         hit = per_protocol.get(id(proto))
         if hit is None or hit[0] is not proto:
-            w = proto.windows[name]
-            hit = per_protocol[id(proto)] = (proto, w.days if w.days is not None else w.max_days)
-        return hit[1]
+            p = _window_period(proto.windows[name])
+            hit = per_protocol[id(proto)] = (proto, p.days if p is not None and p.days is not None else p)
+        v = hit[1]
+        return v if v is None or type(v) is int else v.days_before(ctx.as_of)
 
     return resolve
 

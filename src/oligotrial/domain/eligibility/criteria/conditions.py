@@ -31,10 +31,14 @@ from oligotrial.domain.eligibility.registry import leaf
 
 @leaf("condition")
 def _condition(params: dict) -> Node:
-    _check_keys(params, {"any_of", "within_days", "history"}, {"any_of"})
+    _check_keys(params, {"any_of", "within_days", "window", "history"}, {"any_of"})
+    if "within_days" in params and "window" in params:
+        raise ValueError("give within_days or window, not both")
     names = list(params["any_of"])
     wanted = frozenset(names)
-    within = params.get("within_days")
+    # a condition since a date counts while that date is within the window before the screening
+    # date (a protocol window in calendar months counts back to the same day N months earlier)
+    window = _window_resolver({"days": params["within_days"]} if "within_days" in params else params)
     history = bool(params.get("history", False))
     not_recorded = unknown(f"conditions not recorded ({', '.join(names)})", [f"conditions ({' / '.join(names)})"])
     none_found = not_met(f"none of {', '.join(names)} {'recorded' if history else 'active'}", ["conditions"])
@@ -46,6 +50,7 @@ def _condition(params: dict) -> Node:
         hits = [c for c in conds if c.name in wanted]
         if not hits:
             return none_found
+        within = window(ctx)
         active = [c for c in hits if c.active is True or history or (within is not None and c.since is not None and
                                                                       (ctx.as_of - c.since).days <= within)]
         if active:

@@ -14,6 +14,7 @@ from oligotrial.domain.eligibility.criteria._shared import (
     _imaging_srcs,
     _line_imaging,
     _op,
+    _period_resolver,
     _progression_of,
     _window_resolver,
 )
@@ -136,7 +137,7 @@ def _response_persisted(params: dict) -> Node:
     the three-valued leaf and the attestation cannot say this: "the record if it decides, else
     the attestation" is not monotone in the record's verdict.)"""
     _check_keys(params, {"line", "min_days", "window", "responses", "record"})
-    window = _window_resolver({"days": params["min_days"]} if "min_days" in params else params)
+    window = _period_resolver({"days": params["min_days"]} if "min_days" in params else params)
     if "min_days" not in params and "window" not in params:
         raise ValueError("give min_days or window")
     which = params.get("line", "current")
@@ -153,7 +154,7 @@ def _response_persisted(params: dict) -> Node:
         if t is None:
             return (None, f"no {which} systemic therapy line to measure the response against", [],
                     ["systemic_therapy", "follow-up imaging"])
-        need = window(ctx)
+        need = window(ctx).days_after(t.start)   # a window in months: to the same day N months on
         return ctx.patient_memo(("persistence", t.line, t.start, need, key), _persistence, ctx, t, need, responses)
 
     def node(ctx: Context) -> Outcome:
@@ -299,18 +300,24 @@ def _line_cycles(params: dict) -> Node:
 
 @leaf("line_benefit")
 def _line_benefit(params: dict) -> Node:
-    """Clinical benefit (best response CR/PR/SD) lasting at least N days from the line's start
-    to its documented progression (or, if none is documented, to the judged scan)."""
+    """Clinical benefit (best response CR/PR/SD) lasting at least N days (or the protocol
+    ``window``; in calendar months: to the same day of the month N months after the line's start)
+    from the line's start to its documented progression (or, if none is documented, to the
+    judged scan)."""
     _check_keys(params, {"line", "min_days", "window", "responses"}, {"line"})
     responses = set(params.get("responses", ["CR", "PR", "SD"]))
+    period = _period_resolver({"days": params["min_days"]} if "min_days" in params else params)
 
     def node(ctx: Context) -> Outcome:
         t, decided = _line_or_outcome(ctx, params["line"])
         if decided is not None:
             return decided
-        need = params.get("min_days")
-        if need is None:
-            need = ctx.protocol.windows[params["window"]].days
+        per = period(ctx)
+        need = per.days_after(t.start)
+        if per.months is not None:   # say where the calendar months end
+            need_txt = f"{need} days: {per} to {_fmt(per.after(t.start))}"
+        else:
+            need_txt = f"{need} days"
         src = [f"systemic_therapy line {t.line}"]
         best, best_how = t.best_response, ""
         if best is not None and best not in responses:
@@ -331,7 +338,7 @@ def _line_benefit(params: dict) -> Node:
         if best is None:
             if days < need:   # progression before the window closed: no benefit of that length
                 return not_met(lambda: f"line {t.line} ({'+'.join(t.agents)}): {days} days from start {_fmt(t.start)} to "
-                               f"{basis} (required >= {need} days)", src)
+                               f"{basis} (required >= {need_txt})", src)
             im = _line_imaging(ctx, t)
             best = None if im.why is not None else _imaging_best(im)
             if best is None or best == "PD":
@@ -348,7 +355,7 @@ def _line_benefit(params: dict) -> Node:
         ok = days >= need
         return (met if ok else not_met)(
             lambda: f"line {t.line} ({'+'.join(t.agents)}): {best}{best_how}, {days} days from start {_fmt(t.start)} to "
-            f"{basis} (required >= {need} days)", src)
+            f"{basis} (required >= {need_txt})", src)
 
     return node
 
@@ -373,7 +380,7 @@ def _early_progression(params: dict) -> Node:
     """Progression on ``line`` within the window counted from the line's start (day 0);
     ``op`` (default ``<``) says whether the window's last day is inside (``<=``)."""
     _check_keys(params, {"line", "days", "window", "op"}, {"line"})
-    window = _window_resolver(params)
+    window = _period_resolver(params)
     op = params.get("op", "<")
     cmp_ = _op(op)
 
@@ -381,7 +388,9 @@ def _early_progression(params: dict) -> Node:
         t, decided = _line_or_outcome(ctx, params["line"])
         if decided is not None:
             return decided
-        limit = window(ctx)
+        per = window(ctx)
+        limit = per.days_after(t.start)   # a window in months: to the same day N months on
+        ends = f", {per} end on {_fmt(per.after(t.start))}" if per.months is not None else ""
         prog, how = _progression_of(ctx, t)
         if prog is None:
             im = _line_imaging(ctx, t)
@@ -394,7 +403,7 @@ def _early_progression(params: dict) -> Node:
                else _imaging_srcs(t, _line_imaging(ctx, t)))
         derived = "" if t.progression_date is not None else f"; {how}"
         return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (day {days} "
-                                        f"{op} {limit}: {'yes' if ok else 'no'}){derived}", src)
+                                        f"{op} {limit}{ends}: {'yes' if ok else 'no'}){derived}", src)
 
     return node
 
@@ -493,13 +502,13 @@ def _io_resistance(params: dict) -> Node:
     if ("primary_min_days" in params) == ("primary_window" in params) or \
             ("acquired_min_days" in params) == ("acquired_window" in params):
         raise ValueError("give primary_min_days or primary_window, and acquired_min_days or acquired_window")
-    p_res = _window_resolver({"days": params["primary_min_days"]} if "primary_min_days" in params
+    p_res = _period_resolver({"days": params["primary_min_days"]} if "primary_min_days" in params
                              else {"window": params["primary_window"]})
-    a_res = _window_resolver({"days": params["acquired_min_days"]} if "acquired_min_days" in params
+    a_res = _period_resolver({"days": params["acquired_min_days"]} if "acquired_min_days" in params
                              else {"window": params["acquired_window"]})
 
     def node(ctx: Context) -> Outcome:
-        p_days, a_days = p_res(ctx), a_res(ctx)
+        p_per, a_per = p_res(ctx), a_res(ctx)
         lines = ctx.patient.systemic_therapy
         if lines is None:
             return unknown("systemic therapy history not recorded", ["systemic_therapy"])
@@ -511,6 +520,8 @@ def _io_resistance(params: dict) -> Node:
         for t in io:
             # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
             prog, how = _progression_of(ctx, t)
+            # a window in months counts from the line's start to the same day N months on
+            p_days, a_days = p_per.days_after(t.start), a_per.days_after(t.start)
             im = _line_imaging(ctx, t)
             best, best_how = t.best_response, ""
             if best is None:   # no response recorded: the best time point on the line's scans up to its first PD
@@ -538,10 +549,10 @@ def _io_resistance(params: dict) -> Node:
             src = ([f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im))
             if exposure > a_days:
                 return met(lambda: f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
-                           f"(> {a_days}){derived}", src)
+                           f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}", src)
             if exposure > p_days and best in ("SD", "PD"):
                 return met(lambda: f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
-                           f"of immunotherapy (> {p_days}){derived}", src)
+                           f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}", src)
             if exposure > p_days and best is None:
                 undecided.append((t, f"line {t.line}: progression after {exposure} days (> {p_days}){derived}, but best "
                                      f"response to line {t.line} not recorded"
