@@ -180,14 +180,17 @@ def new_anticancer_therapy(patient: Patient, protocol: Protocol, origin: dt.date
 
 def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None,
                      arm: str | None = None, origin_kind: str | None = None,
-                     reveal_arm: bool = True) -> dict[str, Any]:
+                     reveal_arm: bool = True, contacts: list[ep.Candidate] | None = None) -> dict[str, Any]:
     """Every endpoint in the protocol's ``endpoint_rules`` for one patient.
 
     ``start`` is the origin (randomization; enrolment in a single-arm trial); ``arm`` the
     allocated arm, which decides what is protocol-directed therapy (see
     :func:`new_anticancer_therapy`). Response is assessed against the last scan on or before the
     origin (:func:`response_baseline`). The output names ``origin``, ``origin_kind`` and
-    ``response_baseline``; ``reveal_arm=False`` keeps the arm out of it (blinded roles)."""
+    ``response_baseline``; ``reveal_arm=False`` keeps the arm out of it (blinded roles).
+    ``contacts`` are the dates outside the record at which the participant was seen (consent,
+    enrolment, randomization, visits done): with the record's own (:func:`ep.contacts`) and the
+    origin they give the last contact that censors overall survival and time to next treatment."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     if arm is not None and arm not in {a.id for a in protocol.arms}:
         raise AssessmentError(f"arm {arm!r}: expected one of {[a.id for a in protocol.arms]} for {protocol.id}",
@@ -216,8 +219,12 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
 
     nact = new_anticancer_therapy(patient, protocol, origin, arm, notes, reveal_arm=reveal_arm)
     nact_all = ep.next_line_starts(patient, origin)
+    alive = ep.last_known_alive(patient, [ep.Candidate(origin, origin_kind or rules.origin), *(contacts or ())])
+    if alive is not None:
+        alive = ep.Candidate(alive.date, f"the last contact ({alive.reason}), the last date the participant was "
+                                         "seen or reported alive")
     for rule in rules.endpoints:
-        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline))
+        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline, alive))
     response = _response_summary(rules, origin, responses, nact)
     out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
            "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
@@ -255,7 +262,7 @@ def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Cand
 
 
 def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,
-         baseline: dt.date | None) -> dict[str, Any]:
+         baseline: dt.date | None, alive: ep.Candidate | None = None) -> dict[str, Any]:
     resp = responses(rule.criteria)
     deaths = ep.deaths(patient) if rule.death_is_event else []
     nact = None
@@ -283,12 +290,18 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
         return {**base, **ep.ResponseEndpoint(rule.id, value, bor.response, reason).to_dict()}
     if rule.kind == "os":
         tte = ep.time_to_event(rule.id, origin, events=ep.deaths(patient), assessments=resp,
-                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+                               last_contact=alive, censor_at_last_contact=True)
         return {**base, **tte.to_dict()}
     if rule.kind == "ttnt":
         events = list(nact_all[:1]) + deaths
+        end = alive
+        death = patient.death_date()
+        if death is not None and not rule.death_is_event and death >= origin:
+            # follow-up for the next treatment is complete to the death: censored there (the rule's
+            # "death and last contact censor"); the death is not a contact
+            end = ep.Candidate(death, "the death, not an event of this endpoint (follow-up is complete to it)")
         tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp,
-                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+                               last_contact=end, censor_at_last_contact=True)
         return {**base, **tte.to_dict()}
     if rule.kind == "pfs":
         if rule.criteria == "irecist":

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from oligotrial.domain.record import parse_patient
+from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup
@@ -56,6 +57,24 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
     return None if a is None else allocation_arm(ctx, a)
 
 
+def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
+    """The dates outside the patient record at which the participant was seen: consent,
+    enrolment, randomization and every visit done (in or out of its window; a missed visit is
+    not a contact). With the record's own (:func:`oligotrial.domain.response.endpoints.contacts`)
+    they give the last contact (docs/endpoints.md)."""
+    out = []
+    if p.consent and p.consent.get("date"):
+        out.append(Candidate(dt.date.fromisoformat(p.consent["date"][:10]), "consent"))
+    if p.enrolment and p.enrolment.get("at"):
+        out.append(Candidate(dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"))
+    if p.randomized_on:
+        out.append(Candidate(dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
+    for v in visits:
+        if v.get("actual") and str(v.get("status", "")).startswith("done"):
+            out.append(Candidate(dt.date.fromisoformat(v["actual"][:10]), f"visit {v.get('code')} done"))
+    return out
+
+
 def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool,
             arm: str | None = None) -> tuple[dict[str, Any], Any] | None:
     """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
@@ -65,7 +84,8 @@ def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reve
     arm = arm or _arm(ctx, uow, protocol, p.id)
     record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
     patient = parse_patient(record, today=ctx.today())
-    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm)
+    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm,
+                           contacts=trial_contacts(p, uow.repo.visits(p.id)))
     doc["participant"] = p.id
     return doc, patient
 
