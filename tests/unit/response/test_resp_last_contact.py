@@ -78,7 +78,7 @@ SOURCES = {  # one entry of each kind, dated day 150, and nothing later
         "vas": 70}}]},
     "lab": {"labs": [{"date": _day(150), "test": "hemoglobin", "value": 11.8, "unit": "g/dL"}]},
     "performance status": {"performance": [{"date": _day(150), "scale": "ECOG", "score": 1}]},
-    "radiotherapy last fraction": {"radiotherapy": [{"start": _day(146), "end": _day(150), "lesions": ["L1"]}]},
+    "radiotherapy fraction": {"radiotherapy": [{"start": _day(146), "end": _day(150), "lesions": ["L1"]}]},
     "systemic therapy started": {"systemic_therapy": [{"line": 2, "agents": ["docetaxel"], "start": _day(150)}]},
     "progression recorded": {"events": [{"date": _day(150), "kind": "progression"}]},
     "metastasis-directed therapy": {"events": [{"date": _day(150), "kind": "metastasis_directed_therapy"}]},
@@ -114,3 +114,12 @@ def test_a_contact_dated_after_a_recorded_death_is_not_counted():
            "events": [{"date": _day(60), "kind": "death"}]}
     late_visit = [ep.Candidate(ORIGIN + dt.timedelta(days=90), "visit done")]
     assert ep.last_known_alive(parse_patient(rec), late_visit).date == ORIGIN + dt.timedelta(days=30)
+
+
+def test_a_course_s_last_fraction_is_named_like_its_first_so_that_the_reason_cannot_tell_the_arm():
+    # STOP-2 is triple-blind: SABR (several fractions) vs 8 Gy in 1 fraction; a censoring reason
+    # that said "last fraction" would tell a blinded reader the course had more than one
+    multi = {**BASE, "radiotherapy": [{"start": _day(146), "end": _day(150), "lesions": ["L1"]}]}
+    single = {**BASE, "radiotherapy": [{"start": _day(150), "end": _day(150), "lesions": ["L1"]}]}
+    reasons = {_endpoint(rec, "os")["reason"] for rec in (multi, single)}
+    assert len(reasons) == 1 and "radiotherapy fraction" in reasons.pop()

@@ -204,9 +204,9 @@ def contacts(patient: Patient) -> list[Candidate]:
         add(v.date, "vital signs")
     for t in patient.transfusions or ():
         add(t.date, "transfusion")
-    for rt in patient.radiotherapy or ():
-        add(rt.start, "radiotherapy first fraction")
-        add(rt.end, "radiotherapy last fraction")
+    for rt in patient.radiotherapy or ():  # first and last fraction, named alike: how many days a
+        add(rt.start, "radiotherapy fraction")  # course lasted can tell a blinded reader the arm
+        add(rt.end, "radiotherapy fraction")
     for st in patient.systemic_therapy or ():
         add(st.start, f"systemic therapy line {st.line} started")
         add(st.progression_date, f"progression on systemic therapy line {st.line}")
