@@ -74,12 +74,37 @@ class EndpointRule(_Model):
         return self
 
 
+class ResponseConfirmation(_Model):
+    """The intervals of the best overall response (ADRS ``BOR`` and ``CBOR``).
+
+    RECIST 1.1 (Eisenhauer 2009) s.4.4.3: "Complete or partial responses may be claimed only if
+    the criteria for each are met at a subsequent time point as specified in the protocol
+    (generally 4 weeks later)" (``confirm_min_days``, 28: exactly four weeks confirms); s.4.6.1:
+    "in the case of SD, measurements must have met the SD criteria at least once after study
+    entry at a minimum interval (in general not less than 6-8 weeks)" defined by the protocol
+    (``sd_min_days`` from the origin). Where the registry names no interval the value is the
+    project's assumption, said so in ``assumption``."""
+
+    confirm_min_days: int = Field(default=28, ge=1)
+    sd_min_days: int = Field(default=42, ge=0)
+    source_text: str | None = None
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _labelled(self) -> ResponseConfirmation:
+        if self.source_text is None and self.assumption is None:
+            raise ValueError("response_confirmation: expected the registry text it comes from (source_text) or, "
+                             "where the registry is silent, the assumption made (assumption)")
+        return self
+
+
 class EndpointRules(_Model):
     origin: Literal["randomization", "treatment_start", "enrolment"]
     origin_source_text: str
     #: what is ours about the origin (a reading the registry does not state), labelled as such;
     #: ``origin_source_text`` quotes only the registry
     origin_note: str | None = None
+    response_confirmation: ResponseConfirmation | None = None
     endpoints: list[EndpointRule] = Field(min_length=1)
     note: str | None = None
 

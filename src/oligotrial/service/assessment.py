@@ -180,14 +180,17 @@ def new_anticancer_therapy(patient: Patient, protocol: Protocol, origin: dt.date
 
 def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None,
                      arm: str | None = None, origin_kind: str | None = None,
-                     reveal_arm: bool = True) -> dict[str, Any]:
+                     reveal_arm: bool = True, contacts: list[ep.Candidate] | None = None) -> dict[str, Any]:
     """Every endpoint in the protocol's ``endpoint_rules`` for one patient.
 
     ``start`` is the origin (randomization; enrolment in a single-arm trial); ``arm`` the
     allocated arm, which decides what is protocol-directed therapy (see
     :func:`new_anticancer_therapy`). Response is assessed against the last scan on or before the
     origin (:func:`response_baseline`). The output names ``origin``, ``origin_kind`` and
-    ``response_baseline``; ``reveal_arm=False`` keeps the arm out of it (blinded roles)."""
+    ``response_baseline``; ``reveal_arm=False`` keeps the arm out of it (blinded roles).
+    ``contacts`` are the dates outside the record at which the participant was seen (consent,
+    enrolment, randomization, visits done): with the record's own (:func:`ep.contacts`) and the
+    origin they give the last contact that censors overall survival and time to next treatment."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     if arm is not None and arm not in {a.id for a in protocol.arms}:
         raise AssessmentError(f"arm {arm!r}: expected one of {[a.id for a in protocol.arms]} for {protocol.id}",
@@ -216,9 +219,13 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
 
     nact = new_anticancer_therapy(patient, protocol, origin, arm, notes, reveal_arm=reveal_arm)
     nact_all = ep.next_line_starts(patient, origin)
+    alive = ep.last_known_alive(patient, [ep.Candidate(origin, origin_kind or rules.origin), *(contacts or ())])
+    if alive is not None:
+        alive = ep.Candidate(alive.date, f"the last contact ({alive.reason}), the last date the participant was "
+                                         "seen or reported alive")
     for rule in rules.endpoints:
-        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline,
-                            disease_state=protocol.disease_state))
+        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline, alive,
+                            response_options(rules), disease_state=protocol.disease_state))
     response = _response_summary(rules, origin, responses, nact)
     out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
            "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
@@ -227,6 +234,27 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
     if arm is not None and reveal_arm:
         out["arm"] = arm
     return out
+
+
+def response_options(rules: Any) -> r11.RecistOptions:
+    """The RECIST 1.1 options of the protocol's best overall response: its ``response_confirmation``
+    intervals (confirmation, SD minimum from the origin), RECIST 1.1 defaults without one."""
+    conf = getattr(rules, "response_confirmation", None)
+    if conf is None:
+        return r11.RecistOptions()
+    return replace(r11.RecistOptions(), confirm_min_days=conf.confirm_min_days, sd_min_days=conf.sd_min_days)
+
+
+def best_response(responses: list[tuple[dt.date, str]], *, criteria: str, start: dt.date, confirm: bool,
+                  until: dt.date | None, options: r11.RecistOptions) -> r11.BestResponse:
+    """Best overall response (RECIST 1.1 s.4.4.3; iRECIST: Seymour 2017) from the time-point
+    responses on or after ``start`` and before ``until`` (new anticancer therapy: RECIST 1.1
+    s.4.4.3 counts responses "until disease progression/recurrence" on the study's own treatment),
+    confirmed (``confirm``) or not."""
+    if criteria == "irecist":
+        return irecist.best_overall_response([r for r in responses if until is None or r[0] < until], start=start,
+                                             confirm=confirm, options=irecist.IrecistOptions(recist=options))
+    return r11.best_overall_response(responses, start=start, confirm=confirm, until=until, options=options)
 
 
 def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Candidate]) -> dict[str, Any]:
@@ -239,12 +267,11 @@ def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Cand
     confirm = bool(rule and rule.confirm_response)
     resp = responses(criteria)
     until = nact[0].date if nact else None
+    bor = best_response(resp, criteria=criteria, start=origin, confirm=confirm, until=until,
+                        options=response_options(rules))
     if criteria == "irecist":
-        bor = irecist.best_overall_response([r for r in resp if until is None or r[0] < until], start=origin,
-                                            confirm=confirm)
         cr_pr, control = ("iCR", "iPR"), ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
     else:
-        bor = r11.best_overall_response(resp, start=origin, confirm=confirm, until=until, options=r11.RecistOptions())
         cr_pr, control = ("CR", "PR"), ("CR", "PR", "SD", "NON-CR/NON-PD")
     best = bor.response
     return {"criteria": "iRECIST" if criteria == "irecist" else "RECIST 1.1", "confirmed": confirm,
@@ -256,7 +283,8 @@ def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Cand
 
 
 def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,
-         baseline: dt.date | None, *, disease_state: Any = None) -> dict[str, Any]:
+         baseline: dt.date | None, alive: ep.Candidate | None = None,
+         ropts: r11.RecistOptions | None = None, *, disease_state: Any = None) -> dict[str, Any]:
     resp = responses(rule.criteria)
     deaths = ep.deaths(patient) if rule.death_is_event else []
     nact = None
@@ -270,13 +298,11 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
               if rule.missed_visit else None)
     base = {"endpoint": rule.id, "name": rule.name, "source_text": rule.source_text}
     if rule.kind in ("orr", "dcr"):
-        opts = r11.RecistOptions()
+        bor = best_response(resp, criteria=rule.criteria, start=origin, confirm=rule.confirm_response,
+                            until=nact.date if nact else None, options=ropts or r11.RecistOptions())
         if rule.criteria == "irecist":
-            bor = irecist.best_overall_response(resp, start=origin, confirm=rule.confirm_response)
             good = ("iCR", "iPR") if rule.kind == "orr" else ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
         else:
-            bor = r11.best_overall_response(resp, start=origin, confirm=rule.confirm_response,
-                                            until=nact.date if nact else None, options=opts)
             good = ("CR", "PR") if rule.kind == "orr" else ("CR", "PR", "SD", "NON-CR/NON-PD")
         value = None if bor.response is None else bor.response in good
         reason = ("no post-origin assessment: unknown" if bor.response is None
@@ -284,12 +310,18 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
         return {**base, **ep.ResponseEndpoint(rule.id, value, bor.response, reason).to_dict()}
     if rule.kind == "os":
         tte = ep.time_to_event(rule.id, origin, events=ep.deaths(patient), assessments=resp,
-                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+                               last_contact=alive, censor_at_last_contact=True)
         return {**base, **tte.to_dict()}
     if rule.kind == "ttnt":
         events = list(nact_all[:1]) + deaths
+        end = alive
+        death = patient.death_date()
+        if death is not None and not rule.death_is_event and death >= origin:
+            # follow-up for the next treatment is complete to the death: censored there (the rule's
+            # "death and last contact censor"); the death is not a contact
+            end = ep.Candidate(death, "the death, not an event of this endpoint (follow-up is complete to it)")
         tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp,
-                               last_contact=ep.last_contact(patient), censor_at_last_contact=True)
+                               last_contact=end, censor_at_last_contact=True)
         return {**base, **tte.to_dict()}
     if rule.kind == "pfs":
         if rule.criteria == "irecist":

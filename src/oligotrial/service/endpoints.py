@@ -15,7 +15,8 @@ ARM column and no arm in any value.
 References
 ----------
 CDISC ADaM Basic Data Structure for Time-to-Event Analyses (ADTTE) v1.0, 2012.
-CDISC ADaM Implementation Guide v1.1 (ADRS, response parameters OVRLRESP and BOR).
+CDISC ADaM Implementation Guide v1.1 (ADRS, response parameter OVRLRESP); admiralonco (pharmaverse)
+"Creating a Basic ADRS": BOR, CBOR and the analysis flag ANL01FL. docs/endpoints.md has the rules.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from oligotrial.domain.record import parse_patient
+from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup
 from oligotrial.service.access import authorize, site_visible, visible_participant
-from oligotrial.service.assessment import assess_patient, derive_endpoints
+from oligotrial.service.assessment import (assess_patient, best_response, derive_endpoints, new_anticancer_therapy,
+                                          response_options)
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
@@ -56,6 +59,24 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
     return None if a is None else allocation_arm(ctx, a)
 
 
+def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
+    """The dates outside the patient record at which the participant was seen: consent,
+    enrolment, randomization and every visit done (in or out of its window; a missed visit is
+    not a contact). With the record's own (:func:`oligotrial.domain.response.endpoints.contacts`)
+    they give the last contact (docs/endpoints.md)."""
+    out = []
+    if p.consent and p.consent.get("date"):
+        out.append(Candidate(dt.date.fromisoformat(p.consent["date"][:10]), "consent"))
+    if p.enrolment and p.enrolment.get("at"):
+        out.append(Candidate(dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"))
+    if p.randomized_on:
+        out.append(Candidate(dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
+    for v in visits:
+        if v.get("actual") and str(v.get("status", "")).startswith("done"):
+            out.append(Candidate(dt.date.fromisoformat(v["actual"][:10]), f"visit {v.get('code')} done"))
+    return out
+
+
 def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool,
             arm: str | None = None) -> tuple[dict[str, Any], Any] | None:
     """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
@@ -65,7 +86,8 @@ def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reve
     arm = arm or _arm(ctx, uow, protocol, p.id)
     record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
     patient = parse_patient(record, today=ctx.today())
-    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm)
+    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm,
+                           contacts=trial_contacts(p, uow.repo.visits(p.id)))
     doc["participant"] = p.id
     return doc, patient
 
@@ -120,14 +142,70 @@ def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, act
         yield from sorted(rows, key=lambda x: x["PARAMCD"])
 
 
+#: ADRS parameters (admiralonco's codes; OVRLRESP is CDISC's overall response at a time point)
+ADRS_PARAMS = {
+    "OVRLRESP": "Overall response at the time point",
+    "BOR": "Best overall response (unconfirmed)",
+    "CBOR": "Best confirmed overall response",
+}
+
+
+def participant_adrs(patient: Any, protocol: Any, *, origin: dt.date, baseline: dt.date, arm: str | None,
+                     reveal_arm: bool = True) -> list[dict[str, Any]]:
+    """One participant's ADRS records, without the study, subject and arm columns.
+
+    - ``OVRLRESP``: the overall response at each time point after the response baseline, by the
+      protocol's response criteria. ``ANL01FL`` is "Y" on the records the best response uses
+      (admiralonco's analysis flag): on or after the origin, before the first new anticancer
+      therapy (the line that censors PFS: protocol therapy of the participant's own arm is not
+      one) and up to and including the first PD (iCPD under iRECIST; RECIST 1.1 s.4.4.3: best
+      response "recorded from the start of the treatment until disease progression/recurrence");
+      blank otherwise.
+    - ``BOR``: the best overall response without confirmation, from the ANL01FL records.
+    - ``CBOR``: the best overall response with confirmation (RECIST 1.1 s.4.4.3: CR or PR "met at
+      a subsequent time point ... (generally 4 weeks later)"; an unconfirmed CR or PR is SD when
+      the SD minimum from the origin is met, else PD or NE as Table 3 says), from the same records.
+      The intervals are the protocol's ``response_confirmation`` (a labelled assumption where the
+      registry is silent).
+
+    A participant without a post-origin time point has BOR and CBOR "NE" (not evaluable)."""
+    rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
+    endpoints_ = rules.endpoints
+    criteria = next((r.criteria for r in endpoints_ if r.kind in ("orr", "dcr")),
+                    next((r.criteria for r in endpoints_ if r.kind == "pfs"), "recist1.1"))
+    options = response_options(rules)
+    assessed = assess_patient(patient, criteria=criteria, baseline=baseline, start=origin,
+                              recist_options=options).document
+    nact = new_anticancer_therapy(patient, protocol, origin, arm, [], reveal_arm=reveal_arm)
+    until = nact[0].date if nact else None
+    progression = ("iCPD",) if criteria == "irecist" else ("PD",)
+    resp = [(dt.date.fromisoformat(tp["date"]), tp["overall"]) for tp in assessed["timepoints"]]
+    base = {"CRIT": assessed["criteria"], "BASEDT": assessed["baseline"]}
+    rows, progressed = [], False
+    for d, r in resp:
+        used = d >= origin and (until is None or d < until) and not progressed
+        progressed = progressed or (used and r in progression)
+        rows.append({**base, "PARAMCD": "OVRLRESP", "PARAM": ADRS_PARAMS["OVRLRESP"], "ADT": d.isoformat(),
+                     "AVALC": r, "ANL01FL": "Y" if used else ""})
+    for code, confirm in (("BOR", False), ("CBOR", True)):
+        bor = best_response(resp, criteria=criteria, start=origin, confirm=confirm, until=until, options=options)
+        rows.append({**base, "PARAMCD": code, "PARAM": ADRS_PARAMS[code],
+                     "ADT": bor.date.isoformat() if bor.date else None, "AVALC": bor.response or "NE", "ANL01FL": "Y"})
+    return rows
+
+
+def response_paramcd(protocol: Any) -> str:
+    """The ADRS parameter a response rate counts: CBOR where the protocol's ORR/DCR rule asks for
+    confirmation (the registry's response endpoint needs it), BOR otherwise."""
+    rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
+    return "CBOR" if any(r.confirm_response for r in rules if r.kind in ("orr", "dcr")) else "BOR"
+
+
 def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None,
               site: str | None = None) -> Iterator[dict[str, Any]]:
-    """ADRS-style rows: the overall response at each post-baseline time point (OVRLRESP) and the
-    best overall response (BOR), per the protocol's response criteria, against the response
-    baseline (the last scan on or before the origin)."""
-    rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
-    criteria = next((r.criteria for r in rules if r.kind in ("orr", "dcr")), "recist1.1")
-    confirm = next((r.confirm_response for r in rules if r.kind in ("orr", "dcr")), False)
+    """ADRS rows (:func:`participant_adrs`) of every participant with an origin and a response
+    baseline (the last scan on or before the origin), ordered by USUBJID, then OVRLRESP by date,
+    BOR, CBOR."""
     for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
         derived = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
@@ -135,19 +213,13 @@ def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, acto
             continue
         doc, patient = derived  # the record as the endpoints read it, not built and parsed again
         try:
-            assessed = assess_patient(patient, criteria=criteria,
-                                      baseline=dt.date.fromisoformat(doc["response_baseline"]),
-                                      start=dt.date.fromisoformat(doc["origin"]), confirm=confirm).document
+            rows = participant_adrs(patient, protocol, origin=dt.date.fromisoformat(doc["origin"]),
+                                    baseline=dt.date.fromisoformat(doc["response_baseline"]), arm=arm,
+                                    reveal_arm=with_arm)
         except AssessmentError:
             continue
-        base = {"STUDYID": protocol.id, "USUBJID": p.id, "ARM": arm, "CRIT": assessed["criteria"],
-                "BASEDT": assessed["baseline"]}
-        for tp in assessed["timepoints"]:
-            yield _row({**base, "PARAMCD": "OVRLRESP", "PARAM": "Overall response at the time point", "ADT": tp["date"],
-                        "AVALC": tp["overall"], "ANL01FL": "Y"}, with_arm)
-        yield _row({**base, "PARAMCD": "BOR", "PARAM": "Best overall response" + (" (confirmed)" if confirm else ""),
-                    "ADT": assessed.get("best_overall_response_date"), "AVALC": assessed["best_overall_response"] or "NE",
-                    "ANL01FL": "Y"}, with_arm)
+        for row in rows:
+            yield _row({"STUDYID": protocol.id, "USUBJID": p.id, "ARM": arm, **row}, with_arm)
 
 
 def _row(row: dict[str, Any], with_arm: bool) -> dict[str, Any]:

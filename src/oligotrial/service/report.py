@@ -271,11 +271,13 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
     for r in adtte:
         by_param[r["PARAMCD"]].append(r)
     surv = {k: _survival(v, reference, at=(6.0, 12.0)) for k, v in sorted(by_param.items())}
-    adrs = [r for r in endpoints.adrs_rows(ctx, protocol, with_arm=True) if r["PARAMCD"] == "BOR"]
+    bor_code = endpoints.response_paramcd(protocol)  # CBOR where the registry's response endpoint needs confirmation
+    adrs = [r for r in endpoints.adrs_rows(ctx, protocol, with_arm=True) if r["PARAMCD"] == bor_code]
     bor = {r["USUBJID"]: r["AVALC"] for r in adrs}
-    orr = response_rates({a: (sum(bor.get(p) in ("CR", "PR") for p in itt[a]), len(itt[a])) for a in arms},
-                         reference=reference)
-    dcr = response_rates({a: (sum(bor.get(p) in ("CR", "PR", "SD", "NON-CR/NON-PD") for p in itt[a]), len(itt[a]))
+    orr = response_rates({a: (sum(bor.get(p) in ("CR", "PR", "iCR", "iPR") for p in itt[a]), len(itt[a]))
+                          for a in arms}, reference=reference)
+    dcr = response_rates({a: (sum(bor.get(p) in ("CR", "PR", "SD", "NON-CR/NON-PD", "iCR", "iPR", "iSD",
+                                                 "NON-iCR/NON-iUPD") for p in itt[a]), len(itt[a]))
                           for a in arms}, reference=reference)
     visit_order = ["baseline"] + [v.code for v in _schedule(protocol)]
     qol = {}
@@ -301,10 +303,10 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         "consort": {k: v for k, v in flow.items() if k != "participants"},
         "baseline": _baseline(facts, arm_of, arms),
         "endpoints": surv,
-        "response": {"criteria": "best overall response (ADRS BOR) by the protocol's response criteria; denominator "
-                                 "the intention-to-treat set, a participant without an evaluable response counting "
-                                 "as a non-responder (RECIST 1.1, Eisenhauer et al. 2009: every participant "
-                                 "included in the response rate)",
+        "response": {"criteria": f"best overall response (ADRS {bor_code}) by the protocol's response criteria; "
+                                 "denominator the intention-to-treat set, a participant without an evaluable "
+                                 "response counting as a non-responder (RECIST 1.1, Eisenhauer et al. 2009: every "
+                                 "participant included in the response rate)",
                      "orr": orr, "dcr": dcr},
         "safety": adverse_event_summary({a: treated[a] for a in arms}, ae_events),
         "quality_of_life": qol,

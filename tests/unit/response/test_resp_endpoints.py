@@ -94,7 +94,9 @@ def test_resp_stop2_pfs_nest_progression_on_next_line():
     ppfs = _find(doc, "ppfs")
     assert ppfs["event"] is False
     os_ = _find(doc, "os")
-    assert os_["event"] is False and os_["date"] == "2027-06-01"
+    # censored at the last contact, the scan of 2026-10-01, not at the record's as_of (2027-06-01):
+    # as_of is the date the record is judged at, not a date the participant was seen
+    assert os_["event"] is False and os_["date"] == "2026-10-01", os_["reason"]
 
 
 def test_resp_stop2_pfs_nest_without_next_line_is_censored():

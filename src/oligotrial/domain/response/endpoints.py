@@ -79,12 +79,14 @@ class ResponseEndpoint:
 
 def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
                   assessments: Sequence[tuple[Date, str]], new_therapy: Candidate | None = None,
-                  missed_visit: MissedVisit | None = None, last_contact: Date | None = None,
+                  missed_visit: MissedVisit | None = None, last_contact: Date | Candidate | None = None,
                   censor_at_last_contact: bool = False) -> TimeToEvent:
     """Derive one time-to-event endpoint by the rules in the module docstring.
 
     ``assessments`` are (date, response) pairs; ``censor_at_last_contact`` censors at
-    ``last_contact`` instead of the last adequate assessment (overall survival, TTNT).
+    ``last_contact`` (see :func:`last_known_alive`; a :class:`Candidate` names its source)
+    instead of the last adequate assessment (overall survival, TTNT); with no contact on or
+    after the origin the time is censored at the origin.
     """
     cutoff = new_therapy.date if new_therapy is not None else None
     usable = [c for c in events if c.date >= origin and (cutoff is None or c.date < cutoff)]
@@ -93,9 +95,15 @@ def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
     event = min(usable, key=lambda c: c.date) if usable else None
 
     def censor(reason: str, before: Date | None = None) -> TimeToEvent:
-        if censor_at_last_contact and last_contact is not None and before is None:
-            d = max(last_contact, origin) if cutoff is None else min(max(last_contact, origin), cutoff)
-            return TimeToEvent(endpoint, False, d, (d - origin).days, reason + f"; censored at last contact {d}")
+        if censor_at_last_contact and before is None:
+            if isinstance(last_contact, Candidate):
+                lc, what = last_contact.date, last_contact.reason
+            else:
+                lc, what = last_contact, "the last contact"
+            if lc is None or lc < origin:
+                lc, what = origin, "the origin (no contact recorded after it)"
+            d = lc if cutoff is None else min(lc, cutoff)
+            return TimeToEvent(endpoint, False, d, (d - origin).days, reason + f"; censored at {d}: {what}")
         prior = [d for d in adequate if before is None or d <= before]
         if prior:
             d = prior[-1]
@@ -160,15 +168,74 @@ def first_pd(responses: Sequence[tuple[Date, str]], origin: Date, after: Date | 
     return None
 
 
-def last_contact(patient: Patient) -> Date:
-    """The last date the patient is known alive: the record's ``as_of`` (or the latest dated
-    entry when that is later), bounded by death."""
-    dates = [a.date for a in patient.assessments or ()] + [e.date for e in patient.events or ()]
-    if patient.as_of is not None:
-        dates.append(patient.as_of)
-    last = max(dates) if dates else dt.date.today()
+#: events[] kinds that are not a contact: a death is an event (never a censoring date), a loss to
+#: follow-up or a withdrawal is a declaration that the participant could not be (or may no longer
+#: be) followed ("no contact after three attempts"), not a date they were seen
+NOT_CONTACT_EVENTS = frozenset({"death", "lost_to_follow_up", "withdrawal"})
+
+
+def contacts(patient: Patient) -> list[Candidate]:
+    """Every date on which the record shows the participant seen or reported alive, with its
+    source: tumour assessments; adverse events (onset and resolution); quality-of-life forms;
+    labs; performance status; vital signs; transfusions; radiotherapy (first and last fraction);
+    systemic therapy lines started (and a line's recorded progression); local therapies; the
+    events progression, next-line start and metastasis-directed therapy. Not: death (an event),
+    loss to follow-up or withdrawal (declarations, not contacts), the record's ``as_of`` (the date
+    it is judged at, not a visit), attestations and biomarker dates (judgements and samples).
+    See docs/endpoints.md, "Last contact"."""
+    out: list[Candidate] = []
+
+    def add(d: Date | None, what: str) -> None:
+        if d is not None:
+            out.append(Candidate(d, what))
+
+    for a in patient.assessments or ():
+        add(a.date, "tumour assessment")
+    for ae in patient.adverse_events or ():
+        add(ae.date, f"adverse event {ae.term} onset")
+        add(ae.resolved_on, f"adverse event {ae.term} resolved")
+    for q in patient.quality_of_life or ():
+        add(q.date, f"quality of life {q.instrument}")
+    for lab in patient.labs or ():
+        add(lab.date, f"lab {lab.test}")
+    for ps in patient.performance or ():
+        add(ps.date, f"performance status {ps.scale}")
+    for v in patient.vitals or ():
+        add(v.date, "vital signs")
+    for t in patient.transfusions or ():
+        add(t.date, "transfusion")
+    for rt in patient.radiotherapy or ():  # first and last fraction, named alike: how many days a
+        add(rt.start, "radiotherapy fraction")  # course lasted can tell a blinded reader the arm
+        add(rt.end, "radiotherapy fraction")
+    for st in patient.systemic_therapy or ():
+        add(st.start, f"systemic therapy line {st.line} started")
+        add(st.progression_date, f"progression on systemic therapy line {st.line}")
+    for lt in patient.local_therapies or ():
+        add(lt.date, f"local therapy {lt.kind}")
+    for e in patient.events or ():
+        if e.kind not in NOT_CONTACT_EVENTS:
+            add(e.date, f"{e.kind.replace('_', ' ')} (events[])")
+    return out
+
+
+def last_known_alive(patient: Patient, also: Sequence[Candidate] = ()) -> Candidate | None:
+    """The last contact: the latest of :func:`contacts` and ``also`` (what lies outside the record:
+    consent, enrolment, randomization, visits done), never after a death; None without any. On
+    equal dates the first source listed is named."""
+    found = [*contacts(patient), *also]
     death = patient.death_date()
-    return min(last, death) if death else last
+    if death is not None:
+        found = [c for c in found if c.date <= death]
+    if not found:
+        return None
+    last = max(c.date for c in found)
+    return next(c for c in found if c.date == last)
+
+
+def last_contact(patient: Patient, also: Sequence[Candidate] = ()) -> Date | None:
+    """The date of :func:`last_known_alive` (None without any contact)."""
+    c = last_known_alive(patient, also)
+    return None if c is None else c.date
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import
     conditions,
     demographics,
     disease,
+    immunotherapy,
     judgement,
     labs,
     local_therapy,
@@ -20,4 +21,4 @@ from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import
     therapy_lines,
 )
 
-__all__ = ["conditions", "demographics", "disease", "judgement", "labs", "local_therapy", "radiotherapy_history", "therapy_lines"]
+__all__ = ["conditions", "demographics", "disease", "immunotherapy", "judgement", "labs", "local_therapy", "radiotherapy_history", "therapy_lines"]
