@@ -126,6 +126,7 @@ def add_twins(demo: WebDemo) -> dict[str, str]:
     import numpy as np
 
     from oligotrial.bootstrap import bootstrap
+    from oligotrial.errors import DoseError
     from oligotrial.service import enrolment, followup, randomization
     from oligotrial.service.demo import _regimen_course
     from oligotrial.service.demo_cohort import qol_answers
@@ -177,7 +178,7 @@ def add_twins(demo: WebDemo) -> dict[str, str]:
                 data = {**course, "start": start, "end": start, "lesions": lesions[:5]}
                 try:
                     enrolment.record_radiotherapy(ctx, radonc, t, pid, data)
-                except Exception:  # an arm that treats one lesion: the first (as the demo)
+                except DoseError:  # an arm that treats one lesion: the first (as the demo)
                     enrolment.record_radiotherapy(ctx, radonc, t, pid, {**data, "lesions": lesions[:1]})
         # the rest of both lives in calendar order: the adverse event, each visit, the first scan
         steps = []
