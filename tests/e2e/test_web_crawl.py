@@ -8,20 +8,28 @@ participant's timeline), so the check is not vacuous; and a page with the arm pl
 caught. STOP-2 blinds the enrolling oncologist, the statistician and the outcome assessor;
 HCC-OPD the outcome assessor; the other three are open (the roles' pages must still answer
 without an error and offer nothing they refuse).
+
+Not only arm names: in each blinded trial the demo has a participant per arm living the same life
+(``web_demo.add_twins``), and every masked role must see them alike (issue 25): the same keys,
+value types, states, statuses, entry kinds, visit codes and dates in the API's JSON, the same
+sections, forms, rows and labels on the participant page and the participant list. The same
+comparison finds the arm, the radiotherapy and the toxicity visit for HCC-OPD's coordinator.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+import re
 import time
 from collections import deque
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urlencode, urljoin, urlsplit
 
 import pytest
-from web_demo import build, sign_in
+from web_demo import add_twins, build, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded
 from oligotrial.protocols import load_protocol
@@ -126,6 +134,8 @@ def _demo(demos, tmp_path_factory, trial: str):
     if trial not in demos:
         small = {} if trial == "STOP-2" else {"patients": 6, "seed": 7}
         demos[trial] = build(tmp_path_factory.mktemp(f"webdemo-{trial}"), trial=trial, **small)
+        if load_protocol(trial).masking.blinded_roles:  # a participant per arm living the same life
+            demos[trial].twins = add_twins(demos[trial])
     return demos[trial]
 
 
@@ -173,3 +183,115 @@ def test_the_scan_catches_an_arm_planted_in_a_page():
     page = _Page()
     page.feed('<p>Randomized</p><td>sabr</td><span title="Experimental Arm (SABR)">x</span>')
     assert find_arm_information(page.strings, ARM_IDS, LABELS) == ["$[1]", "$[2]"]
+
+
+# ---- the same participant in each arm, as a masked role sees them -------------------------------
+
+#: the masked roles of the two blinded trials (NCT06918951 "Masking: Triple (Participant, Care
+#: Provider, Outcomes Assessor)", blinded_roles enrolling oncologist, statistician, outcome
+#: assessor; NCT06592612 "Masking: Single (Outcomes Assessor)")
+MASKED = [("STOP-2", "enrolling_oncologist"), ("STOP-2", "statistician"), ("STOP-2", "outcome_assessor"),
+          ("HCC-OPD", "outcome_assessor")]
+#: values compared as they are, not only by type: what happens to a participant (states, visit
+#: and entry statuses, entry kinds, visit codes, labels, anchors and forms, the arm where shown)
+CATEGORICAL = frozenset({"state", "status", "kind", "code", "label", "anchor", "forms", "verdict", "arm",
+                         "arm_label"})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def view_shape(obj, key=None):
+    """A participant's JSON view reduced to its shape: the keys, each value's type, and the
+    categorical values (:data:`CATEGORICAL`) and dates as they are."""
+    if isinstance(obj, dict):
+        return {k: view_shape(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [view_shape(v, key) for v in obj]
+    if key in CATEGORICAL or (isinstance(obj, str) and _DATE.fullmatch(obj)):
+        return obj
+    return type(obj).__name__
+
+
+def shape_differences(a, b, path="$"):
+    """The JSON paths where two shapes differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in ([f"{path}.{k}: only in {'the first' if k in a else 'the second'}"] if (k in a) != (k in b)
+                          else shape_differences(a[k], b[k], f"{path}.{k}"))]
+    if isinstance(a, list) and isinstance(b, list):
+        out = [f"{path}: {len(a)} items against {len(b)}"] if len(a) != len(b) else []
+        return out + [d for i, (x, y) in enumerate(zip(a, b)) for d in shape_differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
+
+
+class _Skeleton(HTMLParser):
+    """A page's structure: each element with its attributes and each text, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tokens: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tokens.append(f"<{tag} " + " ".join(f"{k}={v!r}" for k, v in sorted(attrs, key=lambda x: x[0])) + ">")
+
+    def handle_data(self, data):
+        if data.strip():
+            self.tokens.append(" ".join(data.split()))
+
+
+def page_skeleton(html: str, own: list[str]) -> list[str]:
+    """The page's structure with what names this participant (its ids, its own id) and every
+    number (entry ids, randomization numbers, dates) blanked."""
+    page = _Skeleton()
+    page.feed(html)
+    out = []
+    for tok in page.tokens:
+        for s in own:
+            tok = tok.replace(s, "<participant>")
+        out.append(re.sub(r"\d+", "#", re.sub(r"[A-Za-z0-9_-]{16,}", "<id>", tok)))
+    return out
+
+
+def masked_differences(client, demo, username: str, password: str) -> list[str]:
+    """What the signed-in masked role sees differently of the twins (a participant per arm living
+    the same life): their API JSON's shape, their participant page's structure, their row of the
+    participant list."""
+    token = client.post("/api/v1/auth/token", data={"username": username, "password": password}).json()
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    (arm_a, a), (arm_b, b) = sorted(demo.twins.items())[:2]
+    views = {pid: client.get(f"/api/v1/trials/{demo.trial}/participants/{pid}", headers=bearer) for pid in (a, b)}
+    assert all(r.status_code == 200 for r in views.values()), [(r.status_code, r.text[:200]) for r in views.values()]
+    out = [f"API {d}" for d in shape_differences(view_shape(views[a].json()), view_shape(views[b].json()))]
+    pages = {}
+    for pid in (a, b):
+        r = client.get(f"/trials/{demo.trial}/participants/{pid}")
+        assert r.status_code == 200, r.status_code
+        pages[pid] = page_skeleton(r.text, [pid, views[pid].json()["external_id"]])
+    out += [f"page {line}" for line in difflib.unified_diff(pages[a], pages[b], arm_a, arm_b, n=1, lineterm="")]
+    listing = client.get(f"/trials/{demo.trial}/participants").text
+    rows = {pid: next((line for line in listing.split("<tr>") if f"/participants/{pid}" in line), "") for pid in (a, b)}
+    rows = {pid: page_skeleton(row, [pid, views[pid].json()["external_id"]]) for pid, row in rows.items()}
+    out += [f"list {line}" for line in difflib.unified_diff(rows[a], rows[b], arm_a, arm_b, n=0, lineterm="")]
+    return out
+
+
+@pytest.mark.parametrize(("trial", "role"), MASKED)
+def test_a_masked_role_sees_a_participant_the_same_whichever_the_arm(demos, tmp_path_factory, trial, role):
+    """Issue 25: "A masked role sees no entry, visit (scheduled or waiting), form, date, state or
+    status that exists in one arm only". Two participants of different arms living the same life
+    look the same to every masked role: the same keys, value types, states, statuses, entry kinds
+    and visit codes in the API, the same sections, forms, rows and labels on the page."""
+    demo = _demo(demos, tmp_path_factory, trial)
+    protocol = load_protocol(trial)
+    assert is_blinded(protocol.masking.blinded_roles, role)
+    assert len(demo.twins) == len(protocol.arms) >= 2
+    found = masked_differences(_client(demo, role), demo, *demo.accounts[role])
+    assert found == [], "\n".join(found)
+
+
+def test_the_twins_differ_for_the_coordinator_so_the_comparison_is_not_vacuous(demos, tmp_path_factory):
+    """The coordinator sees the arm (and in NCT06592612 the SBRT arm's radiotherapy and its
+    toxicity visit): the same comparison finds it."""
+    demo = _demo(demos, tmp_path_factory, "HCC-OPD")
+    found = masked_differences(_client(demo, "coordinator"), demo, *demo.accounts["coordinator"])
+    assert any("allocation.arm" in d for d in found), found
+    assert any("rt_toxicity_4w" in d for d in found), found

@@ -20,6 +20,7 @@ from typing import Any
 
 from oligotrial.service import followup
 from oligotrial.service.context import ServiceContext
+from oligotrial.service.masking import arm_has_radiotherapy
 
 #: words for the boxes, kept in the report's ``definitions``
 DEFINITIONS = {
@@ -34,13 +35,6 @@ DEFINITIONS = {
     "discontinued": "withdrawal (from protocol treatment, or of consent to follow-up) in force at the data cut",
     "analysed": "intention to treat: every allocated participant, in the arm allocated",
 }
-
-
-def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
-    """Whether the arm gives protocol radiotherapy (not just palliative radiotherapy as needed)."""
-    arm = next(a for a in protocol.arms if a.id == arm_id)
-    rt = getattr(arm, "radiotherapy", None)
-    return rt is not None and not getattr(rt, "palliative_only", False)
 
 
 def failing_criteria(screening: dict[str, Any] | None) -> list[str]:

@@ -1,6 +1,8 @@
 """The trials dashboard's counts: participants by state and enrolment over time against the
 protocol's planned enrolment, for the trial and per site. Counts only, never by arm, so every
-role that may see the trial gets the same figures (a site-limited role: its site's)."""
+role that may see the trial gets the same figures (a site-limited role: its site's), except that
+a masked role's states are arm-neutral (:func:`oligotrial.service.masking.arm_neutral`: no
+``treated`` where only one arm gives radiotherapy)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from oligotrial.service.access import PERMISSIONS, authorize, site_visible
 from oligotrial.service.context import ServiceContext
+from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor
 
 
@@ -27,16 +30,18 @@ def recruitment(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]
     role = actor.role_in(protocol.id)
     if role not in PERMISSIONS["view"] | PERMISSIONS["summary"]:
         authorize(actor, protocol.id, "summary")  # raises, naming the action
+    neutral = arm_neutral(protocol, role or "")
     with ctx.uow() as uow:
         rows = [p for p in uow.repo.list_participants(protocol.id) if site_visible(actor, protocol.id, p.site)]
     by_state: dict[str, int] = {}
     days: dict[str, int] = {}
     sites: dict[str | None, dict[str, Any]] = {}
     for p in rows:
-        by_state[p.state] = by_state.get(p.state, 0) + 1
+        state = neutral.state(p.state)  # a masked role's counts have no state of one arm only
+        by_state[state] = by_state.get(state, 0) + 1
         site = sites.setdefault(p.site, {"site": p.site, "participants": 0, "enrolled": 0, "by_state": {}})
         site["participants"] += 1
-        site["by_state"][p.state] = site["by_state"].get(p.state, 0) + 1
+        site["by_state"][state] = site["by_state"].get(state, 0) + 1
         at = (p.enrolment or {}).get("at")
         if at:
             days[at[:10]] = days.get(at[:10], 0) + 1

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from oligotrial.domain.trial import schedule, workflow
-from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
+from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
@@ -23,6 +23,7 @@ from oligotrial.service import audit, followup
 from oligotrial.service.followup import single_group
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext
+from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
 
 #: the longest record id a participant may carry (the storage column's width)
@@ -474,7 +475,7 @@ def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
     """Every participant's visits with one of ``statuses`` today, for the coordinator's worklist;
     read a page of participants at a time."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "view")
+    neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     out = []
     with ctx.uow() as uow:
         for p in uow.repo.iter_participants(protocol.id):
@@ -483,7 +484,7 @@ def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
                 continue
             visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
             out += [{"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
-                    for v in visits if v["status"] in statuses]
+                    for v in neutral.visits(visits) if v["status"] in statuses]
     return sorted(out, key=lambda v: (v["latest"], v["participant"]))
 
 
@@ -527,15 +528,18 @@ def correct_record_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protoc
 def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participant,
                      visits: list[dict], entries: list[dict], allocation: dict | None = None,
                      waiting: list[dict] | None = None) -> dict:
-    """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind."""
-    blinded = is_blinded(protocol.masking.blinded_roles, role)
-    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "site": p.site, "state": p.state,
+    """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind; for
+    a masked role nothing that exists in one arm only (:func:`oligotrial.service.masking.arm_neutral`)."""
+    neutral = arm_neutral(protocol, role)
+    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "site": p.site,
+            "state": neutral.state(p.state),
             "record": p.record, "screening": p.screening, "consent": p.consent, "enrolment": p.enrolment,
-            "randomized_on": p.randomized_on, "radiotherapy": radiotherapy_view(p.radiotherapy, blinded),
+            "randomized_on": p.randomized_on,
+            "radiotherapy": neutral.radiotherapy(p.radiotherapy),
             "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
-                                          "actual", "status", "note")} for v in visits],
-            "visits_waiting": waiting or [],
-            "entries": entries, "created_at": p.created_at, "version": p.version}
+                                          "actual", "status", "note")} for v in neutral.visits(visits)],
+            "visits_waiting": neutral.visits(waiting or []),
+            "entries": neutral.entries(entries), "created_at": p.created_at, "version": p.version}
     if allocation is not None:
         view["allocation"] = allocation
     return view
@@ -562,10 +566,11 @@ def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str |
     """The trial's participants the actor may see (a site-limited role: its site's), optionally of
     one ``site``."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "view")
+    neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
-    return [{"id": p.id, "external_id": p.external_id, "site": p.site, "state": p.state, "created_at": p.created_at}
+    return [{"id": p.id, "external_id": p.external_id, "site": p.site, "state": neutral.state(p.state),
+             "created_at": p.created_at}
             for p in rows if site_visible(actor, protocol.id, p.site) and (site is None or p.site == site)]
 
 
@@ -581,8 +586,9 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
         arms = [allocation_arm(ctx, a) for a in allocs] \
             if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role) else None
     by_state: dict[str, int] = {}
+    neutral = arm_neutral(protocol, role)
     for p in rows:
-        by_state[p.state] = by_state.get(p.state, 0) + 1
+        by_state[neutral.state(p.state)] = by_state.get(neutral.state(p.state), 0) + 1
     out = {"trial": protocol.id, "short_name": protocol.short_name, "protocol_version": protocol.version,
            "participants": len(rows), "by_state": by_state, "randomized": len(allocs),
            "list": None if rl is None else {"method": rl.method, "commitment": rl.commitment,

@@ -29,6 +29,7 @@ from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize, authorize_entry, visible_participant
 from oligotrial.service.context import ServiceContext
+from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
 
 #: events that happen to a participant after the origin (randomization or enrolment)
@@ -204,7 +205,7 @@ def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) 
 def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict[str, Any]:
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
-    authorize_entry(actor, protocol, kind)
+    role = authorize_entry(actor, protocol, kind)
     data, unusual = _unusual_reason(kind, data)
     clean = rec.parse_entry(kind, data)  # the shape first, before any lock
     with ctx.uow() as uow:
@@ -222,7 +223,7 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
                      entity_id=f"{p.id}/{entry_id}", new=clean, reason=unusual if plausible else None)
         uow.commit()
     return {"id": entry_id, "kind": kind, "status": "active", "version": 1, "data": clean, "notes": notes,
-            "participant_state": p.state}
+            "participant_state": arm_neutral(protocol, role).state(p.state)}
 
 
 def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, data: Any,
@@ -233,7 +234,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     why = _reason(reason)
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
-        authorize_entry(actor, protocol, e["kind"])
+        role = authorize_entry(actor, protocol, e["kind"])
         data, unusual = _unusual_reason(e["kind"], data)
         clean = rec.parse_entry(e["kind"], data)
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
@@ -250,7 +251,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
                      entity_id=f"{p.id}/{entry_id}", old=e["data"], new=clean, reason=why)
         uow.commit()
     return {"id": entry_id, "kind": e["kind"], "status": "active", "version": e["version"] + 1, "data": clean,
-            "reason": why, "notes": notes, "participant_state": p.state}
+            "reason": why, "notes": notes, "participant_state": arm_neutral(protocol, role).state(p.state)}
 
 
 def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, reason: Any) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
     why = _reason(reason)
     with ctx.uow() as uow:
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
-        authorize_entry(actor, protocol, e["kind"])
+        role = authorize_entry(actor, protocol, e["kind"])
         rest = [x for x in entries if x["id"] != entry_id]
         merged = rec.merge(p.record, [(x["kind"], x["data"]) for x in active(rest)])
         try:
@@ -278,7 +279,7 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
                      entity_id=f"{p.id}/{entry_id}", old=e["data"], new={"status": "retracted"}, reason=why)
         uow.commit()
     return {"id": entry_id, "kind": e["kind"], "status": "retracted", "version": e["version"] + 1, "reason": why,
-            "participant_state": p.state}
+            "participant_state": arm_neutral(protocol, role).state(p.state)}
 
 
 def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the egress filter use to prove it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 ROLES = ("coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
@@ -33,14 +34,76 @@ def is_blinded(blinded_roles: Iterable[str], role: str) -> bool:
     return role in set(blinded_roles)
 
 
-def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool) -> dict[str, Any] | None:
+def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool, *,
+                      every_arm: bool = True) -> dict[str, Any] | None:
     """Radiotherapy as a role may see it: blinded roles learn only that it was delivered and
-    when it started (the anchor of the follow-up schedule)."""
+    when it started (the anchor of the follow-up schedule), where every arm gives radiotherapy
+    (``every_arm``: NCT06918951, SABR against 8 Gy in 1 fraction). Where only some arms give it
+    (NCT06592612: SBRT in the SBRT arm only) whether it was given is the arm itself: a blinded
+    role gets :data:`MASKED_RADIOTHERAPY` for every participant, treated or not."""
+    if blinded and not every_arm:
+        return dict(MASKED_RADIOTHERAPY)
     if rt is None:
         return None
     if blinded:
         return {"delivered": True, "start": rt.get("start")}
     return dict(rt)
+
+
+#: what a blinded role sees of radiotherapy where not every arm gives it (the same for every
+#: participant: neither "given" nor "not given")
+MASKED_RADIOTHERAPY: Mapping[str, Any] = {"masked": True}
+
+#: the visit anchors that exist only for a participant given radiotherapy
+RADIOTHERAPY_ANCHORS = frozenset({"radiotherapy_start", "radiotherapy_end"})
+
+
+@dataclass(frozen=True)
+class ArmNeutral:
+    """What a role sees of a participant's course, arm-neutral where it must be.
+
+    Issue 25 (NCT06592612 "Masking: Single (Outcomes Assessor)"; SBRT in one arm only): a masked
+    role sees no visit (scheduled or waiting), state or status that exists in one arm only. Where
+    not every arm gives protocol radiotherapy (``every_arm`` False), the state ``treated`` (the
+    radiotherapy milestone, :func:`oligotrial.domain.trial.workflow.milestone_state`) is shown
+    as the state both arms share at that point, ``randomized``, and visits anchored to the
+    radiotherapy (:data:`RADIOTHERAPY_ANCHORS`: a toxicity review after the first fraction) are
+    left out, scheduled or waiting for their anchor, as is an adverse event's attribution to
+    radiotherapy (:meth:`entries`). Where every arm gives it (NCT06918951) both arms are treated
+    at the same point and only the radiotherapy's details are withheld (:func:`radiotherapy_view`).
+    ``masked`` False (an unblinded role): everything as it is."""
+
+    masked: bool
+    every_arm: bool = True
+
+    @property
+    def neutral(self) -> bool:
+        """Whether this role's view leaves out what exists in one arm only."""
+        return self.masked and not self.every_arm
+
+    def state(self, state: str) -> str:
+        return "randomized" if self.neutral and state == "treated" else state
+
+    def states(self, states: Iterable[str]) -> list[str]:
+        """The states this role can meet (to offer as a filter)."""
+        return [s for s in states if not (self.neutral and s == "treated")]
+
+    def visits(self, visits: Iterable[Mapping[str, Any]]) -> list[Any]:
+        """The visits (scheduled, or waiting for their anchor) this role sees."""
+        return [v for v in visits if not (self.neutral and v.get("anchor") in RADIOTHERAPY_ANCHORS)]
+
+    def radiotherapy(self, rt: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        return radiotherapy_view(rt, self.masked, every_arm=self.every_arm)
+
+    def entries(self, entries: Iterable[Mapping[str, Any]]) -> list[Any]:
+        """The follow-up entries this role sees: an adverse event's attribution to radiotherapy
+        (CTCAE's attribution of the event to a treatment) exists only where radiotherapy was
+        given, so where only some arms give it every adverse event shows it as ``"masked"``
+        (set or not)."""
+        if not self.neutral:
+            return list(entries)
+        return [{**e, "data": {**e["data"], "attribution_radiotherapy": "masked"}}
+                if e.get("kind") == "adverse_event" and isinstance(e.get("data"), Mapping) else e for e in entries]
 
 
 def find_arm_information(obj: Any, arm_ids: Iterable[str], arm_labels: Iterable[str],

@@ -46,6 +46,7 @@ from oligotrial.service import (
     randomization,
 )
 from oligotrial.service.access import authorize_entry
+from oligotrial.service.masking import arm_neutral
 
 Pid = Annotated[str, "participant id"]
 
@@ -63,7 +64,9 @@ def participants(page: SignedIn, trial: str,
     shown = [r for r in rows if (not state or r["state"] == state) and (not site or (r["site"] or "") == site)
              and needle in r["external_id"].casefold()]
     return render(page, page.request, "participants.html", trial=protocol, rows=shown, total=len(rows),
-                  state=state, states=[*STATES, *sorted(TERMINAL - set(STATES))], q=q, site=site,
+                  state=state, q=q, site=site,
+                  states=arm_neutral(protocol, page.role(protocol.id) or "").states(
+                      [*STATES, *sorted(TERMINAL - set(STATES))]),
                   sites=sorted({r["site"] for r in rows if r["site"]}))
 
 

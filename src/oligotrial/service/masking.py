@@ -1,0 +1,34 @@
+"""What a role sees of a participant's course in a trial: arm-neutral for a masked role where
+the arms differ in what happens to a participant (:class:`oligotrial.domain.trial.blinding.ArmNeutral`).
+
+A role is masked when the protocol blinds it (``masking.blinded_roles``), and the system
+administrator of a trial that blinds any role (kept blind as on the report and the audit trail).
+Where only some arms give protocol radiotherapy (NCT06592612: SBRT in the SBRT arm only; "Masking:
+Single (Outcomes Assessor)"), a masked role's participant view, participant list, due visits
+and counts by state show no radiotherapy, no ``treated`` state and no visit anchored to the
+radiotherapy; where every arm gives it (NCT06918951) only its details are withheld.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oligotrial.domain.trial.blinding import ArmNeutral, is_blinded
+
+
+def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
+    """Whether the arm gives protocol radiotherapy (not just palliative radiotherapy as needed)."""
+    arm = next(a for a in protocol.arms if a.id == arm_id)
+    rt = getattr(arm, "radiotherapy", None)
+    return rt is not None and not getattr(rt, "palliative_only", False)
+
+
+def masked(protocol: Any, role: str) -> bool:
+    """Whether ``role`` may not learn any participant's arm in ``protocol``'s trial."""
+    blinded = list(protocol.masking.blinded_roles)
+    return is_blinded(blinded, role) or (role == "admin" and bool(blinded))
+
+
+def arm_neutral(protocol: Any, role: str) -> ArmNeutral:
+    """The projection ``role``'s views of ``protocol``'s participants go through."""
+    return ArmNeutral(masked(protocol, role), all(arm_has_radiotherapy(protocol, a.id) for a in protocol.arms))
