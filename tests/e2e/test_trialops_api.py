@@ -137,3 +137,21 @@ def test_radiotherapy_outside_the_allocated_arm_is_422_unless_a_deviation_is_doc
                  json={**body, "override": {"reason": "PI approved the other schedule for this patient"}})
     assert r.status_code == 200, r.text
     assert r.json()["radiotherapy"]["check"]["deviation"] is True
+
+
+def test_radiotherapy_entered_after_a_visit_is_recorded_not_409(api):
+    """Issue 25 item 3: "Recording the RT course after any visit has been recorded gives 409 and
+    a dead end". The visit recorded first stays as it was; the course anchors its own visit."""
+    pid = api.enrolled(6)
+    arm = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).json()["arm"]
+    visits = {v["code"]: v for v in api.call("GET", f"{BASE}/{pid}", "coordinator").json()["visits"]}
+    m3 = visits["followup_m3"]["target"]
+    api.clock.set(m3)
+    assert api.call("POST", f"{BASE}/{pid}/visits/followup_m3", "data_manager", json={"date": m3}).status_code == 200
+    end = "2026-03-09" if RT_FOR_ARM[arm]["fractions"] == 1 else "2026-03-13"
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                 json={"start": "2026-03-09", "end": end, **RT_FOR_ARM[arm]})
+    assert r.status_code == 200, r.text
+    visits = {v["code"]: v for v in api.call("GET", f"{BASE}/{pid}", "coordinator").json()["visits"]}
+    assert visits["followup_m3"]["status"] == "done" and visits["followup_m3"]["actual"] == m3
+    assert visits["rt_toxicity_4w"]["target"] == "2026-04-06"

@@ -344,7 +344,13 @@ RT_TECHNIQUES = ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional")
 
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
     """Record the radiotherapy delivered, checked against the participant's allocated arm (see
-    :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule."""
+    :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule.
+
+    The course may be entered after follow-up visits have been recorded (entering it late is
+    common): the visits already recorded (done, done out of window, missed) are kept as they were
+    recorded, those still planned are re-dated from the anchors as they now stand, and only the
+    visits not stored yet are added (:func:`oligotrial.domain.trial.schedule.merge_planned`; the
+    audit entry lists which)."""
     from oligotrial.service import radiotherapy
     from oligotrial.service.randomization import arm_of
 
@@ -394,13 +400,18 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         workflow.advance(p, "radiotherapy", single_group=single)
         p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
         uow.repo.save_participant(p)
-        planned = []
-        if plan is not None:
+        visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
+        if plan is not None:  # merged with the visits stored before the course was entered
             planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
+            add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
             uow.repo.add_visits(p.id, [
                 {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
                  "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
-                 "actual": None, "status": "planned", "note": None} for v in planned])
+                 "actual": None, "status": "planned", "note": None} for v in add])
+            for row in redate:
+                uow.repo.save_visit(row)
+            visits = {"added": [v.code for v in add], "redated": [r["code"] for r in redate],
+                      "kept": [r["code"] for r in kept]}
         codes = sorted({x["code"] for x in radiotherapy.problems(report)})
         if decision["deviation"]:
             uow.repo.add_notification(
@@ -411,7 +422,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         audit.record(uow, ctx, actor, trial=protocol.id, action="radiotherapy.record",
                      entity_type="participant", entity_id=p.id,
                      new={**rt, "check": {"status": report.status, "codes": codes,
-                                          "deviation": decision["deviation"]}},
+                                          "deviation": decision["deviation"]}, "visits": visits},
                      reason=(decision["override"] or {}).get("reason"))
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
