@@ -13,6 +13,7 @@ import inspect
 import uuid
 from typing import Any
 
+from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded, radiotherapy_view
 from oligotrial.domain.record.patient import parse_patient
@@ -364,6 +365,9 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         raise _bad("dose_gy", dose, "a total dose in Gy, 0 < dose_gy <= 100")
     if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= 40:
         raise _bad("fractions", fx, "an integer number of fractions 1..40")
+    impossible = course_dates.impossible(fx, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    if impossible is not None:  # whatever the arm: one fraction a day at most, one day for one fraction
+        raise _bad("end", end, impossible)
     lesions = data.get("lesions", [])
     if not isinstance(lesions, list) or not all(isinstance(x, str) and x.strip() for x in lesions) \
             or len(set(lesions)) != len(lesions):
