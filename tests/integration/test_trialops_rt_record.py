@@ -120,3 +120,26 @@ def test_radiotherapy_entered_after_visits_keeps_them_and_dates_the_visits_it_an
     assert shown["followup_m3"]["status"] == "done" and shown["followup_m6"]["status"] == "missed"
     assert shown["rt_toxicity_4w"]["target"] == "2026-04-06" and shown["rt_toxicity_4w"]["status"] == "overdue"
     assert audit.verify(ctx).ok
+
+
+
+def test_saving_a_visit_stores_its_window_as_well(container):
+    """merge_planned re-dates a visit still planned, and record_visit stores the window a visit was
+    judged against, both through save_visit: the window must reach the database, as the in-memory
+    fake already kept it."""
+    ctx = container.ctx
+    randomization.generate_list(ctx, TRIAL, seed=5, size_per_stratum=10)
+    pid, _arm = _randomized(ctx, 3)
+    with ctx.uow() as uow:
+        uow.repo.add_visits(pid, [{"code": "rt_toxicity_4w", "label": "toxicity", "anchor": "radiotherapy_start",
+                                   "target": "2026-03-30", "earliest": "2026-03-23", "latest": "2026-04-06",
+                                   "forms": [], "actual": None, "status": "planned", "note": None}])
+        uow.commit()
+    with ctx.uow() as uow:
+        (row,) = uow.repo.visits(pid)
+        uow.repo.save_visit({**row, "target": "2026-04-06", "earliest": "2026-03-30", "latest": "2026-04-13"})
+        uow.commit()
+    with ctx.uow() as uow:
+        (row,) = uow.repo.visits(pid)
+    assert (row["target"], row["earliest"], row["latest"], row["status"]) == (
+        "2026-04-06", "2026-03-30", "2026-04-13", "planned")
