@@ -347,6 +347,11 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
     """Record the radiotherapy delivered, checked against the participant's allocated arm (see
     :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule.
 
+    The first and last fraction dates must be possible for the number of fractions whatever the
+    arm (one fraction a day at most; one fraction: one day, any day), or the course is refused on
+    ``end`` with no override (:func:`oligotrial.domain.radiotherapy.course_dates.impossible`); the
+    regimen's fractions per week and overall time are part of the check against the arm.
+
     The course may be entered after follow-up visits have been recorded (entering it late is
     common): the visits already recorded (done, done out of window, missed) are kept as they were
     recorded, those still planned are re-dated from the anchors as they now stand, and only the

@@ -112,7 +112,7 @@ def test_the_check_holds_the_dates_to_the_matching_regimens_calendar():
     # an arm-level overall time (RadiotherapySpec.max_overall_days) applies to the course
     capped = SPEC.model_copy(update={"max_overall_days": 14})
     over = check_prescription(_rx(35, 5, "2026-03-09", "2026-03-25"), capped, trial="T", arm="a")
-    assert [f.code for f in over.findings] == ["overall_time_too_long"]
+    assert [f.code for f in over.findings] == ["overall_time_too_long"] and "arm 'T a'" in over.findings[0].message
 
 
 def test_a_prescription_with_impossible_dates_is_refused_naming_end_date():

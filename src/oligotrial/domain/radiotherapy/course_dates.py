@@ -78,11 +78,13 @@ class DateReason:
 
 
 def regimen_date_reasons(fractions: int, first: Date, last: Date, *, per_week: int | None,
-                         max_overall_days: int | None, regimen: str, source: str | None) -> list[DateReason]:
+                         max_overall_days: int | None, regimen: str, source: str | None,
+                         kind: str = "regimen") -> list[DateReason]:
     """The calendar rules of regimen ``regimen`` the course breaks (empty: none). ``per_week``:
     at most that many fractions in any 7 consecutive days; ``max_overall_days``: first to last
     fraction at most that many days, both counted; ``source``: the registry text or labelled
-    assumption they come from (quoted in the message)."""
+    assumption they come from (quoted in the message); ``kind``: what ``regimen`` names (a
+    regimen, or an arm for the arm's own overall time)."""
     out: list[DateReason] = []
     said = f" (\"{source}\")" if source else ""
     if per_week is not None and fractions > 1:
@@ -92,13 +94,13 @@ def regimen_date_reasons(fractions: int, first: Date, last: Date, *, per_week: i
             out.append(DateReason(
                 "fraction_dates_too_close",
                 f"last fraction {last.isoformat()} is {span} days after the first ({first.isoformat()}); "
-                f"{fractions} fractions at most {per_week} a week (regimen {regimen!r}{said}) take at least "
+                f"{fractions} fractions at most {per_week} a week ({kind} {regimen!r}{said}) take at least "
                 f"{need} days: expected a last fraction on or after "
                 f"{(first + dt.timedelta(days=need)).isoformat()}"))
     if max_overall_days is not None and overall_days(first, last) > max_overall_days:
         out.append(DateReason(
             "overall_time_too_long",
             f"overall treatment time {overall_days(first, last)} days ({first.isoformat()} to {last.isoformat()}, "
-            f"both counted) is longer than the {max_overall_days} days of regimen {regimen!r}{said}: expected a "
+            f"both counted) is longer than the {max_overall_days} days of {kind} {regimen!r}{said}: expected a "
             f"last fraction on or before {(first + dt.timedelta(days=max_overall_days - 1)).isoformat()}"))
     return out

@@ -393,7 +393,8 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
     if dates is not None and spec.max_overall_days is not None:
         findings.extend(Reason(r.code, "fail", r.message) for r in regimen_date_reasons(
             max(lesion.fractions for lesion in rx.lesions), dates[0], dates[1], per_week=None,
-            max_overall_days=spec.max_overall_days, regimen=spec.name, source=spec.source_text))
+            max_overall_days=spec.max_overall_days, regimen=f"{trial} {arm}", source=spec.source_text,
+            kind="arm"))
     if spec.start_within_days_of_systemic_line is not None:
         findings.extend(_line_start_findings(rx, spec.start_within_days_of_systemic_line, trial, arm))
     findings.extend(_reirradiation_findings(rx))
