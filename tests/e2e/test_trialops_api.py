@@ -41,7 +41,8 @@ def test_workflow_over_http(api):
     r = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={})
     assert r.status_code == 409 and r.json()["field"] == "state"
     r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
-                 json={"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
+                 json={"start": "2026-03-10", "end": "2026-03-14" if arm == "sabr" else "2026-03-10",
+                       **RT_FOR_ARM[arm]})
     assert r.status_code == 200, r.text
     assert r.json()["radiotherapy"]["check"]["status"] == "pass"
     api.clock.set("2026-07-15")  # follow-up is entered as it happens
@@ -127,7 +128,7 @@ def test_radiotherapy_outside_the_allocated_arm_is_422_unless_a_deviation_is_doc
     pid = api.enrolled(5)
     arm = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).json()["arm"]
     other = RT_FOR_ARM["sabr" if arm == "palliative" else "palliative"]
-    body = {"start": "2026-03-10", "end": "2026-03-14", **other}
+    body = {"start": "2026-03-10", "end": "2026-03-14" if other["fractions"] > 1 else "2026-03-10", **other}
     r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist", json=body)
     assert r.status_code == 422, r.text
     err = r.json()
@@ -137,3 +138,39 @@ def test_radiotherapy_outside_the_allocated_arm_is_422_unless_a_deviation_is_doc
                  json={**body, "override": {"reason": "PI approved the other schedule for this patient"}})
     assert r.status_code == 200, r.text
     assert r.json()["radiotherapy"]["check"]["deviation"] is True
+
+
+def test_radiotherapy_entered_after_a_visit_is_recorded_not_409(api):
+    """Issue 25 item 3: "Recording the RT course after any visit has been recorded gives 409 and
+    a dead end". The visit recorded first stays as it was; the course anchors its own visit."""
+    pid = api.enrolled(6)
+    arm = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).json()["arm"]
+    visits = {v["code"]: v for v in api.call("GET", f"{BASE}/{pid}", "coordinator").json()["visits"]}
+    m3 = visits["followup_m3"]["target"]
+    api.clock.set(m3)
+    assert api.call("POST", f"{BASE}/{pid}/visits/followup_m3", "data_manager", json={"date": m3}).status_code == 200
+    end = "2026-03-09" if RT_FOR_ARM[arm]["fractions"] == 1 else "2026-03-13"
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                 json={"start": "2026-03-09", "end": end, **RT_FOR_ARM[arm]})
+    assert r.status_code == 200, r.text
+    visits = {v["code"]: v for v in api.call("GET", f"{BASE}/{pid}", "coordinator").json()["visits"]}
+    assert visits["followup_m3"]["status"] == "done" and visits["followup_m3"]["actual"] == m3
+    assert visits["rt_toxicity_4w"]["target"] == "2026-04-06"
+
+
+def test_fraction_dates_that_do_not_fit_the_fractions_are_422_naming_end_and_store_nothing(api):
+    """Issue 25 item 3: "first and last fraction on one day for 5 fractions passes the check"."""
+    pid = api.enrolled(7)
+    arm = api.call("POST", f"{BASE}/{pid}/randomize", "coordinator", json={}).json()["arm"]
+    # five fractions on one day; one fraction over two days
+    body = ({"start": "2026-03-09", "end": "2026-03-09", "dose_gy": 35, "fractions": 5, "technique": "SABR"}
+            if arm == "sabr" else {"start": "2026-03-09", "end": "2026-03-10", **RT_FOR_ARM[arm]})
+    expected = "on or after 2026-03-13" if arm == "sabr" else "2026-03-09 (the start)"
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist", json=body)
+    assert r.status_code == 422, r.text
+    err = r.json()
+    assert err["field"] == "end" and err["errors"][0]["value"] == body["end"]
+    assert expected in err["errors"][0]["expected"]
+    view = api.call("GET", f"{BASE}/{pid}", "coordinator").json()
+    assert view["state"] == "randomized" and view["radiotherapy"] is None
+    assert {v["anchor"] for v in view["visits"]} == {"randomization"}

@@ -115,11 +115,28 @@ def test_a_course_that_fits_the_arm_is_recorded_without_a_reason(sqlite_api):
     page = _page(c, pid)
     fit = RT_FOR_ARM[arm]
     r = c.post(f"/trials/{TRIAL}/participants/{pid}/radiotherapy",
-               data={"csrf": csrf_of(page.text), "start": "2026-03-10", "end": "2026-03-14",
+               data={"csrf": csrf_of(page.text), "start": "2026-03-10",
+                     "end": "2026-03-14" if fit["fractions"] > 1 else "2026-03-10",
                      "dose_gy": str(fit["dose_gy"]), "fractions": str(fit["fractions"]),
                      "technique": fit["technique"], "lesion.L1": "on"})
     assert r.status_code == 200 and 'class="status pass"' in r.text
     assert _view(api, pid)["state"] == "treated"
+
+
+def test_radiotherapy_dates_that_do_not_fit_the_fractions_are_shown_beside_the_last_fraction(sqlite_api):
+    """Issue 25 item 3: five fractions with the first and last on one day are refused beside
+    'Last fraction on', with the earliest possible date; nothing is stored."""
+    api = sqlite_api
+    pid = _randomized(api)
+    c = api.client
+    sign_in(c, "coordinator", PASSWORD)
+    page = _page(c, pid)
+    r = c.post(f"/trials/{TRIAL}/participants/{pid}/radiotherapy",
+               data={"csrf": csrf_of(page.text), "start": "2026-03-09", "end": "2026-03-09", "dose_gy": "35",
+                     "fractions": "5", "technique": "SABR", "lesion.L1": "on"})
+    assert r.status_code == 422
+    assert re.search(r'id="err-rt-end"[^>]*>[^<]*on or after 2026-03-13', r.text), r.text
+    assert _view(api, pid)["radiotherapy"] is None and _view(api, pid)["state"] == "randomized"
 
 
 @pytest.mark.parametrize("role", ["enrolling_oncologist", "statistician", "outcome_assessor"])

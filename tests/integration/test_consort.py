@@ -81,8 +81,8 @@ def test_every_box_is_counted_from_what_is_stored_and_reconciles(study):
     clock.set("2026-03-10")
     treated = rand[:3]
     for p in treated:
-        enrolment.record_radiotherapy(ctx, RT, TRIAL, p, {"start": "2026-03-10", "end": "2026-03-10",
-                                                          **RT_FOR_ARM[arms[p]]})
+        end = "2026-03-14" if arms[p] == "sabr" else "2026-03-10"  # 5 fractions Tuesday to Saturday; 1 on one day
+        enrolment.record_radiotherapy(ctx, RT, TRIAL, p, {"start": "2026-03-10", "end": end, **RT_FOR_ARM[arms[p]]})
     clock.set("2026-09-01")
     lost = followup.record_entry(ctx, DM, TRIAL, rand[3], "event", {"date": "2026-06-01", "kind": "lost_to_follow_up"})
     followup.retract_entry(ctx, DM, TRIAL, rand[3], lost["id"], "found again: seen at a partner hospital")

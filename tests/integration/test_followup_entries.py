@@ -212,7 +212,8 @@ def test_the_visit_schedule_follows_its_anchors_and_lists_what_is_due(study):
     arm = enrolment.get_participant(ctx, COORD, TRIAL, pid)["allocation"]["arm"]
     clock.set("2026-03-10")
     enrolment.record_radiotherapy(ctx, Actor("t", {TRIAL: "treating_oncologist"}), TRIAL, pid,
-                                  {"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
+                                  {"start": "2026-03-10", "end": "2026-03-14" if arm == "sabr" else "2026-03-10",
+                                   **RT_FOR_ARM[arm]})
     clock.set("2026-04-08")
     # 4 weeks after the first fraction: 2026-04-07, window 03-31..04-14 -> due today
     due = enrolment.visits_due(ctx, COORD, TRIAL)

@@ -45,7 +45,8 @@ def test_full_workflow_persists_and_the_chain_verifies(container):
     pid = _enrolled(ctx, 1)
     alloc = randomization.randomize(ctx, COORD, TRIAL, pid, {})
     enrolment.record_radiotherapy(ctx, Actor("t", {TRIAL: "treating_oncologist"}), TRIAL, pid,
-                                  {"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[alloc["arm"]]})
+                                  {"start": "2026-03-10", "end": "2026-03-14" if alloc["arm"] == "sabr"
+                                   else "2026-03-10", **RT_FOR_ARM[alloc["arm"]]})
     enrolment.add_entry(ctx, COORD, TRIAL, pid, "adverse_event", {"date": "2026-03-20", "term": "Nausea", "grade": 1})
     view = enrolment.get_participant(ctx, COORD, TRIAL, pid)
     assert view["state"] == "treated" and view["allocation"]["arm"] == alloc["arm"]

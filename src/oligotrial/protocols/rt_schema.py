@@ -51,6 +51,26 @@ class Range(_Model):
 LesionRole = Literal["any", "conventional", "low_dose", "sabr", "palliative"]
 
 
+class FractionDates(_Model):
+    """When a regimen's fractions may fall on the calendar, checked against the course's first
+    and last fraction dates (:mod:`oligotrial.domain.radiotherapy.course_dates`): at most
+    ``max_per_week`` fractions in any 7 consecutive days (and one a day at most), and, where
+    stated, the course from its first to its last fraction within ``max_overall_days`` (both
+    counted). Where the registry gives it, ``source_text`` quotes it; where the registry is
+    silent, ``assumption`` says what is ours and why (one of the two is required)."""
+
+    max_per_week: int = Field(ge=1, le=7)
+    max_overall_days: int | None = Field(default=None, ge=1)
+    source_text: str | None = None
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced(self) -> FractionDates:
+        if not (self.source_text or self.assumption):
+            raise ValueError("fraction_dates: give source_text (registry text) or assumption (labelled as ours)")
+        return self
+
+
 class Regimen(_Model):
     """One allowed way of delivering radiotherapy in an arm."""
 
@@ -77,6 +97,9 @@ class Regimen(_Model):
     assumption: str | None = None
     #: the lesion sites (organs, e.g. ``brain``) this regimen is for; empty: any site
     sites: list[str] = []
+    # --- issue 25 ---
+    #: how the fractions may fall on the calendar (fractions per week, overall time)
+    fraction_dates: FractionDates | None = None
 
 
 class GeometricExclusions(_Model):

@@ -27,6 +27,7 @@ import numpy as np
 
 from oligotrial.errors import DoseError, OligotrialError
 from oligotrial.protocols.schedule_schema import parse_schedule
+from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.followup import TERMS
 from oligotrial.service import enrolment, followup, randomization
 from oligotrial.service.consort import arm_has_radiotherapy
@@ -93,7 +94,8 @@ def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
         float(round((r.total_dose_gy.min + r.total_dose_gy.max) / 2, 1))
     techniques = list(getattr(r, "techniques", None) or [])
     tech = "SBRT" if "SBRT" in techniques else (techniques[0] if techniques else "conventional")
-    return {"dose_gy": dose, "fractions": fx, "technique": tech}
+    timing = getattr(r, "fraction_dates", None)
+    return {"dose_gy": dose, "fractions": fx, "technique": tech, "per_week": timing.max_per_week if timing else 5}
 
 
 class Demo:
@@ -223,7 +225,8 @@ class Demo:
             rt_start = day(7)
             yield rt_start
             fx = rt_course["fractions"]
-            end = rt_start + dt.timedelta(days=max(0, int(np.ceil(fx / 5 * 7)) - 3) if fx > 1 else 0)
+            # as many fractions a week as the regimen allows, from the first
+            end = rt_start + dt.timedelta(days=course_dates.min_span_days(fx, rt_course.pop("per_week")))
             if end > rt_start:
                 yield end
             ids = [x["id"] for x in cand.record.get("lesions", [])]

@@ -13,6 +13,7 @@ import inspect
 import uuid
 from typing import Any
 
+from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.domain.record.patient import parse_patient
@@ -345,7 +346,18 @@ RT_TECHNIQUES = ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional")
 
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
     """Record the radiotherapy delivered, checked against the participant's allocated arm (see
-    :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule."""
+    :mod:`oligotrial.service.radiotherapy`); then plan the follow-up visits from the schedule.
+
+    The first and last fraction dates must be possible for the number of fractions whatever the
+    arm (one fraction a day at most; one fraction: one day, any day), or the course is refused on
+    ``end`` with no override (:func:`oligotrial.domain.radiotherapy.course_dates.impossible`); the
+    regimen's fractions per week and overall time are part of the check against the arm.
+
+    The course may be entered after follow-up visits have been recorded (entering it late is
+    common): the visits already recorded (done, done out of window, missed) are kept as they were
+    recorded, those still planned are re-dated from the anchors as they now stand, and only the
+    visits not stored yet are added (:func:`oligotrial.domain.trial.schedule.merge_planned`; the
+    audit entry lists which)."""
     from oligotrial.service import radiotherapy
     from oligotrial.service.randomization import arm_of
 
@@ -359,6 +371,9 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         raise _bad("dose_gy", dose, "a total dose in Gy, 0 < dose_gy <= 100")
     if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= 40:
         raise _bad("fractions", fx, "an integer number of fractions 1..40")
+    impossible = course_dates.impossible(fx, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    if impossible is not None:  # whatever the arm: one fraction a day at most, one day for one fraction
+        raise _bad("end", end, impossible)
     lesions = data.get("lesions", [])
     if not isinstance(lesions, list) or not all(isinstance(x, str) and x.strip() for x in lesions) \
             or len(set(lesions)) != len(lesions):
@@ -395,13 +410,18 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         workflow.advance(p, "radiotherapy", single_group=single)
         p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
         uow.repo.save_participant(p)
-        planned = []
-        if plan is not None:
+        visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
+        if plan is not None:  # merged with the visits stored before the course was entered
             planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
+            add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
             uow.repo.add_visits(p.id, [
                 {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
                  "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
-                 "actual": None, "status": "planned", "note": None} for v in planned])
+                 "actual": None, "status": "planned", "note": None} for v in add])
+            for row in redate:
+                uow.repo.save_visit(row)
+            visits = {"added": [v.code for v in add], "redated": [r["code"] for r in redate],
+                      "kept": [r["code"] for r in kept]}
         codes = sorted({x["code"] for x in radiotherapy.problems(report)})
         if decision["deviation"]:
             uow.repo.add_notification(
@@ -412,7 +432,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         audit.record(uow, ctx, actor, trial=protocol.id, action="radiotherapy.record",
                      entity_type="participant", entity_id=p.id,
                      new={**rt, "check": {"status": report.status, "codes": codes,
-                                          "deviation": decision["deviation"]}},
+                                          "deviation": decision["deviation"]}, "visits": visits},
                      reason=(decision["override"] or {}).get("reason"))
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])

@@ -4,7 +4,9 @@ The course as recorded (total dose, fractions, technique, treated lesions) becom
 ``oligotrial.rt_prescription/1`` (one entry per lesion, or one for the course when no lesion
 is named) and goes through issue 4's checker (:func:`oligotrial.domain.radiotherapy.prescription.check_prescription`)
 against the arm's registered regimens: dose, fractions, dose per fraction, fractions per week,
-technique, lesion count, and BED/EQD2 (alpha/beta 10 Gy) for the record. OAR constraints need
+technique, lesion count, the first and last fraction dates against the regimen's fractions per
+week and overall time (:mod:`oligotrial.domain.radiotherapy.course_dates`), and BED/EQD2
+(alpha/beta 10 Gy) for the record. OAR constraints need
 a plan's dose grid and are checked with ``oligotrial rt check`` on the DICOM plan, not here.
 
 What is decided (:func:`oligotrial.domain.trial.workflow.radiotherapy_decision`):
@@ -52,6 +54,8 @@ FIELD_OF_REASON = {
     "systemic_line_start_missing": "start",
     "course_start_before_systemic_line": "start",
     "course_start_too_late": "start",
+    "fraction_dates_too_close": "end",
+    "overall_time_too_long": "end",
 }
 
 
@@ -85,7 +89,8 @@ def prescription(rt: dict[str, Any], patient: Any = None) -> Any:
     lesion = {"dose_gy": rt["dose_gy"], "fractions": rt["fractions"], "technique": rt.get("technique"),
               "fractions_per_week": rt.get("fractions_per_week")}
     organs = {k: v.organ for k, v in patient.lesion_map().items()} if patient is not None else {}
-    data = {"start_date": rt["start"], "lesions": [{"id": i, **lesion, "site": organs.get(i)} for i in ids]}
+    data = {"start_date": rt["start"], "end_date": rt.get("end"),
+            "lesions": [{"id": i, **lesion, "site": organs.get(i)} for i in ids]}
     if patient is not None:
         data["observation_lesions"] = observation_lesions(patient, list(rt.get("lesions") or ()), rt["start"])
         if patient.systemic_therapy is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oligotrial.domain.trial.audit import GENESIS, link_v2
-from oligotrial.errors import BlindingError
+from oligotrial.errors import BlindingError, StorageError
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User, allocate_step_by_step
 
@@ -143,6 +143,10 @@ class FakeRepository:
         return [a for a in self.allocs.values() if a.trial == trial]
 
     def add_visits(self, participant_id, visits):
+        for v in visits:  # the database's uq_visits_participant_code
+            if any(r["participant_id"] == participant_id and r["code"] == v["code"] for r in self.visit_rows):
+                raise StorageError("the database refused the write (a uniqueness or reference rule); nothing "
+                                   "was saved", code="conflict")
         for v in visits:
             self.visit_rows.append({**v, "id": len(self.visit_rows) + 1, "participant_id": participant_id})
 

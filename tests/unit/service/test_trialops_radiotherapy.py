@@ -46,7 +46,10 @@ def randomized_to(arm: str, protocol=STOP2, n: int = 1):
 
 
 def course(**kw):
-    return {"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1, **kw}
+    """A course starting on 10 March 2026: one fraction that day, more ending seven weeks later
+    (room for up to 35 fractions at five a week, 7 at one a week)."""
+    end = "2026-03-10" if kw.get("fractions", 1) == 1 else "2026-04-28"
+    return {"start": "2026-03-10", "end": end, "dose_gy": 8, "fractions": 1, **kw}
 
 
 def _nothing_recorded(store, pid, entries_before):
@@ -234,3 +237,54 @@ def test_observation_lesions_are_the_records_untreated_lesions_with_recist_measu
     report = radiotherapy.check(LDRT, LDRT.arms[0].id, course(dose_gy=50, fractions=25, technique="conventional",
                                                               lesions=["L1"]), patient)
     assert "observation_lesion_missing" not in {f.code for f in report.findings}
+
+
+def test_five_fractions_with_first_and_last_on_one_day_are_refused_whatever_the_override():
+    """Issue 25 item 3: "first and last fraction on one day for 5 fractions passes the check"."""
+    ctx, store, pid = randomized_to("sabr")
+    before = len(store["repo"].audit)
+    rt = {"start": "2026-03-09", "end": "2026-03-09", "dose_gy": 35, "fractions": 5, "technique": "SABR"}
+    for data in (rt, {**rt, "override": {"reason": "PI approved the schedule for this patient"}}):
+        with pytest.raises(RecordError) as e:
+            enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, data)
+        assert e.value.field == "end" and e.value.errors[0]["value"] == "2026-03-09"
+        # 5 fractions, one a day at most: the last on 13 March at the earliest
+        assert "on or after 2026-03-13" in e.value.errors[0]["expected"]
+    _nothing_recorded(store, pid, before)
+    view = enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {**rt, "end": "2026-03-13"})
+    assert view["radiotherapy"]["check"]["status"] == "pass"
+
+
+def test_a_one_fraction_course_falls_on_one_day_any_day():
+    ctx, store, pid = randomized_to("palliative")
+    before = len(store["repo"].audit)
+    with pytest.raises(RecordError) as e:
+        enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, course(start="2026-03-14", end="2026-03-15"))
+    assert e.value.field == "end" and "2026-03-14 (the start)" in e.value.errors[0]["expected"]
+    _nothing_recorded(store, pid, before)
+    # a Sunday is as good as any day for 8 Gy/1
+    view = enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, course(start="2026-03-15", end="2026-03-15",
+                                                                           technique="conventional"))
+    assert view["radiotherapy"]["check"]["status"] == "pass"
+
+
+def test_more_fractions_a_week_than_the_regimen_allows_is_refused_or_a_documented_deviation():
+    """STOP-2's SABR regimen: at most five fractions a week, a labelled assumption (the registry
+    gives no schedule). 7 fractions on 7 consecutive days (9-15 March) need 17 March at the
+    earliest."""
+    ctx, store, pid = randomized_to("sabr")
+    before = len(store["repo"].audit)
+    rt = {"start": "2026-03-09", "end": "2026-03-15", "dose_gy": 56, "fractions": 7, "technique": "SABR"}
+    with pytest.raises(DoseError) as e:
+        enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, rt)
+    err = e.value
+    assert err.code == "rt_outside_arm" and err.field == "end" and "end '2026-03-15'" in err.message
+    (problem,) = err.errors
+    assert problem["path"] == "end" and problem["value"] == "2026-03-15"
+    assert "on or after 2026-03-17" in problem["expected"] and "Not registry text" in problem["expected"]
+    _nothing_recorded(store, pid, before)
+    reason = "linac downtime: the missed fractions were given at the weekend"
+    view = enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {**rt, "override": {"reason": reason}})
+    check = view["radiotherapy"]["check"]
+    assert check["deviation"] is True and check["lesions"][0]["reasons"][0]["code"] == "fraction_dates_too_close"
+    assert store["repo"].notifications(STOP2.id)[-1]["kind"] == "radiotherapy_deviation"

@@ -63,7 +63,8 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     assert screener.calls == [("P-0001", STOP2.id, False)]
     out = randomization.randomize(ctx, COORD, STOP2.id, pid, {})
     assert out["arm"] in {"palliative", "sabr"}
-    enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-10",
+    enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-14"
+                                                                if out["arm"] == "sabr" else "2026-03-10",
                                                                 **RT_FOR_ARM[out["arm"]]})
     visits = store["repo"].visits(pid)
     assert {v["code"] for v in visits} >= {"rt_toxicity_4w", "followup_m3"}
@@ -199,7 +200,8 @@ def test_blinded_roles_never_see_the_arm_and_unblinded_do():
     labels = [a.label for a in STOP2.arms]
     assert find_arm_information(r, arm_ids, labels) == []
     arm = randomization.arm_of(ctx, STOP2.id, pid)
-    enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-14",
+    enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10",
+                                                                "end": "2026-03-14" if arm == "sabr" else "2026-03-10",
                                                                 **RT_FOR_ARM[arm], "dose_gy": 35 if arm == "sabr" else 8})
     for actor in (ENROLLER, STAT):
         for view in (enrolment.get_participant(ctx, actor, STOP2.id, pid), enrolment.summary(ctx, actor, STOP2.id)):

@@ -81,3 +81,32 @@ def test_stop2_schedule_is_the_same_for_both_arms():
     one, _ = derive(s.visits, anchors, {}, D(2026, 5, 1))
     two, _ = derive(s.visits, dict(anchors), {}, D(2026, 5, 1))
     assert [v.to_dict() for v in one] == [v.to_dict() for v in two]
+
+
+def test_planning_after_visits_were_recorded_keeps_them_and_adds_or_redates_only_the_rest():
+    """Issue 25 item 3: radiotherapy entered after visits were recorded must not insert a visit
+    twice (the 409) nor lose a record. Independent reference: the dates are written out here."""
+    from oligotrial.domain.trial.schedule import merge_planned
+    from oligotrial.domain.trial.workflow import plan_visits
+
+    anchors = {"randomization": D(2026, 3, 5), "radiotherapy_start": D(2026, 3, 9), "progression": None}
+    planned = plan_visits(list(_spec().visits), anchors)
+    assert [v.code for v in planned] == ["tox", "m3"]
+    done_m3 = {"id": 1, "code": "m3", "status": "done", "actual": "2026-06-04", "target": "2026-06-04",
+               "earliest": "2026-05-21", "latest": "2026-06-18", "note": None}
+    add, redate, kept = merge_planned(planned, [done_m3])
+    assert [v.code for v in add] == ["tox"] and redate == [] and kept == [done_m3]
+    # a tox visit still planned from an earlier first fraction (2026-03-02) takes the new dates
+    old_tox = {"id": 2, "code": "tox", "status": "planned", "actual": None, "target": "2026-03-30",
+               "earliest": "2026-03-23", "latest": "2026-04-06", "note": None}
+    add, redate, kept = merge_planned(planned, [done_m3, old_tox])
+    assert add == [] and kept == [done_m3]
+    assert redate == [{**old_tox, "target": "2026-04-06", "earliest": "2026-03-30", "latest": "2026-04-13"}]
+    # a tox visit already recorded against the old first fraction is kept as recorded, not re-dated
+    done_tox = {**old_tox, "status": "done_out_of_window", "actual": "2026-04-08", "note": "late"}
+    add, redate, kept = merge_planned(planned, [done_m3, done_tox])
+    assert add == [] and redate == [] and kept == [done_tox, done_m3]  # in the planned order
+    # a stored planned row already at the planned dates is left alone
+    add, redate, kept = merge_planned(planned, [{**old_tox, "target": "2026-04-06", "earliest": "2026-03-30",
+                                                 "latest": "2026-04-13"}])
+    assert [v.code for v in add] == ["m3"] and redate == [] and kept == []

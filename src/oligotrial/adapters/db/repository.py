@@ -402,8 +402,10 @@ class SqlRepository:
                                                                                          t.visits.c.id))]
 
     def save_visit(self, visit: dict[str, Any]) -> None:
+        # the window too: a planned visit is re-dated when its anchor is set or moved
         self._exec(update(t.visits).where(t.visits.c.id == visit["id"]).values(
-            actual=visit["actual"], status=visit["status"], note=visit["note"]))
+            actual=visit["actual"], status=visit["status"], note=visit["note"], target=visit["target"],
+            earliest=visit["earliest"], latest=visit["latest"]))
 
     def add_entry(self, participant_id: str, kind: str, data: dict[str, Any], at: str, by: str) -> int:
         return self._exec(insert(t.entries).values(participant_id=participant_id, kind=kind, data=data,

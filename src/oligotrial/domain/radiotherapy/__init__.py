@@ -4,7 +4,8 @@ Owns: linear-quadratic arithmetic, BED/EQD2 with LQ-L and USC variants and the a
 (:mod:`.dose`); re-irradiation, composite EQD2 and the HyTEC spinal cord rules
 (:mod:`.reirradiation`); DVHs from structures and a dose grid (:mod:`.dvh`); organ-at-risk
 constraints (:mod:`.oar`); a prescription checked against a trial arm's regimens
-(:mod:`.prescription`); geometric exclusions from the plan or the record (:mod:`.geometry`).
+(:mod:`.prescription`), its fraction dates against the regimen's calendar (:mod:`.course_dates`);
+geometric exclusions from the plan or the record (:mod:`.geometry`).
 
 Depends on: ``record``, ``kernel``. The arm's regimens arrive as data from the protocol.
 """
@@ -13,7 +14,8 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "dose": "dose", "dvh": "dvh", "geometry": "geometry", "oar": "oar", "prescription": "prescription",
+    "course_dates": "course_dates", "dose": "dose", "dvh": "dvh", "geometry": "geometry", "oar": "oar",
+    "prescription": "prescription",
     "reirradiation": "reirradiation",
     "AlphaBetaEntry": "dose", "AlphaBetaTable": "dose", "Fractionation": "dose", "bed_gy": "dose",
     "eqd2_gy": "dose",

@@ -3,7 +3,8 @@
 Input is a prescription (lesions with ``dose_gy``, ``fractions``, ``technique``, ``site`` and
 optional ``fractions_per_week`` or ``role``; observation lesions; prior courses) and the arm's
 :class:`~oligotrial.protocols.rt_schema.RadiotherapySpec`. Output is a verdict per lesion with
-its reasons (dose, fractions, dose per fraction, fractions per week, technique), and arm-level
+its reasons (dose, fractions, dose per fraction, fractions per week, technique, and the first
+and last fraction dates against the regimen's ``fraction_dates``: :mod:`.course_dates`), and arm-level
 findings (lesion count over the arm's limit, NCT05906329's one conventional course plus low
 dose to <= 10 others with >= 1 measurable observation lesion left untreated, an arm that gives
 no radiotherapy, STOP-2's re-irradiation documentation). Numbers come from the protocol file,
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from oligotrial.domain.radiotherapy.course_dates import impossible, regimen_date_reasons
 from oligotrial.domain.radiotherapy.dose import Fractionation, bed_gy, eqd2_gy
 from oligotrial.domain.radiotherapy.reirradiation import (
     PriorCourse,
@@ -102,6 +104,9 @@ class Prescription(_Model):
     format: Literal["oligotrial.rt_prescription/1"] = "oligotrial.rt_prescription/1"
     patient_id: str | None = None
     start_date: date | None = None
+    #: the last fraction's date (optional); with ``start_date`` it is checked against the fractions
+    #: and each regimen's ``fraction_dates`` (:mod:`.course_dates`)
+    end_date: date | None = None
     lesions: list[PrescribedLesion] = Field(min_length=1)
     observation_lesions: list[ObservationLesion] = []
     prior_courses: list[PrescribedPriorCourse] = []
@@ -129,6 +134,13 @@ def parse_prescription(data: Mapping[str, Any]) -> Prescription:
     ids = [lesion.id for lesion in rx.lesions]
     if len(set(ids)) != len(ids):
         raise DoseError(f"lesions ids {ids}: expected each lesion once", field="lesions")
+    if rx.end_date is not None:
+        if rx.start_date is None:
+            raise DoseError(f"end_date {rx.end_date.isoformat()}: expected start_date with it", field="start_date")
+        # the course's dates bound every lesion's fractions: the lesion with the most decides
+        expected = impossible(max(lesion.fractions for lesion in rx.lesions), rx.start_date, rx.end_date)
+        if expected is not None:
+            raise DoseError(f"end_date {rx.end_date.isoformat()}: expected {expected}", field="end_date")
     for i, course in enumerate(rx.prior_courses):
         _validated(course.dose_gy, course.fractions, f"prior_courses[{i}]")
     return rx
@@ -208,8 +220,11 @@ def _range_reason(code: str, what: str, value: float, rng: Range | None, unit: s
                   f"regimen {regimen.label!r} (\"{regimen.source_text}\")")
 
 
-def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen) -> list[Reason]:
-    """Everything that keeps ``lesion`` out of ``regimen`` (empty: it fits)."""
+def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen,
+                    dates: tuple[date, date] | None = None) -> list[Reason]:
+    """Everything that keeps ``lesion`` out of ``regimen`` (empty: it fits); with the course's
+    first and last fraction ``dates``, also the regimen's ``fraction_dates`` (fractions per week,
+    overall time; :func:`.course_dates.regimen_date_reasons`)."""
     reasons = [r for r in (
         _range_reason("dose_out_of_range", "total dose", lesion.dose_gy, regimen.total_dose_gy, " Gy", regimen),
         _range_reason("fractions_out_of_range", "fractions", lesion.fractions, regimen.fractions, "", regimen),
@@ -246,6 +261,12 @@ def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen) -> list[Reason]:
             reasons.append(Reason("wrong_technique", "fail",
                                   f"technique {lesion.technique!r} is not allowed by regimen "
                                   f"{regimen.label!r} (allowed: {', '.join(regimen.techniques)})"))
+    timing = getattr(regimen, "fraction_dates", None)
+    if dates is not None and timing is not None:
+        source = timing.source_text or f"assumed where the registry is silent: {timing.assumption}"
+        reasons.extend(Reason(r.code, "fail", r.message) for r in regimen_date_reasons(
+            lesion.fractions, dates[0], dates[1], per_week=timing.max_per_week,
+            max_overall_days=timing.max_overall_days, regimen=regimen.label, source=source))
     return reasons
 
 
@@ -256,7 +277,7 @@ def _candidates(lesion: PrescribedLesion, spec: RadiotherapySpec) -> list[Regime
 
 
 def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
-                 reference: Mapping[str, Any] | None = None) -> LesionVerdict:
+                 reference: Mapping[str, Any] | None = None, dates: tuple[date, date] | None = None) -> LesionVerdict:
     """The lesion's verdict: pass with the first regimen it fits (typical ones first), else the
     reasons from the closest regimen."""
     bed10 = bed_gy(lesion.dose_gy, lesion.fractions, 10.0)
@@ -271,7 +292,7 @@ def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
                              lesion.dose_gy, lesion.fractions, bed10, eqd2_10, matches)
     scored = []
     for order, regimen in enumerate(sorted(candidates, key=lambda r: not r.typical)):
-        reasons = regimen_reasons(lesion, regimen)
+        reasons = regimen_reasons(lesion, regimen, dates)
         fails = sum(r.status == "fail" for r in reasons)
         scored.append((fails, len(reasons), order, regimen, reasons))
     fails, _, _, regimen, reasons = min(scored, key=lambda s: s[:3])
@@ -323,7 +344,8 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
                                f"treats {len(rx.lesions)} lesion(s)"))
         return RTCheckReport(trial, arm, "fail", [], findings)
 
-    verdicts = [check_lesion(lesion, spec, reference) for lesion in rx.lesions]
+    dates = (rx.start_date, rx.end_date) if rx.start_date is not None and rx.end_date is not None else None
+    verdicts = [check_lesion(lesion, spec, reference, dates) for lesion in rx.lesions]
 
     if spec.palliative_only:
         # an arm that allows palliative radiotherapy only: a lesion stated otherwise, or given a
@@ -368,6 +390,11 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
                                    f"{len(measurable)} measurable untreated observation lesion(s); "
                                    f"{trial} arm {arm!r} needs at least {spec.observation_lesions_min} "
                                    f"(\"{spec.source_text}\")"))
+    if dates is not None and spec.max_overall_days is not None:
+        findings.extend(Reason(r.code, "fail", r.message) for r in regimen_date_reasons(
+            max(lesion.fractions for lesion in rx.lesions), dates[0], dates[1], per_week=None,
+            max_overall_days=spec.max_overall_days, regimen=f"{trial} {arm}", source=spec.source_text,
+            kind="arm"))
     if spec.start_within_days_of_systemic_line is not None:
         findings.extend(_line_start_findings(rx, spec.start_within_days_of_systemic_line, trial, arm))
     findings.extend(_reirradiation_findings(rx))

@@ -82,3 +82,43 @@ def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: M
         out.append(ScheduledVisit(v.code, v.label, v.anchor, target, earliest, latest, tuple(v.forms), None,
                                   status_on(earliest, latest, today)))
     return sorted(out, key=lambda s: (s.target, s.code)), waiting
+
+
+#: the statuses of a stored visit that record what happened (never re-dated or replaced)
+RECORDED = ("done", "done_out_of_window", "missed")
+
+
+def merge_planned(planned: Iterable[Any], rows: Iterable[Mapping[str, Any]]
+                  ) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What storing newly ``planned`` visits (objects with code, target, earliest, latest) does to
+    the participant's stored visit ``rows``: ``(add, redate, kept)``.
+
+    Radiotherapy is often entered after follow-up visits have been recorded (issue 25 item 3), so
+    planning must merge with what is stored, never insert a code twice:
+
+    * a planned visit with no stored row is added (``add``: the planned objects);
+    * a stored row still ``planned`` takes the dates planned now (``redate``: the rows with the
+      new target and window; only rows whose dates change);
+    * a stored row that records what happened (done, done out of window, missed) is kept exactly
+      as recorded (``kept``), its date and the window it was recorded against included, even
+      when it hangs on an anchor that has just been set or moved (a visit anchored to the first
+      fraction recorded before the course was entered, e.g. from an import). A record is never
+      lost or re-dated by planning; whether it still fits the new window is for the data
+      manager to query, and the window it was judged against stays with it.
+    """
+    stored = {r["code"]: r for r in rows}
+    add: list[Any] = []
+    redate: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    for v in planned:
+        row = stored.get(v.code)
+        if row is None:
+            add.append(v)
+            continue
+        if row.get("status") in RECORDED:
+            kept.append(dict(row))
+            continue
+        dates = {"target": v.target.isoformat(), "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat()}
+        if any(row.get(k) != d for k, d in dates.items()):
+            redate.append({**row, **dates})
+    return add, redate, kept
