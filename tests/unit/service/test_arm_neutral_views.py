@@ -45,8 +45,11 @@ def one_per_arm(ctx, trial):
 
 
 def treat(ctx, trial, pid, course):
+    # the last fraction at the earliest date the fractions allow (one a day, five a week)
+    n = course["fractions"] - 1
+    end = dt.date(2026, 3, 10) + dt.timedelta(days=7 * (n // 5) + n % 5)
     enrolment.record_radiotherapy(ctx, actor(trial, "treating_oncologist"), trial.id, pid, {
-        "start": "2026-03-10", "end": "2026-03-10", "lesions": ["L1"], **course,
+        "start": "2026-03-10", "end": end.isoformat(), "lesions": ["L1"], **course,
         "override": {"reason": "course recorded for the test whatever the check says"}})
 
 
