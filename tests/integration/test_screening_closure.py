@@ -162,6 +162,10 @@ def test_only_a_candidate_before_enrolment_is_closed_and_only_a_closed_one_reope
         with pytest.raises(WorkflowError) as e:
             call()
         assert e.value.field == "state" and "screening_closed" in e.value.message, step
+    with pytest.raises(WorkflowError) as e:  # nor re-screened under another version while closed
+        enrolment.rescreen(ctx, COORD, TRIAL, closed, version=ctx.load_protocol(TRIAL).version,
+                           reason="amendment of the protocol")
+    assert e.value.field == "state" and "screening_closed" in e.value.message
     with pytest.raises(RecordError) as e:
         enrolment.reopen_screening(ctx, COORD, TRIAL, closed, {"reason": ""})
     assert e.value.field == "reason"
