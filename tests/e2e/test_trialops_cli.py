@@ -15,13 +15,13 @@ runner = CliRunner()
 def test_operations_commands(tmp_path, monkeypatch):
     db = tmp_path / "cli.db"
     monkeypatch.setenv("OLIGOTRIAL_DATABASE_URL", f"sqlite:///{db}")
-    r = runner.invoke(app, ["db", "upgrade"])
     from alembic.script import ScriptDirectory
 
     from oligotrial.adapters.db.migrate import alembic_config
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()  # one head, never two
-    assert r.exit_code == 0 and f"database at revision {head}" in r.output
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    r = runner.invoke(app, ["db", "upgrade"])
+    assert r.exit_code == 0 and f"database at revision {head}" in r.output  # the head revision
     r = runner.invoke(app, ["users", "add", "--username", "cc", "--role", "coordinator", "--trial", "STOP-2"],
                       input="a-long-password\n")
     assert r.exit_code == 0, r.output

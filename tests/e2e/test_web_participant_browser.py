@@ -152,7 +152,8 @@ def _randomized(ctx, coord, trial) -> str:
     record = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
     pid = enrolment.register(ctx, coord, trial, {**record, "id": "B-0001", "events": []})["id"]
     enrolment.screen(ctx, coord, trial, pid)
-    enrolment.consent(ctx, coord, trial, pid, {"date": ctx.today().isoformat(), "form_version": "v2"})
+    # consented before the course the test records (start 2026-03-10): nothing that needs consent precedes it
+    enrolment.consent(ctx, coord, trial, pid, {"date": "2026-03-01", "form_version": "v2"})
     verdict = enrolment.get_participant(ctx, coord, trial, pid)["screening"]["verdict"]
     enrolment.enrol(ctx, coord, trial, pid, {} if verdict == "eligible" else
                     {"override": {"reason": "browser test: enrolled against the verdict"}})

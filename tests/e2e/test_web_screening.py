@@ -330,3 +330,55 @@ def test_the_worklist_links_the_screening_log_whose_csv_lists_every_candidate_sa
     blinded = _client(demo, "enrolling_oncologist").get(f"/trials/{demo.trial}/screening-log.csv")
     assert blinded.status_code == 200
     assert find_arm_information(list(csv.reader(io.StringIO(blinded.text))), ARM_IDS, LABELS) == []
+
+
+def test_a_candidate_is_closed_from_their_worklist_row_shown_with_why_and_reopened(demo):
+    """Issue 25 item 5 on the worklist page: "the same on the worklist page (on each row)"; "A
+    closed candidate leaves the worklist; its participant view (page ...) shows the reason and
+    note; it appears in the screening log with its reason"; reopened, it is back."""
+    import csv
+    import io
+
+    c = _client(demo, "coordinator")
+    pid = _paste(c, demo, json.dumps(_record(demo, "SCR-CLOSE"))).headers["location"].rsplit("/", 1)[1]
+    page = c.get(f"/trials/{demo.trial}/screening").text
+    assert f'id="close-{pid}"' in page and f'action="/trials/{demo.trial}/screening/{pid}/close"' in page
+    r = c.post(f"/trials/{demo.trial}/screening/{pid}/close", data={"csrf": csrf_of(page), "reason": "Declined",
+                                                                    "note": "prefers no trial"})
+    assert r.status_code == 422 and f'id="err-close-{pid}"' in r.text and "not eligible, declined, other" in r.text
+    assert enrolment.get_participant(demo.container.ctx, _actor(demo), demo.trial, pid)["state"] == "screened"
+    r = c.post(f"/trials/{demo.trial}/screening/{pid}/close", data={"csrf": csrf_of(page), "reason": "declined",
+                                                                    "note": "prefers no trial"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/trials/{demo.trial}/screening#closed-{pid}"
+    page = c.get(f"/trials/{demo.trial}/screening").text
+    worklist, closed = page.split('id="closed-h"', 1)
+    assert "SCR-CLOSE" not in worklist.split('id="log-h"')[0]  # off the worklist
+    row = re.search(rf'<tr id="closed-{pid}">(.*?)</tr>', closed, re.DOTALL).group(1)
+    assert "SCR-CLOSE" in row and "<td>declined</td>" in row and "<td>prefers no trial</td>" in row
+    for url in (f"/trials/{demo.trial}/participants/{pid}", f"/trials/{demo.trial}/screening/{pid}"):
+        text = c.get(url).text
+        closure = re.search(r'<p class="notice" id="closure"[^>]*>(.*?)</p>', text, re.DOTALL).group(1)
+        assert "<strong>declined</strong>" in closure and "prefers no trial" in closure, url
+    rows = list(csv.DictReader(io.StringIO(c.get(f"/trials/{demo.trial}/screening-log.csv").text)))
+    mine = next(x for x in rows if x["participant"] == "SCR-CLOSE")
+    assert (mine["state"], mine["closed_reason"], mine["closed_note"]) == ("screening_closed", "declined",
+                                                                         "prefers no trial")
+    # a role that may not close or reopen sees no form and is refused
+    stat = _client(demo, "statistician")
+    spage = stat.get(f"/trials/{demo.trial}/screening").text
+    assert "close-form" not in spage and "reopen-form" not in spage and f'id="closed-{pid}"' in spage
+    before = _stored(demo)
+    r = stat.post(f"/trials/{demo.trial}/screening/{pid}/reopen", data={"csrf": csrf_of(spage),
+                                                                        "reason": "entered in error"})
+    assert r.status_code == 403 and _stored(demo) == before
+    # reopened with a reason (refused without one, beside its row)
+    r = c.post(f"/trials/{demo.trial}/screening/{pid}/reopen", data={"csrf": csrf_of(page), "reason": ""})
+    assert r.status_code == 422 and f'id="err-reopen-{pid}"' in r.text and _stored(demo) == before
+    r = c.post(f"/trials/{demo.trial}/screening/{pid}/reopen", data={"csrf": csrf_of(page),
+                                                                     "reason": "called back: wishes to take part"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(f"/trials/{demo.trial}/screening").text
+    assert f'id="close-{pid}"' in page and f'id="closed-{pid}"' not in page
+    assert 'id="closure"' not in c.get(f"/trials/{demo.trial}/participants/{pid}").text

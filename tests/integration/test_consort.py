@@ -140,7 +140,8 @@ def test_closing_a_screening_says_why_and_refuses_what_it_cannot_record(study):
                                                      "participant.consent", "participant.enrol",
                                                      "participant.randomize"]
     out = enrolment.close_screening(ctx, COORD, TRIAL, pid, {"reason": "declined", "note": "prefers no trial"})
-    assert out["reason"] == "declined" and out["verdict"] == "eligible"
+    assert out["state"] == "screening_closed"
+    assert out["closure"]["reason"] == "declined" and out["closure"]["verdict"] == "eligible"
     with ctx.uow() as uow:
         last = uow.repo.audit_entries(TRIAL)[-1]
     assert last["action"] == "participant.not_enrolled" and last["new"]["reason"] == "declined"

@@ -14,6 +14,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "screen": frozenset({"coordinator", "enrolling_oncologist", "data_manager"}),
     "consent": frozenset({"coordinator", "enrolling_oncologist"}),
     "enrol": frozenset({"coordinator", "enrolling_oncologist"}),
+    # closing a candidate's screening (declined, not eligible, other) and reopening it: the
+    # coordinator and the investigator who enrols, as consent and enrolment
+    "close_screening": frozenset({"coordinator", "enrolling_oncologist"}),
     "randomize": frozenset({"coordinator", "enrolling_oncologist"}),
     "radiotherapy": frozenset({"coordinator", "treating_oncologist"}),
     "follow_up": _CLIN,

@@ -1,8 +1,8 @@
 """The CONSORT 2010 flow of a trial, counted from what is stored.
 
-Enrolment is counted from the audit trail (who was registered, screened, closed with a reason,
-randomized or enrolled, up to the data cut); allocation from the allocations (decrypted with the
-operator's key); follow-up from the participants' entries in force (a retracted loss to follow-up
+Enrolment is counted from the audit trail (who was registered, screened, closed with a reason and
+not reopened since, randomized or enrolled, up to the data cut); allocation from the allocations
+(decrypted with the operator's key); follow-up from the participants' entries in force (a retracted loss to follow-up
 counts for nothing). Every box is a set of participant ids before it is a number, so the boxes
 reconcile by construction: assessed = randomized + not randomized, randomized = the sum of
 allocated, allocated = received + did not receive, per arm.
@@ -63,6 +63,8 @@ def consort_flow(ctx: ServiceContext, protocol: Any, *, data_cut: dt.date,
                 assessed.append(pid)
             elif action == "participant.not_enrolled":
                 closed[pid] = (e.get("new") or {}).get("reason", "other")
+            elif action == "participant.screening_reopened":  # no longer excluded
+                closed.pop(pid, None)
             elif action == ("participant.enrol" if single else "participant.randomize"):
                 randomized.append(pid)
             elif action == "radiotherapy.record":

@@ -214,7 +214,7 @@ def rescreen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, version
         if not old:
             raise WorkflowError(f"participant {p.id}: not screened yet; expected a screening before a re-screening",
                                 code="not_screened", field="screening")
-        if p.state in workflow.TERMINAL:
+        if p.state in workflow.TERMINAL or p.state == "screening_closed":
             raise WorkflowError(f"participant {p.id}: cannot rescreen in state {p.state!r}",
                                 code="illegal_step", field="state")
         patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
@@ -238,10 +238,58 @@ def rescreen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, version
     return participant_view(ctx, protocol, role, p, [], [])
 
 
+def _consent_date(ctx: ServiceContext, data: dict) -> str:
+    """The consent date of ``data``: an ISO date not after today (the service clock). A consent
+    signed in the future is not a consent yet: nothing that needs it could be recorded (ICH E6(R3)
+    s.2.8: informed consent is obtained before participation)."""
+    day = _date(data, "date")
+    today = ctx.today()
+    if dt.date.fromisoformat(day) > today:
+        raise _bad("date", day, f"the date the consent was signed, not after today ({today.isoformat()})")
+    return day
+
+
+def consented_on(p: Participant) -> dt.date | None:
+    """The date of the participant's consent (None: no consent recorded)."""
+    day = (p.consent or {}).get("date")
+    return dt.date.fromisoformat(day) if day else None
+
+
+def check_after_consent(p: Participant, field: str, on: dt.date | str, what: str) -> None:
+    """Refuse ``what`` dated ``on`` before the participant's consent: nothing that needs consent
+    (enrolment, randomization, radiotherapy, visits, follow-up entries) may precede it."""
+    consent = consented_on(p)
+    day = dt.date.fromisoformat(on) if isinstance(on, str) else on
+    if consent is not None and day < consent:
+        raise _bad(field, day.isoformat(), f"a date on or after consent ({consent.isoformat()}): {what} needs "
+                                           "the participant's consent (correct the consent date if it is wrong: "
+                                           "PUT .../consent)")
+
+
+def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> list[tuple[dt.date, str]]:
+    """What the participant has recorded that needs their consent, each with its date, earliest
+    first: enrolment, randomization, radiotherapy, visits done, follow-up entries in force of the
+    kinds dated from consent (:data:`oligotrial.service.followup.AFTER_CONSENT`) and follow-up
+    events (dated on or after the origin)."""
+    out: list[tuple[dt.date, str]] = []
+    if p.enrolment and p.enrolment.get("at"):
+        out.append((dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"))
+    if p.randomized_on:
+        out.append((dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
+    if p.radiotherapy and p.radiotherapy.get("start"):
+        out.append((dt.date.fromisoformat(p.radiotherapy["start"]), "radiotherapy"))
+    out += [(dt.date.fromisoformat(v["actual"]), f"visit {v['code']}") for v in visits if v.get("actual")]
+    for e in followup.active(entries):
+        if e["kind"] in followup.AFTER_CONSENT or e["kind"] == "event":
+            out.append((dt.date.fromisoformat(e["data"]["date"]), f"{e['kind'].replace('_', ' ')} entry {e['id']}"))
+    return sorted(out)
+
+
 def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Record the participant's informed consent: ``date`` (not after today) and ``form_version``."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "consent")
-    c = {"date": _date(data, "date"), "form_version": _text(data, "form_version", 1, 64),
+    c = {"date": _consent_date(ctx, data), "form_version": _text(data, "form_version", 1, 64),
          "obtained_by": actor.username}
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
@@ -254,36 +302,100 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
     return participant_view(ctx, protocol, role, p, [], [])
 
 
+def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Correct a recorded consent (``PUT .../consent``): ``date`` and ``form_version`` as
+    :func:`consent` takes them, and a ``reason``. The date is not after today and not after
+    anything already recorded that needs consent (:func:`needs_consent`); the audit entry
+    ``participant.consent_correct`` keeps the old and the new consent with the reason (ICH E6(R3)
+    s.4.2, 21 CFR 11.10(e): a change does not obscure the original entry)."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "consent")
+    if not isinstance(data, dict):
+        raise _bad("consent", type(data).__name__, "an object with date, form_version and reason")
+    day = _consent_date(ctx, data)
+    form_version = _text(data, "form_version", 1, 64)
+    reason = _text(data, "reason", 3)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        if not p.consent:
+            raise WorkflowError(f"participant {p.id}: no consent recorded; expected a consent to correct "
+                                "(record one with POST .../consent)", code="not_consented", field="consent")
+        after = [x for x in needs_consent(p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+                 if x[0] < dt.date.fromisoformat(day)]
+        if after:
+            first, what = after[0]
+            raise _bad("date", day, f"a consent date on or before {what} ({first.isoformat()}): "
+                                    f"{len(after)} recorded step(s) that need consent would precede it")
+        old = dict(p.consent)
+        p.consent = {**old, "date": day, "form_version": form_version,
+                     "corrected": {"by": actor.username, "at": ctx.now_iso(), "reason": reason}}
+        uow.repo.save_participant(p, ("consent",))
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.consent_correct",
+                     entity_type="participant", entity_id=p.id,
+                     old={k: old.get(k) for k in ("date", "form_version")},
+                     new={"date": day, "form_version": form_version}, reason=reason)
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
 #: why a candidate assessed for eligibility is not enrolled (the CONSORT 2010 exclusion reasons)
 NOT_ENROLLED_REASONS = ("not eligible", "declined", "other")
 
 
 def close_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
-    """Record that a registered or screened candidate will not be enrolled, and why: ``reason``
-    one of :data:`NOT_ENROLLED_REASONS` (CONSORT 2010 item 13a, flow diagram: "Excluded: not
-    meeting inclusion criteria, declined to participate, other reasons") and an optional
-    ``note``. It changes no state (a candidate who changes their mind may still consent; the
-    CONSORT flow counts who was randomized, whatever was recorded before); it is an audit event,
-    from which the flow diagram counts the exclusions."""
+    """Close the screening of a candidate who will not be enrolled, and say why: ``reason``
+    exactly one of :data:`NOT_ENROLLED_REASONS` (CONSORT 2010 item 13a, flow diagram: "Excluded:
+    not meeting inclusion criteria, declined to participate, other reasons") and an optional
+    ``note``. From a state before enrolment (registered, screened, consented); the candidate
+    leaves the worklist (state ``screening_closed``), keeps the reason and note on their record
+    (``closure``) and counts in the CONSORT flow, which reads the audit entry
+    ``participant.not_enrolled``. :func:`reopen_screening` undoes it. Role
+    ``close_screening``."""
     protocol = ctx.load_protocol(trial)
-    authorize(actor, protocol.id, "screen")
-    reason = data.get("reason") if isinstance(data, dict) else None
-    if reason not in NOT_ENROLLED_REASONS:
-        raise _bad("reason", reason, f"one of {', '.join(NOT_ENROLLED_REASONS)}")
+    role = authorize(actor, protocol.id, "close_screening")
+    if not isinstance(data, dict):
+        raise _bad("reason", None, f"one of {', '.join(NOT_ENROLLED_REASONS)}")
+    reason = data.get("reason")
+    if not isinstance(reason, str) or reason not in NOT_ENROLLED_REASONS:
+        raise _bad("reason", reason, f"exactly one of {', '.join(NOT_ENROLLED_REASONS)}")
     note = data.get("note")
     if note is not None:
         note = _text(data, "note", 1, 500)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        if p.state not in ("registered", "screened"):
-            raise WorkflowError(f"participant {pid}: state {p.state!r}; closing a screening expected registered "
-                                "or screened", code="invalid_transition", field="state")
-        new = {"reason": reason, "note": note, "state": p.state,
-               "verdict": (p.screening or {}).get("verdict"), "date": ctx.today().isoformat()}
+        workflow.check_step(p, "close_screening")
+        closure = {"reason": reason, "note": note, "state": p.state,
+                   "verdict": (p.screening or {}).get("verdict"), "date": ctx.today().isoformat(),
+                   "by": actor.username, "at": ctx.now_iso()}
+        workflow.advance(p, "close_screening")
+        p.closure = closure
+        uow.repo.save_participant(p, ("state", "closure"))
         audit.record(uow, ctx, actor, trial=protocol.id, action="participant.not_enrolled",
-                     entity_type="participant", entity_id=p.id, new=new, reason=note)
+                     entity_type="participant", entity_id=p.id, old={"state": closure["state"]},
+                     new=closure, reason=reason if note is None else f"{reason}: {note}")
         uow.commit()
-    return new
+    return participant_view(ctx, protocol, role, p, [], [])
+
+
+def reopen_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
+    """Reopen a closed screening (``reason`` required, 3-5000 characters): the candidate goes back
+    to the step they had reached (registered, screened or consented) and to the worklist, and no
+    longer counts as excluded in the CONSORT flow. Audited as ``participant.screening_reopened``
+    with the closure it undoes. Role ``close_screening``."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "close_screening")
+    reason = _text(data if isinstance(data, dict) else {}, "reason", 3)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        workflow.check_step(p, "reopen_screening")
+        old = p.closure
+        p.state = workflow.milestone_state(p)
+        p.closure = None
+        uow.repo.save_participant(p, ("state", "closure"))
+        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screening_reopened",
+                     entity_type="participant", entity_id=p.id, old=old, new={"state": p.state}, reason=reason)
+        uow.commit()
+    return participant_view(ctx, protocol, role, p, [], [])
 
 
 def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | None = None) -> dict:
@@ -296,6 +408,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "enrol")
+        check_after_consent(p, "consent.date", ctx.today(), "enrolment")
         decision = workflow.enrolment_decision((p.screening or {}).get("verdict"), override)
         if decision["override"]:
             decision["override"]["by"] = actor.username
@@ -396,6 +509,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         p = _load(uow, protocol.id, pid, actor)
         single = single_group(protocol)
         workflow.check_step(p, "radiotherapy", single_group=single)
+        check_after_consent(p, "start", start, "radiotherapy")
         arm = protocol.arms[0].id if single else arm_of(ctx, protocol.id, p.id, uow)
         if arm is None:
             raise WorkflowError(f"participant {pid}: no allocated arm to check the radiotherapy against",
@@ -464,6 +578,8 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
                                 field="visit")
         if on is not None and dt.date.fromisoformat(on) > ctx.today():
             raise _bad("date", on, f"a date not after today ({ctx.today().isoformat()})")
+        if on is not None:
+            check_after_consent(p, "date", on, "a visit")
         row = next((r for r in rows if r["code"] == code), None)
         if row is None:  # scheduled from its anchor, not stored yet
             uow.repo.add_visits(p.id, [{k: visit[k] for k in ("code", "label", "anchor", "target", "earliest",
@@ -559,7 +675,8 @@ def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participa
             "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
                                           "actual", "status", "note")} for v in neutral.visits(visits)],
             "visits_waiting": neutral.visits(waiting or []),
-            "entries": neutral.entries(entries), "created_at": p.created_at, "version": p.version}
+            "entries": neutral.entries(entries), "created_at": p.created_at, "version": p.version,
+            "closure": p.closure}
     if allocation is not None:
         view["allocation"] = allocation
     return view

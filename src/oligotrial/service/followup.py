@@ -37,6 +37,12 @@ _AFTER_ORIGIN = frozenset({"death", "progression", "next_line_start", "metastasi
                            "lost_to_follow_up", "withdrawal"})
 
 
+#: entries dated on or after the participant's consent (what is collected for the trial: adverse
+#: events from consent on, questionnaires, labs, performance status); a tumour assessment before
+#: the origin is a baseline, a new therapy's start may be history
+AFTER_CONSENT = frozenset({"adverse_event", "qol", "lab", "performance"})
+
+
 def _bad(field: str, value: Any, expected: str) -> RecordError:
     return RecordError(f"{field} {value!r}: expected {expected}", field=field,
                        errors=[{"path": field, "value": value, "expected": expected}])
@@ -172,8 +178,10 @@ def _milestones(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, e
             if prior:
                 raise _bad("kind", "death", f"one death: entry {prior[0]['id']} already records it on "
                                             f"{prior[0]['data']['date']} (correct that entry instead)")
-    elif kind in ("adverse_event", "qol", "lab", "performance") and consent is not None and on < consent:
-        raise _bad("date", on.isoformat(), f"a date on or after consent ({consent.isoformat()})")
+    elif kind in AFTER_CONSENT and consent is not None and on < consent:
+        raise _bad("date", on.isoformat(), f"a date on or after consent ({consent.isoformat()})"
+                   + (f"; the consent is dated after today ({today.isoformat()}): correct it first (PUT .../consent)"
+                      if consent > today else ""))
     elif kind == "assessment" and origin is not None and on <= origin:
         notes.append(f"dated on or before {origin_kind} ({origin.isoformat()}): a baseline assessment, the "
                      "reference for response, not a follow-up time point")

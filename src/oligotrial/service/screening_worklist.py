@@ -201,7 +201,8 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
 #: its flow diagram: those assessed for eligibility and the reasons for exclusion; ICH E6(R3)
 #: Appendix C keeps a subject screening log among the essential records)
 LOG_COLUMNS = ("participant", "site", "registered_on", "state", "screened_on", "protocol_version", "verdict",
-               "excluding_criteria", "undecided_criteria", "consented_on", "enrolled_on", "enrolled_against_verdict")
+               "excluding_criteria", "undecided_criteria", "consented_on", "enrolled_on", "enrolled_against_verdict",
+               "closed_reason", "closed_note", "closed_on")
 
 
 def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]:
@@ -211,13 +212,23 @@ def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, An
     candidates by verdict and the excluding criteria by how many candidates each excludes (with
     its registry text). Never an arm: the log ends at enrolment.
 
-    Returns ``{"rows", "by_verdict", "excluding", "total"}``; ``rows`` follow :data:`LOG_COLUMNS`."""
+    A candidate whose screening is closed (:func:`~oligotrial.service.enrolment.close_screening`)
+    has its reason, note and date (``closed_*``; empty otherwise), is counted in ``by_closure``
+    by reason and listed in ``closed`` (id, participant, site, reason, note, date, by).
+
+    Returns ``{"rows", "by_verdict", "excluding", "total", "by_closure", "closed"}``; ``rows``
+    follow :data:`LOG_COLUMNS`."""
     return _log(_visible(ctx, actor, trial))
 
 
 def _log(people: list[Any]) -> dict[str, Any]:
-    rows, by_verdict, reasons = [], {}, {}
+    rows, by_verdict, reasons, by_closure, closed = [], {}, {}, {}, []
     for p in sorted(people, key=lambda q: q.created_at):
+        closure = p.closure if p.state == "screening_closed" and p.closure else {}
+        if closure:
+            by_closure[closure["reason"]] = by_closure.get(closure["reason"], 0) + 1
+            closed.append({"id": p.id, "participant": p.external_id, "site": p.site, "reason": closure["reason"],
+                           "note": closure.get("note"), "date": closure.get("date"), "by": closure.get("by")})
         s = p.screening or {}
         crit = criteria(s)
         excluding = [c for c in crit if c["standing"] == "excludes"]
@@ -235,9 +246,12 @@ def _log(people: list[Any]) -> dict[str, Any]:
                      "undecided_criteria": ";".join(c["id"] for c in crit if c["standing"] == "undecided"),
                      "consented_on": (p.consent or {}).get("date") or "",
                      "enrolled_on": str(enrolled.get("at") or "")[:10],
-                     "enrolled_against_verdict": "" if not enrolled else ("yes" if enrolled.get("override") else "no")})
+                     "enrolled_against_verdict": "" if not enrolled else ("yes" if enrolled.get("override") else "no"),
+                     "closed_reason": closure.get("reason") or "", "closed_note": closure.get("note") or "",
+                     "closed_on": closure.get("date") or ""})
     excluding_counts = sorted(reasons.values(), key=lambda r: (-r["count"], r["id"]))
-    return {"rows": rows, "by_verdict": by_verdict, "excluding": excluding_counts, "total": len(rows)}
+    return {"rows": rows, "by_verdict": by_verdict, "excluding": excluding_counts, "total": len(rows),
+            "by_closure": dict(sorted(by_closure.items())), "closed": closed}
 
 
 def spreadsheet_safe(value: Any) -> str:

@@ -20,7 +20,7 @@ from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, Sl
                                       allocate_step_by_step)
 
 _P_FIELDS = ("id", "trial", "external_id", "state", "record", "screening", "consent", "enrolment",
-             "radiotherapy", "randomized_on", "created_at", "version", "site")
+             "radiotherapy", "randomized_on", "created_at", "version", "site", "closure")
 _P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at", "site"))
 
 # Statements on the hot paths, built once: building a Core statement with literal values costs

@@ -40,6 +40,7 @@ participants = Table(
     Column("created_at", String(40), nullable=False),
     Column("version", Integer, nullable=False),
     Column("site", String(64)),  # the centre the participant belongs to (NULL: single-centre)
+    Column("closure", JSON),  # a closed screening: reason, note, date, by, from state (NULL: not closed)
     UniqueConstraint("trial", "external_id", name="uq_participants_trial_external"),
     Index("ix_participants_trial_site", "trial", "site"),
 )

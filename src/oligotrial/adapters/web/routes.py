@@ -80,6 +80,24 @@ class ConsentBody(_Body):
     form_version: str = Field(min_length=1, max_length=64)
 
 
+class ConsentCorrectionBody(_Body):
+    date: IsoDate = Field(description="ISO date consent was signed (not after today, nor after anything recorded "
+                                      "that needs consent)")
+    form_version: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=5000, description="why it is corrected (kept in the audit trail)")
+
+
+class CloseScreeningBody(_Body):
+    reason: Literal["declined", "not eligible", "other"] = Field(
+        description="why the candidate is not enrolled (CONSORT 2010 item 13a): declined, not eligible or other")
+    note: str | None = Field(None, min_length=1, max_length=500)
+
+
+class ReopenScreeningBody(_Body):
+    reason: str = Field(min_length=3, max_length=5000, description="why the screening is reopened (kept in the "
+                                                                   "audit trail)")
+
+
 class Override(_Body):
     reason: str = Field(min_length=10, max_length=5000)
 
@@ -240,6 +258,24 @@ def rescreen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Rescre
 @router.post("/trials/{trial}/participants/{pid}/consent", tags=["workflow"])
 def consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ConsentBody) -> dict:
     return enrolment.consent(ctx, actor, trial, pid, body.model_dump())
+
+
+@router.put("/trials/{trial}/participants/{pid}/consent", tags=["workflow"],
+            summary="Correct the recorded consent (date, form version), with a reason (audited with old and new)")
+def correct_consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ConsentCorrectionBody) -> dict:
+    return enrolment.correct_consent(ctx, actor, trial, pid, body.model_dump())
+
+
+@router.post("/trials/{trial}/participants/{pid}/close-screening", tags=["workflow"],
+             summary="Close a candidate's screening: declined, not eligible or other, with a note")
+def close_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: CloseScreeningBody) -> dict:
+    return enrolment.close_screening(ctx, actor, trial, pid, body.model_dump())
+
+
+@router.post("/trials/{trial}/participants/{pid}/reopen-screening", tags=["workflow"],
+             summary="Reopen a closed screening, with a reason")
+def reopen_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ReopenScreeningBody) -> dict:
+    return enrolment.reopen_screening(ctx, actor, trial, pid, body.model_dump())
 
 
 @router.post("/trials/{trial}/participants/{pid}/enrol", tags=["workflow"])

@@ -22,7 +22,7 @@ from typing import Any
 
 from oligotrial.errors import WorkflowError
 
-STATES = ("registered", "screened", "consented", "enrolled", "randomized", "treated",
+STATES = ("registered", "screened", "consented", "screening_closed", "enrolled", "randomized", "treated",
           "withdrawn_from_treatment", "lost_to_follow_up", "withdrawn", "deceased")
 TERMINAL = frozenset({"withdrawn", "deceased"})
 #: states in which follow-up data is still collected
@@ -43,10 +43,14 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "correct_entry": FOLLOWED | TERMINAL,
     "correct_record": frozenset({"registered", "screened", "consented", "enrolled", "randomized",
                                  "treated"}),
+    # a candidate who will not be enrolled (declined, not eligible, other: CONSORT 2010 item 13a),
+    # closed before enrolment; reopened to the milestone reached (milestone_state)
+    "close_screening": frozenset({"registered", "screened", "consented"}),
+    "reopen_screening": frozenset({"screening_closed"}),
 }
 
 STATE_AFTER = {"screen": "screened", "consent": "consented", "enrol": "enrolled",
-               "randomize": "randomized", "radiotherapy": "treated"}
+               "randomize": "randomized", "radiotherapy": "treated", "close_screening": "screening_closed"}
 
 #: a follow-up event that changes the state, by precedence (a death outranks everything)
 _EVENT_PRECEDENCE = ("deceased", "withdrawn", "lost_to_follow_up", "withdrawn_from_treatment")
@@ -69,6 +73,7 @@ class Participant:
     created_at: str = ""
     version: int = 1
     site: str | None = None  # the centre of a multi-centre trial
+    closure: dict[str, Any] | None = None  # a closed screening (reason, note, ...); None: not closed
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,7 +119,8 @@ def advance(p: Participant, step: str, *, single_group: bool = False) -> None:
 
 
 def milestone_state(p: Participant) -> str:
-    """The furthest step of the workflow the participant has reached."""
+    """The furthest step of the workflow the participant has reached (a reopened screening goes
+    back to it)."""
     if p.radiotherapy:
         return "treated"
     if p.randomized_on:

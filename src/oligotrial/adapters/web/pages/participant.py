@@ -121,6 +121,7 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
                   form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
                   can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
+                  may_correct_consent=may(page, protocol.id, "consent") and bool(view["consent"]),
                   steps=[st for st in STEPS if may(page, protocol.id, st)
                          and view["state"] in allowed_from(st, single_group=single)],
                   factors=protocol.stratification.factors if protocol.stratification else [],
@@ -204,8 +205,8 @@ STEPS = ("consent", "enrol", "randomize")
 
 @router.post("/trials/{trial}/participants/{pid}/step/{step}")
 async def workflow_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Response:
-    """Consent, enrol (against an ineligible verdict only with a reason) or randomize (only after
-    the user confirms: an allocation cannot be undone). What randomization shows afterwards is
+    """Consent (or its correction, with a reason), enrol (against an ineligible verdict only with
+    a reason) or randomize (only after the user confirms: an allocation cannot be undone). What randomization shows afterwards is
     the participant page, so the arm appears only for a role allowed to see it."""
     form = await form_of(page)
     values = {k: str(v).strip() for k, v in form.items()}
@@ -217,6 +218,9 @@ async def workflow_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Resp
         elif step == "enrol":
             reason = values.get("override_reason")
             enrolment.enrol(page.ctx, page.actor, protocol.id, pid, {"override": {"reason": reason}} if reason else {})
+        elif step == "correct_consent":
+            enrolment.correct_consent(page.ctx, page.actor, protocol.id, pid,
+                                      {k: values.get(k, "") for k in ("date", "form_version", "reason")})
         elif step == "randomize":
             if values.get("confirm") != "on":
                 raise RecordError("confirm: expected the box ticked: the allocation is final and cannot be undone",
@@ -224,7 +228,8 @@ async def workflow_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Resp
             strata = {k.removeprefix("strata."): v for k, v in values.items() if k.startswith("strata.") and v}
             randomization.randomize(page.ctx, page.actor, protocol.id, pid, strata)
         else:
-            raise RecordError(f"step {step[:40]!r}: expected one of {', '.join(STEPS)}", field="step")
+            raise RecordError(f"step {step[:40]!r}: expected one of {', '.join(STEPS)}, correct_consent",
+                              field="step")
     except (RecordError, WorkflowError) as exc:
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, step=step)

@@ -68,12 +68,19 @@ def _may_screen(page: Page, trial: str) -> bool:
 
 
 def _worklist_page(page: Page, trial: str, status: int = 200, *, values: dict[str, str] | None = None,
-                   errors: list[dict[str, Any]] | None = None, example: str = "", moved: bool = True) -> Response:
+                   errors: list[dict[str, Any]] | None = None, example: str = "", moved: bool = True,
+                   close: tuple[str, str, dict[str, str], dict[str, str]] | None = None) -> Response:
+    """The worklist; ``close``: (``close`` or ``reopen``, participant id, values, errors) of a
+    refused closing or reopening, shown on its row."""
     protocol = page.ctx.load_protocol(trial)
     rows, log = worklist_service.worklist_and_log(page.ctx, page.actor, protocol.id)
+    which, pid, close_values, close_errors = close or ("", "", {}, {})
     return render(page, page.request, "screening.html", status, trial=protocol, rows=rows, log=log,
                   may_screen=_may_screen(page, protocol.id), values=values or {}, errors=errors or [],
-                  examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id))
+                  examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id),
+                  may_close=may(page, protocol.id, "close_screening"), close_reasons=enrolment.NOT_ENROLLED_REASONS,
+                  close_pid=pid if which == "close" else None, reopen_pid=pid if which == "reopen" else None,
+                  close_values=close_values, close_errors=close_errors)
 
 
 @router.get("/trials/{trial}/screening-log.csv")
@@ -240,3 +247,43 @@ async def screening_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Res
             errors["override_reason"] = errors.pop("override.reason")
         return _detail_page(page, protocol.id, pid, 422, step=step, values=values, errors=errors)
     return redirect(f"/trials/{protocol.id}/screening/{pid}#{step}")
+
+
+@router.post("/trials/{trial}/screening/{pid}/close")
+async def close_screening(page: SignedIn, trial: str, pid: Pid) -> Response:
+    """Close a candidate's screening from their worklist row (declined, not eligible or other,
+    with a note), as ``POST .../close-screening`` does; back to the worklist, where the
+    candidate is listed under the closed screenings. A refusal comes back on the row."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    protocol = page.ctx.load_protocol(trial)
+    data = {"reason": values.get("reason", ""), "note": values.get("note") or None}
+    try:
+        enrolment.close_screening(page.ctx, page.actor, protocol.id, pid, data)
+    except BlindingError:
+        raise
+    except OligotrialError as exc:
+        if exc.code == "not_found":
+            raise
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _worklist_page(page, protocol.id, 422, close=("close", pid, values, errors))
+    return redirect(f"/trials/{protocol.id}/screening#closed-{pid}")
+
+
+@router.post("/trials/{trial}/screening/{pid}/reopen")
+async def reopen_screening(page: SignedIn, trial: str, pid: Pid) -> Response:
+    """Reopen a closed screening with a reason, as ``POST .../reopen-screening`` does; back to the
+    worklist, where the candidate is listed again."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        enrolment.reopen_screening(page.ctx, page.actor, protocol.id, pid, {"reason": values.get("reason", "")})
+    except BlindingError:
+        raise
+    except OligotrialError as exc:
+        if exc.code == "not_found":
+            raise
+        errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
+        return _worklist_page(page, protocol.id, 422, close=("reopen", pid, values, errors))
+    return redirect(f"/trials/{protocol.id}/screening#worklist")
