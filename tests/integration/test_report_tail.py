@@ -97,6 +97,16 @@ def test_every_event_at_one_time_gives_a_report(study, tmp_path):
     assert "not reached (too few censored" in page
     assert report["cost_effectiveness"]["psa"]["icer_comparison"]
     assert "km_os.png" in {p.name for p in (tmp_path / "out" / "figures").iterdir()}
+    assert "Why the two ICERs differ: Both ICERs are ratios of means" in page
+    assert "Costs in unstated monetary units" in page
+    # the page labels a median that rests on few participants (here set by hand: one at risk)
+    from oligotrial.adapters.io.report_html import figures, render_html
+
+    g = report["endpoints"]["OS"]["groups"][0]
+    g |= {"median_n_at_risk": 1, "median_few_at_risk": True}
+    marked = render_html(report, figures(report))
+    assert f"†<br><span class=\"note\">1 of {g['n']} at risk at the median</span>" in marked
+    assert "† The median was reached where fewer than 10% of the group were still at risk" in marked
 
 
 def test_no_event_gives_a_report_and_survival_beyond_follow_up_is_not_shown(study, tmp_path):
