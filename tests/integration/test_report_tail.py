@@ -95,6 +95,7 @@ def test_every_event_at_one_time_gives_a_report(study, tmp_path):
         assert g["median_follow_up"]["estimate"] is None
     assert os_["median_follow_up"]["estimate"] is None
     assert "not reached (too few censored" in page
+    assert "0.000 (CI not defined), 0" in page           # S(6 mo) = 0: everyone died, no one left at risk
     assert report["cost_effectiveness"]["psa"]["icer_comparison"]
     assert "km_os.png" in {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert "Why the two ICERs differ: Both ICERs are ratios of means" in page
