@@ -316,10 +316,16 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         return _neutral(report) | {"_adtte": dict(by_param)}
     report["_adtte"] = dict(by_param)  # the rows each analysis used (for the plots; not part of report.json)
     primary = _primary_tte(protocol, by_param)
-    if primary and not single and not pooled:
+    # a comparison needs every arm in the data (degenerate data, e.g. one participant: no error)
+    every_arm = {p: all(any(r["ARM"] == a for r in by_param[p]) for a in arms) for p in by_param}
+    if primary and not single and not pooled and every_arm[primary]:
         report["forest"] = _forest(by_param[primary], facts, reference, primary)
     if _names_cost_effectiveness(protocol) and not single and not pooled and "PFS" in by_param and "OS" in by_param:
-        report["cost_effectiveness"] = _cea(by_param, reference, arms)
+        if every_arm["PFS"] and every_arm["OS"]:
+            report["cost_effectiveness"] = _cea(by_param, reference, arms)
+        else:
+            report["cost_effectiveness"] = {"not_estimated": "an arm has no participant with PFS and OS at the data "
+                                                             "cut: the model compares arms"}
     return report
 
 
@@ -372,14 +378,23 @@ def _cea(by_param: dict[str, list], reference: str | None, arms: list[str]) -> d
                           "upfront_cost_se": {a: inputs.upfront_cost_se[names[a]] for a in arms
                                               if names[a] in inputs.upfront_cost_se}})
 
+    # the PSA bootstraps participants, PFS and OS rows in the same participant order: an order made
+    # from the data (OS then PFS time and censoring), not from the participants' random ids, so that
+    # the same trial gives the same PSA (ADTTE's order, by id, differs between two runs of a demo)
+    outcome = {(r["USUBJID"], r["PARAMCD"]): (r["AVAL"], int(r["CNSR"])) for p in ("PFS", "OS") for r in by_param[p]}
+
+    def order(pid: str) -> tuple:
+        return (outcome.get((pid, "OS"), (-1, -1)), outcome.get((pid, "PFS"), (-1, -1)), pid)
+
     def curve(param: str, arm: str) -> Any:
-        rows = [r for r in by_param[param] if r["ARM"] == arm]
+        rows = sorted((r for r in by_param[param] if r["ARM"] == arm), key=lambda r: order(r["USUBJID"]))
         return KaplanMeierCurve(tuple(r["AVAL"] / MONTH_DAYS for r in rows), tuple(1 - int(r["CNSR"]) for r in rows))
 
     curves = {a: {"pfs": curve("PFS", a), "os": curve("OS", a)} for a in arms}
     out = cost_effectiveness(curves, mapped, reference_arm=reference, psa_draws=1000, seed=1)
     out["scenario"] = {"source": "data/cea_stop2.yaml (reference scenario; utilities and costs are assumptions)",
                        "arms": names}
+    out["currency"] = doc.get("currency")
     return out
 
 

@@ -58,8 +58,8 @@ import numpy as np
 
 from oligotrial.errors import AnalysisError
 
-__all__ = ["CeaInputs", "ExponentialCurve", "KaplanMeierCurve", "cost_effectiveness", "discounted_area",
-           "load_cea_scenario"]
+__all__ = ["CeaInputs", "ExponentialCurve", "KaplanMeierCurve", "compare_icers", "cost_effectiveness",
+           "discounted_area", "load_cea_scenario"]
 
 _LN2 = math.log(2.0)
 _DAYS_PER_MONTH = 365.25 / 12.0
@@ -391,6 +391,8 @@ def cost_effectiveness(curves_by_arm: Mapping[str, Mapping[str, Curve]], inputs:
                             "icer": dc / dq if dq != 0 else None, "interpretation": _interpret(dq, dc)}
     wtp = np.asarray(wtp_thresholds if wtp_thresholds is not None else np.arange(0, 200_001, 5_000), dtype=float)
     psa = _psa(curves_by_arm, inputs, reference_arm, psa_draws, seed, wtp) if psa_draws else None
+    if psa is not None:
+        psa["icer_comparison"] = compare_icers(arms, incremental, psa, curves_by_arm, inputs.horizon_months)
     return {"arms": arms, "reference_arm": reference_arm, "incremental": incremental, "psa": psa,
             "inputs": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(inputs).items()}
             | {"discount_rate_month": rate},
@@ -446,6 +448,77 @@ def _psa(curves_by_arm, inputs: CeaInputs, reference_arm: str, draws: int, seed:
             "method": "utilities Beta (method of moments), costs Gamma, exponential hazards Gamma(events, "
                       "hazard/events), Kaplan-Meier curves bootstrapped; CEAC = share of draws with the largest "
                       "net monetary benefit"}
+
+
+def _km_ends_at_zero(curve: KaplanMeierCurve) -> dict | None:
+    """Where a Kaplan-Meier curve falls to 0 (every participant at risk at its last event time had
+    the event), with the number at risk then; ``None`` where it ends above 0."""
+    t = np.asarray(curve.times_months)
+    e = np.asarray(curve.events).astype(bool)
+    if not e.any():
+        return None
+    last = float(t[e].max())
+    at_risk = int(np.sum(t >= last))
+    if int(np.sum(e & (t == last))) < at_risk:
+        return None
+    return {"time": last, "n_at_risk": at_risk, "n": int(t.size)}
+
+
+def compare_icers(arms: Mapping[str, dict], incremental: Mapping[str, dict], psa: Mapping, curves_by_arm,
+                  horizon_months: float) -> dict:
+    """The deterministic ICER beside the PSA's, and why they differ.
+
+    Both are ratios of means: the deterministic ICER is the model's incremental cost over its
+    incremental QALYs at the inputs' point estimates; the PSA's is the mean incremental cost over
+    the draws divided by the mean incremental QALYs (Briggs, Claxton & Sculpher 2006, ch. 4: the
+    expected ICER is the ratio of the expectations, never the mean of the per-draw ratios, which is
+    unstable where the QALY difference nears 0). They differ where the model is not linear in its
+    uncertain inputs: the mean of the outputs over the draws is then not the output at the mean
+    inputs. A partitioned-survival model on Kaplan-Meier curves is far from linear where a curve
+    falls to 0 with the last participant followed: the deterministic run has no survival beyond
+    that time, while every bootstrap draw that leaves that participant out (probability
+    ``(1 - k/n)^n`` for ``k`` at risk of ``n``) ends above 0 and carries the exponential tail to the
+    horizon. Returns, per non-reference arm: ``deterministic``, ``psa_ratio_of_means``, ``fold``
+    (PSA / deterministic), the mean QALYs (deterministic and PSA) per arm, the curves that end at
+    0 (``curves_ending_at_zero``) and ``reason`` in words.
+    """
+    qaly = {a: {"deterministic": arms[a]["qaly"], "psa_mean": psa["arms"][a]["qaly_mean"]} for a in arms}
+    ends = []
+    for arm, pair in curves_by_arm.items():
+        for kind in ("pfs", "os"):
+            c = pair[kind]
+            z = _km_ends_at_zero(c) if isinstance(c, KaplanMeierCurve) else None
+            if z is not None and z["time"] < horizon_months:
+                z |= {"arm": arm, "curve": kind.upper(),
+                      "share_of_draws_without_them": (1.0 - z["n_at_risk"] / z["n"]) ** z["n"]}
+                ends.append(z)
+    out = {}
+    for arm, inc in incremental.items():
+        det = inc["icer"]
+        ratio = psa["incremental"][arm]["icer_of_means"]
+        fold = ratio / det if det not in (None, 0) and ratio is not None else None
+        words = [f"Both ICERs are ratios of means: deterministic = incremental cost / incremental QALYs at the "
+                 f"inputs' point estimates; PSA = mean incremental cost / mean incremental QALYs over the "
+                 f"{psa['draws']} draws (Briggs, Claxton & Sculpher 2006), not the mean of per-draw ratios."]
+        if fold is not None:
+            words.append(f"The PSA's is {fold:.2f} times the deterministic one.")
+        words.append("Mean QALYs over the draws v the deterministic run: " + "; ".join(
+            f"{a} {q['psa_mean']:.3f} v {q['deterministic']:.3f}" for a, q in qaly.items())
+            + ": the model is not linear in its inputs, so its mean over the draws is not its value at the "
+              "point estimates.")
+        if ends:
+            where = "; ".join(f"{z['arm']} {z['curve']} at {z['time']:.1f} months "
+                              f"({z['n_at_risk']} of {z['n']} at risk)" for z in ends)
+            shares = sorted({round(100 * z["share_of_draws_without_them"]) for z in ends})
+            share = f"{shares[0]} %" if len(shares) == 1 else f"{shares[0]}-{shares[-1]} %"
+            words.append(f"Kaplan-Meier curves that fall to 0 with the event of the last participants followed: "
+                         f"{where}. The deterministic model has no survival in that state after it, while the "
+                         f"bootstrap draws that leave those participants out ({share} of draws: (1 - k/n)^n) end "
+                         f"above 0 and carry an exponential tail to the {horizon_months:g}-month horizon; the "
+                         f"deterministic result rests on those few participants.")
+        out[arm] = {"versus": inc["versus"], "deterministic": det, "psa_ratio_of_means": ratio, "fold": fold,
+                    "qaly": qaly, "curves_ending_at_zero": ends, "reason": " ".join(words)}
+    return out
 
 
 def load_cea_scenario(name: str = "stop2") -> tuple[dict[str, dict[str, Curve]], CeaInputs, str, dict]:

@@ -24,8 +24,9 @@ import numpy as np
 
 from oligotrial.errors import AnalysisError
 from oligotrial.stats.survival_cox import cox_efron, logrank_from_table, risk_table
-from oligotrial.stats.survival_km import (CONF_TYPES, KaplanMeier, km_from_sorted, km_median,
-                                          restricted_mean, survival_at)
+from oligotrial.stats.survival_km import (CONF_TYPES, FEW_AT_RISK, KaplanMeier, km_from_sorted, km_median,
+                                          n_at_risk, restricted_mean, reverse_km_median, survival_at,
+                                          survival_at_reportable)
 
 __all__ = ["FORMAT", "SurvivalData", "analyse_survival", "group_curves", "read_survival_csv",
            "subgroup_hazard_ratios", "validate_survival_data"]
@@ -245,7 +246,12 @@ def _cox_document(p: _Sorted, stratified_by: str | None, reference: str, table=N
 
 def _logrank_document(table) -> dict | None:
     lr = logrank_from_table(table)
-    return None if lr is None else {"chisq": lr["chisq"], "df": lr["df"], "p": lr["p"]}
+    if lr is None:
+        return None
+    doc = {"chisq": lr["chisq"], "df": lr["df"], "p": lr["p"]}
+    if lr.get("note"):
+        doc["note"] = lr["note"]
+    return doc
 
 
 def analyse_survival(time: Sequence, event: Sequence, group: Sequence, *, strata: Sequence | None = None,
@@ -268,7 +274,15 @@ def analyse_survival(time: Sequence, event: Sequence, group: Sequence, *, strata
     Returns
     -------
     dict
-        The document (plain types; ``None`` for null), plus ``conf_type``.
+        The document (plain types; ``None`` for null), plus ``conf_type`` and the fields the
+        project adds: per group ``survival_at_reportable`` (beside ``survival_at``, same times:
+        ``n_at_risk`` and whether S(t) is reportable, see
+        :func:`~oligotrial.stats.survival_km.survival_at_reportable`), ``median_n_at_risk`` (at
+        risk at the median time), ``median_few_at_risk`` (fewer than 10 % of the group at risk
+        there: the median rests on the last few participants followed), ``median_follow_up``
+        (reverse Kaplan-Meier, Schemper & Smith 1996); and ``median_follow_up`` of all groups
+        together. ``logrank`` has ``chisq``/``p`` null with a ``note`` where the test has no
+        variance (every event at one time, every participant at risk then having it).
 
     Raises
     ------
@@ -293,12 +307,21 @@ def _analyse(data: SurvivalData, *, at: list[float], tau: float | None, referenc
              conf_type: str, strata_name: str | None, group_column: str = "group") -> dict:
     p = _prepare(data, reference, group_column)
     groups = []
-    for level, km in zip(p.levels, _curves(p, conf_type)):
-        groups.append({"group": level, "n": km.n, "events": km.events, "median": km_median(km),
+    for j, (level, km) in enumerate(zip(p.levels, _curves(p, conf_type))):
+        median = km_median(km)
+        at_median = None if median["estimate"] is None else n_at_risk(km, [median["estimate"]])[0]
+        groups.append({"group": level, "n": km.n, "events": km.events, "median": median,
                        "survival_at": survival_at(km, at) if at else [],
-                       "rmst": None if tau is None else restricted_mean(km, tau)})
+                       "rmst": None if tau is None else restricted_mean(km, tau),
+                       # fields the project adds (shared/formats/survival-analysis.md allows it)
+                       "survival_at_reportable": survival_at_reportable(km, at) if at else [],
+                       "median_n_at_risk": at_median,
+                       "median_few_at_risk": None if at_median is None else at_median < FEW_AT_RISK * km.n,
+                       "median_follow_up": reverse_km_median(p.t[p.g == j], p.e[p.g == j], conf_type=conf_type)})
     doc = {"format": FORMAT, "conf_type": conf_type, "groups": groups, "logrank": None,
-           "stratified_logrank": None, "cox": None}
+           "stratified_logrank": None, "cox": None,
+           "median_follow_up": reverse_km_median(p.t, p.e, conf_type=conf_type)
+           | {"method": "reverse Kaplan-Meier (Schemper & Smith 1996), all groups together"}}
     if len(p.levels) > 1:
         table = risk_table(p.t, p.e, p.g, len(p.levels))
         doc["logrank"] = _logrank_document(table)

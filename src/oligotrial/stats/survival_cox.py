@@ -114,7 +114,16 @@ def logrank_from_table(table: RiskTable) -> dict | None:
         return None
     keep = use[1:]
     uu = u[keep]
-    chisq = float(uu @ np.linalg.solve(v[np.ix_(keep, keep)], uu))
+    try:
+        chisq = float(uu @ np.linalg.solve(v[np.ix_(keep, keep)], uu))
+    except np.linalg.LinAlgError:
+        # no variance: at every event time every participant at risk had the event (e.g. all at
+        # one time), so the hypergeometric variance d (n - d) / (n - 1) is 0; R's survdiff stops
+        # ("system is exactly singular"); the test is not defined, said so instead of a number
+        return {"chisq": None, "df": int(df), "p": None, "observed": observed.tolist(),
+                "expected": expected.tolist(),
+                "note": "not defined: the log-rank variance is 0 (at each event time every participant at risk "
+                        "had the event, e.g. all events at one time)"}
     return {"chisq": chisq, "df": int(df), "p": float(chdtrc(df, chisq)),
             "observed": observed.tolist(), "expected": expected.tolist()}
 

@@ -35,13 +35,19 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["CONF_TYPES", "KaplanMeier", "kaplan_meier", "km_from_sorted", "km_median", "restricted_mean",
-           "survival_at"]
+__all__ = ["CONF_TYPES", "FEW_AT_RISK", "KaplanMeier", "curve_cut", "kaplan_meier", "km_from_sorted", "km_median",
+           "n_at_risk", "restricted_mean", "reverse_km_median", "survival_at", "survival_at_reportable"]
 
 #: the confidence-interval transforms offered; R's default is "log"
 CONF_TYPES = ("log", "log-log")
 #: R's ``sqrt(.Machine$double.eps)``, the tolerance of ``quantile.survfit``
 _TOL = math.sqrt(np.finfo(float).eps)
+#: the share of a group still at risk below which its curve is not drawn and a median is labelled
+#: as resting on few participants (Pocock, Clayton & Altman 2002, Lancet 359:1686-1689: a
+#: Kaplan-Meier plot should be curtailed where few patients remain at risk, e.g. 10-20 %)
+FEW_AT_RISK = 0.10
+#: what the report says for S(t) where nobody is at risk at t
+NO_ONE_AT_RISK = "not estimable (no one at risk)"
 
 
 @dataclass(frozen=True)
@@ -220,3 +226,63 @@ def restricted_mean(km: KaplanMeier, tau: float) -> dict:
     tail = np.cumsum(rect[1:][::-1])                 # area from each time to tau, last first
     var = float(np.sum(tail ** 2 * hh[::-1][1:])) if n > 1 else 0.0
     return {"tau": tau, "estimate": float(rect.sum() + start), "se": math.sqrt(var)}
+
+
+def n_at_risk(km: KaplanMeier, times) -> list[int]:
+    """Number at risk at each time ``t`` (the rows with time >= t), in the order given: R's
+    ``summary(fit, times = t, extend = TRUE)$n.risk`` (0 beyond the last time)."""
+    t = np.asarray(list(times), dtype=np.float64)
+    idx = np.searchsorted(km.time, t, side="left")           # the first distinct time >= t
+    n = np.append(km.n_risk, 0.0)
+    return [int(x) for x in n[idx]]
+
+
+def survival_at_reportable(km: KaplanMeier, times) -> list[dict]:
+    """Beside each entry of :func:`survival_at` (same times, same sorted order): the number at
+    risk at ``t`` and whether S(t) may be reported as an estimate.
+
+    :func:`survival_at` keeps R's ``extend = TRUE`` meaning: beyond the last time it repeats the
+    last value, so a curve that ended at 0 with the death of the last participant followed reads
+    0 at any later time, and one that ended above 0 reads that value. Neither is an observation:
+    with no one at risk at ``t`` nothing is known of S(t) (Kaplan & Meier 1958: the product-limit
+    estimate is undefined beyond the largest observation when that is censored; when it is an
+    event the drop to 0 rests on the one participant still followed). ``reportable`` is true where someone is at risk
+    at ``t``, and also where every participant of the group had the event by ``t`` (no one
+    censored: S(t) = 0 is then the observed proportion, not an extrapolation); otherwise
+    ``reason`` says :data:`NO_ONE_AT_RISK`.
+    """
+    at = np.sort(np.asarray(list(times), dtype=np.float64))
+    risk = n_at_risk(km, at)
+    all_events = km.n > 0 and km.events == km.n
+    last = float(km.time[-1]) if km.time.size else -math.inf
+    out = []
+    for t, n in zip(at.tolist(), risk):
+        ok = n > 0 or (all_events and t >= last)
+        out.append({"time": t, "n_at_risk": n, "reportable": ok, "reason": None if ok else NO_ONE_AT_RISK})
+    return out
+
+
+def reverse_km_median(ts: np.ndarray, es: np.ndarray, *, conf_type: str = "log") -> dict:
+    """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996, Control Clin
+    Trials 17:343-346): the Kaplan-Meier median of the time to censoring, with the censoring
+    indicator reversed (an event censors the follow-up, a censoring is its "event"). R:
+    ``quantile(survfit(Surv(time, 1 - status) ~ 1), 0.5, conf.int = TRUE)``. ``ts`` sorted
+    ascending, ``es`` the 0/1 events in the same order. ``None`` where not reached (e.g. no one
+    censored: nothing measures the follow-up of those still alive)."""
+    rev = km_from_sorted(ts, ~np.asarray(es, dtype=bool), conf_type=conf_type)
+    return km_median(rev)
+
+
+def curve_cut(km: KaplanMeier, fraction: float = FEW_AT_RISK) -> dict | None:
+    """Where to stop drawing the curve: after the last time at which at least ``fraction`` of
+    the group's starting number is at risk (Pocock, Clayton & Altman 2002). ``None`` when the
+    whole curve has that many at risk; else ``{"time", "n_at_risk_after"}``: the curve is drawn
+    to ``time`` (its step there included) and ``n_at_risk_after`` (< fraction * n) are at risk
+    just after."""
+    if km.time.size == 0:
+        return None
+    below = np.flatnonzero(km.n_risk < fraction * km.n)
+    if below.size == 0 or below[0] == 0:
+        return None
+    j = int(below[0])
+    return {"time": float(km.time[j - 1]), "n_at_risk_after": int(km.n_risk[j])}

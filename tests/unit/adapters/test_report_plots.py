@@ -59,3 +59,27 @@ def test_ceac_needs_a_psa():
     with pytest.raises(AnalysisError) as info:
         ceac_figure(cost_effectiveness(curves, inputs, ref, psa_draws=0))
     assert info.value.field == "psa"
+
+
+def test_kaplan_meier_curves_stop_where_fewer_than_10_percent_are_at_risk():
+    """Pocock, Clayton & Altman 2002 (Lancet 359:1686): curtail a Kaplan-Meier plot where few
+    remain at risk. Group a: 20 participants, one leaving at each month 1..20 (10 events then 10
+    censored): at least 2 at risk to month 19, then 1: drawn to 19, marked and labelled. Group b
+    (10 participants, all followed to 5) never falls below 10 %: drawn whole."""
+    import numpy as np
+
+    from oligotrial.adapters.io.km_plot import plot_kaplan_meier
+
+    time = list(range(1, 21)) + [5] * 10
+    event = [1] * 10 + [0] * 10 + [0] * 10
+    group = ["a"] * 20 + ["b"] * 10
+    fig = plot_kaplan_meier(time, event, group, None, cut_at_risk=0.10)
+    ax = fig.axes[0]
+    steps = [ln for ln in ax.get_lines() if ln.get_drawstyle() == "steps-post"]
+    assert [float(np.max(ln.get_xdata())) for ln in steps] == [19.0, 5.0]
+    assert len([ln for ln in ax.get_lines() if ln.get_gid() == "km-cut"]) == 1
+    texts = [t.get_text() for t in ax.texts]
+    assert "cut: < 10% at risk (1 of 20)" in texts
+    assert "curves stop where < 10% at risk" in ax.get_legend().get_title().get_text()
+    whole = plot_kaplan_meier(time, event, group, None).axes[0]           # without the option: as before
+    assert max(float(np.max(ln.get_xdata())) for ln in whole.get_lines() if ln.get_drawstyle() == "steps-post") == 20

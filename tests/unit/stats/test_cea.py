@@ -234,3 +234,56 @@ def test_invalid_calls_name_the_field():
     with pytest.raises(AnalysisError) as info:
         ExponentialCurve(0)
     assert info.value.field == "median_months"
+
+
+def _km_arm(times, events):
+    c = KaplanMeierCurve(tuple(times), tuple(events))
+    return {"pfs": c, "os": c}
+
+
+def test_the_psa_icer_is_the_ratio_of_mean_costs_to_mean_qalys_shown_beside_the_deterministic_one():
+    """Issue 25: the deterministic ICER (646,876) and the PSA's (140,050) disagreed by 4.6x. Briggs,
+    Claxton & Sculpher 2006 (ch. 4): the PSA's ICER is the ratio of the mean incremental cost to the
+    mean incremental QALYs over the draws, not the mean of the per-draw ratios; both are shown.
+    Here each arm's curve falls to 0 with the death of the last participant followed (1 at risk of
+    10): the deterministic model has no survival after it, while the bootstrap draws that leave
+    that participant out ((1 - 1/10)^10 = 34.9 % of them) end above 0 with an exponential tail; the
+    PSA's mean QALYs are far above the deterministic ones, and the reason says so."""
+    control = _km_arm([1, 2, 2, 3, 3, 3, 4, 4, 4, 6], [1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
+    new = _km_arm([1, 2, 3, 3, 4, 4, 5, 5, 5, 8], [0, 1, 0, 0, 1, 0, 0, 0, 0, 1])
+    out = cost_effectiveness({"SOC": control, "SBRT": new}, reference_inputs(utility_pf_se=0.05), "SOC",
+                             psa_draws=400, seed=7)
+    psa, det = out["psa"], out["incremental"]["SBRT"]
+    inc = psa["incremental"]["SBRT"]
+    assert inc["icer_of_means"] == pytest.approx(inc["delta_cost_mean"] / inc["delta_qaly_mean"], rel=1e-12)
+    c = psa["icer_comparison"]["SBRT"]
+    assert c["deterministic"] == det["icer"] and c["psa_ratio_of_means"] == inc["icer_of_means"]
+    assert c["fold"] == pytest.approx(inc["icer_of_means"] / det["icer"])
+    for arm in ("SOC", "SBRT"):
+        assert c["qaly"][arm]["deterministic"] == out["arms"][arm]["qaly"]
+        assert c["qaly"][arm]["psa_mean"] > 1.5 * out["arms"][arm]["qaly"]   # the tails the draws add
+    ends = {(z["arm"], z["curve"]): z for z in c["curves_ending_at_zero"]}
+    assert set(ends) == {("SOC", "PFS"), ("SOC", "OS"), ("SBRT", "PFS"), ("SBRT", "OS")}
+    assert ends["SOC", "OS"]["time"] == 6 and ends["SBRT", "OS"]["time"] == 8
+    assert ends["SOC", "OS"]["n_at_risk"] == 1
+    assert ends["SOC", "OS"]["share_of_draws_without_them"] == pytest.approx(0.9 ** 10)
+    assert "not the mean of per-draw ratios" in c["reason"] and "SOC OS at 6.0 months (1 of 10 at risk)" in c["reason"]
+    assert "35 % of draws" in c["reason"]
+
+
+def test_a_curve_that_ends_above_zero_is_not_named_as_the_reason():
+    """Exponential curves (the reference scenario) never fall to 0: the reason is the model's
+    nonlinearity alone, and no curve is named."""
+    inputs = reference_inputs(utility_pf_se=0.05, cost_pf_month_se=800)
+    curves = {"SOC": {"pfs": ExponentialCurve(3, 90), "os": ExponentialCurve(12, 60)},
+              "SBRT": {"pfs": ExponentialCurve(6, 85), "os": ExponentialCurve(16, 55)}}
+    c = cost_effectiveness(curves, inputs, "SOC", psa_draws=300, seed=2)["psa"]["icer_comparison"]["SBRT"]
+    assert c["curves_ending_at_zero"] == [] and "Kaplan-Meier" not in c["reason"]
+    assert 0.5 < c["fold"] < 2
+
+
+def test_the_packaged_scenario_states_its_currency():
+    """Issue 25: "show the currency (from data/cea_stop2.yaml)". s.2.5's vector has none: the
+    scenario says so rather than inventing one."""
+    doc = load_cea_scenario("stop2")[3]
+    assert doc["currency"]["code"] is None and doc["currency"]["label"] == "unstated monetary units"

@@ -102,3 +102,19 @@ def test_plot_numbers_at_risk_sit_under_the_ticks():
     assert texts[(0.0, 1)] == "138" and texts[(0.0, 0)] == "90"
     # one step line per group, the medians drawn (dashed) where reached
     assert sum(1 for line in ax.lines if line.get_linestyle() == "--") == 4
+
+
+def test_table_output_of_every_event_at_one_time_and_median_follow_up(tmp_path):
+    """Issue 26 item 6: every event at one time has no log-rank variance (R's survdiff stops);
+    the table says the test is not defined (it raised before) and prints the median follow-up."""
+    data = tmp_path / "once.csv"
+    data.write_text("t,e,g\n" + "".join(f"2,1,{'ab'[i % 2]}\n" for i in range(10)))
+    result = runner.invoke(app, ["survival", str(data), "--time", "t", "--event", "e", "--group", "g"])
+    assert result.exit_code == 0, result.output
+    assert "Log-rank: not defined: the log-rank variance is 0" in " ".join(result.stdout.split())
+    assert "Median follow-up (reverse Kaplan-Meier, all rows): NR" in result.stdout
+    res = runner.invoke(app, ["survival", str(DATA / "ovarian.csv"), "--time", "futime", "--event", "fustat",
+                              "--group", "rx"])
+    follow = json.loads((DATA / "follow_up.json").read_text())
+    r = next(c for c in follow["cases"] if c["id"] == "ovarian_rx")["median_follow_up"]
+    assert f"Median follow-up (reverse Kaplan-Meier, all rows): {r['estimate']:.4g}" in res.stdout

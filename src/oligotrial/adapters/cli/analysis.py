@@ -80,8 +80,14 @@ def _show(doc: dict, at: list[float], time_unit: str) -> None:
     console.print(f"Times in {time_unit}. NR: not reached; -: undefined (S = 0).", style="dim")
     for key, label in (("logrank", "Log-rank"), ("stratified_logrank", "Stratified log-rank")):
         lr = doc[key]
-        if lr is not None:
+        if lr is not None and lr["chisq"] is None:
+            console.print(f"{label}: {lr.get('note') or 'not defined'}", style="yellow")
+        elif lr is not None:
             console.print(f"{label}: chi-square {lr['chisq']:.4f} on {lr['df']} df, p = {lr['p']:.4g}")
+    fu = doc.get("median_follow_up")
+    if fu is not None:
+        console.print(f"Median follow-up (reverse Kaplan-Meier, all rows): {_num(fu['estimate'])} "
+                      f"({_num(fu['lower'])}-{_num(fu['upper'])}) {time_unit}")
     cox = doc["cox"]
     if cox is not None:
         strat = f", stratified by {cox['stratified_by']}" if cox["stratified_by"] else ""

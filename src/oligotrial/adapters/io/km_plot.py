@@ -5,6 +5,11 @@ times marked ``+`` on the curve, dashed lines to each group's median (where reac
 numbers at risk under the x axis, one row per group, each figure under its tick. The curves and
 medians are :mod:`oligotrial.stats.survival_km`'s (R's ``survfit`` and ``quantile.survfit``);
 "at risk at t" counts the rows with time >= t, as R's ``summary(fit, times=)$n.risk``.
+
+With ``cut_at_risk`` (the trial report: 0.10) each group's curve stops after the last time at
+which at least that share of its starting number is at risk, marked with a bar and labelled on
+the plot (Pocock, Clayton & Altman 2002, Lancet 359:1686-1689: the tail of a Kaplan-Meier curve
+resting on a few participants misleads; curtail it where few remain at risk).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
                       reference: str | None = None, time_unit: str = "months", title: str | None = None,
                       ylabel: str = "Survival probability", conf_int: bool = False,
                       risk_times: Sequence[float] | None = None, dpi: int = 300,
-                      figsize: tuple[float, float] = (7.0, 5.6)) -> Figure:
+                      figsize: tuple[float, float] = (7.0, 5.6), cut_at_risk: float | None = None) -> Figure:
     """Draw Kaplan-Meier curves of ``time``/``event`` by ``group`` and save them to ``path``.
 
     Parameters
@@ -40,6 +45,8 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
     conf_int : shade the pointwise 95% CI (log transform, R's default).
     risk_times : where to count the numbers at risk (default: the x ticks).
     dpi : resolution of the saved file (300 for print).
+    cut_at_risk : stop each curve where fewer than this share of its group are at risk (labelled);
+        ``None``: draw every curve to its last time.
 
     Returns
     -------
@@ -52,12 +59,15 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
     from matplotlib.ticker import MaxNLocator
 
     from oligotrial.stats.survival import group_curves, validate_survival_data
-    from oligotrial.stats.survival_km import km_median
+    from oligotrial.stats.survival_km import curve_cut, km_median
 
     rows = validate_survival_data(time, event, group)
     curves = group_curves(rows.time, rows.event, rows.group, reference=reference)
     t_all, g_all = rows.time, rows.group
-    t_max = float(t_all.max()) if t_all.size else 1.0
+    cuts = {label: (curve_cut(km, cut_at_risk) if cut_at_risk is not None else None) for label, km in curves.items()}
+    ends = [c["time"] if c else (float(km.time[-1]) if km.time.size else 0.0)
+            for c, km in zip(cuts.values(), curves.values())]
+    t_max = max(ends) if ends else 1.0
 
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     n_groups = len(curves)
@@ -67,18 +77,27 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
 
     for i, (label, km) in enumerate(curves.items()):
         colour = _COLOURS[i % len(_COLOURS)]
-        x = np.concatenate(([0.0], km.time))
-        y = np.concatenate(([1.0], km.surv))
+        cut = cuts[label]
+        shown = km.time <= cut["time"] if cut else np.ones(km.time.size, dtype=bool)
+        x = np.concatenate(([0.0], km.time[shown]))
+        y = np.concatenate(([1.0], km.surv[shown]))
         ax.step(x, y, where="post", color=colour, linewidth=1.6,
                 label=f"{label} (n = {km.n}, events = {km.events})")
         if conf_int:
-            lo = np.concatenate(([1.0], np.nan_to_num(km.lower, nan=0.0)))
-            hi = np.concatenate(([1.0], np.nan_to_num(km.upper, nan=0.0)))
+            lo = np.concatenate(([1.0], np.nan_to_num(km.lower[shown], nan=0.0)))
+            hi = np.concatenate(([1.0], np.nan_to_num(km.upper[shown], nan=0.0)))
             ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
-        cens = km.n_censor > 0
+        cens = (km.n_censor > 0) & shown
         ax.plot(km.time[cens], km.surv[cens], linestyle="none", marker="+", markersize=7,
                 markeredgewidth=1.2, color=colour)
+        if cut:
+            ax.plot([x[-1], x[-1]], [y[-1] - 0.04, y[-1] + 0.04], color=colour, linewidth=2.2, gid="km-cut")
+            ax.annotate(f"cut: < {cut_at_risk:.0%} at risk ({cut['n_at_risk_after']} of {km.n})",
+                        (x[-1], y[-1]), textcoords="offset points", xytext=(-4, 8 + 11 * i), ha="right",
+                        fontsize=7.5, color=colour)
         med = km_median(km)["estimate"]
+        if med is not None and cut and med > cut["time"]:
+            med = None                  # the median lies in the part not drawn: no dashed line to it
         if med is not None:
             ax.plot([0.0, med], [0.5, 0.5], linestyle="--", linewidth=0.9, color=colour, alpha=0.8)
             ax.plot([med, med], [0.0, 0.5], linestyle="--", linewidth=0.9, color=colour, alpha=0.8)
@@ -90,8 +109,10 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
     ax.set_xlabel(f"Time ({time_unit})")
     ax.grid(True, color="0.9", linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper right", frameon=False, fontsize=9, title="+ censored; dashed: median",
-              title_fontsize=8)
+    legend_title = "+ censored; dashed: median"
+    if cut_at_risk is not None:
+        legend_title += f"; curves stop where < {cut_at_risk:.0%} at risk"
+    ax.legend(loc="best", frameon=False, fontsize=9, title=legend_title, title_fontsize=8)
     if title:
         ax.set_title(title)
 

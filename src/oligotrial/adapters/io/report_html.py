@@ -37,7 +37,13 @@ def _pct(x: Any) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
+def _ci(x: Any, digits: int = 2) -> str:
+    """A confidence limit: "–" where it is undefined (not "NR", which is for medians)."""
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else _num(x, digits)
+
+
 _ENV.filters["num"] = _num
+_ENV.filters["ci"] = _ci
 _ENV.filters["pct"] = _pct
 
 
@@ -160,14 +166,18 @@ def figures(report: Mapping[str, Any]) -> dict[str, bytes]:
     from oligotrial.adapters.io.km_plot import plot_kaplan_meier
     from oligotrial.adapters.io.report_plots import ceac_figure, qol_change_figure
 
+    from oligotrial.stats.survival_km import FEW_AT_RISK
+
     out: dict[str, bytes] = {}
     ref = report.get("reference_arm")
     for param, rows in (report.get("_adtte") or {}).items():
         if not rows:
             continue
+        present = {r["ARM"] for r in rows}
         fig = plot_kaplan_meier([r["AVAL"] / 30.4375 for r in rows], [1 - int(r["CNSR"]) for r in rows],
-                                [r["ARM"] for r in rows], None, reference=ref, time_unit="months",
-                                title=f"{report['short_name']}: {param}")
+                                [r["ARM"] for r in rows], None, reference=ref if ref in present else None,
+                                time_unit="months", title=f"{report['short_name']}: {param}",
+                                cut_at_risk=FEW_AT_RISK)
         out[f"km_{param.lower()}.png"] = _png(fig)
     if report.get("forest"):
         out["forest.png"] = _png(forest_figure(report["forest"], title=f"{report['forest']['endpoint']} by subgroup"))
@@ -175,8 +185,10 @@ def figures(report: Mapping[str, Any]) -> dict[str, bytes]:
         if rows:
             slug = "qol_eq5d.png" if "EQ-5D" in name else "qol_c30_ql2.png"
             out[slug] = _png(qol_change_figure(rows, title=f"{name}: change from baseline"))
-    if report.get("cost_effectiveness"):
-        out["ceac.png"] = _png(ceac_figure(report["cost_effectiveness"]))
+    cea = report.get("cost_effectiveness")
+    if cea and cea.get("psa"):
+        out["ceac.png"] = _png(ceac_figure(cea, currency=(cea.get("currency") or {}).get("code") or
+                                           (cea.get("currency") or {}).get("label") or ""))
     return out
 
 
