@@ -176,13 +176,18 @@ def _check(ctx, n: int) -> dict:
         rl = uow.repo.get_list(TRIAL)
         slots = uow.repo.slots(rl.id)
         allocs = uow.repo.allocations(TRIAL)
-    taken = sorted(s.seq for s in slots if s.participant_id is not None)
-    assert taken == list(range(1, n + 1)), "a slot was shared or skipped"
+    by_stratum: dict[str, list[int]] = {}
+    for s in slots:
+        if s.participant_id is not None:
+            by_stratum.setdefault(s.stratum, []).append(s.seq)
+    for stratum, seqs in by_stratum.items():  # each stratum's slots taken in order, from 1
+        assert sorted(seqs) == list(range(1, len(seqs) + 1)), f"a slot of {stratum} was shared or skipped"
+    assert sum(len(v) for v in by_stratum.values()) == n, "a slot was shared or skipped"
     assert len({a.participant_id for a in allocs}) == n == len(allocs), "a participant has two allocations"
     assert len({(a.stratum, a.seq) for a in allocs}) == n, "two allocations share a slot"
     blocks: dict[int, list] = {}
     for s in slots:
-        blocks.setdefault(s.block, []).append(s)
+        blocks.setdefault((s.stratum, s.block), []).append(s)
     complete = 0
     for block in blocks.values():
         if all(s.participant_id is not None for s in block):
@@ -196,8 +201,10 @@ def _check(ctx, n: int) -> dict:
 
 
 def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8, durability: str = "barrier",
-                    sqlite: bool = False) -> dict:
-    """``n`` timed randomizations by ``clients`` clients, after ``warmup`` untimed ones each."""
+                    sqlite: bool = False, sites: int = 0) -> dict:
+    """``n`` timed randomizations by ``clients`` clients, after ``warmup`` untimed ones each. With
+    ``sites``, the list is stratified by site and the participants spread over the sites in turn
+    (each allocation then locks its own site's cursor, and all still share the audit-chain head)."""
     import psycopg
 
     from oligotrial.adapters.db.repository import SqlRepository
@@ -216,13 +223,15 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
     try:
         ctx = container.ctx
         total = n + clients * warmup
-        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=total)
+        codes = [f"site{k}" for k in range(sites)] if sites else None
+        randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=total, sites=codes)
         record = json.loads((ROOT / "tests" / "data" / "format_example_patient.json").read_text())
         pids = [uuid.uuid4().hex for _ in range(total)]
         with ctx.uow() as uow:  # set-up only: participants already enrolled
             for i, pid in enumerate(pids):
                 uow.repo.add_participant(Participant(pid, TRIAL, f"B-{i}", record, state="enrolled",
-                                                     created_at="2026-03-02T00:00:00+00:00"))
+                                                     created_at="2026-03-02T00:00:00+00:00",
+                                                     site=codes[i % sites] if codes else None))
             uow.commit()
         warm = [pids[k * warmup:(k + 1) * warmup] for k in range(clients)]
         timed = pids[clients * warmup:]
@@ -239,7 +248,7 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
         return {"clients": clients, "randomizations": len(latencies), "p50_ms": qs[49] * 1000,
                 "p99_ms": qs[98] * 1000, "throughput_per_s": len(latencies) / wall,
                 "client_cpu_ms_per_allocation": client_cpu, "durability": durability,
-                "backend": "sqlite" if sqlite else "postgresql",
+                "backend": "sqlite" if sqlite else "postgresql", "sites": sites,
                 "clients_are": "threads" if threads else "processes", **checked}
     finally:
         container.dispose()
@@ -283,16 +292,19 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true",
                     help="clients as threads in this process (measures the GIL too) instead of processes")
     ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL (no pgbench)")
+    ap.add_argument("--sites", type=int, default=0, help="stratify the list by this many sites (participants "
+                    "spread over them in turn); 0: one stratum, the worst case")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split(",")]
     results = []
-    print(f"randomize on {'SQLite' if a.sqlite else 'PostgreSQL'} ({a.durability} durability), clients as "
+    print(f"randomize on {'SQLite' if a.sqlite else 'PostgreSQL'} ({a.durability} durability"
+          f"{f', stratified by {a.sites} sites' if a.sites else ''}), clients as "
           f"{'threads' if a.threads else 'processes'}, {os.cpu_count()} CPU cores shared with the server")
     print(f"{'clients':>7} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'alloc/s':>8} {'cpu ms':>7} "
           f"{'pgbench':>8} {'ratio':>6}  blocks")
     for clients in levels:
         n = min(a.n, 200) if clients == 1 else a.n
-        r = bench_randomize(n, clients, a.threads, a.warmup, a.durability, a.sqlite)
+        r = bench_randomize(n, clients, a.threads, a.warmup, a.durability, a.sqlite, a.sites)
         tps = None if a.sqlite else bench_pgbench(clients, a.seconds)
         r.update(pgbench_tps=tps, ratio=None if tps is None else r["throughput_per_s"] / tps)
         results.append(r)
