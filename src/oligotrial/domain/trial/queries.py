@@ -207,8 +207,11 @@ def arm_terms(protocol: object) -> ArmTerms | None:
     own = sorted(set().union(*techniques) - shared) if techniques else []
     # a name with a parenthesis ("Stereotactic ablative radiotherapy (SABR)") is also written without it
     stems = [p.split(" (")[0] for p in phrases if " (" in p and len(p.split(" (")[0]) >= 8]
+    # an arm without radiotherapy (NCT06592612's control arm) makes any dose tell the arm
+    without_rt = any(getattr(arm, "radiotherapy", None) is None for arm in arms)
     return ArmTerms(ids=tuple(a.id for a in arms), labels=tuple(a.label for a in arms),
-                    words=tuple(dict.fromkeys([*phrases, *stems, *own])), doses_differ=len(arms) > 1 and len(doses) > 1)
+                    words=tuple(dict.fromkeys([*phrases, *stems, *own])),
+                    doses_differ=len(arms) > 1 and (len(doses) > 1 or without_rt))
 
 
 # ---- the arm-word warning -------------------------------------------------------------------------
@@ -265,6 +268,7 @@ def normalize_text(text: str) -> str:
     t = unicodedata.normalize("NFKD", t)
     t = "".join(ch for ch in t if not unicodedata.combining(ch))
     t = re.sub(r"[^0-9a-z×.,*]+", " ", t)
+    t = re.sub(r"(?<!\d)[.,]|[.,](?!\d)", " ", t)  # a point or comma stays only inside a number
     # single letters separated by spaces or dots, three or more of them: one word ("s a b r")
     t = re.sub(r"\b(?:[a-z][\s.]+){2,}[a-z]\b", lambda m: re.sub(r"[\s.]", "", m.group()), t)
     return re.sub(r"\s+", " ", t).strip()
@@ -285,7 +289,8 @@ def arm_words(text: str, terms: ArmTerms | None) -> list[str]:
     for m in re.finditer(r"[a-z0-9_]+", norm):
         if m.group() in words:
             found.append((m.start(), m.group()))
-    for phrase in (*terms.labels, *(w for w in terms.words if not _WORD.fullmatch(w.lower()))):
+    stems = [lab.split(" (")[0] for lab in terms.labels if " (" in lab]  # "Experimental Arm (SABR)"
+    for phrase in (*terms.labels, *stems, *(w for w in terms.words if not _WORD.fullmatch(w.lower()))):
         p = normalize_text(phrase)
         if len(p) >= 4:
             at = norm.find(p)
