@@ -556,10 +556,15 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         if a is not None:
             arm = allocation_arm(ctx, a)
             alloc = allocation_view(protocol, role, a.stratum, a.seq, a.strata, a.allocated_at, arm)
-        # free text an unblinded role wrote is withheld from a blinded one (service.freetext)
-        rows = uow.repo.audit_of(protocol.id, p.id) if freetext.reader_blinded(protocol, role) else None
+        # free text an unblinded role wrote is withheld from a blinded one (service.freetext); a
+        # data manager who sees the arm learns which, to review and release them
+        releaser = role == "data_manager" and bool(protocol.masking.blinded_roles)
+        blind = freetext.reader_blinded(protocol, role)
+        rows = uow.repo.audit_of(protocol.id, p.id) if blind or releaser else None
     view = participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
-    return view if rows is None else freetext.withhold_view(protocol, view, rows)
+    if rows is None:
+        return view
+    return freetext.withhold_view(protocol, view, rows) if blind else freetext.mark_releasable(protocol, view, rows)
 
 
 def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str | None = None) -> list[dict]:

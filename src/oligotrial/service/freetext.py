@@ -186,3 +186,15 @@ def warnings_for(protocol: Any, data: Any, prefix: str = "") -> list[str]:
 
     walk(data, prefix, isinstance(data, str))
     return out
+
+
+def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A participant view for a data manager who sees the arm: each entry says which of its
+    free texts the blinded roles read withheld (``withheld_from_blinded``), so that they can be
+    reviewed and released (:func:`oligotrial.service.followup.release_text`)."""
+    w = writers(rows, view["id"], view.get("randomized_on"))
+    entries = []
+    for e in view.get("entries") or []:
+        fields = withhold_entry(protocol, e, w).get("withheld")
+        entries.append({**e, "withheld_from_blinded": fields} if fields else e)
+    return {**view, "entries": entries}
