@@ -268,3 +268,24 @@ def test_the_release_route_names_the_field_on_bad_input(study):
     r = call("dm-api", {"field": "note", "reason": "reviewed: names no arm"})
     assert r.status_code == 200 and r.json()["released"] is True
     assert next(e for e in _view(ctx, STAT, pid)["entries"] if e["id"] == ae["id"])["data"]["note"] == "tired all week"
+
+
+def test_a_visit_note_is_released_by_a_data_manager_who_sees_the_arm(study):
+    _c, ctx, pid = study
+    enrolment.record_visit(ctx, COORD, TRIAL, pid, "rt_toxicity_4w",
+                           {"date": "2026-04-20", "out_of_window_reason": "patient on holiday"})
+    visit = next(v for v in _view(ctx, DM, pid)["visits"] if v["code"] == "rt_toxicity_4w")
+    assert visit["note"] == "patient on holiday" and visit["withheld_from_blinded"] == ["note"]
+    with pytest.raises(BlindingError):
+        followup.release_visit_note(ctx, OA, TRIAL, pid, "rt_toxicity_4w", "reviewed")
+    with pytest.raises(WorkflowError) as err:
+        followup.release_visit_note(ctx, DM, TRIAL, pid, "no_such_visit", "reviewed")
+    assert err.value.field == "visit"
+    out = followup.release_visit_note(ctx, DM, TRIAL, pid, "rt_toxicity_4w", "reviewed: names no arm")
+    assert out["released"] is True
+    for blind in BLINDED:
+        assert next(v for v in _view(ctx, blind, pid)["visits"] if v["code"] == "rt_toxicity_4w")["note"] == \
+            "patient on holiday"
+    assert "withheld_from_blinded" not in next(v for v in _view(ctx, DM, pid)["visits"] if v["code"] == "rt_toxicity_4w")
+    with pytest.raises(WorkflowError, match="not withheld"):
+        followup.release_visit_note(ctx, DM, TRIAL, pid, "rt_toxicity_4w", "again")

@@ -25,7 +25,7 @@ from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
-from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS
+from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, writes_unblinded
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, freetext
 from oligotrial.service.access import authorize, authorize_entry, visible_participant
@@ -335,3 +335,30 @@ def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict
         raise WorkflowError(f"entry {entry_id}: already {e['status']}; expected an entry in force",
                             code="illegal_step", field="entry")
     return e
+
+
+def release_visit_note(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: Any,
+                       reason: Any) -> dict[str, Any]:
+    """Release a visit's note (the reason it was out of its window or missed) to the blinded
+    roles after review, as :func:`release_text` releases an entry's text: a data manager who
+    sees the arm, a note an unblinded role wrote, audited as ``text.release`` on the visit."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "release_text")
+    if freetext.reader_blinded(protocol, role):
+        raise BlindingError(f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
+                            "sees the arm releases a text after review", code="forbidden", field="role")
+    why = _reason(reason)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        row = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
+        if row is None or not row.get("note"):
+            raise WorkflowError(f"visit {str(code)[:64]!r}: no recorded note for participant {p.id}", code="not_found",
+                                field="visit")
+        w = freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
+        if code in w.visit_released or not writes_unblinded(protocol.masking.blinded_roles, w.visit.get(code)):
+            raise WorkflowError(f"visit {code!r}: its note is not withheld from blinded roles (a blinded role wrote "
+                                "it, or it is already released)", code="illegal_step", field="visit")
+        audit.record(uow, ctx, actor, trial=protocol.id, action=freetext.RELEASE_ACTION, entity_type="visit",
+                     entity_id=f"{p.id}/{code}", new={"field": "note"}, reason=why)
+        uow.commit()
+    return {"visit": code, "field": "note", "released": True, "reason": why}

@@ -51,6 +51,7 @@ class Writers:
     visit: dict[str, str | None] = field(default_factory=dict)         # visit code -> role
     record_after_allocation: list[str | None] = field(default_factory=list)  # roles that corrected it
     released: set[tuple[int, str, int]] = field(default_factory=set)  # (entry id, field, version)
+    visit_released: set[str] = field(default_factory=set)              # visit codes whose note is released
 
 
 def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str | None) -> Writers:
@@ -67,6 +68,8 @@ def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str 
             continue
         if action == "visit.record":
             w.visit[rest] = role
+        elif action == RELEASE_ACTION and not rest.isdigit():
+            w.visit_released.add(rest)
         elif rest.isdigit():
             eid = int(rest)
             if action == RELEASE_ACTION:
@@ -114,7 +117,7 @@ def withhold_view(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]
     out["entries"] = [withhold_entry(protocol, e, w) for e in view.get("entries") or []]
     visits = []
     for v in view.get("visits") or []:
-        if v.get("note") and writes_unblinded(blinded, w.visit.get(v["code"])):
+        if v.get("note") and v["code"] not in w.visit_released and writes_unblinded(blinded, w.visit.get(v["code"])):
             v = {**v, "note": WITHHELD_TEXT}
         visits.append(v)
     out["visits"] = visits
@@ -197,4 +200,7 @@ def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[dict[str, An
     for e in view.get("entries") or []:
         fields = withhold_entry(protocol, e, w).get("withheld")
         entries.append({**e, "withheld_from_blinded": fields} if fields else e)
-    return {**view, "entries": entries}
+    blinded = protocol.masking.blinded_roles
+    visits = [{**v, "withheld_from_blinded": ["note"]} if v.get("note") and v["code"] not in w.visit_released
+              and writes_unblinded(blinded, w.visit.get(v["code"])) else v for v in view.get("visits") or []]
+    return {**view, "entries": entries, "visits": visits}

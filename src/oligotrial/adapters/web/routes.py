@@ -330,6 +330,18 @@ def release_text(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id
     return followup.release_text(ctx, actor, trial, pid, entry_id, body.field, body.reason)
 
 
+class NoteRelease(_Body):
+    reason: str = Field(min_length=3, max_length=5000, description="why it may be shown to blinded roles (reviewed)")
+
+
+@router.post("/trials/{trial}/participants/{pid}/visits/{code}/release", tags=["follow-up"],
+             summary="Release a visit's note written by a role that knows the arm to the blinded roles, after "
+                     "review (a data manager who sees the arm; audited)")
+def release_visit_note(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
+                       code: Annotated[str, Path(min_length=1, max_length=64)], body: NoteRelease) -> dict:
+    return followup.release_visit_note(ctx, actor, trial, pid, code, body.reason)
+
+
 @router.get("/trials/{trial}/participants/{pid}/endpoints", tags=["analysis"],
             summary="The participant's endpoints derived from the stored data, each with its reason")
 def participant_endpoints(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid) -> dict:

@@ -322,6 +322,19 @@ async def release_text(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> R
     return redirect(f"/trials/{protocol.id}/participants/{pid}#entry-{entry_id}")
 
 
+@router.post("/trials/{trial}/participants/{pid}/visits/{code}/release")
+async def release_visit_note(page: SignedIn, trial: str, pid: Pid, code: str) -> Response:
+    """Release a visit's note to the blinded roles after review (the REST route's
+    :func:`oligotrial.service.followup.release_visit_note`)."""
+    form = await form_of(page)
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        followup.release_visit_note(page.ctx, page.actor, protocol.id, pid, code, str(form.get("reason") or ""))
+    except (RecordError, WorkflowError) as exc:
+        return _participant_page(page, protocol.id, pid, 422, errors={f"release-visit-{code}": exc.message})
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#visit-{code}")
+
+
 @router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/history")
 def entry_history(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Response:
     """The entry's audit history: its audit entries for a role that may read the trail, otherwise
