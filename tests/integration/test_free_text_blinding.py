@@ -201,6 +201,14 @@ def test_a_blinded_role_correcting_an_entry_never_overwrites_a_text_it_could_not
     out = followup.correct_entry(ctx, ENROLLER, TRIAL, pid, ae["id"], {**shown, "grade": 1}, "grade per source")
     assert out["data"]["note"] == "tired all week" and out["data"]["grade"] == 1
     assert next(x for x in _view(ctx, DM, pid)["entries"] if x["id"] == ae["id"])["data"]["note"] == "tired all week"
+    # the coordinator's note stays withheld, though a blinded role wrote the last version, and the
+    # audit row of that correction shows it neither in old nor in new
+    e = next(x for x in _view(ctx, STAT, pid)["entries"] if x["id"] == ae["id"])
+    assert e["data"]["note"] == WITHHELD and e["reason"] == "grade per source"
+    row = next(r for r in audit.trail(ctx, STAT, TRIAL) if r["action"] == "adverse_event.correct")
+    assert row["role"] == "enrolling_oncologist" and row["reason"] == "grade per source"
+    assert row["old"]["note"] == WITHHELD and row["new"]["note"] == WITHHELD and row["new"]["grade"] == 1
+    assert "tired all week" not in _texts(audit.trail(ctx, STAT, TRIAL))
 
 
 def test_a_query_is_released_by_whoever_raised_it(study):

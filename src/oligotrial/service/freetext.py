@@ -46,7 +46,9 @@ def reader_blinded(protocol: Any, role: str | None) -> bool:
 class Writers:
     """Who wrote each free text of one participant, from their audit entries."""
 
-    entry_data: dict[int, str | None] = field(default_factory=dict)    # entry id -> role
+    #: entry id -> the roles of every write of its data (a blinded role's correction keeps the
+    #: texts it could not read: :func:`restore_withheld`, so an earlier writer still counts)
+    entry_data: dict[int, list[str | None]] = field(default_factory=dict)
     entry_reason: dict[int, str | None] = field(default_factory=dict)  # entry id -> role
     visit: dict[str, str | None] = field(default_factory=dict)         # visit code -> role
     record_after_allocation: list[str | None] = field(default_factory=list)  # roles that corrected it
@@ -76,7 +78,7 @@ def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str 
                 new = r.get("new") or {}
                 w.released.add((eid, str(new.get("field")), int(new.get("version") or 0)))
             elif action.endswith(_ENTRY_DATA):
-                w.entry_data[eid] = role
+                w.entry_data.setdefault(eid, []).append(role)
             if action.endswith(_ENTRY_REASON):
                 w.entry_reason[eid] = role
     return w
@@ -94,7 +96,7 @@ def withhold_entry(protocol: Any, e: dict[str, Any], w: Writers) -> dict[str, An
     out = dict(e)
     rel = _released(w, e["id"], e.get("version") or 1)
     withheld: list[str] = []
-    if writes_unblinded(blinded, w.entry_data.get(e["id"])):
+    if any(writes_unblinded(blinded, r) for r in w.entry_data.get(e["id"], [None])):
         out["data"], withheld = withhold_text(e.get("data"), rel)
     if out.get("reason") and "reason" not in rel and writes_unblinded(blinded, w.entry_reason.get(e["id"])):
         out["reason"] = WITHHELD_TEXT
@@ -139,19 +141,49 @@ def withhold_entries(protocol: Any, entries: list[dict[str, Any]], rows: list[di
 
 
 def withhold_audit(protocol: Any, view: dict[str, Any]) -> dict[str, Any]:
-    """An audit trail row as a blinded role reads it: the free text of ``old``, ``new`` and the
-    ``reason`` withheld when the entry's actor wrote in a role that knows the arm."""
-    if not writes_unblinded(protocol.masking.blinded_roles, view.get("role")):
+    """An audit trail row as a blinded role reads it (a trial that blinds someone): the free text
+    of ``new`` and the ``reason`` withheld when the row's actor wrote in a role that knows the
+    arm; the free text of ``old`` always (the row does not say who wrote the old value), and the
+    free text a blinded actor's ``new`` kept unchanged from ``old`` (a correction by a blinded
+    role keeps the texts it could not read)."""
+    blinded = protocol.masking.blinded_roles
+    if not blinded:
         return view
     out = dict(view)
     out["old"], a = withhold_text(view.get("old"))
-    out["new"], b = withhold_text(view.get("new"))
     c = []
-    if isinstance(view.get("reason"), str) and view["reason"].strip():
-        out["reason"], c = WITHHELD_TEXT, ["reason"]
+    if writes_unblinded(blinded, view.get("role")):
+        out["new"], b = withhold_text(view.get("new"))
+        if isinstance(view.get("reason"), str) and view["reason"].strip():
+            out["reason"], c = WITHHELD_TEXT, ["reason"]
+    else:
+        out["new"], b = _withhold_kept(view.get("new"), view.get("old"), "")
     if a or b or c:
         out["withheld"] = [*(f"old.{x}" for x in a), *(f"new.{x}" for x in b), *c]
     return out
+
+
+def _withhold_kept(new: Any, old: Any, at: str) -> tuple[Any, list[str]]:
+    """``new`` with each free text equal to the one at the same place in ``old`` withheld."""
+    paths: list[str] = []
+
+    def walk(n: Any, o: Any, p: str) -> Any:
+        if isinstance(n, dict):
+            out = {}
+            for k, v in n.items():
+                q = f"{p}.{k}" if p else str(k)
+                o_v = o.get(k) if isinstance(o, dict) else None
+                if str(k).lower() in FREE_TEXT_KEYS and isinstance(v, str) and v.strip() and v == o_v:
+                    out[k] = WITHHELD_TEXT
+                    paths.append(q)
+                else:
+                    out[k] = walk(v, o_v, q)
+            return out
+        if isinstance(n, list):
+            return [walk(v, o[i] if isinstance(o, list) and i < len(o) else None, f"{p}[{i}]") for i, v in enumerate(n)]
+        return n
+
+    return walk(new, old, at), paths
 
 
 def restore_withheld(new: Any, old: Any) -> Any:
