@@ -26,9 +26,11 @@ when, what, why).
 
 Blinding: a query is read by every role that handles queries, blinded ones included (an
 enrolling oncologist in STOP-2, a masked outcome assessor), and its text is written by people
-who may know the arm. :func:`arm_mentions` finds arm information in a text, so that a trial
-that blinds any role refuses it when the text is written, and every role may then read every
-query.
+who may know the arm. What a role that knows the arm writes is withheld from the blinded roles
+until it is released (``oligotrial.service.freetext``, issue 25 item 1); :func:`arm_warning`
+warns the writer when a text looks like it names an arm (issue 26 item 8: a warning, no longer
+a refusal). :func:`arm_mentions` and :func:`check_no_arm` (the refusal) stay for callers that
+want the character spans.
 """
 
 from __future__ import annotations
