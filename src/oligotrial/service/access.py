@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "query_raise": frozenset({"data_manager"}),
     "query_answer": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "outcome_assessor"}),
     "query_resolve": frozenset({"data_manager"}),
+    # releasing a free text an unblinded role wrote to the blinded roles, after review
+    # (service.followup.release_text; the data manager must see the arm: checked there)
+    "release_text": frozenset({"data_manager"}),
     # user accounts (add, grant, revoke, deactivate, reset a password): the administrator of
     # every trial (role "admin" granted for "*"); see oligotrial.service.users
     "manage_users": frozenset({"admin"}),

@@ -133,6 +133,7 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
     them (hash, digest, the reason of an override), because dose and fractionation reveal the
     arm."""
     from oligotrial.domain.trial.blinding import is_blinded
+    from oligotrial.service import freetext
 
     role = authorize(actor, trial, "audit_view")
     protocol = ctx.load_protocol(trial)
@@ -149,6 +150,8 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
             view["hash"] = None
         else:
             view["old"], view["new"] = r["old"], r["new"]
+        if blinded:  # free text an unblinded role wrote (service.freetext)
+            view = freetext.withhold_audit(protocol, view)
         out.append(view)
     return out
 

@@ -31,7 +31,7 @@ from oligotrial.domain.record import parse_patient
 from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
-from oligotrial.service import followup
+from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import (assess_patient, best_response, derive_endpoints, new_anticancer_therapy,
                                           response_options)
@@ -84,7 +84,10 @@ def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reve
     if origin is None:
         return None
     arm = arm or _arm(ctx, uow, protocol, p.id)
-    record = followup.participant_record(p, uow.repo.entries(p.id), with_protocol_radiotherapy=True)
+    entries = uow.repo.entries(p.id)
+    if not reveal_arm and protocol.masking.blinded_roles:  # a blinded reader: what unblinded roles wrote is withheld
+        entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
+    record = followup.participant_record(p, entries, with_protocol_radiotherapy=True)
     patient = parse_patient(record, today=ctx.today())
     doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm,
                            contacts=trial_contacts(p, uow.repo.visits(p.id)))

@@ -20,7 +20,7 @@ from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
-from oligotrial.service import audit, followup
+from oligotrial.service import audit, followup, freetext
 from oligotrial.service.followup import single_group
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext
@@ -603,7 +603,8 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
                      entity_id=f"{p.id}/{code}", new={"actual": row["actual"], "status": row["status"],
                                                       "note": row["note"]})
         uow.commit()
-    return {k: v for k, v in row.items() if k not in ("id", "participant_id")}
+    out = {k: v for k, v in row.items() if k not in ("id", "participant_id")}
+    return {**out, "warnings": freetext.warnings_for(protocol, {"note": row["note"]})}
 
 
 def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
@@ -696,7 +697,15 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         if a is not None:
             arm = allocation_arm(ctx, a)
             alloc = allocation_view(protocol, role, a.stratum, a.seq, a.strata, a.allocated_at, arm)
-    return participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
+        # free text an unblinded role wrote is withheld from a blinded one (service.freetext); a
+        # data manager who sees the arm learns which, to review and release them
+        releaser = role == "data_manager" and bool(protocol.masking.blinded_roles)
+        blind = freetext.reader_blinded(protocol, role)
+        rows = uow.repo.audit_of(protocol.id, p.id) if blind or releaser else None
+    view = participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
+    if rows is None:
+        return view
+    return freetext.withhold_view(protocol, view, rows) if blind else freetext.mark_releasable(protocol, view, rows)
 
 
 def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str | None = None) -> list[dict]:

@@ -25,8 +25,9 @@ from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
-from oligotrial.errors import RecordError, WorkflowError
-from oligotrial.service import audit
+from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, writes_unblinded
+from oligotrial.errors import BlindingError, RecordError, WorkflowError
+from oligotrial.service import audit, freetext
 from oligotrial.service.access import authorize, authorize_entry, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.masking import arm_neutral
@@ -231,7 +232,8 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
                      entity_id=f"{p.id}/{entry_id}", new=clean, reason=unusual if plausible else None)
         uow.commit()
     return {"id": entry_id, "kind": kind, "status": "active", "version": 1, "data": clean, "notes": notes,
-            "participant_state": arm_neutral(protocol, role).state(p.state)}
+            "participant_state": arm_neutral(protocol, role).state(p.state),
+            "warnings": freetext.warnings_for(protocol, clean)}
 
 
 def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, data: Any,
@@ -244,6 +246,8 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
         role = authorize_entry(actor, protocol, e["kind"])
         data, unusual = _unusual_reason(e["kind"], data)
+        if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # a text it was shown withheld stays
+            data = freetext.restore_withheld(data, e["data"])
         clean = rec.parse_entry(e["kind"], data)
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
         plausible = check_plausible(e["kind"], clean, unusual)
@@ -259,7 +263,8 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
                      entity_id=f"{p.id}/{entry_id}", old=e["data"], new=clean, reason=why)
         uow.commit()
     return {"id": entry_id, "kind": e["kind"], "status": "active", "version": e["version"] + 1, "data": clean,
-            "reason": why, "notes": notes, "participant_state": arm_neutral(protocol, role).state(p.state)}
+            "reason": why, "notes": notes, "participant_state": arm_neutral(protocol, role).state(p.state),
+            "warnings": freetext.warnings_for(protocol, {"data": clean, "reason": why})}
 
 
 def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, reason: Any) -> dict[str, Any]:
@@ -287,7 +292,50 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
                      entity_id=f"{p.id}/{entry_id}", old=e["data"], new={"status": "retracted"}, reason=why)
         uow.commit()
     return {"id": entry_id, "kind": e["kind"], "status": "retracted", "version": e["version"] + 1, "reason": why,
-            "participant_state": arm_neutral(protocol, role).state(p.state)}
+            "participant_state": arm_neutral(protocol, role).state(p.state),
+            "warnings": freetext.warnings_for(protocol, {"reason": why})}
+
+
+def release_text(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, field: Any,
+                 reason: Any) -> dict[str, Any]:
+    """Release one free text of an entry to the blinded roles after review: a data manager who
+    sees the arm (issue 25 item 1: "a data manager who sees the arm may release one after review
+    (POST .../entries/{id}/release {"field": ..., "reason": ...}, audited)"). ``field`` is
+    ``reason`` (the correction's or retraction's reason) or a free text of the entry's data
+    (``note``, ``specify``, ``detail``, ``stop_reason``); the release covers the entry's current
+    version (a later correction is withheld again until reviewed). Audited as ``text.release``
+    with the field, the version and the reason; refused (nothing stored) for a blinded data
+    manager, a field that holds no free text, or a text that is not withheld."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "release_text")
+    if freetext.reader_blinded(protocol, role):
+        raise BlindingError(f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
+                            "sees the arm releases a text after review", code="forbidden", field="role")
+    if not protocol.masking.blinded_roles:
+        raise WorkflowError(f"field {str(field)[:40]!r}: trial {protocol.id} blinds no role; nothing is withheld, "
+                            "so there is nothing to release", code="illegal_step", field="field")
+    why = _reason(reason)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        entries = uow.repo.entries(p.id)
+        e = next((x for x in entries if x["id"] == entry_id and x["kind"] in rec.ENTRY_KINDS), None)
+        if e is None:
+            raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found",
+                                field="entry")
+        shown = freetext.withhold_entry(protocol, entry_view(e),
+                                        freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None))
+        texts = sorted({k for k, v in (e["data"] or {}).items() if k in FREE_TEXT_KEYS and v}
+                       | ({"reason"} if e.get("reason") else set()))
+        if not isinstance(field, str) or field not in texts:
+            raise _bad("field", field, f"a free text of this entry: one of {', '.join(texts) or '(none)'}")
+        if field not in shown.get("withheld", []):
+            raise WorkflowError(f"field {field!r}: entry {entry_id}'s text is not withheld from blinded roles (a "
+                                "blinded role wrote it, or it is already released)", code="illegal_step",
+                                field="field")
+        audit.record(uow, ctx, actor, trial=protocol.id, action=freetext.RELEASE_ACTION, entity_type=e["kind"],
+                     entity_id=f"{p.id}/{entry_id}", new={"field": field, "version": e["version"]}, reason=why)
+        uow.commit()
+    return {"id": entry_id, "field": field, "version": e["version"], "released": True, "reason": why}
 
 
 def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict[str, Any]:
@@ -298,3 +346,30 @@ def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict
         raise WorkflowError(f"entry {entry_id}: already {e['status']}; expected an entry in force",
                             code="illegal_step", field="entry")
     return e
+
+
+def release_visit_note(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: Any,
+                       reason: Any) -> dict[str, Any]:
+    """Release a visit's note (the reason it was out of its window or missed) to the blinded
+    roles after review, as :func:`release_text` releases an entry's text: a data manager who
+    sees the arm, a note an unblinded role wrote, audited as ``text.release`` on the visit."""
+    protocol = ctx.load_protocol(trial)
+    role = authorize(actor, protocol.id, "release_text")
+    if freetext.reader_blinded(protocol, role):
+        raise BlindingError(f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
+                            "sees the arm releases a text after review", code="forbidden", field="role")
+    why = _reason(reason)
+    with ctx.uow() as uow:
+        p = _load(uow, protocol.id, pid, actor)
+        row = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
+        if row is None or not row.get("note"):
+            raise WorkflowError(f"visit {str(code)[:64]!r}: no recorded note for participant {p.id}", code="not_found",
+                                field="visit")
+        w = freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
+        if code in w.visit_released or not writes_unblinded(protocol.masking.blinded_roles, w.visit.get(code)):
+            raise WorkflowError(f"visit {code!r}: its note is not withheld from blinded roles (a blinded role wrote "
+                                "it, or it is already released)", code="illegal_step", field="visit")
+        audit.record(uow, ctx, actor, trial=protocol.id, action=freetext.RELEASE_ACTION, entity_type="visit",
+                     entity_id=f"{p.id}/{code}", new={"field": "note"}, reason=why)
+        uow.commit()
+    return {"visit": code, "field": "note", "released": True, "reason": why}

@@ -9,10 +9,12 @@ handles its site's participants' queries only; another site's query answers as a
 
 Blinding: every role that handles queries reads every query of the trial it may see (an
 enrolling oncologist in STOP-2, a masked outcome assessor), and the text is written by people who
-may know the arm. So in a trial that blinds any role, a text that names an arm, its regimen or
-its dose is refused when it is written (:func:`oligotrial.domain.trial.queries.check_no_arm`),
-whoever writes it; nothing arm-related ever enters a query, so no view of one needs to hide
-anything. A query's target is a field of an entry or of the registered record; the protocol's
+may know the arm. So a blinded role reads each message written in a role that knows the arm as
+"withheld: written by an unblinded role" (issue 25 item 1, :mod:`oligotrial.service.freetext`)
+until whoever raised the query releases it after review (``release``: a message of the query's
+history that releases every message before it and itself); the arm-word check
+(:func:`oligotrial.domain.trial.queries.arm_warning`) warns the writer, in the answer to the
+step only. A query's target is a field of an entry or of the registered record; the protocol's
 radiotherapy course (whose dose tells the arm) is not a target.
 """
 
@@ -24,13 +26,18 @@ from oligotrial.domain.record.entries import ENTRY_KINDS
 from oligotrial.domain.record.patient import Patient
 from oligotrial.domain.trial import queries as dq
 from oligotrial.errors import RecordError, WorkflowError
-from oligotrial.service import audit
+from oligotrial.domain.trial.blinding import WITHHELD_TEXT, writes_unblinded
+from oligotrial.service import audit, freetext
 from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
 #: action -> the permission it needs (service.access.PERMISSIONS)
-PERMISSION = {"raise": "query_raise", "answer": "query_answer", "close": "query_resolve", "reopen": "query_resolve"}
+PERMISSION = {"raise": "query_raise", "answer": "query_answer", "close": "query_resolve", "reopen": "query_resolve",
+              "release": "query_raise"}
+#: the step that releases a query's messages so far to the blinded roles (not a status change)
+RELEASE = "release"
+
 ENTITY = "data_query"
 MAX_ID = 2**31 - 1
 
@@ -89,15 +96,43 @@ def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
     return p
 
 
-def _view(row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as ``actor`` may read them: for a blinded role, the text of a message written
+    in a role that knows the arm is withheld unless a later ``release`` covers it."""
+    if not freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
+        return messages
+    released = max((m["seq"] for m in messages if m["action"] == RELEASE), default=0)
+    return [{**m, "text": WITHHELD_TEXT} if m["seq"] > released and m["text"]
+            and writes_unblinded(protocol.masking.blinded_roles, m.get("role")) else m for m in messages]
+
+
+def _view(row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None,
+          protocol: Any = None) -> dict[str, Any]:
     out = {"id": row["id"], "trial": row["trial"], "participant": row["participant_id"],
            "external_id": row["external_id"], "site": row["site"], "entry": row["entry_id"],
            "entry_kind": row["entry_kind"], "field": row["field"], "status": row["status"],
            "raised_by": row["raised_by"], "raised_at": row["raised_at"], "updated_at": row["updated_at"],
            "question": row["question"], "actions": allowed_actions(actor, row["trial"], row["status"])}
     if messages is not None:
-        out["history"] = [{k: m[k] for k in ("seq", "action", "by", "role", "at", "text")} for m in messages]
+        shown = messages if protocol is None else _shown(protocol, actor, messages)
+        first = next((m for m in shown if m["seq"] == 1), None)
+        if first is not None:
+            out["question"] = first["text"]
+        out["history"] = [{k: m[k] for k in ("seq", "action", "by", "role", "at", "text")} for m in shown]
+        if protocol is not None and may_release(actor, row, protocol, messages):
+            out["actions"] = [*out["actions"], RELEASE]
     return out
+
+
+def may_release(actor: Actor, row: dict[str, Any], protocol: Any, messages: list[dict[str, Any]]) -> bool:
+    """Whether ``actor`` may release the query's messages to the blinded roles: the one who
+    raised it (issue 25 item 1: "a query meant for a blinded role is released by whoever raised
+    it"), seeing the arm, in a trial that blinds someone, while a message is withheld."""
+    if row["raised_by"] != actor.username or freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
+        return False
+    blinded = protocol.masking.blinded_roles
+    released = max((m["seq"] for m in messages if m["action"] == RELEASE), default=0)
+    return any(m["seq"] > released and m["text"] and writes_unblinded(blinded, m.get("role")) for m in messages)
 
 
 def _visible_query(uow: UnitOfWork, actor: Actor, trial: str, query_id: int, *, for_update: bool = False):
@@ -122,7 +157,11 @@ def list_queries(ctx: ServiceContext, actor: Actor, trial: str, status: str | No
     with ctx.uow() as uow:
         pid = None if participant is None else _participant(uow, actor, protocol.id, participant).id
         rows = uow.repo.list_queries(protocol.id, status, pid)
-    return [_view(r, actor) for r in rows if site_visible(actor, protocol.id, r["site"])]
+        rows = [r for r in rows if site_visible(actor, protocol.id, r["site"])]
+        if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # the question as they may read it
+            return [{k: v for k, v in _view(r, actor, uow.repo.query_messages(r["id"]), protocol).items()
+                     if k != "history"} for r in rows]
+    return [_view(r, actor) for r in rows]
 
 
 def get_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any) -> dict[str, Any]:
@@ -133,7 +172,7 @@ def get_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any) -> d
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid)
         messages = uow.repo.query_messages(qid)
-    return _view(row, actor, messages)
+    return _view(row, actor, messages, protocol)
 
 
 def open_count(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, int]:
@@ -172,7 +211,7 @@ def raise_query(ctx: ServiceContext, actor: Actor, trial: str, participant: Any,
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, PERMISSION["raise"])
     question = dq.clean_text("raise", text)
-    dq.check_no_arm(question, dq.arm_terms(protocol), protocol.short_name)
+    warning = dq.arm_warning(question, dq.arm_terms(protocol))  # for the writer only, never stored
     status = dq.next_status("raise", None)
     with ctx.uow() as uow:
         p = _participant(uow, actor, protocol.id, participant)
@@ -186,7 +225,7 @@ def raise_query(ctx: ServiceContext, actor: Actor, trial: str, participant: Any,
                      entity_id=entity_id(p.id, qid),
                      new={"status": status, "entry": entry_id, "field": path, "text": question})
         uow.commit()
-    return get_query(ctx, actor, protocol.id, qid)
+    return {**get_query(ctx, actor, protocol.id, qid), "warnings": [warning] if warning else []}
 
 
 def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: str, text: Any) -> dict[str, Any]:
@@ -195,10 +234,18 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
     role = authorize(actor, protocol.id, PERMISSION[action])
     qid = _query_id(query_id)
     message = dq.clean_text(action, text)
-    dq.check_no_arm(message, dq.arm_terms(protocol), protocol.short_name)
+    warning = dq.arm_warning(message, dq.arm_terms(protocol))  # for the writer only, never stored
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid, for_update=True)
-        status = dq.next_status(action, row["status"])
+        if action == RELEASE:
+            if not may_release(actor, row, protocol, uow.repo.query_messages(qid)):
+                raise WorkflowError(f"release: query {qid} has no message withheld from blinded roles that you may "
+                                    "release; expected a query you raised, in a trial that blinds a role, with a "
+                                    "message written in a role that knows the arm", code="illegal_step",
+                                    field="query")
+            status = row["status"]
+        else:
+            status = dq.next_status(action, row["status"])
         now = ctx.now_iso()
         seq = len(uow.repo.query_messages(qid)) + 1
         uow.repo.set_query_status(qid, status, now)
@@ -208,7 +255,7 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
                      entity_id=entity_id(row["participant_id"], qid),
                      new={"from": row["status"], "status": status, "text": message})
         uow.commit()
-    return get_query(ctx, actor, protocol.id, qid)
+    return {**get_query(ctx, actor, protocol.id, qid), "warnings": [warning] if warning else []}
 
 
 def answer_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any) -> dict[str, Any]:
@@ -224,3 +271,11 @@ def close_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, te
 def reopen_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any) -> dict[str, Any]:
     """The data manager re-opens an answered or closed query, saying why (it is ``open`` again)."""
     return _step(ctx, actor, trial, query_id, "reopen", text)
+
+
+def release_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, text: Any) -> dict[str, Any]:
+    """Whoever raised the query releases its messages so far to the blinded roles, after review,
+    saying why (a ``release`` message of its history, audited as ``query.release``; the status
+    does not change). Issue 25 item 1: "a query meant for a blinded role is released by whoever
+    raised it"."""
+    return _step(ctx, actor, trial, query_id, RELEASE, text)

@@ -200,6 +200,10 @@ class FakeRepository:
         rows = [copy.deepcopy(e) for e in self.audit if (trial is None or e["trial"] == trial) and e["seq"] > after_seq]
         return rows if limit is None else rows[:limit]
 
+    def audit_of(self, trial, entity):
+        return [copy.deepcopy(e) for e in self.audit if e["trial"] == trial
+                and (e["entity_id"] == entity or str(e["entity_id"]).startswith(entity + "/"))]
+
     def all_allocations(self):
         return list(self.allocs.values())
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
-from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -473,6 +473,13 @@ class SqlRepository:
             q = q.where(t.audit_log.c.seq > after_seq)
         if limit is not None:
             q = q.limit(limit)
+        return [dict(r._mapping) for r in self._exec(q)]
+
+    def audit_of(self, trial: str, entity: str) -> list[dict[str, Any]]:
+        a = t.audit_log
+        like = entity.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        q = (select(a).where(a.c.trial == trial, or_(a.c.entity_id == entity, a.c.entity_id.like(like, escape="\\")))
+             .order_by(a.c.seq))
         return [dict(r._mapping) for r in self._exec(q)]
 
     def count_audit(self, trial: str) -> int:

@@ -104,3 +104,10 @@ def close_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId
              summary="Re-open an answered or closed data query, saying why (the data manager)")
 def reopen_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
     return queries.reopen_query(ctx, actor, trial, query_id, body.text)
+
+
+@router.post("/trials/{trial}/queries/{query_id}/release", tags=["data queries"],
+             summary="Release the query's messages so far to the blinded roles after review, saying why "
+                     "(whoever raised it)")
+def release_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
+    return queries.release_query(ctx, actor, trial, query_id, body.text)

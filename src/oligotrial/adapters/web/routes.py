@@ -145,6 +145,12 @@ class Retraction(_Body):
     reason: str = Field(min_length=3, max_length=5000, description="why the entry is withdrawn (kept in the audit trail)")
 
 
+class TextRelease(_Body):
+    field: str = Field(min_length=1, max_length=64, description="the entry's free text to release: note, specify, "
+                                                                  "detail, stop_reason, or reason (the correction's)")
+    reason: str = Field(min_length=3, max_length=5000, description="why it may be shown to blinded roles (reviewed)")
+
+
 class CorrectionBody(_Body):
     record: dict[str, Any]
     reason: str = Field(min_length=3, max_length=5000)
@@ -355,6 +361,25 @@ def correct_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_i
              summary="Retract a follow-up entry entered in error, with a reason")
 def retract_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: Retraction) -> dict:
     return followup.retract_entry(ctx, actor, trial, pid, entry_id, body.reason)
+
+
+@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/release", tags=["follow-up"],
+             summary="Release an entry's free text written by a role that knows the arm to the blinded roles, "
+                     "after review (a data manager who sees the arm; audited)")
+def release_text(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: TextRelease) -> dict:
+    return followup.release_text(ctx, actor, trial, pid, entry_id, body.field, body.reason)
+
+
+class NoteRelease(_Body):
+    reason: str = Field(min_length=3, max_length=5000, description="why it may be shown to blinded roles (reviewed)")
+
+
+@router.post("/trials/{trial}/participants/{pid}/visits/{code}/release", tags=["follow-up"],
+             summary="Release a visit's note written by a role that knows the arm to the blinded roles, after "
+                     "review (a data manager who sees the arm; audited)")
+def release_visit_note(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
+                       code: Annotated[str, Path(min_length=1, max_length=64)], body: NoteRelease) -> dict:
+    return followup.release_visit_note(ctx, actor, trial, pid, code, body.reason)
 
 
 @router.get("/trials/{trial}/participants/{pid}/endpoints", tags=["analysis"],

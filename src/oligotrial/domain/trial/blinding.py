@@ -128,3 +128,64 @@ def find_arm_information(obj: Any, arm_ids: Iterable[str], arm_labels: Iterable[
         if low in ids or any(lab in low for lab in labels):
             found.append(path)
     return found
+
+
+# ---- free text written by a role that knows the arm ---------------------------------------------
+
+#: What a blinded role reads in place of a free text written by a role that knows the arm.
+WITHHELD_TEXT = "withheld: written by an unblinded role"
+
+#: The keys whose values are free text typed by a person (notes, reasons, descriptions,
+#: corrections' reasons, CTCAE ``Other, specify``, data-query text, event details). Structured
+#: values (dates, grades, enumerations, lesion ids) are not free text.
+FREE_TEXT_KEYS = frozenset({
+    "note", "notes", "reason", "detail", "details", "specify", "text", "description", "comment",
+    "question", "stop_reason", "override_reason", "out_of_window_reason", "unusual_value_reason",
+})
+
+
+def writes_unblinded(blinded_roles: Iterable[str], writer_role: str | None) -> bool:
+    """True when a free text written in ``writer_role`` must be withheld from the blinded roles
+    of a trial that blinds ``blinded_roles``: the trial blinds someone, and the writer is not
+    one of them (issue 25 item 1: "Every free-text field ... written by a role not in the
+    protocol's masking.blinded_roles is withheld from the blinded roles"). A writer whose role
+    is not known (None) counts as unblinded: what cannot be shown to be safe is withheld. An
+    open-label trial (no blinded role) withholds nothing."""
+    roles = set(blinded_roles)
+    if not roles:
+        return False
+    return writer_role is None or not is_blinded(roles, writer_role)
+
+
+def withhold_text(obj: Any, released: Iterable[str] = (), path: str = "") -> tuple[Any, list[str]]:
+    """``obj`` (JSON-like) with every free text (a string, or a list of strings, under a key of
+    :data:`FREE_TEXT_KEYS`, at any depth) replaced by :data:`WITHHELD_TEXT`, except at the
+    dotted paths in ``released`` (``note``, ``override.reason``); and the paths withheld. The
+    input is not changed. Empty values stay as they are (nothing to withhold)."""
+    keep = set(released)
+    withheld: list[str] = []
+
+    def walk(node: Any, at: str) -> Any:
+        if isinstance(node, Mapping):
+            out = {}
+            for k, v in node.items():
+                p = f"{at}.{k}" if at else str(k)
+                if str(k).lower() in FREE_TEXT_KEYS and p not in keep and _has_text(v):
+                    out[k] = WITHHELD_TEXT
+                    withheld.append(p)
+                else:
+                    out[k] = walk(v, p)
+            return out
+        if isinstance(node, list | tuple):
+            return [walk(v, f"{at}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    return walk(obj, path), withheld
+
+
+def _has_text(v: Any) -> bool:
+    if isinstance(v, str):
+        return bool(v.strip())
+    if isinstance(v, list | tuple):
+        return any(_has_text(x) for x in v)
+    return isinstance(v, Mapping) and any(_has_text(x) for x in v.values())

@@ -26,9 +26,11 @@ when, what, why).
 
 Blinding: a query is read by every role that handles queries, blinded ones included (an
 enrolling oncologist in STOP-2, a masked outcome assessor), and its text is written by people
-who may know the arm. :func:`arm_mentions` finds arm information in a text, so that a trial
-that blinds any role refuses it when the text is written, and every role may then read every
-query.
+who may know the arm. What a role that knows the arm writes is withheld from the blinded roles
+until it is released (``oligotrial.service.freetext``, issue 25 item 1); :func:`arm_warning`
+warns the writer when a text looks like it names an arm (issue 26 item 8: a warning, no longer
+a refusal). :func:`arm_mentions` and :func:`check_no_arm` (the refusal) stay for callers that
+want the character spans.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 #: the text each action needs: raise, answer and reopen say why; closing may add a note
-TEXT_REQUIRED = frozenset({"raise", "answer", "reopen"})
+TEXT_REQUIRED = frozenset({"raise", "answer", "reopen", "release"})
 TEXT_MIN = 3
 TEXT_MAX = 5000
 FIELD_MAX = 200
@@ -107,7 +109,8 @@ def clean_text(action: str, text: object) -> str:
         return ""
     if not TEXT_MIN <= len(t) <= TEXT_MAX:
         what = {"raise": "the question", "answer": "the answer", "reopen": "why the query is re-opened",
-                "close": "a closing note (or nothing)"}.get(action, "the text")
+                "close": "a closing note (or nothing)",
+                "release": "why the messages may be shown to blinded roles (after review)"}.get(action, "the text")
         raise _bad("text", t, f"{what}, {TEXT_MIN}-{TEXT_MAX} characters")
     return t
 
@@ -206,5 +209,111 @@ def arm_terms(protocol: object) -> ArmTerms | None:
     own = sorted(set().union(*techniques) - shared) if techniques else []
     # a name with a parenthesis ("Stereotactic ablative radiotherapy (SABR)") is also written without it
     stems = [p.split(" (")[0] for p in phrases if " (" in p and len(p.split(" (")[0]) >= 8]
+    # an arm without radiotherapy (NCT06592612's control arm) makes any dose tell the arm
+    without_rt = any(getattr(arm, "radiotherapy", None) is None for arm in arms)
     return ArmTerms(ids=tuple(a.id for a in arms), labels=tuple(a.label for a in arms),
-                    words=tuple(dict.fromkeys([*phrases, *stems, *own])), doses_differ=len(arms) > 1 and len(doses) > 1)
+                    words=tuple(dict.fromkeys([*phrases, *stems, *own])),
+                    doses_differ=len(arms) > 1 and (len(doses) > 1 or without_rt))
+
+
+# ---- the arm-word warning -------------------------------------------------------------------------
+#
+# Free text written by a role that knows the arm is withheld from blinded roles whatever it says
+# (:func:`oligotrial.domain.trial.blinding.withhold_text`); the check below only *warns* the
+# writer when the text looks like it names an arm, so that the writer can say it otherwise and
+# the data manager knows what to look at before releasing it. It looks through the usual ways a
+# word slips past a plain search: letters spaced or dotted out ("S A B R", "s.a.b.r"), case,
+# compatibility forms (full-width "ＳＡＢＲ", mathematical letters: Unicode NFKC), letters of
+# other scripts that look Latin (Cyrillic "ЅАВR"), invisible characters (zero-width space,
+# soft hyphen: Unicode format characters), and doses and fractionations written in digits or
+# words ("8Gy", "eight gray", "single fraction", "five fractions", "5 x 7 Gy", "35 Gy in 5").
+
+#: letters of other scripts drawn like Latin ones (Unicode TR39 confusables, the common ones)
+_HOMOGLYPHS = str.maketrans({
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
+    "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j", "Ԍ": "g",
+    # Greek
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
+    "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "α": "a", "ο": "o", "ρ": "p", "ν": "v", "ι": "i", "κ": "k",
+    "τ": "t", "υ": "u", "χ": "x",
+})
+
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+                 "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+                 "hundred", "single", "half")
+_NUM = (r"(?:\d+(?:[.,]\d+)?|(?:" + "|".join(_NUMBER_WORDS) + r")(?:[\s-]+(?:and[\s-]+)?(?:"
+        + "|".join(_NUMBER_WORDS) + r"))*)")
+#: a dose, a number of fractions, a fractionation: each reveals the arm where the arms differ by dose
+_DOSE_PATTERNS = (
+    re.compile(r"\b" + _NUM + r"\s*(?:c?gy|grays?|centigrays?)\b"),          # 8 Gy, 8Gy, eight gray
+    re.compile(r"\b" + _NUM + r"\s*-?\s*(?:fractions?|fx|fr|fractionated)\b"),  # five fractions, 1 fx
+    re.compile(r"\b\d+(?:[.,]\d+)?\s*[x×*]\s*\d+(?:[.,]\d+)?\b(?!\s*(?:mm|cm|m|ml)\b)"),  # 5 x 7, not 3 x 2 cm
+    re.compile(r"\b(?:hypo)?fractionat\w*\b|(?<!ejection )\bfractions?\b"),    # not "ejection fraction"
+    re.compile(r"\b(?:stereotactic|ablative|radiosurgery)\b"),
+)
+
+
+def normalize_text(text: str) -> str:
+    """``text`` as the warning reads it: Unicode NFKC (compatibility forms), format characters
+    (zero-width, soft hyphen, direction marks) removed, look-alike letters of other scripts
+    mapped to Latin, case folded, every run of non-alphanumerics one space, and letters spaced
+    or dotted out one by one ("s a b r", "s.a.b.r") joined into one word."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFKC", text)
+    t = "".join(ch for ch in t if unicodedata.category(ch) != "Cf")
+    t = t.translate(_HOMOGLYPHS).casefold()
+    t = unicodedata.normalize("NFKD", t)
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    t = re.sub(r"[^0-9a-z×.,*]+", " ", t)
+    t = re.sub(r"(?<!\d)[.,]|[.,](?!\d)", " ", t)  # a point or comma stays only inside a number
+    # single letters separated by spaces or dots, three or more of them: one word ("s a b r")
+    t = re.sub(r"\b(?:[a-z][\s.]+){2,}[a-z]\b", lambda m: re.sub(r"[\s.]", "", m.group()), t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def arm_words(text: str, terms: ArmTerms | None) -> list[str]:
+    """What in ``text`` looks like it names an arm of the trial of ``terms`` (None: the trial
+    blinds no one, nothing to warn about), as read by :func:`normalize_text`: arm ids and
+    arm-specific techniques as words, arm labels and radiotherapy and regimen names as phrases
+    (each also without spaces: "sa br"), and, where the arms differ by dose, any dose or
+    fractionation. Returns the normalized words found, in order; empty: no warning."""
+    if terms is None or not text:
+        return []
+    norm = normalize_text(text)
+    squashed_words = norm.replace(" ", "")
+    found: list[tuple[int, str]] = []
+    words = {w.lower() for w in (*terms.ids, *terms.words) if _WORD.fullmatch(w.lower())}
+    for m in re.finditer(r"[a-z0-9_]+", norm):
+        if m.group() in words:
+            found.append((m.start(), m.group()))
+    stems = [lab.split(" (")[0] for lab in terms.labels if " (" in lab]  # "Experimental Arm (SABR)"
+    for phrase in (*terms.labels, *stems, *(w for w in terms.words if not _WORD.fullmatch(w.lower()))):
+        p = normalize_text(phrase)
+        if len(p) >= 4:
+            at = norm.find(p)
+            if at >= 0:
+                found.append((at, p))
+            elif len(p.replace(" ", "")) >= 8 and p.replace(" ", "") in squashed_words:
+                found.append((len(norm), p))
+    if terms.doses_differ:
+        for pat in _DOSE_PATTERNS:
+            found += [(m.start(), m.group()) for m in pat.finditer(norm)]
+    return list(dict.fromkeys(w for _at, w in sorted(found)))
+
+
+def arm_warning(text: str, terms: ArmTerms | None, field: str = "text") -> str | None:
+    """The warning shown to the writer (and to no one else: it is returned, never stored) when
+    ``text`` looks like it names an arm: which words, and that the text is withheld from the
+    trial's blinded roles until a data manager who sees the arm releases it. None: nothing found."""
+    hits = arm_words(text, terms)
+    if not hits:
+        return None
+    shown = ", ".join(repr(h) for h in hits[:5])
+    return (f"{field}: {shown} may name an arm, its regimen or its dose; blinded roles read "
+            "'withheld: written by an unblinded role' in its place until it is released after review "
+            "(say it without naming the arm if you can)")

@@ -93,7 +93,8 @@ def _spider(page: Page, protocol: Any, pid: str, external_id: str) -> tuple[dict
 
 def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None, visit: str | None = None, step: str | None = None) -> Response:
+                      saved: int | None = None, visit: str | None = None, step: str | None = None,
+                      warned: bool = False) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
@@ -119,7 +120,7 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
                   unresolved_queries=len(unresolved),
                   may_query_raise=queries.may(page.actor, protocol.id, "raise"),
                   can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
-                  form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions,
+                  form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions, warned=warned,
                   can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
                   may_correct_consent=may(page, protocol.id, "consent") and bool(view["consent"]),
                   steps=[st for st in STEPS if may(page, protocol.id, st)
@@ -134,8 +135,11 @@ def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, ki
 
 @router.get("/trials/{trial}/participants/{pid}")
 def participant(page: SignedIn, trial: str, pid: Pid,
-                saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
-    return _participant_page(page, trial, pid, saved=saved)
+                saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                warned: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    # warned: the text just saved may name an arm (the arm-word warning, for its writer only: it
+    # travels in the redirect and is stored nowhere)
+    return _participant_page(page, trial, pid, saved=saved, warned=bool(warned))
 
 
 @router.post("/trials/{trial}/participants/{pid}/record/{kind}")
@@ -151,7 +155,8 @@ async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Respo
         errors = forms.fold_errors(kind, forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field))
         return _participant_page(page, protocol.id, pid, 422, kind=kind,
                                  values={k: str(v) for k, v in form.items()}, errors=errors)
-    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}#entry-{out['id']}")
+    warned = "&warned=1" if out.get("warnings") else ""
+    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}{warned}#entry-{out['id']}")
 
 
 @router.post("/trials/{trial}/participants/{pid}/radiotherapy")
@@ -248,11 +253,12 @@ async def record_visit(page: SignedIn, trial: str, pid: Pid, code: str) -> Respo
         data = {k: values[k] for k in ("date", "out_of_window_reason") if values.get(k)}
     protocol = page.ctx.load_protocol(trial)
     try:
-        enrolment.record_visit(page.ctx, page.actor, protocol.id, pid, code, data)
+        out = enrolment.record_visit(page.ctx, page.actor, protocol.id, pid, code, data)
     except (RecordError, WorkflowError) as exc:
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, visit=code)
-    return redirect(f"/trials/{protocol.id}/participants/{pid}#visit-{code}")
+    warned = "?warned=1" if out.get("warnings") else ""
+    return redirect(f"/trials/{protocol.id}/participants/{pid}{warned}#visit-{code}")
 
 
 def _entry(view: dict[str, Any], entry_id: int) -> dict[str, Any]:
@@ -299,12 +305,42 @@ async def correct_entry(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> 
                 data = json.loads(values.get("data") or "")
             except ValueError as exc:
                 raise RecordError(f"data: expected the entry as JSON ({exc.msg})", field="data") from None
-        followup.correct_entry(page.ctx, page.actor, protocol.id, pid, entry_id, data, values.get("reason", ""))
+        out = followup.correct_entry(page.ctx, page.actor, protocol.id, pid, entry_id, data, values.get("reason", ""))
     except (RecordError, WorkflowError) as exc:
         errors = forms.fold_errors(e["kind"], forms.field_errors(getattr(exc, "errors", None), exc.message,
                                                                   exc.field))
         return _correct_page(page, protocol.id, pid, entry_id, 422, values=values, errors=errors)
-    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={entry_id}#entry-{entry_id}")
+    warned = "&warned=1" if out.get("warnings") else ""
+    return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={entry_id}{warned}#entry-{entry_id}")
+
+
+@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/release")
+async def release_text(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Response:
+    """Release one free text of an entry to the blinded roles after review: the REST route's
+    :func:`oligotrial.service.followup.release_text` (a data manager who sees the arm; audited)."""
+    form = await form_of(page)
+    values = {k: str(v).strip() for k, v in form.items()}
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        followup.release_text(page.ctx, page.actor, protocol.id, pid, entry_id, values.get("field"),
+                              values.get("reason", ""))
+    except (RecordError, WorkflowError) as exc:
+        errors = {f"release-{entry_id}": exc.message}
+        return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors)
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#entry-{entry_id}")
+
+
+@router.post("/trials/{trial}/participants/{pid}/visits/{code}/release")
+async def release_visit_note(page: SignedIn, trial: str, pid: Pid, code: str) -> Response:
+    """Release a visit's note to the blinded roles after review (the REST route's
+    :func:`oligotrial.service.followup.release_visit_note`)."""
+    form = await form_of(page)
+    protocol = page.ctx.load_protocol(trial)
+    try:
+        followup.release_visit_note(page.ctx, page.actor, protocol.id, pid, code, str(form.get("reason") or ""))
+    except (RecordError, WorkflowError) as exc:
+        return _participant_page(page, protocol.id, pid, 422, errors={f"release-visit-{code}": exc.message})
+    return redirect(f"/trials/{protocol.id}/participants/{pid}#visit-{code}")
 
 
 @router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/history")

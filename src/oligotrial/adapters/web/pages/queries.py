@@ -25,7 +25,8 @@ from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import enrolment, queries
 
 QUERY_ID = Annotated[int, "data query number"]
-ACTION_LABELS = {"answer": "Answer", "close": "Close", "reopen": "Re-open"}
+ACTION_LABELS = {"answer": "Answer", "close": "Close", "reopen": "Re-open",
+                 "release": "Release to blinded roles"}
 
 
 def _participants(page: Page, trial: str) -> list[dict[str, Any]]:
@@ -75,6 +76,8 @@ async def raise_query(page: SignedIn, trial: str) -> Response:
         body = parse(RaiseQuery, {**values, "entry": values.get("entry") or None})
         q = queries.raise_query(page.ctx, page.actor, protocol.id, body.participant, entry=body.entry,
                                 field=body.field, text=body.text)
+        if q.get("warnings"):  # the arm-word warning: to the writer only, in the redirect, never stored
+            return redirect(f"/trials/{protocol.id}/queries/{q['id']}?done=raise&warned=1")
     except (RecordError, WorkflowError) as exc:
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _new_page(page, protocol.id, 422, values=values, errors=errors)
@@ -83,18 +86,20 @@ async def raise_query(page: SignedIn, trial: str) -> Response:
 
 def _query_page(page: Page, trial: str, query_id: int, status: int = 200, *, action: str | None = None,
                 values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                done: str | None = None) -> Response:
+                done: str | None = None, warned: bool = False) -> Response:
     protocol = page.ctx.load_protocol(trial)
     q = queries.get_query(page.ctx, page.actor, protocol.id, query_id)
     return render(page, page.request, "queries_detail.html", status, trial=protocol, q=q, form_action=action,
-                  values=values or {}, errors=errors or {}, done=done, labels=ACTION_LABELS,
+                  values=values or {}, errors=errors or {}, done=done, labels=ACTION_LABELS, warned=warned,
                   kind_labels=forms.KIND_LABELS)
 
 
 @router.get("/trials/{trial}/queries/{query_id}")
 def query_page(page: SignedIn, trial: str, query_id: QUERY_ID,
-               done: Annotated[str, Query(max_length=16)] = "") -> Response:
-    return _query_page(page, trial, query_id, done=done if done in ACTIONS else None)
+               done: Annotated[str, Query(max_length=16)] = "",
+               warned: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    return _query_page(page, trial, query_id, done=done if done in (*ACTIONS, queries.RELEASE) else None,
+                       warned=bool(warned))
 
 
 @router.post("/trials/{trial}/queries/{query_id}/{action}")
@@ -102,15 +107,16 @@ async def query_step(page: SignedIn, trial: str, query_id: QUERY_ID, action: str
     form = await form_of(page)
     values = {"text": str(form.get("text") or "")}
     protocol = page.ctx.load_protocol(trial)
-    step = {"answer": queries.answer_query, "close": queries.close_query, "reopen": queries.reopen_query}.get(action)
+    step = {"answer": queries.answer_query, "close": queries.close_query, "reopen": queries.reopen_query,
+            "release": queries.release_query}.get(action)
     if step is None:
-        raise RecordError(f"action {action[:40]!r}: expected one of answer, close, reopen", field="action")
+        raise RecordError(f"action {action[:40]!r}: expected one of answer, close, reopen, release", field="action")
     try:
         body = parse(QueryMessage, values)
-        step(page.ctx, page.actor, protocol.id, query_id, body.text)
+        out = step(page.ctx, page.actor, protocol.id, query_id, body.text)
     except (RecordError, WorkflowError) as exc:
         if getattr(exc, "code", None) == "not_found":
             raise
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _query_page(page, protocol.id, query_id, 422, action=action, values=values, errors=errors)
-    return redirect(f"/trials/{protocol.id}/queries/{query_id}?done={action}")
+    return redirect(f"/trials/{protocol.id}/queries/{query_id}?done={action}{'&warned=1' if out.get('warnings') else ''}")
