@@ -206,7 +206,7 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     protocol = ctx.load_protocol(trial)
     authorize_entry(actor, protocol, kind)
     data, unusual = _unusual_reason(kind, data)
-    clean = rec.parse_entry(kind, data)  # the shape first, before any lock
+    clean = rec.parse_entry(kind, data, not_after=ctx.today())  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
@@ -235,7 +235,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
         p, entries, e = _in_force(uow, actor, protocol.id, pid, entry_id)
         authorize_entry(actor, protocol, e["kind"])
         data, unusual = _unusual_reason(e["kind"], data)
-        clean = rec.parse_entry(e["kind"], data)
+        clean = rec.parse_entry(e["kind"], data, not_after=ctx.today())
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
         plausible = check_plausible(e["kind"], clean, unusual)
         notes += plausible
