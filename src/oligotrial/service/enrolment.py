@@ -75,7 +75,7 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     site = site or scope
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
-    patient = parse_patient(record)
+    patient = parse_patient(record, not_after=ctx.today())  # nothing the record says happened after today
     if len(patient.id) > MAX_EXTERNAL_ID:
         raise _bad("id", f"{patient.id[:20]}... ({len(patient.id)} characters)",
                    f"a record id of at most {MAX_EXTERNAL_ID} characters")
@@ -638,7 +638,7 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
     record = data.get("record")
     if not isinstance(record, dict):
         raise _bad("record", record, "a patient record object")
-    patient = parse_patient(record)
+    patient = parse_patient(record, not_after=ctx.today())
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         correct_record_in(uow, ctx, actor, protocol, p, record, patient, reason)

@@ -216,7 +216,7 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     protocol = ctx.load_protocol(trial)
     role = authorize_entry(actor, protocol, kind)
     data, unusual = _unusual_reason(kind, data)
-    clean = rec.parse_entry(kind, data)  # the shape first, before any lock
+    clean = rec.parse_entry(kind, data, not_after=ctx.today())  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
@@ -248,7 +248,7 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
         data, unusual = _unusual_reason(e["kind"], data)
         if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # a text it was shown withheld stays
             data = freetext.restore_withheld(data, e["data"])
-        clean = rec.parse_entry(e["kind"], data)
+        clean = rec.parse_entry(e["kind"], data, not_after=ctx.today())
         notes = _check(ctx, protocol, p, e["kind"], clean, entries, replacing=entry_id)
         plausible = check_plausible(e["kind"], clean, unusual)
         notes += plausible

@@ -69,7 +69,7 @@ def preview_assessment(ctx: ServiceContext, actor: Actor, trial: str, pid: str, 
     recording would); an :class:`AssessmentError` says why no response can be derived."""
     protocol = ctx.load_protocol(trial)
     authorize_entry(actor, protocol, "assessment")
-    clean = rec.parse_entry("assessment", data)
+    clean = rec.parse_entry("assessment", data, not_after=ctx.today())
     record, origin = _record_and_origin(ctx, actor, protocol, pid)
     merged = rec.merge(record, [("assessment", clean)])
     patient = rec.validate_merged(merged, focus=rec.entry_path(merged, "assessment"))

@@ -24,13 +24,15 @@ __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 
 
 def screen_record(data: Mapping[str, Any], protocols: Sequence, *, assume_attested: bool = False,
-                  today: dt.date | None = None, compact: bool = False) -> dict[str, Any]:
+                  today: dt.date | None = None, compact: bool = False,
+                  not_after: dt.date | None = None) -> dict[str, Any]:
     """Validate ``data`` as a patient record and screen it against every protocol given: the
     ``oligotrial.screening/1`` document, or with ``compact`` the ``oligotrial.screening-summary/1``
     element (verdicts, counts, failing and unknown criteria only).
 
-    Raises :class:`~oligotrial.errors.RecordError` (nothing screened) for a malformed record.
+    Raises :class:`~oligotrial.errors.RecordError` (nothing screened) for a malformed record, or
+    one with a date after ``not_after`` (the caller's today).
     """
-    patient = parse_patient(data, today=today)
+    patient = parse_patient(data, today=today, not_after=not_after)
     results = screen_against(patient, protocols, assume_attested=assume_attested)
     return screening_summary(patient, results) if compact else screening_document(patient, results)

@@ -68,13 +68,14 @@ def _print_table(doc: dict) -> None:
 def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
                  compact: bool = False) -> dict[str, Any]:
     """One file's screening document (or summary), or its error document
-    (``oligotrial.screening-error/1``)."""
+    (``oligotrial.screening-error/1``): a record that cannot be read, is not a valid record, or
+    dates something after today (the machine's date) is not screened."""
     try:
         from oligotrial.adapters.io.records import read_record
         from oligotrial.service.screening import screen_record
 
         doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today,
-                            compact=compact)
+                            compact=compact, not_after=dt.date.today())
         doc["file"] = str(f)
         return doc
     except OligotrialError as exc:

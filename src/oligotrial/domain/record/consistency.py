@@ -19,9 +19,18 @@ Date = dt.date
 Issue = dict[str, Any]
 
 
-def _consistency_issues(p: Patient, *, today: Date | None = None) -> list[Issue]:
+def _consistency_issues(p: Patient, *, today: Date | None = None, not_after: Date | None = None) -> list[Issue]:
     """Cross-field checks the shape alone cannot make. ``today`` stands in for an absent
-    ``as_of`` (the record's date), as in :func:`parse_patient`."""
+    ``as_of`` (the record's date), as in :func:`parse_patient`; with ``not_after`` (the service's
+    today) a date after it is refused too (:func:`dates_after`)."""
+    issues = _cross_field_issues(p, today=today)
+    if not_after is not None:
+        named = {i["path"] for i in issues}
+        issues += [i for i in dates_after(p, not_after) if i["path"] not in named]
+    return issues
+
+
+def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]:
     issues: list[Issue] = []
 
     def add(path: str, value: Any, expected: str) -> None:
@@ -132,6 +141,38 @@ def _consistency_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
         for k, lid in enumerate(rt.lesions or ()):
             if lid not in known:
                 add(f"radiotherapy[{i}].lesions[{k}]", lid, "a lesion id from lesions[] or a finding")
+    return issues
+
+
+#: the record's own date (the date it is judged at, oligotrial.patient/1 ``as_of``), not the date of
+#: something that happened: screening as of a later date is the screening's rule, not the record's
+_NOT_AN_EVENT = frozenset({"as_of"})
+
+
+def dates_after(obj: Any, today: Date, prefix: str = "") -> list[Issue]:
+    """Every date in ``obj`` (a record or one of its entries, as parsed) after ``today``, each named
+    by its path (``events[0].date``, ``adverse_events[2].resolved_on``). A record holds what has
+    happened (``shared/formats/patient-record.md``: events, assessments, labs, therapies, each
+    with the date it happened on), so a date after today is an error of entry, refused rather
+    than stored: it would make a participant dead, progressed or treated before the fact."""
+    issues: list[Issue] = []
+    fields = getattr(type(obj), "model_fields", None)
+    if fields is None:
+        return issues
+    for name in fields:
+        if not prefix and name in _NOT_AN_EVENT:
+            continue
+        value = getattr(obj, name)
+        path = f"{prefix}.{name}" if prefix else name
+        values = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for i, v in values:
+            where = path if i is None else f"{path}[{i}]"
+            if isinstance(v, Date) and v > today:
+                issues.append({"path": where, "value": v.isoformat(),
+                               "expected": f"a date not after today ({today.isoformat()}): a record holds what "
+                                           "has happened"})
+            elif hasattr(type(v), "model_fields"):
+                issues += dates_after(v, today, where)
     return issues
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from oligotrial.domain.record.consistency import same_date_conflicts
+from oligotrial.domain.record.consistency import dates_after, same_date_conflicts
 from oligotrial.domain.record.followup import AdverseEvent, QualityOfLife
 from oligotrial.domain.record.patient import (
     Assessment,
@@ -51,10 +51,12 @@ def _kind(kind: str) -> tuple[str, type[BaseModel]]:
                           errors=[{"path": "kind", "value": kind, "expected": f"one of {list(ENTRY_KINDS)}"}]) from None
 
 
-def parse_entry(kind: str, data: Any) -> dict[str, Any]:
+def parse_entry(kind: str, data: Any, *, not_after: dt.date | None = None) -> dict[str, Any]:
     """Validate one entry of ``kind`` with the record's model for it; the entry as stored (JSON
-    types, canonical units, absent fields left out). Raises :class:`RecordError` naming every
-    field, value and expectation; nothing is returned half-checked."""
+    types, canonical units, absent fields left out). With ``not_after`` (the service's today), a
+    date after it (``date``, ``resolved_on``, ``end``, ...) is an error
+    (:func:`~.consistency.dates_after`). Raises :class:`RecordError` naming every field, value
+    and expectation; nothing is returned half-checked."""
     _field, model = _kind(kind)
     if not isinstance(data, Mapping):
         raise RecordError(f"{kind}: expected an object, got {type(data).__name__}", field="body",
@@ -67,6 +69,12 @@ def parse_entry(kind: str, data: Any) -> dict[str, Any]:
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         raise RecordError(f"{kind}: {first['path'] or 'entry'} = {_shown(first['value'])!r}: expected "
                           f"{first['expected']}{more}", field=first["path"], errors=issues) from None
+    future = dates_after(parsed, not_after) if not_after is not None else []
+    if future:
+        first = future[0]
+        more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
+        raise RecordError(f"{kind}: {first['path']} = {first['value']!r}: expected {first['expected']}{more}",
+                          field=first["path"], errors=future)
     return parsed.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
 
 

@@ -119,6 +119,23 @@ class Performance(_Model):
         return self
 
 
+def _json_type(value: Any) -> str:
+    """The JSON type of a decoded value, as a user wrote it (``a list``, ``an object``, ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
 class Lab(_Model):
     """A laboratory result, converted to the test's canonical unit at parse time."""
 
@@ -135,6 +152,9 @@ class Lab(_Model):
         if not isinstance(data, Mapping):
             return data
         test, unit = data.get("test"), data.get("unit")
+        for name, given in (("test", test), ("unit", unit)):
+            if given is not None and not isinstance(given, str):  # a list or object is not a name to look up
+                raise ValueError(f"@{name}|{given!r}|text (the {name}'s name), not {_json_type(given)}")
         if test not in LAB_UNITS:
             raise ValueError(
                 f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
@@ -404,6 +424,14 @@ def _marker_parts(field: str) -> list[str]:
     return [p for p in field.replace("[", ".").replace("]", "").split(".") if p]
 
 
+#: pydantic's wrong-type errors, as what was expected (the value's own type is added)
+_TYPE_WORDS = {
+    "string_type": "text", "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+    "model_attributes_type": "an object", "date_type": "an ISO 8601 date (YYYY-MM-DD)",
+}
+
+
 def _pydantic_issues(exc: ValidationError) -> list[Issue]:
     issues = []
     for err in exc.errors(include_url=False):
@@ -425,14 +453,18 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
             msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
         elif err["type"] == "literal_error":
             msg = f"expected {err.get('ctx', {}).get('expected', 'one of the listed values')}"
+        elif err["type"] in _TYPE_WORDS:  # a value of the wrong JSON type: say which was given
+            msg = f"{_TYPE_WORDS[err['type']]}, not {_json_type(value)}"
         issues.append({"path": _loc(loc), "value": value, "expected": msg})
     return issues
 
 
-def parse_patient(data: Mapping[str, Any], *, today: Date | None = None) -> Patient:
+def parse_patient(data: Mapping[str, Any], *, today: Date | None = None, not_after: Date | None = None) -> Patient:
     """Validate a patient record (a decoded JSON/YAML mapping) and return it.
 
-    ``as_of`` defaults to ``today`` (or the current date). Raises :class:`RecordError` listing
+    ``as_of`` defaults to ``today`` (or the current date). With ``not_after`` (the caller's
+    today: the service clock's, the command line's), a date of anything the record says happened
+    after it is an error (:func:`~.consistency.dates_after`). Raises :class:`RecordError` listing
     every problem found, each with ``path``, ``value`` and ``expected``.
     """
     if not isinstance(data, Mapping):
@@ -447,7 +479,7 @@ def parse_patient(data: Mapping[str, Any], *, today: Date | None = None) -> Pati
     except ValidationError as exc:
         issues = _pydantic_issues(exc)
         raise _record_error(data, issues) from None
-    issues = _consistency_issues(patient, today=today)
+    issues = _consistency_issues(patient, today=today, not_after=not_after)
     if issues:
         raise _record_error(data, issues)
     if patient.as_of is None:
