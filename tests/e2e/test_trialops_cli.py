@@ -16,7 +16,7 @@ def test_operations_commands(tmp_path, monkeypatch):
     db = tmp_path / "cli.db"
     monkeypatch.setenv("OLIGOTRIAL_DATABASE_URL", f"sqlite:///{db}")
     r = runner.invoke(app, ["db", "upgrade"])
-    assert r.exit_code == 0 and "0005" in r.output  # the head revision
+    assert r.exit_code == 0 and "0006_audit" in r.output  # the head revision
     r = runner.invoke(app, ["users", "add", "--username", "cc", "--role", "coordinator", "--trial", "STOP-2"],
                       input="a-long-password\n")
     assert r.exit_code == 0, r.output

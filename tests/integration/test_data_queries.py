@@ -37,7 +37,7 @@ def test_migration_0005_creates_and_drops_the_query_tables(db_settings):
     try:
         assert upgrade(engine, "0004") == "0004"
         assert not TABLES & _tables(engine)
-        assert upgrade(engine) == "0005"
+        assert upgrade(engine, "0005") == "0005"
         assert TABLES <= _tables(engine)
         cols = {c["name"] for c in inspect(engine).get_columns("data_queries")}
         assert {"id", "trial", "participant_id", "entry_id", "field", "status", "raised_by", "raised_at",
@@ -48,7 +48,7 @@ def test_migration_0005_creates_and_drops_the_query_tables(db_settings):
             command.downgrade(cfg, "0004")
             conn.commit()
         assert not TABLES & _tables(engine)
-        assert upgrade(engine) == "0005" and TABLES <= _tables(engine)
+        assert upgrade(engine, "0005") == "0005" and TABLES <= _tables(engine)
     finally:
         engine.dispose()
 

@@ -52,7 +52,7 @@ def test_an_unkeyed_chain_verifies_after_0004_and_keyed_entries_continue_it(back
             with c.ctx.uow() as uow:
                 entries = uow.repo.audit_entries()
             n = len(entries)
-            assert [e["v"] for e in entries] == [1, 1, 1] + [2] * (n - 3) and n > 3
+            assert [e["v"] for e in entries] == [1, 1, 1] + [3] * (n - 3) and n > 3
             assert entries[3]["prev_hash"] == entries[2]["hash"]
             rep = audit.verify(c.ctx)
             assert rep.ok and rep.keyed_from == 4, rep.to_dict()
