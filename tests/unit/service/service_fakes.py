@@ -178,8 +178,9 @@ class FakeRepository:
     def append_audit(self, entry, mac, bind=None, marker=None):
         seq, prev = self.head[0] + 1, self.head[1]
         hash_ = link_v2(prev, seq, mac, bind)
-        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_, "v": entry_version(entry),
-                           "mac": mac, "bind": bind, "marker": marker, "nonce": entry.get("nonce")})
+        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_,
+                           "v": entry_version(entry), "mac": mac, "bind": bind, "marker": marker,
+                           "nonce": entry.get("nonce")})
         self.head = (seq, hash_)
 
     def audit_nonce_seqs(self, nonces):
