@@ -95,7 +95,7 @@ def _tamper(container, sql: str) -> None:
     ("UPDATE audit_log SET reason = 'covered up' WHERE seq = 2", "altered", 2),
     ("DELETE FROM audit_log WHERE seq = 2", "removed", 2),
     ("INSERT INTO audit_log SELECT seq + 100, at, actor, role, trial, action, entity_type, entity_id, old, new, "
-     "reason, hash, hash, v, mac, bind, marker FROM audit_log WHERE seq = 4", "inserted", 104),
+     "reason, hash, hash, v, mac, bind, marker, nonce FROM audit_log WHERE seq = 4", "inserted", 104),
 ])
 def test_verify_reports_altered_removed_and_inserted_entries(container, sql, kind, seq):
     for n in range(2):

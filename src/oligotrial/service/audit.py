@@ -4,10 +4,11 @@ role may; verify the chain against the checkpoints signed outside the database; 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
-from oligotrial.domain.trial.audit import (ChainReport, check_allocations, check_checkpoints, entry_mac, readable,
-                                           verify_chain)
+from oligotrial.domain.trial.audit import (GENESIS, ChainReport, check_allocations, check_checkpoints, entry_mac,
+                                           format_epoch, readable, verify_chain)
 from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any, site_visible
 from oligotrial.service.context import ServiceContext
@@ -65,50 +66,92 @@ def build_entry(ctx: ServiceContext, actor: Actor, *, trial: str | None, action:
     entry = {"at": ctx.now_iso(), "actor": actor.username,
              "role": actor.role_in(trial) if trial else actor.role_in("*"), "trial": trial,
              "action": action, "entity_type": entity_type, "entity_id": entity_id,
-             "old": old, "new": new, "reason": reason}
+             "old": old, "new": new, "reason": reason,
+             "nonce": secrets.token_hex(16)}  # v3: inside the keyed digest; a copied entry repeats it
     return entry
 
 
-def verify(ctx: ServiceContext, actor: Actor | None = None) -> ChainReport:
+def verify(ctx: ServiceContext, actor: Actor | None = None, *, later_ok: bool = False) -> ChainReport:
     """Recompute the whole chain (keyed digests with the key held outside the database), hold it
-    against every signed checkpoint, and every allocation against the entry that recorded it;
-    ``actor`` None is the operator's CLI."""
+    against every signed checkpoint and the chain's format epoch, every v3 entry's nonce against
+    every other's (a copy repeats it), and every allocation against the entry that recorded it;
+    ``actor`` None is the operator's CLI. ``later_ok``: the chain is a copy (a backup being taken
+    or restored), so checkpoints past its end are reported in ``notes``, not as problems."""
     if actor is not None:
         authorize_any(actor, "audit_verify")
     a = anchor(ctx)
     checkpoints = a.checkpoints()  # signatures checked first: a forged checkpoint raises
+    epoch = a.format_epoch()
     with ctx.uow() as uow:
         entries = uow.repo.audit_entries()
         head = uow.repo.audit_head()
         allocations = [dict(x.__dict__) for x in uow.repo.all_allocations()]
-    rep = verify_chain(entries, head, a.mac_key())
-    check_checkpoints(rep, entries, checkpoints)
+    rep = verify_chain(entries, head, a.mac_key(), format_from=epoch)
+    if epoch is None and entries:
+        rep.notes.append("no chain format epoch recorded with the keys yet (the next checkpoint records it)")
+    check_checkpoints(rep, entries, checkpoints, later_ok=later_ok)
     check_allocations(rep, entries, allocations)
     return rep
 
 
 def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any]:
     """Sign the chain's current head (seq, hash) and append it to the checkpoint store, once the
-    entries since the previous checkpoint verify from it (a chain already broken is never
-    signed). Returns the checkpoint; ``actor`` None is the operator's CLI or the service itself."""
+    entries since the previous checkpoint verify from it, none repeats the nonce of any entry in
+    the chain (a replayed copy), and none is older-format than the recorded format epoch (a
+    chain already broken is never signed). Records the format epoch: versions first seen now,
+    and on first use (no epoch yet) the whole chain's, once it verifies. Returns the checkpoint;
+    ``actor`` None is the operator's CLI or the service itself."""
     if actor is not None:
         authorize_any(actor, "audit_verify")
     a = anchor(ctx)
     cps = a.checkpoints()
-    start = (int(cps[-1]["seq"]), str(cps[-1]["hash"])) if cps else (0, "0" * 64)
+    epoch = a.format_epoch()
+    start = (int(cps[-1]["seq"]), str(cps[-1]["hash"])) if cps else (0, GENESIS)
     with ctx.uow() as uow:
         entries = uow.repo.audit_entries(after_seq=start[0])
+        nonces = [str(e["nonce"]) for e in entries if e.get("nonce")]
+        earlier = {n: q for n, q in uow.repo.audit_nonce_seqs(nonces) if q <= start[0]} if nonces else {}
+        whole = uow.repo.audit_entries() if epoch is None and start[0] > 0 else None
+    if whole is not None:  # first use of a key directory made before the epoch existed: the whole chain
+        rep = verify_chain(whole, None, a.mac_key())
+        check_checkpoints(rep, whole, cps)
+        if not rep.ok:
+            raise AuditError(f"audit checkpoint: the chain does not verify (altered {rep.altered}, removed "
+                             f"{rep.removed}, replayed {rep.replayed}; {rep.checkpoint_problems}); no format epoch "
+                             "recorded, nothing signed", code="chain_broken")
+        epoch = a.record_format(format_epoch(whole), ctx.now_iso())
     if not entries:
         if not cps:
             raise AuditError("audit checkpoint: the chain is empty; nothing to sign", code="empty_chain")
         return dict(cps[-1])
-    rep = verify_chain(entries, None, a.mac_key(), start=start)
+    rep = verify_chain(entries, None, a.mac_key(), start=start, format_from=epoch, earlier_nonces=earlier)
     if not rep.ok:
         raise AuditError(f"audit checkpoint: the chain since seq {start[0]} does not verify "
-                         f"(altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}); "
-                         "nothing was signed", code="chain_broken")
+                         f"(altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
+                         f"replayed {rep.replayed}{'; ' if rep.format_problems else ''}"
+                         f"{'; '.join(rep.format_problems[:3])}); nothing was signed", code="chain_broken")
+    a.record_format(format_epoch(entries), ctx.now_iso())  # versions first written since; recorded ones stay
     tip = max(entries, key=lambda e: e["seq"])
     return a.add_checkpoint(int(tip["seq"]), str(tip["hash"]), ctx.now_iso())
+
+
+def record_restore(ctx: ServiceContext, note: str) -> tuple[ChainReport, dict[str, Any] | None]:
+    """After a backup was restored into this database (``oligotrial db restore``): verify the
+    restored chain against the checkpoints up to its head (those signed after the backup was
+    taken cannot hold: the restore rolls them back) and, when it verifies, sign a restore
+    checkpoint naming the restored head (the backup's: seq, hash) and the time, ``note`` naming
+    the backup. ``audit verify`` then reads the checkpoints it rolled back as information, not as
+    a rollback attack; a rollback without one still fails. Returns the report of the chain as
+    restored (verified once more against the new checkpoint) and the restore checkpoint (None
+    when the chain did not verify and nothing was signed)."""
+    a = anchor(ctx)
+    rep = verify(ctx, later_ok=True)
+    if not rep.ok:
+        return rep, None
+    with ctx.uow() as uow:
+        head = uow.repo.audit_head() or (0, GENESIS)
+    cp = a.add_checkpoint(int(head[0]), str(head[1]), ctx.now_iso(), kind="restore", note=note)
+    return verify(ctx), cp
 
 
 def after_commit(ctx: ServiceContext, appended: int) -> None:

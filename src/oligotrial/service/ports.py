@@ -178,8 +178,8 @@ class Repository(Protocol):
     def append_audit(self, entry: dict[str, Any], mac: str, bind: str | None = None,
                      marker: str | None = None) -> None:
         """Append ``entry`` (every payload field but ``seq``) to the chain, atomically with the
-        unit of work: take the chain head (locked until commit), store the entry as version 2,
-        ``seq = head + 1``, ``prev_hash`` = the head's hash, ``mac``, ``bind``, ``marker`` and
+        unit of work: take the chain head (locked until commit), store the entry as version 3 (2 without a nonce),
+        ``seq = head + 1``, ``prev_hash`` = the head's hash, ``mac``, ``bind``, ``marker``, ``nonce`` and
         ``hash = link_v2(prev_hash, seq, mac, bind)`` (:mod:`oligotrial.domain.trial.audit`),
         move the head. The adapter may send it with the commit, so the head is locked as
         briefly as possible."""
@@ -189,6 +189,9 @@ class Repository(Protocol):
     def audit_of(self, trial: str, entity: str) -> list[dict[str, Any]]:
         """``trial``'s audit entries about ``entity`` (a participant id) or anything under it
         (``entity/...``: their entries, visits, queries), oldest first."""
+        ...
+    def audit_nonce_seqs(self, nonces: list[str]) -> list[tuple[str, int]]:
+        """(nonce, seq) of every audit entry carrying one of ``nonces``."""
         ...
     def count_audit(self, trial: str) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
@@ -214,7 +217,16 @@ class AuditAnchor(Protocol):
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every checkpoint, oldest first, each with a valid signature (a bad one raises AuditError)."""
         ...
-    def add_checkpoint(self, seq: int, hash_: str, at: str) -> dict[str, Any]: ...
+    def add_checkpoint(self, seq: int, hash_: str, at: str, kind: str | None = None,
+                       note: str | None = None) -> dict[str, Any]:
+        """Sign and append (seq, hash, at); ``kind`` "restore" records a restore (``note``: the backup)."""
+        ...
+    def format_epoch(self) -> dict[int, int] | None:
+        """The chain's format epoch: entry version -> the first sequence number written in it."""
+        ...
+    def record_format(self, first_seq: dict[int, int], at: str) -> dict[int, int]:
+        """Record the versions not recorded yet (a recorded one never changes)."""
+        ...
     def due(self, appended: int) -> bool:
         """Count ``appended`` committed entries; True when a periodic checkpoint is due."""
         ...

@@ -67,3 +67,36 @@ def test_default_key_directories(tmp_path):
     assert default_key_dir(f"sqlite:///{tmp_path / 'x.db'}") == (tmp_path / "x.db.keys").resolve()
     pg = default_key_dir("postgresql://u@db.example:5433/trials", "s1")
     assert pg.name == "db.example-5433-trials-s1" and pg.parent.name == "keys"
+
+
+def test_a_restore_checkpoint_is_signed_with_its_kind_and_cannot_be_made_from_an_ordinary_one(tmp_path):
+    """Issue 26 item 5: a restore checkpoint may name an older head than the latest checkpoint
+    (it rolls those back); its kind and note are signed, so an ordinary line relabelled as a
+    restore (or a restore's note changed) is refused."""
+    import json
+
+    a = FileAnchor(tmp_path / "k")
+    a.add_checkpoint(9, "b" * 64, "T1")
+    assert a.add_checkpoint(5, "c" * 64, "T0") == {"seq": 9, "hash": "b" * 64, "at": "T1"}  # never older
+    r = a.add_checkpoint(5, "a" * 64, "T2", kind="restore", note="backup b1")
+    assert r == {"seq": 5, "hash": "a" * 64, "at": "T2", "kind": "restore", "note": "backup b1"}
+    assert a.checkpoints()[-1] == r
+    path = tmp_path / "k" / CHECKPOINTS_FILE
+    lines = path.read_text().splitlines()
+    for forged in ({**json.loads(lines[0]), "kind": "restore", "note": ""},
+                   {**json.loads(lines[1]), "note": "backup other"},
+                   {k: v for k, v in json.loads(lines[1]).items() if k not in ("kind", "note")}):
+        path.write_text("\n".join([lines[0], json.dumps(forged)]) + "\n")
+        with pytest.raises(AuditError, match="not a validly signed checkpoint"):
+            FileAnchor(tmp_path / "k").checkpoints()
+
+
+def test_the_format_epoch_is_recorded_once_per_version(tmp_path):
+    a = FileAnchor(tmp_path / "k")
+    assert a.format_epoch() is None
+    assert a.record_format({1: 1, 3: 4}, "T") == {1: 1, 3: 4}
+    assert a.record_format({3: 9, 4: 20}, "T") == {1: 1, 3: 4, 4: 20}  # a recorded version never changes
+    assert FileAnchor(tmp_path / "k").format_epoch() == {1: 1, 3: 4, 4: 20}
+    (tmp_path / "k" / "chain-format.json").write_text("{")
+    with pytest.raises(AuditError, match="not a chain format epoch"):
+        a.format_epoch()

@@ -153,3 +153,20 @@ def test_serve_prints_where_it_listens_without_the_database_password(monkeypatch
     from oligotrial.adapters.cli.serve import _safe_url
 
     assert _safe_url("postgresql://u:secret@db/x") == "postgresql://u:***@db/x"
+
+
+def test_the_audit_page_names_replayed_entries_format_problems_and_restore_notes():
+    """Issue 26 items 4, 5: the verification on the audit page lists what ``audit verify`` does."""
+    from oligotrial.adapters.web.pages.base import templates
+
+    class Trial:
+        id = short_name = "STOP-2"
+
+    verified = {"ok": False, "checked": 9, "last_seq": 9, "replayed": [9],
+                "format_problems": ["entry 1: version 1, but the chain's format epoch ..."],
+                "notes": ["checkpoint at seq 12 (T1): rolled back by the restore of T2"]}
+    html = templates.env.get_template("audit.html").render(
+        trial=Trial, verified=verified, rows=[], n=0, total=0, pages=1, may_verify=False, nav_trials=[],
+        csrf="x", diff=None, participant=None)
+    assert "replayed: <code>[9]</code>" in html and "format problems:" in html
+    assert "rolled back by the restore of T2" in html

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.domain.trial.audit import GENESIS, link_v2
+from oligotrial.domain.trial.audit import GENESIS, entry_version, link_v2
 from oligotrial.errors import BlindingError, StorageError
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import User, allocate_step_by_step
@@ -189,9 +189,14 @@ class FakeRepository:
     def append_audit(self, entry, mac, bind=None, marker=None):
         seq, prev = self.head[0] + 1, self.head[1]
         hash_ = link_v2(prev, seq, mac, bind)
-        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_, "v": 2, "mac": mac,
-                           "bind": bind, "marker": marker})
+        self.audit.append({**copy.deepcopy(entry), "seq": seq, "prev_hash": prev, "hash": hash_,
+                           "v": entry_version(entry), "mac": mac, "bind": bind, "marker": marker,
+                           "nonce": entry.get("nonce")})
         self.head = (seq, hash_)
+
+    def audit_nonce_seqs(self, nonces):
+        wanted = set(nonces)
+        return [(e["nonce"], e["seq"]) for e in self.audit if e.get("nonce") in wanted]
 
     def count_audit(self, trial):
         return len(self.audit_entries(trial))
@@ -316,6 +321,7 @@ class FakeAnchor:
 
     def __init__(self) -> None:
         self.cps: list[dict] = []
+        self.epoch: dict[int, int] | None = None
 
     def mac_key(self) -> bytes:
         return b"k" * 32
@@ -323,9 +329,16 @@ class FakeAnchor:
     def checkpoints(self):
         return list(self.cps)
 
-    def add_checkpoint(self, seq, hash_, at):
-        self.cps.append({"seq": seq, "hash": hash_, "at": at})
+    def add_checkpoint(self, seq, hash_, at, kind=None, note=None):
+        self.cps.append({"seq": seq, "hash": hash_, "at": at, **({"kind": kind, "note": note} if kind else {})})
         return self.cps[-1]
+
+    def format_epoch(self):
+        return self.epoch
+
+    def record_format(self, first_seq, at):
+        self.epoch = {**first_seq, **(self.epoch or {})}
+        return self.epoch
 
     def due(self, appended):
         return False

@@ -34,9 +34,12 @@ def verify(as_json: bool = typer.Option(False, "--json", help="print the report 
     elif rep.ok:
         cp = "no checkpoint yet" if rep.checkpoint_seq is None else f"checkpoint at seq {rep.checkpoint_seq} matches"
         typer.echo(f"audit chain intact: {rep.checked} entries, last seq {rep.last_seq}; {cp}")
+        for line in rep.notes:
+            typer.echo(f"  {line}")
     else:
-        typer.echo(f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}")
-        for line in rep.checkpoint_problems + rep.allocation_problems:
+        typer.echo(f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
+                   f"replayed {rep.replayed}")
+        for line in rep.checkpoint_problems + rep.format_problems + rep.allocation_problems:
             typer.echo(f"  {line}")
         if rep.altered and rep.keyed_from is not None:
             where = getattr(c.ctx.anchor, "dir", None)

@@ -44,7 +44,10 @@ def _chain_line(rep) -> str:
     if rep.ok:
         return f"audit chain intact: {rep.checked} entries, last seq {rep.last_seq}"
     line = f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}"
-    for problem in [*getattr(rep, "checkpoint_problems", []), *getattr(rep, "allocation_problems", [])][:5]:
+    if getattr(rep, "replayed", None):
+        line += f", replayed {rep.replayed}"
+    for problem in [*getattr(rep, "checkpoint_problems", []), *getattr(rep, "format_problems", []),
+                    *getattr(rep, "allocation_problems", [])][:5]:
         line += f"; {problem}"
     if rep.checked and len(rep.altered) == rep.checked:
         line += ("; every entry fails: are OLIGOTRIAL_AUDIT_KEY_DIR and OLIGOTRIAL_ALLOCATION_KEY those of the "
@@ -93,3 +96,5 @@ def restore_cmd(path: str = typer.Argument(..., help="a backup written by `oligo
         typer.echo(f"restore: {_chain_line(rep)}", err=True)
         raise typer.Exit(1)
     typer.echo(f"restored {path}; {_chain_line(rep)}")
+    for note in getattr(rep, "notes", []):
+        typer.echo(f"  {note}")

@@ -9,7 +9,14 @@ Files in the directory (created on first use, mode 0600 in a 0700 directory):
 * ``checkpoint-ed25519.pub``: its public key (SubjectPublicKeyInfo PEM): enough, with the
   checkpoint log, for an auditor to check the checkpoints;
 * ``checkpoints.jsonl``: one checkpoint a line, ``{"seq", "hash", "at", "sig"}``, the signature
-  (base64) over :func:`oligotrial.domain.trial.audit.checkpoint_message`.
+  (base64) over :func:`oligotrial.domain.trial.audit.checkpoint_message`; a restore checkpoint
+  (``oligotrial db restore``) adds ``"kind": "restore"`` and ``"note"`` (the backup restored),
+  both signed;
+* ``chain-format.json``: the chain's format epoch, ``{"first_seq": {"<version>": seq}, "at",
+  "how"}``: the first sequence number written in each entry version, so a chain rewritten in an
+  older format is refused (:func:`oligotrial.domain.trial.audit.verify_chain`). Recorded by the
+  first checkpoint, from a chain that verifies (for a key directory made before it existed:
+  trust on first use); a version's first sequence number, once recorded, never changes.
 
 When no directory is configured one is chosen beside the database: ``<file>.keys/`` for a
 SQLite file, ``~/.local/share/oligotrial/keys/<host>-<port>-<database>-<schema>/`` for
@@ -44,6 +51,7 @@ HMAC_FILE = "audit-hmac.key"
 SIGNING_FILE = "checkpoint-ed25519.key"
 PUBLIC_FILE = "checkpoint-ed25519.pub"
 CHECKPOINTS_FILE = "checkpoints.jsonl"
+FORMAT_FILE = "chain-format.json"
 
 
 def default_key_dir(database_url: str, schema: str | None = None) -> Path:
@@ -135,11 +143,12 @@ class FileAnchor:
                 continue
             try:
                 cp = json.loads(line)
-                public.verify(base64.b64decode(cp["sig"]), checkpoint_message(cp["seq"], cp["hash"], cp["at"]))
+                public.verify(base64.b64decode(cp["sig"]), checkpoint_message(cp["seq"], cp["hash"], cp["at"],
+                                                                              cp.get("kind"), cp.get("note")))
             except (ValueError, KeyError, TypeError, InvalidSignature, binascii.Error):
                 raise AuditError(f"{path} line {n}: not a validly signed checkpoint (forged or damaged)",
                                  code="bad_checkpoint") from None
-            out.append({k: cp[k] for k in ("seq", "hash", "at")})
+            out.append({k: cp[k] for k in ("seq", "hash", "at", "kind", "note") if k in cp})
         return out
 
     def checkpoints(self) -> list[dict[str, Any]]:
@@ -147,17 +156,22 @@ class FileAnchor:
         self._seen_checkpoint = self._seen_checkpoint or bool(cps)
         return cps
 
-    def add_checkpoint(self, seq: int, hash_: str, at: str) -> dict[str, Any]:
+    def add_checkpoint(self, seq: int, hash_: str, at: str, kind: str | None = None,
+                       note: str | None = None) -> dict[str, Any]:
+        """Sign and append a checkpoint; ``kind`` "restore" (with ``note``, the backup) records a
+        restore, whose head may be older than the latest checkpoint (it rolls those back)."""
         self._ready()
         path = self.dir / CHECKPOINTS_FILE
         with open(path, "a+") as f:
             fcntl.flock(f, fcntl.LOCK_EX)  # one writer at a time; readers see whole lines
             try:
                 cps = self._read()
-                if cps and int(cps[-1]["seq"]) >= seq:
+                if kind is None and cps and int(cps[-1]["seq"]) >= seq:
                     return cps[-1]  # never sign an older head after a newer one
-                sig = self._signer.sign(checkpoint_message(seq, hash_, at))  # type: ignore[union-attr]
+                sig = self._signer.sign(checkpoint_message(seq, hash_, at, kind, note))  # type: ignore[union-attr]
                 cp = {"seq": int(seq), "hash": hash_, "at": at}
+                if kind is not None:
+                    cp.update(kind=kind, note=note or "")
                 f.write(json.dumps({**cp, "sig": base64.b64encode(sig).decode()}) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -165,6 +179,40 @@ class FileAnchor:
                 fcntl.flock(f, fcntl.LOCK_UN)
         self._seen_checkpoint = True
         return cp
+
+    def format_epoch(self) -> dict[int, int] | None:
+        """The chain's format epoch (version -> first sequence number written in it), or None
+        when none is recorded yet."""
+        path = self.dir / FORMAT_FILE
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return {int(v): int(seq) for v, seq in data["first_seq"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise AuditError(f"{path}: not a chain format epoch (damaged); expected "
+                             '{"first_seq": {"<version>": seq}}', code="bad_format_epoch") from None
+
+    def record_format(self, first_seq: dict[int, int], at: str) -> dict[int, int]:
+        """Record the versions in ``first_seq`` not recorded yet (a recorded one never changes);
+        returns the epoch as recorded."""
+        self._ready()
+        path = self.dir / FORMAT_FILE
+        with open(self.dir / CHECKPOINTS_FILE, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                known = self.format_epoch() or {}
+                merged = {**{int(v): int(s) for v, s in first_seq.items()}, **known}
+                if merged != known:
+                    tmp = path.with_name(f".{path.name}.tmp")
+                    tmp.write_text(json.dumps({"first_seq": {str(v): s for v, s in sorted(merged.items())},
+                                               "at": at, "how": "recorded from a verified chain "
+                                               "(trust on first use)"}) + "\n")
+                    os.chmod(tmp, 0o600)
+                    os.replace(tmp, path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return merged
 
     def _threshold(self) -> int:
         n = self.checkpoint_every

@@ -13,7 +13,11 @@ each checked by recomputing the audit chain of exactly the data copied.
   section 13.2.2 (snapshot import).
 
 The chain is recomputed by the audit service (:func:`oligotrial.service.audit.verify`), the
-same check as ``oligotrial audit verify``.
+same check as ``oligotrial audit verify``; checkpoints signed after the copy was taken are
+notes, not failures. A restore whose chain verifies signs a restore checkpoint (the backup's
+head and the time) into the live checkpoint log (:func:`oligotrial.service.audit.record_restore`):
+``audit verify`` then passes with the live keys, and reads the checkpoints the restore rolled
+back as information.
 """
 
 from __future__ import annotations
@@ -55,9 +59,24 @@ def _tool(name: str) -> str:
 
 
 def _verify(ctx: Any) -> Any:
+    """The copy's chain report: checkpoints signed after the copy was taken (the live chain went
+    on) are reported as notes, not as a truncation."""
     from oligotrial.service import audit
 
-    return audit.verify(ctx)
+    return audit.verify(ctx, later_ok=True)
+
+
+def _record_restore(ctx: Any, path: Path) -> Any:
+    """Verify the restored chain and sign the restore checkpoint (the backup's head, the time)
+    into the checkpoint log, so that ``audit verify`` with the live keys reads the checkpoints
+    signed after the backup as rolled back by this restore (:func:`oligotrial.service.audit.record_restore`)."""
+    from oligotrial.service import audit
+
+    rep, cp = audit.record_restore(ctx, f"backup {path.name}")
+    if cp is not None:
+        rep.notes.insert(0, f"restore checkpoint signed: seq {cp['seq']} hash {cp['hash']} at {cp['at']} "
+                            f"({cp.get('note')})")
+    return rep
 
 
 def _ctx_on(ctx: Any, engine: Any) -> Any:
@@ -132,7 +151,11 @@ def _sqlite_restore(settings: Any, ctx: Any, path: Path) -> Any:
     finally:
         dst.close()
         src.close()
-    return _sqlite_report(ctx, target)
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        return _record_restore(_ctx_on(ctx, engine), path)
+    finally:
+        engine.dispose()
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
@@ -203,7 +226,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
         raise StorageError(f"pg_restore: exit {done.returncode}: {done.stderr.strip()[:500]}", field="pg_restore")
     engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=1)
     try:
-        return _verify(_ctx_on(ctx, engine))
+        return _record_restore(_ctx_on(ctx, engine), path)
     finally:
         engine.dispose()
 

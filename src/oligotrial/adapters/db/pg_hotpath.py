@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import JSON
 
 from oligotrial.adapters.db import tables as t
+from oligotrial.domain.trial.audit import entry_version
 
 LOCK_NS_STRATUM = 7462302
 LOCK_NS_AUDIT = 7462303
@@ -78,10 +79,10 @@ WITH q AS MATERIALIZED (
  RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash
 )
 INSERT INTO audit_log (seq, at, actor, role, trial, action, entity_type, entity_id, old, new, reason,
-                       prev_hash, hash, v, mac, bind, marker)
+                       prev_hash, hash, v, mac, bind, marker, nonce)
 SELECT head.last_seq, %(at)s, %(actor)s, %(role)s, %(trial)s, %(action)s, %(entity_type)s, %(entity_id)s,
        CAST(%(old)s AS json), CAST(%(new)s AS json), %(reason)s, head.prev_hash, head.last_hash,
-       2, %(mac)s, CAST(%(bind)s AS text), CAST(%(marker)s AS text)
+       %(v)s, %(mac)s, CAST(%(bind)s AS text), CAST(%(marker)s AS text), CAST(%(nonce)s AS text)
   FROM head
 """
 
@@ -99,7 +100,8 @@ def _json(value: Any) -> str:
 
 def append_audit_params(entry: dict[str, Any], mac: str, bind: str | None, marker: str | None) -> dict[str, Any]:
     params = {k: entry.get(k) for k in AUDIT_FIELDS}
-    params.update(old=_json(params["old"]), new=_json(params["new"]), mac=mac, bind=bind, marker=marker)
+    params.update(old=_json(params["old"]), new=_json(params["new"]), mac=mac, bind=bind, marker=marker,
+                  nonce=entry.get("nonce"), v=entry_version(entry))
     return params
 
 
@@ -194,10 +196,10 @@ WITH pl AS MATERIALIZED (
  RETURNING h.last_seq, h.last_hash, prev.last_hash AS prev_hash, b.bind
 ), entry AS (
     INSERT INTO audit_log (seq, at, actor, role, trial, action, entity_type, entity_id, old, new, reason,
-                           prev_hash, hash, v, mac, bind, marker)
+                           prev_hash, hash, v, mac, bind, marker, nonce)
     SELECT head.last_seq, %(e_at)s, %(e_actor)s, %(e_role)s, %(e_trial)s, %(e_action)s, %(e_entity_type)s,
            %(e_entity_id)s, CAST(%(e_old)s AS json), CAST(%(e_new)s AS json), %(e_reason)s,
-           head.prev_hash, head.last_hash, 2, %(e_mac)s, head.bind, %(e_marker)s
+           head.prev_hash, head.last_hash, %(e_v)s, %(e_mac)s, head.bind, %(e_marker)s, CAST(%(e_nonce)s AS text)
       FROM head
 )
 SELECT pl.state, slot.seq, slot.payload_ct FROM pl LEFT JOIN slot ON true WHERE pl.trial = %(trial)s
@@ -226,7 +228,8 @@ def allocate_params(req: Any, row_template: tuple[str, str, str]) -> dict[str, A
               "from_state": req.from_state, "at": req.at, "trial": req.trial, "strata": _json(req.strata),
               "allocated_by": req.by,
               "r_head": row_template[0], "r_mid": row_template[1], "r_tail": row_template[2],
-              "e_new": _json(e.get("new")), "e_old": _json(e.get("old")), "e_mac": req.mac, "e_marker": req.marker}
+              "e_new": _json(e.get("new")), "e_old": _json(e.get("old")), "e_mac": req.mac, "e_marker": req.marker,
+              "e_nonce": e.get("nonce"), "e_v": entry_version(e)}
     for k in ("at", "actor", "role", "trial", "action", "entity_type", "entity_id", "reason"):
         params[f"e_{k}"] = e.get(k)
     for f, value in req.changes.items():

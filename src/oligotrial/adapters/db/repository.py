@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 
 from oligotrial.adapters.db import pg_hotpath as pg
 from oligotrial.adapters.db import tables as t
-from oligotrial.domain.trial.audit import allocation_template, canonical_template, link_v2
+from oligotrial.domain.trial.audit import allocation_template, canonical_template, entry_version, link_v2
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import OligotrialError, StorageError
 from oligotrial.service.ports import (Allocation, EncSlot, RandomizationList, SlotOutcome, SlotRequest, User,
@@ -461,7 +461,8 @@ class SqlRepository:
         seq, prev = head.last_seq + 1, head.last_hash
         hash_ = link_v2(prev, seq, mac, bind)
         self._exec(insert(t.audit_log).values(**{k: entry.get(k) for k in pg.AUDIT_FIELDS}, seq=seq,
-                                              prev_hash=prev, hash=hash_, v=2, mac=mac, bind=bind, marker=marker))
+                                              prev_hash=prev, hash=hash_, v=entry_version(entry), mac=mac, bind=bind,
+                                              marker=marker, nonce=entry.get("nonce")))
         self._exec(update(t.audit_head).where(t.audit_head.c.id == 1).values(last_seq=seq, last_hash=hash_))
 
     def audit_entries(self, trial: str | None = None, after_seq: int = 0,
@@ -481,6 +482,14 @@ class SqlRepository:
         q = (select(a).where(a.c.trial == trial, or_(a.c.entity_id == entity, a.c.entity_id.like(like, escape="\\")))
              .order_by(a.c.seq))
         return [dict(r._mapping) for r in self._exec(q)]
+    def audit_nonce_seqs(self, nonces: list[str]) -> list[tuple[str, int]]:
+        """(nonce, seq) of every entry carrying one of ``nonces`` (indexed: ix_audit_log_nonce)."""
+        out: list[tuple[str, int]] = []
+        for i in range(0, len(nonces), 500):
+            q = (select(t.audit_log.c.nonce, t.audit_log.c.seq)
+                 .where(t.audit_log.c.nonce.in_(nonces[i:i + 500])).order_by(t.audit_log.c.seq))
+            out.extend((r.nonce, r.seq) for r in self._exec(q))
+        return out
 
     def count_audit(self, trial: str) -> int:
         return self._exec(select(func.count()).select_from(t.audit_log)

@@ -155,7 +155,10 @@ audit_log = Table(
     Column("mac", String(64)),     # HMAC-SHA256 of the entry's content (v2)
     Column("bind", Text),          # a row written with the entry: "<slot seq>:<allocation digest>"
     Column("marker", String(64)),  # the text in ``new`` that stands for the bound slot number
+    # 0008_audit: a random nonce inside the keyed digest (v3): a copied entry repeats it
+    Column("nonce", String(32)),
     Index("ix_audit_log_trial", "trial"),
+    Index("ix_audit_log_nonce", "nonce"),
 )
 
 audit_head = Table(

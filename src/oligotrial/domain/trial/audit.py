@@ -14,11 +14,18 @@ Two versions of the link, told apart by each entry's ``v``:
   number and :func:`allocation_digest`). Without the key neither the content can be checked
   against a guess (RFC 2104: HMAC is a pseudo-random function of its key) nor changed
   unnoticed.
+* v3 (keyed, replay-evident): as v2, with a random ``nonce`` inside the MAC'd content
+  (:func:`entry_mac` under the domain ``oligotrial.audit/3``). Every entry the service writes
+  carries a fresh one, so an entry copied elsewhere in the chain (a replay: content, nonce and MAC
+  kept, relinked without the key) shows the same nonce twice and is reported as ``replayed``.
 
 The storage adapter keeps a separate *head* (last sequence number and hash) so removal or
 insertion at the end of the chain is detected too; signed checkpoints held outside the
 database (:func:`checkpoint_message`) anchor the head against whoever owns the database.
-Versions only rise along the chain: a v1 entry after a v2 entry is an alteration.
+Versions only rise along the chain: a v1 entry after a v2 entry is an alteration. The chain's
+*format epoch* (the first sequence number written in each version, kept with the keys outside
+the database) lets a verifier refuse a chain rewritten in an older format from its first entry
+(:func:`verify_chain`'s ``format_from``).
 """
 
 from __future__ import annotations
@@ -104,21 +111,36 @@ def link_hash(prev_hash: str, seq: int, before: str, after: str) -> str:
 
 #: the version of the keyed link, and the domain separation of its MAC and of checkpoints
 KEYED = 2
+#: the version the service writes: keyed, with a nonce in the MAC'd content
+NONCED = 3
 _MAC_PREFIX = b"oligotrial.audit/2\n"
+_MAC_PREFIX_V3 = b"oligotrial.audit/3\n"
 CHECKPOINT_PREFIX = "oligotrial.audit.checkpoint/1"
+RESTORE_PREFIX = "oligotrial.audit.restore/1"
 CONTENT_FIELDS = tuple(k for k in PAYLOAD_FIELDS if k != "seq")
+
+
+def entry_version(payload: Mapping[str, Any]) -> int:
+    """The entry's chain version: its stored ``v``, or (an entry not yet stored) 3 when it
+    carries a nonce, else 2."""
+    if payload.get("v"):
+        return int(payload["v"])
+    return NONCED if payload.get("nonce") else KEYED
 
 
 def content(payload: Mapping[str, Any]) -> str:
     """The canonical JSON of an entry's content: every payload field but its sequence number
-    (which is known only under the chain-head lock; the link covers it)."""
-    return json.dumps({k: payload.get(k) for k in CONTENT_FIELDS}, sort_keys=True, separators=(",", ":"),
-                      default=str)
+    (which is known only under the chain-head lock; the link covers it); for a v3 entry its
+    nonce too."""
+    fields = CONTENT_FIELDS + (("nonce",) if entry_version(payload) >= NONCED else ())
+    return json.dumps({k: payload.get(k) for k in fields}, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def entry_mac(key: bytes, payload: Mapping[str, Any]) -> str:
-    """HMAC-SHA256 (RFC 2104) of :func:`content` under ``key``, hex."""
-    return hmac.new(key, _MAC_PREFIX + content(payload).encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 (RFC 2104) of :func:`content` under ``key``, hex, domain-separated by version
+    (``oligotrial.audit/2`` or ``/3``): a v3 entry's MAC covers its nonce."""
+    prefix = _MAC_PREFIX_V3 if entry_version(payload) >= NONCED else _MAC_PREFIX
+    return hmac.new(key, prefix + content(payload).encode(), hashlib.sha256).hexdigest()
 
 
 def link_v2(prev_hash: str, seq: int, mac: str, bind: str | None) -> str:
@@ -176,8 +198,14 @@ def readable(entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def checkpoint_message(seq: int, hash_: str, at: str) -> bytes:
-    """The bytes a checkpoint's signature covers."""
+def checkpoint_message(seq: int, hash_: str, at: str, kind: str | None = None, note: str | None = None) -> bytes:
+    """The bytes a checkpoint's signature covers. A restore checkpoint (``kind`` "restore": the
+    chain was restored from a backup whose head is ``(seq, hash_)``; ``note`` names the backup)
+    is signed under its own prefix, so no ordinary checkpoint can be passed off as one."""
+    if kind == "restore":
+        return f"{RESTORE_PREFIX}|{int(seq)}|{hash_}|{at}|{note or ''}".encode()
+    if kind is not None:
+        raise ValueError(f"checkpoint kind {kind!r}: expected none or 'restore'")
     return f"{CHECKPOINT_PREFIX}|{int(seq)}|{hash_}|{at}".encode()
 
 
@@ -195,17 +223,25 @@ class ChainReport:
     checkpoint_problems: list[str] = field(default_factory=list)
     allocation_problems: list[str] = field(default_factory=list)
     keyed_from: int | None = None
+    #: entries whose nonce an earlier entry already carries (copies of it: replays)
+    replayed: list[int] = field(default_factory=list)
+    #: entries in an older format than the chain's format epoch says was written there
+    format_problems: list[str] = field(default_factory=list)
+    #: information, not failures: checkpoints rolled back by a signed restore, or after this chain's end
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.altered or self.removed or self.inserted or self.checkpoint_problems
-                    or self.allocation_problems)
+                    or self.allocation_problems or self.replayed or self.format_problems)
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "checked": self.checked, "last_seq": self.last_seq,
                 "altered": self.altered, "removed": self.removed, "inserted": self.inserted,
-                "checkpoint_seq": self.checkpoint_seq, "checkpoint_problems": self.checkpoint_problems,
-                "allocation_problems": self.allocation_problems, "keyed_from": self.keyed_from}
+                "replayed": self.replayed, "checkpoint_seq": self.checkpoint_seq,
+                "checkpoint_problems": self.checkpoint_problems, "format_problems": self.format_problems,
+                "allocation_problems": self.allocation_problems, "keyed_from": self.keyed_from,
+                "notes": self.notes}
 
 
 def _content_ok(e: Mapping[str, Any], key: bytes | None) -> bool:
@@ -218,33 +254,56 @@ def _content_ok(e: Mapping[str, Any], key: bytes | None) -> bool:
 
 
 def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None, key: bytes | None = None,
-                 start: tuple[int, str] = (0, GENESIS)) -> ChainReport:
+                 start: tuple[int, str] = (0, GENESIS), format_from: Mapping[int, int | None] | None = None,
+                 earlier_nonces: Mapping[str, int] | None = None) -> ChainReport:
     """Walk entries in ``seq`` order and classify every break.
 
     * altered: an entry whose stored hash does not match its content (a keyed entry: its MAC
       under ``key`` and its link), whose link to its predecessor is broken without a gap or an
-      insertion to explain it, or an unkeyed entry after a keyed one;
+      insertion to explain it, or an entry in an older version than one before it (v1 after v2,
+      v2 after v3: versions only rise along the chain);
     * removed: sequence numbers missing from the chain (gaps, or a tail shorter than the head);
     * inserted: entries whose link is broken but whose successor links to the entry before
-      them, or entries past the recorded head.
+      them, or entries past the recorded head;
+    * replayed: a v3 entry whose nonce an earlier entry (or ``earlier_nonces``: nonce -> seq of
+      entries before ``start``) already carries: a copy, whose MAC is valid because it is the
+      original's;
+    * format_problems: ``format_from`` (version -> the first sequence number written in it, kept
+      outside the database) says an entry's sequence number was written in a newer version than
+      the entry has: a chain rewritten in an older format (e.g. unkeyed v1 links, which need no
+      key) is refused even where no checkpoint covers it.
 
     ``start`` is the (seq, hash) the entries continue from (a checkpoint), genesis by default.
     """
     rows = sorted(entries, key=lambda e: e["seq"])
     rep = ChainReport(checked=len(rows))
     prev_seq, prev_hash = start
-    keyed = False
+    top = 1
+    nonces: dict[str, int] = dict(earlier_nonces or {})
+    epochs = sorted((int(v), int(s)) for v, s in (format_from or {}).items() if s is not None)
     i = 0
     while i < len(rows):
         e = rows[i]
         seq = e["seq"]
         content_ok = _content_ok(e, key)
-        if int(e.get("v") or 1) >= KEYED:
-            if not keyed:
-                rep.keyed_from = seq
-            keyed = True
-        elif keyed:
+        v = int(e.get("v") or 1)
+        if v >= KEYED and rep.keyed_from is None:
+            rep.keyed_from = seq
+        if v < top:
             content_ok = False  # a downgrade: versions only rise along the chain
+        top = max(top, v)
+        due = max((ver for ver, first in epochs if seq >= first), default=1)
+        if v < due:
+            rep.format_problems.append(f"entry {seq}: version {v}, but the chain's format epoch (kept with the keys) "
+                                       f"says entries from seq {dict(epochs)[due]} were written as version {due}")
+        if v >= NONCED:
+            nonce = str(e.get("nonce") or "")
+            if not nonce:
+                content_ok = False
+            elif nonce in nonces:
+                rep.replayed.append(seq)
+            else:
+                nonces[nonce] = seq
         if seq > prev_seq + 1:
             rep.removed.extend(range(prev_seq + 1, seq))
         elif seq <= prev_seq:  # a duplicate seq cannot exist in storage; treat as inserted
@@ -277,14 +336,44 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | N
     return rep
 
 
+def format_epoch(entries: Iterable[Mapping[str, Any]]) -> dict[int, int]:
+    """Version -> the first sequence number written in it, as the chain shows (what the anchor
+    records on first use, once the chain verifies)."""
+    out: dict[int, int] = {}
+    for e in sorted(entries, key=lambda e: e["seq"]):
+        out.setdefault(int(e.get("v") or 1), int(e["seq"]))
+    return out
+
+
 def check_checkpoints(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
-                      checkpoints: Iterable[Mapping[str, Any]]) -> ChainReport:
+                      checkpoints: Iterable[Mapping[str, Any]], later_ok: bool = False) -> ChainReport:
     """Hold the chain against checkpoints kept outside the database (their signatures already
     checked by whoever read them): each names a (seq, hash) the chain must still hold, so a
-    chain rewritten, truncated or wiped before the latest checkpoint no longer matches it."""
+    chain rewritten, truncated or wiped before the latest checkpoint no longer matches it.
+
+    A signed restore checkpoint (``kind`` "restore", written by ``oligotrial db restore``) names
+    the head of the backup the chain was restored from: it must hold like any checkpoint, and the
+    checkpoints signed before it above its sequence number were rolled back by that restore
+    (reported in ``notes``, not as problems). A rollback without one still fails.
+    ``later_ok`` (a backup being taken or restored): checkpoints past the chain's end are
+    ``notes`` too (the live chain went on after the copy was taken)."""
     by_seq = {e["seq"]: e["hash"] for e in entries}
-    for cp in checkpoints:
+    cps = list(checkpoints)
+    active: list[Mapping[str, Any]] = []
+    restore: tuple[int, str] | None = None  # the lowest (seq, at) of the restores after the one looked at
+    for cp in reversed(cps):
+        seq = int(cp["seq"])
+        if restore is not None and seq > restore[0]:
+            rep.notes.append(f"checkpoint at seq {seq} ({cp.get('at')}): rolled back by the restore of {restore[1]}")
+            continue
+        active.append(cp)
+        if cp.get("kind") == "restore" and (restore is None or seq < restore[0]):
+            restore = (seq, str(cp.get("at")))
+    for cp in reversed(active):
         seq, hash_ = int(cp["seq"]), str(cp["hash"])
+        if later_ok and seq > rep.last_seq:
+            rep.notes.append(f"checkpoint at seq {seq}: after this copy's last entry ({rep.last_seq})")
+            continue
         rep.checkpoint_seq = max(seq, rep.checkpoint_seq or 0)
         if seq == 0:
             continue
@@ -295,6 +384,7 @@ def check_checkpoints(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
         elif by_seq[seq] != hash_:
             rep.checkpoint_problems.append(f"checkpoint at seq {seq}: the chain's hash there is not the signed "
                                            "one (the chain up to it was rewritten)")
+    rep.notes.reverse()
     return rep
 
 
