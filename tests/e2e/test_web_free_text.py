@@ -8,6 +8,9 @@ withheld and releases it."""
 from __future__ import annotations
 
 from trialops_e2e import PASSWORD, RT_FOR_ARM, TRIAL
+
+#: the last fraction at the earliest date each course allows (one fraction a day)
+LAST_FRACTION = {"palliative": "2026-03-10", "sabr": "2026-03-14"}
 from web_demo import csrf_of, sign_in
 
 WITHHELD = "withheld: written by an unblinded role"
@@ -22,7 +25,7 @@ def _treated(api) -> str:
     arm = api.call("GET", base, "coordinator").json()["allocation"]["arm"]
     api.clock.set("2026-03-10")
     r = api.call("POST", f"{base}/radiotherapy", "treating_oncologist",
-                 json={"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]})
+                 json={"start": "2026-03-10", "end": LAST_FRACTION[arm], **RT_FOR_ARM[arm]})
     assert r.status_code == 200, r.text
     api.clock.set("2026-05-01")
     return pid

@@ -175,7 +175,9 @@ def add_twins(demo: WebDemo) -> dict[str, str]:
             course = _regimen_course(protocol, arm)
             if course is not None:
                 start = (origin + dt.timedelta(days=7)).isoformat()
-                data = {**course, "start": start, "end": start, "lesions": lesions[:5]}
+                n = int(course.get("fractions") or 1) - 1  # the last fraction at the earliest date (5 a week)
+                end = (origin + dt.timedelta(days=7 + 7 * (n // 5) + n % 5)).isoformat()
+                data = {**course, "start": start, "end": end, "lesions": lesions[:5]}
                 try:
                     enrolment.record_radiotherapy(ctx, radonc, t, pid, data)
                 except DoseError:  # an arm that treats one lesion: the first (as the demo)

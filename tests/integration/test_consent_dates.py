@@ -31,6 +31,8 @@ STAT = Actor("stat", {TRIAL: "statistician"})
 TREATER = Actor("rt", {TRIAL: "treating_oncologist"})
 RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
               "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
+#: the last fraction at the earliest date each course allows (one fraction a day)
+LAST_FRACTION = {"palliative": "2026-03-10", "sabr": "2026-03-14"}
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_radiotherapy_a_visit_and_follow_up_entries_may_not_precede_consent(stud
     pid, arm = _randomized(ctx, "P-0001")
     _plant_consent(ctx, pid, "2026-03-12")  # after randomization (old data)
     clock.set("2026-03-15")
-    course = {"start": "2026-03-10", "end": "2026-03-10", **RT_FOR_ARM[arm]}
+    course = {"start": "2026-03-10", "end": LAST_FRACTION[arm], **RT_FOR_ARM[arm]}
     with pytest.raises(RecordError) as e:
         enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, course)
     assert e.value.field == "start" and "consent (2026-03-12)" in e.value.message
@@ -168,7 +170,7 @@ def test_a_corrected_consent_may_not_fall_after_anything_that_needs_consent(stud
     ctx, clock = study
     pid, arm = _randomized(ctx, "P-0001")  # consent 2026-03-03, enrolled and randomized 2026-03-05
     clock.set("2026-03-12")
-    enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, {"start": "2026-03-10", "end": "2026-03-10",
+    enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, {"start": "2026-03-10", "end": LAST_FRACTION[arm],
                                                              **RT_FOR_ARM[arm]})
     followup.record_entry(ctx, DM, TRIAL, pid, "adverse_event", {"date": "2026-03-11", "term": "Fatigue", "grade": 1})
     before = len(_trail(ctx))
@@ -192,7 +194,7 @@ def test_what_needs_consent_is_every_step_and_entry_after_it(study):
     ctx, clock = study
     pid, arm = _randomized(ctx, "P-0001")
     clock.set("2026-04-20")
-    enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, {"start": "2026-03-10", "end": "2026-03-10",
+    enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, {"start": "2026-03-10", "end": LAST_FRACTION[arm],
                                                              **RT_FOR_ARM[arm]})
     enrolment.record_visit(ctx, COORD, TRIAL, pid, "rt_toxicity_4w", {"date": "2026-04-06"})
     followup.record_entry(ctx, DM, TRIAL, pid, "lab", {"date": "2026-03-04", "test": "hemoglobin", "value": 12,

@@ -44,6 +44,8 @@ VISIT_NOTE = "seen the day of the 8 Gy single fraction"
 AE_NOTE = "after the SABR fraction"
 RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
               "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
+#: the last fraction at the earliest date each course allows (one fraction a day)
+LAST_FRACTION = {"palliative": "2026-03-10", "sabr": "2026-03-14"}
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def study(db_settings):
     randomization.randomize(ctx, COORD, TRIAL, pid, {})
     arm = enrolment.get_participant(ctx, COORD, TRIAL, pid)["allocation"]["arm"]
     clock.set("2026-03-10")
-    enrolment.record_radiotherapy(ctx, TREAT, TRIAL, pid, {"start": "2026-03-10", "end": "2026-03-10",
+    enrolment.record_radiotherapy(ctx, TREAT, TRIAL, pid, {"start": "2026-03-10", "end": LAST_FRACTION[arm],
                                                             **RT_FOR_ARM[arm]})
     clock.set("2026-05-01")
     try:

@@ -28,6 +28,8 @@ DM = Actor("dm", {TRIAL: "data_manager"})
 RT = Actor("rt", {TRIAL: "treating_oncologist"})
 RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
               "sabr": {"dose_gy": 35, "fractions": 5, "technique": "SABR"}}
+#: the last fraction at the earliest date each course allows (one fraction a day)
+LAST_FRACTION = {"palliative": "2026-03-10", "sabr": "2026-03-14"}
 CUT = dt.date(2026, 9, 1)
 
 
@@ -61,7 +63,7 @@ def _trial(c, clock, n: int, *, treated: bool, death_on: str | None) -> dict[str
     if treated:
         clock.set("2026-03-10")
         for pid, arm in arms.items():
-            enrolment.record_radiotherapy(ctx, RT, TRIAL, pid, {"start": "2026-03-10", "end": "2026-03-10",
+            enrolment.record_radiotherapy(ctx, RT, TRIAL, pid, {"start": "2026-03-10", "end": LAST_FRACTION[arm],
                                                                  **RT_FOR_ARM[arm]})
     if death_on:
         clock.set(death_on)
