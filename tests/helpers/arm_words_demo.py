@@ -24,8 +24,10 @@ import csv
 import io
 import time
 from collections import deque
-from html.parser import HTMLParser
-from urllib.parse import urldefrag, urlencode, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
+
+from page_crawl import PageReader as _Page
+from page_crawl import path_shape as _shape
 
 from oligotrial.errors import OligotrialError
 from oligotrial.service import enrolment, followup, queries
@@ -131,43 +133,6 @@ def type_arm_words(demo) -> dict[str, list[str]]:
 
 
 # ---- reading what a role can read --------------------------------------------------------------
-
-class _Page(HTMLParser):
-    """A page's strings (text nodes and attribute values) and where it leads."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.strings: list[str] = []
-        self.links: list[str] = []
-        self._form: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.strings += [v.strip() for v in a.values() if v and v.strip()]
-        if tag == "a" and a.get("href"):
-            self.links.append(a["href"])
-        if a.get("hx-get"):
-            self.links.append(a["hx-get"] + "#hx")
-        if tag == "form" and (a.get("method") or "get").lower() == "get":
-            self._form = {"action": a.get("action") or "", "fields": {}}
-        if self._form is not None and tag in ("input", "select") and a.get("name"):
-            self._form["fields"].setdefault(a["name"], a.get("value") or "")
-
-    def handle_endtag(self, tag):
-        if tag == "form" and self._form is not None:
-            self.links.append(self._form["action"] + "?" + urlencode(self._form["fields"]))
-            self._form = None
-
-    def handle_data(self, data):
-        if data.strip():
-            self.strings.append(data.strip())
-
-
-def _shape(path: str) -> str:
-    parts = urlsplit(path)
-    segs = ["{id}" if len(s) >= 16 or s.isdigit() else s for s in parts.path.split("/")]
-    return "/".join(segs) + ("?" + "&".join(sorted(k.split("=")[0] for k in parts.query.split("&"))) if parts.query else "")
-
 
 def crawl_pages(client, budget_s: float = 40.0, per_shape: int = 12) -> list[tuple[str, int, str]]:
     """Every page and download reachable from ``/`` (bounded per shape of path and in time):
