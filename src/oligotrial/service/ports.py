@@ -129,6 +129,11 @@ class Repository(Protocol):
     # participants
     def add_participant(self, p: Participant) -> None: ...
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None: ...
+    def participant_site(self, trial: str, pid: str) -> tuple[bool, str | None]:
+        """Whether ``pid`` is a participant of ``trial``, and their site: the one column the
+        randomization of a multi-centre trial reads before its one statement."""
+        p = self.get_participant(trial, pid)
+        return (p is not None, None if p is None else p.site)
     def find_participant(self, trial: str, external_id: str) -> Participant | None: ...
     def save_participant(self, p: Participant, fields: tuple[str, ...] | None = None) -> None:
         """Write the participant back; ``fields`` names the only attributes that changed

@@ -13,6 +13,7 @@ the audit entry, all in one transaction.
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from collections import defaultdict
 from typing import Any
 
@@ -282,14 +283,15 @@ def _site_stratum(uow: Any, actor: Actor, protocol: Any, rl: RandomizationList |
     if "site" in strata:
         raise RandomizationError("strata.site: the participant's own site is used; expected it left out",
                                  field="strata.site")
-    p = uow.repo.get_participant(protocol.id, pid)
-    check_site(actor, protocol.id, p)
-    if p is None or not by_site:
+    exists, site = uow.repo.participant_site(protocol.id, pid)  # the site column alone, not the record
+    if exists:
+        check_site(actor, protocol.id, SimpleNamespace(id=pid, site=site))
+    if not exists or not by_site:
         return strata
-    if p.site is None:
+    if site is None:
         raise RandomizationError(f"participant {pid}: no site, and the list is stratified by site; expected a "
                                  "participant registered at one of the list's sites", field="site")
-    return {**strata, "site": p.site}
+    return {**strata, "site": site}
 
 
 def _check_key(ctx: ServiceContext, trial: str, rl: RandomizationList) -> None:

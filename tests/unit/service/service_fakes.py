@@ -74,6 +74,10 @@ class FakeRepository:
         p = self.participants.get(pid)
         return copy.deepcopy(p) if p is not None and p.trial == trial else None
 
+    def participant_site(self, trial, pid):
+        p = self.participants.get(pid)
+        return (False, None) if p is None or p.trial != trial else (True, p.site)
+
     def find_participant(self, trial, external_id):
         return next((p for p in self.participants.values() if p.trial == trial and p.external_id == external_id), None)
 

@@ -30,6 +30,8 @@ _P_MUTABLE = tuple(k for k in _P_FIELDS if k not in ("id", "trial", "created_at"
 # participant of the trial through the (trial, external_id) index
 _GET_PARTICIPANT = select(t.participants).where(t.participants.c.id == bindparam("pid"))
 _GET_PARTICIPANT_FOR_UPDATE = _GET_PARTICIPANT.with_for_update()
+_GET_PARTICIPANT_SITE = select(t.participants.c.trial, t.participants.c.site).where(
+    t.participants.c.id == bindparam("pid"))
 _SAVE_PARTICIPANT = update(t.participants).where(t.participants.c.id == bindparam("_id"))
 _GET_LIST = select(t.randomization_lists).where(t.randomization_lists.c.trial == bindparam("trial"))
 _GET_LIST_FOR_UPDATE = _GET_LIST.with_for_update()
@@ -172,6 +174,10 @@ class SqlRepository:
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None:
         row = self._exec(_GET_PARTICIPANT_FOR_UPDATE if for_update else _GET_PARTICIPANT, {"pid": pid}).first()
         return None if row is None or row.trial != trial else _participant(row)
+
+    def participant_site(self, trial: str, pid: str) -> tuple[bool, str | None]:
+        row = self._exec(_GET_PARTICIPANT_SITE, {"pid": pid}).first()
+        return (False, None) if row is None or row.trial != trial else (True, row.site)
 
     def find_participant(self, trial: str, external_id: str) -> Participant | None:
         row = self._exec(select(t.participants).where(
