@@ -35,7 +35,7 @@ def _look(driver, url: str) -> dict:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    res = CliRunner().invoke(app, ["demo", "--trial", "STOP-2", "--patients", "16", "--seed", "5", "--out", str(out)])
+    res = CliRunner().invoke(app, ["demo", "--trial", "STOP-2", "--patients", "16", "--seed", "5", "--list-seed", "5", "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
 

@@ -37,8 +37,9 @@ def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2", cl
     from oligotrial.config import Settings
     from oligotrial.service import users
 
+    # the list seed fixed too (the command draws a secret one by default): the same demo every run
     res = CliRunner().invoke(app, ["demo", "--trial", trial, "--patients", str(patients), "--seed", str(seed),
-                                   "--out", str(out)])
+                                   "--list-seed", str(seed), "--out", str(out)])
     assert res.exit_code == 0, res.output
     env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if "=" in line)
     settings = Settings(**{k.removeprefix("OLIGOTRIAL_").lower(): v for k, v in env.items()})

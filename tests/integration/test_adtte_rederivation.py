@@ -59,7 +59,7 @@ def _json(v):
 def demo(request, tmp_path_factory):
     trial = request.param
     out = tmp_path_factory.mktemp(f"rederive-{trial}")
-    result = runner.invoke(app, ["demo", "--trial", trial, "--patients", "40", "--seed", "5", "--out", str(out)])
+    result = runner.invoke(app, ["demo", "--trial", trial, "--patients", "40", "--seed", "5", "--list-seed", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     env = _env(out)
     got = runner.invoke(app, ["export", "adtte", "--trial", trial, "--out", str(out / "adtte.csv")], env=env)

@@ -58,7 +58,7 @@ def demos(tmp_path_factory):
     schema = None
     for trial in [*TRIALS, "NCT06918951@postgres"]:
         out = tmp_path_factory.mktemp(trial.replace("@", "_"))
-        args = ["demo", "--trial", trial.split("@")[0], "--patients", str(CANDIDATES), "--seed", "3", "--out", str(out)]
+        args = ["demo", "--trial", trial.split("@")[0], "--patients", str(CANDIDATES), "--seed", "3", "--list-seed", "3", "--out", str(out)]
         env = {}
         if trial.endswith("@postgres"):
             if os.environ.get("CI", "").lower() != "true":

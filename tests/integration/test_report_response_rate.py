@@ -18,7 +18,7 @@ runner = CliRunner()
 
 def test_the_ldrt_report_counts_confirmed_irecist_responses(tmp_path):
     out = tmp_path / "ldrt"
-    res = runner.invoke(app, ["demo", "--trial", "NCT05906329", "--patients", "24", "--seed", "3", "--out", str(out)])
+    res = runner.invoke(app, ["demo", "--trial", "NCT05906329", "--patients", "24", "--seed", "3", "--list-seed", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if line)
     res = runner.invoke(app, ["export", "adrs", "--trial", "NCT05906329", "--out", str(out / "adrs.csv")], env=env)

@@ -137,3 +137,28 @@ def test_the_commitment_is_keyed_by_a_salt_of_at_least_32_bytes():
 
     with pytest.raises(RandomizationError):
         algo.commitment("T", "permuted_blocks", 3, {}, slots, salt=b"short")
+
+
+def test_the_demo_does_not_build_its_concealed_list_from_the_public_seed(tmp_path):
+    """The probe rebuilt "the demo's list generated from seed 1": `oligotrial demo` now draws the
+    list's seed at random unless --list-seed names one."""
+    from typer.testing import CliRunner
+
+    from oligotrial.adapters.cli.main import app
+    from oligotrial.bootstrap import bootstrap
+    from oligotrial.config import Settings
+    from oligotrial.service import randomization
+
+    seeds = {}
+    for name, extra in (("drawn", []), ("fixed", ["--list-seed", "1"])):
+        out = tmp_path / name
+        r = CliRunner().invoke(app, ["demo", "--trial", "STOP-2", "--patients", "2", "--seed", "1", *extra,
+                                     "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if "=" in line)
+        c = bootstrap(Settings(**{k.removeprefix("OLIGOTRIAL_").lower(): v for k, v in env.items()}))
+        try:
+            seeds[name] = randomization.reveal(c.ctx, "STOP-2")["seed"]
+        finally:
+            c.dispose()
+    assert seeds["fixed"] == 1 and seeds["drawn"] != 1
