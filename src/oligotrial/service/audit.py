@@ -223,6 +223,13 @@ def participant_of(entry: dict[str, Any]) -> str | None:
     return str(entry["entity_id"]).split("/", 1)[0]
 
 
+def in_site_scope(entry: dict[str, Any], visible: set[str]) -> bool:
+    """Whether a site-limited role reads ``entry``: the trial's own entries, and those about a
+    participant in ``visible`` (its sites' participants); never a user-account entry."""
+    pid = participant_of(entry)
+    return entry["entity_type"] in TRIAL_LEVEL if pid is None else pid in visible
+
+
 def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int | None) -> list[dict[str, Any]]:
     """The trail's entries after ``after`` (at most ``limit``) that the actor may read. A role
     granted for one site reads only the entries about its site's participants and the trial's
@@ -234,17 +241,13 @@ def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int |
         return uow.repo.audit_entries(trial, after, limit)
     visible = {p.id for p in uow.repo.list_participants(trial) if site_visible(actor, trial, p.site)}
 
-    def shown(e: dict[str, Any]) -> bool:
-        pid = participant_of(e)
-        return e["entity_type"] in TRIAL_LEVEL if pid is None else pid in visible
-
     if limit is None:
-        return [e for e in uow.repo.audit_entries(trial, after, None) if shown(e)]
+        return [e for e in uow.repo.audit_entries(trial, after, None) if in_site_scope(e, visible)]
     out: list[dict[str, Any]] = []
     batch = max(limit, 200)
     while len(out) < limit:
         chunk = uow.repo.audit_entries(trial, after, batch)
-        out += [e for e in chunk if shown(e)]
+        out += [e for e in chunk if in_site_scope(e, visible)]
         if len(chunk) < batch:
             break
         after = chunk[-1]["seq"]

@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any
 
 from oligotrial.service.access import site_visible
-from oligotrial.service.audit import TRIAL_LEVEL, participant_of
+from oligotrial.service.audit import in_site_scope
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 
@@ -61,14 +61,7 @@ class _SiteRepository:
     def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[dict[str, Any]]:
         rows = self._repo.audit_entries(trial, *args, **kw)
         ids = self.visible_ids()
-
-        def shown(e: dict[str, Any]) -> bool:
-            if e.get("trial") not in (None, self._trial):
-                return True
-            pid = participant_of(e)
-            return e["entity_type"] in TRIAL_LEVEL if pid is None else pid in ids
-
-        return [e for e in rows if shown(e)]
+        return [e for e in rows if e.get("trial") not in (None, self._trial) or in_site_scope(e, ids)]
 
     def notifications(self, trial: str) -> list[dict[str, Any]]:
         rows = self._repo.notifications(trial)
