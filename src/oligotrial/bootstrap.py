@@ -31,8 +31,14 @@ def _real_screener(patient: Any, protocol: Any, *, assume_attested: bool = False
     return screen_patient(patient, protocol, assume_attested=assume_attested)
 
 
-def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None, screener: Any = None,
-              hasher: Any = None, clock: Any = None) -> Container:
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    migrate: bool | None = None,
+    screener: Any = None,
+    hasher: Any = None,
+    clock: Any = None,
+) -> Container:
     from oligotrial.adapters.db.anchor import FileAnchor, default_key_dir
     from oligotrial.adapters.db.crypto import AesGcmCipher, Argon2Hasher
     from oligotrial.adapters.db.engine import make_engine
@@ -42,8 +48,12 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None, 
     from oligotrial.service.ports import utc_now
 
     settings = settings or Settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=settings.db_pool_size,
-                         ping_after_idle_s=settings.db_ping_after_idle_s)
+    engine = make_engine(
+        settings.database_url,
+        schema=settings.database_schema,
+        pool_size=settings.db_pool_size,
+        ping_after_idle_s=settings.db_ping_after_idle_s,
+    )
     if migrate if migrate is not None else settings.auto_migrate:
         upgrade(engine)
     from oligotrial.service import audit
@@ -51,9 +61,14 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None, 
     key_dir = settings.audit_key_dir or default_key_dir(settings.database_url, settings.database_schema)
     uow = SqlUnitOfWorkFactory(engine)
     ctx = ServiceContext(
-        uow=uow, cipher=AesGcmCipher(settings.allocation_key_bytes),
-        hasher=hasher or Argon2Hasher(), screener=screener or _real_screener,
-        load_protocol=load_protocol, list_protocols=list_protocols, clock=clock or utc_now,
-        anchor=FileAnchor(key_dir, settings.audit_checkpoint_every))
+        uow=uow,
+        cipher=AesGcmCipher(settings.allocation_key_bytes),
+        hasher=hasher or Argon2Hasher(),
+        screener=screener or _real_screener,
+        load_protocol=load_protocol,
+        list_protocols=list_protocols,
+        clock=clock or utc_now,
+        anchor=FileAnchor(key_dir, settings.audit_checkpoint_every),
+    )
     uow.after_audit_commit = lambda appended: audit.after_commit(ctx, appended)  # periodic checkpoints
     return Container(settings, engine, ctx)

@@ -32,8 +32,9 @@ class RecordError(OligotrialError):
 
     code = "record_invalid"
 
-    def __init__(self, message: str, *, errors: list[dict] | None = None, code: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, errors: list[dict] | None = None, code: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message, code=code, field=field)
         self.errors = errors or []
 
@@ -79,8 +80,9 @@ class AnalysisError(OligotrialError):
 
     code = "analysis_invalid"
 
-    def __init__(self, message: str, *, row: int | None = None, code: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, row: int | None = None, code: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message, code=code, field=field)
         self.row = row
 

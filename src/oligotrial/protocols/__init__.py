@@ -15,5 +15,13 @@ from oligotrial.protocols.loader import (
 )
 from oligotrial.protocols.schema import Protocol
 
-__all__ = ["Change", "Protocol", "diff_protocols", "list_protocols", "load_library", "load_protocol",
-           "load_protocol_file", "protocol_versions"]
+__all__ = [
+    "Change",
+    "Protocol",
+    "diff_protocols",
+    "list_protocols",
+    "load_library",
+    "load_protocol",
+    "load_protocol_file",
+    "protocol_versions",
+]

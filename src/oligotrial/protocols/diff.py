@@ -28,15 +28,40 @@ from oligotrial.protocols.schema import Protocol
 
 Kind = Literal["added", "removed", "changed"]
 
-SECTIONS = ("criteria", "windows", "arms", "regimens", "endpoints", "endpoint_rules", "attestation_keys",
-            "schedule", "protocol")
-_NOUN = {"criteria": "criterion", "windows": "window", "arms": "arm", "regimens": "regimen",
-         "endpoints": "endpoint", "endpoint_rules": "endpoint rule", "attestation_keys": "attestation key",
-         "schedule": "visit", "protocol": "protocol field"}
+SECTIONS = (
+    "criteria",
+    "windows",
+    "arms",
+    "regimens",
+    "endpoints",
+    "endpoint_rules",
+    "attestation_keys",
+    "schedule",
+    "protocol",
+)
+_NOUN = {
+    "criteria": "criterion",
+    "windows": "window",
+    "arms": "arm",
+    "regimens": "regimen",
+    "endpoints": "endpoint",
+    "endpoint_rules": "endpoint rule",
+    "attestation_keys": "attestation key",
+    "schedule": "visit",
+    "protocol": "protocol field",
+}
 #: top-level fields that identify a version, or are compared in their own section
 _IDENTITY = {"version", "effective_date", "amends"}
-_SECTIONED = {"criteria", "windows", "arms", "allocation_ratio", "endpoints", "endpoint_rules",
-              "attestation_keys", "schedule"}
+_SECTIONED = {
+    "criteria",
+    "windows",
+    "arms",
+    "allocation_ratio",
+    "endpoints",
+    "endpoint_rules",
+    "attestation_keys",
+    "schedule",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +112,10 @@ def _gist(item: Any) -> str:
         return f": {_show(item)}" if item is not None else ""
     qual = [str(item[k]) for k in ("kind", "level") if isinstance(item.get(k), str)]
     head = f" ({', '.join(qual)})" if qual else ""
-    text = next((item[k] for k in ("source_text", "name", "label", "question", "description")
-                 if isinstance(item.get(k), str)), None)
+    text = next(
+        (item[k] for k in ("source_text", "name", "label", "question", "description") if isinstance(item.get(k), str)),
+        None,
+    )
     out = head + (f": {_show(text)}" if text is not None else "")
     for key in ("rule", "attestation"):
         if item.get(key) is not None:
@@ -108,8 +135,16 @@ def _compare(section: str, before: Iterable[tuple[str, dict]], after: Iterable[t
         names = list(dict.fromkeys([*item, *other]))
         changed = tuple(n for n in names if item.get(n) != other.get(n))
         if changed:
-            out.append(Change(section, key, "changed", before={n: item.get(n) for n in changed},
-                              after={n: other.get(n) for n in changed}, fields=changed))
+            out.append(
+                Change(
+                    section,
+                    key,
+                    "changed",
+                    before={n: item.get(n) for n in changed},
+                    after={n: other.get(n) for n in changed},
+                    fields=changed,
+                )
+            )
     out += [Change(section, key, "added", after=item) for key, item in new.items() if key not in old]
     return out
 
@@ -144,9 +179,11 @@ def _regimens(p: Protocol) -> list[tuple[str, dict]]:
 
 
 def _endpoints(p: Protocol) -> list[tuple[str, dict]]:
-    return [(e.id, {"level": level, **e.model_dump(mode="json", exclude={"id"})})
-            for level, eps in (("primary", p.endpoints.primary), ("secondary", p.endpoints.secondary))
-            for e in eps]
+    return [
+        (e.id, {"level": level, **e.model_dump(mode="json", exclude={"id"})})
+        for level, eps in (("primary", p.endpoints.primary), ("secondary", p.endpoints.secondary))
+        for e in eps
+    ]
 
 
 def _keyed_block(block: dict[str, Any] | None, list_key: str, id_key: str, general: str) -> list[tuple[str, dict]]:
@@ -180,18 +217,30 @@ def diff_protocols(before: Protocol, after: Protocol) -> list[Change]:
     out += _compare("arms", _arms(before), _arms(after))
     out += _compare("regimens", _regimens(before), _regimens(after))
     out += _compare("endpoints", _endpoints(before), _endpoints(after))
-    out += _compare("endpoint_rules", _keyed_block(before.endpoint_rules, "endpoints", "id", "(derivation)"),
-                    _keyed_block(after.endpoint_rules, "endpoints", "id", "(derivation)"))
+    out += _compare(
+        "endpoint_rules",
+        _keyed_block(before.endpoint_rules, "endpoints", "id", "(derivation)"),
+        _keyed_block(after.endpoint_rules, "endpoints", "id", "(derivation)"),
+    )
     out += _compare("attestation_keys", _attestation_keys(before), _attestation_keys(after))
-    out += _compare("schedule", _keyed_block(before.schedule, "visits", "code", "(schedule)"),
-                    _keyed_block(after.schedule, "visits", "code", "(schedule)"))
+    out += _compare(
+        "schedule",
+        _keyed_block(before.schedule, "visits", "code", "(schedule)"),
+        _keyed_block(after.schedule, "visits", "code", "(schedule)"),
+    )
     changes = _compare("protocol", _protocol_fields(before), _protocol_fields(after))
     # a top-level field reads better as its value than as {"value": ...}
-    out += [Change(c.section, c.id, c.kind,
-                   before=(c.before or {}).get("value") if c.kind != "changed" else {c.id: c.before["value"]},
-                   after=(c.after or {}).get("value") if c.kind != "changed" else {c.id: c.after["value"]},
-                   fields=(c.id,) if c.kind == "changed" else ())
-            for c in changes]
+    out += [
+        Change(
+            c.section,
+            c.id,
+            c.kind,
+            before=(c.before or {}).get("value") if c.kind != "changed" else {c.id: c.before["value"]},
+            after=(c.after or {}).get("value") if c.kind != "changed" else {c.id: c.after["value"]},
+            fields=(c.id,) if c.kind == "changed" else (),
+        )
+        for c in changes
+    ]
     return out
 
 
@@ -202,6 +251,11 @@ def diff_document(before: Protocol, after: Protocol) -> dict[str, Any]:
         return {"version": p.version, "effective_date": p.effective_date.isoformat(), "amends": p.amends}
 
     changes = diff_protocols(before, after)
-    return {"trial": after.id, "short_name": after.short_name, "from": ident(before), "to": ident(after),
-            "summary": {k: sum(c.kind == k for c in changes) for k in ("added", "removed", "changed")},
-            "changes": [c.to_dict() for c in changes]}
+    return {
+        "trial": after.id,
+        "short_name": after.short_name,
+        "from": ident(before),
+        "to": ident(after),
+        "summary": {k: sum(c.kind == k for c in changes) for k in ("added", "removed", "changed")},
+        "changes": [c.to_dict() for c in changes],
+    }

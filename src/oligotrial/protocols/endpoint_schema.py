@@ -15,14 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from oligotrial.errors import ProtocolError
 
 Kind = Literal[
-    "pfs",                  # RECIST progression or death
-    "os",                   # death from any cause
-    "pfs_next_line",        # progression on the next line of systemic therapy, or death (PFS-NEST)
-    "polymetastatic_pfs",   # progression to more than N lesions, or death
-    "ttnt",                 # time to the next line of systemic therapy
-    "local_control",        # per treated lesion: no progression of that lesion
-    "orr",                  # best overall response CR or PR
-    "dcr",                  # best overall response CR, PR or SD (NON-CR/NON-PD)
+    "pfs",  # RECIST progression or death
+    "os",  # death from any cause
+    "pfs_next_line",  # progression on the next line of systemic therapy, or death (PFS-NEST)
+    "polymetastatic_pfs",  # progression to more than N lesions, or death
+    "ttnt",  # time to the next line of systemic therapy
+    "local_control",  # per treated lesion: no progression of that lesion
+    "orr",  # best overall response CR or PR
+    "dcr",  # best overall response CR, PR or SD (NON-CR/NON-PD)
 ]
 
 
@@ -46,7 +46,8 @@ class EndpointRule(_Model):
     criteria: Literal["recist1.1", "irecist"] = "recist1.1"
     death_is_event: bool = True
     recorded_progression_is_event: bool = Field(
-        default=True, description="events[] of kind progression count as progression")
+        default=True, description="events[] of kind progression count as progression"
+    )
     censor_at_new_anticancer_therapy: bool = True
     metastasis_directed_therapy_censors: bool = False
     confirm_response: bool = False
@@ -93,8 +94,10 @@ class ResponseConfirmation(_Model):
     @model_validator(mode="after")
     def _labelled(self) -> ResponseConfirmation:
         if self.source_text is None and self.assumption is None:
-            raise ValueError("response_confirmation: expected the registry text it comes from (source_text) or, "
-                             "where the registry is silent, the assumption made (assumption)")
+            raise ValueError(
+                "response_confirmation: expected the registry text it comes from (source_text) or, "
+                "where the registry is silent, the assumption made (assumption)"
+            )
         return self
 
 
@@ -119,12 +122,14 @@ class EndpointRules(_Model):
 def parse_endpoint_rules(raw: dict[str, Any] | None, *, trial: str = "protocol") -> EndpointRules:
     """Validate a protocol's raw ``endpoint_rules`` mapping (ProtocolError when absent or bad)."""
     if raw is None:
-        raise ProtocolError(f"{trial}: no endpoint_rules block: expected endpoint derivation rules "
-                            "in the protocol file", code="endpoint_rules_missing", field="endpoint_rules")
+        raise ProtocolError(
+            f"{trial}: no endpoint_rules block: expected endpoint derivation rules in the protocol file",
+            code="endpoint_rules_missing",
+            field="endpoint_rules",
+        )
     try:
         return EndpointRules.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ProtocolError(f"{trial}: endpoint_rules.{loc}: {first['msg']}",
-                            field=f"endpoint_rules.{loc}") from None
+        raise ProtocolError(f"{trial}: endpoint_rules.{loc}: {first['msg']}", field=f"endpoint_rules.{loc}") from None

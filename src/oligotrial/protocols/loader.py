@@ -69,8 +69,9 @@ def load_protocol_file(path: str | Path) -> Protocol:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise ProtocolError(
-            f"protocol file {path.name}: {loc or 'protocol'}: {first['msg']} "
-            f"({len(exc.errors())} problem(s))", field=loc) from None
+            f"protocol file {path.name}: {loc or 'protocol'}: {first['msg']} ({len(exc.errors())} problem(s))",
+            field=loc,
+        ) from None
 
 
 def _dirs(extra_dirs: Iterable[str | Path] | None) -> tuple[Path, ...]:
@@ -99,7 +100,9 @@ def _catalogue(dirs: tuple[Path, ...]) -> dict[str, tuple[tuple[Protocol, Path],
             if q.version == p.version:
                 raise ProtocolError(
                     f"protocol {p.id} version {p.version!r} is defined twice: {q_path} and {path}",
-                    code="protocol_duplicate", field="version")
+                    code="protocol_duplicate",
+                    field="version",
+                )
         found.setdefault(p.id, []).append((p, path))
     out: dict[str, tuple[tuple[Protocol, Path], ...]] = {}
     for trial, versions in found.items():
@@ -110,13 +113,18 @@ def _catalogue(dirs: tuple[Path, ...]) -> dict[str, tuple[tuple[Protocol, Path],
                 continue
             base = by_version.get(p.amends)
             if base is None:
-                raise ProtocolError(f"protocol file {path.name}: {p.id} version {p.version!r} amends "
-                                    f"{p.amends!r}, which is not in the library", field="amends")
+                raise ProtocolError(
+                    f"protocol file {path.name}: {p.id} version {p.version!r} amends "
+                    f"{p.amends!r}, which is not in the library",
+                    field="amends",
+                )
             if base.effective_date >= p.effective_date:
                 raise ProtocolError(
                     f"protocol file {path.name}: {p.id} version {p.version!r} (effective "
                     f"{p.effective_date}) amends {p.amends!r}, which takes effect on {base.effective_date}; "
-                    "expected an amendment to take effect after the version it amends", field="effective_date")
+                    "expected an amendment to take effect after the version it amends",
+                    field="effective_date",
+                )
         out[trial] = tuple(ordered)
     return out
 
@@ -144,13 +152,20 @@ def _current(versions: tuple[tuple[Protocol, Path], ...], on: dt.date) -> Protoc
         first = versions[0][0]
         raise ProtocolError(
             f"trial {first.id}: no version is in effect on {on.isoformat()} (the first, {first.version!r}, "
-            f"takes effect on {first.effective_date.isoformat()})", code="protocol_not_in_effect", field="date")
+            f"takes effect on {first.effective_date.isoformat()})",
+            code="protocol_not_in_effect",
+            field="date",
+        )
     latest = in_effect[-1][0].effective_date
     tied = [(p, path) for p, path in in_effect if p.effective_date == latest]
     if len(tied) > 1:
         names = " and ".join(f"{p.version!r} ({path})" for p, path in tied)
-        raise ProtocolError(f"trial {tied[0][0].id}: versions {names} both take effect on {latest.isoformat()}; "
-                            "expected one current version", code="protocol_ambiguous", field="effective_date")
+        raise ProtocolError(
+            f"trial {tied[0][0].id}: versions {names} both take effect on {latest.isoformat()}; "
+            "expected one current version",
+            code="protocol_ambiguous",
+            field="effective_date",
+        )
     return tied[0][0]
 
 
@@ -167,17 +182,24 @@ def _as_date(on: dt.date | str | None) -> dt.date:
         raise ProtocolError(f"date {on!r}: expected an ISO 8601 date (YYYY-MM-DD)", field="date") from None
 
 
-def list_protocols(*, on: dt.date | str | None = None,
-                   extra_dirs: Iterable[str | Path] | None = None) -> list[Protocol]:
+def list_protocols(
+    *, on: dt.date | str | None = None, extra_dirs: Iterable[str | Path] | None = None
+) -> list[Protocol]:
     """Every protocol in its current version (on ``on``, default today), ordered by registry id;
     a trial none of whose versions is in effect yet is left out."""
     day = _as_date(on)
-    return [_current(vs, day) for _, vs in sorted(_catalogue(_dirs(extra_dirs)).items())
-            if vs[0][0].effective_date <= day]
+    return [
+        _current(vs, day) for _, vs in sorted(_catalogue(_dirs(extra_dirs)).items()) if vs[0][0].effective_date <= day
+    ]
 
 
-def load_protocol(trial: str, version: str | None = None, *, on: dt.date | str | None = None,
-                  extra_dirs: Iterable[str | Path] | None = None) -> Protocol:
+def load_protocol(
+    trial: str,
+    version: str | None = None,
+    *,
+    on: dt.date | str | None = None,
+    extra_dirs: Iterable[str | Path] | None = None,
+) -> Protocol:
     """A protocol by NCT id or short name (case-insensitive): the named ``version``, or else the
     version current on ``on`` (default today): the latest ``effective_date`` not after that day."""
     cat = _catalogue(_dirs(extra_dirs))
@@ -188,8 +210,11 @@ def load_protocol(trial: str, version: str | None = None, *, on: dt.date | str |
         if p.version == version.strip():
             return p
     known = ", ".join(repr(p.version) for p, _ in versions)
-    raise ProtocolError(f"trial {versions[0][0].id}: version {version!r}: expected one of {known}",
-                        code="protocol_version_not_found", field="version")
+    raise ProtocolError(
+        f"trial {versions[0][0].id}: version {version!r}: expected one of {known}",
+        code="protocol_version_not_found",
+        field="version",
+    )
 
 
 def protocol_versions(trial: str, *, extra_dirs: Iterable[str | Path] | None = None) -> list[Protocol]:

@@ -62,7 +62,9 @@ def parse_schedule(raw: dict | None, *, blinded_roles: list[str] | tuple[str, ..
     if blinded_roles:
         bad = [v.code for v in schedule.visits if v.anchor == "radiotherapy_end"]
         if bad:
-            raise ValueError(f"visits {bad}: anchored to the last radiotherapy fraction in a trial that blinds "
-                             f"{sorted(blinded_roles)}; expected randomization or radiotherapy_start (the last "
-                             "fraction's date differs by arm)")
+            raise ValueError(
+                f"visits {bad}: anchored to the last radiotherapy fraction in a trial that blinds "
+                f"{sorted(blinded_roles)}; expected randomization or radiotherapy_start (the last "
+                "fraction's date differs by arm)"
+            )
     return schedule

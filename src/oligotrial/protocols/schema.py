@@ -18,12 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from oligotrial.protocols.rt_schema import RadiotherapySpec
 
 ROLES = (
-    "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-    "data_manager", "dsmb", "admin", "outcome_assessor",
+    "coordinator",
+    "enrolling_oncologist",
+    "treating_oncologist",
+    "statistician",
+    "data_manager",
+    "dsmb",
+    "admin",
+    "outcome_assessor",
 )
 Role = Literal[
-    "coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-    "data_manager", "dsmb", "admin", "outcome_assessor",
+    "coordinator",
+    "enrolling_oncologist",
+    "treating_oncologist",
+    "statistician",
+    "data_manager",
+    "dsmb",
+    "admin",
+    "outcome_assessor",
 ]
 
 
@@ -149,8 +161,7 @@ class AttestationKey(_Model):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     question: str
     by: str = "investigator"
-    favourable: bool = Field(
-        description="the answer that keeps the patient eligible (used by --assume-attested)")
+    favourable: bool = Field(description="the answer that keeps the patient eligible (used by --assume-attested)")
 
 
 class Criterion(_Model):
@@ -166,8 +177,10 @@ class Criterion(_Model):
         if self.rule is None and self.attestation is None:
             raise ValueError(f"criterion {self.id}: needs a rule or an attestation key")
         if self.rule is not None and self.attestation is not None:
-            raise ValueError(f"criterion {self.id}: give a rule or an attestation, not both "
-                             "(use {attested: key} inside the rule to combine them)")
+            raise ValueError(
+                f"criterion {self.id}: give a rule or an attestation, not both "
+                "(use {attested: key} inside the rule to combine them)"
+            )
         return self
 
     @property
@@ -244,7 +257,8 @@ class Protocol(_Model):
             raise ValueError(f"arm ids must be unique: {arm_ids}")
         if set(self.allocation_ratio) != set(arm_ids):
             raise ValueError(
-                f"allocation_ratio names {sorted(self.allocation_ratio)}; expected the arms {sorted(arm_ids)}")
+                f"allocation_ratio names {sorted(self.allocation_ratio)}; expected the arms {sorted(arm_ids)}"
+            )
         ids = [c.id for c in self.criteria]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:

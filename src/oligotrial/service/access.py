@@ -24,10 +24,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # assessor, whom a protocol may blind (NCT06592612 "Masking: Single (Outcomes Assessor)")
     "assessment": _CLIN | {"outcome_assessor"},
     "correct_record": frozenset({"coordinator", "data_manager", "enrolling_oncologist"}),
-    "view": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
-                       "statistician", "dsmb", "outcome_assessor"}),
-    "summary": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
-                          "statistician", "dsmb", "admin"}),
+    "view": frozenset(
+        {
+            "coordinator",
+            "enrolling_oncologist",
+            "treating_oncologist",
+            "data_manager",
+            "statistician",
+            "dsmb",
+            "outcome_assessor",
+        }
+    ),
+    "summary": frozenset(
+        {"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager", "statistician", "dsmb", "admin"}
+    ),
     "unblind": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist"}),
     "audit_view": frozenset({"coordinator", "data_manager", "dsmb", "statistician", "admin"}),
     "audit_verify": frozenset({"coordinator", "data_manager", "admin"}),
@@ -40,8 +50,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "unblind_trial": frozenset({"admin"}),
     # data queries (service.queries): the data manager raises, closes and re-opens them; the site
     # (and a masked outcome assessor, who records the assessments queried) answers them
-    "query_view": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager",
-                             "outcome_assessor"}),
+    "query_view": frozenset(
+        {"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager", "outcome_assessor"}
+    ),
     "query_raise": frozenset({"data_manager"}),
     "query_answer": frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "outcome_assessor"}),
     "query_resolve": frozenset({"data_manager"}),
@@ -59,8 +70,12 @@ def authorize(actor: Actor, trial: str, action: str) -> str:
     :class:`BlindingError` (code ``forbidden``) that names the action, never any data."""
     role = actor.role_in(trial)
     if role is None or role not in PERMISSIONS[action]:
-        raise BlindingError(f"{action}: role {role or 'none'!r} in trial {trial} may not do this; "
-                            f"expected one of {sorted(PERMISSIONS[action])}", code="forbidden", field="role")
+        raise BlindingError(
+            f"{action}: role {role or 'none'!r} in trial {trial} may not do this; "
+            f"expected one of {sorted(PERMISSIONS[action])}",
+            code="forbidden",
+            field="role",
+        )
     return role
 
 
@@ -75,9 +90,12 @@ def authorize_entry(actor: Actor, protocol: Any, kind: str) -> str:
         return authorize(actor, protocol.id, "follow_up")
     role = authorize(actor, protocol.id, "assessment")
     if "outcome_assessor" in protocol.masking.blinded_roles and role != "outcome_assessor":
-        raise BlindingError(f"assessment: trial {protocol.id} masks its outcome assessors; a tumour assessment is "
-                            f"recorded by the outcome_assessor only, not by role {role!r}", code="forbidden",
-                            field="role")
+        raise BlindingError(
+            f"assessment: trial {protocol.id} masks its outcome assessors; a tumour assessment is "
+            f"recorded by the outcome_assessor only, not by role {role!r}",
+            code="forbidden",
+            field="role",
+        )
     return role
 
 
@@ -92,8 +110,9 @@ def check_site(actor: Actor, trial: str, participant: Any) -> None:
     """Refuse a participant of another site as if it did not exist (a site's staff learn nothing
     about another site's participants, not even that they exist)."""
     if participant is not None and not site_visible(actor, trial, participant.site):
-        raise WorkflowError(f"participant {participant.id}: not found in trial {trial}", code="not_found",
-                            field="participant")
+        raise WorkflowError(
+            f"participant {participant.id}: not found in trial {trial}", code="not_found", field="participant"
+        )
 
 
 def visible_participant(uow: Any, actor: Actor | None, trial: str, pid: str, *, for_update: bool = False) -> Any:
@@ -112,5 +131,8 @@ def authorize_any(actor: Actor, action: str) -> str:
     for role in actor.roles.values():
         if role in PERMISSIONS[action]:
             return role
-    raise BlindingError(f"{action}: none of your roles may do this; expected one of "
-                        f"{sorted(PERMISSIONS[action])}", code="forbidden", field="role")
+    raise BlindingError(
+        f"{action}: none of your roles may do this; expected one of {sorted(PERMISSIONS[action])}",
+        code="forbidden",
+        field="role",
+    )

@@ -35,47 +35,79 @@ class Assessed:
     result: r11.RecistResult | irecist.IrecistResult
 
 
-def assess_patient(patient: Patient, *, criteria: Criteria = "recist1.1", baseline: dt.date | None = None,
-                   start: dt.date | None = None, confirm: bool = False,
-                   recist_options: r11.RecistOptions | None = None,
-                   irecist_options: irecist.IrecistOptions | None = None) -> Assessed:
+def assess_patient(
+    patient: Patient,
+    *,
+    criteria: Criteria = "recist1.1",
+    baseline: dt.date | None = None,
+    start: dt.date | None = None,
+    confirm: bool = False,
+    recist_options: r11.RecistOptions | None = None,
+    irecist_options: irecist.IrecistOptions | None = None,
+) -> Assessed:
     """Responses at every time point and the best overall response (``oligotrial.assessment/1``)."""
     ropts = recist_options or r11.RecistOptions()
     if criteria == "recist1.1":
         res: Any = r11.assess(patient, baseline=baseline, options=ropts)
         bor = r11.best_overall_response(res.responses(), start=start or res.baseline, confirm=confirm, options=ropts)
         first = r11.first_progression(res)
-        tps = [{"date": tp.date.isoformat(), "target_sum_mm": _num(tp.target_sum_mm),
+        tps = [
+            {
+                "date": tp.date.isoformat(),
+                "target_sum_mm": _num(tp.target_sum_mm),
                 "change_from_baseline_pct": tp.change_from_baseline_pct,
-                "change_from_nadir_mm": _num(tp.change_from_nadir_mm), "target": tp.target,
-                "non_target": tp.non_target, "new_lesions": tp.new_lesions, "overall": tp.overall,
-                "reasons": tp.reasons} for tp in res.timepoints]
+                "change_from_nadir_mm": _num(tp.change_from_nadir_mm),
+                "target": tp.target,
+                "non_target": tp.non_target,
+                "new_lesions": tp.new_lesions,
+                "overall": tp.overall,
+                "reasons": tp.reasons,
+            }
+            for tp in res.timepoints
+        ]
         name = "RECIST 1.1"
     elif criteria == "irecist":
         iopts = irecist_options or irecist.IrecistOptions(recist=ropts)
         res = irecist.assess(patient, baseline=baseline, options=iopts)
-        bor = irecist.best_overall_response(res.responses(), start=start or res.baseline, confirm=confirm,
-                                            options=iopts)
+        bor = irecist.best_overall_response(
+            res.responses(), start=start or res.baseline, confirm=confirm, options=iopts
+        )
         first = res.first_progression
-        tps = [{"date": tp.date.isoformat(), "target_sum_mm": _num(tp.target_sum_mm),
+        tps = [
+            {
+                "date": tp.date.isoformat(),
+                "target_sum_mm": _num(tp.target_sum_mm),
                 "change_from_baseline_pct": tp.change_from_baseline_pct,
                 "change_from_nadir_mm": _num(tp.change_from_nadir_mm),
-                "target": _i(tp.target), "non_target": _i(tp.non_target), "new_lesions": tp.new_lesions,
-                "overall": tp.overall, "nlt_sum_mm": _num(tp.nlt_sum_mm),
-                "ignored_for_confirmation": tp.ignored_for_confirmation, "reasons": tp.reasons}
-               for tp in res.timepoints]
+                "target": _i(tp.target),
+                "non_target": _i(tp.non_target),
+                "new_lesions": tp.new_lesions,
+                "overall": tp.overall,
+                "nlt_sum_mm": _num(tp.nlt_sum_mm),
+                "ignored_for_confirmation": tp.ignored_for_confirmation,
+                "reasons": tp.reasons,
+            }
+            for tp in res.timepoints
+        ]
         name = "iRECIST"
     else:
         raise AssessmentError(f"criteria {criteria!r}: expected recist1.1 or irecist", field="criteria")
     doc = {
-        "format": "oligotrial.assessment/1", "patient": patient.id, "criteria": name,
-        "baseline": res.baseline.isoformat(), "targets": list(res.targets), "non_targets": list(res.non_targets),
-        "timepoints": tps, "best_overall_response": bor.response,
-        "first_progression": first.isoformat() if first else None, "notes": list(res.notes),
+        "format": "oligotrial.assessment/1",
+        "patient": patient.id,
+        "criteria": name,
+        "baseline": res.baseline.isoformat(),
+        "targets": list(res.targets),
+        "non_targets": list(res.non_targets),
+        "timepoints": tps,
+        "best_overall_response": bor.response,
+        "first_progression": first.isoformat() if first else None,
+        "notes": list(res.notes),
         # extensions
         "baseline_sum_mm": _num(res.baseline_sum_mm),
         "best_overall_response_date": bor.date.isoformat() if bor.date else None,
-        "confirmed": confirm, "start": (start or res.baseline).isoformat(),
+        "confirmed": confirm,
+        "start": (start or res.baseline).isoformat(),
     }
     if criteria == "irecist":
         doc["new_lesion_targets"] = list(res.nlt)
@@ -116,9 +148,15 @@ def _origin(patient: Patient, start: dt.date | None) -> tuple[dt.date, str]:
     base = points[0].date if points else None
     courses = sorted(rt.start for rt in patient.radiotherapy or () if base is None or rt.start >= base)
     if courses:
-        return courses[0], f"origin: first radiotherapy course on/after the baseline ({courses[0]}); give --start for the randomization date"
-    raise AssessmentError(f"patient {patient.id}: no origin for endpoints: expected --start (randomization or "
-                          "treatment start) or a radiotherapy course in the record", field="start")
+        return (
+            courses[0],
+            f"origin: first radiotherapy course on/after the baseline ({courses[0]}); give --start for the randomization date",
+        )
+    raise AssessmentError(
+        f"patient {patient.id}: no origin for endpoints: expected --start (randomization or "
+        "treatment start) or a radiotherapy course in the record",
+        field="start",
+    )
 
 
 def response_baseline(patient: Patient, origin: dt.date) -> dt.date | None:
@@ -141,8 +179,9 @@ def _matches(line: Any, spec: Any) -> str | None:
     return None
 
 
-def new_anticancer_therapy(patient: Patient, protocol: Protocol, origin: dt.date, arm: str | None,
-                           notes: list[str], *, reveal_arm: bool = True) -> list[ep.Candidate]:
+def new_anticancer_therapy(
+    patient: Patient, protocol: Protocol, origin: dt.date, arm: str | None, notes: list[str], *, reveal_arm: bool = True
+) -> list[ep.Candidate]:
     """Systemic therapy started after the origin that is *new* anticancer therapy: protocol-directed
     therapy of the participant's arm (the SOC arms' second-line therapy, the SBRT arm's
     maintenance, as each arm's ``systemic`` block names it) never is. Without the arm (a record
@@ -163,24 +202,35 @@ def new_anticancer_therapy(patient: Patient, protocol: Protocol, origin: dt.date
                 how = _matches(line, spec) if spec is not None else None
                 if how:
                     who = f"arm {arm}" if reveal_arm else "the allocated arm"
-                    notes.append(f"line {line.line} ({', '.join(line.agents)}) from {c.date} is protocol therapy of "
-                                 f"{who} ({how}): it does not censor")
+                    notes.append(
+                        f"line {line.line} ({', '.join(line.agents)}) from {c.date} is protocol therapy of "
+                        f"{who} ({how}): it does not censor"
+                    )
                     continue
             else:
                 placed = [(a.id, _matches(line, a.systemic)) for a in arms]
                 placed = [(a, how) for a, how in placed if how]
                 if placed:
-                    notes.append(f"line {line.line} ({', '.join(line.agents)}) from {c.date} is treated as protocol "
-                                 f"therapy of arm {placed[0][0]} ({placed[0][1]}), the arm that directs it: no arm "
-                                 "was given, so the record cannot place it; it does not censor")
+                    notes.append(
+                        f"line {line.line} ({', '.join(line.agents)}) from {c.date} is treated as protocol "
+                        f"therapy of arm {placed[0][0]} ({placed[0][1]}), the arm that directs it: no arm "
+                        "was given, so the record cannot place it; it does not censor"
+                    )
                     continue
         out.append(c)
     return out
 
 
-def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | None = None,
-                     arm: str | None = None, origin_kind: str | None = None,
-                     reveal_arm: bool = True, contacts: list[ep.Candidate] | None = None) -> dict[str, Any]:
+def derive_endpoints(
+    patient: Patient,
+    protocol: Protocol,
+    *,
+    start: dt.date | None = None,
+    arm: str | None = None,
+    origin_kind: str | None = None,
+    reveal_arm: bool = True,
+    contacts: list[ep.Candidate] | None = None,
+) -> dict[str, Any]:
     """Every endpoint in the protocol's ``endpoint_rules`` for one patient.
 
     ``start`` is the origin (randomization; enrolment in a single-arm trial); ``arm`` the
@@ -193,14 +243,17 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
     origin they give the last contact that censors overall survival and time to next treatment."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     if arm is not None and arm not in {a.id for a in protocol.arms}:
-        raise AssessmentError(f"arm {arm!r}: expected one of {[a.id for a in protocol.arms]} for {protocol.id}",
-                              field="arm")
+        raise AssessmentError(
+            f"arm {arm!r}: expected one of {[a.id for a in protocol.arms]} for {protocol.id}", field="arm"
+        )
     origin, origin_note = _origin(patient, start)
     notes = [origin_note]
     baseline = response_baseline(patient, origin)
     if baseline is None:
-        notes.append(f"no assessment on or before the origin {origin}: no response baseline, so no response "
-                     "and no RECIST progression can be derived (recorded progression and death still count)")
+        notes.append(
+            f"no assessment on or before the origin {origin}: no response baseline, so no response "
+            "and no RECIST progression can be derived (recorded progression and death still count)"
+        )
     results: list[dict[str, Any]] = []
     cache: dict[str, Any] = {}
 
@@ -221,16 +274,37 @@ def derive_endpoints(patient: Patient, protocol: Protocol, *, start: dt.date | N
     nact_all = ep.next_line_starts(patient, origin)
     alive = ep.last_known_alive(patient, [ep.Candidate(origin, origin_kind or rules.origin), *(contacts or ())])
     if alive is not None:
-        alive = ep.Candidate(alive.date, f"the last contact ({alive.reason}), the last date the participant was "
-                                         "seen or reported alive")
+        alive = ep.Candidate(
+            alive.date, f"the last contact ({alive.reason}), the last date the participant was seen or reported alive"
+        )
     for rule in rules.endpoints:
-        results.append(_one(patient, rule, origin, responses, nact, nact_all, notes, baseline, alive,
-                            response_options(rules), disease_state=protocol.disease_state))
+        results.append(
+            _one(
+                patient,
+                rule,
+                origin,
+                responses,
+                nact,
+                nact_all,
+                notes,
+                baseline,
+                alive,
+                response_options(rules),
+                disease_state=protocol.disease_state,
+            )
+        )
     response = _response_summary(rules, origin, responses, nact)
-    out = {"format": "oligotrial.endpoints/1", "patient": patient.id, "trial": protocol.id,
-           "origin": origin.isoformat(), "origin_kind": origin_kind or rules.origin,
-           "response_baseline": baseline.isoformat() if baseline else None,
-           "response": response, "endpoints": results, "notes": notes}
+    out = {
+        "format": "oligotrial.endpoints/1",
+        "patient": patient.id,
+        "trial": protocol.id,
+        "origin": origin.isoformat(),
+        "origin_kind": origin_kind or rules.origin,
+        "response_baseline": baseline.isoformat() if baseline else None,
+        "response": response,
+        "endpoints": results,
+        "notes": notes,
+    }
     if arm is not None and reveal_arm:
         out["arm"] = arm
     return out
@@ -245,15 +319,26 @@ def response_options(rules: Any) -> r11.RecistOptions:
     return replace(r11.RecistOptions(), confirm_min_days=conf.confirm_min_days, sd_min_days=conf.sd_min_days)
 
 
-def best_response(responses: list[tuple[dt.date, str]], *, criteria: str, start: dt.date, confirm: bool,
-                  until: dt.date | None, options: r11.RecistOptions) -> r11.BestResponse:
+def best_response(
+    responses: list[tuple[dt.date, str]],
+    *,
+    criteria: str,
+    start: dt.date,
+    confirm: bool,
+    until: dt.date | None,
+    options: r11.RecistOptions,
+) -> r11.BestResponse:
     """Best overall response (RECIST 1.1 s.4.4.3; iRECIST: Seymour 2017) from the time-point
     responses on or after ``start`` and before ``until`` (new anticancer therapy: RECIST 1.1
     s.4.4.3 counts responses "until disease progression/recurrence" on the study's own treatment),
     confirmed (``confirm``) or not."""
     if criteria == "irecist":
-        return irecist.best_overall_response([r for r in responses if until is None or r[0] < until], start=start,
-                                             confirm=confirm, options=irecist.IrecistOptions(recist=options))
+        return irecist.best_overall_response(
+            [r for r in responses if until is None or r[0] < until],
+            start=start,
+            confirm=confirm,
+            options=irecist.IrecistOptions(recist=options),
+        )
     return r11.best_overall_response(responses, start=start, confirm=confirm, until=until, options=options)
 
 
@@ -267,24 +352,41 @@ def _response_summary(rules: Any, origin: dt.date, responses, nact: list[ep.Cand
     confirm = bool(rule and rule.confirm_response)
     resp = responses(criteria)
     until = nact[0].date if nact else None
-    bor = best_response(resp, criteria=criteria, start=origin, confirm=confirm, until=until,
-                        options=response_options(rules))
+    bor = best_response(
+        resp, criteria=criteria, start=origin, confirm=confirm, until=until, options=response_options(rules)
+    )
     if criteria == "irecist":
         cr_pr, control = ("iCR", "iPR"), ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
     else:
         cr_pr, control = ("CR", "PR"), ("CR", "PR", "SD", "NON-CR/NON-PD")
     best = bor.response
-    return {"criteria": "iRECIST" if criteria == "irecist" else "RECIST 1.1", "confirmed": confirm,
-            "best_overall_response": best, "date": bor.date.isoformat() if bor.date else None,
-            "objective_response": None if best is None else best in cr_pr,
-            "disease_control": None if best is None else best in control,
-            "reason": "no post-origin assessment: unknown" if best is None else
-                      f"best overall response {best}" + (f" up to new anticancer therapy on {until}" if until else "")}
+    return {
+        "criteria": "iRECIST" if criteria == "irecist" else "RECIST 1.1",
+        "confirmed": confirm,
+        "best_overall_response": best,
+        "date": bor.date.isoformat() if bor.date else None,
+        "objective_response": None if best is None else best in cr_pr,
+        "disease_control": None if best is None else best in control,
+        "reason": "no post-origin assessment: unknown"
+        if best is None
+        else f"best overall response {best}" + (f" up to new anticancer therapy on {until}" if until else ""),
+    }
 
 
-def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_therapy, nact_all, notes,
-         baseline: dt.date | None, alive: ep.Candidate | None = None,
-         ropts: r11.RecistOptions | None = None, *, disease_state: Any = None) -> dict[str, Any]:
+def _one(
+    patient: Patient,
+    rule: EndpointRule,
+    origin: dt.date,
+    responses,
+    new_therapy,
+    nact_all,
+    notes,
+    baseline: dt.date | None,
+    alive: ep.Candidate | None = None,
+    ropts: r11.RecistOptions | None = None,
+    *,
+    disease_state: Any = None,
+) -> dict[str, Any]:
     resp = responses(rule.criteria)
     deaths = ep.deaths(patient) if rule.death_is_event else []
     nact = None
@@ -294,23 +396,41 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
         mdt = ep.mdt_dates(patient, origin)
         if mdt and (nact is None or mdt[0].date < nact.date):
             nact = mdt[0]
-    missed = (ep.MissedVisit(rule.missed_visit.visit_interval_days, rule.missed_visit.min_missed_visits)
-              if rule.missed_visit else None)
+    missed = (
+        ep.MissedVisit(rule.missed_visit.visit_interval_days, rule.missed_visit.min_missed_visits)
+        if rule.missed_visit
+        else None
+    )
     base = {"endpoint": rule.id, "name": rule.name, "source_text": rule.source_text}
     if rule.kind in ("orr", "dcr"):
-        bor = best_response(resp, criteria=rule.criteria, start=origin, confirm=rule.confirm_response,
-                            until=nact.date if nact else None, options=ropts or r11.RecistOptions())
+        bor = best_response(
+            resp,
+            criteria=rule.criteria,
+            start=origin,
+            confirm=rule.confirm_response,
+            until=nact.date if nact else None,
+            options=ropts or r11.RecistOptions(),
+        )
         if rule.criteria == "irecist":
             good = ("iCR", "iPR") if rule.kind == "orr" else ("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
         else:
             good = ("CR", "PR") if rule.kind == "orr" else ("CR", "PR", "SD", "NON-CR/NON-PD")
         value = None if bor.response is None else bor.response in good
-        reason = ("no post-origin assessment: unknown" if bor.response is None
-                  else f"best overall response {bor.response}" + (" (confirmed)" if bor.confirmed else ""))
+        reason = (
+            "no post-origin assessment: unknown"
+            if bor.response is None
+            else f"best overall response {bor.response}" + (" (confirmed)" if bor.confirmed else "")
+        )
         return {**base, **ep.ResponseEndpoint(rule.id, value, bor.response, reason).to_dict()}
     if rule.kind == "os":
-        tte = ep.time_to_event(rule.id, origin, events=ep.deaths(patient), assessments=resp,
-                               last_contact=alive, censor_at_last_contact=True)
+        tte = ep.time_to_event(
+            rule.id,
+            origin,
+            events=ep.deaths(patient),
+            assessments=resp,
+            last_contact=alive,
+            censor_at_last_contact=True,
+        )
         return {**base, **tte.to_dict()}
     if rule.kind == "ttnt":
         events = list(nact_all[:1]) + deaths
@@ -320,8 +440,9 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
             # follow-up for the next treatment is complete to the death: censored there (the rule's
             # "death and last contact censor"); the death is not a contact
             end = ep.Candidate(death, "the death, not an event of this endpoint (follow-up is complete to it)")
-        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp,
-                               last_contact=end, censor_at_last_contact=True)
+        tte = ep.time_to_event(
+            rule.id, origin, events=events, assessments=resp, last_contact=end, censor_at_last_contact=True
+        )
         return {**base, **tte.to_dict()}
     if rule.kind == "pfs":
         if rule.criteria == "irecist":
@@ -332,8 +453,7 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
         events = deaths + ([pd] if pd else [])
         if rule.recorded_progression_is_event:
             events += ep.recorded_progressions(patient)
-        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact,
-                               missed_visit=missed)
+        tte = ep.time_to_event(rule.id, origin, events=events, assessments=resp, new_therapy=nact, missed_visit=missed)
         return {**base, **tte.to_dict()}
     if rule.kind == "pfs_next_line":
         return {**base, **_pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes).to_dict()}
@@ -352,11 +472,22 @@ def _one(patient: Patient, rule: EndpointRule, origin: dt.date, responses, new_t
             if rt.start < origin:
                 continue
             for lid in rt.lesions or ():
-                per.append(ep.local_control(rule.id, patient, lid, rt.start,
-                                            progression_pct=rule.lesion_progression_pct or 20,
-                                            progression_mm=rule.lesion_progression_mm or 5).to_dict())
-        return {**base, "kind": "per_lesion", "lesions": per,
-                "reason": "no lesion treated on or after the origin" if not per else f"{len(per)} treated lesion(s)"}
+                per.append(
+                    ep.local_control(
+                        rule.id,
+                        patient,
+                        lid,
+                        rt.start,
+                        progression_pct=rule.lesion_progression_pct or 20,
+                        progression_mm=rule.lesion_progression_mm or 5,
+                    ).to_dict()
+                )
+        return {
+            **base,
+            "kind": "per_lesion",
+            "lesions": per,
+            "reason": "no lesion treated on or after the origin" if not per else f"{len(per)} treated lesion(s)",
+        }
     raise AssessmentError(f"endpoint kind {rule.kind!r}: not derivable", field="kind")  # pragma: no cover
 
 
@@ -371,23 +502,47 @@ def _residual_control(patient: Patient, rule: EndpointRule, origin: dt.date, spe
     from oligotrial.domain.response import evaluate_disease_state
 
     if spec is None:
-        raise AssessmentError(f"endpoint {rule.id}: lesions 'residual' needs the protocol's disease_state",
-                              field="lesions")
+        raise AssessmentError(
+            f"endpoint {rule.id}: lesions 'residual' needs the protocol's disease_state", field="lesions"
+        )
     ds = evaluate_disease_state(patient.model_copy(update={"as_of": origin}), spec)
     if ds.judged_scan is None:
-        return {"kind": "per_lesion", "lesion_set": "residual", "lesions": [], "undetermined": [],
-                "reason": f"no scan on or before the origin {origin}: the residual lesions are not known"}
-    per = [ep.local_control(rule.id, patient, lid, origin, progression_pct=rule.lesion_progression_pct or 20,
-                            progression_mm=rule.lesion_progression_mm or 5).to_dict() for lid in ds.counted]
+        return {
+            "kind": "per_lesion",
+            "lesion_set": "residual",
+            "lesions": [],
+            "undetermined": [],
+            "reason": f"no scan on or before the origin {origin}: the residual lesions are not known",
+        }
+    per = [
+        ep.local_control(
+            rule.id,
+            patient,
+            lid,
+            origin,
+            progression_pct=rule.lesion_progression_pct or 20,
+            progression_mm=rule.lesion_progression_mm or 5,
+        ).to_dict()
+        for lid in ds.counted
+    ]
     why = "; ".join(ds.missing) or "not classified"
-    undetermined = [{"lesion": lid, "reason": f"not known whether it was residual at {ds.judged_scan}: needs {why}"}
-                    for lid in ds.uncertain]
-    reason = (f"{len(per)} residual lesion(s) on the scan of {ds.judged_scan} (on or before the origin {origin}), "
-              "followed from the origin in every arm")
+    undetermined = [
+        {"lesion": lid, "reason": f"not known whether it was residual at {ds.judged_scan}: needs {why}"}
+        for lid in ds.uncertain
+    ]
+    reason = (
+        f"{len(per)} residual lesion(s) on the scan of {ds.judged_scan} (on or before the origin {origin}), "
+        "followed from the origin in every arm"
+    )
     if undetermined:
         reason += f"; {len(undetermined)} lesion(s) undetermined"
-    return {"kind": "per_lesion", "lesion_set": "residual", "lesions": per, "undetermined": undetermined,
-            "reason": reason}
+    return {
+        "kind": "per_lesion",
+        "lesion_set": "residual",
+        "lesions": per,
+        "undetermined": undetermined,
+        "reason": reason,
+    }
 
 
 def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes) -> ep.TimeToEvent:
@@ -418,9 +573,14 @@ def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes)
             events.append(ep.Candidate(t.progression_date, f"progression on line {t.line} (systemic_therapy[])"))
     further = [c for c in nact_all if c.date > nxt.date]
     assessments = resp + [r for r in after_resp if r[0] > nxt.date]
-    return ep.time_to_event(rule.id, origin, events=events, assessments=assessments,
-                            new_therapy=further[0] if (further and rule.censor_at_new_anticancer_therapy) else None,
-                            missed_visit=missed)
+    return ep.time_to_event(
+        rule.id,
+        origin,
+        events=events,
+        assessments=assessments,
+        new_therapy=further[0] if (further and rule.censor_at_new_anticancer_therapy) else None,
+        missed_visit=missed,
+    )
 
 
 def _polymetastatic(patient: Patient, origin: dt.date, threshold: int, baseline: dt.date | None) -> ep.Candidate | None:
@@ -438,8 +598,9 @@ def _polymetastatic(patient: Patient, origin: dt.date, threshold: int, baseline:
         if tp.date < origin:
             continue
         p = points[tp.date]
-        present = [lid for lid in base_ids
-                   if r11.gone(r11.lesion_of(patient, lid), p.findings.get(lid), target=True) is False]
+        present = [
+            lid for lid in base_ids if r11.gone(r11.lesion_of(patient, lid), p.findings.get(lid), target=True) is False
+        ]
         count = len(present) + len(tp.new_lesion_ids)
         if count > threshold:
             return ep.Candidate(tp.date, f"polymetastatic progression: {count} lesions > {threshold}")

@@ -7,8 +7,16 @@ import logging
 import secrets
 from typing import Any
 
-from oligotrial.domain.trial.audit import (GENESIS, ChainReport, check_allocations, check_checkpoints, entry_mac,
-                                           format_epoch, readable, verify_chain)
+from oligotrial.domain.trial.audit import (
+    GENESIS,
+    ChainReport,
+    check_allocations,
+    check_checkpoints,
+    entry_mac,
+    format_epoch,
+    readable,
+    verify_chain,
+)
 from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any, site_visible
 from oligotrial.service.context import ServiceContext
@@ -23,8 +31,11 @@ WITHHELD = "withheld: would reveal the arm"
 
 def anchor(ctx: ServiceContext) -> AuditAnchor:
     if ctx.anchor is None:
-        raise AuditError("audit anchor: no audit key configured (the composition root sets one); nothing "
-                         "can be appended to or verified against the chain", code="no_audit_key")
+        raise AuditError(
+            "audit anchor: no audit key configured (the composition root sets one); nothing "
+            "can be appended to or verified against the chain",
+            code="no_audit_key",
+        )
     return ctx.anchor
 
 
@@ -33,9 +44,20 @@ def mac(ctx: ServiceContext, entry: dict[str, Any]) -> str:
     return entry_mac(anchor(ctx).mac_key(), entry)
 
 
-def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | None, action: str,
-           entity_type: str, entity_id: str, old: Any = None, new: Any = None,
-           reason: str | None = None, bind: str | None = None) -> dict[str, Any]:
+def record(
+    uow: UnitOfWork,
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    trial: str | None,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    old: Any = None,
+    new: Any = None,
+    reason: str | None = None,
+    bind: str | None = None,
+) -> dict[str, Any]:
     """Append one entry to the chain. Call last in a transaction: it locks the chain head until
     commit, so appends are serialised and the chain never forks. The entry is checked and its
     keyed digest computed here, before any lock; the storage adapter links and stores it in one
@@ -47,27 +69,58 @@ def record(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, *, trial: str | N
     ``at`` is when the action was taken (read before the head lock); ``seq`` is the order in
     which entries joined the chain, so two concurrent entries may have ``at`` a few
     microseconds out of ``seq`` order."""
-    entry = build_entry(ctx, actor, trial=trial, action=action, entity_type=entity_type, entity_id=entity_id,
-                        old=old, new=new, reason=reason)
+    entry = build_entry(
+        ctx,
+        actor,
+        trial=trial,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        old=old,
+        new=new,
+        reason=reason,
+    )
     uow.repo.append_audit(entry, mac(ctx, entry), bind=bind)
     return entry
 
 
-def build_entry(ctx: ServiceContext, actor: Actor, *, trial: str | None, action: str, entity_type: str,
-                entity_id: str, old: Any = None, new: Any = None, reason: str | None = None) -> dict[str, Any]:
+def build_entry(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    trial: str | None,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    old: Any = None,
+    new: Any = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """An audit entry, checked (a change needs a reason; no arm ever enters the trail), not yet
     appended: :func:`record` appends it, or a storage adapter does so with the write it records."""
     if old is not None and not (reason and reason.strip()):
-        raise AuditError(f"reason: changing saved {entity_type} {entity_id} needs a reason for the change",
-                         code="reason_required", field="reason")
+        raise AuditError(
+            f"reason: changing saved {entity_type} {entity_id} needs a reason for the change",
+            code="reason_required",
+            field="reason",
+        )
     if isinstance(new, dict) and {"arm", "arm_id", "arm_label"} & set(new):
-        raise AuditError(f"audit entry for {entity_type}: arm information must never enter the trail",
-                         code="arm_in_audit")
-    entry = {"at": ctx.now_iso(), "actor": actor.username,
-             "role": actor.role_in(trial) if trial else actor.role_in("*"), "trial": trial,
-             "action": action, "entity_type": entity_type, "entity_id": entity_id,
-             "old": old, "new": new, "reason": reason,
-             "nonce": secrets.token_hex(16)}  # v3: inside the keyed digest; a copied entry repeats it
+        raise AuditError(
+            f"audit entry for {entity_type}: arm information must never enter the trail", code="arm_in_audit"
+        )
+    entry = {
+        "at": ctx.now_iso(),
+        "actor": actor.username,
+        "role": actor.role_in(trial) if trial else actor.role_in("*"),
+        "trial": trial,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "old": old,
+        "new": new,
+        "reason": reason,
+        "nonce": secrets.token_hex(16),
+    }  # v3: inside the keyed digest; a copied entry repeats it
     return entry
 
 
@@ -116,9 +169,12 @@ def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any
         rep = verify_chain(whole, None, a.mac_key())
         check_checkpoints(rep, whole, cps)
         if not rep.ok:
-            raise AuditError(f"audit checkpoint: the chain does not verify (altered {rep.altered}, removed "
-                             f"{rep.removed}, replayed {rep.replayed}; {rep.checkpoint_problems}); no format epoch "
-                             "recorded, nothing signed", code="chain_broken")
+            raise AuditError(
+                f"audit checkpoint: the chain does not verify (altered {rep.altered}, removed "
+                f"{rep.removed}, replayed {rep.replayed}; {rep.checkpoint_problems}); no format epoch "
+                "recorded, nothing signed",
+                code="chain_broken",
+            )
         epoch = a.record_format(format_epoch(whole), ctx.now_iso())
     if not entries:
         if not cps:
@@ -126,10 +182,13 @@ def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any
         return dict(cps[-1])
     rep = verify_chain(entries, None, a.mac_key(), start=start, format_from=epoch, earlier_nonces=earlier)
     if not rep.ok:
-        raise AuditError(f"audit checkpoint: the chain since seq {start[0]} does not verify "
-                         f"(altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
-                         f"replayed {rep.replayed}{'; ' if rep.format_problems else ''}"
-                         f"{'; '.join(rep.format_problems[:3])}); nothing was signed", code="chain_broken")
+        raise AuditError(
+            f"audit checkpoint: the chain since seq {start[0]} does not verify "
+            f"(altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
+            f"replayed {rep.replayed}{'; ' if rep.format_problems else ''}"
+            f"{'; '.join(rep.format_problems[:3])}); nothing was signed",
+            code="chain_broken",
+        )
     a.record_format(format_epoch(entries), ctx.now_iso())  # versions first written since; recorded ones stay
     tip = max(entries, key=lambda e: e["seq"])
     return a.add_checkpoint(int(tip["seq"]), str(tip["hash"]), ctx.now_iso())
@@ -167,8 +226,9 @@ def after_commit(ctx: ServiceContext, appended: int) -> None:
         _log.warning("periodic audit checkpoint not written: %s", exc)
 
 
-def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
-          limit: int | None = None) -> list[dict[str, Any]]:
+def trail(
+    ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
     """A trial's audit entries as the actor may see them, oldest first: those after sequence
     number ``after``, at most ``limit`` of them (the database pages; a long trail is never read
     whole for one page). Entries never hold an arm (the allocation stays encrypted elsewhere);
@@ -186,8 +246,7 @@ def trail(ctx: ServiceContext, actor: Actor, trial: str, *, after: int = 0,
     out = []
     for r in rows:
         r = readable(r)
-        view = {k: r[k] for k in ("seq", "at", "actor", "role", "action", "entity_type", "entity_id",
-                                  "reason", "hash")}
+        view = {k: r[k] for k in ("seq", "at", "actor", "role", "action", "entity_type", "entity_id", "reason", "hash")}
         if blinded and r["action"] in ARM_REVEALING:
             view["old"] = view["new"] = view["reason"] = WITHHELD
             view["hash"] = None

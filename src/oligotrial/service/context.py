@@ -7,8 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oligotrial.service.ports import (AllocationCipher, AuditAnchor, Clock, PasswordHasher, Screener, UnitOfWorkFactory,
-                                      utc_now)
+from oligotrial.service.ports import (
+    AllocationCipher,
+    AuditAnchor,
+    Clock,
+    PasswordHasher,
+    Screener,
+    UnitOfWorkFactory,
+    utc_now,
+)
 
 
 @dataclass(frozen=True)

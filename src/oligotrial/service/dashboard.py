@@ -50,8 +50,17 @@ def recruitment(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]
     for day in sorted(days):
         total += days[day]
         points.append({"date": day, "enrolled": total})
-    return {"trial": protocol.id, "planned": protocol.planned_enrolment, "participants": len(rows),
-            "enrolled": total, "by_state": dict(sorted(by_state.items())), "points": points,
-            "sites": [] if set(sites) <= {None} else
-            [{**v, "by_state": dict(sorted(v["by_state"].items()))}
-             for _, v in sorted(sites.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]}
+    return {
+        "trial": protocol.id,
+        "planned": protocol.planned_enrolment,
+        "participants": len(rows),
+        "enrolled": total,
+        "by_state": dict(sorted(by_state.items())),
+        "points": points,
+        "sites": []
+        if set(sites) <= {None}
+        else [
+            {**v, "by_state": dict(sorted(v["by_state"].items()))}
+            for _, v in sorted(sites.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+        ],
+    }

@@ -32,8 +32,17 @@ from oligotrial.domain.record.followup import TERMS
 from oligotrial.service import enrolment, followup, randomization
 from oligotrial.service.consort import arm_has_radiotherapy
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.demo_cohort import (AE_TERMS, GRADE_P, GRADES, Candidate, Scenario, draw_course,
-                                            lesion_size, make_candidates, qol_answers)
+from oligotrial.service.demo_cohort import (
+    AE_TERMS,
+    GRADE_P,
+    GRADES,
+    Candidate,
+    Scenario,
+    draw_course,
+    lesion_size,
+    make_candidates,
+    qol_answers,
+)
 from oligotrial.service.ports import Actor
 
 #: the last day of every demo calendar (fixed: a demo is reproducible whatever day it runs)
@@ -72,8 +81,11 @@ def calendar(protocol: Any) -> tuple[dt.date, int]:
     first = protocol.effective_date + dt.timedelta(days=14) if protocol.effective_date else dt.date(2025, 1, 6)
     span = (DATA_CUT - first).days
     if span < 120:
-        raise OligotrialError(f"trial {protocol.id}: version effective {protocol.effective_date} leaves {span} days "
-                              f"before the demo's data cut {DATA_CUT}; expected at least 120", field="trial")
+        raise OligotrialError(
+            f"trial {protocol.id}: version effective {protocol.effective_date} leaves {span} days "
+            f"before the demo's data cut {DATA_CUT}; expected at least 120",
+            field="trial",
+        )
     return first, int(span * 0.55)
 
 
@@ -83,15 +95,23 @@ def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
     if not arm_has_radiotherapy(protocol, arm_id):
         return None
     rt = next(a for a in protocol.arms if a.id == arm_id).radiotherapy
-    regimens = [r for r in rt.regimens if getattr(r, "total_dose_gy", None) is not None
-                and getattr(r.total_dose_gy, "min", None) is not None and not getattr(r, "sites", None)]
+    regimens = [
+        r
+        for r in rt.regimens
+        if getattr(r, "total_dose_gy", None) is not None
+        and getattr(r.total_dose_gy, "min", None) is not None
+        and not getattr(r, "sites", None)
+    ]
     if not regimens:
         return None
     r = next((x for x in regimens if getattr(x, "typical", False)), regimens[0])
     fx_lo, fx_hi = int(r.fractions.min), int(r.fractions.max)
     fx = fx_lo if fx_lo == fx_hi else int(round((fx_lo + fx_hi) / 2))
-    dose = float(r.total_dose_gy.min) if r.total_dose_gy.min == r.total_dose_gy.max else \
-        float(round((r.total_dose_gy.min + r.total_dose_gy.max) / 2, 1))
+    dose = (
+        float(r.total_dose_gy.min)
+        if r.total_dose_gy.min == r.total_dose_gy.max
+        else float(round((r.total_dose_gy.min + r.total_dose_gy.max) / 2, 1))
+    )
     techniques = list(getattr(r, "techniques", None) or [])
     tech = "SBRT" if "SBRT" in techniques else (techniques[0] if techniques else "conventional")
     timing = getattr(r, "fraction_dates", None)
@@ -101,9 +121,18 @@ def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
 class Demo:
     """One demo run of ``trial`` on ``ctx`` (a fresh database) with ``clock`` as its clock."""
 
-    def __init__(self, ctx: ServiceContext, clock: DemoClock, trial: str, *, patients: int = 200, seed: int = 1,
-                 scenario: Scenario | None = None, progress: Callable[[int], None] | None = None,
-                 list_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        clock: DemoClock,
+        trial: str,
+        *,
+        patients: int = 200,
+        seed: int = 1,
+        scenario: Scenario | None = None,
+        progress: Callable[[int], None] | None = None,
+        list_seed: int | None = None,
+    ) -> None:
         self.ctx, self.clock, self.seed = ctx, clock, seed
         # the randomization list's own seed: secret in `oligotrial demo` (drawn at random, so that
         # nobody rebuilds the concealed list from the public demo seed); tests pass none and get
@@ -121,8 +150,9 @@ class Demo:
         self.dm = Actor("demo-data-manager", {t: "data_manager"})
         self.assessor = Actor("demo-outcome-assessor", {t: "outcome_assessor"})
         arms = self.protocol.arms
-        self.control = next((a.id for a in arms if a.type in ("active_comparator", "placebo_comparator",
-                                                               "no_intervention")), None)
+        self.control = next(
+            (a.id for a in arms if a.type in ("active_comparator", "placebo_comparator", "no_intervention")), None
+        )
         self.experimental = {a.id for a in arms if a.type in ("experimental", "single_arm")}
         spec = parse_schedule(self.protocol.schedule, blinded_roles=self.protocol.masking.blinded_roles)
         self.visits = list(spec.visits) if spec is not None else []
@@ -186,19 +216,32 @@ class Demo:
             return
         yield s + dt.timedelta(days=2)
         if cand.declines:
-            self._call(result, "decline", enrolment.close_screening, self.coord, t, pid,
-                       {"reason": "declined", "note": "declined to take part after the information visit"})
+            self._call(
+                result,
+                "decline",
+                enrolment.close_screening,
+                self.coord,
+                t,
+                pid,
+                {"reason": "declined", "note": "declined to take part after the information visit"},
+            )
             return
         consent_day = s + dt.timedelta(days=2)
-        self._call(result, "consent", enrolment.consent, self.coord, t, pid,
-                   {"date": consent_day.isoformat(), "form_version": "v1.0"})
+        self._call(
+            result,
+            "consent",
+            enrolment.consent,
+            self.coord,
+            t,
+            pid,
+            {"date": consent_day.isoformat(), "form_version": "v1.0"},
+        )
         yield s + dt.timedelta(days=3)
         self._call(result, "enrol", enrolment.enrol, self.coord, t, pid, {})
         eq, c30 = qol_answers(rng, 0.75)
         base_day = s + dt.timedelta(days=3)
         self._entry(result, pid, "qol", {"date": base_day.isoformat(), "instrument": "EQ-5D-5L", "responses": eq})
-        self._entry(result, pid, "qol", {"date": base_day.isoformat(), "instrument": "EORTC QLQ-C30",
-                                         "responses": c30})
+        self._entry(result, pid, "qol", {"date": base_day.isoformat(), "instrument": "EORTC QLQ-C30", "responses": c30})
         if self.single:
             arm, origin = self.protocol.arms[0].id, base_day
         else:
@@ -214,8 +257,16 @@ class Demo:
     def _entry(self, result: DemoResult, pid: str, kind: str, data: dict[str, Any], actor: Actor | None = None) -> None:
         self._call(result, kind, followup.record_entry, actor or self.dm, self.trial, pid, kind, data)
 
-    def _follow(self, pid: str, arm: str, origin: dt.date, cand: Candidate, course: Any, rng: np.random.Generator,
-                result: DemoResult) -> Iterator[dt.date]:
+    def _follow(
+        self,
+        pid: str,
+        arm: str,
+        origin: dt.date,
+        cand: Candidate,
+        course: Any,
+        rng: np.random.Generator,
+        result: DemoResult,
+    ) -> Iterator[dt.date]:
         t = self.trial
         day = lambda d: origin + dt.timedelta(days=int(round(d)))  # noqa: E731
         stop_at = min(course.death, course.lost or 1e9, course.withdrawn or 1e9)
@@ -234,10 +285,21 @@ class Demo:
             try:  # every site (up to five); an arm that treats one lesion conventionally: the first
                 enrolment.record_radiotherapy(self.ctx, self.radonc, t, pid, {**course_data, "lesions": ids[:5]})
             except DoseError:
-                self._call(result, "radiotherapy", enrolment.record_radiotherapy, self.radonc, t, pid,
-                           {**course_data, "lesions": ids[:1]})
-        anchors = {"randomization": origin, "enrolment": origin, "radiotherapy_start": rt_start,
-                   "radiotherapy_end": rt_start}
+                self._call(
+                    result,
+                    "radiotherapy",
+                    enrolment.record_radiotherapy,
+                    self.radonc,
+                    t,
+                    pid,
+                    {**course_data, "lesions": ids[:1]},
+                )
+        anchors = {
+            "randomization": origin,
+            "enrolment": origin,
+            "radiotherapy_start": rt_start,
+            "radiotherapy_end": rt_start,
+        }
         baseline = _baseline_sizes(cand.record)
         treated = rt_start is not None
         plan = []
@@ -273,40 +335,97 @@ class Demo:
                 continue
             yield when
             if kind == "visit":
-                self._visit(result, pid, visit, when, offset, course, baseline, treated, new_seen, rng,
-                            arm in self.experimental)
+                self._visit(
+                    result, pid, visit, when, offset, course, baseline, treated, new_seen, rng, arm in self.experimental
+                )
             elif kind == "ae":
                 terms = AE_TERMS.get(self.trial, AE_TERMS["default"])
                 grade = int(rng.choice(GRADES, p=GRADE_P))
                 term = terms[int(rng.integers(len(terms)))]
                 grade = grade if grade in TERMS[term] else max(TERMS[term])
-                self._entry(result, pid, "adverse_event", {
-                    "date": when.isoformat(), "term": term, "grade": grade, "serious": grade >= 3 and bool(rng.random() < 0.5),
-                    "attribution_radiotherapy": "probable" if treated else "unlikely"})
+                self._entry(
+                    result,
+                    pid,
+                    "adverse_event",
+                    {
+                        "date": when.isoformat(),
+                        "term": term,
+                        "grade": grade,
+                        "serious": grade >= 3 and bool(rng.random() < 0.5),
+                        "attribution_radiotherapy": "probable" if treated else "unlikely",
+                    },
+                )
             elif kind == "next_line":
-                self._entry(result, pid, "event", {"date": when.isoformat(), "kind": "next_line_start",
-                                                   "detail": "second-line systemic therapy"})
+                self._entry(
+                    result,
+                    pid,
+                    "event",
+                    {"date": when.isoformat(), "kind": "next_line_start", "detail": "second-line systemic therapy"},
+                )
             elif kind == "lost":
-                self._entry(result, pid, "event", {"date": when.isoformat(), "kind": "lost_to_follow_up",
-                                                   "detail": "no contact after three attempts"})
+                self._entry(
+                    result,
+                    pid,
+                    "event",
+                    {
+                        "date": when.isoformat(),
+                        "kind": "lost_to_follow_up",
+                        "detail": "no contact after three attempts",
+                    },
+                )
                 return
             elif kind == "withdrawn":
-                self._entry(result, pid, "event", {"date": when.isoformat(), "kind": "withdrawal", "scope": "follow_up",
-                                                   "detail": "withdrew consent to further follow-up"})
+                self._entry(
+                    result,
+                    pid,
+                    "event",
+                    {
+                        "date": when.isoformat(),
+                        "kind": "withdrawal",
+                        "scope": "follow_up",
+                        "detail": "withdrew consent to further follow-up",
+                    },
+                )
                 return
             elif kind == "death":
-                self._entry(result, pid, "event", {"date": when.isoformat(), "kind": "death",
-                                                   "detail": "disease progression" if offset > course.progression
-                                                   else "other cause"})
+                self._entry(
+                    result,
+                    pid,
+                    "event",
+                    {
+                        "date": when.isoformat(),
+                        "kind": "death",
+                        "detail": "disease progression" if offset > course.progression else "other cause",
+                    },
+                )
                 return
 
-    def _visit(self, result: DemoResult, pid: str, visit: Any, when: dt.date, offset: float, course: Any,
-               baseline: dict[str, tuple[str, float]], treated: bool, new_seen: set[str],
-               rng: np.random.Generator, experimental: bool) -> None:
+    def _visit(
+        self,
+        result: DemoResult,
+        pid: str,
+        visit: Any,
+        when: dt.date,
+        offset: float,
+        course: Any,
+        baseline: dict[str, tuple[str, float]],
+        treated: bool,
+        new_seen: set[str],
+        rng: np.random.Generator,
+        experimental: bool,
+    ) -> None:
         t = self.trial
         if rng.random() < 0.05:
-            self._call(result, "visit", enrolment.record_visit, self.coord, t, pid, visit.code,
-                       {"missed": True, "reason": "participant unwell, could not attend"})
+            self._call(
+                result,
+                "visit",
+                enrolment.record_visit,
+                self.coord,
+                t,
+                pid,
+                visit.code,
+                {"missed": True, "reason": "participant unwell, could not attend"},
+            )
             return
         self._call(result, "visit", enrolment.record_visit, self.coord, t, pid, visit.code, {"date": when.isoformat()})
         forms = set(visit.forms)
@@ -324,14 +443,18 @@ class Demo:
                 if lesion not in new_seen:
                     findings.append({"lesion": lesion, "new": True, "diameter_mm": 12.0})
                     new_seen.add(lesion)
-            self._entry(result, pid, "assessment", {"date": when.isoformat(), "modality": "CT", "findings": findings},
-                        actor=self.assessor)
+            self._entry(
+                result,
+                pid,
+                "assessment",
+                {"date": when.isoformat(), "modality": "CT", "findings": findings},
+                actor=self.assessor,
+            )
         if "qol" in forms:
             health = 0.75 - (0.25 if offset >= course.progression else 0.0) + (0.05 if treated else 0.0)
             eq, c30 = qol_answers(rng, health)
             self._entry(result, pid, "qol", {"date": when.isoformat(), "instrument": "EQ-5D-5L", "responses": eq})
-            self._entry(result, pid, "qol", {"date": when.isoformat(), "instrument": "EORTC QLQ-C30",
-                                             "responses": c30})
+            self._entry(result, pid, "qol", {"date": when.isoformat(), "instrument": "EORTC QLQ-C30", "responses": c30})
 
 
 class _Stop(Exception):

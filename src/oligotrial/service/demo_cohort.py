@@ -35,8 +35,13 @@ import numpy as np
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: the shipped examples of each trial (oligotrial/examples/<name>_eligible.json)
-EXAMPLE_NAME = {"NCT06523673": "oppress", "NCT07014202": "oligoresidual", "NCT05906329": "ldrt",
-                "NCT06592612": "hcc", "NCT06918951": "stop2"}
+EXAMPLE_NAME = {
+    "NCT06523673": "oppress",
+    "NCT07014202": "oligoresidual",
+    "NCT05906329": "ldrt",
+    "NCT06592612": "hcc",
+    "NCT06918951": "stop2",
+}
 MONTH_DAYS = 30.4375
 
 
@@ -76,9 +81,13 @@ def _vary(rec: dict[str, Any], how: str) -> tuple[dict[str, Any], str]:
     """``rec`` with the variation ``how`` applied, and what was applied ("none" where the record
     has nothing to vary)."""
     if how == "ecog_3":
-        rec["performance"] = [{**p, "score": 3} if p.get("scale") == "ECOG" else p for p in rec.get("performance") or []]
+        rec["performance"] = [
+            {**p, "score": 3} if p.get("scale") == "ECOG" else p for p in rec.get("performance") or []
+        ]
     elif how == "neutropenia":
-        rec["labs"] = [{**lab, "value": 0.8} if lab.get("test") == "neutrophils" else lab for lab in rec.get("labs") or []]
+        rec["labs"] = [
+            {**lab, "value": 0.8} if lab.get("test") == "neutrophils" else lab for lab in rec.get("labs") or []
+        ]
         if not any(lab.get("test") == "neutrophils" for lab in rec.get("labs") or []):
             how = "none"
     elif how == "missing_attestation":
@@ -123,6 +132,7 @@ def make_candidates(trial: str, n: int, seed: int, first_day: dt.date, accrual_d
 
 # ---- the course after randomization ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Scenario:
     """Assumed event rates of a demo (months): not registry values."""
@@ -161,11 +171,16 @@ def draw_course(rng: np.random.Generator, experimental: bool, scenario: Scenario
     prog2 = prog + rng.exponential(s.pfs2_median / np.log(2)) * MONTH_DAYS
     lost = rng.exponential(365.25 / s.loss_per_year) if s.loss_per_year > 0 else None
     withdrawn = rng.exponential(365.25 / s.withdrawal_per_year) if s.withdrawal_per_year > 0 else None
-    return Course(progression=float(max(prog, 20.0)), progression2=float(max(prog2, prog + 20.0)),
-                  death=float(max(death, 10.0)), lost=None if lost is None else float(lost),
-                  withdrawn=None if withdrawn is None else float(withdrawn),
-                  polymetastatic=bool(rng.random() < s.polymetastatic_share),
-                  next_line=bool(rng.random() < s.next_line_share), skips_rt=bool(rng.random() < 0.02))
+    return Course(
+        progression=float(max(prog, 20.0)),
+        progression2=float(max(prog2, prog + 20.0)),
+        death=float(max(death, 10.0)),
+        lost=None if lost is None else float(lost),
+        withdrawn=None if withdrawn is None else float(withdrawn),
+        polymetastatic=bool(rng.random() < s.polymetastatic_share),
+        next_line=bool(rng.random() < s.next_line_share),
+        skips_rt=bool(rng.random() < 0.02),
+    )
 
 
 def lesion_size(baseline_mm: float, day: float, course: Course, shrink: float) -> float:
@@ -182,10 +197,28 @@ def lesion_size(baseline_mm: float, day: float, course: Course, shrink: float) -
 
 #: CTCAE v5.0 terms a demo draws adverse events from, by trial (typical after SBRT of the sites)
 AE_TERMS = {
-    "default": ("Fatigue", "Nausea", "Pneumonitis", "Dermatitis radiation", "Esophagitis", "Anorexia", "Cough",
-                "Dyspnea", "Back pain", "Diarrhea"),
-    "NCT06592612": ("Fatigue", "Nausea", "Abdominal pain", "Anorexia", "Alanine aminotransferase increased",
-                    "Diarrhea", "Vomiting", "Back pain"),
+    "default": (
+        "Fatigue",
+        "Nausea",
+        "Pneumonitis",
+        "Dermatitis radiation",
+        "Esophagitis",
+        "Anorexia",
+        "Cough",
+        "Dyspnea",
+        "Back pain",
+        "Diarrhea",
+    ),
+    "NCT06592612": (
+        "Fatigue",
+        "Nausea",
+        "Abdominal pain",
+        "Anorexia",
+        "Alanine aminotransferase increased",
+        "Diarrhea",
+        "Vomiting",
+        "Back pain",
+    ),
 }
 GRADES = (1, 2, 3, 4)
 GRADE_P = (0.55, 0.3, 0.12, 0.03)
@@ -193,12 +226,15 @@ GRADE_P = (0.55, 0.3, 0.12, 0.03)
 
 def qol_answers(rng: np.random.Generator, health: float) -> tuple[dict[str, int], dict[str, int]]:
     """EQ-5D-5L and QLQ-C30 answers for a latent ``health`` in [0, 1] (1 = no problems)."""
+
     def level(lo: int, hi: int, good_high: bool = False) -> int:
         x = float(np.clip(health + rng.normal(0, 0.15), 0, 1))
         v = lo + round((hi - lo) * (x if good_high else 1 - x))
         return int(min(hi, max(lo, v)))
 
-    eq = {d: level(1, 5) for d in ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")}
+    eq = {
+        d: level(1, 5) for d in ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")
+    }
     eq["vas"] = level(0, 100, good_high=True)
     c30 = {f"q{i}": level(1, 4) for i in range(1, 29)} | {"q29": level(1, 7, True), "q30": level(1, 7, True)}
     return eq, c30

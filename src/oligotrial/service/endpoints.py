@@ -33,8 +33,13 @@ from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
-from oligotrial.service.assessment import (assess_patient, best_response, derive_endpoints, new_anticancer_therapy,
-                                          response_options)
+from oligotrial.service.assessment import (
+    assess_patient,
+    best_response,
+    derive_endpoints,
+    new_anticancer_therapy,
+    response_options,
+)
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
@@ -77,8 +82,9 @@ def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
     return out
 
 
-def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool,
-            arm: str | None = None) -> tuple[dict[str, Any], Any] | None:
+def _derive(
+    ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool, arm: str | None = None
+) -> tuple[dict[str, Any], Any] | None:
     """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
     origin, origin_kind = followup.origin_of(p, single_group=followup.single_group(protocol))
     if origin is None:
@@ -89,8 +95,15 @@ def _derive(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reve
         entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
     record = followup.participant_record(p, entries, with_protocol_radiotherapy=True)
     patient = parse_patient(record, today=ctx.today())
-    doc = derive_endpoints(patient, protocol, start=origin, arm=arm, origin_kind=origin_kind, reveal_arm=reveal_arm,
-                           contacts=trial_contacts(p, uow.repo.visits(p.id)))
+    doc = derive_endpoints(
+        patient,
+        protocol,
+        start=origin,
+        arm=arm,
+        origin_kind=origin_kind,
+        reveal_arm=reveal_arm,
+        contacts=trial_contacts(p, uow.repo.visits(p.id)),
+    )
     doc["participant"] = p.id
     return doc, patient
 
@@ -105,13 +118,17 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
         p = visible_participant(uow, actor, protocol.id, pid)
         derived = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
     if derived is None:
-        raise WorkflowError(f"participant {pid}: no origin yet (not randomized or enrolled); endpoints start there",
-                            code="no_origin", field="participant")
+        raise WorkflowError(
+            f"participant {pid}: no origin yet (not randomized or enrolled); endpoints start there",
+            code="no_origin",
+            field="participant",
+        )
     return derived[0]
 
 
-def _participants(ctx: ServiceContext, protocol: Any, actor: Actor | None = None,
-                  site: str | None = None) -> Iterator[tuple[UnitOfWork, Any]]:
+def _participants(
+    ctx: ServiceContext, protocol: Any, actor: Actor | None = None, site: str | None = None
+) -> Iterator[tuple[UnitOfWork, Any]]:
     """The participants an export covers: those ``actor`` may see (all for the operator), of one
     ``site`` when given."""
     with ctx.uow() as uow:
@@ -120,12 +137,14 @@ def _participants(ctx: ServiceContext, protocol: Any, actor: Actor | None = None
                 yield uow, p
 
 
-def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None,
-               site: str | None = None) -> Iterator[dict[str, Any]]:
+def adtte_rows(
+    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+) -> Iterator[dict[str, Any]]:
     """ADTTE rows: one per participant with an origin and time-to-event endpoint, ordered by
     USUBJID then PARAMCD; AVAL = ADT - STARTDT in days; CNSR 0 event, 1 censored."""
-    rules = [r for r in parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
-             if r.kind in TIME_TO_EVENT]
+    rules = [
+        r for r in parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints if r.kind in TIME_TO_EVENT
+    ]
     for uow, p in _participants(ctx, protocol, actor, site):
         arm = _arm(ctx, uow, protocol, p.id)
         derived = _derive(ctx, uow, protocol, p, reveal_arm=with_arm, arm=arm)
@@ -136,9 +155,17 @@ def adtte_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, act
         rows = []
         for r in rules:
             e = by_id[r.id]
-            row = {"STUDYID": protocol.id, "USUBJID": p.id, "ARM": arm, "PARAMCD": paramcd(r.id),
-                   "STARTDT": doc["origin"], "ADT": e["date"], "AVAL": e["days"], "CNSR": 0 if e["event"] else 1,
-                   "EVNTDESC": e["reason"]}
+            row = {
+                "STUDYID": protocol.id,
+                "USUBJID": p.id,
+                "ARM": arm,
+                "PARAMCD": paramcd(r.id),
+                "STARTDT": doc["origin"],
+                "ADT": e["date"],
+                "AVAL": e["days"],
+                "CNSR": 0 if e["event"] else 1,
+                "EVNTDESC": e["reason"],
+            }
             if not with_arm:
                 del row["ARM"]
             rows.append(row)
@@ -153,8 +180,9 @@ ADRS_PARAMS = {
 }
 
 
-def participant_adrs(patient: Any, protocol: Any, *, origin: dt.date, baseline: dt.date, arm: str | None,
-                     reveal_arm: bool = True) -> list[dict[str, Any]]:
+def participant_adrs(
+    patient: Any, protocol: Any, *, origin: dt.date, baseline: dt.date, arm: str | None, reveal_arm: bool = True
+) -> list[dict[str, Any]]:
     """One participant's ADRS records, without the study, subject and arm columns.
 
     - ``OVRLRESP``: the overall response at each time point after the response baseline, by the
@@ -174,11 +202,14 @@ def participant_adrs(patient: Any, protocol: Any, *, origin: dt.date, baseline: 
     A participant without a post-origin time point has BOR and CBOR "NE" (not evaluable)."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     endpoints_ = rules.endpoints
-    criteria = next((r.criteria for r in endpoints_ if r.kind in ("orr", "dcr")),
-                    next((r.criteria for r in endpoints_ if r.kind == "pfs"), "recist1.1"))
+    criteria = next(
+        (r.criteria for r in endpoints_ if r.kind in ("orr", "dcr")),
+        next((r.criteria for r in endpoints_ if r.kind == "pfs"), "recist1.1"),
+    )
     options = response_options(rules)
-    assessed = assess_patient(patient, criteria=criteria, baseline=baseline, start=origin,
-                              recist_options=options).document
+    assessed = assess_patient(
+        patient, criteria=criteria, baseline=baseline, start=origin, recist_options=options
+    ).document
     nact = new_anticancer_therapy(patient, protocol, origin, arm, [], reveal_arm=reveal_arm)
     until = nact[0].date if nact else None
     progression = ("iCPD",) if criteria == "irecist" else ("PD",)
@@ -188,12 +219,28 @@ def participant_adrs(patient: Any, protocol: Any, *, origin: dt.date, baseline: 
     for d, r in resp:
         used = d >= origin and (until is None or d < until) and not progressed
         progressed = progressed or (used and r in progression)
-        rows.append({**base, "PARAMCD": "OVRLRESP", "PARAM": ADRS_PARAMS["OVRLRESP"], "ADT": d.isoformat(),
-                     "AVALC": r, "ANL01FL": "Y" if used else ""})
+        rows.append(
+            {
+                **base,
+                "PARAMCD": "OVRLRESP",
+                "PARAM": ADRS_PARAMS["OVRLRESP"],
+                "ADT": d.isoformat(),
+                "AVALC": r,
+                "ANL01FL": "Y" if used else "",
+            }
+        )
     for code, confirm in (("BOR", False), ("CBOR", True)):
         bor = best_response(resp, criteria=criteria, start=origin, confirm=confirm, until=until, options=options)
-        rows.append({**base, "PARAMCD": code, "PARAM": ADRS_PARAMS[code],
-                     "ADT": bor.date.isoformat() if bor.date else None, "AVALC": bor.response or "NE", "ANL01FL": "Y"})
+        rows.append(
+            {
+                **base,
+                "PARAMCD": code,
+                "PARAM": ADRS_PARAMS[code],
+                "ADT": bor.date.isoformat() if bor.date else None,
+                "AVALC": bor.response or "NE",
+                "ANL01FL": "Y",
+            }
+        )
     return rows
 
 
@@ -204,8 +251,9 @@ def response_paramcd(protocol: Any) -> str:
     return "CBOR" if any(r.confirm_response for r in rules if r.kind in ("orr", "dcr")) else "BOR"
 
 
-def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None,
-              site: str | None = None) -> Iterator[dict[str, Any]]:
+def adrs_rows(
+    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+) -> Iterator[dict[str, Any]]:
     """ADRS rows (:func:`participant_adrs`) of every participant with an origin and a response
     baseline (the last scan on or before the origin), ordered by USUBJID, then OVRLRESP by date,
     BOR, CBOR."""
@@ -216,9 +264,14 @@ def adrs_rows(ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, acto
             continue
         doc, patient = derived  # the record as the endpoints read it, not built and parsed again
         try:
-            rows = participant_adrs(patient, protocol, origin=dt.date.fromisoformat(doc["origin"]),
-                                    baseline=dt.date.fromisoformat(doc["response_baseline"]), arm=arm,
-                                    reveal_arm=with_arm)
+            rows = participant_adrs(
+                patient,
+                protocol,
+                origin=dt.date.fromisoformat(doc["origin"]),
+                baseline=dt.date.fromisoformat(doc["response_baseline"]),
+                arm=arm,
+                reveal_arm=with_arm,
+            )
         except AssessmentError:
             continue
         for row in rows:
@@ -244,8 +297,9 @@ def csv_lines(rows: Iterator[dict[str, Any]], columns: tuple[str, ...]) -> Itera
         yield buf.getvalue()
 
 
-def export(ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str,
-           site: str | None = None) -> tuple[Iterator[str], bool]:
+def export(
+    ctx: ServiceContext, actor: Actor | None, trial: str, dataset: str, site: str | None = None
+) -> tuple[Iterator[str], bool]:
     """A dataset (``adtte`` or ``adrs``) as CSV lines for ``actor``, and whether it carries the arm.
     ``actor`` None is the operator at the command line (unblinded, as the format specifies)."""
     protocol = ctx.load_protocol(trial)

@@ -32,8 +32,11 @@ MAX_EXTERNAL_ID = 128
 
 
 def _bad(field: str, value: Any, expected: str) -> RecordError:
-    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
-                       errors=[{"path": field, "value": value, "expected": expected}])
+    return RecordError(
+        f"{field} {value!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": value, "expected": expected}],
+    )
 
 
 def _date(data: dict, field: str, required: bool = True) -> str | None:
@@ -70,25 +73,37 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     if site is not None:
         site = check_site_code(site)
         if scope is not None and site != scope:
-            raise BlindingError(f"site {site!r}: your role in {protocol.id} covers site {scope!r} only",
-                                code="forbidden", field="site")
+            raise BlindingError(
+                f"site {site!r}: your role in {protocol.id} covers site {scope!r} only", code="forbidden", field="site"
+            )
     site = site or scope
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
     patient = parse_patient(record, not_after=ctx.today())  # nothing the record says happened after today
     if len(patient.id) > MAX_EXTERNAL_ID:
-        raise _bad("id", f"{patient.id[:20]}... ({len(patient.id)} characters)",
-                   f"a record id of at most {MAX_EXTERNAL_ID} characters")
+        raise _bad(
+            "id",
+            f"{patient.id[:20]}... ({len(patient.id)} characters)",
+            f"a record id of at most {MAX_EXTERNAL_ID} characters",
+        )
     now = ctx.now_iso()
     p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now, site=site)
     with ctx.uow() as uow:
         if uow.repo.find_participant(protocol.id, patient.id) is not None:
-            raise WorkflowError(f"id {patient.id!r}: already registered in trial {protocol.id}",
-                                code="duplicate", field="id")
+            raise WorkflowError(
+                f"id {patient.id!r}: already registered in trial {protocol.id}", code="duplicate", field="id"
+            )
         uow.repo.add_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.register",
-                     entity_type="participant", entity_id=p.id, new={"record": p.record, "state": p.state,
-                                                                     "site": p.site})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.register",
+            entity_type="participant",
+            entity_id=p.id,
+            new={"record": p.record, "state": p.state, "site": p.site},
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -111,8 +126,11 @@ def _protocol_at(ctx: ServiceContext, trial: str, *, version: str | None = None,
             return load(trial, version=version)
         p = load(trial)
         if p.version != version:
-            raise ProtocolError(f"trial {p.id}: version {version!r}: expected one of {p.version!r}",
-                                code="protocol_version_not_found", field="version")
+            raise ProtocolError(
+                f"trial {p.id}: version {version!r}: expected one of {p.version!r}",
+                code="protocol_version_not_found",
+                field="version",
+            )
         return p
     if on is not None and _loader_accepts(load, "on"):
         return load(trial, on=on)
@@ -133,8 +151,9 @@ def _screening_date(ctx: ServiceContext, on: Any) -> dt.date:
     return as_of
 
 
-def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False,
-           on: Any = None) -> dict:
+def screen(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_attested: bool = False, on: Any = None
+) -> dict:
     """Screen the participant's record as of ``on`` (the screening date: today unless the
     coordinator gives one), so that every window of the protocol counts back from that date and
     not from the date the record was written (its ``as_of``).
@@ -152,8 +171,16 @@ def screen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, assume_at
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def screen_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any, p: Participant, *,
-              as_of: dt.date, assume_attested: bool = False) -> None:
+def screen_in(
+    uow: UnitOfWork,
+    ctx: ServiceContext,
+    actor: Actor,
+    protocol: Any,
+    p: Participant,
+    *,
+    as_of: dt.date,
+    assume_attested: bool = False,
+) -> None:
     """:func:`screen`'s work inside the caller's unit of work, on ``p`` loaded under its row lock
     (the caller has checked the role and commits): a use case that changes the record and screens
     it again does both in one transaction."""
@@ -164,27 +191,55 @@ def screen_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any,
         raise WorkflowError(
             f"participant {p.id}: screened under protocol version {judged_under!r}; the current version "
             f"is {protocol.version!r}. Re-screening under another version is an explicit action: "
-            "expected a rescreen with the version and a reason", code="rescreen_required",
-            field="protocol_version")
+            "expected a rescreen with the version and a reason",
+            code="rescreen_required",
+            field="protocol_version",
+        )
     patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
     outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
-    p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
-                   "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict()}
+    p.screening = {
+        "verdict": outcome.verdict,
+        "protocol_version": protocol.version,
+        "as_of": as_of.isoformat(),
+        "assume_attested": assume_attested,
+        "at": ctx.now_iso(),
+        "result": outcome.to_dict(),
+    }
     workflow.advance(p, "screen")
     uow.repo.save_participant(p)
-    audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screen", entity_type="participant",
-                 entity_id=p.id, old=None, new={"verdict": outcome.verdict,
-                                                "protocol_version": protocol.version,
-                                                "as_of": as_of.isoformat(),
-                                                "previous_verdict": (old or {}).get("verdict")})
+    audit.record(
+        uow,
+        ctx,
+        actor,
+        trial=protocol.id,
+        action="participant.screen",
+        entity_type="participant",
+        entity_id=p.id,
+        old=None,
+        new={
+            "verdict": outcome.verdict,
+            "protocol_version": protocol.version,
+            "as_of": as_of.isoformat(),
+            "previous_verdict": (old or {}).get("verdict"),
+        },
+    )
 
 
 #: the shortest reason a re-screening accepts
 RESCREEN_REASON_MIN = 10
 
 
-def rescreen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, version: str, reason: str,
-             on: Any = None, assume_attested: bool = False) -> dict:
+def rescreen(
+    ctx: ServiceContext,
+    actor: Actor,
+    trial: str,
+    pid: str,
+    *,
+    version: str,
+    reason: str,
+    on: Any = None,
+    assume_attested: bool = False,
+) -> dict:
     """Re-screen a screened participant against protocol ``version`` (e.g. an amendment): an
     explicit, audited action, never a side effect of a new version.
 
@@ -207,33 +262,56 @@ def rescreen(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, version
         raise WorkflowError(
             f"version {protocol.version!r} of {protocol.id} takes effect on {effective.isoformat()}; "
             f"expected a version in effect on the screening date {as_of.isoformat()}",
-            code="version_not_in_effect", field="version")
+            code="version_not_in_effect",
+            field="version",
+        )
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         old = p.screening
         if not old:
-            raise WorkflowError(f"participant {p.id}: not screened yet; expected a screening before a re-screening",
-                                code="not_screened", field="screening")
+            raise WorkflowError(
+                f"participant {p.id}: not screened yet; expected a screening before a re-screening",
+                code="not_screened",
+                field="screening",
+            )
         if p.state in workflow.TERMINAL or p.state == "screening_closed":
-            raise WorkflowError(f"participant {p.id}: cannot rescreen in state {p.state!r}",
-                                code="illegal_step", field="state")
+            raise WorkflowError(
+                f"participant {p.id}: cannot rescreen in state {p.state!r}", code="illegal_step", field="state"
+            )
         patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
         outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
-        previous = [*old.get("previous_screenings", []),
-                    {k: v for k, v in old.items() if k != "previous_screenings"}]
-        p.screening = {"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat(),
-                       "assume_attested": assume_attested, "at": ctx.now_iso(), "result": outcome.to_dict(),
-                       "rescreen": {"reason": reason, "by": actor.username,
-                                    "previous_protocol_version": old.get("protocol_version")},
-                       "previous_screenings": previous}
+        previous = [*old.get("previous_screenings", []), {k: v for k, v in old.items() if k != "previous_screenings"}]
+        p.screening = {
+            "verdict": outcome.verdict,
+            "protocol_version": protocol.version,
+            "as_of": as_of.isoformat(),
+            "assume_attested": assume_attested,
+            "at": ctx.now_iso(),
+            "result": outcome.to_dict(),
+            "rescreen": {
+                "reason": reason,
+                "by": actor.username,
+                "previous_protocol_version": old.get("protocol_version"),
+            },
+            "previous_screenings": previous,
+        }
         uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.rescreen", entity_type="participant",
-                     entity_id=p.id,
-                     old={"verdict": old.get("verdict"), "protocol_version": old.get("protocol_version"),
-                          "as_of": old.get("as_of")},
-                     new={"verdict": outcome.verdict, "protocol_version": protocol.version,
-                          "as_of": as_of.isoformat()},
-                     reason=reason)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.rescreen",
+            entity_type="participant",
+            entity_id=p.id,
+            old={
+                "verdict": old.get("verdict"),
+                "protocol_version": old.get("protocol_version"),
+                "as_of": old.get("as_of"),
+            },
+            new={"verdict": outcome.verdict, "protocol_version": protocol.version, "as_of": as_of.isoformat()},
+            reason=reason,
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -261,9 +339,13 @@ def check_after_consent(p: Participant, field: str, on: dt.date | str, what: str
     consent = consented_on(p)
     day = dt.date.fromisoformat(on) if isinstance(on, str) else on
     if consent is not None and day < consent:
-        raise _bad(field, day.isoformat(), f"a date on or after consent ({consent.isoformat()}): {what} needs "
-                                           "the participant's consent (correct the consent date if it is wrong: "
-                                           "PUT .../consent)")
+        raise _bad(
+            field,
+            day.isoformat(),
+            f"a date on or after consent ({consent.isoformat()}): {what} needs "
+            "the participant's consent (correct the consent date if it is wrong: "
+            "PUT .../consent)",
+        )
 
 
 def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> list[tuple[dt.date, str]]:
@@ -289,15 +371,26 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
     """Record the participant's informed consent: ``date`` (not after today) and ``form_version``."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "consent")
-    c = {"date": _consent_date(ctx, data), "form_version": _text(data, "form_version", 1, 64),
-         "obtained_by": actor.username}
+    c = {
+        "date": _consent_date(ctx, data),
+        "form_version": _text(data, "form_version", 1, 64),
+        "obtained_by": actor.username,
+    }
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.advance(p, "consent")
         p.consent = c
         uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.consent",
-                     entity_type="participant", entity_id=p.id, new=c)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.consent",
+            entity_type="participant",
+            entity_id=p.id,
+            new=c,
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -318,22 +411,45 @@ def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         if not p.consent:
-            raise WorkflowError(f"participant {p.id}: no consent recorded; expected a consent to correct "
-                                "(record one with POST .../consent)", code="not_consented", field="consent")
-        after = [x for x in needs_consent(p, uow.repo.visits(p.id), uow.repo.entries(p.id))
-                 if x[0] < dt.date.fromisoformat(day)]
+            raise WorkflowError(
+                f"participant {p.id}: no consent recorded; expected a consent to correct "
+                "(record one with POST .../consent)",
+                code="not_consented",
+                field="consent",
+            )
+        after = [
+            x
+            for x in needs_consent(p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            if x[0] < dt.date.fromisoformat(day)
+        ]
         if after:
             first, what = after[0]
-            raise _bad("date", day, f"a consent date on or before {what} ({first.isoformat()}): "
-                                    f"{len(after)} recorded step(s) that need consent would precede it")
+            raise _bad(
+                "date",
+                day,
+                f"a consent date on or before {what} ({first.isoformat()}): "
+                f"{len(after)} recorded step(s) that need consent would precede it",
+            )
         old = dict(p.consent)
-        p.consent = {**old, "date": day, "form_version": form_version,
-                     "corrected": {"by": actor.username, "at": ctx.now_iso(), "reason": reason}}
+        p.consent = {
+            **old,
+            "date": day,
+            "form_version": form_version,
+            "corrected": {"by": actor.username, "at": ctx.now_iso(), "reason": reason},
+        }
         uow.repo.save_participant(p, ("consent",))
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.consent_correct",
-                     entity_type="participant", entity_id=p.id,
-                     old={k: old.get(k) for k in ("date", "form_version")},
-                     new={"date": day, "form_version": form_version}, reason=reason)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.consent_correct",
+            entity_type="participant",
+            entity_id=p.id,
+            old={k: old.get(k) for k in ("date", "form_version")},
+            new={"date": day, "form_version": form_version},
+            reason=reason,
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -364,15 +480,30 @@ def close_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "close_screening")
-        closure = {"reason": reason, "note": note, "state": p.state,
-                   "verdict": (p.screening or {}).get("verdict"), "date": ctx.today().isoformat(),
-                   "by": actor.username, "at": ctx.now_iso()}
+        closure = {
+            "reason": reason,
+            "note": note,
+            "state": p.state,
+            "verdict": (p.screening or {}).get("verdict"),
+            "date": ctx.today().isoformat(),
+            "by": actor.username,
+            "at": ctx.now_iso(),
+        }
         workflow.advance(p, "close_screening")
         p.closure = closure
         uow.repo.save_participant(p, ("state", "closure"))
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.not_enrolled",
-                     entity_type="participant", entity_id=p.id, old={"state": closure["state"]},
-                     new=closure, reason=reason if note is None else f"{reason}: {note}")
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.not_enrolled",
+            entity_type="participant",
+            entity_id=p.id,
+            old={"state": closure["state"]},
+            new=closure,
+            reason=reason if note is None else f"{reason}: {note}",
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -392,8 +523,18 @@ def reopen_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, da
         p.state = workflow.milestone_state(p)
         p.closure = None
         uow.repo.save_participant(p, ("state", "closure"))
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.screening_reopened",
-                     entity_type="participant", entity_id=p.id, old=old, new={"state": p.state}, reason=reason)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.screening_reopened",
+            entity_type="participant",
+            entity_id=p.id,
+            old=old,
+            new={"state": p.state},
+            reason=reason,
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -412,37 +553,54 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
         decision = workflow.enrolment_decision((p.screening or {}).get("verdict"), override)
         if decision["override"]:
             decision["override"]["by"] = actor.username
-        p.enrolment = {**decision, "protocol_version": (p.screening or {}).get("protocol_version"),
-                       "at": ctx.now_iso()}
+        p.enrolment = {**decision, "protocol_version": (p.screening or {}).get("protocol_version"), "at": ctx.now_iso()}
         workflow.advance(p, "enrol")
         uow.repo.save_participant(p)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.enrol", entity_type="participant",
-                     entity_id=p.id, new=p.enrolment,
-                     reason=(decision["override"] or {}).get("reason"))
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.enrol",
+            entity_type="participant",
+            entity_id=p.id,
+            new=p.enrolment,
+            reason=(decision["override"] or {}).get("reason"),
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def _schedule_anchors(p: Participant, *, single: bool = False,
-                      entries: list[dict] | None = None) -> dict[str, dt.date | None]:
+def _schedule_anchors(
+    p: Participant, *, single: bool = False, entries: list[dict] | None = None
+) -> dict[str, dt.date | None]:
     """Visit anchors as they stand. In a single-group trial day 0 is enrolment, which stands in
     for the ``randomization`` anchor (there is none); ``progression`` is the first progression
     event in force."""
     rt = p.radiotherapy or {}
     enrolled = p.enrolment["at"][:10] if p.enrolment and p.enrolment.get("at") else None
     day0, _kind = followup.origin_of(p, single_group=single)  # the same day 0 as the endpoints
-    progressions = sorted(e["data"]["date"] for e in followup.active(entries or [])
-                          if e["kind"] == "event" and e["data"]["kind"] == "progression")
+    progressions = sorted(
+        e["data"]["date"]
+        for e in followup.active(entries or [])
+        if e["kind"] == "event" and e["data"]["kind"] == "progression"
+    )
 
     def d(x: str | None) -> dt.date | None:
         return dt.date.fromisoformat(x[:10]) if x else None
 
-    return {"randomization": day0, "enrolment": d(enrolled), "radiotherapy_start": d(rt.get("start")),
-            "radiotherapy_end": d(rt.get("end")), "progression": d(progressions[0] if progressions else None)}
+    return {
+        "randomization": day0,
+        "enrolment": d(enrolled),
+        "radiotherapy_start": d(rt.get("start")),
+        "radiotherapy_end": d(rt.get("end")),
+        "progression": d(progressions[0] if progressions else None),
+    }
 
 
-def visit_schedule(ctx: ServiceContext, protocol: Any, p: Participant, rows: list[dict],
-                   entries: list[dict]) -> tuple[list[dict], list[dict]]:
+def visit_schedule(
+    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[dict], entries: list[dict]
+) -> tuple[list[dict], list[dict]]:
     """The participant's visits dated from the anchors as they stand, with their status today,
     and the visits still waiting for their anchor (see :mod:`oligotrial.domain.trial.schedule`)."""
     spec = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
@@ -488,8 +646,11 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
     if impossible is not None:  # whatever the arm: one fraction a day at most, one day for one fraction
         raise _bad("end", end, impossible)
     lesions = data.get("lesions", [])
-    if not isinstance(lesions, list) or not all(isinstance(x, str) and x.strip() for x in lesions) \
-            or len(set(lesions)) != len(lesions):
+    if (
+        not isinstance(lesions, list)
+        or not all(isinstance(x, str) and x.strip() for x in lesions)
+        or len(set(lesions)) != len(lesions)
+    ):
         raise _bad("lesions", lesions, "a list of distinct lesion ids")
     tech = data.get("technique")
     if tech is not None and tech not in RT_TECHNIQUES:
@@ -500,8 +661,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
     override = data.get("override")
     if override is not None and not isinstance(override, dict):
         raise _bad("override", override, "an object with a reason")
-    rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech,
-          "lesions": lesions}
+    rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech, "lesions": lesions}
     if fpw is not None:
         rt["fractions_per_week"] = float(fpw)
     plan = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
@@ -512,8 +672,11 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         check_after_consent(p, "start", start, "radiotherapy")
         arm = protocol.arms[0].id if single else arm_of(ctx, protocol.id, p.id, uow)
         if arm is None:
-            raise WorkflowError(f"participant {pid}: no allocated arm to check the radiotherapy against",
-                                code="no_allocation", field="participant")
+            raise WorkflowError(
+                f"participant {pid}: no allocated arm to check the radiotherapy against",
+                code="no_allocation",
+                field="participant",
+            )
         report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record))
         decision = workflow.radiotherapy_decision(report.status, override)
         if decision is None:
@@ -528,26 +691,57 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         if plan is not None:  # merged with the visits stored before the course was entered
             planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
             add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
-            uow.repo.add_visits(p.id, [
-                {"code": v.code, "label": v.label, "anchor": v.anchor, "target": v.target.isoformat(),
-                 "earliest": v.earliest.isoformat(), "latest": v.latest.isoformat(), "forms": list(v.forms),
-                 "actual": None, "status": "planned", "note": None} for v in add])
+            uow.repo.add_visits(
+                p.id,
+                [
+                    {
+                        "code": v.code,
+                        "label": v.label,
+                        "anchor": v.anchor,
+                        "target": v.target.isoformat(),
+                        "earliest": v.earliest.isoformat(),
+                        "latest": v.latest.isoformat(),
+                        "forms": list(v.forms),
+                        "actual": None,
+                        "status": "planned",
+                        "note": None,
+                    }
+                    for v in add
+                ],
+            )
             for row in redate:
                 uow.repo.save_visit(row)
-            visits = {"added": [v.code for v in add], "redated": [r["code"] for r in redate],
-                      "kept": [r["code"] for r in kept]}
+            visits = {
+                "added": [v.code for v in add],
+                "redated": [r["code"] for r in redate],
+                "kept": [r["code"] for r in kept],
+            }
         codes = sorted({x["code"] for x in radiotherapy.problems(report)})
         if decision["deviation"]:
             uow.repo.add_notification(
-                protocol.id, "radiotherapy_deviation", p.id,
+                protocol.id,
+                "radiotherapy_deviation",
+                p.id,
                 f"participant {p.id}: radiotherapy {rt['dose_gy']:g} Gy / {fx} fractions recorded outside the "
                 f"allocated arm's regimen ({', '.join(codes)}); override by {actor.username}: "
-                f"{decision['override']['reason']}", now)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="radiotherapy.record",
-                     entity_type="participant", entity_id=p.id,
-                     new={**rt, "check": {"status": report.status, "codes": codes,
-                                          "deviation": decision["deviation"]}, "visits": visits},
-                     reason=(decision["override"] or {}).get("reason"))
+                f"{decision['override']['reason']}",
+                now,
+            )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="radiotherapy.record",
+            entity_type="participant",
+            entity_id=p.id,
+            new={
+                **rt,
+                "check": {"status": report.status, "codes": codes, "deviation": decision["deviation"]},
+                "visits": visits,
+            },
+            reason=(decision["override"] or {}).get("reason"),
+        )
         uow.commit()
     return participant_view(ctx, protocol, role, p, [], [])
 
@@ -570,45 +764,71 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
         if visit is None:
             pending = next((w for w in waiting if w["code"] == code), None)
             why = f"waits for its anchor ({pending['anchor']})" if pending else "is not in the protocol's schedule"
-            raise WorkflowError(f"visit {code!r}: not scheduled for participant {pid}: it {why}", code="not_found",
-                                field="visit")
+            raise WorkflowError(
+                f"visit {code!r}: not scheduled for participant {pid}: it {why}", code="not_found", field="visit"
+            )
         if visit["actual"] is not None or visit["status"] == "missed":
-            raise WorkflowError(f"visit {code!r}: already recorded ({visit['status']}"
-                                f"{' on ' + visit['actual'] if visit['actual'] else ''})", code="already_recorded",
-                                field="visit")
+            raise WorkflowError(
+                f"visit {code!r}: already recorded ({visit['status']}"
+                f"{' on ' + visit['actual'] if visit['actual'] else ''})",
+                code="already_recorded",
+                field="visit",
+            )
         if on is not None and dt.date.fromisoformat(on) > ctx.today():
             raise _bad("date", on, f"a date not after today ({ctx.today().isoformat()})")
         if on is not None:
             check_after_consent(p, "date", on, "a visit")
         row = next((r for r in rows if r["code"] == code), None)
         if row is None:  # scheduled from its anchor, not stored yet
-            uow.repo.add_visits(p.id, [{k: visit[k] for k in ("code", "label", "anchor", "target", "earliest",
-                                                                 "latest", "forms")} | {"actual": None, "status": "planned",
-                                                                                        "note": None}])
+            uow.repo.add_visits(
+                p.id,
+                [
+                    {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
+                    | {"actual": None, "status": "planned", "note": None}
+                ],
+            )
             row = next(r for r in uow.repo.visits(p.id) if r["code"] == code)
         else:  # the window as it stands now (an anchor may have been corrected since it was stored)
             row.update({k: visit[k] for k in ("target", "earliest", "latest")})
         if missed:
             row.update(actual=None, status="missed", note=reason)
         else:
-            ok = workflow.in_window(dt.date.fromisoformat(visit["earliest"]), dt.date.fromisoformat(visit["latest"]),
-                                    dt.date.fromisoformat(on))
+            ok = workflow.in_window(
+                dt.date.fromisoformat(visit["earliest"]),
+                dt.date.fromisoformat(visit["latest"]),
+                dt.date.fromisoformat(on),
+            )
             note = data.get("out_of_window_reason")
             if not ok and not (isinstance(note, str) and note.strip()):
-                raise _bad("out_of_window_reason", note,
-                           f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}")
+                raise _bad(
+                    "out_of_window_reason",
+                    note,
+                    f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}",
+                )
             row.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
         uow.repo.save_visit(row)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="visit.record", entity_type="visit",
-                     entity_id=f"{p.id}/{code}", new={"actual": row["actual"], "status": row["status"],
-                                                      "note": row["note"]})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="visit.record",
+            entity_type="visit",
+            entity_id=f"{p.id}/{code}",
+            new={"actual": row["actual"], "status": row["status"], "note": row["note"]},
+        )
         uow.commit()
     out = {k: v for k, v in row.items() if k not in ("id", "participant_id")}
     return {**out, "warnings": freetext.warnings_for(protocol, {"note": row["note"]})}
 
 
-def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
-               statuses: tuple[str, ...] = ("due", "overdue"), site: str | None = None) -> list[dict]:
+def visits_due(
+    ctx: ServiceContext,
+    actor: Actor,
+    trial: str,
+    statuses: tuple[str, ...] = ("due", "overdue"),
+    site: str | None = None,
+) -> list[dict]:
     """Every participant's visits with one of ``statuses`` today, for the coordinator's worklist;
     read a page of participants at a time."""
     protocol = ctx.load_protocol(trial)
@@ -616,12 +836,18 @@ def visits_due(ctx: ServiceContext, actor: Actor, trial: str,
     out = []
     with ctx.uow() as uow:
         for p in uow.repo.iter_participants(protocol.id):
-            if p.state in workflow.TERMINAL or not site_visible(actor, protocol.id, p.site) \
-                    or (site is not None and p.site != site):
+            if (
+                p.state in workflow.TERMINAL
+                or not site_visible(actor, protocol.id, p.site)
+                or (site is not None and p.site != site)
+            ):
                 continue
             visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
-            out += [{"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
-                    for v in neutral.visits(visits) if v["status"] in statuses]
+            out += [
+                {"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
+                for v in neutral.visits(visits)
+                if v["status"] in statuses
+            ]
     return sorted(out, key=lambda v: (v["latest"], v["participant"]))
 
 
@@ -646,8 +872,16 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def correct_record_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protocol: Any, p: Participant,
-                      record: dict, patient: Any, reason: str) -> None:
+def correct_record_in(
+    uow: UnitOfWork,
+    ctx: ServiceContext,
+    actor: Actor,
+    protocol: Any,
+    p: Participant,
+    record: dict,
+    patient: Any,
+    reason: str,
+) -> None:
     """:func:`correct_record`'s work inside the caller's unit of work, on ``p`` loaded under its
     row lock (the caller has checked the role and the reason, validated ``record`` as ``patient``
     with :func:`parse_patient`, and commits)."""
@@ -658,26 +892,69 @@ def correct_record_in(uow: UnitOfWork, ctx: ServiceContext, actor: Actor, protoc
     p.record = dict(record)
     p.version += 1
     uow.repo.save_participant(p)
-    audit.record(uow, ctx, actor, trial=protocol.id, action="participant.correct", entity_type="participant",
-                 entity_id=p.id, old={"record": old}, new={"record": p.record}, reason=reason)
+    audit.record(
+        uow,
+        ctx,
+        actor,
+        trial=protocol.id,
+        action="participant.correct",
+        entity_type="participant",
+        entity_id=p.id,
+        old={"record": old},
+        new={"record": p.record},
+        reason=reason,
+    )
 
 
-def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participant,
-                     visits: list[dict], entries: list[dict], allocation: dict | None = None,
-                     waiting: list[dict] | None = None) -> dict:
+def participant_view(
+    ctx: ServiceContext,
+    protocol: Any,
+    role: str,
+    p: Participant,
+    visits: list[dict],
+    entries: list[dict],
+    allocation: dict | None = None,
+    waiting: list[dict] | None = None,
+) -> dict:
     """The participant as ``role`` may see them: no arm, no radiotherapy detail for the blind; for
     a masked role nothing that exists in one arm only (:func:`oligotrial.service.masking.arm_neutral`)."""
     neutral = arm_neutral(protocol, role)
-    view = {"id": p.id, "trial": p.trial, "external_id": p.external_id, "site": p.site,
-            "state": neutral.state(p.state),
-            "record": p.record, "screening": p.screening, "consent": p.consent, "enrolment": p.enrolment,
-            "randomized_on": p.randomized_on,
-            "radiotherapy": neutral.radiotherapy(p.radiotherapy),
-            "visits": [{k: v[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms",
-                                          "actual", "status", "note")} for v in neutral.visits(visits)],
-            "visits_waiting": neutral.visits(waiting or []),
-            "entries": neutral.entries(entries), "created_at": p.created_at, "version": p.version,
-            "closure": p.closure}
+    view = {
+        "id": p.id,
+        "trial": p.trial,
+        "external_id": p.external_id,
+        "site": p.site,
+        "state": neutral.state(p.state),
+        "record": p.record,
+        "screening": p.screening,
+        "consent": p.consent,
+        "enrolment": p.enrolment,
+        "randomized_on": p.randomized_on,
+        "radiotherapy": neutral.radiotherapy(p.radiotherapy),
+        "visits": [
+            {
+                k: v[k]
+                for k in (
+                    "code",
+                    "label",
+                    "anchor",
+                    "target",
+                    "earliest",
+                    "latest",
+                    "forms",
+                    "actual",
+                    "status",
+                    "note",
+                )
+            }
+            for v in neutral.visits(visits)
+        ],
+        "visits_waiting": neutral.visits(waiting or []),
+        "entries": neutral.entries(entries),
+        "created_at": p.created_at,
+        "version": p.version,
+        "closure": p.closure,
+    }
     if allocation is not None:
         view["allocation"] = allocation
     return view
@@ -685,6 +962,7 @@ def participant_view(ctx: ServiceContext, protocol: Any, role: str, p: Participa
 
 def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict:
     from oligotrial.service.randomization import allocation_arm, allocation_view
+
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
@@ -715,9 +993,17 @@ def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str |
     neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
-    return [{"id": p.id, "external_id": p.external_id, "site": p.site, "state": neutral.state(p.state),
-             "created_at": p.created_at}
-            for p in rows if site_visible(actor, protocol.id, p.site) and (site is None or p.site == site)]
+    return [
+        {
+            "id": p.id,
+            "external_id": p.external_id,
+            "site": p.site,
+            "state": neutral.state(p.state),
+            "created_at": p.created_at,
+        }
+        for p in rows
+        if site_visible(actor, protocol.id, p.site) and (site is None or p.site == site)
+    ]
 
 
 def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
@@ -725,20 +1011,29 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "summary")
     from oligotrial.service.randomization import allocation_arm
+
     with ctx.uow() as uow:
         rows = uow.repo.list_participants(protocol.id)
         rl = uow.repo.get_list(protocol.id)
         allocs = uow.repo.allocations(protocol.id)
-        arms = [allocation_arm(ctx, a) for a in allocs] \
-            if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role) else None
+        arms = (
+            [allocation_arm(ctx, a) for a in allocs]
+            if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role)
+            else None
+        )
     by_state: dict[str, int] = {}
     neutral = arm_neutral(protocol, role)
     for p in rows:
         by_state[neutral.state(p.state)] = by_state.get(neutral.state(p.state), 0) + 1
-    out = {"trial": protocol.id, "short_name": protocol.short_name, "protocol_version": protocol.version,
-           "participants": len(rows), "by_state": by_state, "randomized": len(allocs),
-           "list": None if rl is None else {"method": rl.method, "commitment": rl.commitment,
-                                            "created_at": rl.created_at}}
+    out = {
+        "trial": protocol.id,
+        "short_name": protocol.short_name,
+        "protocol_version": protocol.version,
+        "participants": len(rows),
+        "by_state": by_state,
+        "randomized": len(allocs),
+        "list": None if rl is None else {"method": rl.method, "commitment": rl.commitment, "created_at": rl.created_at},
+    }
     sites = sorted({p.site for p in rows if p.site is not None})
     if sites:  # accrual per centre of a multi-centre trial (counts only)
         out["by_site"] = {s: sum(1 for p in rows if p.site == s) for s in sites}

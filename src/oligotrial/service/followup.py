@@ -34,8 +34,9 @@ from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
 
 #: events that happen to a participant after the origin (randomization or enrolment)
-_AFTER_ORIGIN = frozenset({"death", "progression", "next_line_start", "metastasis_directed_therapy",
-                           "lost_to_follow_up", "withdrawal"})
+_AFTER_ORIGIN = frozenset(
+    {"death", "progression", "next_line_start", "metastasis_directed_therapy", "lost_to_follow_up", "withdrawal"}
+)
 
 
 #: entries dated on or after the participant's consent (what is collected for the trial: adverse
@@ -45,8 +46,11 @@ AFTER_CONSENT = frozenset({"adverse_event", "qol", "lab", "performance"})
 
 
 def _bad(field: str, value: Any, expected: str) -> RecordError:
-    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
-                       errors=[{"path": field, "value": value, "expected": expected}])
+    return RecordError(
+        f"{field} {value!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": value, "expected": expected}],
+    )
 
 
 #: the key of a lab entry's request that confirms a value far outside the plausible range (it is
@@ -101,6 +105,7 @@ def _in_force(uow: UnitOfWork, actor: Actor, trial: str, pid: str, entry_id: int
 
 # ---- the participant's record and state, derived from what is stored ----------------------------
 
+
 def single_group(protocol: Any) -> bool:
     """A trial with one arm and no randomization (NCT05906329): an enrolled participant is
     treated directly, with that arm, and follow-up counts from enrolment."""
@@ -112,8 +117,9 @@ def active(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e["status"] == "active" and e["kind"] in rec.ENTRY_KINDS]
 
 
-def participant_record(p: Participant, entries: list[dict[str, Any]], *,
-                       with_protocol_radiotherapy: bool = False) -> dict[str, Any]:
+def participant_record(
+    p: Participant, entries: list[dict[str, Any]], *, with_protocol_radiotherapy: bool = False
+) -> dict[str, Any]:
     """The participant's patient record: the record registered at screening, the entries in
     force appended in the order they were recorded, and (for endpoints) the protocol's own
     radiotherapy course."""
@@ -142,8 +148,15 @@ def origin_of(p: Participant, *, single_group: bool) -> tuple[dt.date | None, st
 
 def entry_view(e: dict[str, Any]) -> dict[str, Any]:
     """An entry as users see it: what was recorded, its version, and who changed it, when, why."""
-    out = {"id": e["id"], "kind": e["kind"], "status": e["status"], "version": e["version"],
-           "recorded_at": e["at"], "recorded_by": e["by"], "data": e["data"]}
+    out = {
+        "id": e["id"],
+        "kind": e["kind"],
+        "status": e["status"],
+        "version": e["version"],
+        "recorded_at": e["at"],
+        "recorded_by": e["by"],
+        "data": e["data"],
+    }
     if e.get("updated_at"):
         out.update(updated_at=e["updated_at"], updated_by=e["updated_by"], reason=e["reason"])
     return out
@@ -151,8 +164,16 @@ def entry_view(e: dict[str, Any]) -> dict[str, Any]:
 
 # ---- checks against the participant's milestones -----------------------------------------------
 
-def _milestones(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, entry: dict[str, Any],
-                others: list[dict[str, Any]], state: str) -> list[str]:
+
+def _milestones(
+    ctx: ServiceContext,
+    protocol: Any,
+    p: Participant,
+    kind: str,
+    entry: dict[str, Any],
+    others: list[dict[str, Any]],
+    state: str,
+) -> list[str]:
     """Refuse what the participant's own dates make impossible; the notes to return with an
     accepted entry."""
     date_field = "start" if kind == "therapy" else "date"
@@ -164,33 +185,64 @@ def _milestones(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, e
     consent = dt.date.fromisoformat(p.consent["date"]) if p.consent and p.consent.get("date") else None
     notes: list[str] = []
     if state == "withdrawn" and not (kind == "event" and entry["kind"] == "death"):
-        raise WorkflowError(f"participant {p.id}: consent to follow-up withdrawn; only vital status (a death) "
-                            "may still be recorded", code="illegal_step", field="state")
+        raise WorkflowError(
+            f"participant {p.id}: consent to follow-up withdrawn; only vital status (a death) may still be recorded",
+            code="illegal_step",
+            field="state",
+        )
     if kind == "event":
         ev = entry["kind"]
         if ev in _AFTER_ORIGIN and origin is not None and on < origin:
-            raise _bad("date", on.isoformat(), f"a date on or after {origin_kind} ({origin.isoformat()}): a {ev.replace('_', ' ')} "
-                       f"before it is not a follow-up event (record history in the registered record)")
+            raise _bad(
+                "date",
+                on.isoformat(),
+                f"a date on or after {origin_kind} ({origin.isoformat()}): a {ev.replace('_', ' ')} "
+                f"before it is not a follow-up event (record history in the registered record)",
+            )
         if ev == "withdrawal" and entry.get("scope") is None:
-            raise _bad("scope", None, "treatment (withdrawal from protocol treatment; follow-up goes on) or "
-                                      "follow_up (withdrawal of consent to follow-up)")
+            raise _bad(
+                "scope",
+                None,
+                "treatment (withdrawal from protocol treatment; follow-up goes on) or "
+                "follow_up (withdrawal of consent to follow-up)",
+            )
         if ev == "death":
             prior = [o for o in others if o["kind"] == "event" and o["data"]["kind"] == "death"]
             if prior:
-                raise _bad("kind", "death", f"one death: entry {prior[0]['id']} already records it on "
-                                            f"{prior[0]['data']['date']} (correct that entry instead)")
+                raise _bad(
+                    "kind",
+                    "death",
+                    f"one death: entry {prior[0]['id']} already records it on "
+                    f"{prior[0]['data']['date']} (correct that entry instead)",
+                )
     elif kind in AFTER_CONSENT and consent is not None and on < consent:
-        raise _bad("date", on.isoformat(), f"a date on or after consent ({consent.isoformat()})"
-                   + (f"; the consent is dated after today ({today.isoformat()}): correct it first (PUT .../consent)"
-                      if consent > today else ""))
+        raise _bad(
+            "date",
+            on.isoformat(),
+            f"a date on or after consent ({consent.isoformat()})"
+            + (
+                f"; the consent is dated after today ({today.isoformat()}): correct it first (PUT .../consent)"
+                if consent > today
+                else ""
+            ),
+        )
     elif kind == "assessment" and origin is not None and on <= origin:
-        notes.append(f"dated on or before {origin_kind} ({origin.isoformat()}): a baseline assessment, the "
-                     "reference for response, not a follow-up time point")
+        notes.append(
+            f"dated on or before {origin_kind} ({origin.isoformat()}): a baseline assessment, the "
+            "reference for response, not a follow-up time point"
+        )
     return notes
 
 
-def _check(ctx: ServiceContext, protocol: Any, p: Participant, kind: str, clean: dict[str, Any],
-           entries: list[dict[str, Any]], replacing: int | None = None) -> list[str]:
+def _check(
+    ctx: ServiceContext,
+    protocol: Any,
+    p: Participant,
+    kind: str,
+    clean: dict[str, Any],
+    entries: list[dict[str, Any]],
+    replacing: int | None = None,
+) -> list[str]:
     """Check one entry, already shaped by :func:`~oligotrial.domain.record.entries.parse_entry`
     (new, or replacing entry ``replacing``), against the participant's milestones and whole
     record; the notes for the caller."""
@@ -211,6 +263,7 @@ def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) 
 
 # ---- use cases ----------------------------------------------------------------------------------
 
+
 def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: str, data: Any) -> dict[str, Any]:
     """Record one follow-up entry of ``kind`` (see :data:`oligotrial.domain.record.entries.ENTRY_KINDS`)."""
     protocol = ctx.load_protocol(trial)
@@ -228,16 +281,33 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
         now = ctx.now_iso()
         entry_id = uow.repo.add_entry(p.id, kind, clean, now, actor.username)
         _save_state(uow, p, [*entries, {"id": entry_id, "kind": kind, "status": "active", "data": clean}])
-        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{kind}.record", entity_type=kind,
-                     entity_id=f"{p.id}/{entry_id}", new=clean, reason=unusual if plausible else None)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=f"{kind}.record",
+            entity_type=kind,
+            entity_id=f"{p.id}/{entry_id}",
+            new=clean,
+            reason=unusual if plausible else None,
+        )
         uow.commit()
-    return {"id": entry_id, "kind": kind, "status": "active", "version": 1, "data": clean, "notes": notes,
-            "participant_state": arm_neutral(protocol, role).state(p.state),
-            "warnings": freetext.warnings_for(protocol, clean)}
+    return {
+        "id": entry_id,
+        "kind": kind,
+        "status": "active",
+        "version": 1,
+        "data": clean,
+        "notes": notes,
+        "participant_state": arm_neutral(protocol, role).state(p.state),
+        "warnings": freetext.warnings_for(protocol, clean),
+    }
 
 
-def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, data: Any,
-                  reason: Any) -> dict[str, Any]:
+def correct_entry(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, data: Any, reason: Any
+) -> dict[str, Any]:
     """Replace an entry's data, with a reason; the old value stays in the audit trail."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "assessment")  # any role that records some kind; the entry's own below
@@ -255,19 +325,40 @@ def correct_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
         if plausible:
             why = f"{why} (unusual value kept: {unusual})"
         now = ctx.now_iso()
-        uow.repo.update_entry(entry_id, data=clean, status="active", version=e["version"] + 1, at=now,
-                              by=actor.username, reason=why)
+        uow.repo.update_entry(
+            entry_id, data=clean, status="active", version=e["version"] + 1, at=now, by=actor.username, reason=why
+        )
         rest = [x if x["id"] != entry_id else {**x, "data": clean} for x in entries]
         _save_state(uow, p, rest)
-        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{e['kind']}.correct", entity_type=e["kind"],
-                     entity_id=f"{p.id}/{entry_id}", old=e["data"], new=clean, reason=why)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=f"{e['kind']}.correct",
+            entity_type=e["kind"],
+            entity_id=f"{p.id}/{entry_id}",
+            old=e["data"],
+            new=clean,
+            reason=why,
+        )
         uow.commit()
-    return {"id": entry_id, "kind": e["kind"], "status": "active", "version": e["version"] + 1, "data": clean,
-            "reason": why, "notes": notes, "participant_state": arm_neutral(protocol, role).state(p.state),
-            "warnings": freetext.warnings_for(protocol, {"data": clean, "reason": why})}
+    return {
+        "id": entry_id,
+        "kind": e["kind"],
+        "status": "active",
+        "version": e["version"] + 1,
+        "data": clean,
+        "reason": why,
+        "notes": notes,
+        "participant_state": arm_neutral(protocol, role).state(p.state),
+        "warnings": freetext.warnings_for(protocol, {"data": clean, "reason": why}),
+    }
 
 
-def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, reason: Any) -> dict[str, Any]:
+def retract_entry(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, reason: Any
+) -> dict[str, Any]:
     """Retract an entry entered in error, with a reason. It stays stored (and in the audit trail)
     but no longer counts; the participant's state is derived again without it."""
     protocol = ctx.load_protocol(trial)
@@ -281,23 +372,50 @@ def retract_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry
         try:
             rec.validate_merged(merged, today=ctx.today())
         except RecordError as exc:
-            raise RecordError(f"entry {entry_id}: cannot be retracted while other entries depend on it "
-                              f"({exc.message}); correct or retract those first", field="entry",
-                              errors=exc.errors) from None
+            raise RecordError(
+                f"entry {entry_id}: cannot be retracted while other entries depend on it "
+                f"({exc.message}); correct or retract those first",
+                field="entry",
+                errors=exc.errors,
+            ) from None
         now = ctx.now_iso()
-        uow.repo.update_entry(entry_id, data=e["data"], status="retracted", version=e["version"] + 1, at=now,
-                              by=actor.username, reason=why)
+        uow.repo.update_entry(
+            entry_id,
+            data=e["data"],
+            status="retracted",
+            version=e["version"] + 1,
+            at=now,
+            by=actor.username,
+            reason=why,
+        )
         _save_state(uow, p, rest)
-        audit.record(uow, ctx, actor, trial=protocol.id, action=f"{e['kind']}.retract", entity_type=e["kind"],
-                     entity_id=f"{p.id}/{entry_id}", old=e["data"], new={"status": "retracted"}, reason=why)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=f"{e['kind']}.retract",
+            entity_type=e["kind"],
+            entity_id=f"{p.id}/{entry_id}",
+            old=e["data"],
+            new={"status": "retracted"},
+            reason=why,
+        )
         uow.commit()
-    return {"id": entry_id, "kind": e["kind"], "status": "retracted", "version": e["version"] + 1, "reason": why,
-            "participant_state": arm_neutral(protocol, role).state(p.state),
-            "warnings": freetext.warnings_for(protocol, {"reason": why})}
+    return {
+        "id": entry_id,
+        "kind": e["kind"],
+        "status": "retracted",
+        "version": e["version"] + 1,
+        "reason": why,
+        "participant_state": arm_neutral(protocol, role).state(p.state),
+        "warnings": freetext.warnings_for(protocol, {"reason": why}),
+    }
 
 
-def release_text(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, field: Any,
-                 reason: Any) -> dict[str, Any]:
+def release_text(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_id: int, field: Any, reason: Any
+) -> dict[str, Any]:
     """Release one free text of an entry to the blinded roles after review: a data manager who
     sees the arm (issue 25 item 1: "a data manager who sees the arm may release one after review
     (POST .../entries/{id}/release {"field": ..., "reason": ...}, audited)"). ``field`` is
@@ -309,31 +427,53 @@ def release_text(ctx: ServiceContext, actor: Actor, trial: str, pid: str, entry_
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "release_text")
     if freetext.reader_blinded(protocol, role):
-        raise BlindingError(f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
-                            "sees the arm releases a text after review", code="forbidden", field="role")
+        raise BlindingError(
+            f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
+            "sees the arm releases a text after review",
+            code="forbidden",
+            field="role",
+        )
     if not protocol.masking.blinded_roles:
-        raise WorkflowError(f"field {str(field)[:40]!r}: trial {protocol.id} blinds no role; nothing is withheld, "
-                            "so there is nothing to release", code="illegal_step", field="field")
+        raise WorkflowError(
+            f"field {str(field)[:40]!r}: trial {protocol.id} blinds no role; nothing is withheld, "
+            "so there is nothing to release",
+            code="illegal_step",
+            field="field",
+        )
     why = _reason(reason)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         entries = uow.repo.entries(p.id)
         e = next((x for x in entries if x["id"] == entry_id and x["kind"] in rec.ENTRY_KINDS), None)
         if e is None:
-            raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found",
-                                field="entry")
-        shown = freetext.withhold_entry(protocol, entry_view(e),
-                                        freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None))
-        texts = sorted({k for k, v in (e["data"] or {}).items() if k in FREE_TEXT_KEYS and v}
-                       | ({"reason"} if e.get("reason") else set()))
+            raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")
+        shown = freetext.withhold_entry(
+            protocol, entry_view(e), freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
+        )
+        texts = sorted(
+            {k for k, v in (e["data"] or {}).items() if k in FREE_TEXT_KEYS and v}
+            | ({"reason"} if e.get("reason") else set())
+        )
         if not isinstance(field, str) or field not in texts:
             raise _bad("field", field, f"a free text of this entry: one of {', '.join(texts) or '(none)'}")
         if field not in shown.get("withheld", []):
-            raise WorkflowError(f"field {field!r}: entry {entry_id}'s text is not withheld from blinded roles (a "
-                                "blinded role wrote it, or it is already released)", code="illegal_step",
-                                field="field")
-        audit.record(uow, ctx, actor, trial=protocol.id, action=freetext.RELEASE_ACTION, entity_type=e["kind"],
-                     entity_id=f"{p.id}/{entry_id}", new={"field": field, "version": e["version"]}, reason=why)
+            raise WorkflowError(
+                f"field {field!r}: entry {entry_id}'s text is not withheld from blinded roles (a "
+                "blinded role wrote it, or it is already released)",
+                code="illegal_step",
+                field="field",
+            )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=freetext.RELEASE_ACTION,
+            entity_type=e["kind"],
+            entity_id=f"{p.id}/{entry_id}",
+            new={"field": field, "version": e["version"]},
+            reason=why,
+        )
         uow.commit()
     return {"id": entry_id, "field": field, "version": e["version"], "released": True, "reason": why}
 
@@ -343,33 +483,53 @@ def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict
     if e is None or e["kind"] not in rec.ENTRY_KINDS:
         raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")
     if e["status"] != "active":
-        raise WorkflowError(f"entry {entry_id}: already {e['status']}; expected an entry in force",
-                            code="illegal_step", field="entry")
+        raise WorkflowError(
+            f"entry {entry_id}: already {e['status']}; expected an entry in force", code="illegal_step", field="entry"
+        )
     return e
 
 
-def release_visit_note(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: Any,
-                       reason: Any) -> dict[str, Any]:
+def release_visit_note(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: Any, reason: Any
+) -> dict[str, Any]:
     """Release a visit's note (the reason it was out of its window or missed) to the blinded
     roles after review, as :func:`release_text` releases an entry's text: a data manager who
     sees the arm, a note an unblinded role wrote, audited as ``text.release`` on the visit."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "release_text")
     if freetext.reader_blinded(protocol, role):
-        raise BlindingError(f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
-                            "sees the arm releases a text after review", code="forbidden", field="role")
+        raise BlindingError(
+            f"release_text: role {role!r} is blinded in trial {protocol.id}; a data manager who "
+            "sees the arm releases a text after review",
+            code="forbidden",
+            field="role",
+        )
     why = _reason(reason)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         row = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
         if row is None or not row.get("note"):
-            raise WorkflowError(f"visit {str(code)[:64]!r}: no recorded note for participant {p.id}", code="not_found",
-                                field="visit")
+            raise WorkflowError(
+                f"visit {str(code)[:64]!r}: no recorded note for participant {p.id}", code="not_found", field="visit"
+            )
         w = freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
         if code in w.visit_released or not writes_unblinded(protocol.masking.blinded_roles, w.visit.get(code)):
-            raise WorkflowError(f"visit {code!r}: its note is not withheld from blinded roles (a blinded role wrote "
-                                "it, or it is already released)", code="illegal_step", field="visit")
-        audit.record(uow, ctx, actor, trial=protocol.id, action=freetext.RELEASE_ACTION, entity_type="visit",
-                     entity_id=f"{p.id}/{code}", new={"field": "note"}, reason=why)
+            raise WorkflowError(
+                f"visit {code!r}: its note is not withheld from blinded roles (a blinded role wrote "
+                "it, or it is already released)",
+                code="illegal_step",
+                field="visit",
+            )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=freetext.RELEASE_ACTION,
+            entity_type="visit",
+            entity_id=f"{p.id}/{code}",
+            new={"field": "note"},
+            reason=why,
+        )
         uow.commit()
     return {"visit": code, "field": "note", "released": True, "reason": why}

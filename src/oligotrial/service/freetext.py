@@ -27,8 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from oligotrial.domain.trial.blinding import (FREE_TEXT_KEYS, WITHHELD_TEXT, is_blinded, withhold_text,
-                                              writes_unblinded)
+from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, WITHHELD_TEXT, is_blinded, withhold_text, writes_unblinded
 from oligotrial.domain.trial.queries import arm_terms, arm_warning
 
 RELEASE_ACTION = "text.release"
@@ -50,10 +49,10 @@ class Writers:
     #: texts it could not read: :func:`restore_withheld`, so an earlier writer still counts)
     entry_data: dict[int, list[str | None]] = field(default_factory=dict)
     entry_reason: dict[int, str | None] = field(default_factory=dict)  # entry id -> role
-    visit: dict[str, str | None] = field(default_factory=dict)         # visit code -> role
+    visit: dict[str, str | None] = field(default_factory=dict)  # visit code -> role
     record_after_allocation: list[str | None] = field(default_factory=list)  # roles that corrected it
     released: set[tuple[int, str, int]] = field(default_factory=set)  # (entry id, field, version)
-    visit_released: set[str] = field(default_factory=set)              # visit codes whose note is released
+    visit_released: set[str] = field(default_factory=set)  # visit codes whose note is released
 
 
 def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str | None) -> Writers:
@@ -65,7 +64,7 @@ def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str 
             if action == "participant.correct" and randomized_on and str(r.get("at") or "")[:10] >= randomized_on[:10]:
                 w.record_after_allocation.append(role)
             continue
-        rest = ent[len(participant_id) + 1:] if ent.startswith(participant_id + "/") else None
+        rest = ent[len(participant_id) + 1 :] if ent.startswith(participant_id + "/") else None
         if rest is None:
             continue
         if action == "visit.record":
@@ -128,16 +127,18 @@ def withhold_view(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]
     return out
 
 
-def withhold_entries(protocol: Any, entries: list[dict[str, Any]], rows: list[dict[str, Any]],
-                     participant_id: str) -> list[dict[str, Any]]:
+def withhold_entries(
+    protocol: Any, entries: list[dict[str, Any]], rows: list[dict[str, Any]], participant_id: str
+) -> list[dict[str, Any]]:
     """Stored entries (the repository's rows: ``data``, ``reason``, ``version``) with what an
     unblinded role wrote withheld, for what a blinded role derives from them (an export's event
     descriptions)."""
     if not protocol.masking.blinded_roles:
         return entries
     w = writers(rows, participant_id, None)
-    return [{**e, **{k: v for k, v in withhold_entry(protocol, e, w).items() if k in ("data", "reason")}}
-            for e in entries]
+    return [
+        {**e, **{k: v for k, v in withhold_entry(protocol, e, w).items() if k in ("data", "reason")}} for e in entries
+    ]
 
 
 def withhold_audit(protocol: Any, view: dict[str, Any]) -> dict[str, Any]:
@@ -191,8 +192,14 @@ def restore_withheld(new: Any, old: Any) -> Any:
     :data:`WITHHELD_TEXT`) with each free text still reading :data:`WITHHELD_TEXT` put back to
     the stored ``old`` value: a blinded role never overwrites a text it could not read."""
     if isinstance(new, dict) and isinstance(old, dict):
-        return {k: (old.get(k) if str(k).lower() in FREE_TEXT_KEYS and v == WITHHELD_TEXT
-                    else restore_withheld(v, old.get(k))) for k, v in new.items()}
+        return {
+            k: (
+                old.get(k)
+                if str(k).lower() in FREE_TEXT_KEYS and v == WITHHELD_TEXT
+                else restore_withheld(v, old.get(k))
+            )
+            for k, v in new.items()
+        }
     if isinstance(new, list) and isinstance(old, list):
         return [restore_withheld(v, old[i] if i < len(old) else None) for i, v in enumerate(new)]
     return new
@@ -233,6 +240,10 @@ def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[dict[str, An
         fields = withhold_entry(protocol, e, w).get("withheld")
         entries.append({**e, "withheld_from_blinded": fields} if fields else e)
     blinded = protocol.masking.blinded_roles
-    visits = [{**v, "withheld_from_blinded": ["note"]} if v.get("note") and v["code"] not in w.visit_released
-              and writes_unblinded(blinded, w.visit.get(v["code"])) else v for v in view.get("visits") or []]
+    visits = [
+        {**v, "withheld_from_blinded": ["note"]}
+        if v.get("note") and v["code"] not in w.visit_released and writes_unblinded(blinded, w.visit.get(v["code"]))
+        else v
+        for v in view.get("visits") or []
+    ]
     return {**view, "entries": entries, "visits": visits}

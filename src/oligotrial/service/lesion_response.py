@@ -76,29 +76,58 @@ def preview_assessment(ctx: ServiceContext, actor: Actor, trial: str, pid: str, 
     on = dt.date.fromisoformat(clean["date"])
     baseline = _baseline(patient, origin)  # None: the first scan is the reference
     if baseline is not None and on < baseline:
-        raise AssessmentError(f"date {on.isoformat()}: before the response baseline {baseline.isoformat()} (the last "
-                              "scan on or before the origin): no response is measured for it", field="date")
+        raise AssessmentError(
+            f"date {on.isoformat()}: before the response baseline {baseline.isoformat()} (the last "
+            "scan on or before the origin): no response is measured for it",
+            field="date",
+        )
     res = assess_patient(patient, baseline=baseline).result
-    out: dict[str, Any] = {"date": on.isoformat(), "baseline": res.baseline.isoformat(),
-                           "is_baseline": on == res.baseline, "targets": list(res.targets),
-                           "non_targets": list(res.non_targets),
-                           "baseline_sum_mm": _f(res.baseline_sum_mm), "notes": list(res.notes)}
+    out: dict[str, Any] = {
+        "date": on.isoformat(),
+        "baseline": res.baseline.isoformat(),
+        "is_baseline": on == res.baseline,
+        "targets": list(res.targets),
+        "non_targets": list(res.non_targets),
+        "baseline_sum_mm": _f(res.baseline_sum_mm),
+        "notes": list(res.notes),
+    }
     if on == res.baseline:
         base = next(p for p in r11.timeline(patient) if p.date == on)
-        sizes = {t: r11.target_size(r11.lesion_of(patient, t, base.findings.get(t)), base.findings.get(t))
-                 for t in res.targets}
-        return {**out, "sizes_mm": {k: _f(v) for k, v in sizes.items()}, "sum_mm": _f(res.baseline_sum_mm),
-                "change_from_baseline_pct": None, "nadir_mm": None, "change_from_nadir_mm": None,
-                "change_from_nadir_pct": None, "target": None, "non_target": None, "new_lesions": False,
-                "overall": None, "reasons": ["the reference scan (baseline): responses are measured against it"]}
+        sizes = {
+            t: r11.target_size(r11.lesion_of(patient, t, base.findings.get(t)), base.findings.get(t))
+            for t in res.targets
+        }
+        return {
+            **out,
+            "sizes_mm": {k: _f(v) for k, v in sizes.items()},
+            "sum_mm": _f(res.baseline_sum_mm),
+            "change_from_baseline_pct": None,
+            "nadir_mm": None,
+            "change_from_nadir_mm": None,
+            "change_from_nadir_pct": None,
+            "target": None,
+            "non_target": None,
+            "new_lesions": False,
+            "overall": None,
+            "reasons": ["the reference scan (baseline): responses are measured against it"],
+        }
     tp = next(t for t in res.timepoints if t.date == on)
-    return {**out, "sizes_mm": {k: _f(v) for k, v in tp.sizes.items()}, "sum_mm": _f(tp.target_sum_mm),
-            "change_from_baseline_pct": None if tp.change_from_baseline_pct is None
-            else round(tp.change_from_baseline_pct, 1),
-            "nadir_mm": _f(tp.nadir_before_mm), "change_from_nadir_mm": _f(tp.change_from_nadir_mm),
-            "change_from_nadir_pct": _pct(tp.target_sum_mm, tp.nadir_before_mm),
-            "target": tp.target, "non_target": tp.non_target, "new_lesions": tp.new_lesions,
-            "overall": tp.overall, "reasons": list(tp.reasons)}
+    return {
+        **out,
+        "sizes_mm": {k: _f(v) for k, v in tp.sizes.items()},
+        "sum_mm": _f(tp.target_sum_mm),
+        "change_from_baseline_pct": None
+        if tp.change_from_baseline_pct is None
+        else round(tp.change_from_baseline_pct, 1),
+        "nadir_mm": _f(tp.nadir_before_mm),
+        "change_from_nadir_mm": _f(tp.change_from_nadir_mm),
+        "change_from_nadir_pct": _pct(tp.target_sum_mm, tp.nadir_before_mm),
+        "target": tp.target,
+        "non_target": tp.non_target,
+        "new_lesions": tp.new_lesions,
+        "overall": tp.overall,
+        "reasons": list(tp.reasons),
+    }
 
 
 def spider(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str, Any]:
@@ -131,10 +160,20 @@ def spider(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str,
                 pts.append({"date": tp.date.isoformat(), "size_mm": _f(size), "change_pct": _pct(size, base_sizes[t])})
         series.append({"id": t, "points": pts})
     total = [{"date": res.baseline.isoformat(), "size_mm": _f(res.baseline_sum_mm), "change_pct": 0.0}]
-    total += [{"date": tp.date.isoformat(), "size_mm": _f(tp.target_sum_mm),
-               "change_pct": _pct(tp.target_sum_mm, res.baseline_sum_mm)}
-              for tp in res.timepoints if tp.target_sum_mm is not None]
+    total += [
+        {
+            "date": tp.date.isoformat(),
+            "size_mm": _f(tp.target_sum_mm),
+            "change_pct": _pct(tp.target_sum_mm, res.baseline_sum_mm),
+        }
+        for tp in res.timepoints
+        if tp.target_sum_mm is not None
+    ]
     series.append({"id": "sum", "points": total})
     note = None if res.timepoints else "only the baseline scan so far"
-    return {"baseline": res.baseline.isoformat(), "series": series,
-            "responses": {tp.date.isoformat(): tp.overall for tp in res.timepoints}, "note": note}
+    return {
+        "baseline": res.baseline.isoformat(),
+        "series": series,
+        "responses": {tp.date.isoformat(): tp.overall for tp in res.timepoints},
+        "note": note,
+    }

@@ -26,7 +26,7 @@ class RandomizationList:
     id: int | None
     trial: str
     method: str
-    seed_ct: str            # the seed, encrypted (it would regenerate the list)
+    seed_ct: str  # the seed, encrypted (it would regenerate the list)
     params: dict[str, Any]
     commitment: str
     created_at: str
@@ -40,7 +40,7 @@ class EncSlot:
     seq: int
     block: int
     block_size: int
-    payload_ct: str         # encrypted arm id / minimization draws
+    payload_ct: str  # encrypted arm id / minimization draws
     participant_id: str | None = None
     allocated_at: str | None = None
 
@@ -53,7 +53,7 @@ class Allocation:
     stratum: str
     seq: int
     strata: dict[str, str]  # frozen with the allocation
-    arm_ct: str             # encrypted arm id
+    arm_ct: str  # encrypted arm id
     allocated_at: str
     allocated_by: str
 
@@ -62,18 +62,19 @@ class Allocation:
 class SlotRequest:
     """Everything a randomization from a pre-generated list reads and writes, less the slot
     number (known only when the slot is claimed; ``marker`` stands for it in the audit entry)."""
+
     list_id: int
     trial: str
     stratum: str
     participant_id: str
-    from_state: str               # the state the participant must be in (checked under its lock)
-    changes: dict[str, Any]       # the participant's new field values (state, randomized_on)
+    from_state: str  # the state the participant must be in (checked under its lock)
+    changes: dict[str, Any]  # the participant's new field values (state, randomized_on)
     strata: dict[str, str]
     at: str
     by: str
-    entry: dict[str, Any]         # the audit entry (service.audit.build_entry)
+    entry: dict[str, Any]  # the audit entry (service.audit.build_entry)
     marker: str
-    mac: str = ""                 # the entry's keyed digest (service.audit), as stored (marker unfilled)
+    mac: str = ""  # the entry's keyed digest (service.audit), as stored (marker unfilled)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class SlotOutcome:
     """What :meth:`Repository.allocate_and_commit` found: ``state`` None when the trial has no
     such participant; ``seq`` None when nothing was written (the participant was not in
     ``from_state``, or the stratum's list is exhausted)."""
+
     state: str | None
     seq: int | None = None
     payload_ct: str | None = None
@@ -126,6 +128,7 @@ class Repository(Protocol):
     def user_audit(self, limit: int) -> list[dict[str, Any]]:
         """The latest ``limit`` audit entries about accounts (``entity_type`` user), newest first."""
         ...
+
     # participants
     def add_participant(self, p: Participant) -> None: ...
     def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None: ...
@@ -134,14 +137,17 @@ class Repository(Protocol):
         randomization of a multi-centre trial reads before its one statement."""
         p = self.get_participant(trial, pid)
         return (p is not None, None if p is None else p.site)
+
     def find_participant(self, trial: str, external_id: str) -> Participant | None: ...
     def save_participant(self, p: Participant, fields: tuple[str, ...] | None = None) -> None:
         """Write the participant back; ``fields`` names the only attributes that changed
         (None: all), so large unchanged values (the record) are not rewritten."""
         ...
+
     def lock_for_randomization(self, trial: str, pid: str) -> tuple[Participant | None, RandomizationList | None]:
         """The participant, locked until commit, and the trial's live list (None where absent)."""
         ...
+
     def list_participants(self, trial: str) -> list[Participant]: ...
     # randomization
     def add_list(self, rl: RandomizationList, slots: list[EncSlot]) -> RandomizationList: ...
@@ -152,12 +158,14 @@ class Repository(Protocol):
     def claim_slot(self, list_id: int, stratum: str, participant_id: str, at: str) -> tuple[int, str] | None:
         """Lock the stratum cursor, take its next slot; (seq, payload ciphertext) or None if exhausted."""
         ...
+
     def slots(self, list_id: int) -> list[EncSlot]: ...
     def add_allocation(self, a: Allocation) -> None: ...
     def live_list(self, trial: str) -> RandomizationList | None:
         """The trial's list, as :meth:`get_list`; a list once stored is never replaced, so an
         adapter may keep it after the first read."""
         ...
+
     def allocate_and_commit(self, req: SlotRequest) -> SlotOutcome:
         """Lock the participant; if it is in ``req.from_state``, claim the stratum's next slot
         and write the participant's changes, the allocation (its arm ciphertext is the slot's
@@ -165,6 +173,7 @@ class Repository(Protocol):
         all of it in one statement sent with BEGIN and COMMIT (one round trip); elsewhere the
         unit of work's commit commits it. Nothing is written unless a slot was taken."""
         ...
+
     def get_allocation(self, participant_id: str) -> Allocation | None: ...
     def allocations(self, trial: str) -> list[Allocation]: ...
     # follow-up
@@ -174,14 +183,14 @@ class Repository(Protocol):
     def add_entry(self, participant_id: str, kind: str, data: dict[str, Any], at: str, by: str) -> int: ...
     def entries(self, participant_id: str) -> list[dict[str, Any]]: ...
     def get_entry(self, participant_id: str, entry_id: int) -> dict[str, Any] | None: ...
-    def update_entry(self, entry_id: int, *, data: dict[str, Any], status: str, version: int, at: str, by: str,
-                     reason: str) -> None: ...
+    def update_entry(
+        self, entry_id: int, *, data: dict[str, Any], status: str, version: int, at: str, by: str, reason: str
+    ) -> None: ...
     def iter_participants(self, trial: str, batch: int = 200) -> Iterator[Participant]: ...
     def add_notification(self, trial: str, kind: str, participant_id: str, message: str, at: str) -> None: ...
     def notifications(self, trial: str) -> list[dict[str, Any]]: ...
     # audit (the service computes the entry's keyed digest; the adapter links it to the chain)
-    def append_audit(self, entry: dict[str, Any], mac: str, bind: str | None = None,
-                     marker: str | None = None) -> None:
+    def append_audit(self, entry: dict[str, Any], mac: str, bind: str | None = None, marker: str | None = None) -> None:
         """Append ``entry`` (every payload field but ``seq``) to the chain, atomically with the
         unit of work: take the chain head (locked until commit), store the entry as version 3 (2 without a nonce),
         ``seq = head + 1``, ``prev_hash`` = the head's hash, ``mac``, ``bind``, ``marker``, ``nonce`` and
@@ -189,23 +198,28 @@ class Repository(Protocol):
         move the head. The adapter may send it with the commit, so the head is locked as
         briefly as possible."""
         ...
-    def audit_entries(self, trial: str | None = None, after_seq: int = 0,
-                      limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    def audit_entries(
+        self, trial: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
     def audit_of(self, trial: str, entity: str) -> list[dict[str, Any]]:
         """``trial``'s audit entries about ``entity`` (a participant id) or anything under it
         (``entity/...``: their entries, visits, queries), oldest first."""
         ...
+
     def audit_nonce_seqs(self, nonces: list[str]) -> list[tuple[str, int]]:
         """(nonce, seq) of every audit entry carrying one of ``nonces``."""
         ...
+
     def count_audit(self, trial: str) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
     # data queries (service.queries): a query's row carries its participant's ``external_id`` and
     # ``site``, its entry's ``entry_kind`` (None: a record field) and its ``question`` (the raise text)
     def add_query(self, query: dict[str, Any]) -> int: ...
     def get_query(self, trial: str, query_id: int, *, for_update: bool = False) -> dict[str, Any] | None: ...
-    def list_queries(self, trial: str, status: str | None = None,
-                     participant_id: str | None = None) -> list[dict[str, Any]]: ...
+    def list_queries(
+        self, trial: str, status: str | None = None, participant_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
     def set_query_status(self, query_id: int, status: str, at: str) -> None: ...
     def add_query_message(self, query_id: int, message: dict[str, Any]) -> None: ...
     def query_messages(self, query_id: int) -> list[dict[str, Any]]: ...
@@ -222,16 +236,21 @@ class AuditAnchor(Protocol):
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every checkpoint, oldest first, each with a valid signature (a bad one raises AuditError)."""
         ...
-    def add_checkpoint(self, seq: int, hash_: str, at: str, kind: str | None = None,
-                       note: str | None = None) -> dict[str, Any]:
+
+    def add_checkpoint(
+        self, seq: int, hash_: str, at: str, kind: str | None = None, note: str | None = None
+    ) -> dict[str, Any]:
         """Sign and append (seq, hash, at); ``kind`` "restore" records a restore (``note``: the backup)."""
         ...
+
     def format_epoch(self) -> dict[int, int] | None:
         """The chain's format epoch: entry version -> the first sequence number written in it."""
         ...
+
     def record_format(self, first_seq: dict[int, int], at: str) -> dict[int, int]:
         """Record the versions not recorded yet (a recorded one never changes)."""
         ...
+
     def due(self, appended: int) -> bool:
         """Count ``appended`` committed entries; True when a periodic checkpoint is due."""
         ...

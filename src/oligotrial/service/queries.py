@@ -33,8 +33,13 @@ from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
 #: action -> the permission it needs (service.access.PERMISSIONS)
-PERMISSION = {"raise": "query_raise", "answer": "query_answer", "close": "query_resolve", "reopen": "query_resolve",
-              "release": "query_raise"}
+PERMISSION = {
+    "raise": "query_raise",
+    "answer": "query_answer",
+    "close": "query_resolve",
+    "reopen": "query_resolve",
+    "release": "query_raise",
+}
 #: the step that releases a query's messages so far to the blinded roles (not a status change)
 RELEASE = "release"
 
@@ -48,8 +53,11 @@ def _not_found(query_id: Any, trial: str) -> WorkflowError:
 
 def _query_id(query_id: Any) -> int:
     if isinstance(query_id, bool) or not isinstance(query_id, int) or not 1 <= query_id <= MAX_ID:
-        raise RecordError(f"query {query_id!r}: expected a query number from 1 to {MAX_ID}", field="query",
-                          errors=[{"path": "query", "value": str(query_id)[:40], "expected": "a query number"}])
+        raise RecordError(
+            f"query {query_id!r}: expected a query number from 1 to {MAX_ID}",
+            field="query",
+            errors=[{"path": "query", "value": str(query_id)[:40], "expected": "a query number"}],
+        )
     return query_id
 
 
@@ -86,8 +94,11 @@ def fields_of(kind: str | None) -> list[str]:
 def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
     """The participant named by their id or their own (external) id, as ``actor`` may see them."""
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 128:
-        raise RecordError(f"participant {str(ref)[:40]!r}: expected a participant id", field="participant",
-                          errors=[{"path": "participant", "value": str(ref)[:40], "expected": "a participant id"}])
+        raise RecordError(
+            f"participant {str(ref)[:40]!r}: expected a participant id",
+            field="participant",
+            errors=[{"path": "participant", "value": str(ref)[:40], "expected": "a participant id"}],
+        )
     ref = ref.strip()
     p = uow.repo.get_participant(trial, ref) or uow.repo.find_participant(trial, ref)
     check_site(actor, trial, p)
@@ -102,17 +113,33 @@ def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[
     if not freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
         return messages
     released = max((m["seq"] for m in messages if m["action"] == RELEASE), default=0)
-    return [{**m, "text": WITHHELD_TEXT} if m["seq"] > released and m["text"]
-            and writes_unblinded(protocol.masking.blinded_roles, m.get("role")) else m for m in messages]
+    return [
+        {**m, "text": WITHHELD_TEXT}
+        if m["seq"] > released and m["text"] and writes_unblinded(protocol.masking.blinded_roles, m.get("role"))
+        else m
+        for m in messages
+    ]
 
 
-def _view(row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None,
-          protocol: Any = None) -> dict[str, Any]:
-    out = {"id": row["id"], "trial": row["trial"], "participant": row["participant_id"],
-           "external_id": row["external_id"], "site": row["site"], "entry": row["entry_id"],
-           "entry_kind": row["entry_kind"], "field": row["field"], "status": row["status"],
-           "raised_by": row["raised_by"], "raised_at": row["raised_at"], "updated_at": row["updated_at"],
-           "question": row["question"], "actions": allowed_actions(actor, row["trial"], row["status"])}
+def _view(
+    row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None, protocol: Any = None
+) -> dict[str, Any]:
+    out = {
+        "id": row["id"],
+        "trial": row["trial"],
+        "participant": row["participant_id"],
+        "external_id": row["external_id"],
+        "site": row["site"],
+        "entry": row["entry_id"],
+        "entry_kind": row["entry_kind"],
+        "field": row["field"],
+        "status": row["status"],
+        "raised_by": row["raised_by"],
+        "raised_at": row["raised_at"],
+        "updated_at": row["updated_at"],
+        "question": row["question"],
+        "actions": allowed_actions(actor, row["trial"], row["status"]),
+    }
     if messages is not None:
         shown = messages if protocol is None else _shown(protocol, actor, messages)
         first = next((m for m in shown if m["seq"] == 1), None)
@@ -144,23 +171,29 @@ def _visible_query(uow: UnitOfWork, actor: Actor, trial: str, query_id: int, *, 
 
 # ---- reading ------------------------------------------------------------------------------------
 
-def list_queries(ctx: ServiceContext, actor: Actor, trial: str, status: str | None = None,
-                 participant: str | None = None) -> list[dict[str, Any]]:
+
+def list_queries(
+    ctx: ServiceContext, actor: Actor, trial: str, status: str | None = None, participant: str | None = None
+) -> list[dict[str, Any]]:
     """The trial's queries ``actor`` may see, oldest first; of one ``status`` and one
     ``participant`` (their id or own id) when given."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "query_view")
     if status is not None and status not in dq.STATUSES:
-        raise RecordError(f"status {str(status)[:40]!r}: expected one of {', '.join(dq.STATUSES)}", field="status",
-                          errors=[{"path": "status", "value": str(status)[:40],
-                                   "expected": f"one of {', '.join(dq.STATUSES)}"}])
+        raise RecordError(
+            f"status {str(status)[:40]!r}: expected one of {', '.join(dq.STATUSES)}",
+            field="status",
+            errors=[{"path": "status", "value": str(status)[:40], "expected": f"one of {', '.join(dq.STATUSES)}"}],
+        )
     with ctx.uow() as uow:
         pid = None if participant is None else _participant(uow, actor, protocol.id, participant).id
         rows = uow.repo.list_queries(protocol.id, status, pid)
         rows = [r for r in rows if site_visible(actor, protocol.id, r["site"])]
         if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # the question as they may read it
-            return [{k: v for k, v in _view(r, actor, uow.repo.query_messages(r["id"]), protocol).items()
-                     if k != "history"} for r in rows]
+            return [
+                {k: v for k, v in _view(r, actor, uow.repo.query_messages(r["id"]), protocol).items() if k != "history"}
+                for r in rows
+            ]
     return [_view(r, actor) for r in rows]
 
 
@@ -185,27 +218,34 @@ def open_count(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, int]:
 
 # ---- the steps ----------------------------------------------------------------------------------
 
+
 def _target(uow: UnitOfWork, p: Any, entry: Any, field: Any) -> tuple[int | None, str]:
     """The entry in force (None: the registered record) and the field path checked against it."""
     if entry is None:
         return None, dq.clean_field(field, Patient.model_fields, "the registered record")
     if isinstance(entry, bool) or not isinstance(entry, int) or not 1 <= entry <= MAX_ID:
-        raise RecordError(f"entry {str(entry)[:40]!r}: expected an entry number of participant {p.external_id}, "
-                          "or none for a field of the registered record", field="entry",
-                          errors=[{"path": "entry", "value": str(entry)[:40], "expected": "an entry number"}])
+        raise RecordError(
+            f"entry {str(entry)[:40]!r}: expected an entry number of participant {p.external_id}, "
+            "or none for a field of the registered record",
+            field="entry",
+            errors=[{"path": "entry", "value": str(entry)[:40], "expected": "an entry number"}],
+        )
     e = uow.repo.get_entry(p.id, entry)
     if e is None or e["kind"] not in ENTRY_KINDS:
-        raise WorkflowError(f"entry {entry}: not found for participant {p.external_id}", code="not_found",
-                            field="entry")
+        raise WorkflowError(
+            f"entry {entry}: not found for participant {p.external_id}", code="not_found", field="entry"
+        )
     if e["status"] != "active":
-        raise WorkflowError(f"entry {entry}: {e['status']}; expected an entry in force", code="illegal_step",
-                            field="entry")
+        raise WorkflowError(
+            f"entry {entry}: {e['status']}; expected an entry in force", code="illegal_step", field="entry"
+        )
     model = ENTRY_KINDS[e["kind"]][1]
     return entry, dq.clean_field(field, model.model_fields, f"a {e['kind'].replace('_', ' ')} entry")
 
 
-def raise_query(ctx: ServiceContext, actor: Actor, trial: str, participant: Any, *, field: Any, text: Any,
-                entry: Any = None) -> dict[str, Any]:
+def raise_query(
+    ctx: ServiceContext, actor: Actor, trial: str, participant: Any, *, field: Any, text: Any, entry: Any = None
+) -> dict[str, Any]:
     """Raise a query on ``field`` of ``participant``'s entry ``entry`` (None: of their registered
     record); ``text`` is the question. The data manager's step."""
     protocol = ctx.load_protocol(trial)
@@ -217,13 +257,31 @@ def raise_query(ctx: ServiceContext, actor: Actor, trial: str, participant: Any,
         p = _participant(uow, actor, protocol.id, participant)
         entry_id, path = _target(uow, p, entry, field)
         now = ctx.now_iso()
-        qid = uow.repo.add_query({"trial": protocol.id, "participant_id": p.id, "entry_id": entry_id, "field": path,
-                                  "status": status, "raised_by": actor.username, "raised_at": now, "updated_at": now})
-        uow.repo.add_query_message(qid, {"seq": 1, "action": "raise", "by": actor.username, "role": role, "at": now,
-                                         "text": question})
-        audit.record(uow, ctx, actor, trial=protocol.id, action="query.raise", entity_type=ENTITY,
-                     entity_id=entity_id(p.id, qid),
-                     new={"status": status, "entry": entry_id, "field": path, "text": question})
+        qid = uow.repo.add_query(
+            {
+                "trial": protocol.id,
+                "participant_id": p.id,
+                "entry_id": entry_id,
+                "field": path,
+                "status": status,
+                "raised_by": actor.username,
+                "raised_at": now,
+                "updated_at": now,
+            }
+        )
+        uow.repo.add_query_message(
+            qid, {"seq": 1, "action": "raise", "by": actor.username, "role": role, "at": now, "text": question}
+        )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="query.raise",
+            entity_type=ENTITY,
+            entity_id=entity_id(p.id, qid),
+            new={"status": status, "entry": entry_id, "field": path, "text": question},
+        )
         uow.commit()
     return {**get_query(ctx, actor, protocol.id, qid), "warnings": [warning] if warning else []}
 
@@ -239,21 +297,32 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
         row = _visible_query(uow, actor, protocol.id, qid, for_update=True)
         if action == RELEASE:
             if not may_release(actor, row, protocol, uow.repo.query_messages(qid)):
-                raise WorkflowError(f"release: query {qid} has no message withheld from blinded roles that you may "
-                                    "release; expected a query you raised, in a trial that blinds a role, with a "
-                                    "message written in a role that knows the arm", code="illegal_step",
-                                    field="query")
+                raise WorkflowError(
+                    f"release: query {qid} has no message withheld from blinded roles that you may "
+                    "release; expected a query you raised, in a trial that blinds a role, with a "
+                    "message written in a role that knows the arm",
+                    code="illegal_step",
+                    field="query",
+                )
             status = row["status"]
         else:
             status = dq.next_status(action, row["status"])
         now = ctx.now_iso()
         seq = len(uow.repo.query_messages(qid)) + 1
         uow.repo.set_query_status(qid, status, now)
-        uow.repo.add_query_message(qid, {"seq": seq, "action": action, "by": actor.username, "role": role, "at": now,
-                                         "text": message})
-        audit.record(uow, ctx, actor, trial=protocol.id, action=f"query.{action}", entity_type=ENTITY,
-                     entity_id=entity_id(row["participant_id"], qid),
-                     new={"from": row["status"], "status": status, "text": message})
+        uow.repo.add_query_message(
+            qid, {"seq": seq, "action": action, "by": actor.username, "role": role, "at": now, "text": message}
+        )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action=f"query.{action}",
+            entity_type=ENTITY,
+            entity_id=entity_id(row["participant_id"], qid),
+            new={"from": row["status"], "status": status, "text": message},
+        )
         uow.commit()
     return {**get_query(ctx, actor, protocol.id, qid), "warnings": [warning] if warning else []}
 

@@ -86,11 +86,18 @@ def prescription(rt: dict[str, Any], patient: Any = None) -> Any:
     """The recorded course as a prescription: each named lesion got the course's dose; the
     record's untreated lesions are the observation lesions."""
     ids = rt.get("lesions") or ["course"]
-    lesion = {"dose_gy": rt["dose_gy"], "fractions": rt["fractions"], "technique": rt.get("technique"),
-              "fractions_per_week": rt.get("fractions_per_week")}
+    lesion = {
+        "dose_gy": rt["dose_gy"],
+        "fractions": rt["fractions"],
+        "technique": rt.get("technique"),
+        "fractions_per_week": rt.get("fractions_per_week"),
+    }
     organs = {k: v.organ for k, v in patient.lesion_map().items()} if patient is not None else {}
-    data = {"start_date": rt["start"], "end_date": rt.get("end"),
-            "lesions": [{"id": i, **lesion, "site": organs.get(i)} for i in ids]}
+    data = {
+        "start_date": rt["start"],
+        "end_date": rt.get("end"),
+        "lesions": [{"id": i, **lesion, "site": organs.get(i)} for i in ids],
+    }
     if patient is not None:
         data["observation_lesions"] = observation_lesions(patient, list(rt.get("lesions") or ()), rt["start"])
         if patient.systemic_therapy is not None:
@@ -119,9 +126,15 @@ def problems(report: RTCheckReport) -> list[dict[str, str]]:
 def stored_result(report: RTCheckReport, decision: dict[str, Any], at: str) -> dict[str, Any]:
     """What is kept with the record: the verdict, per-lesion dose, BED10/EQD2 and reasons; not the arm."""
     lesions = [{k: v for k, v in lv.to_dict().items() if k != "reference_matches"} for lv in report.lesions]
-    return {"status": report.status, "checked_at": at, "checked_against": "allocated arm",
-            "lesions": lesions, "findings": [f.to_dict() for f in report.findings],
-            "deviation": decision["deviation"], "override": decision["override"]}
+    return {
+        "status": report.status,
+        "checked_at": at,
+        "checked_against": "allocated arm",
+        "lesions": lesions,
+        "findings": [f.to_dict() for f in report.findings],
+        "deviation": decision["deviation"],
+        "override": decision["override"],
+    }
 
 
 def refusal(report: RTCheckReport, rt: dict[str, Any], *, blinded: bool) -> DoseError:
@@ -136,16 +149,31 @@ def refusal(report: RTCheckReport, rt: dict[str, Any], *, blinded: bool) -> Dose
     value = rt.get(field) if field in rt else None
     shown = f"{field} {value!r}" if value is not None else field
     if blinded:
-        expected = ("a course that fits the participant's allocated arm; a coordinator or treating oncologist "
-                    "must review it")
-        err = DoseError(f"{shown}: the course does not fit the participant's allocated arm; a coordinator or "
-                        "treating oncologist must review it", code="rt_outside_arm", field=field)
+        expected = (
+            "a course that fits the participant's allocated arm; a coordinator or treating oncologist must review it"
+        )
+        err = DoseError(
+            f"{shown}: the course does not fit the participant's allocated arm; a coordinator or "
+            "treating oncologist must review it",
+            code="rt_outside_arm",
+            field=field,
+        )
         err.errors = [{"path": field, "value": value, "expected": expected}]
         return err
     detail = "; ".join(dict.fromkeys(p["message"] for p in fails))
-    err = DoseError(f"{shown}: the course does not fit {report.trial} arm {report.arm!r} (the participant's "
-                    f"allocation): {detail}. To record it as a protocol deviation, give override.reason "
-                    "(at least 10 characters)", code="rt_outside_arm", field=field)
-    err.errors = [{"path": p["field"], "value": rt.get(p["field"]),
-                   "expected": (f"lesion {p['lesion']}: " if p["lesion"] else "") + p["message"]} for p in fails]
+    err = DoseError(
+        f"{shown}: the course does not fit {report.trial} arm {report.arm!r} (the participant's "
+        f"allocation): {detail}. To record it as a protocol deviation, give override.reason "
+        "(at least 10 characters)",
+        code="rt_outside_arm",
+        field=field,
+    )
+    err.errors = [
+        {
+            "path": p["field"],
+            "value": rt.get(p["field"]),
+            "expected": (f"lesion {p['lesion']}: " if p["lesion"] else "") + p["message"],
+        }
+        for p in fails
+    ]
     return err

@@ -50,10 +50,18 @@ def salt_context(trial: str) -> str:
     return f"commitment-salt|{trial}"
 
 
-def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_blocks",
-                  size_per_stratum: int | None = None, seed: int | None = None,
-                  block_multiples: tuple[int, ...] = (1, 2, 3), p_best: float = 0.8,
-                  actor: Actor = SYSTEM, sites: list[str] | None = None) -> dict[str, Any]:
+def generate_list(
+    ctx: ServiceContext,
+    trial: str,
+    *,
+    method: str = "permuted_blocks",
+    size_per_stratum: int | None = None,
+    seed: int | None = None,
+    block_multiples: tuple[int, ...] = (1, 2, 3),
+    p_best: float = 0.8,
+    actor: Actor = SYSTEM,
+    sites: list[str] | None = None,
+) -> dict[str, Any]:
     """Generate, encrypt, commit and store the trial's list; refuse a second live list. With
     ``sites``, allocation is also stratified by site (each participant's own site)."""
     from oligotrial.service.users import check_site_code
@@ -64,8 +72,11 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
             raise RandomizationError(f"sites {sites}: stratifying by site needs two or more sites", field="sites")
     protocol = ctx.load_protocol(trial)
     if protocol.design.allocation != "randomized" or len(protocol.arms) < 2:
-        raise RandomizationError(f"trial {protocol.id}: not randomized ({protocol.design.allocation}); "
-                                 "expected a randomized design with two or more arms", field="trial")
+        raise RandomizationError(
+            f"trial {protocol.id}: not randomized ({protocol.design.allocation}); "
+            "expected a randomized design with two or more arms",
+            field="trial",
+        )
     if method not in algo.METHODS:
         raise RandomizationError(f"method {method!r}: expected one of {list(algo.METHODS)}", field="method")
     seed = secrets.randbits(63) if seed is None else int(seed)
@@ -74,10 +85,15 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
     n = int(size_per_stratum or protocol.planned_enrolment)
     factors = _factors(protocol) + ([("site", sites)] if sites else [])
     if method == "permuted_blocks":
-        slots = [s for key in algo.all_strata(factors)
-                 for s in algo.permuted_blocks(key, ratio, n, rng, block_multiples)]
-        params = {"ratio": ratio, "block_multiples": list(block_multiples), "size_per_stratum": n,
-                  "strata": algo.all_strata(factors)}
+        slots = [
+            s for key in algo.all_strata(factors) for s in algo.permuted_blocks(key, ratio, n, rng, block_multiples)
+        ]
+        params = {
+            "ratio": ratio,
+            "block_multiples": list(block_multiples),
+            "size_per_stratum": n,
+            "strata": algo.all_strata(factors),
+        }
     else:
         slots = algo.minimization_draws(n, rng)
         params = {"ratio": ratio, "p_best": p_best, "size": n, "factors": [f for f, _ in factors]}
@@ -87,23 +103,61 @@ def generate_list(ctx: ServiceContext, trial: str, *, method: str = "permuted_bl
     salt = secrets.token_bytes(32)
     digest = algo.commitment(protocol.id, method, seed, params, slots, salt=salt)
     params["salt_ct"] = ctx.cipher.encrypt(salt.hex(), salt_context(protocol.id))
-    enc = [EncSlot(s.stratum, s.seq, s.block, s.block_size,
-                   ctx.cipher.encrypt(s.payload, slot_context(protocol.id, s.stratum, s.seq))) for s in slots]
+    enc = [
+        EncSlot(
+            s.stratum,
+            s.seq,
+            s.block,
+            s.block_size,
+            ctx.cipher.encrypt(s.payload, slot_context(protocol.id, s.stratum, s.seq)),
+        )
+        for s in slots
+    ]
     now = ctx.now_iso()
     with ctx.uow() as uow:
         if uow.repo.get_list(protocol.id) is not None:
-            raise RandomizationError(f"trial {protocol.id}: a live randomization list already exists; "
-                                     "lists are never replaced", code="list_exists", field="trial")
-        rl = uow.repo.add_list(RandomizationList(
-            None, protocol.id, method, ctx.cipher.encrypt(str(seed), seed_context(protocol.id)), params,
-            digest, now, actor.username, n), enc)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="randomization.generate",
-                     entity_type="randomization_list", entity_id=str(rl.id),
-                     new={"method": method, "commitment": digest, "slots": len(slots),
-                          "strata": len({s.stratum for s in slots})})
+            raise RandomizationError(
+                f"trial {protocol.id}: a live randomization list already exists; lists are never replaced",
+                code="list_exists",
+                field="trial",
+            )
+        rl = uow.repo.add_list(
+            RandomizationList(
+                None,
+                protocol.id,
+                method,
+                ctx.cipher.encrypt(str(seed), seed_context(protocol.id)),
+                params,
+                digest,
+                now,
+                actor.username,
+                n,
+            ),
+            enc,
+        )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="randomization.generate",
+            entity_type="randomization_list",
+            entity_id=str(rl.id),
+            new={
+                "method": method,
+                "commitment": digest,
+                "slots": len(slots),
+                "strata": len({s.stratum for s in slots}),
+            },
+        )
         uow.commit()
-    return {"trial": protocol.id, "method": method, "commitment": digest, "slots": len(slots),
-            "strata": len({s.stratum for s in slots})}
+    return {
+        "trial": protocol.id,
+        "method": method,
+        "commitment": digest,
+        "slots": len(slots),
+        "strata": len({s.stratum for s in slots}),
+    }
 
 
 def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int, bytes | None, list[algo.Slot]]:
@@ -115,9 +169,16 @@ def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int,
     seed = int(ctx.cipher.decrypt(rl.seed_ct, seed_context(protocol.id)))
     salt_ct = (rl.params or {}).get("salt_ct")
     salt = bytes.fromhex(ctx.cipher.decrypt(salt_ct, salt_context(protocol.id))) if salt_ct else None
-    plain = [algo.Slot(s.stratum, s.seq, s.block, s.block_size,
-                       ctx.cipher.decrypt(s.payload_ct, slot_context(protocol.id, s.stratum, s.seq)))
-             for s in slots]
+    plain = [
+        algo.Slot(
+            s.stratum,
+            s.seq,
+            s.block,
+            s.block_size,
+            ctx.cipher.decrypt(s.payload_ct, slot_context(protocol.id, s.stratum, s.seq)),
+        )
+        for s in slots
+    ]
     return rl, seed, salt, plain
 
 
@@ -137,13 +198,27 @@ def reveal(ctx: ServiceContext, trial: str, actor: Actor = SYSTEM) -> dict[str, 
     protocol = ctx.load_protocol(trial)
     rl, seed, salt, plain = _opened(ctx, protocol)
     with ctx.uow() as uow:
-        audit.record(uow, ctx, actor, trial=protocol.id, action="randomization.reveal",
-                     entity_type="randomization_list", entity_id=str(rl.id), new={"commitment": rl.commitment})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="randomization.reveal",
+            entity_type="randomization_list",
+            entity_id=str(rl.id),
+            new={"commitment": rl.commitment},
+        )
         uow.commit()
-    return {"format": "oligotrial.randomization-reveal/1", "trial": protocol.id, "method": rl.method,
-            "seed": seed, "params": {k: v for k, v in (rl.params or {}).items() if k not in algo.UNCOMMITTED_PARAMS},
-            "salt": None if salt is None else salt.hex(), "commitment": rl.commitment,
-            "slots": [[s.stratum, s.seq, s.block, s.block_size, s.payload] for s in plain]}
+    return {
+        "format": "oligotrial.randomization-reveal/1",
+        "trial": protocol.id,
+        "method": rl.method,
+        "seed": seed,
+        "params": {k: v for k, v in (rl.params or {}).items() if k not in algo.UNCOMMITTED_PARAMS},
+        "salt": None if salt is None else salt.hex(),
+        "commitment": rl.commitment,
+        "slots": [[s.stratum, s.seq, s.block, s.block_size, s.payload] for s in plain],
+    }
 
 
 def verify_revealed(doc: dict[str, Any]) -> bool:
@@ -152,11 +227,14 @@ def verify_revealed(doc: dict[str, Any]) -> bool:
     try:
         slots = [algo.Slot(str(a), int(b), int(c), int(d), str(e)) for a, b, c, d, e in doc["slots"]]
         salt = bytes.fromhex(doc["salt"]) if doc.get("salt") else None
-        return algo.commitment(doc["trial"], doc["method"], int(doc["seed"]), doc["params"], slots,
-                               salt=salt) == doc["commitment"]
+        return (
+            algo.commitment(doc["trial"], doc["method"], int(doc["seed"]), doc["params"], slots, salt=salt)
+            == doc["commitment"]
+        )
     except (KeyError, TypeError, ValueError) as exc:
-        raise RandomizationError(f"revealed list: {exc}; expected an oligotrial.randomization-reveal/1 document",
-                                 field="list") from None
+        raise RandomizationError(
+            f"revealed list: {exc}; expected an oligotrial.randomization-reveal/1 document", field="list"
+        ) from None
 
 
 def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
@@ -180,8 +258,9 @@ def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
             problems.append(f"allocation of {a.participant_id}: slot {a.stratum}#{a.seq} is not in the list")
             continue
         if s.participant_id != a.participant_id:
-            problems.append(f"allocation of {a.participant_id}: slot {a.stratum}#{a.seq} is taken by "
-                            f"{s.participant_id or 'nobody'}")
+            problems.append(
+                f"allocation of {a.participant_id}: slot {a.stratum}#{a.seq} is taken by {s.participant_id or 'nobody'}"
+            )
         try:
             if rl.method == "minimization":
                 ctx.cipher.decrypt(a.arm_ct, f"alloc|{protocol.id}|{a.participant_id}")
@@ -193,14 +272,22 @@ def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
         if s.participant_id is not None and by_pid.get(s.participant_id) is None:
             problems.append(f"slot {stratum}#{seq}: taken by {s.participant_id}, who has no allocation")
         elif s.participant_id is not None and (by_pid[s.participant_id].stratum, by_pid[s.participant_id].seq) != (
-                stratum, seq):
+            stratum,
+            seq,
+        ):
             problems.append(f"slot {stratum}#{seq}: taken by {s.participant_id}, whose allocation names another slot")
-    return {"trial": protocol.id, "ok": committed and not problems, "commitment_matches": committed,
-            "allocations_checked": len(allocs), "problems": problems}
+    return {
+        "trial": protocol.id,
+        "ok": committed and not problems,
+        "commitment_matches": committed,
+        "allocations_checked": len(allocs),
+        "problems": problems,
+    }
 
 
-def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str,
-              strata: dict[str, str]) -> dict[str, Any]:
+def randomize(
+    ctx: ServiceContext, actor: Actor, trial: str, participant_id: str, strata: dict[str, str]
+) -> dict[str, Any]:
     """Allocate an enrolled participant; returns the view the actor's role may see.
 
     Two locks serialise allocations: the stratum's cursor and the audit-chain head. From a
@@ -225,55 +312,98 @@ def randomize(ctx: ServiceContext, actor: Actor, trial: str, participant_id: str
             (from_state,) = workflow.allowed_from("randomize")  # the one state it is taken from
             to_state = workflow.STATE_AFTER["randomize"]
             marker = secrets.token_hex(16)  # stands for the slot number until the slot is claimed
-            entry = audit.build_entry(ctx, actor, trial=protocol.id, action="participant.randomize",
-                                      entity_type="participant", entity_id=participant_id,
-                                      new=_randomize_audit(to_state, from_state, key, marker, strata))
+            entry = audit.build_entry(
+                ctx,
+                actor,
+                trial=protocol.id,
+                action="participant.randomize",
+                entity_type="participant",
+                entity_id=participant_id,
+                new=_randomize_audit(to_state, from_state, key, marker, strata),
+            )
             # the participant's, the stratum cursor's and the chain head's locks are taken here and
             # held until commit (PostgreSQL: one statement, sent with BEGIN and COMMIT)
-            got = uow.repo.allocate_and_commit(SlotRequest(
-                rl.id, protocol.id, key, participant_id, from_state,
-                {"state": to_state, "randomized_on": now[:10]}, strata, now, actor.username, entry, marker,
-                audit.mac(ctx, entry)))
+            got = uow.repo.allocate_and_commit(
+                SlotRequest(
+                    rl.id,
+                    protocol.id,
+                    key,
+                    participant_id,
+                    from_state,
+                    {"state": to_state, "randomized_on": now[:10]},
+                    strata,
+                    now,
+                    actor.username,
+                    entry,
+                    marker,
+                    audit.mac(ctx, entry),
+                )
+            )
             if got.state is None:
-                raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
-                                    code="not_found", field="participant")
+                raise WorkflowError(
+                    f"participant {participant_id}: not found in trial {protocol.id}",
+                    code="not_found",
+                    field="participant",
+                )
             workflow.check_state(participant_id, got.state, "randomize")
             if got.seq is None:
-                raise RandomizationError(f"stratum {key!r}: list exhausted; extend the list",
-                                         code="list_exhausted", field="strata")
+                raise RandomizationError(
+                    f"stratum {key!r}: list exhausted; extend the list", code="list_exhausted", field="strata"
+                )
             uow.commit()
             arm = ctx.cipher.decrypt(got.payload_ct, slot_context(protocol.id, key, got.seq))
             return allocation_view(protocol, role, key, got.seq, strata, now, arm)
         # minimization (it reads every earlier allocation), or no list yet: step by step
         p, rl = uow.repo.lock_for_randomization(protocol.id, participant_id)
         if p is None:
-            raise WorkflowError(f"participant {participant_id}: not found in trial {protocol.id}",
-                                code="not_found", field="participant")
+            raise WorkflowError(
+                f"participant {participant_id}: not found in trial {protocol.id}", code="not_found", field="participant"
+            )
         old_state = p.state
         workflow.advance(p, "randomize")
         p.randomized_on = now[:10]
         if rl is None:
-            raise RandomizationError(f"trial {protocol.id}: no randomization list; generate one first "
-                                     "(oligotrial randomization generate)", code="no_list", field="trial")
+            raise RandomizationError(
+                f"trial {protocol.id}: no randomization list; generate one first (oligotrial randomization generate)",
+                code="no_list",
+                field="trial",
+            )
         if rl.method != "minimization":  # generated since live_list looked: nothing written yet
             uow.rollback()
             return randomize(ctx, actor, trial, participant_id, strata)
         uow.repo.save_participant(p, ("state", "randomized_on"))
         arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
         uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
-        a = Allocation(p.id, protocol.id, rl.id, stratum, seq, strata,
-                       ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"), now, actor.username)
+        a = Allocation(
+            p.id,
+            protocol.id,
+            rl.id,
+            stratum,
+            seq,
+            strata,
+            ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{p.id}"),
+            now,
+            actor.username,
+        )
         uow.repo.add_allocation(a)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.randomize",
-                     entity_type="participant", entity_id=p.id,
-                     new=_randomize_audit(p.state, old_state, stratum, str(seq), strata),
-                     bind=allocation_bind(a.__dict__))
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.randomize",
+            entity_type="participant",
+            entity_id=p.id,
+            new=_randomize_audit(p.state, old_state, stratum, str(seq), strata),
+            bind=allocation_bind(a.__dict__),
+        )
         uow.commit()
     return allocation_view(protocol, role, stratum, seq, strata, now, arm)
 
 
-def _site_stratum(uow: Any, actor: Actor, protocol: Any, rl: RandomizationList | None, pid: str,
-                  strata: dict[str, str]) -> dict[str, str]:
+def _site_stratum(
+    uow: Any, actor: Actor, protocol: Any, rl: RandomizationList | None, pid: str, strata: dict[str, str]
+) -> dict[str, str]:
     """A multi-centre check before anything is claimed: a site-limited role randomizes its own
     site's participants only, and a list stratified by site takes the participant's own site
     (never one the caller names). Single-centre trials pay no extra read."""
@@ -281,16 +411,20 @@ def _site_stratum(uow: Any, actor: Actor, protocol: Any, rl: RandomizationList |
     if actor.site_in(protocol.id) is None and not by_site:
         return strata
     if "site" in strata:
-        raise RandomizationError("strata.site: the participant's own site is used; expected it left out",
-                                 field="strata.site")
+        raise RandomizationError(
+            "strata.site: the participant's own site is used; expected it left out", field="strata.site"
+        )
     exists, site = uow.repo.participant_site(protocol.id, pid)  # the site column alone, not the record
     if exists:
         check_site(actor, protocol.id, SimpleNamespace(id=pid, site=site))
     if not exists or not by_site:
         return strata
     if site is None:
-        raise RandomizationError(f"participant {pid}: no site, and the list is stratified by site; expected a "
-                                 "participant registered at one of the list's sites", field="site")
+        raise RandomizationError(
+            f"participant {pid}: no site, and the list is stratified by site; expected a "
+            "participant registered at one of the list's sites",
+            field="site",
+        )
     return {**strata, "site": site}
 
 
@@ -301,14 +435,21 @@ def _check_key(ctx: ServiceContext, trial: str, rl: RandomizationList) -> None:
     try:
         ctx.cipher.decrypt(rl.seed_ct, seed_context(trial))
     except BlindingError as exc:
-        raise BlindingError(f"trial {trial}: the configured allocation key does not open this trial's "
-                            "randomization list (check OLIGOTRIAL_ALLOCATION_KEY); nothing was allocated",
-                            code=exc.code) from None
+        raise BlindingError(
+            f"trial {trial}: the configured allocation key does not open this trial's "
+            "randomization list (check OLIGOTRIAL_ALLOCATION_KEY); nothing was allocated",
+            code=exc.code,
+        ) from None
 
 
 def _randomize_audit(state: str, from_state: str, stratum: str, seq: str, strata: dict) -> dict[str, Any]:
-    return {"state": state, "from_state": from_state, "stratum": stratum,
-            "randomization_number": f"{stratum}#{seq}", "strata": strata}
+    return {
+        "state": state,
+        "from_state": from_state,
+        "stratum": stratum,
+        "randomization_number": f"{stratum}#{seq}",
+        "strata": strata,
+    }
 
 
 def allocation_arm(ctx: ServiceContext, a: Allocation) -> str:
@@ -328,23 +469,21 @@ def _minimize(ctx, uow, protocol, rl, strata):
     seq = uow.repo.lock_stratum(rl.id, algo.ALL_STRATUM)
     slot = uow.repo.get_slot(rl.id, algo.ALL_STRATUM, seq) if seq is not None else None
     if slot is None:
-        raise RandomizationError("minimization list exhausted; extend the list", code="list_exhausted",
-                                 field="trial")
+        raise RandomizationError("minimization list exhausted; extend the list", code="list_exhausted", field="trial")
     draws = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, algo.ALL_STRATUM, seq))
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for a in uow.repo.allocations(protocol.id):
         arm = allocation_arm(ctx, a)
         for f, level in a.strata.items():
             counts[f][level][arm] += 1
-    arm = algo.minimization_assign(counts, strata, dict(protocol.allocation_ratio), draws,
-                                   rl.params.get("p_best", 0.8))
+    arm = algo.minimization_assign(counts, strata, dict(protocol.allocation_ratio), draws, rl.params.get("p_best", 0.8))
     return arm, seq, algo.ALL_STRATUM
 
 
-def allocation_view(protocol: Any, role: str, stratum: str, seq: int, strata: dict, at: str,
-                    arm: str | None) -> dict[str, Any]:
-    view = {"randomized": True, "randomization_number": f"{stratum}#{seq}", "strata": strata,
-            "allocated_at": at}
+def allocation_view(
+    protocol: Any, role: str, stratum: str, seq: int, strata: dict, at: str, arm: str | None
+) -> dict[str, Any]:
+    view = {"randomized": True, "randomization_number": f"{stratum}#{seq}", "strata": strata, "allocated_at": at}
     if arm is not None and not is_blinded(protocol.masking.blinded_roles, role) and role != "admin":
         a = protocol.arm(arm)
         view.update({"arm": a.id, "arm_label": a.label})
@@ -355,6 +494,7 @@ def arm_of(ctx: ServiceContext, trial: str, participant_id: str, uow=None) -> st
     def _get(u):
         a = u.repo.get_allocation(participant_id)
         return None if a is None else allocation_arm(ctx, a)
+
     if uow is not None:
         return _get(uow)
     with ctx.uow() as u:

@@ -36,6 +36,7 @@ POOLED = "all arms"
 
 # ---- a snapshot at the data cut --------------------------------------------------------------
 
+
 def _entry_date(e: dict[str, Any]) -> str:
     d = e.get("data") or {}
     return str(d.get("date") or d.get("start") or e.get("at") or "")[:10]
@@ -58,8 +59,11 @@ class _CutRepository:
                 yield p
 
     def entries(self, participant_id: str) -> list[dict[str, Any]]:
-        return [e for e in self._repo.entries(participant_id) if _entry_date(e) <= self._cut
-                and str(e.get("at") or "")[:10] <= self._cut]
+        return [
+            e
+            for e in self._repo.entries(participant_id)
+            if _entry_date(e) <= self._cut and str(e.get("at") or "")[:10] <= self._cut
+        ]
 
     def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[dict[str, Any]]:
         return [e for e in self._repo.audit_entries(trial, *args, **kw) if e["at"][:10] <= self._cut]
@@ -95,13 +99,19 @@ def at_cut(ctx: ServiceContext, cut: dt.date) -> ServiceContext:
 
 # ---- the parts --------------------------------------------------------------------------------
 
+
 def control_arm(protocol: Any) -> str | None:
     """The comparator arm of a randomized trial (None in a single-arm trial)."""
     if followup.single_group(protocol):
         return None
-    return next((a.id for a in protocol.arms if a.type in ("active_comparator", "placebo_comparator",
-                                                            "no_intervention", "sham_comparator")),
-                protocol.arms[-1].id)
+    return next(
+        (
+            a.id
+            for a in protocol.arms
+            if a.type in ("active_comparator", "placebo_comparator", "no_intervention", "sham_comparator")
+        ),
+        protocol.arms[-1].id,
+    )
 
 
 def _survival(rows: list[dict[str, Any]], reference: str | None, *, at: tuple[float, ...]) -> dict[str, Any]:
@@ -113,8 +123,7 @@ def _survival(rows: list[dict[str, Any]], reference: str | None, *, at: tuple[fl
     groups = sorted(set(group))
     longest = min(max(t for t, g in zip(time, group, strict=True) if g == lv) for lv in groups) if rows else 0
     tau = 12.0 if longest >= 12 else (round(longest, 1) if longest > 0 else None)
-    doc = analyse_survival(time, event, group, at=at, tau=tau,
-                           reference=reference if reference in groups else None)
+    doc = analyse_survival(time, event, group, at=at, tau=tau, reference=reference if reference in groups else None)
     doc["time_unit"] = "months"
     return doc
 
@@ -132,8 +141,11 @@ def _baseline(patients: dict[str, Any], arm_of: dict[str, str], arms: list[str])
             "age_years": {"median": statistics.median(ages) if ages else None, "q1": q[0], "q3": q[2]},
             "sex": dict(sorted(Counter(r["sex"] for r in recs).items())),
             "ecog": dict(sorted(Counter(str(r["ecog"]) for r in recs).items())),
-            "lesions": {"median": statistics.median(lesions) if lesions else None,
-                        "min": min(lesions) if lesions else None, "max": max(lesions) if lesions else None},
+            "lesions": {
+                "median": statistics.median(lesions) if lesions else None,
+                "min": min(lesions) if lesions else None,
+                "max": max(lesions) if lesions else None,
+            },
         }
     return out
 
@@ -148,13 +160,17 @@ def _baseline_facts(p: Any) -> dict[str, Any]:
     elif rec.get("age_years") is not None:
         age = rec["age_years"]
     ecog = [x for x in rec.get("performance") or [] if x.get("scale") == "ECOG"]
-    return {"age": age, "sex": rec.get("sex", "unknown"),
-            "ecog": max(ecog, key=lambda x: x["date"])["score"] if ecog else "unknown",
-            "lesions": len(rec.get("lesions") or [])}
+    return {
+        "age": age,
+        "sex": rec.get("sex", "unknown"),
+        "ecog": max(ecog, key=lambda x: x["date"])["score"] if ecog else "unknown",
+        "lesions": len(rec.get("lesions") or []),
+    }
 
 
-def _qol_rows(p: Any, arm: str, entries: list[dict[str, Any]], visits: list[dict[str, Any]],
-              origin: dt.date) -> list[dict[str, Any]]:
+def _qol_rows(
+    p: Any, arm: str, entries: list[dict[str, Any]], visits: list[dict[str, Any]], origin: dt.date
+) -> list[dict[str, Any]]:
     by_date = {v["actual"]: v["code"] for v in visits if v.get("actual")}
     out = []
     for e in followup.active(entries):
@@ -164,8 +180,15 @@ def _qol_rows(p: Any, arm: str, entries: list[dict[str, Any]], visits: list[dict
         visit = "baseline" if d["date"] <= origin.isoformat() else by_date.get(d["date"])
         if visit is None:
             continue
-        out.append({"participant": p.id, "arm": arm, "visit": visit, "instrument": d["instrument"],
-                    "responses": d["responses"]})
+        out.append(
+            {
+                "participant": p.id,
+                "arm": arm,
+                "visit": visit,
+                "instrument": d["instrument"],
+                "responses": d["responses"],
+            }
+        )
     return out
 
 
@@ -175,20 +198,44 @@ def _deviations(uow: Any, protocol: Any, participants: list[Any], cut: str) -> l
     out = []
     for n in uow.repo.notifications(protocol.id):
         if n["at"][:10] <= cut and n["kind"] == "radiotherapy_deviation":
-            out.append({"participant": n["participant_id"], "kind": "radiotherapy outside the arm's regimen",
-                        "date": n["at"][:10], "detail": n["message"]})
+            out.append(
+                {
+                    "participant": n["participant_id"],
+                    "kind": "radiotherapy outside the arm's regimen",
+                    "date": n["at"][:10],
+                    "detail": n["message"],
+                }
+            )
     for p in participants:
         override = (p.enrolment or {}).get("override")
         if override:
-            out.append({"participant": p.id, "kind": "enrolled against the screening verdict",
-                        "date": (p.enrolment or {}).get("at", "")[:10], "detail": override.get("reason")})
+            out.append(
+                {
+                    "participant": p.id,
+                    "kind": "enrolled against the screening verdict",
+                    "date": (p.enrolment or {}).get("at", "")[:10],
+                    "detail": override.get("reason"),
+                }
+            )
         for v in uow.repo.visits(p.id):
             if v["status"] == "done_out_of_window":
-                out.append({"participant": p.id, "kind": "visit out of window", "date": v["actual"],
-                            "detail": f"{v['code']}: window {v['earliest']}..{v['latest']}; {v.get('note') or ''}"})
+                out.append(
+                    {
+                        "participant": p.id,
+                        "kind": "visit out of window",
+                        "date": v["actual"],
+                        "detail": f"{v['code']}: window {v['earliest']}..{v['latest']}; {v.get('note') or ''}",
+                    }
+                )
             elif v["status"] == "missed":
-                out.append({"participant": p.id, "kind": "visit missed", "date": v["target"],
-                            "detail": f"{v['code']}: {v.get('note') or ''}"})
+                out.append(
+                    {
+                        "participant": p.id,
+                        "kind": "visit missed",
+                        "date": v["target"],
+                        "detail": f"{v['code']}: {v.get('note') or ''}",
+                    }
+                )
     return sorted(out, key=lambda x: (x["date"] or "", x["participant"], x["kind"]))
 
 
@@ -198,11 +245,15 @@ def database_state(ctx: ServiceContext, trial: str) -> dict[str, Any]:
     with ctx.uow() as uow:
         head = uow.repo.audit_head()
         n = len(uow.repo.audit_entries(trial))
-    return {"audit_head_seq": head[0] if head else 0, "audit_head_hash": head[1] if head else None,
-            "trial_audit_events": n}
+    return {
+        "audit_head_seq": head[0] if head else 0,
+        "audit_head_hash": head[1] if head else None,
+        "trial_audit_events": n,
+    }
 
 
 # ---- the report --------------------------------------------------------------------------------
+
 
 def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: bool = False) -> dict[str, Any]:
     """The report at ``data_cut``: full and unblinded (the operator's view: command line), or with
@@ -251,8 +302,9 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
             for e in followup.active(entries):
                 if e["kind"] == "adverse_event":
                     d = e["data"]
-                    ae_events.append({"participant": p.id, "term": d["term"], "grade": d["grade"],
-                                      "serious": d.get("serious")})
+                    ae_events.append(
+                        {"participant": p.id, "term": d["term"], "grade": d["grade"], "serious": d.get("serious")}
+                    )
             origin, _ = followup.origin_of(p, single_group=single)
             if origin is not None:
                 qol_rows += _qol_rows(p, arm, entries, uow.repo.visits(p.id), origin)
@@ -274,40 +326,67 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
     bor_code = endpoints.response_paramcd(protocol)  # CBOR where the registry's response endpoint needs confirmation
     adrs = [r for r in endpoints.adrs_rows(ctx, protocol, with_arm=True) if r["PARAMCD"] == bor_code]
     bor = {r["USUBJID"]: r["AVALC"] for r in adrs}
-    orr = response_rates({a: (sum(bor.get(p) in ("CR", "PR", "iCR", "iPR") for p in itt[a]), len(itt[a]))
-                          for a in arms}, reference=reference)
-    dcr = response_rates({a: (sum(bor.get(p) in ("CR", "PR", "SD", "NON-CR/NON-PD", "iCR", "iPR", "iSD",
-                                                 "NON-iCR/NON-iUPD") for p in itt[a]), len(itt[a]))
-                          for a in arms}, reference=reference)
+    orr = response_rates(
+        {a: (sum(bor.get(p) in ("CR", "PR", "iCR", "iPR") for p in itt[a]), len(itt[a])) for a in arms},
+        reference=reference,
+    )
+    dcr = response_rates(
+        {
+            a: (
+                sum(
+                    bor.get(p) in ("CR", "PR", "SD", "NON-CR/NON-PD", "iCR", "iPR", "iSD", "NON-iCR/NON-iUPD")
+                    for p in itt[a]
+                ),
+                len(itt[a]),
+            )
+            for a in arms
+        },
+        reference=reference,
+    )
     visit_order = ["baseline"] + [v.code for v in _schedule(protocol)]
     qol = {}
-    for name, instrument, scale in (("EQ-5D-5L index (England value set)", "EQ-5D-5L", "index"),
-                                    ("QLQ-C30 global health status", "EORTC QLQ-C30", "QL2")):
+    for name, instrument, scale in (
+        ("EQ-5D-5L index (England value set)", "EQ-5D-5L", "index"),
+        ("QLQ-C30 global health status", "EORTC QLQ-C30", "QL2"),
+    ):
         rows = [r for r in qol_rows if r["instrument"] == instrument]
         present = {r["visit"] for r in rows}
-        qol[name] = qol_change_from_baseline(rows, instrument=instrument, scale=scale,
-                                             visit_order=[v for v in visit_order if v in present]) if rows else []
+        qol[name] = (
+            qol_change_from_baseline(
+                rows, instrument=instrument, scale=scale, visit_order=[v for v in visit_order if v in present]
+            )
+            if rows
+            else []
+        )
     report: dict[str, Any] = {
-        "format": FORMAT, "trial": protocol.id, "short_name": protocol.short_name,
-        "protocol_version": protocol.version, "data_cut": cut,
+        "format": FORMAT,
+        "trial": protocol.id,
+        "short_name": protocol.short_name,
+        "protocol_version": protocol.version,
+        "data_cut": cut,
         "database_state": live_state,
         "blinded": pooled,
         "arms": [POOLED] if pooled else [{"id": a.id, "label": a.label, "type": a.type} for a in protocol.arms],
         "reference_arm": reference,
         "populations": {
             "intention_to_treat": {"definition": consort.DEFINITIONS["analysed"], "n": {a: len(itt[a]) for a in arms}},
-            "as_treated": {"definition": "participants who received the allocated intervention, by the arm received "
-                                         "(safety)", "n": {a: len(treated[a]) for a in arms}},
+            "as_treated": {
+                "definition": "participants who received the allocated intervention, by the arm received (safety)",
+                "n": {a: len(treated[a]) for a in arms},
+            },
             "per_protocol": {"definition": "not named by the protocol: not analysed", "n": None},
         },
         "consort": {k: v for k, v in flow.items() if k != "participants"},
         "baseline": _baseline(facts, arm_of, arms),
         "endpoints": surv,
-        "response": {"criteria": f"best overall response (ADRS {bor_code}) by the protocol's response criteria; "
-                                 "denominator the intention-to-treat set, a participant without an evaluable "
-                                 "response counting as a non-responder (RECIST 1.1, Eisenhauer et al. 2009: every "
-                                 "participant included in the response rate)",
-                     "orr": orr, "dcr": dcr},
+        "response": {
+            "criteria": f"best overall response (ADRS {bor_code}) by the protocol's response criteria; "
+            "denominator the intention-to-treat set, a participant without an evaluable "
+            "response counting as a non-responder (RECIST 1.1, Eisenhauer et al. 2009: every "
+            "participant included in the response rate)",
+            "orr": orr,
+            "dcr": dcr,
+        },
         "safety": adverse_event_summary({a: treated[a] for a in arms}, ae_events),
         "quality_of_life": qol,
         "deviations": deviations,
@@ -324,8 +403,9 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         if every_arm["PFS"] and every_arm["OS"]:
             report["cost_effectiveness"] = _cea(by_param, reference, arms)
         else:
-            report["cost_effectiveness"] = {"not_estimated": "an arm has no participant with PFS and OS at the data "
-                                                             "cut: the model compares arms"}
+            report["cost_effectiveness"] = {
+                "not_estimated": "an arm has no participant with PFS and OS at the data cut: the model compares arms"
+            }
     return report
 
 
@@ -353,11 +433,18 @@ def _forest(rows: list[dict[str, Any]], facts: dict[str, Any], reference: str | 
 
     use = [r for r in rows if r["USUBJID"] in facts]
     f = [facts[r["USUBJID"]] for r in use]
-    subgroups = {"sex": [x["sex"] for x in f],
-                 "age": ["< 65" if (x["age"] or 0) < 65 else ">= 65" for x in f],
-                 "ECOG": ["0" if x["ecog"] == 0 else ">= 1" for x in f]}
-    out = subgroup_hazard_ratios([r["AVAL"] / MONTH_DAYS for r in use], [1 - int(r["CNSR"]) for r in use],
-                                 [r["ARM"] for r in use], subgroups=subgroups, reference=reference)
+    subgroups = {
+        "sex": [x["sex"] for x in f],
+        "age": ["< 65" if (x["age"] or 0) < 65 else ">= 65" for x in f],
+        "ECOG": ["0" if x["ecog"] == 0 else ">= 1" for x in f],
+    }
+    out = subgroup_hazard_ratios(
+        [r["AVAL"] / MONTH_DAYS for r in use],
+        [1 - int(r["CNSR"]) for r in use],
+        [r["ARM"] for r in use],
+        subgroups=subgroups,
+        reference=reference,
+    )
     return {"endpoint": param, "rows": out}
 
 
@@ -373,10 +460,15 @@ def _cea(by_param: dict[str, list], reference: str | None, arms: list[str]) -> d
     scenario_ref = doc["reference_arm"]
     other = next(k for k in inputs.upfront_cost if k != scenario_ref)
     names = {a: (scenario_ref if a == reference else other) for a in arms}
-    mapped = CeaInputs(**{**{f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)},
-                          "upfront_cost": {a: inputs.upfront_cost[names[a]] for a in arms},
-                          "upfront_cost_se": {a: inputs.upfront_cost_se[names[a]] for a in arms
-                                              if names[a] in inputs.upfront_cost_se}})
+    mapped = CeaInputs(
+        **{
+            **{f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)},
+            "upfront_cost": {a: inputs.upfront_cost[names[a]] for a in arms},
+            "upfront_cost_se": {
+                a: inputs.upfront_cost_se[names[a]] for a in arms if names[a] in inputs.upfront_cost_se
+            },
+        }
+    )
 
     # the PSA bootstraps participants, PFS and OS rows in the same participant order: an order made
     # from the data (OS then PFS time and censoring), not from the participants' random ids, so that
@@ -392,8 +484,10 @@ def _cea(by_param: dict[str, list], reference: str | None, arms: list[str]) -> d
 
     curves = {a: {"pfs": curve("PFS", a), "os": curve("OS", a)} for a in arms}
     out = cost_effectiveness(curves, mapped, reference_arm=reference, psa_draws=1000, seed=1)
-    out["scenario"] = {"source": "data/cea_stop2.yaml (reference scenario; utilities and costs are assumptions)",
-                       "arms": names}
+    out["scenario"] = {
+        "source": "data/cea_stop2.yaml (reference scenario; utilities and costs are assumptions)",
+        "arms": names,
+    }
     out["currency"] = doc.get("currency")
     return out
 
@@ -422,8 +516,18 @@ def digest(data: bytes) -> str:
 
 # ---- storing and signing reports ---------------------------------------------------------------
 
-def record_report(ctx: ServiceContext, actor: Any, trial: str, *, report_id: str, data_cut: str, sha256: dict[str, str],
-                  state: dict[str, Any], where: str) -> dict[str, Any]:
+
+def record_report(
+    ctx: ServiceContext,
+    actor: Any,
+    trial: str,
+    *,
+    report_id: str,
+    data_cut: str,
+    sha256: dict[str, str],
+    state: dict[str, Any],
+    where: str,
+) -> dict[str, Any]:
     """Record a report in the audit trail: its id, data cut, the SHA-256 of each file written and
     the database state it was made from. A report is never overwritten: its files are archived
     under their id, and this entry pins their content."""
@@ -432,14 +536,30 @@ def record_report(ctx: ServiceContext, actor: Any, trial: str, *, report_id: str
     protocol = ctx.load_protocol(trial)
     new = {"report_id": report_id, "data_cut": data_cut, "sha256": sha256, "database_state": state, "stored_at": where}
     with ctx.uow() as uow:
-        audit.record(uow, ctx, actor, trial=protocol.id, action="report.create", entity_type="report",
-                     entity_id=report_id, new=new)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="report.create",
+            entity_type="report",
+            entity_id=report_id,
+            new=new,
+        )
         uow.commit()
     return new
 
 
-def sign_report(ctx: ServiceContext, actor: Any, trial: str, report_id: str, *, by: str, role: str,
-                statement: str = "reviewed and approved") -> dict[str, Any]:
+def sign_report(
+    ctx: ServiceContext,
+    actor: Any,
+    trial: str,
+    report_id: str,
+    *,
+    by: str,
+    role: str,
+    statement: str = "reviewed and approved",
+) -> dict[str, Any]:
     """Record a sign-off of a stored report (who, in what role, what they state), in the audit
     trail; refused for a report id that was never recorded."""
     from oligotrial.errors import WorkflowError
@@ -449,15 +569,28 @@ def sign_report(ctx: ServiceContext, actor: Any, trial: str, report_id: str, *, 
     if not by.strip() or not role.strip():
         raise WorkflowError("sign-off: expected the signer's name and role", code="invalid", field="by")
     with ctx.uow() as uow:
-        made = [e for e in uow.repo.audit_entries(protocol.id)
-                if e["action"] == "report.create" and e["entity_id"] == report_id]
+        made = [
+            e
+            for e in uow.repo.audit_entries(protocol.id)
+            if e["action"] == "report.create" and e["entity_id"] == report_id
+        ]
         if not made:
-            raise WorkflowError(f"report {report_id!r}: not recorded for trial {protocol.id}; expected the id "
-                                "`oligotrial report` printed", code="not_found", field="report")
-        new = {"report_id": report_id, "signed_by": by.strip(), "role": role.strip(), "statement": statement,
-               "sha256": (made[-1].get("new") or {}).get("sha256")}
-        audit.record(uow, ctx, actor, trial=protocol.id, action="report.sign", entity_type="report",
-                     entity_id=report_id, new=new)
+            raise WorkflowError(
+                f"report {report_id!r}: not recorded for trial {protocol.id}; expected the id "
+                "`oligotrial report` printed",
+                code="not_found",
+                field="report",
+            )
+        new = {
+            "report_id": report_id,
+            "signed_by": by.strip(),
+            "role": role.strip(),
+            "statement": statement,
+            "sha256": (made[-1].get("new") or {}).get("sha256"),
+        }
+        audit.record(
+            uow, ctx, actor, trial=protocol.id, action="report.sign", entity_type="report", entity_id=report_id, new=new
+        )
         uow.commit()
     return new
 
@@ -473,8 +606,9 @@ def stored_reports(ctx: ServiceContext, trial: str) -> list[dict[str, Any]]:
         if e["action"] == "report.create":
             out[e["entity_id"]] = {**new, "made_at": e["at"], "made_by": e["actor"], "signatures": []}
         elif e["action"] == "report.sign" and e["entity_id"] in out:
-            out[e["entity_id"]]["signatures"].append({"by": new.get("signed_by"), "role": new.get("role"),
-                                                      "statement": new.get("statement"), "at": e["at"]})
+            out[e["entity_id"]]["signatures"].append(
+                {"by": new.get("signed_by"), "role": new.get("role"), "statement": new.get("statement"), "at": e["at"]}
+            )
     return list(out.values())
 
 
@@ -488,7 +622,9 @@ def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date
     role = authorize(actor, protocol.id, "report")
     # the system administrator is kept blind as on every other view of a blinded trial (the audit
     # trail, allocations): running the server is not a reason to see arms
-    masked = is_blinded(protocol.masking.blinded_roles, role) or (role == "admin" and bool(protocol.masking.blinded_roles))
+    masked = is_blinded(protocol.masking.blinded_roles, role) or (
+        role == "admin" and bool(protocol.masking.blinded_roles)
+    )
     blinded = masked and trial_unblinding(ctx, protocol.id) is None
     from oligotrial.service.site_scope import scoped
 
@@ -518,17 +654,30 @@ def unblind_trial(ctx: ServiceContext, actor: Any, trial: str, *, reason: str) -
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "unblind_trial")
     if not protocol.masking.blinded_roles:
-        raise WorkflowError(f"trial {protocol.id}: masking {protocol.masking.level!r} blinds no role; nothing to "
-                            "unblind", code="not_blinded", field="trial")
+        raise WorkflowError(
+            f"trial {protocol.id}: masking {protocol.masking.level!r} blinds no role; nothing to unblind",
+            code="not_blinded",
+            field="trial",
+        )
     reason = (reason or "").strip()
     if len(reason) < 10:
-        raise RecordError(f"reason {reason!r}: expected why the trial is unblinded (10 characters or more)",
-                          field="reason")
+        raise RecordError(
+            f"reason {reason!r}: expected why the trial is unblinded (10 characters or more)", field="reason"
+        )
     if trial_unblinding(ctx, protocol.id) is not None:
         raise WorkflowError(f"trial {protocol.id}: already unblinded", code="already_recorded", field="trial")
     new = {"reason": reason}
     with ctx.uow() as uow:
-        audit.record(uow, ctx, actor, trial=protocol.id, action="trial.unblind", entity_type="trial",
-                     entity_id=protocol.id, new=new, reason=reason)
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="trial.unblind",
+            entity_type="trial",
+            entity_id=protocol.id,
+            new=new,
+            reason=reason,
+        )
         uow.commit()
     return new

@@ -23,9 +23,15 @@ from oligotrial.domain.eligibility.screening import (
 __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 
 
-def screen_record(data: Mapping[str, Any], protocols: Sequence, *, assume_attested: bool = False,
-                  today: dt.date | None = None, compact: bool = False,
-                  not_after: dt.date | None = None) -> dict[str, Any]:
+def screen_record(
+    data: Mapping[str, Any],
+    protocols: Sequence,
+    *,
+    assume_attested: bool = False,
+    today: dt.date | None = None,
+    compact: bool = False,
+    not_after: dt.date | None = None,
+) -> dict[str, Any]:
     """Validate ``data`` as a patient record and screen it against every protocol given: the
     ``oligotrial.screening/1`` document, or with ``compact`` the ``oligotrial.screening-summary/1``
     element (verdicts, counts, failing and unknown criteria only).

@@ -36,8 +36,11 @@ MAX_NOTE = 500
 
 
 def _bad(field: str, value: Any, expected: str) -> RecordError:
-    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
-                       errors=[{"path": field, "value": value, "expected": expected}])
+    return RecordError(
+        f"{field} {value!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": value, "expected": expected}],
+    )
 
 
 def worklist(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict[str, Any]]:
@@ -72,10 +75,19 @@ def _worklist(people: list[Any]) -> list[dict[str, Any]]:
             continue
         s = p.screening or {}
         crit = criteria(s)
-        out.append({"id": p.id, "external_id": p.external_id, "site": p.site, "state": p.state,
-                    "created_at": p.created_at, "verdict": s.get("verdict"), "screened_on": s.get("as_of"),
-                    "undecided": sum(c["standing"] == "undecided" for c in crit),
-                    "excluding": sum(c["standing"] == "excludes" for c in crit)})
+        out.append(
+            {
+                "id": p.id,
+                "external_id": p.external_id,
+                "site": p.site,
+                "state": p.state,
+                "created_at": p.created_at,
+                "verdict": s.get("verdict"),
+                "screened_on": s.get("as_of"),
+                "undecided": sum(c["standing"] == "undecided" for c in crit),
+                "excluding": sum(c["standing"] == "excludes" for c in crit),
+            }
+        )
     return sorted(out, key=lambda r: r["created_at"])
 
 
@@ -114,9 +126,16 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list
     for c in criteria(after):
         o = old.get(c["id"])
         if o is None or o.get("verdict") != c.get("verdict"):
-            out.append({"id": c["id"], "kind": c["kind"], "was": None if o is None else o["verdict"],
-                        "now": c["verdict"], "was_standing": None if o is None else o["standing"],
-                        "now_standing": c["standing"]})
+            out.append(
+                {
+                    "id": c["id"],
+                    "kind": c["kind"],
+                    "was": None if o is None else o["verdict"],
+                    "now": c["verdict"],
+                    "was_standing": None if o is None else o["standing"],
+                    "now_standing": c["standing"],
+                }
+            )
     return out
 
 
@@ -191,8 +210,13 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
         enrolment.screen_in(uow, ctx, actor, current, p, as_of=ctx.today())
         uow.commit()
     after = enrolment.participant_view(ctx, current, role, p, [], [])
-    return {"attestation": attestation, "before": before, "after": after["screening"],
-            "changes": changes(before, after["screening"]), "participant": after}
+    return {
+        "attestation": attestation,
+        "before": before,
+        "after": after["screening"],
+        "changes": changes(before, after["screening"]),
+        "participant": after,
+    }
 
 
 # ---- the screening log ------------------------------------------------------------------------
@@ -200,9 +224,23 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
 #: the screening log's columns, one row per candidate ever registered (CONSORT 2010 item 13a and
 #: its flow diagram: those assessed for eligibility and the reasons for exclusion; ICH E6(R3)
 #: Appendix C keeps a subject screening log among the essential records)
-LOG_COLUMNS = ("participant", "site", "registered_on", "state", "screened_on", "protocol_version", "verdict",
-               "excluding_criteria", "undecided_criteria", "consented_on", "enrolled_on", "enrolled_against_verdict",
-               "closed_reason", "closed_note", "closed_on")
+LOG_COLUMNS = (
+    "participant",
+    "site",
+    "registered_on",
+    "state",
+    "screened_on",
+    "protocol_version",
+    "verdict",
+    "excluding_criteria",
+    "undecided_criteria",
+    "consented_on",
+    "enrolled_on",
+    "enrolled_against_verdict",
+    "closed_reason",
+    "closed_note",
+    "closed_on",
+)
 
 
 def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]:
@@ -227,31 +265,56 @@ def _log(people: list[Any]) -> dict[str, Any]:
         closure = p.closure if p.state == "screening_closed" and p.closure else {}
         if closure:
             by_closure[closure["reason"]] = by_closure.get(closure["reason"], 0) + 1
-            closed.append({"id": p.id, "participant": p.external_id, "site": p.site, "reason": closure["reason"],
-                           "note": closure.get("note"), "date": closure.get("date"), "by": closure.get("by")})
+            closed.append(
+                {
+                    "id": p.id,
+                    "participant": p.external_id,
+                    "site": p.site,
+                    "reason": closure["reason"],
+                    "note": closure.get("note"),
+                    "date": closure.get("date"),
+                    "by": closure.get("by"),
+                }
+            )
         s = p.screening or {}
         crit = criteria(s)
         excluding = [c for c in crit if c["standing"] == "excludes"]
         verdict = s.get("verdict") or "not screened"
         by_verdict[verdict] = by_verdict.get(verdict, 0) + 1
         for c in excluding:
-            r = reasons.setdefault(c["id"], {"id": c["id"], "kind": c["kind"], "text": c.get("source_text") or "",
-                                             "count": 0})
+            r = reasons.setdefault(
+                c["id"], {"id": c["id"], "kind": c["kind"], "text": c.get("source_text") or "", "count": 0}
+            )
             r["count"] += 1
         enrolled = p.enrolment or {}
-        rows.append({"participant": p.external_id, "site": p.site or "", "registered_on": (p.created_at or "")[:10],
-                     "state": p.state, "screened_on": s.get("as_of") or "",
-                     "protocol_version": s.get("protocol_version") or "", "verdict": verdict,
-                     "excluding_criteria": ";".join(c["id"] for c in excluding),
-                     "undecided_criteria": ";".join(c["id"] for c in crit if c["standing"] == "undecided"),
-                     "consented_on": (p.consent or {}).get("date") or "",
-                     "enrolled_on": str(enrolled.get("at") or "")[:10],
-                     "enrolled_against_verdict": "" if not enrolled else ("yes" if enrolled.get("override") else "no"),
-                     "closed_reason": closure.get("reason") or "", "closed_note": closure.get("note") or "",
-                     "closed_on": closure.get("date") or ""})
+        rows.append(
+            {
+                "participant": p.external_id,
+                "site": p.site or "",
+                "registered_on": (p.created_at or "")[:10],
+                "state": p.state,
+                "screened_on": s.get("as_of") or "",
+                "protocol_version": s.get("protocol_version") or "",
+                "verdict": verdict,
+                "excluding_criteria": ";".join(c["id"] for c in excluding),
+                "undecided_criteria": ";".join(c["id"] for c in crit if c["standing"] == "undecided"),
+                "consented_on": (p.consent or {}).get("date") or "",
+                "enrolled_on": str(enrolled.get("at") or "")[:10],
+                "enrolled_against_verdict": "" if not enrolled else ("yes" if enrolled.get("override") else "no"),
+                "closed_reason": closure.get("reason") or "",
+                "closed_note": closure.get("note") or "",
+                "closed_on": closure.get("date") or "",
+            }
+        )
     excluding_counts = sorted(reasons.values(), key=lambda r: (-r["count"], r["id"]))
-    return {"rows": rows, "by_verdict": by_verdict, "excluding": excluding_counts, "total": len(rows),
-            "by_closure": dict(sorted(by_closure.items())), "closed": closed}
+    return {
+        "rows": rows,
+        "by_verdict": by_verdict,
+        "excluding": excluding_counts,
+        "total": len(rows),
+        "by_closure": dict(sorted(by_closure.items())),
+        "closed": closed,
+    }
 
 
 def spreadsheet_safe(value: Any) -> str:

@@ -21,8 +21,9 @@ from oligotrial.service.ports import Actor
 from oligotrial.service.randomization import allocation_arm
 
 
-def emergency_unblind(ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, reason: str,
-                      password: str) -> dict[str, Any]:
+def emergency_unblind(
+    ctx: ServiceContext, actor: Actor, trial: str, pid: str, *, reason: str, password: str
+) -> dict[str, Any]:
     """The arm of participant ``pid`` for ``actor`` after re-authentication with ``password``;
     every refusal is audited (:func:`_record_refusal`) and raised again."""
     protocol = ctx.load_protocol(trial)
@@ -39,48 +40,80 @@ def _storable(text: Any, limit: int) -> str | None:
     return text.strip()[:limit] or None
 
 
-def _record_refusal(ctx: ServiceContext, actor: Actor, trial: str, pid: Any, reason: Any,
-                    exc: BlindingError | WorkflowError | RandomizationError) -> None:
+def _record_refusal(
+    ctx: ServiceContext,
+    actor: Actor,
+    trial: str,
+    pid: Any,
+    reason: Any,
+    exc: BlindingError | WorkflowError | RandomizationError,
+) -> None:
     """Append ``participant.unblind_refused`` (who, which participant as asked, why refused;
     never an arm) in its own transaction: the attempt's own transaction was rolled back."""
     with ctx.uow() as uow:
-        audit.record(uow, ctx, actor, trial=trial, action="participant.unblind_refused", entity_type="participant",
-                     entity_id=_storable(pid, 64) or "?", new={"refused": exc.code, "field": exc.field},
-                     reason=_storable(reason, 5000))
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=trial,
+            action="participant.unblind_refused",
+            entity_type="participant",
+            entity_id=_storable(pid, 64) or "?",
+            new={"refused": exc.code, "field": exc.field},
+            reason=_storable(reason, 5000),
+        )
         uow.commit()
 
 
-def _unblind(ctx: ServiceContext, actor: Actor, protocol: Any, pid: str, *, reason: str,
-             password: str) -> dict[str, Any]:
+def _unblind(
+    ctx: ServiceContext, actor: Actor, protocol: Any, pid: str, *, reason: str, password: str
+) -> dict[str, Any]:
     authorize(actor, protocol.id, "unblind")
     if not isinstance(reason, str) or len(reason.strip()) < 10:
-        raise BlindingError("reason: emergency unblinding needs a reason of at least 10 characters",
-                            code="reason_required", field="reason")
+        raise BlindingError(
+            "reason: emergency unblinding needs a reason of at least 10 characters",
+            code="reason_required",
+            field="reason",
+        )
     with ctx.uow() as uow:
         user = uow.repo.get_user_by_name(actor.username)
         if user is None or not ctx.hasher.verify(user.password_hash, password or ""):
-            raise BlindingError("password: re-authentication failed", code="reauthentication_failed",
-                                field="password")
+            raise BlindingError("password: re-authentication failed", code="reauthentication_failed", field="password")
         p = uow.repo.get_participant(protocol.id, pid, for_update=True)
         check_site(actor, protocol.id, p)
         if p is None:
-            raise WorkflowError(f"participant {pid}: not found in trial {protocol.id}", code="not_found",
-                                field="participant")
+            raise WorkflowError(
+                f"participant {pid}: not found in trial {protocol.id}", code="not_found", field="participant"
+            )
         a = uow.repo.get_allocation(p.id)
         if a is None:
-            raise RandomizationError(f"participant {pid}: not randomized; nothing to unblind",
-                                     code="not_randomized", field="participant")
+            raise RandomizationError(
+                f"participant {pid}: not randomized; nothing to unblind", code="not_randomized", field="participant"
+            )
         arm = protocol.arm(allocation_arm(ctx, a))
         now = ctx.now_iso()
         event = {"date": now[:10], "by": actor.username, "reason": reason.strip()}
         entry_id = uow.repo.add_entry(p.id, "unblinding", event, now, actor.username)
-        uow.repo.add_notification(protocol.id, "emergency_unblinding", p.id,
-                                  f"{actor.username} unblinded participant {p.id}: {reason.strip()}", now)
-        audit.record(uow, ctx, actor, trial=protocol.id, action="participant.unblind", entity_type="participant",
-                     entity_id=p.id, new={"event": entry_id, "reauthenticated": True}, reason=reason.strip())
+        uow.repo.add_notification(
+            protocol.id,
+            "emergency_unblinding",
+            p.id,
+            f"{actor.username} unblinded participant {p.id}: {reason.strip()}",
+            now,
+        )
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=protocol.id,
+            action="participant.unblind",
+            entity_type="participant",
+            entity_id=p.id,
+            new={"event": entry_id, "reauthenticated": True},
+            reason=reason.strip(),
+        )
         uow.commit()
-    return {"participant": p.id, "arm": arm.id, "arm_label": arm.label, "unblinded_at": now,
-            "event": entry_id}
+    return {"participant": p.id, "arm": arm.id, "arm_label": arm.label, "unblinded_at": now, "event": entry_id}
 
 
 def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:

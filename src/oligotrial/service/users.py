@@ -37,23 +37,30 @@ def check_site_code(site: str) -> str:
     """A site code: 1-64 letters, digits, '.', '_' or '-' (e.g. ``shanghai-chest``)."""
     s = (site or "").strip()
     if not s or len(s) > 64 or not s.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise OligotrialError(f"site {site!r}: expected a site code of 1-64 letters, digits, '.', '_' or '-'",
-                              code="bad_site", field="site")
+        raise OligotrialError(
+            f"site {site!r}: expected a site code of 1-64 letters, digits, '.', '_' or '-'",
+            code="bad_site",
+            field="site",
+        )
     return s
 
 
 def _check_username(username: str) -> str:
     username = (username or "").strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise OligotrialError(f"username {username[:80]!r}: expected 1-64 letters, digits, '.', '_' or '-'",
-                              code="bad_username", field="username")
+        raise OligotrialError(
+            f"username {username[:80]!r}: expected 1-64 letters, digits, '.', '_' or '-'",
+            code="bad_username",
+            field="username",
+        )
     return username
 
 
 def _check_password(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise OligotrialError(f"password: expected at least {MIN_PASSWORD} characters", code="weak_password",
-                              field="password")
+        raise OligotrialError(
+            f"password: expected at least {MIN_PASSWORD} characters", code="weak_password", field="password"
+        )
 
 
 def _grant_args(ctx: ServiceContext, role: str, trial: str, site: str | None) -> tuple[str, str | None]:
@@ -64,8 +71,9 @@ def _grant_args(ctx: ServiceContext, role: str, trial: str, site: str | None) ->
     if site is not None:
         site = check_site_code(site)
         if trial_id == "*":
-            raise OligotrialError("site: a role limited to one site is granted in one trial, not '*'",
-                                  code="bad_site", field="site")
+            raise OligotrialError(
+                "site: a role limited to one site is granted in one trial, not '*'", code="bad_site", field="site"
+            )
     return trial_id, site
 
 
@@ -79,8 +87,15 @@ def _authorize(actor: Actor) -> None:
     authorize(actor, "*", "manage_users")
 
 
-def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial: str,
-             actor: Actor = SYSTEM, site: str | None = None) -> User:
+def add_user(
+    ctx: ServiceContext,
+    username: str,
+    password: str,
+    role: str,
+    trial: str,
+    actor: Actor = SYSTEM,
+    site: str | None = None,
+) -> User:
     """Create (or grant another trial to) a user; the password is stored only as a KDF hash.
     ``actor`` (the operator's CLI: :data:`SYSTEM`) must be an administrator of every trial."""
     _authorize(actor)
@@ -91,14 +106,33 @@ def add_user(ctx: ServiceContext, username: str, password: str, role: str, trial
         user = uow.repo.get_user_by_name(username)
         if user is None:
             user = uow.repo.add_user(User(None, username, ctx.hasher.hash(password)))
-            audit.record(uow, ctx, actor, trial=None, action="user.create", entity_type="user",
-                         entity_id=username, new={"username": username})
+            audit.record(
+                uow,
+                ctx,
+                actor,
+                trial=None,
+                action="user.create",
+                entity_type="user",
+                entity_id=username,
+                new={"username": username},
+            )
         elif not ctx.hasher.verify(user.password_hash, password):
-            raise OligotrialError(f"password: user {username!r} exists; give their current password to "
-                                  "grant another role", code="user_exists", field="password")
+            raise OligotrialError(
+                f"password: user {username!r} exists; give their current password to grant another role",
+                code="user_exists",
+                field="password",
+            )
         uow.repo.grant(user.id, trial_id, role, site)
-        audit.record(uow, ctx, actor, trial=None if trial_id == "*" else trial_id, action="user.grant",
-                     entity_type="user", entity_id=username, new={"trial": trial_id, "role": role, "site": site})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=None if trial_id == "*" else trial_id,
+            action="user.grant",
+            entity_type="user",
+            entity_id=username,
+            new={"trial": trial_id, "role": role, "site": site},
+        )
         uow.commit()
         user.roles[trial_id] = role
         if site is not None:
@@ -141,8 +175,7 @@ def credential_stamp(user: User) -> str:
     return hashlib.sha256(b"oligotrial.credential/1:" + user.password_hash.encode()).hexdigest()[:20]
 
 
-def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *,
-              session_id: str | None = None) -> Actor:
+def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *, session_id: str | None = None) -> Actor:
     """The actor of an authenticated request: the user's roles read anew. With ``stamp`` (every
     token and session carries one: :func:`credential_stamp`), the credential it was issued
     under must still be the user's: after a password reset it is refused. With ``session_id``
@@ -153,8 +186,9 @@ def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *,
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
     if ended:
-        raise AuthenticationError("session: ended (signed out, or too many wrong passwords); sign in again",
-                                  field="session")
+        raise AuthenticationError(
+            "session: ended (signed out, or too many wrong passwords); sign in again", field="session"
+        )
     if stamp is not None and not hmac.compare_digest(stamp, credential_stamp(user)):
         raise AuthenticationError("token: issued before the password was changed; sign in again", field="token")
     return Actor(user.username, dict(user.roles), user.id, dict(user.sites))
@@ -170,32 +204,45 @@ def end_session(ctx: ServiceContext, user_id: int, session_id: str, keep_for: dt
     downstream relying party does not resume an authenticated session")."""
     with ctx.uow() as uow:
         now = ctx.clock()
-        uow.repo.end_session(session_id, user_id, now.isoformat(timespec="microseconds"),
-                             (now + keep_for).isoformat(timespec="microseconds"))
+        uow.repo.end_session(
+            session_id,
+            user_id,
+            now.isoformat(timespec="microseconds"),
+            (now + keep_for).isoformat(timespec="microseconds"),
+        )
         uow.commit()
 
 
 # ---- account management (the administrator) ------------------------------------------------------
 
+
 def _account(user: User) -> dict[str, Any]:
     """A user as the administrator sees them: never the password hash."""
-    return {"username": user.username, "active": user.active,
-            "grants": [{"trial": trial, "role": role, "site": user.sites.get(trial)}
-                       for trial, role in sorted(user.roles.items())]}
+    return {
+        "username": user.username,
+        "active": user.active,
+        "grants": [
+            {"trial": trial, "role": role, "site": user.sites.get(trial)} for trial, role in sorted(user.roles.items())
+        ],
+    }
 
 
 def _existing(uow: Any, username: str) -> User:
     user = uow.repo.get_user_by_name((username or "").strip()) if isinstance(username, str) else None
     if user is None:
-        raise OligotrialError(f"username {str(username)[:80]!r}: expected an existing user", code="unknown_user",
-                              field="username")
+        raise OligotrialError(
+            f"username {str(username)[:80]!r}: expected an existing user", code="unknown_user", field="username"
+        )
     return user
 
 
 def _lockout(actor: Actor, user: User, roles_after: dict[str, str], what: str) -> None:
     if user.username == actor.username and _may_manage(user.roles) and not _may_manage(roles_after):
-        raise OligotrialError(f"trial: {what} would end your own administration of every trial; expected "
-                              "another administrator to do it", code="self_lockout", field="trial")
+        raise OligotrialError(
+            f"trial: {what} would end your own administration of every trial; expected another administrator to do it",
+            code="self_lockout",
+            field="trial",
+        )
 
 
 def list_users(ctx: ServiceContext, actor: Actor) -> list[dict[str, Any]]:
@@ -205,8 +252,9 @@ def list_users(ctx: ServiceContext, actor: Actor) -> list[dict[str, Any]]:
         return [_account(u) for u in sorted(uow.repo.list_users(), key=lambda u: u.username)]
 
 
-def grant(ctx: ServiceContext, actor: Actor, username: str, trial: str, role: str,
-          site: str | None = None) -> dict[str, Any]:
+def grant(
+    ctx: ServiceContext, actor: Actor, username: str, trial: str, role: str, site: str | None = None
+) -> dict[str, Any]:
     """Give an existing user ``role`` in ``trial`` (``"*"``: every trial), in place of any role
     they had there; audited as ``user.grant``."""
     _authorize(actor)
@@ -216,9 +264,16 @@ def grant(ctx: ServiceContext, actor: Actor, username: str, trial: str, role: st
         _lockout(actor, user, {**user.roles, trial_id: role}, f"role {role!r} in trial {trial_id!r}")
         replaces = {"role": user.roles[trial_id], "site": user.sites.get(trial_id)} if trial_id in user.roles else None
         uow.repo.grant(user.id, trial_id, role, site)
-        audit.record(uow, ctx, actor, trial=None if trial_id == "*" else trial_id, action="user.grant",
-                     entity_type="user", entity_id=user.username,
-                     new={"trial": trial_id, "role": role, "site": site, "replaces": replaces})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=None if trial_id == "*" else trial_id,
+            action="user.grant",
+            entity_type="user",
+            entity_id=user.username,
+            new={"trial": trial_id, "role": role, "site": site, "replaces": replaces},
+        )
         uow.commit()
         user.roles[trial_id] = role
         user.sites.pop(trial_id, None)
@@ -235,14 +290,25 @@ def revoke(ctx: ServiceContext, actor: Actor, username: str, trial: str) -> dict
         user = _existing(uow, username)
         trial_id = trial if trial in user.roles else ("*" if trial == "*" else ctx.load_protocol(trial).id)
         if trial_id not in user.roles:
-            raise OligotrialError(f"trial {trial_id!r}: user {user.username!r} has no role there; expected one of "
-                                  f"{sorted(user.roles)}", code="no_grant", field="trial")
+            raise OligotrialError(
+                f"trial {trial_id!r}: user {user.username!r} has no role there; expected one of {sorted(user.roles)}",
+                code="no_grant",
+                field="trial",
+            )
         after = {k: v for k, v in user.roles.items() if k != trial_id}
         _lockout(actor, user, after, f"revoking role {user.roles[trial_id]!r} in trial {trial_id!r}")
         revoked = {"trial": trial_id, "role": user.roles[trial_id], "site": user.sites.get(trial_id)}
         uow.repo.revoke(user.id, trial_id)
-        audit.record(uow, ctx, actor, trial=None if trial_id == "*" else trial_id, action="user.revoke",
-                     entity_type="user", entity_id=user.username, new={"revoked": revoked})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=None if trial_id == "*" else trial_id,
+            action="user.revoke",
+            entity_type="user",
+            entity_id=user.username,
+            new={"revoked": revoked},
+        )
         uow.commit()
         user.roles, user.sites = after, {k: v for k, v in user.sites.items() if k != trial_id}
         return _account(user)
@@ -258,12 +324,24 @@ def set_active(ctx: ServiceContext, actor: Actor, username: str, active: bool) -
     with ctx.uow() as uow:
         user = _existing(uow, username)
         if not active and user.username == actor.username:
-            raise OligotrialError(f"username {user.username!r}: you cannot deactivate your own account; expected "
-                                  "another administrator to do it", code="self_lockout", field="username")
+            raise OligotrialError(
+                f"username {user.username!r}: you cannot deactivate your own account; expected "
+                "another administrator to do it",
+                code="self_lockout",
+                field="username",
+            )
         if user.active != active:
             uow.repo.set_active(user.id, active)
-            audit.record(uow, ctx, actor, trial=None, action="user.activate" if active else "user.deactivate",
-                         entity_type="user", entity_id=user.username, new={"active": active})
+            audit.record(
+                uow,
+                ctx,
+                actor,
+                trial=None,
+                action="user.activate" if active else "user.deactivate",
+                entity_type="user",
+                entity_id=user.username,
+                new={"active": active},
+            )
             uow.commit()
         user.active = active
         return _account(user)
@@ -278,8 +356,16 @@ def reset_password(ctx: ServiceContext, actor: Actor, username: str, new_passwor
     with ctx.uow() as uow:
         user = _existing(uow, username)
         uow.repo.set_password(user.id, ctx.hasher.hash(new_password))
-        audit.record(uow, ctx, actor, trial=None, action="user.password_reset", entity_type="user",
-                     entity_id=user.username, new={"password_reset": True})
+        audit.record(
+            uow,
+            ctx,
+            actor,
+            trial=None,
+            action="user.password_reset",
+            entity_type="user",
+            entity_id=user.username,
+            new={"password_reset": True},
+        )
         uow.commit()
         return _account(user)
 
@@ -289,5 +375,7 @@ def account_history(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list[
     _authorize(actor)
     with ctx.uow() as uow:
         rows = uow.repo.user_audit(max(1, min(int(limit), 500)))
-    return [{k: readable(r).get(k) for k in ("seq", "at", "actor", "action", "trial", "entity_id", "old", "new",
-                                              "reason")} for r in rows]
+    return [
+        {k: readable(r).get(k) for k in ("seq", "at", "actor", "action", "trial", "entity_id", "old", "new", "reason")}
+        for r in rows
+    ]

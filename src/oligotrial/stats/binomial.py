@@ -36,25 +36,20 @@ from typing import Literal
 
 from oligotrial.errors import AnalysisError
 
-__all__ = ["fisher_exact_p", "newcombe_difference", "proportion_ci", "response_rates", "tally_responses",
-           "wilson_ci"]
-
+__all__ = ["fisher_exact_p", "newcombe_difference", "proportion_ci", "response_rates", "tally_responses", "wilson_ci"]
 
 
 def _check_counts(x: object, n: object, field: str) -> tuple[int, int]:
     if isinstance(x, bool) or isinstance(n, bool) or not isinstance(x, int) or not isinstance(n, int):
-        raise AnalysisError(f"{field} ({x!r}, {n!r}): expected whole numbers (responders, participants)",
-                            field=field)
+        raise AnalysisError(f"{field} ({x!r}, {n!r}): expected whole numbers (responders, participants)", field=field)
     if n < 0 or not 0 <= x <= n:
-        raise AnalysisError(f"{field} ({x}, {n}): expected 0 <= responders <= participants",
-                            field=field)
+        raise AnalysisError(f"{field} ({x}, {n}): expected 0 <= responders <= participants", field=field)
     return x, n
 
 
 def _check_conf(conf: float) -> float:
     if not isinstance(conf, (int, float)) or not 0 < conf < 1:
-        raise AnalysisError(f"conf {conf!r}: expected a confidence level strictly between 0 and 1",
-                            field="conf")
+        raise AnalysisError(f"conf {conf!r}: expected a confidence level strictly between 0 and 1", field="conf")
     return float(conf)
 
 
@@ -109,8 +104,9 @@ def fisher_exact_p(x1: int, n1: int, x2: int, n2: int) -> float:
     return float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative="two-sided").pvalue)
 
 
-def tally_responses(values_by_arm: Mapping[str, Sequence[bool | None]], *,
-                    unknown: Literal["non_responder", "exclude"]) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+def tally_responses(
+    values_by_arm: Mapping[str, Sequence[bool | None]], *, unknown: Literal["non_responder", "exclude"]
+) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
     """``(responders_by_arm, unknown_by_arm)`` from per-participant response values.
 
     ``values_by_arm``: arm -> one value per participant of the analysis set, the ``value`` of the
@@ -126,8 +122,9 @@ def tally_responses(values_by_arm: Mapping[str, Sequence[bool | None]], *,
     for arm, values in values_by_arm.items():
         bad = [v for v in values if not (v is None or isinstance(v, bool))]
         if bad:
-            raise AnalysisError(f"values_by_arm.{arm} {bad[0]!r}: expected true, false or null (unknown)",
-                                field=f"values_by_arm.{arm}")
+            raise AnalysisError(
+                f"values_by_arm.{arm} {bad[0]!r}: expected true, false or null (unknown)", field=f"values_by_arm.{arm}"
+            )
         responders = sum(v is True for v in values)
         missing = sum(v is None for v in values)
         counts[arm] = (responders, len(values) - (missing if unknown == "exclude" else 0))
@@ -135,8 +132,9 @@ def tally_responses(values_by_arm: Mapping[str, Sequence[bool | None]], *,
     return counts, unknowns
 
 
-def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: str | None = None,
-                   conf: float = 0.95) -> dict:
+def response_rates(
+    responders_by_arm: Mapping[str, tuple[int, int]], reference: str | None = None, conf: float = 0.95
+) -> dict:
     """Response proportion per arm with its exact interval, and each arm against ``reference``.
 
     Parameters
@@ -161,17 +159,17 @@ def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: 
     """
     conf = _check_conf(conf)
     if not responders_by_arm:
-        raise AnalysisError("responders_by_arm {}: expected at least one arm",
-                            field="responders_by_arm")
+        raise AnalysisError("responders_by_arm {}: expected at least one arm", field="responders_by_arm")
     counts: dict[str, tuple[int, int]] = {}
     for arm, pair in responders_by_arm.items():
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise AnalysisError(f"responders_by_arm.{arm} {pair!r}: expected (responders, participants)",
-                                field=f"responders_by_arm.{arm}")
+            raise AnalysisError(
+                f"responders_by_arm.{arm} {pair!r}: expected (responders, participants)",
+                field=f"responders_by_arm.{arm}",
+            )
         counts[arm] = _check_counts(pair[0], pair[1], f"responders_by_arm.{arm}")
     if reference is not None and reference not in counts:
-        raise AnalysisError(f"reference {reference!r}: expected one of the arms {sorted(counts)}",
-                            field="reference")
+        raise AnalysisError(f"reference {reference!r}: expected one of the arms {sorted(counts)}", field="reference")
     arms = {}
     for arm, (x, n) in counts.items():
         lower, upper = proportion_ci(x, n, conf) if n else (None, None)
@@ -184,13 +182,30 @@ def response_rates(responders_by_arm: Mapping[str, tuple[int, int]], reference: 
                 continue
             if n and n0:
                 d, lower, upper = newcombe_difference(x, n, x0, n0, conf)
-                comparisons[arm] = {"versus": reference, "difference": d, "lower": lower, "upper": upper,
-                                    "fisher_p": fisher_exact_p(x, n, x0, n0)}
+                comparisons[arm] = {
+                    "versus": reference,
+                    "difference": d,
+                    "lower": lower,
+                    "upper": upper,
+                    "fisher_p": fisher_exact_p(x, n, x0, n0),
+                }
             else:
-                comparisons[arm] = {"versus": reference, "difference": None, "lower": None, "upper": None,
-                                    "fisher_p": None}
-    return {"arms": arms, "reference": reference, "conf": conf, "comparisons": comparisons,
-            "methods": {"interval": "Clopper-Pearson exact (R binom.test)",
-                        "difference": "arm minus reference; Newcombe (1998) method 10 hybrid score "
-                                      "interval from Wilson intervals without continuity correction",
-                        "test": "Fisher exact, two-sided (R fisher.test)"}}
+                comparisons[arm] = {
+                    "versus": reference,
+                    "difference": None,
+                    "lower": None,
+                    "upper": None,
+                    "fisher_p": None,
+                }
+    return {
+        "arms": arms,
+        "reference": reference,
+        "conf": conf,
+        "comparisons": comparisons,
+        "methods": {
+            "interval": "Clopper-Pearson exact (R binom.test)",
+            "difference": "arm minus reference; Newcombe (1998) method 10 hybrid score "
+            "interval from Wilson intervals without continuity correction",
+            "test": "Fisher exact, two-sided (R fisher.test)",
+        },
+    }

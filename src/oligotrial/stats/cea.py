@@ -58,19 +58,29 @@ import numpy as np
 
 from oligotrial.errors import AnalysisError
 
-__all__ = ["CeaInputs", "ExponentialCurve", "KaplanMeierCurve", "compare_icers", "cost_effectiveness",
-           "discounted_area", "load_cea_scenario"]
+__all__ = [
+    "CeaInputs",
+    "ExponentialCurve",
+    "KaplanMeierCurve",
+    "compare_icers",
+    "cost_effectiveness",
+    "discounted_area",
+    "load_cea_scenario",
+]
 
 _LN2 = math.log(2.0)
 _DAYS_PER_MONTH = 365.25 / 12.0
 
 
 def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-        value >= 0 if allow_zero else value > 0)
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
     if not ok:
-        raise AnalysisError(f"{name} {value!r}: expected a finite number {'>= 0' if allow_zero else '> 0'}",
-                            field=name)
+        raise AnalysisError(f"{name} {value!r}: expected a finite number {'>= 0' if allow_zero else '> 0'}", field=name)
     return float(value)
 
 
@@ -100,10 +110,10 @@ class ExponentialCurve:
 
     def __post_init__(self) -> None:
         _positive("median_months", self.median_months)
-        if self.events is not None and (isinstance(self.events, bool) or not isinstance(self.events, int)
-                                        or self.events < 1):
-            raise AnalysisError(f"events {self.events!r}: expected a whole number >= 1 or null",
-                                field="events")
+        if self.events is not None and (
+            isinstance(self.events, bool) or not isinstance(self.events, int) or self.events < 1
+        ):
+            raise AnalysisError(f"events {self.events!r}: expected a whole number >= 1 or null", field="events")
 
     @property
     def hazard(self) -> float:
@@ -129,8 +139,10 @@ class KaplanMeierCurve:
         t = np.asarray(self.times_months, dtype=float)
         e = np.asarray(self.events)
         if t.ndim != 1 or t.size == 0 or t.size != e.size:
-            raise AnalysisError(f"times_months ({t.size}) and events ({e.size}): expected two equal, non-empty lists",
-                                field="times_months")
+            raise AnalysisError(
+                f"times_months ({t.size}) and events ({e.size}): expected two equal, non-empty lists",
+                field="times_months",
+            )
         if not np.all(np.isfinite(t)) or np.any(t < 0):
             raise AnalysisError("times_months: expected finite times >= 0", field="times_months")
         if not np.all(np.isin(e, (0, 1))):
@@ -213,8 +225,9 @@ def _area_of_difference(upper: _Pieces, lower: _Pieces, rate: float, horizon: fl
 def discounted_area(curve: Curve, rate_per_month: float, horizon_months: float, minus: Curve | None = None) -> float:
     """``integral_0^H max(curve(t) - minus(t), 0) e^{-rt} dt`` (``minus`` absent: the area under
     ``curve``), exact for the piecewise-exponential curves of this module."""
-    return _area_of_difference(curve.pieces(), minus.pieces() if minus is not None else _ZERO, rate_per_month,
-                               horizon_months)
+    return _area_of_difference(
+        curve.pieces(), minus.pieces() if minus is not None else _ZERO, rate_per_month, horizon_months
+    )
 
 
 @dataclass(frozen=True)
@@ -240,8 +253,7 @@ class CeaInputs:
         for name in ("utility_pf", "utility_pd"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value > 1:
-                raise AnalysisError(f"{name} {value!r}: expected a utility <= 1 (1 = full health)",
-                                    field=name)
+                raise AnalysisError(f"{name} {value!r}: expected a utility <= 1 (1 = full health)", field=name)
         for name in ("cost_pf_month", "cost_pd_month"):
             _positive(name, getattr(self, name), allow_zero=True)
         for arm, value in self.upfront_cost.items():
@@ -251,8 +263,11 @@ class CeaInputs:
             if se is not None:
                 m = getattr(self, name)
                 if _positive(f"{name}_se", se, allow_zero=True) and not (0 < m < 1 and se * se < m * (1 - m)):
-                    raise AnalysisError(f"{name}_se {se!r}: expected se^2 < mean (1 - mean) with 0 < mean < 1 "
-                                        f"for a Beta distribution (mean {m})", field=f"{name}_se")
+                    raise AnalysisError(
+                        f"{name}_se {se!r}: expected se^2 < mean (1 - mean) with 0 < mean < 1 "
+                        f"for a Beta distribution (mean {m})",
+                        field=f"{name}_se",
+                    )
         for name in ("cost_pf_month_se", "cost_pd_month_se"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name), allow_zero=True)
@@ -265,12 +280,26 @@ class CeaInputs:
         return math.log1p(self.discount_rate_annual) / 12.0
 
 
-def _arm_outcomes(pfs: _Pieces, os_: _Pieces, inputs: CeaInputs, u_pf: float, u_pd: float, c_pf: float,
-                  c_pd: float, upfront: float, rate: float) -> dict:
+def _arm_outcomes(
+    pfs: _Pieces,
+    os_: _Pieces,
+    inputs: CeaInputs,
+    u_pf: float,
+    u_pd: float,
+    c_pf: float,
+    c_pd: float,
+    upfront: float,
+    rate: float,
+) -> dict:
     pf = _area_of_difference(pfs, _ZERO, rate, inputs.horizon_months)
     pd = _area_of_difference(os_, pfs, rate, inputs.horizon_months)
-    return {"pf_months": pf, "pd_months": pd, "life_years": (pf + pd) / 12.0,
-            "qaly": (u_pf * pf + u_pd * pd) / 12.0, "cost": c_pf * pf + c_pd * pd + upfront}
+    return {
+        "pf_months": pf,
+        "pd_months": pd,
+        "life_years": (pf + pd) / 12.0,
+        "qaly": (u_pf * pf + u_pd * pd) / 12.0,
+        "cost": c_pf * pf + c_pd * pd + upfront,
+    }
 
 
 def _interpret(dq: float, dc: float) -> str:
@@ -298,6 +327,7 @@ def _gamma(rng, mean, se, size):
 
 def _curve_draws(rng, pfs: Curve, os_: Curve, draws: int, notes: list[str], arm: str):
     """Per-draw piecewise curves (or, both exponential, the two hazard vectors)."""
+
     def hazards(c: ExponentialCurve, name: str):
         if c.events is None:
             notes.append(f"{arm} {name}: no events given, curve fixed in the PSA")
@@ -307,8 +337,11 @@ def _curve_draws(rng, pfs: Curve, os_: Curve, draws: int, notes: list[str], arm:
     if isinstance(pfs, ExponentialCurve) and isinstance(os_, ExponentialCurve):
         return ("exp", hazards(pfs, "PFS"), hazards(os_, "OS"))
     out = []
-    paired = (isinstance(pfs, KaplanMeierCurve) and isinstance(os_, KaplanMeierCurve)
-              and len(pfs.times_months) == len(os_.times_months))
+    paired = (
+        isinstance(pfs, KaplanMeierCurve)
+        and isinstance(os_, KaplanMeierCurve)
+        and len(pfs.times_months) == len(os_.times_months)
+    )
     for _ in range(draws):
         curves = []
         idx = None
@@ -333,9 +366,14 @@ def _exp_area(h, rate, horizon):
     return -np.expm1(-k * horizon) / k
 
 
-def cost_effectiveness(curves_by_arm: Mapping[str, Mapping[str, Curve]], inputs: CeaInputs, reference_arm: str,
-                       psa_draws: int = 1000, seed: int = 1,
-                       wtp_thresholds: Sequence[float] | None = None) -> dict:
+def cost_effectiveness(
+    curves_by_arm: Mapping[str, Mapping[str, Curve]],
+    inputs: CeaInputs,
+    reference_arm: str,
+    psa_draws: int = 1000,
+    seed: int = 1,
+    wtp_thresholds: Sequence[float] | None = None,
+) -> dict:
     """Deterministic partitioned-survival results, incremental results against ``reference_arm``
     and, with ``psa_draws`` > 0, the PSA and CEAC (see the module docstring for every formula).
 
@@ -360,24 +398,38 @@ def cost_effectiveness(curves_by_arm: Mapping[str, Mapping[str, Curve]], inputs:
         and ``method``.
     """
     if reference_arm not in curves_by_arm:
-        raise AnalysisError(f"reference_arm {reference_arm!r}: expected one of {sorted(curves_by_arm)}",
-                            field="reference_arm")
+        raise AnalysisError(
+            f"reference_arm {reference_arm!r}: expected one of {sorted(curves_by_arm)}", field="reference_arm"
+        )
     for arm, pair in curves_by_arm.items():
-        if set(pair) != {"pfs", "os"} or not all(isinstance(c, (ExponentialCurve, KaplanMeierCurve))
-                                                   for c in pair.values()):
-            raise AnalysisError(f"curves_by_arm.{arm}: expected {{'pfs': curve, 'os': curve}} (ExponentialCurve or "
-                                "KaplanMeierCurve)", field=f"curves_by_arm.{arm}")
+        if set(pair) != {"pfs", "os"} or not all(
+            isinstance(c, (ExponentialCurve, KaplanMeierCurve)) for c in pair.values()
+        ):
+            raise AnalysisError(
+                f"curves_by_arm.{arm}: expected {{'pfs': curve, 'os': curve}} (ExponentialCurve or KaplanMeierCurve)",
+                field=f"curves_by_arm.{arm}",
+            )
         if arm not in inputs.upfront_cost:
-            raise AnalysisError(f"upfront_cost: expected an entry for arm {arm!r} (0 for none)",
-                                field=f"upfront_cost.{arm}")
+            raise AnalysisError(
+                f"upfront_cost: expected an entry for arm {arm!r} (0 for none)", field=f"upfront_cost.{arm}"
+            )
     if isinstance(psa_draws, bool) or not isinstance(psa_draws, int) or psa_draws < 0:
         raise AnalysisError(f"psa_draws {psa_draws!r}: expected a whole number >= 0", field="psa_draws")
     rate = inputs.discount_rate_month
     arms = {}
     for arm, pair in curves_by_arm.items():
         pfs, os_ = pair["pfs"].pieces(), pair["os"].pieces()
-        res = _arm_outcomes(pfs, os_, inputs, inputs.utility_pf, inputs.utility_pd, inputs.cost_pf_month,
-                            inputs.cost_pd_month, inputs.upfront_cost[arm], rate)
+        res = _arm_outcomes(
+            pfs,
+            os_,
+            inputs,
+            inputs.utility_pf,
+            inputs.utility_pd,
+            inputs.cost_pf_month,
+            inputs.cost_pd_month,
+            inputs.upfront_cost[arm],
+            rate,
+        )
         res["pf_months_undiscounted"] = _area_of_difference(pfs, _ZERO, 0.0, inputs.horizon_months)
         res["pd_months_undiscounted"] = _area_of_difference(os_, pfs, 0.0, inputs.horizon_months)
         arms[arm] = res
@@ -387,17 +439,27 @@ def cost_effectiveness(curves_by_arm: Mapping[str, Mapping[str, Curve]], inputs:
         if arm == reference_arm:
             continue
         dq, dc = res["qaly"] - ref["qaly"], res["cost"] - ref["cost"]
-        incremental[arm] = {"versus": reference_arm, "delta_qaly": dq, "delta_cost": dc,
-                            "icer": dc / dq if dq != 0 else None, "interpretation": _interpret(dq, dc)}
+        incremental[arm] = {
+            "versus": reference_arm,
+            "delta_qaly": dq,
+            "delta_cost": dc,
+            "icer": dc / dq if dq != 0 else None,
+            "interpretation": _interpret(dq, dc),
+        }
     wtp = np.asarray(wtp_thresholds if wtp_thresholds is not None else np.arange(0, 200_001, 5_000), dtype=float)
     psa = _psa(curves_by_arm, inputs, reference_arm, psa_draws, seed, wtp) if psa_draws else None
     if psa is not None:
         psa["icer_comparison"] = compare_icers(arms, incremental, psa, curves_by_arm, inputs.horizon_months)
-    return {"arms": arms, "reference_arm": reference_arm, "incremental": incremental, "psa": psa,
-            "inputs": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(inputs).items()}
-            | {"discount_rate_month": rate},
-            "method": "partitioned survival (NICE DSU TSD 19), continuous discounting r = ln(1+d)/12 per month, "
-                      "exact piecewise-exponential integrals; PD = area under max(OS - PFS, 0)"}
+    return {
+        "arms": arms,
+        "reference_arm": reference_arm,
+        "incremental": incremental,
+        "psa": psa,
+        "inputs": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(inputs).items()}
+        | {"discount_rate_month": rate},
+        "method": "partitioned survival (NICE DSU TSD 19), continuous discounting r = ln(1+d)/12 per month, "
+        "exact piecewise-exponential integrals; PD = area under max(OS - PFS, 0)",
+    }
 
 
 def _psa(curves_by_arm, inputs: CeaInputs, reference_arm: str, draws: int, seed: int, wtp: np.ndarray) -> dict:
@@ -427,8 +489,10 @@ def _psa(curves_by_arm, inputs: CeaInputs, reference_arm: str, draws: int, seed:
     c = np.stack([cost[a] for a in names])
     nmb = wtp[:, None, None] * q[None, :, :] - c[None, :, :]  # wtp x arm x draw
     best = np.argmax(nmb, axis=1)
-    ceac = [{"wtp": float(w), "probability": {a: float(np.mean(best[i] == j)) for j, a in enumerate(names)}}
-            for i, w in enumerate(wtp)]
+    ceac = [
+        {"wtp": float(w), "probability": {a: float(np.mean(best[i] == j)) for j, a in enumerate(names)}}
+        for i, w in enumerate(wtp)
+    ]
     incremental = {}
     for arm in names:
         if arm == reference_arm:
@@ -442,12 +506,17 @@ def _psa(curves_by_arm, inputs: CeaInputs, reference_arm: str, draws: int, seed:
             "delta_cost_interval": [float(x) for x in np.percentile(dc, [2.5, 97.5])],
             "icer_of_means": float(dc.mean() / dq.mean()) if dq.mean() != 0 else None,
         }
-    return {"draws": draws, "seed": seed,
-            "arms": {a: {"qaly_mean": float(qaly[a].mean()), "cost_mean": float(cost[a].mean())} for a in names},
-            "incremental": incremental, "ceac": ceac, "notes": sorted(set(notes)),
-            "method": "utilities Beta (method of moments), costs Gamma, exponential hazards Gamma(events, "
-                      "hazard/events), Kaplan-Meier curves bootstrapped; CEAC = share of draws with the largest "
-                      "net monetary benefit"}
+    return {
+        "draws": draws,
+        "seed": seed,
+        "arms": {a: {"qaly_mean": float(qaly[a].mean()), "cost_mean": float(cost[a].mean())} for a in names},
+        "incremental": incremental,
+        "ceac": ceac,
+        "notes": sorted(set(notes)),
+        "method": "utilities Beta (method of moments), costs Gamma, exponential hazards Gamma(events, "
+        "hazard/events), Kaplan-Meier curves bootstrapped; CEAC = share of draws with the largest "
+        "net monetary benefit",
+    }
 
 
 def _km_ends_at_zero(curve: KaplanMeierCurve) -> dict | None:
@@ -464,8 +533,9 @@ def _km_ends_at_zero(curve: KaplanMeierCurve) -> dict | None:
     return {"time": last, "n_at_risk": at_risk, "n": int(t.size)}
 
 
-def compare_icers(arms: Mapping[str, dict], incremental: Mapping[str, dict], psa: Mapping, curves_by_arm,
-                  horizon_months: float) -> dict:
+def compare_icers(
+    arms: Mapping[str, dict], incremental: Mapping[str, dict], psa: Mapping, curves_by_arm, horizon_months: float
+) -> dict:
     """The deterministic ICER beside the PSA's, and why they differ.
 
     Both are ratios of means: the deterministic ICER is the model's incremental cost over its
@@ -489,35 +559,53 @@ def compare_icers(arms: Mapping[str, dict], incremental: Mapping[str, dict], psa
             c = pair[kind]
             z = _km_ends_at_zero(c) if isinstance(c, KaplanMeierCurve) else None
             if z is not None and z["time"] < horizon_months:
-                z |= {"arm": arm, "curve": kind.upper(),
-                      "share_of_draws_without_them": (1.0 - z["n_at_risk"] / z["n"]) ** z["n"]}
+                z |= {
+                    "arm": arm,
+                    "curve": kind.upper(),
+                    "share_of_draws_without_them": (1.0 - z["n_at_risk"] / z["n"]) ** z["n"],
+                }
                 ends.append(z)
     out = {}
     for arm, inc in incremental.items():
         det = inc["icer"]
         ratio = psa["incremental"][arm]["icer_of_means"]
         fold = ratio / det if det not in (None, 0) and ratio is not None else None
-        words = [f"Both ICERs are ratios of means: deterministic = incremental cost / incremental QALYs at the "
-                 f"inputs' point estimates; PSA = mean incremental cost / mean incremental QALYs over the "
-                 f"{psa['draws']} draws (Briggs, Claxton & Sculpher 2006), not the mean of per-draw ratios."]
+        words = [
+            f"Both ICERs are ratios of means: deterministic = incremental cost / incremental QALYs at the "
+            f"inputs' point estimates; PSA = mean incremental cost / mean incremental QALYs over the "
+            f"{psa['draws']} draws (Briggs, Claxton & Sculpher 2006), not the mean of per-draw ratios."
+        ]
         if fold is not None:
             words.append(f"The PSA's is {fold:.2f} times the deterministic one.")
-        words.append("Mean QALYs over the draws v the deterministic run: " + "; ".join(
-            f"{a} {q['psa_mean']:.3f} v {q['deterministic']:.3f}" for a, q in qaly.items())
+        words.append(
+            "Mean QALYs over the draws v the deterministic run: "
+            + "; ".join(f"{a} {q['psa_mean']:.3f} v {q['deterministic']:.3f}" for a, q in qaly.items())
             + ": the model is not linear in its inputs, so its mean over the draws is not its value at the "
-              "point estimates.")
+            "point estimates."
+        )
         if ends:
-            where = "; ".join(f"{z['arm']} {z['curve']} at {z['time']:.1f} months "
-                              f"({z['n_at_risk']} of {z['n']} at risk)" for z in ends)
+            where = "; ".join(
+                f"{z['arm']} {z['curve']} at {z['time']:.1f} months ({z['n_at_risk']} of {z['n']} at risk)"
+                for z in ends
+            )
             shares = sorted({round(100 * z["share_of_draws_without_them"]) for z in ends})
             share = f"{shares[0]} %" if len(shares) == 1 else f"{shares[0]}-{shares[-1]} %"
-            words.append(f"Kaplan-Meier curves that fall to 0 with the event of the last participants followed: "
-                         f"{where}. The deterministic model has no survival in that state after it, while the "
-                         f"bootstrap draws that leave those participants out ({share} of draws: (1 - k/n)^n) end "
-                         f"above 0 and carry an exponential tail to the {horizon_months:g}-month horizon; the "
-                         f"deterministic result rests on those few participants.")
-        out[arm] = {"versus": inc["versus"], "deterministic": det, "psa_ratio_of_means": ratio, "fold": fold,
-                    "qaly": qaly, "curves_ending_at_zero": ends, "reason": " ".join(words)}
+            words.append(
+                f"Kaplan-Meier curves that fall to 0 with the event of the last participants followed: "
+                f"{where}. The deterministic model has no survival in that state after it, while the "
+                f"bootstrap draws that leave those participants out ({share} of draws: (1 - k/n)^n) end "
+                f"above 0 and carry an exponential tail to the {horizon_months:g}-month horizon; the "
+                f"deterministic result rests on those few participants."
+            )
+        out[arm] = {
+            "versus": inc["versus"],
+            "deterministic": det,
+            "psa_ratio_of_means": ratio,
+            "fold": fold,
+            "qaly": qaly,
+            "curves_ending_at_zero": ends,
+            "reason": " ".join(words),
+        }
     return out
 
 
@@ -531,8 +619,7 @@ def load_cea_scenario(name: str = "stop2") -> tuple[dict[str, dict[str, Curve]],
     try:
         text = resources.files("oligotrial").joinpath("data", f"cea_{name}.yaml").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as exc:
-        raise AnalysisError(f"scenario {name!r}: expected a packaged data/cea_<name>.yaml",
-                            field="scenario") from exc
+        raise AnalysisError(f"scenario {name!r}: expected a packaged data/cea_<name>.yaml", field="scenario") from exc
     doc = yaml.safe_load(text)
 
     def value(key):
@@ -542,13 +629,21 @@ def load_cea_scenario(name: str = "stop2") -> tuple[dict[str, dict[str, Curve]],
         return doc["inputs"][key].get("se")
 
     inputs = CeaInputs(
-        horizon_months=value("horizon_months"), discount_rate_annual=value("discount_rate_annual"),
-        utility_pf=value("utility_pf"), utility_pd=value("utility_pd"), cost_pf_month=value("cost_pf_month"),
+        horizon_months=value("horizon_months"),
+        discount_rate_annual=value("discount_rate_annual"),
+        utility_pf=value("utility_pf"),
+        utility_pd=value("utility_pd"),
+        cost_pf_month=value("cost_pf_month"),
         cost_pd_month=value("cost_pd_month"),
         upfront_cost={arm: v["value"] for arm, v in doc["inputs"]["upfront_cost"].items()},
-        utility_pf_se=se("utility_pf"), utility_pd_se=se("utility_pd"), cost_pf_month_se=se("cost_pf_month"),
+        utility_pf_se=se("utility_pf"),
+        utility_pd_se=se("utility_pd"),
+        cost_pf_month_se=se("cost_pf_month"),
         cost_pd_month_se=se("cost_pd_month"),
-        upfront_cost_se={arm: v["se"] for arm, v in doc["inputs"]["upfront_cost"].items() if v.get("se")})
-    curves = {arm: {kind: ExponentialCurve(c["median_months"], c.get("events")) for kind, c in pair.items()}
-              for arm, pair in doc["curves"].items()}
+        upfront_cost_se={arm: v["se"] for arm, v in doc["inputs"]["upfront_cost"].items() if v.get("se")},
+    )
+    curves = {
+        arm: {kind: ExponentialCurve(c["median_months"], c.get("events")) for kind, c in pair.items()}
+        for arm, pair in doc["curves"].items()
+    }
     return curves, inputs, doc["reference_arm"], doc

@@ -91,14 +91,15 @@ class PiecewiseExponential:
         starts = tuple(float(s) for s in self.starts_months)
         hazards = tuple(float(h) for h in self.hazards_per_month)
         if len(starts) == 0 or len(starts) != len(hazards):
-            raise DesignError(f"starts_months {starts}: expected as many starts as hazards "
-                              f"({len(hazards)})", field="starts_months")
+            raise DesignError(
+                f"starts_months {starts}: expected as many starts as hazards ({len(hazards)})", field="starts_months"
+            )
         if starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:])):
-            raise DesignError(f"starts_months {starts}: expected 0 followed by increasing times",
-                              field="starts_months")
+            raise DesignError(f"starts_months {starts}: expected 0 followed by increasing times", field="starts_months")
         if any(h < 0 or not math.isfinite(h) for h in hazards) or hazards[-1] <= 0:
-            raise DesignError(f"hazards_per_month {hazards}: expected hazards >= 0 with the "
-                              "last > 0", field="hazards_per_month")
+            raise DesignError(
+                f"hazards_per_month {hazards}: expected hazards >= 0 with the last > 0", field="hazards_per_month"
+            )
         object.__setattr__(self, "starts_months", starts)
         object.__setattr__(self, "hazards_per_month", hazards)
         widths = np.diff(np.asarray(starts))
@@ -117,8 +118,7 @@ class PiecewiseExponential:
 
     def with_hazard_ratio(self, hazard_ratio: float) -> PiecewiseExponential:
         hr = _positive("hazard_ratio", hazard_ratio)
-        return PiecewiseExponential(self.starts_months,
-                                    tuple(h * hr for h in self.hazards_per_month))
+        return PiecewiseExponential(self.starts_months, tuple(h * hr for h in self.hazards_per_month))
 
 
 EventDistribution = Exponential | Weibull | PiecewiseExponential

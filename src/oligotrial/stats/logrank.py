@@ -134,8 +134,7 @@ def _logrank_batch_kernel(time, event, arm, stratum, n_strata):
     z = np.empty(n_trials)
     include = np.ones(n, dtype=np.bool_)
     for b in numba.prange(n_trials):
-        u, v, _, _, _ = _logrank_two_group(time[b], event[b], arm[b], stratum[b], n_strata,
-                                           include)
+        u, v, _, _, _ = _logrank_two_group(time[b], event[b], arm[b], stratum[b], n_strata, include)
         z[b] = u / math.sqrt(v) if v > 0.0 else 0.0
     return z
 
@@ -212,14 +211,14 @@ def _two_group_by_distinct_time(t, e, arm, s_codes, n_strata):
     n_t = uniques.size
     rank = np.empty(n_t, dtype=np.int64)
     rank[np.argsort(uniques, kind="mergesort")] = np.arange(n_t)
-    cell = s_codes * n_t + rank[codes]                     # (stratum, time rank) of each row
+    cell = s_codes * n_t + rank[codes]  # (stratum, time rank) of each row
     size = n_strata * n_t
     arm_f = arm.astype(np.float64)
     leave = np.bincount(cell, minlength=size).reshape(n_strata, n_t).astype(np.float64)
     leave1 = np.bincount(cell, weights=arm_f, minlength=size).reshape(n_strata, n_t)
     d = np.bincount(cell, weights=e.astype(np.float64), minlength=size).reshape(n_strata, n_t)
     d1 = np.bincount(cell, weights=(e & (arm == 1)).astype(np.float64), minlength=size).reshape(n_strata, n_t)
-    n_risk = np.cumsum(leave[:, ::-1], axis=1)[:, ::-1]   # at risk: time >= t
+    n_risk = np.cumsum(leave[:, ::-1], axis=1)[:, ::-1]  # at risk: time >= t
     n1_risk = np.cumsum(leave1[:, ::-1], axis=1)[:, ::-1]
     has = d > 0
     p1 = np.divide(n1_risk, n_risk, out=np.zeros_like(n_risk), where=has)
@@ -246,9 +245,9 @@ def _kgroup_u_v(time, event, codes, k):
     ts = time[order]
     onehot = np.zeros((time.size, k))
     onehot[np.arange(time.size), codes[order]] = 1.0
-    at_risk_from = np.cumsum(onehot[::-1], axis=0)[::-1]          # rows: position in ts
+    at_risk_from = np.cumsum(onehot[::-1], axis=0)[::-1]  # rows: position in ts
     start = np.searchsorted(ts, times, side="left")
-    n_g = at_risk_from[start]                                    # (T, k)
+    n_g = at_risk_from[start]  # (T, k)
     d_g = np.zeros((times.size, k))
     pos = np.searchsorted(times, time[ev])
     np.add.at(d_g, (pos, codes[ev]), 1.0)
@@ -297,9 +296,11 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
     t = np.asarray(durations, dtype=np.float64)
     e = np.asarray(events)
     if t.ndim != 1 or e.shape != t.shape or np.asarray(groups).shape != t.shape:
-        raise DesignError(f"durations, events, groups shapes {t.shape}, {e.shape}, "
-                          f"{np.asarray(groups).shape}: expected equal 1-d shapes",
-                          field="durations")
+        raise DesignError(
+            f"durations, events, groups shapes {t.shape}, {e.shape}, "
+            f"{np.asarray(groups).shape}: expected equal 1-d shapes",
+            field="durations",
+        )
     if not np.all(np.isfinite(t)) or np.any(t < 0):
         raise DesignError("durations: expected finite times >= 0", field="durations")
     if not np.all(np.isin(e, (0, 1, True, False))):
@@ -318,17 +319,24 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
         if _heavily_tied(t):
             u, v = _two_group_by_distinct_time(t, e, codes.astype(np.int8), s_codes, n_strata)
         else:
-            u, v, _, _, _ = _logrank_two_group(t, e, codes.astype(np.int8), s_codes, n_strata,
-                                               np.ones(t.size, dtype=np.bool_))
+            u, v, _, _, _ = _logrank_two_group(
+                t, e, codes.astype(np.int8), s_codes, n_strata, np.ones(t.size, dtype=np.bool_)
+            )
         chi2 = u * u / v if v > 0 else 0.0
         observed = tuple(float(np.sum(e & (codes == g))) for g in range(k))
         # expected per group from U = O - E
         exp1 = observed[1] - u
         expected = (float(np.sum(e)) - exp1, float(exp1))
-        return LogRankResult(statistic=float(chi2), p_value=float(stats.chi2.sf(chi2, 1)),
-                             degrees_of_freedom=1,
-                             z=float(u / math.sqrt(v)) if v > 0 else 0.0, groups=labels,
-                             observed=observed, expected=expected, variance=float(v))
+        return LogRankResult(
+            statistic=float(chi2),
+            p_value=float(stats.chi2.sf(chi2, 1)),
+            degrees_of_freedom=1,
+            z=float(u / math.sqrt(v)) if v > 0 else 0.0,
+            groups=labels,
+            observed=observed,
+            expected=expected,
+            variance=float(v),
+        )
     u_tot = np.zeros(k)
     v_tot = np.zeros((k, k))
     for s in range(n_strata):
@@ -339,6 +347,13 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
     chi2 = float(u_tot[:-1] @ np.linalg.pinv(v_tot[:-1, :-1]) @ u_tot[:-1])
     observed = tuple(float(np.sum(e & (codes == g))) for g in range(k))
     expected = tuple(float(o - uu) for o, uu in zip(observed, u_tot))
-    return LogRankResult(statistic=chi2, p_value=float(stats.chi2.sf(chi2, k - 1)),
-                         degrees_of_freedom=k - 1, z=None, groups=labels, observed=observed,
-                         expected=expected, variance=None)
+    return LogRankResult(
+        statistic=chi2,
+        p_value=float(stats.chi2.sf(chi2, k - 1)),
+        degrees_of_freedom=k - 1,
+        z=None,
+        groups=labels,
+        observed=observed,
+        expected=expected,
+        variance=None,
+    )

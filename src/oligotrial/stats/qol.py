@@ -34,8 +34,7 @@ from functools import lru_cache
 from oligotrial.domain.record.followup import item_range
 from oligotrial.errors import AnalysisError
 
-__all__ = ["QLQ_C30_SCALES", "eq5d5l_index", "eq5d5l_value_sets", "qol_change_from_baseline",
-           "score_qlq_c30"]
+__all__ = ["QLQ_C30_SCALES", "eq5d5l_index", "eq5d5l_value_sets", "qol_change_from_baseline", "score_qlq_c30"]
 
 _C30 = "EORTC QLQ-C30"
 _EQ5D = "EQ-5D-5L"
@@ -65,13 +64,16 @@ def _check_responses(instrument: str, responses: Mapping[str, int]) -> None:
     for item, answer in responses.items():
         rng = item_range(instrument, item)
         if rng is None:
-            raise AnalysisError(f"responses.{item} {item!r}: expected an item code of {instrument}",
-                                field=f"responses.{item}")
+            raise AnalysisError(
+                f"responses.{item} {item!r}: expected an item code of {instrument}", field=f"responses.{item}"
+            )
         if answer is None:
             continue
         if isinstance(answer, bool) or not isinstance(answer, int) or not rng[0] <= answer <= rng[1]:
-            raise AnalysisError(f"responses.{item} {answer!r}: expected an answer {rng[0]}-{rng[1]} for "
-                                f"{instrument} item {item}", field=f"responses.{item}")
+            raise AnalysisError(
+                f"responses.{item} {answer!r}: expected an answer {rng[0]}-{rng[1]} for {instrument} item {item}",
+                field=f"responses.{item}",
+            )
 
 
 def score_qlq_c30(responses: Mapping[str, int | None]) -> dict[str, float | None]:
@@ -104,9 +106,12 @@ def eq5d5l_value_sets() -> dict:
     sets = yaml.safe_load(text)["value_sets"]
     for name, vs in sets.items():
         if set(vs["decrements"]) != set(_EQ5D_DIMENSIONS) or any(
-                set(levels) != {2, 3, 4, 5} for levels in vs["decrements"].values()):
-            raise AnalysisError(f"eq5d5l_value_sets.yaml {name}: expected decrements for levels 2-5 of "
-                                f"{', '.join(_EQ5D_DIMENSIONS)}", field=name)
+            set(levels) != {2, 3, 4, 5} for levels in vs["decrements"].values()
+        ):
+            raise AnalysisError(
+                f"eq5d5l_value_sets.yaml {name}: expected decrements for levels 2-5 of {', '.join(_EQ5D_DIMENSIONS)}",
+                field=name,
+            )
     return sets
 
 
@@ -128,13 +133,17 @@ def eq5d5l_index(responses: Mapping[str, int | None], value_set: str = "England"
 def _score(row: Mapping, i: int, instrument: str | None, scale: str | None, value_set: str) -> float | None:
     if instrument is None:
         if "score" not in row:
-            raise AnalysisError(f"rows[{i}]: expected a 'score' (or pass instrument and scale to score 'responses')",
-                                field=f"rows[{i}].score")
+            raise AnalysisError(
+                f"rows[{i}]: expected a 'score' (or pass instrument and scale to score 'responses')",
+                field=f"rows[{i}].score",
+            )
         score = row["score"]
-        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
-                                  or not math.isfinite(score)):
-            raise AnalysisError(f"rows[{i}].score {score!r}: expected a finite number or null (missing)",
-                                field=f"rows[{i}].score")
+        if score is not None and (
+            isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score)
+        ):
+            raise AnalysisError(
+                f"rows[{i}].score {score!r}: expected a finite number or null (missing)", field=f"rows[{i}].score"
+            )
         return None if score is None else float(score)
     responses = row.get("responses")
     if responses is None:
@@ -155,11 +164,15 @@ def _check_scale(instrument: str | None, scale: str | None) -> None:
         return
     if instrument == _EQ5D and scale in ("index", "vas"):
         return
-    expected = (f"one of {list(QLQ_C30_SCALES)}" if instrument == _C30 else "'index' or 'vas'"
-                if instrument == _EQ5D else None)
+    expected = (
+        f"one of {list(QLQ_C30_SCALES)}" if instrument == _C30 else "'index' or 'vas'" if instrument == _EQ5D else None
+    )
     if expected is None:
-        raise AnalysisError(f"instrument {instrument!r}: expected {_C30!r} or {_EQ5D!r} (scoring of other "
-                            "instruments is not implemented; pass 'score' instead)", field="instrument")
+        raise AnalysisError(
+            f"instrument {instrument!r}: expected {_C30!r} or {_EQ5D!r} (scoring of other "
+            "instruments is not implemented; pass 'score' instead)",
+            field="instrument",
+        )
     raise AnalysisError(f"scale {scale!r}: expected {expected} for {instrument}", field="scale")
 
 
@@ -178,9 +191,16 @@ def _t_summary(values: list[float], conf: float) -> tuple[float | None, float | 
     return mean, sd, mean - half, mean + half
 
 
-def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None = None, scale: str | None = None,
-                             baseline: str = "baseline", visit_order: Sequence[str] | None = None,
-                             conf: float = 0.95, value_set: str = "England") -> list[dict]:
+def qol_change_from_baseline(
+    rows: Sequence[Mapping],
+    *,
+    instrument: str | None = None,
+    scale: str | None = None,
+    baseline: str = "baseline",
+    visit_order: Sequence[str] | None = None,
+    conf: float = 0.95,
+    value_set: str = "England",
+) -> list[dict]:
     """Mean score and mean change from baseline per arm and visit.
 
     Parameters
@@ -220,11 +240,14 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
                 raise AnalysisError(f"rows[{i}]: expected a {key!r}", field=f"rows[{i}].{key}")
         pid, arm, visit = row["participant"], row["arm"], row["visit"]
         if arm_of.setdefault(pid, arm) != arm:
-            raise AnalysisError(f"rows[{i}].arm {arm!r}: participant {pid!r} is in arm {arm_of[pid]!r}",
-                                field=f"rows[{i}].arm")
+            raise AnalysisError(
+                f"rows[{i}].arm {arm!r}: participant {pid!r} is in arm {arm_of[pid]!r}", field=f"rows[{i}].arm"
+            )
         if (pid, visit) in scores:
-            raise AnalysisError(f"rows[{i}]: participant {pid!r} has visit {visit!r} twice; expected one score per "
-                                "visit", field=f"rows[{i}].visit")
+            raise AnalysisError(
+                f"rows[{i}]: participant {pid!r} has visit {visit!r} twice; expected one score per visit",
+                field=f"rows[{i}].visit",
+            )
         scores[(pid, visit)] = _score(row, i, instrument, scale, value_set)
         if arm not in arms:
             arms.append(arm)
@@ -236,8 +259,9 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
         order = list(visit_order)
         missing = [v for v in seen_visits if v not in order]
         if missing:
-            raise AnalysisError(f"visit_order {order!r}: expected every visit of the rows, missing {missing}",
-                                field="visit_order")
+            raise AnalysisError(
+                f"visit_order {order!r}: expected every visit of the rows, missing {missing}", field="visit_order"
+            )
     out = []
     for arm in arms:
         members = [p for p, a in arm_of.items() if a == arm]
@@ -246,12 +270,26 @@ def qol_change_from_baseline(rows: Sequence[Mapping], *, instrument: str | None 
                 continue
             values = [scores[(p, visit)] for p in members if scores.get((p, visit)) is not None]
             mean, sd, lower, upper = _t_summary(values, conf)
-            row_out = {"arm": arm, "visit": visit, "n": len(values), "mean": mean, "sd": sd, "lower": lower,
-                       "upper": upper, "n_change": None, "mean_change": None, "sd_change": None,
-                       "change_lower": None, "change_upper": None}
+            row_out = {
+                "arm": arm,
+                "visit": visit,
+                "n": len(values),
+                "mean": mean,
+                "sd": sd,
+                "lower": lower,
+                "upper": upper,
+                "n_change": None,
+                "mean_change": None,
+                "sd_change": None,
+                "change_lower": None,
+                "change_upper": None,
+            }
             if visit != baseline:
-                changes = [scores[(p, visit)] - scores[(p, baseline)] for p in members
-                           if scores.get((p, visit)) is not None and scores.get((p, baseline)) is not None]
+                changes = [
+                    scores[(p, visit)] - scores[(p, baseline)]
+                    for p in members
+                    if scores.get((p, visit)) is not None and scores.get((p, baseline)) is not None
+                ]
                 m, s, lo, hi = _t_summary(changes, conf)
                 row_out.update(n_change=len(changes), mean_change=m, sd_change=s, change_lower=lo, change_upper=hi)
             out.append(row_out)

@@ -28,8 +28,13 @@ import numpy as np
 import yaml
 
 from oligotrial.errors import DesignError
-from oligotrial.stats.sample_size import (SurvivalDesign, detectable_hazard_ratio, expected_events,
-                                          power_survival, sample_size_survival)
+from oligotrial.stats.sample_size import (
+    SurvivalDesign,
+    detectable_hazard_ratio,
+    expected_events,
+    power_survival,
+    sample_size_survival,
+)
 from oligotrial.stats.simon import simon_two_stage, single_stage_binomial
 
 __all__ = ["load_assumptions", "known_trials", "trial_report", "build_reports"]
@@ -41,14 +46,15 @@ _VALID_SOURCES = {"registry", "calibration", "convention"}
 @lru_cache(maxsize=1)
 def load_assumptions() -> dict:
     """The packaged assumptions file, validated (every entry has a known ``source``)."""
-    text = resources.files("oligotrial.stats").joinpath("data/design_assumptions.yaml").read_text(
-        encoding="utf-8")
+    text = resources.files("oligotrial.stats").joinpath("data/design_assumptions.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     for trial_id, trial in data["trials"].items():
         for key, entry in trial.items():
             if isinstance(entry, dict) and entry.get("source") not in _VALID_SOURCES:
-                raise DesignError(f"{trial_id}.{key} source {entry.get('source')!r}: expected one "
-                                  f"of {sorted(_VALID_SOURCES)}", field=f"{trial_id}.{key}")
+                raise DesignError(
+                    f"{trial_id}.{key} source {entry.get('source')!r}: expected one of {sorted(_VALID_SOURCES)}",
+                    field=f"{trial_id}.{key}",
+                )
     return data
 
 
@@ -79,13 +85,17 @@ def _survival_design(trial: dict, hazard_ratio: float | None = None) -> Survival
     accrual = total * _value(trial, "accrual_fraction_of_study")
     return SurvivalDesign(
         hazard_ratio=hazard_ratio if hazard_ratio is not None else _value(trial, "hazard_ratio"),
-        alpha=_value(trial, "alpha"), sided=_value(trial, "sided"), power=_value(trial, "power"),
+        alpha=_value(trial, "alpha"),
+        sided=_value(trial, "sided"),
+        power=_value(trial, "power"),
         median_control_months=_value(trial, "median_control_months"),
-        accrual_months=accrual, follow_up_months=total - accrual,
+        accrual_months=accrual,
+        follow_up_months=total - accrual,
         dropout_rate_experimental=_value(trial, "dropout_rate"),
         dropout_rate_control=_value(trial, "dropout_rate"),
         dropout_time_months=_value(trial, "dropout_time_months"),
-        allocation_ratio=_value(trial, "allocation_ratio"))
+        allocation_ratio=_value(trial, "allocation_ratio"),
+    )
 
 
 def _rows(trial: dict, keys: list[str]) -> list[dict]:
@@ -93,27 +103,34 @@ def _rows(trial: dict, keys: list[str]) -> list[dict]:
     for key in keys:
         entry = trial[key]
         value = entry["value"]
-        rows.append({"label": key, "value": "not registered" if value is None else value,
-                     "source": _label(entry), "kind": entry["source"]})
+        rows.append(
+            {
+                "label": key,
+                "value": "not registered" if value is None else value,
+                "source": _label(entry),
+                "kind": entry["source"],
+            }
+        )
     return rows
 
 
-def _survival_report(trial_id: str, trial: dict, out_dir: Path, sim_trials: int,
-                     seed: int) -> dict:
+def _survival_report(trial_id: str, trial: dict, out_dir: Path, sim_trials: int, seed: int) -> dict:
     design = _survival_design(trial)
     ss = sample_size_survival(design)
     registered = _value(trial, "registered_enrolment")
     n_eval = registered if registered is not None else ss.subjects_ceil
     events_at_registered = expected_events(design, n_eval)
-    power_at_registered = power_survival(design.hazard_ratio, events_at_registered,
-                                         design.alpha, design.sided, design.allocation_ratio)
-    detectable = detectable_hazard_ratio(events_at_registered, design.alpha, design.power,
-                                         design.sided, design.allocation_ratio)
+    power_at_registered = power_survival(
+        design.hazard_ratio, events_at_registered, design.alpha, design.sided, design.allocation_ratio
+    )
+    detectable = detectable_hazard_ratio(
+        events_at_registered, design.alpha, design.power, design.sided, design.allocation_ratio
+    )
     hr_grid = np.round(np.arange(0.30, 1.001, 0.025), 4)
-    curve_registered = power_survival(hr_grid, events_at_registered, design.alpha, design.sided,
-                                      design.allocation_ratio)
-    curve_implied = power_survival(hr_grid, ss.events, design.alpha, design.sided,
-                                   design.allocation_ratio)
+    curve_registered = power_survival(
+        hr_grid, events_at_registered, design.alpha, design.sided, design.allocation_ratio
+    )
+    curve_implied = power_survival(hr_grid, ss.events, design.alpha, design.sided, design.allocation_ratio)
     sim_points = []
     if sim_trials > 0:
         from oligotrial.stats.simulate import TrialScenario, simulate_trials  # noqa: PLC0415
@@ -121,24 +138,43 @@ def _survival_report(trial_id: str, trial: dict, out_dir: Path, sim_trials: int,
         rng = np.random.default_rng(seed)
         for hr in (0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
             scn = TrialScenario.proportional_hazards(
-                n_subjects=int(n_eval), median_control_months=design.median_control_months,
-                hazard_ratio=hr, accrual_months=design.accrual_months,
+                n_subjects=int(n_eval),
+                median_control_months=design.median_control_months,
+                hazard_ratio=hr,
+                accrual_months=design.accrual_months,
                 analysis_time_months=design.accrual_months + design.follow_up_months,
                 allocation_ratio=design.allocation_ratio,
                 dropout_rate_experimental=design.dropout_rate_experimental,
                 dropout_rate_control=design.dropout_rate_control,
-                dropout_time_months=design.dropout_time_months, alpha=design.alpha,
-                sided=design.sided)
+                dropout_time_months=design.dropout_time_months,
+                alpha=design.alpha,
+                sided=design.sided,
+            )
             res = simulate_trials(scn, sim_trials, rng=rng, backend="numba")
-            sim_points.append({"hazard_ratio": hr, "power": res.rejection_rate,
-                               "mc_se": res.mc_se})
+            sim_points.append({"hazard_ratio": hr, "power": res.rejection_rate, "mc_se": res.mc_se})
     png = out_dir / f"{trial_id}_power_curve.png"
-    _plot_survival(png, trial_id, trial, hr_grid, curve_registered, curve_implied, n_eval,
-                   registered, ss, design, sim_points)
-    rows = _rows(trial, ["phase", "primary_endpoint", "registered_enrolment", "allocation_ratio",
-                         "study_start", "study_completion", "accrual_fraction_of_study",
-                         "median_control_months", "hazard_ratio", "alpha", "sided", "power",
-                         "dropout_rate", "dropout_time_months"])
+    _plot_survival(
+        png, trial_id, trial, hr_grid, curve_registered, curve_implied, n_eval, registered, ss, design, sim_points
+    )
+    rows = _rows(
+        trial,
+        [
+            "phase",
+            "primary_endpoint",
+            "registered_enrolment",
+            "allocation_ratio",
+            "study_start",
+            "study_completion",
+            "accrual_fraction_of_study",
+            "median_control_months",
+            "hazard_ratio",
+            "alpha",
+            "sided",
+            "power",
+            "dropout_rate",
+            "dropout_time_months",
+        ],
+    )
     derived = {
         "accrual_months": design.accrual_months,
         "follow_up_months": design.follow_up_months,
@@ -152,14 +188,21 @@ def _survival_report(trial_id: str, trial: dict, out_dir: Path, sim_trials: int,
         "hazard_ratio_detectable_at_registered_enrolment": detectable,
     }
     for key, value in derived.items():
-        rows.append({"label": key, "value": _fmt(value), "source": "derived (oligotrial)",
-                     "kind": "derived"})
-    return {"trial_id": trial_id, "short_name": trial["short_name"], "design": trial["design"],
-            "rows": rows, "derived": derived, "simulated_power": sim_points,
-            "power_curve": {"hazard_ratio": hr_grid.tolist(),
-                            "power_at_registered_enrolment": np.asarray(curve_registered).tolist(),
-                            "power_at_implied_events": np.asarray(curve_implied).tolist()},
-            "png": str(png)}
+        rows.append({"label": key, "value": _fmt(value), "source": "derived (oligotrial)", "kind": "derived"})
+    return {
+        "trial_id": trial_id,
+        "short_name": trial["short_name"],
+        "design": trial["design"],
+        "rows": rows,
+        "derived": derived,
+        "simulated_power": sim_points,
+        "power_curve": {
+            "hazard_ratio": hr_grid.tolist(),
+            "power_at_registered_enrolment": np.asarray(curve_registered).tolist(),
+            "power_at_implied_events": np.asarray(curve_implied).tolist(),
+        },
+        "png": str(png),
+    }
 
 
 def _fmt(value):
@@ -168,8 +211,9 @@ def _fmt(value):
     return value
 
 
-def _plot_survival(png: Path, trial_id, trial, hr_grid, curve_reg, curve_impl, n_eval,
-                   registered, ss, design, sim_points) -> None:
+def _plot_survival(
+    png: Path, trial_id, trial, hr_grid, curve_reg, curve_impl, n_eval, registered, ss, design, sim_points
+) -> None:
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -178,19 +222,32 @@ def _plot_survival(png: Path, trial_id, trial, hr_grid, curve_reg, curve_impl, n
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     label_n = f"registered N = {registered}" if registered is not None else f"N = {n_eval}"
     ax.plot(hr_grid, curve_reg, lw=2, label=f"analytic, {label_n}")
-    ax.plot(hr_grid, curve_impl, lw=1.5, ls="--",
-            label=f"analytic, implied N = {ss.subjects_ceil} ({ss.events_ceil} events)")
+    ax.plot(
+        hr_grid,
+        curve_impl,
+        lw=1.5,
+        ls="--",
+        label=f"analytic, implied N = {ss.subjects_ceil} ({ss.events_ceil} events)",
+    )
     if sim_points:
-        ax.errorbar([p["hazard_ratio"] for p in sim_points], [p["power"] for p in sim_points],
-                    yerr=[2 * p["mc_se"] for p in sim_points], fmt="o", ms=4, capsize=3,
-                    label=f"simulated, {label_n} (±2 MC SE)")
+        ax.errorbar(
+            [p["hazard_ratio"] for p in sim_points],
+            [p["power"] for p in sim_points],
+            yerr=[2 * p["mc_se"] for p in sim_points],
+            fmt="o",
+            ms=4,
+            capsize=3,
+            label=f"simulated, {label_n} (±2 MC SE)",
+        )
     ax.axhline(design.power, color="grey", lw=0.8, ls=":")
     ax.axvline(design.hazard_ratio, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("hazard ratio (experimental : control)")
     ax.set_ylabel("power")
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{trial_id} {trial['short_name']}: log-rank power, "
-                 f"control median {design.median_control_months:g} mo", fontsize=9)
+    ax.set_title(
+        f"{trial_id} {trial['short_name']}: log-rank power, control median {design.median_control_months:g} mo",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(png)
@@ -223,12 +280,19 @@ def _single_arm_report(trial_id: str, trial: dict, out_dir: Path) -> dict:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    ax.plot(p_grid, curves["single_stage"], lw=2,
-            label=f"single stage n={single.n}, reject if ≥{single.reject_at}")
-    ax.plot(p_grid, curves["simon_optimal"], ls="--",
-            label=f"Simon optimal {optimal.r1}/{optimal.n1}, {optimal.r}/{optimal.n}")
-    ax.plot(p_grid, curves["simon_minimax"], ls="-.",
-            label=f"Simon minimax {minimax.r1}/{minimax.n1}, {minimax.r}/{minimax.n}")
+    ax.plot(p_grid, curves["single_stage"], lw=2, label=f"single stage n={single.n}, reject if ≥{single.reject_at}")
+    ax.plot(
+        p_grid,
+        curves["simon_optimal"],
+        ls="--",
+        label=f"Simon optimal {optimal.r1}/{optimal.n1}, {optimal.r}/{optimal.n}",
+    )
+    ax.plot(
+        p_grid,
+        curves["simon_minimax"],
+        ls="-.",
+        label=f"Simon minimax {minimax.r1}/{minimax.n1}, {minimax.r}/{minimax.n}",
+    )
     ax.axvline(p0, color="grey", lw=0.8, ls=":")
     ax.axvline(p1, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("true objective response rate")
@@ -238,28 +302,47 @@ def _single_arm_report(trial_id: str, trial: dict, out_dir: Path) -> dict:
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
-    rows = _rows(trial, ["phase", "primary_endpoint", "registered_enrolment", "allocation",
-                         "study_start", "study_completion", "p0", "p1", "alpha", "power"])
+    rows = _rows(
+        trial,
+        [
+            "phase",
+            "primary_endpoint",
+            "registered_enrolment",
+            "allocation",
+            "study_start",
+            "study_completion",
+            "p0",
+            "p1",
+            "alpha",
+            "power",
+        ],
+    )
     derived = {
-        "single_stage_n": single.n, "single_stage_reject_at": single.reject_at,
-        "simon_optimal": f"{optimal.r1}/{optimal.n1}, {optimal.r}/{optimal.n} "
-                         f"(EN0 {optimal.en0:.1f})",
-        "simon_minimax": f"{minimax.r1}/{minimax.n1}, {minimax.r}/{minimax.n} "
-                         f"(EN0 {minimax.en0:.1f})",
+        "single_stage_n": single.n,
+        "single_stage_reject_at": single.reject_at,
+        "simon_optimal": f"{optimal.r1}/{optimal.n1}, {optimal.r}/{optimal.n} (EN0 {optimal.en0:.1f})",
+        "simon_minimax": f"{minimax.r1}/{minimax.n1}, {minimax.r}/{minimax.n} (EN0 {minimax.en0:.1f})",
         "registered_enrolment_compared": registered if registered is not None else "not registered",
     }
     for key, value in derived.items():
-        rows.append({"label": key, "value": value, "source": "derived (oligotrial)",
-                     "kind": "derived"})
-    return {"trial_id": trial_id, "short_name": trial["short_name"], "design": trial["design"],
-            "rows": rows, "derived": derived,
-            "designs": {"single_stage": single.to_dict(), "simon_optimal": optimal.to_dict(),
-                        "simon_minimax": minimax.to_dict()},
-            "power_curve": {"response_rate": p_grid.tolist(), **curves}, "png": str(png)}
+        rows.append({"label": key, "value": value, "source": "derived (oligotrial)", "kind": "derived"})
+    return {
+        "trial_id": trial_id,
+        "short_name": trial["short_name"],
+        "design": trial["design"],
+        "rows": rows,
+        "derived": derived,
+        "designs": {
+            "single_stage": single.to_dict(),
+            "simon_optimal": optimal.to_dict(),
+            "simon_minimax": minimax.to_dict(),
+        },
+        "power_curve": {"response_rate": p_grid.tolist(), **curves},
+        "png": str(png),
+    }
 
 
-def trial_report(trial_id: str, out_dir: Path | str, *, sim_trials: int = 2000,
-                 seed: int = 20240101) -> dict:
+def trial_report(trial_id: str, out_dir: Path | str, *, sim_trials: int = 2000, seed: int = 20240101) -> dict:
     """Build one trial's report: writes ``<id>_report.json``, ``<id>_report.md`` and the PNG."""
     data = load_assumptions()["trials"]
     if trial_id not in data:
@@ -271,30 +354,40 @@ def trial_report(trial_id: str, out_dir: Path | str, *, sim_trials: int = 2000,
         summary = _single_arm_report(trial_id, trial, out_dir)
     else:
         summary = _survival_report(trial_id, trial, out_dir, sim_trials, seed)
-    (out_dir / f"{trial_id}_report.json").write_text(json.dumps(summary, indent=2, default=float),
-                                                     encoding="utf-8")
+    (out_dir / f"{trial_id}_report.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
     (out_dir / f"{trial_id}_report.md").write_text(_markdown(summary), encoding="utf-8")
     return {"summary": summary}
 
 
 def _markdown(summary: dict) -> str:
-    lines = [f"# {summary['trial_id']} {summary['short_name']}: design report", "",
-             "Sources: **registry** = the registry record; **calibration** = a calibration trial "
-             "in trial-evidence.md; **convention** = not registered, a planning value; "
-             "**derived** = computed here.", "",
-             "| quantity | value | source |", "|---|---|---|"]
+    lines = [
+        f"# {summary['trial_id']} {summary['short_name']}: design report",
+        "",
+        "Sources: **registry** = the registry record; **calibration** = a calibration trial "
+        "in trial-evidence.md; **convention** = not registered, a planning value; "
+        "**derived** = computed here.",
+        "",
+        "| quantity | value | source |",
+        "|---|---|---|",
+    ]
     for row in summary["rows"]:
         source = str(row["source"]).replace("|", "/")
         lines.append(f"| {row['label']} | {row['value']} | {source} |")
     if summary.get("simulated_power"):
-        lines += ["", "Simulated power at the evaluated enrolment (calendar-time analysis):", "",
-                  "| HR | power | MC SE |", "|---|---|---|"]
+        lines += [
+            "",
+            "Simulated power at the evaluated enrolment (calendar-time analysis):",
+            "",
+            "| HR | power | MC SE |",
+            "|---|---|---|",
+        ]
         for p in summary["simulated_power"]:
             lines.append(f"| {p['hazard_ratio']} | {p['power']:.4f} | {p['mc_se']:.4f} |")
     lines += ["", f"![power curve]({Path(summary['png']).name})", ""]
     return "\n".join(lines)
 
 
-def build_reports(trial_ids: list[str], out_dir: Path | str, *, sim_trials: int = 2000,
-                  seed: int = 20240101) -> list[dict]:
+def build_reports(
+    trial_ids: list[str], out_dir: Path | str, *, sim_trials: int = 2000, seed: int = 20240101
+) -> list[dict]:
     return [trial_report(t, out_dir, sim_trials=sim_trials, seed=seed) for t in trial_ids]

@@ -43,8 +43,10 @@ def _arm_of(arms: Mapping[str, Sequence[str]]) -> dict[str, str]:
     for arm, ids in arms.items():
         for pid in ids:
             if pid in arm_of:
-                raise AnalysisError(f"participant {pid!r}: in arm {arm_of[pid]!r} and arm {arm!r}; expected one arm",
-                                    field=f"arms.{arm}")
+                raise AnalysisError(
+                    f"participant {pid!r}: in arm {arm_of[pid]!r} and arm {arm!r}; expected one arm",
+                    field=f"arms.{arm}",
+                )
             arm_of[pid] = arm
     return arm_of
 
@@ -55,17 +57,19 @@ def _check_event(i: int, event: Mapping, arm_of: Mapping[str, str]) -> tuple[str
             raise AnalysisError(f"events[{i}]: expected a {key!r}", field=f"events[{i}].{key}")
     pid, term, grade = event["participant"], event["term"], event["grade"]
     if pid not in arm_of:
-        raise AnalysisError(f"events[{i}].participant {pid!r}: expected a participant of one of the arms",
-                            field=f"events[{i}].participant")
+        raise AnalysisError(
+            f"events[{i}].participant {pid!r}: expected a participant of one of the arms",
+            field=f"events[{i}].participant",
+        )
     if not isinstance(term, str) or not term.strip():
         raise AnalysisError(f"events[{i}].term {term!r}: expected a CTCAE term", field=f"events[{i}].term")
     if isinstance(grade, bool) or grade not in GRADES:
-        raise AnalysisError(f"events[{i}].grade {grade!r}: expected a CTCAE grade 1-5",
-                            field=f"events[{i}].grade")
+        raise AnalysisError(f"events[{i}].grade {grade!r}: expected a CTCAE grade 1-5", field=f"events[{i}].grade")
     serious = event.get("serious")
     if serious is not None and not isinstance(serious, bool):
-        raise AnalysisError(f"events[{i}].serious {serious!r}: expected true, false or null (unknown)",
-                            field=f"events[{i}].serious")
+        raise AnalysisError(
+            f"events[{i}].serious {serious!r}: expected true, false or null (unknown)", field=f"events[{i}].serious"
+        )
     return pid, term.strip(), grade, serious
 
 
@@ -138,6 +142,9 @@ def adverse_event_summary(arms: Mapping[str, Sequence[str]], events: Sequence[Ma
     rows.sort(key=lambda r: (-r["_total"], r["term"]))
     for r in rows:
         del r["_total"]
-    return {"arms": out_arms, "terms": rows,
-            "method": "participants counted once per row at their worst CTCAE v5.0 grade; percentages of "
-                      "the arm's safety set; fatal = grade 5; serious as flagged (unknown counted apart)"}
+    return {
+        "arms": out_arms,
+        "terms": rows,
+        "method": "participants counted once per row at their worst CTCAE v5.0 grade; percentages of "
+        "the arm's safety set; fatal = grade 5; serious as flagged (unknown counted apart)",
+    }

@@ -66,8 +66,7 @@ def _check_finite(field: str, value: float) -> float:
 def _check_open_unit(field: str, value: float) -> float:
     value = _check_finite(field, value)
     if not 0.0 < value < 1.0:
-        raise DesignError(f"{field} {value}: expected a probability strictly between 0 and 1",
-                          field=field)
+        raise DesignError(f"{field} {value}: expected a probability strictly between 0 and 1", field=field)
     return value
 
 
@@ -88,8 +87,7 @@ def _check_alpha_power(alpha: float, power: float) -> tuple[float, float]:
     alpha = _check_open_unit("alpha", alpha)
     power = _check_open_unit("power", power)
     if power <= alpha:
-        raise DesignError(f"power {power}: expected a power greater than alpha ({alpha})",
-                          field="power")
+        raise DesignError(f"power {power}: expected a power greater than alpha ({alpha})", field="power")
     return alpha, power
 
 
@@ -147,31 +145,35 @@ class SurvivalDesign:
     def __post_init__(self) -> None:
         hr = _check_positive("hazard_ratio", self.hazard_ratio, "a hazard ratio > 0")
         if hr == 1.0:
-            raise DesignError("hazard_ratio 1.0: expected a hazard ratio != 1 "
-                              "(no effect cannot be powered)", field="hazard_ratio")
+            raise DesignError(
+                "hazard_ratio 1.0: expected a hazard ratio != 1 (no effect cannot be powered)", field="hazard_ratio"
+            )
         alpha, power = _check_alpha_power(self.alpha, self.power)
         sided = _check_sided(self.sided)
-        median = _check_positive("median_control_months", self.median_control_months,
-                                 "a median > 0 months")
-        accrual = _check_positive("accrual_months", self.accrual_months,
-                                  "an accrual period > 0 months")
+        median = _check_positive("median_control_months", self.median_control_months, "a median > 0 months")
+        accrual = _check_positive("accrual_months", self.accrual_months, "an accrual period > 0 months")
         follow_up = _check_finite("follow_up_months", self.follow_up_months)
         if follow_up < 0:
-            raise DesignError(f"follow_up_months {follow_up}: expected >= 0 months",
-                              field="follow_up_months")
+            raise DesignError(f"follow_up_months {follow_up}: expected >= 0 months", field="follow_up_months")
         d1 = _check_dropout("dropout_rate_experimental", self.dropout_rate_experimental)
         d2 = _check_dropout("dropout_rate_control", self.dropout_rate_control)
-        td = _check_positive("dropout_time_months", self.dropout_time_months,
-                             "a time > 0 months")
+        td = _check_positive("dropout_time_months", self.dropout_time_months, "a time > 0 months")
         ratio = _check_positive("allocation_ratio", self.allocation_ratio, "a ratio > 0")
         if self.method not in _METHODS:
-            raise DesignError(f"method {self.method!r}: expected one of {', '.join(_METHODS)}",
-                              field="method")
-        for name, value in (("hazard_ratio", hr), ("alpha", alpha), ("power", power),
-                            ("sided", sided), ("median_control_months", median),
-                            ("accrual_months", accrual), ("follow_up_months", follow_up),
-                            ("dropout_rate_experimental", d1), ("dropout_rate_control", d2),
-                            ("dropout_time_months", td), ("allocation_ratio", ratio)):
+            raise DesignError(f"method {self.method!r}: expected one of {', '.join(_METHODS)}", field="method")
+        for name, value in (
+            ("hazard_ratio", hr),
+            ("alpha", alpha),
+            ("power", power),
+            ("sided", sided),
+            ("median_control_months", median),
+            ("accrual_months", accrual),
+            ("follow_up_months", follow_up),
+            ("dropout_rate_experimental", d1),
+            ("dropout_rate_control", d2),
+            ("dropout_time_months", td),
+            ("allocation_ratio", ratio),
+        ):
             object.__setattr__(self, name, value)
 
     @property
@@ -186,8 +188,7 @@ class SurvivalDesign:
     def dropout_hazards(self) -> tuple[float, float]:
         """Exponential dropout hazards (experimental, control): -ln(1 - p) / t."""
         t = self.dropout_time_months
-        return (-math.log1p(-self.dropout_rate_experimental) / t,
-                -math.log1p(-self.dropout_rate_control) / t)
+        return (-math.log1p(-self.dropout_rate_experimental) / t, -math.log1p(-self.dropout_rate_control) / t)
 
 
 @dataclass(frozen=True)
@@ -233,9 +234,14 @@ def _norm_cdf(x):
     return np.vectorize(_NORMAL.cdf, otypes=[float])(arr)
 
 
-def required_events(hazard_ratio: float, alpha: float = 0.025, power: float = 0.8,
-                    sided: int = 1, allocation_ratio: float = 1.0,
-                    method: Method = "schoenfeld") -> float:
+def required_events(
+    hazard_ratio: float,
+    alpha: float = 0.025,
+    power: float = 0.8,
+    sided: int = 1,
+    allocation_ratio: float = 1.0,
+    method: Method = "schoenfeld",
+) -> float:
     """Number of events for a log-rank test (unrounded).
 
     With ``z = z_{1-alpha/sided} + z_{power}`` and ``r`` the allocation ratio
@@ -260,12 +266,15 @@ def required_events(hazard_ratio: float, alpha: float = 0.025, power: float = 0.
         return z * z * (1.0 + r) ** 2 / (r * math.log(hr) ** 2)
     if method == "freedman":
         return z * z * (1.0 + r * hr) ** 2 / (r * (1.0 - hr) ** 2)
-    raise DesignError(f"method {method!r}: expected one of {', '.join(_METHODS)}",
-                      field="method")
+    raise DesignError(f"method {method!r}: expected one of {', '.join(_METHODS)}", field="method")
 
 
-def event_probability(event_hazard_per_month: float | np.ndarray, accrual_months: float,
-                      follow_up_months: float, dropout_hazard_per_month: float = 0.0):
+def event_probability(
+    event_hazard_per_month: float | np.ndarray,
+    accrual_months: float,
+    follow_up_months: float,
+    dropout_hazard_per_month: float = 0.0,
+):
     """Probability that a subject has an event by the analysis at ``accrual + follow_up``.
 
     Entry is uniform on ``[0, a]``, the analysis is at ``a + f``; event and dropout times are
@@ -289,10 +298,10 @@ def event_probability(event_hazard_per_month: float | np.ndarray, accrual_months
 
 def _event_probabilities(design: SurvivalDesign, follow_up_months: float) -> tuple[float, float]:
     eta_e, eta_c = design.dropout_hazards()
-    return (event_probability(design.lambda_experimental, design.accrual_months,
-                              follow_up_months, eta_e),
-            event_probability(design.lambda_control, design.accrual_months,
-                              follow_up_months, eta_c))
+    return (
+        event_probability(design.lambda_experimental, design.accrual_months, follow_up_months, eta_e),
+        event_probability(design.lambda_control, design.accrual_months, follow_up_months, eta_c),
+    )
 
 
 def sample_size_survival(design: SurvivalDesign | None = None, /, **kwargs) -> SurvivalSampleSize:
@@ -312,10 +321,10 @@ def sample_size_survival(design: SurvivalDesign | None = None, /, **kwargs) -> S
     if design is None:
         design = SurvivalDesign(**kwargs)
     elif kwargs:
-        raise DesignError("sample_size_survival: expected a SurvivalDesign or keyword fields, "
-                          "not both", field="design")
-    events = required_events(design.hazard_ratio, design.alpha, design.power, design.sided,
-                             design.allocation_ratio, design.method)
+        raise DesignError("sample_size_survival: expected a SurvivalDesign or keyword fields, not both", field="design")
+    events = required_events(
+        design.hazard_ratio, design.alpha, design.power, design.sided, design.allocation_ratio, design.method
+    )
     p_e, p_c = _event_probabilities(design, design.follow_up_months)
     r = design.allocation_ratio
     w_e, w_c = r / (1.0 + r), 1.0 / (1.0 + r)
@@ -334,8 +343,14 @@ def sample_size_survival(design: SurvivalDesign | None = None, /, **kwargs) -> S
     )
 
 
-def power_survival(hazard_ratio, events, alpha: float = 0.025, sided: int = 1,
-                   allocation_ratio: float = 1.0, method: Method = "schoenfeld"):
+def power_survival(
+    hazard_ratio,
+    events,
+    alpha: float = 0.025,
+    sided: int = 1,
+    allocation_ratio: float = 1.0,
+    method: Method = "schoenfeld",
+):
     """Analytic power of the log-rank test with ``events`` events (inverse of the formulas).
 
     Schoenfeld: ``power = Phi(sqrt(D r) / (1 + r) |ln HR| - z_{1-alpha/sided})``;
@@ -350,8 +365,7 @@ def power_survival(hazard_ratio, events, alpha: float = 0.025, sided: int = 1,
     hr = np.asarray(hazard_ratio, dtype=float)
     d = np.asarray(events, dtype=float)
     if np.any(hr <= 0) or not np.all(np.isfinite(hr)):
-        raise DesignError(f"hazard_ratio {hazard_ratio}: expected hazard ratios > 0",
-                          field="hazard_ratio")
+        raise DesignError(f"hazard_ratio {hazard_ratio}: expected hazard ratios > 0", field="hazard_ratio")
     if np.any(d <= 0):
         raise DesignError(f"events {events}: expected a number of events > 0", field="events")
     alpha = _check_open_unit("alpha", alpha)
@@ -362,15 +376,19 @@ def power_survival(hazard_ratio, events, alpha: float = 0.025, sided: int = 1,
     elif method == "freedman":
         drift = np.sqrt(d * r) * np.abs(1.0 - hr) / (1.0 + r * hr)
     else:
-        raise DesignError(f"method {method!r}: expected one of {', '.join(_METHODS)}",
-                          field="method")
+        raise DesignError(f"method {method!r}: expected one of {', '.join(_METHODS)}", field="method")
     out = _norm_cdf(drift - _z_alpha(alpha, sided))
     return float(out) if out.ndim == 0 else out
 
 
-def detectable_hazard_ratio(events: float, alpha: float = 0.025, power: float = 0.8,
-                            sided: int = 1, allocation_ratio: float = 1.0,
-                            benefit: bool = True) -> float:
+def detectable_hazard_ratio(
+    events: float,
+    alpha: float = 0.025,
+    power: float = 0.8,
+    sided: int = 1,
+    allocation_ratio: float = 1.0,
+    benefit: bool = True,
+) -> float:
     """The hazard ratio that ``events`` events detect with the given power (Schoenfeld).
 
     ``HR = exp(-/+ z (1 + r) / sqrt(D r))``, inverse of the Schoenfeld formula.
@@ -409,8 +427,9 @@ def follow_up_for_events(design: SurvivalDesign, subjects: float, events: float)
     while gap(hi) < 0:
         hi *= 2.0
         if hi > 1e6:
-            raise DesignError(f"events {events}: expected fewer events than {subjects} subjects "
-                              "can produce", field="events")
+            raise DesignError(
+                f"events {events}: expected fewer events than {subjects} subjects can produce", field="events"
+            )
     from scipy import optimize  # only this root search needs it
 
     return float(optimize.brentq(gap, 0.0, hi, xtol=1e-12))

@@ -68,18 +68,16 @@ class SimonDesign:
 def _validate(p0: float, p1: float, alpha: float, power: float) -> None:
     for field, value in (("p0", p0), ("p1", p1), ("alpha", alpha), ("power", power)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value < 1:
-            raise DesignError(f"{field} {value!r}: expected a probability strictly between 0 "
-                              "and 1", field=field)
+            raise DesignError(f"{field} {value!r}: expected a probability strictly between 0 and 1", field=field)
     if p1 <= p0:
-        raise DesignError(f"p1 {p1}: expected a response rate under H1 greater than p0 ({p0})",
-                          field="p1")
+        raise DesignError(f"p1 {p1}: expected a response rate under H1 greater than p0 ({p0})", field="p1")
     if power <= alpha:
-        raise DesignError(f"power {power}: expected a power greater than alpha ({alpha})",
-                          field="power")
+        raise DesignError(f"power {power}: expected a power greater than alpha ({alpha})", field="power")
 
 
-def single_stage_binomial(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8,
-                          n_max: int = 1000) -> SingleStageDesign:
+def single_stage_binomial(
+    p0: float, p1: float, alpha: float = 0.05, power: float = 0.8, n_max: int = 1000
+) -> SingleStageDesign:
     """Smallest exact single-stage design (A'Hern 2001).
 
     For ``n = 1, 2, ...`` take the smallest ``k`` with ``P(X >= k | p0) <= alpha``; the first
@@ -100,10 +98,10 @@ def single_stage_binomial(p0: float, p1: float, alpha: float = 0.05, power: floa
         k = int(ok[0])
         pw = float(stats.binom.sf(k - 1, n, p1))
         if pw >= power:
-            return SingleStageDesign(n=n, reject_at=k, alpha_actual=float(sf0[k]),
-                                     power_actual=pw, p0=p0, p1=p1)
-    raise DesignError(f"n_max {n_max}: no single-stage design reaches power {power}; expected a "
-                      "larger n_max", field="n_max")
+            return SingleStageDesign(n=n, reject_at=k, alpha_actual=float(sf0[k]), power_actual=pw, p0=p0, p1=p1)
+    raise DesignError(
+        f"n_max {n_max}: no single-stage design reaches power {power}; expected a larger n_max", field="n_max"
+    )
 
 
 class _BinomialTables:
@@ -120,16 +118,21 @@ class _BinomialTables:
         """``R[r1, r] = P(X1 > r1 and X1 + X2 > r)`` for ``r1 in 0..n1-1``, ``r in 0..n``."""
         n2 = n - n1
         x1 = np.arange(n1 + 1)
-        k = np.arange(n + 1)[None, :] - x1[:, None]          # r - x1, from -n1 to n
+        k = np.arange(n + 1)[None, :] - x1[:, None]  # r - x1, from -n1 to n
         sf2 = np.where(k < 0, 1.0, self.sf[n2, np.clip(k, 0, n)])
-        m = self.pmf[n1, : n1 + 1, None] * sf2               # (x1, r)
-        tail = np.cumsum(m[::-1], axis=0)[::-1]              # tail[j] = sum over x1 >= j
-        return tail[1:]                                       # sum over x1 > r1
+        m = self.pmf[n1, : n1 + 1, None] * sf2  # (x1, r)
+        tail = np.cumsum(m[::-1], axis=0)[::-1]  # tail[j] = sum over x1 >= j
+        return tail[1:]  # sum over x1 > r1
 
 
-def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8,
-                    kind: Literal["optimal", "minimax"] = "optimal",
-                    n_max: int | None = None) -> SimonDesign:
+def simon_two_stage(
+    p0: float,
+    p1: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    kind: Literal["optimal", "minimax"] = "optimal",
+    n_max: int | None = None,
+) -> SimonDesign:
     """Simon's optimal or minimax two-stage design by exhaustive search.
 
     For every ``n`` (from the exact single-stage lower bound up to ``n_max``), ``n1 < n``,
@@ -172,8 +175,16 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
             pet0 = tab0.cdf[n1, r1_idx]
             en0 = n1 + (1.0 - pet0) * (n - n1)
             j = int(np.argmin(en0))
-            cand = (float(en0[j]), n, n1, int(r1_idx[j]), int(r_idx[j]), float(pet0[j]),
-                    float(rej0[r1_idx[j], r_idx[j]]), float(rej1[r1_idx[j], r_idx[j]]))
+            cand = (
+                float(en0[j]),
+                n,
+                n1,
+                int(r1_idx[j]),
+                int(r_idx[j]),
+                float(pet0[j]),
+                float(rej0[r1_idx[j], r_idx[j]]),
+                float(rej1[r1_idx[j], r_idx[j]]),
+            )
             if best_n is None or cand[0] < best_n[0] - 1e-12:
                 best_n = cand
         if best_n is None:
@@ -184,8 +195,11 @@ def simon_two_stage(p0: float, p1: float, alpha: float = 0.05, power: float = 0.
         if best is None or best_n[0] < best[0] - 1e-12:
             best = best_n
     if best is None:
-        raise DesignError(f"n_max {n_max}: no two-stage design meets alpha {alpha} and power "
-                          f"{power}; expected a larger n_max", field="n_max")
+        raise DesignError(
+            f"n_max {n_max}: no two-stage design meets alpha {alpha} and power {power}; expected a larger n_max",
+            field="n_max",
+        )
     en0, n, n1, r1, r, pet0, a, pw = best
-    return SimonDesign(kind=kind, r1=r1, n1=n1, r=r, n=n, en0=en0, pet0=pet0,
-                       alpha_actual=a, power_actual=pw, p0=p0, p1=p1)
+    return SimonDesign(
+        kind=kind, r1=r1, n1=n1, r=r, n=n, en0=en0, pet0=pet0, alpha_actual=a, power_actual=pw, p0=p0, p1=p1
+    )

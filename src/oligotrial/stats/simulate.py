@@ -47,8 +47,7 @@ from oligotrial.errors import DesignError
 from oligotrial.stats.distributions import EventDistribution, Exponential, PiecewiseExponential, Weibull
 from oligotrial.stats.logrank import _logrank_two_group, logrank_batch_xp
 
-__all__ = ["TrialScenario", "SimulationResult", "simulate_trials", "simulate_sweep",
-           "gpu_available"]
+__all__ = ["TrialScenario", "SimulationResult", "simulate_trials", "simulate_sweep", "gpu_available"]
 
 Backend = Literal["auto", "numba", "numpy", "cupy"]
 
@@ -86,63 +85,73 @@ class TrialScenario:
     def __post_init__(self) -> None:
         n = self.n_subjects
         if self.entry_times not in ("random", "even"):
-            raise DesignError(f"entry_times {self.entry_times!r}: expected 'random' (uniform draws) or 'even' "
-                              "(evenly spaced, as rpact)", field="entry_times")
+            raise DesignError(
+                f"entry_times {self.entry_times!r}: expected 'random' (uniform draws) or 'even' "
+                "(evenly spaced, as rpact)",
+                field="entry_times",
+            )
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
             raise DesignError(f"n_subjects {n!r}: expected an integer >= 2", field="n_subjects")
         accrual = float(self.accrual_months)
         if not math.isfinite(accrual) or accrual <= 0:
-            raise DesignError(f"accrual_months {self.accrual_months}: expected an accrual "
-                              "period > 0 months", field="accrual_months")
+            raise DesignError(
+                f"accrual_months {self.accrual_months}: expected an accrual period > 0 months", field="accrual_months"
+            )
         if (self.events_target is None) == (self.analysis_time_months is None):
-            raise DesignError("events_target / analysis_time_months: expected exactly one of "
-                              "a target number of events or a calendar analysis time",
-                              field="events_target")
+            raise DesignError(
+                "events_target / analysis_time_months: expected exactly one of "
+                "a target number of events or a calendar analysis time",
+                field="events_target",
+            )
         if self.events_target is not None:
             d = self.events_target
             if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 1 <= d <= n:
-                raise DesignError(f"events_target {d!r}: expected an integer in 1..{n}",
-                                  field="events_target")
+                raise DesignError(f"events_target {d!r}: expected an integer in 1..{n}", field="events_target")
         if self.analysis_time_months is not None:
             t = float(self.analysis_time_months)
             if not math.isfinite(t) or t <= 0:
-                raise DesignError(f"analysis_time_months {t}: expected a time > 0 months",
-                                  field="analysis_time_months")
+                raise DesignError(f"analysis_time_months {t}: expected a time > 0 months", field="analysis_time_months")
         r = float(self.allocation_ratio)
         if not math.isfinite(r) or r <= 0:
-            raise DesignError(f"allocation_ratio {r}: expected a ratio > 0",
-                              field="allocation_ratio")
+            raise DesignError(f"allocation_ratio {r}: expected a ratio > 0", field="allocation_ratio")
         n_exp = round(n * r / (1.0 + r))
         if not 1 <= n_exp <= n - 1:
-            raise DesignError(f"allocation_ratio {r}: expected both arms to get subjects out of "
-                              f"{n}", field="allocation_ratio")
+            raise DesignError(
+                f"allocation_ratio {r}: expected both arms to get subjects out of {n}", field="allocation_ratio"
+            )
         _check_prob("dropout_rate_experimental", self.dropout_rate_experimental)
         _check_prob("dropout_rate_control", self.dropout_rate_control)
         if not float(self.dropout_time_months) > 0:
-            raise DesignError(f"dropout_time_months {self.dropout_time_months}: expected > 0",
-                              field="dropout_time_months")
+            raise DesignError(
+                f"dropout_time_months {self.dropout_time_months}: expected > 0", field="dropout_time_months"
+            )
         _check_prob("alpha", self.alpha, upper_open=False)
         if self.sided not in (1, 2):
             raise DesignError(f"sided {self.sided!r}: expected 1 or 2", field="sided")
         if self.direction not in ("lower", "upper"):
-            raise DesignError(f"direction {self.direction!r}: expected 'lower' or 'upper'",
-                              field="direction")
+            raise DesignError(f"direction {self.direction!r}: expected 'lower' or 'upper'", field="direction")
         props = tuple(float(p) for p in self.strata_proportions)
         mults = tuple(float(m) for m in self.strata_hazard_multipliers)
         if len(props) != len(mults) or not props:
-            raise DesignError(f"strata_hazard_multipliers {mults}: expected one per stratum "
-                              f"({len(props)})", field="strata_hazard_multipliers")
+            raise DesignError(
+                f"strata_hazard_multipliers {mults}: expected one per stratum ({len(props)})",
+                field="strata_hazard_multipliers",
+            )
         if any(p <= 0 for p in props) or abs(sum(props) - 1.0) > 1e-9:
-            raise DesignError(f"strata_proportions {props}: expected positive proportions "
-                              "summing to 1", field="strata_proportions")
+            raise DesignError(
+                f"strata_proportions {props}: expected positive proportions summing to 1", field="strata_proportions"
+            )
         if any(m <= 0 or not math.isfinite(m) for m in mults):
-            raise DesignError(f"strata_hazard_multipliers {mults}: expected multipliers > 0",
-                              field="strata_hazard_multipliers")
+            raise DesignError(
+                f"strata_hazard_multipliers {mults}: expected multipliers > 0", field="strata_hazard_multipliers"
+            )
         for dist_name in ("control", "experimental"):
-            if not isinstance(getattr(self, dist_name), (Exponential, Weibull,
-                                                          PiecewiseExponential)):
-                raise DesignError(f"{dist_name} {getattr(self, dist_name)!r}: expected an "
-                                  "Exponential, Weibull or PiecewiseExponential", field=dist_name)
+            if not isinstance(getattr(self, dist_name), (Exponential, Weibull, PiecewiseExponential)):
+                raise DesignError(
+                    f"{dist_name} {getattr(self, dist_name)!r}: expected an "
+                    "Exponential, Weibull or PiecewiseExponential",
+                    field=dist_name,
+                )
         object.__setattr__(self, "n_subjects", int(n))
         object.__setattr__(self, "accrual_months", accrual)
         object.__setattr__(self, "allocation_ratio", r)
@@ -150,17 +159,28 @@ class TrialScenario:
         object.__setattr__(self, "strata_hazard_multipliers", mults)
 
     @classmethod
-    def proportional_hazards(cls, *, n_subjects: int, median_control_months: float,
-                             hazard_ratio: float, accrual_months: float,
-                             shape: float = 1.0, **kwargs) -> TrialScenario:
+    def proportional_hazards(
+        cls,
+        *,
+        n_subjects: int,
+        median_control_months: float,
+        hazard_ratio: float,
+        accrual_months: float,
+        shape: float = 1.0,
+        **kwargs,
+    ) -> TrialScenario:
         """Exponential (``shape == 1``) or Weibull control arm and a hazard ratio."""
         if shape == 1.0:
             control: EventDistribution = Exponential(median_control_months)
         else:
             control = Weibull.from_median(median_control_months, shape)
-        return cls(n_subjects=n_subjects, control=control,
-                   experimental=control.with_hazard_ratio(hazard_ratio),
-                   accrual_months=accrual_months, **kwargs)
+        return cls(
+            n_subjects=n_subjects,
+            control=control,
+            experimental=control.with_hazard_ratio(hazard_ratio),
+            accrual_months=accrual_months,
+            **kwargs,
+        )
 
     @property
     def n_experimental(self) -> int:
@@ -173,8 +193,7 @@ class TrialScenario:
 
     def dropout_hazards(self) -> tuple[float, float]:
         t = float(self.dropout_time_months)
-        return (-math.log1p(-self.dropout_rate_experimental) / t,
-                -math.log1p(-self.dropout_rate_control) / t)
+        return (-math.log1p(-self.dropout_rate_experimental) / t, -math.log1p(-self.dropout_rate_control) / t)
 
 
 @dataclass(frozen=True)
@@ -210,8 +229,11 @@ class SimulationResult:
         q = (0.05, 0.25, 0.5, 0.75, 0.95)
 
         def describe(x: np.ndarray) -> dict:
-            return {"mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)),
-                    **{f"q{int(p * 100):02d}": float(v) for p, v in zip(q, np.quantile(x, q))}}
+            return {
+                "mean": float(np.mean(x)),
+                "sd": float(np.std(x, ddof=1)),
+                **{f"q{int(p * 100):02d}": float(v) for p, v in zip(q, np.quantile(x, q))},
+            }
 
         return {
             "n_trials": self.n_trials,
@@ -326,8 +348,25 @@ def _logrank_sorted(obs, ev, arm, order, m):
 
 
 @numba.njit(cache=True, parallel=True)
-def _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult, accrual, arm, kinds, pars,
-                     starts, hazards, cums, nsegs, n_strata, events_target, analysis_time):
+def _simulate_kernel(
+    u_entry,
+    e_event,
+    e_drop,
+    eta,
+    stratum,
+    mult,
+    accrual,
+    arm,
+    kinds,
+    pars,
+    starts,
+    hazards,
+    cums,
+    nsegs,
+    n_strata,
+    events_target,
+    analysis_time,
+):
     """Per trial: event/dropout times, analysis time, observed data and the log-rank ``z``.
 
     ``e_drop`` has shape ``(1, 1)`` when there is no dropout; ``stratum`` has one row when
@@ -414,8 +453,7 @@ def _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult, accrual, arm,
 def _kernel_params(scn: "TrialScenario"):
     """Encode the two arms' distributions for the kernel (index 0 control, 1 experimental)."""
     dists = (scn.control, scn.experimental)
-    k_max = max(len(d.starts_months) if isinstance(d, PiecewiseExponential) else 1
-                for d in dists)
+    k_max = max(len(d.starts_months) if isinstance(d, PiecewiseExponential) else 1 for d in dists)
     kinds = np.zeros(2, dtype=np.int64)
     pars = np.zeros((2, 2))
     starts = np.zeros((2, k_max))
@@ -450,11 +488,9 @@ def _resolve_backend(backend: Backend) -> str:
     if backend == "auto":
         return "cupy" if gpu_available() else "numba"
     if backend not in ("numba", "numpy", "cupy"):
-        raise DesignError(f"backend {backend!r}: expected auto, numba, numpy or cupy",
-                          field="backend")
+        raise DesignError(f"backend {backend!r}: expected auto, numba, numpy or cupy", field="backend")
     if backend == "cupy" and not gpu_available():
-        raise DesignError("backend 'cupy': expected CuPy installed and a CUDA GPU present",
-                          field="backend")
+        raise DesignError("backend 'cupy': expected CuPy installed and a CUDA GPU present", field="backend")
     return backend
 
 
@@ -579,10 +615,15 @@ def _chunk_xp(scn: TrialScenario, entry, event_time, dropout, stratum, arm, xp):
     return z, ta, events, events1, xp.sum(inc, axis=1), reached
 
 
-def simulate_trials(scenario: TrialScenario, n_trials: int, *,
-                    rng: np.random.Generator | int | None = None,
-                    backend: Backend = "auto", chunk_trials: int = 8192,
-                    progress: bool = False) -> SimulationResult:
+def simulate_trials(
+    scenario: TrialScenario,
+    n_trials: int,
+    *,
+    rng: np.random.Generator | int | None = None,
+    backend: Backend = "auto",
+    chunk_trials: int = 8192,
+    progress: bool = False,
+) -> SimulationResult:
     """Simulate ``n_trials`` trials of ``scenario``.
 
     Parameters
@@ -621,17 +662,27 @@ def simulate_trials(scenario: TrialScenario, n_trials: int, *,
 
     kernel_args = _kernel_params(scn)
     eta_e, eta_c = scn.dropout_hazards()
-    eta = np.array([eta_c, eta_e])            # indexed by arm: 0 control, 1 experimental
+    eta = np.array([eta_c, eta_e])  # indexed by arm: 0 control, 1 experimental
     mult = np.asarray(scn.strata_hazard_multipliers, dtype=np.float64)
 
     def run_chunk(size: int) -> None:
         raw = _draw_raw(scn, size, draw_rng, xp)
         if chosen == "numba":
             u_entry, e_event, stratum, e_drop = raw
-            out = _simulate_kernel(u_entry, e_event, e_drop, eta, stratum, mult,
-                                   scn.accrual_months, arm, *kernel_args, analysis_n_strata,
-                                   int(scn.events_target or 0),
-                                   float(scn.analysis_time_months or 0.0))
+            out = _simulate_kernel(
+                u_entry,
+                e_event,
+                e_drop,
+                eta,
+                stratum,
+                mult,
+                scn.accrual_months,
+                arm,
+                *kernel_args,
+                analysis_n_strata,
+                int(scn.events_target or 0),
+                float(scn.analysis_time_months or 0.0),
+            )
         else:
             entry, event_time, dropout, stratum = _transform(scn, raw, xp)
             if analysis_n_strata == 1:
@@ -642,11 +693,20 @@ def simulate_trials(scenario: TrialScenario, n_trials: int, *,
         parts.append(out)
 
     if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress,  # noqa: PLC0415
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,  # noqa: PLC0415
+            TimeRemainingColumn,
+        )
 
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task("simulating trials", total=n_trials)
             for size in sizes:
                 run_chunk(size)
@@ -654,8 +714,7 @@ def simulate_trials(scenario: TrialScenario, n_trials: int, *,
     else:
         for size in sizes:
             run_chunk(size)
-    z, ta, events, events1, enrolled, reached = (np.concatenate([p[i] for p in parts])
-                                                 for i in range(6))
+    z, ta, events, events1, enrolled, reached = (np.concatenate([p[i] for p in parts]) for i in range(6))
     crit = scn.critical_value
     if scn.sided == 2:
         rejected = np.abs(z) > crit
@@ -663,24 +722,40 @@ def simulate_trials(scenario: TrialScenario, n_trials: int, *,
         rejected = z < -crit
     else:
         rejected = z > crit
-    return SimulationResult(scenario=scn, z=z, rejected=rejected,
-                            analysis_time_months=ta.astype(float), events=events.astype(np.int64),
-                            events_experimental=events1.astype(np.int64),
-                            enrolled=enrolled.astype(np.int64),
-                            target_reached=reached.astype(bool), backend=chosen)
+    return SimulationResult(
+        scenario=scn,
+        z=z,
+        rejected=rejected,
+        analysis_time_months=ta.astype(float),
+        events=events.astype(np.int64),
+        events_experimental=events1.astype(np.int64),
+        enrolled=enrolled.astype(np.int64),
+        target_reached=reached.astype(bool),
+        backend=chosen,
+    )
 
 
-def _sweep_task(scenario: TrialScenario, n_trials: int, seed_seq: np.random.SeedSequence,
-                backend: Backend, chunk_trials: int) -> dict:
-    res = simulate_trials(scenario, n_trials, rng=np.random.default_rng(seed_seq),
-                          backend=backend, chunk_trials=chunk_trials)
+def _sweep_task(
+    scenario: TrialScenario, n_trials: int, seed_seq: np.random.SeedSequence, backend: Backend, chunk_trials: int
+) -> dict:
+    res = simulate_trials(
+        scenario, n_trials, rng=np.random.default_rng(seed_seq), backend=backend, chunk_trials=chunk_trials
+    )
     return res.summary()
 
 
-def simulate_sweep(scenarios: Sequence[TrialScenario], n_trials: int, *, seed: int = 0,
-                   client=None, scheduler: str | None = None, n_workers: int = 2,
-                   backend: Backend = "numba", chunk_trials: int = 8192,
-                   progress: bool = False) -> list[dict]:
+def simulate_sweep(
+    scenarios: Sequence[TrialScenario],
+    n_trials: int,
+    *,
+    seed: int = 0,
+    client=None,
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    backend: Backend = "numba",
+    chunk_trials: int = 8192,
+    progress: bool = False,
+) -> list[dict]:
     """Simulate every scenario (one Dask task each) and return their summaries in order.
 
     Each scenario gets its own child of ``numpy.random.SeedSequence(seed)``, so results do not
@@ -693,16 +768,14 @@ def simulate_sweep(scenarios: Sequence[TrialScenario], n_trials: int, *, seed: i
 
     scenarios = list(scenarios)
     children = np.random.SeedSequence(seed).spawn(len(scenarios))
-    tasks = [dask.delayed(_sweep_task)(s, n_trials, c, backend, chunk_trials)
-             for s, c in zip(scenarios, children)]
+    tasks = [dask.delayed(_sweep_task)(s, n_trials, c, backend, chunk_trials) for s, c in zip(scenarios, children)]
     if scheduler is not None:
         return list(dask.compute(*tasks, scheduler=scheduler))
     owned = None
     if client is None:
         from distributed import Client, LocalCluster  # noqa: PLC0415
 
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         owned = (Client(cluster), cluster)
         client = owned[0]
     try:
@@ -723,6 +796,5 @@ def scenario_to_dict(scenario: TrialScenario) -> dict:
     out = asdict(scenario)
     for key in ("control", "experimental"):
         dist = getattr(scenario, key)
-        out[key] = {"kind": type(dist).__name__, **{k: v for k, v in asdict(dist).items()
-                                                    if not k.startswith("_")}}
+        out[key] = {"kind": type(dist).__name__, **{k: v for k, v in asdict(dist).items() if not k.startswith("_")}}
     return out

@@ -24,12 +24,28 @@ import numpy as np
 
 from oligotrial.errors import AnalysisError
 from oligotrial.stats.survival_cox import cox_efron, logrank_from_table, risk_table
-from oligotrial.stats.survival_km import (CONF_TYPES, FEW_AT_RISK, KaplanMeier, km_from_sorted, km_median,
-                                          n_at_risk, restricted_mean, reverse_km_median, survival_at,
-                                          survival_at_reportable)
+from oligotrial.stats.survival_km import (
+    CONF_TYPES,
+    FEW_AT_RISK,
+    KaplanMeier,
+    km_from_sorted,
+    km_median,
+    n_at_risk,
+    restricted_mean,
+    reverse_km_median,
+    survival_at,
+    survival_at_reportable,
+)
 
-__all__ = ["FORMAT", "SurvivalData", "analyse_survival", "group_curves", "read_survival_csv",
-           "subgroup_hazard_ratios", "validate_survival_data"]
+__all__ = [
+    "FORMAT",
+    "SurvivalData",
+    "analyse_survival",
+    "group_curves",
+    "read_survival_csv",
+    "subgroup_hazard_ratios",
+    "validate_survival_data",
+]
 
 FORMAT = "oligotrial.survival-analysis/1"
 #: strings that stand for a missing value in a group or stratum column (as R's read.csv)
@@ -58,8 +74,9 @@ def _bad_row(column: str, mask: np.ndarray, values, expected: str, what) -> None
     value = values[i]
     value = value.item() if isinstance(value, np.generic) else value
     more = f" ({bad.size - 1} more row{'s' if bad.size > 2 else ''} like it)" if bad.size > 1 else ""
-    raise AnalysisError(f"row {i + 1}, column {column!r}: {what(value)} {value!r}; expected {expected}{more}",
-                        row=i + 1, field=column)
+    raise AnalysisError(
+        f"row {i + 1}, column {column!r}: {what(value)} {value!r}; expected {expected}{more}", row=i + 1, field=column
+    )
 
 
 def _numbers(values) -> np.ndarray:
@@ -94,21 +111,22 @@ def _labels(values, column: str, n: int) -> tuple[np.ndarray, tuple[np.ndarray, 
 
     arr = np.asarray(values, dtype=object)
     if arr.shape != (n,):
-        raise AnalysisError(f"column {column!r}: {arr.shape[0] if arr.ndim == 1 else arr.shape} values; "
-                            f"expected {n}, one per row", field=column)
-    codes, uniques = pd.factorize(arr)                 # None and NaN: code -1
+        raise AnalysisError(
+            f"column {column!r}: {arr.shape[0] if arr.ndim == 1 else arr.shape} values; expected {n}, one per row",
+            field=column,
+        )
+    codes, uniques = pd.factorize(arr)  # None and NaN: code -1
     stripped = np.array([str(u).strip() for u in uniques], dtype=object)
     missing = codes < 0
     blank = np.array([x in _MISSING for x in stripped], dtype=bool)
     if blank.any():
         missing |= blank[np.maximum(codes, 0)] & (codes >= 0)
     _bad_row(column, missing, arr, "a label", lambda v: "missing value")
-    merged, distinct = pd.factorize(stripped)          # " a" and "a" are one label
+    merged, distinct = pd.factorize(stripped)  # " a" and "a" are one label
     return stripped[codes], (merged[codes], [str(x) for x in distinct])
 
 
-def validate_survival_data(time, event, group, strata=None, *, names: Mapping[str, str] | None = None
-                           ) -> SurvivalData:
+def validate_survival_data(time, event, group, strata=None, *, names: Mapping[str, str] | None = None) -> SurvivalData:
     """Check every row: a time that is a number >= 0, an event 0 or 1, a group and (when given)
     a stratum. The first bad row raises :class:`~oligotrial.errors.AnalysisError` naming the row
     (1 = the first data row) and the column (``names`` maps ``time``/``event``/``group``/
@@ -124,19 +142,25 @@ def validate_survival_data(time, event, group, strata=None, *, names: Mapping[st
     _bad_row(col["time"], ~np.isfinite(t) | (t < 0), t_raw, "a number >= 0", _describe_time)
     e_raw = np.asarray(event)
     if len(e_raw) != n:
-        raise AnalysisError(f"column {col['event']!r}: {len(e_raw)} values; expected {n}, one per row",
-                            field=col["event"])
+        raise AnalysisError(
+            f"column {col['event']!r}: {len(e_raw)} values; expected {n}, one per row", field=col["event"]
+        )
     e = _numbers(e_raw)
-    _bad_row(col["event"], ~((e == 0) | (e == 1)), e_raw, "1 (event) or 0 (censored)",
-             lambda v: "missing value" if _is_missing(v) else "event")
+    _bad_row(
+        col["event"],
+        ~((e == 0) | (e == 1)),
+        e_raw,
+        "1 (event) or 0 (censored)",
+        lambda v: "missing value" if _is_missing(v) else "event",
+    )
     g, g_factor = _labels(group, col["group"], n)
     s, s_factor = (None, None) if strata is None else _labels(strata, col["strata"], n)
-    return SurvivalData(time=t, event=e.astype(bool), group=g, strata=s, group_factor=g_factor,
-                        strata_factor=s_factor)
+    return SurvivalData(time=t, event=e.astype(bool), group=g, strata=s, group_factor=g_factor, strata_factor=s_factor)
 
 
-def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
-                      strata: str | None = None) -> SurvivalData:
+def read_survival_csv(
+    path: str | Path, *, time: str, event: str, group: str, strata: str | None = None
+) -> SurvivalData:
     """Read and validate the named columns of a CSV file with a header row (UTF-8, with or without BOM).
 
     Every cell is read as text, then checked as :func:`validate_survival_data` does, so a bad
@@ -151,17 +175,24 @@ def read_survival_csv(path: str | Path, *, time: str, event: str, group: str,
         raise AnalysisError(f"{path}: cannot read a CSV file with a header row ({exc})", field="data") from exc
     absent = [c for c in wanted if c not in frame.columns]
     if absent:
-        raise AnalysisError(f"{path}: no column {', '.join(repr(c) for c in absent)}; columns are "
-                            f"{', '.join(repr(c) for c in frame.columns)}", field=absent[0])
+        raise AnalysisError(
+            f"{path}: no column {', '.join(repr(c) for c in absent)}; columns are "
+            f"{', '.join(repr(c) for c in frame.columns)}",
+            field=absent[0],
+        )
     names = {"time": time, "event": event, "group": group, "strata": strata or "strata"}
-    return validate_survival_data(frame[time].to_numpy(dtype=object), frame[event].to_numpy(dtype=object),
-                                  frame[group].to_numpy(dtype=object),
-                                  None if strata is None else frame[strata].to_numpy(dtype=object),
-                                  names=names)
+    return validate_survival_data(
+        frame[time].to_numpy(dtype=object),
+        frame[event].to_numpy(dtype=object),
+        frame[group].to_numpy(dtype=object),
+        None if strata is None else frame[strata].to_numpy(dtype=object),
+        names=names,
+    )
 
 
-def _encode(labels: np.ndarray, reference: str | None, column: str, factor: tuple | None = None
-            ) -> tuple[np.ndarray, list[str]]:
+def _encode(
+    labels: np.ndarray, reference: str | None, column: str, factor: tuple | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Codes with the reference level 0, then the other levels sorted as strings."""
     import pandas as pd
 
@@ -170,8 +201,11 @@ def _encode(labels: np.ndarray, reference: str | None, column: str, factor: tupl
     if reference is None:
         reference = levels[0]
     if reference not in levels:
-        raise AnalysisError(f"reference {reference!r}: not a level of column {column!r}; levels are "
-                            f"{', '.join(repr(x) for x in levels)}", field="reference")
+        raise AnalysisError(
+            f"reference {reference!r}: not a level of column {column!r}; levels are "
+            f"{', '.join(repr(x) for x in levels)}",
+            field="reference",
+        )
     ordered = [reference] + [x for x in levels if x != reference]
     position = {lab: i for i, lab in enumerate(ordered)}
     remap = np.array([position[str(u)] for u in uniques], dtype=np.int64)
@@ -206,16 +240,21 @@ def _prepare(data: SurvivalData, reference: str | None, group_column: str = "gro
     if data.strata is not None:
         s_codes, s_levels = _encode(data.strata, None, "strata", data.strata_factor)
     order = np.argsort(data.time)
-    return _Sorted(t=data.time[order], e=data.event[order], g=g[order],
-                   s=None if s_codes is None else s_codes[order], levels=levels, strata_levels=s_levels)
+    return _Sorted(
+        t=data.time[order],
+        e=data.event[order],
+        g=g[order],
+        s=None if s_codes is None else s_codes[order],
+        levels=levels,
+        strata_levels=s_levels,
+    )
 
 
 def _curves(p: _Sorted, conf_type: str) -> list[KaplanMeier]:
     return [km_from_sorted(p.t[p.g == j], p.e[p.g == j], conf_type=conf_type) for j in range(len(p.levels))]
 
 
-def group_curves(time, event, group, *, reference: str | None = None, conf_type: str = "log"
-                 ) -> dict[str, KaplanMeier]:
+def group_curves(time, event, group, *, reference: str | None = None, conf_type: str = "log") -> dict[str, KaplanMeier]:
     """Kaplan-Meier curve per group (reference first, then sorted), e.g. for a plot."""
     p = _prepare(validate_survival_data(time, event, group), reference)
     return dict(zip(p.levels, _curves(p, conf_type)))
@@ -231,16 +270,25 @@ def _cox_document(p: _Sorted, stratified_by: str | None, reference: str, table=N
     fit = None if empty else cox_efron(table)
     if fit is not None and not (fit.converged and np.all(np.isfinite(fit.cov))):
         fit = None
-        doc["note"] = ("the Newton-Raphson iterations did not converge (the partial likelihood has no finite "
-                       "maximum, e.g. one group has every event while the others are at risk): no estimate")
+        doc["note"] = (
+            "the Newton-Raphson iterations did not converge (the partial likelihood has no finite "
+            "maximum, e.g. one group has every event while the others are at risk): no estimate"
+        )
     elif empty:
-        doc["note"] = (f"no events in group {', '.join(repr(x) for x in empty)}: the partial likelihood "
-                       f"has no finite maximum, so no hazard ratio is estimated")
+        doc["note"] = (
+            f"no events in group {', '.join(repr(x) for x in empty)}: the partial likelihood "
+            f"has no finite maximum, so no hazard ratio is estimated"
+        )
     terms = fit.terms() if fit is not None else [None] * (k - 1)
     for level, term in zip(p.levels[1:], terms):
-        doc["terms"].append({"group": level} | ({"hazard_ratio": None, "lower": None, "upper": None, "p": None}
-                                                if term is None else
-                                                {x: term[x] for x in ("hazard_ratio", "lower", "upper", "p")}))
+        doc["terms"].append(
+            {"group": level}
+            | (
+                {"hazard_ratio": None, "lower": None, "upper": None, "p": None}
+                if term is None
+                else {x: term[x] for x in ("hazard_ratio", "lower", "upper", "p")}
+            )
+        )
     return doc
 
 
@@ -254,9 +302,18 @@ def _logrank_document(table) -> dict | None:
     return doc
 
 
-def analyse_survival(time: Sequence, event: Sequence, group: Sequence, *, strata: Sequence | None = None,
-                     at: Sequence[float] = (), tau: float | None = None, reference: str | None = None,
-                     conf_type: str = "log", strata_name: str = "strata") -> dict:
+def analyse_survival(
+    time: Sequence,
+    event: Sequence,
+    group: Sequence,
+    *,
+    strata: Sequence | None = None,
+    at: Sequence[float] = (),
+    tau: float | None = None,
+    reference: str | None = None,
+    conf_type: str = "log",
+    strata_name: str = "strata",
+) -> dict:
     """The ``oligotrial.survival-analysis/1`` document of one time-to-event endpoint.
 
     Parameters
@@ -299,29 +356,56 @@ def analyse_survival(time: Sequence, event: Sequence, group: Sequence, *, strata
         raise AnalysisError(f"conf_type {conf_type!r}: expected one of {', '.join(CONF_TYPES)}", field="conf_type")
     at_list, tau = _check_times(at, tau)
     data = validate_survival_data(time, event, group, strata)
-    return _analyse(data, at=at_list, tau=tau, reference=reference, conf_type=conf_type,
-                    strata_name=strata_name if strata is not None else None)
+    return _analyse(
+        data,
+        at=at_list,
+        tau=tau,
+        reference=reference,
+        conf_type=conf_type,
+        strata_name=strata_name if strata is not None else None,
+    )
 
 
-def _analyse(data: SurvivalData, *, at: list[float], tau: float | None, reference: str | None,
-             conf_type: str, strata_name: str | None, group_column: str = "group") -> dict:
+def _analyse(
+    data: SurvivalData,
+    *,
+    at: list[float],
+    tau: float | None,
+    reference: str | None,
+    conf_type: str,
+    strata_name: str | None,
+    group_column: str = "group",
+) -> dict:
     p = _prepare(data, reference, group_column)
     groups = []
     for j, (level, km) in enumerate(zip(p.levels, _curves(p, conf_type))):
         median = km_median(km)
         at_median = None if median["estimate"] is None else n_at_risk(km, [median["estimate"]])[0]
-        groups.append({"group": level, "n": km.n, "events": km.events, "median": median,
-                       "survival_at": survival_at(km, at) if at else [],
-                       "rmst": None if tau is None else restricted_mean(km, tau),
-                       # fields the project adds (shared/formats/survival-analysis.md allows it)
-                       "survival_at_reportable": survival_at_reportable(km, at) if at else [],
-                       "median_n_at_risk": at_median,
-                       "median_few_at_risk": None if at_median is None else at_median < FEW_AT_RISK * km.n,
-                       "median_follow_up": reverse_km_median(p.t[p.g == j], p.e[p.g == j], conf_type=conf_type)})
-    doc = {"format": FORMAT, "conf_type": conf_type, "groups": groups, "logrank": None,
-           "stratified_logrank": None, "cox": None,
-           "median_follow_up": reverse_km_median(p.t, p.e, conf_type=conf_type)
-           | {"method": "reverse Kaplan-Meier (Schemper & Smith 1996), all groups together"}}
+        groups.append(
+            {
+                "group": level,
+                "n": km.n,
+                "events": km.events,
+                "median": median,
+                "survival_at": survival_at(km, at) if at else [],
+                "rmst": None if tau is None else restricted_mean(km, tau),
+                # fields the project adds (shared/formats/survival-analysis.md allows it)
+                "survival_at_reportable": survival_at_reportable(km, at) if at else [],
+                "median_n_at_risk": at_median,
+                "median_few_at_risk": None if at_median is None else at_median < FEW_AT_RISK * km.n,
+                "median_follow_up": reverse_km_median(p.t[p.g == j], p.e[p.g == j], conf_type=conf_type),
+            }
+        )
+    doc = {
+        "format": FORMAT,
+        "conf_type": conf_type,
+        "groups": groups,
+        "logrank": None,
+        "stratified_logrank": None,
+        "cox": None,
+        "median_follow_up": reverse_km_median(p.t, p.e, conf_type=conf_type)
+        | {"method": "reverse Kaplan-Meier (Schemper & Smith 1996), all groups together"},
+    }
     if len(p.levels) > 1:
         table = risk_table(p.t, p.e, p.g, len(p.levels))
         doc["logrank"] = _logrank_document(table)
@@ -332,8 +416,9 @@ def _analyse(data: SurvivalData, *, at: list[float], tau: float | None, referenc
     return doc
 
 
-def subgroup_hazard_ratios(time, event, group, subgroups: Mapping[str, Sequence], *,
-                           reference: str | None = None) -> list[dict]:
+def subgroup_hazard_ratios(
+    time, event, group, subgroups: Mapping[str, Sequence], *, reference: str | None = None
+) -> list[dict]:
     """Rows of a forest plot: the Efron Cox hazard ratio of each non-reference group against the
     reference, overall and within each level of each subgroup variable (R ``coxph`` on the subset).
 
@@ -353,8 +438,9 @@ def subgroup_hazard_ratios(time, event, group, subgroups: Mapping[str, Sequence]
         present = set(np.unique(sub.group).tolist()) if sub.time.size else set()
         out = []
         if reference not in present or len(present) < 2:
-            return [base | {"group": lv, "hazard_ratio": None, "lower": None, "upper": None, "p": None}
-                    for lv in levels[1:]]
+            return [
+                base | {"group": lv, "hazard_ratio": None, "lower": None, "upper": None, "p": None} for lv in levels[1:]
+            ]
         p = _prepare(sub, reference)
         cox = _cox_document(p, None, reference)
         by_level = {t["group"]: t for t in cox["terms"]}

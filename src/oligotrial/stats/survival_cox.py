@@ -56,8 +56,9 @@ class RiskTable:
     k: int
 
 
-def risk_table(t_sorted: np.ndarray, e_sorted: np.ndarray, g_sorted: np.ndarray, k: int,
-               s_sorted: np.ndarray | None = None) -> RiskTable:
+def risk_table(
+    t_sorted: np.ndarray, e_sorted: np.ndarray, g_sorted: np.ndarray, k: int, s_sorted: np.ndarray | None = None
+) -> RiskTable:
     """Count at risk and events per (stratum, distinct time, group).
 
     ``*_sorted`` are the rows sorted by time (``t_sorted`` ascending); ``g_sorted`` group codes
@@ -80,7 +81,7 @@ def risk_table(t_sorted: np.ndarray, e_sorted: np.ndarray, g_sorted: np.ndarray,
     key = cell * k + g_sorted
     leave = np.bincount(key, minlength=n_cells * k).reshape(n_cells, k).astype(np.float64)
     d = np.bincount(key, weights=e_sorted.astype(np.float64), minlength=n_cells * k).reshape(n_cells, k)
-    at_risk = np.cumsum(leave[::-1], axis=0)[::-1]          # rows at or after this cell
+    at_risk = np.cumsum(leave[::-1], axis=0)[::-1]  # rows at or after this cell
     if s_sorted is not None and n_cells:
         cell_stratum = s_sorted[np.flatnonzero(new)]
         # subtract what belongs to later strata: the at-risk count at the next stratum's first cell
@@ -120,12 +121,22 @@ def logrank_from_table(table: RiskTable) -> dict | None:
         # no variance: at every event time every participant at risk had the event (e.g. all at
         # one time), so the hypergeometric variance d (n - d) / (n - 1) is 0; R's survdiff stops
         # ("system is exactly singular"); the test is not defined, said so instead of a number
-        return {"chisq": None, "df": int(df), "p": None, "observed": observed.tolist(),
-                "expected": expected.tolist(),
-                "note": "not defined: the log-rank variance is 0 (at each event time every participant at risk "
-                        "had the event, e.g. all events at one time)"}
-    return {"chisq": chisq, "df": int(df), "p": float(chdtrc(df, chisq)),
-            "observed": observed.tolist(), "expected": expected.tolist()}
+        return {
+            "chisq": None,
+            "df": int(df),
+            "p": None,
+            "observed": observed.tolist(),
+            "expected": expected.tolist(),
+            "note": "not defined: the log-rank variance is 0 (at each event time every participant at risk "
+            "had the event, e.g. all events at one time)",
+        }
+    return {
+        "chisq": chisq,
+        "df": int(df),
+        "p": float(chdtrc(df, chisq)),
+        "observed": observed.tolist(),
+        "expected": expected.tolist(),
+    }
 
 
 @dataclass(frozen=True)
@@ -146,9 +157,16 @@ class CoxFit:
         out = []
         for b, var in zip(self.beta.tolist(), np.diag(self.cov).tolist()):
             se = math.sqrt(var)
-            out.append({"hazard_ratio": math.exp(b), "lower": math.exp(b - z * se),
-                        "upper": math.exp(b + z * se), "p": math.erfc(abs(b / se) / math.sqrt(2.0)),
-                        "coef": b, "se": se})
+            out.append(
+                {
+                    "hazard_ratio": math.exp(b),
+                    "lower": math.exp(b - z * se),
+                    "upper": math.exp(b + z * se),
+                    "p": math.erfc(abs(b / se) / math.sqrt(2.0)),
+                    "coef": b,
+                    "se": se,
+                }
+            )
         return out
 
 
@@ -166,7 +184,7 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
     counts = dd[~single].astype(np.int64)
     cellidx = np.repeat(np.arange(counts.size), counts)
     start = np.repeat(np.cumsum(counts) - counts, counts)
-    frac = (np.arange(cellidx.size) - start) / dd[~single][cellidx]          # l / d
+    frac = (np.arange(cellidx.size) - start) / dd[~single][cellidx]  # l / d
     d_obs = table.d[:, 1:].sum(axis=0)
     n_s1, n_t1, d_t1 = (np.ascontiguousarray(x[:, 1:]) for x in (n_s, n_t, d_t))
 
@@ -192,12 +210,12 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
     for it in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:        # flat likelihood in some direction: no finite maximum
+        except np.linalg.LinAlgError:  # flat likelihood in some direction: no finite maximum
             break
         new = beta + step
         result = evaluate(new)
         halvings = 0
-        while not result[0] >= loglik - 1e-12 * abs(loglik) and halvings < 30:   # step halving
+        while not result[0] >= loglik - 1e-12 * abs(loglik) and halvings < 30:  # step halving
             step = step / 2.0
             new = beta + step
             result = evaluate(new)
@@ -208,12 +226,11 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
             converged = True
             break
     try:
-        np.linalg.cholesky(info)            # a maximum: the information is positive definite
+        np.linalg.cholesky(info)  # a maximum: the information is positive definite
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.full_like(info, np.nan)
         converged = False
     if np.any(np.abs(beta) > MAX_ABS_COEF):
-        converged = False                   # drifting to infinity (monotone likelihood)
-    return CoxFit(beta=beta, cov=cov, loglik=loglik, loglik_null=loglik0, iterations=it,
-                  converged=converged)
+        converged = False  # drifting to infinity (monotone likelihood)
+    return CoxFit(beta=beta, cov=cov, loglik=loglik, loglik_null=loglik0, iterations=it, converged=converged)

@@ -35,8 +35,20 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["CONF_TYPES", "FEW_AT_RISK", "KaplanMeier", "curve_cut", "kaplan_meier", "km_from_sorted", "km_median",
-           "n_at_risk", "restricted_mean", "reverse_km_median", "survival_at", "survival_at_reportable"]
+__all__ = [
+    "CONF_TYPES",
+    "FEW_AT_RISK",
+    "KaplanMeier",
+    "curve_cut",
+    "kaplan_meier",
+    "km_from_sorted",
+    "km_median",
+    "n_at_risk",
+    "restricted_mean",
+    "reverse_km_median",
+    "survival_at",
+    "survival_at_reportable",
+]
 
 #: the confidence-interval transforms offered; R's default is "log"
 CONF_TYPES = ("log", "log-log")
@@ -94,8 +106,7 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level: float
     return lower, upper
 
 
-def km_from_sorted(ts: np.ndarray, es: np.ndarray, *, conf_type: str = "log",
-                   conf_level: float = 0.95) -> KaplanMeier:
+def km_from_sorted(ts: np.ndarray, es: np.ndarray, *, conf_type: str = "log", conf_level: float = 0.95) -> KaplanMeier:
     """Kaplan-Meier curve from one group's times sorted ascending and its 0/1 events (same order).
 
     Linear in the number of rows: the distinct times are where the sorted times change.
@@ -114,12 +125,11 @@ def km_from_sorted(ts: np.ndarray, es: np.ndarray, *, conf_type: str = "log",
     leave = np.diff(np.append(idx, m)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - n_event / n_risk)
-        inc = n_event / (n_risk * (n_risk - n_event))      # inf where every one at risk fails
+        inc = n_event / (n_risk * (n_risk - n_event))  # inf where every one at risk fails
     inc[n_event == 0] = 0.0
     std_err = np.sqrt(np.cumsum(inc))
     lower, upper = _confint(surv, std_err, conf_type, conf_level)
-    return KaplanMeier(time, n_risk, n_event, leave - n_event, surv, std_err, lower, upper,
-                       conf_type, conf_level)
+    return KaplanMeier(time, n_risk, n_event, leave - n_event, surv, std_err, lower, upper, conf_type, conf_level)
 
 
 def kaplan_meier(time, event, *, conf_type: str = "log", conf_level: float = 0.95) -> KaplanMeier:
@@ -149,8 +159,9 @@ def survival_at(km: KaplanMeier, times) -> list[dict]:
         if i < 0:
             out.append({"time": t, "estimate": 1.0, "lower": 1.0, "upper": 1.0})
         else:
-            out.append({"time": t, "estimate": float(km.surv[i]), "lower": _none(km.lower[i]),
-                        "upper": _none(km.upper[i])})
+            out.append(
+                {"time": t, "estimate": float(km.surv[i]), "lower": _none(km.lower[i]), "upper": _none(km.upper[i])}
+            )
     return out
 
 
@@ -166,7 +177,7 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float |
     if np.all(np.isnan(y)) or np.nanmax(y) < p:
         return None
     xmax = x[-1]
-    _, first = np.unique(y, return_index=True)       # duplicated(): keep first; NaNs count as one
+    _, first = np.unique(y, return_index=True)  # duplicated(): keep first; NaNs count as one
     keep = np.sort(first)
     x, y = x[keep], y[keep]
     n = y.size
@@ -196,8 +207,10 @@ def km_median(km: KaplanMeier, p: float = 0.5) -> dict:
     if km.time.size == 0:
         return {"estimate": None, "lower": None, "upper": None}
     x = np.concatenate(([0.0], km.time))
+
     def q(curve):
         return _findq(x, np.concatenate(([0.0], 1.0 - curve)), p)
+
     return {"estimate": q(km.surv), "lower": q(km.lower), "upper": q(km.upper)}
 
 
@@ -223,8 +236,8 @@ def restricted_mean(km: KaplanMeier, tau: float) -> dict:
     n = temptime.size
     delta = np.diff(np.concatenate(([start], temptime)))
     rect = delta * np.concatenate(([1.0], tempsurv[:-1]))
-    tail = np.cumsum(rect[1:][::-1])                 # area from each time to tau, last first
-    var = float(np.sum(tail ** 2 * hh[::-1][1:])) if n > 1 else 0.0
+    tail = np.cumsum(rect[1:][::-1])  # area from each time to tau, last first
+    var = float(np.sum(tail**2 * hh[::-1][1:])) if n > 1 else 0.0
     return {"tau": tau, "estimate": float(rect.sum() + start), "se": math.sqrt(var)}
 
 
@@ -232,7 +245,7 @@ def n_at_risk(km: KaplanMeier, times) -> list[int]:
     """Number at risk at each time ``t`` (the rows with time >= t), in the order given: R's
     ``summary(fit, times = t, extend = TRUE)$n.risk`` (0 beyond the last time)."""
     t = np.asarray(list(times), dtype=np.float64)
-    idx = np.searchsorted(km.time, t, side="left")           # the first distinct time >= t
+    idx = np.searchsorted(km.time, t, side="left")  # the first distinct time >= t
     n = np.append(km.n_risk, 0.0)
     return [int(x) for x in n[idx]]
 

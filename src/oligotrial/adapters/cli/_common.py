@@ -44,6 +44,10 @@ def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     if isinstance(exc, OligotrialError) and getattr(exc, "errors", None):
         for e in exc.errors:
-            err_console.print(f"  - {e['path'] or 'record'} = {e['value']!r}: expected {e['expected']}",
-                              highlight=False, soft_wrap=True, markup=False)
+            err_console.print(
+                f"  - {e['path'] or 'record'} = {e['value']!r}: expected {e['expected']}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     raise typer.Exit(code)

@@ -19,8 +19,7 @@ from oligotrial.errors import OligotrialError
 NAME = "analysis"
 HELP = "Analyses of trial data: survival (Kaplan-Meier, log-rank, Cox) as R's survival package computes them."
 
-app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.callback()
@@ -58,8 +57,11 @@ def _show(doc: dict, at: list[float], time_unit: str) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title="Survival by group (Kaplan-Meier; 95% CI, log transform)" if doc["conf_type"] == "log"
-                  else f"Survival by group (Kaplan-Meier; 95% CI, {doc['conf_type']} transform)")
+    table = Table(
+        title="Survival by group (Kaplan-Meier; 95% CI, log transform)"
+        if doc["conf_type"] == "log"
+        else f"Survival by group (Kaplan-Meier; 95% CI, {doc['conf_type']} transform)"
+    )
     for col in ("group", "n", "events", "median (95% CI)"):
         table.add_column(col, justify="left" if col == "group" else "right", overflow="fold")
     for t in sorted(at):
@@ -69,10 +71,17 @@ def _show(doc: dict, at: list[float], time_unit: str) -> None:
         table.add_column(f"RMST to {doc['groups'][0]['rmst']['tau']:g} (SE)", justify="right")
     for g in doc["groups"]:
         m = g["median"]
-        row = [g["group"], str(g["n"]), str(g["events"]), f"{_num(m['estimate'])}\n({_num(m['lower'])}-{_num(m['upper'])})"]
-        row += [f"{s['estimate']:.3f}\n" + ("(-)" if s["lower"] is None and s["upper"] is None
-                                              else f"({_p2(s['lower'])}-{_p2(s['upper'])})")
-                for s in g["survival_at"]]
+        row = [
+            g["group"],
+            str(g["n"]),
+            str(g["events"]),
+            f"{_num(m['estimate'])}\n({_num(m['lower'])}-{_num(m['upper'])})",
+        ]
+        row += [
+            f"{s['estimate']:.3f}\n"
+            + ("(-)" if s["lower"] is None and s["upper"] is None else f"({_p2(s['lower'])}-{_p2(s['upper'])})")
+            for s in g["survival_at"]
+        ]
         if rmst:
             row.append(f"{g['rmst']['estimate']:.4g}\n({g['rmst']['se']:.3g})")
         table.add_row(*row)
@@ -86,8 +95,10 @@ def _show(doc: dict, at: list[float], time_unit: str) -> None:
             console.print(f"{label}: chi-square {lr['chisq']:.4f} on {lr['df']} df, p = {lr['p']:.4g}")
     fu = doc.get("median_follow_up")
     if fu is not None:
-        console.print(f"Median follow-up (reverse Kaplan-Meier, all rows): {_num(fu['estimate'])} "
-                      f"({_num(fu['lower'])}-{_num(fu['upper'])}) {time_unit}")
+        console.print(
+            f"Median follow-up (reverse Kaplan-Meier, all rows): {_num(fu['estimate'])} "
+            f"({_num(fu['lower'])}-{_num(fu['upper'])}) {time_unit}"
+        )
     cox = doc["cox"]
     if cox is not None:
         strat = f", stratified by {cox['stratified_by']}" if cox["stratified_by"] else ""
@@ -98,7 +109,9 @@ def _show(doc: dict, at: list[float], time_unit: str) -> None:
             if t["hazard_ratio"] is None:
                 ct.add_row(t["group"], "-", "-", "-")
             else:
-                ct.add_row(t["group"], f"{t['hazard_ratio']:.4g}", f"{t['lower']:.4g}-{t['upper']:.4g}", f"{t['p']:.4g}")
+                ct.add_row(
+                    t["group"], f"{t['hazard_ratio']:.4g}", f"{t['lower']:.4g}-{t['upper']:.4g}", f"{t['p']:.4g}"
+                )
         console.print(ct)
         if cox.get("note"):
             console.print(cox["note"], style="yellow")
@@ -110,17 +123,23 @@ def survival(
     time: Annotated[str, typer.Option("--time", help="Column of follow-up times (numbers >= 0, one unit).")],
     event: Annotated[str, typer.Option("--event", help="Column: 1 event, 0 censored.")],
     group: Annotated[str, typer.Option("--group", help="Column of group labels (strings).")],
-    strata: Annotated[Optional[str], typer.Option(
-        "--strata", help="Column of strata: stratified log-rank and stratified Cox.")] = None,
-    at: Annotated[Optional[str], typer.Option(
-        "--at", help="Times at which survival is reported, separated by commas (e.g. 6,12,24).")] = None,
+    strata: Annotated[
+        Optional[str], typer.Option("--strata", help="Column of strata: stratified log-rank and stratified Cox.")
+    ] = None,
+    at: Annotated[
+        Optional[str],
+        typer.Option("--at", help="Times at which survival is reported, separated by commas (e.g. 6,12,24)."),
+    ] = None,
     tau: Annotated[Optional[float], typer.Option("--tau", help="Horizon of the restricted mean survival time.")] = None,
-    reference: Annotated[Optional[str], typer.Option(
-        "--reference", help="Comparator group (default: the first label in sorted order).")] = None,
+    reference: Annotated[
+        Optional[str], typer.Option("--reference", help="Comparator group (default: the first label in sorted order).")
+    ] = None,
     conf_type: Annotated[str, typer.Option("--conf-type", help="CI transform: log (R's default) or log-log.")] = "log",
     as_json: Annotated[bool, typer.Option("--json", help="Print the oligotrial.survival-analysis/1 document.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw Kaplan-Meier curves to this PNG file.")] = None,
-    time_unit: Annotated[str, typer.Option("--time-unit", help="Unit of the times, for the table and the plot.")] = "months",
+    time_unit: Annotated[
+        str, typer.Option("--time-unit", help="Unit of the times, for the table and the plot.")
+    ] = "months",
 ) -> None:
     """Kaplan-Meier medians, survival at times, RMST, log-rank and Cox (equal to R survival)."""
     from oligotrial.stats.survival import analyse_survival, read_survival_csv
@@ -128,8 +147,17 @@ def survival(
     at_list = _times(at)
     try:
         rows = read_survival_csv(data, time=time, event=event, group=group, strata=strata)
-        doc = analyse_survival(rows.time, rows.event, rows.group, strata=rows.strata, at=at_list, tau=tau,
-                               reference=reference, conf_type=conf_type, strata_name=strata or "strata")
+        doc = analyse_survival(
+            rows.time,
+            rows.event,
+            rows.group,
+            strata=rows.strata,
+            at=at_list,
+            tau=tau,
+            reference=reference,
+            conf_type=conf_type,
+            strata_name=strata or "strata",
+        )
     except OligotrialError as err:
         _fail(err.message, err.code)
         return

@@ -72,7 +72,9 @@ def assess(
     patient: Annotated[Path, typer.Argument(help="patient record (oligotrial.patient/1, JSON or YAML)")],
     criteria: Annotated[str, typer.Option(help="recist1.1 or irecist")] = "recist1.1",
     baseline: Annotated[Optional[str], typer.Option(help="baseline assessment date (default: the first)")] = None,
-    start: Annotated[Optional[str], typer.Option(help="treatment/randomization start (SD minimum, confirmation)")] = None,
+    start: Annotated[
+        Optional[str], typer.Option(help="treatment/randomization start (SD minimum, confirmation)")
+    ] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="confirmed best response (RECIST 1.1 s.4.6)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print oligotrial.assessment/1 JSON")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="write a spider plot PNG here")] = None,
@@ -93,18 +95,29 @@ def assess(
     if as_json:
         _print_json(doc)
         return
-    console.print(f"[bold]{doc['patient']}[/] {doc['criteria']}  baseline {doc['baseline']}  "
-                  f"targets {', '.join(doc['targets']) or '-'}  non-targets {', '.join(doc['non_targets']) or '-'}")
+    console.print(
+        f"[bold]{doc['patient']}[/] {doc['criteria']}  baseline {doc['baseline']}  "
+        f"targets {', '.join(doc['targets']) or '-'}  non-targets {', '.join(doc['non_targets']) or '-'}"
+    )
     table = Table(show_lines=False)
     for col in ("date", "sum mm", "vs baseline %", "vs nadir mm", "target", "non-target", "new", "overall"):
         table.add_column(col)
     for tp in doc["timepoints"]:
-        table.add_row(tp["date"], _f(tp["target_sum_mm"]), _f(tp["change_from_baseline_pct"]),
-                      _f(tp["change_from_nadir_mm"]), tp["target"] or "-", tp["non_target"] or "-",
-                      "yes" if tp["new_lesions"] else "no", f"[bold]{tp['overall']}[/]")
+        table.add_row(
+            tp["date"],
+            _f(tp["target_sum_mm"]),
+            _f(tp["change_from_baseline_pct"]),
+            _f(tp["change_from_nadir_mm"]),
+            tp["target"] or "-",
+            tp["non_target"] or "-",
+            "yes" if tp["new_lesions"] else "no",
+            f"[bold]{tp['overall']}[/]",
+        )
     console.print(table)
-    console.print(f"best overall response: [bold]{doc['best_overall_response']}[/]"
-                  f"{' (confirmed)' if confirm else ''}; first progression: {doc['first_progression'] or '-'}")
+    console.print(
+        f"best overall response: [bold]{doc['best_overall_response']}[/]"
+        f"{' (confirmed)' if confirm else ''}; first progression: {doc['first_progression'] or '-'}"
+    )
     for note in doc["notes"]:
         console.print(f"  note: {note}", highlight=False)
     if plot is not None:
@@ -139,9 +152,16 @@ def classify(
 def endpoints(
     patient: Annotated[Path, typer.Argument(help="patient record")],
     trial: Annotated[str, typer.Option(help="protocol id or short name")],
-    start: Annotated[Optional[str], typer.Option(help="origin: randomization date (enrolment in a single-arm trial)")] = None,
-    arm: Annotated[Optional[str], typer.Option(help="the allocated arm: decides which therapy is protocol-directed "
-                                                    "(without it, therapy an arm directs is treated as protocol therapy)")] = None,
+    start: Annotated[
+        Optional[str], typer.Option(help="origin: randomization date (enrolment in a single-arm trial)")
+    ] = None,
+    arm: Annotated[
+        Optional[str],
+        typer.Option(
+            help="the allocated arm: decides which therapy is protocol-directed "
+            "(without it, therapy an arm directs is treated as protocol therapy)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every endpoint of a trial derived for one patient, with the reason for each event or censoring."""
@@ -153,8 +173,10 @@ def endpoints(
     if as_json:
         _print_json(doc)
         return
-    console.print(f"[bold]{doc['patient']}[/] on {doc['trial']}: origin {doc['origin']} ({doc['origin_kind']}), "
-                  f"response baseline {doc['response_baseline'] or 'none'}")
+    console.print(
+        f"[bold]{doc['patient']}[/] on {doc['trial']}: origin {doc['origin']} ({doc['origin_kind']}), "
+        f"response baseline {doc['response_baseline'] or 'none'}"
+    )
     table = Table()
     for col in ("endpoint", "result", "date / value", "days", "reason"):
         table.add_column(col)
@@ -162,12 +184,22 @@ def endpoints(
         if e["kind"] == "time_to_event":
             table.add_row(e["endpoint"], "event" if e["event"] else "censored", e["date"], str(e["days"]), e["reason"])
         elif e["kind"] == "proportion":
-            table.add_row(e["endpoint"], {True: "yes", False: "no", None: "unknown"}[e["value"]],
-                          e["best_overall_response"] or "-", "", e["reason"])
+            table.add_row(
+                e["endpoint"],
+                {True: "yes", False: "no", None: "unknown"}[e["value"]],
+                e["best_overall_response"] or "-",
+                "",
+                e["reason"],
+            )
         else:
             for les in e["lesions"]:
-                table.add_row(f"{e['endpoint']} {les['lesion']}", "event" if les["event"] else "censored",
-                              les["date"], str(les["days"]), les["reason"])
+                table.add_row(
+                    f"{e['endpoint']} {les['lesion']}",
+                    "event" if les["event"] else "censored",
+                    les["date"],
+                    str(les["days"]),
+                    les["reason"],
+                )
             if not e["lesions"]:
                 table.add_row(e["endpoint"], "-", "", "", e["reason"])
     console.print(table)

@@ -37,14 +37,18 @@ def verify(as_json: bool = typer.Option(False, "--json", help="print the report 
         for line in rep.notes:
             typer.echo(f"  {line}")
     else:
-        typer.echo(f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
-                   f"replayed {rep.replayed}")
+        typer.echo(
+            f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}, "
+            f"replayed {rep.replayed}"
+        )
         for line in rep.checkpoint_problems + rep.format_problems + rep.allocation_problems:
             typer.echo(f"  {line}")
         if rep.altered and rep.keyed_from is not None:
             where = getattr(c.ctx.anchor, "dir", None)
-            typer.echo(f"  (keyed entries verify only with the key that wrote them; the key used: "
-                       f"{where or 'the configured anchor'}, OLIGOTRIAL_AUDIT_KEY_DIR)")
+            typer.echo(
+                f"  (keyed entries verify only with the key that wrote them; the key used: "
+                f"{where or 'the configured anchor'}, OLIGOTRIAL_AUDIT_KEY_DIR)"
+            )
     raise typer.Exit(0 if rep.ok else 1)
 
 

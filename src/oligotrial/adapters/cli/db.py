@@ -46,12 +46,17 @@ def _chain_line(rep) -> str:
     line = f"audit chain BROKEN: altered {rep.altered}, removed {rep.removed}, inserted {rep.inserted}"
     if getattr(rep, "replayed", None):
         line += f", replayed {rep.replayed}"
-    for problem in [*getattr(rep, "checkpoint_problems", []), *getattr(rep, "format_problems", []),
-                    *getattr(rep, "allocation_problems", [])][:5]:
+    for problem in [
+        *getattr(rep, "checkpoint_problems", []),
+        *getattr(rep, "format_problems", []),
+        *getattr(rep, "allocation_problems", []),
+    ][:5]:
         line += f"; {problem}"
     if rep.checked and len(rep.altered) == rep.checked:
-        line += ("; every entry fails: are OLIGOTRIAL_AUDIT_KEY_DIR and OLIGOTRIAL_ALLOCATION_KEY those of the "
-                 "database that was backed up? (the keys live outside the database and its backups)")
+        line += (
+            "; every entry fails: are OLIGOTRIAL_AUDIT_KEY_DIR and OLIGOTRIAL_ALLOCATION_KEY those of the "
+            "database that was backed up? (the keys live outside the database and its backups)"
+        )
     return line
 
 

@@ -18,11 +18,12 @@ from rich.table import Table
 from oligotrial.errors import DesignError, OligotrialError
 
 NAME = "design"
-HELP = ("Trial design: sample size (rpact-equivalent), Simon two-stage designs, Monte-Carlo "
-        "trial simulation and per-trial design reports.")
+HELP = (
+    "Trial design: sample size (rpact-equivalent), Simon two-stage designs, Monte-Carlo "
+    "trial simulation and per-trial design reports."
+)
 
-app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 def _fail(err: OligotrialError) -> None:
@@ -54,11 +55,13 @@ def sample_size(
     median_control_months: Annotated[float, typer.Option("--median-control-months")] = 6.0,
     accrual_months: Annotated[float, typer.Option("--accrual-months")] = 24.0,
     follow_up_months: Annotated[float, typer.Option("--follow-up-months")] = 12.0,
-    dropout_rate: Annotated[float, typer.Option(
-        "--dropout-rate", help="Probability of dropout by --dropout-time-months (both arms).")] = 0.0,
+    dropout_rate: Annotated[
+        float, typer.Option("--dropout-rate", help="Probability of dropout by --dropout-time-months (both arms).")
+    ] = 0.0,
     dropout_time_months: Annotated[float, typer.Option("--dropout-time-months")] = 12.0,
-    allocation_ratio: Annotated[float, typer.Option(
-        "--allocation-ratio", help="Experimental:control allocation.")] = 1.0,
+    allocation_ratio: Annotated[
+        float, typer.Option("--allocation-ratio", help="Experimental:control allocation.")
+    ] = 1.0,
     method: Annotated[str, typer.Option("--method", help="schoenfeld or freedman.")] = "schoenfeld",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -67,11 +70,19 @@ def sample_size(
 
     try:
         design = SurvivalDesign(
-            hazard_ratio=hazard_ratio, alpha=alpha, sided=sided, power=power,
-            median_control_months=median_control_months, accrual_months=accrual_months,
-            follow_up_months=follow_up_months, dropout_rate_experimental=dropout_rate,
-            dropout_rate_control=dropout_rate, dropout_time_months=dropout_time_months,
-            allocation_ratio=allocation_ratio, method=method.lower())
+            hazard_ratio=hazard_ratio,
+            alpha=alpha,
+            sided=sided,
+            power=power,
+            median_control_months=median_control_months,
+            accrual_months=accrual_months,
+            follow_up_months=follow_up_months,
+            dropout_rate_experimental=dropout_rate,
+            dropout_rate_control=dropout_rate,
+            dropout_time_months=dropout_time_months,
+            allocation_ratio=allocation_ratio,
+            method=method.lower(),
+        )
         result = sample_size_survival(design)
     except DesignError as err:
         _fail(err)
@@ -121,12 +132,11 @@ def simulate(
     hazard_ratio: Annotated[float, typer.Option("--hazard-ratio")],
     median_control_months: Annotated[float, typer.Option("--median-control-months")],
     accrual_months: Annotated[float, typer.Option("--accrual-months")],
-    events: Annotated[Optional[int], typer.Option(
-        "--events", help="Analyse at this many events.")] = None,
-    analysis_time_months: Annotated[Optional[float], typer.Option(
-        "--analysis-time-months", help="Analyse at this calendar time instead.")] = None,
-    weibull_shape: Annotated[float, typer.Option(
-        "--weibull-shape", help="1 = exponential.")] = 1.0,
+    events: Annotated[Optional[int], typer.Option("--events", help="Analyse at this many events.")] = None,
+    analysis_time_months: Annotated[
+        Optional[float], typer.Option("--analysis-time-months", help="Analyse at this calendar time instead.")
+    ] = None,
+    weibull_shape: Annotated[float, typer.Option("--weibull-shape", help="1 = exponential.")] = 1.0,
     allocation_ratio: Annotated[float, typer.Option("--allocation-ratio")] = 1.0,
     dropout_rate: Annotated[float, typer.Option("--dropout-rate")] = 0.0,
     dropout_time_months: Annotated[float, typer.Option("--dropout-time-months")] = 12.0,
@@ -145,14 +155,23 @@ def simulate(
 
     try:
         scenario = TrialScenario.proportional_hazards(
-            n_subjects=n_subjects, median_control_months=median_control_months,
-            hazard_ratio=hazard_ratio, accrual_months=accrual_months, shape=weibull_shape,
-            events_target=events, analysis_time_months=analysis_time_months,
-            allocation_ratio=allocation_ratio, dropout_rate_experimental=dropout_rate,
-            dropout_rate_control=dropout_rate, dropout_time_months=dropout_time_months,
-            alpha=alpha, sided=sided)
-        result = simulate_trials(scenario, trials, rng=np.random.default_rng(seed),
-                                 backend=backend, progress=progress and not as_json)
+            n_subjects=n_subjects,
+            median_control_months=median_control_months,
+            hazard_ratio=hazard_ratio,
+            accrual_months=accrual_months,
+            shape=weibull_shape,
+            events_target=events,
+            analysis_time_months=analysis_time_months,
+            allocation_ratio=allocation_ratio,
+            dropout_rate_experimental=dropout_rate,
+            dropout_rate_control=dropout_rate,
+            dropout_time_months=dropout_time_months,
+            alpha=alpha,
+            sided=sided,
+        )
+        result = simulate_trials(
+            scenario, trials, rng=np.random.default_rng(seed), backend=backend, progress=progress and not as_json
+        )
     except DesignError as err:
         _fail(err)
         return
@@ -170,10 +189,10 @@ def simulate(
 @app.command("report")
 def report(
     trial: Annotated[str, typer.Option("--trial", help="NCT id of a seed trial, or 'all'.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for report.md/json and PNGs.")] = Path(
-        "design-report"),
-    simulate_trials_per_point: Annotated[int, typer.Option(
-        "--sim-trials", help="Simulated trials per HR on the power curve (0: analytic only).")] = 2000,
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.md/json and PNGs.")] = Path("design-report"),
+    simulate_trials_per_point: Annotated[
+        int, typer.Option("--sim-trials", help="Simulated trials per HR on the power curve (0: analytic only).")
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 20240101,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

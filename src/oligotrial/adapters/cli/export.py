@@ -38,16 +38,20 @@ def _write(dataset: str, trial: str, out: Path) -> None:
 
 
 @app.command("adtte")
-def adtte(trial: Annotated[str, typer.Option(help="NCT id or short name")],
-          out: Annotated[Path, typer.Option(help="CSV file to write")]) -> None:
+def adtte(
+    trial: Annotated[str, typer.Option(help="NCT id or short name")],
+    out: Annotated[Path, typer.Option(help="CSV file to write")],
+) -> None:
     """One row per participant and time-to-event endpoint (STUDYID, USUBJID, ARM, PARAMCD, STARTDT,
     ADT, AVAL, CNSR, EVNTDESC), ordered by USUBJID then PARAMCD."""
     _write("adtte", trial, out)
 
 
 @app.command("adrs")
-def adrs(trial: Annotated[str, typer.Option(help="NCT id or short name")],
-         out: Annotated[Path, typer.Option(help="CSV file to write")]) -> None:
+def adrs(
+    trial: Annotated[str, typer.Option(help="NCT id or short name")],
+    out: Annotated[Path, typer.Option(help="CSV file to write")],
+) -> None:
     """The overall response at each time point (OVRLRESP) and the best overall response (BOR) per
     participant, by the protocol's response criteria."""
     _write("adrs", trial, out)

@@ -21,8 +21,10 @@ if TYPE_CHECKING:  # the protocol library loads when a command needs it, not at 
     from oligotrial.protocols.rt_schema import Regimen
 
 NAME = "protocols"
-HELP = ("List and show the trial protocols shipped with oligotrial (the five seed trials), and compare "
-        "two versions of one (an amendment).")
+HELP = (
+    "List and show the trial protocols shipped with oligotrial (the five seed trials), and compare "
+    "two versions of one (an amendment)."
+)
 app = typer.Typer(help=HELP, no_args_is_help=True)
 
 
@@ -40,8 +42,10 @@ def _summary(p) -> dict:
         "allocation_ratio": p.allocation_ratio,
         "masking": p.masking.level,
         "blinded_roles": list(p.masking.blinded_roles),
-        "criteria": {"inclusion": sum(c.kind == "inclusion" for c in p.criteria),
-                     "exclusion": sum(c.kind == "exclusion" for c in p.criteria)},
+        "criteria": {
+            "inclusion": sum(c.kind == "inclusion" for c in p.criteria),
+            "exclusion": sum(c.kind == "exclusion" for c in p.criteria),
+        },
     }
 
 
@@ -55,18 +59,32 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON in
         print_json([_summary(p) for p in protocols])
         return
     table = Table(title="oligotrial protocol library", show_lines=True)
-    for col in ("ID", "Short name", "Version (effective)", "Phase", "Design", "Enrolment", "Arms", "Masking",
-                "Criteria (in/ex)"):
+    for col in (
+        "ID",
+        "Short name",
+        "Version (effective)",
+        "Phase",
+        "Design",
+        "Enrolment",
+        "Arms",
+        "Masking",
+        "Criteria (in/ex)",
+    ):
         table.add_column(col)
     for p in protocols:
         s = _summary(p)
-        table.add_row(p.id, p.short_name, f"{p.version}\n({p.effective_date.isoformat()})", p.phase,
-                      p.design.allocation,
-                      str(p.planned_enrolment) if p.planned_enrolment else "not registered",
-                      "\n".join(f"{a['id']}: {a['label']}" for a in s["arms"]), p.masking.level,
-                      f"{s['criteria']['inclusion']}/{s['criteria']['exclusion']}")
+        table.add_row(
+            p.id,
+            p.short_name,
+            f"{p.version}\n({p.effective_date.isoformat()})",
+            p.phase,
+            p.design.allocation,
+            str(p.planned_enrolment) if p.planned_enrolment else "not registered",
+            "\n".join(f"{a['id']}: {a['label']}" for a in s["arms"]),
+            p.masking.level,
+            f"{s['criteria']['inclusion']}/{s['criteria']['exclusion']}",
+        )
     console.print(table)
-
 
 
 # ---- what decides a criterion ------------------------------------------------------------------
@@ -149,22 +167,32 @@ def _json_doc(p) -> dict[str, Any]:
 
 def _header(p) -> list[RenderableType]:
     out: list[RenderableType] = [
-        _line((f"{p.id} {p.short_name}", "bold"),
-              f" (version {p.version}, effective {p.effective_date.isoformat()}"
-              + (f", amends {p.amends}" if p.amends else "") + ")"),
+        _line(
+            (f"{p.id} {p.short_name}", "bold"),
+            f" (version {p.version}, effective {p.effective_date.isoformat()}"
+            + (f", amends {p.amends}" if p.amends else "")
+            + ")",
+        ),
         Text(p.title),
     ]
     blinded = f" (blinded: {', '.join(p.masking.blinded_roles)})" if p.masking.blinded_roles else ""
-    out.append(Text(f"Phase {p.phase}; {p.design.allocation}; planned enrolment "
-                    f"{p.planned_enrolment or 'not registered'}; masking {p.masking.level}{blinded}"))
+    out.append(
+        Text(
+            f"Phase {p.phase}; {p.design.allocation}; planned enrolment "
+            f"{p.planned_enrolment or 'not registered'}; masking {p.masking.level}{blinded}"
+        )
+    )
     if p.planned_enrolment_note:
         out.append(_indented("enrolment note", p.planned_enrolment_note))
     ratio = " : ".join(f"{arm} {n}" for arm, n in p.allocation_ratio.items())
-    out.append(Text(f"Allocation ratio: {ratio}"
-                    + ("" if p.allocation_ratio_registered else " (not registered)")))
+    out.append(Text(f"Allocation ratio: {ratio}" + ("" if p.allocation_ratio_registered else " (not registered)")))
     if p.allocation_ratio_note:
-        out.append(_indented("allocation ratio not registered" if not p.allocation_ratio_registered
-                             else "allocation note", p.allocation_ratio_note))
+        out.append(
+            _indented(
+                "allocation ratio not registered" if not p.allocation_ratio_registered else "allocation note",
+                p.allocation_ratio_note,
+            )
+        )
     s = p.stratification
     if s.factors:
         out.append(Text("Stratification: " + "; ".join(f"{f.label} ({', '.join(f.levels)})" for f in s.factors)))
@@ -183,10 +211,17 @@ def _regimen_table(regimens: list[Regimen]) -> Table:
     t.add_column("techniques", ratio=1)
     for r in regimens:
         cell = Text(r.label, style="bold")
-        extra = [w for w in (("typical" if r.typical else ""), ("" if r.role == "any" else f"role {r.role}"),
-                             (f"lesions {r.lesions.describe()}" if r.lesions else ""),
-                             (f"{r.fractions_per_week.describe()} fraction(s)/week" if r.fractions_per_week else ""),
-                             (f"schedule {r.schedule}" if r.schedule else "")) if w]
+        extra = [
+            w
+            for w in (
+                ("typical" if r.typical else ""),
+                ("" if r.role == "any" else f"role {r.role}"),
+                (f"lesions {r.lesions.describe()}" if r.lesions else ""),
+                (f"{r.fractions_per_week.describe()} fraction(s)/week" if r.fractions_per_week else ""),
+                (f"schedule {r.schedule}" if r.schedule else ""),
+            )
+            if w
+        ]
         if extra:
             cell.append("\n" + "; ".join(extra))
         if r.lesion_selection:
@@ -197,9 +232,13 @@ def _regimen_table(regimens: list[Regimen]) -> Table:
         if r.assumption:
             cell.append("\n")
             cell.append_text(_labelled("assumption", r.assumption))
-        t.add_row(cell, r.total_dose_gy.describe("Gy"), r.fractions.describe(),
-                  r.dose_per_fraction_gy.describe("Gy") if r.dose_per_fraction_gy else "-",
-                  ", ".join(r.techniques) if r.techniques else "not stated")
+        t.add_row(
+            cell,
+            r.total_dose_gy.describe("Gy"),
+            r.fractions.describe(),
+            r.dose_per_fraction_gy.describe("Gy") if r.dose_per_fraction_gy else "-",
+            ", ".join(r.techniques) if r.techniques else "not stated",
+        )
     return t
 
 
@@ -233,8 +272,9 @@ def _arm_panel(p, a) -> Panel:
         body.append(_line(("Systemic therapy: ", "bold"), "none named for this arm"))
     else:
         body.append(_line(("Systemic therapy: ", "bold"), sy.description))
-        body.append(Text(f"  agents: {', '.join(sy.agents) or 'none named'}; "
-                         f"classes: {', '.join(sy.classes) or 'none named'}"))
+        body.append(
+            Text(f"  agents: {', '.join(sy.agents) or 'none named'}; classes: {', '.join(sy.classes) or 'none named'}")
+        )
     return Panel(Group(*body), title=Text(f"Arm {a.id}"), title_align="left")
 
 
@@ -250,8 +290,13 @@ def _endpoints_table(p) -> Table:
         t.caption = p.endpoints.note
     for level, eps in ((primary, p.endpoints.primary), ("secondary", p.endpoints.secondary)):
         for e in eps:
-            t.add_row(level, e.id, Text(e.name), e.kind,
-                      Text(e.time_frame) if e.time_frame else Text("not stated", style="dim"))
+            t.add_row(
+                level,
+                e.id,
+                Text(e.name),
+                e.kind,
+                Text(e.time_frame) if e.time_frame else Text("not stated", style="dim"),
+            )
     return t
 
 
@@ -271,16 +316,21 @@ def _rule_events(r: EndpointRule) -> str:
         return "; ".join(["start of the next systemic line", *death])
     if r.kind == "local_control":
         which = "each residual lesion at the origin, every arm" if r.lesions == "residual" else "the treated lesion"
-        return (f"progression of {which} (>= {r.lesion_progression_pct:g}% and "
-                f">= {r.lesion_progression_mm:g} mm over its nadir)")
+        return (
+            f"progression of {which} (>= {r.lesion_progression_pct:g}% and "
+            f">= {r.lesion_progression_mm:g} mm over its nadir)"
+        )
     good = "CR or PR" if r.kind == "orr" else "CR, PR or SD"
     return f"best overall response {good} ({crit}{', confirmed' if r.confirm_response else ', unconfirmed'})"
 
 
 def _rule_censors(r: EndpointRule) -> str:
     if r.kind in ("orr", "dcr"):
-        return ("not time to event; responses after new anticancer therapy are not counted"
-                if r.censor_at_new_anticancer_therapy and r.criteria != "irecist" else "not time to event")
+        return (
+            "not time to event; responses after new anticancer therapy are not counted"
+            if r.censor_at_new_anticancer_therapy and r.criteria != "irecist"
+            else "not time to event"
+        )
     if r.kind == "local_control":
         return f"per {'residual' if r.lesions == 'residual' else 'treated'} lesion: its last assessment"
     if r.kind in ("os", "ttnt"):
@@ -290,14 +340,18 @@ def _rule_censors(r: EndpointRule) -> str:
         return "; ".join(out)
     out = ["last adequate assessment"]
     if r.censor_at_new_anticancer_therapy:
-        out.append("a further systemic line after the next" if r.kind == "pfs_next_line"
-                   else "new anticancer therapy")
+        out.append("a further systemic line after the next" if r.kind == "pfs_next_line" else "new anticancer therapy")
     if r.kind != "pfs_next_line":
-        out.append("metastasis-directed therapy" if r.metastasis_directed_therapy_censors
-                   else "not metastasis-directed therapy")
+        out.append(
+            "metastasis-directed therapy"
+            if r.metastasis_directed_therapy_censors
+            else "not metastasis-directed therapy"
+        )
     if r.missed_visit is not None:
-        out.append(f"an event after >= {r.missed_visit.min_missed_visits} missed visits "
-                   f"(every {r.missed_visit.visit_interval_days} d)")
+        out.append(
+            f"an event after >= {r.missed_visit.min_missed_visits} missed visits "
+            f"(every {r.missed_visit.visit_interval_days} d)"
+        )
     return "; ".join(out)
 
 
@@ -322,8 +376,12 @@ def _endpoint_rules(p) -> list[RenderableType]:
     t.add_column("censored at", ratio=3, overflow="fold")
     t.add_column("note", ratio=4, overflow="fold")
     for r in rules.endpoints:
-        t.add_row(Text(f"{r.id}\n{r.kind}"), Text(_rule_events(r)), Text(_rule_censors(r)),
-                  Text(r.note) if r.note else Text("-", style="dim"))
+        t.add_row(
+            Text(f"{r.id}\n{r.kind}"),
+            Text(_rule_events(r)),
+            Text(_rule_censors(r)),
+            Text(r.note) if r.note else Text("-", style="dim"),
+        )
     out.append(t)
     return out
 
@@ -359,9 +417,12 @@ def _schedule(p) -> list[RenderableType]:
     if sched is None:
         return [_line(("Visit schedule: ", "bold"), "none in the protocol file")]
     out: list[RenderableType] = [
-        _line(("Visit schedule", "bold"),
-              ": from the registry" if sched.registry_gives_schedule
-              else ": the registry gives no schedule (registry_gives_schedule: false)"),
+        _line(
+            ("Visit schedule", "bold"),
+            ": from the registry"
+            if sched.registry_gives_schedule
+            else ": the registry gives no schedule (registry_gives_schedule: false)",
+        ),
     ]
     if sched.note:
         out.append(_indented("schedule note", sched.note))
@@ -373,9 +434,14 @@ def _schedule(p) -> list[RenderableType]:
     t.add_column("forms", no_wrap=True)
     t.add_column("status", no_wrap=True)
     for v in sched.visits:
-        t.add_row(Text(f"{v.code}\n{v.label}"), v.anchor, str(v.day),
-                  f"-{v.window_before_days}/+{v.window_after_days}", "\n".join(v.forms) or "-",
-                  Text("site default", style=_LABEL) if v.site_default else "protocol")
+        t.add_row(
+            Text(f"{v.code}\n{v.label}"),
+            v.anchor,
+            str(v.day),
+            f"-{v.window_before_days}/+{v.window_after_days}",
+            "\n".join(v.forms) or "-",
+            Text("site default", style=_LABEL) if v.site_default else "protocol",
+        )
     out.append(t)
     return out
 
@@ -398,8 +464,10 @@ def _criteria_table(p) -> Table:
 
 
 @app.command("show")
-def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
-             as_json: Annotated[bool, typer.Option("--json", help="Print the whole protocol as JSON.")] = False) -> None:
+def show_cmd(
+    trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole protocol as JSON.")] = False,
+) -> None:
     """Show one protocol: design, arms with their regimens, endpoints and their derivation rules,
     windows (days or calendar months), the visit schedule and every criterion with its source text and what decides it.
     Every label the file carries (not registered, assumption, site default, notes) is shown verbatim."""
@@ -429,19 +497,28 @@ def show_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.
 
 # ---- diff ----------------------------------------------------------------------------------------
 
+
 def _version_line(label: str, v: dict) -> str:
-    return (f"{label}: {v['version']} (effective {v['effective_date']}"
-            + (f", amends {v['amends']}" if v.get("amends") else "") + ")")
+    return (
+        f"{label}: {v['version']} (effective {v['effective_date']}"
+        + (f", amends {v['amends']}" if v.get("amends") else "")
+        + ")"
+    )
 
 
 @app.command("diff")
-def diff_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
-             v1: Annotated[str, typer.Argument(help="The earlier version, e.g. 2025-12-15.r1.")],
-             v2: Annotated[str, typer.Argument(help="The later version, e.g. 2026-06-01.r2.")],
-             protocol_dir: Annotated[list[str] | None, typer.Option(
-                 "--dir", help="An extra protocol directory to read (repeatable; "
-                               "OLIGOTRIAL_PROTOCOL_DIRS is read too).")] = None,
-             as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False) -> None:
+def diff_cmd(
+    trial: Annotated[str, typer.Argument(help="NCT id or short name, e.g. NCT06918951 or STOP-2.")],
+    v1: Annotated[str, typer.Argument(help="The earlier version, e.g. 2025-12-15.r1.")],
+    v2: Annotated[str, typer.Argument(help="The later version, e.g. 2026-06-01.r2.")],
+    protocol_dir: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dir", help="An extra protocol directory to read (repeatable; OLIGOTRIAL_PROTOCOL_DIRS is read too)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+) -> None:
     """Compare two versions of a protocol: criteria (source text or rule), windows, arms and their
     regimens, endpoints and endpoint derivation rules added, removed or changed."""
     try:
@@ -465,7 +542,9 @@ def diff_cmd(trial: Annotated[str, typer.Argument(help="NCT id or short name, e.
         console.print(Text("No changes."), soft_wrap=True)
         return
     n = doc["summary"]
-    console.print(Text(f"{len(changes)} change(s): {n['added']} added, {n['removed']} removed, "
-                       f"{n['changed']} changed"), soft_wrap=True)
+    console.print(
+        Text(f"{len(changes)} change(s): {n['added']} added, {n['removed']} removed, {n['changed']} changed"),
+        soft_wrap=True,
+    )
     for c in changes:
         console.print(Text(f"- {c.describe()}"), soft_wrap=True)

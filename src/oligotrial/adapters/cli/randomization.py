@@ -12,11 +12,13 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("generate")
-def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short name"),
-             method: str = typer.Option("permuted_blocks", help="permuted_blocks or minimization"),
-             size: int = typer.Option(None, help="slots per stratum (default: planned enrolment)"),
-             seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted"),
-             sites: str = typer.Option(None, help="stratify by site too: the trial's site codes, comma-separated")) -> None:
+def generate(
+    trial: str = typer.Option(..., "--trial", help="NCT id or short name"),
+    method: str = typer.Option("permuted_blocks", help="permuted_blocks or minimization"),
+    size: int = typer.Option(None, help="slots per stratum (default: planned enrolment)"),
+    seed: int = typer.Option(None, help="seed (default: 63 random bits); stored encrypted"),
+    sites: str = typer.Option(None, help="stratify by site too: the trial's site codes, comma-separated"),
+) -> None:
     """Generate the list for every stratum, encrypt it, store it and print its SHA-256
     commitment (publish it: the trial is live from now on)."""
     from oligotrial.adapters.cli._common import fail
@@ -25,20 +27,30 @@ def generate(trial: str = typer.Option(..., "--trial", help="NCT id or short nam
 
     c = container_or_exit()
     try:
-        out = randomization.generate_list(c.ctx, trial, method=method, size_per_stratum=size, seed=seed,
-                                          sites=[s for s in sites.split(",") if s.strip()] if sites else None)
+        out = randomization.generate_list(
+            c.ctx,
+            trial,
+            method=method,
+            size_per_stratum=size,
+            seed=seed,
+            sites=[s for s in sites.split(",") if s.strip()] if sites else None,
+        )
     except OligotrialError as exc:
         fail(exc, 1)
     finally:
         c.dispose()
-    typer.echo(f"{out['trial']}: {out['method']}, {out['slots']} slots in {out['strata']} strata; "
-               f"commitment {out['commitment']} (HMAC-SHA256 under a secret salt, opened at unblinding by "
-               "`randomization reveal`)")
+    typer.echo(
+        f"{out['trial']}: {out['method']}, {out['slots']} slots in {out['strata']} strata; "
+        f"commitment {out['commitment']} (HMAC-SHA256 under a secret salt, opened at unblinding by "
+        "`randomization reveal`)"
+    )
 
 
 @app.command("reveal")
-def reveal(trial: str = typer.Option(..., "--trial"),
-           out: str = typer.Option(..., "--out", help="file to write the opened list to (JSON)")) -> None:
+def reveal(
+    trial: str = typer.Option(..., "--trial"),
+    out: str = typer.Option(..., "--out", help="file to write the opened list to (JSON)"),
+) -> None:
     """Open the list for verification at the trial's unblinding: write its seed, the commitment's
     salt and every slot (oligotrial.randomization-reveal/1), from which anyone can recompute the
     published commitment with `randomization verify --revealed FILE`. Needs the allocation key;
@@ -62,9 +74,12 @@ def reveal(trial: str = typer.Option(..., "--trial"),
 
 
 @app.command("verify")
-def verify(trial: str = typer.Option(None, "--trial"),
-           revealed: str = typer.Option(None, "--revealed", help="a revealed list (randomization reveal): "
-                                        "recompute its commitment without any key")) -> None:
+def verify(
+    trial: str = typer.Option(None, "--trial"),
+    revealed: str = typer.Option(
+        None, "--revealed", help="a revealed list (randomization reveal): recompute its commitment without any key"
+    ),
+) -> None:
     """Decrypt the stored list, check it against its commitment, and check every allocation
     against the list (its slot, the slot's participant and arm); exit 1 on any difference.
     With --revealed FILE, check a revealed list against the commitment it names (no database,
@@ -84,8 +99,11 @@ def verify(trial: str = typer.Option(None, "--trial"),
             raise typer.Exit(1) from None
         except OligotrialError as exc:
             fail(exc, 1)
-        typer.echo("commitment matches the revealed list" if ok
-                   else "commitment MISMATCH: the revealed list is not the committed one")
+        typer.echo(
+            "commitment matches the revealed list"
+            if ok
+            else "commitment MISMATCH: the revealed list is not the committed one"
+        )
         raise typer.Exit(0 if ok else 1)
     if trial is None:
         typer.echo("--trial: expected a trial (or --revealed FILE)", err=True)
@@ -97,8 +115,9 @@ def verify(trial: str = typer.Option(None, "--trial"),
         fail(exc, 1)
     finally:
         c.dispose()
-    typer.echo("commitment matches" if rep["commitment_matches"]
-               else "commitment MISMATCH: the stored list was changed")
+    typer.echo(
+        "commitment matches" if rep["commitment_matches"] else "commitment MISMATCH: the stored list was changed"
+    )
     if rep["problems"]:
         typer.echo(f"allocations DO NOT MATCH the list ({len(rep['problems'])}):")
         for line in rep["problems"]:

@@ -32,8 +32,9 @@ def make_report(ctx, trial: str, out: Path, data_cut: dt.date, *, actor=None) ->
 
     doc = svc.build_report(ctx, trial, data_cut=data_cut)
     paths = write_report(doc, out)
-    digests = {name: svc.digest(p.read_bytes()) for name, p in (("report.json", paths["json"]),
-                                                                 ("report.html", paths["html"]))}
+    digests = {
+        name: svc.digest(p.read_bytes()) for name, p in (("report.json", paths["json"]), ("report.html", paths["html"]))
+    }
     report_id = f"{doc['trial']}-{doc['data_cut']}-{digests['report.json'][:12]}"
     archive = out / "archive" / report_id
     if not archive.exists():  # the same content under the same id: already archived, never overwritten
@@ -44,16 +45,26 @@ def make_report(ctx, trial: str, out: Path, data_cut: dt.date, *, actor=None) ->
         shutil.copy2(paths["html"], tmp / "report.html")
         tmp.rename(archive)
     actor = actor or Actor(OPERATOR, {doc["trial"]: "admin"})
-    svc.record_report(ctx, actor, doc["trial"], report_id=report_id, data_cut=doc["data_cut"], sha256=digests,
-                      state=doc["database_state"], where=str(archive))
+    svc.record_report(
+        ctx,
+        actor,
+        doc["trial"],
+        report_id=report_id,
+        data_cut=doc["data_cut"],
+        sha256=digests,
+        state=doc["database_state"],
+        where=str(archive),
+    )
     return {"id": report_id, "paths": paths, "archive": archive, "report": doc}
 
 
 @app.callback()
-def report(ctx_: typer.Context,
-           trial: Annotated[str | None, typer.Option(help="NCT id or short name")] = None,
-           out: Annotated[Path, typer.Option(help="directory to write report.json, report.html and figures")] = Path("."),
-           data_cut: Annotated[str | None, typer.Option("--data-cut", help="ISO date (default: today)")] = None) -> None:
+def report(
+    ctx_: typer.Context,
+    trial: Annotated[str | None, typer.Option(help="NCT id or short name")] = None,
+    out: Annotated[Path, typer.Option(help="directory to write report.json, report.html and figures")] = Path("."),
+    data_cut: Annotated[str | None, typer.Option("--data-cut", help="ISO date (default: today)")] = None,
+) -> None:
     """Write the full report of TRIAL at the data cut into OUT."""
     if ctx_.invoked_subcommand is not None:
         return
@@ -81,11 +92,13 @@ def report(ctx_: typer.Context,
 
 
 @app.command("sign")
-def sign(trial: Annotated[str, typer.Option(help="NCT id or short name")],
-         report_id: Annotated[str, typer.Option("--report", help="the report id `oligotrial report` printed")],
-         by: Annotated[str, typer.Option(help="the signer's name")],
-         role: Annotated[str, typer.Option(help="the signer's role, e.g. trial statistician")] = "trial statistician",
-         statement: Annotated[str, typer.Option(help="what the signer states")] = "reviewed and approved") -> None:
+def sign(
+    trial: Annotated[str, typer.Option(help="NCT id or short name")],
+    report_id: Annotated[str, typer.Option("--report", help="the report id `oligotrial report` printed")],
+    by: Annotated[str, typer.Option(help="the signer's name")],
+    role: Annotated[str, typer.Option(help="the signer's role, e.g. trial statistician")] = "trial statistician",
+    statement: Annotated[str, typer.Option(help="what the signer states")] = "reviewed and approved",
+) -> None:
     """Record a sign-off of a stored report in the audit trail."""
     from oligotrial.adapters.cli._common import fail
     from oligotrial.adapters.cli.db import container_or_exit
@@ -105,8 +118,10 @@ def sign(trial: Annotated[str, typer.Option(help="NCT id or short name")],
 
 
 @app.command("unblind")
-def unblind(trial: Annotated[str, typer.Option(help="NCT id or short name")],
-            reason: Annotated[str, typer.Option(help="why (e.g. final analysis database locked on DATE)")]) -> None:
+def unblind(
+    trial: Annotated[str, typer.Option(help="NCT id or short name")],
+    reason: Annotated[str, typer.Option(help="why (e.g. final analysis database locked on DATE)")],
+) -> None:
     """Record that the whole trial is unblinded: from then on the report through the API shows the
     arms to every role allowed to read it (blinded roles saw them pooled until now)."""
     from oligotrial.adapters.cli._common import fail
@@ -127,8 +142,10 @@ def unblind(trial: Annotated[str, typer.Option(help="NCT id or short name")],
 
 
 @app.command("list")
-def list_(trial: Annotated[str, typer.Option(help="NCT id or short name")],
-          json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(
+    trial: Annotated[str, typer.Option(help="NCT id or short name")],
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Every stored report of TRIAL with its data cut, database state and sign-offs."""
     from oligotrial.adapters.cli._common import fail, print_json
     from oligotrial.adapters.cli.db import container_or_exit

@@ -15,11 +15,12 @@ import typer
 from oligotrial.errors import OligotrialError
 
 NAME = "rt"
-HELP = ("Radiotherapy: BED/EQD2 (LQ, LQ-L, USC), prescription checks against a trial arm's "
-        "regimens, re-irradiation rules, and OAR constraints from DICOM RT DVHs.")
+HELP = (
+    "Radiotherapy: BED/EQD2 (LQ, LQ-L, USC), prescription checks against a trial arm's "
+    "regimens, re-irradiation rules, and OAR constraints from DICOM RT DVHs."
+)
 
-app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(name=NAME, help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 def _fail(exc: OligotrialError, as_json: bool) -> None:
@@ -36,8 +37,9 @@ def bed_command(
     fractions: Annotated[int, typer.Option("--fractions", help="Number of equal fractions.")],
     alpha_beta: Annotated[float, typer.Option("--alpha-beta", help="alpha/beta ratio (Gy).")],
     model: Annotated[str, typer.Option("--model", help="lq (default), lql or usc.")] = "lq",
-    transition_dose_gy: Annotated[Optional[float], typer.Option(
-        "--transition-dose-gy", help="LQ-L transition dose per fraction (Gy).")] = None,
+    transition_dose_gy: Annotated[
+        Optional[float], typer.Option("--transition-dose-gy", help="LQ-L transition dose per fraction (Gy).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the BED and EQD2 of DOSE-GY in FRACTIONS at ALPHA-BETA (Fowler 1989)."""
@@ -50,8 +52,10 @@ def bed_command(
             ab = alpha_beta
         elif model == "lql":
             if transition_dose_gy is None:
-                raise DoseError("--transition-dose-gy missing: expected the LQ-L transition dose "
-                                "per fraction for --model lql", field="transition_dose_gy")
+                raise DoseError(
+                    "--transition-dose-gy missing: expected the LQ-L transition dose per fraction for --model lql",
+                    field="transition_dose_gy",
+                )
             bed = lq.bed_lql_gy(dose_gy, fractions, alpha_beta, transition_dose_gy=transition_dose_gy)
             ab = alpha_beta
         elif model == "usc":
@@ -70,8 +74,10 @@ def bed_command(
             out["model"] = model
         typer.echo(json.dumps(out))
         return
-    typer.echo(f"{dose_gy:g} Gy in {fractions} fraction(s), alpha/beta {alpha_beta:g} Gy ({model}): "
-               f"BED {out['bed_gy']:.4f} Gy, EQD2 {out['eqd2_gy']:.4f} Gy")
+    typer.echo(
+        f"{dose_gy:g} Gy in {fractions} fraction(s), alpha/beta {alpha_beta:g} Gy ({model}): "
+        f"BED {out['bed_gy']:.4f} Gy, EQD2 {out['eqd2_gy']:.4f} Gy"
+    )
     if warning:
         typer.echo(f"warning: {warning}", err=True)
 
@@ -97,8 +103,11 @@ def _study_prescription(study, technique: str | None, site: str | None) -> dict:
 
     plan = study.plan
     if plan is None or not plan.fraction_groups or plan.prescription_gy is None:
-        raise DoseError("RT Plan prescription: expected an RT Plan with NumberOfFractionsPlanned and "
-                        "a TargetPrescriptionDose to check the regimen", field="RTPLAN")
+        raise DoseError(
+            "RT Plan prescription: expected an RT Plan with NumberOfFractionsPlanned and "
+            "a TargetPrescriptionDose to check the regimen",
+            field="RTPLAN",
+        )
     roi_names = {s.number: s.name for s in study.structures if s.number is not None}
     lesions = []
     for k, t in enumerate(plan.targets, start=1):
@@ -106,13 +115,24 @@ def _study_prescription(study, technique: str | None, site: str | None) -> dict:
         if name is None:
             name = (plan.label or "plan") if len(plan.targets) == 1 else f"target {k}"
         if t["prescription_gy"] is None:
-            raise DoseError(f"RT Plan target {name!r}: no TargetPrescriptionDose; expected one per target to "
-                            "check each lesion's regimen", field="TargetPrescriptionDose")
+            raise DoseError(
+                f"RT Plan target {name!r}: no TargetPrescriptionDose; expected one per target to "
+                "check each lesion's regimen",
+                field="TargetPrescriptionDose",
+            )
         if t["fractions"] is None:
-            raise DoseError(f"RT Plan target {name!r}: {t['fractions_problem']}",
-                            field="ReferencedDoseReferenceSequence")
-        lesions.append({"id": name, "dose_gy": t["prescription_gy"], "fractions": t["fractions"],
-                        "technique": technique, "site": site})
+            raise DoseError(
+                f"RT Plan target {name!r}: {t['fractions_problem']}", field="ReferencedDoseReferenceSequence"
+            )
+        lesions.append(
+            {
+                "id": name,
+                "dose_gy": t["prescription_gy"],
+                "fractions": t["fractions"],
+                "technique": technique,
+                "site": site,
+            }
+        )
     return {"lesions": lesions}
 
 
@@ -121,8 +141,9 @@ def check_command(
     plan: Annotated[Path, typer.Argument(help="Prescription JSON, or a folder of DICOM RT files.")],
     trial: Annotated[str, typer.Option("--trial", help="Trial id or short name, e.g. NCT06918951.")],
     arm: Annotated[str, typer.Option("--arm", help="Arm id or label.")],
-    technique: Annotated[Optional[str], typer.Option(
-        "--technique", help="Technique for a DICOM plan (SABR, conventional, LDRT).")] = None,
+    technique: Annotated[
+        Optional[str], typer.Option("--technique", help="Technique for a DICOM plan (SABR, conventional, LDRT).")
+    ] = None,
     site: Annotated[Optional[str], typer.Option("--site", help="Lesion site for a DICOM plan.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -145,18 +166,19 @@ def check_command(
             study = read_rt_folder(plan)
             data = _study_prescription(study, technique, site)
             dvhs = {s.name: compute_dvh(s, study.dose) for s in study.structures if s.planes()}
-            oar_report = check_plan_oars(dvhs, study.fractions, rt_data.load_oar_constraints(),
-                                         prescription_gy=study.plan.prescription_gy)
+            oar_report = check_plan_oars(
+                dvhs, study.fractions, rt_data.load_oar_constraints(), prescription_gy=study.plan.prescription_gy
+            )
         else:
             try:
                 data = json.loads(plan.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise DoseError(f"prescription {str(plan)!r}: not readable JSON ({exc})",
-                                field="prescription") from None
+                raise DoseError(
+                    f"prescription {str(plan)!r}: not readable JSON ({exc})", field="prescription"
+                ) from None
         rx = parse_prescription(data)
         reference = rt_data.load_reference_schedules()["schedules"]
-        report = check_prescription(rx, arm_obj.radiotherapy, trial=protocol.id, arm=arm_obj.id,
-                                    reference=reference)
+        report = check_prescription(rx, arm_obj.radiotherapy, trial=protocol.id, arm=arm_obj.id, reference=reference)
     except OligotrialError as exc:
         _fail(exc, as_json)
         return
@@ -174,8 +196,10 @@ def check_command(
     else:
         typer.echo(f"{out['trial']} arm {out['arm']}: {status.upper()}")
         for v in out["lesions"]:
-            typer.echo(f"  lesion {v['lesion']}: {v['dose_gy']:g} Gy / {v['fractions']} fx -> "
-                       f"{v['status']} ({v['regimen']}); BED10 {v['bed10_gy']:.2f} Gy")
+            typer.echo(
+                f"  lesion {v['lesion']}: {v['dose_gy']:g} Gy / {v['fractions']} fx -> "
+                f"{v['status']} ({v['regimen']}); BED10 {v['bed10_gy']:.2f} Gy"
+            )
             for r in v["reasons"]:
                 typer.echo(f"    - [{r['status']}] {r['message']}")
         for f in out["findings"]:
@@ -189,8 +213,9 @@ def check_command(
 @app.command("dvh")
 def dvh_command(
     folder: Annotated[Path, typer.Argument(help="Folder with RT Dose + RT Structure Set (+ RT Plan).")],
-    fractions: Annotated[Optional[int], typer.Option(
-        "--fractions", help="Fractions for the OAR check (default: the RT Plan's).")] = None,
+    fractions: Annotated[
+        Optional[int], typer.Option("--fractions", help="Fractions for the OAR check (default: the RT Plan's).")
+    ] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a DVH plot (PNG).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -206,23 +231,32 @@ def dvh_command(
         n = fractions or study.fractions
         report = None
         if n:
-            report = check_plan_oars(dvhs, n, rt_data.load_oar_constraints(),
-                                     prescription_gy=study.plan.prescription_gy if study.plan else None)
+            report = check_plan_oars(
+                dvhs,
+                n,
+                rt_data.load_oar_constraints(),
+                prescription_gy=study.plan.prescription_gy if study.plan else None,
+            )
         if plot is not None:
             _plot(dvhs, report, plot)
     except OligotrialError as exc:
         _fail(exc, as_json)
         return
-    out = {"fractions": n, "dose_summation": study.dose_summation,
-           "dose_grid_mm": [round(v, 4) for v in study.dose.spacing_mm],
-           "structures": [d.to_dict() for d in dvhs.values()],
-           "oar": report.to_dict() if report else None}
+    out = {
+        "fractions": n,
+        "dose_summation": study.dose_summation,
+        "dose_grid_mm": [round(v, 4) for v in study.dose.spacing_mm],
+        "structures": [d.to_dict() for d in dvhs.values()],
+        "oar": report.to_dict() if report else None,
+    }
     if as_json:
         typer.echo(json.dumps(out, indent=2))
     else:
         for d in out["structures"]:
-            typer.echo(f"{d['structure']}: {d['volume_cc']:.3f} cc, Dmean {d['dmean_gy']:.2f} Gy, "
-                       f"Dmax {d['dmax_gy']:.2f} Gy, D0.035cc {d['d0_035cc_gy']:.2f} Gy")
+            typer.echo(
+                f"{d['structure']}: {d['volume_cc']:.3f} cc, Dmean {d['dmean_gy']:.2f} Gy, "
+                f"Dmax {d['dmax_gy']:.2f} Gy, D0.035cc {d['d0_035cc_gy']:.2f} Gy"
+            )
         if report:
             for r in report.results:
                 typer.echo(f"  [{r.status}] {r.message}")
@@ -248,7 +282,7 @@ def _plot(dvhs: dict, report, path: Path) -> None:
         (line,) = ax.plot(doses, 100.0 * vols / dvh.volume_cc, label=name)
         colours[name] = line.get_color()
     marker = {"pass": "o", "optimal_fail": "s", "mandatory_fail": "X", "not_evaluable": "^"}
-    for r in (report.results if report else []):
+    for r in report.results if report else []:
         c = r.constraint
         metric, dvh = c.parsed, dvhs[r.structure]
         if r.limit is None:

@@ -25,7 +25,11 @@ _STYLE = {"eligible": "bold green", "ineligible": "bold red", "needs_review": "b
 
 def _disease_summary(ds: dict) -> str:
     parts = [ds["definition"]]
-    key = "residual_lesions" if "residual_lesions" in ds else ("lesions_present" if "lesions_present" in ds else "progressing_lesions")
+    key = (
+        "residual_lesions"
+        if "residual_lesions" in ds
+        else ("lesions_present" if "lesions_present" in ds else "progressing_lesions")
+    )
     lesions = ds.get(key) or []
     parts.append(f"{key.replace('_', ' ')}: {', '.join(lesions) or 'none'}")
     if ds.get("sites") is not None:
@@ -40,7 +44,9 @@ def _disease_summary(ds: dict) -> str:
 def _reasons(result: dict) -> str:
     lines = []
     for c in result["criteria"]:
-        failing = (c["kind"] == "inclusion" and c["verdict"] == "not_met") or (c["kind"] == "exclusion" and c["verdict"] == "met")
+        failing = (c["kind"] == "inclusion" and c["verdict"] == "not_met") or (
+            c["kind"] == "exclusion" and c["verdict"] == "met"
+        )
         if failing:
             lines.append(f"[red]✗ {c['id']}[/]: {c['reason']}")
     for c in result["criteria"]:
@@ -60,13 +66,18 @@ def _print_table(doc: dict) -> None:
     table.add_column("Disease state", ratio=1)
     table.add_column("Why not / what is missing", ratio=3)
     for r in doc["results"]:
-        table.add_row(f"{r['short_name']}\n{r['trial']}", f"[{_STYLE[r['verdict']]}]{r['verdict']}[/]",
-                      _disease_summary(r["disease_state"]), _reasons(r))
+        table.add_row(
+            f"{r['short_name']}\n{r['trial']}",
+            f"[{_STYLE[r['verdict']]}]{r['verdict']}[/]",
+            _disease_summary(r["disease_state"]),
+            _reasons(r),
+        )
     console.print(table)
 
 
-def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
-                 compact: bool = False) -> dict[str, Any]:
+def _screen_file(
+    f: Path, protocols: list, assume_attested: bool, today: dt.date | None, compact: bool = False
+) -> dict[str, Any]:
     """One file's screening document (or summary), or its error document
     (``oligotrial.screening-error/1``): a record that cannot be read, is not a valid record, or
     dates something after today (the machine's date) is not screened."""
@@ -74,16 +85,23 @@ def _screen_file(f: Path, protocols: list, assume_attested: bool, today: dt.date
         from oligotrial.adapters.io.records import read_record
         from oligotrial.service.screening import screen_record
 
-        doc = screen_record(read_record(f), protocols, assume_attested=assume_attested, today=today,
-                            compact=compact, not_after=dt.date.today())
+        doc = screen_record(
+            read_record(f),
+            protocols,
+            assume_attested=assume_attested,
+            today=today,
+            compact=compact,
+            not_after=dt.date.today(),
+        )
         doc["file"] = str(f)
         return doc
     except OligotrialError as exc:
         return {"format": "oligotrial.screening-error/1", "file": str(f), "error": exc.to_dict()}
 
 
-def _screened(f: Path, protocols: list, assume_attested: bool, today: dt.date | None,
-              as_json: bool, compact: bool = False) -> tuple[bool, dict[str, Any] | str]:
+def _screened(
+    f: Path, protocols: list, assume_attested: bool, today: dt.date | None, as_json: bool, compact: bool = False
+) -> tuple[bool, dict[str, Any] | str]:
     """(whether the file failed, its document): as JSON text already when ``--json``, so that
     a worker process hands back a string, not a document to pickle and rebuild."""
     doc = _screen_file(f, protocols, assume_attested, today, compact)
@@ -109,8 +127,9 @@ def _protocols(trials: list[str] | None) -> list:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool,
-                 compact: bool = False) -> None:
+def _worker_init(
+    trial_ids: list[str] | None, assume_attested: bool, today: dt.date | None, as_json: bool, compact: bool = False
+) -> None:
     """A worker process loads the protocols once (the same ids the parent resolved)."""
     _WORKER["protocols"] = _protocols(trial_ids)
     _WORKER["options"] = (assume_attested, today, as_json, compact)
@@ -127,22 +146,50 @@ def _chunks(files: list[Path], workers: int) -> list[list[str]]:
     """Contiguous chunks, in order: about four per worker so that the bar moves and the last
     worker is not left alone with a long tail, at most 256 files each."""
     size = max(1, min(256, -(-len(files) // (workers * 4))))
-    return [[str(f) for f in files[i:i + size]] for i in range(0, len(files), size)]
+    return [[str(f) for f in files[i : i + size]] for i in range(0, len(files), size)]
 
 
 def screen(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Patient record files (JSON/YAML) or directories of them.",
-                                                        show_default=False)] = None,
-    trial: Annotated[list[str] | None, typer.Option("--trial", "-t", help="Screen against this trial only (NCT id or short name); repeatable.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Patient record files (JSON/YAML) or directories of them.", show_default=False),
+    ] = None,
+    trial: Annotated[
+        list[str] | None,
+        typer.Option("--trial", "-t", help="Screen against this trial only (NCT id or short name); repeatable."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print oligotrial.screening/1 JSON.")] = False,
-    assume_attested: Annotated[bool, typer.Option("--assume-attested", help="Count every clinician attestation no one has answered yet as given in the trial's favour; recorded answers stand (the 'eligible pending sign-off' list).")] = False,
-    examples: Annotated[bool, typer.Option("--examples", help="Screen the example patients shipped with oligotrial.")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Screening date for records without as_of (default: today).")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes for many files (0: one per CPU core). "
-                                         "The output and its order are the same for any number.")] = 1,
-    compact: Annotated[bool, typer.Option("--compact", help="With --json: the summary format oligotrial.screening-summary/1 "
-                                          "(verdicts, disease-state counts, failing and unknown criteria with "
-                                          "reasons; no registry text), always a JSON list.")] = False,
+    assume_attested: Annotated[
+        bool,
+        typer.Option(
+            "--assume-attested",
+            help="Count every clinician attestation no one has answered yet as given in the trial's favour; recorded answers stand (the 'eligible pending sign-off' list).",
+        ),
+    ] = False,
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Screen the example patients shipped with oligotrial.")
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Screening date for records without as_of (default: today).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            help="Worker processes for many files (0: one per CPU core). "
+            "The output and its order are the same for any number.",
+        ),
+    ] = 1,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="With --json: the summary format oligotrial.screening-summary/1 "
+            "(verdicts, disease-state counts, failing and unknown criteria with "
+            "reasons; no registry text), always a JSON list.",
+        ),
+    ] = False,
 ) -> None:
     """Screen patient records against the trials: a verdict per trial and per criterion.
 
@@ -170,14 +217,24 @@ def screen(
         fail("no patient records given: name files or directories, or use --examples")
     screened: list[tuple[bool, Any]] = []
     show_progress = len(files) > 1
-    with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=not show_progress) as progress:
+    with Progress(
+        TextColumn("screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not show_progress,
+    ) as progress:
         task = progress.add_task("screen", total=len(files))
         if workers > 1 and len(files) > 1:
             ids = [p.id for p in protocols] if trial else None
-            with ProcessPoolExecutor(min(workers, len(files)), mp_context=get_context("spawn"),
-                                     initializer=_worker_init,
-                                     initargs=(ids, assume_attested, today, as_json, compact)) as pool:
+            with ProcessPoolExecutor(
+                min(workers, len(files)),
+                mp_context=get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(ids, assume_attested, today, as_json, compact),
+            ) as pool:
                 for part in pool.map(_worker_chunk, _chunks(files, workers)):  # in submission order
                     screened.extend(part)
                     progress.advance(task, len(part))
@@ -194,9 +251,16 @@ def screen(
         for doc in docs:
             if "error" in doc:
                 err = doc["error"]
-                err_console.print(f"[bold red]{doc['file']}: not screened[/]: {err['message']}", highlight=False, soft_wrap=True)
+                err_console.print(
+                    f"[bold red]{doc['file']}: not screened[/]: {err['message']}", highlight=False, soft_wrap=True
+                )
                 for e in err.get("errors", [])[1:]:
-                    err_console.print(f"  - {e['path']} = {e['value']!r}: expected {e['expected']}", highlight=False, markup=False, soft_wrap=True)
+                    err_console.print(
+                        f"  - {e['path']} = {e['value']!r}: expected {e['expected']}",
+                        highlight=False,
+                        markup=False,
+                        soft_wrap=True,
+                    )
             else:
                 _print_table(doc)
         screened_docs = [d for d in docs if "results" in d]

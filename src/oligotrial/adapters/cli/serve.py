@@ -40,8 +40,13 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.log.info("%s %s %d %.0f ms", scope.get("method", "?"), route_of(scope), status["code"],
-                          (time.perf_counter() - start) * 1000)
+            self.log.info(
+                "%s %s %d %.0f ms",
+                scope.get("method", "?"),
+                route_of(scope),
+                status["code"],
+                (time.perf_counter() - start) * 1000,
+            )
 
 
 def route_of(scope: dict) -> str:
@@ -68,8 +73,10 @@ def _safe_url(url: str) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
-    def serve(host: str = typer.Option(None, help="bind address (default from settings: 127.0.0.1)"),
-              port: int = typer.Option(None, help="port (default from settings: 8000)")) -> None:
+    def serve(
+        host: str = typer.Option(None, help="bind address (default from settings: 127.0.0.1)"),
+        port: int = typer.Option(None, help="port (default from settings: 8000)"),
+    ) -> None:
         """Serve the web interface (sign in at /) and the REST API (/api/v1; docs at /docs,
         OpenAPI at /openapi.json)."""
         import uvicorn
@@ -86,7 +93,8 @@ def register(app: typer.Typer) -> None:
         access_log.setLevel(logging.INFO)
         access_log.propagate = False
         shown = f"[{host}]" if ":" in host else host
-        typer.echo(f"oligotrial: listening on http://{shown}:{port}/ (sign in at /login; API under /api/v1, "
-                   f"docs at /docs); database {_safe_url(s.database_url)}; Ctrl+C stops")
-        uvicorn.run(RequestLog(create_app(container)), host=host, port=port, log_level="warning",
-                    access_log=False)
+        typer.echo(
+            f"oligotrial: listening on http://{shown}:{port}/ (sign in at /login; API under /api/v1, "
+            f"docs at /docs); database {_safe_url(s.database_url)}; Ctrl+C stops"
+        )
+        uvicorn.run(RequestLog(create_app(container)), host=host, port=port, log_level="warning", access_log=False)

@@ -15,11 +15,13 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("add")
-def add(username: str = typer.Option(..., "--username", help="login name"),
-        role: str = typer.Option(..., "--role", help=f"one of {', '.join(ROLES)}"),
-        trial: str = typer.Option(..., "--trial", help="NCT id or short name, or '*' for every trial"),
-        site: str = typer.Option(None, "--site", help="limit the role to one site of a multi-centre trial"),
-        password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")) -> None:
+def add(
+    username: str = typer.Option(..., "--username", help="login name"),
+    role: str = typer.Option(..., "--role", help=f"one of {', '.join(ROLES)}"),
+    trial: str = typer.Option(..., "--trial", help="NCT id or short name, or '*' for every trial"),
+    site: str = typer.Option(None, "--site", help="limit the role to one site of a multi-centre trial"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
+) -> None:
     """Add a user (or grant an existing one a role in another trial). The password is read
     from a prompt, or from stdin with --password-stdin (or when stdin is not a terminal)."""
     from oligotrial.adapters.cli._common import fail

@@ -108,17 +108,31 @@ class FileAnchor:
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             raw = _create_once(self.dir / HMAC_FILE, lambda: base64.b64encode(secrets.token_bytes(32)) + b"\n")
             key = base64.b64decode(raw.strip(), validate=True)
-            pem = _create_once(self.dir / SIGNING_FILE, lambda: Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            pem = _create_once(
+                self.dir / SIGNING_FILE,
+                lambda: Ed25519PrivateKey.generate().private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+            )
             signer = serialization.load_pem_private_key(pem, password=None)
-            _create_once(self.dir / PUBLIC_FILE, lambda: signer.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+            _create_once(
+                self.dir / PUBLIC_FILE,
+                lambda: signer.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+            )
         except (OSError, ValueError, binascii.Error) as exc:
-            raise AuditError(f"audit key directory {self.dir}: cannot read or create its keys ({exc}); expected a "
-                             "writable directory (OLIGOTRIAL_AUDIT_KEY_DIR)", field="audit_key_dir") from None
+            raise AuditError(
+                f"audit key directory {self.dir}: cannot read or create its keys ({exc}); expected a "
+                "writable directory (OLIGOTRIAL_AUDIT_KEY_DIR)",
+                field="audit_key_dir",
+            ) from None
         if len(key) != 32 or not isinstance(signer, Ed25519PrivateKey):
-            raise AuditError(f"audit key directory {self.dir}: {HMAC_FILE} must hold base64 of 32 bytes and "
-                             f"{SIGNING_FILE} an Ed25519 key", field="audit_key_dir")
+            raise AuditError(
+                f"audit key directory {self.dir}: {HMAC_FILE} must hold base64 of 32 bytes and "
+                f"{SIGNING_FILE} an Ed25519 key",
+                field="audit_key_dir",
+            )
         self._key, self._signer = key, signer
 
     def mac_key(self) -> bytes:
@@ -143,11 +157,14 @@ class FileAnchor:
                 continue
             try:
                 cp = json.loads(line)
-                public.verify(base64.b64decode(cp["sig"]), checkpoint_message(cp["seq"], cp["hash"], cp["at"],
-                                                                              cp.get("kind"), cp.get("note")))
+                public.verify(
+                    base64.b64decode(cp["sig"]),
+                    checkpoint_message(cp["seq"], cp["hash"], cp["at"], cp.get("kind"), cp.get("note")),
+                )
             except (ValueError, KeyError, TypeError, InvalidSignature, binascii.Error):
-                raise AuditError(f"{path} line {n}: not a validly signed checkpoint (forged or damaged)",
-                                 code="bad_checkpoint") from None
+                raise AuditError(
+                    f"{path} line {n}: not a validly signed checkpoint (forged or damaged)", code="bad_checkpoint"
+                ) from None
             out.append({k: cp[k] for k in ("seq", "hash", "at", "kind", "note") if k in cp})
         return out
 
@@ -156,8 +173,9 @@ class FileAnchor:
         self._seen_checkpoint = self._seen_checkpoint or bool(cps)
         return cps
 
-    def add_checkpoint(self, seq: int, hash_: str, at: str, kind: str | None = None,
-                       note: str | None = None) -> dict[str, Any]:
+    def add_checkpoint(
+        self, seq: int, hash_: str, at: str, kind: str | None = None, note: str | None = None
+    ) -> dict[str, Any]:
         """Sign and append a checkpoint; ``kind`` "restore" (with ``note``, the backup) records a
         restore, whose head may be older than the latest checkpoint (it rolls those back)."""
         self._ready()
@@ -190,8 +208,10 @@ class FileAnchor:
             data = json.loads(path.read_text())
             return {int(v): int(seq) for v, seq in data["first_seq"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise AuditError(f"{path}: not a chain format epoch (damaged); expected "
-                             '{"first_seq": {"<version>": seq}}', code="bad_format_epoch") from None
+            raise AuditError(
+                f'{path}: not a chain format epoch (damaged); expected {{"first_seq": {{"<version>": seq}}}}',
+                code="bad_format_epoch",
+            ) from None
 
     def record_format(self, first_seq: dict[int, int], at: str) -> dict[int, int]:
         """Record the versions in ``first_seq`` not recorded yet (a recorded one never changes);
@@ -205,9 +225,16 @@ class FileAnchor:
                 merged = {**{int(v): int(s) for v, s in first_seq.items()}, **known}
                 if merged != known:
                     tmp = path.with_name(f".{path.name}.tmp")
-                    tmp.write_text(json.dumps({"first_seq": {str(v): s for v, s in sorted(merged.items())},
-                                               "at": at, "how": "recorded from a verified chain "
-                                               "(trust on first use)"}) + "\n")
+                    tmp.write_text(
+                        json.dumps(
+                            {
+                                "first_seq": {str(v): s for v, s in sorted(merged.items())},
+                                "at": at,
+                                "how": "recorded from a verified chain (trust on first use)",
+                            }
+                        )
+                        + "\n"
+                    )
                     os.chmod(tmp, 0o600)
                     os.replace(tmp, path)
             finally:

@@ -40,8 +40,10 @@ from oligotrial.errors import StorageError
 def _sqlite_path(url: str) -> Path:
     path = make_url(normalise_url(url)).database
     if not path or path == ":memory:":
-        raise StorageError(f"database_url {url!r}: an in-memory database has nothing to back up; expected "
-                           "sqlite:///PATH", field="database_url")
+        raise StorageError(
+            f"database_url {url!r}: an in-memory database has nothing to back up; expected sqlite:///PATH",
+            field="database_url",
+        )
     return Path(path)
 
 
@@ -53,8 +55,11 @@ def _libpq_url(url: str) -> str:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise StorageError(f"{name}: not found on PATH; expected the PostgreSQL client tools (Debian: "
-                           "apt-get install postgresql-client)", field=name)
+        raise StorageError(
+            f"{name}: not found on PATH; expected the PostgreSQL client tools (Debian: "
+            "apt-get install postgresql-client)",
+            field=name,
+        )
     return found
 
 
@@ -74,8 +79,9 @@ def _record_restore(ctx: Any, path: Path) -> Any:
 
     rep, cp = audit.record_restore(ctx, f"backup {path.name}")
     if cp is not None:
-        rep.notes.insert(0, f"restore checkpoint signed: seq {cp['seq']} hash {cp['hash']} at {cp['at']} "
-                            f"({cp.get('note')})")
+        rep.notes.insert(
+            0, f"restore checkpoint signed: seq {cp['seq']} hash {cp['hash']} at {cp['at']} ({cp.get('note')})"
+        )
     return rep
 
 
@@ -87,11 +93,13 @@ def _ctx_on(ctx: Any, engine: Any) -> Any:
 
 def _refuse_existing(path: Path) -> None:
     if path.exists():
-        raise StorageError(f"backup {path}: already exists; expected a new file (a backup is never overwritten)",
-                           field="path")
+        raise StorageError(
+            f"backup {path}: already exists; expected a new file (a backup is never overwritten)", field="path"
+        )
 
 
 # ---- SQLite --------------------------------------------------------------------------------------
+
 
 def _sqlite_backup(settings: Any, ctx: Any, path: Path) -> Any:
     src_path = _sqlite_path(settings.database_url)
@@ -136,8 +144,11 @@ def _sqlite_restore(settings: Any, ctx: Any, path: Path) -> Any:
     target = _sqlite_path(settings.database_url)
     tables = _sqlite_tables(target)
     if tables:
-        raise StorageError(f"database {target}: holds {len(tables)} table(s) ({', '.join(sorted(tables)[:5])}); "
-                           "expected an empty database to restore into", field="database_url")
+        raise StorageError(
+            f"database {target}: holds {len(tables)} table(s) ({', '.join(sorted(tables)[:5])}); "
+            "expected an empty database to restore into",
+            field="database_url",
+        )
     report = _sqlite_report(ctx, path)
     if not report.ok:
         return report
@@ -160,10 +171,10 @@ def _sqlite_restore(settings: Any, ctx: Any, path: Path) -> Any:
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
 
+
 def _snapshot_engine(settings: Any, snapshot: str) -> Any:
     """An engine whose every transaction reads ``snapshot`` (REPEATABLE READ, imported)."""
-    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=1,
-                         ping_after_idle_s=3600)
+    engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=1, ping_after_idle_s=3600)
 
     @event.listens_for(engine, "begin")
     def _import_snapshot(conn: Any) -> None:
@@ -191,8 +202,11 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
             engine.dispose()
         if not report.ok:
             return report
-        done = subprocess.run([*cmd, f"--snapshot={snapshot}", f"--dbname={_libpq_url(settings.database_url)}"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [*cmd, f"--snapshot={snapshot}", f"--dbname={_libpq_url(settings.database_url)}"],
+            capture_output=True,
+            text=True,
+        )
         holder.execute("ROLLBACK")
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -213,15 +227,29 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
     tables = _pg_tables(settings)
     if tables:
         where = settings.database_schema or "the default schema"
-        raise StorageError(f"database: {where} holds {len(tables)} table(s) ({', '.join(sorted(tables)[:5])}); "
-                           "expected an empty database to restore into", field="database_url")
+        raise StorageError(
+            f"database: {where} holds {len(tables)} table(s) ({', '.join(sorted(tables)[:5])}); "
+            "expected an empty database to restore into",
+            field="database_url",
+        )
     listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True)
     if listing.returncode != 0:
-        raise StorageError(f"backup {path}: not a pg_dump custom-format archive ({listing.stderr.strip()[:300]})",
-                           field="path")
-    done = subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                           "--single-transaction", f"--dbname={_libpq_url(settings.database_url)}", str(path)],
-                          capture_output=True, text=True)
+        raise StorageError(
+            f"backup {path}: not a pg_dump custom-format archive ({listing.stderr.strip()[:300]})", field="path"
+        )
+    done = subprocess.run(
+        [
+            _tool("pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            f"--dbname={_libpq_url(settings.database_url)}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise StorageError(f"pg_restore: exit {done.returncode}: {done.stderr.strip()[:500]}", field="pg_restore")
     engine = make_engine(settings.database_url, schema=settings.database_schema, pool_size=1)
@@ -232,6 +260,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
 
 
 # ---- entry points --------------------------------------------------------------------------------
+
 
 def backup(settings: Any, ctx: Any, path: str | Path) -> Any:
     """Write a backup of the settings' database to ``path`` (a new file) and return the audit

@@ -29,7 +29,9 @@ class AesGcmCipher:
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
-            raise BlindingError(f"allocation key: {len(key)} bytes; expected 32", code="bad_key", field="allocation_key")
+            raise BlindingError(
+                f"allocation key: {len(key)} bytes; expected 32", code="bad_key", field="allocation_key"
+            )
         self._aes = AESGCM(key)
 
     def encrypt(self, plaintext: str, context: str) -> str:
@@ -41,7 +43,7 @@ class AesGcmCipher:
 
     def decrypt(self, token: str, context: str) -> str:
         padded = token.startswith(self.PREFIX)
-        body = token[len(self.PREFIX):] if padded else token
+        body = token[len(self.PREFIX) :] if padded else token
         try:
             raw = base64.urlsafe_b64decode(body.encode())
             data = self._aes.decrypt(raw[:12], raw[12:], context.encode())
@@ -52,8 +54,10 @@ class AesGcmCipher:
                 data = data[:-1]
             return data.decode()
         except (InvalidTag, ValueError):
-            raise BlindingError("allocation: cannot be decrypted with the configured key (wrong key or "
-                                "tampered value)", code="decrypt_failed") from None
+            raise BlindingError(
+                "allocation: cannot be decrypted with the configured key (wrong key or tampered value)",
+                code="decrypt_failed",
+            ) from None
 
 
 class Argon2Hasher:

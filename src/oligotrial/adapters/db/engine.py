@@ -17,19 +17,21 @@ from oligotrial.errors import StorageError
 def normalise_url(url: str) -> str:
     """``postgresql://`` and ``postgres://`` use psycopg 3; SQLite URLs pass through."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
-def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
-                ping_after_idle_s: float = 5.0) -> Engine:
+def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10, ping_after_idle_s: float = 5.0) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
-        raise StorageError(f"database_url: cannot be parsed ({type(exc).__name__}); expected sqlite:///PATH "
-                           "or postgresql://USER@HOST:PORT/DB", field="database_url") from None
+        raise StorageError(
+            f"database_url: cannot be parsed ({type(exc).__name__}); expected sqlite:///PATH "
+            "or postgresql://USER@HOST:PORT/DB",
+            field="database_url",
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 60})
 
@@ -43,7 +45,9 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
-        queue = WriterQueue(parsed.database + "-writers.lock") if parsed.database not in (None, "", ":memory:") else None
+        queue = (
+            WriterQueue(parsed.database + "-writers.lock") if parsed.database not in (None, "", ":memory:") else None
+        )
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(conn):
@@ -60,6 +64,7 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
                 raise
 
         if queue is not None:
+
             @event.listens_for(engine, "commit")
             def _sqlite_committed(_conn):
                 queue.release()
@@ -72,8 +77,9 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
     connect_args = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60,
-                           connect_args=connect_args)
+    engine = create_engine(
+        parsed, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60, connect_args=connect_args
+    )
     _ping_when_idle(engine, ping_after_idle_s)
     return engine
 

@@ -89,9 +89,11 @@ SELECT head.last_seq, %(at)s, %(actor)s, %(role)s, %(trial)s, %(action)s, %(enti
 AUDIT_FIELDS = ("at", "actor", "role", "trial", "action", "entity_type", "entity_id", "old", "new", "reason")
 
 _ALLOC_COLS = [c.name for c in t.allocations.columns]
-ADD_ALLOCATION = (f"INSERT INTO allocations ({', '.join(_ALLOC_COLS)}) VALUES ("
-                  + ", ".join(f"CAST(%({c})s AS json)" if c == "strata" else f"%({c})s" for c in _ALLOC_COLS)
-                  + ")")
+ADD_ALLOCATION = (
+    f"INSERT INTO allocations ({', '.join(_ALLOC_COLS)}) VALUES ("
+    + ", ".join(f"CAST(%({c})s AS json)" if c == "strata" else f"%({c})s" for c in _ALLOC_COLS)
+    + ")"
+)
 
 
 def _json(value: Any) -> str:
@@ -100,8 +102,15 @@ def _json(value: Any) -> str:
 
 def append_audit_params(entry: dict[str, Any], mac: str, bind: str | None, marker: str | None) -> dict[str, Any]:
     params = {k: entry.get(k) for k in AUDIT_FIELDS}
-    params.update(old=_json(params["old"]), new=_json(params["new"]), mac=mac, bind=bind, marker=marker,
-                  nonce=entry.get("nonce"), v=entry_version(entry))
+    params.update(
+        old=_json(params["old"]),
+        new=_json(params["new"]),
+        mac=mac,
+        bind=bind,
+        marker=marker,
+        nonce=entry.get("nonce"),
+        v=entry_version(entry),
+    )
     return params
 
 
@@ -111,8 +120,12 @@ def allocation_params(row: dict[str, Any]) -> dict[str, Any]:
 
 _P_COLS = tuple(c.name for c in t.participants.columns)
 _L_COLS = tuple(c.name for c in t.randomization_lists.columns)
-_JSON_COLS = frozenset(c.name for table in (t.participants, t.randomization_lists, t.allocations)
-                       for c in table.columns if isinstance(c.type, JSON))
+_JSON_COLS = frozenset(
+    c.name
+    for table in (t.participants, t.randomization_lists, t.allocations)
+    for c in table.columns
+    if isinstance(c.type, JSON)
+)
 
 #: The participant, row-locked to commit, with its trial's live list (None columns if there is
 #: none) in one statement; sent in the same round trip as BEGIN. Participants are found by
@@ -120,9 +133,13 @@ _JSON_COLS = frozenset(c.name for table in (t.participants, t.randomization_list
 #: checked after): with ``trial = ...`` beside it, a planner without statistics read every
 #: participant of the trial through the (trial, external_id) index.
 LOCK_FOR_RANDOMIZATION = (
-    "SELECT " + ", ".join(f"p.{c}" for c in _P_COLS) + ", " + ", ".join(f"l.{c} AS l_{c}" for c in _L_COLS)
+    "SELECT "
+    + ", ".join(f"p.{c}" for c in _P_COLS)
+    + ", "
+    + ", ".join(f"l.{c} AS l_{c}" for c in _L_COLS)
     + " FROM participants p LEFT JOIN randomization_lists l ON l.trial = p.trial"
-    + " WHERE p.id = %(pid)s FOR UPDATE OF p")  # by primary key only: the caller checks the trial
+    + " WHERE p.id = %(pid)s FOR UPDATE OF p"
+)  # by primary key only: the caller checks the trial
 
 
 def json_value(value: Any) -> Any:
@@ -224,12 +241,25 @@ def allocate_params(req: Any, row_template: tuple[str, str, str]) -> dict[str, A
     """Parameters of :data:`ALLOCATE`; ``row_template`` is
     :func:`oligotrial.domain.trial.audit.allocation_template` of the allocation it writes."""
     e = req.entry
-    params = {"list_id": req.list_id, "stratum": req.stratum, "participant_id": req.participant_id,
-              "from_state": req.from_state, "at": req.at, "trial": req.trial, "strata": _json(req.strata),
-              "allocated_by": req.by,
-              "r_head": row_template[0], "r_mid": row_template[1], "r_tail": row_template[2],
-              "e_new": _json(e.get("new")), "e_old": _json(e.get("old")), "e_mac": req.mac, "e_marker": req.marker,
-              "e_nonce": e.get("nonce"), "e_v": entry_version(e)}
+    params = {
+        "list_id": req.list_id,
+        "stratum": req.stratum,
+        "participant_id": req.participant_id,
+        "from_state": req.from_state,
+        "at": req.at,
+        "trial": req.trial,
+        "strata": _json(req.strata),
+        "allocated_by": req.by,
+        "r_head": row_template[0],
+        "r_mid": row_template[1],
+        "r_tail": row_template[2],
+        "e_new": _json(e.get("new")),
+        "e_old": _json(e.get("old")),
+        "e_mac": req.mac,
+        "e_marker": req.marker,
+        "e_nonce": e.get("nonce"),
+        "e_v": entry_version(e),
+    }
     for k in ("at", "actor", "role", "trial", "action", "entity_type", "entity_id", "reason"):
         params[f"e_{k}"] = e.get(k)
     for f, value in req.changes.items():

@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
@@ -18,7 +30,8 @@ users = Table(
 )
 
 user_roles = Table(
-    "user_roles", metadata,
+    "user_roles",
+    metadata,
     Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("trial", String(32), primary_key=True),
     Column("role", String(32), nullable=False),
@@ -26,7 +39,8 @@ user_roles = Table(
 )
 
 participants = Table(
-    "participants", metadata,
+    "participants",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("trial", String(32), nullable=False),
     Column("external_id", String(128), nullable=False),
@@ -46,7 +60,8 @@ participants = Table(
 )
 
 randomization_lists = Table(
-    "randomization_lists", metadata,
+    "randomization_lists",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("trial", String(32), nullable=False, unique=True),
     Column("method", String(32), nullable=False),
@@ -59,14 +74,16 @@ randomization_lists = Table(
 )
 
 randomization_strata = Table(
-    "randomization_strata", metadata,
+    "randomization_strata",
+    metadata,
     Column("list_id", Integer, ForeignKey("randomization_lists.id"), primary_key=True),
     Column("stratum", String(255), primary_key=True),
     Column("next_seq", Integer, nullable=False),
 )
 
 randomization_slots = Table(
-    "randomization_slots", metadata,
+    "randomization_slots",
+    metadata,
     Column("list_id", Integer, ForeignKey("randomization_lists.id"), primary_key=True),
     Column("stratum", String(255), primary_key=True),
     Column("seq", Integer, primary_key=True),
@@ -78,7 +95,8 @@ randomization_slots = Table(
 )
 
 allocations = Table(
-    "allocations", metadata,
+    "allocations",
+    metadata,
     Column("participant_id", String(32), ForeignKey("participants.id"), primary_key=True),
     Column("trial", String(32), nullable=False),
     Column("list_id", Integer, ForeignKey("randomization_lists.id"), nullable=False),
@@ -92,7 +110,8 @@ allocations = Table(
 )
 
 visits = Table(
-    "visits", metadata,
+    "visits",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
     Column("code", String(64), nullable=False),
@@ -109,7 +128,8 @@ visits = Table(
 )
 
 entries = Table(
-    "clinical_entries", metadata,
+    "clinical_entries",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -126,7 +146,8 @@ entries = Table(
 )
 
 notifications = Table(
-    "notifications", metadata,
+    "notifications",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("trial", String(32), nullable=False),
     Column("kind", String(64), nullable=False),
@@ -136,7 +157,8 @@ notifications = Table(
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(40), nullable=False),
     Column("actor", String(64), nullable=False),
@@ -152,8 +174,8 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     # 0004: the keyed chain (domain.trial.audit): 1 = unkeyed SHA-256 link, 2 = keyed digest
     Column("v", Integer, nullable=False, server_default="1"),
-    Column("mac", String(64)),     # HMAC-SHA256 of the entry's content (v2)
-    Column("bind", Text),          # a row written with the entry: "<slot seq>:<allocation digest>"
+    Column("mac", String(64)),  # HMAC-SHA256 of the entry's content (v2)
+    Column("bind", Text),  # a row written with the entry: "<slot seq>:<allocation digest>"
     Column("marker", String(64)),  # the text in ``new`` that stands for the bound slot number
     # 0008_audit: a random nonce inside the keyed digest (v3): a copied entry repeats it
     Column("nonce", String(32)),
@@ -162,7 +184,8 @@ audit_log = Table(
 )
 
 audit_head = Table(
-    "audit_head", metadata,
+    "audit_head",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_seq", Integer, nullable=False),
     Column("last_hash", String(64), nullable=False),
@@ -170,7 +193,8 @@ audit_head = Table(
 
 # 0005: data queries (discrepancy notes) on a participant's data, and each step of their history
 data_queries = Table(
-    "data_queries", metadata,
+    "data_queries",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("trial", String(32), nullable=False),
     Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False),
@@ -185,7 +209,8 @@ data_queries = Table(
 )
 
 data_query_messages = Table(
-    "data_query_messages", metadata,
+    "data_query_messages",
+    metadata,
     Column("query_id", Integer, ForeignKey("data_queries.id"), primary_key=True),
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("action", String(16), nullable=False),  # raise, answer, close, reopen
@@ -199,7 +224,8 @@ data_query_messages = Table(
 # digest of its CSRF secret, never the secret) is kept here from sign-out until it would have
 # expired anyway, and a cookie whose id is here is refused.
 ended_sessions = Table(
-    "ended_sessions", metadata,
+    "ended_sessions",
+    metadata,
     Column("sid", String(64), primary_key=True),
     Column("user_id", Integer, nullable=False),
     Column("ended_at", String(40), nullable=False),

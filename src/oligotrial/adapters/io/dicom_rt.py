@@ -55,8 +55,11 @@ def _read(path: Path) -> pydicom.Dataset:
     try:
         return pydicom.dcmread(str(path))
     except (InvalidDicomError, OSError, EOFError, ValueError, TypeError) as exc:
-        raise DoseError(f"file {path.name}: not a readable DICOM file ({exc.__class__.__name__}); "
-                        "expected an RT Plan, RT Dose or RT Structure Set", field="file") from None
+        raise DoseError(
+            f"file {path.name}: not a readable DICOM file ({exc.__class__.__name__}); "
+            "expected an RT Plan, RT Dose or RT Structure Set",
+            field="file",
+        ) from None
 
 
 def read_rt_file(path: str | Path) -> pydicom.Dataset:
@@ -65,8 +68,10 @@ def read_rt_file(path: str | Path) -> pydicom.Dataset:
     ds = _read(p)
     modality = str(getattr(ds, "Modality", "") or "")
     if modality not in RT_MODALITIES:
-        raise DoseError(f"file {p.name}: Modality {modality or 'missing'!r} is not DICOM RT; expected "
-                        "RTPLAN, RTDOSE or RTSTRUCT", field="Modality")
+        raise DoseError(
+            f"file {p.name}: Modality {modality or 'missing'!r} is not DICOM RT; expected RTPLAN, RTDOSE or RTSTRUCT",
+            field="Modality",
+        )
     return ds
 
 
@@ -87,12 +92,18 @@ def parse_plan(ds: pydicom.Dataset, source: str = "") -> PlanInfo:
     plan delivers (the sum over its groups)."""
     groups = []
     for k, g in enumerate(getattr(ds, "FractionGroupSequence", None) or [], start=1):
-        refs = {int(r.ReferencedDoseReferenceNumber)
-                for r in getattr(g, "ReferencedDoseReferenceSequence", None) or []
-                if "ReferencedDoseReferenceNumber" in r}
-        groups.append({"number": _int_or_none(getattr(g, "FractionGroupNumber", None)) or k,
-                       "fractions": _int_or_none(getattr(g, "NumberOfFractionsPlanned", None)),
-                       "dose_references": sorted(refs)})
+        refs = {
+            int(r.ReferencedDoseReferenceNumber)
+            for r in getattr(g, "ReferencedDoseReferenceSequence", None) or []
+            if "ReferencedDoseReferenceNumber" in r
+        }
+        groups.append(
+            {
+                "number": _int_or_none(getattr(g, "FractionGroupNumber", None)) or k,
+                "fractions": _int_or_none(getattr(g, "NumberOfFractionsPlanned", None)),
+                "dose_references": sorted(refs),
+            }
+        )
     counts = [g["fractions"] for g in groups]
     fractions = sum(counts) if counts and None not in counts else None
     targets = []
@@ -118,22 +129,27 @@ def parse_plan(ds: pydicom.Dataset, source: str = "") -> PlanInfo:
             target["fraction_group"] = delivering[0]["number"]
             target["fractions"] = delivering[0]["fractions"]
             if target["fractions"] is None:
-                target["fractions_problem"] = (f"fraction group {delivering[0]['number']} has no "
-                                               "NumberOfFractionsPlanned")
+                target["fractions_problem"] = (
+                    f"fraction group {delivering[0]['number']} has no NumberOfFractionsPlanned"
+                )
         elif not groups:
             target["fractions_problem"] = "the plan has no FractionGroupSequence"
         elif number is None:
-            target["fractions_problem"] = (f"the plan has {len(groups)} fraction groups and the target has no "
-                                           "DoseReferenceNumber for one of them to name")
+            target["fractions_problem"] = (
+                f"the plan has {len(groups)} fraction groups and the target has no "
+                "DoseReferenceNumber for one of them to name"
+            )
         elif not delivering:
             target["fractions_problem"] = (
                 f"the plan has {len(groups)} fraction groups and none names dose reference {number} in "
-                "its ReferencedDoseReferenceSequence, so the target's number of fractions is unknown")
+                "its ReferencedDoseReferenceSequence, so the target's number of fractions is unknown"
+            )
         else:
             target["fractions_problem"] = (
                 f"fraction groups {', '.join(str(g['number']) for g in delivering)} all deliver it, and "
                 "TargetPrescriptionDose is the total, so its dose per fraction in each group is unknown; "
-                "check each group's prescription separately")
+                "check each group's prescription separately"
+            )
         targets.append(target)
     doses = [t["prescription_gy"] for t in targets if t["prescription_gy"] is not None]
     return PlanInfo(
@@ -152,20 +168,25 @@ def parse_dose(ds: pydicom.Dataset, *, fractions: int | None = None, source: str
     where = source or "RT Dose"
     units = str(getattr(ds, "DoseUnits", ""))
     if units != "GY":
-        raise DoseError(f"{where} DoseUnits {units!r}: expected GY (relative dose cannot be checked)",
-                        field="DoseUnits")
+        raise DoseError(
+            f"{where} DoseUnits {units!r}: expected GY (relative dose cannot be checked)", field="DoseUnits"
+        )
     dtype = str(getattr(ds, "DoseType", ""))
     if dtype != "PHYSICAL":
         raise DoseError(f"{where} DoseType {dtype!r}: expected PHYSICAL", field="DoseType")
     summation = str(getattr(ds, "DoseSummationType", ""))
     if summation not in ACCEPTED_SUMMATION:
-        raise DoseError(f"{where} DoseSummationType {summation!r}: expected one of "
-                        f"{sorted(ACCEPTED_SUMMATION)} (BEAM and CONTROL_POINT are partial doses)",
-                        field="DoseSummationType")
+        raise DoseError(
+            f"{where} DoseSummationType {summation!r}: expected one of "
+            f"{sorted(ACCEPTED_SUMMATION)} (BEAM and CONTROL_POINT are partial doses)",
+            field="DoseSummationType",
+        )
     iop = [float(v) for v in getattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0])]
     if not np.allclose(iop, [1, 0, 0, 0, 1, 0], atol=1e-4):
-        raise DoseError(f"{where} ImageOrientationPatient {iop}: expected an axial grid "
-                        "[1, 0, 0, 0, 1, 0]", field="ImageOrientationPatient")
+        raise DoseError(
+            f"{where} ImageOrientationPatient {iop}: expected an axial grid [1, 0, 0, 0, 1, 0]",
+            field="ImageOrientationPatient",
+        )
     x0, y0, z0 = (float(v) for v in ds.ImagePositionPatient)
     row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
     scaling = float(getattr(ds, "DoseGridScaling", 1.0) or 1.0)
@@ -174,15 +195,20 @@ def parse_dose(ds: pydicom.Dataset, *, fractions: int | None = None, source: str
         dose = dose[np.newaxis]
     offsets = np.asarray([float(v) for v in getattr(ds, "GridFrameOffsetVector", [0.0])], dtype=float)
     if offsets.size != dose.shape[0]:
-        raise DoseError(f"{where} GridFrameOffsetVector has {offsets.size} values: expected one per "
-                        f"frame ({dose.shape[0]})", field="GridFrameOffsetVector")
+        raise DoseError(
+            f"{where} GridFrameOffsetVector has {offsets.size} values: expected one per frame ({dose.shape[0]})",
+            field="GridFrameOffsetVector",
+        )
     z = offsets + z0 if offsets[0] == 0 or not np.isclose(offsets[0], z0) else offsets
     if z.size > 1 and z[1] < z[0]:
         z, dose = z[::-1], dose[::-1]
     if summation == "FRACTION":
         if not fractions:
-            raise DoseError(f"{where} DoseSummationType FRACTION: expected an RT Plan with "
-                            "NumberOfFractionsPlanned to scale the dose", field="DoseSummationType")
+            raise DoseError(
+                f"{where} DoseSummationType FRACTION: expected an RT Plan with "
+                "NumberOfFractionsPlanned to scale the dose",
+                field="DoseSummationType",
+            )
         dose = dose * fractions
     x = x0 + col_mm * np.arange(dose.shape[2])
     y = y0 + row_mm * np.arange(dose.shape[1])
@@ -191,8 +217,10 @@ def parse_dose(ds: pydicom.Dataset, *, fractions: int | None = None, source: str
 
 def parse_structures(ds: pydicom.Dataset, source: str = "") -> list[Structure]:
     names = {int(r.ROINumber): str(r.ROIName) for r in getattr(ds, "StructureSetROISequence", None) or []}
-    types = {int(o.ReferencedROINumber): str(getattr(o, "RTROIInterpretedType", "") or "") or None
-             for o in getattr(ds, "RTROIObservationsSequence", None) or []}
+    types = {
+        int(o.ReferencedROINumber): str(getattr(o, "RTROIInterpretedType", "") or "") or None
+        for o in getattr(ds, "RTROIObservationsSequence", None) or []
+    }
     out = []
     for roi in getattr(ds, "ROIContourSequence", None) or []:
         number = int(roi.ReferencedROINumber)
@@ -205,9 +233,12 @@ def parse_structures(ds: pydicom.Dataset, source: str = "") -> list[Structure]:
             if len(pts) < 3:
                 continue
             if np.ptp(pts[:, 2]) > 0.01:
-                raise DoseError(f"{source or 'RT Structure Set'} ROI {name!r}: a contour spans z "
-                                f"{pts[:, 2].min():.2f}..{pts[:, 2].max():.2f} mm; expected axial "
-                                "(constant-z) contours", field="ContourData")
+                raise DoseError(
+                    f"{source or 'RT Structure Set'} ROI {name!r}: a contour spans z "
+                    f"{pts[:, 2].min():.2f}..{pts[:, 2].max():.2f} mm; expected axial "
+                    "(constant-z) contours",
+                    field="ContourData",
+                )
             contours.append((float(pts[0, 2]), pts[:, :2]))
         out.append(Structure(name, tuple(contours), number, types.get(number)))
     return out
@@ -222,16 +253,20 @@ def _dose_fractions(plan: PlanInfo | None, dose_ds: pydicom.Dataset, source: str
     groups = plan.fraction_groups
     if str(getattr(dose_ds, "DoseSummationType", "")) != "FRACTION" or len(groups) <= 1:
         return plan.fractions
-    named = [int(fg.ReferencedFractionGroupNumber)
-             for rp in getattr(dose_ds, "ReferencedRTPlanSequence", None) or []
-             for fg in getattr(rp, "ReferencedFractionGroupSequence", None) or []
-             if "ReferencedFractionGroupNumber" in fg]
+    named = [
+        int(fg.ReferencedFractionGroupNumber)
+        for rp in getattr(dose_ds, "ReferencedRTPlanSequence", None) or []
+        for fg in getattr(rp, "ReferencedFractionGroupSequence", None) or []
+        if "ReferencedFractionGroupNumber" in fg
+    ]
     match = [g for g in groups if g["number"] in named]
     if len(match) != 1:
-        raise DoseError(f"{source} DoseSummationType FRACTION: the plan has {len(groups)} fraction groups "
-                        f"and the dose names {named or 'none'}; expected one ReferencedFractionGroupNumber "
-                        f"among {[g['number'] for g in groups]} to scale the dose",
-                        field="ReferencedFractionGroupNumber")
+        raise DoseError(
+            f"{source} DoseSummationType FRACTION: the plan has {len(groups)} fraction groups "
+            f"and the dose names {named or 'none'}; expected one ReferencedFractionGroupNumber "
+            f"among {[g['number'] for g in groups]} to scale the dose",
+            field="ReferencedFractionGroupNumber",
+        )
     return match[0]["fractions"]
 
 
@@ -247,25 +282,38 @@ def read_rt_folder(folder: str | Path) -> RTStudy:
         ds = _read(path)
         modality = str(getattr(ds, "Modality", "") or "")
         {"RTPLAN": plans, "RTDOSE": doses, "RTSTRUCT": structs}.get(modality, ignored).append(
-            (path, ds) if modality in RT_MODALITIES else path.name)
+            (path, ds) if modality in RT_MODALITIES else path.name
+        )
     if not doses or not structs:
-        raise DoseError(f"folder {root.name!r}: found {len(plans)} RT Plan, {len(doses)} RT Dose and "
-                        f"{len(structs)} RT Structure Set file(s); expected at least one RT Dose and "
-                        "one RT Structure Set", field="folder")
+        raise DoseError(
+            f"folder {root.name!r}: found {len(plans)} RT Plan, {len(doses)} RT Dose and "
+            f"{len(structs)} RT Structure Set file(s); expected at least one RT Dose and "
+            "one RT Structure Set",
+            field="folder",
+        )
     for kind, found in (("RT Plan", plans), ("RT Dose", doses), ("RT Structure Set", structs)):
         if len(found) > 1:
-            raise DoseError(f"folder {root.name!r}: {len(found)} {kind} files "
-                            f"({', '.join(p.name for p, _ in found)}); expected one", field="folder")
+            raise DoseError(
+                f"folder {root.name!r}: {len(found)} {kind} files "
+                f"({', '.join(p.name for p, _ in found)}); expected one",
+                field="folder",
+            )
     plan = parse_plan(plans[0][1], plans[0][0].name) if plans else None
     dose_path, dose_ds = doses[0]
     struct_path, struct_ds = structs[0]
-    grid, summation = parse_dose(dose_ds, fractions=_dose_fractions(plan, dose_ds, dose_path.name),
-                                 source=dose_path.name)
+    grid, summation = parse_dose(
+        dose_ds, fractions=_dose_fractions(plan, dose_ds, dose_path.name), source=dose_path.name
+    )
     for_dose = str(getattr(dose_ds, "FrameOfReferenceUID", "") or "")
-    for_struct = {str(getattr(r, "ReferencedFrameOfReferenceUID", "") or "")
-                  for r in getattr(struct_ds, "StructureSetROISequence", None) or []} - {""}
+    for_struct = {
+        str(getattr(r, "ReferencedFrameOfReferenceUID", "") or "")
+        for r in getattr(struct_ds, "StructureSetROISequence", None) or []
+    } - {""}
     if for_dose and for_struct and for_dose not in for_struct:
-        raise DoseError(f"RT Dose FrameOfReferenceUID {for_dose}: expected the structure set's "
-                        f"{sorted(for_struct)}", field="FrameOfReferenceUID")
-    return RTStudy(plan, grid, parse_structures(struct_ds, struct_path.name), summation,
-                   dose_path.name, struct_path.name, ignored)
+        raise DoseError(
+            f"RT Dose FrameOfReferenceUID {for_dose}: expected the structure set's {sorted(for_struct)}",
+            field="FrameOfReferenceUID",
+        )
+    return RTStudy(
+        plan, grid, parse_structures(struct_ds, struct_path.name), summation, dose_path.name, struct_path.name, ignored
+    )

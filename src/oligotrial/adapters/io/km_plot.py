@@ -28,11 +28,22 @@ __all__ = ["plot_kaplan_meier"]
 _COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
-def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: str | Path | None = None, *,
-                      reference: str | None = None, time_unit: str = "months", title: str | None = None,
-                      ylabel: str = "Survival probability", conf_int: bool = False,
-                      risk_times: Sequence[float] | None = None, dpi: int = 300,
-                      figsize: tuple[float, float] = (7.0, 5.6), cut_at_risk: float | None = None) -> Figure:
+def plot_kaplan_meier(
+    time: Sequence,
+    event: Sequence,
+    group: Sequence,
+    path: str | Path | None = None,
+    *,
+    reference: str | None = None,
+    time_unit: str = "months",
+    title: str | None = None,
+    ylabel: str = "Survival probability",
+    conf_int: bool = False,
+    risk_times: Sequence[float] | None = None,
+    dpi: int = 300,
+    figsize: tuple[float, float] = (7.0, 5.6),
+    cut_at_risk: float | None = None,
+) -> Figure:
     """Draw Kaplan-Meier curves of ``time``/``event`` by ``group`` and save them to ``path``.
 
     Parameters
@@ -65,8 +76,10 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
     curves = group_curves(rows.time, rows.event, rows.group, reference=reference)
     t_all, g_all = rows.time, rows.group
     cuts = {label: (curve_cut(km, cut_at_risk) if cut_at_risk is not None else None) for label, km in curves.items()}
-    ends = [c["time"] if c else (float(km.time[-1]) if km.time.size else 0.0)
-            for c, km in zip(cuts.values(), curves.values())]
+    ends = [
+        c["time"] if c else (float(km.time[-1]) if km.time.size else 0.0)
+        for c, km in zip(cuts.values(), curves.values())
+    ]
     t_max = max(ends) if ends else 1.0
 
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
@@ -81,23 +94,29 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
         shown = km.time <= cut["time"] if cut else np.ones(km.time.size, dtype=bool)
         x = np.concatenate(([0.0], km.time[shown]))
         y = np.concatenate(([1.0], km.surv[shown]))
-        ax.step(x, y, where="post", color=colour, linewidth=1.6,
-                label=f"{label} (n = {km.n}, events = {km.events})")
+        ax.step(x, y, where="post", color=colour, linewidth=1.6, label=f"{label} (n = {km.n}, events = {km.events})")
         if conf_int:
             lo = np.concatenate(([1.0], np.nan_to_num(km.lower[shown], nan=0.0)))
             hi = np.concatenate(([1.0], np.nan_to_num(km.upper[shown], nan=0.0)))
             ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
         cens = (km.n_censor > 0) & shown
-        ax.plot(km.time[cens], km.surv[cens], linestyle="none", marker="+", markersize=7,
-                markeredgewidth=1.2, color=colour)
+        ax.plot(
+            km.time[cens], km.surv[cens], linestyle="none", marker="+", markersize=7, markeredgewidth=1.2, color=colour
+        )
         if cut:
             ax.plot([x[-1], x[-1]], [y[-1] - 0.04, y[-1] + 0.04], color=colour, linewidth=2.2, gid="km-cut")
-            ax.annotate(f"cut: < {cut_at_risk:.0%} at risk ({cut['n_at_risk_after']} of {km.n})",
-                        (x[-1], y[-1]), textcoords="offset points", xytext=(-4, 8 + 11 * i), ha="right",
-                        fontsize=7.5, color=colour)
+            ax.annotate(
+                f"cut: < {cut_at_risk:.0%} at risk ({cut['n_at_risk_after']} of {km.n})",
+                (x[-1], y[-1]),
+                textcoords="offset points",
+                xytext=(-4, 8 + 11 * i),
+                ha="right",
+                fontsize=7.5,
+                color=colour,
+            )
         med = km_median(km)["estimate"]
         if med is not None and cut and med > cut["time"]:
-            med = None                  # the median lies in the part not drawn: no dashed line to it
+            med = None  # the median lies in the part not drawn: no dashed line to it
         if med is not None:
             ax.plot([0.0, med], [0.5, 0.5], linestyle="--", linewidth=0.9, color=colour, alpha=0.8)
             ax.plot([med, med], [0.0, 0.5], linestyle="--", linewidth=0.9, color=colour, alpha=0.8)
@@ -124,14 +143,13 @@ def plot_kaplan_meier(time: Sequence, event: Sequence, group: Sequence, path: st
         row = n_groups - 1 - i
         for t in at:
             n_at = int(t_g.size - np.searchsorted(t_g, t, side="left"))
-            risk_ax.text(t, row, str(n_at), ha="center", va="center", fontsize=9,
-                         color=_COLOURS[i % len(_COLOURS)])
+            risk_ax.text(t, row, str(n_at), ha="center", va="center", fontsize=9, color=_COLOURS[i % len(_COLOURS)])
     risk_ax.set_yticks(range(n_groups))
     risk_ax.set_yticklabels(list(curves)[::-1], fontsize=9)
     for tick, colour in zip(risk_ax.get_yticklabels(), [_COLOURS[i % len(_COLOURS)] for i in range(n_groups)][::-1]):
         tick.set_color(colour)
     risk_ax.tick_params(axis="both", length=0)
-    risk_ax.tick_params(axis="y", pad=16)   # clear of the figures centred on t = 0
+    risk_ax.tick_params(axis="y", pad=16)  # clear of the figures centred on t = 0
     risk_ax.tick_params(axis="x", labelbottom=False)
     risk_ax.spines[:].set_visible(False)
     risk_ax.set_title("Number at risk", fontsize=9, loc="left")

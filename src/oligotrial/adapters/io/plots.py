@@ -86,7 +86,7 @@ def lesion_series(patient: Patient, document: dict[str, Any]) -> LesionSeries:
     new: list[tuple[int, str]] = []
     for d in follow:
         p = points.get(d)
-        for lid, f in (p.findings.items() if p is not None else ()):
+        for lid, f in p.findings.items() if p is not None else ():
             if f.new and lid not in seen:
                 seen.add(lid)
                 new.append(((d - base_date).days, lid))
@@ -132,10 +132,28 @@ def _lesion_panel(ax, document: dict[str, Any], series: LesionSeries | None) -> 
     ax.axhline(0, color="#7f7f7f", lw=0.8)
     ax.axhline(PD_REF_PCT, ls="--", color="#c00000", lw=1, label="+20 %")
     ax.axhline(PR_REF_PCT, ls="--", color="#2e7d32", lw=1, label="-30 %")
-    ax.text(1.0, PD_REF_PCT, " +20 %", transform=ax.get_yaxis_transform(), color="#c00000",
-            va="center", ha="left", fontsize=8, clip_on=False)
-    ax.text(1.0, PR_REF_PCT, " -30 %", transform=ax.get_yaxis_transform(), color="#2e7d32",
-            va="center", ha="left", fontsize=8, clip_on=False)
+    ax.text(
+        1.0,
+        PD_REF_PCT,
+        " +20 %",
+        transform=ax.get_yaxis_transform(),
+        color="#c00000",
+        va="center",
+        ha="left",
+        fontsize=8,
+        clip_on=False,
+    )
+    ax.text(
+        1.0,
+        PR_REF_PCT,
+        " -30 %",
+        transform=ax.get_yaxis_transform(),
+        color="#2e7d32",
+        va="center",
+        ha="left",
+        fontsize=8,
+        clip_on=False,
+    )
     if series is None:
         ax.text(0.5, 0.5, "per-lesion sizes not given", transform=ax.transAxes, ha="center", color="#7f7f7f")
         return
@@ -164,21 +182,44 @@ def _lesion_panel(ax, document: dict[str, Any], series: LesionSeries | None) -> 
         by_day.setdefault(day, []).append(lid)
     for i, (day, ids) in enumerate(sorted(by_day.items())):
         ax.axvline(day, ls=":", color="#7030a0", lw=1)
-        marker = ax.plot([day], [top - pad], marker="*", ms=13, color="#7030a0", ls="none",
-                         label="new lesion" if i == 0 else "_new lesion", gid="new-lesion")[0]
+        marker = ax.plot(
+            [day],
+            [top - pad],
+            marker="*",
+            ms=13,
+            color="#7030a0",
+            ls="none",
+            label="new lesion" if i == 0 else "_new lesion",
+            gid="new-lesion",
+        )[0]
         if i == 0:
             handles.append(marker)
             labels.append("new lesion")
-        ax.annotate("new: " + ", ".join(ids), (day, top - pad), textcoords="offset points", xytext=(-6, 0),
-                    ha="right", va="center", fontsize=8, color="#7030a0")
+        ax.annotate(
+            "new: " + ", ".join(ids),
+            (day, top - pad),
+            textcoords="offset points",
+            xytext=(-6, 0),
+            ha="right",
+            va="center",
+            fontsize=8,
+            color="#7030a0",
+        )
     if not series.series:
         ax.text(0.5, 0.5, "no target lesion to draw", transform=ax.transAxes, ha="center", color="#7f7f7f")
     if series.notes:
-        ax.text(0.01, 0.02, "\n".join(series.notes), transform=ax.transAxes, fontsize=7, va="bottom",
-                color="#7f7f7f")
+        ax.text(0.01, 0.02, "\n".join(series.notes), transform=ax.transAxes, fontsize=7, va="bottom", color="#7f7f7f")
     if handles:
-        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0), borderaxespad=0,
-                  title="target (baseline)", title_fontsize=8)
+        ax.legend(
+            handles,
+            labels,
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.08, 1.0),
+            borderaxespad=0,
+            title="target (baseline)",
+            title_fontsize=8,
+        )
 
 
 def _bridge_gaps(ax, row: list[tuple[int, float | None]], color: str) -> bool:
@@ -219,16 +260,28 @@ def _sum_panel(ax, document: dict[str, Any]) -> None:
                 nadir = y if nadir is None else min(nadir, y)
         if line_x:
             end = max(line_x[-1] + max(line_x[-1] * 0.04, 1), xs[-1])
-            ax.step([*line_x, end], [*line_y, line_y[-1]], where="post", ls="--", color="#c00000",
-                    label="PD threshold (+20 % and +5 mm over nadir)")
+            ax.step(
+                [*line_x, end],
+                [*line_y, line_y[-1]],
+                where="post",
+                ls="--",
+                color="#c00000",
+                label="PD threshold (+20 % and +5 mm over nadir)",
+            )
             ax.plot(line_x, line_y, ls="none", marker="_", ms=10, mew=2, color="#c00000")
             tops += line_y
         ax.axhline(min(ys), ls=":", color="#7f7f7f", label=f"nadir {min(ys):g} mm")
         if base_sum:
             ax.axhline(base_sum * 0.7, ls="-.", color="#2e7d32", lw=0.8, label="PR threshold (-30 %)")
     for x, y, label in pts:
-        ax.annotate(label if y is not None else f"{label} (sum NE)", (x, y if y is not None else 0), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=8)
+        ax.annotate(
+            label if y is not None else f"{label} (sum NE)",
+            (x, y if y is not None else 0),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+        )
     ax.set_ylabel("mm")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1.0), borderaxespad=0)
     ax.set_ylim(bottom=0, top=max(tops, default=1) * 1.15)

@@ -19,17 +19,25 @@ def read_record(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RecordError(f"{path}: cannot be read ({exc.strerror})", code="record_unreadable", field=str(path)) from None
+        raise RecordError(
+            f"{path}: cannot be read ({exc.strerror})", code="record_unreadable", field=str(path)
+        ) from None
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                          code="record_not_json", field=str(path)) from None
+        raise RecordError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            code="record_not_json",
+            field=str(path),
+        ) from None
     except yaml.YAMLError as exc:
         raise RecordError(f"{path}: not valid YAML ({exc})", code="record_not_yaml", field=str(path)) from None
     if not isinstance(data, dict):
-        raise RecordError(f"{path}: expected a JSON object (a patient record), got {type(data).__name__}",
-                          code="record_not_object", field=str(path))
+        raise RecordError(
+            f"{path}: expected a JSON object (a patient record), got {type(data).__name__}",
+            code="record_not_object",
+            field=str(path),
+        )
     return data
 
 

@@ -21,8 +21,11 @@ from typing import Any
 
 import jinja2
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("oligotrial.adapters.io", "templates"),
-                          autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("oligotrial.adapters.io", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
 
 
 def _num(x: Any, digits: int = 2) -> str:
@@ -49,6 +52,7 @@ _ENV.filters["pct"] = _pct
 
 # ---- the CONSORT diagram --------------------------------------------------------------------
 
+
 def _box(x: float, y: float, w: float, h: float, lines: Sequence[str], *, bold_first: bool = True) -> str:
     out = [f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="3" fill="#fff" stroke="#333"/>']
     for i, line in enumerate(lines):
@@ -62,8 +66,10 @@ def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
 
 
 def _stage(x: float, y: float, w: float, label: str) -> str:
-    return (f'<rect x="{x}" y="{y}" width="{w}" height="22" rx="11" fill="#cfe2f3" stroke="#6fa8dc"/>'
-            f'<text x="{x + w / 2}" y="{y + 15}" font-size="12" text-anchor="middle" font-weight="bold">{label}</text>')
+    return (
+        f'<rect x="{x}" y="{y}" width="{w}" height="22" rx="11" fill="#cfe2f3" stroke="#6fa8dc"/>'
+        f'<text x="{x + w / 2}" y="{y + 15}" font-size="12" text-anchor="middle" font-weight="bold">{label}</text>'
+    )
 
 
 def consort_svg(flow: Mapping[str, Any], arm_labels: Mapping[str, str], *, randomized_word: str = "Randomized") -> str:
@@ -71,8 +77,10 @@ def consort_svg(flow: Mapping[str, Any], arm_labels: Mapping[str, str], *, rando
     arms = list(flow["allocated"])
     col_w, gap = 350, 30
     width = max(720, len(arms) * (col_w + gap) + gap)
-    parts = ['<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
-             '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>']
+    parts = [
+        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
+        '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>'
+    ]
     cx = width / 2
     parts.append(_stage(10, 10, 110, "Enrollment"))
     parts.append(_box(cx - 150, 40, 300, 30, [f"Assessed for eligibility (n={flow['assessed_for_eligibility']})"]))
@@ -98,9 +106,11 @@ def consort_svg(flow: Mapping[str, Any], arm_labels: Mapping[str, str], *, rando
     heights = []
     for arm, x in zip(arms, xs, strict=True):
         nrc = flow["did_not_receive_allocated_intervention"][arm]
-        lines = [f"Allocated to {arm_labels.get(arm, arm)} (n={flow['allocated'][arm]})",
-                 f"• Received allocated intervention (n={flow['received_allocated_intervention'][arm]})",
-                 f"• Did not receive (n={nrc['total']})"] + [f"   {k} (n={v})" for k, v in nrc["reasons"].items()]
+        lines = [
+            f"Allocated to {arm_labels.get(arm, arm)} (n={flow['allocated'][arm]})",
+            f"• Received allocated intervention (n={flow['received_allocated_intervention'][arm]})",
+            f"• Did not receive (n={nrc['total']})",
+        ] + [f"   {k} (n={v})" for k, v in nrc["reasons"].items()]
         heights.append(len(lines))
         parts.append(_box(x, ys, col_w, 24 + 15 * len(lines), lines))
     y2 = ys + 24 + 15 * max(heights) + 40
@@ -108,25 +118,31 @@ def consort_svg(flow: Mapping[str, Any], arm_labels: Mapping[str, str], *, rando
     h2 = 0
     for arm, x in zip(arms, xs, strict=True):
         disc = flow["discontinued"][arm]
-        lines = [f"Lost to follow-up (n={flow['lost_to_follow_up'][arm]})",
-                 f"Discontinued (n={disc['total']})"] + [f"   {k} (n={v})" for k, v in disc["reasons"].items()]
+        lines = [f"Lost to follow-up (n={flow['lost_to_follow_up'][arm]})", f"Discontinued (n={disc['total']})"] + [
+            f"   {k} (n={v})" for k, v in disc["reasons"].items()
+        ]
         h2 = max(h2, len(lines))
         parts.append(_arrow(x + col_w / 2, y2 - 40 + 12, x + col_w / 2, y2))
         parts.append(_box(x, y2, col_w, 24 + 15 * len(lines), lines, bold_first=False))
     y3 = y2 + 24 + 15 * h2 + 40
     parts.append(_stage(10, y3 - 28, 110, "Analysis"))
     for arm, x in zip(arms, xs, strict=True):
-        lines = [f"Analysed (n={flow['analysed'][arm]})",
-                 f"• Excluded from analysis (n={flow['excluded_from_analysis'][arm]})"]
+        lines = [
+            f"Analysed (n={flow['analysed'][arm]})",
+            f"• Excluded from analysis (n={flow['excluded_from_analysis'][arm]})",
+        ]
         parts.append(_arrow(x + col_w / 2, y3 - 40 + 12, x + col_w / 2, y3))
         parts.append(_box(x, y3, col_w, 54, lines))
     height = y3 + 70
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="consort" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" role="img" '
-            f'aria-label="CONSORT 2010 flow diagram">' + "\n".join(parts) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="consort" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" role="img" '
+        f'aria-label="CONSORT 2010 flow diagram">' + "\n".join(parts) + "</svg>"
+    )
 
 
 # ---- figures --------------------------------------------------------------------------------
+
 
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
@@ -174,10 +190,16 @@ def figures(report: Mapping[str, Any]) -> dict[str, bytes]:
         if not rows:
             continue
         present = {r["ARM"] for r in rows}
-        fig = plot_kaplan_meier([r["AVAL"] / 30.4375 for r in rows], [1 - int(r["CNSR"]) for r in rows],
-                                [r["ARM"] for r in rows], None, reference=ref if ref in present else None,
-                                time_unit="months", title=f"{report['short_name']}: {param}",
-                                cut_at_risk=FEW_AT_RISK)
+        fig = plot_kaplan_meier(
+            [r["AVAL"] / 30.4375 for r in rows],
+            [1 - int(r["CNSR"]) for r in rows],
+            [r["ARM"] for r in rows],
+            None,
+            reference=ref if ref in present else None,
+            time_unit="months",
+            title=f"{report['short_name']}: {param}",
+            cut_at_risk=FEW_AT_RISK,
+        )
         out[f"km_{param.lower()}.png"] = _png(fig)
     if report.get("forest"):
         out["forest.png"] = _png(forest_figure(report["forest"], title=f"{report['forest']['endpoint']} by subgroup"))
@@ -187,20 +209,31 @@ def figures(report: Mapping[str, Any]) -> dict[str, bytes]:
             out[slug] = _png(qol_change_figure(rows, title=f"{name}: change from baseline"))
     cea = report.get("cost_effectiveness")
     if cea and cea.get("psa"):
-        out["ceac.png"] = _png(ceac_figure(cea, currency=(cea.get("currency") or {}).get("code") or
-                                           (cea.get("currency") or {}).get("label") or ""))
+        out["ceac.png"] = _png(
+            ceac_figure(
+                cea, currency=(cea.get("currency") or {}).get("code") or (cea.get("currency") or {}).get("label") or ""
+            )
+        )
     return out
 
 
 def render_html(report: Mapping[str, Any], figs: Mapping[str, bytes]) -> str:
     """The self-contained HTML page of ``report`` (figures embedded as data URIs)."""
     public = {k: v for k, v in report.items() if not k.startswith("_")}
-    labels = {a["id"]: a["label"] for a in report["arms"]} if report["arms"] and isinstance(report["arms"][0], dict) else {}
-    svg = consort_svg(report["consort"], labels, randomized_word="Enrolled" if len(report["consort"]["allocated"]) == 1
-                      and report["reference_arm"] is None and not report.get("blinded") else "Randomized")
+    labels = (
+        {a["id"]: a["label"] for a in report["arms"]} if report["arms"] and isinstance(report["arms"][0], dict) else {}
+    )
+    svg = consort_svg(
+        report["consort"],
+        labels,
+        randomized_word="Enrolled"
+        if len(report["consort"]["allocated"]) == 1 and report["reference_arm"] is None and not report.get("blinded")
+        else "Randomized",
+    )
     data_uri = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figs.items()}
-    return _ENV.get_template("report.html.j2").render(r=public, consort_svg=svg, fig=data_uri, labels=labels,
-                                                       json_text=json.dumps(public, indent=1, default=str))
+    return _ENV.get_template("report.html.j2").render(
+        r=public, consort_svg=svg, fig=data_uri, labels=labels, json_text=json.dumps(public, indent=1, default=str)
+    )
 
 
 def write_report(report: Mapping[str, Any], out: Path) -> dict[str, Path]:

@@ -34,8 +34,9 @@ def _figure(size: tuple[float, float]) -> Figure:
     return fig
 
 
-def qol_change_figure(rows: Sequence[Mapping], *, title: str = "Change from baseline",
-                      ylabel: str = "mean change from baseline (points)") -> Figure:
+def qol_change_figure(
+    rows: Sequence[Mapping], *, title: str = "Change from baseline", ylabel: str = "mean change from baseline (points)"
+) -> Figure:
     """Mean change from baseline per visit and arm, error bars = the 95 % t interval of the change.
 
     The baseline visit is drawn at 0 (by definition, no bar); a visit where an arm has fewer than
@@ -70,8 +71,7 @@ def qol_change_figure(rows: Sequence[Mapping], *, title: str = "Change from base
                 hi.append(r["change_upper"] - m if r["change_upper"] is not None else 0.0)
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=4, color=colour, label=arm, linewidth=1.6)
         for x, y, text in zip(xs, ys, labels):
-            ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, -11), ha="left", fontsize=7,
-                        color=colour)
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, -11), ha="left", fontsize=7, color=colour)
     ax.axhline(0.0, color="0.5", linewidth=0.8, linestyle="--")
     ax.set_xticks(range(len(visits)), visits)
     ax.set_xlabel("visit")
@@ -89,28 +89,38 @@ def qol_change_plot(rows: Sequence[Mapping], path: str | Path, **kwargs) -> Path
     return out
 
 
-def ceac_figure(result: Mapping, *, title: str = "Cost-effectiveness acceptability curve",
-                currency: str = "") -> Figure:
+def ceac_figure(
+    result: Mapping, *, title: str = "Cost-effectiveness acceptability curve", currency: str = ""
+) -> Figure:
     """CEAC from a :func:`~oligotrial.stats.cea.cost_effectiveness` result with a PSA: for each
     arm the share of draws in which it has the largest net monetary benefit at each
     willingness-to-pay; dotted vertical lines at the deterministic ICERs."""
     psa = result.get("psa")
     if not psa:
-        raise AnalysisError("result.psa None: expected a cost_effectiveness result with psa_draws > 0",
-                            field="psa")
+        raise AnalysisError("result.psa None: expected a cost_effectiveness result with psa_draws > 0", field="psa")
     fig = _figure((8.5, 5.2))
     ax = fig.subplots()
     points = psa["ceac"]
     wtp = [p["wtp"] for p in points]
     for i, arm in enumerate(points[0]["probability"]):
-        ax.plot(wtp, [p["probability"][arm] for p in points], color=_COLOURS[i % len(_COLOURS)], label=arm,
-                linewidth=1.8)
+        ax.plot(
+            wtp, [p["probability"][arm] for p in points], color=_COLOURS[i % len(_COLOURS)], label=arm, linewidth=1.8
+        )
     for arm, inc in result["incremental"].items():
         if inc["icer"] is not None and inc["delta_qaly"] > 0 and wtp[0] <= inc["icer"] <= wtp[-1]:
             ax.axvline(inc["icer"], color="0.4", linestyle=":", linewidth=1)
-            ax.annotate(f"ICER {arm} vs {inc['versus']}: {inc['icer']:,.0f}", (inc["icer"], 0.75),
-                        textcoords="offset points", xytext=(-4, 0), rotation=90, fontsize=8, ha="right",
-                        va="center", color="0.3", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+            ax.annotate(
+                f"ICER {arm} vs {inc['versus']}: {inc['icer']:,.0f}",
+                (inc["icer"], 0.75),
+                textcoords="offset points",
+                xytext=(-4, 0),
+                rotation=90,
+                fontsize=8,
+                ha="right",
+                va="center",
+                color="0.3",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            )
     ax.set_ylim(-0.02, 1.02)
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
     ax.set_xlabel(f"willingness to pay per QALY{(' (' + currency + ')') if currency else ''}")

@@ -31,8 +31,11 @@ def load_alpha_beta() -> AlphaBetaTable:
     data = _read("alpha_beta.yaml")
     entries = tuple(
         AlphaBetaEntry(
-            tissue=e["tissue"], alpha_beta_gy=float(e["alpha_beta_gy"]), source=e["source"],
-            verified=bool(e["verified"]), aliases=tuple(a.lower() for a in e.get("aliases", ())),
+            tissue=e["tissue"],
+            alpha_beta_gy=float(e["alpha_beta_gy"]),
+            source=e["source"],
+            verified=bool(e["verified"]),
+            aliases=tuple(a.lower() for a in e.get("aliases", ())),
             note=e.get("note"),
         )
         for e in data["entries"]
@@ -47,21 +50,29 @@ def load_oar_constraints() -> ConstraintSet:
     constraints = []
     for row in data["constraints"]:
         if row["set"] not in sets:
-            raise DoseError(f"oar_constraints.yaml set {row['set']!r}: expected one of {sorted(sets)}",
-                            field="set")
+            raise DoseError(f"oar_constraints.yaml set {row['set']!r}: expected one of {sorted(sets)}", field="set")
         if row["organ"] not in data["organs"]:
-            raise DoseError(f"oar_constraints.yaml organ {row['organ']!r}: expected one of the organs",
-                            field="organ")
+            raise DoseError(f"oar_constraints.yaml organ {row['organ']!r}: expected one of the organs", field="organ")
         metric = str(row["metric"])
         unit = row.get("unit") or ("Gy" if metric.startswith("D") else "cc")
-        constraints.append(Constraint(
-            set_id=row["set"], organ=row["organ"], fractions=int(row["fractions"]), metric=metric,
-            unit=unit, mandatory=_num(row.get("mandatory")), optimal=_num(row.get("optimal")),
-            verified=bool(row["verified"]), source=sets[row["set"]]["citation"],
-            verification=row.get("verification"), note=row.get("note"),
-        ))
-    organ_names = {organ: tuple(normalise_structure_name(n) for n in spec["names"])
-                   for organ, spec in data["organs"].items()}
+        constraints.append(
+            Constraint(
+                set_id=row["set"],
+                organ=row["organ"],
+                fractions=int(row["fractions"]),
+                metric=metric,
+                unit=unit,
+                mandatory=_num(row.get("mandatory")),
+                optimal=_num(row.get("optimal")),
+                verified=bool(row["verified"]),
+                source=sets[row["set"]]["citation"],
+                verification=row.get("verification"),
+                note=row.get("note"),
+            )
+        )
+    organ_names = {
+        organ: tuple(normalise_structure_name(n) for n in spec["names"]) for organ, spec in data["organs"].items()
+    }
     titles = {k: v["title"] for k, v in sets.items()}
     return ConstraintSet(str(data["version"]), tuple(constraints), organ_names, titles)
 
@@ -74,7 +85,9 @@ def load_hytec_cord_rules() -> HytecCordRules:
         sbrt_course_max_eqd2_gy=float(r["sbrt_course_max_eqd2_gy"]),
         max_sbrt_to_cumulative_ratio=float(r["max_sbrt_to_cumulative_ratio"]),
         min_interval_months=int(r["min_interval_months"]),
-        alpha_beta_gy=float(r["alpha_beta_gy"]), source=r["source"], verified=bool(r["verified"]),
+        alpha_beta_gy=float(r["alpha_beta_gy"]),
+        source=r["source"],
+        verified=bool(r["verified"]),
     )
 
 

@@ -20,14 +20,31 @@ from oligotrial.adapters.web.responses import SafeJSONResponse
 from oligotrial.adapters.web.throttle import LoginThrottle, LoginThrottled
 from oligotrial.domain.kernel.bounds import bound_expectation, shown
 
-from oligotrial.errors import (AuditError, BlindingError, OligotrialError, ProtocolError, RandomizationError,
-                               RecordError, StorageError, WorkflowError)
+from oligotrial.errors import (
+    AuditError,
+    BlindingError,
+    OligotrialError,
+    ProtocolError,
+    RandomizationError,
+    RecordError,
+    StorageError,
+    WorkflowError,
+)
 
 log = logging.getLogger("oligotrial.web")
 
-_BY_CODE = {"not_found": 404, "protocol_not_found": 404, "forbidden": 403, "authentication_failed": 401,
-            "reauthentication_failed": 403, "unavailable": 503, "conflict": 409, "slot_conflict": 409,
-            "value_rejected": 422, "too_many_attempts": 429}
+_BY_CODE = {
+    "not_found": 404,
+    "protocol_not_found": 404,
+    "forbidden": 403,
+    "authentication_failed": 401,
+    "reauthentication_failed": 403,
+    "unavailable": 503,
+    "conflict": 409,
+    "slot_conflict": 409,
+    "value_rejected": 422,
+    "too_many_attempts": 429,
+}
 
 
 def status_for(exc: OligotrialError) -> int:
@@ -50,16 +67,24 @@ def create_app(container) -> FastAPI:
     from oligotrial.adapters.web.routes import router
 
     # the API docs are served by pages.mount from vendored files (no CDN): FastAPI's own are off
-    app = FastAPI(title="oligotrial", version="0.1.0", openapi_url="/openapi.json", docs_url=None, redoc_url=None,
-                  description="Trial operations: participants, screening, concealed randomization, "
-                              "blinding, follow-up and an append-only audit trail.",
-                  default_response_class=SafeJSONResponse)
+    app = FastAPI(
+        title="oligotrial",
+        version="0.1.0",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        description="Trial operations: participants, screening, concealed randomization, "
+        "blinding, follow-up and an append-only audit trail.",
+        default_response_class=SafeJSONResponse,
+    )
     settings = container.settings
     app.state.container = container
-    app.state.login_throttle = LoginThrottle(per_account=settings.login_failures_per_account,
-                                             per_address=settings.login_failures_per_address,
-                                             window_s=settings.login_window_s,
-                                             backoff_base_s=settings.login_backoff_base_s)
+    app.state.login_throttle = LoginThrottle(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_s=settings.login_window_s,
+        backoff_base_s=settings.login_backoff_base_s,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(router)
     from oligotrial.adapters.web.report_routes import router as report_router
@@ -84,14 +109,22 @@ def create_app(container) -> FastAPI:
     async def _request_error(_request: Request, exc: RequestValidationError) -> SafeJSONResponse:
         errors = [_request_issue(e) for e in exc.errors()]
         first = errors[0] if errors else {"path": "request", "expected": "a valid request"}
-        return SafeJSONResponse({"code": "request_invalid", "message": f"{first['path']}: {first['expected']}",
-                                 "field": first["path"], "errors": errors}, status_code=422)
+        return SafeJSONResponse(
+            {
+                "code": "request_invalid",
+                "message": f"{first['path']}: {first['expected']}",
+                "field": first["path"],
+                "errors": errors,
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> SafeJSONResponse:  # pragma: no cover
         log.exception("unexpected error")
-        return SafeJSONResponse({"code": "internal_error", "message": "internal error; nothing was saved"},
-                                status_code=500)
+        return SafeJSONResponse(
+            {"code": "internal_error", "message": "internal error; nothing was saved"}, status_code=500
+        )
 
     return app
 
@@ -103,7 +136,7 @@ def _request_issue(err: dict) -> dict:
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith("function-")]
     msg = bound_expectation(err) or str(err.get("msg", ""))
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     value = shown(err.get("input"))
     if msg.startswith("@") and msg.count("|") >= 2:
         sub, value, msg = msg[1:].split("|", 2)

@@ -20,14 +20,35 @@ ENTRY_ROUTES = (
 )
 
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "assessment": {"date": "2026-06-01", "modality": "CT", "findings": [
-        {"lesion": "L1", "diameter_mm": 18}, {"lesion": "L2", "short_axis_mm": 9},
-        {"lesion": "L9", "new": True, "diameter_mm": 7, "organ": "liver"}]},
-    "adverse_event": {"date": "2026-04-02", "term": "Pneumonitis", "grade": 2, "serious": False,
-                      "attribution_radiotherapy": "probable", "attribution_systemic": "unlikely"},
-    "qol": {"date": "2026-04-02", "instrument": "EQ-5D-5L",
-            "responses": {"mobility": 2, "self_care": 1, "usual_activities": 2, "pain_discomfort": 2,
-                          "anxiety_depression": 1, "vas": 70}},
+    "assessment": {
+        "date": "2026-06-01",
+        "modality": "CT",
+        "findings": [
+            {"lesion": "L1", "diameter_mm": 18},
+            {"lesion": "L2", "short_axis_mm": 9},
+            {"lesion": "L9", "new": True, "diameter_mm": 7, "organ": "liver"},
+        ],
+    },
+    "adverse_event": {
+        "date": "2026-04-02",
+        "term": "Pneumonitis",
+        "grade": 2,
+        "serious": False,
+        "attribution_radiotherapy": "probable",
+        "attribution_systemic": "unlikely",
+    },
+    "qol": {
+        "date": "2026-04-02",
+        "instrument": "EQ-5D-5L",
+        "responses": {
+            "mobility": 2,
+            "self_care": 1,
+            "usual_activities": 2,
+            "pain_discomfort": 2,
+            "anxiety_depression": 1,
+            "vas": 70,
+        },
+    },
     "lab": {"date": "2026-04-02", "test": "hemoglobin", "value": 11.8, "unit": "g/dL"},
     "performance": {"date": "2026-04-02", "scale": "ECOG", "score": 1},
     "therapy": {"line": 2, "agents": ["docetaxel"], "classes": ["chemotherapy"], "start": "2026-05-04"},
@@ -62,8 +83,15 @@ def entry_openapi(kind: str) -> dict[str, Any]:
     schema = _inline(model.model_json_schema())
     if kind == "lab":
         schema.setdefault("properties", {})[UNUSUAL_VALUE_REASON] = {
-            "type": "string", "minLength": 3, "title": "Unusual value reason",
+            "type": "string",
+            "minLength": 3,
+            "title": "Unusual value reason",
             "description": "Needed only when the value is far outside the plausible range for the test: why it is "
-                           "kept (recorded in the audit trail, not in the entry)."}
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema, "example": EXAMPLES[kind]}}}}
+            "kept (recorded in the audit trail, not in the entry).",
+        }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": EXAMPLES[kind]}},
+        }
+    }

@@ -27,8 +27,12 @@ NUL = "\x00"
 
 def _refuse(where: str, value: str, expected: str) -> RecordError:
     code = "nul_character" if "NUL" in expected else "value_rejected"
-    return RecordError(f"{where}: {value}: expected {expected}", code=code, field=where,
-                       errors=[{"path": where, "value": value, "expected": expected}])
+    return RecordError(
+        f"{where}: {value}: expected {expected}",
+        code=code,
+        field=where,
+        errors=[{"path": where, "value": value, "expected": expected}],
+    )
 
 
 async def check_request_input(request: Request) -> None:
@@ -111,8 +115,18 @@ class BodySizeLimit:
     async def _too_large(self, send: Any, size: int) -> None:
         from oligotrial.adapters.web.responses import render_json
 
-        body = render_json({"code": "request_too_large", "field": "body",
-                            "message": f"request body: {size} bytes or more; expected at most {self.max_bytes} bytes"})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = render_json(
+            {
+                "code": "request_too_large",
+                "field": "body",
+                "message": f"request body: {size} bytes or more; expected at most {self.max_bytes} bytes",
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

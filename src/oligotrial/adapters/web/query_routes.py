@@ -37,11 +37,14 @@ class RaiseQuery(_Body):
     """A query on one field of a participant's data."""
 
     participant: str = Field(min_length=1, max_length=128, description="the participant's id or own id")
-    entry: int | None = Field(None, ge=1, le=2**31 - 1, description="the follow-up entry; none: a field of the "
-                                                                     "registered record")
+    entry: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="the follow-up entry; none: a field of the registered record"
+    )
     field: str = Field(max_length=FIELD_MAX, description="the field, e.g. grade or findings[0].diameter_mm")
-    text: str = Field(max_length=TEXT_MAX, description="the question (3-5000 characters; in a blinded trial "
-                                                       "without arm, regimen or dose)")
+    text: str = Field(
+        max_length=TEXT_MAX,
+        description="the question (3-5000 characters; in a blinded trial without arm, regimen or dose)",
+    )
 
 
 class QueryMessage(_Body):
@@ -57,57 +60,85 @@ def parse(model: type[_Body], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [{"path": ".".join(str(p) for p in e["loc"]) or "form", "value": shown(e.get("input")),
-                   "expected": bound_expectation(e) or str(e["msg"]).removeprefix("Value error, ")}
-                  for e in exc.errors(include_url=False)]
+        errors = [
+            {
+                "path": ".".join(str(p) for p in e["loc"]) or "form",
+                "value": shown(e.get("input")),
+                "expected": bound_expectation(e) or str(e["msg"]).removeprefix("Value error, "),
+            }
+            for e in exc.errors(include_url=False)
+        ]
         first = errors[0]
-        raise RecordError(f"{first['path']} {first['value']!r}: expected {first['expected']}", field=first["path"],
-                          errors=errors) from None
+        raise RecordError(
+            f"{first['path']} {first['value']!r}: expected {first['expected']}", field=first["path"], errors=errors
+        ) from None
 
 
-@router.get("/trials/{trial}/queries", tags=["data queries"],
-            summary="The trial's data queries the caller may see, oldest first")
-def list_queries(ctx: Ctx, actor: CurrentActor, trial: TrialId,
-                 status: Annotated[str | None, Query(max_length=16, description="open, answered or closed")] = None,
-                 participant: Annotated[str | None, Query(max_length=128, description="a participant's id or own "
-                                                                                        "id")] = None) -> list[dict]:
+@router.get(
+    "/trials/{trial}/queries",
+    tags=["data queries"],
+    summary="The trial's data queries the caller may see, oldest first",
+)
+def list_queries(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: TrialId,
+    status: Annotated[str | None, Query(max_length=16, description="open, answered or closed")] = None,
+    participant: Annotated[str | None, Query(max_length=128, description="a participant's id or own id")] = None,
+) -> list[dict]:
     return queries.list_queries(ctx, actor, trial, status, participant)
 
 
-@router.post("/trials/{trial}/queries", status_code=201, tags=["data queries"],
-             summary="Raise a data query on a field of an entry or of the registered record (the data manager)")
+@router.post(
+    "/trials/{trial}/queries",
+    status_code=201,
+    tags=["data queries"],
+    summary="Raise a data query on a field of an entry or of the registered record (the data manager)",
+)
 def raise_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, body: RaiseQuery) -> dict:
-    return queries.raise_query(ctx, actor, trial, body.participant, entry=body.entry, field=body.field,
-                               text=body.text)
+    return queries.raise_query(ctx, actor, trial, body.participant, entry=body.entry, field=body.field, text=body.text)
 
 
-@router.get("/trials/{trial}/queries/{query_id}", tags=["data queries"],
-            summary="A data query with its history (each step: action, who, role, when, text)")
+@router.get(
+    "/trials/{trial}/queries/{query_id}",
+    tags=["data queries"],
+    summary="A data query with its history (each step: action, who, role, when, text)",
+)
 def get_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId) -> dict:
     return queries.get_query(ctx, actor, trial, query_id)
 
 
-@router.post("/trials/{trial}/queries/{query_id}/answer", tags=["data queries"],
-             summary="Answer an open data query (the site)")
+@router.post(
+    "/trials/{trial}/queries/{query_id}/answer", tags=["data queries"], summary="Answer an open data query (the site)"
+)
 def answer_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
     return queries.answer_query(ctx, actor, trial, query_id, body.text)
 
 
-@router.post("/trials/{trial}/queries/{query_id}/close", tags=["data queries"],
-             summary="Close an open or answered data query, with an optional note (the data manager)")
-def close_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId,
-                body: QueryMessage | None = None) -> dict:
+@router.post(
+    "/trials/{trial}/queries/{query_id}/close",
+    tags=["data queries"],
+    summary="Close an open or answered data query, with an optional note (the data manager)",
+)
+def close_query(
+    ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage | None = None
+) -> dict:
     return queries.close_query(ctx, actor, trial, query_id, body.text if body else "")
 
 
-@router.post("/trials/{trial}/queries/{query_id}/reopen", tags=["data queries"],
-             summary="Re-open an answered or closed data query, saying why (the data manager)")
+@router.post(
+    "/trials/{trial}/queries/{query_id}/reopen",
+    tags=["data queries"],
+    summary="Re-open an answered or closed data query, saying why (the data manager)",
+)
 def reopen_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
     return queries.reopen_query(ctx, actor, trial, query_id, body.text)
 
 
-@router.post("/trials/{trial}/queries/{query_id}/release", tags=["data queries"],
-             summary="Release the query's messages so far to the blinded roles after review, saying why "
-                     "(whoever raised it)")
+@router.post(
+    "/trials/{trial}/queries/{query_id}/release",
+    tags=["data queries"],
+    summary="Release the query's messages so far to the blinded roles after review, saying why (whoever raised it)",
+)
 def release_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
     return queries.release_query(ctx, actor, trial, query_id, body.text)

@@ -16,11 +16,17 @@ from oligotrial.errors import RecordError
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
 
-@router.get("/trials/{trial}/report", tags=["analysis"],
-            summary="The trial report (oligotrial.trial-report/1) at a data cut; arms pooled for a blinded role")
-def trial_report(ctx: Ctx, actor: CurrentActor, trial: TrialId,
-                 data_cut: Annotated[str | None, Query(max_length=10, description="ISO date; default today")] = None,
-                 ) -> dict:
+@router.get(
+    "/trials/{trial}/report",
+    tags=["analysis"],
+    summary="The trial report (oligotrial.trial-report/1) at a data cut; arms pooled for a blinded role",
+)
+def trial_report(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: TrialId,
+    data_cut: Annotated[str | None, Query(max_length=10, description="ISO date; default today")] = None,
+) -> dict:
     from oligotrial.service.report import report_for
 
     cut = None

@@ -62,15 +62,18 @@ class Token(BaseModel):
 
 class ScreenBody(_Body):
     assume_attested: bool = False
-    date: IsoDate | None = Field(None, description="screening date (ISO 8601); default today. Every window of "
-                                                   "the protocol counts back from it")
+    date: IsoDate | None = Field(
+        None, description="screening date (ISO 8601); default today. Every window of the protocol counts back from it"
+    )
 
 
 class RescreenBody(_Body):
-    version: str = Field(min_length=1, max_length=64, description="the protocol version to screen against, "
-                                                                    "e.g. 2026-06-01.r2")
-    reason: str = Field(min_length=10, max_length=5000, description="why the participant is re-screened "
-                                                                    "(kept in the audit trail)")
+    version: str = Field(
+        min_length=1, max_length=64, description="the protocol version to screen against, e.g. 2026-06-01.r2"
+    )
+    reason: str = Field(
+        min_length=10, max_length=5000, description="why the participant is re-screened (kept in the audit trail)"
+    )
     date: IsoDate | None = Field(None, description="screening date (ISO 8601); default today")
     assume_attested: bool = False
 
@@ -81,21 +84,24 @@ class ConsentBody(_Body):
 
 
 class ConsentCorrectionBody(_Body):
-    date: IsoDate = Field(description="ISO date consent was signed (not after today, nor after anything recorded "
-                                      "that needs consent)")
+    date: IsoDate = Field(
+        description="ISO date consent was signed (not after today, nor after anything recorded that needs consent)"
+    )
     form_version: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=5000, description="why it is corrected (kept in the audit trail)")
 
 
 class CloseScreeningBody(_Body):
     reason: Literal["declined", "not eligible", "other"] = Field(
-        description="why the candidate is not enrolled (CONSORT 2010 item 13a): declined, not eligible or other")
+        description="why the candidate is not enrolled (CONSORT 2010 item 13a): declined, not eligible or other"
+    )
     note: str | None = Field(None, min_length=1, max_length=500)
 
 
 class ReopenScreeningBody(_Body):
-    reason: str = Field(min_length=3, max_length=5000, description="why the screening is reopened (kept in the "
-                                                                   "audit trail)")
+    reason: str = Field(
+        min_length=3, max_length=5000, description="why the screening is reopened (kept in the audit trail)"
+    )
 
 
 class Override(_Body):
@@ -108,7 +114,8 @@ class EnrolBody(_Body):
 
 class RandomizeBody(_Body):
     strata: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = Field(
-        default={}, max_length=20)
+        default={}, max_length=20
+    )
 
 
 class UnblindBody(_Body):
@@ -124,14 +131,17 @@ class RadiotherapyBody(_Body):
     technique: str | None = Field(None, max_length=200)
     lesions: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=200)
     fractions_per_week: float | None = Field(None, gt=0, le=35)
-    override: Override | None = Field(None, description="a documented reason to record a course that does not "
-                                                        "fit the allocated arm (a protocol deviation)")
+    override: Override | None = Field(
+        None,
+        description="a documented reason to record a course that does not fit the allocated arm (a protocol deviation)",
+    )
 
 
 class VisitBody(_Body):
     date: IsoDate | None = Field(None, description="the day the visit took place (ISO 8601)")
-    out_of_window_reason: str | None = Field(None, max_length=5000, description="required when the date is "
-                                                                                  "outside the visit's window")
+    out_of_window_reason: str | None = Field(
+        None, max_length=5000, description="required when the date is outside the visit's window"
+    )
     missed: bool = Field(False, description="declare the visit missed (with a reason) instead of a date")
     reason: str | None = Field(None, max_length=5000, description="why the visit was missed")
 
@@ -142,12 +152,18 @@ class EntryCorrection(_Body):
 
 
 class Retraction(_Body):
-    reason: str = Field(min_length=3, max_length=5000, description="why the entry is withdrawn (kept in the audit trail)")
+    reason: str = Field(
+        min_length=3, max_length=5000, description="why the entry is withdrawn (kept in the audit trail)"
+    )
 
 
 class TextRelease(_Body):
-    field: str = Field(min_length=1, max_length=64, description="the entry's free text to release: note, specify, "
-                                                                  "detail, stop_reason, or reason (the correction's)")
+    field: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the entry's free text to release: note, specify, "
+        "detail, stop_reason, or reason (the correction's)",
+    )
     reason: str = Field(min_length=3, max_length=5000, description="why it may be shown to blinded roles (reviewed)")
 
 
@@ -175,8 +191,9 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
         raise
     throttle.succeeded(form.username, address)
     settings = request.app.state.container.settings
-    return Token(access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes,
-                                          users.credential_stamp(user)))
+    return Token(
+        access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes, users.credential_stamp(user))
+    )
 
 
 @router.get("/trials", tags=["trials"])
@@ -187,9 +204,16 @@ def trials(ctx: Ctx, actor: CurrentActor) -> list[dict]:
         if role is None:
             continue
         blinded = is_blinded(p.masking.blinded_roles, role) or role == "admin"
-        item = {"id": p.id, "short_name": p.short_name, "title": p.title, "protocol_version": p.version,
-                "role": role, "blinded": blinded, "design": p.design.allocation,
-                "masking": p.masking.level}
+        item = {
+            "id": p.id,
+            "short_name": p.short_name,
+            "title": p.title,
+            "protocol_version": p.version,
+            "role": role,
+            "blinded": blinded,
+            "design": p.design.allocation,
+            "masking": p.masking.level,
+        }
         if not blinded:
             item["arms"] = [{"id": a.id, "label": a.label, "type": a.type} for a in p.arms]
         out.append(item)
@@ -201,8 +225,11 @@ def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     return enrolment.summary(ctx, actor, trial)
 
 
-@router.get("/trials/{trial}/versions", tags=["trials"],
-            summary="The trial's protocol versions (amendments), oldest first, with the one in effect today")
+@router.get(
+    "/trials/{trial}/versions",
+    tags=["trials"],
+    summary="The trial's protocol versions (amendments), oldest first, with the one in effect today",
+)
 def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     from oligotrial.errors import ProtocolError
     from oligotrial.protocols import protocol_versions
@@ -217,11 +244,22 @@ def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     today = ctx.today()
     in_effect = [v for v in versions if v.effective_date <= today]
     now = in_effect[-1].version if in_effect else None
-    return {"trial": current.id, "short_name": current.short_name, "today": today.isoformat(),
-            "current_version": now,
-            "versions": [{"version": v.version, "effective_date": v.effective_date.isoformat(), "amends": v.amends,
-                          "in_effect": v.effective_date <= today, "current": v.version == now}
-                         for v in versions]}
+    return {
+        "trial": current.id,
+        "short_name": current.short_name,
+        "today": today.isoformat(),
+        "current_version": now,
+        "versions": [
+            {
+                "version": v.version,
+                "effective_date": v.effective_date.isoformat(),
+                "amends": v.amends,
+                "in_effect": v.effective_date <= today,
+                "current": v.version == now,
+            }
+            for v in versions
+        ],
+    }
 
 
 @router.get("/trials/{trial}/participants", tags=["participants"])
@@ -229,12 +267,28 @@ def participants(ctx: Ctx, actor: CurrentActor, trial: Trial, site: SiteFilter =
     return enrolment.list_participants(ctx, actor, trial, site)
 
 
-@router.post("/trials/{trial}/participants", status_code=201, tags=["participants"],
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "object", "description": "an oligotrial.patient/1 record"}}}}})
-def register(ctx: Ctx, actor: CurrentActor, trial: Trial, record: Annotated[dict[str, Any], Body()],
-             site: Annotated[str | None, Query(max_length=64, description="the participant's site (a "
-                                                                           "site-limited role: its own)")] = None) -> dict:
+@router.post(
+    "/trials/{trial}/participants",
+    status_code=201,
+    tags=["participants"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "description": "an oligotrial.patient/1 record"}}
+            },
+        }
+    },
+)
+def register(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    record: Annotated[dict[str, Any], Body()],
+    site: Annotated[
+        str | None, Query(max_length=64, description="the participant's site (a site-limited role: its own)")
+    ] = None,
+) -> dict:
     return enrolment.register(ctx, actor, trial, record, site)
 
 
@@ -250,15 +304,27 @@ def correct(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Correct
 
 @router.post("/trials/{trial}/participants/{pid}/screen", tags=["workflow"])
 def screen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ScreenBody | None = None) -> dict:
-    return enrolment.screen(ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested),
-                            on=body.date if body else None)
+    return enrolment.screen(
+        ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested), on=body.date if body else None
+    )
 
 
-@router.post("/trials/{trial}/participants/{pid}/rescreen", tags=["workflow"],
-             summary="Re-screen a participant against a named protocol version (audited, with a reason)")
+@router.post(
+    "/trials/{trial}/participants/{pid}/rescreen",
+    tags=["workflow"],
+    summary="Re-screen a participant against a named protocol version (audited, with a reason)",
+)
 def rescreen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: RescreenBody) -> dict:
-    return enrolment.rescreen(ctx, actor, trial, pid, version=body.version, reason=body.reason, on=body.date,
-                              assume_attested=body.assume_attested)
+    return enrolment.rescreen(
+        ctx,
+        actor,
+        trial,
+        pid,
+        version=body.version,
+        reason=body.reason,
+        on=body.date,
+        assume_attested=body.assume_attested,
+    )
 
 
 @router.post("/trials/{trial}/participants/{pid}/consent", tags=["workflow"])
@@ -266,20 +332,29 @@ def consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Consent
     return enrolment.consent(ctx, actor, trial, pid, body.model_dump())
 
 
-@router.put("/trials/{trial}/participants/{pid}/consent", tags=["workflow"],
-            summary="Correct the recorded consent (date, form version), with a reason (audited with old and new)")
+@router.put(
+    "/trials/{trial}/participants/{pid}/consent",
+    tags=["workflow"],
+    summary="Correct the recorded consent (date, form version), with a reason (audited with old and new)",
+)
 def correct_consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ConsentCorrectionBody) -> dict:
     return enrolment.correct_consent(ctx, actor, trial, pid, body.model_dump())
 
 
-@router.post("/trials/{trial}/participants/{pid}/close-screening", tags=["workflow"],
-             summary="Close a candidate's screening: declined, not eligible or other, with a note")
+@router.post(
+    "/trials/{trial}/participants/{pid}/close-screening",
+    tags=["workflow"],
+    summary="Close a candidate's screening: declined, not eligible or other, with a note",
+)
 def close_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: CloseScreeningBody) -> dict:
     return enrolment.close_screening(ctx, actor, trial, pid, body.model_dump())
 
 
-@router.post("/trials/{trial}/participants/{pid}/reopen-screening", tags=["workflow"],
-             summary="Reopen a closed screening, with a reason")
+@router.post(
+    "/trials/{trial}/participants/{pid}/reopen-screening",
+    tags=["workflow"],
+    summary="Reopen a closed screening, with a reason",
+)
 def reopen_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ReopenScreeningBody) -> dict:
     return enrolment.reopen_screening(ctx, actor, trial, pid, body.model_dump())
 
@@ -309,8 +384,12 @@ def unblind(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial, pid: 
         if exc.code == "reauthentication_failed":
             token_id = getattr(request.state, "token_id", None)
             if throttle.reauth_failed(actor.username, address) >= throttle.per_account and token_id and actor.user_id:
-                users.end_session(ctx, actor.user_id, token_id,
-                                  dt.timedelta(minutes=request.app.state.container.settings.token_ttl_minutes))
+                users.end_session(
+                    ctx,
+                    actor.user_id,
+                    token_id,
+                    dt.timedelta(minutes=request.app.state.container.settings.token_ttl_minutes),
+                )
         raise
 
 
@@ -320,16 +399,29 @@ def radiotherapy(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Ra
 
 
 @router.post("/trials/{trial}/participants/{pid}/visits/{code}", tags=["follow-up"])
-def visit(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
-          code: Annotated[str, Path(min_length=1, max_length=64)], body: VisitBody) -> dict:
+def visit(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    pid: Pid,
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    body: VisitBody,
+) -> dict:
     return enrolment.record_visit(ctx, actor, trial, pid, code, body.model_dump(exclude_none=True))
 
 
-@router.get("/trials/{trial}/visits", tags=["follow-up"],
-            summary="Visits due or overdue today across the trial's participants (the coordinator's worklist)")
-def visits_due(ctx: Ctx, actor: CurrentActor, trial: Trial,
-               status: Annotated[list[Literal["upcoming", "due", "overdue"]] | None, Query()] = None,
-               site: SiteFilter = None) -> list[dict]:
+@router.get(
+    "/trials/{trial}/visits",
+    tags=["follow-up"],
+    summary="Visits due or overdue today across the trial's participants (the coordinator's worklist)",
+)
+def visits_due(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    status: Annotated[list[Literal["upcoming", "due", "overdue"]] | None, Query()] = None,
+    site: SiteFilter = None,
+) -> list[dict]:
     return enrolment.visits_due(ctx, actor, trial, tuple(status or ("due", "overdue")), site)
 
 
@@ -342,30 +434,45 @@ def _entry_route(path: str, kind: str, summary: str) -> None:
         return followup.record_entry(ctx, actor, trial, pid, kind, body)
 
     route.__name__ = f"record_{kind}"
-    router.post(f"/trials/{{trial}}/participants/{{pid}}/{path}", status_code=201, tags=["follow-up"],
-                summary=summary, openapi_extra=doc)(route)
+    router.post(
+        f"/trials/{{trial}}/participants/{{pid}}/{path}",
+        status_code=201,
+        tags=["follow-up"],
+        summary=summary,
+        openapi_extra=doc,
+    )(route)
 
 
 for _path, _kind, _summary in ENTRY_ROUTES:
     _entry_route(_path, _kind, _summary)
 
 
-@router.put("/trials/{trial}/participants/{pid}/entries/{entry_id}", tags=["follow-up"],
-            summary="Correct a follow-up entry, with a reason (the old value stays in the audit trail)")
-def correct_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId,
-                  body: EntryCorrection) -> dict:
+@router.put(
+    "/trials/{trial}/participants/{pid}/entries/{entry_id}",
+    tags=["follow-up"],
+    summary="Correct a follow-up entry, with a reason (the old value stays in the audit trail)",
+)
+def correct_entry(
+    ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: EntryCorrection
+) -> dict:
     return followup.correct_entry(ctx, actor, trial, pid, entry_id, body.data, body.reason)
 
 
-@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/retract", tags=["follow-up"],
-             summary="Retract a follow-up entry entered in error, with a reason")
+@router.post(
+    "/trials/{trial}/participants/{pid}/entries/{entry_id}/retract",
+    tags=["follow-up"],
+    summary="Retract a follow-up entry entered in error, with a reason",
+)
 def retract_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: Retraction) -> dict:
     return followup.retract_entry(ctx, actor, trial, pid, entry_id, body.reason)
 
 
-@router.post("/trials/{trial}/participants/{pid}/entries/{entry_id}/release", tags=["follow-up"],
-             summary="Release an entry's free text written by a role that knows the arm to the blinded roles, "
-                     "after review (a data manager who sees the arm; audited)")
+@router.post(
+    "/trials/{trial}/participants/{pid}/entries/{entry_id}/release",
+    tags=["follow-up"],
+    summary="Release an entry's free text written by a role that knows the arm to the blinded roles, "
+    "after review (a data manager who sees the arm; audited)",
+)
 def release_text(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_id: EntryId, body: TextRelease) -> dict:
     return followup.release_text(ctx, actor, trial, pid, entry_id, body.field, body.reason)
 
@@ -374,45 +481,74 @@ class NoteRelease(_Body):
     reason: str = Field(min_length=3, max_length=5000, description="why it may be shown to blinded roles (reviewed)")
 
 
-@router.post("/trials/{trial}/participants/{pid}/visits/{code}/release", tags=["follow-up"],
-             summary="Release a visit's note written by a role that knows the arm to the blinded roles, after "
-                     "review (a data manager who sees the arm; audited)")
-def release_visit_note(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid,
-                       code: Annotated[str, Path(min_length=1, max_length=64)], body: NoteRelease) -> dict:
+@router.post(
+    "/trials/{trial}/participants/{pid}/visits/{code}/release",
+    tags=["follow-up"],
+    summary="Release a visit's note written by a role that knows the arm to the blinded roles, after "
+    "review (a data manager who sees the arm; audited)",
+)
+def release_visit_note(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    pid: Pid,
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    body: NoteRelease,
+) -> dict:
     return followup.release_visit_note(ctx, actor, trial, pid, code, body.reason)
 
 
-@router.get("/trials/{trial}/participants/{pid}/endpoints", tags=["analysis"],
-            summary="The participant's endpoints derived from the stored data, each with its reason")
+@router.get(
+    "/trials/{trial}/participants/{pid}/endpoints",
+    tags=["analysis"],
+    summary="The participant's endpoints derived from the stored data, each with its reason",
+)
 def participant_endpoints(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid) -> dict:
     return endpoints.participant_endpoints(ctx, actor, trial, pid)
 
 
-@router.get("/trials/{trial}/exports/{dataset}.csv", tags=["analysis"], response_class=StreamingResponse,
-            summary="Analysis dataset as CSV (adtte, adrs); without the arm for a blinded role",
-            responses={200: {"content": {"text/csv": {}}}})
-def export_dataset(ctx: Ctx, actor: CurrentActor, trial: Trial,
-                   dataset: Annotated[Literal["adtte", "adrs"], Path(description="adtte or adrs")],
-                   site: SiteFilter = None) -> StreamingResponse:
+@router.get(
+    "/trials/{trial}/exports/{dataset}.csv",
+    tags=["analysis"],
+    response_class=StreamingResponse,
+    summary="Analysis dataset as CSV (adtte, adrs); without the arm for a blinded role",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_dataset(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    dataset: Annotated[Literal["adtte", "adrs"], Path(description="adtte or adrs")],
+    site: SiteFilter = None,
+) -> StreamingResponse:
     lines, _with_arm = endpoints.export(ctx, actor, trial, dataset, site)
     first = next(lines)  # the role check and the header happen before the response starts
-    return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{dataset}.csv"'})
+    return StreamingResponse(
+        itertools.chain([first], lines),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{dataset}.csv"'},
+    )
 
 
 AUDIT_PAGE = 100
 
 
-@router.get("/trials/{trial}/audit", tags=["audit"], response_class=StreamingResponse,
-            summary="The trial's audit trail, oldest first, a page at a time (the next page's link is in "
-                    "the Link header, rel=next)",
-            responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {
-                "type": "object"}}}}}})
-def trial_audit(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial,
-                after: Annotated[int, Query(ge=0, le=2**62, description="entries after this seq (the "
-                                                                          "previous page's last)")] = 0,
-                limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = AUDIT_PAGE,
-                ) -> StreamingResponse:
+@router.get(
+    "/trials/{trial}/audit",
+    tags=["audit"],
+    response_class=StreamingResponse,
+    summary="The trial's audit trail, oldest first, a page at a time (the next page's link is in "
+    "the Link header, rel=next)",
+    responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
+)
+def trial_audit(
+    request: Request,
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Trial,
+    after: Annotated[int, Query(ge=0, le=2**62, description="entries after this seq (the previous page's last)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = AUDIT_PAGE,
+) -> StreamingResponse:
     page = audit.trail(ctx, actor, trial, after=after, limit=limit + 1)  # the database pages
     more = len(page) > limit
     page = page[:limit]

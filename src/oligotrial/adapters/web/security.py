@@ -35,8 +35,11 @@ def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "") ->
     stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`) and an id of its
     own (``jti``, RFC 7519 section 4.1.7), by which the server can end it alone
     (:func:`oligotrial.service.users.end_session`)."""
-    payload = _b64(json.dumps({"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60,
-                               "pwd": stamp, "jti": secrets.token_urlsafe(18)}).encode())
+    payload = _b64(
+        json.dumps(
+            {"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60, "pwd": stamp, "jti": secrets.token_urlsafe(18)}
+        ).encode()
+    )
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"v1.{payload}.{sig}"
 
@@ -66,8 +69,9 @@ def get_ctx(request: Request) -> ServiceContext:
 
 def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     if not token:
-        raise AuthenticationError("Authorization: a bearer token is required (POST /api/v1/auth/token)",
-                                  field="Authorization")
+        raise AuthenticationError(
+            "Authorization: a bearer token is required (POST /api/v1/auth/token)", field="Authorization"
+        )
     settings = request.app.state.container.settings
     user_id, stamp, token_id = read_token(settings.secret_key, token)
     request.state.token_id = token_id  # the unblinding route ends this token after too many wrong passwords
@@ -78,9 +82,11 @@ Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def resolve_trial(ctx: Ctx, actor: CurrentActor,
-                  trial: Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name "
-                                                                                       "(any case)")]) -> str:
+def resolve_trial(
+    ctx: Ctx,
+    actor: CurrentActor,
+    trial: Annotated[str, Path(min_length=1, max_length=64, description="NCT id or short name (any case)")],
+) -> str:
     """The trial a path names, as its registry id: an NCT id or the short name, in any case,
     resolved the same way on every route (the protocol loader's rule), after the caller is
     authenticated. An unknown trial is 404 (``protocol_not_found``) for every authenticated

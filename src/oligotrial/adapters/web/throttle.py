@@ -57,8 +57,16 @@ class LoginThrottle:
     """Sliding-window failure counts with exponential backoff, by (account, address) pair and by
     address. ``per_account`` is the limit of a pair (an account's failures from one address)."""
 
-    def __init__(self, *, per_account: int, per_address: int, window_s: float, backoff_base_s: float = 1.0,
-                 backoff_max_s: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        per_account: int,
+        per_address: int,
+        window_s: float,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_account = per_account
         self.per_address = per_address
         self.window_s = window_s
@@ -112,7 +120,9 @@ class LoginThrottle:
                     raise LoginThrottled(
                         f"{field}: {n} failed logins for {what} in the last {self.window_s:g} s "
                         f"(at most {limit - 1} before backing off): retry after {secs} s",
-                        retry_after_s=secs, field="username" if field == "username" else "address")
+                        retry_after_s=secs,
+                        field="username" if field == "username" else "address",
+                    )
 
     def failed(self, username: str, address: str | None) -> None:
         """A failed sign-in: counts against the pair and the address."""

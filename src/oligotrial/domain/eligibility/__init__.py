@@ -14,12 +14,25 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "compiler": "compiler", "criteria": "criteria", "kleene": "kleene", "screening": "screening",
-    "MET": "kleene", "NA": "kleene", "NOT_MET": "kleene", "UNKNOWN": "kleene", "Context": "kleene",
-    "Outcome": "kleene", "Verdict": "kleene",
-    "compile_rule": "compiler", "leaf_names": "compiler",
-    "CriterionResult": "screening", "TrialScreening": "screening", "screen_against": "screening",
-    "screen_patient": "screening", "screening_document": "screening", "screening_summary": "screening",
+    "compiler": "compiler",
+    "criteria": "criteria",
+    "kleene": "kleene",
+    "screening": "screening",
+    "MET": "kleene",
+    "NA": "kleene",
+    "NOT_MET": "kleene",
+    "UNKNOWN": "kleene",
+    "Context": "kleene",
+    "Outcome": "kleene",
+    "Verdict": "kleene",
+    "compile_rule": "compiler",
+    "leaf_names": "compiler",
+    "CriterionResult": "screening",
+    "TrialScreening": "screening",
+    "screen_against": "screening",
+    "screen_patient": "screening",
+    "screening_document": "screening",
+    "screening_summary": "screening",
     "trial_verdict": "screening",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -27,7 +27,7 @@ def compile_rule(expr: Any, where: str = "rule") -> Node:
     """Compile a rule expression (decoded YAML) into a Node, checking every leaf."""
     if not isinstance(expr, dict) or len(expr) != 1:
         raise ProtocolError(f"{where}: expected a mapping with exactly one operator, got {expr!r}")
-    (op, arg), = expr.items()
+    ((op, arg),) = expr.items()
     if op in ("all", "any"):
         if not isinstance(arg, list) or not arg:
             raise ProtocolError(f"{where}.{op}: expected a non-empty list")
@@ -46,8 +46,10 @@ def compile_rule(expr: Any, where: str = "rule") -> Node:
         return applies_if(compile_rule(arg["if"], f"{where}.if"), compile_rule(arg["then"], f"{where}.then"))
     factory = registered().get(op)
     if factory is None:
-        raise ProtocolError(f"{where}: unknown rule {op!r}; expected one of all, any, not, at_least, at_most, "
-                            f"applies_if, {', '.join(sorted(registered()))}")
+        raise ProtocolError(
+            f"{where}: unknown rule {op!r}; expected one of all, any, not, at_least, at_most, "
+            f"applies_if, {', '.join(sorted(registered()))}"
+        )
     try:
         return factory(arg)
     except ProtocolError:

@@ -48,8 +48,14 @@ class Outcome(Explained):
 
     __slots__ = ("verdict", "inputs", "missing", "assumed")
 
-    def __init__(self, verdict: Verdict, reason: Reason, inputs: tuple[str, ...] = (),
-                 missing: tuple[str, ...] = (), assumed: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        verdict: Verdict,
+        reason: Reason,
+        inputs: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
+        assumed: tuple[str, ...] = (),
+    ) -> None:
         self.verdict = verdict
         self._reason = reason
         self.inputs = inputs
@@ -59,14 +65,21 @@ class Outcome(Explained):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return (self.verdict, self.reason, self.inputs, self.missing, self.assumed) == \
-            (other.verdict, other.reason, other.inputs, other.missing, other.assumed)
+        return (self.verdict, self.reason, self.inputs, self.missing, self.assumed) == (
+            other.verdict,
+            other.reason,
+            other.inputs,
+            other.missing,
+            other.assumed,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (f"Outcome(verdict={self.verdict!r}, reason={self.reason!r}, inputs={self.inputs!r}, "
-                f"missing={self.missing!r}, assumed={self.assumed!r})")
+        return (
+            f"Outcome(verdict={self.verdict!r}, reason={self.reason!r}, inputs={self.inputs!r}, "
+            f"missing={self.missing!r}, assumed={self.assumed!r})"
+        )
 
 
 def met(reason: Reason, inputs=(), assumed=()) -> Outcome:
@@ -130,8 +143,9 @@ class _Derived(Outcome):
 
     __slots__ = ("_deciding", "_evaluated", "_parts")
 
-    def __init__(self, verdict: Verdict, reason: Reason, deciding: list[Outcome],
-                 evaluated: list[Outcome] | None = None) -> None:
+    def __init__(
+        self, verdict: Verdict, reason: Reason, deciding: list[Outcome], evaluated: list[Outcome] | None = None
+    ) -> None:
         self.verdict = verdict
         self._reason = reason
         self._deciding = deciding
@@ -198,7 +212,9 @@ class _Inapplicable(Outcome):
     assumed = property(lambda self: ())  # type: ignore[assignment]
 
 
-def _merge(outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated: list[Outcome] | None = None) -> Outcome:
+def _merge(
+    outcomes: list[Outcome], verdict: Verdict, reason: Reason, evaluated: list[Outcome] | None = None
+) -> Outcome:
     """Combine children: inputs/missing from the deciding ``outcomes``; assumed attestations from
     every ``evaluated`` child (derived when first read)."""
     return _Derived(verdict, reason, outcomes, evaluated)
@@ -273,6 +289,7 @@ def count_of(children: list[Node], n: int, *, at_least: bool) -> Node:
 
         def why() -> str:
             return f"{k_met} of {n_outs} met ({k_unk} unknown), {word} {n} required"
+
         if at_least:
             verdict = MET if lo >= n else (NOT_MET if hi < n else UNKNOWN)
         else:

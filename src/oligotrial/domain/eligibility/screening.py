@@ -35,9 +35,18 @@ class CriterionResult(Explained):
 
     __slots__ = ("id", "kind", "source_text", "verdict", "_inputs", "_missing", "_assumed", "_outcome")
 
-    def __init__(self, id: str, kind: str, source_text: str, verdict: str, reason,
-                 inputs: tuple[str, ...] = (), missing: tuple[str, ...] = (), assumed: tuple[str, ...] = (),
-                 outcome: Any = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        kind: str,
+        source_text: str,
+        verdict: str,
+        reason,
+        inputs: tuple[str, ...] = (),
+        missing: tuple[str, ...] = (),
+        assumed: tuple[str, ...] = (),
+        outcome: Any = None,
+    ) -> None:
         self.id = id
         self.kind = kind
         self.source_text = source_text
@@ -67,8 +76,15 @@ class CriterionResult(Explained):
         return f"CriterionResult(id={self.id!r}, kind={self.kind!r}, verdict={self.verdict!r}, reason={self.reason!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"id": self.id, "kind": self.kind, "source_text": self.source_text, "verdict": self.verdict,
-               "reason": self.reason, "inputs": list(self.inputs), "missing": list(self.missing)}
+        out = {
+            "id": self.id,
+            "kind": self.kind,
+            "source_text": self.source_text,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "inputs": list(self.inputs),
+            "missing": list(self.missing),
+        }
         if self.assumed:
             out["assumed_attestations"] = list(self.assumed)
         return out
@@ -108,15 +124,23 @@ class TrialScreening:
         text; the reasons of the criteria that pass are never built)."""
         s = self.state
         return {
-            "trial": self.trial, "short_name": self.short_name, "protocol_version": self.protocol_version,
+            "trial": self.trial,
+            "short_name": self.short_name,
+            "protocol_version": self.protocol_version,
             "verdict": self.verdict,
-            "disease_state": {"sites": s.sites, "sites_max": s.sites_max, "organs": s.organs,
-                              "organs_max": s.organs_max, "counted": len(s.counted),
-                              "uncertain": len(s.uncertain), "intracranial_sites": s.intracranial_sites},
-            "failing": [{"id": c.id, "kind": c.kind, "verdict": c.verdict, "reason": c.reason}
-                        for c in self.failing],
-            "unknown": [{"id": c.id, "kind": c.kind, "reason": c.reason, "missing": list(c.missing)}
-                        for c in self.undecided],
+            "disease_state": {
+                "sites": s.sites,
+                "sites_max": s.sites_max,
+                "organs": s.organs,
+                "organs_max": s.organs_max,
+                "counted": len(s.counted),
+                "uncertain": len(s.uncertain),
+                "intracranial_sites": s.intracranial_sites,
+            },
+            "failing": [{"id": c.id, "kind": c.kind, "verdict": c.verdict, "reason": c.reason} for c in self.failing],
+            "unknown": [
+                {"id": c.id, "kind": c.kind, "reason": c.reason, "missing": list(c.missing)} for c in self.undecided
+            ],
         }
 
     @property
@@ -144,7 +168,8 @@ class CompiledProtocol:
         # what each result repeats from its criterion, read once: (id, kind, source_text, node, and
         # the verdict that excludes: not met for an inclusion, met for an exclusion)
         self.steps: list[tuple[str, str, str, Node, Verdict]] = [
-            (c.id, c.kind, c.source_text, n, NOT_MET if c.kind == "inclusion" else MET) for c, n in self.nodes]
+            (c.id, c.kind, c.source_text, n, NOT_MET if c.kind == "inclusion" else MET) for c, n in self.nodes
+        ]
 
 
 _compiled: dict[tuple[str, str], CompiledProtocol] = {}
@@ -175,16 +200,20 @@ def trial_verdict(results: list[CriterionResult]) -> str:
     return "needs_review" if undecided else "eligible"
 
 
-def screen_patient(patient, protocol, *, assume_attested: bool = False,
-                   shared: dict | None = None) -> TrialScreening:
+def screen_patient(patient, protocol, *, assume_attested: bool = False, shared: dict | None = None) -> TrialScreening:
     """Evaluate every criterion of ``protocol`` on ``patient``.
 
     ``shared`` is a per-patient cache to pass to each call when screening one patient against
     several protocols (facts such as the latest lab per test are derived once).
     """
     cp = compiled(protocol)
-    ctx = Context(patient=patient, as_of=patient.as_of or dt.date.today(), protocol=protocol,
-                  assume_attested=assume_attested, shared={} if shared is None else shared)
+    ctx = Context(
+        patient=patient,
+        as_of=patient.as_of or dt.date.today(),
+        protocol=protocol,
+        assume_attested=assume_attested,
+        shared={} if shared is None else shared,
+    )
     results, failing, undecided = [], [], []
     for cid, kind, text, node, bad in cp.steps:
         o = node(ctx)
@@ -198,8 +227,17 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False,
     # trial_verdict(results), from the criteria sorted as they were evaluated
     verdict = "ineligible" if failing else ("needs_review" if undecided else "eligible")
     ds = ctx.memo("disease_state", evaluate_disease_state, patient, protocol.disease_state, ctx.shared)
-    return TrialScreening(protocol.id, protocol.short_name, protocol.version, verdict,
-                          ds, tuple(results), assume_attested, tuple(failing), tuple(undecided))
+    return TrialScreening(
+        protocol.id,
+        protocol.short_name,
+        protocol.version,
+        verdict,
+        ds,
+        tuple(results),
+        assume_attested,
+        tuple(failing),
+        tuple(undecided),
+    )
 
 
 def screen_against(patient, protocols, *, assume_attested: bool = False) -> list[TrialScreening]:
@@ -230,5 +268,16 @@ def screening_summary(patient, screenings: list[TrialScreening]) -> dict[str, An
     }
 
 
-__all__ = ["CompiledProtocol", "CriterionResult", "TrialScreening", "compiled", "screen_patient",
-           "screening_document", "screening_summary", "trial_verdict", "excludes", "MET", "NOT_MET"]
+__all__ = [
+    "CompiledProtocol",
+    "CriterionResult",
+    "TrialScreening",
+    "compiled",
+    "screen_patient",
+    "screening_document",
+    "screening_summary",
+    "trial_verdict",
+    "excludes",
+    "MET",
+    "NOT_MET",
+]

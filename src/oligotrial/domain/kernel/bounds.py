@@ -53,8 +53,10 @@ def text_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return (f"valid Unicode text: a lone UTF-16 surrogate U+{ord(text[exc.start]):04X} at character "
-                f"{exc.start} has no encoding")
+        return (
+            f"valid Unicode text: a lone UTF-16 surrogate U+{ord(text[exc.start]):04X} at character "
+            f"{exc.start} has no encoding"
+        )
     return None
 
 
@@ -85,8 +87,9 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def problems(value: Any, path: str = "", *, max_depth: int = MAX_DEPTH,
-             max_items: int = MAX_LIST_ITEMS) -> Iterator[tuple[str, str, str]]:
+def problems(
+    value: Any, path: str = "", *, max_depth: int = MAX_DEPTH, max_items: int = MAX_LIST_ITEMS
+) -> Iterator[tuple[str, str, str]]:
     """Every ``(path, value shown, expected)`` that makes ``value`` (decoded JSON, or a field's
     value) unacceptable: bad text (values and keys), non-finite numbers, dates out of range,
     lists or objects over ``max_items``, nesting over ``max_depth``. Iterative: a deep value
@@ -190,6 +193,8 @@ def bound_expectation(err: Any) -> str | None:
     if kind == "finite_number":
         return "a finite number (NaN and Infinity are not numbers in JSON)"
     if kind in ("less_than_equal", "greater_than_equal") and str(ctx.get("le", ctx.get("ge"))) in (
-            EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()):
+        EARLIEST_DATE.isoformat(),
+        LATEST_DATE.isoformat(),
+    ):
         return f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
     return None

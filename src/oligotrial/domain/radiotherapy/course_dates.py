@@ -58,13 +58,17 @@ def impossible(fractions: int, first: Date, last: Date) -> str | None:
     if last < first:
         return f"a date on or after start {first.isoformat()}"
     if fractions == 1 and last != first:
-        return (f"{first.isoformat()} (the start): a course of 1 fraction is given on one day, so its first and "
-                "last fraction fall on the same date")
+        return (
+            f"{first.isoformat()} (the start): a course of 1 fraction is given on one day, so its first and "
+            "last fraction fall on the same date"
+        )
     need = fractions - 1
     if (last - first).days < need:
-        return (f"a date on or after {(first + dt.timedelta(days=need)).isoformat()}: {fractions} fractions at "
-                f"most one a day take at least {need} days from the first fraction ({first.isoformat()}) to the "
-                f"last")
+        return (
+            f"a date on or after {(first + dt.timedelta(days=need)).isoformat()}: {fractions} fractions at "
+            f"most one a day take at least {need} days from the first fraction ({first.isoformat()}) to the "
+            f"last"
+        )
     return None
 
 
@@ -77,30 +81,44 @@ class DateReason:
     message: str
 
 
-def regimen_date_reasons(fractions: int, first: Date, last: Date, *, per_week: int | None,
-                         max_overall_days: int | None, regimen: str, source: str | None,
-                         kind: str = "regimen") -> list[DateReason]:
+def regimen_date_reasons(
+    fractions: int,
+    first: Date,
+    last: Date,
+    *,
+    per_week: int | None,
+    max_overall_days: int | None,
+    regimen: str,
+    source: str | None,
+    kind: str = "regimen",
+) -> list[DateReason]:
     """The calendar rules of regimen ``regimen`` the course breaks (empty: none). ``per_week``:
     at most that many fractions in any 7 consecutive days; ``max_overall_days``: first to last
     fraction at most that many days, both counted; ``source``: the registry text or labelled
     assumption they come from (quoted in the message); ``kind``: what ``regimen`` names (a
     regimen, or an arm for the arm's own overall time)."""
     out: list[DateReason] = []
-    said = f" (\"{source}\")" if source else ""
+    said = f' ("{source}")' if source else ""
     if per_week is not None and fractions > 1:
         need = min_span_days(fractions, per_week)
         span = (last - first).days
         if span < need:
-            out.append(DateReason(
-                "fraction_dates_too_close",
-                f"last fraction {last.isoformat()} is {span} days after the first ({first.isoformat()}); "
-                f"{fractions} fractions at most {per_week} a week ({kind} {regimen!r}{said}) take at least "
-                f"{need} days: expected a last fraction on or after "
-                f"{(first + dt.timedelta(days=need)).isoformat()}"))
+            out.append(
+                DateReason(
+                    "fraction_dates_too_close",
+                    f"last fraction {last.isoformat()} is {span} days after the first ({first.isoformat()}); "
+                    f"{fractions} fractions at most {per_week} a week ({kind} {regimen!r}{said}) take at least "
+                    f"{need} days: expected a last fraction on or after "
+                    f"{(first + dt.timedelta(days=need)).isoformat()}",
+                )
+            )
     if max_overall_days is not None and overall_days(first, last) > max_overall_days:
-        out.append(DateReason(
-            "overall_time_too_long",
-            f"overall treatment time {overall_days(first, last)} days ({first.isoformat()} to {last.isoformat()}, "
-            f"both counted) is longer than the {max_overall_days} days of {kind} {regimen!r}{said}: expected a "
-            f"last fraction on or before {(first + dt.timedelta(days=max_overall_days - 1)).isoformat()}"))
+        out.append(
+            DateReason(
+                "overall_time_too_long",
+                f"overall treatment time {overall_days(first, last)} days ({first.isoformat()} to {last.isoformat()}, "
+                f"both counted) is longer than the {max_overall_days} days of {kind} {regimen!r}{said}: expected a "
+                f"last fraction on or before {(first + dt.timedelta(days=max_overall_days - 1)).isoformat()}",
+            )
+        )
     return out

@@ -150,9 +150,7 @@ def dose_per_fraction_for_bed_gy(target_bed_gy: float, fractions: int, alpha_bet
 
 def dose_per_fraction_for_eqd2_gy(target_eqd2_gy: float, fractions: int, alpha_beta_gy: float) -> float:
     """Dose per fraction that reaches ``target_eqd2_gy`` in ``fractions`` fractions."""
-    return dose_per_fraction_for_bed_gy(
-        eqd2_to_bed_gy(target_eqd2_gy, alpha_beta_gy), fractions, alpha_beta_gy
-    )
+    return dose_per_fraction_for_bed_gy(eqd2_to_bed_gy(target_eqd2_gy, alpha_beta_gy), fractions, alpha_beta_gy)
 
 
 # ---- overall treatment time -----------------------------------------------------------------

@@ -58,14 +58,12 @@ class DoseGrid:
         for name in ("x_mm", "y_mm", "z_mm"):
             axis = np.asarray(getattr(self, name), dtype=float)
             if axis.ndim != 1 or axis.size < 2 or not np.all(np.diff(axis) > 0):
-                raise DoseError(f"dose grid {name}: expected at least 2 strictly increasing positions",
-                                field=name)
+                raise DoseError(f"dose grid {name}: expected at least 2 strictly increasing positions", field=name)
             object.__setattr__(self, name, axis)
         dose = np.asarray(self.dose_gy, dtype=float)
         shape = (self.z_mm.size, self.y_mm.size, self.x_mm.size)
         if dose.shape != shape:
-            raise DoseError(f"dose grid shape {dose.shape}: expected (z, y, x) = {shape}",
-                            field="dose_gy")
+            raise DoseError(f"dose grid shape {dose.shape}: expected (z, y, x) = {shape}", field="dose_gy")
         if not np.all(np.isfinite(dose)) or dose.min() < 0:
             raise DoseError("dose grid: expected finite doses >= 0 Gy", field="dose_gy")
         object.__setattr__(self, "dose_gy", dose)
@@ -89,11 +87,13 @@ class DoseGrid:
                     f"structure {structure!r}: the dose grid does not cover it ({name} from "
                     f"{worst.min():.2f} to {worst.max():.2f} mm lies outside the grid "
                     f"{lo:.2f}..{hi:.2f} mm); expected a dose grid enclosing every structure",
-                    code="dose_grid_coverage", field="dose_grid",
+                    code="dose_grid_coverage",
+                    field="dose_grid",
                 )
             np.clip(pts[:, k], lo, hi, out=pts[:, k])
-        interp = RegularGridInterpolator((self.z_mm, self.y_mm, self.x_mm), self.dose_gy,
-                                         method="linear", bounds_error=True)
+        interp = RegularGridInterpolator(
+            (self.z_mm, self.y_mm, self.x_mm), self.dose_gy, method="linear", bounds_error=True
+        )
         return interp(pts)
 
 
@@ -128,8 +128,7 @@ def plane_area_mm2(polygons: list[np.ndarray]) -> float:
     paths = [Path(p) for p in polygons]
     total = 0.0
     for i, poly in enumerate(polygons):
-        depth = sum(1 for j, other in enumerate(paths)
-                    if j != i and other.contains_point(tuple(poly[0])))
+        depth = sum(1 for j, other in enumerate(paths) if j != i and other.contains_point(tuple(poly[0])))
         total += polygon_area_mm2(poly) * (-1.0 if depth % 2 else 1.0)
     return max(total, 0.0)
 
@@ -187,8 +186,7 @@ class DVH:
         d = np.asarray(self.doses_gy, dtype=float)
         w = np.asarray(self.volumes_cc, dtype=float)
         if d.size == 0 or d.shape != w.shape:
-            raise DoseError(f"structure {self.name!r}: expected at least one dose sample inside it",
-                            field="structure")
+            raise DoseError(f"structure {self.name!r}: expected at least one dose sample inside it", field="structure")
         # merge equal doses (to 1e-6 Gy) so the curve is strictly monotonic, then hottest first
         key = np.round(d, 6)
         uniq, inv = np.unique(key, return_inverse=True)
@@ -230,7 +228,9 @@ class DVH:
         if volume_cc < 0 or volume_cc > self.volume_cc * (1 + 1e-9):
             raise DoseError(
                 f"D{volume_cc:g}cc of {self.name!r}: expected a volume between 0 and the structure "
-                f"volume {self.volume_cc:.4g} cc", field="metric")
+                f"volume {self.volume_cc:.4g} cc",
+                field="metric",
+            )
         return float(np.interp(volume_cc, self._curve_v, self._curve_d))
 
     def dose_at_volume_pct(self, percent: float) -> float:
@@ -263,7 +263,8 @@ class DVH:
         return {
             "structure": self.name,
             "volume_cc": round(self.volume_cc, 4),
-            "dmin_gy": round(self.dmin_gy, 4), "dmax_gy": round(self.dmax_gy, 4),
+            "dmin_gy": round(self.dmin_gy, 4),
+            "dmax_gy": round(self.dmax_gy, 4),
             "dmean_gy": round(self.dmean_gy, 4),
             "d0_035cc_gy": round(self.dose_at_volume_cc(min(0.035, self.volume_cc)), 4),
             "d0_1cc_gy": round(self.dose_at_volume_cc(min(0.1, self.volume_cc)), 4),
@@ -272,8 +273,9 @@ class DVH:
         }
 
 
-def compute_dvh(structure: Structure, grid: DoseGrid, *, slice_thickness_mm: float | None = None,
-                options: DVHOptions = DVHOptions()) -> DVH:
+def compute_dvh(
+    structure: Structure, grid: DoseGrid, *, slice_thickness_mm: float | None = None, options: DVHOptions = DVHOptions()
+) -> DVH:
     """The cumulative DVH of ``structure`` in ``grid`` (see the module docstring for the method).
 
     ``slice_thickness_mm`` is the nominal contour spacing; by default the most common gap between
@@ -281,13 +283,17 @@ def compute_dvh(structure: Structure, grid: DoseGrid, *, slice_thickness_mm: flo
     """
     planes = structure.planes()
     if not planes:
-        raise DoseError(f"structure {structure.name!r}: expected closed planar contours enclosing "
-                        "a volume", field="structure")
+        raise DoseError(
+            f"structure {structure.name!r}: expected closed planar contours enclosing a volume", field="structure"
+        )
     zs = list(planes)
     nominal = slice_thickness_mm or nominal_slice_thickness_mm(zs)
     if nominal is None or nominal <= 0:
-        raise DoseError(f"structure {structure.name!r} has one contour plane: expected the slice "
-                        "thickness (slice_thickness_mm) to give it a volume", field="slice_thickness_mm")
+        raise DoseError(
+            f"structure {structure.name!r} has one contour plane: expected the slice "
+            "thickness (slice_thickness_mm) to give it a volume",
+            field="slice_thickness_mm",
+        )
     thick = slice_thicknesses_mm(zs, nominal)
     areas = [plane_area_mm2(planes[z]) for z in zs]
     total_mm3 = float(np.dot(areas, thick))
@@ -323,9 +329,15 @@ def compute_dvh(structure: Structure, grid: DoseGrid, *, slice_thickness_mm: flo
         doses.append(d)
         weights.append(np.full(d.size, area * t / d.size / MM3_PER_CC))
     boundary = grid.interpolate(np.vstack(faces), structure=structure.name)
-    return DVH(structure.name, np.concatenate(doses), np.concatenate(weights),
-               sample_pitch_mm=pitch, slice_thickness_mm=nominal,
-               boundary_max_gy=float(boundary.max()), boundary_min_gy=float(boundary.min()))
+    return DVH(
+        structure.name,
+        np.concatenate(doses),
+        np.concatenate(weights),
+        sample_pitch_mm=pitch,
+        slice_thickness_mm=nominal,
+        boundary_max_gy=float(boundary.max()),
+        boundary_min_gy=float(boundary.min()),
+    )
 
 
 def _sample_plane(polygons: list[np.ndarray], pitch: float) -> np.ndarray:
@@ -391,8 +403,9 @@ def parse_metric(text: str) -> Metric:
     """
     m = _METRIC.match(text.strip())
     if not m:
-        raise DoseError(f"metric {text!r}: expected Dmax, Dmean, Dmin, D<x>cc, D<x>%, V<x>Gy or "
-                        "CV<x>Gy", field="metric")
+        raise DoseError(
+            f"metric {text!r}: expected Dmax, Dmean, Dmin, D<x>cc, D<x>%, V<x>Gy or CV<x>Gy", field="metric"
+        )
     if m["dmax"]:
         return Metric(text, "dmax")
     if m["dmean"]:

@@ -58,15 +58,21 @@ class GeometryResult:
     message: str
 
     def to_dict(self) -> dict:
-        return {"rule": self.rule, "outcome": self.outcome,
-                "measured": None if self.measured is None else round(self.measured, 4),
-                "limit": self.limit, "unit": self.unit, "message": self.message}
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "measured": None if self.measured is None else round(self.measured, 4),
+            "limit": self.limit,
+            "unit": self.unit,
+            "message": self.message,
+        }
 
 
 def max_diameter_mm(structure: Structure) -> float:
     """Maximum 3-D distance between any two contour vertices (the Feret diameter)."""
-    pts = np.vstack([np.column_stack([np.asarray(xy, float), np.full(len(xy), z)])
-                     for z, xy in structure.contours if len(xy)])
+    pts = np.vstack(
+        [np.column_stack([np.asarray(xy, float), np.full(len(xy), z)]) for z, xy in structure.contours if len(xy)]
+    )
     if len(pts) < 2:
         raise DoseError(f"structure {structure.name!r}: expected contours to measure", field="structure")
     try:
@@ -84,17 +90,21 @@ def structure_volume_cc(structure: Structure, slice_thickness_mm: float | None =
     zs = list(planes)
     nominal = slice_thickness_mm or nominal_slice_thickness_mm(zs)
     if not nominal:
-        raise DoseError(f"structure {structure.name!r} has one contour plane: expected "
-                        "slice_thickness_mm", field="slice_thickness_mm")
-    return float(np.dot([plane_area_mm2(planes[z]) for z in zs],
-                        slice_thicknesses_mm(zs, nominal))) / 1000.0
+        raise DoseError(
+            f"structure {structure.name!r} has one contour plane: expected slice_thickness_mm",
+            field="slice_thickness_mm",
+        )
+    return float(np.dot([plane_area_mm2(planes[z]) for z in zs], slice_thicknesses_mm(zs, nominal))) / 1000.0
 
 
 def brain_lesions_from_plan(structures: list[Structure], names: list[str]) -> list[BrainLesion]:
     """Brain metastases among the plan's structures (those named in ``names``)."""
     wanted = {n.lower() for n in names}
-    return [BrainLesion(s.name, max_diameter_mm(s), structure_volume_cc(s), "plan")
-            for s in structures if s.name.lower() in wanted]
+    return [
+        BrainLesion(s.name, max_diameter_mm(s), structure_volume_cc(s), "plan")
+        for s in structures
+        if s.name.lower() in wanted
+    ]
 
 
 def brain_lesions_from_record(patient: Patient) -> list[BrainLesion]:
@@ -110,8 +120,9 @@ def brain_lesions_from_record(patient: Patient) -> list[BrainLesion]:
     return list(latest.values())
 
 
-def check_geometric_exclusions(lesions: list[BrainLesion], sins: int | None,
-                               limits: GeometricLimits) -> list[GeometryResult]:
+def check_geometric_exclusions(
+    lesions: list[BrainLesion], sins: int | None, limits: GeometricLimits
+) -> list[GeometryResult]:
     """Each exclusion as excluded / clear / not_evaluable, with the measured value and limit."""
     out: list[GeometryResult] = []
     src = limits.source_text
@@ -120,38 +131,82 @@ def check_geometric_exclusions(lesions: list[BrainLesion], sins: int | None,
         sized = [les for les in lesions if les.diameter_mm is not None]
         if len(sized) < len(lesions):
             missing = [les.id for les in lesions if les.diameter_mm is None]
-            out.append(GeometryResult("brain_met_diameter", "not_evaluable", None, limit_mm, "mm",
-                                      f"brain metastasis size unknown for {missing} (\"{src}\")"))
+            out.append(
+                GeometryResult(
+                    "brain_met_diameter",
+                    "not_evaluable",
+                    None,
+                    limit_mm,
+                    "mm",
+                    f'brain metastasis size unknown for {missing} ("{src}")',
+                )
+            )
         elif sized:
             big = max(sized, key=lambda les: les.diameter_mm)
             over = big.diameter_mm > limit_mm
-            out.append(GeometryResult(
-                "brain_met_diameter", "excluded" if over else "clear", big.diameter_mm, limit_mm, "mm",
-                f"largest brain metastasis {big.id} is {big.diameter_mm:.1f} mm "
-                f"({'over' if over else 'within'} {limit_mm:g} mm; from the {big.origin})"))
+            out.append(
+                GeometryResult(
+                    "brain_met_diameter",
+                    "excluded" if over else "clear",
+                    big.diameter_mm,
+                    limit_mm,
+                    "mm",
+                    f"largest brain metastasis {big.id} is {big.diameter_mm:.1f} mm "
+                    f"({'over' if over else 'within'} {limit_mm:g} mm; from the {big.origin})",
+                )
+            )
         else:
-            out.append(GeometryResult("brain_met_diameter", "clear", 0.0, limit_mm, "mm",
-                                      "no brain metastasis"))
+            out.append(GeometryResult("brain_met_diameter", "clear", 0.0, limit_mm, "mm", "no brain metastasis"))
     if limits.brain_met_total_volume_cc is not None:
         limit_cc = limits.brain_met_total_volume_cc
         if any(les.volume_cc is None for les in lesions):
             missing = [les.id for les in lesions if les.volume_cc is None]
-            out.append(GeometryResult("brain_met_total_volume", "not_evaluable", None, limit_cc, "cc",
-                                      f"brain metastasis volume unknown for {missing} (\"{src}\")"))
+            out.append(
+                GeometryResult(
+                    "brain_met_total_volume",
+                    "not_evaluable",
+                    None,
+                    limit_cc,
+                    "cc",
+                    f'brain metastasis volume unknown for {missing} ("{src}")',
+                )
+            )
         else:
             total = float(sum(les.volume_cc for les in lesions))
             over = total > limit_cc
-            out.append(GeometryResult(
-                "brain_met_total_volume", "excluded" if over else "clear", total, limit_cc, "cc",
-                f"total brain metastasis volume {total:.2f} cc over {len(lesions)} lesion(s) is "
-                f"{'over' if over else 'within'} {limit_cc:g} cc"))
+            out.append(
+                GeometryResult(
+                    "brain_met_total_volume",
+                    "excluded" if over else "clear",
+                    total,
+                    limit_cc,
+                    "cc",
+                    f"total brain metastasis volume {total:.2f} cc over {len(lesions)} lesion(s) is "
+                    f"{'over' if over else 'within'} {limit_cc:g} cc",
+                )
+            )
     if limits.sins_max is not None:
         if sins is None:
-            out.append(GeometryResult("sins", "not_evaluable", None, float(limits.sins_max), "points",
-                                      "SINS not recorded (clinical_findings.sins)"))
+            out.append(
+                GeometryResult(
+                    "sins",
+                    "not_evaluable",
+                    None,
+                    float(limits.sins_max),
+                    "points",
+                    "SINS not recorded (clinical_findings.sins)",
+                )
+            )
         else:
             over = sins > limits.sins_max
-            out.append(GeometryResult("sins", "excluded" if over else "clear", float(sins),
-                                      float(limits.sins_max), "points",
-                                      f"SINS {sins} {'>' if over else '<='} {limits.sins_max}"))
+            out.append(
+                GeometryResult(
+                    "sins",
+                    "excluded" if over else "clear",
+                    float(sins),
+                    float(limits.sins_max),
+                    "points",
+                    f"SINS {sins} {'>' if over else '<='} {limits.sins_max}",
+                )
+            )
     return out

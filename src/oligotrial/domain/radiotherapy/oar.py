@@ -49,12 +49,13 @@ class Constraint:
     def __post_init__(self) -> None:
         parsed = parse_metric(self.metric)
         if self.mandatory is None and self.optimal is None:
-            raise DoseError(f"constraint {self.id}: expected a mandatory or optimal limit",
-                            field="constraint")
+            raise DoseError(f"constraint {self.id}: expected a mandatory or optimal limit", field="constraint")
         allowed = {"Gy", "%Rx"} if parsed.is_dose else {"cc", "%"}
         if self.unit not in allowed:
-            raise DoseError(f"constraint {self.id} unit {self.unit!r}: expected one of "
-                            f"{sorted(allowed)} for {self.metric}", field="unit")
+            raise DoseError(
+                f"constraint {self.id} unit {self.unit!r}: expected one of {sorted(allowed)} for {self.metric}",
+                field="unit",
+            )
 
     @property
     def id(self) -> str:
@@ -89,8 +90,7 @@ class ConstraintSet:
         return None
 
     def for_fractions(self, fractions: int, *, sets: list[str] | None = None) -> list[Constraint]:
-        return [c for c in self.constraints
-                if c.fractions == fractions and (sets is None or c.set_id in sets)]
+        return [c for c in self.constraints if c.fractions == fractions and (sets is None or c.set_id in sets)]
 
     def fraction_numbers(self) -> list[int]:
         return sorted({c.fractions for c in self.constraints})
@@ -120,11 +120,19 @@ class ConstraintResult:
     def to_dict(self) -> dict:
         c = self.constraint
         return {
-            "structure": self.structure, "organ": c.organ, "set": c.set_id,
-            "fractions": c.fractions, "metric": c.metric, "unit": c.unit if c.unit != "%Rx" else "Gy",
+            "structure": self.structure,
+            "organ": c.organ,
+            "set": c.set_id,
+            "fractions": c.fractions,
+            "metric": c.metric,
+            "unit": c.unit if c.unit != "%Rx" else "Gy",
             "measured": None if self.measured is None else round(self.measured, 4),
-            "limit": self.limit, "optimal": c.optimal, "mandatory": c.mandatory,
-            "status": self.status, "verified": c.verified, "source": c.source,
+            "limit": self.limit,
+            "optimal": c.optimal,
+            "mandatory": c.mandatory,
+            "status": self.status,
+            "verified": c.verified,
+            "source": c.source,
             "message": self.message,
         }
 
@@ -135,22 +143,35 @@ def _resolve(limit: float | None, unit: str, prescription_gy: float | None) -> f
     return None if prescription_gy is None else limit / 100.0 * prescription_gy
 
 
-def check_constraint(structure: str, dvh: DVH, constraint: Constraint, *,
-                     prescription_gy: float | None = None) -> ConstraintResult:
+def check_constraint(
+    structure: str, dvh: DVH, constraint: Constraint, *, prescription_gy: float | None = None
+) -> ConstraintResult:
     """Check one constraint on one structure's DVH."""
     c = constraint
     mandatory = _resolve(c.mandatory, c.unit, prescription_gy)
     optimal = _resolve(c.optimal, c.unit, prescription_gy)
     shown_unit = "Gy" if c.unit == "%Rx" else c.unit
     if c.unit == "%Rx" and prescription_gy is None:
-        return ConstraintResult(structure, c, "not_evaluable", None, None,
-                                f"{structure} {c.metric}: the limit is {c.mandatory:g} % of the "
-                                "prescription and no prescription dose was given")
+        return ConstraintResult(
+            structure,
+            c,
+            "not_evaluable",
+            None,
+            None,
+            f"{structure} {c.metric}: the limit is {c.mandatory:g} % of the "
+            "prescription and no prescription dose was given",
+        )
     metric = c.parsed
     if metric.kind == "d_cc" and metric.value > dvh.volume_cc:
-        return ConstraintResult(structure, c, "not_evaluable", None, mandatory,
-                                f"{structure} {c.metric}: the structure is {dvh.volume_cc:.4g} cc, "
-                                f"smaller than {metric.value:g} cc (contour the whole organ)")
+        return ConstraintResult(
+            structure,
+            c,
+            "not_evaluable",
+            None,
+            mandatory,
+            f"{structure} {c.metric}: the structure is {dvh.volume_cc:.4g} cc, "
+            f"smaller than {metric.value:g} cc (contour the whole organ)",
+        )
     measured = metric.evaluate(dvh, volume_unit="%" if c.unit == "%" else "cc")
     ge = c.higher_is_better
 
@@ -170,8 +191,10 @@ def check_constraint(structure: str, dvh: DVH, constraint: Constraint, *,
         status = "pass"
         limit = mandatory if mandatory is not None else optimal
     word = {"pass": "meets", "optimal_fail": "misses the optimal", "mandatory_fail": "misses the mandatory"}[status]
-    message = (f"{structure} {c.metric} = {measured:.4g} {shown_unit} {word} limit {op} {limit:g} "
-               f"{shown_unit} ({c.set_id}, {c.fractions} fx)")
+    message = (
+        f"{structure} {c.metric} = {measured:.4g} {shown_unit} {word} limit {op} {limit:g} "
+        f"{shown_unit} ({c.set_id}, {c.fractions} fx)"
+    )
     return ConstraintResult(structure, c, status, measured, limit, message)
 
 
@@ -191,14 +214,24 @@ class PlanOARReport:
         return max((r.status for r in self.results), key=_STATUS_ORDER.__getitem__)
 
     def to_dict(self) -> dict:
-        return {"fractions": self.fractions, "worst": self.worst, "message": self.message,
-                "results": [r.to_dict() for r in self.results],
-                "unmatched_structures": self.unmatched_structures}
+        return {
+            "fractions": self.fractions,
+            "worst": self.worst,
+            "message": self.message,
+            "results": [r.to_dict() for r in self.results],
+            "unmatched_structures": self.unmatched_structures,
+        }
 
 
-def check_plan_oars(dvhs: dict[str, DVH], fractions: int, constraints: ConstraintSet, *,
-                    prescription_gy: float | None = None, sets: list[str] | None = None,
-                    organ_overrides: dict[str, str] | None = None) -> PlanOARReport:
+def check_plan_oars(
+    dvhs: dict[str, DVH],
+    fractions: int,
+    constraints: ConstraintSet,
+    *,
+    prescription_gy: float | None = None,
+    sets: list[str] | None = None,
+    organ_overrides: dict[str, str] | None = None,
+) -> PlanOARReport:
     """Check each structure's DVH against the constraints published for ``fractions``.
 
     ``organ_overrides`` maps a structure name to an organ id when its name is not recognised.
@@ -206,8 +239,10 @@ def check_plan_oars(dvhs: dict[str, DVH], fractions: int, constraints: Constrain
     applicable = constraints.for_fractions(fractions, sets=sets)
     message = None
     if not applicable:
-        message = (f"no OAR constraints for {fractions} fractions in {constraints.version} "
-                   f"(sets for {constraints.fraction_numbers()} fractions); not evaluable")
+        message = (
+            f"no OAR constraints for {fractions} fractions in {constraints.version} "
+            f"(sets for {constraints.fraction_numbers()} fractions); not evaluable"
+        )
     results: list[ConstraintResult] = []
     unmatched: list[str] = []
     overrides = organ_overrides or {}

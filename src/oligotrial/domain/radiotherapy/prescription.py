@@ -39,11 +39,36 @@ Verdict = Literal["pass", "fail", "not_evaluable"]
 
 #: technique synonyms -> canonical family
 TECHNIQUE_FAMILIES: dict[str, str] = {
-    **{k: "sabr" for k in ("sabr", "sbrt", "srs", "srt", "fsrt", "stereotactic", "sabr/sbrt",
-                           "sbrt/sabr", "stereotactic ablative radiotherapy",
-                           "stereotactic body radiotherapy")},
-    **{k: "conventional" for k in ("conventional", "conventional_fractionation", "3dcrt", "3d-crt",
-                                   "imrt", "vmat", "ebrt", "conformal", "palliative", "2d")},
+    **{
+        k: "sabr"
+        for k in (
+            "sabr",
+            "sbrt",
+            "srs",
+            "srt",
+            "fsrt",
+            "stereotactic",
+            "sabr/sbrt",
+            "sbrt/sabr",
+            "stereotactic ablative radiotherapy",
+            "stereotactic body radiotherapy",
+        )
+    },
+    **{
+        k: "conventional"
+        for k in (
+            "conventional",
+            "conventional_fractionation",
+            "3dcrt",
+            "3d-crt",
+            "imrt",
+            "vmat",
+            "ebrt",
+            "conformal",
+            "palliative",
+            "2d",
+        )
+    },
     **{k: "low_dose" for k in ("ldrt", "low_dose", "low-dose", "low dose", "low_dose_rt")},
 }
 
@@ -123,14 +148,15 @@ def parse_prescription(data: Mapping[str, Any]) -> Prescription:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise DoseError(f"prescription {where} = {err.get('input')!r}: {err['msg']}",
-                        field=where) from None
+        raise DoseError(f"prescription {where} = {err.get('input')!r}: {err['msg']}", field=where) from None
     for i, lesion in enumerate(rx.lesions):
         _validated(lesion.dose_gy, lesion.fractions, f"lesions[{i}]")
         if lesion.fractions_per_week is not None and not 0 < lesion.fractions_per_week <= 14:
-            raise DoseError(f"lesions[{i}].fractions_per_week {lesion.fractions_per_week!r}: "
-                            "expected a number of fractions per week > 0 and <= 14",
-                            field=f"lesions[{i}].fractions_per_week")
+            raise DoseError(
+                f"lesions[{i}].fractions_per_week {lesion.fractions_per_week!r}: "
+                "expected a number of fractions per week > 0 and <= 14",
+                field=f"lesions[{i}].fractions_per_week",
+            )
     ids = [lesion.id for lesion in rx.lesions]
     if len(set(ids)) != len(ids):
         raise DoseError(f"lesions ids {ids}: expected each lesion once", field="lesions")
@@ -180,11 +206,17 @@ class LesionVerdict:
     reference_matches: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"lesion": self.lesion, "status": self.status, "regimen": self.regimen,
-                "dose_gy": self.dose_gy, "fractions": self.fractions,
-                "bed10_gy": round(self.bed10_gy, 4), "eqd2_10_gy": round(self.eqd2_10_gy, 4),
-                "reasons": [r.to_dict() for r in self.reasons],
-                "reference_matches": self.reference_matches}
+        return {
+            "lesion": self.lesion,
+            "status": self.status,
+            "regimen": self.regimen,
+            "dose_gy": self.dose_gy,
+            "fractions": self.fractions,
+            "bed10_gy": round(self.bed10_gy, 4),
+            "eqd2_10_gy": round(self.eqd2_10_gy, 4),
+            "reasons": [r.to_dict() for r in self.reasons],
+            "reference_matches": self.reference_matches,
+        }
 
 
 @dataclass(frozen=True)
@@ -196,9 +228,13 @@ class RTCheckReport:
     findings: list[Reason]
 
     def to_dict(self) -> dict:
-        return {"trial": self.trial, "arm": self.arm, "status": self.status,
-                "lesions": [v.to_dict() for v in self.lesions],
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "trial": self.trial,
+            "arm": self.arm,
+            "status": self.status,
+            "lesions": [v.to_dict() for v in self.lesions],
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 def _combine(statuses: list[Verdict]) -> Verdict:
@@ -210,63 +246,112 @@ def _combine(statuses: list[Verdict]) -> Verdict:
 
 
 # ---- regimen matching ------------------------------------------------------------------------
-def _range_reason(code: str, what: str, value: float, rng: Range | None, unit: str,
-                  regimen: Regimen) -> Reason | None:
+def _range_reason(code: str, what: str, value: float, rng: Range | None, unit: str, regimen: Regimen) -> Reason | None:
     if rng is None or rng.contains(value):
         return None
     side = "below" if rng.min is not None and value < rng.min else "above"
-    return Reason(code, "fail",
-                  f"{what} {value:g}{unit} is {side} the allowed {rng.describe(unit.strip())} of "
-                  f"regimen {regimen.label!r} (\"{regimen.source_text}\")")
+    return Reason(
+        code,
+        "fail",
+        f"{what} {value:g}{unit} is {side} the allowed {rng.describe(unit.strip())} of "
+        f'regimen {regimen.label!r} ("{regimen.source_text}")',
+    )
 
 
-def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen,
-                    dates: tuple[date, date] | None = None) -> list[Reason]:
+def regimen_reasons(lesion: PrescribedLesion, regimen: Regimen, dates: tuple[date, date] | None = None) -> list[Reason]:
     """Everything that keeps ``lesion`` out of ``regimen`` (empty: it fits); with the course's
     first and last fraction ``dates``, also the regimen's ``fraction_dates`` (fractions per week,
     overall time; :func:`.course_dates.regimen_date_reasons`)."""
-    reasons = [r for r in (
-        _range_reason("dose_out_of_range", "total dose", lesion.dose_gy, regimen.total_dose_gy, " Gy", regimen),
-        _range_reason("fractions_out_of_range", "fractions", lesion.fractions, regimen.fractions, "", regimen),
-        _range_reason("dose_per_fraction_out_of_range", "dose per fraction", round(lesion.dose_per_fraction_gy, 6),
-                      regimen.dose_per_fraction_gy, " Gy", regimen),
-    ) if r is not None]
+    reasons = [
+        r
+        for r in (
+            _range_reason("dose_out_of_range", "total dose", lesion.dose_gy, regimen.total_dose_gy, " Gy", regimen),
+            _range_reason("fractions_out_of_range", "fractions", lesion.fractions, regimen.fractions, "", regimen),
+            _range_reason(
+                "dose_per_fraction_out_of_range",
+                "dose per fraction",
+                round(lesion.dose_per_fraction_gy, 6),
+                regimen.dose_per_fraction_gy,
+                " Gy",
+                regimen,
+            ),
+        )
+        if r is not None
+    ]
     if regimen.fractions_per_week is not None:
         if lesion.fractions_per_week is None:
-            reasons.append(Reason("fractions_per_week_missing", "not_evaluable",
-                                  f"regimen {regimen.label!r} allows "
-                                  f"{regimen.fractions_per_week.describe()} fractions per week; the "
-                                  "prescription does not give fractions_per_week"))
+            reasons.append(
+                Reason(
+                    "fractions_per_week_missing",
+                    "not_evaluable",
+                    f"regimen {regimen.label!r} allows "
+                    f"{regimen.fractions_per_week.describe()} fractions per week; the "
+                    "prescription does not give fractions_per_week",
+                )
+            )
         else:
-            r = _range_reason("fractions_per_week_out_of_range", "fractions per week",
-                              lesion.fractions_per_week, regimen.fractions_per_week, "", regimen)
+            r = _range_reason(
+                "fractions_per_week_out_of_range",
+                "fractions per week",
+                lesion.fractions_per_week,
+                regimen.fractions_per_week,
+                "",
+                regimen,
+            )
             if r:
                 reasons.append(r)
     if regimen.sites:
         if lesion.site is None:
-            reasons.append(Reason("site_missing", "not_evaluable",
-                                  f"regimen {regimen.label!r} is for {' or '.join(regimen.sites)} lesions; "
-                                  "the prescription does not give the lesion's site"))
+            reasons.append(
+                Reason(
+                    "site_missing",
+                    "not_evaluable",
+                    f"regimen {regimen.label!r} is for {' or '.join(regimen.sites)} lesions; "
+                    "the prescription does not give the lesion's site",
+                )
+            )
         elif lesion.site.strip().lower() not in {s.lower() for s in regimen.sites}:
-            reasons.append(Reason("site_not_in_regimen", "fail",
-                                  f"site {lesion.site!r} is not one regimen {regimen.label!r} is for "
-                                  f"({', '.join(regimen.sites)})"))
+            reasons.append(
+                Reason(
+                    "site_not_in_regimen",
+                    "fail",
+                    f"site {lesion.site!r} is not one regimen {regimen.label!r} is for ({', '.join(regimen.sites)})",
+                )
+            )
     if regimen.techniques:
         allowed = {technique_family(t) for t in regimen.techniques}
         if lesion.technique is None:
-            reasons.append(Reason("technique_missing", "not_evaluable",
-                                  f"regimen {regimen.label!r} requires technique "
-                                  f"{' or '.join(regimen.techniques)}; none given"))
+            reasons.append(
+                Reason(
+                    "technique_missing",
+                    "not_evaluable",
+                    f"regimen {regimen.label!r} requires technique {' or '.join(regimen.techniques)}; none given",
+                )
+            )
         elif technique_family(lesion.technique) not in allowed:
-            reasons.append(Reason("wrong_technique", "fail",
-                                  f"technique {lesion.technique!r} is not allowed by regimen "
-                                  f"{regimen.label!r} (allowed: {', '.join(regimen.techniques)})"))
+            reasons.append(
+                Reason(
+                    "wrong_technique",
+                    "fail",
+                    f"technique {lesion.technique!r} is not allowed by regimen "
+                    f"{regimen.label!r} (allowed: {', '.join(regimen.techniques)})",
+                )
+            )
     timing = getattr(regimen, "fraction_dates", None)
     if dates is not None and timing is not None:
         source = timing.source_text or f"assumed where the registry is silent: {timing.assumption}"
-        reasons.extend(Reason(r.code, "fail", r.message) for r in regimen_date_reasons(
-            lesion.fractions, dates[0], dates[1], per_week=timing.max_per_week,
-            max_overall_days=timing.max_overall_days, regimen=regimen.label, source=source))
+        reasons.extend(
+            Reason(r.code, "fail", r.message)
+            for r in regimen_date_reasons(
+                lesion.fractions,
+                dates[0],
+                dates[1],
+                per_week=timing.max_per_week,
+                max_overall_days=timing.max_overall_days,
+                regimen=regimen.label,
+                source=source,
+            )
+        )
     return reasons
 
 
@@ -276,8 +361,12 @@ def _candidates(lesion: PrescribedLesion, spec: RadiotherapySpec) -> list[Regime
     return [r for r in spec.regimens if r.role in (lesion.role, "any")]
 
 
-def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
-                 reference: Mapping[str, Any] | None = None, dates: tuple[date, date] | None = None) -> LesionVerdict:
+def check_lesion(
+    lesion: PrescribedLesion,
+    spec: RadiotherapySpec,
+    reference: Mapping[str, Any] | None = None,
+    dates: tuple[date, date] | None = None,
+) -> LesionVerdict:
     """The lesion's verdict: pass with the first regimen it fits (typical ones first), else the
     reasons from the closest regimen."""
     bed10 = bed_gy(lesion.dose_gy, lesion.fractions, 10.0)
@@ -286,10 +375,17 @@ def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
     candidates = _candidates(lesion, spec)
     if not candidates:
         roles = sorted({r.role for r in spec.regimens})
-        return LesionVerdict(lesion.id, "fail", None,
-                             [Reason("role_not_in_arm", "fail",
-                                     f"role {lesion.role!r}: this arm's regimens are for {roles}")],
-                             lesion.dose_gy, lesion.fractions, bed10, eqd2_10, matches)
+        return LesionVerdict(
+            lesion.id,
+            "fail",
+            None,
+            [Reason("role_not_in_arm", "fail", f"role {lesion.role!r}: this arm's regimens are for {roles}")],
+            lesion.dose_gy,
+            lesion.fractions,
+            bed10,
+            eqd2_10,
+            matches,
+        )
     scored = []
     for order, regimen in enumerate(sorted(candidates, key=lambda r: not r.typical)):
         reasons = regimen_reasons(lesion, regimen, dates)
@@ -297,8 +393,9 @@ def check_lesion(lesion: PrescribedLesion, spec: RadiotherapySpec,
         scored.append((fails, len(reasons), order, regimen, reasons))
     fails, _, _, regimen, reasons = min(scored, key=lambda s: s[:3])
     status = _combine([r.status for r in reasons])
-    return LesionVerdict(lesion.id, status, regimen.label, reasons, lesion.dose_gy,
-                         lesion.fractions, bed10, eqd2_10, matches)
+    return LesionVerdict(
+        lesion.id, status, regimen.label, reasons, lesion.dose_gy, lesion.fractions, bed10, eqd2_10, matches
+    )
 
 
 def match_reference_schedules(lesion: PrescribedLesion, reference: Mapping[str, Any]) -> list[str]:
@@ -318,8 +415,11 @@ def match_reference_schedules(lesion: PrescribedLesion, reference: Mapping[str, 
             where = entry["site"]
             if not (where == "any" or where == site or (where == "other" and site and site not in listed)):
                 continue
-            if (_fits(lesion.dose_gy, entry["dose_gy"]) and _fits(lesion.fractions, entry["fractions"])
-                    and _fits(round(lesion.dose_per_fraction_gy, 6), entry.get("dose_per_fraction_gy"))):
+            if (
+                _fits(lesion.dose_gy, entry["dose_gy"])
+                and _fits(lesion.fractions, entry["fractions"])
+                and _fits(round(lesion.dose_per_fraction_gy, 6), entry.get("dose_per_fraction_gy"))
+            ):
                 out.append(f"{sched_id}:{entry['id']}")
     return out
 
@@ -334,14 +434,19 @@ def _fits(value: float, spec: Any) -> bool:
 
 
 # ---- the arm -------------------------------------------------------------------------------------
-def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial: str, arm: str,
-                       reference: Mapping[str, Any] | None = None) -> RTCheckReport:
+def check_prescription(
+    rx: Prescription, spec: RadiotherapySpec | None, *, trial: str, arm: str, reference: Mapping[str, Any] | None = None
+) -> RTCheckReport:
     """Check every lesion and the arm-level rules; see the module docstring."""
     findings: list[Reason] = []
     if spec is None or spec.targets == "none":
-        findings.append(Reason("arm_gives_no_radiotherapy", "fail",
-                               f"{trial} arm {arm!r} gives no radiotherapy, but the prescription "
-                               f"treats {len(rx.lesions)} lesion(s)"))
+        findings.append(
+            Reason(
+                "arm_gives_no_radiotherapy",
+                "fail",
+                f"{trial} arm {arm!r} gives no radiotherapy, but the prescription treats {len(rx.lesions)} lesion(s)",
+            )
+        )
         return RTCheckReport(trial, arm, "fail", [], findings)
 
     dates = (rx.start_date, rx.end_date) if rx.start_date is not None and rx.end_date is not None else None
@@ -354,47 +459,84 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
             if lesion.role == "palliative":
                 continue
             sabr = lesion.technique is not None and technique_family(lesion.technique) == "sabr"
-            code, status, said = (("palliative_only", "fail", f"states role {lesion.role!r}") if lesion.role else
-                                  ("wrong_technique", "fail", f"gives technique {lesion.technique!r}, not stated "
-                                   "palliative") if sabr else
-                                  ("palliative_role_missing", "not_evaluable", "does not state role palliative"))
-            findings.append(Reason(code, status, f"lesion {lesion.id}: {trial} arm {arm!r} allows palliative "
-                                                 f"radiotherapy only (\"{spec.source_text}\"); the prescription {said}"))
+            code, status, said = (
+                ("palliative_only", "fail", f"states role {lesion.role!r}")
+                if lesion.role
+                else ("wrong_technique", "fail", f"gives technique {lesion.technique!r}, not stated palliative")
+                if sabr
+                else ("palliative_role_missing", "not_evaluable", "does not state role palliative")
+            )
+            findings.append(
+                Reason(
+                    code,
+                    status,
+                    f"lesion {lesion.id}: {trial} arm {arm!r} allows palliative "
+                    f'radiotherapy only ("{spec.source_text}"); the prescription {said}',
+                )
+            )
     if spec.count_nodes_by_region:
         sites = {f"region:{x.node_region}" if x.node_region else f"lesion:{x.id}" for x in rx.lesions}
         n_sites, what = len(sites), f"{len(sites)} sites ({len(rx.lesions)} lesions; a node region is one site)"
     else:
         n_sites, what = len(rx.lesions), f"{len(rx.lesions)} lesions"
     if spec.max_lesions is not None and n_sites > spec.max_lesions:
-        findings.append(Reason("lesion_count_over_limit", "fail",
-                               f"{what} prescribed; {trial} arm {arm!r} treats at "
-                               f"most {spec.max_lesions} (\"{spec.source_text}\")"))
+        findings.append(
+            Reason(
+                "lesion_count_over_limit",
+                "fail",
+                f'{what} prescribed; {trial} arm {arm!r} treats at most {spec.max_lesions} ("{spec.source_text}")',
+            )
+        )
     for regimen in spec.regimens:
         if regimen.lesions is None:
             continue
         n = sum(1 for v in verdicts if v.regimen == regimen.label)
         if not regimen.lesions.contains(n):
-            findings.append(Reason("regimen_lesion_count", "fail",
-                                   f"{n} lesion(s) get regimen {regimen.label!r}; the protocol allows "
-                                   f"{regimen.lesions.describe()} (\"{regimen.source_text}\")"))
+            findings.append(
+                Reason(
+                    "regimen_lesion_count",
+                    "fail",
+                    f"{n} lesion(s) get regimen {regimen.label!r}; the protocol allows "
+                    f'{regimen.lesions.describe()} ("{regimen.source_text}")',
+                )
+            )
     if spec.observation_lesions_min:
         treated = {lesion.id for lesion in rx.lesions}
         both = sorted(o.id for o in rx.observation_lesions if o.id in treated)
         if both:
-            findings.append(Reason("observation_lesion_treated", "fail",
-                                   f"observation lesion(s) {both} are also prescribed radiotherapy; "
-                                   "an observation lesion must be left untreated"))
+            findings.append(
+                Reason(
+                    "observation_lesion_treated",
+                    "fail",
+                    f"observation lesion(s) {both} are also prescribed radiotherapy; "
+                    "an observation lesion must be left untreated",
+                )
+            )
         measurable = [o for o in rx.observation_lesions if o.measurable and o.id not in treated]
         if len(measurable) < spec.observation_lesions_min:
-            findings.append(Reason("observation_lesion_missing", "fail",
-                                   f"{len(measurable)} measurable untreated observation lesion(s); "
-                                   f"{trial} arm {arm!r} needs at least {spec.observation_lesions_min} "
-                                   f"(\"{spec.source_text}\")"))
+            findings.append(
+                Reason(
+                    "observation_lesion_missing",
+                    "fail",
+                    f"{len(measurable)} measurable untreated observation lesion(s); "
+                    f"{trial} arm {arm!r} needs at least {spec.observation_lesions_min} "
+                    f'("{spec.source_text}")',
+                )
+            )
     if dates is not None and spec.max_overall_days is not None:
-        findings.extend(Reason(r.code, "fail", r.message) for r in regimen_date_reasons(
-            max(lesion.fractions for lesion in rx.lesions), dates[0], dates[1], per_week=None,
-            max_overall_days=spec.max_overall_days, regimen=f"{trial} {arm}", source=spec.source_text,
-            kind="arm"))
+        findings.extend(
+            Reason(r.code, "fail", r.message)
+            for r in regimen_date_reasons(
+                max(lesion.fractions for lesion in rx.lesions),
+                dates[0],
+                dates[1],
+                per_week=None,
+                max_overall_days=spec.max_overall_days,
+                regimen=f"{trial} {arm}",
+                source=spec.source_text,
+                kind="arm",
+            )
+        )
     if spec.start_within_days_of_systemic_line is not None:
         findings.extend(_line_start_findings(rx, spec.start_within_days_of_systemic_line, trial, arm))
     findings.extend(_reirradiation_findings(rx))
@@ -405,24 +547,41 @@ def check_prescription(rx: Prescription, spec: RadiotherapySpec | None, *, trial
 def _line_start_findings(rx: Prescription, rule: SystemicLineStart, trial: str, arm: str) -> list[Reason]:
     """The course must start on or after the start of systemic line ``rule.line`` and at most
     ``rule.days`` days later (the arm's ``start_within_days_of_systemic_line``)."""
-    what = (f"{trial} arm {arm!r} starts radiotherapy within {rule.days} days after the start of line "
-            f"{rule.line} systemic therapy (\"{rule.source_text}\")")
+    what = (
+        f"{trial} arm {arm!r} starts radiotherapy within {rule.days} days after the start of line "
+        f'{rule.line} systemic therapy ("{rule.source_text}")'
+    )
     starts = [s.start for s in rx.systemic_lines or () if s.line == rule.line]
     if rx.start_date is None:
         return [Reason("course_start_missing", "not_evaluable", f"the course start date is not given; {what}")]
     if not starts:
-        return [Reason("systemic_line_start_missing", "not_evaluable",
-                       f"no line {rule.line} systemic therapy start recorded; {what}")]
+        return [
+            Reason(
+                "systemic_line_start_missing",
+                "not_evaluable",
+                f"no line {rule.line} systemic therapy start recorded; {what}",
+            )
+        ]
     line_start = min(starts)
     days = (rx.start_date - line_start).days
     if days < 0:
-        return [Reason("course_start_before_systemic_line", "fail",
-                       f"course start {rx.start_date.isoformat()} is {-days} days before the start of line "
-                       f"{rule.line} systemic therapy ({line_start.isoformat()}); {what}")]
+        return [
+            Reason(
+                "course_start_before_systemic_line",
+                "fail",
+                f"course start {rx.start_date.isoformat()} is {-days} days before the start of line "
+                f"{rule.line} systemic therapy ({line_start.isoformat()}); {what}",
+            )
+        ]
     if days > rule.days:
-        return [Reason("course_start_too_late", "fail",
-                       f"course start {rx.start_date.isoformat()} is {days} days after the start of line "
-                       f"{rule.line} systemic therapy ({line_start.isoformat()}), later than {rule.days} days; {what}")]
+        return [
+            Reason(
+                "course_start_too_late",
+                "fail",
+                f"course start {rx.start_date.isoformat()} is {days} days after the start of line "
+                f"{rule.line} systemic therapy ({line_start.isoformat()}), later than {rule.days} days; {what}",
+            )
+        ]
     return []
 
 
@@ -432,17 +591,34 @@ def _reirradiation_findings(rx: Prescription) -> list[Reason]:
     overlapping = [c for c in rx.prior_courses if c.overlaps_new_target is not False]
     if not overlapping:
         return []
-    courses = [PriorCourse(dose_gy=c.dose_gy, fractions=c.fractions, end_date=c.end_date,
-                           recovery_fraction=c.recovery_fraction,
-                           recovery_rationale=c.recovery_rationale, approved_by=c.approved_by,
-                           approved_on=c.approved_on, label=c.region or f"prior_courses[{i}]")
-               for i, c in enumerate(overlapping)]
+    courses = [
+        PriorCourse(
+            dose_gy=c.dose_gy,
+            fractions=c.fractions,
+            end_date=c.end_date,
+            recovery_fraction=c.recovery_fraction,
+            recovery_rationale=c.recovery_rationale,
+            approved_by=c.approved_by,
+            approved_on=c.approved_on,
+            label=c.region or f"prior_courses[{i}]",
+        )
+        for i, c in enumerate(overlapping)
+    ]
     gaps = composite_documentation_gaps(courses)
-    out = [Reason("reirradiation_composite_required", "not_evaluable",
-                  f"{len(overlapping)} prior course(s) may overlap: the composite plan must meet the "
-                  "OAR constraints by BED/EQD2 (check the plan's DICOM with the prior doses)")]
+    out = [
+        Reason(
+            "reirradiation_composite_required",
+            "not_evaluable",
+            f"{len(overlapping)} prior course(s) may overlap: the composite plan must meet the "
+            "OAR constraints by BED/EQD2 (check the plan's DICOM with the prior doses)",
+        )
+    ]
     if gaps:
-        out.append(Reason("reirradiation_documentation_missing", "fail",
-                          "a tissue recovery factor is used without the required documentation: "
-                          + "; ".join(gaps)))
+        out.append(
+            Reason(
+                "reirradiation_documentation_missing",
+                "fail",
+                "a tissue recovery factor is used without the required documentation: " + "; ".join(gaps),
+            )
+        )
     return out

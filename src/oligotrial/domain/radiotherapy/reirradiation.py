@@ -108,8 +108,13 @@ class RuleResult:
 
     def to_dict(self) -> dict:
         return {
-            "rule": self.rule, "status": self.status, "measured": self.measured,
-            "limit": self.limit, "unit": self.unit, "message": self.message, "source": self.source,
+            "rule": self.rule,
+            "status": self.status,
+            "measured": self.measured,
+            "limit": self.limit,
+            "unit": self.unit,
+            "message": self.message,
+            "source": self.source,
         }
 
 
@@ -145,20 +150,38 @@ def check_hytec_cord(
     documented recovery factor may be used.
     """
     if not prior:
-        raise DoseError("prior courses []: expected at least one prior course for re-irradiation",
-                        field="prior_courses")
+        raise DoseError(
+            "prior courses []: expected at least one prior course for re-irradiation", field="prior_courses"
+        )
     ab = rules.alpha_beta_gy
     new_eqd2 = eqd2_gy(new.dose_gy, new.fractions, ab)
     nominal = sum(c.eqd2_gy(ab) for c in prior) + new_eqd2
     src = rules.source
     out = [
-        _limit("hytec_cord_cumulative_eqd2", nominal, rules.cumulative_max_eqd2_gy, "Gy",
-               "cumulative thecal-sac Pmax EQD2(alpha/beta 2)", src),
-        _limit("hytec_cord_sbrt_course_eqd2", new_eqd2, rules.sbrt_course_max_eqd2_gy, "Gy",
-               "SBRT-course thecal-sac Pmax EQD2(alpha/beta 2)", src),
-        _limit("hytec_cord_sbrt_fraction_of_cumulative", new_eqd2 / nominal if nominal > 0 else 0.0,
-               rules.max_sbrt_to_cumulative_ratio, "ratio",
-               "SBRT EQD2 / cumulative EQD2", src),
+        _limit(
+            "hytec_cord_cumulative_eqd2",
+            nominal,
+            rules.cumulative_max_eqd2_gy,
+            "Gy",
+            "cumulative thecal-sac Pmax EQD2(alpha/beta 2)",
+            src,
+        ),
+        _limit(
+            "hytec_cord_sbrt_course_eqd2",
+            new_eqd2,
+            rules.sbrt_course_max_eqd2_gy,
+            "Gy",
+            "SBRT-course thecal-sac Pmax EQD2(alpha/beta 2)",
+            src,
+        ),
+        _limit(
+            "hytec_cord_sbrt_fraction_of_cumulative",
+            new_eqd2 / nominal if nominal > 0 else 0.0,
+            rules.max_sbrt_to_cumulative_ratio,
+            "ratio",
+            "SBRT EQD2 / cumulative EQD2",
+            src,
+        ),
     ]
     out.append(_interval_rule(prior, new, rules.min_interval_months, src))
     return out
@@ -167,22 +190,39 @@ def check_hytec_cord(
 def _limit(rule: str, measured: float, limit: float, unit: str, what: str, source: str) -> RuleResult:
     ok = measured <= limit + 1e-9
     verb = "within" if ok else "exceeds"
-    return RuleResult(rule, "pass" if ok else "fail", round(measured, 4), limit, unit,
-                      f"{what} {measured:.4g} {unit} {verb} the limit {limit:g} {unit}", source)
+    return RuleResult(
+        rule,
+        "pass" if ok else "fail",
+        round(measured, 4),
+        limit,
+        unit,
+        f"{what} {measured:.4g} {unit} {verb} the limit {limit:g} {unit}",
+        source,
+    )
 
 
 def _interval_rule(prior: list[PriorCourse], new: NewCourse, months: int, source: str) -> RuleResult:
     rule = "min_interval_between_courses"
     if new.start_date is None or any(c.end_date is None for c in prior):
-        return RuleResult(rule, "not_evaluable", None, float(months), "months",
-                          "interval not evaluable: the new course start_date and every prior "
-                          "course end_date are needed", source)
+        return RuleResult(
+            rule,
+            "not_evaluable",
+            None,
+            float(months),
+            "months",
+            "interval not evaluable: the new course start_date and every prior course end_date are needed",
+            source,
+        )
     last_end = max(c.end_date for c in prior if c.end_date is not None)
     earliest = add_months(last_end, months)
     elapsed_days = (new.start_date - last_end).days
     ok = new.start_date >= earliest
     return RuleResult(
-        rule, "pass" if ok else "fail", float(elapsed_days), float(months), "days vs months",
+        rule,
+        "pass" if ok else "fail",
+        float(elapsed_days),
+        float(months),
+        "days vs months",
         f"{elapsed_days} days from the last prior course ({last_end.isoformat()}) to "
         f"{new.start_date.isoformat()}: {'at least' if ok else 'less than'} {months} months "
         f"(earliest {earliest.isoformat()})",
@@ -206,9 +246,21 @@ class CompositeResult:
     source: str = ""
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "organ", "alpha_beta_gy", "prior_eqd2_gy", "new_eqd2_gy", "cumulative_eqd2_gy",
-            "tolerance_eqd2_gy", "status", "missing_documentation", "message", "source")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "organ",
+                "alpha_beta_gy",
+                "prior_eqd2_gy",
+                "new_eqd2_gy",
+                "cumulative_eqd2_gy",
+                "tolerance_eqd2_gy",
+                "status",
+                "missing_documentation",
+                "message",
+                "source",
+            )
+        }
 
 
 STOP2_SOURCE = "NCT06918951 (STOP-2) exclusion criterion 2"
@@ -257,17 +309,32 @@ def check_composite(
     gaps = composite_documentation_gaps(prior)
     if gaps:
         status: RuleStatus = "not_evaluable"
-        message = (f"{organ}: a tissue recovery factor is used without the documentation STOP-2 "
-                   f"requires ({'; '.join(gaps)})")
+        message = (
+            f"{organ}: a tissue recovery factor is used without the documentation STOP-2 requires ({'; '.join(gaps)})"
+        )
     elif total <= tolerance + 1e-9:
         status = "pass"
-        message = (f"{organ}: composite EQD2 {total:.4g} Gy (prior {prior_eqd2:.4g} + new "
-                   f"{new_eqd2:.4g}) within the tolerance {tolerance:.4g} Gy EQD2 "
-                   f"({tolerance_dose_gy:g} Gy / {tolerance_fractions} fx, alpha/beta {ab:g})")
+        message = (
+            f"{organ}: composite EQD2 {total:.4g} Gy (prior {prior_eqd2:.4g} + new "
+            f"{new_eqd2:.4g}) within the tolerance {tolerance:.4g} Gy EQD2 "
+            f"({tolerance_dose_gy:g} Gy / {tolerance_fractions} fx, alpha/beta {ab:g})"
+        )
     else:
         status = "fail"
-        message = (f"{organ}: composite EQD2 {total:.4g} Gy (prior {prior_eqd2:.4g} + new "
-                   f"{new_eqd2:.4g}) exceeds the tolerance {tolerance:.4g} Gy EQD2 "
-                   f"({tolerance_dose_gy:g} Gy / {tolerance_fractions} fx, alpha/beta {ab:g})")
-    return CompositeResult(organ, ab, round(prior_eqd2, 4), round(new_eqd2, 4), round(total, 4),
-                           round(tolerance, 4), status, gaps, message, STOP2_SOURCE)
+        message = (
+            f"{organ}: composite EQD2 {total:.4g} Gy (prior {prior_eqd2:.4g} + new "
+            f"{new_eqd2:.4g}) exceeds the tolerance {tolerance:.4g} Gy EQD2 "
+            f"({tolerance_dose_gy:g} Gy / {tolerance_fractions} fx, alpha/beta {ab:g})"
+        )
+    return CompositeResult(
+        organ,
+        ab,
+        round(prior_eqd2, 4),
+        round(new_eqd2, 4),
+        round(total, 4),
+        round(tolerance, 4),
+        status,
+        gaps,
+        message,
+        STOP2_SOURCE,
+    )

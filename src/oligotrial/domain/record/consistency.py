@@ -40,8 +40,11 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
     # issues it causes elsewhere (a diagnosis "before birth", ...)
     record_date = p.as_of or today or dt.date.today()
     if p.birth_date is not None and p.birth_date > record_date:
-        where = (f"as_of {record_date.isoformat()}" if p.as_of is not None
-                 else f"as_of absent, so today {record_date.isoformat()}")
+        where = (
+            f"as_of {record_date.isoformat()}"
+            if p.as_of is not None
+            else f"as_of absent, so today {record_date.isoformat()}"
+        )
         add("birth_date", p.birth_date.isoformat(), f"a birth date on or before the record's date ({where})")
 
     if p.birth_date is not None and p.age_years is not None:
@@ -58,8 +61,11 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
         if lesion.kind == "lymph_node" and lesion.organ != "lymph_node":
             add(f"lesions[{i}].organ", lesion.organ, "organ 'lymph_node' for a lesion of kind lymph_node")
         if lesion.soft_tissue_component is not None and lesion.organ != "bone":
-            add(f"lesions[{i}].soft_tissue_component", lesion.soft_tissue_component,
-                "soft_tissue_component only on a bone lesion")
+            add(
+                f"lesions[{i}].soft_tissue_component",
+                lesion.soft_tissue_component,
+                "soft_tissue_component only on a bone lesion",
+            )
 
     birth = p.birth_date
     diagnosed = p.cancer.diagnosed_on if p.cancer else None
@@ -69,10 +75,28 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
         if d is None:
             return
         if birth is not None and d < birth:
-            add(path, d.isoformat(), f"a date on or after birth ({birth.isoformat()}): {what} before birth is impossible")
-        if death is not None and d > death and what in ("an imaging assessment", "a lab result", "a performance score",
-                                                        "an adverse event onset", "a questionnaire"):
-            add(path, d.isoformat(), f"a date on or before death ({death.isoformat()}): {what} after death is impossible")
+            add(
+                path,
+                d.isoformat(),
+                f"a date on or after birth ({birth.isoformat()}): {what} before birth is impossible",
+            )
+        if (
+            death is not None
+            and d > death
+            and what
+            in (
+                "an imaging assessment",
+                "a lab result",
+                "a performance score",
+                "an adverse event onset",
+                "a questionnaire",
+            )
+        ):
+            add(
+                path,
+                d.isoformat(),
+                f"a date on or before death ({death.isoformat()}): {what} after death is impossible",
+            )
 
     check_date("cancer.diagnosed_on", diagnosed, "a diagnosis")
     for i, a in enumerate(p.assessments or ()):
@@ -88,10 +112,15 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
     for i, t in enumerate(p.systemic_therapy or ()):
         check_date(f"systemic_therapy[{i}].start", t.start, "a therapy start")
         if t.end is not None and t.end < t.start:
-            add(f"systemic_therapy[{i}].end", t.end.isoformat(), f"an end on or after the start ({t.start.isoformat()})")
+            add(
+                f"systemic_therapy[{i}].end", t.end.isoformat(), f"an end on or after the start ({t.start.isoformat()})"
+            )
         if t.progression_date is not None and t.progression_date < t.start:
-            add(f"systemic_therapy[{i}].progression_date", t.progression_date.isoformat(),
-                f"a progression date on or after the line's start ({t.start.isoformat()})")
+            add(
+                f"systemic_therapy[{i}].progression_date",
+                t.progression_date.isoformat(),
+                f"a progression date on or after the line's start ({t.start.isoformat()})",
+            )
     for i, rt in enumerate(p.radiotherapy or ()):
         check_date(f"radiotherapy[{i}].start", rt.start, "a radiotherapy course")
         if rt.end is not None and rt.end < rt.start:
@@ -99,8 +128,11 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
     for i, e in enumerate(p.events or ()):
         check_date(f"events[{i}].date", e.date, "an event")
         if e.kind == "death" and diagnosed is not None and e.date < diagnosed:
-            add(f"events[{i}].date", e.date.isoformat(),
-                f"a death on or after the diagnosis ({diagnosed.isoformat()}): a death before diagnosis is impossible")
+            add(
+                f"events[{i}].date",
+                e.date.isoformat(),
+                f"a death on or after the diagnosis ({diagnosed.isoformat()}): a death before diagnosis is impossible",
+            )
 
     # findings: every lesion known, nodes by short axis, new lesions really new
     seen_ids: set[str] = set()
@@ -115,22 +147,34 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
             in_this.add(f.lesion)
             lesion = lesions.get(f.lesion)
             if lesion is None and not f.new and f.lesion not in new_ids:
-                add(f"{path}.lesion", f.lesion,
-                    "a lesion id listed in lesions[] (or a finding marked new: true for a lesion first seen here)")
+                add(
+                    f"{path}.lesion",
+                    f.lesion,
+                    "a lesion id listed in lesions[] (or a finding marked new: true for a lesion first seen here)",
+                )
             if f.new and f.lesion in seen_ids:
-                add(f"{path}.new", True, f"new: true only where lesion {f.lesion} is first seen; it was seen at an earlier assessment")
-            is_node = (lesion.is_node if lesion is not None else f.organ == "lymph_node")
+                add(
+                    f"{path}.new",
+                    True,
+                    f"new: true only where lesion {f.lesion} is first seen; it was seen at an earlier assessment",
+                )
+            is_node = lesion.is_node if lesion is not None else f.organ == "lymph_node"
             if is_node and f.diameter_mm is not None:
-                add(f"{path}.diameter_mm", f.diameter_mm,
-                    "short_axis_mm for a lymph node (RECIST 1.1 measures nodes by short axis)")
+                add(
+                    f"{path}.diameter_mm",
+                    f.diameter_mm,
+                    "short_axis_mm for a lymph node (RECIST 1.1 measures nodes by short axis)",
+                )
             if lesion is not None and not is_node and f.short_axis_mm is not None:
-                add(f"{path}.short_axis_mm", f.short_axis_mm,
-                    "diameter_mm (longest diameter) for a non-nodal lesion")
+                add(f"{path}.short_axis_mm", f.short_axis_mm, "diameter_mm (longest diameter) for a non-nodal lesion")
             if f.long_axis_mm is not None and (not is_node or f.long_axis_mm < (f.short_axis_mm or 0)):
                 add(f"{path}.long_axis_mm", f.long_axis_mm, "long_axis_mm only on a lymph node, >= its short axis")
             if f.diameter_mm is not None and f.short_axis_mm is not None:
-                add(path, {"diameter_mm": f.diameter_mm, "short_axis_mm": f.short_axis_mm},
-                    "one measurement: diameter_mm or short_axis_mm")
+                add(
+                    path,
+                    {"diameter_mm": f.diameter_mm, "short_axis_mm": f.short_axis_mm},
+                    "one measurement: diameter_mm or short_axis_mm",
+                )
             if f.new:
                 new_ids.add(f.lesion)
         seen_ids |= in_this
@@ -168,9 +212,13 @@ def dates_after(obj: Any, today: Date, prefix: str = "") -> list[Issue]:
         for i, v in values:
             where = path if i is None else f"{path}[{i}]"
             if isinstance(v, Date) and v > today:
-                issues.append({"path": where, "value": v.isoformat(),
-                               "expected": f"a date not after today ({today.isoformat()}): a record holds what "
-                                           "has happened"})
+                issues.append(
+                    {
+                        "path": where,
+                        "value": v.isoformat(),
+                        "expected": f"a date not after today ({today.isoformat()}): a record holds what has happened",
+                    }
+                )
             elif hasattr(type(v), "model_fields"):
                 issues += dates_after(v, today, where)
     return issues
@@ -190,8 +238,13 @@ def same_date_conflicts(p: Patient) -> list[Issue]:
             if prior is None:
                 seen[key] = (i, f)
             elif prior[0] != i and prior[1].model_dump(exclude={"target"}) != f.model_dump(exclude={"target"}):
-                issues.append({"path": f"assessments[{i}].findings[{j}]", "value": f.model_dump(exclude_none=True),
-                               "expected": f"one reading of lesion {f.lesion} on {a.date.isoformat()}: "
-                                           f"assessments[{prior[0]}] already records it as "
-                                           f"{prior[1].model_dump(exclude_none=True)} (correct that entry instead)"})
+                issues.append(
+                    {
+                        "path": f"assessments[{i}].findings[{j}]",
+                        "value": f.model_dump(exclude_none=True),
+                        "expected": f"one reading of lesion {f.lesion} on {a.date.isoformat()}: "
+                        f"assessments[{prior[0]}] already records it as "
+                        f"{prior[1].model_dump(exclude_none=True)} (correct that entry instead)",
+                    }
+                )
     return issues

@@ -47,8 +47,11 @@ def _kind(kind: str) -> tuple[str, type[BaseModel]]:
     try:
         return ENTRY_KINDS[kind]
     except KeyError:
-        raise RecordError(f"kind {kind!r}: expected one of {', '.join(ENTRY_KINDS)}", field="kind",
-                          errors=[{"path": "kind", "value": kind, "expected": f"one of {list(ENTRY_KINDS)}"}]) from None
+        raise RecordError(
+            f"kind {kind!r}: expected one of {', '.join(ENTRY_KINDS)}",
+            field="kind",
+            errors=[{"path": "kind", "value": kind, "expected": f"one of {list(ENTRY_KINDS)}"}],
+        ) from None
 
 
 def parse_entry(kind: str, data: Any, *, not_after: dt.date | None = None) -> dict[str, Any]:
@@ -59,22 +62,31 @@ def parse_entry(kind: str, data: Any, *, not_after: dt.date | None = None) -> di
     and expectation; nothing is returned half-checked."""
     _field, model = _kind(kind)
     if not isinstance(data, Mapping):
-        raise RecordError(f"{kind}: expected an object, got {type(data).__name__}", field="body",
-                          errors=[{"path": "", "value": type(data).__name__, "expected": "a JSON object"}])
+        raise RecordError(
+            f"{kind}: expected an object, got {type(data).__name__}",
+            field="body",
+            errors=[{"path": "", "value": type(data).__name__, "expected": "a JSON object"}],
+        )
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         issues = _pydantic_issues(exc)
         first = issues[0]
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        raise RecordError(f"{kind}: {first['path'] or 'entry'} = {_shown(first['value'])!r}: expected "
-                          f"{first['expected']}{more}", field=first["path"], errors=issues) from None
+        raise RecordError(
+            f"{kind}: {first['path'] or 'entry'} = {_shown(first['value'])!r}: expected {first['expected']}{more}",
+            field=first["path"],
+            errors=issues,
+        ) from None
     future = dates_after(parsed, not_after) if not_after is not None else []
     if future:
         first = future[0]
         more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
-        raise RecordError(f"{kind}: {first['path']} = {first['value']!r}: expected {first['expected']}{more}",
-                          field=first["path"], errors=future)
+        raise RecordError(
+            f"{kind}: {first['path']} = {first['value']!r}: expected {first['expected']}{more}",
+            field=first["path"],
+            errors=future,
+        )
     return parsed.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
 
 
@@ -103,8 +115,7 @@ def entry_path(record: Mapping[str, Any], kind: str, index_from_end: int = 1) ->
     return f"{field}[{len(record.get(field) or []) - index_from_end}]"
 
 
-def validate_merged(record: Mapping[str, Any], *, today: dt.date | None = None,
-                    focus: str | None = None) -> Patient:
+def validate_merged(record: Mapping[str, Any], *, today: dt.date | None = None, focus: str | None = None) -> Patient:
     """Validate a merged record. With ``focus`` (an entry's path, e.g. ``assessments[3]``) the
     issues about that entry, named relative to the entry (``findings[0].lesion``). Data entry also
     refuses two readings of one lesion on one date (:func:`~.patient.same_date_conflicts`)."""
@@ -112,18 +123,27 @@ def validate_merged(record: Mapping[str, Any], *, today: dt.date | None = None,
         patient = parse_patient(record, today=today)
         conflicts = same_date_conflicts(patient)
         if conflicts:
-            raise RecordError(f"{conflicts[0]['path']}: expected {conflicts[0]['expected']}",
-                              field=conflicts[0]["path"], errors=conflicts)
+            raise RecordError(
+                f"{conflicts[0]['path']}: expected {conflicts[0]['expected']}",
+                field=conflicts[0]["path"],
+                errors=conflicts,
+            )
         return patient
     except RecordError as exc:
         if focus is None:
             raise
         issues = list(exc.errors or [])
-        own = [{**i, "path": i["path"][len(focus):].lstrip(".") or "entry"} for i in issues
-               if i["path"] == focus or i["path"].startswith(focus + ".") or i["path"].startswith(focus + "[")]
+        own = [
+            {**i, "path": i["path"][len(focus) :].lstrip(".") or "entry"}
+            for i in issues
+            if i["path"] == focus or i["path"].startswith(focus + ".") or i["path"].startswith(focus + "[")
+        ]
         if not own:
             raise
         first = own[0]
         more = f" (and {len(own) - 1} more)" if len(own) > 1 else ""
-        raise RecordError(f"{first['path']} = {_shown(first['value'])!r}: expected {first['expected']}{more}",
-                          field=first["path"], errors=own) from None
+        raise RecordError(
+            f"{first['path']} = {_shown(first['value'])!r}: expected {first['expected']}{more}",
+            field=first["path"],
+            errors=own,
+        ) from None

@@ -62,26 +62,43 @@ class AdverseEvent(_Entry):
             if not self.specify:
                 raise ValueError(f"@specify|{self.specify!r}|a description of the event: {self.term!r} needs one")
         elif self.term not in TERMS:
-            raise ValueError(f"@term|{self.term!r}|a CTCAE v5.0 term known here, or "
-                             f"'<System organ class>{OTHER_SUFFIX}' with specify")
+            raise ValueError(
+                f"@term|{self.term!r}|a CTCAE v5.0 term known here, or "
+                f"'<System organ class>{OTHER_SUFFIX}' with specify"
+            )
         elif self.grade not in TERMS[self.term]:
-            raise ValueError(f"@grade|{self.grade!r}|a grade CTCAE v5.0 defines for {self.term!r}: "
-                             f"{sorted(TERMS[self.term])}")
+            raise ValueError(
+                f"@grade|{self.grade!r}|a grade CTCAE v5.0 defines for {self.term!r}: {sorted(TERMS[self.term])}"
+            )
         if self.resolved_on is not None and self.resolved_on < self.date:
-            raise ValueError(f"@resolved_on|{self.resolved_on.isoformat()}|a date on or after the onset "
-                             f"{self.date.isoformat()}")
+            raise ValueError(
+                f"@resolved_on|{self.resolved_on.isoformat()}|a date on or after the onset {self.date.isoformat()}"
+            )
         return self
 
 
 #: instrument -> (item code pattern or explicit codes, lowest answer, highest answer) per item group
 _C30 = {f"q{i}": (1, 4) for i in range(1, 29)} | {"q29": (1, 7), "q30": (1, 7)}
 _BM22 = {f"q{i}": (1, 4) for i in range(31, 53)}
-_EQ5D = {d: (1, 5) for d in ("mobility", "self_care", "usual_activities", "pain_discomfort",
-                              "anxiety_depression")} | {"vas": (0, 100)}
-_BPI = {k: (0, 10) for k in ("pain_worst", "pain_least", "pain_average", "pain_now",
-                             "interference_general_activity", "interference_mood", "interference_walking",
-                             "interference_work", "interference_relations", "interference_sleep",
-                             "interference_enjoyment")}
+_EQ5D = {d: (1, 5) for d in ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")} | {
+    "vas": (0, 100)
+}
+_BPI = {
+    k: (0, 10)
+    for k in (
+        "pain_worst",
+        "pain_least",
+        "pain_average",
+        "pain_now",
+        "interference_general_activity",
+        "interference_mood",
+        "interference_walking",
+        "interference_work",
+        "interference_relations",
+        "interference_sleep",
+        "interference_enjoyment",
+    )
+}
 _FACT_L_ITEM = re.compile(r"^(G[PSEF][1-7]|B[1-5]|C[1-7]|L[1-5])$")
 
 INSTRUMENTS: dict[str, dict[str, tuple[int, int]] | None] = {
@@ -119,6 +136,5 @@ class QualityOfLife(_Entry):
                 raise ValueError(f"@responses.{item}|{item!r}|an item of {self.instrument}: {known}")
             lo, hi = rng
             if not lo <= answer <= hi:
-                raise ValueError(f"@responses.{item}|{answer!r}|an answer {lo}-{hi} for {self.instrument} "
-                                 f"item {item}")
+                raise ValueError(f"@responses.{item}|{answer!r}|an answer {lo}-{hi} for {self.instrument} item {item}")
         return self

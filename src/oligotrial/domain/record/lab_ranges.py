@@ -48,26 +48,29 @@ def _r(test: str, ref_low: float | None, ref_high: float | None, low: float, hig
 
 
 #: test -> its range; every test of ``units.LAB_UNITS`` has one (a unit test checks it)
-RANGES: dict[str, LabRange] = {r.test: r for r in (
-    _r("hemoglobin", 120, 175, 30, 250),           # g/L
-    _r("wbc", 4.0, 11.0, 0, 300),                  # 10^9/L (0 after myelosuppression is real)
-    _r("neutrophils", 1.5, 7.5, 0, 200),
-    _r("lymphocytes", 1.0, 4.0, 0, 300),
-    _r("platelets", 150, 400, 0, 2000),
-    _r("creatinine", 45, 110, 10, 2000),           # umol/L
-    _r("creatinine_clearance", 90, 140, 0, 250),   # mL/min
-    _r("alt", 7, 56, 1, 10000),                    # U/L
-    _r("ast", 10, 40, 1, 10000),
-    _r("alp", 30, 130, 5, 5000),
-    _r("total_bilirubin", 2, 21, 0, 800),          # umol/L
-    _r("albumin", 35, 50, 10, 65),                 # g/L
-    _r("inr", 0.8, 1.2, 0.5, 15),
-    _r("tsh", 0.4, 4.0, 0, 500),                   # mU/L
-    _r("ft3", 3.1, 6.8, 0.5, 50),                  # pmol/L
-    _r("ft4", 12, 22, 1, 150),                     # pmol/L
-    _r("afp", 0, 10, 0, 1_000_000),                # ng/mL
-    _r("ldh", 140, 280, 30, 20000),                # U/L
-)}
+RANGES: dict[str, LabRange] = {
+    r.test: r
+    for r in (
+        _r("hemoglobin", 120, 175, 30, 250),  # g/L
+        _r("wbc", 4.0, 11.0, 0, 300),  # 10^9/L (0 after myelosuppression is real)
+        _r("neutrophils", 1.5, 7.5, 0, 200),
+        _r("lymphocytes", 1.0, 4.0, 0, 300),
+        _r("platelets", 150, 400, 0, 2000),
+        _r("creatinine", 45, 110, 10, 2000),  # umol/L
+        _r("creatinine_clearance", 90, 140, 0, 250),  # mL/min
+        _r("alt", 7, 56, 1, 10000),  # U/L
+        _r("ast", 10, 40, 1, 10000),
+        _r("alp", 30, 130, 5, 5000),
+        _r("total_bilirubin", 2, 21, 0, 800),  # umol/L
+        _r("albumin", 35, 50, 10, 65),  # g/L
+        _r("inr", 0.8, 1.2, 0.5, 15),
+        _r("tsh", 0.4, 4.0, 0, 500),  # mU/L
+        _r("ft3", 3.1, 6.8, 0.5, 50),  # pmol/L
+        _r("ft4", 12, 22, 1, 150),  # pmol/L
+        _r("afp", 0, 10, 0, 1_000_000),  # ng/mL
+        _r("ldh", 140, 280, 30, 20000),  # U/L
+    )
+}
 
 
 def _fmt(x: float) -> str:
@@ -80,8 +83,13 @@ def implausible(test: str, value: float) -> str | None:
     r = RANGES.get(test)
     if r is None or r.plausible_low <= value <= r.plausible_high:
         return None
-    ref = (f"; reference interval {_fmt(r.reference_low)}-{_fmt(r.reference_high)} {r.unit}"
-           if r.reference_low is not None and r.reference_high is not None else "")
+    ref = (
+        f"; reference interval {_fmt(r.reference_low)}-{_fmt(r.reference_high)} {r.unit}"
+        if r.reference_low is not None and r.reference_high is not None
+        else ""
+    )
     side = "below" if value < r.plausible_low else "above"
-    return (f"{test} {_fmt(value)} {r.unit} is {side} the plausible range {_fmt(r.plausible_low)}-"
-            f"{_fmt(r.plausible_high)} {r.unit}{ref} (a unit or typing slip?)")
+    return (
+        f"{test} {_fmt(value)} {r.unit} is {side} the plausible range {_fmt(r.plausible_low)}-"
+        f"{_fmt(r.plausible_high)} {r.unit}{ref} (a unit or typing slip?)"
+    )

@@ -36,30 +36,88 @@ FORMAT = "oligotrial.patient/1"
 Date = dt.date
 
 ORGANS = (
-    "lung", "liver", "bone", "brain", "adrenal", "lymph_node", "pleura", "peritoneum",
-    "soft_tissue", "kidney", "spleen", "skin", "meninges", "other",
+    "lung",
+    "liver",
+    "bone",
+    "brain",
+    "adrenal",
+    "lymph_node",
+    "pleura",
+    "peritoneum",
+    "soft_tissue",
+    "kidney",
+    "spleen",
+    "skin",
+    "meninges",
+    "other",
 )
 Organ = Literal[
-    "lung", "liver", "bone", "brain", "adrenal", "lymph_node", "pleura", "peritoneum",
-    "soft_tissue", "kidney", "spleen", "skin", "meninges", "other",
+    "lung",
+    "liver",
+    "bone",
+    "brain",
+    "adrenal",
+    "lymph_node",
+    "pleura",
+    "peritoneum",
+    "soft_tissue",
+    "kidney",
+    "spleen",
+    "skin",
+    "meninges",
+    "other",
 ]
 INTRACRANIAL_ORGANS = frozenset({"brain", "meninges"})
 
-CONDITIONS = frozenset({
-    "interstitial_lung_disease", "autoimmune_disease", "crohns_disease", "ulcerative_colitis",
-    "scleroderma", "ataxia_telangiectasia", "active_infection", "severe_infection", "cirrhosis",
-    "spinal_cord_compression", "malignant_pleural_effusion", "malignant_ascites",
-    "leptomeningeal_disease", "other_malignancy", "organ_transplant", "hepatitis_b",
-    "hepatitis_c", "immune_related_adverse_event", "active_bleeding", "gilbert_syndrome",
-    "long_term_steroids", "severe_allergy", "study_drug_allergy", "uncontrolled_diabetes",
-    "uncontrolled_hypertension", "severe_heart_disease", "severe_lung_disease",
-    "severe_kidney_disease", "severe_liver_disease", "brain_metastasis_hemorrhage",
-    "symptomatic_progressive_site", "other",
-})
+CONDITIONS = frozenset(
+    {
+        "interstitial_lung_disease",
+        "autoimmune_disease",
+        "crohns_disease",
+        "ulcerative_colitis",
+        "scleroderma",
+        "ataxia_telangiectasia",
+        "active_infection",
+        "severe_infection",
+        "cirrhosis",
+        "spinal_cord_compression",
+        "malignant_pleural_effusion",
+        "malignant_ascites",
+        "leptomeningeal_disease",
+        "other_malignancy",
+        "organ_transplant",
+        "hepatitis_b",
+        "hepatitis_c",
+        "immune_related_adverse_event",
+        "active_bleeding",
+        "gilbert_syndrome",
+        "long_term_steroids",
+        "severe_allergy",
+        "study_drug_allergy",
+        "uncontrolled_diabetes",
+        "uncontrolled_hypertension",
+        "severe_heart_disease",
+        "severe_lung_disease",
+        "severe_kidney_disease",
+        "severe_liver_disease",
+        "brain_metastasis_hemorrhage",
+        "symptomatic_progressive_site",
+        "other",
+    }
+)
 
 DIAGNOSES = (
-    "NSCLC", "SCLC", "HCC", "breast", "prostate", "colorectal", "renal", "melanoma",
-    "other_solid", "lymphoma", "myeloma",
+    "NSCLC",
+    "SCLC",
+    "HCC",
+    "breast",
+    "prostate",
+    "colorectal",
+    "renal",
+    "melanoma",
+    "other_solid",
+    "lymphoma",
+    "myeloma",
 )
 
 
@@ -85,8 +143,17 @@ class Reproductive(_Model):
 
 class Cancer(_Model):
     diagnosis: Literal[
-        "NSCLC", "SCLC", "HCC", "breast", "prostate", "colorectal", "renal", "melanoma",
-        "other_solid", "lymphoma", "myeloma",
+        "NSCLC",
+        "SCLC",
+        "HCC",
+        "breast",
+        "prostate",
+        "colorectal",
+        "renal",
+        "melanoma",
+        "other_solid",
+        "lymphoma",
+        "myeloma",
     ]
     histology: str | None = None
     confirmation: Literal["histology", "cytology", "clinical", "imaging"] | None = None
@@ -156,12 +223,10 @@ class Lab(_Model):
             if given is not None and not isinstance(given, str):  # a list or object is not a name to look up
                 raise ValueError(f"@{name}|{given!r}|text (the {name}'s name), not {_json_type(given)}")
         if test not in LAB_UNITS:
-            raise ValueError(
-                f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
+            raise ValueError(f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
         units = LAB_UNITS[test]
         if unit not in units:
-            raise ValueError(
-                f"@unit|{unit!r}|{' or '.join(units)} for {test}")
+            raise ValueError(f"@unit|{unit!r}|{' or '.join(units)} for {test}")
         factor = units[unit]
         if factor == 1.0 and unit == canonical_unit(test):
             return data
@@ -243,7 +308,11 @@ class Lesion(_Model):
 
 
 FindingState = Literal[
-    "present", "absent", "too_small", "not_evaluated", "unequivocal_progression",
+    "present",
+    "absent",
+    "too_small",
+    "not_evaluated",
+    "unequivocal_progression",
     "complete_metabolic_response",
 ]
 
@@ -317,8 +386,12 @@ class Attestation(_Model):
 
 class Event(_Model):
     kind: Literal[
-        "death", "progression", "next_line_start", "metastasis_directed_therapy",
-        "lost_to_follow_up", "withdrawal",
+        "death",
+        "progression",
+        "next_line_start",
+        "metastasis_directed_therapy",
+        "lost_to_follow_up",
+        "withdrawal",
     ]
     date: Date
     detail: str | None = None
@@ -426,9 +499,15 @@ def _marker_parts(field: str) -> list[str]:
 
 #: pydantic's wrong-type errors, as what was expected (the value's own type is added)
 _TYPE_WORDS = {
-    "string_type": "text", "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
-    "list_type": "a list", "dict_type": "an object", "model_type": "an object",
-    "model_attributes_type": "an object", "date_type": "an ISO 8601 date (YYYY-MM-DD)",
+    "string_type": "text",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "date_type": "an ISO 8601 date (YYYY-MM-DD)",
 }
 
 
@@ -439,7 +518,7 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         value = err.get("input")
         if msg.startswith("@"):
             field, shown, expected = msg[1:].split("|", 2)
@@ -468,12 +547,17 @@ def parse_patient(data: Mapping[str, Any], *, today: Date | None = None, not_aft
     every problem found, each with ``path``, ``value`` and ``expected``.
     """
     if not isinstance(data, Mapping):
-        raise RecordError(f"patient record: expected a JSON object, got {type(data).__name__}",
-                          errors=[{"path": "", "value": None, "expected": "a JSON object"}])
+        raise RecordError(
+            f"patient record: expected a JSON object, got {type(data).__name__}",
+            errors=[{"path": "", "value": None, "expected": "a JSON object"}],
+        )
     fmt = data.get("format", FORMAT)
     if fmt != FORMAT:
-        raise RecordError(f"format {fmt!r}: expected {FORMAT!r}",
-                          errors=[{"path": "format", "value": fmt, "expected": FORMAT}], field="format")
+        raise RecordError(
+            f"format {fmt!r}: expected {FORMAT!r}",
+            errors=[{"path": "format", "value": fmt, "expected": FORMAT}],
+            field="format",
+        )
     try:
         patient = Patient.model_validate(data)
     except ValidationError as exc:

@@ -26,8 +26,7 @@ def age_on(birth_date: dt.date, on: dt.date) -> int:
     return years
 
 
-def cockcroft_gault_ml_min(*, age_years: int, weight_kg: float, creatinine_umol_l: float,
-                           sex: str) -> float:
+def cockcroft_gault_ml_min(*, age_years: int, weight_kg: float, creatinine_umol_l: float, sex: str) -> float:
     """Creatinine clearance by Cockcroft-Gault, in mL/min, with actual body weight.
 
     CrCl = (140 - age) x weight[kg] / (72 x Scr[mg/dL]), x 0.85 for women.
@@ -47,6 +46,7 @@ def cockcroft_gault_ml_min(*, age_years: int, weight_kg: float, creatinine_umol_
 
 
 # ---- Child-Pugh ---------------------------------------------------------------------------
+
 
 def _bilirubin_points(umol_l: float) -> int:
     mg_dl = umol_l / BILIRUBIN_UMOL_PER_MG_DL
@@ -95,8 +95,14 @@ class ChildPugh:
         return "A" if score <= 6 else ("B" if score <= 9 else "C")
 
 
-def child_pugh(*, bilirubin_umol_l: float | None, albumin_g_l: float | None, inr: float | None,
-               ascites: str | None, encephalopathy: str | None) -> ChildPugh:
+def child_pugh(
+    *,
+    bilirubin_umol_l: float | None,
+    albumin_g_l: float | None,
+    inr: float | None,
+    ascites: str | None,
+    encephalopathy: str | None,
+) -> ChildPugh:
     """Child-Pugh score from its five parts; each missing part may score 1, 2 or 3.
 
     Bilirubin <2 / 2-3 / >3 mg/dL; albumin >3.5 / 2.8-3.5 / <2.8 g/dL; INR <1.7 / 1.7-2.3 / >2.3;

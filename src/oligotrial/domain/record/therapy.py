@@ -40,18 +40,29 @@ class LocalTherapy(BoundedModel):
     detail: str | None = Field(default=None, max_length=2000)
 
 
-def local_therapy_issues(items: Iterable[LocalTherapy] | None, birth: Date | None,
-                         known_lesions: set[str]) -> list[dict[str, Any]]:
+def local_therapy_issues(
+    items: Iterable[LocalTherapy] | None, birth: Date | None, known_lesions: set[str]
+) -> list[dict[str, Any]]:
     """The record's consistency checks for ``local_therapies[]``: no date before birth, every
     treated lesion known (in ``lesions[]`` or first seen as a new finding)."""
     issues: list[dict[str, Any]] = []
     for i, t in enumerate(items or ()):
         if birth is not None and t.date < birth:
-            issues.append({"path": f"local_therapies[{i}].date", "value": t.date.isoformat(),
-                           "expected": f"a date on or after birth ({birth.isoformat()}): "
-                                       "a local therapy before birth is impossible"})
+            issues.append(
+                {
+                    "path": f"local_therapies[{i}].date",
+                    "value": t.date.isoformat(),
+                    "expected": f"a date on or after birth ({birth.isoformat()}): "
+                    "a local therapy before birth is impossible",
+                }
+            )
         for k, lid in enumerate(t.lesions or ()):
             if lid not in known_lesions:
-                issues.append({"path": f"local_therapies[{i}].lesions[{k}]", "value": lid,
-                               "expected": "a lesion id from lesions[] or a finding"})
+                issues.append(
+                    {
+                        "path": f"local_therapies[{i}].lesions[{k}]",
+                        "value": lid,
+                        "expected": "a lesion id from lesions[] or a finding",
+                    }
+                )
     return issues

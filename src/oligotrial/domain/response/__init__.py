@@ -13,10 +13,19 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "counting": "counting", "endpoints": "endpoints", "irecist": "irecist", "oligostate": "oligostate",
-    "progression": "progression", "recist": "recist",
-    "DiseaseState": "counting", "evaluate_disease_state": "counting",
-    "LesionStatus": "progression", "RULE_TYPES": "progression", "reference_line": "progression",
-    "RecistOptions": "recist", "lesion_of": "recist", "measurable": "recist",
+    "counting": "counting",
+    "endpoints": "endpoints",
+    "irecist": "irecist",
+    "oligostate": "oligostate",
+    "progression": "progression",
+    "recist": "recist",
+    "DiseaseState": "counting",
+    "evaluate_disease_state": "counting",
+    "LesionStatus": "progression",
+    "RULE_TYPES": "progression",
+    "reference_line": "progression",
+    "RecistOptions": "recist",
+    "lesion_of": "recist",
+    "measurable": "recist",
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -57,8 +57,11 @@ class DiseaseState:
     treated_how: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        key = "residual_lesions" if self.mode == "residual" else (
-            "lesions_present" if self.mode == "burden" else "progressing_lesions")
+        key = (
+            "residual_lesions"
+            if self.mode == "residual"
+            else ("lesions_present" if self.mode == "burden" else "progressing_lesions")
+        )
         out: dict[str, Any] = {
             "definition": self.definition,
             "progressing_lesions": list(self.counted) if self.mode == "progression" else [],
@@ -69,20 +72,21 @@ class DiseaseState:
         }
         if key != "progressing_lesions":
             out[key] = list(self.counted)
-        out.update({
-            "judged_scan": self.judged_scan.isoformat() if self.judged_scan else None,
-            "baseline": self.baseline.isoformat() if self.baseline else None,
-            "uncertain_lesions": list(self.uncertain),
-            "sites_max": self.sites_max,
-            "organs_max": self.organs_max,
-            "intracranial_not_counted": list(self.intracranial_uncounted),
-            "treated_not_counted": list(self.treated_uncounted),
-            "lesions": [
-                {"lesion": s.lesion, "status": s.status, "rule": s.rule, "reason": s.reason}
-                for s in self.lesions
-            ],
-            "notes": list(self.notes),
-        })
+        out.update(
+            {
+                "judged_scan": self.judged_scan.isoformat() if self.judged_scan else None,
+                "baseline": self.baseline.isoformat() if self.baseline else None,
+                "uncertain_lesions": list(self.uncertain),
+                "sites_max": self.sites_max,
+                "organs_max": self.organs_max,
+                "intracranial_not_counted": list(self.intracranial_uncounted),
+                "treated_not_counted": list(self.treated_uncounted),
+                "lesions": [
+                    {"lesion": s.lesion, "status": s.status, "rule": s.rule, "reason": s.reason} for s in self.lesions
+                ],
+                "notes": list(self.notes),
+            }
+        )
         return out
 
 
@@ -90,8 +94,9 @@ def _treated_before(patient: Patient, lid: str, as_of: Date) -> bool:
     """Treated on or before ``as_of`` by radiotherapy (any intent) or a local therapy (resection,
     ablation, ...): NCT06523673 "Intracranial progressive lesions ... can be treated with
     palliative radiotherapy and local therapy prior to enrollment and are not counted"."""
-    return (any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ())
-            or any(lid in (t.lesions or ()) and t.date <= as_of for t in patient.local_therapies or ()))
+    return any(lid in (c.lesions or ()) and c.start <= as_of for c in patient.radiotherapy or ()) or any(
+        lid in (t.lesions or ()) and t.date <= as_of for t in patient.local_therapies or ()
+    )
 
 
 def _symptomatic_treated_before(patient: Patient, lid: str, as_of: Date) -> str | None:
@@ -111,8 +116,16 @@ def _symptomatic_treated_before(patient: Patient, lid: str, as_of: Date) -> str 
 class _Counting:
     """A protocol's ``counting`` block read once (not once per lesion and patient)."""
 
-    __slots__ = ("nodes_by_region", "node_region_is_organ", "count_primary", "extracranial_only",
-                 "organ_kinds", "require_pet", "exclude_treated_ic", "exclude_treated_symptomatic")
+    __slots__ = (
+        "nodes_by_region",
+        "node_region_is_organ",
+        "count_primary",
+        "extracranial_only",
+        "organ_kinds",
+        "require_pet",
+        "exclude_treated_ic",
+        "exclude_treated_symptomatic",
+    )
 
     def __init__(self, counting: dict[str, Any]) -> None:
         self.nodes_by_region = bool(counting.get("nodes_by_region"))
@@ -183,9 +196,26 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         if shared is not None:
             shared["ds:scan"] = (judged, baseline, tuple(notes))
     if judged is None:
-        return DiseaseState(spec.definition, spec.mode, None, None, (), (), (), None, None, None, None, 0, (),
-                            None, None, (), ("imaging assessment (none recorded on or before the screening date)",),
-                            tuple(notes))
+        return DiseaseState(
+            spec.definition,
+            spec.mode,
+            None,
+            None,
+            (),
+            (),
+            (),
+            None,
+            None,
+            None,
+            None,
+            0,
+            (),
+            None,
+            None,
+            (),
+            ("imaging assessment (none recorded on or before the screening date)",),
+            tuple(notes),
+        )
     counting = _counting(spec.counting)
     lesions = shared.get("ds:lesion_ctx") if shared is not None else None
     if lesions is None:
@@ -215,8 +245,10 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
                     status, why = "uncertain", "residual status needs a PET/CT"
                 else:
                     suv = cur.finding.suv_max
-                    status, why = "residual", ("not in complete metabolic response"
-                                               + (f" (SUVmax {suv:g})" if suv is not None else ""))
+                    status, why = (
+                        "residual",
+                        ("not in complete metabolic response" + (f" (SUVmax {suv:g})" if suv is not None else "")),
+                    )
                 rule_name = None
         else:  # burden: every lesion present at the judged scan
             if cur is None or cur.finding.state == "not_evaluated":
@@ -262,13 +294,16 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         organ_kinds = counting.organ_kinds
         organ_items = [s for s in c_items if organ_kinds is None or s.kind in organ_kinds or s.kind is None]
         organs_lo, organs_hi = _count(organ_items, organ_key)
-        _, organs_hi_all = _count(organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds],
-                                  organ_key)
+        _, organs_hi_all = _count(
+            organ_items + [s for s in u_items if organ_kinds is None or s.kind in organ_kinds], organ_key
+        )
         if any(site_key(s) is None for s in site_items):
             notes.append("a progressing lymph node has no node_region: counted as its own site (upper bound)")
             missing.append("node_region of each involved lymph node")
         if uncertain:
-            missing.append("evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}")
+            missing.append(
+                "evaluation of lesions " + ", ".join(s.lesion for s in uncertain) + f" at {judged.date.isoformat()}"
+            )
         sizes = [s.size_mm for s in c_items if s.size_mm is not None]
         intracranial_sites = sum(1 for s in c_items if s.intracranial)
     else:  # nothing counted or uncertain: every count is zero
@@ -297,11 +332,12 @@ def evaluate_disease_state(patient: Patient, spec, shared: dict | None = None) -
         intracranial_sites=intracranial_sites,
         intracranial_uncounted=tuple(ic_uncounted),
         largest_counted_mm=max(sizes) if sizes else None,
-        progression_detected=progression_any if spec.mode == "residual" else bool(counted) or (None if uncertain else False),
+        progression_detected=progression_any
+        if spec.mode == "residual"
+        else bool(counted) or (None if uncertain else False),
         inputs=inputs,
         missing=tuple(missing),
         notes=tuple(notes),
         treated_uncounted=tuple(treated_uncounted),
         treated_how=tuple(treated_how),
     )
-

@@ -30,8 +30,7 @@ from oligotrial.domain.response import recist as r11
 
 Date = dt.date
 
-ADEQUATE = frozenset({"CR", "PR", "SD", "NON-CR/NON-PD", "PD",
-                      "iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD"})
+ADEQUATE = frozenset({"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD"})
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,14 @@ class TimeToEvent:
     lesion: str | None = None
 
     def to_dict(self) -> dict:
-        out = {"endpoint": self.endpoint, "kind": "time_to_event", "event": self.event,
-               "date": self.date.isoformat(), "days": self.days, "reason": self.reason}
+        out = {
+            "endpoint": self.endpoint,
+            "kind": "time_to_event",
+            "event": self.event,
+            "date": self.date.isoformat(),
+            "days": self.days,
+            "reason": self.reason,
+        }
         if self.lesion is not None:
             out["lesion"] = self.lesion
         return out
@@ -73,14 +78,26 @@ class ResponseEndpoint:
     reason: str
 
     def to_dict(self) -> dict:
-        return {"endpoint": self.endpoint, "kind": "proportion", "value": self.value,
-                "best_overall_response": self.best_overall_response, "reason": self.reason}
+        return {
+            "endpoint": self.endpoint,
+            "kind": "proportion",
+            "value": self.value,
+            "best_overall_response": self.best_overall_response,
+            "reason": self.reason,
+        }
 
 
-def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
-                  assessments: Sequence[tuple[Date, str]], new_therapy: Candidate | None = None,
-                  missed_visit: MissedVisit | None = None, last_contact: Date | Candidate | None = None,
-                  censor_at_last_contact: bool = False) -> TimeToEvent:
+def time_to_event(
+    endpoint: str,
+    origin: Date,
+    *,
+    events: Sequence[Candidate],
+    assessments: Sequence[tuple[Date, str]],
+    new_therapy: Candidate | None = None,
+    missed_visit: MissedVisit | None = None,
+    last_contact: Date | Candidate | None = None,
+    censor_at_last_contact: bool = False,
+) -> TimeToEvent:
     """Derive one time-to-event endpoint by the rules in the module docstring.
 
     ``assessments`` are (date, response) pairs; ``censor_at_last_contact`` censors at
@@ -90,8 +107,7 @@ def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
     """
     cutoff = new_therapy.date if new_therapy is not None else None
     usable = [c for c in events if c.date >= origin and (cutoff is None or c.date < cutoff)]
-    adequate = sorted(d for d, r in assessments if r in ADEQUATE and d >= origin
-                      and (cutoff is None or d < cutoff))
+    adequate = sorted(d for d, r in assessments if r in ADEQUATE and d >= origin and (cutoff is None or d < cutoff))
     event = min(usable, key=lambda c: c.date) if usable else None
 
     def censor(reason: str, before: Date | None = None) -> TimeToEvent:
@@ -107,8 +123,9 @@ def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
         prior = [d for d in adequate if before is None or d <= before]
         if prior:
             d = prior[-1]
-            return TimeToEvent(endpoint, False, d, (d - origin).days,
-                               reason + f"; censored at the last adequate assessment {d}")
+            return TimeToEvent(
+                endpoint, False, d, (d - origin).days, reason + f"; censored at the last adequate assessment {d}"
+            )
         return TimeToEvent(endpoint, False, origin, 0, reason + "; no adequate assessment: censored at the origin")
 
     if event is None:
@@ -122,9 +139,11 @@ def time_to_event(endpoint: str, origin: Date, *, events: Sequence[Candidate],
         last = prior[-1] if prior else origin
         gap = (event.date - last).days
         if gap > missed_visit.min_missed_visits * missed_visit.visit_interval_days:
-            return censor(f"{event.reason} on {event.date} after >= {missed_visit.min_missed_visits} missed visits "
-                          f"({gap} d since {last}, interval {missed_visit.visit_interval_days} d; FDA 2018 App. 3)",
-                          before=last)
+            return censor(
+                f"{event.reason} on {event.date} after >= {missed_visit.min_missed_visits} missed visits "
+                f"({gap} d since {last}, interval {missed_visit.visit_interval_days} d; FDA 2018 App. 3)",
+                before=last,
+            )
     return TimeToEvent(endpoint, True, event.date, (event.date - origin).days, event.reason)
 
 
@@ -139,25 +158,40 @@ def deaths(patient: Patient) -> list[Candidate]:
 
 
 def recorded_progressions(patient: Patient) -> list[Candidate]:
-    return [Candidate(e.date, "progression recorded in events[]" + (f" ({e.detail})" if e.detail else ""))
-            for e in patient.events or () if e.kind == "progression"]
+    return [
+        Candidate(e.date, "progression recorded in events[]" + (f" ({e.detail})" if e.detail else ""))
+        for e in patient.events or ()
+        if e.kind == "progression"
+    ]
 
 
 def next_line_starts(patient: Patient, origin: Date) -> list[Candidate]:
     """Systemic therapy started after the origin (a new line), from systemic_therapy[] and
     events[] ``next_line_start``. A line already running at the origin is not a new line."""
-    out = [Candidate(t.start, f"systemic therapy line {t.line} ({', '.join(t.agents)}) started")
-           for t in patient.systemic_therapy or () if t.start > origin]
-    out += [Candidate(e.date, "next line of systemic therapy started (events[])")
-            for e in patient.events or () if e.kind == "next_line_start" and e.date > origin]
+    out = [
+        Candidate(t.start, f"systemic therapy line {t.line} ({', '.join(t.agents)}) started")
+        for t in patient.systemic_therapy or ()
+        if t.start > origin
+    ]
+    out += [
+        Candidate(e.date, "next line of systemic therapy started (events[])")
+        for e in patient.events or ()
+        if e.kind == "next_line_start" and e.date > origin
+    ]
     return sorted(out, key=lambda c: c.date)
 
 
 def mdt_dates(patient: Patient, origin: Date) -> list[Candidate]:
-    out = [Candidate(rt.start, f"radiotherapy {rt.technique or ''} to {', '.join(rt.lesions or []) or rt.region}")
-           for rt in patient.radiotherapy or () if rt.start > origin]
-    out += [Candidate(e.date, "metastasis-directed therapy (events[])")
-            for e in patient.events or () if e.kind == "metastasis_directed_therapy" and e.date > origin]
+    out = [
+        Candidate(rt.start, f"radiotherapy {rt.technique or ''} to {', '.join(rt.lesions or []) or rt.region}")
+        for rt in patient.radiotherapy or ()
+        if rt.start > origin
+    ]
+    out += [
+        Candidate(e.date, "metastasis-directed therapy (events[])")
+        for e in patient.events or ()
+        if e.kind == "metastasis_directed_therapy" and e.date > origin
+    ]
     return sorted(out, key=lambda c: c.date)
 
 
@@ -243,8 +277,9 @@ def last_contact(patient: Patient, also: Sequence[Candidate] = ()) -> Date | Non
 # ---------------------------------------------------------------------------------------------
 
 
-def local_control(endpoint: str, patient: Patient, lesion_id: str, treated_on: Date, *,
-                  progression_pct: float, progression_mm: float) -> TimeToEvent:
+def local_control(
+    endpoint: str, patient: Patient, lesion_id: str, treated_on: Date, *, progression_pct: float, progression_mm: float
+) -> TimeToEvent:
     """Local control of one treated lesion: progression of that lesion when its size is at least
     ``progression_pct`` % and ``progression_mm`` mm above its own nadir (from the last
     measurement on or before treatment; the per-lesion RECIST 1.1 s.4.3.1 thresholds as STOP-2
@@ -265,22 +300,40 @@ def local_control(endpoint: str, patient: Patient, lesion_id: str, treated_on: D
         if d <= treated_on:
             continue
         if state == "unequivocal_progression":
-            return TimeToEvent(endpoint, True, d, (d - treated_on).days,
-                               "local progression: reader's unequivocal progression", lesion_id)
+            return TimeToEvent(
+                endpoint,
+                True,
+                d,
+                (d - treated_on).days,
+                "local progression: reader's unequivocal progression",
+                lesion_id,
+            )
         if size is None:
             continue
         last_seen = d
         if nadir is not None and size >= nadir * (1 + pct) and size - nadir >= Decimal(str(progression_mm)):
-            return TimeToEvent(endpoint, True, d, (d - treated_on).days,
-                               f"local progression: {size} mm >= {progression_pct:g} % and {progression_mm:g} mm over "
-                               f"the lesion nadir {nadir} mm", lesion_id)
+            return TimeToEvent(
+                endpoint,
+                True,
+                d,
+                (d - treated_on).days,
+                f"local progression: {size} mm >= {progression_pct:g} % and {progression_mm:g} mm over "
+                f"the lesion nadir {nadir} mm",
+                lesion_id,
+            )
         nadir = size if nadir is None else min(nadir, size)
     reason = "no local progression" if nadir is not None else "no measurement on or before treatment: no reference"
     death = patient.death_date()
     if death is not None:
         reason += f"; death {death} censors (competing event)"
-    return TimeToEvent(endpoint, False, last_seen, (last_seen - treated_on).days,
-                       reason + f"; censored at the last measurement {last_seen}", lesion_id)
+    return TimeToEvent(
+        endpoint,
+        False,
+        last_seen,
+        (last_seen - treated_on).days,
+        reason + f"; censored at the last measurement {last_seen}",
+        lesion_id,
+    )
 
 
 @dataclass

@@ -71,10 +71,14 @@ class IrecistOptions:
         if not 0 <= self.confirm_min_days <= self.confirm_max_days:
             raise AssessmentError(
                 f"iRECIST confirmation window {self.confirm_min_days}-{self.confirm_max_days} days: "
-                "expected 0 <= min <= max", field="confirm_min_days")
+                "expected 0 <= min <= max",
+                field="confirm_min_days",
+            )
         if self.stable_new_lesions not in ("remain_iupd", "reset"):
-            raise AssessmentError(f"option stable_new_lesions={self.stable_new_lesions!r}: expected "
-                                  "remain_iupd or reset", field="stable_new_lesions")
+            raise AssessmentError(
+                f"option stable_new_lesions={self.stable_new_lesions!r}: expected remain_iupd or reset",
+                field="stable_new_lesions",
+            )
 
 
 @dataclass
@@ -109,15 +113,15 @@ class IrecistResult:
         return [(tp.date, tp.overall) for tp in self.timepoints]
 
 
-def _split_new(patient: Patient, new: dict[str, r11.NewLesion],
-               first_findings: dict[str, Finding]) -> tuple[list[str], list[str]]:
+def _split_new(
+    patient: Patient, new: dict[str, r11.NewLesion], first_findings: dict[str, Finding]
+) -> tuple[list[str], list[str]]:
     """NLT / NLNT (Seymour 2017, "New lesions"): measurable by RECIST 1.1, at most 5 and 2 per
     organ, in order of appearance; the reader's ``target`` flag on the new lesion wins."""
     nlt: list[str] = []
     nlnt: list[str] = []
     per_organ: dict[str, int] = {}
-    for nl in sorted((n for n in new.values() if n.counts_from is not None),
-                     key=lambda n: (n.counts_from, n.id)):
+    for nl in sorted((n for n in new.values() if n.counts_from is not None), key=lambda n: (n.counts_from, n.id)):
         f = first_findings[nl.id]
         lesion = r11.lesion_of(patient, nl.id, f)
         organ = r11.organ_key(lesion)
@@ -133,8 +137,9 @@ def _split_new(patient: Patient, new: dict[str, r11.NewLesion],
     return nlt, nlnt
 
 
-def assess(patient: Patient, *, baseline: Date | None = None,
-           options: IrecistOptions = IrecistOptions()) -> IrecistResult:
+def assess(
+    patient: Patient, *, baseline: Date | None = None, options: IrecistOptions = IrecistOptions()
+) -> IrecistResult:
     """Evaluate every follow-up time point by iRECIST (see the module docstring for the rules)."""
     rec = r11.assess(patient, baseline=baseline, options=options.recist)
     points = r11.timeline(patient)
@@ -145,8 +150,7 @@ def assess(patient: Patient, *, baseline: Date | None = None,
         for lid, f in tp.findings.items():
             first_findings.setdefault(lid, f)
     nlt, nlnt = _split_new(patient, rec.new_lesions, first_findings)
-    lesions = {lid: r11.lesion_of(patient, lid, first_findings.get(lid))
-               for lid in (*rec.targets, *nlt, *nlnt)}
+    lesions = {lid: r11.lesion_of(patient, lid, first_findings.get(lid)) for lid in (*rec.targets, *nlt, *nlnt)}
     for lid in rec.targets:
         lesions[lid] = r11.lesion_of(patient, lid)
     notes = list(rec.notes)
@@ -174,12 +178,16 @@ def assess(patient: Patient, *, baseline: Date | None = None,
         counted = {lid: n for lid, n in rec.new_lesions.items() if n.counts_from is not None}
         fresh = [lid for lid, n in counted.items() if n.counts_from == rt.date]
         seen_new = [lid for lid, n in counted.items() if n.counts_from <= rt.date]
-        nlt_sizes = {lid: r11.target_size(lesions[lid], tp.findings.get(lid))
-                     for lid in nlt if counted[lid].counts_from <= rt.date}
+        nlt_sizes = {
+            lid: r11.target_size(lesions[lid], tp.findings.get(lid))
+            for lid in nlt
+            if counted[lid].counts_from <= rt.date
+        }
         nlt_sum = None if any(v is None for v in nlt_sizes.values()) else sum(nlt_sizes.values(), Decimal(0))
-        nlnt_grew = [lid for lid in nlnt if lid in seen_new and _grew(tp.findings.get(lid), ref.get("nlnt", {}).get(lid))]
-        new_present = [lid for lid in seen_new
-                       if r11.gone(lesions[lid], tp.findings.get(lid), target=True) is not True]
+        nlnt_grew = [
+            lid for lid in nlnt if lid in seen_new and _grew(tp.findings.get(lid), ref.get("nlnt", {}).get(lid))
+        ]
+        new_present = [lid for lid in seen_new if r11.gone(lesions[lid], tp.findings.get(lid), target=True) is not True]
         base_resp = _table1(t_resp, nt_resp, bool(rec.targets))
         ignored = False
         if confirmed:
@@ -201,10 +209,14 @@ def assess(patient: Patient, *, baseline: Date | None = None,
             if triggers:
                 overall = "iUPD"
                 in_block, block_first, last_iupd = True, rt.date, rt.date
-                ref = {"target": total, "nlt": nlt_sum if nlt_sum is not None else Decimal(0),
-                       "known_new": set(seen_new), "triggers": triggers,
-                       "nlnt": {lid: tp.findings.get(lid) for lid in nlnt},
-                       "nt": {lid: tp.findings.get(lid) for lid in rec.non_targets}}
+                ref = {
+                    "target": total,
+                    "nlt": nlt_sum if nlt_sum is not None else Decimal(0),
+                    "known_new": set(seen_new),
+                    "triggers": triggers,
+                    "nlnt": {lid: tp.findings.get(lid) for lid in nlnt},
+                    "nt": {lid: tp.findings.get(lid) for lid in rec.non_targets},
+                }
                 reasons.append("iUPD: RECIST 1.1 progression by " + "; ".join(triggers))
             else:
                 overall = base_resp
@@ -220,8 +232,10 @@ def assess(patient: Patient, *, baseline: Date | None = None,
                     reasons.append(f"iCPD: additional new lesion(s) {', '.join(fresh)} {days} d after iUPD")
                 else:
                     overall, ignored = "iUPD", True
-                    reasons.append(f"{days} d after iUPD (< {options.confirm_min_days} d): not used for "
-                                   "confirmation (EORTC iRECIST FAQ)")
+                    reasons.append(
+                        f"{days} d after iUPD (< {options.confirm_min_days} d): not used for "
+                        "confirmation (EORTC iRECIST FAQ)"
+                    )
             elif (rec.targets and total is None) or (nlt_sizes and nlt_sum is None) or nt_resp == "NE":
                 overall = "NE"
                 reasons.append("NE: a target, non-target or new lesion target not assessed")
@@ -243,8 +257,11 @@ def assess(patient: Patient, *, baseline: Date | None = None,
                 if nt_resp == "PD" and "non-target" not in ref["triggers"]:
                     grow.append("RECIST 1.1 non-target progression newly met")
                 if "non-target" in ref["triggers"]:
-                    nt_grew = [lid for lid in rec.non_targets
-                               if _grew(tp.findings.get(lid), ref["nt"].get(lid), state_counts=False)]
+                    nt_grew = [
+                        lid
+                        for lid in rec.non_targets
+                        if _grew(tp.findings.get(lid), ref["nt"].get(lid), state_counts=False)
+                    ]
                     if nt_grew:
                         grow.append("further non-target increase " + ", ".join(nt_grew))
                 if grow:
@@ -252,9 +269,11 @@ def assess(patient: Patient, *, baseline: Date | None = None,
                     reasons.append("iCPD: " + "; ".join(grow))
                 else:
                     still = t_resp == "PD" or nt_resp == "PD"
-                    decreased = (total is not None and ref["target"] is not None and total < ref["target"]) or \
-                        (nlt_sum is not None and nlt_sum < ref["nlt"]) or \
-                        len(new_present) < len([x for x in ref["known_new"]])
+                    decreased = (
+                        (total is not None and ref["target"] is not None and total < ref["target"])
+                        or (nlt_sum is not None and nlt_sum < ref["nlt"])
+                        or len(new_present) < len([x for x in ref["known_new"]])
+                    )
                     if still or (new_present and (options.stable_new_lesions == "remain_iupd" or not decreased)):
                         overall, last_iupd = "iUPD", rt.date
                         reasons.append("remains iUPD: no further increase (Seymour 2017 Table 2)")
@@ -270,11 +289,33 @@ def assess(patient: Patient, *, baseline: Date | None = None,
             nlt_nadir = nlt_sum if nlt_nadir is None else min(nlt_nadir, nlt_sum)
         if overall != "NE" and total is not None and nadir is not None:
             nadir = min(nadir, total)
-        out.append(ITimePoint(rt.date, total, nlt_sum if nlt_sizes else None, rt.change_from_baseline_pct,
-                              rt.change_from_nadir_mm, t_resp, nt_resp, bool(new_present), overall,
-                              ignored, reasons))
-    return IrecistResult(patient.id, rec.baseline, rec.baseline_sum_mm, rec.targets, rec.non_targets,
-                         tuple(nlt), tuple(nlnt), out, ipfs, notes)
+        out.append(
+            ITimePoint(
+                rt.date,
+                total,
+                nlt_sum if nlt_sizes else None,
+                rt.change_from_baseline_pct,
+                rt.change_from_nadir_mm,
+                t_resp,
+                nt_resp,
+                bool(new_present),
+                overall,
+                ignored,
+                reasons,
+            )
+        )
+    return IrecistResult(
+        patient.id,
+        rec.baseline,
+        rec.baseline_sum_mm,
+        rec.targets,
+        rec.non_targets,
+        tuple(nlt),
+        tuple(nlnt),
+        out,
+        ipfs,
+        notes,
+    )
 
 
 def _grew(now: Finding | None, then: Finding | None, *, state_counts: bool = True) -> bool:
@@ -304,9 +345,13 @@ def _table1(t: str | None, nt: str | None, has_targets: bool) -> str:
 _I_RANK = {"iCR": 6, "iPR": 5, "iSD": 4, "NON-iCR/NON-iUPD": 3, "iUPD": 2, "iCPD": 1}
 
 
-def best_overall_response(responses: Iterable[tuple[Date, str]], *, start: Date | None,
-                          confirm: bool = False,
-                          options: IrecistOptions = IrecistOptions()) -> r11.BestResponse:
+def best_overall_response(
+    responses: Iterable[tuple[Date, str]],
+    *,
+    start: Date | None,
+    confirm: bool = False,
+    options: IrecistOptions = IrecistOptions(),
+) -> r11.BestResponse:
     """iBOR (Seymour 2017, "Best overall response"): iCR > iPR > iSD > NON-iCR/NON-iUPD > iUPD >
     iCPD, using time points up to the first iCPD; NE is never the best response. iSD and
     NON-iCR/NON-iUPD need the SD minimum. With ``confirm`` iCR/iPR need RECIST 1.1 confirmation
@@ -314,16 +359,30 @@ def best_overall_response(responses: Iterable[tuple[Date, str]], *, start: Date 
     seq = []
     for d, r in sorted(responses):
         if r not in I_RESPONSES:
-            raise AssessmentError(f"iRECIST response {r!r} on {d}: expected one of {', '.join(I_RESPONSES)}",
-                                  field="response")
+            raise AssessmentError(
+                f"iRECIST response {r!r} on {d}: expected one of {', '.join(I_RESPONSES)}", field="response"
+            )
         if start is not None and d < start:
             continue
         seq.append((d, r))
         if r == "iCPD":
             break
     if confirm:
-        mapped = [(d, {"iCR": "CR", "iPR": "PR", "iSD": "SD", "NON-iCR/NON-iUPD": "NON-CR/NON-PD",
-                       "iUPD": "PD", "iCPD": "PD", "NE": "NE"}[r]) for d, r in seq]
+        mapped = [
+            (
+                d,
+                {
+                    "iCR": "CR",
+                    "iPR": "PR",
+                    "iSD": "SD",
+                    "NON-iCR/NON-iUPD": "NON-CR/NON-PD",
+                    "iUPD": "PD",
+                    "iCPD": "PD",
+                    "NE": "NE",
+                }[r],
+            )
+            for d, r in seq
+        ]
         opts = r11.RecistOptions(**{**options.recist.__dict__, "truncate_at_pd": False})
         got = r11.best_overall_response(mapped, start=start, confirm=True, options=opts)
         if got.response in ("CR", "PR", "SD", "NON-CR/NON-PD"):
@@ -333,16 +392,19 @@ def best_overall_response(responses: Iterable[tuple[Date, str]], *, start: Date 
         if r == "NE":
             continue
         eff = r
-        if r in ("iSD", "NON-iCR/NON-iUPD") and start is not None and \
-                (d - start).days < options.recist.sd_min_days:
+        if r in ("iSD", "NON-iCR/NON-iUPD") and start is not None and (d - start).days < options.recist.sd_min_days:
             continue
         if confirm and r in ("iCR", "iPR"):
             continue
         if best is None or _I_RANK[eff] > _I_RANK[best[0]]:
             best = (eff, d)
     if best is None:
-        return r11.BestResponse("NE" if seq else None, seq[0][0] if seq else None, False,
-                                "no response other than NE" if seq else "no time point")
+        return r11.BestResponse(
+            "NE" if seq else None,
+            seq[0][0] if seq else None,
+            False,
+            "no response other than NE" if seq else "no time point",
+        )
     return r11.BestResponse(best[0], best[1], False, "best iRECIST time-point response")
 
 

@@ -28,9 +28,15 @@ from oligotrial.domain.record.patient import Patient
 Date = dt.date
 
 STATES = (
-    "synchronous_oligometastatic_disease", "metachronous_oligorecurrence", "metachronous_oligoprogression",
-    "repeat_oligorecurrence", "repeat_oligoprogression", "repeat_oligopersistence",
-    "induced_oligorecurrence", "induced_oligoprogression", "induced_oligopersistence",
+    "synchronous_oligometastatic_disease",
+    "metachronous_oligorecurrence",
+    "metachronous_oligoprogression",
+    "repeat_oligorecurrence",
+    "repeat_oligoprogression",
+    "repeat_oligopersistence",
+    "induced_oligorecurrence",
+    "induced_oligoprogression",
+    "induced_oligopersistence",
 )
 
 
@@ -47,16 +53,21 @@ class OligoInputs:
 
 @dataclass(frozen=True)
 class OligoState:
-    state: str                        # one of STATES or "unknown"
-    branch: str | None                # de_novo, repeat, induced
+    state: str  # one of STATES or "unknown"
+    branch: str | None  # de_novo, repeat, induced
     inputs_used: dict = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"state": self.state, "branch": self.branch, "inputs_used": self.inputs_used,
-                "missing": list(self.missing), "reasons": list(self.reasons),
-                "source": "Guckenberger et al., Lancet Oncol 2020;21:e18-28 (ESTRO-EORTC)"}
+        return {
+            "state": self.state,
+            "branch": self.branch,
+            "inputs_used": self.inputs_used,
+            "missing": list(self.missing),
+            "reasons": list(self.reasons),
+            "source": "Guckenberger et al., Lancet Oncol 2020;21:e18-28 (ESTRO-EORTC)",
+        }
 
 
 def classify(inp: OligoInputs) -> OligoState:
@@ -78,13 +89,20 @@ def classify(inp: OligoInputs) -> OligoState:
         if inp.prior_oligometastatic is None:
             return unknown(None, "cancer.prior_oligometastatic")
         branch = "repeat" if inp.prior_oligometastatic else "de_novo"
-        reasons.append("previous OMD diagnosis: repeat OMD" if inp.prior_oligometastatic
-                       else "first diagnosis of OMD: de-novo OMD")
+        reasons.append(
+            "previous OMD diagnosis: repeat OMD" if inp.prior_oligometastatic else "first diagnosis of OMD: de-novo OMD"
+        )
     if branch == "de_novo":
         used["primary_diagnosed_on"] = inp.primary_diagnosed_on and inp.primary_diagnosed_on.isoformat()
         used["omd_diagnosed_on"] = inp.omd_diagnosed_on and inp.omd_diagnosed_on.isoformat()
-        missing = [n for n, v in (("cancer.diagnosed_on", inp.primary_diagnosed_on),
-                                  ("cancer.metastatic_on", inp.omd_diagnosed_on)) if v is None]
+        missing = [
+            n
+            for n, v in (
+                ("cancer.diagnosed_on", inp.primary_diagnosed_on),
+                ("cancer.metastatic_on", inp.omd_diagnosed_on),
+            )
+            if v is None
+        ]
         if missing:
             return unknown(branch, *missing)
         assert inp.primary_diagnosed_on is not None and inp.omd_diagnosed_on is not None
@@ -107,14 +125,17 @@ def classify(inp: OligoInputs) -> OligoState:
     used["progressing"] = inp.progressing
     if inp.progressing is None:
         return unknown(branch, "progression status of the lesions (assessments)")
-    reasons.append("on therapy with a progressing lesion: oligoprogression" if inp.progressing
-                   else "on therapy without progression: oligopersistence")
-    return OligoState(f"{branch}_oligo{'progression' if inp.progressing else 'persistence'}", branch, used, (),
-                      tuple(reasons))
+    reasons.append(
+        "on therapy with a progressing lesion: oligoprogression"
+        if inp.progressing
+        else "on therapy without progression: oligopersistence"
+    )
+    return OligoState(
+        f"{branch}_oligo{'progression' if inp.progressing else 'persistence'}", branch, used, (), tuple(reasons)
+    )
 
 
-def inputs_from_patient(patient: Patient, *, progressing: bool | None,
-                        omd_date: Date | None = None) -> OligoInputs:
+def inputs_from_patient(patient: Patient, *, progressing: bool | None, omd_date: Date | None = None) -> OligoInputs:
     """The classifier's inputs from a record. The OMD diagnosis date is ``cancer.metastatic_on``
     (or ``omd_date``); therapy is active at that date when a systemic_therapy line started on or
     before it and had not ended before it; ``systemic_therapy`` absent = unknown."""
@@ -129,4 +150,7 @@ def inputs_from_patient(patient: Patient, *, progressing: bool | None,
         prior_polymetastatic=c.prior_polymetastatic if c else None,
         prior_oligometastatic=c.prior_oligometastatic if c else None,
         primary_diagnosed_on=c.diagnosed_on if c else None,
-        omd_diagnosed_on=omd, on_systemic_therapy=on_therapy, progressing=progressing)
+        omd_diagnosed_on=omd,
+        on_systemic_therapy=on_therapy,
+        progressing=progressing,
+    )

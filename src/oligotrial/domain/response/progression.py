@@ -70,8 +70,18 @@ class LesionStatus(Explained):
 
     __slots__ = ("lesion", "organ", "kind", "node_region", "intracranial", "status", "rule", "size_mm")
 
-    def __init__(self, lesion: str, organ: str | None, kind: str | None, node_region: str | None,
-                 intracranial: bool, status: str, rule: str | None, reason, size_mm: float | None) -> None:
+    def __init__(
+        self,
+        lesion: str,
+        organ: str | None,
+        kind: str | None,
+        node_region: str | None,
+        intracranial: bool,
+        status: str,
+        rule: str | None,
+        reason,
+        size_mm: float | None,
+    ) -> None:
         self.lesion = lesion
         self.organ = organ
         self.kind = kind
@@ -119,8 +129,10 @@ def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment
         if before:
             baseline = before[-1].date
         else:
-            notes.append(f"no scan on or before the start of line {line.line} ({line.start.isoformat()}); "
-                         "the first assessment is taken as baseline")
+            notes.append(
+                f"no scan on or before the start of line {line.line} ({line.start.isoformat()}); "
+                "the first assessment is taken as baseline"
+            )
     if baseline is None:
         baseline = scans[0].date
     return judged, baseline
@@ -134,11 +146,31 @@ class _LesionContext:
     """What the rules need about one lesion (protocol-independent, so shared by every protocol
     a patient is screened against; ``results`` keeps each rule's verdict by rule key)."""
 
-    __slots__ = ("lid", "obs", "judged", "baseline", "organ", "kind", "is_node", "current", "prior",
-                 "baseline_obs", "is_new", "results")
+    __slots__ = (
+        "lid",
+        "obs",
+        "judged",
+        "baseline",
+        "organ",
+        "kind",
+        "is_node",
+        "current",
+        "prior",
+        "baseline_obs",
+        "is_new",
+        "results",
+    )
 
-    def __init__(self, lid: str, obs: list[LesionObservation], judged: Assessment, baseline: Date,
-                 organ: str | None, kind: str | None, is_node: bool) -> None:
+    def __init__(
+        self,
+        lid: str,
+        obs: list[LesionObservation],
+        judged: Assessment,
+        baseline: Date,
+        organ: str | None,
+        kind: str | None,
+        is_node: bool,
+    ) -> None:
         self.lid = lid
         self.obs = obs
         self.judged = judged
@@ -159,8 +191,11 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     if cur is not None and cur.finding.state == "complete_metabolic_response" and size is None:
         return False, "complete metabolic response"
     if size is None:
-        if cur is not None and cur.finding.state in ("present", "unequivocal_progression", "complete_metabolic_response") \
-                and all(o.size is None for o in ctx.obs):
+        if (
+            cur is not None
+            and cur.finding.state in ("present", "unequivocal_progression", "complete_metabolic_response")
+            and all(o.size is None for o in ctx.obs)
+        ):
             return False, "never measured (non-target): judged by unequivocal progression only (RECIST 1.1 4.3.2)"
         return None, "not measured at the judged scan"
     if ctx.is_new:
@@ -177,7 +212,9 @@ def _rule_size_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool
     pct, pct_op = rule.get("pct"), rule.get("pct_op", ">=")
     abs_mm, abs_op = rule.get("abs_mm"), rule.get("abs_op", ">=")
     diff = size - ref
-    pct_ok = True if pct is None else (ref > 0 and _pct_increase_meets(size, ref, pct, pct_op)) or (ref == 0 and size > 0)
+    pct_ok = (
+        True if pct is None else (ref > 0 and _pct_increase_meets(size, ref, pct, pct_op)) or (ref == 0 and size > 0)
+    )
     abs_ok = True if abs_mm is None else _cmp(diff, abs_op, abs_mm)
 
     def why() -> str:
@@ -208,10 +245,15 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
         early = None if lo_m is None else add_months(prev.date, lo_m)
         late = None if hi_m is None else add_months(prev.date, hi_m)
         if (early is not None and last.date < early) or (late is not None and last.date > late):
-            return False, lambda: (f"the two studies are {gap} days apart: {last.date.isoformat()} is outside "
-                                   f"{'?' if lo_m is None else lo_m}-{'?' if hi_m is None else hi_m} months after "
-                                   f"{prev.date.isoformat()} ({'' if early is None else early.isoformat()} to "
-                                   f"{'' if late is None else late.isoformat()})")
+            return (
+                False,
+                lambda: (
+                    f"the two studies are {gap} days apart: {last.date.isoformat()} is outside "
+                    f"{'?' if lo_m is None else lo_m}-{'?' if hi_m is None else hi_m} months after "
+                    f"{prev.date.isoformat()} ({'' if early is None else early.isoformat()} to "
+                    f"{'' if late is None else late.isoformat()})"
+                ),
+            )
     lo, hi = rule.get("interval_min_days"), rule.get("interval_max_days")
     if (lo is not None and gap < lo) or (hi is not None and gap > hi):
         return False, lambda: f"the two studies are {gap} days apart (window {lo}-{hi} days)"
@@ -226,8 +268,10 @@ def _rule_consecutive_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tup
         ok = ok and _cmp(s_last - ref, abs_op, abs_mm)
 
     def why() -> str:
-        return (f"{ref:g} mm at baseline {ctx.baseline.isoformat()} -> {s_prev:g} mm ({prev.date.isoformat()}) "
-                f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart")
+        return (
+            f"{ref:g} mm at baseline {ctx.baseline.isoformat()} -> {s_prev:g} mm ({prev.date.isoformat()}) "
+            f"-> {s_last:g} mm ({last.date.isoformat()}), {gap} days apart"
+        )
 
     return ok, why
 
@@ -262,7 +306,10 @@ def _rule_new_lesion(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | 
             return None, "size of the new lesion not recorded"
         if not _cmp(size, rule.get("min_op", ">="), min_mm):
             return False, f"new lesion {size:g} mm, below {rule.get('min_op', '>=')} {min_mm:g} mm"
-    return True, f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}"
+    return (
+        True,
+        f"new lesion{'' if size is None else f', {size:g} mm'}{'' if ctx.organ is None else f' in {ctx.organ}'}",
+    )
 
 
 def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool | None, Reason]:
@@ -273,8 +320,9 @@ def _rule_pet_new_avid(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
         return False, "new lesion not seen on PET/CT"
     f = cur.finding
     if f.state == "complete_metabolic_response" or f.suv_max is None:
-        return (None if f.suv_max is None and f.state != "complete_metabolic_response" else False), \
-            "FDG uptake of the new lesion not recorded"
+        return (
+            None if f.suv_max is None and f.state != "complete_metabolic_response" else False
+        ), "FDG uptake of the new lesion not recorded"
     return True, f"new FDG-avid lesion on PET/CT (SUVmax {f.suv_max:g})"
 
 
@@ -282,16 +330,20 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     cur = ctx.current
     if cur is None or cur.modality != "PET-CT" or cur.finding.suv_max is None or ctx.is_new:
         return False, "no SUVmax at the judged scan"
-    prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None
-             and o.date <= ctx.baseline]
+    prior = [
+        o
+        for o in ctx.obs
+        if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None and o.date <= ctx.baseline
+    ]
     if not prior:
         prior = [o for o in ctx.obs if o.date < cur.date and o.modality == "PET-CT" and o.finding.suv_max is not None]
     if not prior:
         return False, "no earlier SUVmax to compare with"
     ref = prior[-1].finding.suv_max
     now = cur.finding.suv_max
-    ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and \
-        _cmp(now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8))
+    ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and _cmp(
+        now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8)
+    )
     return ok, lambda: f"SUVmax {ref:g} -> {now:g} ({(now - ref) / ref * 100 if ref else 0:+.0f}%, {now - ref:+.2f})"
 
 
@@ -316,8 +368,9 @@ RULE_TYPES = frozenset(_RULES)
 
 def _rule_key(rule: dict[str, Any]) -> tuple:
     """What a rule's verdict depends on (its type and parameters, not its name or source text)."""
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in rule.items()
-                        if k not in ("name", "source_text")))
+    return tuple(
+        sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in rule.items() if k not in ("name", "source_text"))
+    )
 
 
 _PLANS: dict[int, tuple[Any, list[tuple[dict[str, Any], int, str]]]] = {}
@@ -330,13 +383,16 @@ def _plan(rules: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, str]]:
     name, computed once per protocol's rule list."""
     hit = _PLANS.get(id(rules))
     if hit is None or hit[0] is not rules:
-        hit = _PLANS[id(rules)] = (rules, [(r, _RULE_IDS.setdefault(_rule_key(r), len(_RULE_IDS)),
-                                            r.get("name", r["type"])) for r in rules])
+        hit = _PLANS[id(rules)] = (
+            rules,
+            [(r, _RULE_IDS.setdefault(_rule_key(r), len(_RULE_IDS)), r.get("name", r["type"])) for r in rules],
+        )
     return hit[1]
 
 
-def _progression_status(ctx: _LesionContext, plan: list[tuple[dict[str, Any], int, str]]
-                        ) -> tuple[str, str | None, Any]:
+def _progression_status(
+    ctx: _LesionContext, plan: list[tuple[dict[str, Any], int, str]]
+) -> tuple[str, str | None, Any]:
     """The first rule of ``plan`` (from :func:`_plan`) that is met, else uncertain (a rule could
     not be decided) or not progressing.
 
@@ -373,8 +429,7 @@ def _lesion_contexts(patient: Patient, judged: Assessment, baseline: Date) -> li
         organ = lesion.organ if lesion else first.organ
         kind = lesion.kind if lesion else ("lymph_node" if first.organ == "lymph_node" else None)
         region = lesion.node_region if lesion else first.node_region
-        is_node = (lesion.is_node if lesion else first.organ == "lymph_node")
+        is_node = lesion.is_node if lesion else first.organ == "lymph_node"
         ctx = _LesionContext(lid, obs, judged, baseline, organ, kind, is_node)
         out.append((ctx, organ, kind, region, organ in ("brain", "meninges")))
     return out
-

@@ -13,12 +13,23 @@ from oligotrial.domain.kernel import lazy_exports
 
 #: public name -> the sub-module that defines it (a public sub-module maps to itself)
 _EXPORTS = {
-    "audit": "audit", "blinding": "blinding", "queries": "queries", "randomization": "randomization",
+    "audit": "audit",
+    "blinding": "blinding",
+    "queries": "queries",
+    "randomization": "randomization",
     "schedule": "schedule",
     "workflow": "workflow",
-    "ChainReport": "audit", "GENESIS": "audit", "canonical_parts": "audit", "canonical_template": "audit",
-    "fill_marker": "audit", "link_hash": "audit", "split_at_marker": "audit", "verify_chain": "audit",
-    "ROLES": "blinding", "find_arm_information": "blinding", "is_blinded": "blinding",
+    "ChainReport": "audit",
+    "GENESIS": "audit",
+    "canonical_parts": "audit",
+    "canonical_template": "audit",
+    "fill_marker": "audit",
+    "link_hash": "audit",
+    "split_at_marker": "audit",
+    "verify_chain": "audit",
+    "ROLES": "blinding",
+    "find_arm_information": "blinding",
+    "is_blinded": "blinding",
     "radiotherapy_view": "blinding",
     "Participant": "workflow",
 }

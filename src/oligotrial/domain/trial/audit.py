@@ -38,13 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GENESIS = "0" * 64
-PAYLOAD_FIELDS = ("seq", "at", "actor", "role", "trial", "action", "entity_type", "entity_id",
-                  "old", "new", "reason")
+PAYLOAD_FIELDS = ("seq", "at", "actor", "role", "trial", "action", "entity_type", "entity_id", "old", "new", "reason")
 
 
 def canonical(payload: Mapping[str, Any]) -> str:
-    return json.dumps({k: payload.get(k) for k in PAYLOAD_FIELDS}, sort_keys=True,
-                      separators=(",", ":"), default=str)
+    return json.dumps({k: payload.get(k) for k in PAYLOAD_FIELDS}, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def entry_hash(prev_hash: str, payload: Mapping[str, Any]) -> str:
@@ -67,7 +65,7 @@ def canonical_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
     """
     text = canonical({**payload, "seq": 0})
     i = text.rindex(_SEQ_MARK) + len('"seq":')
-    return text[:i], text[i + 1:]
+    return text[:i], text[i + 1 :]
 
 
 def fill_marker(value: Any, marker: str, number: int) -> Any:
@@ -149,8 +147,17 @@ def link_v2(prev_hash: str, seq: int, mac: str, bind: str | None) -> str:
 
 
 #: the fields of an allocation row its digest covers, in order
-ALLOCATION_FIELDS = ("participant_id", "trial", "list_id", "stratum", "seq", "strata", "arm_ct",
-                     "allocated_at", "allocated_by")
+ALLOCATION_FIELDS = (
+    "participant_id",
+    "trial",
+    "list_id",
+    "stratum",
+    "seq",
+    "strata",
+    "arm_ct",
+    "allocated_at",
+    "allocated_by",
+)
 
 
 def _allocation_values(row: Mapping[str, Any]) -> list[Any]:
@@ -184,7 +191,7 @@ def allocation_template(row: Mapping[str, Any], ct_marker: str) -> tuple[str, st
     values = _allocation_values({**row, "seq": 0, "arm_ct": ct_marker})
     i = ALLOCATION_FIELDS.index("seq")
     head = json.dumps(values[:i], separators=(",", ":"))[:-1] + ","
-    rest = "," + json.dumps(values[i + 1:], separators=(",", ":"))[1:]
+    rest = "," + json.dumps(values[i + 1 :], separators=(",", ":"))[1:]
     mid, tail = split_at_marker(rest, ct_marker, "allocation text")
     return head, mid, tail
 
@@ -232,16 +239,32 @@ class ChainReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.altered or self.removed or self.inserted or self.checkpoint_problems
-                    or self.allocation_problems or self.replayed or self.format_problems)
+        return not (
+            self.altered
+            or self.removed
+            or self.inserted
+            or self.checkpoint_problems
+            or self.allocation_problems
+            or self.replayed
+            or self.format_problems
+        )
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "last_seq": self.last_seq,
-                "altered": self.altered, "removed": self.removed, "inserted": self.inserted,
-                "replayed": self.replayed, "checkpoint_seq": self.checkpoint_seq,
-                "checkpoint_problems": self.checkpoint_problems, "format_problems": self.format_problems,
-                "allocation_problems": self.allocation_problems, "keyed_from": self.keyed_from,
-                "notes": self.notes}
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "last_seq": self.last_seq,
+            "altered": self.altered,
+            "removed": self.removed,
+            "inserted": self.inserted,
+            "replayed": self.replayed,
+            "checkpoint_seq": self.checkpoint_seq,
+            "checkpoint_problems": self.checkpoint_problems,
+            "format_problems": self.format_problems,
+            "allocation_problems": self.allocation_problems,
+            "keyed_from": self.keyed_from,
+            "notes": self.notes,
+        }
 
 
 def _content_ok(e: Mapping[str, Any], key: bytes | None) -> bool:
@@ -249,13 +272,19 @@ def _content_ok(e: Mapping[str, Any], key: bytes | None) -> bool:
         return entry_hash(e["prev_hash"], e) == e["hash"]
     if key is None or not e.get("mac"):
         return False  # a keyed entry cannot be vouched for without the key
-    return (link_v2(e["prev_hash"], e["seq"], e["mac"], e.get("bind")) == e["hash"]
-            and hmac.compare_digest(entry_mac(key, e), e["mac"]))
+    return link_v2(e["prev_hash"], e["seq"], e["mac"], e.get("bind")) == e["hash"] and hmac.compare_digest(
+        entry_mac(key, e), e["mac"]
+    )
 
 
-def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None, key: bytes | None = None,
-                 start: tuple[int, str] = (0, GENESIS), format_from: Mapping[int, int | None] | None = None,
-                 earlier_nonces: Mapping[str, int] | None = None) -> ChainReport:
+def verify_chain(
+    entries: Iterable[Mapping[str, Any]],
+    head: tuple[int, str] | None,
+    key: bytes | None = None,
+    start: tuple[int, str] = (0, GENESIS),
+    format_from: Mapping[int, int | None] | None = None,
+    earlier_nonces: Mapping[str, int] | None = None,
+) -> ChainReport:
     """Walk entries in ``seq`` order and classify every break.
 
     * altered: an entry whose stored hash does not match its content (a keyed entry: its MAC
@@ -294,8 +323,10 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | N
         top = max(top, v)
         due = max((ver for ver, first in epochs if seq >= first), default=1)
         if v < due:
-            rep.format_problems.append(f"entry {seq}: version {v}, but the chain's format epoch (kept with the keys) "
-                                       f"says entries from seq {dict(epochs)[due]} were written as version {due}")
+            rep.format_problems.append(
+                f"entry {seq}: version {v}, but the chain's format epoch (kept with the keys) "
+                f"says entries from seq {dict(epochs)[due]} were written as version {due}"
+            )
         if v >= NONCED:
             nonce = str(e.get("nonce") or "")
             if not nonce:
@@ -345,8 +376,12 @@ def format_epoch(entries: Iterable[Mapping[str, Any]]) -> dict[int, int]:
     return out
 
 
-def check_checkpoints(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
-                      checkpoints: Iterable[Mapping[str, Any]], later_ok: bool = False) -> ChainReport:
+def check_checkpoints(
+    rep: ChainReport,
+    entries: Iterable[Mapping[str, Any]],
+    checkpoints: Iterable[Mapping[str, Any]],
+    later_ok: bool = False,
+) -> ChainReport:
     """Hold the chain against checkpoints kept outside the database (their signatures already
     checked by whoever read them): each names a (seq, hash) the chain must still hold, so a
     chain rewritten, truncated or wiped before the latest checkpoint no longer matches it.
@@ -378,18 +413,25 @@ def check_checkpoints(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
         if seq == 0:
             continue
         if seq not in by_seq:
-            rep.checkpoint_problems.append(f"checkpoint at seq {seq}: the entry is missing (chain ends at "
-                                           f"{rep.last_seq})")
+            rep.checkpoint_problems.append(
+                f"checkpoint at seq {seq}: the entry is missing (chain ends at {rep.last_seq})"
+            )
             rep.removed = sorted(set(rep.removed) | set(range(rep.last_seq + 1, seq + 1)))
         elif by_seq[seq] != hash_:
-            rep.checkpoint_problems.append(f"checkpoint at seq {seq}: the chain's hash there is not the signed "
-                                           "one (the chain up to it was rewritten)")
+            rep.checkpoint_problems.append(
+                f"checkpoint at seq {seq}: the chain's hash there is not the signed "
+                "one (the chain up to it was rewritten)"
+            )
     rep.notes.reverse()
     return rep
 
 
-def check_allocations(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
-                      allocations: Iterable[Mapping[str, Any]], action: str = "participant.randomize") -> ChainReport:
+def check_allocations(
+    rep: ChainReport,
+    entries: Iterable[Mapping[str, Any]],
+    allocations: Iterable[Mapping[str, Any]],
+    action: str = "participant.randomize",
+) -> ChainReport:
     """Hold every allocation row against the keyed entry that recorded it (``bind``: its slot
     number and :func:`allocation_digest`): a swapped, altered or deleted allocation, or one no
     entry records, is reported. Allocations recorded by unkeyed (v1) entries are not bound."""
@@ -411,8 +453,9 @@ def check_allocations(rep: ChainReport, entries: Iterable[Mapping[str, Any]],
             if pid not in legacy:
                 rep.allocation_problems.append(f"allocation of {pid}: no audit entry records it")
         elif allocation_bind(a) not in binds:
-            rep.allocation_problems.append(f"allocation of {pid}: differs from the row its audit entry recorded "
-                                           "(swapped or altered)")
+            rep.allocation_problems.append(
+                f"allocation of {pid}: differs from the row its audit entry recorded (swapped or altered)"
+            )
     for pid in sorted(set(bound) - seen):
         rep.allocation_problems.append(f"allocation of {pid}: recorded in the audit trail, missing from the table")
     return rep

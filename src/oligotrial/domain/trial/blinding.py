@@ -14,8 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ROLES = ("coordinator", "enrolling_oncologist", "treating_oncologist", "statistician",
-         "data_manager", "dsmb", "admin", "outcome_assessor")
+ROLES = (
+    "coordinator",
+    "enrolling_oncologist",
+    "treating_oncologist",
+    "statistician",
+    "data_manager",
+    "dsmb",
+    "admin",
+    "outcome_assessor",
+)
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})
@@ -34,8 +42,7 @@ def is_blinded(blinded_roles: Iterable[str], role: str) -> bool:
     return role in set(blinded_roles)
 
 
-def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool, *,
-                      every_arm: bool = True) -> dict[str, Any] | None:
+def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool, *, every_arm: bool = True) -> dict[str, Any] | None:
     """Radiotherapy as a role may see it: blinded roles learn only that it was delivered and
     when it started (the anchor of the follow-up schedule), where every arm gives radiotherapy
     (``every_arm``: NCT06918951, SABR against 8 Gy in 1 fraction). Where only some arms give it
@@ -102,12 +109,15 @@ class ArmNeutral:
         (set or not)."""
         if not self.neutral:
             return list(entries)
-        return [{**e, "data": {**e["data"], "attribution_radiotherapy": "masked"}}
-                if e.get("kind") == "adverse_event" and isinstance(e.get("data"), Mapping) else e for e in entries]
+        return [
+            {**e, "data": {**e["data"], "attribution_radiotherapy": "masked"}}
+            if e.get("kind") == "adverse_event" and isinstance(e.get("data"), Mapping)
+            else e
+            for e in entries
+        ]
 
 
-def find_arm_information(obj: Any, arm_ids: Iterable[str], arm_labels: Iterable[str],
-                         path: str = "$") -> list[str]:
+def find_arm_information(obj: Any, arm_ids: Iterable[str], arm_labels: Iterable[str], path: str = "$") -> list[str]:
     """Every place in a JSON-like ``obj`` that carries arm information: an arm key, a string
     equal to an arm id (so a delivered technique "SABR" in a trial with an arm ``sabr`` is
     caught), or a string containing an arm label. Returns JSON paths."""
@@ -138,10 +148,24 @@ WITHHELD_TEXT = "withheld: written by an unblinded role"
 #: The keys whose values are free text typed by a person (notes, reasons, descriptions,
 #: corrections' reasons, CTCAE ``Other, specify``, data-query text, event details). Structured
 #: values (dates, grades, enumerations, lesion ids) are not free text.
-FREE_TEXT_KEYS = frozenset({
-    "note", "notes", "reason", "detail", "details", "specify", "text", "description", "comment",
-    "question", "stop_reason", "override_reason", "out_of_window_reason", "unusual_value_reason",
-})
+FREE_TEXT_KEYS = frozenset(
+    {
+        "note",
+        "notes",
+        "reason",
+        "detail",
+        "details",
+        "specify",
+        "text",
+        "description",
+        "comment",
+        "question",
+        "stop_reason",
+        "override_reason",
+        "out_of_window_reason",
+        "unusual_value_reason",
+    }
+)
 
 
 def writes_unblinded(blinded_roles: Iterable[str], writer_role: str | None) -> bool:

@@ -70,8 +70,11 @@ _DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*c?gy\b", re.IGNORECASE)
 
 def _bad(field: str, value: object, expected: str) -> RecordError:
     shown = value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
-    return RecordError(f"{field} {shown!r}: expected {expected}", field=field,
-                       errors=[{"path": field, "value": shown, "expected": expected}])
+    return RecordError(
+        f"{field} {shown!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": shown, "expected": expected}],
+    )
 
 
 def next_status(action: str, status: str | None) -> str:
@@ -83,12 +86,18 @@ def next_status(action: str, status: str | None) -> str:
     allowed, to = TRANSITIONS[action]
     if action == "raise":
         if status is not None:
-            raise WorkflowError(f"query: already raised (status {status}); answer, close or re-open it instead",
-                                code="illegal_step", field="status")
+            raise WorkflowError(
+                f"query: already raised (status {status}); answer, close or re-open it instead",
+                code="illegal_step",
+                field="status",
+            )
         return to
     if status not in allowed:
-        raise WorkflowError(f"{action}: the query is {status}; expected a query that is "
-                            f"{' or '.join(sorted(allowed))}", code="illegal_step", field="status")
+        raise WorkflowError(
+            f"{action}: the query is {status}; expected a query that is {' or '.join(sorted(allowed))}",
+            code="illegal_step",
+            field="status",
+        )
     return to
 
 
@@ -108,9 +117,13 @@ def clean_text(action: str, text: object) -> str:
     if not t and action not in TEXT_REQUIRED:
         return ""
     if not TEXT_MIN <= len(t) <= TEXT_MAX:
-        what = {"raise": "the question", "answer": "the answer", "reopen": "why the query is re-opened",
-                "close": "a closing note (or nothing)",
-                "release": "why the messages may be shown to blinded roles (after review)"}.get(action, "the text")
+        what = {
+            "raise": "the question",
+            "answer": "the answer",
+            "reopen": "why the query is re-opened",
+            "close": "a closing note (or nothing)",
+            "release": "why the messages may be shown to blinded roles (after review)",
+        }.get(action, "the text")
         raise _bad("text", t, f"{what}, {TEXT_MIN}-{TEXT_MAX} characters")
     return t
 
@@ -123,8 +136,12 @@ def clean_field(field: object, known: Iterable[str], where: str) -> str:
         raise _bad("field", field, "the field the query is about, e.g. grade or findings[0].diameter_mm")
     f = field.strip()
     if len(f) > FIELD_MAX or not _FIELD.match(f):
-        raise _bad("field", f, f"a field path of at most {FIELD_MAX} characters: names joined by '.', "
-                               "list positions in brackets (findings[0].diameter_mm)")
+        raise _bad(
+            "field",
+            f,
+            f"a field path of at most {FIELD_MAX} characters: names joined by '.', "
+            "list positions in brackets (findings[0].diameter_mm)",
+        )
     head = re.split(r"[.\[]", f, maxsplit=1)[0]
     names = sorted(known)
     if head not in names:
@@ -176,11 +193,15 @@ def check_no_arm(text: str, terms: ArmTerms | None, trial: str) -> None:
     spans = arm_mentions(text, terms)
     if spans:
         where = ", ".join(f"{a + 1}-{b}" for a, b in spans[:3])
-        expected = ("a text that names no arm, regimen or dose: every role that handles queries reads it, "
-                    "blinded ones included")
-        raise RecordError(f"text: characters {where} name an arm, its regimen or its dose in trial {trial}; "
-                          f"expected {expected}", code="arm_in_text", field="text",
-                          errors=[{"path": "text", "value": f"characters {where}", "expected": expected}])
+        expected = (
+            "a text that names no arm, regimen or dose: every role that handles queries reads it, blinded ones included"
+        )
+        raise RecordError(
+            f"text: characters {where} name an arm, its regimen or its dose in trial {trial}; expected {expected}",
+            code="arm_in_text",
+            field="text",
+            errors=[{"path": "text", "value": f"characters {where}", "expected": expected}],
+        )
 
 
 def arm_terms(protocol: object) -> ArmTerms | None:
@@ -211,9 +232,12 @@ def arm_terms(protocol: object) -> ArmTerms | None:
     stems = [p.split(" (")[0] for p in phrases if " (" in p and len(p.split(" (")[0]) >= 8]
     # an arm without radiotherapy (NCT06592612's control arm) makes any dose tell the arm
     without_rt = any(getattr(arm, "radiotherapy", None) is None for arm in arms)
-    return ArmTerms(ids=tuple(a.id for a in arms), labels=tuple(a.label for a in arms),
-                    words=tuple(dict.fromkeys([*phrases, *stems, *own])),
-                    doses_differ=len(arms) > 1 and (len(doses) > 1 or without_rt))
+    return ArmTerms(
+        ids=tuple(a.id for a in arms),
+        labels=tuple(a.label for a in arms),
+        words=tuple(dict.fromkeys([*phrases, *stems, *own])),
+        doses_differ=len(arms) > 1 and (len(doses) > 1 or without_rt),
+    )
 
 
 # ---- the arm-word warning -------------------------------------------------------------------------
@@ -229,30 +253,117 @@ def arm_terms(protocol: object) -> ArmTerms | None:
 # words ("8Gy", "eight gray", "single fraction", "five fractions", "5 x 7 Gy", "35 Gy in 5").
 
 #: letters of other scripts drawn like Latin ones (Unicode TR39 confusables, the common ones)
-_HOMOGLYPHS = str.maketrans({
-    # Cyrillic
-    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
-    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g",
-    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
-    "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j", "Ԍ": "g",
-    # Greek
-    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
-    "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "α": "a", "ο": "o", "ρ": "p", "ν": "v", "ι": "i", "κ": "k",
-    "τ": "t", "υ": "u", "χ": "x",
-})
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "і": "i",
+        "ј": "j",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        "ɡ": "g",
+        "А": "a",
+        "В": "b",
+        "Е": "e",
+        "К": "k",
+        "М": "m",
+        "Н": "h",
+        "О": "o",
+        "Р": "p",
+        "С": "c",
+        "Т": "t",
+        "У": "y",
+        "Х": "x",
+        "Ѕ": "s",
+        "І": "i",
+        "Ј": "j",
+        "Ԍ": "g",
+        # Greek
+        "Α": "a",
+        "Β": "b",
+        "Ε": "e",
+        "Ζ": "z",
+        "Η": "h",
+        "Ι": "i",
+        "Κ": "k",
+        "Μ": "m",
+        "Ν": "n",
+        "Ο": "o",
+        "Ρ": "p",
+        "Τ": "t",
+        "Υ": "y",
+        "Χ": "x",
+        "α": "a",
+        "ο": "o",
+        "ρ": "p",
+        "ν": "v",
+        "ι": "i",
+        "κ": "k",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+    }
+)
 
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-                 "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-                 "hundred", "single", "half")
-_NUM = (r"(?:\d+(?:[.,]\d+)?|(?:" + "|".join(_NUMBER_WORDS) + r")(?:[\s-]+(?:and[\s-]+)?(?:"
-        + "|".join(_NUMBER_WORDS) + r"))*)")
+_NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "single",
+    "half",
+)
+_NUM = (
+    r"(?:\d+(?:[.,]\d+)?|(?:"
+    + "|".join(_NUMBER_WORDS)
+    + r")(?:[\s-]+(?:and[\s-]+)?(?:"
+    + "|".join(_NUMBER_WORDS)
+    + r"))*)"
+)
 #: a dose, a number of fractions, a fractionation: each reveals the arm where the arms differ by dose
 _DOSE_PATTERNS = (
-    re.compile(r"\b" + _NUM + r"\s*(?:c?gy|grays?|centigrays?)\b"),          # 8 Gy, 8Gy, eight gray
+    re.compile(r"\b" + _NUM + r"\s*(?:c?gy|grays?|centigrays?)\b"),  # 8 Gy, 8Gy, eight gray
     re.compile(r"\b" + _NUM + r"\s*-?\s*(?:fractions?|fx|fr|fractionated)\b"),  # five fractions, 1 fx
     re.compile(r"\b\d+(?:[.,]\d+)?\s*[x×*]\s*\d+(?:[.,]\d+)?\b(?!\s*(?:mm|cm|m|ml)\b)"),  # 5 x 7, not 3 x 2 cm
-    re.compile(r"\b(?:hypo)?fractionat\w*\b|(?<!ejection )\bfractions?\b"),    # not "ejection fraction"
+    re.compile(r"\b(?:hypo)?fractionat\w*\b|(?<!ejection )\bfractions?\b"),  # not "ejection fraction"
     re.compile(r"\b(?:stereotactic|ablative|radiosurgery)\b"),
 )
 
@@ -314,6 +425,8 @@ def arm_warning(text: str, terms: ArmTerms | None, field: str = "text") -> str |
     if not hits:
         return None
     shown = ", ".join(repr(h) for h in hits[:5])
-    return (f"{field}: {shown} may name an arm, its regimen or its dose; blinded roles read "
-            "'withheld: written by an unblinded role' in its place until it is released after review "
-            "(say it without naming the arm if you can)")
+    return (
+        f"{field}: {shown} may name an arm, its regimen or its dose; blinded roles read "
+        "'withheld: written by an unblinded role' in its place until it is released after review "
+        "(say it without naming the arm if you can)"
+    )

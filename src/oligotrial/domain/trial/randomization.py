@@ -46,8 +46,9 @@ def arm_unit(ratio: Mapping[str, int]) -> list[str]:
         raise RandomizationError("allocation_ratio: expected at least one arm", field="allocation_ratio")
     for arm, n in ratio.items():
         if not isinstance(n, int) or n < 1:
-            raise RandomizationError(f"allocation_ratio[{arm}] = {n!r}: expected an integer >= 1",
-                                     field="allocation_ratio")
+            raise RandomizationError(
+                f"allocation_ratio[{arm}] = {n!r}: expected an integer >= 1", field="allocation_ratio"
+            )
     return [arm for arm in sorted(ratio) for _ in range(ratio[arm])]
 
 
@@ -56,22 +57,24 @@ def stratum_key(factors: Sequence[tuple[str, Sequence[str]]], strata: Mapping[st
     exactly once with a level the protocol names."""
     if not factors:
         if strata:
-            raise RandomizationError(f"strata {sorted(strata)}: this trial is not stratified; expected none",
-                                     field="strata")
+            raise RandomizationError(
+                f"strata {sorted(strata)}: this trial is not stratified; expected none", field="strata"
+            )
         return ALL_STRATUM
     names = [f for f, _ in factors]
     unknown = sorted(set(strata) - set(names))
     if unknown:
-        raise RandomizationError(f"strata.{unknown[0]}: unknown factor; expected one of {names}",
-                                 field=f"strata.{unknown[0]}")
+        raise RandomizationError(
+            f"strata.{unknown[0]}: unknown factor; expected one of {names}", field=f"strata.{unknown[0]}"
+        )
     parts = []
     for fid, levels in factors:
         if fid not in strata:
-            raise RandomizationError(f"strata.{fid}: missing; expected one of {list(levels)}",
-                                     field=f"strata.{fid}")
+            raise RandomizationError(f"strata.{fid}: missing; expected one of {list(levels)}", field=f"strata.{fid}")
         if strata[fid] not in levels:
-            raise RandomizationError(f"strata.{fid} = {strata[fid]!r}: expected one of {list(levels)}",
-                                     field=f"strata.{fid}")
+            raise RandomizationError(
+                f"strata.{fid} = {strata[fid]!r}: expected one of {list(levels)}", field=f"strata.{fid}"
+            )
         parts.append(f"{fid}={strata[fid]}")
     return "|".join(parts)
 
@@ -81,12 +84,19 @@ def all_strata(factors: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
     if not factors:
         return [ALL_STRATUM]
     ids = [f for f, _ in factors]
-    return [stratum_key(factors, dict(zip(ids, combo, strict=True)))
-            for combo in itertools.product(*[levels for _, levels in factors])]
+    return [
+        stratum_key(factors, dict(zip(ids, combo, strict=True)))
+        for combo in itertools.product(*[levels for _, levels in factors])
+    ]
 
 
-def permuted_blocks(stratum: str, ratio: Mapping[str, int], n_min: int, rng: np.random.Generator,
-                    block_multiples: Sequence[int] = (1, 2, 3)) -> list[Slot]:
+def permuted_blocks(
+    stratum: str,
+    ratio: Mapping[str, int],
+    n_min: int,
+    rng: np.random.Generator,
+    block_multiples: Sequence[int] = (1, 2, 3),
+) -> list[Slot]:
     """Complete permuted blocks, each of a random size ``m * sum(ratio)`` (``m`` drawn uniformly
     from ``block_multiples``), until at least ``n_min`` slots exist. Each block holds every arm
     exactly ``m * ratio[arm]`` times, so any prefix that ends a block is exactly balanced."""
@@ -94,8 +104,9 @@ def permuted_blocks(stratum: str, ratio: Mapping[str, int], n_min: int, rng: np.
     if n_min < 1:
         raise RandomizationError(f"size {n_min}: expected at least 1 slot per stratum", field="size")
     if not block_multiples or any(m < 1 for m in block_multiples):
-        raise RandomizationError(f"block_multiples {list(block_multiples)}: expected positive integers",
-                                 field="block_multiples")
+        raise RandomizationError(
+            f"block_multiples {list(block_multiples)}: expected positive integers", field="block_multiples"
+        )
     slots: list[Slot] = []
     block = 0
     while len(slots) < n_min:
@@ -127,9 +138,13 @@ def _weighted_pick(arms: Sequence[str], ratio: Mapping[str, int], u: float) -> s
     return arms[-1]
 
 
-def minimization_assign(counts: Mapping[str, Mapping[str, Mapping[str, int]]],
-                        participant: Mapping[str, str], ratio: Mapping[str, int],
-                        draws: str, p_best: float = 0.8) -> str:
+def minimization_assign(
+    counts: Mapping[str, Mapping[str, Mapping[str, int]]],
+    participant: Mapping[str, str],
+    ratio: Mapping[str, int],
+    draws: str,
+    p_best: float = 0.8,
+) -> str:
     """Pocock–Simon assignment: for each candidate arm, the sum over factors of the range of
     ratio-weighted counts at the participant's levels if they joined that arm; the arm with
     the smallest total is chosen with probability ``p_best`` (otherwise another arm, weighted
@@ -165,8 +180,9 @@ SALTED_SCHEME = "hmac-sha256-salted/2"
 UNCOMMITTED_PARAMS = ("salt_ct",)
 
 
-def commitment(trial: str, method: str, seed: int, params: Mapping, slots: Sequence[Slot],
-               salt: bytes | None = None) -> str:
+def commitment(
+    trial: str, method: str, seed: int, params: Mapping, slots: Sequence[Slot], salt: bytes | None = None
+) -> str:
     """The list's commitment: a digest of a canonical JSON of the whole list (trial, method,
     seed, parameters and every slot in order).
 
@@ -181,10 +197,14 @@ def commitment(trial: str, method: str, seed: int, params: Mapping, slots: Seque
     anyone holding a guessed seed can test (kept to verify those lists).
     """
     doc = {
-        "trial": trial, "method": method, "seed": seed,
+        "trial": trial,
+        "method": method,
+        "seed": seed,
         "params": {k: v for k, v in dict(params).items() if k not in UNCOMMITTED_PARAMS},
-        "slots": [[s.stratum, s.seq, s.block, s.block_size, s.payload]
-                  for s in sorted(slots, key=lambda s: (s.stratum, s.seq))],
+        "slots": [
+            [s.stratum, s.seq, s.block, s.block_size, s.payload]
+            for s in sorted(slots, key=lambda s: (s.stratum, s.seq))
+        ],
     }
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if salt is None:

@@ -41,9 +41,18 @@ class ScheduledVisit:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "label": self.label, "anchor": self.anchor, "target": self.target.isoformat(),
-                "earliest": self.earliest.isoformat(), "latest": self.latest.isoformat(), "forms": list(self.forms),
-                "actual": self.actual.isoformat() if self.actual else None, "status": self.status, "note": self.note}
+        return {
+            "code": self.code,
+            "label": self.label,
+            "anchor": self.anchor,
+            "target": self.target.isoformat(),
+            "earliest": self.earliest.isoformat(),
+            "latest": self.latest.isoformat(),
+            "forms": list(self.forms),
+            "actual": self.actual.isoformat() if self.actual else None,
+            "status": self.status,
+            "note": self.note,
+        }
 
 
 def status_on(earliest: Date, latest: Date, today: Date) -> str:
@@ -55,8 +64,9 @@ def status_on(earliest: Date, latest: Date, today: Date) -> str:
     return "overdue"
 
 
-def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: Mapping[str, Mapping[str, Any]],
-           today: Date) -> tuple[list[ScheduledVisit], list[dict[str, str]]]:
+def derive(
+    specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: Mapping[str, Mapping[str, Any]], today: Date
+) -> tuple[list[ScheduledVisit], list[dict[str, str]]]:
     """The scheduled visits (by target date) and the visits still waiting for their anchor.
 
     ``specs``: the protocol's visits (code, label, anchor, day, window_before_days,
@@ -68,9 +78,20 @@ def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: M
         row = recorded.get(v.code)
         if row is not None and row.get("status") in ("done", "done_out_of_window", "missed"):
             actual = Date.fromisoformat(row["actual"]) if row.get("actual") else None
-            out.append(ScheduledVisit(v.code, v.label, v.anchor, Date.fromisoformat(row["target"]),
-                                      Date.fromisoformat(row["earliest"]), Date.fromisoformat(row["latest"]),
-                                      tuple(v.forms), actual, row["status"], row.get("note")))
+            out.append(
+                ScheduledVisit(
+                    v.code,
+                    v.label,
+                    v.anchor,
+                    Date.fromisoformat(row["target"]),
+                    Date.fromisoformat(row["earliest"]),
+                    Date.fromisoformat(row["latest"]),
+                    tuple(v.forms),
+                    actual,
+                    row["status"],
+                    row.get("note"),
+                )
+            )
             continue
         base = anchors.get(v.anchor)
         if base is None:
@@ -79,8 +100,19 @@ def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: M
         target = base + dt.timedelta(days=v.day)
         earliest = target - dt.timedelta(days=v.window_before_days)
         latest = target + dt.timedelta(days=v.window_after_days)
-        out.append(ScheduledVisit(v.code, v.label, v.anchor, target, earliest, latest, tuple(v.forms), None,
-                                  status_on(earliest, latest, today)))
+        out.append(
+            ScheduledVisit(
+                v.code,
+                v.label,
+                v.anchor,
+                target,
+                earliest,
+                latest,
+                tuple(v.forms),
+                None,
+                status_on(earliest, latest, today),
+            )
+        )
     return sorted(out, key=lambda s: (s.target, s.code)), waiting
 
 
@@ -88,8 +120,9 @@ def derive(specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: M
 RECORDED = ("done", "done_out_of_window", "missed")
 
 
-def merge_planned(planned: Iterable[Any], rows: Iterable[Mapping[str, Any]]
-                  ) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def merge_planned(
+    planned: Iterable[Any], rows: Iterable[Mapping[str, Any]]
+) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """What storing newly ``planned`` visits (objects with code, target, earliest, latest) does to
     the participant's stored visit ``rows``: ``(add, redate, kept)``.
 

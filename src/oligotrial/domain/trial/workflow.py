@@ -22,8 +22,19 @@ from typing import Any
 
 from oligotrial.errors import WorkflowError
 
-STATES = ("registered", "screened", "consented", "screening_closed", "enrolled", "randomized", "treated",
-          "withdrawn_from_treatment", "lost_to_follow_up", "withdrawn", "deceased")
+STATES = (
+    "registered",
+    "screened",
+    "consented",
+    "screening_closed",
+    "enrolled",
+    "randomized",
+    "treated",
+    "withdrawn_from_treatment",
+    "lost_to_follow_up",
+    "withdrawn",
+    "deceased",
+)
 TERMINAL = frozenset({"withdrawn", "deceased"})
 #: states in which follow-up data is still collected
 FOLLOWED = frozenset({"enrolled", "randomized", "treated", "withdrawn_from_treatment", "lost_to_follow_up"})
@@ -41,16 +52,21 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "entry": FOLLOWED | {"deceased"},
     "vital_status": FOLLOWED | {"deceased", "withdrawn"},
     "correct_entry": FOLLOWED | TERMINAL,
-    "correct_record": frozenset({"registered", "screened", "consented", "enrolled", "randomized",
-                                 "treated"}),
+    "correct_record": frozenset({"registered", "screened", "consented", "enrolled", "randomized", "treated"}),
     # a candidate who will not be enrolled (declined, not eligible, other: CONSORT 2010 item 13a),
     # closed before enrolment; reopened to the milestone reached (milestone_state)
     "close_screening": frozenset({"registered", "screened", "consented"}),
     "reopen_screening": frozenset({"screening_closed"}),
 }
 
-STATE_AFTER = {"screen": "screened", "consent": "consented", "enrol": "enrolled",
-               "randomize": "randomized", "radiotherapy": "treated", "close_screening": "screening_closed"}
+STATE_AFTER = {
+    "screen": "screened",
+    "consent": "consented",
+    "enrol": "enrolled",
+    "randomize": "randomized",
+    "radiotherapy": "treated",
+    "close_screening": "screening_closed",
+}
 
 #: a follow-up event that changes the state, by precedence (a death outranks everything)
 _EVENT_PRECEDENCE = ("deceased", "withdrawn", "lost_to_follow_up", "withdrawn_from_treatment")
@@ -79,8 +95,10 @@ class Participant:
 
 #: a single-group trial (no randomization) treats an enrolled participant directly, and follows
 #: one who is never treated from enrolment (day 0 there; ICH E9 s.5.2.1: follow-up goes on)
-SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {"radiotherapy": frozenset({"enrolled"}),
-                                                 "visit": frozenset({"enrolled"})}
+SINGLE_GROUP_EXTRA: dict[str, frozenset[str]] = {
+    "radiotherapy": frozenset({"enrolled"}),
+    "visit": frozenset({"enrolled"}),
+}
 
 
 #: the steps a single-group trial does not have: it allocates nobody
@@ -108,8 +126,10 @@ def check_state(pid: str, state: str, step: str, *, single_group: bool = False) 
     allowed = allowed_from(step, single_group=single_group)
     if state not in allowed:
         raise WorkflowError(
-            f"participant {pid}: cannot {step.replace('_', ' ')} in state {state!r}; "
-            f"expected one of {sorted(allowed)}", code="illegal_step", field="state")
+            f"participant {pid}: cannot {step.replace('_', ' ')} in state {state!r}; expected one of {sorted(allowed)}",
+            code="illegal_step",
+            field="state",
+        )
 
 
 def advance(p: Participant, step: str, *, single_group: bool = False) -> None:
@@ -159,16 +179,21 @@ def enrolment_decision(verdict: str | None, override: Mapping[str, Any] | None) 
     """Whether a screened participant may be enrolled: an ``eligible`` verdict, or any other
     verdict with a documented override (a reason of at least 10 characters)."""
     if verdict is None:
-        raise WorkflowError("enrol: no screening verdict; expected the participant to be screened",
-                            code="not_screened", field="screening")
+        raise WorkflowError(
+            "enrol: no screening verdict; expected the participant to be screened",
+            code="not_screened",
+            field="screening",
+        )
     if verdict == "eligible":
         return {"verdict": verdict, "override": None}
     reason = (override or {}).get("reason")
     if not reason or len(str(reason).strip()) < 10:
         raise WorkflowError(
             f"override.reason: screening verdict is {verdict!r}; enrolment needs a documented "
-            "override with a reason of at least 10 characters", code="override_required",
-            field="override.reason")
+            "override with a reason of at least 10 characters",
+            code="override_required",
+            field="override.reason",
+        )
     return {"verdict": verdict, "override": {"reason": str(reason).strip()}}
 
 
@@ -208,9 +233,17 @@ def plan_visits(visits: list[Any], anchors: Mapping[str, dt.date | None]) -> lis
         if base is None:
             continue
         target = base + dt.timedelta(days=v.day)
-        out.append(PlannedVisit(v.code, v.label, v.anchor, target,
-                                target - dt.timedelta(days=v.window_before_days),
-                                target + dt.timedelta(days=v.window_after_days), tuple(v.forms)))
+        out.append(
+            PlannedVisit(
+                v.code,
+                v.label,
+                v.anchor,
+                target,
+                target - dt.timedelta(days=v.window_before_days),
+                target + dt.timedelta(days=v.window_after_days),
+                tuple(v.forms),
+            )
+        )
     return out
 
 

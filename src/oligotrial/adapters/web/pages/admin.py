@@ -24,27 +24,54 @@ from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.service import users
 
 #: what each form does, as the confirmation says it (``?done=<form>&username=<name>``)
-DONE = {"add": "added", "grant": "granted the role to", "revoke": "revoked the role of",
-        "deactivate": "deactivated", "activate": "reactivated", "password": "reset the password of"}
+DONE = {
+    "add": "added",
+    "grant": "granted the role to",
+    "revoke": "revoked the role of",
+    "deactivate": "deactivated",
+    "activate": "reactivated",
+    "password": "reset the password of",
+}
 #: form fields never put back into a re-shown form
 SECRET = frozenset({"password"})
 Done = Annotated[str, Query(max_length=16, pattern="^(" + "|".join(DONE) + ")?$")]
 
 
-def _admin_page(page: Page, status: int = 200, *, form: str | None = None, values: dict[str, str] | None = None,
-                errors: dict[str, str] | None = None, done: str = "", username: str = "") -> Response:
+def _admin_page(
+    page: Page,
+    status: int = 200,
+    *,
+    form: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    done: str = "",
+    username: str = "",
+) -> Response:
     accounts = users.list_users(page.ctx, page.actor)  # the role check: another role gets 403
     history = users.account_history(page.ctx, page.actor)
     trials = [{"id": p.id, "short_name": p.short_name} for p in page.ctx.list_protocols()]
     names = {t["id"]: t["short_name"] for t in trials} | {"*": "all trials"}
-    return render(page, page.request, "admin_users.html", status, accounts=accounts, history=history,
-                  trials=trials, names=names, roles=ROLES, form=form, values=values or {}, errors=errors or {},
-                  done=DONE.get(done), done_user=username, me=page.actor.username)
+    return render(
+        page,
+        page.request,
+        "admin_users.html",
+        status,
+        accounts=accounts,
+        history=history,
+        trials=trials,
+        names=names,
+        roles=ROLES,
+        form=form,
+        values=values or {},
+        errors=errors or {},
+        done=DONE.get(done),
+        done_user=username,
+        me=page.actor.username,
+    )
 
 
 @router.get("/admin/users")
-def admin_users(page: SignedIn, done: Done = "",
-                username: Annotated[str, Query(max_length=64)] = "") -> Response:
+def admin_users(page: SignedIn, done: Done = "", username: Annotated[str, Query(max_length=64)] = "") -> Response:
     return _admin_page(page, done=done, username=username)
 
 
@@ -70,17 +97,26 @@ async def _submit(page: Page, name: str, action) -> Response:
             raise
         status = page.request.app.state.page_status_for(exc)
         field = exc.field or "form"  # shown as "<field>: <message>" beside the field
-        return _admin_page(page, status, form=name, values=values,
-                           errors={field: exc.message.removeprefix(f"{field}: ")})
+        return _admin_page(
+            page, status, form=name, values=values, errors={field: exc.message.removeprefix(f"{field}: ")}
+        )
     return redirect("/admin/users?" + urlencode({"done": done, "username": values.get("username", "")}))
 
 
 @router.post("/admin/users/add")
 async def add_user(page: SignedIn) -> Response:
     def act(f: dict[str, Any]) -> str:
-        users.add_user(page.ctx, _text(f, "username", 100), f.get("password") if isinstance(f.get("password"), str)
-                       else "", _text(f, "role"), _text(f, "trial"), actor=page.actor, site=_site(f))
+        users.add_user(
+            page.ctx,
+            _text(f, "username", 100),
+            f.get("password") if isinstance(f.get("password"), str) else "",
+            _text(f, "role"),
+            _text(f, "trial"),
+            actor=page.actor,
+            site=_site(f),
+        )
         return "add"
+
     return await _submit(page, "add", act)
 
 
@@ -89,6 +125,7 @@ async def grant(page: SignedIn) -> Response:
     def act(f: dict[str, Any]) -> str:
         users.grant(page.ctx, page.actor, _text(f, "username", 100), _text(f, "trial"), _text(f, "role"), _site(f))
         return "grant"
+
     return await _submit(page, "grant", act)
 
 
@@ -97,6 +134,7 @@ async def revoke(page: SignedIn) -> Response:
     def act(f: dict[str, Any]) -> str:
         users.revoke(page.ctx, page.actor, _text(f, "username", 100), _text(f, "trial"))
         return "revoke"
+
     return await _submit(page, "revoke", act)
 
 
@@ -107,6 +145,7 @@ async def set_active(page: SignedIn) -> Response:
         active: Any = {"true": True, "false": False}.get(given, given)
         users.set_active(page.ctx, page.actor, _text(f, "username", 100), active)
         return "activate" if active else "deactivate"
+
     return await _submit(page, "active", act)
 
 
@@ -116,4 +155,5 @@ async def reset_password(page: SignedIn) -> Response:
         new = f.get("password")  # the new password
         users.reset_password(page.ctx, page.actor, _text(f, "username", 100), new if isinstance(new, str) else "")
         return "password"
+
     return await _submit(page, "password", act)

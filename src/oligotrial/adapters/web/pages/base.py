@@ -104,10 +104,16 @@ def trials_of(page: Page) -> list[dict[str, Any]]:
     for p in page.ctx.list_protocols():
         role = page.actor.role_in(p.id)
         if role is not None:
-            out.append({"id": p.id, "short_name": p.short_name, "title": p.title, "role": role,
-                        "site": page.actor.site_in(p.id),
-                        "may": {a: role in PERMISSIONS[a]
-                                for a in ("view", "audit_view", "report", "query_view")}})
+            out.append(
+                {
+                    "id": p.id,
+                    "short_name": p.short_name,
+                    "title": p.title,
+                    "role": role,
+                    "site": page.actor.site_in(p.id),
+                    "may": {a: role in PERMISSIONS[a] for a in ("view", "audit_view", "report", "query_view")},
+                }
+            )
     return out
 
 
@@ -131,7 +137,7 @@ def render(page: Page | None, request: Request, name: str, status: int = 200, **
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -171,15 +177,36 @@ class PageRoute(APIRoute):
                     sess.clear_cookie(response, request, sess.COOKIE)
                 return response
             except sess.CsrfRejected as exc:
-                return render(_page_for_error(request), request, "error.html", 403, title="Form refused",
-                              message=str(exc), field="csrf")
+                return render(
+                    _page_for_error(request),
+                    request,
+                    "error.html",
+                    403,
+                    title="Form refused",
+                    message=str(exc),
+                    field="csrf",
+                )
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
                 where = ".".join(str(p) for p in first.get("loc", ()))
-                return render(_page_for_error(request), request, "error.html", 422, title="Request refused",
-                              message=f"{where}: {first.get('msg', 'not valid')}", field=where)
+                return render(
+                    _page_for_error(request),
+                    request,
+                    "error.html",
+                    422,
+                    title="Request refused",
+                    message=f"{where}: {first.get('msg', 'not valid')}",
+                    field=where,
+                )
             except OligotrialError as exc:
-                return render(_page_for_error(request), request, "error.html", status_for(exc),
-                              title="Not done", message=exc.message, field=exc.field)
+                return render(
+                    _page_for_error(request),
+                    request,
+                    "error.html",
+                    status_for(exc),
+                    title="Not done",
+                    message=exc.message,
+                    field=exc.field,
+                )
 
         return handler

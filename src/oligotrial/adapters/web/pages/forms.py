@@ -27,13 +27,23 @@ from oligotrial.service.followup import UNUSUAL_VALUE_REASON
 MODEL_KINDS = ("qol", "lab", "performance", "therapy", "event")
 #: entry kinds with a form of their own (every kind the follow-up service takes)
 FORM_KINDS = ("adverse_event", "assessment", *MODEL_KINDS)
-KIND_LABELS = {"adverse_event": "adverse event", "assessment": "tumour assessment", "qol": "quality of life",
-               "lab": "laboratory result", "performance": "performance status", "therapy": "new therapy",
-               "event": "event"}
+KIND_LABELS = {
+    "adverse_event": "adverse event",
+    "assessment": "tumour assessment",
+    "qol": "quality of life",
+    "lab": "laboratory result",
+    "performance": "performance status",
+    "therapy": "new therapy",
+    "event": "event",
+}
 #: the heading of each model-built form on the participant page
-FORM_TITLES = {"qol": "Record a quality-of-life questionnaire", "lab": "Record a laboratory result",
-               "performance": "Record a performance status", "therapy": "Record a new systemic therapy",
-               "event": "Record an event: death, progression, next line, withdrawal, loss to follow-up"}
+FORM_TITLES = {
+    "qol": "Record a quality-of-life questionnaire",
+    "lab": "Record a laboratory result",
+    "performance": "Record a performance status",
+    "therapy": "Record a new systemic therapy",
+    "event": "Record an event: death, progression, next line, withdrawal, loss to follow-up",
+}
 FINDING_ROWS = 5
 FINDING_FIELDS = ("lesion", "diameter_mm", "short_axis_mm", "organ")
 
@@ -112,6 +122,7 @@ def data_from(kind: str, form: dict[str, Any]) -> dict[str, Any]:
 
 # ---- forms built from the record's models ------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class FormField:
     """One input of a model-built form: ``widget`` is date, number, select, checkbox, list
@@ -127,22 +138,37 @@ class FormField:
 
 #: labels where the field name alone says too little
 LABELS = {
-    ("qol", "instrument"): "Questionnaire", ("qol", "responses"): "Answers, one 'item = answer' a line",
-    ("lab", "test"): "Test", ("lab", "uln"): "Upper limit of normal", ("lab", "lln"): "Lower limit of normal",
-    ("performance", "scale"): "Scale", ("performance", "score"): "Score",
-    ("therapy", "line"): "Line of therapy", ("therapy", "agents"): "Agents (comma-separated)",
-    ("therapy", "classes"): "Drug classes (comma-separated)", ("therapy", "start"): "Started on",
-    ("therapy", "end"): "Ended on", ("therapy", "max_toxicity_grade"): "Worst toxicity grade (CTCAE)",
-    ("event", "kind"): "Event", ("event", "detail"): "Detail",
+    ("qol", "instrument"): "Questionnaire",
+    ("qol", "responses"): "Answers, one 'item = answer' a line",
+    ("lab", "test"): "Test",
+    ("lab", "uln"): "Upper limit of normal",
+    ("lab", "lln"): "Lower limit of normal",
+    ("performance", "scale"): "Scale",
+    ("performance", "score"): "Score",
+    ("therapy", "line"): "Line of therapy",
+    ("therapy", "agents"): "Agents (comma-separated)",
+    ("therapy", "classes"): "Drug classes (comma-separated)",
+    ("therapy", "start"): "Started on",
+    ("therapy", "end"): "Ended on",
+    ("therapy", "max_toxicity_grade"): "Worst toxicity grade (CTCAE)",
+    ("event", "kind"): "Event",
+    ("event", "detail"): "Detail",
     ("event", "lesions"): "Lesions concerned (comma-separated ids)",
     ("event", "scope"): "Withdrawal from (a withdrawal only)",
 }
 #: options of a field the model checks in a validator rather than by its type
-OPTIONS = {("lab", "test"): tuple(sorted(LAB_UNITS)),
-           ("lab", "unit"): tuple(sorted({u for units in LAB_UNITS.values() for u in units}))}
+OPTIONS = {
+    ("lab", "test"): tuple(sorted(LAB_UNITS)),
+    ("lab", "unit"): tuple(sorted({u for units in LAB_UNITS.values() for u in units})),
+}
 #: inputs of a kind's request that are not fields of its entry (the service takes them aside)
-EXTRA = {"lab": (FormField(UNUSUAL_VALUE_REASON, "Reason to keep a value far outside the plausible range "
-                                                 "(only if asked)", "text"),)}
+EXTRA = {
+    "lab": (
+        FormField(
+            UNUSUAL_VALUE_REASON, "Reason to keep a value far outside the plausible range (only if asked)", "text"
+        ),
+    )
+}
 
 
 def _plain(annotation: Any) -> Any:

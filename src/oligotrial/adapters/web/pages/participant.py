@@ -52,22 +52,38 @@ Pid = Annotated[str, "participant id"]
 
 
 @router.get("/trials/{trial}/participants")
-def participants(page: SignedIn, trial: str,
-                 state: Annotated[str, Query(max_length=40)] = "",
-                 q: Annotated[str, Query(max_length=128)] = "",
-                 site: Annotated[str, Query(max_length=64)] = "") -> Response:
+def participants(
+    page: SignedIn,
+    trial: str,
+    state: Annotated[str, Query(max_length=40)] = "",
+    q: Annotated[str, Query(max_length=128)] = "",
+    site: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
     """The participants the user may see: of one ``state`` and one ``site``, and whose own id
     contains ``q`` (any case), where given."""
     protocol = page.ctx.load_protocol(trial)
     rows = enrolment.list_participants(page.ctx, page.actor, protocol.id)
     needle = q.strip().casefold()
-    shown = [r for r in rows if (not state or r["state"] == state) and (not site or (r["site"] or "") == site)
-             and needle in r["external_id"].casefold()]
-    return render(page, page.request, "participants.html", trial=protocol, rows=shown, total=len(rows),
-                  state=state, q=q, site=site,
-                  states=arm_neutral(protocol, page.role(protocol.id) or "").states(
-                      [*STATES, *sorted(TERMINAL - set(STATES))]),
-                  sites=sorted({r["site"] for r in rows if r["site"]}))
+    shown = [
+        r
+        for r in rows
+        if (not state or r["state"] == state)
+        and (not site or (r["site"] or "") == site)
+        and needle in r["external_id"].casefold()
+    ]
+    return render(
+        page,
+        page.request,
+        "participants.html",
+        trial=protocol,
+        rows=shown,
+        total=len(rows),
+        state=state,
+        q=q,
+        site=site,
+        states=arm_neutral(protocol, page.role(protocol.id) or "").states([*STATES, *sorted(TERMINAL - set(STATES))]),
+        sites=sorted({r["site"] for r in rows if r["site"]}),
+    )
 
 
 def may_record(page: Page, protocol: Any, kind: str) -> bool:
@@ -91,52 +107,103 @@ def _spider(page: Page, protocol: Any, pid: str, external_id: str) -> tuple[dict
     return data, spider_svg(data, title)
 
 
-def _participant_page(page: Page, trial: str, pid: str, status: int = 200, *, kind: str | None = None,
-                      values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                      saved: int | None = None, visit: str | None = None, step: str | None = None,
-                      warned: bool = False) -> Response:
+def _participant_page(
+    page: Page,
+    trial: str,
+    pid: str,
+    status: int = 200,
+    *,
+    kind: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: int | None = None,
+    visit: str | None = None,
+    step: str | None = None,
+    warned: bool = False,
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     role = page.role(protocol.id)
     can_record = {kind: may_record(page, protocol, kind) for kind in forms.KIND_LABELS}
     lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
     single = followup.single_group(protocol)
-    can_rt = (may(page, protocol.id, "radiotherapy") and not view["radiotherapy"]
-              and view["state"] in allowed_from("radiotherapy", single_group=single))
+    can_rt = (
+        may(page, protocol.id, "radiotherapy")
+        and not view["radiotherapy"]
+        and view["state"] in allowed_from("radiotherapy", single_group=single)
+    )
     spider, spider_chart = _spider(page, protocol, view["id"], view["external_id"])
     # break the glass: offered to a role that may unblind, for a randomized participant whose arm
     # this page does not already show (an open role sees it; nothing to unblind)
-    may_unblind = (may(page, protocol.id, "unblind") and bool(view.get("allocation"))
-                   and not (view["allocation"] or {}).get("arm_label"))
+    may_unblind = (
+        may(page, protocol.id, "unblind")
+        and bool(view.get("allocation"))
+        and not (view["allocation"] or {}).get("arm_label")
+    )
     may_query_view = queries.may(page.actor, protocol.id, "view")
-    unresolved = ([q for q in queries.list_queries(page.ctx, page.actor, protocol.id, participant=view["id"])
-                   if q["status"] != "closed"] if may_query_view else [])
+    unresolved = (
+        [
+            q
+            for q in queries.list_queries(page.ctx, page.actor, protocol.id, participant=view["id"])
+            if q["status"] != "closed"
+        ]
+        if may_query_view
+        else []
+    )
     # the data queries not yet closed, by entry (None: on the registered record), shown beside it
     open_queries: dict[Any, list[dict[str, Any]]] = {}
     for q in unresolved:
         open_queries.setdefault(q["entry"], []).append(q)
-    return render(page, page.request, "participant.html", status, trial=protocol, p=view, role=role,
-                  may_unblind=may_unblind, may_query_view=may_query_view, open_queries=open_queries,
-                  unresolved_queries=len(unresolved),
-                  may_query_raise=queries.may(page.actor, protocol.id, "raise"),
-                  can_record=can_record, may_audit=may(page, protocol.id, "audit_view"),
-                  form_kind=kind, values=values or {}, errors=errors or {}, saved=saved, lesions=lesions, warned=warned,
-                  can_visit=may(page, protocol.id, "follow_up"), visit_code=visit, step_done=step,
-                  may_correct_consent=may(page, protocol.id, "consent") and bool(view["consent"]),
-                  steps=[st for st in STEPS if may(page, protocol.id, st)
-                         and view["state"] in allowed_from(st, single_group=single)],
-                  factors=protocol.stratification.factors if protocol.stratification else [],
-                  choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS), kind_labels=forms.KIND_LABELS,
-                  can_rt=can_rt, model_kinds=forms.MODEL_KINDS, form_titles=forms.FORM_TITLES,
-                  kind_fields={k: forms.fields_of(k) for k in forms.MODEL_KINDS},
-                  spider=spider, spider_chart=spider_chart,
-                  spider_plot=any(len(s["points"]) > 1 for s in spider["series"]))
+    return render(
+        page,
+        page.request,
+        "participant.html",
+        status,
+        trial=protocol,
+        p=view,
+        role=role,
+        may_unblind=may_unblind,
+        may_query_view=may_query_view,
+        open_queries=open_queries,
+        unresolved_queries=len(unresolved),
+        may_query_raise=queries.may(page.actor, protocol.id, "raise"),
+        can_record=can_record,
+        may_audit=may(page, protocol.id, "audit_view"),
+        form_kind=kind,
+        values=values or {},
+        errors=errors or {},
+        saved=saved,
+        lesions=lesions,
+        warned=warned,
+        can_visit=may(page, protocol.id, "follow_up"),
+        visit_code=visit,
+        step_done=step,
+        may_correct_consent=may(page, protocol.id, "consent") and bool(view["consent"]),
+        steps=[
+            st for st in STEPS if may(page, protocol.id, st) and view["state"] in allowed_from(st, single_group=single)
+        ],
+        factors=protocol.stratification.factors if protocol.stratification else [],
+        choices=forms.CHOICES,
+        finding_rows=range(forms.FINDING_ROWS),
+        kind_labels=forms.KIND_LABELS,
+        can_rt=can_rt,
+        model_kinds=forms.MODEL_KINDS,
+        form_titles=forms.FORM_TITLES,
+        kind_fields={k: forms.fields_of(k) for k in forms.MODEL_KINDS},
+        spider=spider,
+        spider_chart=spider_chart,
+        spider_plot=any(len(s["points"]) > 1 for s in spider["series"]),
+    )
 
 
 @router.get("/trials/{trial}/participants/{pid}")
-def participant(page: SignedIn, trial: str, pid: Pid,
-                saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-                warned: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+def participant(
+    page: SignedIn,
+    trial: str,
+    pid: Pid,
+    saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    warned: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> Response:
     # warned: the text just saved may name an arm (the arm-word warning, for its writer only: it
     # travels in the redirect and is stored nowhere)
     return _participant_page(page, trial, pid, saved=saved, warned=bool(warned))
@@ -153,8 +220,9 @@ async def record_entry(page: SignedIn, trial: str, pid: Pid, kind: str) -> Respo
         out = followup.record_entry(page.ctx, page.actor, protocol.id, pid, kind, data)
     except (RecordError, WorkflowError) as exc:
         errors = forms.fold_errors(kind, forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field))
-        return _participant_page(page, protocol.id, pid, 422, kind=kind,
-                                 values={k: str(v) for k, v in form.items()}, errors=errors)
+        return _participant_page(
+            page, protocol.id, pid, 422, kind=kind, values={k: str(v) for k, v in form.items()}, errors=errors
+        )
     warned = "&warned=1" if out.get("warnings") else ""
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={out['id']}{warned}#entry-{out['id']}")
 
@@ -177,9 +245,12 @@ async def record_radiotherapy(page: SignedIn, trial: str, pid: Pid) -> Response:
         errors = forms.joined_errors(getattr(exc, "errors", None), exc.message, exc.field)
         blinded = is_blinded(protocol.masking.blinded_roles, page.role(protocol.id) or "")
         if isinstance(exc, DoseError) and exc.code == "rt_outside_arm" and not blinded:
-            errors.setdefault("override_reason", "the course does not fit the allocated arm (each problem is shown "
-                                                 "beside its field); to record it as a protocol deviation, give "
-                                                 "the reason here (at least 10 characters)")
+            errors.setdefault(
+                "override_reason",
+                "the course does not fit the allocated arm (each problem is shown "
+                "beside its field); to record it as a protocol deviation, give "
+                "the reason here (at least 10 characters)",
+            )
         return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, step="radiotherapy")
     return redirect(f"/trials/{protocol.id}/participants/{pid}#radiotherapy")
 
@@ -218,23 +289,29 @@ async def workflow_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Resp
     protocol = page.ctx.load_protocol(trial)
     try:
         if step == "consent":
-            enrolment.consent(page.ctx, page.actor, protocol.id, pid,
-                              {k: values.get(k, "") for k in ("date", "form_version")})
+            enrolment.consent(
+                page.ctx, page.actor, protocol.id, pid, {k: values.get(k, "") for k in ("date", "form_version")}
+            )
         elif step == "enrol":
             reason = values.get("override_reason")
             enrolment.enrol(page.ctx, page.actor, protocol.id, pid, {"override": {"reason": reason}} if reason else {})
         elif step == "correct_consent":
-            enrolment.correct_consent(page.ctx, page.actor, protocol.id, pid,
-                                      {k: values.get(k, "") for k in ("date", "form_version", "reason")})
+            enrolment.correct_consent(
+                page.ctx,
+                page.actor,
+                protocol.id,
+                pid,
+                {k: values.get(k, "") for k in ("date", "form_version", "reason")},
+            )
         elif step == "randomize":
             if values.get("confirm") != "on":
-                raise RecordError("confirm: expected the box ticked: the allocation is final and cannot be undone",
-                                  field="confirm")
+                raise RecordError(
+                    "confirm: expected the box ticked: the allocation is final and cannot be undone", field="confirm"
+                )
             strata = {k.removeprefix("strata."): v for k, v in values.items() if k.startswith("strata.") and v}
             randomization.randomize(page.ctx, page.actor, protocol.id, pid, strata)
         else:
-            raise RecordError(f"step {step[:40]!r}: expected one of {', '.join(STEPS)}, correct_consent",
-                              field="step")
+            raise RecordError(f"step {step[:40]!r}: expected one of {', '.join(STEPS)}, correct_consent", field="step")
     except (RecordError, WorkflowError) as exc:
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors, step=step)
@@ -264,25 +341,50 @@ async def record_visit(page: SignedIn, trial: str, pid: Pid, code: str) -> Respo
 def _entry(view: dict[str, Any], entry_id: int) -> dict[str, Any]:
     e = next((x for x in view["entries"] if x["id"] == entry_id), None)
     if e is None:
-        raise WorkflowError(f"entry {entry_id}: not found for participant {view['id']}", code="not_found",
-                            field="entry")
+        raise WorkflowError(
+            f"entry {entry_id}: not found for participant {view['id']}", code="not_found", field="entry"
+        )
     return e
 
 
-def _correct_page(page: Page, trial: str, pid: str, entry_id: int, status: int = 200, *,
-                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> Response:
+def _correct_page(
+    page: Page,
+    trial: str,
+    pid: str,
+    entry_id: int,
+    status: int = 200,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     e = _entry(view, entry_id)
     if values is None:
-        values = forms.values_of(e["kind"], e["data"]) if e["kind"] in forms.FORM_KINDS \
+        values = (
+            forms.values_of(e["kind"], e["data"])
+            if e["kind"] in forms.FORM_KINDS
             else {"data": json.dumps(e["data"], indent=1)}
+        )
     lesions = [le.get("id") for le in (view["record"] or {}).get("lesions", []) if isinstance(le, dict)]
-    return render(page, page.request, "correct.html", status, trial=protocol, p=view, e=e, values=values,
-                  errors=errors or {}, choices=forms.CHOICES, finding_rows=range(forms.FINDING_ROWS),
-                  lesions=lesions, form_kind=e["kind"], kind_labels=forms.KIND_LABELS,
-                  model_kinds=forms.MODEL_KINDS,
-                  fields=forms.fields_of(e["kind"]) if e["kind"] in forms.MODEL_KINDS else [])
+    return render(
+        page,
+        page.request,
+        "correct.html",
+        status,
+        trial=protocol,
+        p=view,
+        e=e,
+        values=values,
+        errors=errors or {},
+        choices=forms.CHOICES,
+        finding_rows=range(forms.FINDING_ROWS),
+        lesions=lesions,
+        form_kind=e["kind"],
+        kind_labels=forms.KIND_LABELS,
+        model_kinds=forms.MODEL_KINDS,
+        fields=forms.fields_of(e["kind"]) if e["kind"] in forms.MODEL_KINDS else [],
+    )
 
 
 @router.get("/trials/{trial}/participants/{pid}/entries/{entry_id}/correct")
@@ -307,8 +409,7 @@ async def correct_entry(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> 
                 raise RecordError(f"data: expected the entry as JSON ({exc.msg})", field="data") from None
         out = followup.correct_entry(page.ctx, page.actor, protocol.id, pid, entry_id, data, values.get("reason", ""))
     except (RecordError, WorkflowError) as exc:
-        errors = forms.fold_errors(e["kind"], forms.field_errors(getattr(exc, "errors", None), exc.message,
-                                                                  exc.field))
+        errors = forms.fold_errors(e["kind"], forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field))
         return _correct_page(page, protocol.id, pid, entry_id, 422, values=values, errors=errors)
     warned = "&warned=1" if out.get("warnings") else ""
     return redirect(f"/trials/{protocol.id}/participants/{pid}?saved={entry_id}{warned}#entry-{entry_id}")
@@ -322,8 +423,9 @@ async def release_text(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> R
     values = {k: str(v).strip() for k, v in form.items()}
     protocol = page.ctx.load_protocol(trial)
     try:
-        followup.release_text(page.ctx, page.actor, protocol.id, pid, entry_id, values.get("field"),
-                              values.get("reason", ""))
+        followup.release_text(
+            page.ctx, page.actor, protocol.id, pid, entry_id, values.get("field"), values.get("reason", "")
+        )
     except (RecordError, WorkflowError) as exc:
         errors = {f"release-{entry_id}": exc.message}
         return _participant_page(page, protocol.id, pid, 422, values=values, errors=errors)
@@ -353,5 +455,14 @@ def entry_history(page: SignedIn, trial: str, pid: Pid, entry_id: int) -> Respon
     trail, why = attempt(audit.trail, page.ctx, page.actor, protocol.id)
     rows = None if trail is None else [r for r in trail if r["entity_id"] == f"{view['id']}/{entry_id}"]
     fragment = page.request.headers.get("HX-Request") == "true"
-    return render(page, page.request, "history_fragment.html" if fragment else "history.html", trial=protocol,
-                  p=view, e=e, rows=rows, why=why, kind_labels=forms.KIND_LABELS)
+    return render(
+        page,
+        page.request,
+        "history_fragment.html" if fragment else "history.html",
+        trial=protocol,
+        p=view,
+        e=e,
+        rows=rows,
+        why=why,
+        kind_labels=forms.KIND_LABELS,
+    )

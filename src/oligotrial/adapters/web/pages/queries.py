@@ -25,8 +25,7 @@ from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import enrolment, queries
 
 QUERY_ID = Annotated[int, "data query number"]
-ACTION_LABELS = {"answer": "Answer", "close": "Close", "reopen": "Re-open",
-                 "release": "Release to blinded roles"}
+ACTION_LABELS = {"answer": "Answer", "close": "Close", "reopen": "Re-open", "release": "Release to blinded roles"}
 
 
 def _participants(page: Page, trial: str) -> list[dict[str, Any]]:
@@ -34,17 +33,32 @@ def _participants(page: Page, trial: str) -> list[dict[str, Any]]:
 
 
 @router.get("/trials/{trial}/queries")
-def query_list(page: SignedIn, trial: str, status: Annotated[str, Query(max_length=16)] = "",
-               participant: Annotated[str, Query(max_length=128)] = "") -> Response:
+def query_list(
+    page: SignedIn,
+    trial: str,
+    status: Annotated[str, Query(max_length=16)] = "",
+    participant: Annotated[str, Query(max_length=128)] = "",
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     rows = queries.list_queries(page.ctx, page.actor, protocol.id, status or None, participant or None)
-    return render(page, page.request, "queries.html", trial=protocol, rows=rows, status_filter=status,
-                  participant=participant, statuses=STATUSES, participants=_participants(page, protocol.id),
-                  may_raise=queries.may(page.actor, protocol.id, "raise"), kind_labels=forms.KIND_LABELS)
+    return render(
+        page,
+        page.request,
+        "queries.html",
+        trial=protocol,
+        rows=rows,
+        status_filter=status,
+        participant=participant,
+        statuses=STATUSES,
+        participants=_participants(page, protocol.id),
+        may_raise=queries.may(page.actor, protocol.id, "raise"),
+        kind_labels=forms.KIND_LABELS,
+    )
 
 
-def _new_page(page: Page, trial: str, status: int = 200, *, values: dict[str, str],
-              errors: dict[str, str] | None = None) -> Response:
+def _new_page(
+    page: Page, trial: str, status: int = 200, *, values: dict[str, str], errors: dict[str, str] | None = None
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     queries.authorize_step(page.actor, protocol.id, "raise")  # the service's refusal, before the form
     people = _participants(page, protocol.id)
@@ -55,15 +69,29 @@ def _new_page(page: Page, trial: str, status: int = 200, *, values: dict[str, st
         entries = [e for e in view["entries"] if e["status"] == "active" and e["kind"] in forms.KIND_LABELS]
         values = {**values, "participant": chosen["external_id"]}  # the id people know
     kind = next((e["kind"] for e in entries if str(e["id"]) == values.get("entry")), None)
-    return render(page, page.request, "queries_new.html", status, trial=protocol, participants=people,
-                  entries=entries, values=values, errors=errors or {}, kind_labels=forms.KIND_LABELS,
-                  field_names=queries.fields_of(kind))
+    return render(
+        page,
+        page.request,
+        "queries_new.html",
+        status,
+        trial=protocol,
+        participants=people,
+        entries=entries,
+        values=values,
+        errors=errors or {},
+        kind_labels=forms.KIND_LABELS,
+        field_names=queries.fields_of(kind),
+    )
 
 
 @router.get("/trials/{trial}/queries/new")
-def new_query(page: SignedIn, trial: str, participant: Annotated[str, Query(max_length=128)] = "",
-              entry: Annotated[str, Query(max_length=12)] = "",
-              field: Annotated[str, Query(max_length=200)] = "") -> Response:
+def new_query(
+    page: SignedIn,
+    trial: str,
+    participant: Annotated[str, Query(max_length=128)] = "",
+    entry: Annotated[str, Query(max_length=12)] = "",
+    field: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
     return _new_page(page, trial, values={"participant": participant, "entry": entry, "field": field})
 
 
@@ -74,8 +102,9 @@ async def raise_query(page: SignedIn, trial: str) -> Response:
     protocol = page.ctx.load_protocol(trial)
     try:
         body = parse(RaiseQuery, {**values, "entry": values.get("entry") or None})
-        q = queries.raise_query(page.ctx, page.actor, protocol.id, body.participant, entry=body.entry,
-                                field=body.field, text=body.text)
+        q = queries.raise_query(
+            page.ctx, page.actor, protocol.id, body.participant, entry=body.entry, field=body.field, text=body.text
+        )
         if q.get("warnings"):  # the arm-word warning: to the writer only, in the redirect, never stored
             return redirect(f"/trials/{protocol.id}/queries/{q['id']}?done=raise&warned=1")
     except (RecordError, WorkflowError) as exc:
@@ -84,22 +113,48 @@ async def raise_query(page: SignedIn, trial: str) -> Response:
     return redirect(f"/trials/{protocol.id}/queries/{q['id']}?done=raise")
 
 
-def _query_page(page: Page, trial: str, query_id: int, status: int = 200, *, action: str | None = None,
-                values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                done: str | None = None, warned: bool = False) -> Response:
+def _query_page(
+    page: Page,
+    trial: str,
+    query_id: int,
+    status: int = 200,
+    *,
+    action: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    done: str | None = None,
+    warned: bool = False,
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     q = queries.get_query(page.ctx, page.actor, protocol.id, query_id)
-    return render(page, page.request, "queries_detail.html", status, trial=protocol, q=q, form_action=action,
-                  values=values or {}, errors=errors or {}, done=done, labels=ACTION_LABELS, warned=warned,
-                  kind_labels=forms.KIND_LABELS)
+    return render(
+        page,
+        page.request,
+        "queries_detail.html",
+        status,
+        trial=protocol,
+        q=q,
+        form_action=action,
+        values=values or {},
+        errors=errors or {},
+        done=done,
+        labels=ACTION_LABELS,
+        warned=warned,
+        kind_labels=forms.KIND_LABELS,
+    )
 
 
 @router.get("/trials/{trial}/queries/{query_id}")
-def query_page(page: SignedIn, trial: str, query_id: QUERY_ID,
-               done: Annotated[str, Query(max_length=16)] = "",
-               warned: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
-    return _query_page(page, trial, query_id, done=done if done in (*ACTIONS, queries.RELEASE) else None,
-                       warned=bool(warned))
+def query_page(
+    page: SignedIn,
+    trial: str,
+    query_id: QUERY_ID,
+    done: Annotated[str, Query(max_length=16)] = "",
+    warned: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> Response:
+    return _query_page(
+        page, trial, query_id, done=done if done in (*ACTIONS, queries.RELEASE) else None, warned=bool(warned)
+    )
 
 
 @router.post("/trials/{trial}/queries/{query_id}/{action}")
@@ -107,8 +162,12 @@ async def query_step(page: SignedIn, trial: str, query_id: QUERY_ID, action: str
     form = await form_of(page)
     values = {"text": str(form.get("text") or "")}
     protocol = page.ctx.load_protocol(trial)
-    step = {"answer": queries.answer_query, "close": queries.close_query, "reopen": queries.reopen_query,
-            "release": queries.release_query}.get(action)
+    step = {
+        "answer": queries.answer_query,
+        "close": queries.close_query,
+        "reopen": queries.reopen_query,
+        "release": queries.release_query,
+    }.get(action)
     if step is None:
         raise RecordError(f"action {action[:40]!r}: expected one of answer, close, reopen, release", field="action")
     try:
@@ -119,4 +178,6 @@ async def query_step(page: SignedIn, trial: str, query_id: QUERY_ID, action: str
             raise
         errors = forms.field_errors(getattr(exc, "errors", None), exc.message, exc.field)
         return _query_page(page, protocol.id, query_id, 422, action=action, values=values, errors=errors)
-    return redirect(f"/trials/{protocol.id}/queries/{query_id}?done={action}{'&warned=1' if out.get('warnings') else ''}")
+    return redirect(
+        f"/trials/{protocol.id}/queries/{query_id}?done={action}{'&warned=1' if out.get('warnings') else ''}"
+    )

@@ -39,22 +39,28 @@ STEPS = ("consent", "enrol")
 
 
 def _bad(field: str, value: Any, expected: str) -> RecordError:
-    return RecordError(f"{field} {value!r}: expected {expected}", field=field,
-                       errors=[{"path": field, "value": value, "expected": expected}])
+    return RecordError(
+        f"{field} {value!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": value, "expected": expected}],
+    )
 
 
 def examples(trial: str | None = None) -> list[str]:
     """The example records shipped with oligotrial (``oligotrial/examples/*.json``), those of
     ``trial`` first."""
     own = EXAMPLE_NAME.get(trial or "", "") + "_"
-    return sorted((p.name for p in resources.files("oligotrial.examples").iterdir() if p.name.endswith(".json")),
-                  key=lambda n: (not n.startswith(own), n))
+    return sorted(
+        (p.name for p in resources.files("oligotrial.examples").iterdir() if p.name.endswith(".json")),
+        key=lambda n: (not n.startswith(own), n),
+    )
 
 
 def _example(name: str, today: Any, move: bool) -> str:
     if name not in examples():
-        raise OligotrialError(f"example {name[:60]!r}: expected one of {', '.join(examples())}", code="not_found",
-                              field="example")
+        raise OligotrialError(
+            f"example {name[:60]!r}: expected one of {', '.join(examples())}", code="not_found", field="example"
+        )
     record = json.loads(resources.files("oligotrial.examples").joinpath(name).read_text(encoding="utf-8"))
     if move and isinstance(record.get("as_of"), str):
         import datetime as dt
@@ -67,20 +73,44 @@ def _may_screen(page: Page, trial: str) -> bool:
     return may(page, trial, "register") and may(page, trial, "screen")
 
 
-def _worklist_page(page: Page, trial: str, status: int = 200, *, values: dict[str, str] | None = None,
-                   errors: list[dict[str, Any]] | None = None, example: str = "", moved: bool = True,
-                   close: tuple[str, str, dict[str, str], dict[str, str]] | None = None) -> Response:
+def _worklist_page(
+    page: Page,
+    trial: str,
+    status: int = 200,
+    *,
+    values: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    example: str = "",
+    moved: bool = True,
+    close: tuple[str, str, dict[str, str], dict[str, str]] | None = None,
+) -> Response:
     """The worklist; ``close``: (``close`` or ``reopen``, participant id, values, errors) of a
     refused closing or reopening, shown on its row."""
     protocol = page.ctx.load_protocol(trial)
     rows, log = worklist_service.worklist_and_log(page.ctx, page.actor, protocol.id)
     which, pid, close_values, close_errors = close or ("", "", {}, {})
-    return render(page, page.request, "screening.html", status, trial=protocol, rows=rows, log=log,
-                  may_screen=_may_screen(page, protocol.id), values=values or {}, errors=errors or [],
-                  examples=examples(protocol.id), example=example, moved=moved, site=page.actor.site_in(protocol.id),
-                  may_close=may(page, protocol.id, "close_screening"), close_reasons=enrolment.NOT_ENROLLED_REASONS,
-                  close_pid=pid if which == "close" else None, reopen_pid=pid if which == "reopen" else None,
-                  close_values=close_values, close_errors=close_errors)
+    return render(
+        page,
+        page.request,
+        "screening.html",
+        status,
+        trial=protocol,
+        rows=rows,
+        log=log,
+        may_screen=_may_screen(page, protocol.id),
+        values=values or {},
+        errors=errors or [],
+        examples=examples(protocol.id),
+        example=example,
+        moved=moved,
+        site=page.actor.site_in(protocol.id),
+        may_close=may(page, protocol.id, "close_screening"),
+        close_reasons=enrolment.NOT_ENROLLED_REASONS,
+        close_pid=pid if which == "close" else None,
+        reopen_pid=pid if which == "reopen" else None,
+        close_values=close_values,
+        close_errors=close_errors,
+    )
 
 
 @router.get("/trials/{trial}/screening-log.csv")
@@ -94,13 +124,23 @@ def screening_log_csv(page: SignedIn, trial: str) -> Response:
     log = worklist_service.screening_log(page.ctx, page.actor, protocol.id)
     cols = worklist_service.LOG_COLUMNS
     rows = ({c: worklist_service.spreadsheet_safe(row[c]) for c in cols} for row in log["rows"])
-    return Response("".join(csv_lines(rows, cols)), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{protocol.id}-screening-log.csv"', "Cache-Control": "no-store"})
+    return Response(
+        "".join(csv_lines(rows, cols)),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{protocol.id}-screening-log.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/trials/{trial}/screening")
-def screening_worklist(page: SignedIn, trial: str, example: Annotated[str, Query(max_length=80)] = "",
-                       moved: Annotated[str, Query(max_length=3)] = "") -> Response:
+def screening_worklist(
+    page: SignedIn,
+    trial: str,
+    example: Annotated[str, Query(max_length=80)] = "",
+    moved: Annotated[str, Query(max_length=3)] = "",
+) -> Response:
     """The worklist; with ``example``, the form holds that shipped record (its dates moved so
     that it was written today when ``moved``)."""
     values = {}
@@ -127,13 +167,15 @@ def _record_of(form: dict[str, Any]) -> tuple[Any, str]:
     except UnicodeDecodeError:
         raise _bad("record", where, "a JSON file in UTF-8") from None
     if not text.strip():
-        raise _bad("record", "", "a patient record (oligotrial.patient/1) as JSON: paste it or upload "
-                                           "a .json file")
+        raise _bad("record", "", "a patient record (oligotrial.patient/1) as JSON: paste it or upload a .json file")
     try:
         return json.loads(text), text
     except ValueError as exc:
-        raise _bad("record", f"{'' if where == 'record' else where + ', '}line {exc.lineno} column {exc.colno}",
-                             f"a patient record as JSON ({exc.msg})") from None
+        raise _bad(
+            "record",
+            f"{'' if where == 'record' else where + ', '}line {exc.lineno} column {exc.colno}",
+            f"a patient record as JSON ({exc.msg})",
+        ) from None
 
 
 def _shown(value: Any, limit: int = 160) -> str | None:
@@ -148,8 +190,14 @@ def _errors_of(exc: OligotrialError) -> list[dict[str, Any]]:
     """The service's errors, each with the field path, the value and what was expected."""
     errors = getattr(exc, "errors", None) or []
     if errors:
-        return [{"path": str(e.get("path")), "value": _shown(e.get("value")),
-                 "expected": str(e.get("expected")).removeprefix("expected ")} for e in errors]
+        return [
+            {
+                "path": str(e.get("path")),
+                "value": _shown(e.get("value")),
+                "expected": str(e.get("expected")).removeprefix("expected "),
+            }
+            for e in errors
+        ]
     return [{"path": exc.field or "record", "value": None, "expected": exc.message}]
 
 
@@ -166,8 +214,9 @@ async def register_and_screen(page: SignedIn, trial: str) -> Response:
     except BlindingError:
         raise
     except OligotrialError as exc:
-        return _worklist_page(page, protocol.id, 422, values={"record": text[:MAX_RECORD_BYTES], "site": site},
-                              errors=_errors_of(exc))
+        return _worklist_page(
+            page, protocol.id, 422, values={"record": text[:MAX_RECORD_BYTES], "site": site}, errors=_errors_of(exc)
+        )
     enrolment.screen(page.ctx, page.actor, protocol.id, view["id"])
     return redirect(f"/trials/{protocol.id}/screening/{view['id']}")
 
@@ -176,27 +225,63 @@ def _attestations(protocol: Any, record: dict[str, Any], needed: set[str]) -> li
     """Each attestation key of the protocol with its question, whom it asks, the record's
     attestations of it (newest last) and whether an undecided criterion waits for it."""
     recorded = [a for a in record.get("attestations") or [] if isinstance(a, dict)]
-    return sorted(({"key": k.key, "question": k.question, "asked_of": k.by, "needed": k.key in needed,
-                    "recorded": [a for a in recorded if a.get("key") == k.key]}
-                   for k in protocol.attestation_keys), key=lambda a: not a["needed"])
+    return sorted(
+        (
+            {
+                "key": k.key,
+                "question": k.question,
+                "asked_of": k.by,
+                "needed": k.key in needed,
+                "recorded": [a for a in recorded if a.get("key") == k.key],
+            }
+            for k in protocol.attestation_keys
+        ),
+        key=lambda a: not a["needed"],
+    )
 
 
-def _detail_page(page: Page, trial: str, pid: str, status: int = 200, *, attest_key: str | None = None,
-                 step: str | None = None, values: dict[str, str] | None = None,
-                 errors: dict[str, str] | None = None, result: dict[str, Any] | None = None) -> Response:
+def _detail_page(
+    page: Page,
+    trial: str,
+    pid: str,
+    status: int = 200,
+    *,
+    attest_key: str | None = None,
+    step: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    result: dict[str, Any] | None = None,
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
     crit = worklist_service.criteria(view["screening"])
     needed = {k for c in crit for k in c["attestations_missing"]}
-    can_attest = (may(page, protocol.id, "correct_record") and may(page, protocol.id, "screen")
-                  and view["state"] in allowed_from("screen"))
-    return render(page, page.request, "screening_participant.html", status, trial=protocol, p=view,
-                  screening=view["screening"], criteria=crit, attestations=_attestations(protocol, view["record"],
-                                                                                     needed),
-                  can_attest=can_attest, today=page.ctx.today().isoformat(), me=page.actor.username,
-                  attest_key=attest_key, step_done=step, values=values or {}, errors=errors or {}, result=result,
-                  steps=[s for s in STEPS if may(page, protocol.id, s) and view["state"] in allowed_from(s)],
-                  may_participant=may(page, protocol.id, "view"))
+    can_attest = (
+        may(page, protocol.id, "correct_record")
+        and may(page, protocol.id, "screen")
+        and view["state"] in allowed_from("screen")
+    )
+    return render(
+        page,
+        page.request,
+        "screening_participant.html",
+        status,
+        trial=protocol,
+        p=view,
+        screening=view["screening"],
+        criteria=crit,
+        attestations=_attestations(protocol, view["record"], needed),
+        can_attest=can_attest,
+        today=page.ctx.today().isoformat(),
+        me=page.actor.username,
+        attest_key=attest_key,
+        step_done=step,
+        values=values or {},
+        errors=errors or {},
+        result=result,
+        steps=[s for s in STEPS if may(page, protocol.id, s) and view["state"] in allowed_from(s)],
+        may_participant=may(page, protocol.id, "view"),
+    )
 
 
 @router.get("/trials/{trial}/screening/{pid}")
@@ -211,8 +296,14 @@ async def attest(page: SignedIn, trial: str, pid: Pid, key: str) -> Response:
     form = await form_of(page)
     values = {k: str(v).strip() for k, v in form.items()}
     protocol = page.ctx.load_protocol(trial)
-    data = {"key": key, "value": values.get("value"), "by": values.get("by", ""), "date": values.get("date", ""),
-            "note": values.get("note") or None, "reason": values.get("reason", "")}
+    data = {
+        "key": key,
+        "value": values.get("value"),
+        "by": values.get("by", ""),
+        "date": values.get("date", ""),
+        "note": values.get("note") or None,
+        "reason": values.get("reason", ""),
+    }
     try:
         result = worklist_service.attest(page.ctx, page.actor, protocol.id, pid, data)
     except BlindingError:
@@ -232,8 +323,9 @@ async def screening_step(page: SignedIn, trial: str, pid: Pid, step: str) -> Res
     protocol = page.ctx.load_protocol(trial)
     try:
         if step == "consent":
-            enrolment.consent(page.ctx, page.actor, protocol.id, pid,
-                              {k: values.get(k, "") for k in ("date", "form_version")})
+            enrolment.consent(
+                page.ctx, page.actor, protocol.id, pid, {k: values.get(k, "") for k in ("date", "form_version")}
+            )
         elif step == "enrol":
             reason = values.get("override_reason")
             enrolment.enrol(page.ctx, page.actor, protocol.id, pid, {"override": {"reason": reason}} if reason else {})

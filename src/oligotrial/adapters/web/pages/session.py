@@ -87,8 +87,9 @@ def encode(secret: str, s: Session) -> str:
     return f"{payload}.{_sign(secret, payload)}"
 
 
-def decode(secret: str, value: str | None, *, now: float | None = None, idle_s: int = IDLE_S,
-           absolute_s: int = ABSOLUTE_S) -> Session:
+def decode(
+    secret: str, value: str | None, *, now: float | None = None, idle_s: int = IDLE_S, absolute_s: int = ABSOLUTE_S
+) -> Session:
     """The session a cookie holds; :class:`SessionEnded` when there is none, it was tampered
     with, it idled out or it is too old."""
     if not value:
@@ -127,8 +128,7 @@ def is_https(request: Request) -> bool:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
-                        secure=is_https(request))
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=is_https(request))
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:

@@ -30,13 +30,30 @@ from oligotrial.service import enrolment, unblinding, users
 from oligotrial.service.access import authorize
 
 
-def _unblind_page(page: Page, trial: str, pid: str, status: int = 200, *, values: dict[str, str] | None = None,
-                  errors: dict[str, str] | None = None, result: dict[str, Any] | None = None) -> Response:
+def _unblind_page(
+    page: Page,
+    trial: str,
+    pid: str,
+    status: int = 200,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    result: dict[str, Any] | None = None,
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     authorize(page.actor, protocol.id, "unblind")  # another role: 403, before anything about the participant
     view = enrolment.get_participant(page.ctx, page.actor, protocol.id, pid)
-    return render(page, page.request, "unblind.html", status, trial=protocol, p=view, values=values or {},
-                  errors=errors or {}, result=result)
+    return render(
+        page,
+        page.request,
+        "unblind.html",
+        status,
+        trial=protocol,
+        p=view,
+        values=values or {},
+        errors=errors or {},
+        result=result,
+    )
 
 
 @router.get("/trials/{trial}/participants/{pid}/unblind")
@@ -54,18 +71,20 @@ async def unblind(page: SignedIn, trial: str, pid: Pid) -> Response:
     throttle = page.request.app.state.login_throttle
     address = page.request.client.host if page.request.client else None
     try:
-        result = unblinding.emergency_unblind(page.ctx, page.actor, protocol.id, pid, reason=reason,
-                                              password=password)
+        result = unblinding.emergency_unblind(page.ctx, page.actor, protocol.id, pid, reason=reason, password=password)
     except OligotrialError as exc:
         if isinstance(exc, BlindingError) and exc.code == "forbidden":
             raise  # the error page (403), as for the form itself
-        if exc.code == "reauthentication_failed" and \
-                throttle.reauth_failed(page.actor.username, address) >= throttle.per_account:
+        if (
+            exc.code == "reauthentication_failed"
+            and throttle.reauth_failed(page.actor.username, address) >= throttle.per_account
+        ):
             # too many wrong passwords in this session: it ends (sign in again, which backs off)
             users.end_session(page.ctx, page.session.uid, page.session.sid, dt.timedelta(seconds=ABSOLUTE_S))
             raise SessionEnded("signin") from None
         status = page.request.app.state.page_status_for(exc)
         field = exc.field or "form"  # shown as "<field>: <message>" beside the field
-        return _unblind_page(page, protocol.id, pid, status, values=values,
-                             errors={field: exc.message.removeprefix(f"{field}: ")})
+        return _unblind_page(
+            page, protocol.id, pid, status, values=values, errors={field: exc.message.removeprefix(f"{field}: ")}
+        )
     return _unblind_page(page, protocol.id, pid, values=values, result=result)

@@ -55,6 +55,7 @@ def attempt(fn, *args, **kw) -> tuple[Any, str | None]:
 
 # ---- sign in and out ----------------------------------------------------------------------------
 
+
 def _login_page(request: Request, status: int = 200, **context: Any) -> Response:
     token = secrets.token_urlsafe(32)
     response = render(None, request, "login.html", status, login_csrf=token, **context)
@@ -78,8 +79,9 @@ def login_form(request: Request, expired: Annotated[int, Query(ge=0, le=1)] = 0)
         return redirect("/trials")
     except sess.SessionEnded:
         pass
-    return _login_page(request, notice="Your session ended after a time without activity; sign in again."
-                       if expired else None)
+    return _login_page(
+        request, notice="Your session ended after a time without activity; sign in again." if expired else None
+    )
 
 
 @router.post("/login")
@@ -124,6 +126,7 @@ async def logout(page: SignedIn) -> Response:
 
 # ---- dashboard ----------------------------------------------------------------------------------
 
+
 def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     tid = trial["id"]
     today = page.ctx.today()
@@ -133,18 +136,28 @@ def _trial_panel(page: Page, trial: dict[str, Any]) -> dict[str, Any]:
     open_queries, _ = attempt(queries.open_count, page.ctx, page.actor, tid)
     # the coordinating centre's notifications (emergency unblindings, radiotherapy deviations):
     # only the roles the service lets read them get the panel
-    notes = (attempt(unblinding.notifications, page.ctx, page.actor, tid)[0]
-             if page.role(tid) in PERMISSIONS["notifications"] else None)
+    notes = (
+        attempt(unblinding.notifications, page.ctx, page.actor, tid)[0]
+        if page.role(tid) in PERMISSIONS["notifications"]
+        else None
+    )
     week = (today + dt.timedelta(days=7)).isoformat()
     names = external_ids(page, tid) if trail or notes else {}
     if notes is not None:  # a site's coordinator: their site's participants only
         notes = [n for n in notes if n["participant_id"] in names]
-    return {**trial, "recruitment": rec, "recruitment_why": rec_why, "queries": open_queries,
-            "notifications": None if notes is None else notes[-8:][::-1],
-            "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
-            "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
-            "due_why": due_why, "audit": None if trail is None else trail[-8:][::-1], "audit_why": trail_why,
-            "names": names}
+    return {
+        **trial,
+        "recruitment": rec,
+        "recruitment_why": rec_why,
+        "queries": open_queries,
+        "notifications": None if notes is None else notes[-8:][::-1],
+        "chart": recruitment_svg(rec["points"], rec["planned"], today) if rec else None,
+        "due": None if due is None else [v for v in due if v["status"] == "overdue" or v["earliest"] <= week],
+        "due_why": due_why,
+        "audit": None if trail is None else trail[-8:][::-1],
+        "audit_why": trail_why,
+        "names": names,
+    }
 
 
 @router.get("/trials")
@@ -157,10 +170,14 @@ def trials(page: SignedIn) -> Response:
 
 # ---- audit --------------------------------------------------------------------------------------
 
+
 @router.get("/trials/{trial}/audit")
-def audit_page(page: SignedIn, trial: TrialPath,
-               n: Annotated[int, Query(ge=1, le=10**6, alias="page")] = 1,
-               participant: Annotated[str, Query(max_length=64)] = "") -> Response:
+def audit_page(
+    page: SignedIn,
+    trial: TrialPath,
+    n: Annotated[int, Query(ge=1, le=10**6, alias="page")] = 1,
+    participant: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
     protocol = page.ctx.load_protocol(trial)
     rows = audit.trail(page.ctx, page.actor, protocol.id)[::-1]  # newest first
     names = external_ids(page, protocol.id)
@@ -169,9 +186,20 @@ def audit_page(page: SignedIn, trial: TrialPath,
         rows = [r for r in rows if str(r["entity_id"] or "").split("/")[0] in wanted]
     pages = max(1, math.ceil(len(rows) / AUDIT_PAGE))
     n = min(n, pages)
-    return render(page, page.request, "audit.html", trial=protocol, rows=rows[(n - 1) * AUDIT_PAGE:n * AUDIT_PAGE],
-                  n=n, pages=pages, total=len(rows), participant=participant,
-                  may_verify=may(page, protocol.id, "audit_verify"), verified=None, names=names)
+    return render(
+        page,
+        page.request,
+        "audit.html",
+        trial=protocol,
+        rows=rows[(n - 1) * AUDIT_PAGE : n * AUDIT_PAGE],
+        n=n,
+        pages=pages,
+        total=len(rows),
+        participant=participant,
+        may_verify=may(page, protocol.id, "audit_verify"),
+        verified=None,
+        names=names,
+    )
 
 
 @router.post("/trials/{trial}/audit/verify")
@@ -180,12 +208,24 @@ async def audit_verify(page: SignedIn, trial: TrialPath) -> Response:
     protocol = page.ctx.load_protocol(trial)
     report = audit.verify(page.ctx, page.actor).to_dict()
     rows = audit.trail(page.ctx, page.actor, protocol.id)[::-1]
-    return render(page, page.request, "audit.html", trial=protocol, rows=rows[:AUDIT_PAGE], n=1,
-                  pages=max(1, math.ceil(len(rows) / AUDIT_PAGE)), total=len(rows), participant="",
-                  may_verify=True, verified=report, names=external_ids(page, protocol.id))
+    return render(
+        page,
+        page.request,
+        "audit.html",
+        trial=protocol,
+        rows=rows[:AUDIT_PAGE],
+        n=1,
+        pages=max(1, math.ceil(len(rows) / AUDIT_PAGE)),
+        total=len(rows),
+        participant="",
+        may_verify=True,
+        verified=report,
+        names=external_ids(page, protocol.id),
+    )
 
 
 # ---- report -------------------------------------------------------------------------------------
+
 
 @router.get("/trials/{trial}/report")
 def report_page(page: SignedIn, trial: TrialPath) -> Response:
@@ -193,8 +233,15 @@ def report_page(page: SignedIn, trial: TrialPath) -> Response:
 
     protocol = page.ctx.load_protocol(trial)
     report = report_for(page.ctx, page.actor, protocol.id)
-    return render(page, page.request, "report.html", trial=protocol, report=report,
-                  full=not report.get("blinded"), may_export=may(page, protocol.id, "export"))
+    return render(
+        page,
+        page.request,
+        "report.html",
+        trial=protocol,
+        report=report,
+        full=not report.get("blinded"),
+        may_export=may(page, protocol.id, "export"),
+    )
 
 
 @router.get("/trials/{trial}/report/full")
@@ -221,8 +268,14 @@ def report_json(page: SignedIn, trial: TrialPath) -> Response:
 
     protocol = page.ctx.load_protocol(trial)
     report = report_for(page.ctx, page.actor, protocol.id)
-    return Response(render_json(report), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{protocol.id}-report.json"', "Cache-Control": "no-store"})
+    return Response(
+        render_json(report),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{protocol.id}-report.json"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/trials/{trial}/exports/{dataset}.csv")
@@ -238,5 +291,11 @@ def export_page(page: SignedIn, trial: TrialPath, dataset: str) -> Response:
     protocol = page.ctx.load_protocol(trial)
     lines, _with_arm = endpoints.export(page.ctx, page.actor, protocol.id, dataset)
     first = next(lines)  # the role check and the header happen before the response starts
-    return StreamingResponse(itertools.chain([first], lines), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{protocol.id}-{dataset}.csv"', "Cache-Control": "no-store"})
+    return StreamingResponse(
+        itertools.chain([first], lines),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{protocol.id}-{dataset}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

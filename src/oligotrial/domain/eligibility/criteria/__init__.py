@@ -21,4 +21,14 @@ from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import
     therapy_lines,
 )
 
-__all__ = ["conditions", "demographics", "disease", "immunotherapy", "judgement", "labs", "local_therapy", "radiotherapy_history", "therapy_lines"]
+__all__ = [
+    "conditions",
+    "demographics",
+    "disease",
+    "immunotherapy",
+    "judgement",
+    "labs",
+    "local_therapy",
+    "radiotherapy_history",
+    "therapy_lines",
+]

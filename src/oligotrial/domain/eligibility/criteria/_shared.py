@@ -188,7 +188,7 @@ def _latest_vitals(ctx: Context, attr: str):
 
 # ---- what the record's imaging says about a therapy line (RECIST 1.1 time points) ---------------
 
-_BENEFIT = {"CR", "PR", "SD", "NON-CR/NON-PD"}   # NON-CR/NON-PD: the SD of non-target-only disease
+_BENEFIT = {"CR", "PR", "SD", "NON-CR/NON-PD"}  # NON-CR/NON-PD: the SD of non-target-only disease
 _RANK = {"CR": 0, "PR": 1, "SD": 2, "NON-CR/NON-PD": 2}
 
 
@@ -227,18 +227,23 @@ def _make_line_imaging(ctx: Context, t) -> _LineImaging:
         return _LineImaging(why="no imaging recorded")
     before = [d for d in dates if d <= t.start]
     if not before:
-        return _LineImaging(why=f"no scan on or before the start of line {t.line} ({_fmt(t.start)}) to serve as its "
-                                "RECIST baseline")
+        return _LineImaging(
+            why=f"no scan on or before the start of line {t.line} ({_fmt(t.start)}) to serve as its RECIST baseline"
+        )
     baseline = before[-1]
     res, err = ctx.patient_memo(("recist", baseline), _recist_against, p, baseline)
     if res is None:
         return _LineImaging(baseline, why=f"RECIST 1.1 cannot be assessed against the scan of {_fmt(baseline)}: {err}")
     nxt = min((u.start for u in p.systemic_therapy or () if u.start > t.start), default=None)
-    points = [(tp.date, tp.overall) for tp in res.timepoints
-              if tp.date <= as_of and (nxt is None or tp.date <= nxt) and tp.overall != "NE"]
+    points = [
+        (tp.date, tp.overall)
+        for tp in res.timepoints
+        if tp.date <= as_of and (nxt is None or tp.date <= nxt) and tp.overall != "NE"
+    ]
     if not points:
-        return _LineImaging(baseline, why=f"no evaluable follow-up scan on line {t.line} after its baseline "
-                                          f"{_fmt(baseline)}")
+        return _LineImaging(
+            baseline, why=f"no evaluable follow-up scan on line {t.line} after its baseline {_fmt(baseline)}"
+        )
     return _LineImaging(baseline, points)
 
 

@@ -51,16 +51,23 @@ def _condition(params: dict) -> Node:
         if not hits:
             return none_found
         within = window(ctx)
-        active = [c for c in hits if c.active is True or history or (within is not None and c.since is not None and
-                                                                      (ctx.as_of - c.since).days <= within)]
+        active = [
+            c
+            for c in hits
+            if c.active is True
+            or history
+            or (within is not None and c.since is not None and (ctx.as_of - c.since).days <= within)
+        ]
         if active:
             c = active[0]
             state = "active" if c.active else ("history" if history else f"since {_fmt(c.since)}")
             return met(lambda: f"{c.name} ({state}){'' if not c.detail else f': {c.detail}'}", [f"condition {c.name}"])
         undecided = [c for c in hits if c.active is None and not (within is not None and c.since is not None)]
         if undecided:
-            return unknown(lambda: f"{undecided[0].name} recorded without saying whether it is active",
-                           [f"conditions.{undecided[0].name}.active"])
+            return unknown(
+                lambda: f"{undecided[0].name} recorded without saying whether it is active",
+                [f"conditions.{undecided[0].name}.active"],
+            )
         return none_found
 
     return node
@@ -87,8 +94,9 @@ class _Gene:
             names = [raw["gene"], *raw.get("aliases", ())]
             variants = list(raw["variants"]) if raw.get("variants") else None
         else:
-            raise ValueError(f"biomarker {raw!r}: expected a gene name, a list of its names or "
-                             "{gene, aliases, variants}")
+            raise ValueError(
+                f"biomarker {raw!r}: expected a gene name, a list of its names or {{gene, aliases, variants}}"
+            )
         self.keys = tuple(_bm_key(n) for n in names)
         self.variants = None if variants is None else tuple(_bm_key(v) for v in variants)
         self.display = names[0] if variants is None else f"{names[0]} {variants[0]}"
@@ -121,9 +129,10 @@ def _gene_status(g: _Gene, bms) -> tuple[str | None, list[str]]:
             continue
         label, actionable = hit
         if b.status == "positive":
-            (pos if actionable else judge).append(label if actionable is not None
-                                                  else f"{label} positive (variant not recorded)")
-        elif actionable is not False:          # a negative result for another variant says nothing
+            (pos if actionable else judge).append(
+                label if actionable is not None else f"{label} positive (variant not recorded)"
+            )
+        elif actionable is not False:  # a negative result for another variant says nothing
             neg.append(label)
     if pos:
         return "positive", pos
@@ -179,22 +188,45 @@ def _biomarker(params: dict) -> Node:
         they are not a driver for this trial, NOT_MET when they are, None when undecided)."""
         shown = "; ".join(labels)
         if var_key is None:
-            return None, f"{shown}: whether it makes the tumour driver gene-positive is not decided", \
-                [f"whether {shown} counts as a driver alteration"], ["biomarkers"], ()
+            return (
+                None,
+                f"{shown}: whether it makes the tumour driver gene-positive is not decided",
+                [f"whether {shown} counts as a driver alteration"],
+                ["biomarkers"],
+                (),
+            )
         a, assumed, spec = answer(ctx, var_key)
         if assumed:
-            return (MET if spec.favourable else NOT_MET), f"{shown}: assumed attested ({var_key} = " \
-                f"{str(spec.favourable).lower()})", [], ["biomarkers"], (var_key,)
+            return (
+                (MET if spec.favourable else NOT_MET),
+                f"{shown}: assumed attested ({var_key} = {str(spec.favourable).lower()})",
+                [],
+                ["biomarkers"],
+                (var_key,),
+            )
         if a is None:
-            return None, (f"{shown}: no approved targeted therapy for this variant (or the variant is not "
-                          f"recorded); whether it makes the tumour driver gene-positive is the investigator's "
-                          f"judgement: attestation {var_key} ({spec.question})"), \
-                [f"attestation {var_key}"], ["biomarkers"], ()
+            return (
+                None,
+                (
+                    f"{shown}: no approved targeted therapy for this variant (or the variant is not "
+                    f"recorded); whether it makes the tumour driver gene-positive is the investigator's "
+                    f"judgement: attestation {var_key} ({spec.question})"
+                ),
+                [f"attestation {var_key}"],
+                ["biomarkers"],
+                (),
+            )
         not_driver = a.value == spec.favourable
-        return (MET if not_driver else NOT_MET), (
-            f"{shown}: {'not ' if not_driver else ''}counted as a driver alteration ({var_key} = "
-            f"{str(a.value).lower()}, {a.by}, {_fmt(a.date)})"), [], \
-            ["biomarkers", f"attestation {var_key} by {a.by} on {_fmt(a.date)}"], ()
+        return (
+            (MET if not_driver else NOT_MET),
+            (
+                f"{shown}: {'not ' if not_driver else ''}counted as a driver alteration ({var_key} = "
+                f"{str(a.value).lower()}, {a.by}, {_fmt(a.date)})"
+            ),
+            [],
+            ["biomarkers", f"attestation {var_key} by {a.by} on {_fmt(a.date)}"],
+            (),
+        )
 
     def combine(parts) -> Outcome:
         """Strong Kleene ``all`` of (verdict or None, reason, missing, inputs, assumed) parts."""
@@ -224,8 +256,9 @@ def _biomarker(params: dict) -> Node:
                 if v is NOT_MET:
                     return combine(parts)
             if untested:
-                parts.append((None, f"{', '.join(untested)} not tested", [f"{n} status" for n in untested],
-                              ["biomarkers"], ()))
+                parts.append(
+                    (None, f"{', '.join(untested)} not tested", [f"{n} status" for n in untested], ["biomarkers"], ())
+                )
             if not parts or all(p[0] is NOT_MET for p in parts):
                 parts.append((NOT_MET, f"{', '.join(negative) or 'none'} negative", [], ["biomarkers"], ()))
             return combine(parts)
@@ -234,25 +267,52 @@ def _biomarker(params: dict) -> Node:
         parts = []
         must = [n for n in untested if _bm_key(n.split()[0]) in named]
         if must:
-            parts.append((None, f"{', '.join(must)} not tested (named by the registry: a recorded result is needed)",
-                          [f"{n} status" for n in must], ["biomarkers"], ()))
+            parts.append(
+                (
+                    None,
+                    f"{', '.join(must)} not tested (named by the registry: a recorded result is needed)",
+                    [f"{n} status" for n in must],
+                    ["biomarkers"],
+                    (),
+                )
+            )
         if judge:
             parts.append(judged(ctx, judge))
         others = [n for n in untested if n not in must]
         if others and att_key is not None:
             a, assumed, spec = answer(ctx, att_key)
             if assumed:
-                parts.append((MET if spec.favourable else NOT_MET,
-                              f"assumed attested ({att_key} = {str(spec.favourable).lower()})", [], [], (att_key,)))
+                parts.append(
+                    (
+                        MET if spec.favourable else NOT_MET,
+                        f"assumed attested ({att_key} = {str(spec.favourable).lower()})",
+                        [],
+                        [],
+                        (att_key,),
+                    )
+                )
             elif a is not None:
                 ok = a.value == spec.favourable
-                parts.append((MET if ok else NOT_MET,
-                              f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
-                              f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", [],
-                              ["biomarkers", f"attestation {att_key} by {a.by} on {_fmt(a.date)}"], ()))
+                parts.append(
+                    (
+                        MET if ok else NOT_MET,
+                        f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
+                        f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})",
+                        [],
+                        ["biomarkers", f"attestation {att_key} by {a.by} on {_fmt(a.date)}"],
+                        (),
+                    )
+                )
             else:
-                parts.append((None, f"{', '.join(others)} not tested, and no attestation {att_key} ({spec.question})",
-                              [f"{n} status" for n in others] + [f"attestation {att_key}"], ["biomarkers"], ()))
+                parts.append(
+                    (
+                        None,
+                        f"{', '.join(others)} not tested, and no attestation {att_key} ({spec.question})",
+                        [f"{n} status" for n in others] + [f"attestation {att_key}"],
+                        ["biomarkers"],
+                        (),
+                    )
+                )
         elif others:
             parts.append((None, f"{', '.join(others)} not tested", [f"{n} status" for n in others], ["biomarkers"], ()))
         if not parts:
@@ -273,8 +333,13 @@ def _studies(params: dict) -> Node:
         if studies is None:
             return unknown("participation in other studies not recorded", ["studies (an empty list if none)"])
         start = ctx.as_of - dt.timedelta(days=days)
-        hits = [s for s in studies if (not params.get("interventional_only", True) or s.interventional)
-                and s.start <= ctx.as_of and (s.end is None or s.end >= start)]
+        hits = [
+            s
+            for s in studies
+            if (not params.get("interventional_only", True) or s.interventional)
+            and s.start <= ctx.as_of
+            and (s.end is None or s.end >= start)
+        ]
         if hits:
             return met(lambda: f"in study {hits[0].name} within {days} days", ["studies"])
         return not_met(lambda: f"no interventional study within {days} days", ["studies"])
@@ -314,10 +379,13 @@ def _clinical_score(params: dict) -> Node:
             return unknown(lambda: f"{name} not recorded", [f"clinical_findings.{name}"])
         if "in" in params:
             ok = v in params["in"]
-            return (met if ok else not_met)(lambda: f"{name} {v} (required one of {', '.join(params['in'])})", [f"clinical_findings.{name}"])
+            return (met if ok else not_met)(
+                lambda: f"{name} {v} (required one of {', '.join(params['in'])})", [f"clinical_findings.{name}"]
+            )
         ok = _op(params["op"])(v, params["value"])
-        return (met if ok else not_met)(lambda: f"{name} {v} ({params['op']} {params['value']}: {'yes' if ok else 'no'})",
-                                        [f"clinical_findings.{name}"])
+        return (met if ok else not_met)(
+            lambda: f"{name} {v} ({params['op']} {params['value']}: {'yes' if ok else 'no'})",
+            [f"clinical_findings.{name}"],
+        )
 
     return node
-

@@ -58,21 +58,30 @@ def _diagnosis(params: dict) -> Node:
         if c is None:
             return unknown("cancer diagnosis not recorded", ["cancer.diagnosis"])
         if c.diagnosis not in allowed:
-            return not_met(lambda: f"diagnosis {c.diagnosis}, required {', '.join(sorted(allowed))}", ["cancer.diagnosis"])
+            return not_met(
+                lambda: f"diagnosis {c.diagnosis}, required {', '.join(sorted(allowed))}", ["cancer.diagnosis"]
+            )
         parts = [f"diagnosis {c.diagnosis}"]
         if conf:
             if c.confirmation is None:
-                return unknown(lambda: f"diagnosis {c.diagnosis}; how it was confirmed is not recorded",
-                               ["cancer.confirmation"], ["cancer.diagnosis"])
+                return unknown(
+                    lambda: f"diagnosis {c.diagnosis}; how it was confirmed is not recorded",
+                    ["cancer.confirmation"],
+                    ["cancer.diagnosis"],
+                )
             if c.confirmation not in conf:
-                return not_met(lambda: f"{c.diagnosis} confirmed by {c.confirmation}, required {' or '.join(sorted(conf))}",
-                               ["cancer.confirmation"])
+                return not_met(
+                    lambda: f"{c.diagnosis} confirmed by {c.confirmation}, required {' or '.join(sorted(conf))}",
+                    ["cancer.confirmation"],
+                )
             parts.append(f"confirmed by {c.confirmation}")
         if hist:
             if c.histology is None:
                 return unknown(lambda: f"diagnosis {c.diagnosis}; histology not recorded", ["cancer.histology"])
             if not any(h in c.histology.lower() for h in hist):
-                return not_met(lambda: f"histology {c.histology!r} is not one of {', '.join(hist)}", ["cancer.histology"])
+                return not_met(
+                    lambda: f"histology {c.histology!r} is not one of {', '.join(hist)}", ["cancer.histology"]
+                )
             parts.append(f"histology {c.histology}")
         return met(", ".join(parts), ["cancer"])
 
@@ -89,7 +98,9 @@ def _stage(params: dict) -> Node:
         if c is None or c.stage is None:
             return unknown("stage not recorded", ["cancer.stage"])
         ok = c.stage.upper() in allowed
-        return (met if ok else not_met)(lambda: f"stage {c.stage} (required {', '.join(sorted(allowed))})", ["cancer.stage"])
+        return (met if ok else not_met)(
+            lambda: f"stage {c.stage} (required {', '.join(sorted(allowed))})", ["cancer.stage"]
+        )
 
     return node
 
@@ -116,8 +127,12 @@ def _performance(params: dict) -> Node:
             as_of = ctx.as_of
             recs = [r for r in recs if (as_of - r.date).days <= days]
         if not recs:
-            return Outcome(UNKNOWN, lambda: f"no {scale} score{'' if days is None else f' within {days} days'}", (),
-                           (f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}",))
+            return Outcome(
+                UNKNOWN,
+                lambda: f"no {scale} score{'' if days is None else f' within {days} days'}",
+                (),
+                (f"performance ({scale} or its equivalent){'' if days is None else f' within {days} days'}",),
+            )
         # the latest date; on that date a score on the asked scale, else the first recorded
         last = recs[-1].date
         r = None
@@ -128,8 +143,12 @@ def _performance(params: dict) -> Node:
         verdicts = {(lo is None or v >= lo) and (hi is None or v <= hi) for v in possible}
         src = f"{r.scale} {r.score} on {_fmt(r.date)}"
         if len(verdicts) > 1:
-            return Outcome(UNKNOWN, lambda: f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
-                           (src,), (f"a {scale} score",))
+            return Outcome(
+                UNKNOWN,
+                lambda: f"{src} corresponds to {scale} {sorted(possible)}: cannot decide {need}",
+                (src,),
+                (f"a {scale} score",),
+            )
 
         def why() -> str:
             conv = "" if r.scale == scale else f" (= {scale} {'/'.join(map(str, sorted(possible)))}, Oken 1982)"
@@ -167,8 +186,10 @@ def _pregnancy_test(params: dict) -> Node:
             missing = [f"negative pregnancy test within {days} days" if days else "pregnancy test"]
             if rep is None or rep.childbearing_potential is None:
                 missing.insert(0, "reproductive.childbearing_potential")
-            return unknown(lambda: "no pregnancy test" + ("" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"),
-                           missing)
+            return unknown(
+                lambda: "no pregnancy test" + ("" if days is None else f" within {days} days of {_fmt(ctx.as_of)}"),
+                missing,
+            )
         src = f"pregnancy test {t.result} on {_fmt(t.date)}"
         return (met if t.result == "negative" else not_met)(src, [src])
 
@@ -188,10 +209,16 @@ def _pregnant(params: Any) -> Node:
         if rep is not None and rep.childbearing_potential is False and rep.lactating is False:
             return not_met("no childbearing potential, not lactating", ["reproductive"])
         t = rep.pregnancy_test if rep else None
-        if rep is not None and rep.lactating is False and t is not None and t.result == "negative" \
-                and 0 <= (ctx.as_of - t.date).days <= 14:
+        if (
+            rep is not None
+            and rep.lactating is False
+            and t is not None
+            and t.result == "negative"
+            and 0 <= (ctx.as_of - t.date).days <= 14
+        ):
             return not_met(lambda: f"negative pregnancy test on {_fmt(t.date)}, not lactating", ["reproductive"])
-        return unknown("pregnancy and lactation status not recorded", ["reproductive.pregnant", "reproductive.lactating"])
+        return unknown(
+            "pregnancy and lactation status not recorded", ["reproductive.pregnant", "reproductive.lactating"]
+        )
 
     return node
-

@@ -49,8 +49,13 @@ def _assessment_within(params: dict) -> Node:
         last = max(scans, key=lambda a: a.date)
         age = (ctx.as_of - last.date).days
         ok = age <= days
-        return (met if ok else not_met)(lambda: f"{label}latest {last.modality} on {_fmt(last.date)}, {age} days before "
-                                        f"screening (required within {days})", [f"assessment {_fmt(last.date)}"])
+        return (met if ok else not_met)(
+            lambda: (
+                f"{label}latest {last.modality} on {_fmt(last.date)}, {age} days before "
+                f"screening (required within {days})"
+            ),
+            [f"assessment {_fmt(last.date)}"],
+        )
 
     return node
 
@@ -70,14 +75,17 @@ def _range_check(name: str, lo: int | None, hi: int | None, rng: dict) -> tuple[
     ok_lo = (mn is None or lo >= mn) and (mx is None or lo <= mx)
     ok_hi = (mn is None or hi >= mn) and (mx is None or hi <= mx)
     if ok_lo == ok_hi:
+
         def decided() -> str:
             txt, req = txt_req()
             return f"{txt} (required {req})"
+
         return ok_lo, decided
 
     def undecided() -> str:
         txt, req = txt_req()
         return f"{txt}: cannot decide {req}"
+
     return None, undecided
 
 
@@ -87,8 +95,18 @@ def _disease(params: dict) -> Node:
     sites, organs and intracranial sites, progression, the largest lesion and measurable lesions.
     Lesions the protocol's counting leaves out (treated before enrolment) are out of every count
     shown and judged, and the reason names them."""
-    _check_keys(params, {"counted", "sites", "organs", "intracranial_sites", "progression_detected",
-                         "largest_mm", "measurable_counted"})
+    _check_keys(
+        params,
+        {
+            "counted",
+            "sites",
+            "organs",
+            "intracranial_sites",
+            "progression_detected",
+            "largest_mm",
+            "measurable_counted",
+        },
+    )
 
     def node(ctx: Context) -> Outcome:
         ds = _disease_state(ctx)
@@ -97,8 +115,14 @@ def _disease(params: dict) -> Node:
         inputs = ds.inputs
         checks: list[tuple[bool | None, Any]] = []
         extra_missing: list[str] = []
-        treated = (f" ({', '.join(f'{lid}: {how}' for lid, how in zip(ds.treated_uncounted, ds.treated_how))}; "
-                   "treated before enrolment, not counted)") if ds.treated_uncounted else ""
+        treated = (
+            (
+                f" ({', '.join(f'{lid}: {how}' for lid, how in zip(ds.treated_uncounted, ds.treated_how))}; "
+                "treated before enrolment, not counted)"
+            )
+            if ds.treated_uncounted
+            else ""
+        )
         n_c, n_u = len(ds.counted), len(ds.uncertain)
         if "counted" in params:
             ok, why = _range_check("lesions", n_c, n_c + n_u, params["counted"])
@@ -113,8 +137,14 @@ def _disease(params: dict) -> Node:
         if "organs" in params:
             checks.append(_range_check("organs", ds.organs, ds.organs_max, params["organs"]))
         if "intracranial_sites" in params:
-            extra = f" ({', '.join(ds.intracranial_uncounted)} treated before enrolment, not counted)" if ds.intracranial_uncounted else ""
-            ok, why = _range_check("intracranial sites", ds.intracranial_sites, ds.intracranial_sites, params["intracranial_sites"])
+            extra = (
+                f" ({', '.join(ds.intracranial_uncounted)} treated before enrolment, not counted)"
+                if ds.intracranial_uncounted
+                else ""
+            )
+            ok, why = _range_check(
+                "intracranial sites", ds.intracranial_sites, ds.intracranial_sites, params["intracranial_sites"]
+            )
             checks.append((ok, lambda why=why, extra=extra: reason_text(why) + extra))
         if "progression_detected" in params:
             want = params["progression_detected"]
@@ -128,8 +158,9 @@ def _disease(params: dict) -> Node:
             cmp_, op_txt = _op(r.get("op", "<=")), r.get("op", "<=")
             if r.get("nodes") == "long_axis":
                 # the maximum diameter: a node's long axis (its short axis is only a lower bound)
-                findings = {f.lesion: f for a in ctx.patient.assessments or () if a.date == ds.judged_scan
-                            for f in a.findings}
+                findings = {
+                    f.lesion: f for a in ctx.patient.assessments or () if a.date == ds.judged_scan for f in a.findings
+                }
                 sized, node_missing = [], []
                 for s in ds.lesions:
                     if s.lesion not in ds.counted:
@@ -147,18 +178,30 @@ def _disease(params: dict) -> Node:
                 over = [x for x in sized if x[1] is not None and not cmp_(x[1], r["max"])]
                 if over:
                     lid, mm, how = max(over, key=lambda x: x[1])
-                    checks.append((False, f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
-                                          f"{op_txt} {r['max']:g} mm)"))
+                    checks.append(
+                        (
+                            False,
+                            f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
+                            f"{op_txt} {r['max']:g} mm)",
+                        )
+                    )
                 elif any(x[1] is None for x in sized):
                     checks.append((None, "size of a counted lesion not recorded"))
                 elif node_missing:
                     nm = ", ".join(node_missing)
                     checks.append((None, f"maximum diameter (long_axis_mm) of counted node(s) {nm} not recorded"))
-                    extra_missing.extend(f"long_axis_mm of lymph node {n} at {_fmt(ds.judged_scan)}" for n in node_missing)
+                    extra_missing.extend(
+                        f"long_axis_mm of lymph node {n} at {_fmt(ds.judged_scan)}" for n in node_missing
+                    )
                 elif sized:
                     lid, mm, how = max(sized, key=lambda x: x[1])
-                    checks.append((True, f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
-                                         f"{op_txt} {r['max']:g} mm)"))
+                    checks.append(
+                        (
+                            True,
+                            f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
+                            f"{op_txt} {r['max']:g} mm)",
+                        )
+                    )
                 else:
                     checks.append((True, "no counted lesion to size"))
             else:
@@ -184,8 +227,14 @@ def _disease(params: dict) -> Node:
                 if (is_node and s.size_mm >= 15) or (not is_node and s.size_mm >= 10):
                     n_meas += 1
             ok = n_meas >= params["measurable_counted"].get("min", 1)
-            checks.append((ok, f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
-                               "bone only with a soft-tissue component)"))
+            checks.append(
+                (
+                    ok,
+                    f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
+                    "bone only with a soft-tissue component)",
+                )
+            )
+
         def reason() -> str:
             return "; ".join(w if w.__class__ is str else w() for _, w in checks) + treated
 
@@ -204,11 +253,16 @@ _NOT_THORACIC_HILUM = re.compile(r"hepat|liver|porta|renal|kidney|splen|biliar|b
 _THORAX = re.compile(
     r"mediastin|subcarinal|paratrache|pretrache|aorto-?pulmonary|prevascular|para-?o?esophag|pulmonary ligament|"
     r"interlobar|intrapulmonary|peribronch|bronch|internal mammary|intercostal|pericardi|cardiophrenic|"
-    r"chest wall|\bribs?\b|stern(um|al)|thora(x|cic)|\bstation\s*(1[0-4]|[2-9])|\b(1[0-4]|[2-9])[LR]\b", re.I)
+    r"chest wall|\bribs?\b|stern(um|al)|thora(x|cic)|\bstation\s*(1[0-4]|[2-9])|\b(1[0-4]|[2-9])[LR]\b",
+    re.I,
+)
 _HILUM = re.compile(r"\bhil(ar|um)\b", re.I)
 _THORACIC_VERTEBRA = re.compile(r"\bT(1[0-2]|[1-9])\b")
-_SPINE = re.compile(r"vertebra|\bspin(e|al)\b|sacr(um|al)|coccy|\b(cervical|thoracic|lumbar|lumbosacral|"
-                    r"thoracolumbar|cervicothoracic)\b|\b(C[1-7]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])\b", re.I)
+_SPINE = re.compile(
+    r"vertebra|\bspin(e|al)\b|sacr(um|al)|coccy|\b(cervical|thoracic|lumbar|lumbosacral|"
+    r"thoracolumbar|cervicothoracic)\b|\b(C[1-7]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])\b",
+    re.I,
+)
 
 
 def names_region(region: str, organ: str | None, where: str | None) -> bool:
@@ -279,8 +333,11 @@ def _lesions_in_organs(params: dict) -> Node:
             if inside:
                 return met(lambda: f"{', '.join(where(s) for s in inside)} {region}", list(ds.inputs))
         if maybe:
-            return unknown(lambda: f"{', '.join(where(s) for s in maybe)}: may lie {region} (review)",
-                           [f"whether lesion {s.lesion} is {region}" for s in maybe], list(ds.inputs))
+            return unknown(
+                lambda: f"{', '.join(where(s) for s in maybe)}: may lie {region} (review)",
+                [f"whether lesion {s.lesion} is {region}" for s in maybe],
+                list(ds.inputs),
+            )
         return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}", list(ds.inputs))
 
     return node
@@ -288,8 +345,10 @@ def _lesions_in_organs(params: dict) -> Node:
 
 def _brain_ids(p) -> frozenset[str]:
     """Brain lesions of the record and new ones on imaging."""
-    return frozenset([lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
-                     + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"])
+    return frozenset(
+        [lesion.id for lesion in p.lesions or () if lesion.organ == "brain"]
+        + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ == "brain"]
+    )
 
 
 @leaf("brain_metastases")
@@ -322,7 +381,9 @@ def _brain(params: dict) -> Node:
                     if f is None or f.size_mm is None:
                         missing.append(f"size of brain metastasis {lid}")
                     elif cmp_(f.size_mm, params["max_diameter_mm"]):
-                        reasons.append(f"{lid} {f.size_mm:g} mm {params.get('diameter_op', '>')} {params['max_diameter_mm']:g} mm")
+                        reasons.append(
+                            f"{lid} {f.size_mm:g} mm {params.get('diameter_op', '>')} {params['max_diameter_mm']:g} mm"
+                        )
                         decided = True
             if "total_volume_cc" in params:
                 vols = [latest[lid].volume_cc if lid in latest else None for lid in ids]
@@ -337,7 +398,10 @@ def _brain(params: dict) -> Node:
                 return met("; ".join(reasons), ["lesions", "assessments"])
             if missing:
                 return unknown("brain metastasis size not recorded", missing)
-            return not_met(lambda: f"{len(ids)} brain metastasis(es), none over the size or volume limits", ["lesions", "assessments"])
+            return not_met(
+                lambda: f"{len(ids)} brain metastasis(es), none over the size or volume limits",
+                ["lesions", "assessments"],
+            )
         if ids:
             return met(lambda: f"brain metastases: {', '.join(sorted(ids))}", ["lesions"])
         return not_met("no brain metastases recorded", ["lesions"])
@@ -364,6 +428,7 @@ def _organ_involved(params: dict) -> Node:
         p = ctx.patient
         if p.lesions is None:
             return unknown("lesions not recorded", ["lesions"])
+
         def make() -> list[str]:
             found = [lesion.id for lesion in p.lesions if lesion.organ in organs and lesion.kind in kinds]
             return found + [f.lesion for a in p.assessments or () for f in a.findings if f.new and f.organ in organs]
@@ -372,22 +437,34 @@ def _organ_involved(params: dict) -> Node:
         if hits and region is not None:
             lesion_map = ctx.patient_memo("lesion_map", p.lesion_map)
             ids = list(dict.fromkeys(hits))
-            placed = {lid: (lesion_map[lid].organ, lesion_map[lid].location or lesion_map[lid].node_region)
-                      if lid in lesion_map else (None, None) for lid in ids}
+            placed = {
+                lid: (lesion_map[lid].organ, lesion_map[lid].location or lesion_map[lid].node_region)
+                if lid in lesion_map
+                else (None, None)
+                for lid in ids
+            }
             inside = [lid for lid in ids if names_region(region, *placed[lid])]
             if inside:
-                return met(lambda: f"{', '.join(f'{lid} ({placed[lid][1]})' for lid in inside)} in the {region}",
-                           ["lesions"])
+                return met(
+                    lambda: f"{', '.join(f'{lid} ({placed[lid][1]})' for lid in inside)} in the {region}", ["lesions"]
+                )
             unplaced = [lid for lid in ids if not placed[lid][1]]
             if unplaced:
-                return unknown(lambda: f"location of {', '.join(unplaced)} not recorded: in the {region} or not",
-                               [f"location of lesion {lid} (in the {region}?)" for lid in unplaced], ["lesions"])
-            return not_met(lambda: f"no lesion in the {region} ({', '.join(f'{lid}: {placed[lid][1]}' for lid in ids)})",
-                           ["lesions"])
+                return unknown(
+                    lambda: f"location of {', '.join(unplaced)} not recorded: in the {region} or not",
+                    [f"location of lesion {lid} (in the {region}?)" for lid in unplaced],
+                    ["lesions"],
+                )
+            return not_met(
+                lambda: f"no lesion in the {region} ({', '.join(f'{lid}: {placed[lid][1]}' for lid in ids)})",
+                ["lesions"],
+            )
         if hits:
             return met(lambda: f"{', '.join(sorted(set(hits)))} in {', '.join(sorted(organs))}", ["lesions"])
-        return not_met(lambda: f"no lesion in {', '.join(sorted(organs))}"
-                       + (f" (none in the {region})" if region else ""), ["lesions"])
+        return not_met(
+            lambda: f"no lesion in {', '.join(sorted(organs))}" + (f" (none in the {region})" if region else ""),
+            ["lesions"],
+        )
 
     return node
 
@@ -408,4 +485,3 @@ def _has_mets(params: Any) -> Node:
         return not_met("no metastasis recorded", ["lesions"])
 
     return node
-

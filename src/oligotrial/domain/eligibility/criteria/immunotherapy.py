@@ -32,13 +32,18 @@ def _io_resistance(params: dict) -> Node:
     line has no usable scans, the best response when the progression came after the primary
     window and neither the record nor the scans give the response."""
     _check_keys(params, {"primary_min_days", "acquired_min_days", "primary_window", "acquired_window"})
-    if ("primary_min_days" in params) == ("primary_window" in params) or \
-            ("acquired_min_days" in params) == ("acquired_window" in params):
+    if ("primary_min_days" in params) == ("primary_window" in params) or ("acquired_min_days" in params) == (
+        "acquired_window" in params
+    ):
         raise ValueError("give primary_min_days or primary_window, and acquired_min_days or acquired_window")
-    p_res = _period_resolver({"days": params["primary_min_days"]} if "primary_min_days" in params
-                             else {"window": params["primary_window"]})
-    a_res = _period_resolver({"days": params["acquired_min_days"]} if "acquired_min_days" in params
-                             else {"window": params["acquired_window"]})
+    p_res = _period_resolver(
+        {"days": params["primary_min_days"]} if "primary_min_days" in params else {"window": params["primary_window"]}
+    )
+    a_res = _period_resolver(
+        {"days": params["acquired_min_days"]}
+        if "acquired_min_days" in params
+        else {"window": params["acquired_window"]}
+    )
 
     def node(ctx: Context) -> Outcome:
         p_per, a_per = p_res(ctx), a_res(ctx)
@@ -48,7 +53,7 @@ def _io_resistance(params: dict) -> Node:
         io = [t for t in lines if "immunotherapy" in t.classes and t.start <= ctx.as_of]
         if not io:
             return not_met("no immunotherapy line recorded", ["systemic_therapy"])
-        undecided: list[tuple[Any, str, str]] = []   # (line, why, what would decide it)
+        undecided: list[tuple[Any, str, str]] = []  # (line, why, what would decide it)
         refuted: list[str] = []
         for t in io:
             # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
@@ -57,48 +62,86 @@ def _io_resistance(params: dict) -> Node:
             p_days, a_days = p_per.days_after(t.start), a_per.days_after(t.start)
             im = _line_imaging(ctx, t)
             best, best_how = t.best_response, ""
-            if best is None:   # no response recorded: the best time point on the line's scans up to its first PD
+            if best is None:  # no response recorded: the best time point on the line's scans up to its first PD
                 best = None if im.why is not None else _imaging_best(im)
                 if best is not None:
                     best, best_how = ("SD" if best == "NON-CR/NON-PD" else best), " on imaging, not recorded"
             if prog is None:
-                most = (ctx.as_of - t.start).days   # a progression not yet recorded came by the screening date
+                most = (ctx.as_of - t.start).days  # a progression not yet recorded came by the screening date
                 if most <= p_days or (best in ("CR", "PR") and most <= a_days):
-                    refuted.append(f"line {t.line}: no progression recorded; at most {most} days of immunotherapy by "
-                                   f"{_fmt(ctx.as_of)}" + (f" after a response ({best}{best_how}), not > {a_days}"
-                                                           if most > p_days else f", not > {p_days}")
-                                   + ": neither primary nor acquired resistance")
+                    refuted.append(
+                        f"line {t.line}: no progression recorded; at most {most} days of immunotherapy by "
+                        f"{_fmt(ctx.as_of)}"
+                        + (
+                            f" after a response ({best}{best_how}), not > {a_days}"
+                            if most > p_days
+                            else f", not > {p_days}"
+                        )
+                        + ": neither primary nor acquired resistance"
+                    )
                 elif im.why is None:
                     # the record's response history decides: no progression on the line's scans
                     last = im.points[-1][0]
-                    refuted.append(f"line {t.line}: no progression on immunotherapy (best response {best}{best_how}; "
-                                   f"no PD on its scans up to {_fmt(last)}, none recorded)")
+                    refuted.append(
+                        f"line {t.line}: no progression on immunotherapy (best response {best}{best_how}; "
+                        f"no PD on its scans up to {_fmt(last)}, none recorded)"
+                    )
                 else:
-                    undecided.append((t, f"line {t.line}: progression on line {t.line} not recorded and its scans "
-                                         f"cannot show one ({im.why})", "progression_date"))
+                    undecided.append(
+                        (
+                            t,
+                            f"line {t.line}: progression on line {t.line} not recorded and its scans "
+                            f"cannot show one ({im.why})",
+                            "progression_date",
+                        )
+                    )
                 continue
             exposure = (prog - t.start).days
             derived = "" if t.progression_date is not None else f"; {how}"
-            src = ([f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im))
+            src = [f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im)
             if exposure > a_days:
-                return met(lambda: f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
-                           f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}", src)
+                return met(
+                    lambda: (
+                        f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
+                        f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}"
+                    ),
+                    src,
+                )
             if exposure > p_days and best in ("SD", "PD"):
-                return met(lambda: f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
-                           f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}", src)
+                return met(
+                    lambda: (
+                        f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
+                        f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}"
+                    ),
+                    src,
+                )
             if exposure > p_days and best is None:
-                undecided.append((t, f"line {t.line}: progression after {exposure} days (> {p_days}){derived}, but best "
-                                     f"response to line {t.line} not recorded"
-                                     + (f" and its scans cannot show it ({im.why})" if im.why else ""), "best_response"))
+                undecided.append(
+                    (
+                        t,
+                        f"line {t.line}: progression after {exposure} days (> {p_days}){derived}, but best "
+                        f"response to line {t.line} not recorded"
+                        + (f" and its scans cannot show it ({im.why})" if im.why else ""),
+                        "best_response",
+                    )
+                )
             elif exposure > p_days:
-                refuted.append(f"line {t.line}: response {best}{best_how}, progression after {exposure} days (not > "
-                               f"{a_days}): neither primary nor acquired resistance")
+                refuted.append(
+                    f"line {t.line}: response {best}{best_how}, progression after {exposure} days (not > "
+                    f"{a_days}): neither primary nor acquired resistance"
+                )
             else:
-                refuted.append(f"line {t.line}: progression after {exposure} days of immunotherapy (not > {p_days}){derived}")
+                refuted.append(
+                    f"line {t.line}: progression after {exposure} days of immunotherapy (not > {p_days}){derived}"
+                )
         if undecided:
-            return unknown(lambda: "; ".join(why for _, why, _ in undecided),
-                           [f"systemic_therapy line {t.line} {what}" for t, _, what in undecided])
-        return not_met(lambda: "; ".join(refuted) or "progression on immunotherapy does not meet the resistance definition",
-                       ["systemic_therapy", "assessments"])
+            return unknown(
+                lambda: "; ".join(why for _, why, _ in undecided),
+                [f"systemic_therapy line {t.line} {what}" for t, _, what in undecided],
+            )
+        return not_met(
+            lambda: "; ".join(refuted) or "progression on immunotherapy does not meet the resistance definition",
+            ["systemic_therapy", "assessments"],
+        )
 
     return node

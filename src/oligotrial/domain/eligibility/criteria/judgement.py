@@ -40,17 +40,25 @@ def _attested(arg: Any) -> Node:
         if hit is None or hit[0] is not proto:
             spec = proto.attestation_key(key)
             hit = per_protocol[id(proto)] = (
-                proto, spec,
+                proto,
+                spec,
                 Outcome(UNKNOWN, f"needs {spec.by}'s attestation: {spec.question}", (), missing),
-                Outcome(MET if spec.favourable else NOT_MET,
-                        f"assumed attested ({key} = {str(spec.favourable).lower()})", (), (), (key,)))
+                Outcome(
+                    MET if spec.favourable else NOT_MET,
+                    f"assumed attested ({key} = {str(spec.favourable).lower()})",
+                    (),
+                    (),
+                    (key,),
+                ),
+            )
         a = _attestations(ctx).get(key)
         if a is None:
             # --assume-attested fills only what no one has answered: a recorded answer stands
             return hit[3] if ctx.assume_attested else hit[2]
         src = _attestation_text(ctx, a)
-        return Outcome(MET if a.value else NOT_MET,
-                       lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", (src,))
+        return Outcome(
+            MET if a.value else NOT_MET, lambda: f"{key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})", (src,)
+        )
 
     return node
 
@@ -65,4 +73,3 @@ def _informational(text: Any) -> Node:
         return not_applicable(text)
 
     return node
-

@@ -38,8 +38,7 @@ def _lab_text(ctx: Context, lab, unit: str) -> str:
 
 @leaf("lab")
 def _lab(params: dict) -> Node:
-    _check_keys(params, {"test", "op", "value", "x_uln", "x_lln", "days", "window", "unit", "label"},
-                {"test", "op"})
+    _check_keys(params, {"test", "op", "value", "x_uln", "x_lln", "days", "window", "unit", "label"}, {"test", "op"})
     test, opname = params["test"], params["op"]
     cmp_ = _op(opname)
     value, x_uln, x_lln = params.get("value"), params.get("x_uln"), params.get("x_lln")
@@ -66,16 +65,25 @@ def _lab(params: dict) -> Node:
             return Outcome(UNKNOWN, lambda: f"no {test}{win}", (), (f"{test} result{win}",))
         src = _lab_text(ctx, lab, unit)
         if value is not None:
-            return Outcome(MET if cmp_(lab.value, value) else NOT_MET,
-                           lambda: f"{src} (required {opname} {value:g} {unit})", (src,))
+            return Outcome(
+                MET if cmp_(lab.value, value) else NOT_MET,
+                lambda: f"{src} (required {opname} {value:g} {unit})",
+                (src,),
+            )
         bound, mult, name = (lab.uln, x_uln, "ULN") if x_uln is not None else (lab.lln, x_lln, "LLN")
         if bound is None:
-            return Outcome(UNKNOWN, lambda: f"{src}: the reporting lab's {name} is not recorded", (src,),
-                           (f"{name.lower()} of the {test} result on {_fmt(lab.date)}",))
+            return Outcome(
+                UNKNOWN,
+                lambda: f"{src}: the reporting lab's {name} is not recorded",
+                (src,),
+                (f"{name.lower()} of the {test} result on {_fmt(lab.date)}",),
+            )
         limit = bound * mult
-        return Outcome(MET if cmp_(lab.value, limit) else NOT_MET,
-                       lambda: f"{src} = {lab.value / bound:.2f} x {name} (required {opname} {mult:g} x {name} = {limit:g})",
-                       (src,))
+        return Outcome(
+            MET if cmp_(lab.value, limit) else NOT_MET,
+            lambda: f"{src} = {lab.value / bound:.2f} x {name} (required {opname} {mult:g} x {name} = {limit:g})",
+            (src,),
+        )
 
     return node
 
@@ -101,7 +109,9 @@ def _lab_normal(params: dict) -> Node:
                 missing.append(f"reference range (lln and uln) of {test} on {_fmt(lab.date)}")
                 continue
             lo, hi = lab.lln * (1 - tol / 100), lab.uln * (1 + tol / 100)
-            src = f"{test} {lab.value:g} on {_fmt(lab.date)} (range {lab.lln:g}-{lab.uln:g}, +/-{tol:g}%: {lo:g}-{hi:g})"
+            src = (
+                f"{test} {lab.value:g} on {_fmt(lab.date)} (range {lab.lln:g}-{lab.uln:g}, +/-{tol:g}%: {lo:g}-{hi:g})"
+            )
             inputs.append(src)
             (reasons if lo - 1e-9 <= lab.value <= hi + 1e-9 else bad).append(src)
         if bad:
@@ -146,16 +156,22 @@ def _crcl(params: dict) -> Node:
         sexes = [p.sex] if p.sex in ("female", "male") else ["female", "male"]
         if missing:
             return unknown(lambda: "Cockcroft-Gault creatinine clearance needs " + ", ".join(missing), missing)
-        vals = {s: scores.cockcroft_gault_ml_min(age_years=age, weight_kg=wt.weight_kg,
-                                                  creatinine_umol_l=cr.value, sex=s) for s in sexes}
+        vals = {
+            s: scores.cockcroft_gault_ml_min(age_years=age, weight_kg=wt.weight_kg, creatinine_umol_l=cr.value, sex=s)
+            for s in sexes
+        }
         verdicts = {cmp_(v, value) for v in vals.values()}
-        inputs = [f"creatinine {cr.value:g} umol/L on {_fmt(cr.date)}", f"weight {wt.weight_kg:g} kg on {_fmt(wt.date)}",
-                  f"age {age}"]
+        inputs = [
+            f"creatinine {cr.value:g} umol/L on {_fmt(cr.date)}",
+            f"weight {wt.weight_kg:g} kg on {_fmt(wt.date)}",
+            f"age {age}",
+        ]
         shown = ", ".join(f"{v:.1f} mL/min ({s})" for s, v in vals.items())
         if len(verdicts) > 1:
             return unknown(lambda: f"Cockcroft-Gault {shown}: depends on sex", ["sex (female or male)"], inputs)
         return (met if verdicts.pop() else not_met)(
-            f"Cockcroft-Gault creatinine clearance {shown} (required {need})", inputs)
+            f"Cockcroft-Gault creatinine clearance {shown} (required {need})", inputs
+        )
 
     return node
 
@@ -172,23 +188,35 @@ def _child_pugh(params: dict) -> Node:
         cf = ctx.patient.clinical_findings
         if cf is not None and cf.child_pugh is not None:
             ok = cmp_(cf.child_pugh, value)
-            return (met if ok else not_met)(lambda: f"Child-Pugh {cf.child_pugh} (recorded score; required {opname} {value})",
-                                            ["clinical_findings.child_pugh"])
+            return (met if ok else not_met)(
+                lambda: f"Child-Pugh {cf.child_pugh} (recorded score; required {opname} {value})",
+                ["clinical_findings.child_pugh"],
+            )
         bil = _latest_lab(ctx, "total_bilirubin", days)
         alb = _latest_lab(ctx, "albumin", days)
         inr = _latest_lab(ctx, "inr", days)
         cp = scores.child_pugh(
-            bilirubin_umol_l=bil.value if bil else None, albumin_g_l=alb.value if alb else None,
+            bilirubin_umol_l=bil.value if bil else None,
+            albumin_g_l=alb.value if alb else None,
             inr=inr.value if inr else None,
-            ascites=cf.ascites if cf else None, encephalopathy=cf.encephalopathy if cf else None)
+            ascites=cf.ascites if cf else None,
+            encephalopathy=cf.encephalopathy if cf else None,
+        )
         verdicts = {cmp_(s, value) for s in cp.possible}
         inputs = [f"{k} {v} point(s)" for k, v in cp.points.items() if v is not None]
         if len(verdicts) > 1:
-            return unknown(lambda: f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: "
-                           f"missing {', '.join(cp.missing)}", [f"{m} (Child-Pugh part)" for m in cp.missing], inputs)
-        shown = (f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})" if cp.known else
-                 f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}")
+            return unknown(
+                lambda: (
+                    f"Child-Pugh between {min(cp.possible)} and {max(cp.possible)}: missing {', '.join(cp.missing)}"
+                ),
+                [f"{m} (Child-Pugh part)" for m in cp.missing],
+                inputs,
+            )
+        shown = (
+            f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})"
+            if cp.known
+            else f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}"
+        )
         return (met if verdicts.pop() else not_met)(f"{shown}; required {opname} {value}", inputs)
 
     return node
-

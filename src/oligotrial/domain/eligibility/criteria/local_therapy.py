@@ -46,13 +46,20 @@ def _local_therapy_within(params: dict) -> Node:
         days = window(ctx)
         items = ctx.patient.local_therapies
         if items is None:
-            return unknown(lambda: f"local treatment history not recorded: local_therapies ({'/'.join(kinds)}) "
-                                   f"of the last {days} days decides it", src)
+            return unknown(
+                lambda: (
+                    f"local treatment history not recorded: local_therapies ({'/'.join(kinds)}) "
+                    f"of the last {days} days decides it"
+                ),
+                src,
+            )
         start = ctx.as_of - dt.timedelta(days=days)
         hits = [t for t in items if t.kind in kinds and start <= t.date <= ctx.as_of]
         if hits:
-            return met(lambda: f"local treatment within {days} days: "
-                               + ", ".join(f"{t.kind} {_fmt(t.date)}" for t in hits), src)
+            return met(
+                lambda: f"local treatment within {days} days: " + ", ".join(f"{t.kind} {_fmt(t.date)}" for t in hits),
+                src,
+            )
         return not_met(lambda: f"no local treatment ({'/'.join(kinds)}) within {days} days", src)
 
     return node

@@ -30,8 +30,13 @@ def _rt_history(params: Any) -> Node:
         prior = [c for c in rts if c.start <= ctx.as_of]
         if prior:
             c = prior[0]
-            return met(lambda: f"prior radiotherapy from {_fmt(c.start)}"
-                       f"{'' if c.dose_gy is None else f' ({c.dose_gy:g} Gy/{c.fractions})'}", ["radiotherapy"])
+            return met(
+                lambda: (
+                    f"prior radiotherapy from {_fmt(c.start)}"
+                    f"{'' if c.dose_gy is None else f' ({c.dose_gy:g} Gy/{c.fractions})'}"
+                ),
+                ["radiotherapy"],
+            )
         return not_met("no prior radiotherapy", ["radiotherapy"])
 
     return node
@@ -50,9 +55,13 @@ def _rt_overlap(params: Any) -> Node:
         if hit:
             return met(lambda: f"prior radiotherapy to {', '.join(hit)}", ["radiotherapy"])
         if region_only and counted:
-            return unknown(lambda: f"prior radiotherapy to region {region_only[0].region!r}: overlap with "
-                           f"{', '.join(sorted(counted))} needs review", ["lesions treated by each prior course"])
+            return unknown(
+                lambda: (
+                    f"prior radiotherapy to region {region_only[0].region!r}: overlap with "
+                    f"{', '.join(sorted(counted))} needs review"
+                ),
+                ["lesions treated by each prior course"],
+            )
         return not_met("no prior radiotherapy to the counted lesions", ["radiotherapy"])
 
     return node
-

@@ -36,13 +36,16 @@ def _line(ctx: Context, which: Any):
     """Therapy line ``which`` ("current", its number, or ``first:<class or agent>``: the
     earliest line with that class or agent, e.g. the first chemotherapy line after TKI lines),
     found once per patient."""
+
     def make():
         if which == "current":
             return reference_line(ctx.patient, ctx.as_of)
         lines = sorted(ctx.patient.systemic_therapy or (), key=lambda t: t.start)
         if isinstance(which, str) and which.startswith("first:"):
-            wanted = which[len("first:"):].lower()
-            return next((t for t in lines if t.start <= ctx.as_of and (wanted in t.classes or wanted in t.agents)), None)
+            wanted = which[len("first:") :].lower()
+            return next(
+                (t for t in lines if t.start <= ctx.as_of and (wanted in t.classes or wanted in t.agents)), None
+            )
         return next((t for t in lines if t.line == which), None)
 
     return ctx.patient_memo(("line", which), make)
@@ -55,8 +58,13 @@ def _line_or_outcome(ctx: Context, which: Any):
         return None, unknown("systemic therapy history not recorded", ["systemic_therapy"])
     t = _line(ctx, which)
     if t is None:
-        name = ("current" if which == "current" else
-                f"{which[len('first:'):]}" if isinstance(which, str) and which.startswith("first:") else f"line {which}")
+        name = (
+            "current"
+            if which == "current"
+            else f"{which[len('first:') :]}"
+            if isinstance(which, str) and which.startswith("first:")
+            else f"line {which}"
+        )
         return None, not_met(lambda: f"no {name} systemic therapy recorded", ["systemic_therapy"])
     return t, None
 
@@ -83,31 +91,61 @@ def _persistence(ctx: Context, t, need: int, responses: set[str]) -> tuple[Any, 
     if t.progression_date is not None:
         days = (t.progression_date - t.start).days
         if days < need:
-            return (NOT_MET, (f"{head}: progression recorded on {_fmt(t.progression_date)}, {days} days after the "
-                              f"start ({want} cannot have persisted {need} days)"), src, [])
+            return (
+                NOT_MET,
+                (
+                    f"{head}: progression recorded on {_fmt(t.progression_date)}, {days} days after the "
+                    f"start ({want} cannot have persisted {need} days)"
+                ),
+                src,
+                [],
+            )
         if t.best_response in allowed:
-            admits.append(((f"{head}: best response {t.best_response}, progression recorded on "
-                            f"{_fmt(t.progression_date)}, {days} days after the start (required >= {need})"), src))
+            admits.append(
+                (
+                    (
+                        f"{head}: best response {t.best_response}, progression recorded on "
+                        f"{_fmt(t.progression_date)}, {days} days after the start (required >= {need})"
+                    ),
+                    src,
+                )
+            )
     im = _line_imaging(ctx, t)
     if im.why is None:
         isrc = _imaging_srcs(t, im)
         if im.first_pd is not None and (im.first_pd - t.start).days < need:
             days = (im.first_pd - t.start).days
-            what = ("PD at the first response assessment (primary resistance)" if im.points[0][1] == "PD"
-                    else "PD")
-            return (NOT_MET, (f"{head}: {what} on {_fmt(im.first_pd)} against the baseline scan of "
-                              f"{_fmt(im.baseline)}, {days} days after the start ({want} cannot have persisted "
-                              f"{need} days)"), isrc, [])
+            what = "PD at the first response assessment (primary resistance)" if im.points[0][1] == "PD" else "PD"
+            return (
+                NOT_MET,
+                (
+                    f"{head}: {what} on {_fmt(im.first_pd)} against the baseline scan of "
+                    f"{_fmt(im.baseline)}, {days} days after the start ({want} cannot have persisted "
+                    f"{need} days)"
+                ),
+                isrc,
+                [],
+            )
         late = [(d, r) for d, r in im.before_pd() if r in allowed and (d - t.start).days >= need]
         if late:
             d, r = late[-1]
             shown = ", ".join(f"{rr} {_fmt(dd)}" for dd, rr in im.before_pd())
-            admits.insert(0, ((f"{head}: {r} on the scan of {_fmt(d)}, {(d - t.start).days} days after the start, "
-                               f"with no PD before it (RECIST 1.1 against the baseline scan of {_fmt(im.baseline)}: "
-                               f"{shown}; required >= {need} days)"), isrc))
+            admits.insert(
+                0,
+                (
+                    (
+                        f"{head}: {r} on the scan of {_fmt(d)}, {(d - t.start).days} days after the start, "
+                        f"with no PD before it (RECIST 1.1 against the baseline scan of {_fmt(im.baseline)}: "
+                        f"{shown}; required >= {need} days)"
+                    ),
+                    isrc,
+                ),
+            )
         else:
-            cannot.append(f"no scan on line {t.line} at or after day {need} shows {want} before any PD"
-                          + (f" (first PD on {_fmt(im.first_pd)})" if im.first_pd else ""))
+            cannot.append(
+                f"no scan on line {t.line} at or after day {need} shows {want} before any PD"
+                + (f" (first PD on {_fmt(im.first_pd)})" if im.first_pd else "")
+            )
     else:
         cannot.append(im.why)
     if admits:
@@ -117,8 +155,12 @@ def _persistence(ctx: Context, t, need: int, responses: set[str]) -> tuple[Any, 
         cannot.append(f"best response to line {t.line} not recorded")
     elif t.progression_date is None:
         cannot.append(f"progression on line {t.line} not recorded")
-    return (None, f"{head}: the record cannot tell: " + "; ".join(cannot), src,
-            [f"systemic_therapy line {t.line} best_response and progression_date, or follow-up imaging"])
+    return (
+        None,
+        f"{head}: the record cannot tell: " + "; ".join(cannot),
+        src,
+        [f"systemic_therapy line {t.line} best_response and progression_date, or follow-up imaging"],
+    )
 
 
 @leaf("response_persisted")
@@ -152,9 +194,13 @@ def _response_persisted(params: dict) -> Node:
             return None, "systemic therapy history not recorded", [], ["systemic_therapy"]
         t = _line(ctx, which)
         if t is None:
-            return (None, f"no {which} systemic therapy line to measure the response against", [],
-                    ["systemic_therapy", "follow-up imaging"])
-        need = window(ctx).days_after(t.start)   # a window in months: to the same day N months on
+            return (
+                None,
+                f"no {which} systemic therapy line to measure the response against",
+                [],
+                ["systemic_therapy", "follow-up imaging"],
+            )
+        need = window(ctx).days_after(t.start)  # a window in months: to the same day N months on
         return ctx.patient_memo(("persistence", t.line, t.start, need, key), _persistence, ctx, t, need, responses)
 
     def node(ctx: Context) -> Outcome:
@@ -165,7 +211,7 @@ def _response_persisted(params: dict) -> Node:
             # "the record cannot tell" goes beside the attestation's answer, with what would decide it
             return Outcome(NOT_MET if mode == "shows" else MET, why, tuple(inputs), tuple(missing))
         if mode != "decides" and (verdict is MET) == (mode == "allows"):
-            return Outcome(verdict, "", tuple(inputs))   # said once, by the other leaf beside it
+            return Outcome(verdict, "", tuple(inputs))  # said once, by the other leaf beside it
         return Outcome(verdict, why, tuple(inputs))
 
     return node
@@ -205,7 +251,9 @@ def _line_classes(params: dict) -> Node:
         if any_of is not None and not any_of & have:
             return Outcome(NOT_MET, lambda: f"{desc()} has none of {', '.join(params['any_of'])}", src)
         if agents_any_of is not None and not agents_any_of & set(t.agents):
-            return Outcome(NOT_MET, lambda: f"{desc()} has none of the agents {', '.join(params['agents_any_of'])}", src)
+            return Outcome(
+                NOT_MET, lambda: f"{desc()} has none of the agents {', '.join(params['agents_any_of'])}", src
+            )
         if none_of is not None and none_of & have:
             return Outcome(NOT_MET, lambda: f"{desc()} includes {', '.join(sorted(none_of & have))}", src)
         return Outcome(MET, desc, src)
@@ -226,8 +274,12 @@ def _prior_line_with(params: dict) -> Node:
         cutoff = ref.start if ref is not None else ctx.as_of
         prior = [t for t in lines if t.start < cutoff and (wanted & (set(t.classes) | set(t.agents)))]
         if prior:
-            return met(lambda: f"prior line {prior[0].line} with {', '.join(sorted(wanted & (set(prior[0].classes) | set(prior[0].agents))))}",
-                       [f"systemic_therapy line {prior[0].line}"])
+            return met(
+                lambda: (
+                    f"prior line {prior[0].line} with {', '.join(sorted(wanted & (set(prior[0].classes) | set(prior[0].agents))))}"
+                ),
+                [f"systemic_therapy line {prior[0].line}"],
+            )
         return not_met(lambda: f"no line with {', '.join(sorted(wanted))} before {_fmt(cutoff)}", ["systemic_therapy"])
 
     return node
@@ -252,30 +304,57 @@ def _progression_during_line(params: dict) -> Node:
             return decided
         prog, how = _progression_of(ctx, t)
         head = f"line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)})"
-        later = sorted((u for u in ctx.patient.systemic_therapy or () if u is not t and u.start > t.start
-                        and u.start <= ctx.as_of), key=lambda u: u.start)
-        if later:   # a later line has started: the progression now screened is not on this line
+        later = sorted(
+            (
+                u
+                for u in ctx.patient.systemic_therapy or ()
+                if u is not t and u.start > t.start and u.start <= ctx.as_of
+            ),
+            key=lambda u: u.start,
+        )
+        if later:  # a later line has started: the progression now screened is not on this line
             u = later[0]
             inputs = [f"systemic_therapy line {t.line}", f"systemic_therapy line {u.line}"]
             if prog is not None and prog >= u.start:
-                return not_met(lambda: f"{head}: {how} came after line {u.line} started ({_fmt(u.start)}): during "
-                               f"line {u.line}, not line {t.line}", inputs)
-            return not_met(lambda: f"{head}: line {u.line} started on {_fmt(u.start)} since: the progression now "
-                           f"screened is on line {u.line}, not line {t.line}", inputs)
+                return not_met(
+                    lambda: (
+                        f"{head}: {how} came after line {u.line} started ({_fmt(u.start)}): during "
+                        f"line {u.line}, not line {t.line}"
+                    ),
+                    inputs,
+                )
+            return not_met(
+                lambda: (
+                    f"{head}: line {u.line} started on {_fmt(u.start)} since: the progression now "
+                    f"screened is on line {u.line}, not line {t.line}"
+                ),
+                inputs,
+            )
         if prog is None:
             im = _line_imaging(ctx, t)
-            return unknown(lambda: f"{head}: no progression recorded"
-                           + (f" and its scans cannot show one ({im.why})" if im.why else
-                              " and no RECIST 1.1 PD on its scans"),
-                           [f"systemic_therapy line {t.line} progression_date"])
-        src = ([f"systemic_therapy line {t.line}"] if t.progression_date is not None
-               else _imaging_srcs(t, _line_imaging(ctx, t)))
+            return unknown(
+                lambda: (
+                    f"{head}: no progression recorded"
+                    + (f" and its scans cannot show one ({im.why})" if im.why else " and no RECIST 1.1 PD on its scans")
+                ),
+                [f"systemic_therapy line {t.line} progression_date"],
+            )
+        src = (
+            [f"systemic_therapy line {t.line}"]
+            if t.progression_date is not None
+            else _imaging_srcs(t, _line_imaging(ctx, t))
+        )
         if t.end is not None and t.end < prog:
             return not_met(lambda: f"{head}: ended on {_fmt(t.end)}, before the {how}: not during the line", src)
         if prog < t.start:
             return not_met(lambda: f"{head}: {how} before the line started", src)
-        return met(lambda: f"{how} during line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)}"
-                   f"{'' if t.end is None else f', ended {_fmt(t.end)}'})", src)
+        return met(
+            lambda: (
+                f"{how} during line {t.line} ({'+'.join(t.agents)}, started {_fmt(t.start)}"
+                f"{'' if t.end is None else f', ended {_fmt(t.end)}'})"
+            ),
+            src,
+        )
 
     return node
 
@@ -292,8 +371,9 @@ def _line_cycles(params: dict) -> Node:
             return unknown(lambda: f"cycles of line {t.line} not recorded", [f"systemic_therapy line {t.line} cycles"])
         lo, hi = params.get("min"), params.get("max")
         ok = (lo is None or t.cycles >= lo) and (hi is None or t.cycles <= hi)
-        return (met if ok else not_met)(lambda: f"line {t.line}: {t.cycles} cycles (required {lo}-{hi})",
-                                        [f"systemic_therapy line {t.line}"])
+        return (met if ok else not_met)(
+            lambda: f"line {t.line}: {t.cycles} cycles (required {lo}-{hi})", [f"systemic_therapy line {t.line}"]
+        )
 
     return node
 
@@ -314,15 +394,20 @@ def _line_benefit(params: dict) -> Node:
             return decided
         per = period(ctx)
         need = per.days_after(t.start)
-        if per.months is not None:   # say where the calendar months end
+        if per.months is not None:  # say where the calendar months end
             need_txt = f"{need} days: {per} to {_fmt(per.after(t.start))}"
         else:
             need_txt = f"{need} days"
         src = [f"systemic_therapy line {t.line}"]
         best, best_how = t.best_response, ""
         if best is not None and best not in responses:
-            return not_met(lambda: f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})"
-                           + (" (primary resistance)" if best == "PD" else ""), src)
+            return not_met(
+                lambda: (
+                    f"best response to line {t.line} was {t.best_response} (required {'/'.join(sorted(responses))})"
+                    + (" (primary resistance)" if best == "PD" else "")
+                ),
+                src,
+            )
         # the progression date: recorded, else the first RECIST PD on the line's scans (said so)
         end, basis = _progression_of(ctx, t)
         if end is not None and t.progression_date is None:
@@ -330,32 +415,52 @@ def _line_benefit(params: dict) -> Node:
         if end is None:
             scans = [a.date for a in ctx.patient.assessments or () if a.date <= ctx.as_of]
             if not scans:
-                return unknown(lambda: f"date of progression on line {t.line} not recorded",
-                               [f"systemic_therapy line {t.line} progression_date"])
+                return unknown(
+                    lambda: f"date of progression on line {t.line} not recorded",
+                    [f"systemic_therapy line {t.line} progression_date"],
+                )
             end = max(scans)
             basis = f"latest scan {_fmt(end)}"
         days = (end - t.start).days
         if best is None:
-            if days < need:   # progression before the window closed: no benefit of that length
-                return not_met(lambda: f"line {t.line} ({'+'.join(t.agents)}): {days} days from start {_fmt(t.start)} to "
-                               f"{basis} (required >= {need_txt})", src)
+            if days < need:  # progression before the window closed: no benefit of that length
+                return not_met(
+                    lambda: (
+                        f"line {t.line} ({'+'.join(t.agents)}): {days} days from start {_fmt(t.start)} to "
+                        f"{basis} (required >= {need_txt})"
+                    ),
+                    src,
+                )
             im = _line_imaging(ctx, t)
             best = None if im.why is not None else _imaging_best(im)
             if best is None or best == "PD":
-                why = im.why or (f"the first scan on line {t.line} after its baseline {_fmt(im.baseline)} already shows PD "
-                                 f"({_fmt(im.first_pd)}, day {(im.first_pd - t.start).days}): the scans cannot tell "
-                                 f"whether the disease was controlled for {need} days")
-                return unknown(lambda: f"best response to line {t.line} not recorded; {why}",
-                               [f"systemic_therapy line {t.line} best_response"], src)
+                why = im.why or (
+                    f"the first scan on line {t.line} after its baseline {_fmt(im.baseline)} already shows PD "
+                    f"({_fmt(im.first_pd)}, day {(im.first_pd - t.start).days}): the scans cannot tell "
+                    f"whether the disease was controlled for {need} days"
+                )
+                return unknown(
+                    lambda: f"best response to line {t.line} not recorded; {why}",
+                    [f"systemic_therapy line {t.line} best_response"],
+                    src,
+                )
             if best not in responses and not (best == "NON-CR/NON-PD" and "SD" in responses):
-                return not_met(lambda: f"best response to line {t.line} on imaging was {best} (required "
-                               f"{'/'.join(sorted(responses))})", _imaging_srcs(t, im))
+                return not_met(
+                    lambda: (
+                        f"best response to line {t.line} on imaging was {best} (required {'/'.join(sorted(responses))})"
+                    ),
+                    _imaging_srcs(t, im),
+                )
             best_how = f" on imaging (RECIST 1.1 against the baseline scan of {_fmt(im.baseline)}; not recorded)"
             src = _imaging_srcs(t, im)
         ok = days >= need
         return (met if ok else not_met)(
-            lambda: f"line {t.line} ({'+'.join(t.agents)}): {best}{best_how}, {days} days from start {_fmt(t.start)} to "
-            f"{basis} (required >= {need_txt})", src)
+            lambda: (
+                f"line {t.line} ({'+'.join(t.agents)}): {best}{best_how}, {days} days from start {_fmt(t.start)} to "
+                f"{basis} (required >= {need_txt})"
+            ),
+            src,
+        )
 
     return node
 
@@ -369,7 +474,10 @@ def _on_therapy(params: Any) -> Node:
         ongoing = [t for t in lines if t.start <= ctx.as_of and (t.end is None or t.end >= ctx.as_of)]
         if ongoing:
             t = ongoing[-1]
-            return met(lambda: f"on line {t.line} ({'+'.join(t.agents)}) since {_fmt(t.start)}", [f"systemic_therapy line {t.line}"])
+            return met(
+                lambda: f"on line {t.line} ({'+'.join(t.agents)}) since {_fmt(t.start)}",
+                [f"systemic_therapy line {t.line}"],
+            )
         return not_met("not on systemic therapy at screening", ["systemic_therapy"])
 
     return node
@@ -389,21 +497,33 @@ def _early_progression(params: dict) -> Node:
         if decided is not None:
             return decided
         per = window(ctx)
-        limit = per.days_after(t.start)   # a window in months: to the same day N months on
+        limit = per.days_after(t.start)  # a window in months: to the same day N months on
         ends = f", {per} end on {_fmt(per.after(t.start))}" if per.months is not None else ""
         prog, how = _progression_of(ctx, t)
         if prog is None:
             im = _line_imaging(ctx, t)
-            return unknown(lambda: f"date of progression on line {t.line} not recorded"
-                           + (f" ({im.why})" if im.why else " and no RECIST PD on its scans"),
-                           [f"systemic_therapy line {t.line} progression_date"])
+            return unknown(
+                lambda: (
+                    f"date of progression on line {t.line} not recorded"
+                    + (f" ({im.why})" if im.why else " and no RECIST PD on its scans")
+                ),
+                [f"systemic_therapy line {t.line} progression_date"],
+            )
         days = (prog - t.start).days
         ok = cmp_(days, limit)
-        src = ([f"systemic_therapy line {t.line}"] if t.progression_date is not None
-               else _imaging_srcs(t, _line_imaging(ctx, t)))
+        src = (
+            [f"systemic_therapy line {t.line}"]
+            if t.progression_date is not None
+            else _imaging_srcs(t, _line_imaging(ctx, t))
+        )
         derived = "" if t.progression_date is not None else f"; {how}"
-        return (met if ok else not_met)(lambda: f"progression on line {t.line} {days} days after its start (day {days} "
-                                        f"{op} {limit}{ends}: {'yes' if ok else 'no'}){derived}", src)
+        return (met if ok else not_met)(
+            lambda: (
+                f"progression on line {t.line} {days} days after its start (day {days} "
+                f"{op} {limit}{ends}: {'yes' if ok else 'no'}){derived}"
+            ),
+            src,
+        )
 
     return node
 
@@ -416,15 +536,21 @@ def _line_tox(params: dict) -> Node:
         t, decided = _line_or_outcome(ctx, params["line"])
         if decided is not None:
             return decided
-        grades = [x.grade for x in ctx.patient.toxicities or () if x.date >= t.start and (t.end is None or x.date <= t.end)]
+        grades = [
+            x.grade for x in ctx.patient.toxicities or () if x.date >= t.start and (t.end is None or x.date <= t.end)
+        ]
         if t.max_toxicity_grade is not None:
             grades.append(t.max_toxicity_grade)
         if not grades and ctx.patient.toxicities is None:
-            return unknown(lambda: f"adverse events on line {t.line} not recorded",
-                           [f"systemic_therapy line {t.line} max_toxicity_grade or toxicities"])
+            return unknown(
+                lambda: f"adverse events on line {t.line} not recorded",
+                [f"systemic_therapy line {t.line} max_toxicity_grade or toxicities"],
+            )
         worst = max(grades, default=0)
         ok = worst >= params["min_grade"]
-        return (met if ok else not_met)(lambda: f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"])
+        return (met if ok else not_met)(
+            lambda: f"worst CTCAE grade on line {t.line}: {worst}", [f"systemic_therapy line {t.line}"]
+        )
 
     return node
 
@@ -447,7 +573,9 @@ def _tox_recovered(params: dict) -> Node:
     def node(ctx: Context) -> Outcome:
         tox = ctx.patient.toxicities
         if tox is None:
-            return unknown("toxicities of prior therapy not recorded", ["toxicities (CTCAE v5.0 term and current grade)"])
+            return unknown(
+                "toxicities of prior therapy not recorded", ["toxicities (CTCAE v5.0 term and current grade)"]
+            )
         bad, undecided, deferred, missing = [], [], [], []
         for x in tox:
             term = x.term.lower()
@@ -459,7 +587,9 @@ def _tox_recovered(params: dict) -> Node:
             if current is not None and current <= allowed:
                 continue
             if rule.get("decided_by"):
-                deferred.append(f"{x.term}{'' if current is None else f' grade {current}'} (decided by {rule['decided_by']})")
+                deferred.append(
+                    f"{x.term}{'' if current is None else f' grade {current}'} (decided by {rule['decided_by']})"
+                )
                 continue
             if rule.get("exempt_if") == "stable_on_replacement_therapy":
                 if x.stable_on_replacement_therapy is True:
@@ -467,8 +597,10 @@ def _tox_recovered(params: dict) -> Node:
                     continue
                 if x.stable_on_replacement_therapy is None:
                     undecided.append(x.term)
-                    missing.append(f"whether {x.term} is stable on hormone replacement therapy "
-                                   "(toxicities.stable_on_replacement_therapy)")
+                    missing.append(
+                        f"whether {x.term} is stable on hormone replacement therapy "
+                        "(toxicities.stable_on_replacement_therapy)"
+                    )
                     continue
             if current is None:
                 undecided.append(x.term)
@@ -502,7 +634,9 @@ def _other_therapy(params: dict) -> Node:
             missing.append("radiotherapy (local treatment history)")
         hits = []
         for t in lines or ():
-            if excl is not None and (t.line == excl or (excl == "current" and t is reference_line(ctx.patient, ctx.as_of))):
+            if excl is not None and (
+                t.line == excl or (excl == "current" and t is reference_line(ctx.patient, ctx.as_of))
+            ):
                 continue
             if t.start <= ctx.as_of and (t.end is None or t.end >= start):
                 hits.append(f"line {t.line} ({'+'.join(t.agents)})")
@@ -518,4 +652,3 @@ def _other_therapy(params: dict) -> Node:
         return not_met(lambda: f"no other anticancer therapy within {days} days", ["systemic_therapy", "radiotherapy"])
 
     return node
-

@@ -30,15 +30,17 @@ class BestResponse:
     reason: str
 
 
-def _prepare(responses: Iterable[tuple[Date, str]], start: Date | None, until: Date | None,
-             options: RecistOptions) -> list[tuple[Date, str]]:
+def _prepare(
+    responses: Iterable[tuple[Date, str]], start: Date | None, until: Date | None, options: RecistOptions
+) -> list[tuple[Date, str]]:
     """Worst response per date, on/after start, before ``until`` (new anticancer therapy), up to
     and including the first PD (R11 s.4.6.1; admiralonco)."""
     per_date: dict[Date, str] = {}
     for d, r in responses:
         if r not in _RANK:
-            raise AssessmentError(f"response {r!r} on {d.isoformat()}: expected one of {', '.join(RESPONSES)}",
-                                  field="response")
+            raise AssessmentError(
+                f"response {r!r} on {d.isoformat()}: expected one of {', '.join(RESPONSES)}", field="response"
+            )
         if start is not None and d < start or until is not None and d >= until:
             continue
         if d not in per_date or _WORST[r] < _WORST[per_date[d]]:
@@ -55,9 +57,14 @@ def _window_ok(d: Date, start: Date | None, options: RecistOptions) -> bool:
     return start is None or (d - start).days >= options.sd_min_days
 
 
-def best_overall_response(responses: Iterable[tuple[Date, str]], *, start: Date | None,
-                          confirm: bool = False, until: Date | None = None,
-                          options: RecistOptions = RecistOptions()) -> BestResponse:
+def best_overall_response(
+    responses: Iterable[tuple[Date, str]],
+    *,
+    start: Date | None,
+    confirm: bool = False,
+    until: Date | None = None,
+    options: RecistOptions = RecistOptions(),
+) -> BestResponse:
     """Best overall response (R11 s.4.6, Table 3; admiralonco ``derive_param_(confirmed_)bor``).
 
     Without confirmation: CR > PR > SD > NON-CR/NON-PD > PD > NE, where SD and NON-CR/NON-PD
@@ -98,13 +105,14 @@ def best_overall_response(responses: Iterable[tuple[Date, str]], *, start: Date 
 
 def _confirmed(seq: list[tuple[Date, str]], options: RecistOptions) -> tuple[str, Date, Date] | None:
     for wanted, starts, confirms, between in (
-            ("CR", {"CR"}, {"CR"}, {"CR", "NE"}),
-            ("PR", {"CR", "PR"}, {"CR", "PR"}, {"CR", "PR", "NE", "SD"})):
+        ("CR", {"CR"}, {"CR"}, {"CR", "NE"}),
+        ("PR", {"CR", "PR"}, {"CR", "PR"}, {"CR", "PR", "NE", "SD"}),
+    ):
         for i, (d_i, r_i) in enumerate(seq):
             if r_i not in starts:
                 continue
             ne = sd = 0
-            for d_j, r_j in seq[i + 1:]:
+            for d_j, r_j in seq[i + 1 :]:
                 if r_j in confirms and (d_j - d_i).days >= options.confirm_min_days:
                     return wanted, d_i, d_j
                 if r_j not in between:
@@ -120,4 +128,3 @@ def confirmed_response(responses: Sequence[tuple[Date, str]], options: RecistOpt
     """The confirmed CR or PR in ``responses`` (no start window), or None."""
     got = _confirmed(sorted(responses), options)
     return got[0] if got else None
-

@@ -84,15 +84,16 @@ class RecistOptions:
         for name in ("sd_min_days", "confirm_min_days", "max_ne_between", "max_sd_between"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise AssessmentError(f"option {name}={v!r}: expected a non-negative integer",
-                                      field=name)
+                raise AssessmentError(f"option {name}={v!r}: expected a non-negative integer", field=name)
         if self.reappearance_pd not in ("previous_cr", "confirmed_cr"):
             raise AssessmentError(
                 f"option reappearance_pd={self.reappearance_pd!r}: expected previous_cr or confirmed_cr",
-                field="reappearance_pd")
+                field="reappearance_pd",
+            )
         if self.new_node_min_sa_mm < 0:
-            raise AssessmentError(f"option new_node_min_sa_mm={self.new_node_min_sa_mm}: expected >= 0",
-                                  field="new_node_min_sa_mm")
+            raise AssessmentError(
+                f"option new_node_min_sa_mm={self.new_node_min_sa_mm}: expected >= 0", field="new_node_min_sa_mm"
+            )
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,10 @@ def timeline(patient: Patient) -> list[TimePoint]:
                     raise AssessmentError(
                         f"patient {patient.id}: two assessments on {date.isoformat()} disagree on "
                         f"lesion {f.lesion} ({_show(prev)} vs {_show(f)}): expected one finding per "
-                        "lesion and date, or identical ones", code="conflicting_assessments",
-                        field=f"assessments[{date.isoformat()}]")
+                        "lesion and date, or identical ones",
+                        code="conflicting_assessments",
+                        field=f"assessments[{date.isoformat()}]",
+                    )
                 findings[f.lesion] = f
         out.append(TimePoint(date, frozenset(a.modality for a in by_date[date]), findings))
     return out
@@ -139,13 +142,16 @@ def _show(f: Finding) -> str:
     return ", ".join(f"{k}={v}" for k, v in f.model_dump(exclude_defaults=True).items() if k != "lesion")
 
 
-def split_baseline(patient: Patient, points: list[TimePoint],
-                   baseline: Date | None) -> tuple[TimePoint, list[TimePoint], list[str]]:
+def split_baseline(
+    patient: Patient, points: list[TimePoint], baseline: Date | None
+) -> tuple[TimePoint, list[TimePoint], list[str]]:
     """The baseline time point and the follow-up points after it (R11 s.3.1)."""
     notes: list[str] = []
     if not points:
-        raise AssessmentError(f"patient {patient.id}: no assessments: expected at least a baseline "
-                              "imaging time point", field="assessments")
+        raise AssessmentError(
+            f"patient {patient.id}: no assessments: expected at least a baseline imaging time point",
+            field="assessments",
+        )
     if baseline is None:
         base = points[0]
     else:
@@ -153,7 +159,9 @@ def split_baseline(patient: Patient, points: list[TimePoint],
         if not match:
             raise AssessmentError(
                 f"baseline {baseline.isoformat()}: expected the date of an assessment in the record "
-                f"({', '.join(p.date.isoformat() for p in points)})", field="baseline")
+                f"({', '.join(p.date.isoformat() for p in points)})",
+                field="baseline",
+            )
         base = match[0]
         earlier = [p for p in points if p.date < baseline]
         if earlier:
@@ -179,7 +187,7 @@ def lesion_of(patient: Patient, lesion_id: str, finding: Finding | None = None) 
                 if f.lesion == lesion_id and f.organ is not None:
                     finding = f
                     break
-    organ = (finding.organ if finding is not None and finding.organ else "other")
+    organ = finding.organ if finding is not None and finding.organ else "other"
     kind = "lymph_node" if organ == "lymph_node" else "metastasis"
     return Lesion(id=lesion_id, kind=kind, organ=organ, node_region=finding.node_region if finding else None)
 
@@ -216,8 +224,7 @@ def _baseline_disease(lesion: Lesion, f: Finding) -> bool:
     return True
 
 
-def select_targets(patient: Patient, base: TimePoint,
-                   options: RecistOptions = RecistOptions()) -> Selection:
+def select_targets(patient: Patient, base: TimePoint, options: RecistOptions = RecistOptions()) -> Selection:
     """Target and non-target lesions at baseline (R11 s.3.3).
 
     The reader's ``target: true/false`` flags win when any baseline finding carries one; they
@@ -230,16 +237,20 @@ def select_targets(patient: Patient, base: TimePoint,
     rebaselined = any(a.date < base.date for a in patient.assessments or ())
     for lid, f in base.findings.items():
         if f.new and not rebaselined:
-            raise AssessmentError(f"baseline {base.date.isoformat()}: lesion {lid} is marked new at the "
-                                  "baseline: expected new: true only at follow-up", field="new")
+            raise AssessmentError(
+                f"baseline {base.date.isoformat()}: lesion {lid} is marked new at the "
+                "baseline: expected new: true only at follow-up",
+                field="new",
+            )
         if f.new:
             # new relative to the scans before the baseline; at a later baseline (the last scan
             # before randomization, say) it is disease present at baseline, never a new lesion
-            notes.append(f"{lid} first seen at the baseline {base.date.isoformat()} (new relative to earlier "
-                         "scans): a baseline lesion")
+            notes.append(
+                f"{lid} first seen at the baseline {base.date.isoformat()} (new relative to earlier "
+                "scans): a baseline lesion"
+            )
     flagged = {lid: f for lid, f in base.findings.items() if f.target is not None}
-    disease = {lid: f for lid, f in base.findings.items()
-               if _baseline_disease(lesion_of(patient, lid, f), f)}
+    disease = {lid: f for lid, f in base.findings.items() if _baseline_disease(lesion_of(patient, lid, f), f)}
     if flagged:
         targets = [lid for lid, f in base.findings.items() if f.target]
         per_organ: dict[str, int] = {}
@@ -249,15 +260,22 @@ def select_targets(patient: Patient, base: TimePoint,
             if not ok:
                 raise AssessmentError(
                     f"baseline {base.date.isoformat()}: target lesion {lid}: {why}: expected a "
-                    "measurable lesion (RECIST 1.1 s.3.1)", field=f"findings[{lid}].target")
+                    "measurable lesion (RECIST 1.1 s.3.1)",
+                    field=f"findings[{lid}].target",
+                )
             per_organ[organ_key(lesion)] = per_organ.get(organ_key(lesion), 0) + 1
         if len(targets) > 5:
-            raise AssessmentError(f"baseline: {len(targets)} target lesions flagged: expected at most 5 "
-                                  "(RECIST 1.1 s.3.3)", field="target")
+            raise AssessmentError(
+                f"baseline: {len(targets)} target lesions flagged: expected at most 5 (RECIST 1.1 s.3.3)",
+                field="target",
+            )
         over = {o: n for o, n in per_organ.items() if n > 2}
         if over:
-            raise AssessmentError(f"baseline: target lesions per organ {over}: expected at most 2 per "
-                                  "organ, all nodes one organ (RECIST 1.1 s.3.3)", field="target")
+            raise AssessmentError(
+                f"baseline: target lesions per organ {over}: expected at most 2 per "
+                "organ, all nodes one organ (RECIST 1.1 s.3.3)",
+                field="target",
+            )
         notes.append("targets as flagged by the reader at baseline")
     else:
         irradiated: set[str] = set()
@@ -281,9 +299,11 @@ def select_targets(patient: Patient, base: TimePoint,
                 continue
             targets.append(lid)
             per_organ[organ] = per_organ.get(organ, 0) + 1
-        notes.append("targets selected by oligotrial: no target flags at baseline (largest measurable, "
-                     "at most 5, at most 2 per organ, nodes by short axis >= 15 mm counted as one organ; "
-                     "RECIST 1.1 s.3.3)")
+        notes.append(
+            "targets selected by oligotrial: no target flags at baseline (largest measurable, "
+            "at most 5, at most 2 per organ, nodes by short axis >= 15 mm counted as one organ; "
+            "RECIST 1.1 s.3.3)"
+        )
     non_targets = [lid for lid in disease if lid not in targets]
     normal_nodes = [lid for lid in base.findings if lid not in disease and lid not in targets]
     if normal_nodes:
@@ -348,8 +368,9 @@ def is_pr(total: Decimal, baseline: Decimal) -> bool:
     return total <= baseline * Decimal("0.7")
 
 
-def target_response(sizes: dict[str, Decimal | None], lesions: dict[str, Lesion], nadir: Decimal,
-                    base_sum: Decimal) -> tuple[str, Decimal | None, Decimal, list[str]]:
+def target_response(
+    sizes: dict[str, Decimal | None], lesions: dict[str, Lesion], nadir: Decimal, base_sum: Decimal
+) -> tuple[str, Decimal | None, Decimal, list[str]]:
     """Target-lesion response, R11 s.4.3.1, tested in the order PD, CR, PR, SD.
 
     Returns (response, full sum or None, sum of the measured targets, reasons). A missing
@@ -360,9 +381,15 @@ def target_response(sizes: dict[str, Decimal | None], lesions: dict[str, Lesion]
     missing = [t for t, s in sizes.items() if s is None]
     if missing:
         if is_pd(partial, nadir):
-            return "PD", None, partial, [
-                f"target PD on the measured targets alone ({partial} mm vs nadir {nadir} mm; "
-                f"{', '.join(missing)} not measured)"]
+            return (
+                "PD",
+                None,
+                partial,
+                [
+                    f"target PD on the measured targets alone ({partial} mm vs nadir {nadir} mm; "
+                    f"{', '.join(missing)} not measured)"
+                ],
+            )
         return "NE", None, partial, [f"target NE: {', '.join(missing)} not measured"]
     total = partial
     if is_pd(total, nadir):
@@ -372,4 +399,3 @@ def target_response(sizes: dict[str, Decimal | None], lesions: dict[str, Lesion]
     if is_pr(total, base_sum):
         return "PR", total, partial, []
     return "SD", total, partial, []
-

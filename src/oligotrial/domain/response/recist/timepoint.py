@@ -36,7 +36,7 @@ from oligotrial.errors import AssessmentError
 class NewLesion:
     id: str
     first_seen: Date
-    counts_from: Date | None          # None: never confirmed as a new lesion
+    counts_from: Date | None  # None: never confirmed as a new lesion
     reason: str
 
 
@@ -79,8 +79,9 @@ class RecistResult:
         return min(vals) if vals else None
 
 
-def classify_new_lesions(patient: Patient, base: TimePoint, follow: list[TimePoint],
-                         options: RecistOptions) -> dict[str, NewLesion]:
+def classify_new_lesions(
+    patient: Patient, base: TimePoint, follow: list[TimePoint], options: RecistOptions
+) -> dict[str, NewLesion]:
     """When each new lesion counts as PD (R11 s.4.3.3, s.4.3.4 FDG-PET; FAQ on new nodes).
 
     - unequivocal new lesion: from its first scan;
@@ -107,40 +108,69 @@ def classify_new_lesions(patient: Patient, base: TimePoint, follow: list[TimePoi
                 return False
             if lesion.is_node:  # a node is disease only when measured at >= the threshold
                 return f.short_axis_mm is not None and dec(f.short_axis_mm) >= dec(options.new_node_min_sa_mm)
-            return (f.diameter_mm is not None and dec(f.diameter_mm) > ZERO) or bool(f.fragments_mm) or \
-                f.state in ("present", "too_small", "unequivocal_progression")
+            return (
+                (f.diameter_mm is not None and dec(f.diameter_mm) > ZERO)
+                or bool(f.fragments_mm)
+                or f.state in ("present", "too_small", "unequivocal_progression")
+            )
 
         def pet_only(tp: TimePoint, f: Finding) -> bool:
-            return (tp.pet and f.suv_max is not None and f.diameter_mm is None and f.short_axis_mm is None
-                    and f.state is None)
+            return (
+                tp.pet
+                and f.suv_max is not None
+                and f.diameter_mm is None
+                and f.short_axis_mm is None
+                and f.state is None
+            )
 
         if pet_only(first_tp, first):
             if base.pet:
-                out[lid] = NewLesion(lid, first_tp.date, first_tp.date,
-                                     "new FDG-avid site with a baseline PET-CT (RECIST 1.1 s.4.3.4)")
+                out[lid] = NewLesion(
+                    lid, first_tp.date, first_tp.date, "new FDG-avid site with a baseline PET-CT (RECIST 1.1 s.4.3.4)"
+                )
                 continue
             later = [tp for tp, f in seq[1:] if visible(f) and not f.equivocal]
-            out[lid] = NewLesion(lid, first_tp.date, first_tp.date if later else None,
-                                 (f"PET-only new site confirmed on CT {later[0].date.isoformat()}; PD dated to the "
-                                  "PET (RECIST 1.1 s.4.3.4)") if later else
-                                 "PET-only new site without baseline PET: awaiting CT confirmation (RECIST 1.1 s.4.3.4)")
+            out[lid] = NewLesion(
+                lid,
+                first_tp.date,
+                first_tp.date if later else None,
+                (
+                    f"PET-only new site confirmed on CT {later[0].date.isoformat()}; PD dated to the "
+                    "PET (RECIST 1.1 s.4.3.4)"
+                )
+                if later
+                else "PET-only new site without baseline PET: awaiting CT confirmation (RECIST 1.1 s.4.3.4)",
+            )
             continue
         if lesion.is_node:
             big = [tp for tp, f in seq if visible(f) and not f.equivocal]
-            out[lid] = NewLesion(lid, first_tp.date, big[0].date if big else None,
-                                 f"new node with SA >= {options.new_node_min_sa_mm:g} mm" if big else
-                                 f"new node below {options.new_node_min_sa_mm:g} mm SA: not a new lesion (FAQ)")
+            out[lid] = NewLesion(
+                lid,
+                first_tp.date,
+                big[0].date if big else None,
+                f"new node with SA >= {options.new_node_min_sa_mm:g} mm"
+                if big
+                else f"new node below {options.new_node_min_sa_mm:g} mm SA: not a new lesion (FAQ)",
+            )
             continue
         if first.equivocal or not visible(first):
             later = [tp for tp, f in seq[1:] if visible(f) and not f.equivocal]
             if first.equivocal:
-                out[lid] = NewLesion(lid, first_tp.date, first_tp.date if later else None,
-                                     (f"equivocal new lesion confirmed {later[0].date.isoformat()}; PD dated to the "
-                                      "first scan (RECIST 1.1 s.4.3.3)") if later else
-                                     "equivocal new lesion, not (yet) confirmed (RECIST 1.1 s.4.3.3)")
+                out[lid] = NewLesion(
+                    lid,
+                    first_tp.date,
+                    first_tp.date if later else None,
+                    (
+                        f"equivocal new lesion confirmed {later[0].date.isoformat()}; PD dated to the "
+                        "first scan (RECIST 1.1 s.4.3.3)"
+                    )
+                    if later
+                    else "equivocal new lesion, not (yet) confirmed (RECIST 1.1 s.4.3.3)",
+                )
             else:
-                out[lid] = NewLesion(lid, first_tp.date, later[0].date if later else None,
-                                     "new lesion first recorded as not visible")
+                out[lid] = NewLesion(
+                    lid, first_tp.date, later[0].date if later else None, "new lesion first recorded as not visible"
+                )
             continue
         out[lid] = NewLesion(lid, first_tp.date, first_tp.date, "unequivocal new lesion (RECIST 1.1 s.4.3.3)")
     return out
@@ -162,17 +192,19 @@ def _check_followups(patient: Patient, base: TimePoint, follow: list[TimePoint],
                 raise AssessmentError(
                     f"patient {patient.id}: {tp.date.isoformat()}: finding for lesion {lid}, never seen at the "
                     f"baseline {base.date.isoformat()} and not marked new: expected new: true for a lesion first "
-                    "seen at follow-up, or a baseline finding for it", code="unknown_lesion",
-                    field=f"assessments[{tp.date.isoformat()}].findings[{lid}]")
+                    "seen at follow-up, or a baseline finding for it",
+                    code="unknown_lesion",
+                    field=f"assessments[{tp.date.isoformat()}].findings[{lid}]",
+                )
             if f.merged_into is not None and f.merged_into not in tp.findings:
                 raise AssessmentError(
                     f"{tp.date.isoformat()}: lesion {lid} merged_into {f.merged_into!r}: expected a lesion "
                     "measured at the same time point (RECIST 1.1 s.4.3.2, coalesced lesions)",
-                    field="merged_into")
+                    field="merged_into",
+                )
 
 
-def assess(patient: Patient, *, baseline: Date | None = None,
-           options: RecistOptions = RecistOptions()) -> RecistResult:
+def assess(patient: Patient, *, baseline: Date | None = None, options: RecistOptions = RecistOptions()) -> RecistResult:
     """Evaluate every follow-up time point by RECIST 1.1.
 
     Target response (R11 s.4.3.1, evaluated in this order): PD if the sum is >= 20 % and
@@ -189,9 +221,11 @@ def assess(patient: Patient, *, baseline: Date | None = None,
     notes = [*notes, *sel.notes]
     _check_followups(patient, base, follow, sel)
     if not sel.targets and not sel.non_targets:
-        raise AssessmentError(f"patient {patient.id}: baseline {base.date.isoformat()} records no disease "
-                              "(no target or non-target lesion): RECIST 1.1 needs disease at baseline",
-                              field="assessments")
+        raise AssessmentError(
+            f"patient {patient.id}: baseline {base.date.isoformat()} records no disease "
+            "(no target or non-target lesion): RECIST 1.1 needs disease at baseline",
+            field="assessments",
+        )
     lesions = {lid: lesion_of(patient, lid, base.findings.get(lid)) for lid in (*sel.targets, *sel.non_targets)}
     base_sizes = {t: target_size(lesions[t], base.findings[t]) for t in sel.targets}
     base_sum = sum(base_sizes.values(), ZERO) if sel.targets else None  # type: ignore[arg-type]
@@ -217,8 +251,7 @@ def assess(patient: Patient, *, baseline: Date | None = None,
             reasons.extend(why)
             if t_resp == "SD" and options.hold_confirmed_pr and _confirmed_pr_before(history, tp.date, options):
                 t_resp = "PR"
-                reasons.append("continued PR after a confirmed PR until PD (EORTC RECIST FAQ, "
-                               "definition of SD)")
+                reasons.append("continued PR after a confirmed PR until PD (EORTC RECIST FAQ, definition of SD)")
         # ---- non-target response
         nt_resp: str | None = None
         if sel.non_targets:
@@ -232,8 +265,9 @@ def assess(patient: Patient, *, baseline: Date | None = None,
                     states[lid] = "NE" if g is None else ("gone" if g else "present")
             if any(s == "PD" for s in states.values()):
                 nt_resp = "PD"
-                reasons.append("non-target PD: unequivocal progression of "
-                               + ", ".join(k for k, s in states.items() if s == "PD"))
+                reasons.append(
+                    "non-target PD: unequivocal progression of " + ", ".join(k for k, s in states.items() if s == "PD")
+                )
             elif any(s == "NE" for s in states.values()):
                 nt_resp = "NE"
             elif all(s == "gone" for s in states.values()):
@@ -262,14 +296,18 @@ def assess(patient: Patient, *, baseline: Date | None = None,
         reapp_pd = False
         if reappeared and history:
             prev = history[-1]
-            if prev.overall == "CR" and (options.reappearance_pd == "previous_cr"
-                                         or _confirmed_cr_at(history, len(history) - 1, options)):
+            if prev.overall == "CR" and (
+                options.reappearance_pd == "previous_cr" or _confirmed_cr_at(history, len(history) - 1, options)
+            ):
                 reapp_pd = True
-                reasons.append(f"reappearance of {', '.join(reappeared)} after CR at {prev.date.isoformat()}: PD "
-                               "(EORTC RECIST FAQ)")
+                reasons.append(
+                    f"reappearance of {', '.join(reappeared)} after CR at {prev.date.isoformat()}: PD "
+                    "(EORTC RECIST FAQ)"
+                )
             else:
-                reasons.append(f"reappearance of {', '.join(reappeared)}: added back, PD only by other criteria "
-                               "(EORTC RECIST FAQ)")
+                reasons.append(
+                    f"reappearance of {', '.join(reappeared)}: added back, PD only by other criteria (EORTC RECIST FAQ)"
+                )
         # ---- overall (Tables 1 and 2)
         if sel.targets:
             if t_resp == "PD" or nt_resp == "PD" or new_flag or reapp_pd:
@@ -289,12 +327,21 @@ def assess(patient: Patient, *, baseline: Date | None = None,
         if total is not None and base_sum:
             change_pct = round(float((total - base_sum) / base_sum * 100), 1)
         resp = TimePointResponse(
-            date=tp.date, target_sum_mm=total, partial_sum_mm=partial,
+            date=tp.date,
+            target_sum_mm=total,
+            partial_sum_mm=partial,
             change_from_baseline_pct=change_pct,
             change_from_nadir_mm=(total - nadir) if total is not None and nadir is not None else None,
-            nadir_before_mm=nadir, target=t_resp, non_target=nt_resp, new_lesions=new_flag,
-            new_lesion_ids=tuple(present_new), overall=overall, reasons=reasons, sizes=sizes,
-            reappearance_pd=reapp_pd)
+            nadir_before_mm=nadir,
+            target=t_resp,
+            non_target=nt_resp,
+            new_lesions=new_flag,
+            new_lesion_ids=tuple(present_new),
+            overall=overall,
+            reasons=reasons,
+            sizes=sizes,
+            reappearance_pd=reapp_pd,
+        )
         out.append(resp)
         history.append(resp)
         if total is not None and nadir is not None:
@@ -325,4 +372,3 @@ def first_progression(result: RecistResult) -> Date | None:
         if tp.overall == "PD":
             return tp.date
     return None
-

@@ -31,17 +31,23 @@ def upgrade() -> None:
         batch.add_column(sa.Column("updated_by", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("reason", sa.Text(), nullable=True))
     conn = op.get_bind()
-    entries = sa.table("clinical_entries", sa.column("id", sa.Integer), sa.column("kind", sa.String),
-                       sa.column("data", sa.JSON))
+    entries = sa.table(
+        "clinical_entries", sa.column("id", sa.Integer), sa.column("kind", sa.String), sa.column("data", sa.JSON)
+    )
     for row in conn.execute(sa.select(entries.c.id, entries.c.data).where(entries.c.kind == "event")).all():
         data = row.data if isinstance(row.data, dict) else json.loads(row.data)
         if "type" not in data:
             continue
         if data["type"] == "emergency_unblinding":  # a trial operation, not a record event
             details = data.get("details") or {}
-            conn.execute(sa.update(entries).where(entries.c.id == row.id).values(
-                kind="unblinding", data={"date": data.get("date"), "by": details.get("by"),
-                                         "reason": details.get("reason")}))
+            conn.execute(
+                sa.update(entries)
+                .where(entries.c.id == row.id)
+                .values(
+                    kind="unblinding",
+                    data={"date": data.get("date"), "by": details.get("by"), "reason": details.get("reason")},
+                )
+            )
             continue
         new = {"kind": _LEGACY_EVENT_KIND.get(data["type"], data["type"]), "date": data.get("date")}
         if data.get("details"):

@@ -33,7 +33,6 @@ def downgrade() -> None:
     # dropping the columns would leave version 2 entries unverifiable: refused once any exists
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM audit_log WHERE v >= 2")).scalar_one():
-        raise RuntimeError("audit_log holds keyed (v2) entries; downgrading below 0004 would make them "
-                           "unverifiable")
+        raise RuntimeError("audit_log holds keyed (v2) entries; downgrading below 0004 would make them unverifiable")
     for column in ("marker", "bind", "mac", "v"):
         op.drop_column("audit_log", column)

@@ -30,7 +30,8 @@ def downgrade() -> None:
     # dropping the nonce would leave version 3 entries unverifiable: refused once any exists
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM audit_log WHERE v >= 3")).scalar_one():
-        raise RuntimeError("audit_log holds version 3 entries; downgrading below 0008_audit would make them "
-                           "unverifiable")
+        raise RuntimeError(
+            "audit_log holds version 3 entries; downgrading below 0008_audit would make them unverifiable"
+        )
     op.drop_index("ix_audit_log_nonce", table_name="audit_log")
     op.drop_column("audit_log", "nonce")
