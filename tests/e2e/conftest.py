@@ -3,19 +3,16 @@ per role in STOP-2, a generated list, and helpers to log in and walk the workflo
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from trialops_db import PgSchema, fake_screener, require_postgres  # noqa: E402  (shared DB helpers)
+from trialops_db import PgSchema, fake_screener, require_postgres
+from trialops_e2e import PASSWORD, PG_URL, TRIAL, Api, StudyClock
 
-from oligotrial.domain.trial.blinding import ROLES  # noqa: E402
-
-from trialops_e2e import PASSWORD, PG_URL, TRIAL, Api, StudyClock  # noqa: E402
+from oligotrial.domain.trial.blinding import ROLES
 
 
 def _make_api(settings, clock=None):

@@ -16,11 +16,11 @@ is not vacuous).
 from __future__ import annotations
 
 import pytest
-from arm_words_demo import MARKER, WITHHELD, cells, crawl_pages, read_api, type_arm_words
-from web_demo import build, sign_in
 
+from arm_words_demo import MARKER, WITHHELD, cells, crawl_pages, read_api, type_arm_words
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from web_demo import build, sign_in
 
 TRIALS = {"STOP-2": ("enrolling_oncologist", "statistician", "outcome_assessor"),
           "NCT06592612": ("outcome_assessor",)}

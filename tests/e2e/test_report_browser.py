@@ -6,9 +6,9 @@ page with a figure or the diagram taken out fails, so it would catch one going m
 from __future__ import annotations
 
 import pytest
-from browser import chromium
 from typer.testing import CliRunner
 
+from browser import chromium
 from oligotrial.adapters.cli.main import app
 
 #: what the page must show: (how many figures loaded, how many broken, CONSORT boxes, its text)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
-from web_demo import sign_in
 
 from oligotrial.service import users
+from web_demo import sign_in
 
 BASE = f"/api/v1/trials/{TRIAL}"
 B_OWN_ID = "BEIJING-SECRET-0001"

@@ -14,12 +14,12 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from trialops_e2e import PASSWORD, TRIAL
-from web_demo import csrf_of, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
 from oligotrial.service import users
 from oligotrial.service.ports import SYSTEM
+from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
 NEW_PW = "newcomer-password-1"

@@ -7,12 +7,12 @@ the test's temporary directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies ther
 
 from __future__ import annotations
 
-from browser import chromium, sign_in
 from test_web_browser import _axe, _shot
 from trialops_e2e import PASSWORD, TRIAL
-from web_demo import ServerThread
 
+from browser import chromium, sign_in
 from oligotrial.protocols import load_protocol
+from web_demo import ServerThread
 
 
 def test_the_account_and_unblinding_pages_show_errors_beside_their_fields_and_pass_axe(sqlite_api, tmp_path):

@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from browser import chromium
 from web_demo import ServerThread, build
 

@@ -29,12 +29,12 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin
 
 import pytest
-from page_crawl import PageReader as _Page
-from page_crawl import path_shape as _shape
-from web_demo import add_twins, build, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded
 from oligotrial.protocols import load_protocol
+from page_crawl import PageReader as _Page
+from page_crawl import path_shape as _shape
+from web_demo import add_twins, build, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS = [a.id for a in STOP2.arms]

@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from web_demo import build, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded
 from oligotrial.protocols import load_protocol
 from oligotrial.service import enrolment
 from oligotrial.service.ports import Actor
+from web_demo import build, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]

@@ -15,12 +15,12 @@ keeps copies there).
 from __future__ import annotations
 
 import pytest
-from browser import chromium, sign_in
 from test_web_browser import _axe, _set, _shot
-from web_demo import ServerThread, build
 
+from browser import chromium, sign_in
 from oligotrial.service import enrolment, lesion_response
 from oligotrial.service.ports import Actor
+from web_demo import ServerThread, build
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 
 import pytest
 from trialops_e2e import PASSWORD, TRIAL
-from web_demo import csrf_of, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]

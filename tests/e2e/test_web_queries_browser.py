@@ -10,12 +10,12 @@ on the list, the raise form with its error, and the query page; screenshots are 
 from __future__ import annotations
 
 import pytest
-from browser import chromium, sign_in
 from test_web_browser import _axe, _shot
-from web_demo import ServerThread, build
 
+from browser import chromium, sign_in
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from web_demo import ServerThread, build
 
 STOP2 = load_protocol("STOP-2")
 

@@ -17,12 +17,12 @@ from html.parser import HTMLParser
 from importlib import resources
 
 import pytest
-from web_demo import build, csrf_of, sign_in
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
 from oligotrial.service import audit, enrolment, users
 from oligotrial.service.demo_cohort import shift_dates
+from web_demo import build, csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]

@@ -22,11 +22,11 @@ import shutil
 from importlib import resources
 
 import pytest
-from browser import chromium
 from test_web_browser import _axe
-from web_demo import ServerThread, build
 
+from browser import chromium
 from oligotrial.service.demo_cohort import shift_dates
+from web_demo import ServerThread, build
 
 KEY = "life_expectancy_6_months"
 

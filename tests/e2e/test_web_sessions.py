@@ -8,9 +8,9 @@ import dataclasses
 
 from fastapi.testclient import TestClient
 from trialops_e2e import PASSWORD
-from web_demo import csrf_of, sign_in
 
 from oligotrial.adapters.web.pages import session as sess
+from web_demo import csrf_of, sign_in
 
 
 def _session_cookie(response) -> str:

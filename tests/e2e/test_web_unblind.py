@@ -14,11 +14,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from trialops_e2e import PASSWORD, TRIAL
-from web_demo import csrf_of, sign_in
 
 from oligotrial.adapters.web.throttle import LoginThrottle
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]

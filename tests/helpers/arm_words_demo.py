@@ -26,12 +26,11 @@ import time
 from collections import deque
 from urllib.parse import urldefrag, urljoin
 
-from page_crawl import PageReader as _Page
-from page_crawl import path_shape as _shape
-
 from oligotrial.errors import OligotrialError
 from oligotrial.service import enrolment, followup, queries
 from oligotrial.service.ports import Actor
+from page_crawl import PageReader as _Page
+from page_crawl import path_shape as _shape
 
 #: what every typed text starts with: found anywhere a blinded role reads, it is a leak
 MARKER = "ZQXTYPED"

@@ -145,7 +145,7 @@ def add_twins(demo: WebDemo) -> dict[str, str]:
     clock = _TwinClock(d0)
     c = bootstrap(demo.settings, clock=clock)
     ctx = c.ctx
-    day = lambda n: d0 + dt.timedelta(days=n)  # noqa: E731
+    day = lambda n: d0 + dt.timedelta(days=n)
     try:
         twins: dict[str, str] = {}
         n = 0

@@ -256,7 +256,7 @@ def test_the_adtte_export_agrees_with_an_independent_derivation_on_every_row(dem
     assert checked == 3 * len(people)
     # the data reach the rules under test: deaths and survivors, RECIST progression, next lines,
     # and an OS censored at a contact that is not a scan (the bug)
-    by = lambda code: [r for r in rows if r["PARAMCD"] == code]  # noqa: E731
+    by = lambda code: [r for r in rows if r["PARAMCD"] == code]
     assert {r["CNSR"] for r in by("OS")} == {"0", "1"} and {r["CNSR"] for r in by("PFS")} == {"0", "1"}
     assert any("RECIST 1.1 progression" in r["EVNTDESC"] for r in by("PFS"))
     assert any(r["CNSR"] == "1" and "new anticancer therapy" in r["EVNTDESC"] for r in by("PFS"))

@@ -18,8 +18,8 @@ for _dir in ("integration", "e2e"):
     if str(_TESTS / _dir) not in sys.path:
         sys.path.insert(0, str(_TESTS / _dir))
 
-from trialops_db import PG_URL, PgSchema, fake_screener, require_postgres  # noqa: E402
-from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL, Api, StudyClock  # noqa: E402
+from trialops_db import PG_URL, PgSchema, fake_screener, require_postgres
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL, Api, StudyClock
 
 BASE = f"/api/v1/trials/{TRIAL}/participants"
 #: the tables a write touches; a refused request leaves each count unchanged

@@ -11,11 +11,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
-from oligotrial.domain.response import endpoints as ep
-from oligotrial.domain.response import irecist
-from oligotrial.domain.response import oligostate
-from oligotrial.domain.response import recist as r11
 from oligotrial.domain.record.patient import Patient
+from oligotrial.domain.response import endpoints as ep
+from oligotrial.domain.response import irecist, oligostate
+from oligotrial.domain.response import recist as r11
 from oligotrial.errors import AssessmentError
 from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
 from oligotrial.protocols.schema import Protocol

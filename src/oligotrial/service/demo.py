@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from oligotrial.errors import DoseError, OligotrialError
-from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.followup import TERMS
+from oligotrial.errors import DoseError, OligotrialError
+from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import enrolment, followup, randomization
 from oligotrial.service.consort import arm_has_radiotherapy
 from oligotrial.service.context import ServiceContext
@@ -268,7 +268,7 @@ class Demo:
         result: DemoResult,
     ) -> Iterator[dt.date]:
         t = self.trial
-        day = lambda d: origin + dt.timedelta(days=int(round(d)))  # noqa: E731
+        day = lambda d: origin + dt.timedelta(days=int(round(d)))
         stop_at = min(course.death, course.lost or 1e9, course.withdrawn or 1e9)
         rt_course = _regimen_course(self.protocol, arm)
         rt_start = None

@@ -31,6 +31,7 @@ from oligotrial.domain.record import parse_patient
 from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
+from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import (
@@ -42,7 +43,6 @@ from oligotrial.service.assessment import (
 )
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
-from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
 
 ADTTE_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC")
 ADRS_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "CRIT", "BASEDT", "ADT", "AVALC", "ANL01FL")

@@ -24,8 +24,8 @@ from typing import Any
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
-from oligotrial.domain.trial.workflow import Participant
 from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, writes_unblinded
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, freetext
 from oligotrial.service.access import authorize, authorize_entry, visible_participant

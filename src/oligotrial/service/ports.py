@@ -4,8 +4,8 @@ cipher, password hashing, screening and the clock. Adapters implement them; test
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from oligotrial.domain.trial.workflow import Participant

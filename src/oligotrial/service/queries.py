@@ -25,8 +25,8 @@ from typing import Any
 from oligotrial.domain.record.entries import ENTRY_KINDS
 from oligotrial.domain.record.patient import Patient
 from oligotrial.domain.trial import queries as dq
-from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.domain.trial.blinding import WITHHELD_TEXT, writes_unblinded
+from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit, freetext
 from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
 from oligotrial.service.context import ServiceContext

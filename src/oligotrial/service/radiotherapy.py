@@ -31,8 +31,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from oligotrial.domain.response.recist import lesion_of, measurable
 from oligotrial.domain.radiotherapy.prescription import RTCheckReport, check_prescription, parse_prescription
+from oligotrial.domain.response.recist import lesion_of, measurable
 from oligotrial.errors import DoseError
 
 #: which recorded field each failing reason is about

@@ -13,8 +13,8 @@ the audit entry, all in one transaction.
 from __future__ import annotations
 
 import secrets
-from types import SimpleNamespace
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np

@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.eligibility.screening import (
     TrialScreening,
     screen_against,
@@ -19,6 +18,7 @@ from oligotrial.domain.eligibility.screening import (
     screening_document,
     screening_summary,
 )
+from oligotrial.domain.record.patient import parse_patient
 
 __all__ = ["TrialScreening", "screen_patient", "screen_record"]
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from oligotrial.errors import DesignError
 
-__all__ = ["Exponential", "PiecewiseExponential", "Weibull", "EventDistribution"]
+__all__ = ["EventDistribution", "Exponential", "PiecewiseExponential", "Weibull"]
 
 
 def _positive(name: str, value: float) -> float:

@@ -37,7 +37,7 @@ from scipy import stats
 
 from oligotrial.errors import DesignError
 
-__all__ = ["LogRankResult", "logrank_test", "logrank_batch", "logrank_batch_xp"]
+__all__ = ["LogRankResult", "logrank_batch", "logrank_batch_xp", "logrank_test"]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from oligotrial.stats.sample_size import (
 )
 from oligotrial.stats.simon import simon_two_stage, single_stage_binomial
 
-__all__ = ["load_assumptions", "known_trials", "trial_report", "build_reports"]
+__all__ = ["build_reports", "known_trials", "load_assumptions", "trial_report"]
 
 _DAYS_PER_MONTH = 365.25 / 12.0
 _VALID_SOURCES = {"registry", "calibration", "convention"}
@@ -133,7 +133,7 @@ def _survival_report(trial_id: str, trial: dict, out_dir: Path, sim_trials: int,
     curve_implied = power_survival(hr_grid, ss.events, design.alpha, design.sided, design.allocation_ratio)
     sim_points = []
     if sim_trials > 0:
-        from oligotrial.stats.simulate import TrialScenario, simulate_trials  # noqa: PLC0415
+        from oligotrial.stats.simulate import TrialScenario, simulate_trials
 
         rng = np.random.default_rng(seed)
         for hr in (0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
@@ -214,10 +214,10 @@ def _fmt(value):
 def _plot_survival(
     png: Path, trial_id, trial, hr_grid, curve_reg, curve_impl, n_eval, registered, ss, design, sim_points
 ) -> None:
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     label_n = f"registered N = {registered}" if registered is not None else f"N = {n_eval}"
@@ -262,7 +262,7 @@ def _single_arm_report(trial_id: str, trial: dict, out_dir: Path) -> dict:
     minimax = simon_two_stage(p0, p1, alpha, power, kind="minimax")
     registered = _value(trial, "registered_enrolment")
     p_grid = np.round(np.linspace(0.0, 0.6, 61), 4)
-    from scipy import stats  # noqa: PLC0415
+    from scipy import stats
 
     def reject_prob(d, p):
         x1 = np.arange(d.r1 + 1, d.n1 + 1)
@@ -274,10 +274,10 @@ def _single_arm_report(trial_id: str, trial: dict, out_dir: Path) -> dict:
         "simon_minimax": [reject_prob(minimax, p) for p in p_grid],
     }
     png = out_dir / f"{trial_id}_power_curve.png"
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     ax.plot(p_grid, curves["single_stage"], lw=2, label=f"single stage n={single.n}, reject if ≥{single.reject_at}")

@@ -48,11 +48,11 @@ from oligotrial.errors import DesignError
 __all__ = [
     "SurvivalDesign",
     "SurvivalSampleSize",
+    "detectable_hazard_ratio",
     "event_probability",
+    "power_survival",
     "required_events",
     "sample_size_survival",
-    "power_survival",
-    "detectable_hazard_ratio",
 ]
 
 Method = Literal["schoenfeld", "freedman"]

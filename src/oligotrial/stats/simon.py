@@ -27,7 +27,7 @@ from scipy import stats
 
 from oligotrial.errors import DesignError
 
-__all__ = ["SingleStageDesign", "SimonDesign", "single_stage_binomial", "simon_two_stage"]
+__all__ = ["SimonDesign", "SingleStageDesign", "simon_two_stage", "single_stage_binomial"]
 
 
 @dataclass(frozen=True)

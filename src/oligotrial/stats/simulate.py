@@ -47,7 +47,7 @@ from oligotrial.errors import DesignError
 from oligotrial.stats.distributions import EventDistribution, Exponential, PiecewiseExponential, Weibull
 from oligotrial.stats.logrank import _logrank_two_group, logrank_batch_xp
 
-__all__ = ["TrialScenario", "SimulationResult", "simulate_trials", "simulate_sweep", "gpu_available"]
+__all__ = ["SimulationResult", "TrialScenario", "gpu_available", "simulate_sweep", "simulate_trials"]
 
 Backend = Literal["auto", "numba", "numpy", "cupy"]
 
@@ -277,10 +277,8 @@ def _bucket_argsort(x, order, counts):
         v = x[i]
         if v < np.inf:
             m += 1
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
+            lo = min(lo, v)
+            hi = max(hi, v)
     if m == 0:
         return 0
     for j in range(m + 1):
@@ -399,13 +397,11 @@ def _simulate_kernel(
             et[i] = _inv_cumhaz(x, kinds[a], pars[a], starts[a], hazards[a], cums[a], nsegs[a])
             dt[i] = e_drop[b, i] / eta[a] if has_drop and eta[a] > 0.0 else np.inf
             entry[i] = accrual * u_entry[b, i]
-            if entry[i] > last_entry:
-                last_entry = entry[i]
+            last_entry = max(last_entry, entry[i])
             if et[i] <= dt[i]:
                 cal[i] = entry[i] + et[i]
                 n_possible += 1
-                if cal[i] > last:
-                    last = cal[i]
+                last = max(last, cal[i])
             else:
                 cal[i] = np.inf
         if events_target > 0:
@@ -450,7 +446,7 @@ def _simulate_kernel(
     return z, t_out, ev_out, ev1_out, enr_out, reached
 
 
-def _kernel_params(scn: "TrialScenario"):
+def _kernel_params(scn: TrialScenario):
     """Encode the two arms' distributions for the kernel (index 0 control, 1 experimental)."""
     dists = (scn.control, scn.experimental)
     k_max = max(len(d.starts_months) if isinstance(d, PiecewiseExponential) else 1 for d in dists)
@@ -477,7 +473,7 @@ def _kernel_params(scn: "TrialScenario"):
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
     try:
-        import cupy  # noqa: PLC0415 - optional dependency
+        import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # any import or driver failure means no usable GPU
@@ -649,7 +645,7 @@ def simulate_trials(
     arm = np.zeros(scn.n_subjects, dtype=np.int8)
     arm[: scn.n_experimental] = 1
     if chosen == "cupy":
-        import cupy as xp  # noqa: PLC0415 - optional dependency
+        import cupy as xp
 
         draw_rng = xp.random.default_rng(int(rng.integers(2**63)))
     else:
@@ -696,7 +692,7 @@ def simulate_trials(
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,  # noqa: PLC0415
+            Progress,
             TimeRemainingColumn,
         )
 
@@ -764,7 +760,7 @@ def simulate_sweep(
     ``scheduler="synchronous"`` (or ``"threads"``) to stay in-process, or an existing
     ``distributed.Client`` to use a cluster.
     """
-    import dask  # noqa: PLC0415 - heavy import kept off the module import path
+    import dask
 
     scenarios = list(scenarios)
     children = np.random.SeedSequence(seed).spawn(len(scenarios))
@@ -773,7 +769,7 @@ def simulate_sweep(
         return list(dask.compute(*tasks, scheduler=scheduler))
     owned = None
     if client is None:
-        from distributed import Client, LocalCluster  # noqa: PLC0415
+        from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         owned = (Client(cluster), cluster)
@@ -781,7 +777,7 @@ def simulate_sweep(
     try:
         futures = client.compute(tasks)
         if progress:
-            from distributed import progress as dask_progress  # noqa: PLC0415
+            from distributed import progress as dask_progress
 
             dask_progress(futures)
         return list(client.gather(futures))

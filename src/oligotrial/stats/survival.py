@@ -16,9 +16,9 @@ the tests and the Cox model use are read from that order (linear after the sort)
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

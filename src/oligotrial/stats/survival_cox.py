@@ -39,7 +39,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["CoxFit", "MAX_ABS_COEF", "RiskTable", "cox_efron", "logrank_from_table", "risk_table"]
+__all__ = ["MAX_ABS_COEF", "CoxFit", "RiskTable", "cox_efron", "logrank_from_table", "risk_table"]
 
 #: a log hazard ratio beyond this (HR outside 1e-13..1e13) is taken as the likelihood having no
 #: finite maximum (R's coxph then warns "coefficient may be infinite" and prints where its

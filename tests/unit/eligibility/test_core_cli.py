@@ -105,10 +105,8 @@ def test_cli_json_text_is_the_standard_librarys_text_for_screening_documents():
     import datetime as dt
 
     from oligotrial.adapters.cli._common import json_text
-    from oligotrial.adapters.cli.screen import _screen_file
+    from oligotrial.adapters.cli.screen import _json_list, _screen_file
     from oligotrial.protocols import list_protocols
-
-    from oligotrial.adapters.cli.screen import _json_list
 
     protocols = list_protocols()
     for assume in (False, True):

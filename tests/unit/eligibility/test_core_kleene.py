@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oligotrial.domain.eligibility.kleene import (
-    MET, NA, NOT_MET, UNKNOWN, Outcome, all_of, any_of, applies_if, count_of, negate,
+    MET,
+    NA,
+    NOT_MET,
+    UNKNOWN,
+    Outcome,
+    all_of,
+    any_of,
+    applies_if,
+    count_of,
+    negate,
 )
 
 V = [MET, NOT_MET, UNKNOWN, NA]

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from core_builders import base, example, lesion_record, parsed
 
+from core_builders import base, example, lesion_record, parsed
 from oligotrial.domain.eligibility.compiler import compile_rule
 from oligotrial.domain.eligibility.kleene import Context
-from oligotrial.domain.response.counting import evaluate_disease_state
 from oligotrial.domain.eligibility.screening import screen_patient
+from oligotrial.domain.response.counting import evaluate_disease_state
 from oligotrial.protocols import load_protocol
 
 

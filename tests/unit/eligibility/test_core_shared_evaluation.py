@@ -12,12 +12,12 @@ import json
 from importlib import resources
 
 import pytest
-from core_builders import example, lesion_record, parsed
 
-from oligotrial.domain.response import counting as disease_counting
-from oligotrial.domain.response import progression
+from core_builders import example, lesion_record, parsed
 from oligotrial.domain.eligibility.kleene import MET, Outcome, all_of, met
 from oligotrial.domain.eligibility.screening import screen_against, screen_patient, screening_document
+from oligotrial.domain.response import counting as disease_counting
+from oligotrial.domain.response import progression
 from oligotrial.protocols import list_protocols
 
 EXAMPLES = sorted(p.name[:-5] for p in resources.files("oligotrial.examples").iterdir() if p.name.endswith(".json"))

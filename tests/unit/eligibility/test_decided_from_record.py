@@ -10,11 +10,10 @@ import copy
 import json
 from importlib import resources
 
-from registry_words import HCC, LDRT, STOP2, quoted
-
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
+from registry_words import HCC, LDRT, STOP2, quoted
 
 
 def example(name: str) -> dict:

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from oligotrial.domain.eligibility import kleene
 from oligotrial.domain.eligibility.kleene import (
-    MET, NA, NOT_MET, UNKNOWN, Outcome, all_of, any_of, applies_if, count_of, negate,
+    MET,
+    NA,
+    NOT_MET,
+    UNKNOWN,
+    Outcome,
+    all_of,
+    any_of,
+    applies_if,
+    count_of,
+    negate,
 )
 from oligotrial.domain.eligibility.screening import excludes, screen_against, trial_verdict
 from oligotrial.domain.record.patient import parse_patient

@@ -4,12 +4,12 @@ it enforces (verified against shared/seeds/*.txt) and failed on the code before 
 from __future__ import annotations
 
 import pytest
-from core_builders import base, example, lesion_record, parsed
-from registry_words import HCC, LDRT, OPPRESS, ORES, STOP2, quoted
 
+from core_builders import base, example, lesion_record, parsed
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.response.counting import evaluate_disease_state
 from oligotrial.protocols import load_protocol
+from registry_words import HCC, LDRT, OPPRESS, ORES, STOP2, quoted
 
 
 def criterion(trial: str, cid: str, rec: dict, assume: bool = False):

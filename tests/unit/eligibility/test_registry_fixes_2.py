@@ -5,13 +5,13 @@ its fix."""
 from __future__ import annotations
 
 import pytest
-from core_builders import example, parsed
-from registry_words import HCC, LDRT, SEEDS, STOP2, quoted
 
+from core_builders import example, parsed
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.errors import RecordError
 from oligotrial.protocols import load_protocol
+from registry_words import HCC, LDRT, SEEDS, STOP2, quoted
 
 
 def criterion(trial: str, cid: str, rec: dict):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from core_builders import base, example, lesion_record, parsed
-from registry_words import LDRT, OPPRESS, ORES, SEEDS, STOP2, quoted
 
+from core_builders import base, example, lesion_record, parsed
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.protocols import list_protocols, load_protocol
+from registry_words import LDRT, OPPRESS, ORES, SEEDS, STOP2, quoted
 
 
 def screening(trial: str, rec: dict, assume: bool = False):

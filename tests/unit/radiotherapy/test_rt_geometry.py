@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
+from rt_phantoms import Phantom
 
 from oligotrial.domain.radiotherapy.dvh import Structure
-from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.radiotherapy.geometry import (
-    BrainLesion, GeometricLimits, brain_lesions_from_plan, brain_lesions_from_record,
-    check_geometric_exclusions, max_diameter_mm, structure_volume_cc,
+    BrainLesion,
+    GeometricLimits,
+    brain_lesions_from_plan,
+    brain_lesions_from_record,
+    check_geometric_exclusions,
+    max_diameter_mm,
+    structure_volume_cc,
 )
+from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
-from rt_phantoms import Phantom
 
 
 def _limits():

@@ -3,14 +3,13 @@ registry words it enforces (shared/seeds/000_b539856bedf10865.txt) and failed be
 
 from __future__ import annotations
 
-from registry_words import OPPRESS
-from registry_words import quoted as quoted_in
-
 from oligotrial.domain.radiotherapy.prescription import (
     check_prescription,
     parse_prescription,
 )
 from oligotrial.protocols import load_protocol
+from registry_words import OPPRESS
+from registry_words import quoted as quoted_in
 
 
 def quoted(words: str) -> str:

@@ -5,13 +5,13 @@ its fix."""
 from __future__ import annotations
 
 import pytest
-from registry_words import HCC, STOP2, quoted
 
 from oligotrial.domain.radiotherapy.prescription import (
     check_prescription,
     parse_prescription,
 )
 from oligotrial.protocols import load_protocol
+from registry_words import HCC, STOP2, quoted
 
 
 def check(trial: str, arm: str, rx: dict):
@@ -57,7 +57,6 @@ def test_hcc_sbrt_without_a_recorded_second_line_is_not_evaluable():
 
 def test_the_service_passes_the_records_lines_to_the_check():
     from core_builders import example, parsed
-
     from oligotrial.service import radiotherapy
 
     rec = example("hcc_eligible")

@@ -8,7 +8,12 @@ import pytest
 
 from oligotrial.adapters.io.rt_data import load_hytec_cord_rules
 from oligotrial.domain.radiotherapy.reirradiation import (
-    NewCourse, PriorCourse, add_months, check_composite, check_hytec_cord, cumulative_eqd2_gy,
+    NewCourse,
+    PriorCourse,
+    add_months,
+    check_composite,
+    check_hytec_cord,
+    cumulative_eqd2_gy,
 )
 from oligotrial.errors import DoseError
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from core_builders import base, parsed
 
+from core_builders import base, parsed
 from oligotrial.domain.record.patient import parse_patient, patient_json_schema
 from oligotrial.errors import RecordError
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from resp_helpers import load_vectors
 
-from oligotrial.domain.response import oligostate as os_
 from oligotrial.domain.record.patient import parse_patient
+from oligotrial.domain.response import oligostate as os_
 from oligotrial.service.assessment import classify_patient
 
 V = load_vectors()

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from resp_strategies import follow_up, target_sets
 
-from oligotrial.domain.response import recist
 from oligotrial.domain.record.patient import parse_patient
+from oligotrial.domain.response import recist
 
 
 def _patient(targets, sizes_by_tp, new_at=None):

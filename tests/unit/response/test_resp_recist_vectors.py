@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 from resp_helpers import as_date, irecist_patient, load_vectors, patient_from_vector
 
-from oligotrial.domain.response import irecist
-from oligotrial.domain.response import recist
+from oligotrial.domain.response import irecist, recist
 
 V = load_vectors()
 

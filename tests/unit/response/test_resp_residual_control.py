@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from core_builders import example
-from registry_words import ORES, quoted
 
+from core_builders import example
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
 from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
 from oligotrial.service.assessment import derive_endpoints
+from registry_words import ORES, quoted
 
 ORIGIN = dt.date(2025, 7, 5)   # randomization, after the eligible example's PET-CT of 2025-06-20
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 from collections import Counter
 from pathlib import Path
@@ -255,10 +254,9 @@ def test_changes_to_saved_data_need_a_reason_and_keep_old_and_new():
     enrolment.correct_record(ctx, COORD, STOP2.id, p["id"], {"record": changed, "reason": "transcription error"})
     last = store["repo"].audit[-1]
     assert last["old"]["record"]["sex"] == "female" and last["new"]["record"]["sex"] == "male"
-    with pytest.raises(AuditError):
-        with ctx.uow() as uow:
-            audit.record(uow, ctx, COORD, trial=STOP2.id, action="x", entity_type="p", entity_id="1",
-                         old={"a": 1}, new={"a": 2})
+    with pytest.raises(AuditError), ctx.uow() as uow:
+        audit.record(uow, ctx, COORD, trial=STOP2.id, action="x", entity_type="p", entity_id="1",
+                     old={"a": 1}, new={"a": 2})
 
 
 def test_roles_are_checked_on_every_use_case():

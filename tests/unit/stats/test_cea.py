@@ -12,8 +12,15 @@ from scipy import integrate
 
 from oligotrial.errors import AnalysisError
 from oligotrial.stats import cost_effectiveness
-from oligotrial.stats.cea import (CeaInputs, ExponentialCurve, KaplanMeierCurve, _area_of_difference, _exp_area,
-                                  discounted_area, load_cea_scenario)
+from oligotrial.stats.cea import (
+    CeaInputs,
+    ExponentialCurve,
+    KaplanMeierCurve,
+    _area_of_difference,
+    _exp_area,
+    discounted_area,
+    load_cea_scenario,
+)
 
 RATE = math.log(1.03) / 12  # s.2.5: continuous discounting, ln(1.03)/12 per month
 H = 120.0

@@ -47,7 +47,8 @@ def test_survival_report_numbers_are_consistent(tmp_path):
     rep = trial_report("NCT06918951", tmp_path, sim_trials=0)["summary"]
     d = rep["derived"]
     assert d["registered_enrolment_compared"] == 194
-    from oligotrial.stats.report import _survival_design, load_assumptions as la
+    from oligotrial.stats.report import _survival_design
+    from oligotrial.stats.report import load_assumptions as la
 
     ss = sample_size_survival(_survival_design(la()["trials"]["NCT06918951"]))
     assert d["subjects_implied_ceil"] == ss.subjects_ceil

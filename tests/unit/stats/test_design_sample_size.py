@@ -11,9 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oligotrial.errors import DesignError
-from oligotrial.stats.sample_size import (SurvivalDesign, detectable_hazard_ratio, event_probability,
-                                          expected_events, follow_up_for_events, power_survival,
-                                          required_events, sample_size_survival)
+from oligotrial.stats.sample_size import (
+    SurvivalDesign,
+    detectable_hazard_ratio,
+    event_probability,
+    expected_events,
+    follow_up_for_events,
+    power_survival,
+    required_events,
+    sample_size_survival,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 RPACT = json.loads((DATA / "rpact_sample_size.json").read_text())

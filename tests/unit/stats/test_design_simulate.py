@@ -12,8 +12,7 @@ import pytest
 from oligotrial.errors import DesignError
 from oligotrial.stats.distributions import Exponential, PiecewiseExponential, Weibull
 from oligotrial.stats.sample_size import SurvivalDesign, expected_events, power_survival
-from oligotrial.stats.simulate import (TrialScenario, gpu_available, simulate_sweep,
-                                       simulate_trials)
+from oligotrial.stats.simulate import TrialScenario, gpu_available, simulate_sweep, simulate_trials
 
 RPACT = json.loads((Path(__file__).resolve().parents[2] / "data" /
                     "rpact_simulation.json").read_text())

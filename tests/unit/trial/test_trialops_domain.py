@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oligotrial.domain.record.ctcae import check_adverse_event
 from oligotrial.domain.trial import audit as chain
 from oligotrial.domain.trial import randomization as algo
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded, radiotherapy_view
-from oligotrial.domain.record.ctcae import check_adverse_event
 from oligotrial.errors import RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import list_protocols
 from oligotrial.protocols.schedule_schema import Schedule, parse_schedule

@@ -10,7 +10,7 @@ prints no result.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -124,19 +124,19 @@ def survival(
     event: Annotated[str, typer.Option("--event", help="Column: 1 event, 0 censored.")],
     group: Annotated[str, typer.Option("--group", help="Column of group labels (strings).")],
     strata: Annotated[
-        Optional[str], typer.Option("--strata", help="Column of strata: stratified log-rank and stratified Cox.")
+        str | None, typer.Option("--strata", help="Column of strata: stratified log-rank and stratified Cox.")
     ] = None,
     at: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--at", help="Times at which survival is reported, separated by commas (e.g. 6,12,24)."),
     ] = None,
-    tau: Annotated[Optional[float], typer.Option("--tau", help="Horizon of the restricted mean survival time.")] = None,
+    tau: Annotated[float | None, typer.Option("--tau", help="Horizon of the restricted mean survival time.")] = None,
     reference: Annotated[
-        Optional[str], typer.Option("--reference", help="Comparator group (default: the first label in sorted order).")
+        str | None, typer.Option("--reference", help="Comparator group (default: the first label in sorted order).")
     ] = None,
     conf_type: Annotated[str, typer.Option("--conf-type", help="CI transform: log (R's default) or log-log.")] = "log",
     as_json: Annotated[bool, typer.Option("--json", help="Print the oligotrial.survival-analysis/1 document.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw Kaplan-Meier curves to this PNG file.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw Kaplan-Meier curves to this PNG file.")] = None,
     time_unit: Annotated[
         str, typer.Option("--time-unit", help="Unit of the times, for the table and the plot.")
     ] = "months",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -45,7 +45,7 @@ def _load(path: Path):
     return parse_patient(data)
 
 
-def _date(value: Optional[str], name: str) -> Optional[dt.date]:
+def _date(value: str | None, name: str) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -71,13 +71,11 @@ def _print_json(doc: dict[str, Any]) -> None:
 def assess(
     patient: Annotated[Path, typer.Argument(help="patient record (oligotrial.patient/1, JSON or YAML)")],
     criteria: Annotated[str, typer.Option(help="recist1.1 or irecist")] = "recist1.1",
-    baseline: Annotated[Optional[str], typer.Option(help="baseline assessment date (default: the first)")] = None,
-    start: Annotated[
-        Optional[str], typer.Option(help="treatment/randomization start (SD minimum, confirmation)")
-    ] = None,
+    baseline: Annotated[str | None, typer.Option(help="baseline assessment date (default: the first)")] = None,
+    start: Annotated[str | None, typer.Option(help="treatment/randomization start (SD minimum, confirmation)")] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="confirmed best response (RECIST 1.1 s.4.6)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print oligotrial.assessment/1 JSON")] = False,
-    plot: Annotated[Optional[Path], typer.Option(help="write a spider plot PNG here")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a spider plot PNG here")] = None,
 ) -> None:
     """Tumour response at every imaging time point and the best overall response."""
     from oligotrial.service.assessment import assess_patient
@@ -153,10 +151,10 @@ def endpoints(
     patient: Annotated[Path, typer.Argument(help="patient record")],
     trial: Annotated[str, typer.Option(help="protocol id or short name")],
     start: Annotated[
-        Optional[str], typer.Option(help="origin: randomization date (enrolment in a single-arm trial)")
+        str | None, typer.Option(help="origin: randomization date (enrolment in a single-arm trial)")
     ] = None,
     arm: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="the allocated arm: decides which therapy is protocol-directed "
             "(without it, therapy an arm directs is treated as protocol therapy)"

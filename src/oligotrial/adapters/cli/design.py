@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -109,7 +109,7 @@ def simon(
     alpha: Annotated[float, typer.Option("--alpha", help="One-sided type I error.")] = 0.05,
     power: Annotated[float, typer.Option("--power")] = 0.8,
     kind: Annotated[str, typer.Option("--kind", help="optimal, minimax or single-stage.")] = "optimal",
-    n_max: Annotated[Optional[int], typer.Option("--n-max")] = None,
+    n_max: Annotated[int | None, typer.Option("--n-max")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Simon's optimal/minimax two-stage design, or the exact single-stage design."""
@@ -132,9 +132,9 @@ def simulate(
     hazard_ratio: Annotated[float, typer.Option("--hazard-ratio")],
     median_control_months: Annotated[float, typer.Option("--median-control-months")],
     accrual_months: Annotated[float, typer.Option("--accrual-months")],
-    events: Annotated[Optional[int], typer.Option("--events", help="Analyse at this many events.")] = None,
+    events: Annotated[int | None, typer.Option("--events", help="Analyse at this many events.")] = None,
     analysis_time_months: Annotated[
-        Optional[float], typer.Option("--analysis-time-months", help="Analyse at this calendar time instead.")
+        float | None, typer.Option("--analysis-time-months", help="Analyse at this calendar time instead.")
     ] = None,
     weibull_shape: Annotated[float, typer.Option("--weibull-shape", help="1 = exponential.")] = 1.0,
     allocation_ratio: Annotated[float, typer.Option("--allocation-ratio")] = 1.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +38,7 @@ def bed_command(
     alpha_beta: Annotated[float, typer.Option("--alpha-beta", help="alpha/beta ratio (Gy).")],
     model: Annotated[str, typer.Option("--model", help="lq (default), lql or usc.")] = "lq",
     transition_dose_gy: Annotated[
-        Optional[float], typer.Option("--transition-dose-gy", help="LQ-L transition dose per fraction (Gy).")
+        float | None, typer.Option("--transition-dose-gy", help="LQ-L transition dose per fraction (Gy).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -142,9 +142,9 @@ def check_command(
     trial: Annotated[str, typer.Option("--trial", help="Trial id or short name, e.g. NCT06918951.")],
     arm: Annotated[str, typer.Option("--arm", help="Arm id or label.")],
     technique: Annotated[
-        Optional[str], typer.Option("--technique", help="Technique for a DICOM plan (SABR, conventional, LDRT).")
+        str | None, typer.Option("--technique", help="Technique for a DICOM plan (SABR, conventional, LDRT).")
     ] = None,
-    site: Annotated[Optional[str], typer.Option("--site", help="Lesion site for a DICOM plan.")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Lesion site for a DICOM plan.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check PLAN against the arm's allowed regimens (and, for DICOM, the OAR constraints).
@@ -214,9 +214,9 @@ def check_command(
 def dvh_command(
     folder: Annotated[Path, typer.Argument(help="Folder with RT Dose + RT Structure Set (+ RT Plan).")],
     fractions: Annotated[
-        Optional[int], typer.Option("--fractions", help="Fractions for the OAR check (default: the RT Plan's).")
+        int | None, typer.Option("--fractions", help="Fractions for the OAR check (default: the RT Plan's).")
     ] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a DVH plot (PNG).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a DVH plot (PNG).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compute each structure's DVH and check the OAR constraints for the plan's fractions."""

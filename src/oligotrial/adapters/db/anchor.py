@@ -33,8 +33,8 @@ import os
 import random
 import re
 import secrets
-import time
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

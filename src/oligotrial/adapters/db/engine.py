@@ -8,8 +8,8 @@ import threading
 import time
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 from oligotrial.errors import StorageError
 

@@ -14,8 +14,9 @@ resting on a few participants misleads; curtail it where few remain at risk).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 

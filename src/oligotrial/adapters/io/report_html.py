@@ -181,7 +181,6 @@ def figures(report: Mapping[str, Any]) -> dict[str, bytes]:
     """Every figure of ``report`` as PNG bytes, by file name."""
     from oligotrial.adapters.io.km_plot import plot_kaplan_meier
     from oligotrial.adapters.io.report_plots import ceac_figure, qol_change_figure
-
     from oligotrial.stats.survival_km import FEW_AT_RISK
 
     out: dict[str, bytes] = {}

@@ -19,7 +19,6 @@ from oligotrial.adapters.web.inputs import BodySizeLimit
 from oligotrial.adapters.web.responses import SafeJSONResponse
 from oligotrial.adapters.web.throttle import LoginThrottle, LoginThrottled
 from oligotrial.domain.kernel.bounds import bound_expectation, shown
-
 from oligotrial.errors import (
     AuditError,
     BlindingError,
@@ -135,8 +134,7 @@ def _request_issue(err: dict) -> dict:
     echoed value is shown escaped and cut (:func:`~oligotrial.domain.kernel.bounds.shown`)."""
     loc = [str(p) for p in err.get("loc", ()) if not str(p).startswith("function-")]
     msg = bound_expectation(err) or str(err.get("msg", ""))
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     value = shown(err.get("input"))
     if msg.startswith("@") and msg.count("|") >= 2:
         sub, value, msg = msg[1:].split("|", 2)

@@ -46,7 +46,7 @@ class Outcome(Explained):
     reads the verdicts; one coordinator reads the reasons). It is built at most once.
     """
 
-    __slots__ = ("verdict", "inputs", "missing", "assumed")
+    __slots__ = ("assumed", "inputs", "missing", "verdict")
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ class CriterionResult(Explained):
     """One criterion's verdict, its registry text, and why (``reason`` is built when read; with
     ``outcome`` given, ``inputs``, ``missing`` and ``assumed`` are read from it when read)."""
 
-    __slots__ = ("id", "kind", "source_text", "verdict", "_inputs", "_missing", "_assumed", "_outcome")
+    __slots__ = ("_assumed", "_inputs", "_missing", "_outcome", "id", "kind", "source_text", "verdict")
 
     def __init__(
         self,
@@ -269,15 +269,15 @@ def screening_summary(patient, screenings: list[TrialScreening]) -> dict[str, An
 
 
 __all__ = [
+    "MET",
+    "NOT_MET",
     "CompiledProtocol",
     "CriterionResult",
     "TrialScreening",
     "compiled",
+    "excludes",
     "screen_patient",
     "screening_document",
     "screening_summary",
     "trial_verdict",
-    "excludes",
-    "MET",
-    "NOT_MET",
 ]

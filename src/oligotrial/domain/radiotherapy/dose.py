@@ -54,7 +54,7 @@ def check_dose_gy(value: float, name: str = "dose_gy", *, allow_zero: bool = Tru
     return v
 
 
-def check_fractions(value: int | float, name: str = "fractions") -> int:
+def check_fractions(value: float, name: str = "fractions") -> int:
     """``value`` as a positive whole number of fractions, or :class:`DoseError`."""
     if isinstance(value, bool):
         raise DoseError(f"{name} {value!r}: expected a whole number of fractions >= 1", field=name)

@@ -32,7 +32,6 @@ from typing import Literal
 from pydantic import ConfigDict, Field, StrictInt, model_validator
 
 from oligotrial.domain.kernel import BoundedModel
-
 from oligotrial.domain.record.ctcae import OTHER_SUFFIX, TERMS
 
 Date = dt.date

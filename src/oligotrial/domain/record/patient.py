@@ -517,8 +517,7 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
         # drop the model-validator's own marker from locations
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+        msg = msg.removeprefix("Value error, ")
         value = err.get("input")
         if msg.startswith("@"):
             field, shown, expected = msg[1:].split("|", 2)
@@ -591,4 +590,4 @@ def patient_json_schema() -> dict[str, Any]:
 
 # the cross-field checks live beside the models (record/consistency.py); imported last, as they
 # read the models defined above
-from oligotrial.domain.record.consistency import _consistency_issues  # noqa: E402
+from oligotrial.domain.record.consistency import _consistency_issues

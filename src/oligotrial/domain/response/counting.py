@@ -117,14 +117,14 @@ class _Counting:
     """A protocol's ``counting`` block read once (not once per lesion and patient)."""
 
     __slots__ = (
-        "nodes_by_region",
-        "node_region_is_organ",
         "count_primary",
-        "extracranial_only",
-        "organ_kinds",
-        "require_pet",
         "exclude_treated_ic",
         "exclude_treated_symptomatic",
+        "extracranial_only",
+        "node_region_is_organ",
+        "nodes_by_region",
+        "organ_kinds",
+        "require_pet",
     )
 
     def __init__(self, counting: dict[str, Any]) -> None:

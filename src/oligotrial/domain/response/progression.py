@@ -68,7 +68,7 @@ class LesionObservation:
 class LesionStatus(Explained):
     """One lesion's state at the judged scan; ``reason`` is formatted when read."""
 
-    __slots__ = ("lesion", "organ", "kind", "node_region", "intracranial", "status", "rule", "size_mm")
+    __slots__ = ("intracranial", "kind", "lesion", "node_region", "organ", "rule", "size_mm", "status")
 
     def __init__(
         self,
@@ -147,17 +147,17 @@ class _LesionContext:
     a patient is screened against; ``results`` keeps each rule's verdict by rule key)."""
 
     __slots__ = (
+        "baseline",
+        "baseline_obs",
+        "current",
+        "is_new",
+        "is_node",
+        "judged",
+        "kind",
         "lid",
         "obs",
-        "judged",
-        "baseline",
         "organ",
-        "kind",
-        "is_node",
-        "current",
         "prior",
-        "baseline_obs",
-        "is_new",
         "results",
     )
 

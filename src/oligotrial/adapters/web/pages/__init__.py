@@ -27,10 +27,13 @@ def mount(app: FastAPI, status_for: Callable[[OligotrialError], int]) -> None:
     ``docs_url=None, redoc_url=None``, so that nothing points at a CDN). ``status_for`` is the
     API's map from a domain error to its status code, so that an error page answers with the
     same code as the API would."""
-    from oligotrial.adapters.web.pages import participant  # noqa: F401  (its routes join the router)
-    from oligotrial.adapters.web.pages import queries  # noqa: F401  (data queries: their routes join the router)
-    from oligotrial.adapters.web.pages import admin, unblind  # noqa: F401  (their routes join the router)
-    from oligotrial.adapters.web.pages import screening  # noqa: F401  (its routes join the router)
+    from oligotrial.adapters.web.pages import (  # noqa: F401  (their routes join the router)
+        admin,
+        participant,
+        queries,
+        screening,
+        unblind,
+    )
     from oligotrial.adapters.web.pages.base import HERE
     from oligotrial.adapters.web.pages.views import router
 

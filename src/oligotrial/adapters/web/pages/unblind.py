@@ -23,8 +23,8 @@ from starlette.responses import Response
 
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, render
 from oligotrial.adapters.web.pages.participant import Pid
-from oligotrial.adapters.web.pages.views import router
 from oligotrial.adapters.web.pages.session import ABSOLUTE_S, SessionEnded
+from oligotrial.adapters.web.pages.views import router
 from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.service import enrolment, unblinding, users
 from oligotrial.service.access import authorize

@@ -9,7 +9,7 @@ One module per topic; importing this package registers every leaf with
 ``oligotrial.domain.eligibility.registry``.
 """
 
-from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import registers its leaves)
+from oligotrial.domain.eligibility.criteria import (
     conditions,
     demographics,
     disease,
@@ -19,6 +19,7 @@ from oligotrial.domain.eligibility.criteria import (  # noqa: F401  (each import
     local_therapy,
     radiotherapy_history,
     therapy_lines,
+    therapy_toxicity,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "local_therapy",
     "radiotherapy_history",
     "therapy_lines",
+    "therapy_toxicity",
 ]

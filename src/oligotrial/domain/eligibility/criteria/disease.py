@@ -249,19 +249,19 @@ def _disease(params: dict) -> Node:
 
 # ---- where a lesion lies: the words of its location or node region ---------------------------------
 
-_NOT_THORACIC_HILUM = re.compile(r"hepat|liver|porta|renal|kidney|splen|biliar|bile", re.I)
+_NOT_THORACIC_HILUM = re.compile(r"hepat|liver|porta|renal|kidney|splen|biliar|bile", re.IGNORECASE)
 _THORAX = re.compile(
     r"mediastin|subcarinal|paratrache|pretrache|aorto-?pulmonary|prevascular|para-?o?esophag|pulmonary ligament|"
     r"interlobar|intrapulmonary|peribronch|bronch|internal mammary|intercostal|pericardi|cardiophrenic|"
     r"chest wall|\bribs?\b|stern(um|al)|thora(x|cic)|\bstation\s*(1[0-4]|[2-9])|\b(1[0-4]|[2-9])[LR]\b",
-    re.I,
+    re.IGNORECASE,
 )
-_HILUM = re.compile(r"\bhil(ar|um)\b", re.I)
+_HILUM = re.compile(r"\bhil(ar|um)\b", re.IGNORECASE)
 _THORACIC_VERTEBRA = re.compile(r"\bT(1[0-2]|[1-9])\b")
 _SPINE = re.compile(
     r"vertebra|\bspin(e|al)\b|sacr(um|al)|coccy|\b(cervical|thoracic|lumbar|lumbosacral|"
     r"thoracolumbar|cervicothoracic)\b|\b(C[1-7]|T(1[0-2]|[1-9])|L[1-5]|S[1-5])\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 

@@ -25,7 +25,7 @@ FIFTEEN = Decimal(15)
 RESPONSES = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
 
 
-def dec(x: float | int | Decimal) -> Decimal:
+def dec(x: float | Decimal) -> Decimal:
     """A measurement as an exact decimal (the value as written, not its binary float)."""
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
