@@ -16,7 +16,7 @@ from typing import Any
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
@@ -680,7 +680,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record))
         decision = workflow.radiotherapy_decision(report.status, override)
         if decision is None:
-            raise radiotherapy.refusal(report, rt, blinded=is_blinded(protocol.masking.blinded_roles, role))
+            raise radiotherapy.refusal(report, rt, blinded=not sees_arms(protocol, role))
         if decision["override"]:
             decision["override"]["by"] = actor.username
         now = ctx.now_iso()
@@ -1018,7 +1018,7 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
         allocs = uow.repo.allocations(protocol.id)
         arms = (
             [allocation_arm(ctx, a) for a in allocs]
-            if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role)
+            if role in ("coordinator", "dsmb") and sees_arms(protocol, role)
             else None
         )
     by_state: dict[str, int] = {}

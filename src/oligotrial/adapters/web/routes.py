@@ -19,7 +19,7 @@ from oligotrial.adapters.web.responses import render_json
 from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, issue_token, login_throttle
 from oligotrial.domain.kernel import BoundedModel
 from oligotrial.domain.kernel.bounds import date_problem
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.errors import BlindingError
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
 
@@ -203,7 +203,7 @@ def trials(ctx: Ctx, actor: CurrentActor) -> list[dict]:
         role = actor.role_in(p.id)
         if role is None:
             continue
-        blinded = is_blinded(p.masking.blinded_roles, role) or role == "admin"
+        blinded = not sees_arms(p, role)
         item = {
             "id": p.id,
             "short_name": p.short_name,
