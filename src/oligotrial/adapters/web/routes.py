@@ -22,6 +22,8 @@ from oligotrial.domain.kernel.bounds import date_problem
 from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.errors import BlindingError
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
+from oligotrial.service import radiotherapy as radiotherapy_course
+from oligotrial.service.radiotherapy import RadiotherapyCourse
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
@@ -104,8 +106,8 @@ class ReopenScreeningBody(_Body):
     )
 
 
-class Override(_Body):
-    reason: str = Field(min_length=10, max_length=5000)
+#: a documented reason to record what does not fit the protocol (the radiotherapy course's own)
+Override = radiotherapy_course.Override
 
 
 class EnrolBody(_Body):
@@ -123,18 +125,12 @@ class UnblindBody(_Body):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class RadiotherapyBody(_Body):
-    start: IsoDate
-    end: IsoDate
-    dose_gy: float = Field(gt=0, le=1000, description="total dose (Gy)")
-    fractions: int = Field(ge=1, le=100)
-    technique: str | None = Field(None, max_length=200)
-    lesions: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=200)
-    fractions_per_week: float | None = Field(None, gt=0, le=35)
-    override: Override | None = Field(
-        None,
-        description="a documented reason to record a course that does not fit the allocated arm (a protocol deviation)",
-    )
+class RadiotherapyBody(RadiotherapyCourse):
+    """The service's course model (its bounds are the service's), with the dates checked as
+    every body's are."""
+
+    start: IsoDate = Field(description="first fraction (ISO 8601)")
+    end: IsoDate = Field(description="last fraction (ISO 8601), on or after start")
 
 
 class VisitBody(_Body):
