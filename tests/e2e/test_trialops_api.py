@@ -212,3 +212,19 @@ def test_the_api_refuses_a_course_outside_the_services_bounds(api):
     r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
                  json={"start": "2026-03-10", "end": "2026-03-14", "dose_gy": 150, "fractions": 5})
     assert r.status_code == 422 and r.json()["field"] == "dose_gy"
+
+
+def test_the_administrator_sees_arms_in_the_trial_list_only_of_an_open_label_trial(sqlite_api):
+    """Issue 27 item 5: one rule (blinding.sees_arms) for the administrator everywhere: blind in a
+    trial that blinds any role (STOP-2), not in an open-label one (the report already said so;
+    the trial list, the audit trail and the allocation view said always blind)."""
+    from oligotrial.protocols import load_protocol
+
+    listed = {t["id"]: t for t in sqlite_api.call("GET", "/api/v1/trials", "admin").json()}
+    for trial_id, item in listed.items():
+        protocol = load_protocol(trial_id)
+        open_label = not protocol.masking.blinded_roles
+        assert item["blinded"] is (not open_label), trial_id
+        assert ("arms" in item) is open_label, trial_id
+    assert any(not load_protocol(t).masking.blinded_roles for t in listed)
+    assert listed[TRIAL]["blinded"] is True

@@ -277,7 +277,7 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
         chi2 = u * u / v if v > 0 else 0.0
         # expected per group from U = O - E
         exp1 = observed[1] - u
-        expected = (float(np.sum(e)) - exp1, float(exp1))
+        expected: tuple[float, ...] = (float(np.sum(e)) - exp1, float(exp1))
         return LogRankResult(
             statistic=float(chi2),
             p_value=float(stats.chi2.sf(chi2, 1)),
