@@ -174,3 +174,57 @@ def test_fraction_dates_that_do_not_fit_the_fractions_are_422_naming_end_and_sto
     view = api.call("GET", f"{BASE}/{pid}", "coordinator").json()
     assert view["state"] == "randomized" and view["radiotherapy"] is None
     assert {v["anchor"] for v in view["visits"]} == {"randomization"}
+
+
+def test_the_radiotherapy_bounds_in_the_openapi_document_are_the_services(sqlite_api):
+    """Issue 27 item 5: one course model for the route and the service; the API advertises the
+    bounds the service applies (it advertised 1000 Gy, 100 fractions, 35 a week; the service
+    refused above 100 Gy, 40 fractions, 14 a week)."""
+    from oligotrial.service import radiotherapy as rt
+
+    doc = sqlite_api.client.get("/openapi.json").json()
+    op = doc["paths"]["/api/v1/trials/{trial}/participants/{pid}/radiotherapy"]["post"]
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    props = doc["components"]["schemas"][ref]["properties"]
+    assert props["dose_gy"]["exclusiveMinimum"] == 0 and props["dose_gy"]["maximum"] == rt.DOSE_MAX_GY
+    assert (props["fractions"]["minimum"], props["fractions"]["maximum"]) == (1, rt.FRACTIONS_MAX)
+    fpw = next(s for s in props["fractions_per_week"]["anyOf"] if s.get("type") == "number")
+    assert fpw["exclusiveMinimum"] == 0 and fpw["maximum"] == rt.FRACTIONS_PER_WEEK_MAX
+    technique = next(s for s in props["technique"]["anyOf"] if "enum" in s)
+    assert tuple(technique["enum"]) == rt.RT_TECHNIQUES
+    # and the service refuses just past each bound, accepts each bound
+    base = {"dose_gy": 8, "fractions": 5}
+    for field, over in (("dose_gy", rt.DOSE_MAX_GY + 0.5), ("fractions", rt.FRACTIONS_MAX + 1),
+                        ("fractions_per_week", rt.FRACTIONS_PER_WEEK_MAX + 0.5), ("technique", "gamma knife")):
+        try:
+            rt.course({**base, field: over}, "2026-03-02", "2026-03-06")
+        except Exception as exc:  # noqa: BLE001
+            assert getattr(exc, "field", None) == field
+        else:
+            raise AssertionError(f"{field}={over} accepted")
+    ok = rt.course({"dose_gy": rt.DOSE_MAX_GY, "fractions": rt.FRACTIONS_MAX,
+                    "fractions_per_week": rt.FRACTIONS_PER_WEEK_MAX}, "2026-03-01", "2026-06-30")
+    assert ok["dose_gy"] == rt.DOSE_MAX_GY
+
+
+def test_the_api_refuses_a_course_outside_the_services_bounds(api):
+    pid = api.enrolled(1)
+    r = api.call("POST", f"{BASE}/{pid}/radiotherapy", "treating_oncologist",
+                 json={"start": "2026-03-10", "end": "2026-03-14", "dose_gy": 150, "fractions": 5})
+    assert r.status_code == 422 and r.json()["field"] == "dose_gy"
+
+
+def test_the_administrator_sees_arms_in_the_trial_list_only_of_an_open_label_trial(sqlite_api):
+    """Issue 27 item 5: one rule (blinding.sees_arms) for the administrator everywhere: blind in a
+    trial that blinds any role (STOP-2), not in an open-label one (the report already said so;
+    the trial list, the audit trail and the allocation view said always blind)."""
+    from oligotrial.protocols import load_protocol
+
+    listed = {t["id"]: t for t in sqlite_api.call("GET", "/api/v1/trials", "admin").json()}
+    for trial_id, item in listed.items():
+        protocol = load_protocol(trial_id)
+        open_label = not protocol.masking.blinded_roles
+        assert item["blinded"] is (not open_label), trial_id
+        assert ("arms" in item) is open_label, trial_id
+    assert any(not load_protocol(t).masking.blinded_roles for t in listed)
+    assert listed[TRIAL]["blinded"] is True

@@ -15,28 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from oligotrial.domain.trial.blinding import Role  # the one role list (issue 27)
 from oligotrial.protocols.rt_schema import RadiotherapySpec
-
-ROLES = (
-    "coordinator",
-    "enrolling_oncologist",
-    "treating_oncologist",
-    "statistician",
-    "data_manager",
-    "dsmb",
-    "admin",
-    "outcome_assessor",
-)
-Role = Literal[
-    "coordinator",
-    "enrolling_oncologist",
-    "treating_oncologist",
-    "statistician",
-    "data_manager",
-    "dsmb",
-    "admin",
-    "outcome_assessor",
-]
 
 
 class _Model(BaseModel):

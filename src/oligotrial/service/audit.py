@@ -235,12 +235,12 @@ def trail(
     for a blinded role radiotherapy entries show neither their values nor anything computed from
     them (hash, digest, the reason of an override), because dose and fractionation reveal the
     arm."""
-    from oligotrial.domain.trial.blinding import is_blinded
+    from oligotrial.domain.trial.blinding import sees_arms
     from oligotrial.service import freetext
 
     role = authorize(actor, trial, "audit_view")
     protocol = ctx.load_protocol(trial)
-    blinded = is_blinded(protocol.masking.blinded_roles, role) or role == "admin"
+    blinded = not sees_arms(protocol, role)
     with ctx.uow() as uow:
         rows = _scoped_entries(uow, actor, protocol.id, after, limit)
     out = []

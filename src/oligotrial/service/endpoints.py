@@ -29,7 +29,7 @@ from typing import Any
 
 from oligotrial.domain.record import parse_patient
 from oligotrial.domain.response.endpoints import Candidate
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
 from oligotrial.service import followup, freetext
@@ -113,7 +113,7 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
     reason; the arm only for roles allowed to see it."""
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "view")
-    blinded = is_blinded(protocol.masking.blinded_roles, role)
+    blinded = not sees_arms(protocol, role)
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
         derived = _derive(ctx, uow, protocol, p, reveal_arm=not blinded)
@@ -306,7 +306,7 @@ def export(
     with_arm = True
     if actor is not None:
         role = authorize(actor, protocol.id, "export")
-        with_arm = not is_blinded(protocol.masking.blinded_roles, role)
+        with_arm = sees_arms(protocol, role)
     if dataset == "adtte":
         cols = ADTTE_COLUMNS if with_arm else tuple(c for c in ADTTE_COLUMNS if c != "ARM")
         return csv_lines(adtte_rows(ctx, protocol, with_arm=with_arm, actor=actor, site=site), cols), with_arm

@@ -13,14 +13,14 @@ import inspect
 import uuid
 from typing import Any
 
-from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup, freetext
+from oligotrial.service import radiotherapy as _rt_bounds
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.followup import single_group
@@ -611,8 +611,8 @@ def visit_schedule(
     return [v.to_dict() for v in visits], waiting
 
 
-#: the techniques a recorded radiotherapy course may name
-RT_TECHNIQUES = ("SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional")
+#: the techniques a recorded radiotherapy course may name (the course model's)
+RT_TECHNIQUES = _rt_bounds.RT_TECHNIQUES
 
 
 def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict) -> dict:
@@ -637,33 +637,8 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
     start, end = _date(data, "start"), _date(data, "end")
     if end < start:
         raise _bad("end", end, f"a date on or after start {start}")
-    dose, fx = data.get("dose_gy"), data.get("fractions")
-    if not isinstance(dose, int | float) or isinstance(dose, bool) or not 0 < dose <= 100:
-        raise _bad("dose_gy", dose, "a total dose in Gy, 0 < dose_gy <= 100")
-    if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= 40:
-        raise _bad("fractions", fx, "an integer number of fractions 1..40")
-    impossible = course_dates.impossible(fx, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    if impossible is not None:  # whatever the arm: one fraction a day at most, one day for one fraction
-        raise _bad("end", end, impossible)
-    lesions = data.get("lesions", [])
-    if (
-        not isinstance(lesions, list)
-        or not all(isinstance(x, str) and x.strip() for x in lesions)
-        or len(set(lesions)) != len(lesions)
-    ):
-        raise _bad("lesions", lesions, "a list of distinct lesion ids")
-    tech = data.get("technique")
-    if tech is not None and tech not in RT_TECHNIQUES:
-        raise _bad("technique", tech, f"one of {', '.join(RT_TECHNIQUES)}")
-    fpw = data.get("fractions_per_week")
-    if fpw is not None and (not isinstance(fpw, int | float) or isinstance(fpw, bool) or not 0 < fpw <= 14):
-        raise _bad("fractions_per_week", fpw, "a number of fractions per week, 0 < fractions_per_week <= 14")
+    rt = radiotherapy.course(data, start, end)  # the bounds of radiotherapy.RadiotherapyCourse
     override = data.get("override")
-    if override is not None and not isinstance(override, dict):
-        raise _bad("override", override, "an object with a reason")
-    rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech, "lesions": lesions}
-    if fpw is not None:
-        rt["fractions_per_week"] = float(fpw)
     plan = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
@@ -680,7 +655,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record))
         decision = workflow.radiotherapy_decision(report.status, override)
         if decision is None:
-            raise radiotherapy.refusal(report, rt, blinded=is_blinded(protocol.masking.blinded_roles, role))
+            raise radiotherapy.refusal(report, rt, blinded=not sees_arms(protocol, role))
         if decision["override"]:
             decision["override"]["by"] = actor.username
         now = ctx.now_iso()
@@ -722,7 +697,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
                 protocol.id,
                 "radiotherapy_deviation",
                 p.id,
-                f"participant {p.id}: radiotherapy {rt['dose_gy']:g} Gy / {fx} fractions recorded outside the "
+                f"participant {p.id}: radiotherapy {rt['dose_gy']:g} Gy / {rt['fractions']} fractions recorded outside the "
                 f"allocated arm's regimen ({', '.join(codes)}); override by {actor.username}: "
                 f"{decision['override']['reason']}",
                 now,
@@ -1018,7 +993,7 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
         allocs = uow.repo.allocations(protocol.id)
         arms = (
             [allocation_arm(ctx, a) for a in allocs]
-            if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role)
+            if role in ("coordinator", "dsmb") and sees_arms(protocol, role)
             else None
         )
     by_state: dict[str, int] = {}

@@ -1,8 +1,8 @@
 """What a role sees of a participant's course in a trial: arm-neutral for a masked role where
 the arms differ in what happens to a participant (:class:`oligotrial.domain.trial.blinding.ArmNeutral`).
 
-A role is masked when the protocol blinds it (``masking.blinded_roles``), and the system
-administrator of a trial that blinds any role (kept blind as on the report and the audit trail).
+A role is masked when it may not see the arms (:func:`oligotrial.domain.trial.blinding.sees_arms`:
+the protocol blinds it, or it is the system administrator of a trial that blinds any role).
 Where only some arms give protocol radiotherapy (NCT06592612: SBRT in the SBRT arm only; "Masking:
 Single (Outcomes Assessor)"), a masked role's participant view, participant list, due visits
 and counts by state show no radiotherapy, no ``treated`` state and no visit anchored to the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oligotrial.domain.trial.blinding import ArmNeutral, is_blinded
+from oligotrial.domain.trial.blinding import ArmNeutral, sees_arms
 
 
 def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
@@ -25,8 +25,7 @@ def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
 
 def masked(protocol: Any, role: str) -> bool:
     """Whether ``role`` may not learn any participant's arm in ``protocol``'s trial."""
-    blinded = list(protocol.masking.blinded_roles)
-    return is_blinded(blinded, role) or (role == "admin" and bool(blinded))
+    return not sees_arms(protocol, role)
 
 
 def arm_neutral(protocol: Any, role: str) -> ArmNeutral:

@@ -29,11 +29,103 @@ stored only in the encrypted allocation); blinded views never show it
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+from pydantic import ConfigDict, Field
+
+from oligotrial.domain.kernel import BoundedModel
+from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.radiotherapy.prescription import RTCheckReport, check_prescription, parse_prescription
 from oligotrial.domain.response.recist import lesion_of, measurable
-from oligotrial.errors import DoseError
+from oligotrial.errors import DoseError, RecordError
+
+# ---- the course as recorded: one model, its bounds for the API and the service alike ------------
+
+#: the techniques a recorded radiotherapy course may name
+Technique = Literal["SBRT", "SABR", "SRS", "IMRT", "VMAT", "3DCRT", "conventional"]
+RT_TECHNIQUES: tuple[str, ...] = get_args(Technique)
+#: a recorded course's total dose: 0 < dose_gy <= DOSE_MAX_GY
+DOSE_MAX_GY = 100
+#: a recorded course's number of fractions: 1..FRACTIONS_MAX
+FRACTIONS_MAX = 40
+#: a recorded course's fractions per week: 0 < fractions_per_week <= FRACTIONS_PER_WEEK_MAX
+FRACTIONS_PER_WEEK_MAX = 14
+
+
+class Override(BoundedModel):
+    """A documented reason to record what does not fit the protocol (a protocol deviation)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=False)
+
+    reason: str = Field(min_length=10, max_length=5000)
+
+
+class RadiotherapyCourse(BoundedModel):
+    """The radiotherapy course as recorded: the API's request body (``POST .../radiotherapy``,
+    whose OpenAPI schema these bounds are) and what :func:`course` checks any caller's data
+    against (the web form and the command line reach the service without the API), so the
+    bounds the API advertises are the ones the service applies."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=False)
+
+    start: str = Field(max_length=10, description="first fraction (ISO 8601)")
+    end: str = Field(max_length=10, description="last fraction (ISO 8601), on or after start")
+    dose_gy: float = Field(gt=0, le=DOSE_MAX_GY, description="total dose (Gy)")
+    fractions: int = Field(ge=1, le=FRACTIONS_MAX)
+    technique: Technique | None = None
+    lesions: list[Annotated[str, Field(max_length=64)]] = Field(
+        default=[], max_length=200, description="the treated lesions' ids, distinct"
+    )
+    fractions_per_week: float | None = Field(None, gt=0, le=FRACTIONS_PER_WEEK_MAX)
+    override: Override | None = Field(
+        None,
+        description="a documented reason to record a course that does not fit the allocated arm (a protocol deviation)",
+    )
+
+
+def _bad(field: str, value: Any, expected: str) -> RecordError:
+    return RecordError(
+        f"{field} {value!r}: expected {expected}",
+        field=field,
+        errors=[{"path": field, "value": value, "expected": expected}],
+    )
+
+
+def course(data: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+    """The course to store from ``data`` (the fields of :class:`RadiotherapyCourse`; ``start``
+    and ``end`` already read as ISO dates), or a :class:`RecordError` naming the first field
+    outside the model's bounds. The first and last fraction dates must be possible for the
+    number of fractions whatever the arm (:func:`oligotrial.domain.radiotherapy.course_dates.impossible`)."""
+    dose, fx = data.get("dose_gy"), data.get("fractions")
+    if not isinstance(dose, int | float) or isinstance(dose, bool) or not 0 < dose <= DOSE_MAX_GY:
+        raise _bad("dose_gy", dose, f"a total dose in Gy, 0 < dose_gy <= {DOSE_MAX_GY}")
+    if not isinstance(fx, int) or isinstance(fx, bool) or not 1 <= fx <= FRACTIONS_MAX:
+        raise _bad("fractions", fx, f"an integer number of fractions 1..{FRACTIONS_MAX}")
+    impossible = course_dates.impossible(fx, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    if impossible is not None:  # whatever the arm: one fraction a day at most, one day for one fraction
+        raise _bad("end", end, impossible)
+    lesions = data.get("lesions", [])
+    if (
+        not isinstance(lesions, list)
+        or not all(isinstance(x, str) and x.strip() for x in lesions)
+        or len(set(lesions)) != len(lesions)
+    ):
+        raise _bad("lesions", lesions, "a list of distinct lesion ids")
+    tech = data.get("technique")
+    if tech is not None and tech not in RT_TECHNIQUES:
+        raise _bad("technique", tech, f"one of {', '.join(RT_TECHNIQUES)}")
+    fpw = data.get("fractions_per_week")
+    top = FRACTIONS_PER_WEEK_MAX
+    if fpw is not None and (not isinstance(fpw, int | float) or isinstance(fpw, bool) or not 0 < fpw <= top):
+        raise _bad("fractions_per_week", fpw, f"a number of fractions per week, 0 < fractions_per_week <= {top}")
+    override = data.get("override")
+    if override is not None and not isinstance(override, dict):
+        raise _bad("override", override, "an object with a reason")
+    rt = {"start": start, "end": end, "dose_gy": float(dose), "fractions": fx, "technique": tech, "lesions": lesions}
+    if fpw is not None:
+        rt["fractions_per_week"] = float(fpw)
+    return rt
+
 
 #: which recorded field each failing reason is about
 FIELD_OF_REASON = {

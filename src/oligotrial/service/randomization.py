@@ -22,7 +22,7 @@ import numpy as np
 from oligotrial.domain.trial import randomization as algo
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.audit import allocation_bind
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize, check_site
@@ -484,7 +484,7 @@ def allocation_view(
     protocol: Any, role: str, stratum: str, seq: int, strata: dict, at: str, arm: str | None
 ) -> dict[str, Any]:
     view = {"randomized": True, "randomization_number": f"{stratum}#{seq}", "strata": strata, "allocated_at": at}
-    if arm is not None and not is_blinded(protocol.masking.blinded_roles, role) and role != "admin":
+    if arm is not None and sees_arms(protocol, role):
         a = protocol.arm(arm)
         view.update({"arm": a.id, "arm_label": a.label})
     return view

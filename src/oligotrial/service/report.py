@@ -615,16 +615,14 @@ def stored_reports(ctx: ServiceContext, trial: str) -> list[dict[str, Any]]:
 def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date | None = None) -> dict[str, Any]:
     """The report as ``actor``'s role may see it (the API): full for an unblinded role (the DSMB,
     the coordinator), arms pooled for a role the protocol blinds (STOP-2's statistician)."""
-    from oligotrial.domain.trial.blinding import is_blinded
+    from oligotrial.domain.trial.blinding import sees_arms
     from oligotrial.service.access import authorize
 
     protocol = ctx.load_protocol(trial)
     role = authorize(actor, protocol.id, "report")
     # the system administrator is kept blind as on every other view of a blinded trial (the audit
     # trail, allocations): running the server is not a reason to see arms
-    masked = is_blinded(protocol.masking.blinded_roles, role) or (
-        role == "admin" and bool(protocol.masking.blinded_roles)
-    )
+    masked = not sees_arms(protocol, role)
     blinded = masked and trial_unblinding(ctx, protocol.id) is None
     from oligotrial.service.site_scope import scoped
 

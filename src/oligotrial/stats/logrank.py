@@ -12,9 +12,27 @@ statistic is ``z = U_1 / sqrt(V_11)`` for the second group label (arm 1, experim
 negative ``z`` means fewer events than expected in that group. The stratified test sums ``U``
 and ``V`` over strata.
 
-The two-group statistic is computed by one numba kernel used for a single data set and for a
-whole batch of simulated trials (parallel over trials); a NumPy/CuPy array version without
-ties handling serves continuous simulated data on a GPU.
+One family of kernels: the sums over a table of the number at risk and the events per
+(stratum, distinct time, group). For an analysed data set the table is built once
+(:func:`oligotrial.stats.survival_cox.risk_table`: one sort, then counts) and the sums are
+:func:`oligotrial.stats.survival_cox.logrank_u_v`, the one definition used by
+:func:`logrank_test` (any number of groups, stratified or not, tied or continuous times) and by
+the report's log-rank (:func:`oligotrial.stats.survival_cox.logrank_from_table`, R ``survdiff``).
+
+The same sums are also written as loops for the simulation of many trials, where the work is
+per simulated trial and the table would be built and thrown away millions of times; each
+is tested against :func:`logrank_test`, an independent computation or lifelines
+(``tests/unit/stats/test_design_logrank.py``, ``test_logrank_ties.py``):
+
+* :func:`_logrank_two_group` (numba): two groups, stratified, ties exact, over the rows
+  in time order; run per trial in parallel by :func:`logrank_batch`, and by the simulator's
+  kernel for a stratified design (:mod:`oligotrial.stats.simulate`), whose analysis
+  population (``include``: enrolled by the analysis time) changes with each interim look;
+* ``_logrank_sorted`` in :mod:`oligotrial.stats.simulate` (numba): two groups, unstratified,
+  over an order the simulator has already sorted by bucket (it re-sorts nothing: speed at
+  each interim look of an unstratified design);
+* :func:`logrank_batch_xp` (NumPy or CuPy whole-array operations): two groups, continuous
+  times without ties (probability one in simulated data), for a GPU.
 
 References
 ----------
@@ -36,6 +54,7 @@ import numpy as np
 from scipy import stats
 
 from oligotrial.errors import DesignError
+from oligotrial.stats.survival_cox import logrank_u_v, risk_table
 
 __all__ = ["LogRankResult", "logrank_batch", "logrank_batch_xp", "logrank_test"]
 
@@ -198,75 +217,10 @@ def logrank_batch_xp(time, event, arm, stratum=None, n_strata: int = 1, xp=np):
     return xp.where(v > 0, u / xp.sqrt(xp.where(v > 0, v, 1.0)), 0.0)
 
 
-def _two_group_by_distinct_time(t, e, arm, s_codes, n_strata):
-    """Two-group (stratified) ``(U, V)`` from counts per distinct time, for heavily tied data.
-
-    The times are grouped by hashing (``pandas.factorize``, linear in the number of rows) and only
-    the distinct times are sorted, where :func:`_logrank_two_group` sorts every row. The sums are
-    the same as the kernel's (the module docstring's formulas over distinct event times).
-    """
-    import pandas as pd
-
-    codes, uniques = pd.factorize(t, sort=False)
-    n_t = uniques.size
-    rank = np.empty(n_t, dtype=np.int64)
-    rank[np.argsort(uniques, kind="mergesort")] = np.arange(n_t)
-    cell = s_codes * n_t + rank[codes]  # (stratum, time rank) of each row
-    size = n_strata * n_t
-    arm_f = arm.astype(np.float64)
-    leave = np.bincount(cell, minlength=size).reshape(n_strata, n_t).astype(np.float64)
-    leave1 = np.bincount(cell, weights=arm_f, minlength=size).reshape(n_strata, n_t)
-    d = np.bincount(cell, weights=e.astype(np.float64), minlength=size).reshape(n_strata, n_t)
-    d1 = np.bincount(cell, weights=(e & (arm == 1)).astype(np.float64), minlength=size).reshape(n_strata, n_t)
-    n_risk = np.cumsum(leave[:, ::-1], axis=1)[:, ::-1]  # at risk: time >= t
-    n1_risk = np.cumsum(leave1[:, ::-1], axis=1)[:, ::-1]
-    has = d > 0
-    p1 = np.divide(n1_risk, n_risk, out=np.zeros_like(n_risk), where=has)
-    u = float(np.sum(np.where(has, d1 - d * p1, 0.0)))
-    ties = np.divide(n_risk - d, n_risk - 1.0, out=np.zeros_like(n_risk), where=has & (n_risk > 1.0))
-    v = float(np.sum(np.where(has, d * p1 * (1.0 - p1) * ties, 0.0)))
-    return u, v
-
-
 def _encode(name: str, values) -> tuple[np.ndarray, tuple]:
     arr = np.asarray(values)
     labels, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64), tuple(labels.tolist())
-
-
-def _kgroup_u_v(time, event, codes, k):
-    """U (k,) and V (k, k) for one stratum, k groups, hypergeometric variance with ties."""
-    ev = event.astype(bool)
-    if not ev.any():
-        return np.zeros(k), np.zeros((k, k))
-    times = np.unique(time[ev])
-    # at risk: subjects with time >= t
-    order = np.argsort(time, kind="mergesort")
-    ts = time[order]
-    onehot = np.zeros((time.size, k))
-    onehot[np.arange(time.size), codes[order]] = 1.0
-    at_risk_from = np.cumsum(onehot[::-1], axis=0)[::-1]  # rows: position in ts
-    start = np.searchsorted(ts, times, side="left")
-    n_g = at_risk_from[start]  # (T, k)
-    d_g = np.zeros((times.size, k))
-    pos = np.searchsorted(times, time[ev])
-    np.add.at(d_g, (pos, codes[ev]), 1.0)
-    n = n_g.sum(axis=1)
-    d = d_g.sum(axis=1)
-    p = n_g / n[:, None]
-    u = (d_g - d[:, None] * p).sum(axis=0)
-    factor = np.where(n > 1, d * (n - d) / np.where(n > 1, n - 1, 1.0), 0.0)
-    v = (factor[:, None, None] * (p[:, :, None] * (np.eye(k)[None] - p[:, None, :]))).sum(axis=0)
-    return u, v
-
-
-def _heavily_tied(t: np.ndarray) -> bool:
-    """Whether grouping by distinct time beats sorting every row: a large data set whose sample
-    of 4,096 rows holds at most half as many distinct times (e.g. follow-up in whole days)."""
-    if t.size < 50_000:
-        return False
-    sample = t[:: max(1, t.size // 4096)]
-    return np.unique(sample).size * 2 <= sample.size
 
 
 def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
@@ -314,19 +268,16 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
         s_codes = np.zeros(t.size, dtype=np.int64)
     else:
         s_codes, _ = _encode("strata", strata)
-    n_strata = int(s_codes.max()) + 1
+    order = np.argsort(t, kind="mergesort")
+    table = risk_table(t[order], e[order], codes[order], k, None if strata is None else s_codes[order])
+    u_all, v_all, _, _ = logrank_u_v(table)
+    observed = tuple(float(np.sum(e & (codes == g))) for g in range(k))
     if k == 2:
-        if _heavily_tied(t):
-            u, v = _two_group_by_distinct_time(t, e, codes.astype(np.int8), s_codes, n_strata)
-        else:
-            u, v, _, _, _ = _logrank_two_group(
-                t, e, codes.astype(np.int8), s_codes, n_strata, np.ones(t.size, dtype=np.bool_)
-            )
+        u, v = float(u_all[1]), float(v_all[1, 1])
         chi2 = u * u / v if v > 0 else 0.0
-        observed = tuple(float(np.sum(e & (codes == g))) for g in range(k))
         # expected per group from U = O - E
         exp1 = observed[1] - u
-        expected = (float(np.sum(e)) - exp1, float(exp1))
+        expected: tuple[float, ...] = (float(np.sum(e)) - exp1, float(exp1))
         return LogRankResult(
             statistic=float(chi2),
             p_value=float(stats.chi2.sf(chi2, 1)),
@@ -337,16 +288,8 @@ def logrank_test(durations, events, groups, strata=None) -> LogRankResult:
             expected=expected,
             variance=float(v),
         )
-    u_tot = np.zeros(k)
-    v_tot = np.zeros((k, k))
-    for s in range(n_strata):
-        sel = s_codes == s
-        u, v = _kgroup_u_v(t[sel], e[sel], codes[sel], k)
-        u_tot += u
-        v_tot += v
-    chi2 = float(u_tot[:-1] @ np.linalg.pinv(v_tot[:-1, :-1]) @ u_tot[:-1])
-    observed = tuple(float(np.sum(e & (codes == g))) for g in range(k))
-    expected = tuple(float(o - uu) for o, uu in zip(observed, u_tot))
+    chi2 = float(u_all[:-1] @ np.linalg.pinv(v_all[:-1, :-1]) @ u_all[:-1])
+    expected = tuple(float(o - uu) for o, uu in zip(observed, u_all, strict=True))
     return LogRankResult(
         statistic=chi2,
         p_value=float(stats.chi2.sf(chi2, k - 1)),

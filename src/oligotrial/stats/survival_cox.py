@@ -39,7 +39,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["MAX_ABS_COEF", "CoxFit", "RiskTable", "cox_efron", "logrank_from_table", "risk_table"]
+__all__ = ["MAX_ABS_COEF", "CoxFit", "RiskTable", "cox_efron", "logrank_from_table", "logrank_u_v", "risk_table"]
 
 #: a log hazard ratio beyond this (HR outside 1e-13..1e13) is taken as the likelihood having no
 #: finite maximum (R's coxph then warns "coefficient may be infinite" and prints where its
@@ -94,11 +94,11 @@ def risk_table(
     return RiskTable(n=at_risk[has], d=d[has], k=k)
 
 
-def logrank_from_table(table: RiskTable) -> dict | None:
-    """``{"chisq", "df", "p", "observed", "expected"}``, as R ``survdiff``; ``None`` where no
-    group has a positive expected count beyond the first (no test: no events, or one group)."""
-    from scipy.special import chdtrc
-
+def logrank_u_v(table: RiskTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The log-rank sums of the module docstring from the table: ``U`` (k,), ``V`` (k, k), the
+    observed and the expected events per group (``U = observed - expected``). The one
+    definition of the log-rank statistic of an analysed data set (:func:`logrank_from_table`,
+    the report's; :func:`oligotrial.stats.logrank.logrank_test`)."""
     n, d = table.n, table.d
     big_n = n.sum(axis=1)
     big_d = d.sum(axis=1)
@@ -108,7 +108,15 @@ def logrank_from_table(table: RiskTable) -> dict | None:
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(big_n > 1, big_d * (big_n - big_d) / (big_n - 1.0), 0.0)
     v = np.diag((f[:, None] * p).sum(axis=0)) - (p * f[:, None]).T @ p
-    u = observed - expected
+    return observed - expected, v, observed, expected
+
+
+def logrank_from_table(table: RiskTable) -> dict | None:
+    """``{"chisq", "df", "p", "observed", "expected"}``, as R ``survdiff``; ``None`` where no
+    group has a positive expected count beyond the first (no test: no events, or one group)."""
+    from scipy.special import chdtrc
+
+    u, v, observed, expected = logrank_u_v(table)
     use = np.flatnonzero(expected > 0)
     df = use.size - 1
     if df < 1:
@@ -179,7 +187,7 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
     dd = table.d.sum(axis=1)
     single = dd == 1
     # times with one event: denom = S0, no expansion; tied times: one entry per event
-    n_s, d_s = table.n[single], table.d[single]
+    n_s = table.n[single]
     n_t, d_t = table.n[~single], table.d[~single]
     counts = dd[~single].astype(np.int64)
     cellidx = np.repeat(np.arange(counts.size), counts)

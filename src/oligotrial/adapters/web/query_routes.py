@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from pydantic import ConfigDict, Field, ValidationError
 
+from oligotrial.adapters.web import api_models as api
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId
 from oligotrial.domain.kernel import BoundedModel
@@ -24,7 +25,7 @@ from oligotrial.domain.trial.queries import FIELD_MAX, TEXT_MAX
 from oligotrial.errors import RecordError
 from oligotrial.service import queries
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
+router = api.DescribedRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
 QueryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="data query number")]
 
@@ -76,6 +77,7 @@ def parse(model: type[_Body], data: dict[str, Any]) -> Any:
 
 @router.get(
     "/trials/{trial}/queries",
+    response_model=api.DataQueries,
     tags=["data queries"],
     summary="The trial's data queries the caller may see, oldest first",
 )
@@ -91,6 +93,7 @@ def list_queries(
 
 @router.post(
     "/trials/{trial}/queries",
+    response_model=api.DataQuery,
     status_code=201,
     tags=["data queries"],
     summary="Raise a data query on a field of an entry or of the registered record (the data manager)",
@@ -101,6 +104,7 @@ def raise_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, body: RaiseQuery)
 
 @router.get(
     "/trials/{trial}/queries/{query_id}",
+    response_model=api.DataQuery,
     tags=["data queries"],
     summary="A data query with its history (each step: action, who, role, when, text)",
 )
@@ -109,7 +113,10 @@ def get_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId) 
 
 
 @router.post(
-    "/trials/{trial}/queries/{query_id}/answer", tags=["data queries"], summary="Answer an open data query (the site)"
+    "/trials/{trial}/queries/{query_id}/answer",
+    response_model=api.DataQuery,
+    tags=["data queries"],
+    summary="Answer an open data query (the site)",
 )
 def answer_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryId, body: QueryMessage) -> dict:
     return queries.answer_query(ctx, actor, trial, query_id, body.text)
@@ -117,6 +124,7 @@ def answer_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryI
 
 @router.post(
     "/trials/{trial}/queries/{query_id}/close",
+    response_model=api.DataQuery,
     tags=["data queries"],
     summary="Close an open or answered data query, with an optional note (the data manager)",
 )
@@ -128,6 +136,7 @@ def close_query(
 
 @router.post(
     "/trials/{trial}/queries/{query_id}/reopen",
+    response_model=api.DataQuery,
     tags=["data queries"],
     summary="Re-open an answered or closed data query, saying why (the data manager)",
 )
@@ -137,6 +146,7 @@ def reopen_query(ctx: Ctx, actor: CurrentActor, trial: TrialId, query_id: QueryI
 
 @router.post(
     "/trials/{trial}/queries/{query_id}/release",
+    response_model=api.DataQuery,
     tags=["data queries"],
     summary="Release the query's messages so far to the blinded roles after review, saying why (whoever raised it)",
 )

@@ -7,17 +7,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
+from oligotrial.adapters.web import api_models as api
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId
 from oligotrial.errors import RecordError
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
+router = api.DescribedRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
 
 @router.get(
     "/trials/{trial}/report",
+    response_model=api.TrialReport,
     tags=["analysis"],
     summary="The trial report (oligotrial.trial-report/1) at a data cut; arms pooled for a blinded role",
 )

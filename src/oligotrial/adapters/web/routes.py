@@ -8,22 +8,25 @@ import datetime as dt
 import itertools
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from oligotrial.adapters.web import api_models as api
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.responses import render_json
 from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, issue_token, login_throttle
 from oligotrial.domain.kernel import BoundedModel
 from oligotrial.domain.kernel.bounds import date_problem
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.errors import BlindingError
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization, unblinding, users
+from oligotrial.service import radiotherapy as radiotherapy_course
+from oligotrial.service.radiotherapy import RadiotherapyCourse
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
+router = api.DescribedRouter(prefix="/api/v1", dependencies=[Depends(check_request_input)])
 
 #: the trial in a path: NCT id or short name, any case, resolved once (security.resolve_trial)
 Trial = TrialId
@@ -104,8 +107,8 @@ class ReopenScreeningBody(_Body):
     )
 
 
-class Override(_Body):
-    reason: str = Field(min_length=10, max_length=5000)
+#: a documented reason to record what does not fit the protocol (the radiotherapy course's own)
+Override = radiotherapy_course.Override
 
 
 class EnrolBody(_Body):
@@ -123,18 +126,12 @@ class UnblindBody(_Body):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class RadiotherapyBody(_Body):
-    start: IsoDate
-    end: IsoDate
-    dose_gy: float = Field(gt=0, le=1000, description="total dose (Gy)")
-    fractions: int = Field(ge=1, le=100)
-    technique: str | None = Field(None, max_length=200)
-    lesions: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=200)
-    fractions_per_week: float | None = Field(None, gt=0, le=35)
-    override: Override | None = Field(
-        None,
-        description="a documented reason to record a course that does not fit the allocated arm (a protocol deviation)",
-    )
+class RadiotherapyBody(RadiotherapyCourse):
+    """The service's course model (its bounds are the service's), with the dates checked as
+    every body's are."""
+
+    start: IsoDate = Field(description="first fraction (ISO 8601)")
+    end: IsoDate = Field(description="last fraction (ISO 8601), on or after start")
 
 
 class VisitBody(_Body):
@@ -172,7 +169,7 @@ class CorrectionBody(_Body):
     reason: str = Field(min_length=3, max_length=5000)
 
 
-@router.get("/health", tags=["meta"])
+@router.get("/health", response_model=api.Health, tags=["meta"])
 def health() -> dict:
     return {"status": "ok"}
 
@@ -196,14 +193,14 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
     )
 
 
-@router.get("/trials", tags=["trials"])
+@router.get("/trials", response_model=api.TrialList, tags=["trials"])
 def trials(ctx: Ctx, actor: CurrentActor) -> list[dict]:
     out = []
     for p in ctx.list_protocols():
         role = actor.role_in(p.id)
         if role is None:
             continue
-        blinded = is_blinded(p.masking.blinded_roles, role) or role == "admin"
+        blinded = not sees_arms(p, role)
         item = {
             "id": p.id,
             "short_name": p.short_name,
@@ -220,13 +217,14 @@ def trials(ctx: Ctx, actor: CurrentActor) -> list[dict]:
     return out
 
 
-@router.get("/trials/{trial}", tags=["trials"])
+@router.get("/trials/{trial}", response_model=api.TrialSummary, tags=["trials"])
 def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     return enrolment.summary(ctx, actor, trial)
 
 
 @router.get(
     "/trials/{trial}/versions",
+    response_model=api.TrialVersions,
     tags=["trials"],
     summary="The trial's protocol versions (amendments), oldest first, with the one in effect today",
 )
@@ -262,13 +260,14 @@ def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     }
 
 
-@router.get("/trials/{trial}/participants", tags=["participants"])
+@router.get("/trials/{trial}/participants", response_model=api.ParticipantList, tags=["participants"])
 def participants(ctx: Ctx, actor: CurrentActor, trial: Trial, site: SiteFilter = None) -> list[dict]:
     return enrolment.list_participants(ctx, actor, trial, site)
 
 
 @router.post(
     "/trials/{trial}/participants",
+    response_model=api.ParticipantView,
     status_code=201,
     tags=["participants"],
     openapi_extra={
@@ -292,17 +291,17 @@ def register(
     return enrolment.register(ctx, actor, trial, record, site)
 
 
-@router.get("/trials/{trial}/participants/{pid}", tags=["participants"])
+@router.get("/trials/{trial}/participants/{pid}", response_model=api.ParticipantView, tags=["participants"])
 def participant(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid) -> dict:
     return enrolment.get_participant(ctx, actor, trial, pid)
 
 
-@router.put("/trials/{trial}/participants/{pid}/record", tags=["participants"])
+@router.put("/trials/{trial}/participants/{pid}/record", response_model=api.ParticipantView, tags=["participants"])
 def correct(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: CorrectionBody) -> dict:
     return enrolment.correct_record(ctx, actor, trial, pid, body.model_dump())
 
 
-@router.post("/trials/{trial}/participants/{pid}/screen", tags=["workflow"])
+@router.post("/trials/{trial}/participants/{pid}/screen", response_model=api.ParticipantView, tags=["workflow"])
 def screen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ScreenBody | None = None) -> dict:
     return enrolment.screen(
         ctx, actor, trial, pid, assume_attested=bool(body and body.assume_attested), on=body.date if body else None
@@ -311,6 +310,7 @@ def screen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ScreenBo
 
 @router.post(
     "/trials/{trial}/participants/{pid}/rescreen",
+    response_model=api.ParticipantView,
     tags=["workflow"],
     summary="Re-screen a participant against a named protocol version (audited, with a reason)",
 )
@@ -327,13 +327,14 @@ def rescreen(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: Rescre
     )
 
 
-@router.post("/trials/{trial}/participants/{pid}/consent", tags=["workflow"])
+@router.post("/trials/{trial}/participants/{pid}/consent", response_model=api.ParticipantView, tags=["workflow"])
 def consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: ConsentBody) -> dict:
     return enrolment.consent(ctx, actor, trial, pid, body.model_dump())
 
 
 @router.put(
     "/trials/{trial}/participants/{pid}/consent",
+    response_model=api.ParticipantView,
     tags=["workflow"],
     summary="Correct the recorded consent (date, form version), with a reason (audited with old and new)",
 )
@@ -343,6 +344,7 @@ def correct_consent(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body:
 
 @router.post(
     "/trials/{trial}/participants/{pid}/close-screening",
+    response_model=api.ParticipantView,
     tags=["workflow"],
     summary="Close a candidate's screening: declined, not eligible or other, with a note",
 )
@@ -352,6 +354,7 @@ def close_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body:
 
 @router.post(
     "/trials/{trial}/participants/{pid}/reopen-screening",
+    response_model=api.ParticipantView,
     tags=["workflow"],
     summary="Reopen a closed screening, with a reason",
 )
@@ -359,17 +362,17 @@ def reopen_screening(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body
     return enrolment.reopen_screening(ctx, actor, trial, pid, body.model_dump())
 
 
-@router.post("/trials/{trial}/participants/{pid}/enrol", tags=["workflow"])
+@router.post("/trials/{trial}/participants/{pid}/enrol", response_model=api.ParticipantView, tags=["workflow"])
 def enrol(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: EnrolBody | None = None) -> dict:
     return enrolment.enrol(ctx, actor, trial, pid, body.model_dump() if body else {})
 
 
-@router.post("/trials/{trial}/participants/{pid}/randomize", tags=["workflow"])
+@router.post("/trials/{trial}/participants/{pid}/randomize", response_model=api.AllocationView, tags=["workflow"])
 def randomize(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: RandomizeBody | None = None) -> dict:
     return randomization.randomize(ctx, actor, trial, pid, body.strata if body else {})
 
 
-@router.post("/trials/{trial}/participants/{pid}/unblind", tags=["workflow"])
+@router.post("/trials/{trial}/participants/{pid}/unblind", response_model=api.Unblinded, tags=["workflow"])
 def unblind(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: UnblindBody) -> dict:
     """Break the glass for one participant. No count of failed logins ever refuses it: a correct
     password always unblinds, whatever others typed. A wrong one is 403, audited by the service,
@@ -393,12 +396,20 @@ def unblind(request: Request, ctx: Ctx, actor: CurrentActor, trial: Trial, pid: 
         raise
 
 
-@router.post("/trials/{trial}/participants/{pid}/radiotherapy", tags=["workflow"])
+@router.post(
+    "/trials/{trial}/participants/{pid}/radiotherapy",
+    response_model=api.ParticipantView,
+    tags=["workflow"],
+)
 def radiotherapy(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, body: RadiotherapyBody) -> dict:
     return enrolment.record_radiotherapy(ctx, actor, trial, pid, body.model_dump(exclude_none=True))
 
 
-@router.post("/trials/{trial}/participants/{pid}/visits/{code}", tags=["follow-up"])
+@router.post(
+    "/trials/{trial}/participants/{pid}/visits/{code}",
+    response_model=api.VisitRecorded,
+    tags=["follow-up"],
+)
 def visit(
     ctx: Ctx,
     actor: CurrentActor,
@@ -412,6 +423,7 @@ def visit(
 
 @router.get(
     "/trials/{trial}/visits",
+    response_model=api.VisitsDue,
     tags=["follow-up"],
     summary="Visits due or overdue today across the trial's participants (the coordinator's worklist)",
 )
@@ -436,6 +448,7 @@ def _entry_route(path: str, kind: str, summary: str) -> None:
     route.__name__ = f"record_{kind}"
     router.post(
         f"/trials/{{trial}}/participants/{{pid}}/{path}",
+        response_model=api.EntryChange,
         status_code=201,
         tags=["follow-up"],
         summary=summary,
@@ -449,6 +462,7 @@ for _path, _kind, _summary in ENTRY_ROUTES:
 
 @router.put(
     "/trials/{trial}/participants/{pid}/entries/{entry_id}",
+    response_model=api.EntryChange,
     tags=["follow-up"],
     summary="Correct a follow-up entry, with a reason (the old value stays in the audit trail)",
 )
@@ -460,6 +474,7 @@ def correct_entry(
 
 @router.post(
     "/trials/{trial}/participants/{pid}/entries/{entry_id}/retract",
+    response_model=api.EntryChange,
     tags=["follow-up"],
     summary="Retract a follow-up entry entered in error, with a reason",
 )
@@ -469,6 +484,7 @@ def retract_entry(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid, entry_i
 
 @router.post(
     "/trials/{trial}/participants/{pid}/entries/{entry_id}/release",
+    response_model=api.TextReleased,
     tags=["follow-up"],
     summary="Release an entry's free text written by a role that knows the arm to the blinded roles, "
     "after review (a data manager who sees the arm; audited)",
@@ -483,6 +499,7 @@ class NoteRelease(_Body):
 
 @router.post(
     "/trials/{trial}/participants/{pid}/visits/{code}/release",
+    response_model=api.VisitNoteReleased,
     tags=["follow-up"],
     summary="Release a visit's note written by a role that knows the arm to the blinded roles, after "
     "review (a data manager who sees the arm; audited)",
@@ -500,6 +517,7 @@ def release_visit_note(
 
 @router.get(
     "/trials/{trial}/participants/{pid}/endpoints",
+    response_model=api.ParticipantEndpoints,
     tags=["analysis"],
     summary="The participant's endpoints derived from the stored data, each with its reason",
 )
@@ -512,7 +530,7 @@ def participant_endpoints(ctx: Ctx, actor: CurrentActor, trial: Trial, pid: Pid)
     tags=["analysis"],
     response_class=StreamingResponse,
     summary="Analysis dataset as CSV (adtte, adrs); without the arm for a blinded role",
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=api.CSV_DOWNLOAD,
 )
 def export_dataset(
     ctx: Ctx,
@@ -539,7 +557,7 @@ AUDIT_PAGE = 100
     response_class=StreamingResponse,
     summary="The trial's audit trail, oldest first, a page at a time (the next page's link is in "
     "the Link header, rel=next)",
-    responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
+    responses=api.AUDIT_STREAM,
 )
 def trial_audit(
     request: Request,
@@ -566,11 +584,11 @@ def trial_audit(
     return StreamingResponse(body(), media_type="application/json", headers=headers)
 
 
-@router.get("/trials/{trial}/notifications", tags=["audit"])
+@router.get("/trials/{trial}/notifications", response_model=api.Notifications, tags=["audit"])
 def notifications(ctx: Ctx, actor: CurrentActor, trial: Trial) -> list[dict]:
     return unblinding.notifications(ctx, actor, trial)
 
 
-@router.get("/audit/verify", tags=["audit"])
+@router.get("/audit/verify", response_model=api.ChainVerification, tags=["audit"])
 def audit_verify(ctx: Ctx, actor: CurrentActor) -> dict:
     return audit.verify(ctx, actor).to_dict()

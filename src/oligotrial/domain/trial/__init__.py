@@ -28,6 +28,8 @@ _EXPORTS = {
     "split_at_marker": "audit",
     "verify_chain": "audit",
     "ROLES": "blinding",
+    "Role": "blinding",
+    "sees_arms": "blinding",
     "find_arm_information": "blinding",
     "is_blinded": "blinding",
     "radiotherapy_view": "blinding",

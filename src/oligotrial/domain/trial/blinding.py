@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
-ROLES = (
+#: The roles a user may hold in a trial: the one list (the protocol schema's ``masking.blinded_roles``,
+#: user accounts, the web and command-line interfaces all take it from here).
+Role = Literal[
     "coordinator",
     "enrolling_oncologist",
     "treating_oncologist",
@@ -23,7 +25,8 @@ ROLES = (
     "dsmb",
     "admin",
     "outcome_assessor",
-)
+]
+ROLES: tuple[str, ...] = get_args(Role)
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})
@@ -40,6 +43,21 @@ def is_blinded(blinded_roles: Iterable[str], role: str) -> bool:
     if role in ALWAYS_UNBLINDED:
         return False
     return role in set(blinded_roles)
+
+
+def sees_arms(protocol: Any, role: str) -> bool:
+    """Whether ``role`` may learn participants' arms in ``protocol``'s trial: the one rule every
+    view (participant lists, allocations, the audit trail, the report, the trial list) asks.
+
+    A role the protocol blinds (``masking.blinded_roles``) does not, unless it always sees them
+    (:data:`ALWAYS_UNBLINDED`). The system administrator does not see them in a trial that blinds
+    any role (running the server is not a reason to see arms), and sees them in an open-label
+    trial, where nobody is kept from them. ``protocol`` is anything with ``masking.blinded_roles``
+    (the domain does not import the protocol schema at run time)."""
+    blinded = list(protocol.masking.blinded_roles)
+    if role == "admin" and blinded:
+        return False
+    return not is_blinded(blinded, role)
 
 
 def radiotherapy_view(rt: Mapping[str, Any] | None, blinded: bool, *, every_arm: bool = True) -> dict[str, Any] | None:

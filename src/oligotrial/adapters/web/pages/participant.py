@@ -28,7 +28,7 @@ from oligotrial.adapters.web.pages import forms
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
 from oligotrial.adapters.web.pages.charts import spider_svg
 from oligotrial.adapters.web.pages.views import attempt, may, router
-from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import STATES, TERMINAL, allowed_from
 from oligotrial.errors import (
     AssessmentError,
@@ -243,7 +243,7 @@ async def record_radiotherapy(page: SignedIn, trial: str, pid: Pid) -> Response:
         enrolment.record_radiotherapy(page.ctx, page.actor, protocol.id, pid, forms.radiotherapy(form, lesions))
     except (RecordError, WorkflowError, DoseError) as exc:
         errors = forms.joined_errors(getattr(exc, "errors", None), exc.message, exc.field)
-        blinded = is_blinded(protocol.masking.blinded_roles, page.role(protocol.id) or "")
+        blinded = not sees_arms(protocol, page.role(protocol.id) or "")
         if isinstance(exc, DoseError) and exc.code == "rt_outside_arm" and not blinded:
             errors.setdefault(
                 "override_reason",
