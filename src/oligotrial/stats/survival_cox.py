@@ -179,7 +179,7 @@ def cox_efron(table: RiskTable, *, max_iter: int = 50, tol: float = 1e-11) -> Co
     dd = table.d.sum(axis=1)
     single = dd == 1
     # times with one event: denom = S0, no expansion; tied times: one entry per event
-    n_s, d_s = table.n[single], table.d[single]
+    n_s = table.n[single]
     n_t, d_t = table.n[~single], table.d[~single]
     counts = dd[~single].astype(np.int64)
     cellidx = np.repeat(np.arange(counts.size), counts)

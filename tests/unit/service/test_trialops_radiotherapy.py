@@ -125,8 +125,9 @@ def test_a_documented_override_records_the_course_as_a_protocol_deviation():
     assert note["kind"] == "radiotherapy_deviation" and reason in note["message"]
     rep = audit.verify(ctx)  # the chain holds; the allocation randomized_to pinned is (rightly) reported
     assert not (rep.altered or rep.removed or rep.inserted)
-    assert rep.allocation_problems == [f"allocation of {pid}: differs from the row its audit entry recorded "
-                                       "(swapped or altered)"]
+    assert rep.allocation_problems == [
+        f"allocation of {pid}: differs from the row its audit entry recorded (swapped or altered)"
+    ]
 
 
 def test_a_course_the_arm_cannot_judge_is_recorded_and_flagged_for_review():

@@ -13,6 +13,7 @@ An absent field means "not known", never "no". An empty list states that there a
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -240,7 +241,7 @@ class Lab(_Model):
     @field_validator("value")
     @classmethod
     def _finite(cls, v: float) -> float:
-        if v != v or v in (float("inf"), float("-inf")) or v < 0:
+        if not math.isfinite(v) or v < 0:
             raise ValueError(f"value {v}: expected a finite, non-negative number")
         return v
 
@@ -264,7 +265,7 @@ class ClinicalFindings(_Model):
 class SystemicTherapy(_Model):
     line: int = Field(ge=1)
     agents: list[str] = Field(min_length=1)
-    classes: list[str] = []
+    classes: list[str] = Field(default=[])
     start: Date
     end: Date | None = None
     cycles: int | None = Field(default=None, ge=0)

@@ -30,6 +30,7 @@ from typing import Literal
 
 from oligotrial.domain.record.patient import Finding, Patient
 from oligotrial.domain.response import recist as r11
+from oligotrial.domain.response.recist.measurement import DEFAULT_OPTIONS as RECIST_DEFAULTS
 from oligotrial.errors import AssessmentError
 
 Date = dt.date
@@ -65,7 +66,7 @@ class IrecistOptions:
     confirm_max_days: int = 56
     stable_new_lesions: Literal["remain_iupd", "reset"] = "remain_iupd"
     early_new_lesion_confirms: bool = True
-    recist: r11.RecistOptions = r11.RecistOptions()
+    recist: r11.RecistOptions = RECIST_DEFAULTS
 
     def __post_init__(self) -> None:
         if not 0 <= self.confirm_min_days <= self.confirm_max_days:

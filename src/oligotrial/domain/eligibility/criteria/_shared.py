@@ -34,7 +34,8 @@ def _op(name: str):
 
 def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[str] = frozenset()) -> None:
     if not isinstance(params, dict):
-        raise ValueError(f"expected a mapping, got {params!r}")
+        # compile_rule turns a TypeError and a ValueError alike into the ProtocolError naming the rule
+        raise TypeError(f"expected a mapping, got {params!r}")
     extra = set(params) - allowed
     if extra:
         raise ValueError(f"unknown parameter(s) {sorted(extra)}; expected {sorted(allowed)}")

@@ -296,8 +296,10 @@ def _biomarker(params: dict) -> Node:
                 parts.append(
                     (
                         MET if ok else NOT_MET,
-                        f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
-                        f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})",
+                        (
+                            f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
+                            f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})"
+                        ),
                         [],
                         ["biomarkers", f"attestation {att_key} by {a.by} on {_fmt(a.date)}"],
                         (),

@@ -181,8 +181,10 @@ def _disease(params: dict) -> Node:
                     checks.append(
                         (
                             False,
-                            f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
-                            f"{op_txt} {r['max']:g} mm)",
+                            (
+                                f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
+                                f"{op_txt} {r['max']:g} mm)"
+                            ),
                         )
                     )
                 elif any(x[1] is None for x in sized):
@@ -198,8 +200,10 @@ def _disease(params: dict) -> Node:
                     checks.append(
                         (
                             True,
-                            f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
-                            f"{op_txt} {r['max']:g} mm)",
+                            (
+                                f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
+                                f"{op_txt} {r['max']:g} mm)"
+                            ),
                         )
                     )
                 else:
@@ -230,8 +234,10 @@ def _disease(params: dict) -> Node:
             checks.append(
                 (
                     ok,
-                    f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
-                    "bone only with a soft-tissue component)",
+                    (
+                        f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
+                        "bone only with a soft-tissue component)"
+                    ),
                 )
             )
 

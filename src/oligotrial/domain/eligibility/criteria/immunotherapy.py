@@ -90,8 +90,10 @@ def _io_resistance(params: dict) -> Node:
                     undecided.append(
                         (
                             t,
-                            f"line {t.line}: progression on line {t.line} not recorded and its scans "
-                            f"cannot show one ({im.why})",
+                            (
+                                f"line {t.line}: progression on line {t.line} not recorded and its scans "
+                                f"cannot show one ({im.why})"
+                            ),
                             "progression_date",
                         )
                     )
@@ -101,7 +103,7 @@ def _io_resistance(params: dict) -> Node:
             src = [f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im)
             if exposure > a_days:
                 return met(
-                    lambda: (
+                    lambda t=t, exposure=exposure, a_days=a_days, derived=derived: (
                         f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
                         f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}"
                     ),
@@ -109,7 +111,7 @@ def _io_resistance(params: dict) -> Node:
                 )
             if exposure > p_days and best in ("SD", "PD"):
                 return met(
-                    lambda: (
+                    lambda best=best, best_how=best_how, exposure=exposure, p_days=p_days, derived=derived: (
                         f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
                         f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}"
                     ),
