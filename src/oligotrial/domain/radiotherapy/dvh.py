@@ -72,7 +72,8 @@ class DoseGrid:
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
         """Median (x, y, z) spacing."""
-        return tuple(float(np.median(np.diff(a))) for a in (self.x_mm, self.y_mm, self.z_mm))
+        dx, dy, dz = (float(np.median(np.diff(a))) for a in (self.x_mm, self.y_mm, self.z_mm))
+        return dx, dy, dz
 
     def interpolate(self, points_zyx: np.ndarray, *, structure: str = "?") -> np.ndarray:
         """Trilinear dose at ``points_zyx`` (N x 3, mm); DoseError if a point is off the grid."""
@@ -382,11 +383,13 @@ class Metric:
             return dvh.dmean_gy
         if self.kind == "dmin":
             return dvh.dmin_gy
+        value = self.value
+        assert value is not None  # every other kind carries its number (parse_metric)
         if self.kind == "d_cc":
-            return dvh.dose_at_volume_cc(self.value)
+            return dvh.dose_at_volume_cc(value)
         if self.kind == "d_pct":
-            return dvh.dose_at_volume_pct(self.value)
-        v = dvh.volume_at_dose_cc(self.value)
+            return dvh.dose_at_volume_pct(value)
+        v = dvh.volume_at_dose_cc(value)
         if self.kind == "cv_gy":
             v = dvh.volume_cc - v
         return 100.0 * v / dvh.volume_cc if volume_unit == "%" else v

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     ConfigDict,
@@ -32,7 +32,7 @@ from oligotrial.domain.record.therapy import LocalTherapy
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
 from oligotrial.errors import RecordError
 
-FORMAT = "oligotrial.patient/1"
+FORMAT: Final = "oligotrial.patient/1"
 
 Date = dt.date
 
@@ -223,7 +223,7 @@ class Lab(_Model):
         for name, given in (("test", test), ("unit", unit)):
             if given is not None and not isinstance(given, str):  # a list or object is not a name to look up
                 raise ValueError(f"@{name}|{given!r}|text (the {name}'s name), not {_json_type(given)}")
-        if test not in LAB_UNITS:
+        if not isinstance(test, str) or test not in LAB_UNITS:  # None (not given) is not a test either
             raise ValueError(f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
         units = LAB_UNITS[test]
         if unit not in units:
@@ -526,8 +526,8 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
             for part in _marker_parts(field):
                 value = value.get(part, shown) if isinstance(value, Mapping) else shown
             msg = expected
-        elif bound_expectation(err):
-            msg = bound_expectation(err)
+        elif bound := bound_expectation(err):
+            msg = bound
         elif err["type"] == "extra_forbidden":
             msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
         elif err["type"] == "literal_error":

@@ -176,15 +176,12 @@ def assess(
             t_resp, total, _, why = r11.target_response(rt.sizes, lesions, nadir, rec.baseline_sum_mm)
             reasons.extend(why)
         nt_resp = rt.non_target
-        counted = {lid: n for lid, n in rec.new_lesions.items() if n.counts_from is not None}
-        fresh = [lid for lid, n in counted.items() if n.counts_from == rt.date]
-        seen_new = [lid for lid, n in counted.items() if n.counts_from <= rt.date]
-        nlt_sizes = {
-            lid: r11.target_size(lesions[lid], tp.findings.get(lid))
-            for lid in nlt
-            if counted[lid].counts_from <= rt.date
-        }
-        nlt_sum = None if any(v is None for v in nlt_sizes.values()) else sum(nlt_sizes.values(), Decimal(0))
+        counted = {lid: n.counts_from for lid, n in rec.new_lesions.items() if n.counts_from is not None}
+        fresh = [lid for lid, day in counted.items() if day == rt.date]
+        seen_new = [lid for lid, day in counted.items() if day <= rt.date]
+        nlt_sizes = {lid: r11.target_size(lesions[lid], tp.findings.get(lid)) for lid in nlt if counted[lid] <= rt.date}
+        measured = [v for v in nlt_sizes.values() if v is not None]
+        nlt_sum = sum(measured, Decimal(0)) if len(measured) == len(nlt_sizes) else None
         nlnt_grew = [
             lid for lid in nlnt if lid in seen_new and _grew(tp.findings.get(lid), ref.get("nlnt", {}).get(lid))
         ]

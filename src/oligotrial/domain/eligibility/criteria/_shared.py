@@ -101,7 +101,7 @@ def _window_resolver(params: dict):
             p = _window_period(proto.windows[name])
             hit = per_protocol[id(proto)] = (proto, p.days if p is not None and p.days is not None else p)
         v = hit[1]
-        return v if v is None or type(v) is int else v.days_before(ctx.as_of)
+        return v if v is None or isinstance(v, int) else v.days_before(ctx.as_of)
 
     return resolve
 

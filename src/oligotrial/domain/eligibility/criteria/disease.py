@@ -210,10 +210,11 @@ def _disease(params: dict) -> Node:
                     checks.append((True, "no counted lesion to size"))
             else:
                 sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
-                if any(s is None for s in sizes):
+                recorded = [s for s in sizes if s is not None]
+                if len(recorded) < len(sizes):
                     checks.append((None, "size of a counted lesion not recorded"))
-                elif sizes:
-                    big = max(sizes)
+                elif recorded:
+                    big = max(recorded)
                     ok = cmp_(big, r["max"])
                     checks.append((ok, f"largest counted lesion {big:g} mm (required {op_txt} {r['max']:g} mm)"))
                 else:

@@ -229,7 +229,7 @@ def assess(patient: Patient, *, baseline: Date | None = None, options: RecistOpt
         )
     lesions = {lid: lesion_of(patient, lid, base.findings.get(lid)) for lid in (*sel.targets, *sel.non_targets)}
     base_sizes = {t: target_size(lesions[t], base.findings[t]) for t in sel.targets}
-    base_sum = sum(base_sizes.values(), ZERO) if sel.targets else None  # type: ignore[arg-type]
+    base_sum = sum(base_sizes.values(), ZERO) if sel.targets else None  # type: ignore[type-var]  # targets are measured
     new = classify_new_lesions(patient, base, follow, options)
     for nl in new.values():
         if nl.counts_from is None or nl.counts_from != nl.first_seen or "equivocal" in nl.reason:
