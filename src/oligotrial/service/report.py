@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from oligotrial.service import consort, endpoints, followup
 from oligotrial.service.context import ServiceContext
@@ -80,7 +80,7 @@ class _CutUow:
     def __init__(self, factory: UnitOfWorkFactory, cut: str) -> None:
         self._factory, self._cut = factory, cut
 
-    def __enter__(self) -> _CutUow:
+    def __enter__(self) -> Self:
         self._uow = self._factory().__enter__()
         self.repo = cast(Repository, _CutRepository(self._uow.repo, self._cut))
         return self

@@ -12,7 +12,7 @@ document is computed for such a role, so that no part of it can forget the filte
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from oligotrial.service.access import site_visible
 from oligotrial.service.audit import in_site_scope
@@ -75,7 +75,7 @@ class _SiteUow:
     def __init__(self, factory: UnitOfWorkFactory, actor: Actor, trial: str) -> None:
         self._factory, self._actor, self._trial = factory, actor, trial
 
-    def __enter__(self) -> _SiteUow:
+    def __enter__(self) -> Self:
         self._uow = self._factory().__enter__()
         self.repo = cast(Repository, _SiteRepository(self._uow.repo, self._actor, self._trial))
         return self
