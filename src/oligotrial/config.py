@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, v: str) -> str:
-        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+        if not v.startswith(("sqlite", "postgresql")):
             raise ValueError(f"database_url {v.split(':')[0]!r}: expected sqlite:/// or postgresql://")
         return v
 

@@ -184,5 +184,5 @@ def test_a_coordinator_records_and_corrects_an_adverse_event_and_sees_it_audited
             assert logs and all("status of 422" in m for m in logs), logs
     finally:
         driver.quit()
-    assert seen == dict.fromkeys(seen, []) and len(seen) == 5, seen
+    assert all(v == [] for v in seen.values()) and len(seen) == 5, seen
     assert [v["id"] for v in planted] == ["image-alt"], planted

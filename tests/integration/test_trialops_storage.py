@@ -94,8 +94,8 @@ def _tamper(container, sql: str) -> None:
 @pytest.mark.parametrize("sql,kind,seq", [
     ("UPDATE audit_log SET reason = 'covered up' WHERE seq = 2", "altered", 2),
     ("DELETE FROM audit_log WHERE seq = 2", "removed", 2),
-    ("INSERT INTO audit_log SELECT seq + 100, at, actor, role, trial, action, entity_type, entity_id, old, new, "
-     "reason, hash, hash, v, mac, bind, marker, nonce FROM audit_log WHERE seq = 4", "inserted", 104),
+    (("INSERT INTO audit_log SELECT seq + 100, at, actor, role, trial, action, entity_type, entity_id, old, new, "
+      "reason, hash, hash, v, mac, bind, marker, nonce FROM audit_log WHERE seq = 4"), "inserted", 104),
 ])
 def test_verify_reports_altered_removed_and_inserted_entries(container, sql, kind, seq):
     for n in range(2):

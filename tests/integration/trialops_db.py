@@ -19,7 +19,7 @@ def _pg_problem() -> str | None:
 
         with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
             return None
-    except Exception as exc:  # any connection failure
+    except Exception as exc:  # noqa: BLE001 -- any connection failure skips the PostgreSQL tests, naming why
         return f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}: {exc}"
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 
+import hostile_app
 import pytest
-from hostile_app import BASE, RECORD, RT_FOR_ARM, api, counts, raw  # noqa: F401  (api: fixture)
+from hostile_app import BASE, RECORD, RT_FOR_ARM, counts, raw
+
+api = hostile_app.api  # the fixture, by name (imported, every test's `api` parameter would shadow it: F811)
 
 SURROGATE = "\ud800"
 

@@ -60,7 +60,7 @@ def test_the_input_check_finds_every_unstorable_value_and_never_fails(value):
     if not encodable:
         assert found is not None
     if found is not None:
-        where, what, expected = found
+        _where, what, expected = found
         what.encode("ascii")  # the echo is printable ASCII
         assert expected
 

@@ -9,8 +9,11 @@ record registered or corrected with a death dated after today was stored, and an
 
 from __future__ import annotations
 
+import hostile_app
 import pytest
-from hostile_app import BASE, RECORD, api, counts, raw  # noqa: F401  (api: fixture)
+from hostile_app import BASE, RECORD, counts, raw
+
+api = hostile_app.api  # the fixture, by name (imported, every test's `api` parameter would shadow it: F811)
 
 LAB = {"date": "2026-03-04", "test": "hemoglobin", "value": 11.8, "unit": "g/dL"}
 

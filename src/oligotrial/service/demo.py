@@ -106,7 +106,7 @@ def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
         return None
     r = next((x for x in regimens if getattr(x, "typical", False)), regimens[0])
     fx_lo, fx_hi = int(r.fractions.min), int(r.fractions.max)
-    fx = fx_lo if fx_lo == fx_hi else int(round((fx_lo + fx_hi) / 2))
+    fx = fx_lo if fx_lo == fx_hi else round((fx_lo + fx_hi) / 2)
     dose = (
         float(r.total_dose_gy.min)
         if r.total_dose_gy.min == r.total_dose_gy.max
@@ -268,7 +268,7 @@ class Demo:
         result: DemoResult,
     ) -> Iterator[dt.date]:
         t = self.trial
-        day = lambda d: origin + dt.timedelta(days=int(round(d)))
+        day = lambda d: origin + dt.timedelta(days=round(d))
         stop_at = min(course.death, course.lost or 1e9, course.withdrawn or 1e9)
         rt_course = _regimen_course(self.protocol, arm)
         rt_start = None

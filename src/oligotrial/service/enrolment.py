@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import uuid
-from typing import Any
+from typing import Any, Literal, overload
 
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
@@ -37,6 +37,12 @@ def _bad(field: str, value: Any, expected: str) -> RecordError:
         field=field,
         errors=[{"path": field, "value": value, "expected": expected}],
     )
+
+
+@overload
+def _date(data: dict, field: str, required: Literal[True] = ...) -> str: ...
+@overload
+def _date(data: dict, field: str, required: bool) -> str | None: ...
 
 
 def _date(data: dict, field: str, required: bool = True) -> str | None:
@@ -768,6 +774,7 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
         if missed:
             row.update(actual=None, status="missed", note=reason)
         else:
+            assert on is not None  # a visit done has its date
             ok = workflow.in_window(
                 dt.date.fromisoformat(visit["earliest"]),
                 dt.date.fromisoformat(visit["latest"]),

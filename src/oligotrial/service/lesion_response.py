@@ -82,6 +82,7 @@ def preview_assessment(ctx: ServiceContext, actor: Actor, trial: str, pid: str, 
             field="date",
         )
     res = assess_patient(patient, baseline=baseline).result
+    assert isinstance(res, r11.RecistResult)  # RECIST 1.1, the default criteria
     out: dict[str, Any] = {
         "date": on.isoformat(),
         "baseline": res.baseline.isoformat(),
@@ -144,6 +145,7 @@ def spider(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str,
         patient = rec.validate_merged(record)
         baseline = _baseline(patient, origin)
         res = assess_patient(patient, baseline=baseline).result
+        assert isinstance(res, r11.RecistResult)  # RECIST 1.1, the default criteria
     except AssessmentError as exc:
         return {**empty, "note": exc.message}
     if not res.targets:

@@ -24,10 +24,11 @@ import datetime as dt
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, Self, cast
 
 from oligotrial.service import consort, endpoints, followup
 from oligotrial.service.context import ServiceContext
+from oligotrial.service.ports import Repository, UnitOfWork, UnitOfWorkFactory
 
 FORMAT = "oligotrial.trial-report/1"
 MONTH_DAYS = 30.4375
@@ -73,12 +74,15 @@ class _CutRepository:
 
 
 class _CutUow:
-    def __init__(self, factory: Any, cut: str) -> None:
-        self._factory, self._cut, self._uow = factory, cut, None
+    repo: Repository  # the cut's view: a _CutRepository, the rest delegated to the real one
+    _uow: UnitOfWork
 
-    def __enter__(self):
+    def __init__(self, factory: UnitOfWorkFactory, cut: str) -> None:
+        self._factory, self._cut = factory, cut
+
+    def __enter__(self) -> Self:
         self._uow = self._factory().__enter__()
-        self.repo = _CutRepository(self._uow.repo, self._cut)
+        self.repo = cast(Repository, _CutRepository(self._uow.repo, self._cut))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -288,7 +292,7 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         itt = {POOLED: sorted(p for ids in itt.values() for p in ids)}
     with ctx.uow() as uow:
         facts = {p.id: _baseline_facts(p) for p in participants if p.id in arm_of}
-        treated = {a: [] for a in arms}
+        treated: dict[str, list[str]] = {a: [] for a in arms}
         ae_events, qol_rows = [], []
         for p in participants:
             if p.id not in arm_of:
@@ -456,6 +460,7 @@ def _cea(by_param: dict[str, list], reference: str | None, arms: list[str]) -> d
     arm."""
     from oligotrial.stats.cea import CeaInputs, KaplanMeierCurve, cost_effectiveness, load_cea_scenario
 
+    assert reference is not None  # a comparison: the trial has a control arm
     _curves, inputs, _ref, doc = load_cea_scenario("stop2")
     scenario_ref = doc["reference_arm"]
     other = next(k for k in inputs.upfront_cost if k != scenario_ref)

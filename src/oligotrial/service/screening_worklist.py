@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from types import SimpleNamespace
 from typing import Any
 
-from oligotrial.domain.eligibility.screening import excludes
+from oligotrial.domain.eligibility.screening import verdict_excludes
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import workflow
 from oligotrial.errors import RecordError
@@ -101,7 +100,7 @@ def standing(c: dict[str, Any]) -> str:
         return "undecided"
     if verdict == "not_applicable":
         return "not_applicable"
-    return "excludes" if excludes(SimpleNamespace(verdict=verdict, kind=c.get("kind"))) else "passes"
+    return "excludes" if verdict_excludes(verdict, c.get("kind")) else "passes"
 
 
 def attestation_keys_missing(c: dict[str, Any]) -> list[str]:
@@ -166,7 +165,7 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
     before and after, and the criteria whose verdict changed (:func:`changes`)."""
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "correct_record")
-    authorize(actor, protocol.id, "screen")
+    role = authorize(actor, protocol.id, "screen")
     if not isinstance(data, dict):
         raise _bad("attestation", type(data).__name__, "an object with key, value, by, date and reason")
     keys = [k.key for k in protocol.attestation_keys]
@@ -196,7 +195,6 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
     if note:
         attestation["note"] = note
     current = enrolment.current_protocol(ctx, protocol.id)
-    role = actor.role_in(protocol.id)
     # one transaction, on the record as it is under the participant's row lock: the correction
     # and the new screening are stored together or not at all, and a correction made meanwhile
     # by someone else is kept (this attestation is added to it, never written over it)
@@ -260,7 +258,11 @@ def screening_log(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, An
 
 
 def _log(people: list[Any]) -> dict[str, Any]:
-    rows, by_verdict, reasons, by_closure, closed = [], {}, {}, {}, []
+    rows: list[dict[str, Any]] = []
+    by_verdict: dict[str, int] = {}
+    reasons: dict[str, dict[str, Any]] = {}
+    by_closure: dict[str, int] = {}
+    closed: list[dict[str, Any]] = []
     for p in sorted(people, key=lambda q: q.created_at):
         closure = p.closure if p.state == "screening_closed" and p.closure else {}
         if closure:

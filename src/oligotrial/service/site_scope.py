@@ -12,12 +12,12 @@ document is computed for such a role, so that no part of it can forget the filte
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Self, cast
 
 from oligotrial.service.access import site_visible
 from oligotrial.service.audit import in_site_scope
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import Actor
+from oligotrial.service.ports import Actor, Repository, UnitOfWork, UnitOfWorkFactory
 
 
 class _SiteRepository:
@@ -69,12 +69,15 @@ class _SiteRepository:
 
 
 class _SiteUow:
-    def __init__(self, factory: Any, actor: Actor, trial: str) -> None:
-        self._factory, self._actor, self._trial, self._uow = factory, actor, trial, None
+    repo: Repository  # the site's view: a _SiteRepository, the rest delegated to the real one
+    _uow: UnitOfWork
 
-    def __enter__(self):
+    def __init__(self, factory: UnitOfWorkFactory, actor: Actor, trial: str) -> None:
+        self._factory, self._actor, self._trial = factory, actor, trial
+
+    def __enter__(self) -> Self:
         self._uow = self._factory().__enter__()
-        self.repo = _SiteRepository(self._uow.repo, self._actor, self._trial)
+        self.repo = cast(Repository, _SiteRepository(self._uow.repo, self._actor, self._trial))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -122,6 +122,7 @@ def add_user(
                 code="user_exists",
                 field="password",
             )
+        assert user.id is not None  # a stored user has its id
         uow.repo.grant(user.id, trial_id, role, site)
         audit.record(
             uow,
@@ -261,6 +262,7 @@ def grant(
     trial_id, site = _grant_args(ctx, role, trial, site)
     with ctx.uow() as uow:
         user = _existing(uow, username)
+        assert user.id is not None  # a stored user has its id
         _lockout(actor, user, {**user.roles, trial_id: role}, f"role {role!r} in trial {trial_id!r}")
         replaces = {"role": user.roles[trial_id], "site": user.sites.get(trial_id)} if trial_id in user.roles else None
         uow.repo.grant(user.id, trial_id, role, site)
@@ -288,6 +290,7 @@ def revoke(ctx: ServiceContext, actor: Actor, username: str, trial: str) -> dict
     _authorize(actor)
     with ctx.uow() as uow:
         user = _existing(uow, username)
+        assert user.id is not None  # a stored user has its id
         trial_id = trial if trial in user.roles else ("*" if trial == "*" else ctx.load_protocol(trial).id)
         if trial_id not in user.roles:
             raise OligotrialError(
@@ -323,6 +326,7 @@ def set_active(ctx: ServiceContext, actor: Actor, username: str, active: bool) -
         raise OligotrialError(f"active {active!r}: expected true or false", code="bad_active", field="active")
     with ctx.uow() as uow:
         user = _existing(uow, username)
+        assert user.id is not None  # a stored user has its id
         if not active and user.username == actor.username:
             raise OligotrialError(
                 f"username {user.username!r}: you cannot deactivate your own account; expected "
@@ -355,6 +359,7 @@ def reset_password(ctx: ServiceContext, actor: Actor, username: str, new_passwor
     _check_password(new_password)
     with ctx.uow() as uow:
         user = _existing(uow, username)
+        assert user.id is not None  # a stored user has its id
         uow.repo.set_password(user.id, ctx.hasher.hash(new_password))
         audit.record(
             uow,

@@ -52,7 +52,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -187,7 +186,7 @@ def _km_pieces(t: np.ndarray, e: np.ndarray) -> tuple[_Pieces, float]:
     return _Pieces(starts, values, hazards), tail
 
 
-Curve = Union[ExponentialCurve, KaplanMeierCurve]
+Curve = ExponentialCurve | KaplanMeierCurve
 
 
 def _disc_integral(amp, k, a, u0, u1, r):
@@ -571,9 +570,11 @@ def compare_icers(
         ratio = psa["incremental"][arm]["icer_of_means"]
         fold = ratio / det if det not in (None, 0) and ratio is not None else None
         words = [
-            f"Both ICERs are ratios of means: deterministic = incremental cost / incremental QALYs at the "
-            f"inputs' point estimates; PSA = mean incremental cost / mean incremental QALYs over the "
-            f"{psa['draws']} draws (Briggs, Claxton & Sculpher 2006), not the mean of per-draw ratios."
+            (
+                f"Both ICERs are ratios of means: deterministic = incremental cost / incremental QALYs at the "
+                f"inputs' point estimates; PSA = mean incremental cost / mean incremental QALYs over the "
+                f"{psa['draws']} draws (Briggs, Claxton & Sculpher 2006), not the mean of per-draw ratios."
+            )
         ]
         if fold is not None:
             words.append(f"The PSA's is {fold:.2f} times the deterministic one.")

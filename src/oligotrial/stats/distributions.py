@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -94,7 +95,7 @@ class PiecewiseExponential:
             raise DesignError(
                 f"starts_months {starts}: expected as many starts as hazards ({len(hazards)})", field="starts_months"
             )
-        if starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:])):
+        if starts[0] != 0.0 or any(b <= a for a, b in pairwise(starts)):
             raise DesignError(f"starts_months {starts}: expected 0 followed by increasing times", field="starts_months")
         if any(h < 0 or not math.isfinite(h) for h in hazards) or hazards[-1] <= 0:
             raise DesignError(

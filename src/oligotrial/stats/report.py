@@ -363,9 +363,11 @@ def _markdown(summary: dict) -> str:
     lines = [
         f"# {summary['trial_id']} {summary['short_name']}: design report",
         "",
-        "Sources: **registry** = the registry record; **calibration** = a calibration trial "
-        "in trial-evidence.md; **convention** = not registered, a planning value; "
-        "**derived** = computed here.",
+        (
+            "Sources: **registry** = the registry record; **calibration** = a calibration trial "
+            "in trial-evidence.md; **convention** = not registered, a planning value; "
+            "**derived** = computed here."
+        ),
         "",
         "| quantity | value | source |",
         "|---|---|---|",

@@ -332,8 +332,8 @@ def sample_size_survival(design: SurvivalDesign | None = None, /, **kwargs) -> S
     return SurvivalSampleSize(
         events=events,
         subjects=subjects,
-        events_ceil=int(math.ceil(events - 1e-9)),
-        subjects_ceil=int(math.ceil(subjects - 1e-9)),
+        events_ceil=math.ceil(events - 1e-9),
+        subjects_ceil=math.ceil(subjects - 1e-9),
         subjects_experimental=subjects * w_e,
         subjects_control=subjects * w_c,
         event_probability_experimental=p_e,

@@ -155,7 +155,7 @@ def simon_two_stage(
         n_max = max(2 * single.n, single.n + 20)
     # A two-stage design never needs fewer patients than the normal-approximation bound minus a
     # margin; starting a little below the exact single-stage n is safe (minimax n may be smaller).
-    n_min = max(2, int(math.floor(0.6 * single.n)))
+    n_min = max(2, math.floor(0.6 * single.n))
     tab0, tab1 = _BinomialTables(n_max, p0), _BinomialTables(n_max, p1)
     best: tuple[float, int, int, int, int, float, float, float] | None = None
     for n in range(n_min, n_max + 1):

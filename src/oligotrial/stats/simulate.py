@@ -185,7 +185,7 @@ class TrialScenario:
     @property
     def n_experimental(self) -> int:
         r = self.allocation_ratio
-        return int(round(self.n_subjects * r / (1.0 + r)))
+        return round(self.n_subjects * r / (1.0 + r))
 
     @property
     def critical_value(self) -> float:
@@ -476,7 +476,7 @@ def gpu_available() -> bool:
         import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # any import or driver failure means no usable GPU
+    except Exception:  # noqa: BLE001 -- any import or driver failure means no usable GPU
         return False
 
 

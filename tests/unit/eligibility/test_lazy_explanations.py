@@ -90,7 +90,7 @@ def parts(o):
 @given(st.lists(child, min_size=1, max_size=5))
 def test_lazy_combinations_equal_the_eager_ones(specs):
     outs = [leaf_of(s, i) for i, s in enumerate(specs)]
-    nodes = [(lambda o: (lambda ctx: o))(o) for o in outs]
+    nodes = [(lambda ctx, o=o: o) for o in outs]
     for combinator, eager in ((all_of, eager_all), (any_of, eager_any)):
         got = combinator(nodes)(None)
         verdict, expected = eager(outs)

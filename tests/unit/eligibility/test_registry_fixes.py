@@ -175,11 +175,11 @@ DRIVERS_NEG = [{"name": n, "status": "negative"} for n in
 
 @pytest.mark.parametrize("trial,cid,name,words", [
     ("NCT07014202", "ORES-IN-13", "oligoresidual_eligible",
-     (ORES, "lack specific genetic mutations (Epidermal Growth Factor Receptor [EGFR], Anaplastic Lymphoma Kinase "
-            "[ALK], etc.)")),
+     (ORES, ("lack specific genetic mutations (Epidermal Growth Factor Receptor [EGFR], Anaplastic Lymphoma Kinase "
+             "[ALK], etc.)"))),
     ("OPPRESS", "OPPRESS-IN-05", "oppress_eligible",
-     (OPPRESS, "Driver gene-negative NSCLC patients with oligo-progression during first-line chemotherapy combined "
-               "with Immune Checkpoint Inhibitors (ICI).")),
+     (OPPRESS, ("Driver gene-negative NSCLC patients with oligo-progression during first-line chemotherapy combined "
+                "with Immune Checkpoint Inhibitors (ICI)."))),
 ])
 def test_other_driver_genes_need_an_answer(trial, cid, name, words):
     quoted(*words)

@@ -88,8 +88,8 @@ def test_oppress_in05_no_progression_on_line_1_is_unknown_not_met():
 DRIVER_CASES = [
     ("OPPRESS", "OPPRESS-IN-05", "oppress_eligible", (OPPRESS, IN05)),
     ("NCT07014202", "ORES-IN-13", "oligoresidual_eligible",
-     (ORES, "lack specific genetic mutations (Epidermal Growth Factor Receptor [EGFR], Anaplastic Lymphoma Kinase "
-            "[ALK], etc.)")),
+     (ORES, ("lack specific genetic mutations (Epidermal Growth Factor Receptor [EGFR], Anaplastic Lymphoma Kinase "
+             "[ALK], etc.)"))),
 ]
 
 

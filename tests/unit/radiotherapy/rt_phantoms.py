@@ -102,7 +102,7 @@ class Phantom:
     # --- contours ---
     def contours(self, slice_mm: float, n_points: int = 360) -> list[tuple[float, np.ndarray]]:
         lo, hi = self.z_extent
-        n = int(round((hi - lo) / slice_mm))
+        n = round((hi - lo) / slice_mm)
         out = []
         t = np.linspace(0, 2 * math.pi, n_points, endpoint=False)
         for k in range(n):

@@ -110,12 +110,12 @@ def test_rt_repopulation_correction():
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    (dict(dose_gy=30, fractions=0, alpha_beta_gy=10), "fractions"),
-    (dict(dose_gy=30, fractions=2.5, alpha_beta_gy=10), "fractions"),
-    (dict(dose_gy=-1, fractions=3, alpha_beta_gy=10), "dose_gy"),
-    (dict(dose_gy=30, fractions=3, alpha_beta_gy=0), "alpha_beta_gy"),
-    (dict(dose_gy=30, fractions=3, alpha_beta_gy=-3), "alpha_beta_gy"),
-    (dict(dose_gy=float("nan"), fractions=3, alpha_beta_gy=10), "dose_gy"),
+    ({"dose_gy": 30, "fractions": 0, "alpha_beta_gy": 10}, "fractions"),
+    ({"dose_gy": 30, "fractions": 2.5, "alpha_beta_gy": 10}, "fractions"),
+    ({"dose_gy": -1, "fractions": 3, "alpha_beta_gy": 10}, "dose_gy"),
+    ({"dose_gy": 30, "fractions": 3, "alpha_beta_gy": 0}, "alpha_beta_gy"),
+    ({"dose_gy": 30, "fractions": 3, "alpha_beta_gy": -3}, "alpha_beta_gy"),
+    ({"dose_gy": float("nan"), "fractions": 3, "alpha_beta_gy": 10}, "dose_gy"),
 ])
 def test_rt_bad_input_names_field_value_and_expectation(kwargs, field):
     with pytest.raises(DoseError) as err:

@@ -125,8 +125,9 @@ def test_a_documented_override_records_the_course_as_a_protocol_deviation():
     assert note["kind"] == "radiotherapy_deviation" and reason in note["message"]
     rep = audit.verify(ctx)  # the chain holds; the allocation randomized_to pinned is (rightly) reported
     assert not (rep.altered or rep.removed or rep.inserted)
-    assert rep.allocation_problems == [f"allocation of {pid}: differs from the row its audit entry recorded "
-                                       "(swapped or altered)"]
+    assert rep.allocation_problems == [
+        f"allocation of {pid}: differs from the row its audit entry recorded (swapped or altered)"
+    ]
 
 
 def test_a_course_the_arm_cannot_judge_is_recorded_and_flagged_for_review():
@@ -139,7 +140,7 @@ def test_a_course_the_arm_cannot_judge_is_recorded_and_flagged_for_review():
 
 
 def test_bad_new_fields_are_refused_before_anything_is_read():
-    ctx, store, pid = randomized_to("palliative")
+    ctx, _store, pid = randomized_to("palliative")
     for data, field in [(course(override="yes"), "override"), (course(fractions_per_week=0), "fractions_per_week"),
                         (course(lesions=["L1", "L1"]), "lesions"), (course(lesions=[""]), "lesions")]:
         with pytest.raises(RecordError) as e:
@@ -212,7 +213,7 @@ def test_a_single_group_course_outside_its_arm_is_refused_and_nothing_is_recorde
 
 
 def test_a_randomized_trial_still_needs_randomization_before_radiotherapy():
-    ctx, store, _ = make_ctx()
+    ctx, _store, _ = make_ctx()
     pid = enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "id": "P-0099"})["id"]
     enrolment.screen(ctx, COORD, STOP2.id, pid)
     enrolment.consent(ctx, COORD, STOP2.id, pid, {"date": "2026-03-01", "form_version": "v2"})

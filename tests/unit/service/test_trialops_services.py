@@ -180,7 +180,7 @@ def test_the_arm_of_either_kind_of_allocation_opens_with_its_own_binding():
 
 def test_minimization_service_allocates_from_the_committed_draws():
     proto = stratified()
-    ctx, store, _ = make_ctx(protocols={STOP2.id: proto})
+    ctx, _store, _ = make_ctx(protocols={STOP2.id: proto})
     randomization.generate_list(ctx, STOP2.id, method="minimization", seed=3, size_per_stratum=50)
     arms = Counter()
     for n in range(20):

@@ -32,8 +32,8 @@ def quad(f, upper=H, points=None):
 
 
 def reference_inputs(**kw):
-    base = dict(horizon_months=120, discount_rate_annual=0.03, utility_pf=0.75, utility_pd=0.55,
-                cost_pf_month=4000, cost_pd_month=6000, upfront_cost={"SOC": 0, "SBRT": 15000})
+    base = {"horizon_months": 120, "discount_rate_annual": 0.03, "utility_pf": 0.75, "utility_pd": 0.55,
+            "cost_pf_month": 4000, "cost_pd_month": 6000, "upfront_cost": {"SOC": 0, "SBRT": 15000}}
     return CeaInputs(**(base | kw))
 
 
@@ -64,12 +64,12 @@ def test_reference_vector_cross_checked_with_quad():
     out = cost_effectiveness(REFERENCE_CURVES, reference_inputs(), "SOC", psa_draws=0)["arms"]
     for arm, (m_pfs, m_os) in {"SOC": (3, 12), "SBRT": (6, 16)}.items():
         lp, lo = math.log(2) / m_pfs, math.log(2) / m_os
-        pf = quad(lambda t: math.exp(-lp * t) * math.exp(-RATE * t))
-        pd = quad(lambda t: max(math.exp(-lo * t) - math.exp(-lp * t), 0.0) * math.exp(-RATE * t))
+        pf = quad(lambda t, lp=lp: math.exp(-lp * t) * math.exp(-RATE * t))
+        pd = quad(lambda t, lo=lo, lp=lp: max(math.exp(-lo * t) - math.exp(-lp * t), 0.0) * math.exp(-RATE * t))
         assert out[arm]["pf_months"] == pytest.approx(pf, abs=1e-9)
         assert out[arm]["pd_months"] == pytest.approx(pd, abs=1e-9)
         # undiscounted areas: r = 0
-        assert out[arm]["pf_months_undiscounted"] == pytest.approx(quad(lambda t: math.exp(-lp * t)), abs=1e-9)
+        assert out[arm]["pf_months_undiscounted"] == pytest.approx(quad(lambda t, lp=lp: math.exp(-lp * t)), abs=1e-9)
 
 
 def test_the_packaged_stop2_scenario_is_the_reference_vector_and_says_it_is_an_assumption():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -58,7 +59,7 @@ def test_survival_report_numbers_are_consistent(tmp_path):
     assert d["hazard_ratio_detectable_at_registered_enrolment"] > 0.51
     assert (tmp_path / "NCT06918951_power_curve.png").exists()
     curve = rep["power_curve"]["power_at_registered_enrolment"]
-    assert all(a >= b for a, b in zip(curve, curve[1:]))  # falls as HR rises to 1
+    assert all(a >= b for a, b in itertools.pairwise(curve))  # falls as HR rises to 1
 
 
 def test_single_arm_report_says_not_registered(tmp_path):

@@ -89,9 +89,9 @@ def test_stratified_test_keeps_type_one_error_and_matches_array_backend():
 
 
 def test_stratification_gains_power_when_strata_differ():
-    kwargs = dict(n_subjects=200, median_control_months=6, hazard_ratio=0.65, accrual_months=24,
-                  events_target=150, strata_proportions=(0.5, 0.5),
-                  strata_hazard_multipliers=(0.2, 5.0))
+    kwargs = {"n_subjects": 200, "median_control_months": 6, "hazard_ratio": 0.65, "accrual_months": 24,
+              "events_target": 150, "strata_proportions": (0.5, 0.5),
+              "strata_hazard_multipliers": (0.2, 5.0)}
     strat = simulate_trials(TrialScenario.proportional_hazards(**kwargs), 4000, rng=16)
     plain = simulate_trials(TrialScenario.proportional_hazards(stratified_test=False, **kwargs),
                             4000, rng=16)
@@ -207,8 +207,8 @@ def test_gpu_backend_is_optional():
      "strata_proportions"),
 ])
 def test_invalid_scenarios(kwargs, field):
-    base = dict(n_subjects=100, median_control_months=6, hazard_ratio=0.7, accrual_months=12,
-                events_target=50)
+    base = {"n_subjects": 100, "median_control_months": 6, "hazard_ratio": 0.7, "accrual_months": 12,
+            "events_target": 50}
     with pytest.raises(DesignError) as info:
         TrialScenario.proportional_hazards(**(base | kwargs))
     assert info.value.field == field

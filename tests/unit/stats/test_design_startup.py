@@ -35,4 +35,4 @@ def test_sample_size_imports_no_heavy_library_and_still_answers():
 def test_the_check_sees_a_heavy_import_when_there_is_one():
     # the simulator does use numba: the same check finds it, so the test above is not vacuous
     code = "import sys; from oligotrial.stats import simulate_trials; print('numba' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False).stdout.strip() == "True"

@@ -111,7 +111,7 @@ def test_subgroup_hazard_ratios_equal_r_coxph_on_each_subset():
 
 def test_subgroup_without_a_comparison_is_null():
     rows = subgroup_hazard_ratios([1, 2, 3, 4], [1, 1, 1, 0], ["a", "b", "a", "b"], {"site": ["x", "x", "y", "y"]})
-    y = [r for r in rows if r["level"] == "y"][0]          # group b has no event there
+    y = next(r for r in rows if r["level"] == "y")          # group b has no event there
     assert y["hazard_ratio"] is None and y["n"] == 2 and y["events"] == 1
 
 
@@ -201,7 +201,7 @@ def test_curve_invariants(conf_type):
 # ---- bad rows and options --------------------------------------------------------------------
 
 def _rows():
-    return dict(time=[1.0, 2.0, 3.0, 4.0], event=[1, 0, 1, 1], group=["a", "b", "a", "b"])
+    return {"time": [1.0, 2.0, 3.0, 4.0], "event": [1, 0, 1, 1], "group": ["a", "b", "a", "b"]}
 
 
 @pytest.mark.parametrize("column,index,value,words", [

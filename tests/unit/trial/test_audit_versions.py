@@ -94,8 +94,9 @@ def test_a_signed_restore_explains_the_checkpoints_it_rolled_back_and_nothing_el
     # a restore checkpoint must hold like any other
     bad = {**restore, "hash": "e" * 64}
     rep = check_checkpoints(verify_chain(chain, _head(chain), KEY), chain, [cps[0], old, bad])
-    assert not rep.ok and rep.checkpoint_problems == ["checkpoint at seq 3: the chain's hash there is not the "
-                                                      "signed one (the chain up to it was rewritten)"]
+    assert not rep.ok and rep.checkpoint_problems == [
+        "checkpoint at seq 3: the chain's hash there is not the signed one (the chain up to it was rewritten)"
+    ]
 
 
 def test_a_restore_checkpoint_is_signed_apart_from_an_ordinary_one():

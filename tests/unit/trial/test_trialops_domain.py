@@ -89,8 +89,8 @@ def test_minimization_keeps_marginal_balance():
         for f, lv in person.items():
             counts.setdefault(f, {}).setdefault(lv, {}).setdefault(arm, 0)
             counts[f][lv][arm] += 1
-    for f in counts:
-        for lv, by in counts[f].items():
+    for f, levels in counts.items():
+        for lv, by in levels.items():
             assert abs(by.get("x", 0) - by.get("y", 0)) <= 4, (f, lv, by)
     assert 0.3 < arms.count("x") / len(arms) < 0.7
 

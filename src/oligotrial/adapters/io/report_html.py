@@ -78,8 +78,10 @@ def consort_svg(flow: Mapping[str, Any], arm_labels: Mapping[str, str], *, rando
     col_w, gap = 350, 30
     width = max(720, len(arms) * (col_w + gap) + gap)
     parts = [
-        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>'
+        (
+            '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
+            '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>'
+        )
     ]
     cx = width / 2
     parts.append(_stage(10, 10, 110, "Enrollment"))

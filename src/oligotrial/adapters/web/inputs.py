@@ -45,7 +45,7 @@ async def check_request_input(request: Request) -> None:
                 if why:
                     raise _refuse(name if text is value else "query", text.encode("unicode_escape").decode(), why)
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/"):
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/")):
         form = await request.form()  # already parsed and cached by FastAPI for form routes
         for name, value in form.multi_items():
             for text in (name, value if isinstance(value, str) else ""):

@@ -24,7 +24,7 @@ MAX_RENDER_DEPTH = 64
 
 def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if depth >= MAX_RENDER_DEPTH:

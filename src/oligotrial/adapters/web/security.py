@@ -59,7 +59,7 @@ def read_token(secret: str, token: str) -> tuple[int, str, str | None]:
         return int(data["sub"]), str(data.get("pwd", "")), (f"token:{jti}" if isinstance(jti, str) else None)
     except AuthenticationError:
         raise
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any malformed token is "not valid", never a 500
         raise AuthenticationError("token: not valid", field="token") from None
 
 

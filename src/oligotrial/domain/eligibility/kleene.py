@@ -171,9 +171,9 @@ class _Derived(Outcome):
             self._deciding = self._evaluated = None  # type: ignore[assignment]
         return parts
 
-    inputs = property(lambda self: self._explain()[0])  # type: ignore[assignment]
-    missing = property(lambda self: self._explain()[1])  # type: ignore[assignment]
-    assumed = property(lambda self: self._explain()[2])  # type: ignore[assignment]
+    inputs = property(lambda self: self._explain()[0])
+    missing = property(lambda self: self._explain()[1])
+    assumed = property(lambda self: self._explain()[2])
 
 
 class _Negated(Outcome):
@@ -191,9 +191,9 @@ class _Negated(Outcome):
     def reason(self) -> str:  # the child's text, formatted once (by the child)
         return self._child.reason
 
-    inputs = property(lambda self: self._child.inputs)  # type: ignore[assignment]
-    missing = property(lambda self: self._child.missing)  # type: ignore[assignment]
-    assumed = property(lambda self: self._child.assumed)  # type: ignore[assignment]
+    inputs = property(lambda self: self._child.inputs)
+    missing = property(lambda self: self._child.missing)
+    assumed = property(lambda self: self._child.assumed)
 
 
 class _Inapplicable(Outcome):
@@ -207,9 +207,9 @@ class _Inapplicable(Outcome):
         self._reason = lambda: f"does not apply: {cond.reason}"
         self._cond = cond
 
-    inputs = property(lambda self: self._cond.inputs)  # type: ignore[assignment]
-    missing = property(lambda self: ())  # type: ignore[assignment]
-    assumed = property(lambda self: ())  # type: ignore[assignment]
+    inputs = property(lambda self: self._cond.inputs)
+    missing = property(lambda self: ())
+    assumed = property(lambda self: ())
 
 
 def _merge(

@@ -185,7 +185,12 @@ def compiled(protocol) -> CompiledProtocol:
 
 def excludes(c: CriterionResult) -> bool:
     """An inclusion not met or an exclusion met: the patient cannot enter the trial."""
-    return c.verdict == ("not_met" if c.kind == "inclusion" else "met")
+    return verdict_excludes(c.verdict, c.kind)
+
+
+def verdict_excludes(verdict: str | None, kind: str | None) -> bool:
+    """:func:`excludes` for a criterion known by its verdict and kind (a stored screening)."""
+    return verdict == ("not_met" if kind == "inclusion" else "met")
 
 
 def trial_verdict(results: list[CriterionResult]) -> str:
@@ -280,4 +285,5 @@ __all__ = [
     "screening_document",
     "screening_summary",
     "trial_verdict",
+    "verdict_excludes",
 ]

@@ -17,6 +17,16 @@ from oligotrial.domain.kernel.validation import finite_number
 _EXPORTS = {"bounds": "bounds", "BoundedDate": "bounds", "BoundedModel": "bounds"}
 _lazy, __getattr__, _dir = lazy_exports(__name__, _EXPORTS)
 
-__all__ = sorted(
-    ["Explained", "Period", "Reason", "add_months", "finite_number", "lazy_exports", "periods", "reason_text", *_lazy]
-)
+__all__ = [  # sorted; the lazy names are _EXPORTS' keys
+    "BoundedDate",
+    "BoundedModel",
+    "Explained",
+    "Period",
+    "Reason",
+    "add_months",
+    "bounds",
+    "finite_number",
+    "lazy_exports",
+    "periods",
+    "reason_text",
+]

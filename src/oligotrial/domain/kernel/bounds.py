@@ -157,9 +157,10 @@ def _bounded_type(annotation: Any) -> Any:
     if origin in (Union, types.UnionType):
         return Union[tuple(_bounded_type(a) for a in args)]  # noqa: UP007 - built from a tuple
     if origin is list:
-        return Annotated[list[_bounded_type(args[0])], MaxLen(MAX_LIST_ITEMS)]
+        # types.GenericAlias(list, (x,)) is list[x], built at run time (a checker reads list[...] as a type)
+        return Annotated[types.GenericAlias(list, (_bounded_type(args[0]),)), MaxLen(MAX_LIST_ITEMS)]
     if origin is dict:
-        return dict[_bounded_type(args[0]), _bounded_type(args[1])]
+        return types.GenericAlias(dict, (_bounded_type(args[0]), _bounded_type(args[1])))
     return annotation
 
 

@@ -56,12 +56,14 @@ class Period:
         """The day the period ends when it starts on ``start``."""
         if self.months is not None:
             return add_months(start, self.months)
+        assert self.days is not None  # exactly one of days and months (__post_init__)
         return start + dt.timedelta(days=self.days)
 
     def before(self, end: dt.date) -> dt.date:
         """The day the period starts when it ends on ``end`` (counted back)."""
         if self.months is not None:
             return add_months(end, -self.months)
+        assert self.days is not None  # exactly one of days and months (__post_init__)
         return end - dt.timedelta(days=self.days)
 
     def days_after(self, start: dt.date) -> int:

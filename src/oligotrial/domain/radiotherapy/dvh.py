@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from matplotlib.path import Path
@@ -71,7 +72,8 @@ class DoseGrid:
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
         """Median (x, y, z) spacing."""
-        return tuple(float(np.median(np.diff(a))) for a in (self.x_mm, self.y_mm, self.z_mm))
+        dx, dy, dz = (float(np.median(np.diff(a))) for a in (self.x_mm, self.y_mm, self.z_mm))
+        return dx, dy, dz
 
     def interpolate(self, points_zyx: np.ndarray, *, structure: str = "?") -> np.ndarray:
         """Trilinear dose at ``points_zyx`` (N x 3, mm); DoseError if a point is off the grid."""
@@ -147,7 +149,7 @@ def slice_thicknesses_mm(z_planes: list[float], nominal_mm: float) -> list[float
 def nominal_slice_thickness_mm(z_values: list[float]) -> float | None:
     """The most common gap between consecutive distinct contour planes (None if fewer than 2)."""
     zs = sorted({round(z, 3) for z in z_values})
-    gaps = [round(b - a, 3) for a, b in zip(zs, zs[1:]) if b - a > 1e-6]
+    gaps = [round(b - a, 3) for a, b in pairwise(zs) if b - a > 1e-6]
     if not gaps:
         return None
     values, counts = np.unique(gaps, return_counts=True)
@@ -300,7 +302,7 @@ def compute_dvh(
     if total_mm3 <= 0:
         raise DoseError(f"structure {structure.name!r}: its contours enclose no area", field="structure")
 
-    dx, dy, dz = grid.spacing_mm
+    dx, dy, _dz = grid.spacing_mm
     pitch = min(options.inplane_fraction * min(dx, dy), options.max_pitch_mm)
     # respect the sample budget: samples ~ volume / pitch^3 (sub-layers use the same pitch)
     budget_pitch = (total_mm3 / options.max_samples) ** (1.0 / 3.0)
@@ -318,7 +320,7 @@ def compute_dvh(
         xy = _sample_plane(polys, pitch)
         if xy.shape[0] == 0:  # a contour smaller than one sample: use its vertex mean
             xy = np.mean(np.vstack(polys), axis=0, keepdims=True)
-        layers = max(1, int(math.ceil(t / pitch - 1e-9)))
+        layers = max(1, math.ceil(t / pitch - 1e-9))
         offsets = (np.arange(layers) + 0.5) / layers * t - 0.5 * t
         n = xy.shape[0]
         pts = np.empty((n * layers, 3))
@@ -344,8 +346,8 @@ def _sample_plane(polygons: list[np.ndarray], pitch: float) -> np.ndarray:
     """Lattice points (cell centres of pitch ``pitch``) inside the even-odd union of polygons."""
     allxy = np.vstack(polygons)
     lo, hi = allxy.min(axis=0), allxy.max(axis=0)
-    nx = max(1, int(math.ceil((hi[0] - lo[0]) / pitch)))
-    ny = max(1, int(math.ceil((hi[1] - lo[1]) / pitch)))
+    nx = max(1, math.ceil((hi[0] - lo[0]) / pitch))
+    ny = max(1, math.ceil((hi[1] - lo[1]) / pitch))
     # centre the lattice on the bounding box so a symmetric shape is sampled symmetrically
     x0 = 0.5 * (lo[0] + hi[0]) - 0.5 * (nx - 1) * pitch
     y0 = 0.5 * (lo[1] + hi[1]) - 0.5 * (ny - 1) * pitch
@@ -381,11 +383,13 @@ class Metric:
             return dvh.dmean_gy
         if self.kind == "dmin":
             return dvh.dmin_gy
+        value = self.value
+        assert value is not None  # every other kind carries its number (parse_metric)
         if self.kind == "d_cc":
-            return dvh.dose_at_volume_cc(self.value)
+            return dvh.dose_at_volume_cc(value)
         if self.kind == "d_pct":
-            return dvh.dose_at_volume_pct(self.value)
-        v = dvh.volume_at_dose_cc(self.value)
+            return dvh.dose_at_volume_pct(value)
+        v = dvh.volume_at_dose_cc(value)
         if self.kind == "cv_gy":
             v = dvh.volume_cc - v
         return 100.0 * v / dvh.volume_cc if volume_unit == "%" else v

@@ -120,6 +120,12 @@ def brain_lesions_from_record(patient: Patient) -> list[BrainLesion]:
     return list(latest.values())
 
 
+def _diameter(lesion: BrainLesion) -> float:
+    """The diameter of a lesion known to be sized."""
+    assert lesion.diameter_mm is not None
+    return lesion.diameter_mm
+
+
 def check_geometric_exclusions(
     lesions: list[BrainLesion], sins: int | None, limits: GeometricLimits
 ) -> list[GeometryResult]:
@@ -142,8 +148,8 @@ def check_geometric_exclusions(
                 )
             )
         elif sized:
-            big = max(sized, key=lambda les: les.diameter_mm)
-            over = big.diameter_mm > limit_mm
+            big = max(sized, key=_diameter)
+            over = _diameter(big) > limit_mm
             out.append(
                 GeometryResult(
                     "brain_met_diameter",
@@ -172,7 +178,7 @@ def check_geometric_exclusions(
                 )
             )
         else:
-            total = float(sum(les.volume_cc for les in lesions))
+            total = float(sum(les.volume_cc for les in lesions if les.volume_cc is not None))  # all known here
             over = total > limit_cc
             out.append(
                 GeometryResult(

@@ -162,7 +162,7 @@ def check_constraint(
             "prescription and no prescription dose was given",
         )
     metric = c.parsed
-    if metric.kind == "d_cc" and metric.value > dvh.volume_cc:
+    if metric.kind == "d_cc" and metric.value is not None and metric.value > dvh.volume_cc:
         return ConstraintResult(
             structure,
             c,

@@ -450,6 +450,7 @@ def check_prescription(
             if lesion.role == "palliative":
                 continue
             sabr = lesion.technique is not None and technique_family(lesion.technique) == "sabr"
+            status: Verdict
             code, status, said = (
                 ("palliative_only", "fail", f"states role {lesion.role!r}")
                 if lesion.role

@@ -145,8 +145,8 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
             if f.lesion in in_this:
                 add(f"{path}.lesion", f.lesion, "at most one finding per lesion in one assessment")
             in_this.add(f.lesion)
-            lesion = lesions.get(f.lesion)
-            if lesion is None and not f.new and f.lesion not in new_ids:
+            listed = lesions.get(f.lesion)
+            if listed is None and not f.new and f.lesion not in new_ids:
                 add(
                     f"{path}.lesion",
                     f.lesion,
@@ -158,14 +158,14 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
                     True,
                     f"new: true only where lesion {f.lesion} is first seen; it was seen at an earlier assessment",
                 )
-            is_node = lesion.is_node if lesion is not None else f.organ == "lymph_node"
+            is_node = listed.is_node if listed is not None else f.organ == "lymph_node"
             if is_node and f.diameter_mm is not None:
                 add(
                     f"{path}.diameter_mm",
                     f.diameter_mm,
                     "short_axis_mm for a lymph node (RECIST 1.1 measures nodes by short axis)",
                 )
-            if lesion is not None and not is_node and f.short_axis_mm is not None:
+            if listed is not None and not is_node and f.short_axis_mm is not None:
                 add(f"{path}.short_axis_mm", f.short_axis_mm, "diameter_mm (longest diameter) for a non-nodal lesion")
             if f.long_axis_mm is not None and (not is_node or f.long_axis_mm < (f.short_axis_mm or 0)):
                 add(f"{path}.long_axis_mm", f.long_axis_mm, "long_axis_mm only on a lymph node, >= its short axis")

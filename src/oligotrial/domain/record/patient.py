@@ -13,8 +13,9 @@ An absent field means "not known", never "no". An empty list states that there a
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     ConfigDict,
@@ -31,7 +32,7 @@ from oligotrial.domain.record.therapy import LocalTherapy
 from oligotrial.domain.record.units import LAB_UNITS, canonical_unit
 from oligotrial.errors import RecordError
 
-FORMAT = "oligotrial.patient/1"
+FORMAT: Final = "oligotrial.patient/1"
 
 Date = dt.date
 
@@ -222,7 +223,7 @@ class Lab(_Model):
         for name, given in (("test", test), ("unit", unit)):
             if given is not None and not isinstance(given, str):  # a list or object is not a name to look up
                 raise ValueError(f"@{name}|{given!r}|text (the {name}'s name), not {_json_type(given)}")
-        if test not in LAB_UNITS:
+        if not isinstance(test, str) or test not in LAB_UNITS:  # None (not given) is not a test either
             raise ValueError(f"@test|{test!r}|one of {', '.join(sorted(LAB_UNITS))}")
         units = LAB_UNITS[test]
         if unit not in units:
@@ -240,7 +241,7 @@ class Lab(_Model):
     @field_validator("value")
     @classmethod
     def _finite(cls, v: float) -> float:
-        if v != v or v in (float("inf"), float("-inf")) or v < 0:
+        if not math.isfinite(v) or v < 0:
             raise ValueError(f"value {v}: expected a finite, non-negative number")
         return v
 
@@ -264,7 +265,7 @@ class ClinicalFindings(_Model):
 class SystemicTherapy(_Model):
     line: int = Field(ge=1)
     agents: list[str] = Field(min_length=1)
-    classes: list[str] = []
+    classes: list[str] = Field(default=[])
     start: Date
     end: Date | None = None
     cycles: int | None = Field(default=None, ge=0)
@@ -525,8 +526,8 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
             for part in _marker_parts(field):
                 value = value.get(part, shown) if isinstance(value, Mapping) else shown
             msg = expected
-        elif bound_expectation(err):
-            msg = bound_expectation(err)
+        elif bound := bound_expectation(err):
+            msg = bound
         elif err["type"] == "extra_forbidden":
             msg = "unknown field: not part of oligotrial.patient/1 (a typo would silently drop data)"
         elif err["type"] == "literal_error":

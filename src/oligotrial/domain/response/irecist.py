@@ -30,6 +30,7 @@ from typing import Literal
 
 from oligotrial.domain.record.patient import Finding, Patient
 from oligotrial.domain.response import recist as r11
+from oligotrial.domain.response.recist.measurement import DEFAULT_OPTIONS as RECIST_DEFAULTS
 from oligotrial.errors import AssessmentError
 
 Date = dt.date
@@ -65,7 +66,7 @@ class IrecistOptions:
     confirm_max_days: int = 56
     stable_new_lesions: Literal["remain_iupd", "reset"] = "remain_iupd"
     early_new_lesion_confirms: bool = True
-    recist: r11.RecistOptions = r11.RecistOptions()
+    recist: r11.RecistOptions = RECIST_DEFAULTS
 
     def __post_init__(self) -> None:
         if not 0 <= self.confirm_min_days <= self.confirm_max_days:
@@ -175,15 +176,12 @@ def assess(
             t_resp, total, _, why = r11.target_response(rt.sizes, lesions, nadir, rec.baseline_sum_mm)
             reasons.extend(why)
         nt_resp = rt.non_target
-        counted = {lid: n for lid, n in rec.new_lesions.items() if n.counts_from is not None}
-        fresh = [lid for lid, n in counted.items() if n.counts_from == rt.date]
-        seen_new = [lid for lid, n in counted.items() if n.counts_from <= rt.date]
-        nlt_sizes = {
-            lid: r11.target_size(lesions[lid], tp.findings.get(lid))
-            for lid in nlt
-            if counted[lid].counts_from <= rt.date
-        }
-        nlt_sum = None if any(v is None for v in nlt_sizes.values()) else sum(nlt_sizes.values(), Decimal(0))
+        counted = {lid: n.counts_from for lid, n in rec.new_lesions.items() if n.counts_from is not None}
+        fresh = [lid for lid, day in counted.items() if day == rt.date]
+        seen_new = [lid for lid, day in counted.items() if day <= rt.date]
+        nlt_sizes = {lid: r11.target_size(lesions[lid], tp.findings.get(lid)) for lid in nlt if counted[lid] <= rt.date}
+        measured = [v for v in nlt_sizes.values() if v is not None]
+        nlt_sum = sum(measured, Decimal(0)) if len(measured) == len(nlt_sizes) else None
         nlnt_grew = [
             lid for lid in nlnt if lid in seen_new and _grew(tp.findings.get(lid), ref.get("nlnt", {}).get(lid))
         ]

@@ -340,6 +340,7 @@ def _rule_suv_increase(ctx: _LesionContext, rule: dict[str, Any]) -> tuple[bool 
     if not prior:
         return False, "no earlier SUVmax to compare with"
     ref = prior[-1].finding.suv_max
+    assert ref is not None  # prior holds scans with an SUVmax only
     now = cur.finding.suv_max
     ok = _pct_increase_meets(now, ref, rule.get("pct", 30), rule.get("pct_op", ">")) and _cmp(
         now - ref, rule.get("abs_op", ">"), rule.get("abs_suv", 0.8)

@@ -101,7 +101,7 @@ def decode(
             raise ValueError
         d = json.loads(_unb64(payload))
         s = Session(int(d["uid"]), int(d["iat"]), int(d["seen"]), str(d["csrf"]), str(d.get("pwd", "")))
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any malformed cookie means "not signed in", never a 500
         raise SessionEnded("signin") from None
     if now - s.seen > idle_s or now - s.iat > absolute_s:
         raise SessionEnded("expired")

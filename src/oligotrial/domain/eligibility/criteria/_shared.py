@@ -34,7 +34,8 @@ def _op(name: str):
 
 def _check_keys(params: dict, allowed: set[str], required: set[str] | frozenset[str] = frozenset()) -> None:
     if not isinstance(params, dict):
-        raise ValueError(f"expected a mapping, got {params!r}")
+        # compile_rule turns a TypeError and a ValueError alike into the ProtocolError naming the rule
+        raise TypeError(f"expected a mapping, got {params!r}")
     extra = set(params) - allowed
     if extra:
         raise ValueError(f"unknown parameter(s) {sorted(extra)}; expected {sorted(allowed)}")
@@ -100,7 +101,7 @@ def _window_resolver(params: dict):
             p = _window_period(proto.windows[name])
             hit = per_protocol[id(proto)] = (proto, p.days if p is not None and p.days is not None else p)
         v = hit[1]
-        return v if v is None or type(v) is int else v.days_before(ctx.as_of)
+        return v if v is None or isinstance(v, int) else v.days_before(ctx.as_of)
 
     return resolve
 

@@ -122,7 +122,9 @@ def _gene_status(g: _Gene, bms) -> tuple[str | None, list[str]]:
     variant), ``judge`` (a positive result of another variant, or without its variant: whether
     it is a driver is a judgement), ``negative`` (the gene, or its actionable variant, tested
     negative) or None (not tested); with the results as recorded that decide it."""
-    pos, judge, neg = [], [], []
+    pos: list[str] = []
+    judge: list[str] = []
+    neg: list[str] = []
     for b in bms or ():
         hit = g.read(b)
         if hit is None or b.status == "unknown":
@@ -296,8 +298,10 @@ def _biomarker(params: dict) -> Node:
                 parts.append(
                     (
                         MET if ok else NOT_MET,
-                        f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
-                        f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})",
+                        (
+                            f"{', '.join(negative) or 'none'} negative; {', '.join(others)} not recorded: "
+                            f"{att_key} = {str(a.value).lower()} ({a.by}, {_fmt(a.date)})"
+                        ),
                         [],
                         ["biomarkers", f"attestation {att_key} by {a.by} on {_fmt(a.date)}"],
                         (),

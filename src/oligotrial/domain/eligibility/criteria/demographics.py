@@ -139,6 +139,7 @@ def _performance(params: dict) -> Node:
         for x in recs:
             if x.date == last and (r is None or (x.scale == scale and r.scale != scale)):
                 r = x
+        assert r is not None  # recs holds a record dated last
         possible = scores.possible_scores(r.scale, r.score, scale)
         verdicts = {(lo is None or v >= lo) and (hi is None or v <= hi) for v in possible}
         src = f"{r.scale} {r.score} on {_fmt(r.date)}"

@@ -181,8 +181,10 @@ def _disease(params: dict) -> Node:
                     checks.append(
                         (
                             False,
-                            f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
-                            f"{op_txt} {r['max']:g} mm)",
+                            (
+                                f"counted lesion {lid} {mm:g} mm ({how}) (required maximum diameter "
+                                f"{op_txt} {r['max']:g} mm)"
+                            ),
                         )
                     )
                 elif any(x[1] is None for x in sized):
@@ -198,18 +200,21 @@ def _disease(params: dict) -> Node:
                     checks.append(
                         (
                             True,
-                            f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
-                            f"{op_txt} {r['max']:g} mm)",
+                            (
+                                f"largest counted lesion {mm:g} mm ({lid}, {how}) (required maximum diameter "
+                                f"{op_txt} {r['max']:g} mm)"
+                            ),
                         )
                     )
                 else:
                     checks.append((True, "no counted lesion to size"))
             else:
                 sizes = [s.size_mm for s in ds.lesions if s.lesion in ds.counted]
-                if any(s is None for s in sizes):
+                recorded = [s for s in sizes if s is not None]
+                if len(recorded) < len(sizes):
                     checks.append((None, "size of a counted lesion not recorded"))
-                elif sizes:
-                    big = max(sizes)
+                elif recorded:
+                    big = max(recorded)
                     ok = cmp_(big, r["max"])
                     checks.append((ok, f"largest counted lesion {big:g} mm (required {op_txt} {r['max']:g} mm)"))
                 else:
@@ -230,8 +235,10 @@ def _disease(params: dict) -> Node:
             checks.append(
                 (
                     ok,
-                    f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
-                    "bone only with a soft-tissue component)",
+                    (
+                        f"{n_meas} measurable lesion(s) by RECIST 1.1 (>=10 mm, nodes >=15 mm short axis; "
+                        "bone only with a soft-tissue component)"
+                    ),
                 )
             )
 

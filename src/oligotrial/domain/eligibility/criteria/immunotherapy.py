@@ -3,6 +3,7 @@ systemic therapy lines and their scans."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from oligotrial.domain.eligibility.criteria._shared import (
@@ -16,6 +17,7 @@ from oligotrial.domain.eligibility.criteria._shared import (
 )
 from oligotrial.domain.eligibility.kleene import Context, Node, Outcome, met, not_met, unknown
 from oligotrial.domain.eligibility.registry import leaf
+from oligotrial.domain.kernel import Period
 
 
 @leaf("immunotherapy_resistance")
@@ -90,8 +92,10 @@ def _io_resistance(params: dict) -> Node:
                     undecided.append(
                         (
                             t,
-                            f"line {t.line}: progression on line {t.line} not recorded and its scans "
-                            f"cannot show one ({im.why})",
+                            (
+                                f"line {t.line}: progression on line {t.line} not recorded and its scans "
+                                f"cannot show one ({im.why})"
+                            ),
                             "progression_date",
                         )
                     )
@@ -99,22 +103,10 @@ def _io_resistance(params: dict) -> Node:
             exposure = (prog - t.start).days
             derived = "" if t.progression_date is not None else f"; {how}"
             src = [f"systemic_therapy line {t.line}"] if not (derived or best_how) else _imaging_srcs(t, im)
-            if exposure > a_days:
-                return met(
-                    lambda: (
-                        f"acquired resistance: progression on line {t.line} after {exposure} days of immunotherapy "
-                        f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}"
-                    ),
-                    src,
-                )
+            if exposure > a_days:  # the reason's text is formatted when read, from this line's values
+                return met(partial(_acquired, t.line, exposure, a_days, a_per, derived), src)
             if exposure > p_days and best in ("SD", "PD"):
-                return met(
-                    lambda: (
-                        f"primary resistance: no response ({best}{best_how}) and progression after {exposure} days "
-                        f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}"
-                    ),
-                    src,
-                )
+                return met(partial(_primary, f"{best}{best_how}", exposure, p_days, p_per, derived), src)
             if exposure > p_days and best is None:
                 undecided.append(
                     (
@@ -145,3 +137,17 @@ def _io_resistance(params: dict) -> Node:
         )
 
     return node
+
+
+def _acquired(line: int, exposure: int, a_days: int, a_per: Period, derived: str) -> str:
+    return (
+        f"acquired resistance: progression on line {line} after {exposure} days of immunotherapy "
+        f"(> {a_days}{f': {a_per}' if a_per.months is not None else ''}){derived}"
+    )
+
+
+def _primary(best: str, exposure: int, p_days: int, p_per: Period, derived: str) -> str:
+    return (
+        f"primary resistance: no response ({best}) and progression after {exposure} days "
+        f"of immunotherapy (> {p_days}{f': {p_per}' if p_per.months is not None else ''}){derived}"
+    )

@@ -214,7 +214,7 @@ def _child_pugh(params: dict) -> Node:
             )
         shown = (
             f"Child-Pugh {cp.score} (class {cp.class_of(cp.score)})"
-            if cp.known
+            if cp.score is not None  # known
             else f"Child-Pugh {min(cp.possible)}-{max(cp.possible)} whatever the missing {', '.join(cp.missing)}"
         )
         return (met if verdicts.pop() else not_met)(f"{shown}; required {opname} {value}", inputs)

@@ -432,11 +432,15 @@ def _line_benefit(params: dict) -> Node:
             im = _line_imaging(ctx, t)
             best = None if im.why is not None else _imaging_best(im)
             if best is None or best == "PD":
-                why = im.why or (
-                    f"the first scan on line {t.line} after its baseline {_fmt(im.baseline)} already shows PD "
-                    f"({_fmt(im.first_pd)}, day {(im.first_pd - t.start).days}): the scans cannot tell "
-                    f"whether the disease was controlled for {need} days"
-                )
+                if im.why:
+                    why = im.why
+                else:  # usable scans whose best time point is PD
+                    assert im.first_pd is not None
+                    why = (
+                        f"the first scan on line {t.line} after its baseline {_fmt(im.baseline)} already shows PD "
+                        f"({_fmt(im.first_pd)}, day {(im.first_pd - t.start).days}): the scans cannot tell "
+                        f"whether the disease was controlled for {need} days"
+                    )
                 return unknown(
                     lambda: f"best response to line {t.line} not recorded; {why}",
                     [f"systemic_therapy line {t.line} best_response"],

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from oligotrial.domain.response.recist.measurement import (
+    DEFAULT_OPTIONS,
     RESPONSES,
     Date,
     RecistOptions,
@@ -63,7 +64,7 @@ def best_overall_response(
     start: Date | None,
     confirm: bool = False,
     until: Date | None = None,
-    options: RecistOptions = RecistOptions(),
+    options: RecistOptions = DEFAULT_OPTIONS,
 ) -> BestResponse:
     """Best overall response (R11 s.4.6, Table 3; admiralonco ``derive_param_(confirmed_)bor``).
 

@@ -96,6 +96,10 @@ class RecistOptions:
             )
 
 
+#: the default options (immutable: one instance serves every default argument)
+DEFAULT_OPTIONS = RecistOptions()
+
+
 @dataclass(frozen=True)
 class TimePoint:
     """All findings of one imaging date (several same-date assessments merged)."""
@@ -219,9 +223,7 @@ def _baseline_disease(lesion: Lesion, f: Finding) -> bool:
         return False
     if lesion.is_node and f.short_axis_mm is not None and dec(f.short_axis_mm) < TEN:
         return False
-    if not lesion.is_node and f.diameter_mm is not None and dec(f.diameter_mm) == ZERO:
-        return False
-    return True
+    return lesion.is_node or f.diameter_mm is None or dec(f.diameter_mm) != ZERO  # a non-node measured 0 mm is gone
 
 
 def select_targets(patient: Patient, base: TimePoint, options: RecistOptions = RecistOptions()) -> Selection:
@@ -386,8 +388,10 @@ def target_response(
                 None,
                 partial,
                 [
-                    f"target PD on the measured targets alone ({partial} mm vs nadir {nadir} mm; "
-                    f"{', '.join(missing)} not measured)"
+                    (
+                        f"target PD on the measured targets alone ({partial} mm vs nadir {nadir} mm; "
+                        f"{', '.join(missing)} not measured)"
+                    )
                 ],
             )
         return "NE", None, partial, [f"target NE: {', '.join(missing)} not measured"]

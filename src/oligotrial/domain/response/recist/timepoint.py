@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from oligotrial.domain.record.patient import Finding, Patient
+from oligotrial.domain.record.patient import Finding, Lesion, Patient
 from oligotrial.domain.response.recist.best_response import confirmed_response
 from oligotrial.domain.response.recist.measurement import (
+    DEFAULT_OPTIONS,
     ZERO,
     Date,
     RecistOptions,
@@ -103,7 +104,7 @@ def classify_new_lesions(
         first_tp, first = seq[0]
         lesion = lesion_of(patient, lid, first)
 
-        def visible(f: Finding) -> bool:
+        def visible(f: Finding, lesion: Lesion = lesion) -> bool:
             if f.state in ("absent", "not_evaluated", "complete_metabolic_response"):
                 return False
             if lesion.is_node:  # a node is disease only when measured at >= the threshold
@@ -204,7 +205,7 @@ def _check_followups(patient: Patient, base: TimePoint, follow: list[TimePoint],
                 )
 
 
-def assess(patient: Patient, *, baseline: Date | None = None, options: RecistOptions = RecistOptions()) -> RecistResult:
+def assess(patient: Patient, *, baseline: Date | None = None, options: RecistOptions = DEFAULT_OPTIONS) -> RecistResult:
     """Evaluate every follow-up time point by RECIST 1.1.
 
     Target response (R11 s.4.3.1, evaluated in this order): PD if the sum is >= 20 % and
@@ -228,7 +229,7 @@ def assess(patient: Patient, *, baseline: Date | None = None, options: RecistOpt
         )
     lesions = {lid: lesion_of(patient, lid, base.findings.get(lid)) for lid in (*sel.targets, *sel.non_targets)}
     base_sizes = {t: target_size(lesions[t], base.findings[t]) for t in sel.targets}
-    base_sum = sum(base_sizes.values(), ZERO) if sel.targets else None  # type: ignore[arg-type]
+    base_sum = sum(base_sizes.values(), ZERO) if sel.targets else None  # type: ignore[type-var]  # targets are measured
     new = classify_new_lesions(patient, base, follow, options)
     for nl in new.values():
         if nl.counts_from is None or nl.counts_from != nl.first_seen or "equivocal" in nl.reason:
