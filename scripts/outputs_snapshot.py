@@ -42,7 +42,12 @@ AS_OF = "2026-06-01"
 def cli(args: list[str], out: Path, env: dict[str, str] | None = None) -> None:
     """Run ``oligotrial ARGS``; keep its stdout in ``out`` and its status and stderr beside it."""
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.argv[0] = 'oligotrial'; from oligotrial.adapters.cli.main import main; main()", *args],
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv[0] = 'oligotrial'; from oligotrial.adapters.cli.main import main; main()",
+            *args,
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
@@ -166,18 +171,54 @@ def api(out: Path, d: Path) -> None:
             f.write_text(f"{r.status_code} {r.headers.get('content-type')}\n{r.text}")
 
 
-HEX = re.compile(r"\b[0-9a-f]{32,}\b")
+HEX = re.compile(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b")
+TMP = re.compile(r"/tmp/[A-Za-z0-9_.-]+")
 
 
-def normalise(out: Path) -> None:
-    """Random identifiers (participant ids, audit nonces and the hashes that cover them) differ from
-    run to run: each file's are replaced by their order of first appearance, so what is compared is
-    the structure they take part in."""
+def participant_ids(work: Path) -> dict[str, str]:
+    """Each demo participant's random id -> ``P:<trial>:<external id>`` (stable across runs)."""
+    import sqlite3
+
+    ids: dict[str, str] = {}
+    for db in sorted(work.glob("*/trial.db")):
+        with sqlite3.connect(db) as con:
+            for pid, trial, ext in con.execute("select id, trial, external_id from participants"):
+                ids[pid] = f"P:{trial}:{ext}"
+    return ids
+
+
+def canonical(value: object) -> object:
+    """Lists sorted by their JSON text: the order random participant ids decide is not compared."""
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def normalise(out: Path, ids: dict[str, str]) -> None:
+    """What differs from run to run with the same seeds, taken out of the comparison: participant
+    ids (uuid4, replaced by trial and external id), audit nonces and the hashes and report ids
+    that cover them, temporary paths, elapsed times, where the periodic checkpoint fell, and the
+    order of rows that random ids decide (JSON lists and CSV rows sorted). What is left is
+    compared byte for byte."""
+    pid = re.compile("|".join(map(re.escape, sorted(ids, key=len, reverse=True)))) if ids else None
     for f in sorted(out.rglob("*")):
-        if f.is_file():
-            seen: dict[str, str] = {}
-            text = f.read_text()
-            f.write_text(HEX.sub(lambda m: seen.setdefault(m.group(0), f"<hex{len(seen)}>"), text))
+        if not f.is_file():
+            continue
+        text = f.read_text()
+        if pid is not None:
+            text = pid.sub(lambda m: ids[m.group(0)], text)
+        text = HEX.sub("<hex>", TMP.sub("TMP", text))
+        text = re.sub(r"\b\d+:\d\d:\d\d\b", "H:MM:SS", text)
+        text = re.sub(r'"checkpoint_seq": ?\d+', '"checkpoint_seq":N', text)
+        head, sep, body = text.partition("\n") if f.parent.parent.name == "api" else ("", "", text)
+        try:
+            body = json.dumps(canonical(json.loads(body)), indent=1, sort_keys=False)
+        except ValueError:
+            lines = body.splitlines()
+            body = "\n".join(lines[:1] + sorted(lines[1:]))
+        f.write_text(head + sep + body)
 
 
 def main() -> None:
@@ -190,10 +231,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only != "demos":
         protocols_and_records(args.out, args.synthetic)
+    ids: dict[str, str] = {}
     if args.only != "records":
         with tempfile.TemporaryDirectory() as work:
             api(args.out, demos(args.out, Path(work), args.patients))
-    normalise(args.out)
+            ids = participant_ids(Path(work))
+    normalise(args.out, ids)
 
 
 if __name__ == "__main__":
