@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.responses import render_json
-from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, issue_token, login_throttle
+from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, clock_seconds, issue_token, login_throttle
 from oligotrial.domain.kernel import BoundedModel
 from oligotrial.domain.kernel.bounds import date_problem
 from oligotrial.domain.trial.blinding import is_blinded
@@ -192,7 +192,13 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
     throttle.succeeded(form.username, address)
     settings = request.app.state.container.settings
     return Token(
-        access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes, users.credential_stamp(user))
+        access_token=issue_token(
+            settings.secret_key,
+            user.id,
+            settings.token_ttl_minutes,
+            users.credential_stamp(user),
+            now=clock_seconds(request),
+        )
     )
 
 
@@ -231,16 +237,11 @@ def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     summary="The trial's protocol versions (amendments), oldest first, with the one in effect today",
 )
 def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
-    from oligotrial.errors import ProtocolError
-    from oligotrial.protocols import protocol_versions
     from oligotrial.service.access import authorize
 
     current = ctx.load_protocol(trial)
     authorize(actor, current.id, "summary")
-    try:
-        versions = protocol_versions(current.id)
-    except ProtocolError:  # a trial the library does not hold (a stand-in loader): its one version
-        versions = [current]
+    versions = ctx.protocols.versions(current.id)  # a stand-in loader's library: its one version
     today = ctx.today()
     in_effect = [v for v in versions if v.effective_date <= today]
     now = in_effect[-1].version if in_effect else None
