@@ -472,9 +472,9 @@ def show_cmd(
     windows (days or calendar months), the visit schedule and every criterion with its source text and what decides it.
     Every label the file carries (not registered, assumption, site default, notes) is shown verbatim."""
     try:
-        from oligotrial.adapters.cli._common import protocol_library, today
+        from oligotrial.protocols import load_protocol
 
-        p = protocol_library().get(trial, on=today())
+        p = load_protocol(trial)  # in force on the loader's today: the one clock's (oligotrial.clock)
     except ProtocolError as exc:
         fail(exc)
     if as_json:
