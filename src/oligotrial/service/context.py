@@ -21,6 +21,16 @@ from oligotrial.service.ports import (
 )
 
 
+def _no_loader(trial: str, version: str | None = None, *, on: dt.date | None = None) -> Any:
+    """The default of :attr:`ServiceContext.load_protocol`: none given (the library answers)."""
+    raise NotImplementedError
+
+
+def _no_listing(*, on: dt.date | None = None) -> list[Any]:
+    """The default of :attr:`ServiceContext.list_protocols`: none given (the library answers)."""
+    raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """``library`` is the protocol library; every protocol look-up of the service goes through it,
@@ -35,8 +45,8 @@ class ServiceContext:
     cipher: AllocationCipher
     hasher: PasswordHasher
     screener: Screener
-    load_protocol: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
-    list_protocols: Callable[..., list[Any]] | None = field(default=None, compare=False, repr=False)
+    load_protocol: Callable[..., Any] = field(default=_no_loader, compare=False, repr=False)
+    list_protocols: Callable[..., list[Any]] = field(default=_no_listing, compare=False, repr=False)
     clock: Clock = utc_now
     anchor: AuditAnchor | None = None  # the audit key and checkpoints, outside the database
     library: ProtocolLibrary | None = None
@@ -46,8 +56,8 @@ class ServiceContext:
         library = self.library
         if isinstance(load, _InForce):  # a copy (dataclasses.replace): the library it was made with
             library = library or load.library
-        elif load is not None:  # a stand-in loader wins
-            stand_in = listing if listing is not None and not isinstance(listing, _InForceList) else None
+        elif load is not _no_loader:  # a stand-in loader wins
+            stand_in = listing if listing is not _no_listing and not isinstance(listing, _InForceList) else None
             library = StandInLibrary(load, stand_in, prior=library)
         if library is None:
             raise TypeError("ServiceContext: expected library (a ProtocolLibrary) or load_protocol")

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, entry_openapi
 from oligotrial.adapters.web.inputs import check_request_input
 from oligotrial.adapters.web.responses import render_json
-from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, clock_seconds, issue_token, login_throttle
+from oligotrial.adapters.web.security import Ctx, CurrentActor, TrialId, issue_token, login_throttle
 from oligotrial.domain.kernel import BoundedModel
 from oligotrial.domain.kernel.bounds import date_problem
 from oligotrial.domain.trial.blinding import is_blinded
@@ -192,13 +192,7 @@ def token(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm,
     throttle.succeeded(form.username, address)
     settings = request.app.state.container.settings
     return Token(
-        access_token=issue_token(
-            settings.secret_key,
-            user.id,
-            settings.token_ttl_minutes,
-            users.credential_stamp(user),
-            now=clock_seconds(request),
-        )
+        access_token=issue_token(settings.secret_key, user.id, settings.token_ttl_minutes, users.credential_stamp(user))
     )
 
 

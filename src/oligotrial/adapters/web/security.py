@@ -34,8 +34,9 @@ def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "", *,
     """A bearer token for ``user_id``, expiring after ``ttl_minutes``, carrying the credential
     stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`) and an id of its
     own (``jti``, RFC 7519 section 4.1.7), by which the server can end it alone
-    (:func:`oligotrial.service.users.end_session`). ``now``: seconds since the epoch by the
-    service clock (:func:`clock_seconds`; default the real clock)."""
+    (:func:`oligotrial.service.users.end_session`). ``now``: seconds since the epoch (default: the
+    one clock, :func:`oligotrial.clock.epoch_seconds`; bearer tokens, like page sessions, expire by
+    real time, not by a study clock a test moves)."""
     t = epoch_seconds() if now is None else now
     payload = _b64(
         json.dumps(
@@ -70,19 +71,13 @@ def get_ctx(request: Request) -> ServiceContext:
     return request.app.state.container.ctx
 
 
-def clock_seconds(request: Request) -> float:
-    """Now by the service clock (the container's), as seconds since the epoch: what bearer tokens
-    and page sessions expire by, so that a study clock moved by a test moves their expiry too."""
-    return get_ctx(request).clock().timestamp()
-
-
 def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     if not token:
         raise AuthenticationError(
             "Authorization: a bearer token is required (POST /api/v1/auth/token)", field="Authorization"
         )
     settings = request.app.state.container.settings
-    user_id, stamp, token_id = read_token(settings.secret_key, token, now=clock_seconds(request))
+    user_id, stamp, token_id = read_token(settings.secret_key, token)
     request.state.token_id = token_id  # the unblinding route ends this token after too many wrong passwords
     return users.actor_for(get_ctx(request), user_id, stamp, session_id=token_id)
 

@@ -80,13 +80,12 @@ def signed_in(request: Request) -> Page:
     """The signed-in user, or :class:`~.session.SessionEnded` (the route class answers with the
     sign-in page)."""
     container = request.app.state.container
-    now = container.ctx.clock().timestamp()  # the service clock: a study clock moved moves expiry too
-    s = sess.decode(container.settings.secret_key, request.cookies.get(sess.COOKIE), now=now, idle_s=_idle_s(request))
+    s = sess.decode(container.settings.secret_key, request.cookies.get(sess.COOKIE), idle_s=_idle_s(request))
     try:
         actor = users.actor_for(container.ctx, s.uid, s.pwd, session_id=s.sid)
     except users.AuthenticationError:
         raise sess.SessionEnded("signin") from None
-    return Page(request, container.ctx, actor, sess.touch(s, now=now))
+    return Page(request, container.ctx, actor, sess.touch(s))
 
 
 SignedIn = Annotated[Page, Depends(signed_in)]

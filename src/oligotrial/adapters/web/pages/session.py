@@ -19,6 +19,10 @@ proxy the request the server sees is plain http). The user's roles are read agai
 revoked role or an inactive account takes effect at once; ``pwd`` is the credential stamp of
 the password the session was opened with (:func:`oligotrial.service.users.credential_stamp`),
 so a password reset ends every session opened before it.
+
+Times are seconds since the epoch by the one clock (:func:`oligotrial.clock.epoch_seconds`) unless
+``now`` is given. Sessions expire by real time, not by the service's clock: a test that moves a
+study clock by weeks (``tests/e2e/test_web_every_trial.py``) keeps its signed-in pages.
 """
 
 from __future__ import annotations

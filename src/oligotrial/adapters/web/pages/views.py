@@ -109,7 +109,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, 401, error=exc.message, username=username)
     throttle.succeeded(username, address)
     response = redirect("/trials")
-    s = sess.new_session(user.id, now=container.ctx.clock().timestamp(), pwd=users.credential_stamp(user))
+    s = sess.new_session(user.id, pwd=users.credential_stamp(user))
     sess.set_cookie(response, request, sess.COOKIE, sess.encode(container.settings.secret_key, s), sess.ABSOLUTE_S)
     sess.clear_cookie(response, request, sess.LOGIN_CSRF_COOKIE)
     return response
