@@ -48,7 +48,7 @@ def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:
     message = exc.message if isinstance(exc, OligotrialError) else str(exc)
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     if isinstance(exc, OligotrialError) and getattr(exc, "errors", None):
-        for e in exc.errors:
+        for e in getattr(exc, "errors", None) or []:
             err_console.print(
                 f"  - {e['path'] or 'record'} = {e['value']!r}: expected {e['expected']}",
                 highlight=False,
