@@ -78,9 +78,8 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     site = site or scope
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
-    patient = parse_patient(
-        record, today=ctx.today(), not_after=ctx.today()
-    )  # nothing the record says happened after today
+    today = ctx.today()  # the record's date when it has none; nothing it says happened after today
+    patient = parse_patient(record, today=today, not_after=today)
     if len(patient.id) > MAX_EXTERNAL_ID:
         raise _bad(
             "id",
