@@ -1,7 +1,9 @@
 """The composition root: the one place concrete adapters are chosen and wired.
 
-``bootstrap(settings)`` builds the engine, unit of work, cipher, password hasher and screener
-and returns a :class:`Container`. Tests pass their own ``screener``, ``hasher`` or ``clock``.
+``bootstrap(settings)`` builds the engine, unit of work, cipher, password hasher, screener and
+protocol library and returns a :class:`Container`. Tests pass their own ``screener``, ``hasher``,
+``clock`` or ``library``. The clock is the service's one clock: the protocol version in force, the
+"not in the future" of a record and the expiry of a page session all read it.
 """
 
 from __future__ import annotations
@@ -38,14 +40,15 @@ def bootstrap(
     screener: Any = None,
     hasher: Any = None,
     clock: Any = None,
+    library: Any = None,
 ) -> Container:
     from oligotrial.adapters.db.anchor import FileAnchor, default_key_dir
     from oligotrial.adapters.db.crypto import AesGcmCipher, Argon2Hasher
     from oligotrial.adapters.db.engine import make_engine
     from oligotrial.adapters.db.migrate import upgrade
     from oligotrial.adapters.db.repository import SqlUnitOfWorkFactory
-    from oligotrial.protocols import list_protocols, load_protocol
-    from oligotrial.service.ports import utc_now
+    from oligotrial.clock import utc_now
+    from oligotrial.protocols.library_port import FileProtocolLibrary
 
     settings = settings or Settings()
     engine = make_engine(
@@ -65,8 +68,7 @@ def bootstrap(
         cipher=AesGcmCipher(settings.allocation_key_bytes),
         hasher=hasher or Argon2Hasher(),
         screener=screener or _real_screener,
-        load_protocol=load_protocol,
-        list_protocols=list_protocols,
+        library=library or FileProtocolLibrary(),
         clock=clock or utc_now,
         anchor=FileAnchor(key_dir, settings.audit_checkpoint_every),
     )

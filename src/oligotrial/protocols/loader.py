@@ -47,8 +47,11 @@ def _dir_files(directory: Path) -> list[Path]:
 
 
 def _today() -> dt.date:
-    """Today's date (UTC): the day "current version" means when no date is given."""
-    return dt.datetime.now(dt.UTC).date()
+    """Today's date by the one clock (UTC): the day "current version" means when no date is
+    given. The service always gives its own today (:class:`~.library_port.FileProtocolLibrary`)."""
+    from oligotrial.clock import utc_today
+
+    return utc_today()
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -9,7 +9,6 @@ before anything is written.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import uuid
 from typing import Any, Literal, overload
 
@@ -17,7 +16,7 @@ from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import Participant
-from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
+from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup, freetext
 from oligotrial.service import radiotherapy as _rt_bounds
@@ -85,7 +84,8 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     site = site or scope
     if not isinstance(record, dict):
         raise _bad("record", type(record).__name__, "a patient record object (oligotrial.patient/1)")
-    patient = parse_patient(record, not_after=ctx.today())  # nothing the record says happened after today
+    today = ctx.today()  # the record's date when it has none; nothing it says happened after today
+    patient = parse_patient(record, today=today, not_after=today)
     if len(patient.id) > MAX_EXTERNAL_ID:
         raise _bad(
             "id",
@@ -114,39 +114,16 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def _loader_accepts(load: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(load).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
-
-
 def _protocol_at(ctx: ServiceContext, trial: str, *, version: str | None = None, on: dt.date | None = None) -> Any:
-    """The protocol version named, or else the version current on ``on``, through
-    ``ctx.load_protocol``. A loader that takes only the trial (a test's stand-in) gives its one
-    protocol: the current one, and a named version only when it is that one."""
-    load = ctx.load_protocol
-    if version is not None:
-        if _loader_accepts(load, "version"):
-            return load(trial, version=version)
-        p = load(trial)
-        if p.version != version:
-            raise ProtocolError(
-                f"trial {p.id}: version {version!r}: expected one of {p.version!r}",
-                code="protocol_version_not_found",
-                field="version",
-            )
-        return p
-    if on is not None and _loader_accepts(load, "on"):
-        return load(trial, on=on)
-    return load(trial)
+    """The protocol version named, or else the version in force on ``on`` (default: the service
+    clock's today), through the protocol library (:attr:`ServiceContext.protocols`)."""
+    return ctx.protocols.get(trial, version, on=ctx.today() if on is None else on)
 
 
 def current_protocol(ctx: ServiceContext, trial: str) -> Any:
     """The version of ``trial``'s protocol in force today (by the service clock): the one a
-    screening is judged under."""
-    return _protocol_at(ctx, trial, on=ctx.today())
+    screening is judged under, as every other look-up (:meth:`ServiceContext.load_protocol`)."""
+    return _protocol_at(ctx, trial)
 
 
 def _screening_date(ctx: ServiceContext, on: Any) -> dt.date:
@@ -201,7 +178,7 @@ def screen_in(
             code="rescreen_required",
             field="protocol_version",
         )
-    patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
+    patient = parse_patient({**p.record, "as_of": as_of.isoformat()}, today=ctx.today())
     outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
     p.screening = {
         "verdict": outcome.verdict,
@@ -284,7 +261,7 @@ def rescreen(
             raise WorkflowError(
                 f"participant {p.id}: cannot rescreen in state {p.state!r}", code="illegal_step", field="state"
             )
-        patient = parse_patient({**p.record, "as_of": as_of.isoformat()})
+        patient = parse_patient({**p.record, "as_of": as_of.isoformat()}, today=ctx.today())
         outcome = ctx.screener(patient, protocol, assume_attested=assume_attested)
         previous = [*old.get("previous_screenings", []), {k: v for k, v in old.items() if k != "previous_screenings"}]
         p.screening = {
@@ -658,7 +635,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
                 code="no_allocation",
                 field="participant",
             )
-        report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record))
+        report = radiotherapy.check(protocol, arm, rt, parse_patient(p.record, today=ctx.today()))
         decision = workflow.radiotherapy_decision(report.status, override)
         if decision is None:
             raise radiotherapy.refusal(report, rt, blinded=not sees_arms(protocol, role))
@@ -846,7 +823,7 @@ def correct_record(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data
     record = data.get("record")
     if not isinstance(record, dict):
         raise _bad("record", record, "a patient record object")
-    patient = parse_patient(record, not_after=ctx.today())
+    patient = parse_patient(record, today=ctx.today(), not_after=ctx.today())
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         correct_record_in(uow, ctx, actor, protocol, p, record, patient, reason)

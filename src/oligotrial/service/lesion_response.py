@@ -72,7 +72,7 @@ def preview_assessment(ctx: ServiceContext, actor: Actor, trial: str, pid: str, 
     clean = rec.parse_entry("assessment", data, not_after=ctx.today())
     record, origin = _record_and_origin(ctx, actor, protocol, pid)
     merged = rec.merge(record, [("assessment", clean)])
-    patient = rec.validate_merged(merged, focus=rec.entry_path(merged, "assessment"))
+    patient = rec.validate_merged(merged, today=ctx.today(), focus=rec.entry_path(merged, "assessment"))
     on = dt.date.fromisoformat(clean["date"])
     baseline = _baseline(patient, origin)  # None: the first scan is the reference
     if baseline is not None and on < baseline:
@@ -142,7 +142,7 @@ def spider(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str,
     record, origin = _record_and_origin(ctx, actor, protocol, pid)
     empty: dict[str, Any] = {"baseline": None, "series": [], "responses": {}}
     try:
-        patient = rec.validate_merged(record)
+        patient = rec.validate_merged(record, today=ctx.today())
         baseline = _baseline(patient, origin)
         res = assess_patient(patient, baseline=baseline).result
         assert isinstance(res, r11.RecistResult)  # RECIST 1.1, the default criteria

@@ -1,5 +1,5 @@
 """Ports the service layer talks through: storage (Repository, UnitOfWork), the allocation
-cipher, password hashing, screening and the clock. Adapters implement them; tests use fakes."""
+cipher, password hashing, screening, the clock and the protocol library. Adapters implement them; tests use fakes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from oligotrial import clock as _clock
 from oligotrial.domain.trial.workflow import Participant
 
 
@@ -294,11 +295,13 @@ class Screener(Protocol):
 
 
 class Clock(Protocol):
+    """The service's clock: now, timezone-aware UTC. The real one is :func:`oligotrial.clock.utc_now`
+    (re-exported here); the service context's date is the only "today" the domain is given."""
+
     def __call__(self) -> dt.datetime: ...
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+utc_now = _clock.utc_now
 
 
 @dataclass(frozen=True)
@@ -319,3 +322,26 @@ class Actor:
 
 
 SYSTEM = Actor("system", {"*": "admin"})
+
+
+class ProtocolLibrary(Protocol):
+    """The trials' protocols, every version of each (amendments). The service asks for the version
+    in force on its own today (:meth:`oligotrial.service.context.ServiceContext.load_protocol`), so
+    that one clock decides which version a screening, a check or a view is judged under.
+    Implemented over the YAML loader by :class:`oligotrial.protocols.library_port.FileProtocolLibrary`."""
+
+    def get(self, trial: str, version: str | None = None, on: dt.date | None = None) -> Any:
+        """``trial``'s protocol (NCT id or short name, any case): the named ``version`` whatever its
+        date, else the version in force on ``on`` (the latest effective date not after it).
+        Raises :class:`~oligotrial.errors.ProtocolError` (``protocol_not_found``,
+        ``protocol_version_not_found``, ``protocol_not_in_effect``)."""
+        ...
+
+    def versions(self, trial: str) -> list[Any]:
+        """Every version of ``trial``'s protocol, oldest effective date first."""
+        ...
+
+    def in_force(self, on: dt.date | None = None) -> list[Any]:
+        """Every trial's version in force on ``on``, ordered by registry id; a trial none of whose
+        versions is in force yet is left out."""
+        ...

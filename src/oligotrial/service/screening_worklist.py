@@ -204,7 +204,9 @@ def attest(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict[s
         before = copy.deepcopy(p.screening)
         record = copy.deepcopy(p.record)
         record["attestations"] = [a for a in record.get("attestations") or [] if a.get("key") != key] + [attestation]
-        enrolment.correct_record_in(uow, ctx, actor, protocol, p, record, parse_patient(record), reason.strip())
+        enrolment.correct_record_in(
+            uow, ctx, actor, protocol, p, record, parse_patient(record, today=ctx.today()), reason.strip()
+        )
         enrolment.screen_in(uow, ctx, actor, current, p, as_of=ctx.today())
         uow.commit()
     after = enrolment.participant_view(ctx, current, role, p, [], [])

@@ -1,16 +1,21 @@
-"""Helpers shared by CLI modules: JSON output, error exits."""
+"""Helpers shared by CLI modules: JSON output, error exits, today and the protocol library."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
 
+from oligotrial.clock import utc_today
 from oligotrial.errors import OligotrialError
+
+if TYPE_CHECKING:
+    from oligotrial.protocols.library_port import FileProtocolLibrary
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,7 +48,7 @@ def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:
     message = exc.message if isinstance(exc, OligotrialError) else str(exc)
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     if isinstance(exc, OligotrialError) and getattr(exc, "errors", None):
-        for e in exc.errors:
+        for e in getattr(exc, "errors", None) or []:
             err_console.print(
                 f"  - {e['path'] or 'record'} = {e['value']!r}: expected {e['expected']}",
                 highlight=False,
@@ -51,3 +56,16 @@ def fail(exc: OligotrialError | str, code: int = 2) -> NoReturn:
                 markup=False,
             )
     raise typer.Exit(code)
+
+
+def today() -> dt.date:
+    """The command line's today: the one clock's date (UTC, :mod:`oligotrial.clock`), as the server's."""
+    return utc_today()
+
+
+def protocol_library(extra_dirs: list[Any] | None = None) -> FileProtocolLibrary:
+    """The protocol library (and ``extra_dirs``): a command asks it for the version in force on
+    :func:`today`, as the service asks for the version in force on its clock's date."""
+    from oligotrial.protocols.library_port import FileProtocolLibrary
+
+    return FileProtocolLibrary(extra_dirs)

@@ -27,6 +27,7 @@ def _fail(message: str) -> None:
 
 
 def _load(path: Path):
+    from oligotrial.adapters.cli._common import today
     from oligotrial.domain.record.patient import parse_patient
 
     try:
@@ -42,7 +43,7 @@ def _load(path: Path):
             data = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - any decode failure is bad input
         _fail(f"{path}: not valid JSON/YAML ({exc})")
-    return parse_patient(data)
+    return parse_patient(data, today=today())
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -163,11 +164,11 @@ def endpoints(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every endpoint of a trial derived for one patient, with the reason for each event or censoring."""
-    from oligotrial.protocols import load_protocol
+    from oligotrial.adapters.cli._common import protocol_library, today
     from oligotrial.service.assessment import derive_endpoints
 
     s = _date(start, "start")
-    doc = _run(lambda: derive_endpoints(_load(patient), load_protocol(trial), start=s, arm=arm))
+    doc = _run(lambda: derive_endpoints(_load(patient), protocol_library().get(trial, on=today()), start=s, arm=arm))
     if as_json:
         _print_json(doc)
         return

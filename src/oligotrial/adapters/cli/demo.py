@@ -91,7 +91,8 @@ def demo(
             used = uow.repo.count("participants") + uow.repo.count("audit_log")
         if used:
             fail(f"--database {url}: holds data ({used} participants and audit events); expected an empty database", 2)
-        protocol = c.ctx.load_protocol(trial)
+        # the version in force at the demo's data cut: the calendar (and the demo clock) start from it
+        protocol = c.ctx.load_protocol(trial, on=DATA_CUT)
         protocol_id = protocol.id
         first, _accrual = calendar(protocol)
         clock.set(first - dt.timedelta(days=1))

@@ -52,9 +52,9 @@ def _summary(p) -> dict:
 @app.command("list")
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List every protocol: registry id, short name, phase, enrolment, arms and masking."""
-    from oligotrial.protocols import list_protocols
+    from oligotrial.adapters.cli._common import protocol_library, today
 
-    protocols = list_protocols()
+    protocols = protocol_library().in_force(today())
     if as_json:
         print_json([_summary(p) for p in protocols])
         return
@@ -474,7 +474,7 @@ def show_cmd(
     try:
         from oligotrial.protocols import load_protocol
 
-        p = load_protocol(trial)
+        p = load_protocol(trial)  # in force on the loader's today: the one clock's (oligotrial.clock)
     except ProtocolError as exc:
         fail(exc)
     if as_json:
@@ -522,10 +522,10 @@ def diff_cmd(
     """Compare two versions of a protocol: criteria (source text or rule), windows, arms and their
     regimens, endpoints and endpoint derivation rules added, removed or changed."""
     try:
-        from oligotrial.protocols import load_protocol
+        from oligotrial.adapters.cli._common import protocol_library
 
-        before = load_protocol(trial, v1, extra_dirs=protocol_dir)
-        after = load_protocol(trial, v2, extra_dirs=protocol_dir)
+        library = protocol_library(protocol_dir)
+        before, after = library.get(trial, v1), library.get(trial, v2)
     except ProtocolError as exc:
         fail(exc)
     from oligotrial.protocols.diff import diff_document, diff_protocols

@@ -75,12 +75,12 @@ def report(
     if trial is None:
         fail("--trial: expected an NCT id or short name", 2)
     try:
-        cut = dt.date.fromisoformat(data_cut) if data_cut else dt.date.today()
+        cut = dt.date.fromisoformat(data_cut) if data_cut else None
     except ValueError:
         fail(f"--data-cut {data_cut!r}: expected an ISO date YYYY-MM-DD", 2)
     c = container_or_exit()
     try:
-        made = make_report(c.ctx, trial, out, cut)
+        made = make_report(c.ctx, trial, out, c.ctx.today() if cut is None else cut)  # default: the service's today
     except OligotrialError as exc:
         fail(exc, 2)
     finally:

@@ -83,10 +83,10 @@ def bed_command(
 
 
 def _find_arm(trial: str, arm: str):
+    from oligotrial.adapters.cli._common import protocol_library, today
     from oligotrial.errors import ProtocolError
-    from oligotrial.protocols import load_protocol
 
-    protocol = load_protocol(trial)
+    protocol = protocol_library().get(trial, on=today())
     for a in protocol.arms:
         if arm.lower() in (a.id.lower(), a.label.lower()):
             return protocol, a

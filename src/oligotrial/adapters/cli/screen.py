@@ -14,7 +14,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from oligotrial.adapters.cli._common import console, err_console, fail, json_text
+from oligotrial.adapters.cli._common import console, err_console, fail, json_text, protocol_library
+from oligotrial.adapters.cli._common import today as cli_today
 from oligotrial.errors import OligotrialError, ProtocolError
 
 # The screening engine, the protocol library and the record reader are imported by the commands
@@ -91,7 +92,7 @@ def _screen_file(
             assume_attested=assume_attested,
             today=today,
             compact=compact,
-            not_after=dt.date.today(),
+            not_after=cli_today(),
         )
         doc["file"] = str(f)
         return doc
@@ -119,9 +120,8 @@ def _json_list(texts: list[str], always_list: bool = False) -> str:
 
 def _protocols(trials: list[str] | None) -> list:
     """The protocols named (NCT id or short name), or all of them."""
-    from oligotrial.protocols import list_protocols, load_protocol
-
-    return [load_protocol(t) for t in trials] if trials else list_protocols()
+    library, on = protocol_library(), cli_today()
+    return [library.get(t, on=on) for t in trials] if trials else library.in_force(on)
 
 
 _WORKER: dict[str, Any] = {}
@@ -206,7 +206,7 @@ def screen(
     except ProtocolError as exc:
         fail(exc)
     try:
-        today = dt.date.fromisoformat(as_of) if as_of else None
+        today = dt.date.fromisoformat(as_of) if as_of else cli_today()
     except ValueError:
         fail(f"--as-of {as_of!r}: expected a date YYYY-MM-DD")
     if workers < 0:

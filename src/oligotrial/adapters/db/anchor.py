@@ -34,7 +34,6 @@ import random
 import re
 import secrets
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import make_url
 
+from oligotrial.clock import epoch_seconds
 from oligotrial.domain.trial.audit import checkpoint_message
 from oligotrial.errors import AuditError
 
@@ -263,7 +263,7 @@ class FileAnchor:
             return False
         self._count, self._next = 0, self._threshold()
         try:
-            if time.time() - path.stat().st_mtime < 1.0:
+            if epoch_seconds() - path.stat().st_mtime < 1.0:
                 return False  # another process has just checkpointed: the chain's tip is anchored
         except OSError:
             pass

@@ -229,16 +229,11 @@ def trial_summary(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
     summary="The trial's protocol versions (amendments), oldest first, with the one in effect today",
 )
 def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
-    from oligotrial.errors import ProtocolError
-    from oligotrial.protocols import protocol_versions
     from oligotrial.service.access import authorize
 
     current = ctx.load_protocol(trial)
     authorize(actor, current.id, "summary")
-    try:
-        versions = protocol_versions(current.id)
-    except ProtocolError:  # a trial the library does not hold (a stand-in loader): its one version
-        versions = [current]
+    versions = ctx.protocols.versions(current.id)  # a stand-in loader's library: its one version
     today = ctx.today()
     in_effect = [v for v in versions if v.effective_date <= today]
     now = in_effect[-1].version if in_effect else None

@@ -8,12 +8,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from oligotrial.clock import epoch_seconds
 from oligotrial.service import users
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
@@ -30,30 +30,34 @@ def _unb64(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "") -> str:
+def issue_token(secret: str, user_id: int, ttl_minutes: int, stamp: str = "", *, now: float | None = None) -> str:
     """A bearer token for ``user_id``, expiring after ``ttl_minutes``, carrying the credential
     stamp it was issued under (:func:`oligotrial.service.users.credential_stamp`) and an id of its
     own (``jti``, RFC 7519 section 4.1.7), by which the server can end it alone
-    (:func:`oligotrial.service.users.end_session`)."""
+    (:func:`oligotrial.service.users.end_session`). ``now``: seconds since the epoch (default: the
+    one clock, :func:`oligotrial.clock.epoch_seconds`; bearer tokens, like page sessions, expire by
+    real time, not by a study clock a test moves)."""
+    t = epoch_seconds() if now is None else now
     payload = _b64(
         json.dumps(
-            {"sub": user_id, "exp": int(time.time()) + ttl_minutes * 60, "pwd": stamp, "jti": secrets.token_urlsafe(18)}
+            {"sub": user_id, "exp": int(t) + ttl_minutes * 60, "pwd": stamp, "jti": secrets.token_urlsafe(18)}
         ).encode()
     )
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"v1.{payload}.{sig}"
 
 
-def read_token(secret: str, token: str) -> tuple[int, str, str | None]:
+def read_token(secret: str, token: str, *, now: float | None = None) -> tuple[int, str, str | None]:
     """The user id, credential stamp and id (``jti``; None in a token issued before ids) a valid,
-    unexpired token holds (a token without a stamp holds ``""``, which no password matches)."""
+    unexpired token holds (a token without a stamp holds ``""``, which no password matches).
+    ``now`` as in :func:`issue_token`."""
     try:
         version, payload, sig = token.split(".")
         good = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
         if version != "v1" or not hmac.compare_digest(sig, good):
             raise ValueError
         data = json.loads(_unb64(payload))
-        if int(data["exp"]) < time.time():
+        if int(data["exp"]) < (epoch_seconds() if now is None else now):
             raise AuthenticationError("token: expired; request a new one", field="token")
         jti = data.get("jti")
         return int(data["sub"]), str(data.get("pwd", "")), (f"token:{jti}" if isinstance(jti, str) else None)

@@ -23,6 +23,7 @@ from oligotrial.domain.eligibility.kleene import (
 )
 from oligotrial.domain.kernel import Explained
 from oligotrial.domain.response.counting import evaluate_disease_state
+from oligotrial.errors import RecordError
 
 SCREENING_FORMAT = "oligotrial.screening/1"
 SUMMARY_FORMAT = "oligotrial.screening-summary/1"
@@ -205,8 +206,23 @@ def trial_verdict(results: list[CriterionResult]) -> str:
     return "needs_review" if undecided else "eligible"
 
 
-def screen_patient(patient, protocol, *, assume_attested: bool = False, shared: dict | None = None) -> TrialScreening:
-    """Evaluate every criterion of ``protocol`` on ``patient``.
+def judged_on(patient, today: dt.date | None = None) -> dt.date:
+    """The date a patient is judged on: the record's ``as_of`` (set by ``parse_patient``), else the
+    caller's ``today``. The domain reads no clock: a patient with neither is a :class:`RecordError`."""
+    day = patient.as_of or today
+    if day is None:
+        raise RecordError(
+            f"patient {patient.id}: as_of: absent; expected the record's date or the caller's today",
+            errors=[{"path": "as_of", "value": None, "expected": "the record's date or the caller's today"}],
+            field="as_of",
+        )
+    return day
+
+
+def screen_patient(
+    patient, protocol, *, assume_attested: bool = False, shared: dict | None = None, today: dt.date | None = None
+) -> TrialScreening:
+    """Evaluate every criterion of ``protocol`` on ``patient`` as of its ``as_of`` (else ``today``).
 
     ``shared`` is a per-patient cache to pass to each call when screening one patient against
     several protocols (facts such as the latest lab per test are derived once).
@@ -214,7 +230,7 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False, shared: 
     cp = compiled(protocol)
     ctx = Context(
         patient=patient,
-        as_of=patient.as_of or dt.date.today(),
+        as_of=judged_on(patient, today),
         protocol=protocol,
         assume_attested=assume_attested,
         shared={} if shared is None else shared,
@@ -245,29 +261,31 @@ def screen_patient(patient, protocol, *, assume_attested: bool = False, shared: 
     )
 
 
-def screen_against(patient, protocols, *, assume_attested: bool = False) -> list[TrialScreening]:
+def screen_against(
+    patient, protocols, *, assume_attested: bool = False, today: dt.date | None = None
+) -> list[TrialScreening]:
     """Screen one patient against several protocols, sharing per-patient facts."""
     shared: dict = {}
-    return [screen_patient(patient, p, assume_attested=assume_attested, shared=shared) for p in protocols]
+    return [screen_patient(patient, p, assume_attested=assume_attested, shared=shared, today=today) for p in protocols]
 
 
-def screening_document(patient, screenings: list[TrialScreening]) -> dict[str, Any]:
+def screening_document(patient, screenings: list[TrialScreening], today: dt.date | None = None) -> dict[str, Any]:
     """The ``oligotrial.screening/1`` document for one patient."""
     return {
         "format": SCREENING_FORMAT,
         "patient": patient.id,
-        "as_of": (patient.as_of or dt.date.today()).isoformat(),
+        "as_of": judged_on(patient, today).isoformat(),
         "assumed_attested": any(s.assumed_attested for s in screenings),
         "results": [s.to_dict() for s in screenings],
     }
 
 
-def screening_summary(patient, screenings: list[TrialScreening]) -> dict[str, Any]:
+def screening_summary(patient, screenings: list[TrialScreening], today: dt.date | None = None) -> dict[str, Any]:
     """The ``oligotrial.screening-summary/1`` element for one patient (docs/screening-summary.md)."""
     return {
         "format": SUMMARY_FORMAT,
         "patient": patient.id,
-        "as_of": (patient.as_of or dt.date.today()).isoformat(),
+        "as_of": judged_on(patient, today).isoformat(),
         "assumed_attested": any(s.assumed_attested for s in screenings),
         "results": [s.summary() for s in screenings],
     }
@@ -281,6 +299,7 @@ __all__ = [
     "TrialScreening",
     "compiled",
     "excludes",
+    "judged_on",
     "screen_patient",
     "screening_document",
     "screening_summary",

@@ -19,18 +19,18 @@ Date = dt.date
 Issue = dict[str, Any]
 
 
-def _consistency_issues(p: Patient, *, today: Date | None = None, not_after: Date | None = None) -> list[Issue]:
-    """Cross-field checks the shape alone cannot make. ``today`` stands in for an absent
-    ``as_of`` (the record's date), as in :func:`parse_patient`; with ``not_after`` (the service's
+def _consistency_issues(p: Patient, *, record_date: Date, not_after: Date | None = None) -> list[Issue]:
+    """Cross-field checks the shape alone cannot make. ``record_date`` is the record's date: its
+    ``as_of``, else the caller's today (:func:`parse_patient`); with ``not_after`` (the service's
     today) a date after it is refused too (:func:`dates_after`)."""
-    issues = _cross_field_issues(p, today=today)
+    issues = _cross_field_issues(p, record_date=record_date)
     if not_after is not None:
         named = {i["path"] for i in issues}
         issues += [i for i in dates_after(p, not_after) if i["path"] not in named]
     return issues
 
 
-def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]:
+def _cross_field_issues(p: Patient, *, record_date: Date) -> list[Issue]:
     issues: list[Issue] = []
 
     def add(path: str, value: Any, expected: str) -> None:
@@ -38,7 +38,6 @@ def _cross_field_issues(p: Patient, *, today: Date | None = None) -> list[Issue]
 
     # first: a birth after the record's date is refused on birth_date itself, before the
     # issues it causes elsewhere (a diagnosis "before birth", ...)
-    record_date = p.as_of or today or dt.date.today()
     if p.birth_date is not None and p.birth_date > record_date:
         where = (
             f"as_of {record_date.isoformat()}"

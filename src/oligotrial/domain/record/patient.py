@@ -541,9 +541,9 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
 def parse_patient(data: Mapping[str, Any], *, today: Date | None = None, not_after: Date | None = None) -> Patient:
     """Validate a patient record (a decoded JSON/YAML mapping) and return it.
 
-    ``as_of`` defaults to ``today`` (or the current date). With ``not_after`` (the caller's
-    today: the service clock's, the command line's), a date of anything the record says happened
-    after it is an error (:func:`~.consistency.dates_after`). Raises :class:`RecordError` listing
+    ``as_of`` defaults to ``today``: the caller's (the service clock's date, the command line's);
+    every caller in the package gives it. With ``not_after`` (the caller's today), a date of
+    anything the record says happened after it is an error (:func:`~.consistency.dates_after`). Raises :class:`RecordError` listing
     every problem found, each with ``path``, ``value`` and ``expected``.
     """
     if not isinstance(data, Mapping):
@@ -563,12 +563,12 @@ def parse_patient(data: Mapping[str, Any], *, today: Date | None = None, not_aft
     except ValidationError as exc:
         issues = _pydantic_issues(exc)
         raise _record_error(data, issues) from None
-    issues = _consistency_issues(patient, today=today, not_after=not_after)
+    # a caller outside the package that gives neither as_of nor today (a script): the machine's date, as before
+    record_date = patient.as_of or today or dt.date.today()  # clock-exempt: no caller's today (see above)
+    issues = _consistency_issues(patient, record_date=record_date, not_after=not_after)
     if issues:
         raise _record_error(data, issues)
-    if patient.as_of is None:
-        patient = patient.model_copy(update={"as_of": today or dt.date.today()})
-    return patient
+    return patient if patient.as_of is not None else patient.model_copy(update={"as_of": record_date})
 
 
 def _record_error(data: Mapping[str, Any], issues: list[Issue]) -> RecordError:

@@ -34,6 +34,7 @@ from typing import Any
 
 from oligotrial.domain.kernel import Explained, Reason, add_months, reason_text
 from oligotrial.domain.record.patient import Assessment, Finding, Patient
+from oligotrial.errors import RecordError
 
 Date = dt.date
 
@@ -116,8 +117,14 @@ def reference_line(patient: Patient, at: Date):
     return ongoing[-1] if ongoing else lines[-1]
 
 
-def _judged_and_baseline(patient: Patient, notes: list[str]) -> tuple[Assessment | None, Date | None]:
-    as_of = patient.as_of or dt.date.today()
+def _judged_and_baseline(
+    patient: Patient, notes: list[str], today: Date | None = None
+) -> tuple[Assessment | None, Date | None]:
+    as_of = patient.as_of or today  # the record's date (parse_patient sets it), else the caller's today
+    if as_of is None:
+        raise RecordError(
+            f"patient {patient.id}: as_of: absent; expected the record's date or the caller's today", field="as_of"
+        )
     scans = [a for a in patient.assessments_sorted() if a.date <= as_of]
     if not scans:
         return None, None

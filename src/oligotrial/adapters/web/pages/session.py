@@ -19,6 +19,10 @@ proxy the request the server sees is plain http). The user's roles are read agai
 revoked role or an inactive account takes effect at once; ``pwd`` is the credential stamp of
 the password the session was opened with (:func:`oligotrial.service.users.credential_stamp`),
 so a password reset ends every session opened before it.
+
+Times are seconds since the epoch by the one clock (:func:`oligotrial.clock.epoch_seconds`) unless
+``now`` is given. Sessions expire by real time, not by the service's clock: a test that moves a
+study clock by weeks (``tests/e2e/test_web_every_trial.py``) keeps its signed-in pages.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from oligotrial.clock import epoch_seconds
 
 COOKIE = "oligotrial_session"
 LOGIN_CSRF_COOKIE = "oligotrial_login_csrf"
@@ -94,7 +99,7 @@ def decode(
     with, it idled out or it is too old."""
     if not value:
         raise SessionEnded("signin")
-    now = time.time() if now is None else now
+    now = epoch_seconds() if now is None else now
     try:
         payload, sig = value.split(".")
         if not hmac.compare_digest(sig, _sign(secret, payload)):
@@ -109,12 +114,12 @@ def decode(
 
 
 def new_session(uid: int, now: float | None = None, pwd: str = "") -> Session:
-    t = int(time.time() if now is None else now)
+    t = int(epoch_seconds() if now is None else now)
     return Session(uid, t, t, secrets.token_urlsafe(32), pwd)
 
 
 def touch(s: Session, now: float | None = None) -> Session:
-    return Session(s.uid, s.iat, int(time.time() if now is None else now), s.csrf, s.pwd)
+    return Session(s.uid, s.iat, int(epoch_seconds() if now is None else now), s.csrf, s.pwd)
 
 
 def is_https(request: Request) -> bool:
