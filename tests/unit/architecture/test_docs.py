@@ -6,7 +6,7 @@ How a quoted name (in backticks, outside the fenced diagrams) is read:
 
 - a path (it has a ``/`` or a file suffix): a file or folder under the repository, ``src/oligotrial/``
   or ``tests/unit/`` (``<placeholder>`` parts and ``*`` match any name); a bare file name
-  (``labs.py``) is found anywhere under ``src/`` or ``tests/``;
+  (``labs.py``) is found anywhere under ``src/oligotrial/``, ``tests/unit/`` or ``tests/helpers/``;
 - a dotted name (``oligotrial.errors``, ``eligibility.registry``): a module, or a module and one
   of its attributes, under ``oligotrial`` or ``oligotrial.domain``;
 - a name (``find_arm_information``, ``ALLOWED``, ``@leaf("name")``'s ``leaf``): a word in the
@@ -47,15 +47,17 @@ def _is_dotted(name: str) -> bool:
 # ---- what exists ---------------------------------------------------------------------------------
 
 
+@cache
 def path_exists(path: str, bases: tuple[Path, ...] = PATH_BASES) -> bool:
     """Whether ``path`` (``<placeholder>`` and ``*`` match any name) names a file or folder under a
-    base; a bare file name anywhere under ``src/`` or ``tests/``."""
+    base; a bare file name anywhere under ``src/oligotrial/``, ``tests/unit/`` or ``tests/helpers/``."""
     pattern = re.sub(r"<[^>]+>", "*", path.rstrip("/"))
     if "/" not in pattern:
-        return any(any(root.rglob(pattern)) for root in (REPO / "src", REPO / "tests"))
+        return any(any(root.rglob(pattern)) for root in (SRC, REPO / "tests" / "unit", REPO / "tests" / "helpers"))
     return any(any(base.glob(pattern)) if "*" in pattern else (base / pattern).exists() for base in bases)
 
 
+@cache
 def dotted_exists(name: str) -> bool:
     """Whether ``name`` is a module, or a module and one attribute, under one of :data:`PACKAGES`."""
     for package in PACKAGES:
@@ -82,6 +84,7 @@ def _haystack() -> str:
     return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
 
 
+@cache
 def word_exists(word: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", _haystack()) is not None
 
