@@ -15,8 +15,20 @@ BASE = f"/api/v1/trials/{TRIAL}/participants"
 #: the tables a write touches; a refused request leaves each count unchanged
 TABLES = ("participants", "clinical_entries", "audit_log", "allocations", "visits", "notifications")
 
-__all__ = ["BASE", "PASSWORD", "PG_URL", "RECORD", "RT_FOR_ARM", "TRIAL", "Api", "api", "app_on", "counts",
-           "raw", "settings_for"]
+__all__ = [
+    "BASE",
+    "PASSWORD",
+    "PG_URL",
+    "RECORD",
+    "RT_FOR_ARM",
+    "TRIAL",
+    "Api",
+    "api",
+    "app_on",
+    "counts",
+    "raw",
+    "settings_for",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

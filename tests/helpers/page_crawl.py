@@ -52,4 +52,6 @@ def page_strings(html: str) -> list[str]:
 def path_shape(path: str) -> str:
     parts = urlsplit(path)
     segs = ["{id}" if len(s) >= 16 or s.isdigit() else s for s in parts.path.split("/")]
-    return "/".join(segs) + ("?" + "&".join(sorted(k.split("=")[0] for k in parts.query.split("&"))) if parts.query else "")
+    return "/".join(segs) + (
+        "?" + "&".join(sorted(k.split("=")[0] for k in parts.query.split("&"))) if parts.query else ""
+    )

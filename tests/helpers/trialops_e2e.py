@@ -17,8 +17,10 @@ RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patien
 TRIAL = "NCT06918951"
 PASSWORD = "role-password-1"
 #: a course that fits each STOP-2 arm's registered regimen (8 Gy/1; SABR 16-60 Gy in 1-8 fractions)
-RT_FOR_ARM = {"palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
-              "sabr": {"dose_gy": 37.5, "fractions": 5, "technique": "SABR"}}
+RT_FOR_ARM = {
+    "palliative": {"dose_gy": 8, "fractions": 1, "technique": "conventional"},
+    "sabr": {"dose_gy": 37.5, "fractions": 5, "technique": "SABR"},
+}
 PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -45,8 +47,12 @@ class Api:
         assert r.status_code == 201, r.text
         pid = r.json()["id"]
         assert self.call("POST", f"{base}/{pid}/screen", user, json={}).status_code == 200
-        assert self.call("POST", f"{base}/{pid}/consent", user,
-                         json={"date": "2026-03-01", "form_version": "v2"}).status_code == 200
+        assert (
+            self.call(
+                "POST", f"{base}/{pid}/consent", user, json={"date": "2026-03-01", "form_version": "v2"}
+            ).status_code
+            == 200
+        )
         assert self.call("POST", f"{base}/{pid}/enrol", user, json={}).status_code == 200
         return pid
 
@@ -62,8 +68,12 @@ def settings_for(backend: str, tmp_path: Path, name: str = "sec", **overrides: A
     require_postgres()
     schema = PgSchema()
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema.name, db_pool_size=5,
-                       **{"audit_key_dir": str(tmp_path / f"{name}.keys"), **overrides})
+        yield Settings(
+            database_url=PG_URL,
+            database_schema=schema.name,
+            db_pool_size=5,
+            **{"audit_key_dir": str(tmp_path / f"{name}.keys"), **overrides},
+        )
     finally:
         schema.drop()
 
