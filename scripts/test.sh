@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: venv, dependencies, a PostgreSQL server, pytest.
+#   bash scripts/test.sh [PYTEST ARGS...]         the whole suite (the CI default)
+#   bash scripts/test.sh --fast [PYTEST ARGS...]  the unit layer (tests/unit, or the paths given)
+#     without the tests marked postgres, browser or slow, and without setting up PostgreSQL or the
+#     browser; under 90 s once .venv exists
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pytest keeps its rewritten test modules (and Python its compiled sources) in __pycache__: a
+# second run does not parse and rewrite every test file again (about 4 s of the unit layer's start)
+unset PYTHONDONTWRITEBYTECODE
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  [ -x .venv/bin/python ] || bash scripts/bootstrap.sh
+  paths=(tests/unit)
+  for arg in "$@"; do
+    case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then paths=(); fi ;; esac
+  done
+  exec .venv/bin/python -m pytest "${paths[@]}" -m "not postgres and not browser and not slow" "$@"
+fi
 bash scripts/bootstrap.sh
 if url=$(bash scripts/postgres.sh); then
   export OLIGOTRIAL_TEST_POSTGRES_URL="$url"

@@ -10,12 +10,13 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 
 from oligotrial.adapters.web.pages import session as sess
 from oligotrial.adapters.web.throttle import LoginThrottle
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from page_crawl import page_strings
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
@@ -33,25 +34,6 @@ class _Forms(HTMLParser):
             self.forms.append({"method": (a.get("method") or "get").lower(), "action": a.get("action"), "csrf": False})
         elif tag == "input" and a.get("name") == "csrf" and self.forms and a.get("value"):
             self.forms[-1]["csrf"] = True
-
-
-class _Strings(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.out += [v.strip() for _, v in attrs if v and v.strip()]
-
-    def handle_data(self, data):
-        if data.strip():
-            self.out.append(data.strip())
-
-
-def _strings(html: str) -> list[str]:
-    p = _Strings()
-    p.feed(html)
-    return p.out
 
 
 def _forms(html: str) -> list[dict]:
@@ -311,4 +293,4 @@ def test_consent_enrol_and_a_confirmed_randomization_from_the_page_show_the_arm_
     if role == "coordinator":
         assert f"Arm: <strong>{label}</strong>" in r.text
     else:  # STOP-2 blinds the enrolling oncologist: the page after randomizing names no arm
-        assert "Arm:" not in r.text and find_arm_information(_strings(r.text), ARM_IDS, LABELS) == []
+        assert "Arm:" not in r.text and find_arm_information(page_strings(r.text), ARM_IDS, LABELS) == []

@@ -15,13 +15,13 @@ s.4.3.1): the registered record's baseline scan of 2026-02-20 measures L1 (lung)
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 import pytest
-from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from page_crawl import page_strings
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
@@ -29,25 +29,6 @@ ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]
 BASE_SCAN = {"date": "2026-02-20", "modality": "CT",
              "findings": [{"lesion": "L1", "diameter_mm": 40}, {"lesion": "L2", "short_axis_mm": 20}]}
 API = f"/api/v1/trials/{TRIAL}/participants"
-
-
-class _Strings(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.out += [v.strip() for _, v in attrs if v and v.strip()]
-
-    def handle_data(self, data):
-        if data.strip():
-            self.out.append(data.strip())
-
-
-def _strings(html: str) -> list[str]:
-    p = _Strings()
-    p.feed(html)
-    return p.out
 
 
 def _randomized(api, n: int = 1) -> str:
@@ -147,12 +128,12 @@ def test_a_blinded_role_gets_no_radiotherapy_form_and_a_post_is_refused_naming_n
     sign_in(c, role, PASSWORD)
     page = _page(c, pid)
     assert 'id="rt-form"' not in page.text and "dose_gy" not in page.text
-    assert find_arm_information(_strings(page.text), ARM_IDS, LABELS) == []
+    assert find_arm_information(page_strings(page.text), ARM_IDS, LABELS) == []
     r = c.post(f"/trials/{TRIAL}/participants/{pid}/radiotherapy",
                data={"csrf": csrf_of(page.text), "start": "2026-03-10", "end": "2026-04-20", "dose_gy": "70",
                      "fractions": "35", "lesion.L1": "on"})
     assert r.status_code == 403 and " Gy" not in r.text and "regimen" not in r.text
-    assert find_arm_information(_strings(r.text), ARM_IDS, LABELS) == []
+    assert find_arm_information(page_strings(r.text), ARM_IDS, LABELS) == []
     assert _view(api, pid)["radiotherapy"] is None
 
 
@@ -285,4 +266,4 @@ def test_the_spider_plot_has_a_series_per_target_lesion_and_the_sum_and_a_text_a
     assert "<title>Change from baseline of each target lesion of P-0001" in svg
     table = re.search(r'<table class="spider-data">.*?</table>', page.text, re.DOTALL).group(0)
     assert table.count("<tr>") == 4 and "-50.0 %" in table and "-31.7 %" in table  # 20/40; 41/60
-    assert find_arm_information(_strings(page.text), ARM_IDS, LABELS) == [] and "dose_gy" not in page.text
+    assert find_arm_information(page_strings(page.text), ARM_IDS, LABELS) == [] and "dose_gy" not in page.text

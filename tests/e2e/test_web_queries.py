@@ -10,38 +10,18 @@ finds no arm and no refusal."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 import pytest
-from trialops_e2e import PASSWORD, TRIAL
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from trialops_e2e import PASSWORD, TRIAL
 from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS, LABELS = [a.id for a in STOP2.arms], [a.label for a in STOP2.arms]
 AE = {"date": "2026-03-04", "term": "Fatigue", "grade": 2, "serious": False}
 Q = f"/api/v1/trials/{TRIAL}/queries"
-
-
-class _Strings(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.out += [v.strip() for _, v in attrs if v and v.strip()]
-
-    def handle_data(self, data):
-        if data.strip():
-            self.out.append(data.strip())
-
-
-def _strings(html: str) -> list[str]:
-    p = _Strings()
-    p.feed(html)
-    return p.out
 
 
 def _with_entry(api) -> tuple[str, int]:

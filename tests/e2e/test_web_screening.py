@@ -13,7 +13,6 @@ import datetime as dt
 import html
 import json
 import re
-from html.parser import HTMLParser
 from importlib import resources
 
 import pytest
@@ -22,6 +21,7 @@ from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
 from oligotrial.service import audit, enrolment, users
 from oligotrial.service.demo_cohort import shift_dates
+from page_crawl import page_strings
 from web_demo import build, csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
@@ -78,19 +78,6 @@ def _paste(c, demo, record_text: str, **extra):
     page = c.get(f"/trials/{demo.trial}/screening")
     return c.post(f"/trials/{demo.trial}/screening", data={"csrf": csrf_of(page.text), "record": record_text, **extra},
                   follow_redirects=False)
-
-
-class _Strings(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.out += [v.strip() for _, v in attrs if v and v.strip()]
-
-    def handle_data(self, data):
-        if data.strip():
-            self.out.append(data.strip())
 
 
 def test_a_pasted_record_is_screened_and_its_undecided_criterion_says_what_would_decide_it(demo):
@@ -286,13 +273,9 @@ def test_a_blinded_role_sees_no_arm_on_the_screening_page_of_a_randomized_partic
     assert treated
     page = c.get(f"/trials/{demo.trial}/screening/{treated[0]['id']}")
     assert page.status_code == 200
-    strings = _Strings()
-    strings.feed(page.text)
-    assert find_arm_information(strings.out, ARM_IDS, LABELS) == []
+    assert find_arm_information(page_strings(page.text), ARM_IDS, LABELS) == []
     coord = _client(demo, "coordinator").get(f"/trials/{demo.trial}/participants/{treated[0]['id']}")
-    s2 = _Strings()
-    s2.feed(coord.text)
-    assert find_arm_information(s2.out, ARM_IDS, LABELS)  # the scan would find an arm where one is shown
+    assert find_arm_information(page_strings(coord.text), ARM_IDS, LABELS)  # the scan would find an arm where one is shown
 
 
 def test_every_screening_form_needs_the_session_token(demo):

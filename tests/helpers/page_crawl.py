@@ -1,7 +1,8 @@
 """Reading pages as a crawler does: a page's strings (each text node and attribute value, whole)
 and where it leads (links, htmx GETs, GET forms submitted with their default values), and the
 shape of a path (its ids replaced), by which a crawl bounds how many pages of one kind it opens.
-Used by the blinding crawls (tests/e2e/test_web_crawl.py, tests/helpers/arm_words_demo.py)."""
+The one HTML reader of the tests: the blinding crawls (tests/e2e/test_web_crawl.py,
+tests/helpers/arm_words_demo.py) and every test that scans a page's strings (``page_strings``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class PageReader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        self.strings += [v.strip() for v in a.values() if v and v.strip()]
+        self.strings += [v.strip() for _, v in attrs if v and v.strip()]
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
         if a.get("hx-get"):
@@ -41,7 +42,16 @@ class PageReader(HTMLParser):
             self.strings.append(data.strip())
 
 
+def page_strings(html: str) -> list[str]:
+    """Each text node and attribute value of ``html``, whole and stripped, in page order."""
+    page = PageReader()
+    page.feed(html)
+    return page.strings
+
+
 def path_shape(path: str) -> str:
     parts = urlsplit(path)
     segs = ["{id}" if len(s) >= 16 or s.isdigit() else s for s in parts.path.split("/")]
-    return "/".join(segs) + ("?" + "&".join(sorted(k.split("=")[0] for k in parts.query.split("&"))) if parts.query else "")
+    return "/".join(segs) + (
+        "?" + "&".join(sorted(k.split("=")[0] for k in parts.query.split("&"))) if parts.query else ""
+    )

@@ -4,7 +4,10 @@ server in a thread (for the browser)."""
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,10 +29,31 @@ class WebDemo:
     twins: dict[str, str] = field(default_factory=dict)  # arm -> participant (add_twins)
 
 
+#: (trial, patients, seed) -> a pristine copy of what ``oligotrial demo`` wrote, for this session
+_MADE: dict[tuple[str, int, int], Path] = {}
+
+
+def _copy_demo(src: Path, dst: Path) -> None:
+    """Copy a demo's folder (its SQLite database with its WAL, audit keys, settings), the paths in
+    its settings pointed at the copy. The database names its first folder only in the audit entry
+    of the report the command wrote (that folder stays), so the copy is the command's output."""
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+    env = dst / "oligotrial.env"
+    env.write_text(env.read_text().replace(str(src), str(dst)))
+
+
+@atexit.register
+def _forget_demos() -> None:
+    for keep in _MADE.values():
+        shutil.rmtree(keep.parent, ignore_errors=True)
+
+
 def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2", clock=None) -> WebDemo:
     """``oligotrial demo --trial TRIAL`` (STOP-2 unless said) into ``out``, plus an account for
     each role the demo leaves out (the enrolling oncologist, an administrator of every trial);
-    the server's clock is ``clock`` where given (a test that lives through a trial's calendar)."""
+    the server's clock is ``clock`` where given (a test that lives through a trial's calendar).
+    The command runs once per (trial, patients, seed) in a session: a later build copies its
+    output (about 5 s of CPU each for the modules that build the same demo)."""
     from typer.testing import CliRunner
 
     from oligotrial.adapters.cli.main import app
@@ -38,9 +62,16 @@ def build(out: Path, patients: int = 8, seed: int = 5, trial: str = "STOP-2", cl
     from oligotrial.service import users
 
     # the list seed fixed too (the command draws a secret one by default): the same demo every run
-    res = CliRunner().invoke(app, ["demo", "--trial", trial, "--patients", str(patients), "--seed", str(seed),
-                                   "--list-seed", str(seed), "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    key = (trial, patients, seed)
+    if key in _MADE:  # the same command ran earlier in this session: its output, copied
+        _copy_demo(_MADE[key], out)
+    else:
+        res = CliRunner().invoke(app, ["demo", "--trial", trial, "--patients", str(patients), "--seed", str(seed),
+                                       "--list-seed", str(seed), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        keep = Path(tempfile.mkdtemp(prefix="oligotrial-demo-")) / "demo"
+        _copy_demo(out, keep)
+        _MADE[key] = keep
     env = dict(line.split("=", 1) for line in (out / "oligotrial.env").read_text().splitlines() if "=" in line)
     settings = Settings(**{k.removeprefix("OLIGOTRIAL_").lower(): v for k, v in env.items()})
     container = bootstrap(settings, clock=clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from trialops_db import PG_URL, PgSchema, fake_screener, require_postgres
 
 

@@ -169,6 +169,7 @@ def test_a_backup_whose_chain_is_broken_is_refused_and_no_file_is_left(tmp_path,
     assert not (tmp_path / "b.sqlite").exists()
 
 
+@pytest.mark.postgres
 def test_postgres_client_tools_are_there():
     """pg_dump and pg_restore come with the PostgreSQL the tests use (scripts/test.sh installs
     Debian's postgresql, which depends on postgresql-client)."""

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hostile_app import RECORD, RT_FOR_ARM, TRIAL, settings_for
 from sqlalchemy import text
 
+from hostile_app import RECORD, RT_FOR_ARM, TRIAL, settings_for
 from oligotrial.domain.trial.audit import GENESIS, allocation_bind, entry_hash, link_v2
 
 COORD_ROLES = {TRIAL: "coordinator"}
@@ -22,10 +22,9 @@ COORD_ROLES = {TRIAL: "coordinator"}
 def service_on(backend: str, tmp_path: Path):
     """A bootstrapped container (fake screener, fast hasher) on a fresh ``backend`` database,
     its audit anchor in ``tmp_path / "keys"``."""
-    from trialops_db import StudyClock, fake_screener
-
     from oligotrial.adapters.db.crypto import Argon2Hasher
     from oligotrial.bootstrap import bootstrap
+    from trialops_db import StudyClock, fake_screener
 
     with settings_for(backend, tmp_path, audit_key_dir=str(tmp_path / "keys")) as settings:
         c = bootstrap(settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True), clock=StudyClock())

@@ -11,7 +11,7 @@ import yaml
 
 from oligotrial.domain.record.patient import parse_patient
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def load_vectors(name: str = "recist_vectors.yaml") -> dict[str, Any]:

@@ -5,6 +5,7 @@ it is unreachable the PostgreSQL cases fail under CI=true and skip (with the rea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import uuid
 
@@ -13,7 +14,10 @@ import pytest
 PG_URL = os.environ.get("OLIGOTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@functools.cache
 def _pg_problem() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can), asked once, on the first PostgreSQL case:
+    a run that selects none (``-m "not postgres"``, ``scripts/test.sh --fast``) never waits on it."""
     try:
         import psycopg
 
@@ -23,15 +27,13 @@ def _pg_problem() -> str | None:
         return f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}: {exc}"
 
 
-_PG_PROBLEM = _pg_problem()
-
-
 def require_postgres() -> None:
-    if _PG_PROBLEM is None:
+    problem = _pg_problem()
+    if problem is None:
         return
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {_PG_PROBLEM}")
-    pytest.skip(_PG_PROBLEM)
+        pytest.fail(f"CI=true and {problem}")
+    pytest.skip(problem)
 
 
 class PgSchema:
