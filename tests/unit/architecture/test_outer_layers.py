@@ -28,12 +28,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "oligotrial": {"errors"},  # the facade
     "config": {"errors"},
+    "clock": set(),  # the one wall clock (issue 27): the standard library only; the domain takes `today`
     "examples": set(),  # example records (data files)
     "domain": {"errors", "protocols"},  # protocols type-only: test_layering.py
-    "protocols": {"domain", "errors"},
+    "protocols": {"domain", "errors", "clock"},
     "stats": {"domain", "errors"},
-    "service": {"protocols", "stats", "domain", "errors"},
-    "bootstrap": {"adapters.db", "adapters.io", "config", "service", "protocols", "stats", "domain", "errors"},
+    "service": {"protocols", "stats", "domain", "errors", "clock"},
+    "bootstrap": {"adapters.db", "adapters.io", "config", "service", "protocols", "stats", "domain", "errors", "clock"},
 }
 #: adapter -> the other adapters it may import
 ADAPTER_ARROWS: dict[str, set[str]] = {
@@ -47,6 +48,7 @@ ENTRY_POINTS = {"adapters.cli"}
 for _adapter, _others in ADAPTER_ARROWS.items():
     MAY_IMPORT[f"adapters.{_adapter}"] = {f"adapters.{o}" for o in _others} | {
         "config",
+        "clock",
         "service",
         "protocols",
         "stats",
