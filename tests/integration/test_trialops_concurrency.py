@@ -14,7 +14,7 @@ from trialops_db import fake_screener
 from oligotrial.adapters.db.crypto import Argon2Hasher
 from oligotrial.bootstrap import bootstrap
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.schema import Stratification, StratificationFactor
+from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor
 

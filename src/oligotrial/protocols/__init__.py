@@ -13,7 +13,7 @@ from oligotrial.protocols.loader import (
     load_protocol_file,
     protocol_versions,
 )
-from oligotrial.protocols.schema import Protocol
+from oligotrial.domain.protocol.schema import Protocol
 
 __all__ = [
     "Change",

@@ -1,6 +1,6 @@
 """Compare two versions of a protocol: what an amendment adds, removes or changes.
 
-:func:`diff_protocols` is a pure function of two :class:`~oligotrial.protocols.schema.Protocol`
+:func:`diff_protocols` is a pure function of two :class:`~oligotrial.domain.protocol.schema.Protocol`
 objects. Each :class:`Change` names its section, the item's id, the kind (``added``,
 ``removed`` or ``changed``) and, where changed, the fields that changed with their values
 before and after (an added item carries its whole content as ``after``, a removed one as
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from oligotrial.protocols.schema import Protocol
+from oligotrial.domain.protocol.schema import Protocol
 
 Kind = Literal["added", "removed", "changed"]
 

@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from oligotrial.errors import ProtocolError
-from oligotrial.protocols.schema import Protocol
+from oligotrial.domain.protocol.schema import Protocol
 
 _LIBRARY = "oligotrial.protocols.library"
 #: extra protocol directories, separated by ``os.pathsep``

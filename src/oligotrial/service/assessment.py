@@ -16,8 +16,8 @@ from oligotrial.domain.response import endpoints as ep
 from oligotrial.domain.response import irecist, oligostate
 from oligotrial.domain.response import recist as r11
 from oligotrial.errors import AssessmentError
-from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
-from oligotrial.protocols.schema import Protocol
+from oligotrial.domain.protocol.endpoint_schema import EndpointRule, parse_endpoint_rules
+from oligotrial.domain.protocol.schema import Protocol
 
 Criteria = Literal["recist1.1", "irecist"]
 

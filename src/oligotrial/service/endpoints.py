@@ -31,7 +31,7 @@ from oligotrial.domain.record import parse_patient
 from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
-from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import (

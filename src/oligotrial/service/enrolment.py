@@ -19,7 +19,7 @@ from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
-from oligotrial.protocols.schedule_schema import parse_schedule
+from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext

@@ -19,7 +19,7 @@ from oligotrial.domain.radiotherapy.course_dates import (
 from oligotrial.domain.radiotherapy.prescription import check_prescription, parse_prescription
 from oligotrial.errors import DoseError
 from oligotrial.protocols import list_protocols
-from oligotrial.protocols.rt_schema import FractionDates, RadiotherapySpec, Range, Regimen
+from oligotrial.domain.protocol.rt_schema import FractionDates, RadiotherapySpec, Range, Regimen
 
 D = dt.date
 SEEDS = Path(__file__).parents[2] / "data" / "seeds"

@@ -18,7 +18,7 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded, radiotherapy_view
 from oligotrial.errors import RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import list_protocols
-from oligotrial.protocols.schedule_schema import Schedule, parse_schedule
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 
 
 @pytest.mark.parametrize("ratio", [{"a": 1, "b": 1}, {"a": 2, "b": 1}, {"a": 1, "b": 1, "c": 3}])

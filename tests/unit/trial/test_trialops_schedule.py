@@ -9,7 +9,7 @@ import pytest
 
 from oligotrial.domain.trial.schedule import derive, status_on
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.protocols.schedule_schema import Schedule, parse_schedule
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 
 D = dt.date
 

@@ -17,8 +17,8 @@ from oligotrial.adapters.cli._common import console, fail, print_json
 from oligotrial.errors import ProtocolError
 
 if TYPE_CHECKING:  # the protocol library loads when a command needs it, not at every start
-    from oligotrial.protocols.endpoint_schema import EndpointRule
-    from oligotrial.protocols.rt_schema import Regimen
+    from oligotrial.domain.protocol.endpoint_schema import EndpointRule
+    from oligotrial.domain.protocol.rt_schema import Regimen
 
 NAME = "protocols"
 HELP = (
@@ -357,7 +357,7 @@ def _rule_censors(r: EndpointRule) -> str:
 
 def _endpoint_rules(p) -> list[RenderableType]:
     try:
-        from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+        from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 
         rules = parse_endpoint_rules(p.endpoint_rules, trial=p.id)
     except ProtocolError as exc:
@@ -409,7 +409,7 @@ def _windows_table(p) -> Table | None:
 
 def _schedule(p) -> list[RenderableType]:
     try:
-        from oligotrial.protocols.schedule_schema import parse_schedule
+        from oligotrial.domain.protocol.schedule_schema import parse_schedule
 
         sched = parse_schedule(p.schedule, blinded_roles=p.masking.blinded_roles)
     except (ValidationError, ValueError) as exc:

@@ -13,7 +13,7 @@ closed and nothing is recorded), ``done``, ``done_out_of_window`` (a reason reco
 
 Blinding: a visit anchored to the last fraction would fall on a different day in each arm when
 the arms' fractionations differ (STOP-2: 8 Gy in 1 fraction vs SABR in up to 8), so a protocol
-that blinds any role may not use that anchor (:func:`oligotrial.protocols.schedule_schema.parse_schedule`).
+that blinds any role may not use that anchor (:func:`oligotrial.domain.protocol.schedule_schema.parse_schedule`).
 """
 
 from __future__ import annotations

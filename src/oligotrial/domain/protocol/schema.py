@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from oligotrial.protocols.rt_schema import RadiotherapySpec
+from oligotrial.domain.protocol.rt_schema import RadiotherapySpec
 
 ROLES = (
     "coordinator",
