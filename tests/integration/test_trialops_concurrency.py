@@ -13,8 +13,8 @@ from trialops_db import fake_screener
 
 from oligotrial.adapters.db.crypto import Argon2Hasher
 from oligotrial.bootstrap import bootstrap
-from oligotrial.protocols import load_protocol
 from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
+from oligotrial.protocols import load_protocol
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor
 

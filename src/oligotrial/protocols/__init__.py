@@ -5,6 +5,7 @@ A trial may have several versions (amendments); ``load_protocol(id)`` gives the 
 Extra protocol directories come from ``OLIGOTRIAL_PROTOCOL_DIRS`` or ``extra_dirs``
 (see :mod:`oligotrial.protocols.loader`); :func:`diff_protocols` compares two versions."""
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.protocols.diff import Change, diff_protocols
 from oligotrial.protocols.loader import (
     list_protocols,
@@ -13,7 +14,6 @@ from oligotrial.protocols.loader import (
     load_protocol_file,
     protocol_versions,
 )
-from oligotrial.domain.protocol.schema import Protocol
 
 __all__ = [
     "Change",

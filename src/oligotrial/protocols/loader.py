@@ -26,8 +26,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from oligotrial.errors import ProtocolError
 from oligotrial.domain.protocol.schema import Protocol
+from oligotrial.errors import ProtocolError
 
 _LIBRARY = "oligotrial.protocols.library"
 #: extra protocol directories, separated by ``os.pathsep``

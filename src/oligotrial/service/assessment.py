@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from oligotrial.domain.protocol.endpoint_schema import EndpointRule, parse_endpoint_rules
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record.patient import Patient
 from oligotrial.domain.response import endpoints as ep
 from oligotrial.domain.response import irecist, oligostate
 from oligotrial.domain.response import recist as r11
 from oligotrial.errors import AssessmentError
-from oligotrial.domain.protocol.endpoint_schema import EndpointRule, parse_endpoint_rules
-from oligotrial.domain.protocol.schema import Protocol
 
 Criteria = Literal["recist1.1", "irecist"]
 

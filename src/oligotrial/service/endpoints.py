@@ -27,11 +27,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 from oligotrial.domain.record import parse_patient
 from oligotrial.domain.response.endpoints import Candidate
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.errors import AssessmentError, WorkflowError
-from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import (

@@ -13,13 +13,13 @@ import inspect
 import uuid
 from typing import Any
 
+from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import is_blinded
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, ProtocolError, RecordError, WorkflowError
-from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.context import ServiceContext

@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from resp_helpers import as_date, load_vectors
 
+from oligotrial.domain.protocol.endpoint_schema import EndpointRules, parse_endpoint_rules
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.response import endpoints as ep
 from oligotrial.errors import ProtocolError
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.domain.protocol.endpoint_schema import EndpointRules, parse_endpoint_rules
 from oligotrial.service.assessment import derive_endpoints
 
 V = load_vectors()

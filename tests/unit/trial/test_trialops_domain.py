@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 from oligotrial.domain.record.ctcae import check_adverse_event
 from oligotrial.domain.trial import audit as chain
 from oligotrial.domain.trial import randomization as algo
@@ -18,7 +19,6 @@ from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded, radiotherapy_view
 from oligotrial.errors import RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import list_protocols
-from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 
 
 @pytest.mark.parametrize("ratio", [{"a": 1, "b": 1}, {"a": 2, "b": 1}, {"a": 1, "b": 1, "c": 3}])

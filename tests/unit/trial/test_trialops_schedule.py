@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 from oligotrial.domain.trial.schedule import derive, status_on
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 
 D = dt.date
 

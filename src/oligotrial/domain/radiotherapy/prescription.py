@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from oligotrial.domain.protocol.rt_schema import RadiotherapySpec, Range, Regimen
 from oligotrial.domain.radiotherapy.course_dates import impossible, regimen_date_reasons
 from oligotrial.domain.radiotherapy.course_findings import (
     Reason,
@@ -27,10 +28,8 @@ from oligotrial.domain.radiotherapy.course_findings import (
     _line_start_findings,
     _reirradiation_findings,
 )
-from oligotrial.domain.protocol.rt_schema import RadiotherapySpec, Range, Regimen
 from oligotrial.domain.radiotherapy.dose import Fractionation, bed_gy, eqd2_gy
 from oligotrial.errors import DoseError
-
 
 #: technique synonyms -> canonical family
 TECHNIQUE_FAMILIES: dict[str, str] = {
