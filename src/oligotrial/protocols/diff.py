@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from oligotrial.domain.protocol.schema import Protocol
 
 Kind = Literal["added", "removed", "changed"]
@@ -186,8 +188,10 @@ def _endpoints(p: Protocol) -> list[tuple[str, dict]]:
     ]
 
 
-def _keyed_block(block: dict[str, Any] | None, list_key: str, id_key: str, general: str) -> list[tuple[str, dict]]:
-    """A raw block (``endpoint_rules``, ``schedule``): its items by id, the rest as ``general``."""
+def _keyed_block(model: BaseModel | None, list_key: str, id_key: str, general: str) -> list[tuple[str, dict]]:
+    """A block (``endpoint_rules``, ``schedule``) as the file wrote it: its items by id, the rest as
+    ``general``."""
+    block: dict[str, Any] | None = None if model is None else model.model_dump()
     if not block:
         return []
     rest = {k: v for k, v in block.items() if k != list_key}

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
@@ -408,12 +407,7 @@ def _windows_table(p) -> Table | None:
 
 
 def _schedule(p) -> list[RenderableType]:
-    try:
-        from oligotrial.domain.protocol.schedule_schema import parse_schedule
-
-        sched = parse_schedule(p.schedule, blinded_roles=p.masking.blinded_roles)
-    except (ValidationError, ValueError) as exc:
-        return [_labelled("Visit schedule", f"the schedule block is invalid ({exc})")]
+    sched = p.schedule  # parsed and checked against the masking when the file was loaded
     if sched is None:
         return [_line(("Visit schedule: ", "bold"), "none in the protocol file")]
     out: list[RenderableType] = [
