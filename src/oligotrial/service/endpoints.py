@@ -3,9 +3,11 @@
 Each participant's endpoints come from their record as stored (the registered record, the
 follow-up entries in force, the protocol's radiotherapy course), by the protocol's
 ``endpoint_rules`` and the same engines as ``oligotrial endpoints PATIENT.json``
-(:func:`oligotrial.service.assessment.derive_endpoints`): origin = randomization (enrolment in a
-single-arm trial), response against the last scan on or before the origin, and the participant's
-own arm deciding which therapy is protocol-directed.
+(:func:`oligotrial.domain.response.derivation.derive_endpoints`, joined to the participant's
+milestones by :func:`oligotrial.domain.trial.outcomes.participant_endpoints`): origin =
+randomization (enrolment in a single-arm trial), response against the last scan on or before the
+origin, and the participant's own arm deciding which therapy is protocol-directed. This module
+reads the rows and writes the datasets; the rules are the domain's.
 
 The analysis datasets follow CDISC ADaM conventions (ADTTE as shared/formats/trial-report.md
 specifies; an ADRS-style response dataset). They are generated one participant at a time from a
@@ -28,19 +30,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
-from oligotrial.domain.record import parse_patient
-from oligotrial.domain.response.endpoints import Candidate
+from oligotrial.domain.protocol.schema import Protocol
+from oligotrial.domain.record.patient import Patient
+from oligotrial.domain.trial import outcomes
 from oligotrial.domain.trial.blinding import is_blinded
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
-from oligotrial.service.assessment import (
-    assess_patient,
-    best_response,
-    derive_endpoints,
-    new_anticancer_therapy,
-    response_options,
-)
+from oligotrial.service.assessment import assess_patient, best_response, new_anticancer_therapy, response_options
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -64,48 +62,26 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
     return None if a is None else allocation_arm(ctx, a)
 
 
-def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
-    """The dates outside the patient record at which the participant was seen: consent,
-    enrolment, randomization and every visit done (in or out of its window; a missed visit is
-    not a contact). With the record's own (:func:`oligotrial.domain.response.endpoints.contacts`)
-    they give the last contact (docs/endpoints.md)."""
-    out = []
-    if p.consent and p.consent.get("date"):
-        out.append(Candidate(dt.date.fromisoformat(p.consent["date"][:10]), "consent"))
-    if p.enrolment and p.enrolment.get("at"):
-        out.append(Candidate(dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"))
-    if p.randomized_on:
-        out.append(Candidate(dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
-    for v in visits:
-        if v.get("actual") and str(v.get("status", "")).startswith("done"):
-            out.append(Candidate(dt.date.fromisoformat(v["actual"][:10]), f"visit {v.get('code')} done"))
-    return out
-
-
 def _derive(
-    ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool, arm: str | None = None
-) -> tuple[dict[str, Any], Any] | None:
-    """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
-    origin, origin_kind = followup.origin_of(p, single_group=followup.single_group(protocol))
-    if origin is None:
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    protocol: Protocol,
+    p: Participant,
+    *,
+    reveal_arm: bool,
+    arm: str | None = None,
+) -> tuple[dict[str, Any], Patient] | None:
+    """One participant's endpoints and their parsed record, or None before follow-up has an origin:
+    the rows read here, the derivation the domain's (:func:`outcomes.participant_endpoints`)."""
+    if outcomes.follow_up_origin(protocol, p)[0] is None:
         return None
     arm = arm or _arm(ctx, uow, protocol, p.id)
     entries = uow.repo.entries(p.id)
     if not reveal_arm and protocol.masking.blinded_roles:  # a blinded reader: what unblinded roles wrote is withheld
         entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
-    record = followup.participant_record(p, entries, with_protocol_radiotherapy=True)
-    patient = parse_patient(record, today=ctx.today())
-    doc = derive_endpoints(
-        patient,
-        protocol,
-        start=origin,
-        arm=arm,
-        origin_kind=origin_kind,
-        reveal_arm=reveal_arm,
-        contacts=trial_contacts(p, uow.repo.visits(p.id)),
+    return outcomes.participant_endpoints(
+        protocol, p, entries, uow.repo.visits(p.id), arm=arm, reveal_arm=reveal_arm, today=ctx.today()
     )
-    doc["participant"] = p.id
-    return doc, patient
 
 
 def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str, Any]:

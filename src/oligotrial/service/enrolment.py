@@ -689,7 +689,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         uow.repo.save_participant(p)
         visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
         if plan is not None:  # merged with the visits stored before the course was entered
-            planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
+            planned = schedule.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
             add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
             uow.repo.add_visits(
                 p.id,

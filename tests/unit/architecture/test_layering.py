@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "response": {"protocol", "record", "kernel"},
     "radiotherapy": {"protocol", "record", "kernel"},
     "eligibility": {"protocol", "response", "radiotherapy", "record", "kernel"},
-    "trial": {"protocol", "record", "kernel"},
+    "trial": {"protocol", "response", "record", "kernel"},
 }
 #: what the domain may import outside itself at run time
 DOMAIN_MAY_IMPORT = {"oligotrial.errors"}

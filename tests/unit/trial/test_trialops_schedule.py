@@ -87,7 +87,7 @@ def test_planning_after_visits_were_recorded_keeps_them_and_adds_or_redates_only
     """Issue 25 item 3: radiotherapy entered after visits were recorded must not insert a visit
     twice (the 409) nor lose a record. Independent reference: the dates are written out here."""
     from oligotrial.domain.trial.schedule import merge_planned
-    from oligotrial.domain.trial.workflow import plan_visits
+    from oligotrial.domain.trial.schedule import plan_visits
 
     anchors = {"randomization": D(2026, 3, 5), "radiotherapy_start": D(2026, 3, 9), "progression": None}
     planned = plan_visits(list(_spec().visits), anchors)
