@@ -38,7 +38,13 @@ from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import AssessmentError, WorkflowError
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
-from oligotrial.service.assessment import assess_patient, best_response, new_anticancer_therapy, response_options
+from oligotrial.service.assessment import (
+    Criteria,
+    assess_patient,
+    best_response,
+    new_anticancer_therapy,
+    response_options,
+)
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
 
@@ -53,7 +59,7 @@ def paramcd(endpoint_id: str) -> str:
     return "".join(ch for ch in endpoint_id.upper() if ch.isalnum())
 
 
-def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str | None:
+def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Protocol, pid: str) -> str | None:
     from oligotrial.service.randomization import allocation_arm
 
     if followup.single_group(protocol):
@@ -103,8 +109,8 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
 
 
 def _participants(
-    ctx: ServiceContext, protocol: Any, actor: Actor | None = None, site: str | None = None
-) -> Iterator[tuple[UnitOfWork, Any]]:
+    ctx: ServiceContext, protocol: Protocol, actor: Actor | None = None, site: str | None = None
+) -> Iterator[tuple[UnitOfWork, Participant]]:
     """The participants an export covers: those ``actor`` may see (all for the operator), of one
     ``site`` when given."""
     with ctx.uow() as uow:
@@ -114,7 +120,12 @@ def _participants(
 
 
 def adtte_rows(
-    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+    ctx: ServiceContext,
+    protocol: Protocol,
+    *,
+    with_arm: bool = True,
+    actor: Actor | None = None,
+    site: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """ADTTE rows: one per participant with an origin and time-to-event endpoint, ordered by
     USUBJID then PARAMCD; AVAL = ADT - STARTDT in days; CNSR 0 event, 1 censored."""
@@ -157,7 +168,13 @@ ADRS_PARAMS = {
 
 
 def participant_adrs(
-    patient: Any, protocol: Any, *, origin: dt.date, baseline: dt.date, arm: str | None, reveal_arm: bool = True
+    patient: Patient,
+    protocol: Protocol,
+    *,
+    origin: dt.date,
+    baseline: dt.date,
+    arm: str | None,
+    reveal_arm: bool = True,
 ) -> list[dict[str, Any]]:
     """One participant's ADRS records, without the study, subject and arm columns.
 
@@ -178,7 +195,7 @@ def participant_adrs(
     A participant without a post-origin time point has BOR and CBOR "NE" (not evaluable)."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     endpoints_ = rules.endpoints
-    criteria = next(
+    criteria: Criteria = next(
         (r.criteria for r in endpoints_ if r.kind in ("orr", "dcr")),
         next((r.criteria for r in endpoints_ if r.kind == "pfs"), "recist1.1"),
     )
@@ -220,7 +237,7 @@ def participant_adrs(
     return rows
 
 
-def response_paramcd(protocol: Any) -> str:
+def response_paramcd(protocol: Protocol) -> str:
     """The ADRS parameter a response rate counts: CBOR where the protocol's ORR/DCR rule asks for
     confirmation (the registry's response endpoint needs it), BOR otherwise."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
@@ -228,7 +245,12 @@ def response_paramcd(protocol: Any) -> str:
 
 
 def adrs_rows(
-    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+    ctx: ServiceContext,
+    protocol: Protocol,
+    *,
+    with_arm: bool = True,
+    actor: Actor | None = None,
+    site: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """ADRS rows (:func:`participant_adrs`) of every participant with an origin and a response
     baseline (the last scan on or before the origin), ordered by USUBJID, then OVRLRESP by date,

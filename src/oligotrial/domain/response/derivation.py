@@ -97,7 +97,7 @@ def new_anticancer_therapy(
                     )
                     continue
             else:
-                placed = [(a.id, _matches(line, a.systemic)) for a in arms]
+                placed = [(a.id, _matches(line, a.systemic)) for a in arms if a.systemic is not None]
                 placed = [(a, how) for a, how in placed if how]
                 if placed:
                     notes.append(
