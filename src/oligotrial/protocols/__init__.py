@@ -1,4 +1,5 @@
-"""The protocol library: the five seed trials as data, and their schema.
+"""The protocol library: the five seed trials as data, read from their files and validated against
+the protocol schema, which is the domain's (:mod:`oligotrial.domain.protocol`).
 
 A trial may have several versions (amendments); ``load_protocol(id)`` gives the current one,
 ``load_protocol(id, version=...)`` a named one and ``protocol_versions(id)`` all of them.
