@@ -144,7 +144,7 @@ def derive_endpoints(
             "and no RECIST progression can be derived (recorded progression and death still count)"
         )
     results: list[dict[str, Any]] = []
-    cache: dict[str, Any] = {}
+    cache: dict[str, list[tuple[dt.date, str]]] = {}
 
     def responses(criteria: str) -> list[tuple[dt.date, str]]:
         if criteria not in cache:
@@ -268,10 +268,10 @@ def _one(
     patient: Patient,
     rule: EndpointRule,
     origin: dt.date,
-    responses,
-    new_therapy,
-    nact_all,
-    notes,
+    responses: Responses,
+    new_therapy: list[ep.Candidate],
+    nact_all: list[ep.Candidate],
+    notes: list[str],
     baseline: dt.date | None,
     alive: ep.Candidate | None = None,
     ropts: r11.RecistOptions | None = None,
@@ -436,7 +436,16 @@ def _residual_control(
     }
 
 
-def _pfs_next_line(patient, rule, origin, resp, nact_all, deaths, missed, notes) -> ep.TimeToEvent:
+def _pfs_next_line(
+    patient: Patient,
+    rule: EndpointRule,
+    origin: dt.date,
+    resp: list[tuple[dt.date, str]],
+    nact_all: list[ep.Candidate],
+    deaths: list[ep.Candidate],
+    missed: ep.MissedVisit | None,
+    notes: list[str],
+) -> ep.TimeToEvent:
     """PFS-NEST: from the origin to progression on the next line of systemic therapy, or death.
     Progression before the next line (oligoprogression treated by MDT on the same therapy) is
     not an event; progression is RECIST 1.1 PD against the last assessment on or before the
