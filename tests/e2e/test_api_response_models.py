@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, RootModel
-from trialops_e2e import PASSWORD, RT_FOR_ARM, TRIAL
 
+from trialops_e2e import PASSWORD, RT_FOR_ARM, TRIAL
 from web_demo import build
 
 _REF = re.compile(r"^#/components/schemas/[A-Za-z0-9_.-]+$")

@@ -81,7 +81,7 @@ def type_arm_words(demo) -> dict[str, list[str]]:
                 out = fn(*args, **kw)
             except OligotrialError:
                 return None
-            texts.append(typed_text)
+            texts.append(typed_text)  # noqa: B023 -- attempt() is called within its own iteration only
             return out
 
         pid = row["id"]

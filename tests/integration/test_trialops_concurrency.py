@@ -9,14 +9,13 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trialops_db import fake_screener
-
 from oligotrial.adapters.db.crypto import Argon2Hasher
 from oligotrial.bootstrap import bootstrap
+from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.schema import Stratification, StratificationFactor
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor
+from trialops_db import fake_screener
 
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 STOP2 = load_protocol("STOP-2")

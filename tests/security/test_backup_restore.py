@@ -14,11 +14,11 @@ import time
 import uuid
 
 import pytest
-from hostile_app import PG_URL, RECORD, TRIAL, settings_for
-from trialops_db import fake_screener, require_postgres
 from typer.testing import CliRunner
 
+from hostile_app import PG_URL, RECORD, TRIAL, settings_for
 from oligotrial.adapters.cli.main import app as cli
+from trialops_db import fake_screener, require_postgres
 
 runner = CliRunner()
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 
-import hostile_app
 import pytest
+
+import hostile_app
 from hostile_app import BASE, RECORD, RT_FOR_ARM, counts, raw
 
 api = hostile_app.api  # the fixture, by name (imported, every test's `api` parameter would shadow it: F811)

@@ -14,10 +14,10 @@ import json
 from typing import Any
 
 import pytest
-from hostile_app import BASE, RECORD, RT_FOR_ARM, TABLES, TRIAL, app_on, counts, raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile_app import BASE, RECORD, RT_FOR_ARM, TABLES, TRIAL, app_on, counts, raw
 from oligotrial.adapters.web.entries import ENTRY_ROUTES, EXAMPLES
 
 

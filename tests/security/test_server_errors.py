@@ -9,8 +9,9 @@ record registered or corrected with a death dated after today was stored, and an
 
 from __future__ import annotations
 
-import hostile_app
 import pytest
+
+import hostile_app
 from hostile_app import BASE, RECORD, counts, raw
 
 api = hostile_app.api  # the fixture, by name (imported, every test's `api` parameter would shadow it: F811)

@@ -1,6 +1,6 @@
 """Compare two versions of a protocol: what an amendment adds, removes or changes.
 
-:func:`diff_protocols` is a pure function of two :class:`~oligotrial.protocols.schema.Protocol`
+:func:`diff_protocols` is a pure function of two :class:`~oligotrial.domain.protocol.schema.Protocol`
 objects. Each :class:`Change` names its section, the item's id, the kind (``added``,
 ``removed`` or ``changed``) and, where changed, the fields that changed with their values
 before and after (an added item carries its whole content as ``after``, a removed one as
@@ -24,7 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from oligotrial.protocols.schema import Protocol
+from pydantic import BaseModel
+
+from oligotrial.domain.protocol.schema import Protocol
 
 Kind = Literal["added", "removed", "changed"]
 
@@ -186,8 +188,10 @@ def _endpoints(p: Protocol) -> list[tuple[str, dict]]:
     ]
 
 
-def _keyed_block(block: dict[str, Any] | None, list_key: str, id_key: str, general: str) -> list[tuple[str, dict]]:
-    """A raw block (``endpoint_rules``, ``schedule``): its items by id, the rest as ``general``."""
+def _keyed_block(model: BaseModel | None, list_key: str, id_key: str, general: str) -> list[tuple[str, dict]]:
+    """A block (``endpoint_rules``, ``schedule``) as the file wrote it: its items by id, the rest as
+    ``general``."""
+    block: dict[str, Any] | None = None if model is None else model.model_dump()
     if not block:
         return []
     rest = {k: v for k, v in block.items() if k != list_key}

@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.protocols.loader import list_protocols, load_protocol, protocol_versions
-from oligotrial.protocols.schema import Protocol
 
 
 class FileProtocolLibrary:

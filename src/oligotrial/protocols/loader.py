@@ -22,12 +22,13 @@ import os
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.errors import ProtocolError
-from oligotrial.protocols.schema import Protocol
 
 _LIBRARY = "oligotrial.protocols.library"
 #: extra protocol directories, separated by ``os.pathsep``
@@ -70,11 +71,32 @@ def load_protocol_file(path: str | Path) -> Protocol:
         return Protocol.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"])
+        loc = _path_in(data, first["loc"])
         raise ProtocolError(
             f"protocol file {path.name}: {loc or 'protocol'}: {first['msg']} ({len(exc.errors())} problem(s))",
             field=loc,
         ) from None
+
+
+#: the keys that name an item of a list in a protocol file (criteria, arms, endpoint rules, visits)
+_ITEM_KEYS = ("id", "code", "key", "label")
+
+
+def _path_in(data: Any, loc: tuple[int | str, ...]) -> str:
+    """The dotted path of a validation error inside the file: a list item by the id it carries
+    (``endpoint_rules.endpoints.pfs.kind``), by its index where it has none."""
+    parts: list[str] = []
+    node = data
+    for step in loc:
+        name = str(step)
+        if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
+            node = node[step]
+            if isinstance(node, dict):
+                name = next((str(node[k]) for k in _ITEM_KEYS if isinstance(node.get(k), str | int)), name)
+        else:
+            node = node.get(step) if isinstance(node, dict) else None
+        parts.append(name)
+    return ".".join(parts)
 
 
 def _dirs(extra_dirs: Iterable[str | Path] | None) -> tuple[Path, ...]:

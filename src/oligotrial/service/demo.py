@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.followup import TERMS
 from oligotrial.errors import DoseError, OligotrialError
-from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import enrolment, followup, randomization
 from oligotrial.service.consort import arm_has_radiotherapy
 from oligotrial.service.context import ServiceContext

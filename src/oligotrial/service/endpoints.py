@@ -3,9 +3,11 @@
 Each participant's endpoints come from their record as stored (the registered record, the
 follow-up entries in force, the protocol's radiotherapy course), by the protocol's
 ``endpoint_rules`` and the same engines as ``oligotrial endpoints PATIENT.json``
-(:func:`oligotrial.service.assessment.derive_endpoints`): origin = randomization (enrolment in a
-single-arm trial), response against the last scan on or before the origin, and the participant's
-own arm deciding which therapy is protocol-directed.
+(:func:`oligotrial.domain.response.derivation.derive_endpoints`, joined to the participant's
+milestones by :func:`oligotrial.domain.trial.outcomes.participant_endpoints`): origin =
+randomization (enrolment in a single-arm trial), response against the last scan on or before the
+origin, and the participant's own arm deciding which therapy is protocol-directed. This module
+reads the rows and writes the datasets; the rules are the domain's.
 
 The analysis datasets follow CDISC ADaM conventions (ADTTE as shared/formats/trial-report.md
 specifies; an ADRS-style response dataset). They are generated one participant at a time from a
@@ -27,17 +29,19 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from oligotrial.domain.record import parse_patient
-from oligotrial.domain.response.endpoints import Candidate
+from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
+from oligotrial.domain.protocol.schema import Protocol
+from oligotrial.domain.record.patient import Patient
+from oligotrial.domain.trial import outcomes
 from oligotrial.domain.trial.blinding import sees_arms
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import AssessmentError, WorkflowError
-from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
 from oligotrial.service import followup, freetext
 from oligotrial.service.access import authorize, site_visible, visible_participant
 from oligotrial.service.assessment import (
+    Criteria,
     assess_patient,
     best_response,
-    derive_endpoints,
     new_anticancer_therapy,
     response_options,
 )
@@ -55,7 +59,7 @@ def paramcd(endpoint_id: str) -> str:
     return "".join(ch for ch in endpoint_id.upper() if ch.isalnum())
 
 
-def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str | None:
+def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Protocol, pid: str) -> str | None:
     from oligotrial.service.randomization import allocation_arm
 
     if followup.single_group(protocol):
@@ -64,48 +68,26 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
     return None if a is None else allocation_arm(ctx, a)
 
 
-def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
-    """The dates outside the patient record at which the participant was seen: consent,
-    enrolment, randomization and every visit done (in or out of its window; a missed visit is
-    not a contact). With the record's own (:func:`oligotrial.domain.response.endpoints.contacts`)
-    they give the last contact (docs/endpoints.md)."""
-    out = []
-    if p.consent and p.consent.get("date"):
-        out.append(Candidate(dt.date.fromisoformat(p.consent["date"][:10]), "consent"))
-    if p.enrolment and p.enrolment.get("at"):
-        out.append(Candidate(dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"))
-    if p.randomized_on:
-        out.append(Candidate(dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
-    for v in visits:
-        if v.get("actual") and str(v.get("status", "")).startswith("done"):
-            out.append(Candidate(dt.date.fromisoformat(v["actual"][:10]), f"visit {v.get('code')} done"))
-    return out
-
-
 def _derive(
-    ctx: ServiceContext, uow: UnitOfWork, protocol: Any, p: Any, *, reveal_arm: bool, arm: str | None = None
-) -> tuple[dict[str, Any], Any] | None:
-    """One participant's endpoints and their parsed record, or None before follow-up has an origin."""
-    origin, origin_kind = followup.origin_of(p, single_group=followup.single_group(protocol))
-    if origin is None:
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    protocol: Protocol,
+    p: Participant,
+    *,
+    reveal_arm: bool,
+    arm: str | None = None,
+) -> tuple[dict[str, Any], Patient] | None:
+    """One participant's endpoints and their parsed record, or None before follow-up has an origin:
+    the rows read here, the derivation the domain's (:func:`outcomes.participant_endpoints`)."""
+    if outcomes.follow_up_origin(protocol, p)[0] is None:
         return None
     arm = arm or _arm(ctx, uow, protocol, p.id)
     entries = uow.repo.entries(p.id)
     if not reveal_arm and protocol.masking.blinded_roles:  # a blinded reader: what unblinded roles wrote is withheld
         entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
-    record = followup.participant_record(p, entries, with_protocol_radiotherapy=True)
-    patient = parse_patient(record, today=ctx.today())
-    doc = derive_endpoints(
-        patient,
-        protocol,
-        start=origin,
-        arm=arm,
-        origin_kind=origin_kind,
-        reveal_arm=reveal_arm,
-        contacts=trial_contacts(p, uow.repo.visits(p.id)),
+    return outcomes.participant_endpoints(
+        protocol, p, entries, uow.repo.visits(p.id), arm=arm, reveal_arm=reveal_arm, today=ctx.today()
     )
-    doc["participant"] = p.id
-    return doc, patient
 
 
 def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> dict[str, Any]:
@@ -127,8 +109,8 @@ def participant_endpoints(ctx: ServiceContext, actor: Actor, trial: str, pid: st
 
 
 def _participants(
-    ctx: ServiceContext, protocol: Any, actor: Actor | None = None, site: str | None = None
-) -> Iterator[tuple[UnitOfWork, Any]]:
+    ctx: ServiceContext, protocol: Protocol, actor: Actor | None = None, site: str | None = None
+) -> Iterator[tuple[UnitOfWork, Participant]]:
     """The participants an export covers: those ``actor`` may see (all for the operator), of one
     ``site`` when given."""
     with ctx.uow() as uow:
@@ -138,7 +120,12 @@ def _participants(
 
 
 def adtte_rows(
-    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+    ctx: ServiceContext,
+    protocol: Protocol,
+    *,
+    with_arm: bool = True,
+    actor: Actor | None = None,
+    site: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """ADTTE rows: one per participant with an origin and time-to-event endpoint, ordered by
     USUBJID then PARAMCD; AVAL = ADT - STARTDT in days; CNSR 0 event, 1 censored."""
@@ -181,7 +168,13 @@ ADRS_PARAMS = {
 
 
 def participant_adrs(
-    patient: Any, protocol: Any, *, origin: dt.date, baseline: dt.date, arm: str | None, reveal_arm: bool = True
+    patient: Patient,
+    protocol: Protocol,
+    *,
+    origin: dt.date,
+    baseline: dt.date,
+    arm: str | None,
+    reveal_arm: bool = True,
 ) -> list[dict[str, Any]]:
     """One participant's ADRS records, without the study, subject and arm columns.
 
@@ -202,7 +195,7 @@ def participant_adrs(
     A participant without a post-origin time point has BOR and CBOR "NE" (not evaluable)."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id)
     endpoints_ = rules.endpoints
-    criteria = next(
+    criteria: Criteria = next(
         (r.criteria for r in endpoints_ if r.kind in ("orr", "dcr")),
         next((r.criteria for r in endpoints_ if r.kind == "pfs"), "recist1.1"),
     )
@@ -244,7 +237,7 @@ def participant_adrs(
     return rows
 
 
-def response_paramcd(protocol: Any) -> str:
+def response_paramcd(protocol: Protocol) -> str:
     """The ADRS parameter a response rate counts: CBOR where the protocol's ORR/DCR rule asks for
     confirmation (the registry's response endpoint needs it), BOR otherwise."""
     rules = parse_endpoint_rules(protocol.endpoint_rules, trial=protocol.id).endpoints
@@ -252,7 +245,12 @@ def response_paramcd(protocol: Any) -> str:
 
 
 def adrs_rows(
-    ctx: ServiceContext, protocol: Any, *, with_arm: bool = True, actor: Actor | None = None, site: str | None = None
+    ctx: ServiceContext,
+    protocol: Protocol,
+    *,
+    with_arm: bool = True,
+    actor: Actor | None = None,
+    site: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """ADRS rows (:func:`participant_adrs`) of every participant with an origin and a response
     baseline (the last scan on or before the origin), ordered by USUBJID, then OVRLRESP by date,

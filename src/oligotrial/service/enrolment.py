@@ -12,12 +12,12 @@ import datetime as dt
 import uuid
 from typing import Any, Literal, overload
 
+from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
-from oligotrial.protocols.schedule_schema import parse_schedule
 from oligotrial.service import audit, followup, freetext
 from oligotrial.service import radiotherapy as _rt_bounds
 from oligotrial.service.access import authorize, site_visible, visible_participant
@@ -647,7 +647,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         uow.repo.save_participant(p)
         visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
         if plan is not None:  # merged with the visits stored before the course was entered
-            planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
+            planned = schedule.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
             add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
             uow.repo.add_visits(
                 p.id,

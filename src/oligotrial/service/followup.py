@@ -18,13 +18,22 @@ s.4.2, 21 CFR 11.10(e): who, when, what, why), and the state follows the entries
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, writes_unblinded
+from oligotrial.domain.trial.followup import (
+    AFTER_CONSENT,
+    active,
+    check_milestones,
+    origin_of,
+    participant_record,
+    refusal,
+    single_group,
+    state_of,
+)
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, freetext
@@ -33,25 +42,25 @@ from oligotrial.service.context import ServiceContext
 from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
 
-#: events that happen to a participant after the origin (randomization or enrolment)
-_AFTER_ORIGIN = frozenset(
-    {"death", "progression", "next_line_start", "metastasis_directed_therapy", "lost_to_follow_up", "withdrawal"}
-)
-
-
-#: entries dated on or after the participant's consent (what is collected for the trial: adverse
-#: events from consent on, questionnaires, labs, performance status); a tumour assessment before
-#: the origin is a baseline, a new therapy's start may be history
-AFTER_CONSENT = frozenset({"adverse_event", "qol", "lab", "performance"})
-
-
-def _bad(field: str, value: Any, expected: str) -> RecordError:
-    return RecordError(
-        f"{field} {value!r}: expected {expected}",
-        field=field,
-        errors=[{"path": field, "value": value, "expected": expected}],
-    )
-
+#: the participant's record, state, origin and milestones are the domain's
+#: (:mod:`oligotrial.domain.trial.followup`); named here too for the services and pages that
+#: read them from this module
+__all__ = [
+    "AFTER_CONSENT",
+    "UNUSUAL_VALUE_REASON",
+    "active",
+    "check_plausible",
+    "correct_entry",
+    "entry_view",
+    "origin_of",
+    "participant_record",
+    "record_entry",
+    "release_text",
+    "release_visit_note",
+    "retract_entry",
+    "single_group",
+    "state_of",
+]
 
 #: the key of a lab entry's request that confirms a value far outside the plausible range (it is
 #: not part of the entry: it goes to the audit trail as the reason)
@@ -79,7 +88,7 @@ def check_plausible(kind: str, clean: dict[str, Any], reason: str | None) -> lis
     if why is None:
         return []
     if reason is None or len(reason) < 3:
-        raise _bad(UNUSUAL_VALUE_REASON, reason, f"a reason to keep it (at least 3 characters): {why}")
+        raise refusal(UNUSUAL_VALUE_REASON, reason, f"a reason to keep it (at least 3 characters): {why}")
     return [f"{why}: kept with the reason {reason!r}"]
 
 
@@ -89,7 +98,7 @@ def _load(uow: UnitOfWork, trial: str, pid: str, actor: Actor) -> Participant:
 
 def _reason(reason: Any) -> str:
     if not isinstance(reason, str) or not 3 <= len(reason.strip()) <= 5000:
-        raise _bad("reason", reason, "a reason for the change, 3-5000 characters")
+        raise refusal("reason", reason, "a reason for the change, 3-5000 characters")
     return reason.strip()
 
 
@@ -101,49 +110,6 @@ def _in_force(uow: UnitOfWork, actor: Actor, trial: str, pid: str, entry_id: int
     e = _entry(entries, p, entry_id)
     workflow.check_state(p.id, state_of(p, entries), "correct_entry")
     return p, entries, e
-
-
-# ---- the participant's record and state, derived from what is stored ----------------------------
-
-
-def single_group(protocol: Any) -> bool:
-    """A trial with one arm and no randomization (NCT05906329): an enrolled participant is
-    treated directly, with that arm, and follow-up counts from enrolment."""
-    return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
-
-
-def active(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The record entries in force: not retracted, of a kind the record knows."""
-    return [e for e in entries if e["status"] == "active" and e["kind"] in rec.ENTRY_KINDS]
-
-
-def participant_record(
-    p: Participant, entries: list[dict[str, Any]], *, with_protocol_radiotherapy: bool = False
-) -> dict[str, Any]:
-    """The participant's patient record: the record registered at screening, the entries in
-    force appended in the order they were recorded, and (for endpoints) the protocol's own
-    radiotherapy course."""
-    record = rec.merge(p.record, [(e["kind"], e["data"]) for e in active(entries)])
-    rt = p.radiotherapy
-    if with_protocol_radiotherapy and rt:
-        course = {k: rt[k] for k in ("start", "end", "dose_gy", "fractions", "technique", "lesions") if rt.get(k)}
-        record["radiotherapy"] = [*(record.get("radiotherapy") or []), course]
-    return record
-
-
-def state_of(p: Participant, entries: list[dict[str, Any]]) -> str:
-    """The state the milestones and the events in force give (retracting an event undoes it)."""
-    events = [e["data"] for e in active(entries) if e["kind"] == "event"]
-    return workflow.derive_state(p, events)
-
-
-def origin_of(p: Participant, *, single_group: bool) -> tuple[dt.date | None, str]:
-    """Day 0 of follow-up: randomization, or enrolment in a single-arm trial."""
-    if p.randomized_on:
-        return dt.date.fromisoformat(p.randomized_on[:10]), "randomization"
-    if single_group and p.enrolment and p.enrolment.get("at"):
-        return dt.date.fromisoformat(p.enrolment["at"][:10]), "enrolment"
-    return None, "randomization"
 
 
 def entry_view(e: dict[str, Any]) -> dict[str, Any]:
@@ -162,78 +128,6 @@ def entry_view(e: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# ---- checks against the participant's milestones -----------------------------------------------
-
-
-def _milestones(
-    ctx: ServiceContext,
-    protocol: Any,
-    p: Participant,
-    kind: str,
-    entry: dict[str, Any],
-    others: list[dict[str, Any]],
-    state: str,
-) -> list[str]:
-    """Refuse what the participant's own dates make impossible; the notes to return with an
-    accepted entry."""
-    date_field = "start" if kind == "therapy" else "date"
-    on = rec.entry_date(kind, entry)
-    today = ctx.today()
-    if on > today:
-        raise _bad(date_field, on.isoformat(), f"a date not after today ({today.isoformat()})")
-    origin, origin_kind = origin_of(p, single_group=single_group(protocol))
-    consent = dt.date.fromisoformat(p.consent["date"]) if p.consent and p.consent.get("date") else None
-    notes: list[str] = []
-    if state == "withdrawn" and not (kind == "event" and entry["kind"] == "death"):
-        raise WorkflowError(
-            f"participant {p.id}: consent to follow-up withdrawn; only vital status (a death) may still be recorded",
-            code="illegal_step",
-            field="state",
-        )
-    if kind == "event":
-        ev = entry["kind"]
-        if ev in _AFTER_ORIGIN and origin is not None and on < origin:
-            raise _bad(
-                "date",
-                on.isoformat(),
-                f"a date on or after {origin_kind} ({origin.isoformat()}): a {ev.replace('_', ' ')} "
-                f"before it is not a follow-up event (record history in the registered record)",
-            )
-        if ev == "withdrawal" and entry.get("scope") is None:
-            raise _bad(
-                "scope",
-                None,
-                "treatment (withdrawal from protocol treatment; follow-up goes on) or "
-                "follow_up (withdrawal of consent to follow-up)",
-            )
-        if ev == "death":
-            prior = [o for o in others if o["kind"] == "event" and o["data"]["kind"] == "death"]
-            if prior:
-                raise _bad(
-                    "kind",
-                    "death",
-                    f"one death: entry {prior[0]['id']} already records it on "
-                    f"{prior[0]['data']['date']} (correct that entry instead)",
-                )
-    elif kind in AFTER_CONSENT and consent is not None and on < consent:
-        raise _bad(
-            "date",
-            on.isoformat(),
-            f"a date on or after consent ({consent.isoformat()})"
-            + (
-                f"; the consent is dated after today ({today.isoformat()}): correct it first (PUT .../consent)"
-                if consent > today
-                else ""
-            ),
-        )
-    elif kind == "assessment" and origin is not None and on <= origin:
-        notes.append(
-            f"dated on or before {origin_kind} ({origin.isoformat()}): a baseline assessment, the "
-            "reference for response, not a follow-up time point"
-        )
-    return notes
-
-
 def _check(
     ctx: ServiceContext,
     protocol: Any,
@@ -248,7 +142,7 @@ def _check(
     record; the notes for the caller."""
     others = [e for e in active(entries) if e["id"] != replacing]
     state = state_of(p, others)
-    notes = _milestones(ctx, protocol, p, kind, clean, others, state)
+    notes = check_milestones(protocol, p, kind, clean, others, state, today=ctx.today())
     merged = rec.merge(p.record, [(e["kind"], e["data"]) for e in others] + [(kind, clean)])
     rec.validate_merged(merged, today=ctx.today(), focus=rec.entry_path(merged, kind))
     return notes
@@ -455,7 +349,7 @@ def release_text(
             | ({"reason"} if e.get("reason") else set())
         )
         if not isinstance(field, str) or field not in texts:
-            raise _bad("field", field, f"a free text of this entry: one of {', '.join(texts) or '(none)'}")
+            raise refusal("field", field, f"a free text of this entry: one of {', '.join(texts) or '(none)'}")
         if field not in shown.get("withheld", []):
             raise WorkflowError(
                 f"field {field!r}: entry {entry_id}'s text is not withheld from blinded roles (a "

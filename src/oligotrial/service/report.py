@@ -414,7 +414,7 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
 
 
 def _schedule(protocol: Any) -> list[Any]:
-    from oligotrial.protocols.schedule_schema import parse_schedule
+    from oligotrial.domain.protocol.schedule_schema import parse_schedule
 
     spec = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
     return list(spec.visits) if spec is not None else []

@@ -101,7 +101,7 @@ def test_ldrt_orr_is_primary_only_as_the_projects_reading():
 
 
 def test_registry_names_primary_false_needs_a_note():
-    from oligotrial.protocols.schema import Endpoints
+    from oligotrial.domain.protocol.schema import Endpoints
 
     primary = [{"id": "orr", "name": "ORR", "kind": "proportion", "source_text": "x"}]
     with pytest.raises(ValueError):

@@ -380,7 +380,7 @@ def _seed_text(seed: str) -> str:
 
 @pytest.mark.parametrize("p", list_protocols(), ids=lambda p: p.short_name)
 def test_endpoint_origin_quotes_the_registry(p):
-    from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+    from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 
     rules = parse_endpoint_rules(p.endpoint_rules, trial=p.id)
     text = _seed_text(p.registry.seed_file)
@@ -388,7 +388,7 @@ def test_endpoint_origin_quotes_the_registry(p):
 
 
 def test_ldrt_origin_quotes_the_registry_and_labels_ours():
-    from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+    from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 
     words = quoted(LDRT, "Patients who meet the conditions shall be treated after signing a written informed consent "
                          "form.")

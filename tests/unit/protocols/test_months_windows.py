@@ -13,9 +13,9 @@ import pytest
 
 from core_builders import base, lesion_record, parsed
 from oligotrial.domain.eligibility.screening import screen_patient
+from oligotrial.domain.protocol.schema import Window
 from oligotrial.domain.response.counting import evaluate_disease_state
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.protocols.schema import Window
 from registry_words import HCC, LDRT, OPPRESS, STOP2, quoted
 
 # (trial, window, the registry's words, the window as calendar months)

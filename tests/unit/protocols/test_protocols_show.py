@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from oligotrial.adapters.cli import _common
 from oligotrial.adapters.cli.main import app
 from oligotrial.adapters.cli.protocols import decided_by
+from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
+from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.protocols import list_protocols
-from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
-from oligotrial.protocols.schedule_schema import parse_schedule
 
 runner = CliRunner()
 PROTOCOLS = list_protocols()

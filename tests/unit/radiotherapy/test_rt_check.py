@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from oligotrial.adapters.io.rt_data import load_reference_schedules
+from oligotrial.domain.protocol.rt_schema import RadiotherapySpec, Range, Regimen
 from oligotrial.domain.radiotherapy.prescription import check_prescription, parse_prescription
 from oligotrial.errors import DoseError
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.rt_schema import RadiotherapySpec, Range, Regimen
 
 # Arms built here from the registry text (independent of the shipped protocol files).
 OPPRESS_SBRT = RadiotherapySpec(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from oligotrial.domain.protocol.rt_schema import FractionDates, RadiotherapySpec, Range, Regimen
 from oligotrial.domain.radiotherapy.course_dates import (
     impossible,
     min_span_days,
@@ -19,7 +20,6 @@ from oligotrial.domain.radiotherapy.course_dates import (
 from oligotrial.domain.radiotherapy.prescription import check_prescription, parse_prescription
 from oligotrial.errors import DoseError
 from oligotrial.protocols import list_protocols
-from oligotrial.protocols.rt_schema import FractionDates, RadiotherapySpec, Range, Regimen
 
 D = dt.date
 SEEDS = Path(__file__).parents[2] / "data" / "seeds"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from resp_helpers import as_date, load_vectors
 
+from oligotrial.domain.protocol.endpoint_schema import EndpointRules, parse_endpoint_rules
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.response import endpoints as ep
+from oligotrial.domain.response.derivation import derive_endpoints
 from oligotrial.errors import ProtocolError
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.protocols.endpoint_schema import EndpointRules, parse_endpoint_rules
-from oligotrial.service.assessment import derive_endpoints
+from resp_helpers import as_date, load_vectors
 
 V = load_vectors()
 
@@ -187,3 +187,13 @@ def test_resp_endpoints_need_an_origin():
     rec = {**BASE, "assessments": [{"date": "2026-01-05", "modality": "CT", "findings": _lesion_findings(30)}]}
     with pytest.raises(AssessmentError, match="--start"):
         derive_endpoints(parse_patient(rec), load_protocol("NCT06592612"))
+
+
+def test_resp_derivation_is_the_domains_and_the_service_names_it_for_the_adapters():
+    """Issue 27 item 1: the derivation lives in domain/response; the service module the adapters
+    call keeps naming the same functions (no second copy)."""
+    from oligotrial.domain.response import derivation
+    from oligotrial.service import assessment
+
+    for name in ("derive_endpoints", "response_baseline", "new_anticancer_therapy", "response_options", "best_response"):
+        assert getattr(assessment, name) is getattr(derivation, name), name

@@ -13,8 +13,8 @@ import datetime as dt
 import pytest
 
 from oligotrial.domain.record.patient import parse_patient
+from oligotrial.domain.response.derivation import derive_endpoints
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.service.assessment import derive_endpoints
 
 ORIGIN = dt.date(2026, 1, 10)
 LESIONS = [{"id": "L1", "kind": "metastasis", "organ": "lung"},

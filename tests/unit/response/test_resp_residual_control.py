@@ -12,9 +12,9 @@ import datetime as dt
 import pytest
 
 from core_builders import example
+from oligotrial.domain.protocol.endpoint_schema import EndpointRule, parse_endpoint_rules
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.endpoint_schema import EndpointRule, parse_endpoint_rules
 from oligotrial.service.assessment import derive_endpoints
 from registry_words import ORES, quoted
 

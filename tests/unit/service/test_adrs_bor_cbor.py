@@ -22,9 +22,9 @@ import datetime as dt
 
 import pytest
 
+from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
 from oligotrial.service.endpoints import participant_adrs, response_paramcd
 
 ORIGIN = dt.date(2026, 1, 10)

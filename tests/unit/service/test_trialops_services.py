@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from service_fakes import make_ctx
 
+from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.errors import AuditError, BlindingError, RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import load_protocol
-from oligotrial.protocols.schema import Stratification, StratificationFactor
 from oligotrial.service import audit, enrolment, randomization, unblinding, users
 from oligotrial.service.ports import Actor
 

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 from oligotrial.domain.record.ctcae import check_adverse_event
 from oligotrial.domain.trial import audit as chain
 from oligotrial.domain.trial import randomization as algo
-from oligotrial.domain.trial import workflow
+from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded, radiotherapy_view
 from oligotrial.errors import RandomizationError, RecordError, WorkflowError
 from oligotrial.protocols import list_protocols
-from oligotrial.protocols.schedule_schema import Schedule, parse_schedule
 
 
 @pytest.mark.parametrize("ratio", [{"a": 1, "b": 1}, {"a": 2, "b": 1}, {"a": 1, "b": 1, "c": 3}])
@@ -209,7 +209,7 @@ def test_every_shipped_protocol_has_a_valid_schedule_and_visits_are_planned_from
         s = parse_schedule(p.schedule)
         assert isinstance(s, Schedule) and s.visits
     s = parse_schedule(list_protocols()[0].schedule)
-    plan = workflow.plan_visits(list(s.visits), {"randomization": dt.date(2026, 1, 1), "radiotherapy_start": None})
+    plan = schedule.plan_visits(list(s.visits), {"randomization": dt.date(2026, 1, 1), "radiotherapy_start": None})
     assert plan and all(v.anchor == "randomization" for v in plan)
     m3 = next(v for v in plan if v.code == "followup_m3")
     assert m3.target == dt.date(2026, 4, 2) and m3.earliest < m3.target < m3.latest

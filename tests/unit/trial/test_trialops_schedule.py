@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
+from oligotrial.domain.protocol.schedule_schema import Schedule, parse_schedule
 from oligotrial.domain.trial.schedule import derive, status_on
 from oligotrial.protocols import list_protocols, load_protocol
-from oligotrial.protocols.schedule_schema import Schedule, parse_schedule
 
 D = dt.date
 
@@ -86,8 +86,7 @@ def test_stop2_schedule_is_the_same_for_both_arms():
 def test_planning_after_visits_were_recorded_keeps_them_and_adds_or_redates_only_the_rest():
     """Issue 25 item 3: radiotherapy entered after visits were recorded must not insert a visit
     twice (the 409) nor lose a record. Independent reference: the dates are written out here."""
-    from oligotrial.domain.trial.schedule import merge_planned
-    from oligotrial.domain.trial.workflow import plan_visits
+    from oligotrial.domain.trial.schedule import merge_planned, plan_visits
 
     anchors = {"randomization": D(2026, 3, 5), "radiotherapy_start": D(2026, 3, 9), "progression": None}
     planned = plan_visits(list(_spec().visits), anchors)

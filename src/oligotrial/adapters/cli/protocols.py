@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
@@ -17,8 +16,8 @@ from oligotrial.adapters.cli._common import console, fail, print_json
 from oligotrial.errors import ProtocolError
 
 if TYPE_CHECKING:  # the protocol library loads when a command needs it, not at every start
-    from oligotrial.protocols.endpoint_schema import EndpointRule
-    from oligotrial.protocols.rt_schema import Regimen
+    from oligotrial.domain.protocol.endpoint_schema import EndpointRule
+    from oligotrial.domain.protocol.rt_schema import Regimen
 
 NAME = "protocols"
 HELP = (
@@ -357,7 +356,7 @@ def _rule_censors(r: EndpointRule) -> str:
 
 def _endpoint_rules(p) -> list[RenderableType]:
     try:
-        from oligotrial.protocols.endpoint_schema import parse_endpoint_rules
+        from oligotrial.domain.protocol.endpoint_schema import parse_endpoint_rules
 
         rules = parse_endpoint_rules(p.endpoint_rules, trial=p.id)
     except ProtocolError as exc:
@@ -408,12 +407,7 @@ def _windows_table(p) -> Table | None:
 
 
 def _schedule(p) -> list[RenderableType]:
-    try:
-        from oligotrial.protocols.schedule_schema import parse_schedule
-
-        sched = parse_schedule(p.schedule, blinded_roles=p.masking.blinded_roles)
-    except (ValidationError, ValueError) as exc:
-        return [_labelled("Visit schedule", f"the schedule block is invalid ({exc})")]
+    sched = p.schedule  # parsed and checked against the masking when the file was loaded
     if sched is None:
         return [_line(("Visit schedule: ", "bold"), "none in the protocol file")]
     out: list[RenderableType] = [

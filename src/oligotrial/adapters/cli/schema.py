@@ -22,6 +22,6 @@ def patient_cmd() -> None:
 @app.command("protocol")
 def protocol_cmd() -> None:
     """The JSON Schema of a protocol file."""
-    from oligotrial.protocols.schema import Protocol
+    from oligotrial.domain.protocol.schema import Protocol
 
     print_json(Protocol.model_json_schema())

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from oligotrial.domain.protocol.rt_schema import SystemicLineStart
 from oligotrial.domain.radiotherapy.reirradiation import PriorCourse, composite_documentation_gaps
 
-if TYPE_CHECKING:  # the domain never imports protocols at run time (layering: protocols -> domain)
+if TYPE_CHECKING:  # prescription imports this module at run time
     from oligotrial.domain.radiotherapy.prescription import Prescription
-    from oligotrial.protocols.rt_schema import SystemicLineStart
 
 
 Verdict = Literal["pass", "fail", "not_evaluable"]

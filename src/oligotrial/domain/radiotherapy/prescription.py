@@ -2,7 +2,7 @@
 
 Input is a prescription (lesions with ``dose_gy``, ``fractions``, ``technique``, ``site`` and
 optional ``fractions_per_week`` or ``role``; observation lesions; prior courses) and the arm's
-:class:`~oligotrial.protocols.rt_schema.RadiotherapySpec`. Output is a verdict per lesion with
+:class:`~oligotrial.domain.protocol.rt_schema.RadiotherapySpec`. Output is a verdict per lesion with
 its reasons (dose, fractions, dose per fraction, fractions per week, technique, and the first
 and last fraction dates against the regimen's ``fraction_dates``: :mod:`.course_dates`), and arm-level
 findings (lesion count over the arm's limit, NCT05906329's one conventional course plus low
@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from oligotrial.domain.protocol.rt_schema import RadiotherapySpec, Range, Regimen
 from oligotrial.domain.radiotherapy.course_dates import impossible, regimen_date_reasons
 from oligotrial.domain.radiotherapy.course_findings import (
     Reason,
@@ -29,14 +30,6 @@ from oligotrial.domain.radiotherapy.course_findings import (
 )
 from oligotrial.domain.radiotherapy.dose import Fractionation, bed_gy, eqd2_gy
 from oligotrial.errors import DoseError
-
-if TYPE_CHECKING:  # the domain never imports protocols at run time (layering: protocols -> domain)
-    from oligotrial.protocols.rt_schema import (
-        RadiotherapySpec,
-        Range,
-        Regimen,
-    )
-
 
 #: technique synonyms -> canonical family
 TECHNIQUE_FAMILIES: dict[str, str] = {

@@ -112,6 +112,7 @@ def time_to_event(
 
     def censor(reason: str, before: Date | None = None) -> TimeToEvent:
         if censor_at_last_contact and before is None:
+            lc: Date | None
             if isinstance(last_contact, Candidate):
                 lc, what = last_contact.date, last_contact.reason
             else:

@@ -1,12 +1,16 @@
 """Trial operations: what happens to a participant between consent and the data cut.
 
 Owns: the enrolment workflow's states and transitions and the radiotherapy decision
-(:mod:`.workflow`); the visit schedule derived from its anchors (:mod:`.schedule`); randomization algorithms with an injected generator, permuted blocks and
-minimisation (:mod:`.randomization`); blinding roles and what each may see (:mod:`.blinding`); the
-audit hash chain (:mod:`.audit`).
+(:mod:`.workflow`); the visit schedule derived from its anchors (:mod:`.schedule`); the
+participant's follow-up derived from what is stored: the record in force, the state, day 0 and
+the checks of an entry against the milestones (:mod:`.followup`); the participant's endpoints,
+the trial's facts joined to the response derivation (:mod:`.outcomes`); randomization algorithms
+with an injected generator, permuted blocks and minimisation (:mod:`.randomization`); blinding
+roles and what each may see (:mod:`.blinding`); the audit hash chain (:mod:`.audit`).
 
-Depends on: ``record``, ``kernel``. Nothing else in the domain uses it: the service layer joins
-trial operations to the clinical contexts.
+Depends on: ``protocol``, ``response`` (endpoint derivation, for :mod:`.outcomes`), ``record``,
+``kernel``. Nothing else in the domain uses it: the service layer joins the rest of the trial's
+operations to the clinical contexts.
 """
 
 from oligotrial.domain.kernel import lazy_exports
@@ -15,6 +19,8 @@ from oligotrial.domain.kernel import lazy_exports
 _EXPORTS = {
     "audit": "audit",
     "blinding": "blinding",
+    "followup": "followup",
+    "outcomes": "outcomes",
     "queries": "queries",
     "randomization": "randomization",
     "schedule": "schedule",

@@ -12,21 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 #: The roles a user may hold in a trial: the one list (the protocol schema's ``masking.blinded_roles``,
 #: user accounts, the web and command-line interfaces all take it from here).
-Role = Literal[
-    "coordinator",
-    "enrolling_oncologist",
-    "treating_oncologist",
-    "statistician",
-    "data_manager",
-    "dsmb",
-    "admin",
-    "outcome_assessor",
-]
-ROLES: tuple[str, ...] = get_args(Role)
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})

@@ -205,7 +205,7 @@ def check_no_arm(text: str, terms: ArmTerms | None, trial: str) -> None:
 
 
 def arm_terms(protocol: object) -> ArmTerms | None:
-    """The :class:`ArmTerms` of a protocol (``oligotrial.protocols`` schema: ``arms``, each with
+    """The :class:`ArmTerms` of a protocol (``oligotrial.domain.protocol`` schema: ``arms``, each with
     ``id``, ``label`` and an optional ``radiotherapy`` with ``name`` and ``regimens``), or None
     when the protocol blinds no role (``masking.blinded_roles`` empty): then anyone may read the
     arm and a query may name it."""

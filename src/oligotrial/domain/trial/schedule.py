@@ -11,9 +11,13 @@ Status: ``upcoming`` (before its window), ``due`` (in its window), ``overdue`` (
 closed and nothing is recorded), ``done``, ``done_out_of_window`` (a reason recorded), ``missed``
 (declared, with a reason).
 
+One function dates a visit from its anchor (:func:`plan_visits`): the visits planned and stored
+at randomization or at the first fraction, and the schedule derived for display (:func:`derive`).
+
 Blinding: a visit anchored to the last fraction would fall on a different day in each arm when
 the arms' fractionations differ (STOP-2: 8 Gy in 1 fraction vs SABR in up to 8), so a protocol
-that blinds any role may not use that anchor (:func:`oligotrial.protocols.schedule_schema.parse_schedule`).
+that blinds any role may not use that anchor (refused when the protocol is loaded:
+:func:`oligotrial.domain.protocol.schedule_schema.last_fraction_visits`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from oligotrial.domain.protocol.schedule_schema import VisitSpec
 
 Date = dt.date
 ANCHORS = ("randomization", "enrolment", "radiotherapy_start", "radiotherapy_end", "progression")
@@ -55,6 +61,10 @@ class ScheduledVisit:
         }
 
 
+#: the statuses of a stored visit that record what happened (never re-dated or replaced)
+RECORDED = ("done", "done_out_of_window", "missed")
+
+
 def status_on(earliest: Date, latest: Date, today: Date) -> str:
     """The status of a visit nothing is recorded for, as of ``today``."""
     if today < earliest:
@@ -64,19 +74,57 @@ def status_on(earliest: Date, latest: Date, today: Date) -> str:
     return "overdue"
 
 
+@dataclass(frozen=True)
+class PlannedVisit:
+    code: str
+    label: str
+    anchor: str
+    target: Date
+    earliest: Date
+    latest: Date
+    forms: tuple[str, ...]
+
+
+def plan_visits(visits: Iterable[VisitSpec], anchors: Mapping[str, Date | None]) -> list[PlannedVisit]:
+    """The visits of a schedule dated from their anchors: target = anchor + ``day``, the window
+    ``window_before_days`` before it to ``window_after_days`` after it; a visit whose anchor is
+    not yet known is left out. The one place a visit is dated."""
+    out: list[PlannedVisit] = []
+    for v in visits:
+        base = anchors.get(v.anchor)
+        if base is None:
+            continue
+        target = base + dt.timedelta(days=v.day)
+        out.append(
+            PlannedVisit(
+                v.code,
+                v.label,
+                v.anchor,
+                target,
+                target - dt.timedelta(days=v.window_before_days),
+                target + dt.timedelta(days=v.window_after_days),
+                tuple(v.forms),
+            )
+        )
+    return out
+
+
 def derive(
-    specs: Iterable[Any], anchors: Mapping[str, Date | None], recorded: Mapping[str, Mapping[str, Any]], today: Date
+    specs: Iterable[VisitSpec],
+    anchors: Mapping[str, Date | None],
+    recorded: Mapping[str, Mapping[str, Any]],
+    today: Date,
 ) -> tuple[list[ScheduledVisit], list[dict[str, str]]]:
     """The scheduled visits (by target date) and the visits still waiting for their anchor.
 
-    ``specs``: the protocol's visits (code, label, anchor, day, window_before_days,
-    window_after_days, forms); ``recorded``: the stored visit rows by code (``actual``,
-    ``status``, ``note`` and the window they were recorded against)."""
+    ``specs``: the protocol's visits; ``recorded``: the stored visit rows by code (``actual``,
+    ``status``, ``note`` and the window they were recorded against). A visit nothing is recorded
+    for is dated by :func:`plan_visits`, its status as of ``today``."""
     out: list[ScheduledVisit] = []
     waiting: list[dict[str, str]] = []
     for v in specs:
         row = recorded.get(v.code)
-        if row is not None and row.get("status") in ("done", "done_out_of_window", "missed"):
+        if row is not None and row.get("status") in RECORDED:
             actual = Date.fromisoformat(row["actual"]) if row.get("actual") else None
             out.append(
                 ScheduledVisit(
@@ -93,31 +141,14 @@ def derive(
                 )
             )
             continue
-        base = anchors.get(v.anchor)
-        if base is None:
+        dated = plan_visits([v], anchors)
+        if not dated:
             waiting.append({"code": v.code, "label": v.label, "anchor": v.anchor})
             continue
-        target = base + dt.timedelta(days=v.day)
-        earliest = target - dt.timedelta(days=v.window_before_days)
-        latest = target + dt.timedelta(days=v.window_after_days)
-        out.append(
-            ScheduledVisit(
-                v.code,
-                v.label,
-                v.anchor,
-                target,
-                earliest,
-                latest,
-                tuple(v.forms),
-                None,
-                status_on(earliest, latest, today),
-            )
-        )
+        d = dated[0]
+        status = status_on(d.earliest, d.latest, today)
+        out.append(ScheduledVisit(d.code, d.label, d.anchor, d.target, d.earliest, d.latest, d.forms, None, status))
     return sorted(out, key=lambda s: (s.target, s.code)), waiting
-
-
-#: the statuses of a stored visit that record what happened (never re-dated or replaced)
-RECORDED = ("done", "done_out_of_window", "missed")
 
 
 def merge_planned(

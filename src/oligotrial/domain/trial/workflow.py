@@ -1,4 +1,4 @@
-"""The enrolment workflow as a state machine, and visit planning from a schedule. Pure.
+"""The enrolment workflow as a state machine. Pure. (Visits are dated by :mod:`.schedule`.)
 
 register -> screen -> consent -> enrol -> randomize -> radiotherapy -> follow-up. Each step names
 the states it may start from; any other start is a :class:`~oligotrial.errors.WorkflowError`
@@ -211,40 +211,6 @@ def radiotherapy_decision(status: str, override: Mapping[str, Any] | None) -> di
     if not reason or len(str(reason).strip()) < 10:
         return None
     return {"deviation": True, "override": {"reason": str(reason).strip()}}
-
-
-@dataclass(frozen=True)
-class PlannedVisit:
-    code: str
-    label: str
-    anchor: str
-    target: dt.date
-    earliest: dt.date
-    latest: dt.date
-    forms: tuple[str, ...]
-
-
-def plan_visits(visits: list[Any], anchors: Mapping[str, dt.date | None]) -> list[PlannedVisit]:
-    """Dated visits for a schedule (objects with code/label/anchor/day/window_before_days/
-    window_after_days/forms); visits whose anchor is not yet known are left out."""
-    out: list[PlannedVisit] = []
-    for v in visits:
-        base = anchors.get(v.anchor)
-        if base is None:
-            continue
-        target = base + dt.timedelta(days=v.day)
-        out.append(
-            PlannedVisit(
-                v.code,
-                v.label,
-                v.anchor,
-                target,
-                target - dt.timedelta(days=v.window_before_days),
-                target + dt.timedelta(days=v.window_after_days),
-                tuple(v.forms),
-            )
-        )
-    return out
 
 
 def in_window(visit_earliest: dt.date, visit_latest: dt.date, on: dt.date) -> bool:

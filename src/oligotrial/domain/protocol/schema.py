@@ -11,12 +11,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from oligotrial.domain.trial.blinding import Role  # the one role list (issue 27)
-from oligotrial.protocols.rt_schema import RadiotherapySpec
+from oligotrial.domain.protocol.endpoint_schema import EndpointRules
+from oligotrial.domain.protocol.rt_schema import RadiotherapySpec
+from oligotrial.domain.protocol.schedule_schema import Schedule, last_fraction_visits
+
+#: The one role list (issue 27): who may act in a trial. The protocol's masking names them; the
+#: trial context (``domain.trial.blinding``) decides what each sees.
+Role = Literal[
+    "coordinator",
+    "enrolling_oncologist",
+    "treating_oncologist",
+    "statistician",
+    "data_manager",
+    "dsmb",
+    "admin",
+    "outcome_assessor",
+]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 class _Model(BaseModel):
@@ -215,9 +230,20 @@ class Protocol(_Model):
     disease_state: DiseaseStateSpec
     attestation_keys: list[AttestationKey] = []
     criteria: list[Criterion] = Field(min_length=1)
-    # owned by later work: endpoint derivation rules, visit schedule; validated by their modules
-    endpoint_rules: dict[str, Any] | None = None
-    schedule: dict[str, Any] | None = None
+    #: how each endpoint is derived per patient (parsed at load; dumped as the file wrote it)
+    endpoint_rules: EndpointRules | None = None
+    #: the visit schedule (parsed at load; dumped as the file wrote it)
+    schedule: Schedule | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_keeps_the_blind(cls, schedule: Schedule | None, info: ValidationInfo) -> Schedule | None:
+        masking = info.data.get("masking")
+        if schedule is not None and masking is not None and masking.blinded_roles:
+            bad = last_fraction_visits(schedule, masking.blinded_roles)
+            if bad:
+                raise ValueError(bad)
+        return schedule
 
     @model_validator(mode="before")
     @classmethod

@@ -3,7 +3,10 @@
 A protocol's ``endpoints`` say *what* the trial measures (registry text); ``endpoint_rules`` say
 *how* oligotrial derives each one from a patient record, as data: the derivation kind, which
 events count, what censors, the response criteria, and the registry text each rule comes from.
-:func:`parse_endpoint_rules` validates the raw ``Protocol.endpoint_rules`` mapping once.
+The block is parsed once, when the protocol file is loaded (``Protocol.endpoint_rules``; a bad
+block is a ProtocolError naming the file and the path inside it), and dumped as the file wrote it
+(:class:`~.written.WrittenBlock`); :func:`parse_endpoint_rules` gives a protocol's rules, or
+validates a raw mapping.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from oligotrial.domain.protocol.written import WrittenBlock
 from oligotrial.errors import ProtocolError
 
 Kind = Literal[
@@ -101,7 +105,7 @@ class ResponseConfirmation(_Model):
         return self
 
 
-class EndpointRules(_Model):
+class EndpointRules(WrittenBlock):
     origin: Literal["randomization", "treatment_start", "enrolment"]
     origin_source_text: str
     #: what is ours about the origin (a reading the registry does not state), labelled as such;
@@ -119,14 +123,17 @@ class EndpointRules(_Model):
         return self
 
 
-def parse_endpoint_rules(raw: dict[str, Any] | None, *, trial: str = "protocol") -> EndpointRules:
-    """Validate a protocol's raw ``endpoint_rules`` mapping (ProtocolError when absent or bad)."""
+def parse_endpoint_rules(raw: EndpointRules | dict[str, Any] | None, *, trial: str = "protocol") -> EndpointRules:
+    """A protocol's endpoint rules: its own (``Protocol.endpoint_rules``, parsed at load) as they
+    are, a raw mapping validated (ProtocolError when absent or bad)."""
     if raw is None:
         raise ProtocolError(
             f"{trial}: no endpoint_rules block: expected endpoint derivation rules in the protocol file",
             code="endpoint_rules_missing",
             field="endpoint_rules",
         )
+    if isinstance(raw, EndpointRules):
+        return raw
     try:
         return EndpointRules.model_validate(raw)
     except ValidationError as exc:

@@ -6,14 +6,19 @@ side, and carries the registry text it comes from. Where the registry
 gives no schedule the block says so (``registry_gives_schedule: false``) and every visit is
 marked ``site_default: true``: a clearly labelled site default, not a protocol requirement.
 A protocol that blinds any role never anchors a visit to the last fraction, whose date differs by
-arm when the arms' fractionations differ (:func:`parse_schedule` refuses it).
+arm when the arms' fractionations differ (the protocol refuses it at load:
+:func:`last_fraction_visits`). The block is parsed once, when the protocol file is loaded
+(``Protocol.schedule``), and dumped as the file wrote it (:class:`~.written.WrittenBlock`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from oligotrial.domain.protocol.written import WrittenBlock
 
 Anchor = Literal["randomization", "enrolment", "radiotherapy_start", "radiotherapy_end", "progression"]
 Form = Literal["assessment", "adverse_events", "qol", "labs", "imaging"]
@@ -35,7 +40,7 @@ class VisitSpec(_Model):
     source_text: str = Field(min_length=3)
 
 
-class Schedule(_Model):
+class Schedule(WrittenBlock):
     registry_gives_schedule: bool
     source_text: str = Field(min_length=3)
     note: str | None = None
@@ -52,19 +57,30 @@ class Schedule(_Model):
         return self
 
 
-def parse_schedule(raw: dict | None, *, blinded_roles: list[str] | tuple[str, ...] = ()) -> Schedule | None:
-    """The schedule of a protocol's raw ``schedule`` block (``None`` when absent). With blinded
-    roles, a visit anchored to the last radiotherapy fraction is refused: its date would differ by
-    arm and so reveal it."""
+def last_fraction_visits(schedule: Schedule, blinded_roles: Iterable[str]) -> str | None:
+    """Why ``schedule`` would reveal the arm in a trial that blinds ``blinded_roles`` (None: it
+    does not): a visit anchored to the last radiotherapy fraction, whose date differs by arm."""
+    roles = sorted(blinded_roles)
+    bad = [v.code for v in schedule.visits if v.anchor == "radiotherapy_end"]
+    if not roles or not bad:
+        return None
+    return (
+        f"visits {bad}: anchored to the last radiotherapy fraction in a trial that blinds "
+        f"{roles}; expected randomization or radiotherapy_start (the last fraction's date differs by arm)"
+    )
+
+
+def parse_schedule(
+    raw: Schedule | dict[str, Any] | None, *, blinded_roles: list[str] | tuple[str, ...] = ()
+) -> Schedule | None:
+    """The schedule of a ``schedule`` block (``None`` when absent): a protocol's own
+    (``Protocol.schedule``, parsed at load) as it is, a raw mapping validated. With blinded roles,
+    a visit anchored to the last radiotherapy fraction is refused (ValueError): its date would
+    differ by arm and so reveal it."""
     if raw is None:
         return None
-    schedule = Schedule.model_validate(raw)
-    if blinded_roles:
-        bad = [v.code for v in schedule.visits if v.anchor == "radiotherapy_end"]
-        if bad:
-            raise ValueError(
-                f"visits {bad}: anchored to the last radiotherapy fraction in a trial that blinds "
-                f"{sorted(blinded_roles)}; expected randomization or radiotherapy_start (the last "
-                "fraction's date differs by arm)"
-            )
+    schedule = raw if isinstance(raw, Schedule) else Schedule.model_validate(raw)
+    bad = last_fraction_visits(schedule, blinded_roles)
+    if bad:
+        raise ValueError(bad)
     return schedule

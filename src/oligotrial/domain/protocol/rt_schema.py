@@ -33,9 +33,7 @@ class Range(_Model):
     def contains(self, value: float, *, tol: float = 1e-9) -> bool:
         if self.min is not None and value < self.min - tol:
             return False
-        if self.max is not None and value > self.max + tol:
-            return False
-        return True
+        return not (self.max is not None and value > self.max + tol)  # NaN: not refused here, as before
 
     def describe(self, unit: str = "") -> str:
         u = f" {unit}" if unit else ""
