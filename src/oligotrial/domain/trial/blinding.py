@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: The roles a user may hold in a trial: the one list (the protocol schema's ``masking.blinded_roles``,
-#: user accounts, the web and command-line interfaces all take it from here).
+# The roles a user may hold in a trial: the one list, defined with the protocol schema (its
+# ``masking.blinded_roles`` names them) and re-exported here for user accounts and the interfaces.
+from oligotrial.domain.protocol.schema import ROLES, Role  # noqa: F401 -- re-exported (the trial context's surface)
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})
