@@ -26,11 +26,19 @@ def test_other_roles_follow_the_protocol(role):
 
 
 def test_the_role_list_is_one_list():
-    from oligotrial.protocols import schema
+    """Defined once, in the bottom context with the protocol schema that names roles; the trial
+    context re-exports the same objects."""
+    from oligotrial.domain.protocol import schema
+    from oligotrial.domain.trial import blinding
 
     assert ROLES == get_args(Role)
+    assert blinding.ROLES is schema.ROLES and blinding.Role is schema.Role
     assert schema.Masking.model_fields["blinded_roles"].annotation == list[Role]
-    assert not hasattr(schema, "ROLES")
+    assert not any(
+        isinstance(v, tuple) and v == ROLES and v is not schema.ROLES
+        for mod in (blinding, schema)
+        for v in vars(mod).values()
+    )
 
 
 def test_no_module_decides_admin_blindness_itself():
