@@ -39,7 +39,7 @@ def _post(c: TestClient, path: str, data: dict, *, csrf: bool = True):
 
 def _audit(api) -> list[dict]:
     with api.container.ctx.uow() as uow:
-        return uow.repo.audit_entries()
+        return uow.audit.audit_entries()
 
 
 def _accounts(api) -> list[dict]:

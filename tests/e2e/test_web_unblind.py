@@ -55,7 +55,7 @@ def _url(pid: str) -> str:
 
 def _audit(api) -> list[dict]:
     with api.container.ctx.uow() as uow:
-        return uow.repo.audit_entries(TRIAL)
+        return uow.audit.audit_entries(TRIAL)
 
 
 def _post(c: TestClient, pid: str, **data):

@@ -52,7 +52,7 @@ def _randomized(ctx, n: int = 1) -> str:
 
 def _stored(ctx, pid):
     with ctx.uow() as uow:
-        return len(uow.repo.entries(pid)), len(uow.repo.audit_entries(TRIAL))
+        return len(uow.participants.entries(pid)), len(uow.audit.audit_entries(TRIAL))
 
 
 SCAN = {"date": "2026-06-01", "modality": "CT"}

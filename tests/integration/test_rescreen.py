@@ -59,7 +59,7 @@ def _screened(ctx, n: int = 1) -> str:
 
 def _stored(ctx, pid):
     with ctx.uow() as uow:
-        return uow.repo.get_participant(TRIAL, pid), uow.repo.audit_entries(TRIAL)
+        return uow.participants.get_participant(TRIAL, pid), uow.audit.audit_entries(TRIAL)
 
 
 def test_screening_and_enrolment_store_the_version_current_on_the_study_date(study):

@@ -50,7 +50,7 @@ def _screened(ctx, rid: str) -> str:
 
 def _trail(ctx) -> list[dict]:
     with ctx.uow() as uow:
-        return uow.repo.audit_entries(TRIAL)
+        return uow.audit.audit_entries(TRIAL)
 
 
 def _flow(ctx):

@@ -23,7 +23,7 @@ def _two_arms(allocated):
 
 def _arms(c, *pids):
     with c.ctx.uow() as uow:
-        return [allocation_arm(c.ctx, uow.repo.get_allocation(p)) for p in pids]
+        return [allocation_arm(c.ctx, uow.allocation.get_allocation(p)) for p in pids]
 
 
 def _swap_allocations(c, a: str, b: str, spare: str) -> None:

@@ -128,7 +128,7 @@ def test_no_withheld_course_can_be_confirmed_from_anything_a_blinded_role_receiv
             assert r.status_code == 200, r.text
             pids.append(pid)
         with api.container.ctx.uow() as uow:
-            entries = uow.repo.audit_entries(STOP2.id)
+            entries = uow.audit.audit_entries(STOP2.id)
         withheld = [e for e in entries if e["action"] in ARM_REVEALING]
         assert len(withheld) == 6
 

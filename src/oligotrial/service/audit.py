@@ -80,7 +80,7 @@ def record(
         new=new,
         reason=reason,
     )
-    uow.repo.append_audit(entry, mac(ctx, entry), bind=bind)
+    uow.audit.append_audit(entry, mac(ctx, entry), bind=bind)
     return entry
 
 
@@ -136,9 +136,9 @@ def verify(ctx: ServiceContext, actor: Actor | None = None, *, later_ok: bool = 
     checkpoints = a.checkpoints()  # signatures checked first: a forged checkpoint raises
     epoch = a.format_epoch()
     with ctx.uow() as uow:
-        entries = uow.repo.audit_entries()
-        head = uow.repo.audit_head()
-        allocations = [dict(x.__dict__) for x in uow.repo.all_allocations()]
+        entries = uow.audit.audit_entries()
+        head = uow.audit.audit_head()
+        allocations = [dict(x.__dict__) for x in uow.allocation.all_allocations()]
     rep = verify_chain(entries, head, a.mac_key(), format_from=epoch)
     if epoch is None and entries:
         rep.notes.append("no chain format epoch recorded with the keys yet (the next checkpoint records it)")
@@ -161,10 +161,10 @@ def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any
     epoch = a.format_epoch()
     start = (int(cps[-1]["seq"]), str(cps[-1]["hash"])) if cps else (0, GENESIS)
     with ctx.uow() as uow:
-        entries = uow.repo.audit_entries(after_seq=start[0])
+        entries = uow.audit.audit_entries(after_seq=start[0])
         nonces = [str(e["nonce"]) for e in entries if e.get("nonce")]
-        earlier = {n: q for n, q in uow.repo.audit_nonce_seqs(nonces) if q <= start[0]} if nonces else {}
-        whole = uow.repo.audit_entries() if epoch is None and start[0] > 0 else None
+        earlier = {n: q for n, q in uow.audit.audit_nonce_seqs(nonces) if q <= start[0]} if nonces else {}
+        whole = uow.audit.audit_entries() if epoch is None and start[0] > 0 else None
     if whole is not None:  # first use of a key directory made before the epoch existed: the whole chain
         rep = verify_chain(whole, None, a.mac_key())
         check_checkpoints(rep, whole, cps)
@@ -208,7 +208,7 @@ def record_restore(ctx: ServiceContext, note: str) -> tuple[ChainReport, dict[st
     if not rep.ok:
         return rep, None
     with ctx.uow() as uow:
-        head = uow.repo.audit_head() or (0, GENESIS)
+        head = uow.audit.audit_head() or (0, GENESIS)
     cp = a.add_checkpoint(int(head[0]), str(head[1]), ctx.now_iso(), kind="restore", note=note)
     return verify(ctx), cp
 
@@ -265,7 +265,7 @@ def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
     protocol = ctx.load_protocol(trial)
     with ctx.uow() as uow:
         if actor.site_in(protocol.id) is None:
-            return uow.repo.count_audit(protocol.id)
+            return uow.audit.count_audit(protocol.id)
         return len(_scoped_entries(uow, actor, protocol.id, 0, None))
 
 
@@ -297,15 +297,15 @@ def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int |
     site-limited coordinator read other sites' records, randomizations and radiotherapy in the
     trail). The database pages; a filtered page is filled from the following ones."""
     if actor.site_in(trial) is None:
-        return uow.repo.audit_entries(trial, after, limit)
-    visible = {p.id for p in uow.repo.list_participants(trial) if site_visible(actor, trial, p.site)}
+        return uow.audit.audit_entries(trial, after, limit)
+    visible = {p.id for p in uow.participants.list_participants(trial) if site_visible(actor, trial, p.site)}
 
     if limit is None:
-        return [e for e in uow.repo.audit_entries(trial, after, None) if in_site_scope(e, visible)]
+        return [e for e in uow.audit.audit_entries(trial, after, None) if in_site_scope(e, visible)]
     out: list[dict[str, Any]] = []
     batch = max(limit, 200)
     while len(out) < limit:
-        chunk = uow.repo.audit_entries(trial, after, batch)
+        chunk = uow.audit.audit_entries(trial, after, batch)
         out += [e for e in chunk if in_site_scope(e, visible)]
         if len(chunk) < batch:
             break

@@ -60,7 +60,7 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
 
     if followup.single_group(protocol):
         return protocol.arms[0].id
-    a = uow.repo.get_allocation(pid)
+    a = uow.allocation.get_allocation(pid)
     return None if a is None else allocation_arm(ctx, a)
 
 
@@ -90,9 +90,9 @@ def _derive(
     if origin is None:
         return None
     arm = arm or _arm(ctx, uow, protocol, p.id)
-    entries = uow.repo.entries(p.id)
+    entries = uow.participants.entries(p.id)
     if not reveal_arm and protocol.masking.blinded_roles:  # a blinded reader: what unblinded roles wrote is withheld
-        entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
+        entries = freetext.withhold_entries(protocol, entries, uow.audit.audit_of(protocol.id, p.id), p.id)
     record = followup.participant_record(p, entries, with_protocol_radiotherapy=True)
     patient = parse_patient(record, today=ctx.today())
     doc = derive_endpoints(
@@ -102,7 +102,7 @@ def _derive(
         arm=arm,
         origin_kind=origin_kind,
         reveal_arm=reveal_arm,
-        contacts=trial_contacts(p, uow.repo.visits(p.id)),
+        contacts=trial_contacts(p, uow.participants.visits(p.id)),
     )
     doc["participant"] = p.id
     return doc, patient
@@ -132,7 +132,7 @@ def _participants(
     """The participants an export covers: those ``actor`` may see (all for the operator), of one
     ``site`` when given."""
     with ctx.uow() as uow:
-        for p in uow.repo.iter_participants(protocol.id):
+        for p in uow.participants.iter_participants(protocol.id):
             if (site is None or p.site == site) and (actor is None or site_visible(actor, protocol.id, p.site)):
                 yield uow, p
 

@@ -89,11 +89,11 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     now = ctx.now_iso()
     p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now, site=site)
     with ctx.uow() as uow:
-        if uow.repo.find_participant(protocol.id, patient.id) is not None:
+        if uow.participants.find_participant(protocol.id, patient.id) is not None:
             raise WorkflowError(
                 f"id {patient.id!r}: already registered in trial {protocol.id}", code="duplicate", field="id"
             )
-        uow.repo.add_participant(p)
+        uow.participants.add_participant(p)
         audit.record(
             uow,
             ctx,
@@ -206,7 +206,7 @@ def screen_in(
         "result": outcome.to_dict(),
     }
     workflow.advance(p, "screen")
-    uow.repo.save_participant(p)
+    uow.participants.save_participant(p)
     audit.record(
         uow,
         ctx,
@@ -295,7 +295,7 @@ def rescreen(
             },
             "previous_screenings": previous,
         }
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -380,7 +380,7 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
         p = _load(uow, protocol.id, pid, actor)
         workflow.advance(p, "consent")
         p.consent = c
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -419,7 +419,7 @@ def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
             )
         after = [
             x
-            for x in needs_consent(p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            for x in needs_consent(p, uow.participants.visits(p.id), uow.participants.entries(p.id))
             if x[0] < dt.date.fromisoformat(day)
         ]
         if after:
@@ -437,7 +437,7 @@ def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
             "form_version": form_version,
             "corrected": {"by": actor.username, "at": ctx.now_iso(), "reason": reason},
         }
-        uow.repo.save_participant(p, ("consent",))
+        uow.participants.save_participant(p, ("consent",))
         audit.record(
             uow,
             ctx,
@@ -491,7 +491,7 @@ def close_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
         }
         workflow.advance(p, "close_screening")
         p.closure = closure
-        uow.repo.save_participant(p, ("state", "closure"))
+        uow.participants.save_participant(p, ("state", "closure"))
         audit.record(
             uow,
             ctx,
@@ -522,7 +522,7 @@ def reopen_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, da
         old = p.closure
         p.state = workflow.milestone_state(p)
         p.closure = None
-        uow.repo.save_participant(p, ("state", "closure"))
+        uow.participants.save_participant(p, ("state", "closure"))
         audit.record(
             uow,
             ctx,
@@ -555,7 +555,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
             decision["override"]["by"] = actor.username
         p.enrolment = {**decision, "protocol_version": (p.screening or {}).get("protocol_version"), "at": ctx.now_iso()}
         workflow.advance(p, "enrol")
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -686,12 +686,12 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         now = ctx.now_iso()
         workflow.advance(p, "radiotherapy", single_group=single)
         p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
         if plan is not None:  # merged with the visits stored before the course was entered
             planned = workflow.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
-            add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
-            uow.repo.add_visits(
+            add, redate, kept = schedule.merge_planned(planned, uow.participants.visits(p.id))
+            uow.participants.add_visits(
                 p.id,
                 [
                     {
@@ -710,7 +710,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
                 ],
             )
             for row in redate:
-                uow.repo.save_visit(row)
+                uow.participants.save_visit(row)
             visits = {
                 "added": [v.code for v in add],
                 "redated": [r["code"] for r in redate],
@@ -718,7 +718,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
             }
         codes = sorted({x["code"] for x in radiotherapy.problems(report)})
         if decision["deviation"]:
-            uow.repo.add_notification(
+            uow.participants.add_notification(
                 protocol.id,
                 "radiotherapy_deviation",
                 p.id,
@@ -758,8 +758,8 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "visit", single_group=single_group(protocol))
-        rows = uow.repo.visits(p.id)
-        visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.repo.entries(p.id))
+        rows = uow.participants.visits(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.participants.entries(p.id))
         visit = next((v for v in visits if v["code"] == code), None)
         if visit is None:
             pending = next((w for w in waiting if w["code"] == code), None)
@@ -780,14 +780,14 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
             check_after_consent(p, "date", on, "a visit")
         row = next((r for r in rows if r["code"] == code), None)
         if row is None:  # scheduled from its anchor, not stored yet
-            uow.repo.add_visits(
+            uow.participants.add_visits(
                 p.id,
                 [
                     {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
                     | {"actual": None, "status": "planned", "note": None}
                 ],
             )
-            row = next(r for r in uow.repo.visits(p.id) if r["code"] == code)
+            row = next(r for r in uow.participants.visits(p.id) if r["code"] == code)
         else:  # the window as it stands now (an anchor may have been corrected since it was stored)
             row.update({k: visit[k] for k in ("target", "earliest", "latest")})
         if missed:
@@ -806,7 +806,7 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
                     f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}",
                 )
             row.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
-        uow.repo.save_visit(row)
+        uow.participants.save_visit(row)
         audit.record(
             uow,
             ctx,
@@ -835,14 +835,14 @@ def visits_due(
     neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     out = []
     with ctx.uow() as uow:
-        for p in uow.repo.iter_participants(protocol.id):
+        for p in uow.participants.iter_participants(protocol.id):
             if (
                 p.state in workflow.TERMINAL
                 or not site_visible(actor, protocol.id, p.site)
                 or (site is not None and p.site != site)
             ):
                 continue
-            visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            visits, _waiting = visit_schedule(ctx, protocol, p, uow.participants.visits(p.id), uow.participants.entries(p.id))
             out += [
                 {"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
                 for v in neutral.visits(visits)
@@ -891,7 +891,7 @@ def correct_record_in(
     old = p.record
     p.record = dict(record)
     p.version += 1
-    uow.repo.save_participant(p)
+    uow.participants.save_participant(p)
     audit.record(
         uow,
         ctx,
@@ -967,10 +967,10 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
-        stored = uow.repo.entries(p.id)
-        visits, waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), stored)
+        stored = uow.participants.entries(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, uow.participants.visits(p.id), stored)
         entries = [followup.entry_view(e) for e in stored]
-        a = uow.repo.get_allocation(p.id)
+        a = uow.allocation.get_allocation(p.id)
         alloc = None
         if a is not None:
             arm = allocation_arm(ctx, a)
@@ -979,7 +979,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         # data manager who sees the arm learns which, to review and release them
         releaser = role == "data_manager" and bool(protocol.masking.blinded_roles)
         blind = freetext.reader_blinded(protocol, role)
-        rows = uow.repo.audit_of(protocol.id, p.id) if blind or releaser else None
+        rows = uow.audit.audit_of(protocol.id, p.id) if blind or releaser else None
     view = participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
     if rows is None:
         return view
@@ -992,7 +992,7 @@ def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str |
     protocol = ctx.load_protocol(trial)
     neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     with ctx.uow() as uow:
-        rows = uow.repo.list_participants(protocol.id)
+        rows = uow.participants.list_participants(protocol.id)
     return [
         {
             "id": p.id,
@@ -1013,9 +1013,9 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
     from oligotrial.service.randomization import allocation_arm
 
     with ctx.uow() as uow:
-        rows = uow.repo.list_participants(protocol.id)
-        rl = uow.repo.get_list(protocol.id)
-        allocs = uow.repo.allocations(protocol.id)
+        rows = uow.participants.list_participants(protocol.id)
+        rl = uow.allocation.get_list(protocol.id)
+        allocs = uow.allocation.allocations(protocol.id)
         arms = (
             [allocation_arm(ctx, a) for a in allocs]
             if role in ("coordinator", "dsmb") and not is_blinded(protocol.masking.blinded_roles, role)

@@ -100,7 +100,7 @@ def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
             errors=[{"path": "participant", "value": str(ref)[:40], "expected": "a participant id"}],
         )
     ref = ref.strip()
-    p = uow.repo.get_participant(trial, ref) or uow.repo.find_participant(trial, ref)
+    p = uow.participants.get_participant(trial, ref) or uow.participants.find_participant(trial, ref)
     check_site(actor, trial, p)
     if p is None:
         raise WorkflowError(f"participant {ref}: not found in trial {trial}", code="not_found", field="participant")
@@ -163,7 +163,7 @@ def may_release(actor: Actor, row: dict[str, Any], protocol: Any, messages: list
 
 
 def _visible_query(uow: UnitOfWork, actor: Actor, trial: str, query_id: int, *, for_update: bool = False):
-    row = uow.repo.get_query(trial, query_id, for_update=for_update)
+    row = uow.queries.get_query(trial, query_id, for_update=for_update)
     if row is None or not site_visible(actor, trial, row["site"]):
         raise _not_found(query_id, trial)
     return row
@@ -187,11 +187,11 @@ def list_queries(
         )
     with ctx.uow() as uow:
         pid = None if participant is None else _participant(uow, actor, protocol.id, participant).id
-        rows = uow.repo.list_queries(protocol.id, status, pid)
+        rows = uow.queries.list_queries(protocol.id, status, pid)
         rows = [r for r in rows if site_visible(actor, protocol.id, r["site"])]
         if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # the question as they may read it
             return [
-                {k: v for k, v in _view(r, actor, uow.repo.query_messages(r["id"]), protocol).items() if k != "history"}
+                {k: v for k, v in _view(r, actor, uow.queries.query_messages(r["id"]), protocol).items() if k != "history"}
                 for r in rows
             ]
     return [_view(r, actor) for r in rows]
@@ -204,7 +204,7 @@ def get_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any) -> d
     qid = _query_id(query_id)
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid)
-        messages = uow.repo.query_messages(qid)
+        messages = uow.queries.query_messages(qid)
     return _view(row, actor, messages, protocol)
 
 
@@ -230,7 +230,7 @@ def _target(uow: UnitOfWork, p: Any, entry: Any, field: Any) -> tuple[int | None
             field="entry",
             errors=[{"path": "entry", "value": str(entry)[:40], "expected": "an entry number"}],
         )
-    e = uow.repo.get_entry(p.id, entry)
+    e = uow.participants.get_entry(p.id, entry)
     if e is None or e["kind"] not in ENTRY_KINDS:
         raise WorkflowError(
             f"entry {entry}: not found for participant {p.external_id}", code="not_found", field="entry"
@@ -257,7 +257,7 @@ def raise_query(
         p = _participant(uow, actor, protocol.id, participant)
         entry_id, path = _target(uow, p, entry, field)
         now = ctx.now_iso()
-        qid = uow.repo.add_query(
+        qid = uow.queries.add_query(
             {
                 "trial": protocol.id,
                 "participant_id": p.id,
@@ -269,7 +269,7 @@ def raise_query(
                 "updated_at": now,
             }
         )
-        uow.repo.add_query_message(
+        uow.queries.add_query_message(
             qid, {"seq": 1, "action": "raise", "by": actor.username, "role": role, "at": now, "text": question}
         )
         audit.record(
@@ -296,7 +296,7 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid, for_update=True)
         if action == RELEASE:
-            if not may_release(actor, row, protocol, uow.repo.query_messages(qid)):
+            if not may_release(actor, row, protocol, uow.queries.query_messages(qid)):
                 raise WorkflowError(
                     f"release: query {qid} has no message withheld from blinded roles that you may "
                     "release; expected a query you raised, in a trial that blinds a role, with a "
@@ -308,9 +308,9 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
         else:
             status = dq.next_status(action, row["status"])
         now = ctx.now_iso()
-        seq = len(uow.repo.query_messages(qid)) + 1
-        uow.repo.set_query_status(qid, status, now)
-        uow.repo.add_query_message(
+        seq = len(uow.queries.query_messages(qid)) + 1
+        uow.queries.set_query_status(qid, status, now)
+        uow.queries.add_query_message(
             qid, {"seq": seq, "action": action, "by": actor.username, "role": role, "at": now, "text": message}
         )
         audit.record(

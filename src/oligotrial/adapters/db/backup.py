@@ -194,7 +194,9 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
         cmd.append(f"--schema={settings.database_schema}")
     with psycopg.connect(_libpq_url(settings.database_url), autocommit=True) as holder:
         holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # explicit: the snapshot's owner
-        snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        exported = holder.execute("SELECT pg_export_snapshot()").fetchone()
+        assert exported is not None  # the function returns one row
+        snapshot = exported[0]
         engine = _snapshot_engine(settings, snapshot)
         try:
             report = _verify(_ctx_on(ctx, engine))
