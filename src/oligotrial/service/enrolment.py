@@ -842,7 +842,9 @@ def visits_due(
                 or (site is not None and p.site != site)
             ):
                 continue
-            visits, _waiting = visit_schedule(ctx, protocol, p, uow.participants.visits(p.id), uow.participants.entries(p.id))
+            visits, _waiting = visit_schedule(
+                ctx, protocol, p, uow.participants.visits(p.id), uow.participants.entries(p.id)
+            )
             out += [
                 {"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
                 for v in neutral.visits(visits)

@@ -191,7 +191,11 @@ def list_queries(
         rows = [r for r in rows if site_visible(actor, protocol.id, r["site"])]
         if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # the question as they may read it
             return [
-                {k: v for k, v in _view(r, actor, uow.queries.query_messages(r["id"]), protocol).items() if k != "history"}
+                {
+                    k: v
+                    for k, v in _view(r, actor, uow.queries.query_messages(r["id"]), protocol).items()
+                    if k != "history"
+                }
                 for r in rows
             ]
     return [_view(r, actor) for r in rows]

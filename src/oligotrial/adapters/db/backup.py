@@ -208,6 +208,7 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
             [*cmd, f"--snapshot={snapshot}", f"--dbname={_libpq_url(settings.database_url)}"],
             capture_output=True,
             text=True,
+            check=False,  # the return code is read below
         )
         holder.execute("ROLLBACK")
     if done.returncode != 0:
@@ -234,7 +235,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
             "expected an empty database to restore into",
             field="database_url",
         )
-    listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True)
+    listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise StorageError(
             f"backup {path}: not a pg_dump custom-format archive ({listing.stderr.strip()[:300]})", field="path"
@@ -251,6 +252,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
         ],
         capture_output=True,
         text=True,
+        check=False,  # the return code is read below
     )
     if done.returncode != 0:
         raise StorageError(f"pg_restore: exit {done.returncode}: {done.stderr.strip()[:500]}", field="pg_restore")

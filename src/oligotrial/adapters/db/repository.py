@@ -5,7 +5,7 @@ repository per aggregate (:mod:`.participants`, :mod:`.allocation`, :mod:`.audit
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,7 +30,7 @@ class SqlUnitOfWork:
         self.lists = lists
         self.after_audit_commit = after_audit_commit  # called with the number of entries committed
 
-    def __enter__(self) -> SqlUnitOfWork:
+    def __enter__(self) -> Self:
         try:
             self.conn = self.engine.connect()
             self.tx = self.conn.begin()
