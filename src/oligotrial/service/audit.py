@@ -21,6 +21,7 @@ from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, AuditAnchor, UnitOfWork
+from oligotrial.service.rows import AuditEntry, AuditRow
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def anchor(ctx: ServiceContext) -> AuditAnchor:
     return ctx.anchor
 
 
-def mac(ctx: ServiceContext, entry: dict[str, Any]) -> str:
+def mac(ctx: ServiceContext, entry: AuditEntry) -> str:
     """The entry's keyed digest (HMAC-SHA256 under the key held outside the database)."""
     return entry_mac(anchor(ctx).mac_key(), entry)
 
@@ -57,7 +58,7 @@ def record(
     new: Any = None,
     reason: str | None = None,
     bind: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """Append one entry to the chain. Call last in a transaction: it locks the chain head until
     commit, so appends are serialised and the chain never forks. The entry is checked and its
     keyed digest computed here, before any lock; the storage adapter links and stores it in one
@@ -95,7 +96,7 @@ def build_entry(
     old: Any = None,
     new: Any = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """An audit entry, checked (a change needs a reason; no arm ever enters the trail), not yet
     appended: :func:`record` appends it, or a storage adapter does so with the write it records."""
     if old is not None and not (reason and reason.strip()):
@@ -108,7 +109,7 @@ def build_entry(
         raise AuditError(
             f"audit entry for {entity_type}: arm information must never enter the trail", code="arm_in_audit"
         )
-    entry = {
+    entry: AuditEntry = {
         "at": ctx.now_iso(),
         "actor": actor.username,
         "role": actor.role_in(trial) if trial else actor.role_in("*"),
@@ -244,8 +245,8 @@ def trail(
     with ctx.uow() as uow:
         rows = _scoped_entries(uow, actor, protocol.id, after, limit)
     out = []
-    for r in rows:
-        r = readable(r)
+    for row in rows:
+        r = readable(row)
         view = {k: r[k] for k in ("seq", "at", "actor", "role", "action", "entity_type", "entity_id", "reason", "hash")}
         if blinded and r["action"] in ARM_REVEALING:
             view["old"] = view["new"] = view["reason"] = WITHHELD
@@ -275,21 +276,21 @@ def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
 TRIAL_LEVEL = frozenset({"randomization_list", "report", "trial"})
 
 
-def participant_of(entry: dict[str, Any]) -> str | None:
+def participant_of(entry: AuditEntry) -> str | None:
     """The participant an audit entry is about (None: the trial itself, or a user account)."""
     if entry["entity_type"] in TRIAL_LEVEL or entry["entity_type"] == "user":
         return None
     return str(entry["entity_id"]).split("/", 1)[0]
 
 
-def in_site_scope(entry: dict[str, Any], visible: set[str]) -> bool:
+def in_site_scope(entry: AuditEntry, visible: set[str]) -> bool:
     """Whether a site-limited role reads ``entry``: the trial's own entries, and those about a
     participant in ``visible`` (its sites' participants); never a user-account entry."""
     pid = participant_of(entry)
     return entry["entity_type"] in TRIAL_LEVEL if pid is None else pid in visible
 
 
-def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int | None) -> list[dict[str, Any]]:
+def _scoped_entries(uow: UnitOfWork, actor: Actor, trial: str, after: int, limit: int | None) -> list[AuditRow]:
     """The trail's entries after ``after`` (at most ``limit``) that the actor may read. A role
     granted for one site reads only the entries about its site's participants and the trial's
     own entries; user-account entries and entries about a participant it cannot see (another
@@ -302,7 +303,7 @@ def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int |
 
     if limit is None:
         return [e for e in uow.audit.audit_entries(trial, after, None) if in_site_scope(e, visible)]
-    out: list[dict[str, Any]] = []
+    out: list[AuditRow] = []
     batch = max(limit, 200)
     while len(out) < limit:
         chunk = uow.audit.audit_entries(trial, after, batch)

@@ -43,6 +43,7 @@ from oligotrial.service.assessment import (
 )
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import VisitRow
 
 ADTTE_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC")
 ADRS_COLUMNS = ("STUDYID", "USUBJID", "ARM", "PARAMCD", "PARAM", "CRIT", "BASEDT", "ADT", "AVALC", "ANL01FL")
@@ -64,7 +65,7 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Any, pid: str) -> str |
     return None if a is None else allocation_arm(ctx, a)
 
 
-def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
+def trial_contacts(p: Any, visits: list[VisitRow]) -> list[Candidate]:
     """The dates outside the patient record at which the participant was seen: consent,
     enrolment, randomization and every visit done (in or out of its window; a missed visit is
     not a contact). With the record's own (:func:`oligotrial.domain.response.endpoints.contacts`)
@@ -77,8 +78,8 @@ def trial_contacts(p: Any, visits: list[dict[str, Any]]) -> list[Candidate]:
     if p.randomized_on:
         out.append(Candidate(dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
     for v in visits:
-        if v.get("actual") and str(v.get("status", "")).startswith("done"):
-            out.append(Candidate(dt.date.fromisoformat(v["actual"][:10]), f"visit {v.get('code')} done"))
+        if (actual := v.get("actual")) and str(v.get("status", "")).startswith("done"):
+            out.append(Candidate(dt.date.fromisoformat(actual[:10]), f"visit {v.get('code')} done"))
     return out
 
 

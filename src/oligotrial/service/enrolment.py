@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.patient import parse_patient
@@ -26,6 +26,7 @@ from oligotrial.service.context import ServiceContext
 from oligotrial.service.followup import single_group
 from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import EntryRow, NewVisit, VisitRow
 
 #: the longest record id a participant may carry (the storage column's width)
 MAX_EXTERNAL_ID = 128
@@ -348,7 +349,7 @@ def check_after_consent(p: Participant, field: str, on: dt.date | str, what: str
         )
 
 
-def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> list[tuple[dt.date, str]]:
+def needs_consent(p: Participant, visits: list[VisitRow], entries: list[EntryRow]) -> list[tuple[dt.date, str]]:
     """What the participant has recorded that needs their consent, each with its date, earliest
     first: enrolment, randomization, radiotherapy, visits done, follow-up entries in force of the
     kinds dated from consent (:data:`oligotrial.service.followup.AFTER_CONSENT`) and follow-up
@@ -360,7 +361,7 @@ def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> li
         out.append((dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
     if p.radiotherapy and p.radiotherapy.get("start"):
         out.append((dt.date.fromisoformat(p.radiotherapy["start"]), "radiotherapy"))
-    out += [(dt.date.fromisoformat(v["actual"]), f"visit {v['code']}") for v in visits if v.get("actual")]
+    out += [(dt.date.fromisoformat(actual), f"visit {v['code']}") for v in visits if (actual := v.get("actual"))]
     for e in followup.active(entries):
         if e["kind"] in followup.AFTER_CONSENT or e["kind"] == "event":
             out.append((dt.date.fromisoformat(e["data"]["date"]), f"{e['kind'].replace('_', ' ')} entry {e['id']}"))
@@ -572,7 +573,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
 
 
 def _schedule_anchors(
-    p: Participant, *, single: bool = False, entries: list[dict] | None = None
+    p: Participant, *, single: bool = False, entries: list[EntryRow] | None = None
 ) -> dict[str, dt.date | None]:
     """Visit anchors as they stand. In a single-group trial day 0 is enrolment, which stands in
     for the ``randomization`` anchor (there is none); ``progression`` is the first progression
@@ -599,7 +600,7 @@ def _schedule_anchors(
 
 
 def visit_schedule(
-    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[dict], entries: list[dict]
+    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[VisitRow], entries: list[EntryRow]
 ) -> tuple[list[dict], list[dict]]:
     """The participant's visits dated from the anchors as they stand, with their status today,
     and the visits still waiting for their anchor (see :mod:`oligotrial.domain.trial.schedule`)."""
@@ -709,8 +710,8 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
                     for v in add
                 ],
             )
-            for row in redate:
-                uow.participants.save_visit(row)
+            for row in redate:  # stored rows, re-dated
+                uow.participants.save_visit(cast(VisitRow, row))
             visits = {
                 "added": [v.code for v in add],
                 "redated": [r["code"] for r in redate],
@@ -783,15 +784,18 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
             uow.participants.add_visits(
                 p.id,
                 [
-                    {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
-                    | {"actual": None, "status": "planned", "note": None}
+                    cast(
+                        NewVisit,
+                        {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
+                        | {"actual": None, "status": "planned", "note": None},
+                    )
                 ],
             )
             row = next(r for r in uow.participants.visits(p.id) if r["code"] == code)
         else:  # the window as it stands now (an anchor may have been corrected since it was stored)
-            row.update({k: visit[k] for k in ("target", "earliest", "latest")})
+            row["target"], row["earliest"], row["latest"] = visit["target"], visit["earliest"], visit["latest"]
         if missed:
-            row.update(actual=None, status="missed", note=reason)
+            row["actual"], row["status"], row["note"] = None, "missed", reason
         else:
             ok = workflow.in_window(
                 dt.date.fromisoformat(visit["earliest"]),
@@ -805,7 +809,8 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
                     note,
                     f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}",
                 )
-            row.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
+            row["actual"], row["status"] = on, "done" if ok else "done_out_of_window"
+            row["note"] = note if not ok else None
         uow.participants.save_visit(row)
         audit.record(
             uow,

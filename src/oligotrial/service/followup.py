@@ -19,7 +19,8 @@ s.4.2, 21 CFR 11.10(e): who, when, what, why), and the state follows the entries
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
@@ -32,6 +33,9 @@ from oligotrial.service.access import authorize, authorize_entry, visible_partic
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import EntryRow
+
+_E = TypeVar("_E", bound=Mapping[str, Any])  # an entry row, or the part of one a check reads
 
 #: events that happen to a participant after the origin (randomization or enrolment)
 _AFTER_ORIGIN = frozenset(
@@ -112,13 +116,13 @@ def single_group(protocol: Any) -> bool:
     return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
 
 
-def active(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def active(entries: Sequence[_E]) -> list[_E]:
     """The record entries in force: not retracted, of a kind the record knows."""
     return [e for e in entries if e["status"] == "active" and e["kind"] in rec.ENTRY_KINDS]
 
 
 def participant_record(
-    p: Participant, entries: list[dict[str, Any]], *, with_protocol_radiotherapy: bool = False
+    p: Participant, entries: Sequence[Mapping[str, Any]], *, with_protocol_radiotherapy: bool = False
 ) -> dict[str, Any]:
     """The participant's patient record: the record registered at screening, the entries in
     force appended in the order they were recorded, and (for endpoints) the protocol's own
@@ -131,9 +135,9 @@ def participant_record(
     return record
 
 
-def state_of(p: Participant, entries: list[dict[str, Any]]) -> str:
+def state_of(p: Participant, entries: Sequence[Mapping[str, Any]]) -> str:
     """The state the milestones and the events in force give (retracting an event undoes it)."""
-    events = [e["data"] for e in active(entries) if e["kind"] == "event"]
+    events: list[Mapping[str, Any]] = [e["data"] for e in active(entries) if e["kind"] == "event"]
     return workflow.derive_state(p, events)
 
 
@@ -146,7 +150,7 @@ def origin_of(p: Participant, *, single_group: bool) -> tuple[dt.date | None, st
     return None, "randomization"
 
 
-def entry_view(e: dict[str, Any]) -> dict[str, Any]:
+def entry_view(e: EntryRow) -> dict[str, Any]:
     """An entry as users see it: what was recorded, its version, and who changed it, when, why."""
     out = {
         "id": e["id"],
@@ -171,7 +175,7 @@ def _milestones(
     p: Participant,
     kind: str,
     entry: dict[str, Any],
-    others: list[dict[str, Any]],
+    others: list[EntryRow],
     state: str,
 ) -> list[str]:
     """Refuse what the participant's own dates make impossible; the notes to return with an
@@ -240,7 +244,7 @@ def _check(
     p: Participant,
     kind: str,
     clean: dict[str, Any],
-    entries: list[dict[str, Any]],
+    entries: list[EntryRow],
     replacing: int | None = None,
 ) -> list[str]:
     """Check one entry, already shaped by :func:`~oligotrial.domain.record.entries.parse_entry`
@@ -254,7 +258,7 @@ def _check(
     return notes
 
 
-def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) -> None:
+def _save_state(uow: UnitOfWork, p: Participant, entries: Sequence[Mapping[str, Any]]) -> None:
     new = state_of(p, entries)
     if new != p.state:
         p.state = new
@@ -478,7 +482,7 @@ def release_text(
     return {"id": entry_id, "field": field, "version": e["version"], "released": True, "reason": why}
 
 
-def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict[str, Any]:
+def _entry(entries: list[EntryRow], p: Participant, entry_id: int) -> EntryRow:
     e = next((x for x in entries if x["id"] == entry_id), None)
     if e is None or e["kind"] not in rec.ENTRY_KINDS:
         raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")

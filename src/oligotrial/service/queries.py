@@ -31,6 +31,7 @@ from oligotrial.service import audit, freetext
 from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import QueryMessageRow, QueryRow
 
 #: action -> the permission it needs (service.access.PERMISSIONS)
 PERMISSION = {
@@ -107,7 +108,7 @@ def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
     return p
 
 
-def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shown(protocol: Any, actor: Actor, messages: list[QueryMessageRow]) -> list[QueryMessageRow]:
     """The messages as ``actor`` may read them: for a blinded role, the text of a message written
     in a role that knows the arm is withheld unless a later ``release`` covers it."""
     if not freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
@@ -122,9 +123,9 @@ def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[
 
 
 def _view(
-    row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None, protocol: Any = None
+    row: QueryRow, actor: Actor, messages: list[QueryMessageRow] | None = None, protocol: Any = None
 ) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "id": row["id"],
         "trial": row["trial"],
         "participant": row["participant_id"],
@@ -151,7 +152,7 @@ def _view(
     return out
 
 
-def may_release(actor: Actor, row: dict[str, Any], protocol: Any, messages: list[dict[str, Any]]) -> bool:
+def may_release(actor: Actor, row: QueryRow, protocol: Any, messages: list[QueryMessageRow]) -> bool:
     """Whether ``actor`` may release the query's messages to the blinded roles: the one who
     raised it (issue 25 item 1: "a query meant for a blinded role is released by whoever raised
     it"), seeing the arm, in a trial that blinds someone, while a message is withheld."""

@@ -30,7 +30,7 @@ from typing import Any
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.service import consort, endpoints, followup
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import AuditRepository, ParticipantRepository
+from oligotrial.service.ports import AuditRepository, ParticipantRepository, UnitOfWork, UnitOfWorkFactory
 from oligotrial.service.rows import AuditRow, EntryRow, VisitRow
 
 FORMAT = "oligotrial.trial-report/1"
@@ -41,7 +41,7 @@ POOLED = "all arms"
 # ---- a snapshot at the data cut --------------------------------------------------------------
 
 
-def _entry_date(e: dict[str, Any]) -> str:
+def _entry_date(e: EntryRow) -> str:
     d = e.get("data") or {}
     return str(d.get("date") or d.get("start") or e.get("at") or "")[:10]
 
@@ -88,8 +88,10 @@ class _CutAudit:
 
 
 class _CutUow:
-    def __init__(self, factory: Any, cut: str) -> None:
-        self._factory, self._cut, self._uow = factory, cut, None
+    _uow: UnitOfWork  # the unit of work read through, once entered
+
+    def __init__(self, factory: UnitOfWorkFactory, cut: str) -> None:
+        self._factory, self._cut = factory, cut
 
     def __enter__(self):
         self._uow = uow = self._factory().__enter__()
@@ -98,7 +100,7 @@ class _CutUow:
         self.allocation, self.users, self.queries = uow.allocation, uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._uow.__exit__(*exc)
 
     def commit(self) -> None:  # a report never writes through the snapshot
@@ -186,7 +188,7 @@ def _baseline_facts(p: Any) -> dict[str, Any]:
 
 
 def _qol_rows(
-    p: Any, arm: str, entries: list[dict[str, Any]], visits: list[dict[str, Any]], origin: dt.date
+    p: Any, arm: str, entries: list[EntryRow], visits: list[VisitRow], origin: dt.date
 ) -> list[dict[str, Any]]:
     by_date = {v["actual"]: v["code"] for v in visits if v.get("actual")}
     out = []

@@ -25,6 +25,8 @@ from oligotrial.service.ports import (
     AllocationRepository,
     AuditRepository,
     ParticipantRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
 )
 from oligotrial.service.rows import AuditRow, NotificationRow
 
@@ -104,8 +106,10 @@ class _SiteAudit:
 
 
 class _SiteUow:
-    def __init__(self, factory: Any, actor: Actor, trial: str) -> None:
-        self._factory, self._actor, self._trial, self._uow = factory, actor, trial, None
+    _uow: UnitOfWork  # the unit of work read through, once entered
+
+    def __init__(self, factory: UnitOfWorkFactory, actor: Actor, trial: str) -> None:
+        self._factory, self._actor, self._trial = factory, actor, trial
 
     def __enter__(self):
         self._uow = uow = self._factory().__enter__()
@@ -116,7 +120,7 @@ class _SiteUow:
         self.users, self.queries = uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._uow.__exit__(*exc)
 
     def commit(self) -> None:

@@ -19,6 +19,7 @@ from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 from oligotrial.service.randomization import allocation_arm
+from oligotrial.service.rows import NotificationRow
 
 
 def emergency_unblind(
@@ -116,7 +117,7 @@ def _unblind(
     return {"participant": p.id, "arm": arm.id, "arm_label": arm.label, "unblinded_at": now, "event": entry_id}
 
 
-def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:
+def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[NotificationRow]:
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "notifications")
     with ctx.uow() as uow:
