@@ -336,7 +336,7 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
         claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
                                {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
                                 "at": req.at}).fetchone()[0]
-        from oligotrial.adapters.db import repository
+        from oligotrial.adapters.db import participants as repository
 
         read = str(repository._GET_PARTICIPANT_FOR_UPDATE.params(pid=pid).compile(
             dialect=uow.conn.dialect, compile_kwargs={"literal_binds": True}))
