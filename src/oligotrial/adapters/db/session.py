@@ -141,10 +141,12 @@ class SqlSession:
             driver.autocommit = False
 
     def count(self, table: str) -> int:
+        """The number of rows in ``table`` (the CLI's empty-database check, tests, benchmarks)."""
         return self.exec(select(func.count()).select_from(t.metadata.tables[table])).scalar_one()
 
 
 def wrap(exc: SQLAlchemyError | psycopg.Error) -> OligotrialError:
+    """The database's error as the :class:`~oligotrial.errors.StorageError` the services report."""
     if isinstance(exc, DataError | psycopg.DataError):
         # inputs are checked before they get here; this is the safety net (PostgreSQL refuses
         # text longer than its column or holding U+0000, where SQLite stores it)
