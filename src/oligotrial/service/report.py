@@ -25,6 +25,7 @@ import hashlib
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 from oligotrial.domain.trial.workflow import Participant
@@ -100,8 +101,10 @@ class _CutUow:
         self.allocation, self.users, self.queries = uow.allocation, uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._uow.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._uow.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:  # a report never writes through the snapshot
         raise RuntimeError("the data-cut snapshot is read-only")

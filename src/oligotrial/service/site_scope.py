@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 from oligotrial.domain.trial.workflow import Participant
@@ -120,8 +121,10 @@ class _SiteUow:
         self.users, self.queries = uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._uow.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._uow.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:
         self._uow.commit()
