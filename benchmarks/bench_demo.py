@@ -61,7 +61,7 @@ def main() -> None:
         result = Demo(c.ctx, clock, args.trial, patients=args.patients, seed=args.seed).run()
         t_demo = time.perf_counter() - t0
         with c.ctx.uow() as uow:
-            writes = uow.repo.count("audit_log")
+            writes = uow.session.count("audit_log")
         t0 = time.perf_counter()
         report = build_report(c.ctx, args.trial, data_cut=DATA_CUT)
         write_report(report, d / "out")

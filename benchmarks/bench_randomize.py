@@ -29,7 +29,7 @@ the audit chain (keyed digests, allocations) verified.
 
 ``--durability`` chooses how a randomization's commit is made durable: ``barrier`` (default:
 the hot rows are released before the WAL flush and the call waits for the flush after, see
-``SqlRepository._allocate_round_trip``) or ``sync`` (synchronous commit under the locks, as
+``SqlSession.allocate_round_trip``) or ``sync`` (synchronous commit under the locks, as
 before issue 19). ``--sqlite`` measures SQLite instead (one file, ``--levels`` clients as
 processes; SQLite serialises every writer on one database lock: target p99 < 500 ms at 8).
 
@@ -84,12 +84,12 @@ def _client(schema: str, warm: list[str], pids: list[str], counter, barrier, out
     caches, the driver's prepared statements), wait for all, take the next participant from the
     shared counter until none is left, then wait for all again before tearing down, so no
     start-up or exit work overlaps the timed window."""
-    from oligotrial.adapters.db.repository import SqlRepository
+    from oligotrial.adapters.db.allocation import SqlAllocationRepository
     from oligotrial.bootstrap import bootstrap
     from oligotrial.service import randomization
     from oligotrial.service.ports import Actor
 
-    SqlRepository.release_before_flush = DURABILITY[durability]
+    SqlAllocationRepository.release_before_flush = DURABILITY[durability]
     container = bootstrap(_settings(schema, 1), migrate=False)
     ctx, actor = container.ctx, Actor("bench", {TRIAL: "coordinator"})
     latencies: list[float] = []
@@ -173,9 +173,9 @@ def _check(ctx, n: int) -> dict:
     protocol = ctx.load_protocol(TRIAL)
     ratio = dict(protocol.allocation_ratio)
     with ctx.uow() as uow:
-        rl = uow.repo.get_list(TRIAL)
-        slots = uow.repo.slots(rl.id)
-        allocs = uow.repo.allocations(TRIAL)
+        rl = uow.allocation.get_list(TRIAL)
+        slots = uow.allocation.slots(rl.id)
+        allocs = uow.allocation.allocations(TRIAL)
     by_stratum: dict[str, list[int]] = {}
     for s in slots:
         if s.participant_id is not None:
@@ -207,12 +207,12 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
     (each allocation then locks its own site's cursor, and all still share the audit-chain head)."""
     import psycopg
 
-    from oligotrial.adapters.db.repository import SqlRepository
+    from oligotrial.adapters.db.allocation import SqlAllocationRepository
     from oligotrial.bootstrap import bootstrap
     from oligotrial.domain.trial.workflow import Participant
     from oligotrial.service import randomization
 
-    SqlRepository.release_before_flush = DURABILITY[durability]
+    SqlAllocationRepository.release_before_flush = DURABILITY[durability]
     if sqlite:
         schema = f"sqlite:///{SQLITE_DIR}/bench_{uuid.uuid4().hex[:8]}.db"
     else:
@@ -229,7 +229,7 @@ def bench_randomize(n: int, clients: int, threads: bool = False, warmup: int = 8
         pids = [uuid.uuid4().hex for _ in range(total)]
         with ctx.uow() as uow:  # set-up only: participants already enrolled
             for i, pid in enumerate(pids):
-                uow.repo.add_participant(Participant(pid, TRIAL, f"B-{i}", record, state="enrolled",
+                uow.participants.add_participant(Participant(pid, TRIAL, f"B-{i}", record, state="enrolled",
                                                      created_at="2026-03-02T00:00:00+00:00",
                                                      site=codes[i % sites] if codes else None))
             uow.commit()

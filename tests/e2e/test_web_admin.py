@@ -13,12 +13,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from trialops_e2e import PASSWORD, TRIAL
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
 from oligotrial.service import users
 from oligotrial.service.ports import SYSTEM
+from trialops_e2e import PASSWORD, TRIAL
 from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
@@ -39,7 +39,7 @@ def _post(c: TestClient, path: str, data: dict, *, csrf: bool = True):
 
 def _audit(api) -> list[dict]:
     with api.container.ctx.uow() as uow:
-        return uow.repo.audit_entries()
+        return uow.audit.audit_entries()
 
 
 def _accounts(api) -> list[dict]:

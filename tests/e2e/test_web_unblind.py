@@ -13,11 +13,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from trialops_e2e import PASSWORD, TRIAL
 
 from oligotrial.adapters.web.throttle import LoginThrottle
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from trialops_e2e import PASSWORD, TRIAL
 from web_demo import csrf_of, sign_in
 
 STOP2 = load_protocol("STOP-2")
@@ -55,7 +55,7 @@ def _url(pid: str) -> str:
 
 def _audit(api) -> list[dict]:
     with api.container.ctx.uow() as uow:
-        return uow.repo.audit_entries(TRIAL)
+        return uow.audit.audit_entries(TRIAL)
 
 
 def _post(c: TestClient, pid: str, **data):

@@ -48,4 +48,4 @@ def raw(api: Api, method: str, path: str, user: str, body: Any, **kw: Any):
 def counts(api: Api) -> dict[str, int]:
     """Rows per table that a write touches."""
     with api.container.ctx.uow() as uow:
-        return {t: uow.repo.count(t) for t in TABLES}
+        return {t: uow.session.count(t) for t in TABLES}

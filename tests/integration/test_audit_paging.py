@@ -4,7 +4,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from oligotrial.adapters.db.repository import SqlRepository
+from oligotrial.adapters.db.audit_log import SqlAuditRepository
 from oligotrial.service import audit, enrolment
 from oligotrial.service.ports import Actor
 
@@ -20,14 +20,14 @@ def test_a_page_of_the_trail_reads_only_that_page(container, monkeypatch):
     for i in range(12):
         enrolment.register(container.ctx, COORD, TRIAL, {**record, "id": f"P-{i:03d}", "events": []})
     read: list[int] = []
-    original = SqlRepository.audit_entries
+    original = SqlAuditRepository.audit_entries
 
     def spy(self, trial=None, after_seq=0, limit=None):
         rows = original(self, trial, after_seq, limit)
         read.append(len(rows))
         return rows
 
-    monkeypatch.setattr(SqlRepository, "audit_entries", spy)
+    monkeypatch.setattr(SqlAuditRepository, "audit_entries", spy)
     first = audit.trail(container.ctx, COORD, TRIAL, limit=5)
     second = audit.trail(container.ctx, COORD, TRIAL, after=first[-1]["seq"], limit=5)
     rest = audit.trail(container.ctx, COORD, TRIAL, after=second[-1]["seq"], limit=5)

@@ -16,11 +16,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, enrolment, followup, randomization
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()),
           "events": []}
@@ -65,17 +65,17 @@ def _randomized(ctx, rid: str, consent_on: str = "2026-03-03") -> tuple[str, str
 def _plant_consent(ctx, pid: str, day: str) -> None:
     """Store a consent dated ``day`` as the old code let one be stored (a date after today)."""
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(TRIAL, pid, for_update=True)
+        p = uow.participants.get_participant(TRIAL, pid, for_update=True)
         p.consent = {**(p.consent or {"form_version": "v2", "obtained_by": "coord"}), "date": day}
         if p.state == "screened":
             p.state = "consented"
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         uow.commit()
 
 
 def _trail(ctx) -> list[dict]:
     with ctx.uow() as uow:
-        return uow.repo.audit_entries(TRIAL)
+        return uow.audit.audit_entries(TRIAL)
 
 
 def test_a_consent_dated_after_today_is_refused_and_nothing_is_stored(study):
@@ -201,9 +201,9 @@ def test_what_needs_consent_is_every_step_and_entry_after_it(study):
                                                      "unit": "g/dL"})
     followup.record_entry(ctx, DM, TRIAL, pid, "event", {"date": "2026-04-15", "kind": "progression"})
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(TRIAL, pid)
+        p = uow.participants.get_participant(TRIAL, pid)
         got = [(d.isoformat(), what.split(" entry")[0]) for d, what in
-               enrolment.needs_consent(p, uow.repo.visits(pid), uow.repo.entries(pid))]
+               enrolment.needs_consent(p, uow.participants.visits(pid), uow.participants.entries(pid))]
     assert got == [("2026-03-04", "lab"), ("2026-03-05", "enrolment"), ("2026-03-05", "randomization"),
                    ("2026-03-10", "radiotherapy"), ("2026-04-06", "visit rt_toxicity_4w"), ("2026-04-15", "event")]
     with pytest.raises(RecordError) as e:  # the lab of 2026-03-04 comes first

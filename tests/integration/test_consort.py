@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import FakeOutcome, StudyClock
 
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import consort, enrolment, followup, randomization
 from oligotrial.service.ports import Actor
 from oligotrial.service.report import build_report
+from trialops_db import FakeOutcome, StudyClock
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()), "events": []}
 TRIAL = "NCT06918951"
@@ -123,7 +123,7 @@ def test_closing_a_screening_says_why_and_refuses_what_it_cannot_record(study):
     ctx = c.ctx
     pid = _registered(ctx, "P-eligible-1")
     with ctx.uow() as uow:
-        before = len(uow.repo.audit_entries(TRIAL))
+        before = len(uow.audit.audit_entries(TRIAL))
     with pytest.raises(RecordError) as e:
         enrolment.close_screening(ctx, COORD, TRIAL, pid, {"reason": "bored"})
     assert e.value.field == "reason" and "declined" in e.value.message
@@ -135,7 +135,7 @@ def test_closing_a_screening_says_why_and_refuses_what_it_cannot_record(study):
         enrolment.close_screening(ctx, COORD, TRIAL, done, {"reason": "declined"})
     assert e.value.field == "state" and "randomized" in e.value.message
     with ctx.uow() as uow:
-        trail = uow.repo.audit_entries(TRIAL)
+        trail = uow.audit.audit_entries(TRIAL)
     assert [x["action"] for x in trail[before:]] == ["participant.register", "participant.screen",
                                                      "participant.consent", "participant.enrol",
                                                      "participant.randomize"]
@@ -143,5 +143,5 @@ def test_closing_a_screening_says_why_and_refuses_what_it_cannot_record(study):
     assert out["state"] == "screening_closed"
     assert out["closure"]["reason"] == "declined" and out["closure"]["verdict"] == "eligible"
     with ctx.uow() as uow:
-        last = uow.repo.audit_entries(TRIAL)[-1]
+        last = uow.audit.audit_entries(TRIAL)[-1]
     assert last["action"] == "participant.not_enrolled" and last["new"]["reason"] == "declined"

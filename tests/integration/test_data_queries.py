@@ -92,7 +92,7 @@ def test_the_lifecycle_is_stored_with_its_history_and_the_chain_verifies(study):
 
 def _counts(container) -> tuple[int, int]:
     with container.ctx.uow() as uow:
-        return uow.repo.count("data_queries"), uow.repo.count("data_query_messages")
+        return uow.session.count("data_queries"), uow.session.count("data_query_messages")
 
 
 def test_a_step_that_fails_half_way_stores_nothing(study, monkeypatch):

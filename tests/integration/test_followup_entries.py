@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.errors import OligotrialError, RecordError, WorkflowError
 from oligotrial.service import audit, endpoints, enrolment, followup, randomization
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()), "events": []}
 TRIAL = "NCT06918951"
@@ -52,7 +52,7 @@ def _randomized(ctx, n: int = 1) -> str:
 
 def _stored(ctx, pid):
     with ctx.uow() as uow:
-        return len(uow.repo.entries(pid)), len(uow.repo.audit_entries(TRIAL))
+        return len(uow.participants.entries(pid)), len(uow.audit.audit_entries(TRIAL))
 
 
 SCAN = {"date": "2026-06-01", "modality": "CT"}

@@ -23,11 +23,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, endpoints, enrolment, followup, queries, randomization
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()), "events": []}
 TRIAL = "NCT06918951"
@@ -109,7 +109,7 @@ def test_the_issues_visit_note_and_ae_note_are_withheld_from_blinded_roles(study
     assert AE_NOTE in _texts(audit.trail(ctx, DM, TRIAL))
     # the warning went to the writer only: nothing stored says it
     with ctx.uow() as uow:
-        assert "may name an arm" not in _texts(uow.repo.audit_entries(TRIAL))
+        assert "may name an arm" not in _texts(uow.audit.audit_entries(TRIAL))
 
 
 def test_every_free_text_kind_and_a_correction_reason_is_withheld(study):
@@ -165,7 +165,7 @@ def test_a_data_manager_who_sees_the_arm_releases_one_text_after_review(study):
     ae = followup.record_entry(ctx, COORD, TRIAL, pid, "adverse_event",
                                {"date": "2026-04-02", "term": "Fatigue", "grade": 2, "note": "tired all week"})
     with ctx.uow() as uow:
-        before = len(uow.repo.audit_entries(TRIAL))
+        before = len(uow.audit.audit_entries(TRIAL))
     # refused, nothing stored: a blinded role, a field with no free text, a text not withheld
     with pytest.raises(BlindingError) as err:
         followup.release_text(ctx, STAT, TRIAL, pid, ae["id"], "note", "reviewed: no arm")
@@ -177,7 +177,7 @@ def test_a_data_manager_who_sees_the_arm_releases_one_text_after_review(study):
         followup.release_text(ctx, DM, TRIAL, pid, ae["id"], "note", "")
     assert err.value.field == "reason"
     with ctx.uow() as uow:
-        assert len(uow.repo.audit_entries(TRIAL)) == before
+        assert len(uow.audit.audit_entries(TRIAL)) == before
     out = followup.release_text(ctx, DM, TRIAL, pid, ae["id"], "note", "reviewed: names no arm")
     assert out == {"id": ae["id"], "field": "note", "version": 1, "released": True, "reason": "reviewed: names no arm"}
     e = next(x for x in _view(ctx, STAT, pid)["entries"] if x["id"] == ae["id"])

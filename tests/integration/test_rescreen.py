@@ -16,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock
 
 from oligotrial.errors import ProtocolError, RecordError, WorkflowError
 from oligotrial.protocols import loader
 from oligotrial.service import audit, enrolment
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock
 
 AMENDMENTS = Path(__file__).parents[1] / "data" / "protocol_amendments"
 TRIAL = "NCT06918951"
@@ -59,7 +59,7 @@ def _screened(ctx, n: int = 1) -> str:
 
 def _stored(ctx, pid):
     with ctx.uow() as uow:
-        return uow.repo.get_participant(TRIAL, pid), uow.repo.audit_entries(TRIAL)
+        return uow.participants.get_participant(TRIAL, pid), uow.audit.audit_entries(TRIAL)
 
 
 def test_screening_and_enrolment_store_the_version_current_on_the_study_date(study):

@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.service import audit, consort, enrolment, randomization
 from oligotrial.service import screening_worklist as sw
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()),
           "events": []}
@@ -50,7 +50,7 @@ def _screened(ctx, rid: str) -> str:
 
 def _trail(ctx) -> list[dict]:
     with ctx.uow() as uow:
-        return uow.repo.audit_entries(TRIAL)
+        return uow.audit.audit_entries(TRIAL)
 
 
 def _flow(ctx):

@@ -58,9 +58,9 @@ def _run(settings, n: int, workers: int):
             results = dict(pool.map(go, pids))
         assert len(results) == n
         with ctx.uow() as uow:
-            rl = uow.repo.get_list(STOP2.id)
-            slots = uow.repo.slots(rl.id)
-            allocs = {a.participant_id: a for a in uow.repo.allocations(STOP2.id)}
+            rl = uow.allocation.get_list(STOP2.id)
+            slots = uow.allocation.slots(rl.id)
+            allocs = {a.participant_id: a for a in uow.allocation.allocations(STOP2.id)}
         assert len(allocs) == n
         by_stratum = defaultdict(list)
         for s in slots:
@@ -133,7 +133,7 @@ def test_concurrent_appends_from_every_use_case_keep_one_unforked_chain_on_postg
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             list(pool.map(go, jobs))
         with ctx.uow() as uow:
-            entries, head = uow.repo.audit_entries(), uow.repo.audit_head()
+            entries, head = uow.audit.audit_entries(), uow.audit.audit_head()
         assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
         assert len(entries) == before + len(jobs) and head == (entries[-1]["seq"], entries[-1]["hash"])
         rep = audit.verify(ctx)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from trialops_db import PG_URL, fake_screener
 
 from oligotrial.adapters.db import pg_hotpath
 from oligotrial.domain.trial.audit import allocation_bind, readable
 from oligotrial.errors import StorageError
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor, Allocation
+from trialops_db import PG_URL, fake_screener
 
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 TRIAL = "NCT06918951"
@@ -42,7 +42,7 @@ def _enrolled(ctx, n=1):
 
 
 def _allocation(uow, pid, seq=1):
-    rl = uow.repo.get_list(TRIAL)
+    rl = uow.allocation.get_list(TRIAL)
     return Allocation(pid, TRIAL, rl.id, "all", seq, {}, "opaque", "2026-03-02T00:00:00+00:00", "coord")
 
 
@@ -50,14 +50,14 @@ def test_saving_named_fields_leaves_the_other_columns_untouched(container):
     ctx = container.ctx
     pid = enrolment.register(ctx, COORD, TRIAL, {**RECORD, "id": "P-1"})["id"]
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(TRIAL, pid, for_update=True)
+        p = uow.participants.get_participant(TRIAL, pid, for_update=True)
         p.state, p.record = "screened", {"not": "saved"}
-        uow.repo.save_participant(p, ("state",))
+        uow.participants.save_participant(p, ("state",))
         with pytest.raises(ValueError):
-            uow.repo.save_participant(p, ("id",))
+            uow.participants.save_participant(p, ("id",))
         uow.commit()
     with ctx.uow() as uow:
-        p = uow.repo.get_participant(TRIAL, pid)
+        p = uow.participants.get_participant(TRIAL, pid)
     assert p.state == "screened" and p.record["id"] == "P-1"
 
 
@@ -66,20 +66,20 @@ def test_held_back_writes_are_seen_by_later_reads_and_dropped_without_commit(con
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
-        uow.repo.add_allocation(_allocation(uow, pid))
-        assert uow.repo.get_allocation(pid).arm_ct == "opaque"  # sent before the read
+        uow.allocation.add_allocation(_allocation(uow, pid))
+        assert uow.allocation.get_allocation(pid).arm_ct == "opaque"  # sent before the read
         audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
-        assert uow.repo.audit_entries()[-1]["action"] == "x.test"
+        assert uow.audit.audit_entries()[-1]["action"] == "x.test"
     checked = audit.verify(ctx).checked  # left without commit: neither was kept
     with ctx.uow() as uow:
-        assert uow.repo.get_allocation(pid) is None
+        assert uow.allocation.get_allocation(pid) is None
         a = _allocation(uow, pid)
-        uow.repo.add_allocation(a)
+        uow.allocation.add_allocation(a)
         audit.record(uow, ctx, COORD, trial=TRIAL, action="participant.randomize", entity_type="participant",
                      entity_id=pid, bind=allocation_bind(a.__dict__))  # the entry that records the allocation
         uow.commit()
     with ctx.uow() as uow:
-        assert uow.repo.get_allocation(pid) is not None
+        assert uow.allocation.get_allocation(pid) is not None
     rep = audit.verify(ctx)
     assert rep.ok and rep.checked == checked + 1
 
@@ -89,19 +89,19 @@ def test_a_failure_in_the_commit_round_trip_saves_nothing(container):
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
-        head = uow.repo.audit_head()
+        head = uow.audit.audit_head()
     with pytest.raises(StorageError) as e, ctx.uow() as uow:
-        rl = uow.repo.get_list(TRIAL)
-        assert uow.repo.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")[0] == 1
-        uow.repo.add_allocation(_allocation(uow, pid))
-        uow.repo.add_allocation(_allocation(uow, pid))  # the same participant twice
+        rl = uow.allocation.get_list(TRIAL)
+        assert uow.allocation.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")[0] == 1
+        uow.allocation.add_allocation(_allocation(uow, pid))
+        uow.allocation.add_allocation(_allocation(uow, pid))  # the same participant twice
         audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
         uow.commit()
     assert e.value.code == "conflict"
     with ctx.uow() as uow:
-        assert uow.repo.audit_head() == head and uow.repo.get_allocation(pid) is None
-        assert all(s.participant_id is None for s in uow.repo.slots(rl.id))
-        assert uow.repo.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")[0] == 1  # cursor unmoved
+        assert uow.audit.audit_head() == head and uow.allocation.get_allocation(pid) is None
+        assert all(s.participant_id is None for s in uow.allocation.slots(rl.id))
+        assert uow.allocation.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")[0] == 1  # cursor unmoved
     assert audit.verify(ctx).ok
 
 
@@ -127,13 +127,13 @@ def test_claims_and_appends_queue_on_advisory_locks(pg_container):
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
-        rl = uow.repo.get_list(TRIAL)
+        rl = uow.allocation.get_list(TRIAL)
         driver = uow.conn.connection.driver_connection
         assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 0
-        uow.repo.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")
+        uow.allocation.claim_slot(rl.id, "all", pid, "2026-03-02T00:00:00+00:00")
         assert driver.execute(held, (pg_hotpath.LOCK_NS_STRATUM,)).fetchone()[0] == 1
         audit.record(uow, ctx, COORD, trial=TRIAL, action="x.test", entity_type="participant", entity_id=pid)
-        uow.repo.flush()
+        uow.session.flush()
         assert driver.execute(held, (pg_hotpath.LOCK_NS_AUDIT,)).fetchone()[0] == 1
 
 
@@ -142,26 +142,26 @@ def test_the_randomize_read_is_the_participant_and_the_list_as_read_separately(c
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
-        p, rl = uow.repo.lock_for_randomization(TRIAL, pid)
-        assert p == uow.repo.get_participant(TRIAL, pid) and rl == uow.repo.get_list(TRIAL)
-        assert uow.repo.lock_for_randomization(TRIAL, "no-such-participant") == (None, None)
-        assert uow.repo.lock_for_randomization("NCT06523673", pid) == (None, None)  # another trial's
-        assert uow.repo.get_participant("NCT06523673", pid) is None
-        assert uow.repo.get_participant("NCT06523673", pid, for_update=True) is None
+        p, rl = uow.allocation.lock_for_randomization(TRIAL, pid)
+        assert p == uow.participants.get_participant(TRIAL, pid) and rl == uow.allocation.get_list(TRIAL)
+        assert uow.allocation.lock_for_randomization(TRIAL, "no-such-participant") == (None, None)
+        assert uow.allocation.lock_for_randomization("NCT06523673", pid) == (None, None)  # another trial's
+        assert uow.participants.get_participant("NCT06523673", pid) is None
+        assert uow.participants.get_participant("NCT06523673", pid, for_update=True) is None
 
 
 def test_a_trial_without_a_list_reads_the_participant_and_no_list(container):
     ctx = container.ctx
     pid = _enrolled(ctx)
     with ctx.uow() as uow:
-        p, rl = uow.repo.lock_for_randomization(TRIAL, pid)
+        p, rl = uow.allocation.lock_for_randomization(TRIAL, pid)
     assert p is not None and p.state == "enrolled" and rl is None
 
 
 def _request(uow, ctx, pid, marker="c0ffee00c0ffee00c0ffee00c0ffee00"):
     from oligotrial.service.ports import SlotRequest
 
-    rl = uow.repo.live_list(TRIAL)
+    rl = uow.allocation.live_list(TRIAL)
     entry = audit.build_entry(ctx, COORD, trial=TRIAL, action="participant.randomize", entity_type="participant",
                               entity_id=pid, new={"from_state": "enrolled", "randomization_number": f"all#{marker}"})
     return SlotRequest(rl.id, TRIAL, "all", pid, "enrolled", {"state": "randomized", "randomized_on": "2026-03-02"},
@@ -175,14 +175,14 @@ def test_one_allocation_writes_slot_participant_allocation_and_entry_together(co
     checked = audit.verify(ctx).checked
     for n, pid in enumerate(pids[:2], start=1):
         with ctx.uow() as uow:
-            got = uow.repo.allocate_and_commit(_request(uow, ctx, pid))
+            got = uow.allocation.allocate_and_commit(_request(uow, ctx, pid))
             uow.commit()
         assert (got.state, got.seq) == ("enrolled", n)
         with ctx.uow() as uow:
-            a = uow.repo.get_allocation(pid)
-            slot = next(s for s in uow.repo.slots(a.list_id) if s.seq == got.seq)
-            p = uow.repo.get_participant(TRIAL, pid)
-            entry = uow.repo.audit_entries(TRIAL)[-1]
+            a = uow.allocation.get_allocation(pid)
+            slot = next(s for s in uow.allocation.slots(a.list_id) if s.seq == got.seq)
+            p = uow.participants.get_participant(TRIAL, pid)
+            entry = uow.audit.audit_entries(TRIAL)[-1]
         assert slot.participant_id == pid and a.arm_ct == slot.payload_ct == got.payload_ct
         arm = ctx.cipher.decrypt(slot.payload_ct, randomization.slot_context(TRIAL, "all", got.seq))
         assert randomization.allocation_arm(ctx, a) == arm and arm in {x.id for x in ctx.load_protocol(TRIAL).arms}
@@ -193,32 +193,32 @@ def test_one_allocation_writes_slot_participant_allocation_and_entry_together(co
 
     def untouched(pid, state):
         with ctx.uow() as uow:
-            assert uow.repo.audit_head() == head and uow.repo.get_allocation(pid) is None
-            assert uow.repo.get_participant(TRIAL, pid).state == state
-            assert sum(s.participant_id is not None for s in uow.repo.slots(1)) == 2
+            assert uow.audit.audit_head() == head and uow.allocation.get_allocation(pid) is None
+            assert uow.participants.get_participant(TRIAL, pid).state == state
+            assert sum(s.participant_id is not None for s in uow.allocation.slots(1)) == 2
 
     with ctx.uow() as uow:
-        head = uow.repo.audit_head()
+        head = uow.audit.audit_head()
     # a participant already randomized, or unknown: nothing written, the state reported
     with ctx.uow() as uow:
-        assert uow.repo.allocate_and_commit(_request(uow, ctx, pids[0])).seq is None
+        assert uow.allocation.allocate_and_commit(_request(uow, ctx, pids[0])).seq is None
         uow.commit()
     with ctx.uow() as uow:
-        assert uow.repo.allocate_and_commit(_request(uow, ctx, "nobody")).state is None
+        assert uow.allocation.allocate_and_commit(_request(uow, ctx, "nobody")).state is None
         uow.commit()
     with ctx.uow() as uow:  # a participant of another trial is not found in this one
         req = _request(uow, ctx, pids[2])
         req.trial = "NCT06523673"
-        assert uow.repo.allocate_and_commit(req).state is None
+        assert uow.allocation.allocate_and_commit(req).state is None
         uow.commit()
     # the list (2 slots) is exhausted: nothing at all is written
     with ctx.uow() as uow:
-        got = uow.repo.allocate_and_commit(_request(uow, ctx, pids[2]))
+        got = uow.allocation.allocate_and_commit(_request(uow, ctx, pids[2]))
         uow.commit()
     assert (got.state, got.seq, got.payload_ct) == ("enrolled", None, None)
     untouched(pids[2], "enrolled")
     with ctx.uow() as uow:
-        assert uow.repo.get_participant(TRIAL, pids[0]).state == "randomized"
+        assert uow.participants.get_participant(TRIAL, pids[0]).state == "randomized"
     assert audit.verify(ctx).ok
 
 
@@ -245,7 +245,7 @@ def test_a_randomization_is_one_round_trip_on_postgresql(pg_container, pg_settin
     out = randomization.randomize(ctx, COORD, TRIAL, pid, {})
     monkeypatch.undo()
     # the allocation commits without waiting for the flush (its hot rows released at once); a
-    # second, synchronous transaction is the barrier the call waits on (SqlRepository._allocate_round_trip)
+    # second, synchronous transaction is the barrier the call waits on (SqlSession.allocate_round_trip)
     assert len(syncs) == 1 and [q.split()[0] for q in sent] == ["BEGIN", "SET", "WITH", "COMMIT", "SELECT"], sent
     assert sent[1] == "SET LOCAL synchronous_commit TO off" and sent[-1] == "SELECT txid_current()"
     assert out["randomization_number"] == "all#2"
@@ -259,14 +259,14 @@ def test_a_list_is_kept_only_once_committed(container):
 
     ctx = container.ctx
     with ctx.uow() as uow:  # written and read back in a unit of work that is then dropped
-        uow.repo.add_list(RandomizationList(None, TRIAL, "permuted_blocks", "ct", {}, "0" * 64, "now", "x", 2),
+        uow.allocation.add_list(RandomizationList(None, TRIAL, "permuted_blocks", "ct", {}, "0" * 64, "now", "x", 2),
                          [EncSlot("all", 1, 1, 2, "ct")])
-        assert uow.repo.live_list(TRIAL) is not None
+        assert uow.allocation.live_list(TRIAL) is not None
     with ctx.uow() as uow:
-        assert uow.repo.live_list(TRIAL) is None
+        assert uow.allocation.live_list(TRIAL) is None
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=2)
     with ctx.uow() as uow:
-        assert uow.repo.live_list(TRIAL) == uow.repo.get_list(TRIAL)
+        assert uow.allocation.live_list(TRIAL) == uow.allocation.get_list(TRIAL)
 
 
 def _backend(uow):
@@ -300,7 +300,7 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(dropped):
     c, backend = dropped(0.0)
     pid = enrolment.register(c.ctx, COORD, TRIAL, {**RECORD, "id": "P-idle"})["id"]  # no error: reconnected
     with c.ctx.uow() as uow:
-        assert _backend(uow) != backend and uow.repo.get_participant(TRIAL, pid) is not None
+        assert _backend(uow) != backend and uow.participants.get_participant(TRIAL, pid) is not None
 
 
 def test_a_connection_dropped_moments_ago_fails_one_unit_of_work_cleanly(dropped):
@@ -312,7 +312,7 @@ def test_a_connection_dropped_moments_ago_fails_one_unit_of_work_cleanly(dropped
     assert e.value.code == "unavailable"
     pid = enrolment.register(c.ctx, COORD, TRIAL, {**RECORD, "id": "P-gone"})["id"]  # nothing was half-saved
     with c.ctx.uow() as uow:
-        assert _backend(uow) != backend and uow.repo.get_participant(TRIAL, pid) is not None
+        assert _backend(uow) != backend and uow.participants.get_participant(TRIAL, pid) is not None
 
 
 def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum(pg_container):
@@ -336,7 +336,7 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
         claim = driver.execute("EXPLAIN (FORMAT JSON) " + pg_hotpath.CLAIM_SLOT,
                                {"list_id": req.list_id, "stratum": "all", "participant_id": pid,
                                 "at": req.at}).fetchone()[0]
-        from oligotrial.adapters.db import repository
+        from oligotrial.adapters.db import participants as repository
 
         read = str(repository._GET_PARTICIPANT_FOR_UPDATE.params(pid=pid).compile(
             dialect=uow.conn.dialect, compile_kwargs={"literal_binds": True}))
@@ -357,12 +357,12 @@ def test_the_claimed_slot_is_found_by_its_whole_key_not_by_filtering_the_stratum
 
 def test_a_randomization_committed_synchronously_under_its_locks_still_works(pg_container, monkeypatch):
     """The variant before issue 19 (``--durability sync`` in the benchmark) stays correct."""
-    from oligotrial.adapters.db.repository import SqlRepository
+    from oligotrial.adapters.db.allocation import SqlAllocationRepository
 
     ctx = pg_container.ctx
     randomization.generate_list(ctx, TRIAL, seed=1, size_per_stratum=4)
     pids = [_enrolled(ctx, n) for n in (1, 2)]
-    monkeypatch.setattr(SqlRepository, "release_before_flush", False)
+    monkeypatch.setattr(SqlAllocationRepository, "release_before_flush", False)
     outs = [randomization.randomize(ctx, COORD, TRIAL, p, {}) for p in pids]
     assert [o["randomization_number"] for o in outs] == ["all#1", "all#2"]
     assert audit.verify(ctx).ok and randomization.verify_list(ctx, TRIAL)["ok"]

@@ -56,7 +56,7 @@ def test_the_server_screens_on_the_screening_date_not_the_records_own_date(real_
     assert view["screening"]["as_of"] == today and today > record["as_of"]
     assert view["screening"]["verdict"] != "eligible"
     with ctx.uow() as uow:
-        stored = uow.repo.get_participant(TRIAL, pid).screening
+        stored = uow.participants.get_participant(TRIAL, pid).screening
     assert stored["as_of"] == today
     windowed = [c for c in stored["result"]["criteria"] if c["verdict"] != "met" and "days before screening" in
                 (c.get("reason") or "")]
@@ -73,7 +73,7 @@ def test_real_engine_verdicts_are_stored_with_the_protocol_version(real_containe
     for name, verdict in (("stop2_eligible", "eligible"), ("stop2_ineligible", "ineligible")):
         pid = _screened(ctx, name)
         with ctx.uow() as uow:
-            stored = uow.repo.get_participant(TRIAL, pid).screening
+            stored = uow.participants.get_participant(TRIAL, pid).screening
         assert stored["verdict"] == verdict and stored["protocol_version"] == version
         crit = {c["id"]: c["verdict"] for c in stored["result"]["criteria"]}
         assert crit["STOP2-IN-07"] == ("met" if verdict == "eligible" else "not_met")

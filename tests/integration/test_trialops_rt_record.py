@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import fake_screener
 
 from oligotrial.errors import DoseError
 from oligotrial.service import audit, enrolment, randomization, unblinding
 from oligotrial.service.ports import Actor
+from trialops_db import fake_screener
 
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
 TRIAL = "NCT06918951"
@@ -48,7 +48,7 @@ def test_a_course_outside_the_arm_is_refused_or_kept_as_a_documented_deviation(c
     assert view["state"] == "randomized" and view["radiotherapy"] is None
     assert {v["anchor"] for v in view["visits"]} == {"randomization"}
     with ctx.uow() as uow:
-        assert uow.repo.visits(pid) == []
+        assert uow.participants.visits(pid) == []
     assert audit.verify(ctx).checked == checked_before
 
     reason = "treating team judged the allocated course unsafe; PI approved"
@@ -73,10 +73,9 @@ LATE_COURSE = {"palliative": {"start": "2026-03-09", "end": "2026-03-09", "dose_
 @pytest.fixture
 def clocked(db_settings):
     """A container on the study calendar (5 March 2026), so visits can be recorded as they fall."""
-    from trialops_db import StudyClock
-
     from oligotrial.adapters.db.crypto import Argon2Hasher
     from oligotrial.bootstrap import bootstrap
+    from trialops_db import StudyClock
 
     clock = StudyClock()
     c = bootstrap(db_settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True), clock=clock)
@@ -102,13 +101,13 @@ def test_radiotherapy_entered_after_visits_keeps_them_and_dates_the_visits_it_an
     enrolment.record_visit(ctx, dm, TRIAL, pid, "followup_m3", {"date": m3})
     enrolment.record_visit(ctx, dm, TRIAL, pid, "followup_m6", {"missed": True, "reason": "patient in hospital"})
     with ctx.uow() as uow:
-        before = {r["code"]: r for r in uow.repo.visits(pid)}
+        before = {r["code"]: r for r in uow.participants.visits(pid)}
     assert set(before) == {"followup_m3", "followup_m6"}
 
     view = enrolment.record_radiotherapy(ctx, TREATER, TRIAL, pid, LATE_COURSE[arm])
     assert view["state"] == "treated"
     with ctx.uow() as uow:
-        rows = {r["code"]: r for r in uow.repo.visits(pid)}
+        rows = {r["code"]: r for r in uow.participants.visits(pid)}
     for code, row in before.items():  # the same rows, untouched
         assert rows[code] == row
     assert rows["followup_m3"]["status"] == "done" and rows["followup_m3"]["actual"] == m3
@@ -131,15 +130,15 @@ def test_saving_a_visit_stores_its_window_as_well(container):
     randomization.generate_list(ctx, TRIAL, seed=5, size_per_stratum=10)
     pid, _arm = _randomized(ctx, 3)
     with ctx.uow() as uow:
-        uow.repo.add_visits(pid, [{"code": "rt_toxicity_4w", "label": "toxicity", "anchor": "radiotherapy_start",
+        uow.participants.add_visits(pid, [{"code": "rt_toxicity_4w", "label": "toxicity", "anchor": "radiotherapy_start",
                                    "target": "2026-03-30", "earliest": "2026-03-23", "latest": "2026-04-06",
                                    "forms": [], "actual": None, "status": "planned", "note": None}])
         uow.commit()
     with ctx.uow() as uow:
-        (row,) = uow.repo.visits(pid)
-        uow.repo.save_visit({**row, "target": "2026-04-06", "earliest": "2026-03-30", "latest": "2026-04-13"})
+        (row,) = uow.participants.visits(pid)
+        uow.participants.save_visit({**row, "target": "2026-04-06", "earliest": "2026-03-30", "latest": "2026-04-13"})
         uow.commit()
     with ctx.uow() as uow:
-        (row,) = uow.repo.visits(pid)
+        (row,) = uow.participants.visits(pid)
     assert (row["target"], row["earliest"], row["latest"], row["status"]) == (
         "2026-04-06", "2026-03-30", "2026-04-13", "planned")

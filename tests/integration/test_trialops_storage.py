@@ -153,7 +153,7 @@ def test_a_value_postgres_cannot_store_is_refused_as_bad_input_not_an_outage(pg_
     try:
         too_long = Participant("p-long", TRIAL, "X" * 300, dict(RECORD), created_at="2026-03-02T00:00:00+00:00")
         with pytest.raises(StorageError) as e, c.ctx.uow() as uow:
-            uow.repo.add_participant(too_long)
+            uow.participants.add_participant(too_long)
         assert e.value.code == "value_rejected" and status_for(e.value) == 422
     finally:
         c.dispose()

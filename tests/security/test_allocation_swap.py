@@ -6,10 +6,10 @@ entry that recorded it, and ``randomization verify`` holds every allocation agai
 from __future__ import annotations
 
 import pytest
-from owner_db import activity, allocation_bind, allocation_row, as_owner, enrolled, recompute, rows, service_on
 
 from oligotrial.service import audit, randomization
 from oligotrial.service.randomization import allocation_arm
+from owner_db import activity, allocation_bind, allocation_row, as_owner, enrolled, recompute, rows, service_on
 
 BACKENDS = ["sqlite", "postgres"]
 TRIAL = "NCT06918951"
@@ -23,7 +23,7 @@ def _two_arms(allocated):
 
 def _arms(c, *pids):
     with c.ctx.uow() as uow:
-        return [allocation_arm(c.ctx, uow.repo.get_allocation(p)) for p in pids]
+        return [allocation_arm(c.ctx, uow.allocation.get_allocation(p)) for p in pids]
 
 
 def _swap_allocations(c, a: str, b: str, spare: str) -> None:

@@ -18,8 +18,8 @@ import re
 from itertools import product
 
 import pytest
-from hostile_app import BASE, RT_FOR_ARM, TRIAL, app_on
 
+from hostile_app import BASE, RT_FOR_ARM, TRIAL, app_on
 from oligotrial.domain.trial.audit import GENESIS, canonical, content, link_v2
 from oligotrial.protocols import load_protocol
 from oligotrial.service.audit import ARM_REVEALING
@@ -128,7 +128,7 @@ def test_no_withheld_course_can_be_confirmed_from_anything_a_blinded_role_receiv
             assert r.status_code == 200, r.text
             pids.append(pid)
         with api.container.ctx.uow() as uow:
-            entries = uow.repo.audit_entries(STOP2.id)
+            entries = uow.audit.audit_entries(STOP2.id)
         withheld = [e for e in entries if e["action"] in ARM_REVEALING]
         assert len(withheld) == 6
 

@@ -6,9 +6,9 @@ key -- is reported as altered."""
 from __future__ import annotations
 
 import pytest
-from hostile_app import TRIAL, settings_for
 from sqlalchemy import text
 
+from hostile_app import TRIAL, settings_for
 from oligotrial.domain.trial.audit import GENESIS, entry_hash
 
 BACKENDS = ["sqlite", "postgres"]
@@ -50,7 +50,7 @@ def test_an_unkeyed_chain_verifies_after_0004_and_keyed_entries_continue_it(back
             assert rep.ok and rep.checked == 3 and rep.keyed_from is None, rep.to_dict()
             users.add_user(c.ctx, "alice", "password-1", "coordinator", TRIAL)
             with c.ctx.uow() as uow:
-                entries = uow.repo.audit_entries()
+                entries = uow.audit.audit_entries()
             n = len(entries)
             assert [e["v"] for e in entries] == [1, 1, 1] + [3] * (n - 3) and n > 3
             assert entries[3]["prev_hash"] == entries[2]["hash"]
@@ -121,7 +121,7 @@ def test_a_keyed_v2_chain_verifies_after_0006_and_v3_entries_continue_it(backend
             assert rep.ok and rep.checked == 3 and rep.keyed_from == 1, rep.to_dict()
             users.add_user(c.ctx, "alice", "password-1", "coordinator", TRIAL)  # first commit: first checkpoint
             with c.ctx.uow() as uow:
-                entries = uow.repo.audit_entries()
+                entries = uow.audit.audit_entries()
             n = len(entries)
             assert [e["v"] for e in entries] == [2, 2, 2] + [3] * (n - 3) and n > 3
             assert audit.verify(c.ctx).ok

@@ -116,7 +116,7 @@ def test_a_backup_taken_under_write_load_restores_with_every_acknowledged_write_
                 restored = restore(target, fresh.ctx, path)
                 assert restored.ok and restored.checked == report.checked, restored.to_dict()
                 with fresh.ctx.uow() as uow:
-                    ids = {p.external_id for p in uow.repo.list_participants(TRIAL)}
+                    ids = {p.external_id for p in uow.participants.list_participants(TRIAL)}
                 assert set(before) <= ids, sorted(set(before) - ids)[:5]
                 from oligotrial.service import audit
 

@@ -17,8 +17,8 @@ import json
 
 import numpy as np
 import pytest
-from hostile_app import TRIAL, app_on
 
+from hostile_app import TRIAL, app_on
 from oligotrial.domain.trial import randomization as algo
 from oligotrial.protocols import load_protocol
 
@@ -97,7 +97,7 @@ def test_the_revealed_list_opens_the_commitment_and_a_changed_one_does_not(backe
         assert not randomization.verify_revealed(swapped)
         assert not randomization.verify_revealed({**doc, "salt": "00" * 32})
         with api.container.ctx.uow() as uow:
-            actions = [e["action"] for e in uow.repo.audit_entries(TRIAL)]
+            actions = [e["action"] for e in uow.audit.audit_entries(TRIAL)]
         assert "randomization.reveal" in actions  # opening the list is audited
 
 

@@ -75,8 +75,8 @@ def test_a_stored_value_that_cannot_be_encoded_never_makes_a_page_fail(api, tmp_
     sqlite = api.container.settings.database_url.startswith("sqlite")
     try:
         with api.container.ctx.uow() as uow:
-            p = uow.repo.find_participant("NCT06918951", "P-0001")
-            uow.repo.add_entry(p.id, "adverse_event", {"date": "2026-03-20", "term": "Nausea", "grade": 1,
+            p = uow.participants.find_participant("NCT06918951", "P-0001")
+            uow.participants.add_entry(p.id, "adverse_event", {"date": "2026-03-20", "term": "Nausea", "grade": 1,
                                                        "note": f"legacy {SURROGATE}", "score": float("nan")},
                                "2026-03-20T09:00:00+00:00", "legacy")
             uow.commit()

@@ -117,7 +117,7 @@ def _write_routes(api) -> list[tuple[str, str, str, Any]]:
 
 def _last_action(api) -> str:
     with api.container.ctx.uow() as uow:
-        rows = uow.repo.audit_entries(TRIAL)
+        rows = uow.audit.audit_entries(TRIAL)
     return rows[-1]["action"] if rows else ""
 
 
@@ -264,7 +264,7 @@ def _string_paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 def _write_counts(api) -> dict[str, int]:
     with api.container.ctx.uow() as uow:
-        return {t: uow.repo.count(t) for t in WRITE_TABLES}
+        return {t: uow.session.count(t) for t in WRITE_TABLES}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

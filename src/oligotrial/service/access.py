@@ -118,7 +118,7 @@ def check_site(actor: Actor, trial: str, participant: Any) -> None:
 def visible_participant(uow: Any, actor: Actor | None, trial: str, pid: str, *, for_update: bool = False) -> Any:
     """The participant ``pid`` of ``trial`` as ``actor`` may see them (``actor`` None: the
     operator), else ``not_found``: an unknown id and another site's participant answer the same."""
-    p = uow.repo.get_participant(trial, pid, for_update=for_update)
+    p = uow.participants.get_participant(trial, pid, for_update=for_update)
     if actor is not None:
         check_site(actor, trial, p)
     if p is None:

@@ -21,6 +21,7 @@ from oligotrial.errors import AuditError
 from oligotrial.service.access import authorize, authorize_any, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, AuditAnchor, UnitOfWork
+from oligotrial.service.rows import AuditEntry, AuditRow
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def anchor(ctx: ServiceContext) -> AuditAnchor:
     return ctx.anchor
 
 
-def mac(ctx: ServiceContext, entry: dict[str, Any]) -> str:
+def mac(ctx: ServiceContext, entry: AuditEntry) -> str:
     """The entry's keyed digest (HMAC-SHA256 under the key held outside the database)."""
     return entry_mac(anchor(ctx).mac_key(), entry)
 
@@ -57,7 +58,7 @@ def record(
     new: Any = None,
     reason: str | None = None,
     bind: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """Append one entry to the chain. Call last in a transaction: it locks the chain head until
     commit, so appends are serialised and the chain never forks. The entry is checked and its
     keyed digest computed here, before any lock; the storage adapter links and stores it in one
@@ -80,7 +81,7 @@ def record(
         new=new,
         reason=reason,
     )
-    uow.repo.append_audit(entry, mac(ctx, entry), bind=bind)
+    uow.audit.append_audit(entry, mac(ctx, entry), bind=bind)
     return entry
 
 
@@ -95,7 +96,7 @@ def build_entry(
     old: Any = None,
     new: Any = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> AuditEntry:
     """An audit entry, checked (a change needs a reason; no arm ever enters the trail), not yet
     appended: :func:`record` appends it, or a storage adapter does so with the write it records."""
     if old is not None and not (reason and reason.strip()):
@@ -108,7 +109,7 @@ def build_entry(
         raise AuditError(
             f"audit entry for {entity_type}: arm information must never enter the trail", code="arm_in_audit"
         )
-    entry = {
+    entry: AuditEntry = {
         "at": ctx.now_iso(),
         "actor": actor.username,
         "role": actor.role_in(trial) if trial else actor.role_in("*"),
@@ -136,9 +137,9 @@ def verify(ctx: ServiceContext, actor: Actor | None = None, *, later_ok: bool = 
     checkpoints = a.checkpoints()  # signatures checked first: a forged checkpoint raises
     epoch = a.format_epoch()
     with ctx.uow() as uow:
-        entries = uow.repo.audit_entries()
-        head = uow.repo.audit_head()
-        allocations = [dict(x.__dict__) for x in uow.repo.all_allocations()]
+        entries = uow.audit.audit_entries()
+        head = uow.audit.audit_head()
+        allocations = [dict(x.__dict__) for x in uow.allocation.all_allocations()]
     rep = verify_chain(entries, head, a.mac_key(), format_from=epoch)
     if epoch is None and entries:
         rep.notes.append("no chain format epoch recorded with the keys yet (the next checkpoint records it)")
@@ -161,10 +162,10 @@ def checkpoint(ctx: ServiceContext, actor: Actor | None = None) -> dict[str, Any
     epoch = a.format_epoch()
     start = (int(cps[-1]["seq"]), str(cps[-1]["hash"])) if cps else (0, GENESIS)
     with ctx.uow() as uow:
-        entries = uow.repo.audit_entries(after_seq=start[0])
+        entries = uow.audit.audit_entries(after_seq=start[0])
         nonces = [str(e["nonce"]) for e in entries if e.get("nonce")]
-        earlier = {n: q for n, q in uow.repo.audit_nonce_seqs(nonces) if q <= start[0]} if nonces else {}
-        whole = uow.repo.audit_entries() if epoch is None and start[0] > 0 else None
+        earlier = {n: q for n, q in uow.audit.audit_nonce_seqs(nonces) if q <= start[0]} if nonces else {}
+        whole = uow.audit.audit_entries() if epoch is None and start[0] > 0 else None
     if whole is not None:  # first use of a key directory made before the epoch existed: the whole chain
         rep = verify_chain(whole, None, a.mac_key())
         check_checkpoints(rep, whole, cps)
@@ -208,7 +209,7 @@ def record_restore(ctx: ServiceContext, note: str) -> tuple[ChainReport, dict[st
     if not rep.ok:
         return rep, None
     with ctx.uow() as uow:
-        head = uow.repo.audit_head() or (0, GENESIS)
+        head = uow.audit.audit_head() or (0, GENESIS)
     cp = a.add_checkpoint(int(head[0]), str(head[1]), ctx.now_iso(), kind="restore", note=note)
     return verify(ctx), cp
 
@@ -244,8 +245,8 @@ def trail(
     with ctx.uow() as uow:
         rows = _scoped_entries(uow, actor, protocol.id, after, limit)
     out = []
-    for r in rows:
-        r = readable(r)
+    for row in rows:
+        r = readable(row)
         view = {k: r[k] for k in ("seq", "at", "actor", "role", "action", "entity_type", "entity_id", "reason", "hash")}
         if blinded and r["action"] in ARM_REVEALING:
             view["old"] = view["new"] = view["reason"] = WITHHELD
@@ -265,7 +266,7 @@ def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
     protocol = ctx.load_protocol(trial)
     with ctx.uow() as uow:
         if actor.site_in(protocol.id) is None:
-            return uow.repo.count_audit(protocol.id)
+            return uow.audit.count_audit(protocol.id)
         return len(_scoped_entries(uow, actor, protocol.id, 0, None))
 
 
@@ -275,21 +276,21 @@ def trail_size(ctx: ServiceContext, actor: Actor, trial: str) -> int:
 TRIAL_LEVEL = frozenset({"randomization_list", "report", "trial"})
 
 
-def participant_of(entry: dict[str, Any]) -> str | None:
+def participant_of(entry: AuditEntry) -> str | None:
     """The participant an audit entry is about (None: the trial itself, or a user account)."""
     if entry["entity_type"] in TRIAL_LEVEL or entry["entity_type"] == "user":
         return None
     return str(entry["entity_id"]).split("/", 1)[0]
 
 
-def in_site_scope(entry: dict[str, Any], visible: set[str]) -> bool:
+def in_site_scope(entry: AuditEntry, visible: set[str]) -> bool:
     """Whether a site-limited role reads ``entry``: the trial's own entries, and those about a
     participant in ``visible`` (its sites' participants); never a user-account entry."""
     pid = participant_of(entry)
     return entry["entity_type"] in TRIAL_LEVEL if pid is None else pid in visible
 
 
-def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int | None) -> list[dict[str, Any]]:
+def _scoped_entries(uow: UnitOfWork, actor: Actor, trial: str, after: int, limit: int | None) -> list[AuditRow]:
     """The trail's entries after ``after`` (at most ``limit``) that the actor may read. A role
     granted for one site reads only the entries about its site's participants and the trial's
     own entries; user-account entries and entries about a participant it cannot see (another
@@ -297,15 +298,15 @@ def _scoped_entries(uow: Any, actor: Actor, trial: str, after: int, limit: int |
     site-limited coordinator read other sites' records, randomizations and radiotherapy in the
     trail). The database pages; a filtered page is filled from the following ones."""
     if actor.site_in(trial) is None:
-        return uow.repo.audit_entries(trial, after, limit)
-    visible = {p.id for p in uow.repo.list_participants(trial) if site_visible(actor, trial, p.site)}
+        return uow.audit.audit_entries(trial, after, limit)
+    visible = {p.id for p in uow.participants.list_participants(trial) if site_visible(actor, trial, p.site)}
 
     if limit is None:
-        return [e for e in uow.repo.audit_entries(trial, after, None) if in_site_scope(e, visible)]
-    out: list[dict[str, Any]] = []
+        return [e for e in uow.audit.audit_entries(trial, after, None) if in_site_scope(e, visible)]
+    out: list[AuditRow] = []
     batch = max(limit, 200)
     while len(out) < limit:
-        chunk = uow.repo.audit_entries(trial, after, batch)
+        chunk = uow.audit.audit_entries(trial, after, batch)
         out += [e for e in chunk if in_site_scope(e, visible)]
         if len(chunk) < batch:
             break

@@ -58,7 +58,7 @@ def consort_flow(ctx: ServiceContext, protocol: Any, *, data_cut: dt.date, arm_o
     randomized: list[str] = []
     treated: set[str] = set()
     with ctx.uow() as uow:
-        for e in uow.repo.audit_entries(protocol.id):
+        for e in uow.audit.audit_entries(protocol.id):
             if e["at"][:10] > cut:
                 continue
             action, pid = e["action"], e["entity_id"]
@@ -72,11 +72,11 @@ def consort_flow(ctx: ServiceContext, protocol: Any, *, data_cut: dt.date, arm_o
                 randomized.append(pid)
             elif action == "radiotherapy.record":
                 treated.add(pid)
-        participants = {p.id: p for p in uow.repo.iter_participants(protocol.id)}
+        participants = {p.id: p for p in uow.participants.iter_participants(protocol.id)}
         events = {
             pid: [
                 x["data"]
-                for x in followup.active(uow.repo.entries(pid))
+                for x in followup.active(uow.participants.entries(pid))
                 if x["kind"] == "event" and x["data"]["date"] <= cut
             ]
             for pid in randomized

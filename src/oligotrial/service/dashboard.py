@@ -32,7 +32,7 @@ def recruitment(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, Any]
         authorize(actor, protocol.id, "summary")  # raises, naming the action
     neutral = arm_neutral(protocol, role or "")
     with ctx.uow() as uow:
-        rows = [p for p in uow.repo.list_participants(protocol.id) if site_visible(actor, protocol.id, p.site)]
+        rows = [p for p in uow.participants.list_participants(protocol.id) if site_visible(actor, protocol.id, p.site)]
     by_state: dict[str, int] = {}
     days: dict[str, int] = {}
     sites: dict[str | None, dict[str, Any]] = {}

@@ -64,7 +64,7 @@ def _arm(ctx: ServiceContext, uow: UnitOfWork, protocol: Protocol, pid: str) -> 
 
     if followup.single_group(protocol):
         return protocol.arms[0].id
-    a = uow.repo.get_allocation(pid)
+    a = uow.allocation.get_allocation(pid)
     return None if a is None else allocation_arm(ctx, a)
 
 
@@ -82,11 +82,11 @@ def _derive(
     if outcomes.follow_up_origin(protocol, p)[0] is None:
         return None
     arm = arm or _arm(ctx, uow, protocol, p.id)
-    entries = uow.repo.entries(p.id)
+    entries = uow.participants.entries(p.id)
     if not reveal_arm and protocol.masking.blinded_roles:  # a blinded reader: what unblinded roles wrote is withheld
-        entries = freetext.withhold_entries(protocol, entries, uow.repo.audit_of(protocol.id, p.id), p.id)
+        entries = freetext.withhold_entries(protocol, entries, uow.audit.audit_of(protocol.id, p.id), p.id)
     return outcomes.participant_endpoints(
-        protocol, p, entries, uow.repo.visits(p.id), arm=arm, reveal_arm=reveal_arm, today=ctx.today()
+        protocol, p, entries, uow.participants.visits(p.id), arm=arm, reveal_arm=reveal_arm, today=ctx.today()
     )
 
 
@@ -114,7 +114,7 @@ def _participants(
     """The participants an export covers: those ``actor`` may see (all for the operator), of one
     ``site`` when given."""
     with ctx.uow() as uow:
-        for p in uow.repo.iter_participants(protocol.id):
+        for p in uow.participants.iter_participants(protocol.id):
             if (site is None or p.site == site) and (actor is None or site_visible(actor, protocol.id, p.site)):
                 yield uow, p
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from oligotrial.domain.protocol.schedule_schema import parse_schedule
 from oligotrial.domain.record.patient import parse_patient
@@ -25,6 +25,7 @@ from oligotrial.service.context import ServiceContext
 from oligotrial.service.followup import single_group
 from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import EntryRow, NewVisit, VisitRow
 
 #: the longest record id a participant may carry (the storage column's width)
 MAX_EXTERNAL_ID = 128
@@ -95,11 +96,11 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     now = ctx.now_iso()
     p = Participant(uuid.uuid4().hex, protocol.id, patient.id, dict(record), created_at=now, site=site)
     with ctx.uow() as uow:
-        if uow.repo.find_participant(protocol.id, patient.id) is not None:
+        if uow.participants.find_participant(protocol.id, patient.id) is not None:
             raise WorkflowError(
                 f"id {patient.id!r}: already registered in trial {protocol.id}", code="duplicate", field="id"
             )
-        uow.repo.add_participant(p)
+        uow.participants.add_participant(p)
         audit.record(
             uow,
             ctx,
@@ -189,7 +190,7 @@ def screen_in(
         "result": outcome.to_dict(),
     }
     workflow.advance(p, "screen")
-    uow.repo.save_participant(p)
+    uow.participants.save_participant(p)
     audit.record(
         uow,
         ctx,
@@ -278,7 +279,7 @@ def rescreen(
             },
             "previous_screenings": previous,
         }
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -331,7 +332,7 @@ def check_after_consent(p: Participant, field: str, on: dt.date | str, what: str
         )
 
 
-def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> list[tuple[dt.date, str]]:
+def needs_consent(p: Participant, visits: list[VisitRow], entries: list[EntryRow]) -> list[tuple[dt.date, str]]:
     """What the participant has recorded that needs their consent, each with its date, earliest
     first: enrolment, randomization, radiotherapy, visits done, follow-up entries in force of the
     kinds dated from consent (:data:`oligotrial.service.followup.AFTER_CONSENT`) and follow-up
@@ -343,7 +344,7 @@ def needs_consent(p: Participant, visits: list[dict], entries: list[dict]) -> li
         out.append((dt.date.fromisoformat(p.randomized_on[:10]), "randomization"))
     if p.radiotherapy and p.radiotherapy.get("start"):
         out.append((dt.date.fromisoformat(p.radiotherapy["start"]), "radiotherapy"))
-    out += [(dt.date.fromisoformat(v["actual"]), f"visit {v['code']}") for v in visits if v.get("actual")]
+    out += [(dt.date.fromisoformat(actual), f"visit {v['code']}") for v in visits if (actual := v.get("actual"))]
     for e in followup.active(entries):
         if e["kind"] in followup.AFTER_CONSENT or e["kind"] == "event":
             out.append((dt.date.fromisoformat(e["data"]["date"]), f"{e['kind'].replace('_', ' ')} entry {e['id']}"))
@@ -363,7 +364,7 @@ def consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict)
         p = _load(uow, protocol.id, pid, actor)
         workflow.advance(p, "consent")
         p.consent = c
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -402,7 +403,7 @@ def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
             )
         after = [
             x
-            for x in needs_consent(p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            for x in needs_consent(p, uow.participants.visits(p.id), uow.participants.entries(p.id))
             if x[0] < dt.date.fromisoformat(day)
         ]
         if after:
@@ -420,7 +421,7 @@ def correct_consent(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
             "form_version": form_version,
             "corrected": {"by": actor.username, "at": ctx.now_iso(), "reason": reason},
         }
-        uow.repo.save_participant(p, ("consent",))
+        uow.participants.save_participant(p, ("consent",))
         audit.record(
             uow,
             ctx,
@@ -474,7 +475,7 @@ def close_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, dat
         }
         workflow.advance(p, "close_screening")
         p.closure = closure
-        uow.repo.save_participant(p, ("state", "closure"))
+        uow.participants.save_participant(p, ("state", "closure"))
         audit.record(
             uow,
             ctx,
@@ -505,7 +506,7 @@ def reopen_screening(ctx: ServiceContext, actor: Actor, trial: str, pid: str, da
         old = p.closure
         p.state = workflow.milestone_state(p)
         p.closure = None
-        uow.repo.save_participant(p, ("state", "closure"))
+        uow.participants.save_participant(p, ("state", "closure"))
         audit.record(
             uow,
             ctx,
@@ -538,7 +539,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
             decision["override"]["by"] = actor.username
         p.enrolment = {**decision, "protocol_version": (p.screening or {}).get("protocol_version"), "at": ctx.now_iso()}
         workflow.advance(p, "enrol")
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         audit.record(
             uow,
             ctx,
@@ -555,7 +556,7 @@ def enrol(ctx: ServiceContext, actor: Actor, trial: str, pid: str, data: dict | 
 
 
 def _schedule_anchors(
-    p: Participant, *, single: bool = False, entries: list[dict] | None = None
+    p: Participant, *, single: bool = False, entries: list[EntryRow] | None = None
 ) -> dict[str, dt.date | None]:
     """Visit anchors as they stand. In a single-group trial day 0 is enrolment, which stands in
     for the ``randomization`` anchor (there is none); ``progression`` is the first progression
@@ -582,7 +583,7 @@ def _schedule_anchors(
 
 
 def visit_schedule(
-    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[dict], entries: list[dict]
+    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[VisitRow], entries: list[EntryRow]
 ) -> tuple[list[dict], list[dict]]:
     """The participant's visits dated from the anchors as they stand, with their status today,
     and the visits still waiting for their anchor (see :mod:`oligotrial.domain.trial.schedule`)."""
@@ -644,12 +645,12 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
         now = ctx.now_iso()
         workflow.advance(p, "radiotherapy", single_group=single)
         p.radiotherapy = {**rt, "check": radiotherapy.stored_result(report, decision, now)}
-        uow.repo.save_participant(p)
+        uow.participants.save_participant(p)
         visits: dict[str, list[str]] = {"added": [], "redated": [], "kept": []}
         if plan is not None:  # merged with the visits stored before the course was entered
             planned = schedule.plan_visits(list(plan.visits), _schedule_anchors(p, single=single))
-            add, redate, kept = schedule.merge_planned(planned, uow.repo.visits(p.id))
-            uow.repo.add_visits(
+            add, redate, kept = schedule.merge_planned(planned, uow.participants.visits(p.id))
+            uow.participants.add_visits(
                 p.id,
                 [
                     {
@@ -667,8 +668,8 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
                     for v in add
                 ],
             )
-            for row in redate:
-                uow.repo.save_visit(row)
+            for row in redate:  # stored rows, re-dated
+                uow.participants.save_visit(cast(VisitRow, row))
             visits = {
                 "added": [v.code for v in add],
                 "redated": [r["code"] for r in redate],
@@ -676,7 +677,7 @@ def record_radiotherapy(ctx: ServiceContext, actor: Actor, trial: str, pid: str,
             }
         codes = sorted({x["code"] for x in radiotherapy.problems(report)})
         if decision["deviation"]:
-            uow.repo.add_notification(
+            uow.participants.add_notification(
                 protocol.id,
                 "radiotherapy_deviation",
                 p.id,
@@ -716,8 +717,8 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
         workflow.check_step(p, "visit", single_group=single_group(protocol))
-        rows = uow.repo.visits(p.id)
-        visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.repo.entries(p.id))
+        rows = uow.participants.visits(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, rows, uow.participants.entries(p.id))
         visit = next((v for v in visits if v["code"] == code), None)
         if visit is None:
             pending = next((w for w in waiting if w["code"] == code), None)
@@ -738,18 +739,21 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
             check_after_consent(p, "date", on, "a visit")
         row = next((r for r in rows if r["code"] == code), None)
         if row is None:  # scheduled from its anchor, not stored yet
-            uow.repo.add_visits(
+            uow.participants.add_visits(
                 p.id,
                 [
-                    {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
-                    | {"actual": None, "status": "planned", "note": None}
+                    cast(
+                        NewVisit,
+                        {k: visit[k] for k in ("code", "label", "anchor", "target", "earliest", "latest", "forms")}
+                        | {"actual": None, "status": "planned", "note": None},
+                    )
                 ],
             )
-            row = next(r for r in uow.repo.visits(p.id) if r["code"] == code)
+            row = next(r for r in uow.participants.visits(p.id) if r["code"] == code)
         else:  # the window as it stands now (an anchor may have been corrected since it was stored)
-            row.update({k: visit[k] for k in ("target", "earliest", "latest")})
+            row["target"], row["earliest"], row["latest"] = visit["target"], visit["earliest"], visit["latest"]
         if missed:
-            row.update(actual=None, status="missed", note=reason)
+            row["actual"], row["status"], row["note"] = None, "missed", reason
         else:
             assert on is not None  # a visit done has its date
             ok = workflow.in_window(
@@ -764,8 +768,9 @@ def record_visit(ctx: ServiceContext, actor: Actor, trial: str, pid: str, code: 
                     note,
                     f"a reason: {on} is outside the window {visit['earliest']}..{visit['latest']}",
                 )
-            row.update(actual=on, status="done" if ok else "done_out_of_window", note=note if not ok else None)
-        uow.repo.save_visit(row)
+            row["actual"], row["status"] = on, "done" if ok else "done_out_of_window"
+            row["note"] = note if not ok else None
+        uow.participants.save_visit(row)
         audit.record(
             uow,
             ctx,
@@ -794,14 +799,16 @@ def visits_due(
     neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     out = []
     with ctx.uow() as uow:
-        for p in uow.repo.iter_participants(protocol.id):
+        for p in uow.participants.iter_participants(protocol.id):
             if (
                 p.state in workflow.TERMINAL
                 or not site_visible(actor, protocol.id, p.site)
                 or (site is not None and p.site != site)
             ):
                 continue
-            visits, _waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), uow.repo.entries(p.id))
+            visits, _waiting = visit_schedule(
+                ctx, protocol, p, uow.participants.visits(p.id), uow.participants.entries(p.id)
+            )
             out += [
                 {"participant": p.id, "external_id": p.external_id, "site": p.site, **v}
                 for v in neutral.visits(visits)
@@ -850,7 +857,7 @@ def correct_record_in(
     old = p.record
     p.record = dict(record)
     p.version += 1
-    uow.repo.save_participant(p)
+    uow.participants.save_participant(p)
     audit.record(
         uow,
         ctx,
@@ -926,10 +933,10 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
     role = authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
-        stored = uow.repo.entries(p.id)
-        visits, waiting = visit_schedule(ctx, protocol, p, uow.repo.visits(p.id), stored)
+        stored = uow.participants.entries(p.id)
+        visits, waiting = visit_schedule(ctx, protocol, p, uow.participants.visits(p.id), stored)
         entries = [followup.entry_view(e) for e in stored]
-        a = uow.repo.get_allocation(p.id)
+        a = uow.allocation.get_allocation(p.id)
         alloc = None
         if a is not None:
             arm = allocation_arm(ctx, a)
@@ -938,7 +945,7 @@ def get_participant(ctx: ServiceContext, actor: Actor, trial: str, pid: str) -> 
         # data manager who sees the arm learns which, to review and release them
         releaser = role == "data_manager" and bool(protocol.masking.blinded_roles)
         blind = freetext.reader_blinded(protocol, role)
-        rows = uow.repo.audit_of(protocol.id, p.id) if blind or releaser else None
+        rows = uow.audit.audit_of(protocol.id, p.id) if blind or releaser else None
     view = participant_view(ctx, protocol, role, p, visits, entries, alloc, waiting)
     if rows is None:
         return view
@@ -951,7 +958,7 @@ def list_participants(ctx: ServiceContext, actor: Actor, trial: str, site: str |
     protocol = ctx.load_protocol(trial)
     neutral = arm_neutral(protocol, authorize(actor, protocol.id, "view"))
     with ctx.uow() as uow:
-        rows = uow.repo.list_participants(protocol.id)
+        rows = uow.participants.list_participants(protocol.id)
     return [
         {
             "id": p.id,
@@ -972,9 +979,9 @@ def summary(ctx: ServiceContext, actor: Actor, trial: str) -> dict:
     from oligotrial.service.randomization import allocation_arm
 
     with ctx.uow() as uow:
-        rows = uow.repo.list_participants(protocol.id)
-        rl = uow.repo.get_list(protocol.id)
-        allocs = uow.repo.allocations(protocol.id)
+        rows = uow.participants.list_participants(protocol.id)
+        rl = uow.allocation.get_list(protocol.id)
+        allocs = uow.allocation.allocations(protocol.id)
         arms = (
             [allocation_arm(ctx, a) for a in allocs]
             if role in ("coordinator", "dsmb") and sees_arms(protocol, role)

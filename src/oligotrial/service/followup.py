@@ -18,6 +18,7 @@ s.4.2, 21 CFR 11.10(e): who, when, what, why), and the state follows the entries
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oligotrial.domain.record import entries as rec
@@ -41,6 +42,8 @@ from oligotrial.service.access import authorize, authorize_entry, visible_partic
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import EntryRow
+
 
 #: the participant's record, state, origin and milestones are the domain's
 #: (:mod:`oligotrial.domain.trial.followup`); named here too for the services and pages that
@@ -106,13 +109,13 @@ def _in_force(uow: UnitOfWork, actor: Actor, trial: str, pid: str, entry_id: int
     """The shared start of a correction or retraction, inside its unit of work: the participant
     under a row lock, their entries, and the entry in force."""
     p = _load(uow, trial, pid, actor)
-    entries = uow.repo.entries(p.id)
+    entries = uow.participants.entries(p.id)
     e = _entry(entries, p, entry_id)
     workflow.check_state(p.id, state_of(p, entries), "correct_entry")
     return p, entries, e
 
 
-def entry_view(e: dict[str, Any]) -> dict[str, Any]:
+def entry_view(e: EntryRow) -> dict[str, Any]:
     """An entry as users see it: what was recorded, its version, and who changed it, when, why."""
     out = {
         "id": e["id"],
@@ -134,7 +137,7 @@ def _check(
     p: Participant,
     kind: str,
     clean: dict[str, Any],
-    entries: list[dict[str, Any]],
+    entries: list[EntryRow],
     replacing: int | None = None,
 ) -> list[str]:
     """Check one entry, already shaped by :func:`~oligotrial.domain.record.entries.parse_entry`
@@ -148,11 +151,11 @@ def _check(
     return notes
 
 
-def _save_state(uow: UnitOfWork, p: Participant, entries: list[dict[str, Any]]) -> None:
+def _save_state(uow: UnitOfWork, p: Participant, entries: Sequence[Mapping[str, Any]]) -> None:
     new = state_of(p, entries)
     if new != p.state:
         p.state = new
-        uow.repo.save_participant(p, ("state",))
+        uow.participants.save_participant(p, ("state",))
 
 
 # ---- use cases ----------------------------------------------------------------------------------
@@ -166,14 +169,14 @@ def record_entry(ctx: ServiceContext, actor: Actor, trial: str, pid: str, kind: 
     clean = rec.parse_entry(kind, data, not_after=ctx.today())  # the shape first, before any lock
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        entries = uow.repo.entries(p.id)
+        entries = uow.participants.entries(p.id)
         step = "vital_status" if kind == "event" and isinstance(data, dict) and data.get("kind") == "death" else "entry"
         workflow.check_state(p.id, state_of(p, entries), step)
         notes = _check(ctx, protocol, p, kind, clean, entries)
         plausible = check_plausible(kind, clean, unusual)
         notes += plausible
         now = ctx.now_iso()
-        entry_id = uow.repo.add_entry(p.id, kind, clean, now, actor.username)
+        entry_id = uow.participants.add_entry(p.id, kind, clean, now, actor.username)
         _save_state(uow, p, [*entries, {"id": entry_id, "kind": kind, "status": "active", "data": clean}])
         audit.record(
             uow,
@@ -219,7 +222,7 @@ def correct_entry(
         if plausible:
             why = f"{why} (unusual value kept: {unusual})"
         now = ctx.now_iso()
-        uow.repo.update_entry(
+        uow.participants.update_entry(
             entry_id, data=clean, status="active", version=e["version"] + 1, at=now, by=actor.username, reason=why
         )
         rest = [x if x["id"] != entry_id else {**x, "data": clean} for x in entries]
@@ -273,7 +276,7 @@ def retract_entry(
                 errors=exc.errors,
             ) from None
         now = ctx.now_iso()
-        uow.repo.update_entry(
+        uow.participants.update_entry(
             entry_id,
             data=e["data"],
             status="retracted",
@@ -337,12 +340,12 @@ def release_text(
     why = _reason(reason)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        entries = uow.repo.entries(p.id)
+        entries = uow.participants.entries(p.id)
         e = next((x for x in entries if x["id"] == entry_id and x["kind"] in rec.ENTRY_KINDS), None)
         if e is None:
             raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")
         shown = freetext.withhold_entry(
-            protocol, entry_view(e), freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
+            protocol, entry_view(e), freetext.writers(uow.audit.audit_of(protocol.id, p.id), p.id, None)
         )
         texts = sorted(
             {k for k, v in (e["data"] or {}).items() if k in FREE_TEXT_KEYS and v}
@@ -372,7 +375,7 @@ def release_text(
     return {"id": entry_id, "field": field, "version": e["version"], "released": True, "reason": why}
 
 
-def _entry(entries: list[dict[str, Any]], p: Participant, entry_id: int) -> dict[str, Any]:
+def _entry(entries: list[EntryRow], p: Participant, entry_id: int) -> EntryRow:
     e = next((x for x in entries if x["id"] == entry_id), None)
     if e is None or e["kind"] not in rec.ENTRY_KINDS:
         raise WorkflowError(f"entry {entry_id}: not found for participant {p.id}", code="not_found", field="entry")
@@ -401,12 +404,12 @@ def release_visit_note(
     why = _reason(reason)
     with ctx.uow() as uow:
         p = _load(uow, protocol.id, pid, actor)
-        row = next((v for v in uow.repo.visits(p.id) if v["code"] == code), None)
+        row = next((v for v in uow.participants.visits(p.id) if v["code"] == code), None)
         if row is None or not row.get("note"):
             raise WorkflowError(
                 f"visit {str(code)[:64]!r}: no recorded note for participant {p.id}", code="not_found", field="visit"
             )
-        w = freetext.writers(uow.repo.audit_of(protocol.id, p.id), p.id, None)
+        w = freetext.writers(uow.audit.audit_of(protocol.id, p.id), p.id, None)
         if code in w.visit_released or not writes_unblinded(protocol.masking.blinded_roles, w.visit.get(code)):
             raise WorkflowError(
                 f"visit {code!r}: its note is not withheld from blinded roles (a blinded role wrote "

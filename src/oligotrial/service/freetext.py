@@ -24,11 +24,13 @@ until it is reviewed. Nothing else is stored: the arm-word warning
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, WITHHELD_TEXT, is_blinded, withhold_text, writes_unblinded
 from oligotrial.domain.trial.queries import arm_terms, arm_warning
+from oligotrial.service.rows import AuditRow, EntryRow
 
 RELEASE_ACTION = "text.release"
 
@@ -55,7 +57,7 @@ class Writers:
     visit_released: set[str] = field(default_factory=set)  # visit codes whose note is released
 
 
-def writers(rows: list[dict[str, Any]], participant_id: str, randomized_on: str | None) -> Writers:
+def writers(rows: list[AuditRow], participant_id: str, randomized_on: str | None) -> Writers:
     """:class:`Writers` from the participant's audit entries (oldest first)."""
     w = Writers()
     for r in rows:
@@ -87,7 +89,7 @@ def _released(w: Writers, eid: int, version: int) -> set[str]:
     return {f for (e, f, v) in w.released if e == eid and v == version}
 
 
-def withhold_entry(protocol: Any, e: dict[str, Any], w: Writers) -> dict[str, Any]:
+def withhold_entry(protocol: Any, e: Mapping[str, Any], w: Writers) -> dict[str, Any]:
     """An entry view (:func:`oligotrial.service.followup.entry_view`) as a blinded role reads it:
     the free text of its data and its correction reason withheld where an unblinded role wrote
     them and no release covers this version. ``withheld`` lists what was withheld."""
@@ -105,7 +107,7 @@ def withhold_entry(protocol: Any, e: dict[str, Any], w: Writers) -> dict[str, An
     return out
 
 
-def withhold_view(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def withhold_view(protocol: Any, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
     """A participant view (:func:`oligotrial.service.enrolment.participant_view`) for a blinded
     role: the free text of entries, visits and a registered record corrected after
     randomization withheld where an unblinded role wrote it (``rows``: the participant's audit
@@ -128,8 +130,8 @@ def withhold_view(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]
 
 
 def withhold_entries(
-    protocol: Any, entries: list[dict[str, Any]], rows: list[dict[str, Any]], participant_id: str
-) -> list[dict[str, Any]]:
+    protocol: Any, entries: list[EntryRow], rows: list[AuditRow], participant_id: str
+) -> list[EntryRow]:
     """Stored entries (the repository's rows: ``data``, ``reason``, ``version``) with what an
     unblinded role wrote withheld, for what a blinded role derives from them (an export's event
     descriptions)."""
@@ -137,7 +139,8 @@ def withhold_entries(
         return entries
     w = writers(rows, participant_id, None)
     return [
-        {**e, **{k: v for k, v in withhold_entry(protocol, e, w).items() if k in ("data", "reason")}} for e in entries
+        cast(EntryRow, {**e, **{k: v for k, v in withhold_entry(protocol, e, w).items() if k in ("data", "reason")}})
+        for e in entries
     ]
 
 
@@ -230,7 +233,7 @@ def warnings_for(protocol: Any, data: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
     """A participant view for a data manager who sees the arm: each entry says which of its
     free texts the blinded roles read withheld (``withheld_from_blinded``), so that they can be
     reviewed and released (:func:`oligotrial.service.followup.release_text`)."""

@@ -49,7 +49,7 @@ def _pct(new: Decimal | None, ref: Decimal | None) -> float | None:
 def _record_and_origin(ctx: ServiceContext, actor: Actor, protocol: Any, pid: str) -> tuple[dict, dt.date | None]:
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
-        stored = uow.repo.entries(p.id)
+        stored = uow.participants.entries(p.id)
     origin, _kind = followup.origin_of(p, single_group=followup.single_group(protocol))
     return followup.participant_record(p, stored), origin
 

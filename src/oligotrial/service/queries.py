@@ -31,6 +31,7 @@ from oligotrial.service import audit, freetext
 from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor, UnitOfWork
+from oligotrial.service.rows import QueryMessageRow, QueryRow
 
 #: action -> the permission it needs (service.access.PERMISSIONS)
 PERMISSION = {
@@ -100,14 +101,14 @@ def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
             errors=[{"path": "participant", "value": str(ref)[:40], "expected": "a participant id"}],
         )
     ref = ref.strip()
-    p = uow.repo.get_participant(trial, ref) or uow.repo.find_participant(trial, ref)
+    p = uow.participants.get_participant(trial, ref) or uow.participants.find_participant(trial, ref)
     check_site(actor, trial, p)
     if p is None:
         raise WorkflowError(f"participant {ref}: not found in trial {trial}", code="not_found", field="participant")
     return p
 
 
-def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shown(protocol: Any, actor: Actor, messages: list[QueryMessageRow]) -> list[QueryMessageRow]:
     """The messages as ``actor`` may read them: for a blinded role, the text of a message written
     in a role that knows the arm is withheld unless a later ``release`` covers it."""
     if not freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
@@ -122,9 +123,9 @@ def _shown(protocol: Any, actor: Actor, messages: list[dict[str, Any]]) -> list[
 
 
 def _view(
-    row: dict[str, Any], actor: Actor, messages: list[dict[str, Any]] | None = None, protocol: Any = None
+    row: QueryRow, actor: Actor, messages: list[QueryMessageRow] | None = None, protocol: Any = None
 ) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "id": row["id"],
         "trial": row["trial"],
         "participant": row["participant_id"],
@@ -151,7 +152,7 @@ def _view(
     return out
 
 
-def may_release(actor: Actor, row: dict[str, Any], protocol: Any, messages: list[dict[str, Any]]) -> bool:
+def may_release(actor: Actor, row: QueryRow, protocol: Any, messages: list[QueryMessageRow]) -> bool:
     """Whether ``actor`` may release the query's messages to the blinded roles: the one who
     raised it (issue 25 item 1: "a query meant for a blinded role is released by whoever raised
     it"), seeing the arm, in a trial that blinds someone, while a message is withheld."""
@@ -163,7 +164,7 @@ def may_release(actor: Actor, row: dict[str, Any], protocol: Any, messages: list
 
 
 def _visible_query(uow: UnitOfWork, actor: Actor, trial: str, query_id: int, *, for_update: bool = False):
-    row = uow.repo.get_query(trial, query_id, for_update=for_update)
+    row = uow.queries.get_query(trial, query_id, for_update=for_update)
     if row is None or not site_visible(actor, trial, row["site"]):
         raise _not_found(query_id, trial)
     return row
@@ -187,11 +188,15 @@ def list_queries(
         )
     with ctx.uow() as uow:
         pid = None if participant is None else _participant(uow, actor, protocol.id, participant).id
-        rows = uow.repo.list_queries(protocol.id, status, pid)
+        rows = uow.queries.list_queries(protocol.id, status, pid)
         rows = [r for r in rows if site_visible(actor, protocol.id, r["site"])]
         if freetext.reader_blinded(protocol, actor.role_in(protocol.id)):  # the question as they may read it
             return [
-                {k: v for k, v in _view(r, actor, uow.repo.query_messages(r["id"]), protocol).items() if k != "history"}
+                {
+                    k: v
+                    for k, v in _view(r, actor, uow.queries.query_messages(r["id"]), protocol).items()
+                    if k != "history"
+                }
                 for r in rows
             ]
     return [_view(r, actor) for r in rows]
@@ -204,7 +209,7 @@ def get_query(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any) -> d
     qid = _query_id(query_id)
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid)
-        messages = uow.repo.query_messages(qid)
+        messages = uow.queries.query_messages(qid)
     return _view(row, actor, messages, protocol)
 
 
@@ -230,7 +235,7 @@ def _target(uow: UnitOfWork, p: Any, entry: Any, field: Any) -> tuple[int | None
             field="entry",
             errors=[{"path": "entry", "value": str(entry)[:40], "expected": "an entry number"}],
         )
-    e = uow.repo.get_entry(p.id, entry)
+    e = uow.participants.get_entry(p.id, entry)
     if e is None or e["kind"] not in ENTRY_KINDS:
         raise WorkflowError(
             f"entry {entry}: not found for participant {p.external_id}", code="not_found", field="entry"
@@ -257,7 +262,7 @@ def raise_query(
         p = _participant(uow, actor, protocol.id, participant)
         entry_id, path = _target(uow, p, entry, field)
         now = ctx.now_iso()
-        qid = uow.repo.add_query(
+        qid = uow.queries.add_query(
             {
                 "trial": protocol.id,
                 "participant_id": p.id,
@@ -269,7 +274,7 @@ def raise_query(
                 "updated_at": now,
             }
         )
-        uow.repo.add_query_message(
+        uow.queries.add_query_message(
             qid, {"seq": 1, "action": "raise", "by": actor.username, "role": role, "at": now, "text": question}
         )
         audit.record(
@@ -296,7 +301,7 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
     with ctx.uow() as uow:
         row = _visible_query(uow, actor, protocol.id, qid, for_update=True)
         if action == RELEASE:
-            if not may_release(actor, row, protocol, uow.repo.query_messages(qid)):
+            if not may_release(actor, row, protocol, uow.queries.query_messages(qid)):
                 raise WorkflowError(
                     f"release: query {qid} has no message withheld from blinded roles that you may "
                     "release; expected a query you raised, in a trial that blinds a role, with a "
@@ -308,9 +313,9 @@ def _step(ctx: ServiceContext, actor: Actor, trial: str, query_id: Any, action: 
         else:
             status = dq.next_status(action, row["status"])
         now = ctx.now_iso()
-        seq = len(uow.repo.query_messages(qid)) + 1
-        uow.repo.set_query_status(qid, status, now)
-        uow.repo.add_query_message(
+        seq = len(uow.queries.query_messages(qid)) + 1
+        uow.queries.set_query_status(qid, status, now)
+        uow.queries.add_query_message(
             qid, {"seq": seq, "action": action, "by": actor.username, "role": role, "at": now, "text": message}
         )
         audit.record(

@@ -115,13 +115,13 @@ def generate_list(
     ]
     now = ctx.now_iso()
     with ctx.uow() as uow:
-        if uow.repo.get_list(protocol.id) is not None:
+        if uow.allocation.get_list(protocol.id) is not None:
             raise RandomizationError(
                 f"trial {protocol.id}: a live randomization list already exists; lists are never replaced",
                 code="list_exists",
                 field="trial",
             )
-        rl = uow.repo.add_list(
+        rl = uow.allocation.add_list(
             RandomizationList(
                 None,
                 protocol.id,
@@ -162,10 +162,10 @@ def generate_list(
 
 def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int, bytes | None, list[algo.Slot]]:
     with ctx.uow() as uow:
-        rl = uow.repo.get_list(protocol.id)
+        rl = uow.allocation.get_list(protocol.id)
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
-        slots = uow.repo.slots(rl.id)
+        slots = uow.allocation.slots(rl.id)
     seed = int(ctx.cipher.decrypt(rl.seed_ct, seed_context(protocol.id)))
     salt_ct = (rl.params or {}).get("salt_ct")
     salt = bytes.fromhex(ctx.cipher.decrypt(salt_ct, salt_context(protocol.id))) if salt_ct else None
@@ -246,9 +246,9 @@ def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
     protocol = ctx.load_protocol(trial)
     committed = verify_commitment(ctx, trial)
     with ctx.uow() as uow:
-        rl = uow.repo.get_list(protocol.id)
-        slots = {(s.stratum, s.seq): s for s in uow.repo.slots(rl.id)}
-        allocs = uow.repo.allocations(protocol.id)
+        rl = uow.allocation.get_list(protocol.id)
+        slots = {(s.stratum, s.seq): s for s in uow.allocation.slots(rl.id)}
+        allocs = uow.allocation.allocations(protocol.id)
     problems = []
     by_pid = {}
     for a in allocs:
@@ -303,7 +303,7 @@ def randomize(
     strata = dict(strata or {})
     now = ctx.now_iso()
     with ctx.uow() as uow:
-        rl = uow.repo.live_list(protocol.id)
+        rl = uow.allocation.live_list(protocol.id)
         if rl is not None:
             _check_key(ctx, protocol.id, rl)
         strata = _site_stratum(uow, actor, protocol, rl, participant_id, strata)
@@ -323,7 +323,7 @@ def randomize(
             )
             # the participant's, the stratum cursor's and the chain head's locks are taken here and
             # held until commit (PostgreSQL: one statement, sent with BEGIN and COMMIT)
-            got = uow.repo.allocate_and_commit(
+            got = uow.allocation.allocate_and_commit(
                 SlotRequest(
                     rl.id,
                     protocol.id,
@@ -354,7 +354,7 @@ def randomize(
             arm = ctx.cipher.decrypt(got.payload_ct, slot_context(protocol.id, key, got.seq))
             return allocation_view(protocol, role, key, got.seq, strata, now, arm)
         # minimization (it reads every earlier allocation), or no list yet: step by step
-        p, rl = uow.repo.lock_for_randomization(protocol.id, participant_id)
+        p, rl = uow.allocation.lock_for_randomization(protocol.id, participant_id)
         if p is None:
             raise WorkflowError(
                 f"participant {participant_id}: not found in trial {protocol.id}", code="not_found", field="participant"
@@ -371,9 +371,9 @@ def randomize(
         if rl.method != "minimization":  # generated since live_list looked: nothing written yet
             uow.rollback()
             return randomize(ctx, actor, trial, participant_id, strata)
-        uow.repo.save_participant(p, ("state", "randomized_on"))
+        uow.participants.save_participant(p, ("state", "randomized_on"))
         arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
-        uow.repo.take_slot(rl.id, stratum, seq, p.id, now)
+        uow.allocation.take_slot(rl.id, stratum, seq, p.id, now)
         a = Allocation(
             p.id,
             protocol.id,
@@ -385,7 +385,7 @@ def randomize(
             now,
             actor.username,
         )
-        uow.repo.add_allocation(a)
+        uow.allocation.add_allocation(a)
         audit.record(
             uow,
             ctx,
@@ -414,7 +414,7 @@ def _site_stratum(
         raise RandomizationError(
             "strata.site: the participant's own site is used; expected it left out", field="strata.site"
         )
-    exists, site = uow.repo.participant_site(protocol.id, pid)  # the site column alone, not the record
+    exists, site = uow.participants.participant_site(protocol.id, pid)  # the site column alone, not the record
     if exists:
         check_site(actor, protocol.id, SimpleNamespace(id=pid, site=site))
     if not exists or not by_site:
@@ -466,13 +466,13 @@ def _minimize(ctx, uow, protocol, rl, strata):
     """Minimization reads every earlier allocation, so it serialises on the one cursor row."""
     key = algo.stratum_key(_factors(protocol, rl), strata)  # validates factors and levels
     del key
-    seq = uow.repo.lock_stratum(rl.id, algo.ALL_STRATUM)
-    slot = uow.repo.get_slot(rl.id, algo.ALL_STRATUM, seq) if seq is not None else None
+    seq = uow.allocation.lock_stratum(rl.id, algo.ALL_STRATUM)
+    slot = uow.allocation.get_slot(rl.id, algo.ALL_STRATUM, seq) if seq is not None else None
     if slot is None:
         raise RandomizationError("minimization list exhausted; extend the list", code="list_exhausted", field="trial")
     draws = ctx.cipher.decrypt(slot.payload_ct, slot_context(protocol.id, algo.ALL_STRATUM, seq))
     counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for a in uow.repo.allocations(protocol.id):
+    for a in uow.allocation.allocations(protocol.id):
         arm = allocation_arm(ctx, a)
         for f, level in a.strata.items():
             counts[f][level][arm] += 1
@@ -492,7 +492,7 @@ def allocation_view(
 
 def arm_of(ctx: ServiceContext, trial: str, participant_id: str, uow=None) -> str | None:
     def _get(u):
-        a = u.repo.get_allocation(participant_id)
+        a = u.allocation.get_allocation(participant_id)
         return None if a is None else allocation_arm(ctx, a)
 
     if uow is not None:

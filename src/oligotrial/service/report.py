@@ -14,7 +14,7 @@ count by arm, no arm label.
 
 The data cut is a snapshot: the report reads the database through a view that hides every
 participant registered, every entry dated and every audit event made after the cut (see
-:class:`_CutRepository`), with the service clock fixed at the cut.
+:class:`_CutUow`), with the service clock fixed at the cut.
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ import datetime as dt
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from typing import Any, Self, cast
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
 
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.service import consort, endpoints, followup
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import Repository, UnitOfWork, UnitOfWorkFactory
+from oligotrial.service.ports import AuditRepository, ParticipantRepository, UnitOfWork, UnitOfWorkFactory
+from oligotrial.service.rows import AuditRow, EntryRow, VisitRow
 
 FORMAT = "oligotrial.trial-report/1"
 MONTH_DAYS = 30.4375
@@ -38,55 +42,69 @@ POOLED = "all arms"
 # ---- a snapshot at the data cut --------------------------------------------------------------
 
 
-def _entry_date(e: dict[str, Any]) -> str:
+def _entry_date(e: EntryRow) -> str:
     d = e.get("data") or {}
     return str(d.get("date") or d.get("start") or e.get("at") or "")[:10]
 
 
-class _CutRepository:
-    """The repository as it stood at the end of the cut day (read-only use)."""
+class _CutParticipants:
+    """The participants as they stood at the end of the cut day (read-only use): those
+    registered by then, with the entries and the visits dated by then."""
 
-    def __init__(self, repo: Any, cut: str) -> None:
+    def __init__(self, repo: ParticipantRepository, cut: str) -> None:
         self._repo, self._cut = repo, cut
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repo, name)
 
-    def iter_participants(self, trial: str, batch: int = 200):
+    def iter_participants(self, trial: str, batch: int = 200) -> Iterator[Participant]:
         for p in self._repo.iter_participants(trial, batch):
             if (p.created_at or "")[:10] <= self._cut:
                 if p.randomized_on and p.randomized_on[:10] > self._cut:
                     p = dataclasses.replace(p, randomized_on=None, state="enrolled")
                 yield p
 
-    def entries(self, participant_id: str) -> list[dict[str, Any]]:
+    def entries(self, participant_id: str) -> list[EntryRow]:
         return [
             e
             for e in self._repo.entries(participant_id)
             if _entry_date(e) <= self._cut and str(e.get("at") or "")[:10] <= self._cut
         ]
 
-    def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[dict[str, Any]]:
-        return [e for e in self._repo.audit_entries(trial, *args, **kw) if e["at"][:10] <= self._cut]
-
-    def visits(self, participant_id: str) -> list[dict[str, Any]]:
+    def visits(self, participant_id: str) -> list[VisitRow]:
         return [v for v in self._repo.visits(participant_id) if (v.get("actual") or "") <= self._cut]
 
 
+class _CutAudit:
+    """The audit trail as it stood at the end of the cut day (read-only use)."""
+
+    def __init__(self, repo: AuditRepository, cut: str) -> None:
+        self._repo, self._cut = repo, cut
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[AuditRow]:
+        return [e for e in self._repo.audit_entries(trial, *args, **kw) if e["at"][:10] <= self._cut]
+
+
 class _CutUow:
-    repo: Repository  # the cut's view: a _CutRepository, the rest delegated to the real one
-    _uow: UnitOfWork
+    _uow: UnitOfWork  # the unit of work read through, once entered
 
     def __init__(self, factory: UnitOfWorkFactory, cut: str) -> None:
         self._factory, self._cut = factory, cut
 
-    def __enter__(self) -> Self:
-        self._uow = self._factory().__enter__()
-        self.repo = cast(Repository, _CutRepository(self._uow.repo, self._cut))
+    def __enter__(self):
+        self._uow = uow = self._factory().__enter__()
+        self.participants = _CutParticipants(uow.participants, self._cut)
+        self.audit = _CutAudit(uow.audit, self._cut)
+        self.allocation, self.users, self.queries = uow.allocation, uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._uow.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._uow.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:  # a report never writes through the snapshot
         raise RuntimeError("the data-cut snapshot is read-only")
@@ -173,7 +191,7 @@ def _baseline_facts(p: Any) -> dict[str, Any]:
 
 
 def _qol_rows(
-    p: Any, arm: str, entries: list[dict[str, Any]], visits: list[dict[str, Any]], origin: dt.date
+    p: Any, arm: str, entries: list[EntryRow], visits: list[VisitRow], origin: dt.date
 ) -> list[dict[str, Any]]:
     by_date = {v["actual"]: v["code"] for v in visits if v.get("actual")}
     out = []
@@ -200,7 +218,7 @@ def _deviations(uow: Any, protocol: Any, participants: list[Any], cut: str) -> l
     """Protocol deviations: radiotherapy outside the allocated arm's regimen (overridden),
     enrolment against the screening verdict (overridden), visits out of window or missed."""
     out = []
-    for n in uow.repo.notifications(protocol.id):
+    for n in uow.participants.notifications(protocol.id):
         if n["at"][:10] <= cut and n["kind"] == "radiotherapy_deviation":
             out.append(
                 {
@@ -221,7 +239,7 @@ def _deviations(uow: Any, protocol: Any, participants: list[Any], cut: str) -> l
                     "detail": override.get("reason"),
                 }
             )
-        for v in uow.repo.visits(p.id):
+        for v in uow.participants.visits(p.id):
             if v["status"] == "done_out_of_window":
                 out.append(
                     {
@@ -247,8 +265,8 @@ def database_state(ctx: ServiceContext, trial: str) -> dict[str, Any]:
     """What the report was made from: the audit chain's head (sequence and hash: any later
     write moves it) and the trial's audit event count up to the cut."""
     with ctx.uow() as uow:
-        head = uow.repo.audit_head()
-        n = len(uow.repo.audit_entries(trial))
+        head = uow.audit.audit_head()
+        n = len(uow.audit.audit_entries(trial))
     return {
         "audit_head_seq": head[0] if head else 0,
         "audit_head_hash": head[1] if head else None,
@@ -276,13 +294,13 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
     reference = control_arm(protocol)
     arm_of: dict[str, str] = {}
     with ctx.uow() as uow:
-        participants = list(uow.repo.iter_participants(protocol.id))
+        participants = list(uow.participants.iter_participants(protocol.id))
         for p in participants:
             if single:
                 if p.enrolment:
                     arm_of[p.id] = arms[0]
             else:
-                a = uow.repo.get_allocation(p.id)
+                a = uow.allocation.get_allocation(p.id)
                 if a is not None and a.allocated_at[:10] <= cut:
                     arm_of[p.id] = allocation_arm(ctx, a)
     flow = consort.consort_flow(ctx, protocol, data_cut=data_cut, arm_of=arm_of)
@@ -298,7 +316,7 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
             if p.id not in arm_of:
                 continue
             arm = arm_of[p.id]
-            entries = uow.repo.entries(p.id)
+            entries = uow.participants.entries(p.id)
             if p.radiotherapy or not consort.arm_has_radiotherapy(protocol, arm):
                 treated[arm].append(p.id)
             if pooled:
@@ -311,7 +329,7 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
                     )
             origin, _ = followup.origin_of(p, single_group=single)
             if origin is not None:
-                qol_rows += _qol_rows(p, arm, entries, uow.repo.visits(p.id), origin)
+                qol_rows += _qol_rows(p, arm, entries, uow.participants.visits(p.id), origin)
         deviations = _deviations(uow, protocol, [p for p in participants if p.id in arm_of], cut)
     safety_set = {p for ids in treated.values() for p in ids}
     ae_events = [e for e in ae_events if e["participant"] in safety_set]
@@ -576,7 +594,7 @@ def sign_report(
     with ctx.uow() as uow:
         made = [
             e
-            for e in uow.repo.audit_entries(protocol.id)
+            for e in uow.audit.audit_entries(protocol.id)
             if e["action"] == "report.create" and e["entity_id"] == report_id
         ]
         if not made:
@@ -604,7 +622,7 @@ def stored_reports(ctx: ServiceContext, trial: str) -> list[dict[str, Any]]:
     """Every recorded report of ``trial`` with its sign-offs, oldest first."""
     protocol = ctx.load_protocol(trial)
     with ctx.uow() as uow:
-        entries = uow.repo.audit_entries(protocol.id)
+        entries = uow.audit.audit_entries(protocol.id)
     out: dict[str, dict[str, Any]] = {}
     for e in entries:
         new = e.get("new") or {}
@@ -642,7 +660,7 @@ def trial_unblinding(ctx: ServiceContext, trial: str) -> dict[str, Any] | None:
     """The recorded unblinding of the whole trial (after the final analysis's database lock), or
     None while the trial is blinded."""
     with ctx.uow() as uow:
-        done = [e for e in uow.repo.audit_entries(trial) if e["action"] == "trial.unblind"]
+        done = [e for e in uow.audit.audit_entries(trial) if e["action"] == "trial.unblind"]
     return None if not done else {"at": done[-1]["at"], "by": done[-1]["actor"], **(done[-1].get("new") or {})}
 
 

@@ -63,7 +63,7 @@ def _visible(ctx: ServiceContext, actor: Actor, trial: str) -> list[Any]:
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "view")
     with ctx.uow() as uow:
-        rows = uow.repo.list_participants(protocol.id)
+        rows = uow.participants.list_participants(protocol.id)
     return [p for p in rows if site_visible(actor, protocol.id, p.site)]
 
 

@@ -12,76 +12,119 @@ document is computed for such a role, so that no part of it can forget the filte
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Self, cast
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
 
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.service.access import site_visible
 from oligotrial.service.audit import in_site_scope
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import Actor, Repository, UnitOfWork, UnitOfWorkFactory
+from oligotrial.service.ports import (
+    Actor,
+    Allocation,
+    AllocationRepository,
+    AuditRepository,
+    ParticipantRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from oligotrial.service.rows import AuditRow, NotificationRow
 
 
-class _SiteRepository:
-    """The repository seen by ``actor`` in ``trial``: reads of participants, allocations, audit
-    entries, notifications and queries keep those of the actor's site only."""
+class _SiteView:
+    """What ``actor`` sees of ``trial``: the participants of the actor's site."""
 
-    def __init__(self, repo: Any, actor: Actor, trial: str) -> None:
-        self._repo, self._actor, self._trial = repo, actor, trial
+    def __init__(self, participants: ParticipantRepository, actor: Actor, trial: str) -> None:
+        self._participants, self.actor, self.trial = participants, actor, trial
         self._visible: set[str] | None = None
+
+    def shown(self, p: Any) -> bool:
+        return site_visible(self.actor, self.trial, p.site)
+
+    def visible_ids(self) -> set[str]:
+        if self._visible is None:
+            self._visible = {p.id for p in self._participants.list_participants(self.trial) if self.shown(p)}
+        return self._visible
+
+
+class _SiteParticipants:
+    """Participants, and their notifications, of the actor's site only (in the scoped trial)."""
+
+    def __init__(self, repo: ParticipantRepository, view: _SiteView) -> None:
+        self._repo, self._view, self._trial = repo, view, view.trial
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repo, name)
 
-    def _shown(self, p: Any) -> bool:
-        return site_visible(self._actor, self._trial, p.site)
+    def list_participants(self, trial: str) -> list[Participant]:
+        return [p for p in self._repo.list_participants(trial) if trial != self._trial or self._view.shown(p)]
 
-    def visible_ids(self) -> set[str]:
-        if self._visible is None:
-            self._visible = {p.id for p in self._repo.list_participants(self._trial) if self._shown(p)}
-        return self._visible
-
-    def list_participants(self, trial: str) -> list[Any]:
-        return [p for p in self._repo.list_participants(trial) if trial != self._trial or self._shown(p)]
-
-    def iter_participants(self, trial: str, batch: int = 200):
+    def iter_participants(self, trial: str, batch: int = 200) -> Iterator[Participant]:
         for p in self._repo.iter_participants(trial, batch):
-            if trial != self._trial or self._shown(p):
+            if trial != self._trial or self._view.shown(p):
                 yield p
 
-    def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Any:
+    def get_participant(self, trial: str, pid: str, *, for_update: bool = False) -> Participant | None:
         p = self._repo.get_participant(trial, pid, for_update=for_update)
-        return p if p is None or trial != self._trial or self._shown(p) else None
+        return p if p is None or trial != self._trial or self._view.shown(p) else None
 
-    def allocations(self, trial: str) -> list[Any]:
-        rows = self._repo.allocations(trial)
-        return rows if trial != self._trial else [a for a in rows if a.participant_id in self.visible_ids()]
-
-    def get_allocation(self, participant_id: str) -> Any:
-        return self._repo.get_allocation(participant_id) if participant_id in self.visible_ids() else None
-
-    def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[dict[str, Any]]:
-        rows = self._repo.audit_entries(trial, *args, **kw)
-        ids = self.visible_ids()
-        return [e for e in rows if e.get("trial") not in (None, self._trial) or in_site_scope(e, ids)]
-
-    def notifications(self, trial: str) -> list[dict[str, Any]]:
+    def notifications(self, trial: str) -> list[NotificationRow]:
         rows = self._repo.notifications(trial)
-        return rows if trial != self._trial else [n for n in rows if n["participant_id"] in self.visible_ids()]
+        return rows if trial != self._trial else [n for n in rows if n["participant_id"] in self._view.visible_ids()]
+
+
+class _SiteAllocation:
+    """Allocations of the actor's site's participants only (in the scoped trial)."""
+
+    def __init__(self, repo: AllocationRepository, view: _SiteView) -> None:
+        self._repo, self._view, self._trial = repo, view, view.trial
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def allocations(self, trial: str) -> list[Allocation]:
+        rows = self._repo.allocations(trial)
+        return rows if trial != self._trial else [a for a in rows if a.participant_id in self._view.visible_ids()]
+
+    def get_allocation(self, participant_id: str) -> Allocation | None:
+        return self._repo.get_allocation(participant_id) if participant_id in self._view.visible_ids() else None
+
+
+class _SiteAudit:
+    """Audit entries about the actor's site's participants only (in the scoped trial)."""
+
+    def __init__(self, repo: AuditRepository, view: _SiteView) -> None:
+        self._repo, self._view, self._trial = repo, view, view.trial
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def audit_entries(self, trial: str | None = None, *args: Any, **kw: Any) -> list[AuditRow]:
+        rows = self._repo.audit_entries(trial, *args, **kw)
+        ids = self._view.visible_ids()
+        return [e for e in rows if e.get("trial") not in (None, self._trial) or in_site_scope(e, ids)]
 
 
 class _SiteUow:
-    repo: Repository  # the site's view: a _SiteRepository, the rest delegated to the real one
-    _uow: UnitOfWork
+    _uow: UnitOfWork  # the unit of work read through, once entered
 
     def __init__(self, factory: UnitOfWorkFactory, actor: Actor, trial: str) -> None:
         self._factory, self._actor, self._trial = factory, actor, trial
 
-    def __enter__(self) -> Self:
-        self._uow = self._factory().__enter__()
-        self.repo = cast(Repository, _SiteRepository(self._uow.repo, self._actor, self._trial))
+    def __enter__(self):
+        self._uow = uow = self._factory().__enter__()
+        view = _SiteView(uow.participants, self._actor, self._trial)
+        self.participants = _SiteParticipants(uow.participants, view)
+        self.allocation = _SiteAllocation(uow.allocation, view)
+        self.audit = _SiteAudit(uow.audit, view)
+        self.users, self.queries = uow.users, uow.queries
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._uow.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._uow.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:
         self._uow.commit()

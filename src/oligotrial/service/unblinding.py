@@ -19,6 +19,7 @@ from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
 from oligotrial.service.randomization import allocation_arm
+from oligotrial.service.rows import NotificationRow
 
 
 def emergency_unblind(
@@ -76,16 +77,16 @@ def _unblind(
             field="reason",
         )
     with ctx.uow() as uow:
-        user = uow.repo.get_user_by_name(actor.username)
+        user = uow.users.get_user_by_name(actor.username)
         if user is None or not ctx.hasher.verify(user.password_hash, password or ""):
             raise BlindingError("password: re-authentication failed", code="reauthentication_failed", field="password")
-        p = uow.repo.get_participant(protocol.id, pid, for_update=True)
+        p = uow.participants.get_participant(protocol.id, pid, for_update=True)
         check_site(actor, protocol.id, p)
         if p is None:
             raise WorkflowError(
                 f"participant {pid}: not found in trial {protocol.id}", code="not_found", field="participant"
             )
-        a = uow.repo.get_allocation(p.id)
+        a = uow.allocation.get_allocation(p.id)
         if a is None:
             raise RandomizationError(
                 f"participant {pid}: not randomized; nothing to unblind", code="not_randomized", field="participant"
@@ -93,8 +94,8 @@ def _unblind(
         arm = protocol.arm(allocation_arm(ctx, a))
         now = ctx.now_iso()
         event = {"date": now[:10], "by": actor.username, "reason": reason.strip()}
-        entry_id = uow.repo.add_entry(p.id, "unblinding", event, now, actor.username)
-        uow.repo.add_notification(
+        entry_id = uow.participants.add_entry(p.id, "unblinding", event, now, actor.username)
+        uow.participants.add_notification(
             protocol.id,
             "emergency_unblinding",
             p.id,
@@ -116,8 +117,8 @@ def _unblind(
     return {"participant": p.id, "arm": arm.id, "arm_label": arm.label, "unblinded_at": now, "event": entry_id}
 
 
-def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[dict]:
+def notifications(ctx: ServiceContext, actor: Actor, trial: str) -> list[NotificationRow]:
     protocol = ctx.load_protocol(trial)
     authorize(actor, protocol.id, "notifications")
     with ctx.uow() as uow:
-        return uow.repo.notifications(protocol.id)
+        return uow.participants.notifications(protocol.id)

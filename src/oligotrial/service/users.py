@@ -103,9 +103,9 @@ def add_user(
     trial_id, site = _grant_args(ctx, role, trial, site)
     _check_password(password)
     with ctx.uow() as uow:
-        user = uow.repo.get_user_by_name(username)
+        user = uow.users.get_user_by_name(username)
         if user is None:
-            user = uow.repo.add_user(User(None, username, ctx.hasher.hash(password)))
+            user = uow.users.add_user(User(None, username, ctx.hasher.hash(password)))
             audit.record(
                 uow,
                 ctx,
@@ -123,7 +123,7 @@ def add_user(
                 field="password",
             )
         assert user.id is not None  # a stored user has its id
-        uow.repo.grant(user.id, trial_id, role, site)
+        uow.users.grant(user.id, trial_id, role, site)
         audit.record(
             uow,
             ctx,
@@ -159,7 +159,7 @@ def authenticate(ctx: ServiceContext, username: str, password: str) -> User:
     "Authentication and Error Messages": response times; CWE-208, observable timing
     discrepancy)."""
     with ctx.uow() as uow:
-        user = uow.repo.get_user_by_name(username or "")
+        user = uow.users.get_user_by_name(username or "")
     stored = user.password_hash if user is not None else _stand_in_hash(ctx.hasher)
     good = ctx.hasher.verify(stored, password or "")
     if user is None or not user.active or not good:
@@ -182,8 +182,8 @@ def actor_for(ctx: ServiceContext, user_id: int, stamp: str | None = None, *, se
     under must still be the user's: after a password reset it is refused. With ``session_id``
     (a page session's), a session ended by signing out (:func:`end_session`) is refused."""
     with ctx.uow() as uow:
-        user = uow.repo.get_user(user_id)
-        ended = session_id is not None and uow.repo.session_ended(session_id)
+        user = uow.users.get_user(user_id)
+        ended = session_id is not None and uow.users.session_ended(session_id)
     if user is None or not user.active:
         raise AuthenticationError("token: the user no longer exists or is inactive", field="token")
     if ended:
@@ -205,7 +205,7 @@ def end_session(ctx: ServiceContext, user_id: int, session_id: str, keep_for: dt
     downstream relying party does not resume an authenticated session")."""
     with ctx.uow() as uow:
         now = ctx.clock()
-        uow.repo.end_session(
+        uow.users.end_session(
             session_id,
             user_id,
             now.isoformat(timespec="microseconds"),
@@ -229,7 +229,7 @@ def _account(user: User) -> dict[str, Any]:
 
 
 def _existing(uow: Any, username: str) -> User:
-    user = uow.repo.get_user_by_name((username or "").strip()) if isinstance(username, str) else None
+    user = uow.users.get_user_by_name((username or "").strip()) if isinstance(username, str) else None
     if user is None:
         raise OligotrialError(
             f"username {str(username)[:80]!r}: expected an existing user", code="unknown_user", field="username"
@@ -250,7 +250,7 @@ def list_users(ctx: ServiceContext, actor: Actor) -> list[dict[str, Any]]:
     """Every account, by username: active or not, and its role (and site) per trial."""
     _authorize(actor)
     with ctx.uow() as uow:
-        return [_account(u) for u in sorted(uow.repo.list_users(), key=lambda u: u.username)]
+        return [_account(u) for u in sorted(uow.users.list_users(), key=lambda u: u.username)]
 
 
 def grant(
@@ -265,7 +265,7 @@ def grant(
         assert user.id is not None  # a stored user has its id
         _lockout(actor, user, {**user.roles, trial_id: role}, f"role {role!r} in trial {trial_id!r}")
         replaces = {"role": user.roles[trial_id], "site": user.sites.get(trial_id)} if trial_id in user.roles else None
-        uow.repo.grant(user.id, trial_id, role, site)
+        uow.users.grant(user.id, trial_id, role, site)
         audit.record(
             uow,
             ctx,
@@ -301,7 +301,7 @@ def revoke(ctx: ServiceContext, actor: Actor, username: str, trial: str) -> dict
         after = {k: v for k, v in user.roles.items() if k != trial_id}
         _lockout(actor, user, after, f"revoking role {user.roles[trial_id]!r} in trial {trial_id!r}")
         revoked = {"trial": trial_id, "role": user.roles[trial_id], "site": user.sites.get(trial_id)}
-        uow.repo.revoke(user.id, trial_id)
+        uow.users.revoke(user.id, trial_id)
         audit.record(
             uow,
             ctx,
@@ -335,7 +335,7 @@ def set_active(ctx: ServiceContext, actor: Actor, username: str, active: bool) -
                 field="username",
             )
         if user.active != active:
-            uow.repo.set_active(user.id, active)
+            uow.users.set_active(user.id, active)
             audit.record(
                 uow,
                 ctx,
@@ -360,7 +360,7 @@ def reset_password(ctx: ServiceContext, actor: Actor, username: str, new_passwor
     with ctx.uow() as uow:
         user = _existing(uow, username)
         assert user.id is not None  # a stored user has its id
-        uow.repo.set_password(user.id, ctx.hasher.hash(new_password))
+        uow.users.set_password(user.id, ctx.hasher.hash(new_password))
         audit.record(
             uow,
             ctx,
@@ -379,7 +379,7 @@ def account_history(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list[
     """The latest ``limit`` audit entries about accounts (``entity_type`` user), newest first."""
     _authorize(actor)
     with ctx.uow() as uow:
-        rows = uow.repo.user_audit(max(1, min(int(limit), 500)))
+        rows = uow.audit.user_audit(max(1, min(int(limit), 500)))
     return [
         {k: readable(r).get(k) for k in ("seq", "at", "actor", "action", "trial", "entity_id", "old", "new", "reason")}
         for r in rows

@@ -42,7 +42,7 @@ def study():
 
 
 def _audit(store, prefix="query."):
-    return [e for e in store["repo"].audit if e["action"].startswith(prefix)]
+    return [e for e in store["db"].audit if e["action"].startswith(prefix)]
 
 
 def test_raise_answer_close_reopen_keeps_the_history_and_audits_each_step(study):
@@ -87,7 +87,7 @@ def test_each_step_is_refused_to_a_role_it_does_not_belong_to(study, actor, step
     ctx, store, pid, entry = study
     q = queries.raise_query(ctx, DM, T, pid, entry=entry, field="grade", text="Please check the grade.")
     queries.answer_query(ctx, COORD, T, q["id"], "Checked.") if step == "reopen" else None
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(BlindingError) as err:
         if step == "raise":
             queries.raise_query(ctx, actor, T, pid, entry=entry, field="grade", text="Please check.")
@@ -98,7 +98,7 @@ def test_each_step_is_refused_to_a_role_it_does_not_belong_to(study, actor, step
         else:
             queries.reopen_query(ctx, actor, T, q["id"], "Not right yet.")
     assert err.value.code == "forbidden"
-    assert len(store["repo"].audit) == before
+    assert len(store["db"].audit) == before
 
 
 def test_roles_that_handle_no_queries_see_none(study):
@@ -167,7 +167,7 @@ def test_arm_words_are_a_warning_to_the_writer_and_the_text_is_withheld_from_bli
     a = queries.answer_query(ctx, COORD, T, q["id"], "Yes, after 8 Gy.")
     assert a["warnings"] and "'8 gy'" in a["warnings"][0]
     assert "warnings" not in queries.get_query(ctx, DM, T, q["id"])  # returned once, to the writer
-    assert not any("may name an arm" in json.dumps(e) for e in store["repo"].audit)
+    assert not any("may name an arm" in json.dumps(e) for e in store["db"].audit)
     for blind in (ENROLLER, Actor("oa", {T: "outcome_assessor"})):
         seen = queries.get_query(ctx, blind, T, q["id"])
         assert seen["question"] == "withheld: written by an unblinded role"

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import make_ctx
+from service_fakes import committed, make_ctx
 
 from oligotrial.domain.record import lab_ranges
 from oligotrial.domain.record.units import LAB_UNITS
@@ -96,11 +96,11 @@ def test_an_implausible_lab_asks_for_a_reason_and_stores_nothing_then_is_kept_wi
     with pytest.raises(RecordError) as exc:
         followup.record_entry(ctx, COORD, T, pid, "lab", LAB)
     assert exc.value.field == "unusual_value_reason" and "30-250 g/L" in exc.value.errors[0]["expected"]
-    assert store["repo"].entries(pid) == []
+    assert committed(store).participants.entries(pid) == []
     out = followup.record_entry(ctx, COORD, T, pid, "lab", {**LAB, "unusual_value_reason": "checked with the lab"})
     assert out["data"] == {"date": "2026-06-01", "test": "hemoglobin", "value": 11.8, "unit": "g/L"}
     assert any("checked with the lab" in n for n in out["notes"])
-    assert store["repo"].audit_entries(T)[-1]["reason"] == "checked with the lab"
+    assert committed(store).audit.audit_entries(T)[-1]["reason"] == "checked with the lab"
 
 
 def test_a_plausible_lab_needs_no_reason_and_a_unit_conversion_is_judged_after_it(study):
@@ -115,9 +115,9 @@ def test_correcting_a_lab_to_an_implausible_value_also_asks_for_the_reason(study
     with pytest.raises(RecordError) as exc:
         followup.correct_entry(ctx, COORD, T, pid, eid, LAB, "typo")
     assert exc.value.field == "unusual_value_reason"
-    assert store["repo"].entries(pid)[0]["data"]["value"] == 118
+    assert committed(store).participants.entries(pid)[0]["data"]["value"] == 118
     out = followup.correct_entry(ctx, COORD, T, pid, eid, {**LAB, "unusual_value_reason": "as reported"}, "typo")
-    assert out["data"]["value"] == 11.8 and "as reported" in store["repo"].entries(pid)[0]["reason"]
+    assert out["data"]["value"] == 11.8 and "as reported" in committed(store).participants.entries(pid)[0]["reason"]
 
 
 # ---- the live lesion table and the spider plot ----------------------------------------------------
@@ -129,7 +129,7 @@ def test_the_preview_gives_the_hand_computed_sum_change_and_pr_and_stores_nothin
     assert out["baseline_sum_mm"] == 60 and out["sum_mm"] == 42 and out["sizes_mm"] == {"L1": 28, "L2": 14}
     assert out["change_from_baseline_pct"] == -30.0 and out["change_from_nadir_pct"] == -30.0
     assert out["target"] == "PR" and out["overall"] == "PR"
-    assert store["repo"].entries(pid) == []
+    assert committed(store).participants.entries(pid) == []
 
 
 def test_the_preview_measures_progression_from_the_nadir(study):
@@ -189,7 +189,7 @@ def test_a_refused_course_lists_every_problem_by_field_for_an_unblinded_role(stu
     fields = {e["path"] for e in exc.value.errors}
     assert {"dose_gy", "fractions"} <= fields and len(exc.value.errors) >= 2
     assert all(e["expected"] for e in exc.value.errors)
-    assert store["repo"].get_participant(T, pid).radiotherapy is None
+    assert committed(store).participants.get_participant(T, pid).radiotherapy is None
 
 
 @pytest.mark.parametrize("arm", [a.id for a in STOP2.arms])

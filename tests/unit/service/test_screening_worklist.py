@@ -106,9 +106,9 @@ def test_an_attestation_is_appended_to_the_record_audited_and_the_verdict_change
     stored = enrolment.get_participant(ctx, COORD, STOP2.id, pid)
     assert stored["record"]["attestations"][-1] == {"key": KEY, "value": True, "by": "Dr Ames", "date": "2026-03-01",
                                                     "note": "seen in clinic"}
-    actions = [(e["action"], e.get("reason")) for e in store["repo"].audit if e["entity_id"] == pid]
+    actions = [(e["action"], e.get("reason")) for e in store["db"].audit if e["entity_id"] == pid]
     assert actions[-2:] == [("participant.correct", "clinic letter"), ("participant.screen", None)]
-    correct = [e for e in store["repo"].audit if e["action"] == "participant.correct"][-1]
+    correct = [e for e in store["db"].audit if e["action"] == "participant.correct"][-1]
     assert KEY not in json.dumps(correct["old"]) and KEY in json.dumps(correct["new"])
 
 
@@ -130,11 +130,11 @@ def test_a_new_answer_for_the_same_key_replaces_the_old_one_in_the_record():
 def test_a_refused_attestation_names_its_field_and_writes_nothing(field, data):
     ctx, store = _ctx()
     pid = _screened(ctx, _without(KEY))
-    before = (copy.deepcopy(enrolment.get_participant(ctx, COORD, STOP2.id, pid)), len(store["repo"].audit))
+    before = (copy.deepcopy(enrolment.get_participant(ctx, COORD, STOP2.id, pid)), len(store["db"].audit))
     with pytest.raises(RecordError) as err:
         _attest(ctx, pid, **data)
     assert err.value.field == field and "expected" in err.value.message
-    assert (enrolment.get_participant(ctx, COORD, STOP2.id, pid), len(store["repo"].audit)) == before
+    assert (enrolment.get_participant(ctx, COORD, STOP2.id, pid), len(store["db"].audit)) == before
 
 
 def test_attestations_are_for_the_roles_that_correct_and_screen_and_only_while_screening():

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import make_ctx
+from service_fakes import committed, make_ctx
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.errors import DoseError, RecordError
@@ -41,7 +41,7 @@ def randomized_to(arm: str, protocol=STOP2, n: int = 1):
     enrolment.consent(ctx, coord, protocol.id, pid, {"date": "2026-03-01", "form_version": "v2"})
     enrolment.enrol(ctx, coord, protocol.id, pid)
     randomization.randomize(ctx, coord, protocol.id, pid, {})
-    store["repo"].allocs[pid].arm_ct = ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{pid}")
+    store["db"].allocs[pid].arm_ct = ctx.cipher.encrypt(arm, f"alloc|{protocol.id}|{pid}")
     return ctx, store, pid
 
 
@@ -53,9 +53,9 @@ def course(**kw):
 
 
 def _nothing_recorded(store, pid, entries_before):
-    p = store["repo"].participants[pid]
+    p = store["db"].participants[pid]
     assert p.state == "randomized" and p.radiotherapy is None
-    assert store["repo"].visits(pid) == [] and len(store["repo"].audit) == entries_before
+    assert committed(store).participants.visits(pid) == [] and len(store["db"].audit) == entries_before
 
 
 @pytest.mark.parametrize("arm,rt", [
@@ -70,10 +70,10 @@ def test_a_course_that_fits_the_arm_is_recorded_with_its_check(arm, rt):
     assert [v["lesion"] for v in check["lesions"]] == (rt.get("lesions") or ["course"])
     assert check["lesions"][0]["bed10_gy"] == pytest.approx(rt["dose_gy"] * (1 + rt["dose_gy"] / rt["fractions"] / 10))
     assert "arm" not in check  # the arm is stored only in the encrypted allocation
-    entry = store["repo"].audit[-1]
+    entry = store["db"].audit[-1]
     assert entry["action"] == "radiotherapy.record" and entry["new"]["check"] == {
         "status": "pass", "codes": [], "deviation": False}
-    assert len(store["repo"].visits(pid)) == 7
+    assert len(committed(store).participants.visits(pid)) == 7
 
 
 @pytest.mark.parametrize("arm,rt,field,expected", [
@@ -86,7 +86,7 @@ def test_a_course_that_fits_the_arm_is_recorded_with_its_check(arm, rt):
 ])
 def test_a_course_outside_the_arm_is_refused_naming_field_value_and_range(arm, rt, field, expected):
     ctx, store, pid = randomized_to(arm)
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(DoseError) as e:
         enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, rt)
     err = e.value
@@ -99,7 +99,7 @@ def test_a_course_outside_the_arm_is_refused_naming_field_value_and_range(arm, r
 def test_an_arm_with_palliative_radiotherapy_only_refuses_an_sbrt_course():
     # OPPRESS SOC: "Palliative radiotherapy is acceptable." (review fix: it used to refuse any course)
     ctx, store, pid = randomized_to("soc", OPPRESS)
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(DoseError) as e:
         enrolment.record_radiotherapy(ctx, _actors(OPPRESS.id)[1], OPPRESS.id, pid,
                                       course(dose_gy=30, fractions=5, technique="SBRT"))
@@ -118,10 +118,10 @@ def test_a_documented_override_records_the_course_as_a_protocol_deviation():
     assert check["status"] == "fail" and check["deviation"] is True
     assert check["override"] == {"reason": reason, "by": "treater"}
     assert check["lesions"][0]["reasons"][0]["code"] == "dose_out_of_range"
-    entry = store["repo"].audit[-1]
+    entry = store["db"].audit[-1]
     assert entry["reason"] == reason and entry["new"]["check"]["deviation"] is True
     assert "dose_out_of_range" in entry["new"]["check"]["codes"]
-    note = store["repo"].notifications(STOP2.id)[-1]
+    note = committed(store).participants.notifications(STOP2.id)[-1]
     assert note["kind"] == "radiotherapy_deviation" and reason in note["message"]
     rep = audit.verify(ctx)  # the chain holds; the allocation randomized_to pinned is (rightly) reported
     assert not (rep.altered or rep.removed or rep.inserted)
@@ -136,7 +136,7 @@ def test_a_course_the_arm_cannot_judge_is_recorded_and_flagged_for_review():
     check = view["radiotherapy"]["check"]
     assert check["status"] == "not_evaluable" and not check["deviation"] and check["override"] is None
     assert check["lesions"][0]["reasons"][0]["code"] == "technique_missing"
-    assert store["repo"].audit[-1]["new"]["check"]["codes"] == ["technique_missing"]
+    assert store["db"].audit[-1]["new"]["check"]["codes"] == ["technique_missing"]
 
 
 def test_bad_new_fields_are_refused_before_anything_is_read():
@@ -169,7 +169,7 @@ def test_blinded_roles_learn_no_arm_from_the_check_or_its_refusal(monkeypatch):
         assert view["radiotherapy"] == {"delivered": True, "start": "2026-03-10"}
     trail = [e for e in audit.trail(ctx, STAT, STOP2.id) if e["action"] == "radiotherapy.record"]
     assert trail and trail[0]["new"] == "withheld: would reveal the arm"
-    assert find_arm_information(store["repo"].audit[-1]["new"], ARM_IDS, ARM_LABELS) == []
+    assert find_arm_information(store["db"].audit[-1]["new"], ARM_IDS, ARM_LABELS) == []
 
 
 LDRT = load_protocol("NCT05906329")
@@ -189,14 +189,14 @@ def test_a_single_group_trial_treats_an_enrolled_participant_with_its_one_arm():
     """NCT05906329 has one arm and no randomization: radiotherapy follows enrolment, is checked
     against that arm, and visits anchored to 'randomization' count from enrolment (day 0)."""
     ctx, store, pid, coord = _enrolled_single_group()
-    p = store["repo"].participants[pid]
+    p = store["db"].participants[pid]
     assert p.state == "enrolled" and p.randomized_on is None
     view = enrolment.record_radiotherapy(ctx, coord, LDRT.id, pid, course(
         start="2026-03-10", end="2026-04-14", dose_gy=50, fractions=25, technique="conventional", lesions=["L1"]))
     assert view["state"] == "treated"
     assert view["radiotherapy"]["check"]["status"] in ("pass", "not_evaluable")
     enrolled_on = p.enrolment["at"][:10]
-    visits = {v["code"]: v for v in store["repo"].visits(pid)}
+    visits = {v["code"]: v for v in committed(store).participants.visits(pid)}
     import datetime as dt
     assert visits["followup_m3"]["target"] == (dt.date.fromisoformat(enrolled_on) + dt.timedelta(days=91)).isoformat()
     assert visits["rt_toxicity_4w"]["target"] == "2026-04-07"
@@ -204,12 +204,12 @@ def test_a_single_group_trial_treats_an_enrolled_participant_with_its_one_arm():
 
 def test_a_single_group_course_outside_its_arm_is_refused_and_nothing_is_recorded():
     ctx, store, pid, coord = _enrolled_single_group()
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(DoseError) as exc:
         enrolment.record_radiotherapy(ctx, coord, LDRT.id, pid, course(dose_gy=8, fractions=1, technique="SABR"))
     assert exc.value.code == "rt_outside_arm"
-    p = store["repo"].participants[pid]
-    assert p.state == "enrolled" and p.radiotherapy is None and len(store["repo"].audit) == before
+    p = store["db"].participants[pid]
+    assert p.state == "enrolled" and p.radiotherapy is None and len(store["db"].audit) == before
 
 
 def test_a_randomized_trial_still_needs_randomization_before_radiotherapy():
@@ -243,7 +243,7 @@ def test_observation_lesions_are_the_records_untreated_lesions_with_recist_measu
 def test_five_fractions_with_first_and_last_on_one_day_are_refused_whatever_the_override():
     """Issue 25 item 3: "first and last fraction on one day for 5 fractions passes the check"."""
     ctx, store, pid = randomized_to("sabr")
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     rt = {"start": "2026-03-09", "end": "2026-03-09", "dose_gy": 35, "fractions": 5, "technique": "SABR"}
     for data in (rt, {**rt, "override": {"reason": "PI approved the schedule for this patient"}}):
         with pytest.raises(RecordError) as e:
@@ -258,7 +258,7 @@ def test_five_fractions_with_first_and_last_on_one_day_are_refused_whatever_the_
 
 def test_a_one_fraction_course_falls_on_one_day_any_day():
     ctx, store, pid = randomized_to("palliative")
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(RecordError) as e:
         enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, course(start="2026-03-14", end="2026-03-15"))
     assert e.value.field == "end" and "2026-03-14 (the start)" in e.value.errors[0]["expected"]
@@ -274,7 +274,7 @@ def test_more_fractions_a_week_than_the_regimen_allows_is_refused_or_a_documente
     gives no schedule). 7 fractions on 7 consecutive days (9-15 March) need 17 March at the
     earliest."""
     ctx, store, pid = randomized_to("sabr")
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     rt = {"start": "2026-03-09", "end": "2026-03-15", "dose_gy": 56, "fractions": 7, "technique": "SABR"}
     with pytest.raises(DoseError) as e:
         enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, rt)
@@ -288,4 +288,4 @@ def test_more_fractions_a_week_than_the_regimen_allows_is_refused_or_a_documente
     view = enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {**rt, "override": {"reason": reason}})
     check = view["radiotherapy"]["check"]
     assert check["deviation"] is True and check["lesions"][0]["reasons"][0]["code"] == "fraction_dates_too_close"
-    assert store["repo"].notifications(STOP2.id)[-1]["kind"] == "radiotherapy_deviation"
+    assert committed(store).participants.notifications(STOP2.id)[-1]["kind"] == "radiotherapy_deviation"

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from service_fakes import make_ctx
+from service_fakes import committed, make_ctx
 
 from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
 from oligotrial.domain.trial.blinding import find_arm_information
@@ -57,7 +57,7 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     ctx, store, screener = make_ctx("eligible")
     randomization.generate_list(ctx, STOP2.id, seed=1, size_per_stratum=20)
     pid = enrolled(ctx, 1)
-    p = store["repo"].participants[pid]
+    p = store["db"].participants[pid]
     assert p.screening["verdict"] == "eligible" and p.screening["protocol_version"] == STOP2.version
     assert screener.calls == [("P-0001", STOP2.id, False)]
     out = randomization.randomize(ctx, COORD, STOP2.id, pid, {})
@@ -65,7 +65,7 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, {"start": "2026-03-10", "end": "2026-03-14"
                                                                 if out["arm"] == "sabr" else "2026-03-10",
                                                                 **RT_FOR_ARM[out["arm"]]})
-    visits = store["repo"].visits(pid)
+    visits = committed(store).participants.visits(pid)
     assert {v["code"] for v in visits} >= {"rt_toxicity_4w", "followup_m3"}
     tox = next(v for v in visits if v["code"] == "rt_toxicity_4w")
     assert tox["target"] == "2026-04-07"
@@ -78,7 +78,7 @@ def test_workflow_walks_register_to_follow_up_and_stores_verdict_with_protocol_v
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "qol", {"date": "2026-04-06", "instrument": "EQ-5D-5L",
                                                           "responses": {"mobility": 1}})
     enrolment.add_entry(ctx, COORD, STOP2.id, pid, "event", {"date": "2026-09-01", "kind": "death"})
-    assert store["repo"].participants[pid].state == "deceased"
+    assert store["db"].participants[pid].state == "deceased"
     with pytest.raises(RecordError) as e:  # a questionnaire after death is impossible
         enrolment.add_entry(ctx, COORD, STOP2.id, pid, "qol", {"date": "2026-10-01", "instrument": "EQ-5D-5L",
                                                               "responses": {"mobility": 1}})
@@ -94,7 +94,7 @@ def test_randomizing_someone_not_enrolled_is_refused_and_nothing_is_stored():
     with pytest.raises(WorkflowError) as e:
         randomization.randomize(ctx, COORD, STOP2.id, p["id"], {})
     assert e.value.code == "illegal_step" and store["commits"] == commits
-    assert not store["repo"].allocs
+    assert not store["db"].allocs
 
 
 def test_ineligible_needs_a_documented_override():
@@ -107,7 +107,7 @@ def test_ineligible_needs_a_documented_override():
     assert e.value.field == "override.reason"
     out = enrolment.enrol(ctx, COORD, STOP2.id, p["id"], {"override": {"reason": "PI review: lesion 7 confirmed"}})
     assert out["enrolment"]["override"]["by"] == "coord"
-    assert store["repo"].audit[-1]["reason"] == "PI review: lesion 7 confirmed"
+    assert store["db"].audit[-1]["reason"] == "PI review: lesion 7 confirmed"
 
 
 def test_bad_record_is_refused_with_the_field_and_nothing_stored():
@@ -115,7 +115,7 @@ def test_bad_record_is_refused_with_the_field_and_nothing_stored():
     with pytest.raises(RecordError) as e:
         enrolment.register(ctx, COORD, STOP2.id, {**RECORD, "birth_date": "not-a-date"})
     assert any("birth_date" in err["path"] for err in e.value.errors)
-    assert not store["repo"].participants and not store["repo"].audit
+    assert not store["db"].participants and not store["db"].audit
 
 
 def test_stratified_blocks_any_ratio_and_frozen_strata():
@@ -129,7 +129,7 @@ def test_stratified_blocks_any_ratio_and_frozen_strata():
         strata = {"site": "ab"[n % 2], "ecog": "0"}
         r = randomization.randomize(ctx, COORD, STOP2.id, pid, strata)
         seen[r["arm"]] += 1
-        assert store["repo"].allocs[pid].strata == strata
+        assert store["db"].allocs[pid].strata == strata
     # 12 per stratum in blocks of 3/6/9: each stratum holds whole blocks only at block ends
     assert seen["palliative"] + seen["sabr"] == 24
     assert randomization.verify_commitment(ctx, STOP2.id)
@@ -147,13 +147,13 @@ def test_list_is_never_replaced_and_exhaustion_is_reported():
     for n in range(2):
         randomization.randomize(ctx, COORD, STOP2.id, enrolled(ctx, n), {})
     late = enrolled(ctx, 5)
-    entries = len(store["repo"].audit)
+    entries = len(store["db"].audit)
     with pytest.raises(RandomizationError) as e:
         randomization.randomize(ctx, COORD, STOP2.id, late, {})
     assert e.value.code == "list_exhausted"
     # nothing written: still enrolled, no allocation, no audit entry
-    assert store["repo"].participants[late].state == "enrolled" and late not in store["repo"].allocs
-    assert len(store["repo"].audit) == entries
+    assert store["db"].participants[late].state == "enrolled" and late not in store["db"].allocs
+    assert len(store["db"].audit) == entries
 
 
 def test_the_arm_of_either_kind_of_allocation_opens_with_its_own_binding():
@@ -163,8 +163,8 @@ def test_the_arm_of_either_kind_of_allocation_opens_with_its_own_binding():
     randomization.generate_list(ctx, STOP2.id, seed=1, size_per_stratum=4)
     pid = enrolled(ctx, 1)
     arm = randomization.randomize(ctx, COORD, STOP2.id, pid, {})["arm"]
-    a = store["repo"].allocs[pid]
-    assert a.arm_ct == store["repo"].slot_rows[(a.list_id, a.stratum, a.seq)].payload_ct
+    a = store["db"].allocs[pid]
+    assert a.arm_ct == store["db"].slot_rows[(a.list_id, a.stratum, a.seq)].payload_ct
     assert randomization.arm_of(ctx, STOP2.id, pid) == arm
     proto = stratified()
     ctx2, store2, _ = make_ctx(protocols={STOP2.id: proto})
@@ -172,7 +172,7 @@ def test_the_arm_of_either_kind_of_allocation_opens_with_its_own_binding():
     pid2 = enrolled(ctx2, 2)
     arm2 = randomization.randomize(ctx2, COORD, STOP2.id, pid2, {"site": "a", "ecog": "0"})["arm"]
     assert randomization.arm_of(ctx2, STOP2.id, pid2) == arm2
-    a2 = store2["repo"].allocs[pid2]
+    a2 = store2["db"].allocs[pid2]
     a2.arm_ct = ctx2.cipher.encrypt(arm2, f"alloc|{STOP2.id}|P-other")  # bound to someone else: opens with neither
     with pytest.raises(BlindingError):
         randomization.arm_of(ctx2, STOP2.id, pid2)
@@ -212,7 +212,7 @@ def test_blinded_roles_never_see_the_arm_and_unblinded_do():
     assert enrolment.get_participant(ctx, COORD, STOP2.id, pid)["allocation"]["arm"] in arm_ids
     assert sum(enrolment.summary(ctx, DSMB, STOP2.id)["by_arm"].values()) == 1
     # nothing in the audit trail names the arm, whoever reads it
-    assert find_arm_information([{k: e[k] for k in ("new", "old")} for e in store["repo"].audit
+    assert find_arm_information([{k: e[k] for k in ("new", "old")} for e in store["db"].audit
                                  if e["action"] != "radiotherapy.record"], arm_ids, labels) == []
 
 
@@ -234,13 +234,13 @@ def test_emergency_unblinding_needs_reason_and_reauthentication_and_raises_an_ev
         unblinding.emergency_unblind(ctx, STAT, STOP2.id, pid, reason="anaphylaxis, need the arm",
                                      password="correct-horse")
     assert e.value.code == "forbidden"
-    assert not store["repo"].notes
+    assert not store["db"].notes
     out = unblinding.emergency_unblind(ctx, ENROLLER, STOP2.id, pid, reason="anaphylaxis, need the arm",
                                        password="correct-horse")
     assert out["arm"] in {"palliative", "sabr"}
-    assert store["repo"].notes[0]["kind"] == "emergency_unblinding"
-    assert any(e["kind"] == "unblinding" and e["data"]["by"] == ENROLLER.username for e in store["repo"].entry_rows)
-    last = store["repo"].audit[-1]
+    assert store["db"].notes[0]["kind"] == "emergency_unblinding"
+    assert any(e["kind"] == "unblinding" and e["data"]["by"] == ENROLLER.username for e in store["db"].entry_rows)
+    last = store["db"].audit[-1]
     assert last["action"] == "participant.unblind" and last["reason"] and "arm" not in json.dumps(last["new"])
 
 
@@ -252,7 +252,7 @@ def test_changes_to_saved_data_need_a_reason_and_keep_old_and_new():
     assert e.value.field == "reason"
     changed = {**record(1), "sex": "male"}
     enrolment.correct_record(ctx, COORD, STOP2.id, p["id"], {"record": changed, "reason": "transcription error"})
-    last = store["repo"].audit[-1]
+    last = store["db"].audit[-1]
     assert last["old"]["record"]["sex"] == "female" and last["new"]["record"]["sex"] == "male"
     with pytest.raises(AuditError), ctx.uow() as uow:
         audit.record(uow, ctx, COORD, trial=STOP2.id, action="x", entity_type="p", entity_id="1",
@@ -273,7 +273,7 @@ def test_roles_are_checked_on_every_use_case():
 def test_users_are_stored_with_a_hash_and_authenticate():
     ctx, store, _ = make_ctx()
     u = users.add_user(ctx, "alice", "s3cret-pass", "coordinator", "STOP-2")
-    assert store["repo"].users[u.id].password_hash != "s3cret-pass"
+    assert store["db"].users[u.id].password_hash != "s3cret-pass"
     assert users.authenticate(ctx, "alice", "s3cret-pass").username == "alice"
     with pytest.raises(BlindingError):
         users.authenticate(ctx, "alice", "nope")

@@ -9,7 +9,7 @@ import itertools
 import json
 
 import pytest
-from service_fakes import make_ctx
+from service_fakes import committed, make_ctx
 
 from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.protocols import load_protocol
@@ -29,11 +29,11 @@ def _setup():
 
 
 def _uid(store, name):
-    return store["repo"].get_user_by_name(name).id
+    return committed(store).users.get_user_by_name(name).id
 
 
 def _actions(store):
-    return [e["action"] for e in store["repo"].audit]
+    return [e["action"] for e in store["db"].audit]
 
 
 def test_the_list_shows_accounts_with_their_roles_per_trial_and_site_and_never_a_password_hash():
@@ -60,11 +60,11 @@ def test_the_list_shows_accounts_with_their_roles_per_trial_and_site_and_never_a
 ], ids=["list", "add", "grant", "revoke", "deactivate", "reset", "history"])
 def test_only_the_administrator_of_every_trial_manages_accounts(actor, call):
     ctx, store, _ = _setup()
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(BlindingError) as e:
         call(ctx, actor)
     assert e.value.code == "forbidden" and "manage_users" in e.value.message
-    assert len(store["repo"].audit) == before and store["repo"].get_user_by_name("bob") is None
+    assert len(store["db"].audit) == before and committed(store).users.get_user_by_name("bob") is None
     assert users.authenticate(ctx, "alice", PW).roles == {STOP2.id: "coordinator"}
 
 
@@ -72,7 +72,7 @@ def test_an_administrator_adds_a_user_who_can_sign_in_and_the_creation_names_the
     ctx, store, admin = _setup()
     users.add_user(ctx, "bob", "bobs-password", "dsmb", STOP2.id, actor=admin)
     assert users.authenticate(ctx, "bob", "bobs-password").roles == {STOP2.id: "dsmb"}
-    created = [e for e in store["repo"].audit if e["entity_id"] == "bob"]
+    created = [e for e in store["db"].audit if e["entity_id"] == "bob"]
     assert [(e["action"], e["actor"]) for e in created] == [("user.create", "root"), ("user.grant", "root")]
 
 
@@ -84,7 +84,7 @@ def test_grant_gives_an_existing_user_a_role_or_replaces_one_and_is_audited():
     assert out["grants"][1] == {"trial": STOP2.id, "role": "data_manager", "site": None}
     actor = users.actor_for(ctx, _uid(store, "alice"))
     assert actor.role_in(STOP2.id) == "data_manager" and actor.site_in(STOP2.id) is None
-    last = store["repo"].audit[-1]
+    last = store["db"].audit[-1]
     assert last["action"] == "user.grant" and last["trial"] == STOP2.id and last["entity_id"] == "alice"
     assert last["new"] == {"trial": STOP2.id, "role": "data_manager", "site": None,
                            "replaces": {"role": "coordinator", "site": "site-a"}}
@@ -95,7 +95,7 @@ def test_revoke_takes_the_role_away_at_once_and_is_audited():
     out = users.revoke(ctx, admin, "alice", STOP2.id)
     assert out["grants"] == []
     assert users.actor_for(ctx, _uid(store, "alice")).role_in(STOP2.id) is None
-    last = store["repo"].audit[-1]
+    last = store["db"].audit[-1]
     assert (last["action"], last["trial"], last["actor"]) == ("user.revoke", STOP2.id, "root")
     assert last["new"] == {"revoked": {"trial": STOP2.id, "role": "coordinator", "site": "site-a"}}
 
@@ -109,9 +109,9 @@ def test_deactivation_ends_sign_in_and_sessions_and_reactivation_restores_them()
     with pytest.raises(users.AuthenticationError):
         users.actor_for(ctx, uid)  # every page and API call reads the actor anew: the session ends
     assert users.list_users(ctx, admin)[0]["active"] is False
-    n = len(store["repo"].audit)
+    n = len(store["db"].audit)
     users.set_active(ctx, admin, "alice", False)  # already inactive: nothing written
-    assert len(store["repo"].audit) == n
+    assert len(store["db"].audit) == n
     users.set_active(ctx, admin, "alice", True)
     assert users.authenticate(ctx, "alice", PW).username == "alice"
     assert _actions(store)[-2:] == ["user.deactivate", "user.activate"]
@@ -123,10 +123,10 @@ def test_a_password_reset_replaces_the_old_one_and_never_enters_the_trail():
     assert users.authenticate(ctx, "alice", "brand-new-secret").username == "alice"
     with pytest.raises(users.AuthenticationError):
         users.authenticate(ctx, "alice", PW)
-    last = store["repo"].audit[-1]
+    last = store["db"].audit[-1]
     assert last["action"] == "user.password_reset" and last["entity_id"] == "alice"
-    assert "brand-new-secret" not in json.dumps(store["repo"].audit)
-    assert PW not in json.dumps(store["repo"].audit)
+    assert "brand-new-secret" not in json.dumps(store["db"].audit)
+    assert PW not in json.dumps(store["db"].audit)
 
 
 @pytest.mark.parametrize("call, field, words", [
@@ -146,11 +146,11 @@ def test_a_password_reset_replaces_the_old_one_and_never_enters_the_trail():
         "deactivate-unknown-user", "active-not-bool", "short-password", "reset-unknown-user", "bad-username"])
 def test_bad_input_names_the_field_and_the_expectation_and_stores_nothing(call, field, words):
     ctx, store, admin = _setup()
-    before = (len(store["repo"].audit), store["commits"])
+    before = (len(store["db"].audit), store["commits"])
     with pytest.raises(OligotrialError) as e:
         call(ctx, admin)
     assert e.value.field == field and words in e.value.message, e.value.message
-    assert (len(store["repo"].audit), store["commits"]) == before
+    assert (len(store["db"].audit), store["commits"]) == before
     assert users.authenticate(ctx, "alice", PW).roles == {STOP2.id: "coordinator"}
 
 
@@ -161,11 +161,11 @@ def test_bad_input_names_the_field_and_the_expectation_and_stores_nothing(call, 
 ], ids=["deactivate-self", "revoke-own-admin", "replace-own-admin"])
 def test_an_administrator_cannot_lock_themself_out(call):
     ctx, store, admin = _setup()
-    before = len(store["repo"].audit)
+    before = len(store["db"].audit)
     with pytest.raises(OligotrialError) as e:
         call(ctx, admin)
     assert e.value.code == "self_lockout" and "another administrator" in e.value.message
-    assert len(store["repo"].audit) == before
+    assert len(store["db"].audit) == before
     assert users.actor_for(ctx, admin.user_id).role_in("*") == "admin"
 
 

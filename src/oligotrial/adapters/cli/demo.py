@@ -88,7 +88,7 @@ def demo(
         fail(exc, 2)
     try:
         with c.ctx.uow() as uow:
-            used = uow.repo.count("participants") + uow.repo.count("audit_log")
+            used = uow.session.count("participants") + uow.session.count("audit_log")
         if used:
             fail(f"--database {url}: holds data ({used} participants and audit events); expected an empty database", 2)
         # the version in force at the demo's data cut: the calendar (and the demo clock) start from it

@@ -194,7 +194,9 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
         cmd.append(f"--schema={settings.database_schema}")
     with psycopg.connect(_libpq_url(settings.database_url), autocommit=True) as holder:
         holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # explicit: the snapshot's owner
-        snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        exported = holder.execute("SELECT pg_export_snapshot()").fetchone()
+        assert exported is not None  # the function returns one row
+        snapshot = exported[0]
         engine = _snapshot_engine(settings, snapshot)
         try:
             report = _verify(_ctx_on(ctx, engine))
@@ -206,6 +208,7 @@ def _pg_backup(settings: Any, ctx: Any, path: Path) -> Any:
             [*cmd, f"--snapshot={snapshot}", f"--dbname={_libpq_url(settings.database_url)}"],
             capture_output=True,
             text=True,
+            check=False,  # the return code is read below
         )
         holder.execute("ROLLBACK")
     if done.returncode != 0:
@@ -232,7 +235,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
             "expected an empty database to restore into",
             field="database_url",
         )
-    listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True)
+    listing = subprocess.run([_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise StorageError(
             f"backup {path}: not a pg_dump custom-format archive ({listing.stderr.strip()[:300]})", field="path"
@@ -249,6 +252,7 @@ def _pg_restore(settings: Any, ctx: Any, path: Path) -> Any:
         ],
         capture_output=True,
         text=True,
+        check=False,  # the return code is read below
     )
     if done.returncode != 0:
         raise StorageError(f"pg_restore: exit {done.returncode}: {done.stderr.strip()[:500]}", field="pg_restore")

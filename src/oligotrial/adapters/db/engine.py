@@ -26,7 +26,7 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10, ping_after_idle_s: float = 5.0) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
-    except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
+    except Exception as exc:  # noqa: BLE001 (sqlalchemy.exc.ArgumentError and friends)
         raise StorageError(
             f"database_url: cannot be parsed ({type(exc).__name__}); expected sqlite:///PATH "
             "or postgresql://USER@HOST:PORT/DB",
@@ -165,7 +165,7 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
             return  # a new connection, or one in use moments ago
         try:
             alive = engine.dialect.do_ping(dbapi_conn)
-        except Exception:  # the driver's error for a dead connection
+        except Exception:  # noqa: BLE001 (the driver's error for a dead connection)
             alive = False
         if not alive:
             raise DisconnectionError("pooled connection found dead after idling; reconnecting")

@@ -9,7 +9,7 @@ cheap is how long each lock is held, and how the waiters are woken:
   written), sent with BEGIN and COMMIT in one round trip. No lock is held while the client
   works: the stratum's cursor and the chain head are held for that statement and the commit.
   Other audited actions append with one statement (:data:`APPEND_AUDIT`) sent with COMMIT
-  (``SqlRepository.commit``), so the chain head is held for one round trip.
+  (``SqlSession.commit_deferred``), so the chain head is held for one round trip.
 * The slot is found by its whole primary key (``seq = (SELECT ...)``, an InitPlan parameter and
   so an index condition). Joined to the cursor's CTE instead, the planner filtered every slot of
   the stratum; and while a new list has no statistics it preferred the unique index on
@@ -31,6 +31,7 @@ itself (no SQLAlchemy statement compilation or result processing on the hot path
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import JSON
@@ -100,7 +101,7 @@ def _json(value: Any) -> str:
     return json.dumps(value)  # as SQLAlchemy's JSON type writes it (None is JSON null)
 
 
-def append_audit_params(entry: dict[str, Any], mac: str, bind: str | None, marker: str | None) -> dict[str, Any]:
+def append_audit_params(entry: Mapping[str, Any], mac: str, bind: str | None, marker: str | None) -> dict[str, Any]:
     params = {k: entry.get(k) for k in AUDIT_FIELDS}
     params.update(
         old=_json(params["old"]),
