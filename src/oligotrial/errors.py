@@ -64,9 +64,16 @@ class AssessmentError(OligotrialError):
 
 
 class DoseError(OligotrialError):
-    """A dose, fractionation, plan or DICOM RT input is invalid."""
+    """A dose, fractionation, plan or DICOM RT input is invalid. ``errors``: one item per field
+    of a refused course (``path``, ``value``, ``expected``)."""
 
     code = "dose_invalid"
+
+    def __init__(
+        self, message: str, *, errors: list[dict] | None = None, code: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.errors = errors or []
 
 
 class DesignError(OligotrialError):

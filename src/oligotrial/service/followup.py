@@ -44,7 +44,6 @@ from oligotrial.service.masking import arm_neutral
 from oligotrial.service.ports import Actor, UnitOfWork
 from oligotrial.service.rows import EntryRow
 
-
 #: the participant's record, state, origin and milestones are the domain's
 #: (:mod:`oligotrial.domain.trial.followup`); named here too for the services and pages that
 #: read them from this module

@@ -165,6 +165,7 @@ def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int,
         rl = uow.allocation.get_list(protocol.id)
         if rl is None:
             raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
+        assert rl.id is not None  # a stored list has its id
         slots = uow.allocation.slots(rl.id)
     seed = int(ctx.cipher.decrypt(rl.seed_ct, seed_context(protocol.id)))
     salt_ct = (rl.params or {}).get("salt_ct")
@@ -247,6 +248,8 @@ def verify_list(ctx: ServiceContext, trial: str) -> dict[str, Any]:
     committed = verify_commitment(ctx, trial)
     with ctx.uow() as uow:
         rl = uow.allocation.get_list(protocol.id)
+        if rl is None or rl.id is None:
+            raise RandomizationError(f"trial {protocol.id}: no randomization list", field="trial")
         slots = {(s.stratum, s.seq): s for s in uow.allocation.slots(rl.id)}
         allocs = uow.allocation.allocations(protocol.id)
     problems = []
@@ -309,6 +312,7 @@ def randomize(
         strata = _site_stratum(uow, actor, protocol, rl, participant_id, strata)
         key = algo.stratum_key(_factors(protocol, rl), strata)
         if rl is not None and rl.method != "minimization":
+            assert rl.id is not None  # a stored list has its id
             (from_state,) = workflow.allowed_from("randomize")  # the one state it is taken from
             to_state = workflow.STATE_AFTER["randomize"]
             marker = secrets.token_hex(16)  # stands for the slot number until the slot is claimed
@@ -351,6 +355,7 @@ def randomize(
                     f"stratum {key!r}: list exhausted; extend the list", code="list_exhausted", field="strata"
                 )
             uow.commit()
+            assert got.payload_ct is not None  # a slot was taken (seq is set): its ciphertext with it
             arm = ctx.cipher.decrypt(got.payload_ct, slot_context(protocol.id, key, got.seq))
             return allocation_view(protocol, role, key, got.seq, strata, now, arm)
         # minimization (it reads every earlier allocation), or no list yet: step by step
@@ -372,6 +377,7 @@ def randomize(
             uow.rollback()
             return randomize(ctx, actor, trial, participant_id, strata)
         uow.participants.save_participant(p, ("state", "randomized_on"))
+        assert rl.id is not None  # a stored list has its id
         arm, seq, stratum = _minimize(ctx, uow, protocol, rl, strata)
         uow.allocation.take_slot(rl.id, stratum, seq, p.id, now)
         a = Allocation(

@@ -11,13 +11,16 @@ on or before the origin is a baseline, and the note says so).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
+
+_E = TypeVar("_E", bound=Mapping[str, Any])  # a stored entry row (the service's typed row), or a plain mapping
 
 #: events that happen to a participant after the origin (randomization or enrolment)
 AFTER_ORIGIN = frozenset(
@@ -44,13 +47,13 @@ def single_group(protocol: Protocol) -> bool:
     return len(protocol.arms) == 1 and protocol.design.allocation != "randomized"
 
 
-def active(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def active(entries: Sequence[_E]) -> list[_E]:
     """The record entries in force: not retracted, of a kind the record knows."""
     return [e for e in entries if e["status"] == "active" and e["kind"] in rec.ENTRY_KINDS]
 
 
 def participant_record(
-    p: Participant, entries: list[dict[str, Any]], *, with_protocol_radiotherapy: bool = False
+    p: Participant, entries: Sequence[Mapping[str, Any]], *, with_protocol_radiotherapy: bool = False
 ) -> dict[str, Any]:
     """The participant's patient record: the record registered at screening, the entries in
     force appended in the order they were recorded, and (for endpoints) the protocol's own
@@ -63,7 +66,7 @@ def participant_record(
     return record
 
 
-def state_of(p: Participant, entries: list[dict[str, Any]]) -> str:
+def state_of(p: Participant, entries: Sequence[Mapping[str, Any]]) -> str:
     """The state the milestones and the events in force give (retracting an event undoes it)."""
     events = [e["data"] for e in active(entries) if e["kind"] == "event"]
     return workflow.derive_state(p, events)
@@ -86,7 +89,7 @@ def check_milestones(
     p: Participant,
     kind: str,
     entry: dict[str, Any],
-    others: list[dict[str, Any]],
+    others: Sequence[Mapping[str, Any]],
     state: str,
     *,
     today: dt.date,

@@ -12,7 +12,7 @@ participant.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from oligotrial.domain.protocol.schema import Protocol
@@ -51,7 +51,7 @@ def contacts(p: Participant, visits: Iterable[Mapping[str, Any]]) -> list[Candid
 def participant_endpoints(
     protocol: Protocol,
     p: Participant,
-    entries: list[dict[str, Any]],
+    entries: Sequence[Mapping[str, Any]],
     visits: Iterable[Mapping[str, Any]],
     *,
     arm: str | None,
