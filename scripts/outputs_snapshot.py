@@ -171,7 +171,8 @@ def api(out: Path, d: Path) -> None:
             f.write_text(f"{r.status_code} {r.headers.get('content-type')}\n{r.text}")
 
 
-HEX = re.compile(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b")
+#: a random id or digest: 12+ hex digits with a letter, not the digits of a number (``1.5e-05``)
+HEX = re.compile(r"(?<![\d.])\b(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b(?![-+]\d)")
 TMP = re.compile(r"/tmp/[A-Za-z0-9_.-]+")
 
 
