@@ -19,6 +19,13 @@ if [ "${1:-}" = "--fast" ]; then
   exec .venv/bin/python -m pytest "${paths[@]}" -m "not postgres and not browser and not slow" "$@"
 fi
 bash scripts/bootstrap.sh
+# the static checks (configured in pyproject.toml): lint, formatting, types. A failure fails the run,
+# after the tests have run too (one CI log says everything that is wrong)
+checks=0
+echo "checks: ruff check src tests; ruff format --check src; mypy (pyproject [tool.mypy] files)"
+.venv/bin/ruff check src tests || checks=1
+.venv/bin/ruff format --check src || checks=1
+.venv/bin/python -m mypy || checks=1
 if url=$(bash scripts/postgres.sh); then
   export OLIGOTRIAL_TEST_POSTGRES_URL="$url"
   echo "PostgreSQL for integration tests: $url"
@@ -35,4 +42,10 @@ fi
 # the browser tests keep their screenshots here (dashboard, screening worklist, participant page...)
 export OLIGOTRIAL_SCREENSHOTS="${OLIGOTRIAL_SCREENSHOTS:-$PWD/test-artifacts/screenshots}"
 echo "screenshots of the browser tests: $OLIGOTRIAL_SCREENSHOTS"
-exec .venv/bin/python -m pytest "$@"
+rc=0
+.venv/bin/python -m pytest "$@" || rc=$?
+if [ "$checks" -ne 0 ]; then
+  echo "the static checks failed (ruff or mypy, above)" >&2
+  [ "$rc" -ne 0 ] || rc=1
+fi
+exit "$rc"

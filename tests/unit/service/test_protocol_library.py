@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import FakeAnchor, FakeCipher, FakeHasher, FakeRepository, FakeScreener, FakeUnitOfWork
 
 from oligotrial.errors import ProtocolError
 from oligotrial.protocols import load_protocol, loader
@@ -21,6 +20,7 @@ from oligotrial.protocols.library_port import FileProtocolLibrary
 from oligotrial.service import enrolment
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
+from service_fakes import FakeAnchor, FakeCipher, FakeDb, FakeHasher, FakeScreener, FakeUnitOfWork
 
 DATA = Path(__file__).parents[2] / "data"
 RECORD = json.loads((DATA / "format_example_patient.json").read_text())
@@ -64,7 +64,7 @@ class Clock:
 
 
 def _ctx(library, day: dt.date) -> ServiceContext:
-    store = {"repo": FakeRepository(), "commits": 0, "clock": [None]}
+    store = {"db": FakeDb(), "commits": 0, "clock": [None]}
     return ServiceContext(uow=lambda: FakeUnitOfWork(store), cipher=FakeCipher(), hasher=FakeHasher(),
                           screener=FakeScreener("eligible"), library=library, clock=Clock(day), anchor=FakeAnchor())
 

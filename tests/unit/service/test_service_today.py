@@ -52,7 +52,7 @@ def test_every_record_parse_of_a_participants_life_uses_the_service_clocks_today
     enrolment.consent(ctx, COORD, STOP2.id, pid, {"date": "2026-03-01", "form_version": "v2"})
     enrolment.enrol(ctx, COORD, STOP2.id, pid)
     randomization.randomize(ctx, COORD, STOP2.id, pid, {})
-    store["repo"].allocs[pid].arm_ct = ctx.cipher.encrypt("palliative", f"alloc|{STOP2.id}|{pid}")
+    store["db"].allocs[pid].arm_ct = ctx.cipher.encrypt("palliative", f"alloc|{STOP2.id}|{pid}")
     store["clock"][0] = dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC)
     rt = {"start": "2026-03-10", "end": "2026-03-10", "dose_gy": 8, "fractions": 1, "technique": "conventional"}
     assert enrolment.record_radiotherapy(ctx, TREATER, STOP2.id, pid, rt)["radiotherapy"]["check"]  # the RT check
