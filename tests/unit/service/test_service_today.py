@@ -11,13 +11,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from service_fakes import make_ctx
 
 from oligotrial.domain.record import patient as patient_module
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
 from oligotrial.service import enrolment, lesion_response, randomization
 from oligotrial.service.ports import Actor
+from service_fakes import make_ctx
 
 RECORD = json.loads((Path(__file__).parents[2] / "data" / "format_example_patient.json").read_text())
 UNDATED = {k: v for k, v in RECORD.items() if k != "as_of"}  # a record without its own date
