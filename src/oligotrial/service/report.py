@@ -294,7 +294,9 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
     reference = control_arm(protocol)
     arm_of: dict[str, str] = {}
     with ctx.uow() as uow:
-        participants = list(uow.participants.iter_participants(protocol.id))
+        # ordered by their own data, not by storage's order of random ids: the same data gives
+        # the same report (QoL arms in order of first appearance, sums in participant order)
+        participants = sorted(uow.participants.iter_participants(protocol.id), key=lambda p: (p.external_id, p.id))
         for p in participants:
             if single:
                 if p.enrolment:
@@ -339,6 +341,9 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
         arms, reference = [POOLED], None
         deviations = [{"kind": k, "count": n} for k, n in sorted(Counter(d["kind"] for d in deviations).items())]
     adtte = list(endpoints.adtte_rows(ctx, protocol, with_arm=True))
+    # the analyses read the rows in participant order (by their data), as above
+    rank = {p.id: i for i, p in enumerate(participants)}
+    adtte.sort(key=lambda r: (rank.get(r["USUBJID"], len(rank)), r["USUBJID"], r["PARAMCD"]))
     if pooled:
         adtte = [dict(r, ARM=POOLED) for r in adtte]
     by_param: dict[str, list[dict[str, Any]]] = defaultdict(list)
