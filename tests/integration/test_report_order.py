@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from web_demo import build
-
 from oligotrial.adapters.db.participants import SqlParticipantRepository
 from oligotrial.service.report import build_report
+from web_demo import build
 
 CUT = dt.date(2026, 11, 15)
 
