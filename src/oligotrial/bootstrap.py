@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from oligotrial.config import Settings
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.service.context import ServiceContext
 
 
@@ -27,7 +28,7 @@ class Container:
         self.engine.dispose()
 
 
-def _real_screener(patient: Any, protocol: Any, *, assume_attested: bool = False) -> Any:
+def _real_screener(patient: Any, protocol: Protocol, *, assume_attested: bool = False) -> Any:
     from oligotrial.service.screening import screen_patient
 
     return screen_patient(patient, protocol, assume_attested=assume_attested)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import BlindingError, WorkflowError
-from oligotrial.service.ports import Actor
+from oligotrial.service.ports import Actor, UnitOfWork
 
 _CLIN = frozenset({"coordinator", "enrolling_oncologist", "treating_oncologist", "data_manager"})
 
@@ -79,7 +81,7 @@ def authorize(actor: Actor, trial: str, action: str) -> str:
     return role
 
 
-def authorize_entry(actor: Actor, protocol: Any, kind: str) -> str:
+def authorize_entry(actor: Actor, protocol: Protocol, kind: str) -> str:
     """The actor's role when it may record, correct or retract a follow-up entry of ``kind``
     in ``protocol``: a tumour assessment needs ``assessment``; where the protocol masks outcome
     assessors (``outcome_assessor`` among its ``masking.blinded_roles``: NCT06592612 "Masking:
@@ -115,7 +117,9 @@ def check_site(actor: Actor, trial: str, participant: Any) -> None:
         )
 
 
-def visible_participant(uow: Any, actor: Actor | None, trial: str, pid: str, *, for_update: bool = False) -> Any:
+def visible_participant(
+    uow: UnitOfWork, actor: Actor | None, trial: str, pid: str, *, for_update: bool = False
+) -> Participant:
     """The participant ``pid`` of ``trial`` as ``actor`` may see them (``actor`` None: the
     operator), else ``not_found``: an unknown id and another site's participant answer the same."""
     p = uow.participants.get_participant(trial, pid, for_update=for_update)

@@ -18,6 +18,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.service import followup
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.masking import arm_has_radiotherapy
@@ -48,7 +49,9 @@ def failing_criteria(screening: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def consort_flow(ctx: ServiceContext, protocol: Any, *, data_cut: dt.date, arm_of: dict[str, str]) -> dict[str, Any]:
+def consort_flow(
+    ctx: ServiceContext, protocol: Protocol, *, data_cut: dt.date, arm_of: dict[str, str]
+) -> dict[str, Any]:
     """The flow as of ``data_cut``; ``arm_of``: participant id -> allocated arm (the one arm of a
     single-arm trial for every enrolled participant)."""
     cut = data_cut.isoformat()

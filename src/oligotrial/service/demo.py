@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from oligotrial.domain.protocol.schedule_schema import parse_schedule
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.record.followup import TERMS
 from oligotrial.errors import DoseError, OligotrialError
@@ -75,7 +76,7 @@ class DemoResult:
     refusals: list[str] = field(default_factory=list)  # service refusals the demo met (should be none)
 
 
-def calendar(protocol: Any) -> tuple[dt.date, int]:
+def calendar(protocol: Protocol) -> tuple[dt.date, int]:
     """(first screening day, accrual days) of a demo of ``protocol``: accrual over the first 55 %
     of the time between the version's effective date (plus two weeks) and the data cut."""
     first = protocol.effective_date + dt.timedelta(days=14) if protocol.effective_date else dt.date(2025, 1, 6)
@@ -89,12 +90,14 @@ def calendar(protocol: Any) -> tuple[dt.date, int]:
     return first, int(span * 0.55)
 
 
-def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
+def _regimen_course(protocol: Protocol, arm_id: str) -> dict[str, Any] | None:
     """A course inside the arm's first registered regimen (its typical one when marked), or None
     for an arm without radiotherapy (or only palliative radiotherapy as needed)."""
     if not arm_has_radiotherapy(protocol, arm_id):
         return None
     rt = next(a for a in protocol.arms if a.id == arm_id).radiotherapy
+    if rt is None:
+        return None
     regimens = [
         r
         for r in rt.regimens
@@ -105,13 +108,13 @@ def _regimen_course(protocol: Any, arm_id: str) -> dict[str, Any] | None:
     if not regimens:
         return None
     r = next((x for x in regimens if getattr(x, "typical", False)), regimens[0])
-    fx_lo, fx_hi = int(r.fractions.min), int(r.fractions.max)
+    fractions, total = r.fractions, r.total_dose_gy
+    # a regimen the demo can draw from states both bounds (the five protocols' do)
+    assert fractions is not None and fractions.min is not None and fractions.max is not None, r
+    assert total is not None and total.min is not None and total.max is not None, r
+    fx_lo, fx_hi = int(fractions.min), int(fractions.max)
     fx = fx_lo if fx_lo == fx_hi else round((fx_lo + fx_hi) / 2)
-    dose = (
-        float(r.total_dose_gy.min)
-        if r.total_dose_gy.min == r.total_dose_gy.max
-        else float(round((r.total_dose_gy.min + r.total_dose_gy.max) / 2, 1))
-    )
+    dose = float(total.min) if total.min == total.max else float(round((total.min + total.max) / 2, 1))
     techniques = list(getattr(r, "techniques", None) or [])
     tech = "SBRT" if "SBRT" in techniques else (techniques[0] if techniques else "conventional")
     timing = getattr(r, "fraction_dates", None)

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Literal, cast, overload
 
 from oligotrial.domain.protocol.schedule_schema import parse_schedule
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.trial import schedule, workflow
 from oligotrial.domain.trial.blinding import sees_arms
@@ -159,7 +160,7 @@ def screen_in(
     uow: UnitOfWork,
     ctx: ServiceContext,
     actor: Actor,
-    protocol: Any,
+    protocol: Protocol,
     p: Participant,
     *,
     as_of: dt.date,
@@ -583,7 +584,7 @@ def _schedule_anchors(
 
 
 def visit_schedule(
-    ctx: ServiceContext, protocol: Any, p: Participant, rows: list[VisitRow], entries: list[EntryRow]
+    ctx: ServiceContext, protocol: Protocol, p: Participant, rows: list[VisitRow], entries: list[EntryRow]
 ) -> tuple[list[dict], list[dict]]:
     """The participant's visits dated from the anchors as they stand, with their status today,
     and the visits still waiting for their anchor (see :mod:`oligotrial.domain.trial.schedule`)."""
@@ -842,7 +843,7 @@ def correct_record_in(
     uow: UnitOfWork,
     ctx: ServiceContext,
     actor: Actor,
-    protocol: Any,
+    protocol: Protocol,
     p: Participant,
     record: dict,
     patient: Any,
@@ -874,7 +875,7 @@ def correct_record_in(
 
 def participant_view(
     ctx: ServiceContext,
-    protocol: Any,
+    protocol: Protocol,
     role: str,
     p: Participant,
     visits: list[dict],

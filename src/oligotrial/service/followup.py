@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.lab_ranges import implausible
 from oligotrial.domain.trial import workflow
@@ -132,7 +133,7 @@ def entry_view(e: EntryRow) -> dict[str, Any]:
 
 def _check(
     ctx: ServiceContext,
-    protocol: Any,
+    protocol: Protocol,
     p: Participant,
     kind: str,
     clean: dict[str, Any],

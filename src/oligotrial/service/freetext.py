@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial.blinding import FREE_TEXT_KEYS, WITHHELD_TEXT, is_blinded, withhold_text, writes_unblinded
 from oligotrial.domain.trial.queries import arm_terms, arm_warning
 from oligotrial.service.rows import AuditRow, EntryRow
@@ -38,7 +39,7 @@ _ENTRY_DATA = (".record", ".correct")
 _ENTRY_REASON = (".correct", ".retract")
 
 
-def reader_blinded(protocol: Any, role: str | None) -> bool:
+def reader_blinded(protocol: Protocol, role: str | None) -> bool:
     """Whether ``role`` reads the trial's free text with what unblinded roles wrote withheld."""
     return role is not None and is_blinded(protocol.masking.blinded_roles, role)
 
@@ -89,7 +90,7 @@ def _released(w: Writers, eid: int, version: int) -> set[str]:
     return {f for (e, f, v) in w.released if e == eid and v == version}
 
 
-def withhold_entry(protocol: Any, e: Mapping[str, Any], w: Writers) -> dict[str, Any]:
+def withhold_entry(protocol: Protocol, e: Mapping[str, Any], w: Writers) -> dict[str, Any]:
     """An entry view (:func:`oligotrial.service.followup.entry_view`) as a blinded role reads it:
     the free text of its data and its correction reason withheld where an unblinded role wrote
     them and no release covers this version. ``withheld`` lists what was withheld."""
@@ -107,7 +108,7 @@ def withhold_entry(protocol: Any, e: Mapping[str, Any], w: Writers) -> dict[str,
     return out
 
 
-def withhold_view(protocol: Any, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
+def withhold_view(protocol: Protocol, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
     """A participant view (:func:`oligotrial.service.enrolment.participant_view`) for a blinded
     role: the free text of entries, visits and a registered record corrected after
     randomization withheld where an unblinded role wrote it (``rows``: the participant's audit
@@ -130,7 +131,7 @@ def withhold_view(protocol: Any, view: dict[str, Any], rows: list[AuditRow]) -> 
 
 
 def withhold_entries(
-    protocol: Any, entries: list[EntryRow], rows: list[AuditRow], participant_id: str
+    protocol: Protocol, entries: list[EntryRow], rows: list[AuditRow], participant_id: str
 ) -> list[EntryRow]:
     """Stored entries (the repository's rows: ``data``, ``reason``, ``version``) with what an
     unblinded role wrote withheld, for what a blinded role derives from them (an export's event
@@ -144,7 +145,7 @@ def withhold_entries(
     ]
 
 
-def withhold_audit(protocol: Any, view: dict[str, Any]) -> dict[str, Any]:
+def withhold_audit(protocol: Protocol, view: dict[str, Any]) -> dict[str, Any]:
     """An audit trail row as a blinded role reads it (a trial that blinds someone): the free text
     of ``new`` and the ``reason`` withheld when the row's actor wrote in a role that knows the
     arm; the free text of ``old`` always (the row does not say who wrote the old value), and the
@@ -208,7 +209,7 @@ def restore_withheld(new: Any, old: Any) -> Any:
     return new
 
 
-def warnings_for(protocol: Any, data: Any, prefix: str = "") -> list[str]:
+def warnings_for(protocol: Protocol, data: Any, prefix: str = "") -> list[str]:
     """The arm-word warnings of every free text in ``data`` (a string, or JSON-like with free
     text under :data:`FREE_TEXT_KEYS`), for the writer only."""
     terms = arm_terms(protocol)
@@ -233,7 +234,7 @@ def warnings_for(protocol: Any, data: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def mark_releasable(protocol: Any, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
+def mark_releasable(protocol: Protocol, view: dict[str, Any], rows: list[AuditRow]) -> dict[str, Any]:
     """A participant view for a data manager who sees the arm: each entry says which of its
     free texts the blinded roles read withheld (``withheld_from_blinded``), so that they can be
     reviewed and released (:func:`oligotrial.service.followup.release_text`)."""

@@ -24,6 +24,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record import entries as rec
 from oligotrial.domain.record.patient import Patient
 from oligotrial.domain.response import recist as r11
@@ -46,7 +47,7 @@ def _pct(new: Decimal | None, ref: Decimal | None) -> float | None:
     return round(float((new - ref) / ref * 100), 1)
 
 
-def _record_and_origin(ctx: ServiceContext, actor: Actor, protocol: Any, pid: str) -> tuple[dict, dt.date | None]:
+def _record_and_origin(ctx: ServiceContext, actor: Actor, protocol: Protocol, pid: str) -> tuple[dict, dt.date | None]:
     with ctx.uow() as uow:
         p = visible_participant(uow, actor, protocol.id, pid)
         stored = uow.participants.entries(p.id)

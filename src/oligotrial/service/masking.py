@@ -11,23 +11,22 @@ radiotherapy; where every arm gives it (NCT06918951) only its details are withhe
 
 from __future__ import annotations
 
-from typing import Any
-
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial.blinding import ArmNeutral, sees_arms
 
 
-def arm_has_radiotherapy(protocol: Any, arm_id: str) -> bool:
+def arm_has_radiotherapy(protocol: Protocol, arm_id: str) -> bool:
     """Whether the arm gives protocol radiotherapy (not just palliative radiotherapy as needed)."""
     arm = next(a for a in protocol.arms if a.id == arm_id)
     rt = getattr(arm, "radiotherapy", None)
     return rt is not None and not getattr(rt, "palliative_only", False)
 
 
-def masked(protocol: Any, role: str) -> bool:
+def masked(protocol: Protocol, role: str) -> bool:
     """Whether ``role`` may not learn any participant's arm in ``protocol``'s trial."""
     return not sees_arms(protocol, role)
 
 
-def arm_neutral(protocol: Any, role: str) -> ArmNeutral:
+def arm_neutral(protocol: Protocol, role: str) -> ArmNeutral:
     """The projection ``role``'s views of ``protocol``'s participants go through."""
     return ArmNeutral(masked(protocol, role), all(arm_has_radiotherapy(protocol, a.id) for a in protocol.arms))

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from oligotrial import clock as _clock
+from oligotrial.domain.protocol.schema import Protocol as TrialProtocol
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.service.rows import (
     AuditEntry,
@@ -341,7 +342,7 @@ class ScreeningOutcome(Protocol):
 class Screener(Protocol):
     """``screen_patient(patient, protocol, *, assume_attested=False)``."""
 
-    def __call__(self, patient: Any, protocol: Any, *, assume_attested: bool = False) -> ScreeningOutcome: ...
+    def __call__(self, patient: Any, protocol: TrialProtocol, *, assume_attested: bool = False) -> ScreeningOutcome: ...
 
 
 class Clock(Protocol):

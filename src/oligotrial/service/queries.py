@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.record.entries import ENTRY_KINDS
 from oligotrial.domain.record.patient import Patient
 from oligotrial.domain.trial import queries as dq
 from oligotrial.domain.trial.blinding import WITHHELD_TEXT, writes_unblinded
+from oligotrial.domain.trial.workflow import Participant
 from oligotrial.errors import RecordError, WorkflowError
 from oligotrial.service import audit, freetext
 from oligotrial.service.access import PERMISSIONS, authorize, check_site, site_visible
@@ -108,7 +110,7 @@ def _participant(uow: UnitOfWork, actor: Actor, trial: str, ref: Any) -> Any:
     return p
 
 
-def _shown(protocol: Any, actor: Actor, messages: list[QueryMessageRow]) -> list[QueryMessageRow]:
+def _shown(protocol: Protocol, actor: Actor, messages: list[QueryMessageRow]) -> list[QueryMessageRow]:
     """The messages as ``actor`` may read them: for a blinded role, the text of a message written
     in a role that knows the arm is withheld unless a later ``release`` covers it."""
     if not freetext.reader_blinded(protocol, actor.role_in(protocol.id)):
@@ -123,7 +125,7 @@ def _shown(protocol: Any, actor: Actor, messages: list[QueryMessageRow]) -> list
 
 
 def _view(
-    row: QueryRow, actor: Actor, messages: list[QueryMessageRow] | None = None, protocol: Any = None
+    row: QueryRow, actor: Actor, messages: list[QueryMessageRow] | None = None, protocol: Protocol | None = None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row["id"],
@@ -152,7 +154,7 @@ def _view(
     return out
 
 
-def may_release(actor: Actor, row: QueryRow, protocol: Any, messages: list[QueryMessageRow]) -> bool:
+def may_release(actor: Actor, row: QueryRow, protocol: Protocol, messages: list[QueryMessageRow]) -> bool:
     """Whether ``actor`` may release the query's messages to the blinded roles: the one who
     raised it (issue 25 item 1: "a query meant for a blinded role is released by whoever raised
     it"), seeing the arm, in a trial that blinds someone, while a message is withheld."""
@@ -224,7 +226,7 @@ def open_count(ctx: ServiceContext, actor: Actor, trial: str) -> dict[str, int]:
 # ---- the steps ----------------------------------------------------------------------------------
 
 
-def _target(uow: UnitOfWork, p: Any, entry: Any, field: Any) -> tuple[int | None, str]:
+def _target(uow: UnitOfWork, p: Participant, entry: Any, field: Any) -> tuple[int | None, str]:
     """The entry in force (None: the registered record) and the field path checked against it."""
     if entry is None:
         return None, dq.clean_field(field, Patient.model_fields, "the registered record")

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import ConfigDict, Field
 
 from oligotrial.domain.kernel import BoundedModel
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.radiotherapy import course_dates
 from oligotrial.domain.radiotherapy.prescription import RTCheckReport, check_prescription, parse_prescription
 from oligotrial.domain.response.recist import lesion_of, measurable
@@ -197,7 +198,7 @@ def prescription(rt: dict[str, Any], patient: Any = None) -> Any:
     return parse_prescription(data)
 
 
-def check(protocol: Any, arm_id: str, rt: dict[str, Any], patient: Any = None) -> RTCheckReport:
+def check(protocol: Protocol, arm_id: str, rt: dict[str, Any], patient: Any = None) -> RTCheckReport:
     """Check the course against the arm; ``patient`` (the parsed record) gives the observation
     lesions an arm may require."""
     arm = protocol.arm(arm_id)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial import randomization as algo
 from oligotrial.domain.trial import workflow
 from oligotrial.domain.trial.audit import allocation_bind
@@ -27,10 +28,10 @@ from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize, check_site
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList, SlotRequest
+from oligotrial.service.ports import SYSTEM, Actor, Allocation, EncSlot, RandomizationList, SlotRequest, UnitOfWork
 
 
-def _factors(protocol: Any, rl: RandomizationList | None = None) -> list[tuple[str, list[str]]]:
+def _factors(protocol: Protocol, rl: RandomizationList | None = None) -> list[tuple[str, list[str]]]:
     """The stratification factors: the protocol's, and ``site`` when the list is stratified by
     site (its sites fixed when the list was generated)."""
     out = [(f.id, list(f.levels)) for f in protocol.stratification.factors]
@@ -160,7 +161,7 @@ def generate_list(
     }
 
 
-def _opened(ctx: ServiceContext, protocol: Any) -> tuple[RandomizationList, int, bytes | None, list[algo.Slot]]:
+def _opened(ctx: ServiceContext, protocol: Protocol) -> tuple[RandomizationList, int, bytes | None, list[algo.Slot]]:
     with ctx.uow() as uow:
         rl = uow.allocation.get_list(protocol.id)
         if rl is None:
@@ -408,7 +409,7 @@ def randomize(
 
 
 def _site_stratum(
-    uow: Any, actor: Actor, protocol: Any, rl: RandomizationList | None, pid: str, strata: dict[str, str]
+    uow: UnitOfWork, actor: Actor, protocol: Protocol, rl: RandomizationList | None, pid: str, strata: dict[str, str]
 ) -> dict[str, str]:
     """A multi-centre check before anything is claimed: a site-limited role randomizes its own
     site's participants only, and a list stratified by site takes the participant's own site
@@ -487,7 +488,7 @@ def _minimize(ctx, uow, protocol, rl, strata):
 
 
 def allocation_view(
-    protocol: Any, role: str, stratum: str, seq: int, strata: dict, at: str, arm: str | None
+    protocol: Protocol, role: str, stratum: str, seq: int, strata: dict, at: str, arm: str | None
 ) -> dict[str, Any]:
     view = {"randomized": True, "randomization_number": f"{stratum}#{seq}", "strata": strata, "allocated_at": at}
     if arm is not None and sees_arms(protocol, role):

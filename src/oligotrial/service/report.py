@@ -28,10 +28,11 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial.workflow import Participant
 from oligotrial.service import consort, endpoints, followup
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import AuditRepository, ParticipantRepository, UnitOfWork, UnitOfWorkFactory
+from oligotrial.service.ports import Actor, AuditRepository, ParticipantRepository, UnitOfWork, UnitOfWorkFactory
 from oligotrial.service.rows import AuditRow, EntryRow, VisitRow
 
 FORMAT = "oligotrial.trial-report/1"
@@ -122,7 +123,7 @@ def at_cut(ctx: ServiceContext, cut: dt.date) -> ServiceContext:
 # ---- the parts --------------------------------------------------------------------------------
 
 
-def control_arm(protocol: Any) -> str | None:
+def control_arm(protocol: Protocol) -> str | None:
     """The comparator arm of a randomized trial (None in a single-arm trial)."""
     if followup.single_group(protocol):
         return None
@@ -172,9 +173,11 @@ def _baseline(patients: dict[str, Any], arm_of: dict[str, str], arms: list[str])
     return out
 
 
-def _baseline_facts(p: Any) -> dict[str, Any]:
+def _baseline_facts(p: Participant) -> dict[str, Any]:
     rec = p.record
-    as_of = dt.date.fromisoformat((p.screening or {}).get("as_of") or rec.get("as_of"))
+    as_of_text = (p.screening or {}).get("as_of") or rec.get("as_of")
+    assert as_of_text, f"participant {p.id}: registration stamps the record's as_of"
+    as_of = dt.date.fromisoformat(as_of_text)
     age = None
     if rec.get("birth_date"):
         b = dt.date.fromisoformat(rec["birth_date"])
@@ -191,7 +194,7 @@ def _baseline_facts(p: Any) -> dict[str, Any]:
 
 
 def _qol_rows(
-    p: Any, arm: str, entries: list[EntryRow], visits: list[VisitRow], origin: dt.date
+    p: Participant, arm: str, entries: list[EntryRow], visits: list[VisitRow], origin: dt.date
 ) -> list[dict[str, Any]]:
     by_date = {v["actual"]: v["code"] for v in visits if v.get("actual")}
     out = []
@@ -214,10 +217,10 @@ def _qol_rows(
     return out
 
 
-def _deviations(uow: Any, protocol: Any, participants: list[Any], cut: str) -> list[dict[str, Any]]:
+def _deviations(uow: UnitOfWork, protocol: Protocol, participants: list[Participant], cut: str) -> list[dict[str, Any]]:
     """Protocol deviations: radiotherapy outside the allocated arm's regimen (overridden),
     enrolment against the screening verdict (overridden), visits out of window or missed."""
-    out = []
+    out: list[dict[str, Any]] = []
     for n in uow.participants.notifications(protocol.id):
         if n["at"][:10] <= cut and n["kind"] == "radiotherapy_deviation":
             out.append(
@@ -436,14 +439,14 @@ def build_report(ctx: ServiceContext, trial: str, *, data_cut: dt.date, pooled: 
     return report
 
 
-def _schedule(protocol: Any) -> list[Any]:
+def _schedule(protocol: Protocol) -> list[Any]:
     from oligotrial.domain.protocol.schedule_schema import parse_schedule
 
     spec = parse_schedule(protocol.schedule, blinded_roles=protocol.masking.blinded_roles)
     return list(spec.visits) if spec is not None else []
 
 
-def _primary_tte(protocol: Any, by_param: dict[str, list]) -> str | None:
+def _primary_tte(protocol: Protocol, by_param: dict[str, list]) -> str | None:
     for e in protocol.endpoints.primary:
         code = endpoints.paramcd(e.id)
         if code in by_param:
@@ -451,7 +454,7 @@ def _primary_tte(protocol: Any, by_param: dict[str, list]) -> str | None:
     return "PFS" if "PFS" in by_param else None
 
 
-def _names_cost_effectiveness(protocol: Any) -> bool:
+def _names_cost_effectiveness(protocol: Protocol) -> bool:
     return any("cost" in e.id for e in [*protocol.endpoints.primary, *protocol.endpoints.secondary])
 
 
@@ -547,7 +550,7 @@ def digest(data: bytes) -> str:
 
 def record_report(
     ctx: ServiceContext,
-    actor: Any,
+    actor: Actor,
     trial: str,
     *,
     report_id: str,
@@ -580,7 +583,7 @@ def record_report(
 
 def sign_report(
     ctx: ServiceContext,
-    actor: Any,
+    actor: Actor,
     trial: str,
     report_id: str,
     *,
@@ -640,7 +643,7 @@ def stored_reports(ctx: ServiceContext, trial: str) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def report_for(ctx: ServiceContext, actor: Any, trial: str, *, data_cut: dt.date | None = None) -> dict[str, Any]:
+def report_for(ctx: ServiceContext, actor: Actor, trial: str, *, data_cut: dt.date | None = None) -> dict[str, Any]:
     """The report as ``actor``'s role may see it (the API): full for an unblinded role (the DSMB,
     the coordinator), arms pooled for a role the protocol blinds (STOP-2's statistician)."""
     from oligotrial.domain.trial.blinding import sees_arms
@@ -669,7 +672,7 @@ def trial_unblinding(ctx: ServiceContext, trial: str) -> dict[str, Any] | None:
     return None if not done else {"at": done[-1]["at"], "by": done[-1]["actor"], **(done[-1].get("new") or {})}
 
 
-def unblind_trial(ctx: ServiceContext, actor: Any, trial: str, *, reason: str) -> dict[str, Any]:
+def unblind_trial(ctx: ServiceContext, actor: Actor, trial: str, *, reason: str) -> dict[str, Any]:
     """Record that the trial is unblinded (the final analysis is locked): from then on the report
     shows the arms to every role allowed to read it. An administrator's act, with a reason, in
     the audit trail; it does not unblind participants' pages."""

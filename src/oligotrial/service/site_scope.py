@@ -39,7 +39,7 @@ class _SiteView:
         self._participants, self.actor, self.trial = participants, actor, trial
         self._visible: set[str] | None = None
 
-    def shown(self, p: Any) -> bool:
+    def shown(self, p: Participant) -> bool:
         return site_visible(self.actor, self.trial, p.site)
 
     def visible_ids(self) -> set[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from oligotrial.domain.kernel.bounds import text_problem
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import audit
 from oligotrial.service.access import authorize, check_site
@@ -67,7 +68,7 @@ def _record_refusal(
 
 
 def _unblind(
-    ctx: ServiceContext, actor: Actor, protocol: Any, pid: str, *, reason: str, password: str
+    ctx: ServiceContext, actor: Actor, protocol: Protocol, pid: str, *, reason: str, password: str
 ) -> dict[str, Any]:
     authorize(actor, protocol.id, "unblind")
     if not isinstance(reason, str) or len(reason.strip()) < 10:

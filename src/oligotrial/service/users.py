@@ -21,7 +21,7 @@ from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.service import audit
 from oligotrial.service.access import PERMISSIONS, authorize
 from oligotrial.service.context import ServiceContext
-from oligotrial.service.ports import SYSTEM, Actor, User
+from oligotrial.service.ports import SYSTEM, Actor, UnitOfWork, User
 
 #: passwords shorter than this are refused (NIST SP 800-63B section 5.1.1.2: at least 8 characters)
 MIN_PASSWORD = 8
@@ -228,7 +228,7 @@ def _account(user: User) -> dict[str, Any]:
     }
 
 
-def _existing(uow: Any, username: str) -> User:
+def _existing(uow: UnitOfWork, username: str) -> User:
     user = uow.users.get_user_by_name((username or "").strip()) if isinstance(username, str) else None
     if user is None:
         raise OligotrialError(

@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 from oligotrial.domain.kernel import Explained, Reason
+from oligotrial.domain.protocol.schema import Protocol
 
 
 class Verdict(str, Enum):
@@ -107,7 +108,7 @@ class Context:
 
     patient: Any
     as_of: dt.date
-    protocol: Any
+    protocol: Protocol
     assume_attested: bool = False
     cache: dict[str, Any] = field(default_factory=dict)
     shared: dict[Any, Any] = field(default_factory=dict)

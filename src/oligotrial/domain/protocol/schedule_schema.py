@@ -13,7 +13,7 @@ arm when the arms' fractionations differ (the protocol refuses it at load:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,9 +70,7 @@ def last_fraction_visits(schedule: Schedule, blinded_roles: Iterable[str]) -> st
     )
 
 
-def parse_schedule(
-    raw: Schedule | dict[str, Any] | None, *, blinded_roles: list[str] | tuple[str, ...] = ()
-) -> Schedule | None:
+def parse_schedule(raw: Schedule | dict[str, Any] | None, *, blinded_roles: Sequence[str] = ()) -> Schedule | None:
     """The schedule of a ``schedule`` block (``None`` when absent): a protocol's own
     (``Protocol.schedule``, parsed at load) as it is, a raw mapping validated. With blinded roles,
     a visit anchored to the last radiotherapy fraction is refused (ValueError): its date would

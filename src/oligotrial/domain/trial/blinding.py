@@ -16,7 +16,7 @@ from typing import Any
 
 # The roles a user may hold in a trial: the one list, defined with the protocol schema (its
 # ``masking.blinded_roles`` names them) and re-exported here for user accounts and the interfaces.
-from oligotrial.domain.protocol.schema import ROLES, Role  # noqa: F401 -- re-exported (the trial context's surface)
+from oligotrial.domain.protocol.schema import ROLES, Protocol, Role  # noqa: F401 -- re-exported (the trial context's surface)
 
 #: Roles that always see the arm when the trial is unmasked or because their job needs it.
 ALWAYS_UNBLINDED = frozenset({"coordinator", "treating_oncologist"})
@@ -35,7 +35,7 @@ def is_blinded(blinded_roles: Iterable[str], role: str) -> bool:
     return role in set(blinded_roles)
 
 
-def sees_arms(protocol: Any, role: str) -> bool:
+def sees_arms(protocol: Protocol, role: str) -> bool:
     """Whether ``role`` may learn participants' arms in ``protocol``'s trial: the one rule every
     view (participant lists, allocations, the audit trail, the report, the trial list) asks.
 

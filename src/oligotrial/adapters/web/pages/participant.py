@@ -28,6 +28,7 @@ from oligotrial.adapters.web.pages import forms
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
 from oligotrial.adapters.web.pages.charts import spider_svg
 from oligotrial.adapters.web.pages.views import attempt, may, router
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial.blinding import sees_arms
 from oligotrial.domain.trial.workflow import STATES, TERMINAL, allowed_from
 from oligotrial.errors import (
@@ -86,7 +87,7 @@ def participants(
     )
 
 
-def may_record(page: Page, protocol: Any, kind: str) -> bool:
+def may_record(page: Page, protocol: Protocol, kind: str) -> bool:
     """Whether the user may record (and correct) an entry of ``kind``: the service's own check
     (:func:`oligotrial.service.access.authorize_entry`: a trial that masks its outcome assessors
     takes tumour assessments from them alone)."""
@@ -97,7 +98,7 @@ def may_record(page: Page, protocol: Any, kind: str) -> bool:
     return True
 
 
-def _spider(page: Page, protocol: Any, pid: str, external_id: str) -> tuple[dict[str, Any], str]:
+def _spider(page: Page, protocol: Protocol, pid: str, external_id: str) -> tuple[dict[str, Any], str]:
     """The spider plot's data (:func:`oligotrial.service.lesion_response.spider`) and its SVG."""
     try:
         data = lesion_response.spider(page.ctx, page.actor, protocol.id, pid)

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from oligotrial.adapters.web.pages import forms
 from oligotrial.adapters.web.pages.base import Page, SignedIn, form_of, redirect, render
 from oligotrial.adapters.web.pages.views import may, router
+from oligotrial.domain.protocol.schema import Protocol
 from oligotrial.domain.trial.workflow import allowed_from
 from oligotrial.errors import BlindingError, OligotrialError, RecordError
 from oligotrial.service import enrolment
@@ -221,7 +222,7 @@ async def register_and_screen(page: SignedIn, trial: str) -> Response:
     return redirect(f"/trials/{protocol.id}/screening/{view['id']}")
 
 
-def _attestations(protocol: Any, record: dict[str, Any], needed: set[str]) -> list[dict[str, Any]]:
+def _attestations(protocol: Protocol, record: dict[str, Any], needed: set[str]) -> list[dict[str, Any]]:
     """Each attestation key of the protocol with its question, whom it asks, the record's
     attestations of it (newest last) and whether an undecided criterion waits for it."""
     recorded = [a for a in record.get("attestations") or [] if isinstance(a, dict)]
