@@ -210,7 +210,7 @@ def normalise(out: Path, ids: dict[str, str]) -> None:
         text = f.read_text()
         if pid is not None:
             text = pid.sub(lambda m: ids[m.group(0)], text)
-        text = HEX.sub("<hex>", TMP.sub("TMP", text))
+        text = HEX.sub("<hex>", TMP.sub("TMP", text.replace(str(ROOT), "ROOT")))
         text = re.sub(r"\b\d+:\d\d:\d\d\b", "H:MM:SS", text)
         # the demo's study clock moves a microsecond each time it is read: how often it is read is
         # not an output (what it stamps to the second is)
