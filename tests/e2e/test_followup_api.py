@@ -6,10 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
-from trialops_e2e import RECORD, TRIAL
-
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from trialops_e2e import RECORD, TRIAL
 
 BASE = f"/api/v1/trials/{TRIAL}/participants"
 STOP2 = load_protocol(TRIAL)

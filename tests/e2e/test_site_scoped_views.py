@@ -7,9 +7,9 @@ holds no site-B participant". On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 
 from oligotrial.service import users
+from trialops_e2e import PASSWORD, RECORD, RT_FOR_ARM, TRIAL
 from web_demo import sign_in
 
 BASE = f"/api/v1/trials/{TRIAL}"

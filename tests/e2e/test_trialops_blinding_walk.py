@@ -9,10 +9,10 @@ import io
 import re
 
 import pytest
-from trialops_e2e import RECORD, RT_FOR_ARM, TRIAL
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.protocols import load_protocol
+from trialops_e2e import RECORD, RT_FOR_ARM, TRIAL
 
 STOP2 = load_protocol("STOP-2")
 ARM_IDS = [a.id for a in STOP2.arms]

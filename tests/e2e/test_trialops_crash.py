@@ -13,6 +13,7 @@ import time
 
 import httpx
 import pytest
+
 from trialops_db import PgSchema, require_postgres
 from trialops_e2e import PG_URL, RECORD, TRIAL
 

@@ -5,6 +5,7 @@ PostgreSQL these used to reach the database and come back as 5xx."""
 from __future__ import annotations
 
 import pytest
+
 from trialops_e2e import RECORD, TRIAL
 
 BASE = f"/api/v1/trials/{TRIAL}/participants"

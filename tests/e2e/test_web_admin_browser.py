@@ -8,10 +8,10 @@ the test's temporary directory (``OLIGOTRIAL_SCREENSHOTS=DIR`` keeps copies ther
 from __future__ import annotations
 
 from test_web_browser import _axe, _shot
-from trialops_e2e import PASSWORD, TRIAL
 
 from browser import chromium, sign_in
 from oligotrial.protocols import load_protocol
+from trialops_e2e import PASSWORD, TRIAL
 from web_demo import ServerThread
 
 

@@ -7,7 +7,6 @@ consent (and refused if posted)."""
 from __future__ import annotations
 
 from trialops_e2e import PASSWORD, TRIAL
-
 from web_demo import csrf_of, sign_in
 
 API = f"/api/v1/trials/{TRIAL}/participants"

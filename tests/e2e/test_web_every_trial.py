@@ -23,13 +23,13 @@ from importlib import resources
 
 import pytest
 from fastapi.testclient import TestClient
-from trialops_e2e import StudyClock
 
 from oligotrial.domain.trial.blinding import find_arm_information, is_blinded
 from oligotrial.service import enrolment
 from oligotrial.service.demo import _regimen_course
 from oligotrial.service.demo_cohort import shift_dates
 from oligotrial.service.ports import Actor
+from trialops_e2e import StudyClock
 from web_demo import build, csrf_of, sign_in
 
 EXAMPLES = {"STOP-2": "stop2_eligible.json", "HCC-OPD": "hcc_eligible.json", "OPPRESS": "oppress_eligible.json",

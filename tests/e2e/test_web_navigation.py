@@ -16,9 +16,9 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from trialops_e2e import PASSWORD, TRIAL
 
 from oligotrial.service.access import PERMISSIONS
+from trialops_e2e import PASSWORD, TRIAL
 from web_demo import sign_in
 
 ROLES = ["coordinator", "enrolling_oncologist", "treating_oncologist", "outcome_assessor", "data_manager",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 
 from fastapi.testclient import TestClient
-from trialops_e2e import PASSWORD
 
 from oligotrial.adapters.web.pages import session as sess
+from trialops_e2e import PASSWORD
 from web_demo import csrf_of, sign_in
 
 

@@ -30,11 +30,11 @@ from importlib import resources
 
 import pytest
 from test_web_browser import _axe, _set, _shot
-from trialops_e2e import StudyClock
 
 from browser import chromium, sign_in
 from oligotrial.service.demo import _regimen_course
 from oligotrial.service.demo_cohort import shift_dates
+from trialops_e2e import StudyClock
 from web_demo import ServerThread, build
 
 KEY = "life_expectancy_6_months"

@@ -14,12 +14,12 @@ import json
 from importlib import resources
 
 import pytest
-from trialops_db import StudyClock
 
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.service import audit, enrolment
 from oligotrial.service import screening_worklist as sw
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock
 
 TRIAL = "NCT06918951"
 COORD = Actor("coord", {TRIAL: "coordinator"})

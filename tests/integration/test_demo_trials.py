@@ -19,11 +19,11 @@ import json
 import os
 
 import pytest
-from trialops_db import PG_URL, PgSchema, require_postgres
 from typer.testing import CliRunner
 
 from oligotrial.adapters.cli.main import app
 from oligotrial.domain.trial.blinding import find_arm_information
+from trialops_db import PG_URL, PgSchema, require_postgres
 
 runner = CliRunner()
 TRIALS = ["NCT06918951", "NCT06523673", "NCT07014202", "NCT05906329", "NCT06592612"]

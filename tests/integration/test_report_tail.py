@@ -14,12 +14,12 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.adapters.io.report_html import write_report
 from oligotrial.service import enrolment, followup, randomization
 from oligotrial.service.ports import Actor
 from oligotrial.service.report import build_report
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()), "events": []}
 TRIAL = "NCT06918951"

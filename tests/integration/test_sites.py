@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from trialops_db import StudyClock, fake_screener
 
 from oligotrial.errors import BlindingError, RandomizationError, WorkflowError
 from oligotrial.service import endpoints, enrolment, followup, randomization, users
 from oligotrial.service.ports import Actor
+from trialops_db import StudyClock, fake_screener
 
 RECORD = {**json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text()), "events": []}
 TRIAL = "NCT06918951"

@@ -8,6 +8,7 @@ the audit trail came back whole, unpaged."""
 from __future__ import annotations
 
 import pytest
+
 from hostile_app import BASE, PASSWORD, TRIAL, app_on
 
 ARM_WORDS = ("arm", "arm_id", "arm_label", "palliative", "sabr")

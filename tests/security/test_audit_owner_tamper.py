@@ -7,11 +7,11 @@ and signed checkpoints kept outside it pin the chain's head."""
 from __future__ import annotations
 
 import pytest
-from owner_db import activity, as_owner, recompute, rows, service_on
 from typer.testing import CliRunner
 
 from oligotrial.domain.trial.audit import GENESIS
 from oligotrial.service import audit
+from owner_db import activity, as_owner, recompute, rows, service_on
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from owner_db import activity, as_owner, recompute, rows, service_on
 from typer.testing import CliRunner
 
 from oligotrial.domain.trial.audit import link_v2
 from oligotrial.errors import AuditError
 from oligotrial.service import audit
+from owner_db import activity, as_owner, recompute, rows, service_on
 
 BACKENDS = ["sqlite", "postgres"]
 

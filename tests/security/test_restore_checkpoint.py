@@ -14,12 +14,12 @@ import threading
 import time
 
 import pytest
-from hostile_app import RECORD, TRIAL, settings_for
-from owner_db import as_owner, rows
 from test_backup_restore import _actor, _container, _fresh_target
 from typer.testing import CliRunner
 
+from hostile_app import RECORD, TRIAL, settings_for
 from oligotrial.service import audit, enrolment
+from owner_db import as_owner, rows
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from rt_phantoms import Phantom, write_phantom_study
 from typer.testing import CliRunner
 
 from oligotrial.adapters.cli import rt
+from rt_phantoms import Phantom, write_phantom_study
 
 runner = CliRunner()
 

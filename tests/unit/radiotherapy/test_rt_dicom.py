@@ -6,11 +6,11 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from rt_phantoms import Phantom, write_ct_slice, write_phantom_study
 
 from oligotrial.adapters.io.dicom_rt import read_rt_file, read_rt_folder
 from oligotrial.domain.radiotherapy.dvh import DoseGrid, Structure, compute_dvh
 from oligotrial.errors import DoseError
+from rt_phantoms import Phantom, write_ct_slice, write_phantom_study
 
 SPHERE = Phantom("sphere", "z")
 

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from rt_phantoms import Phantom, write_phantom_study
 
 from oligotrial.adapters.io.dicom_rt import read_rt_folder
 from oligotrial.domain.radiotherapy.dvh import compute_dvh
+from rt_phantoms import Phantom, write_phantom_study
 
 RECORD = json.loads((Path(__file__).resolve().parents[2] / "data" / "rt_dicompyler_comparison.json").read_text())
 

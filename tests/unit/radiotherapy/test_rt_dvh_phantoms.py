@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from rt_phantoms import Phantom, write_phantom_study
 
 from oligotrial.adapters.io.dicom_rt import read_rt_folder
 from oligotrial.domain.radiotherapy.dvh import compute_dvh
+from rt_phantoms import Phantom, write_phantom_study
 
 VOL_TOL_PCT = 0.5
 DOSE_TOL_GY = 0.1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from rt_phantoms import Phantom
 
 from oligotrial.domain.radiotherapy.dvh import Structure
 from oligotrial.domain.radiotherapy.geometry import (
@@ -19,6 +18,7 @@ from oligotrial.domain.radiotherapy.geometry import (
 )
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.protocols import load_protocol
+from rt_phantoms import Phantom
 
 
 def _limits():

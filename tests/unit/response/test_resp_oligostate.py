@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from resp_helpers import load_vectors
 
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.response import oligostate as os_
 from oligotrial.service.assessment import classify_patient
+from resp_helpers import load_vectors
 
 V = load_vectors()
 PRIMARY = dt.date(2024, 1, 15)

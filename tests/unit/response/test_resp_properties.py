@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from resp_strategies import follow_up, target_sets
 
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.response import recist
+from resp_strategies import follow_up, target_sets
 
 
 def _patient(targets, sizes_by_tp, new_at=None):

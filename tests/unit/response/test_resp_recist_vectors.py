@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from resp_helpers import as_date, irecist_patient, load_vectors, patient_from_vector
 
 from oligotrial.domain.response import irecist, recist
+from resp_helpers import as_date, irecist_patient, load_vectors, patient_from_vector
 
 V = load_vectors()
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from resp_helpers import patient_from_vector
 
 from oligotrial.domain.record.patient import parse_patient
 from oligotrial.domain.response import recist
 from oligotrial.errors import AssessmentError, RecordError
+from resp_helpers import patient_from_vector
 
 
 def _rec(assessments, lesions=None, **extra):

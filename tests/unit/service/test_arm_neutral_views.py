@@ -12,11 +12,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from service_fakes import make_ctx
-
 from oligotrial.protocols import load_protocol
 from oligotrial.service import dashboard, enrolment, followup, randomization
 from oligotrial.service.ports import Actor
+from service_fakes import make_ctx
 
 RECORD = json.loads((Path(__file__).parents[2] / "data" / "format_example_patient.json").read_text())
 HCC = load_protocol("HCC-OPD")

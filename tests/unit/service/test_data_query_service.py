@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import make_ctx
 
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
 from oligotrial.protocols import load_protocol
 from oligotrial.service import enrolment, followup, queries
 from oligotrial.service.ports import Actor
+from service_fakes import make_ctx
 
 RECORD = json.loads((Path(__file__).parents[2] / "data" / "format_example_patient.json").read_text())
 STOP2 = load_protocol("STOP-2")

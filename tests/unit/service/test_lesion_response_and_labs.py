@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import committed, make_ctx
 
 from oligotrial.domain.record import lab_ranges
 from oligotrial.domain.record.units import LAB_UNITS
@@ -32,6 +31,7 @@ from oligotrial.service import (
     randomization,
 )
 from oligotrial.service.ports import Actor
+from service_fakes import committed, make_ctx
 
 STOP2 = load_protocol("STOP-2")
 T = STOP2.id

@@ -7,6 +7,14 @@ from __future__ import annotations
 import inspect
 
 import pytest
+
+from oligotrial.adapters.db.allocation import SqlAllocationRepository
+from oligotrial.adapters.db.audit_log import SqlAuditRepository
+from oligotrial.adapters.db.participants import SqlParticipantRepository
+from oligotrial.adapters.db.queries import SqlQueryRepository
+from oligotrial.adapters.db.users import SqlUserRepository
+from oligotrial.domain.trial.workflow import Participant
+from oligotrial.service import ports
 from service_fakes import (
     FakeAllocation,
     FakeAudit,
@@ -16,14 +24,6 @@ from service_fakes import (
     FakeUnitOfWork,
     FakeUsers,
 )
-
-from oligotrial.adapters.db.allocation import SqlAllocationRepository
-from oligotrial.adapters.db.audit_log import SqlAuditRepository
-from oligotrial.adapters.db.participants import SqlParticipantRepository
-from oligotrial.adapters.db.queries import SqlQueryRepository
-from oligotrial.adapters.db.users import SqlUserRepository
-from oligotrial.domain.trial.workflow import Participant
-from oligotrial.service import ports
 
 AGGREGATES = {
     "participants": (ports.ParticipantRepository, SqlParticipantRepository, FakeParticipants),

@@ -11,7 +11,6 @@ import json
 from importlib import resources
 
 import pytest
-from service_fakes import make_ctx
 
 from oligotrial.domain.eligibility.screening import screen_patient
 from oligotrial.errors import BlindingError, RecordError, WorkflowError
@@ -19,6 +18,7 @@ from oligotrial.protocols import load_protocol
 from oligotrial.service import enrolment
 from oligotrial.service import screening_worklist as sw
 from oligotrial.service.ports import Actor
+from service_fakes import make_ctx
 
 STOP2 = load_protocol("STOP-2")
 COORD = Actor("coord", {STOP2.id: "coordinator"})

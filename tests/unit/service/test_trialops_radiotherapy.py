@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from service_fakes import committed, make_ctx
 
 from oligotrial.domain.trial.blinding import find_arm_information
 from oligotrial.errors import DoseError, RecordError
 from oligotrial.protocols import load_protocol
 from oligotrial.service import access, audit, enrolment, randomization
 from oligotrial.service.ports import Actor
+from service_fakes import committed, make_ctx
 
 RECORD = json.loads((Path(__file__).parents[2] / "data" / "format_example_patient.json").read_text())
 STOP2 = load_protocol("STOP-2")

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from service_fakes import committed, make_ctx
 
 from oligotrial.domain.protocol.schema import Stratification, StratificationFactor
 from oligotrial.domain.trial.blinding import find_arm_information
@@ -16,6 +15,7 @@ from oligotrial.errors import AuditError, BlindingError, RandomizationError, Rec
 from oligotrial.protocols import load_protocol
 from oligotrial.service import audit, enrolment, randomization, unblinding, users
 from oligotrial.service.ports import Actor
+from service_fakes import committed, make_ctx
 
 RECORD = json.loads((Path(__file__).parents[2] / "data" / "format_example_patient.json").read_text())
 STOP2 = load_protocol("STOP-2")

@@ -9,12 +9,12 @@ import itertools
 import json
 
 import pytest
-from service_fakes import committed, make_ctx
 
 from oligotrial.errors import BlindingError, OligotrialError
 from oligotrial.protocols import load_protocol
 from oligotrial.service import users
 from oligotrial.service.ports import Actor
+from service_fakes import committed, make_ctx
 
 STOP2 = load_protocol("STOP-2")
 PW = "first-password"

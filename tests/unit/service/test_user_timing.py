@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from service_fakes import make_ctx
 
 from oligotrial.service import users
+from service_fakes import make_ctx
 
 
 class CountingHasher:
