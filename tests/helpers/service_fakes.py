@@ -400,8 +400,34 @@ class FakeAnchor:
         return False
 
 
+class StandInLibrary:
+    """A protocol library of fixed protocols: ``protocols`` by trial id, or ``only``, one protocol
+    whatever trial is asked for; a named version only when it is that protocol's own."""
+
+    def __init__(self, protocols: dict | None = None, *, only=None) -> None:
+        self.protocols, self.only = protocols or {}, only
+
+    def get(self, trial, version=None, on=None):
+        from oligotrial.errors import ProtocolError
+
+        p = self.only if self.only is not None else self.protocols[trial]
+        if version is not None and p.version != version:
+            raise ProtocolError(
+                f"trial {p.id}: version {version!r}: expected one of {p.version!r}",
+                code="protocol_version_not_found",
+                field="version",
+            )
+        return p
+
+    def versions(self, trial):
+        return [self.get(trial)]
+
+    def in_force(self, on=None):
+        return [self.only] if self.only is not None else list(self.protocols.values())
+
+
 def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
-    from oligotrial.protocols import list_protocols, load_protocol
+    from oligotrial.protocols.library_port import FileProtocolLibrary
 
     clock_t = [dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)]
     store = {"db": FakeDb(), "commits": 0, "clock": clock_t}  # store["clock"][0] = ... moves time
@@ -411,9 +437,7 @@ def make_ctx(verdict: str = "eligible", protocols: dict | None = None):
         return clock_t[0]
 
     screener = FakeScreener(verdict)
-    load = (lambda t: protocols[t]) if protocols else load_protocol
+    library = StandInLibrary(protocols) if protocols else FileProtocolLibrary()
     ctx = ServiceContext(uow=lambda: FakeUnitOfWork(store), cipher=FakeCipher(), hasher=FakeHasher(),
-                         screener=screener, load_protocol=load,
-                         list_protocols=(lambda: list(protocols.values())) if protocols else list_protocols,
-                         clock=clock, anchor=FakeAnchor())
+                         screener=screener, library=library, clock=clock, anchor=FakeAnchor())
     return ctx, store, screener

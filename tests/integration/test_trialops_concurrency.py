@@ -15,6 +15,7 @@ from oligotrial.domain.protocol.schema import Stratification, StratificationFact
 from oligotrial.protocols import load_protocol
 from oligotrial.service import audit, enrolment, randomization
 from oligotrial.service.ports import Actor
+from service_fakes import StandInLibrary
 from trialops_db import fake_screener
 
 RECORD = json.loads((Path(__file__).parents[1] / "data" / "format_example_patient.json").read_text())
@@ -30,7 +31,7 @@ PROTO = STOP2.model_copy(update={
 
 def _ctx(settings):
     c = bootstrap(settings, screener=fake_screener(), hasher=Argon2Hasher(fast=True))
-    return c, dataclasses.replace(c.ctx, load_protocol=lambda t: PROTO)
+    return c, dataclasses.replace(c.ctx, library=StandInLibrary(only=PROTO))
 
 
 def _run(settings, n: int, workers: int):

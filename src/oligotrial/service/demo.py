@@ -250,8 +250,9 @@ class Demo:
         else:
             yield s + dt.timedelta(days=4)
             self._call(result, "randomize", randomization.randomize, self.coord, t, pid, {})
-            arm = randomization.arm_of(self.ctx, t, pid)
-            origin = s + dt.timedelta(days=4)
+            allocated = randomization.arm_of(self.ctx, t, pid)
+            assert allocated is not None, pid  # randomize() above allocated the participant
+            arm, origin = allocated, s + dt.timedelta(days=4)
         result.randomized += 1
         result.by_arm[arm] = result.by_arm.get(arm, 0) + 1
         course = draw_course(rng, arm in self.experimental, self.scenario)

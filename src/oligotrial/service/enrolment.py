@@ -116,16 +116,10 @@ def register(ctx: ServiceContext, actor: Actor, trial: str, record: Any, site: s
     return participant_view(ctx, protocol, role, p, [], [])
 
 
-def _protocol_at(ctx: ServiceContext, trial: str, *, version: str | None = None, on: dt.date | None = None) -> Any:
-    """The protocol version named, or else the version in force on ``on`` (default: the service
-    clock's today), through the protocol library (:attr:`ServiceContext.protocols`)."""
-    return ctx.protocols.get(trial, version, on=ctx.today() if on is None else on)
-
-
 def current_protocol(ctx: ServiceContext, trial: str) -> Any:
     """The version of ``trial``'s protocol in force today (by the service clock): the one a
     screening is judged under, as every other look-up (:meth:`ServiceContext.load_protocol`)."""
-    return _protocol_at(ctx, trial)
+    return ctx.load_protocol(trial)
 
 
 def _screening_date(ctx: ServiceContext, on: Any) -> dt.date:
@@ -239,7 +233,7 @@ def rescreen(
     if not isinstance(version, str) or not version.strip():
         raise _bad("version", version, "a protocol version of the trial, e.g. 2026-06-01.r2")
     reason, version = reason.strip(), version.strip()
-    protocol = _protocol_at(ctx, trial, version=version)
+    protocol = ctx.load_protocol(trial, version)
     role = authorize(actor, protocol.id, "screen")
     as_of = _screening_date(ctx, on)
     effective = getattr(protocol, "effective_date", None)

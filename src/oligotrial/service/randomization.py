@@ -83,7 +83,14 @@ def generate_list(
     seed = secrets.randbits(63) if seed is None else int(seed)
     rng = np.random.default_rng(seed)
     ratio = dict(protocol.allocation_ratio)
-    n = int(size_per_stratum or protocol.planned_enrolment)
+    size = size_per_stratum or protocol.planned_enrolment
+    if size is None:
+        raise RandomizationError(
+            f"size_per_stratum {size_per_stratum!r}: expected a number of slots per stratum "
+            f"(trial {protocol.id} states no planned enrolment to default to)",
+            field="size_per_stratum",
+        )
+    n = int(size)
     factors = _factors(protocol) + ([("site", sites)] if sites else [])
     if method == "permuted_blocks":
         slots = [

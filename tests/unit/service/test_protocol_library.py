@@ -20,7 +20,7 @@ from oligotrial.protocols.library_port import FileProtocolLibrary
 from oligotrial.service import enrolment
 from oligotrial.service.context import ServiceContext
 from oligotrial.service.ports import Actor
-from service_fakes import FakeAnchor, FakeCipher, FakeDb, FakeHasher, FakeScreener, FakeUnitOfWork
+from service_fakes import FakeAnchor, FakeCipher, FakeDb, FakeHasher, FakeScreener, FakeUnitOfWork, StandInLibrary
 
 DATA = Path(__file__).parents[2] / "data"
 RECORD = json.loads((DATA / "format_example_patient.json").read_text())
@@ -90,10 +90,10 @@ def test_registering_and_screening_ask_the_library_on_the_service_clocks_date():
     assert lib.asked and all(on == dt.date(2026, 3, 2) for _t, version, on in lib.asked if version is None)
 
 
-def test_a_stand_in_loader_is_made_a_library_and_wins_over_a_copied_one():
+def test_a_copy_with_another_library_asks_that_one_and_a_context_needs_a_library():
     ctx = _ctx(FakeLibrary(), dt.date(2026, 3, 2))
     only = load_protocol(STOP2, on=dt.date(2026, 1, 1))
-    stand_in = dataclasses.replace(ctx, load_protocol=lambda trial: only)
+    stand_in = dataclasses.replace(ctx, library=StandInLibrary(only=only))
     assert stand_in.load_protocol("anything") is only and stand_in.protocols.versions(STOP2) == [only]
     assert stand_in.protocols.get(STOP2, version=only.version) is only
     with pytest.raises(ProtocolError) as e:

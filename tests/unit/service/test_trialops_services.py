@@ -283,3 +283,15 @@ def test_users_are_stored_with_a_hash_and_authenticate():
         with pytest.raises(Exception) as e:
             users.add_user(ctx, **args)
         assert e.value.field == field
+
+
+def test_a_list_without_a_size_for_a_trial_that_plans_no_enrolment_is_refused_naming_the_field():
+    """The list's size per stratum defaults to the protocol's planned enrolment; a protocol that
+    states none gets a clear refusal (it was a TypeError from int(None)), and no list is stored."""
+    proto = STOP2.model_copy(update={"planned_enrolment": None})
+    ctx, store, _ = make_ctx(protocols={STOP2.id: proto})
+    with pytest.raises(RandomizationError) as e:
+        randomization.generate_list(ctx, STOP2.id, seed=1)
+    assert e.value.field == "size_per_stratum" and "planned enrolment" in e.value.message
+    assert committed(store).allocation.get_list(STOP2.id) is None
+    assert randomization.generate_list(ctx, STOP2.id, seed=1, size_per_stratum=4)  # a size given: a list

@@ -233,7 +233,7 @@ def trial_versions(ctx: Ctx, actor: CurrentActor, trial: Trial) -> dict:
 
     current = ctx.load_protocol(trial)
     authorize(actor, current.id, "summary")
-    versions = ctx.protocols.versions(current.id)  # a stand-in loader's library: its one version
+    versions = ctx.protocols.versions(current.id)
     today = ctx.today()
     in_effect = [v for v in versions if v.effective_date <= today]
     now = in_effect[-1].version if in_effect else None
